@@ -1,0 +1,34 @@
+/* gemm.h — general matrix multiply, BLAS-shaped, row-major.
+ *
+ *   C[M x N] = act( alpha * op(A)[M x K] @ op(B)[K x N] + beta * C + bias_n[j] + bias_m[i] )
+ *
+ * op(A) = A (M x K, row stride lda) or A^T (A stored K x M, row stride lda) when trans_a;
+ * op(B) = B (K x N, row stride ldb) or B^T (B stored N x K, row stride ldb) when trans_b.
+ * beta == 0 means C is write-only (its old contents, even NaN, are ignored).
+ * bias_n (length N, added to every row) and bias_m (length M, added to every column)
+ * may be NULL; act is one of CR_ACT_*. K == 0 gives C = act(beta*C + biases).
+ * Runs on cr_get_num_threads() threads, or serially when called inside a parallel region.
+ */
+#ifndef CHAINRULE_GEMM_H
+#define CHAINRULE_GEMM_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void cr_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 float beta, float *C, int64_t ldc,
+                 const float *bias_n, const float *bias_m, int act);
+void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                 double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
+                 double beta, double *C, int64_t ldc,
+                 const double *bias_n, const double *bias_m, int act);
+
+/* Name of the micro-kernel path chosen at run time: "avx512", "avx2" or "generic". */
+const char *cr_gemm_path(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

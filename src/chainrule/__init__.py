@@ -1,0 +1,12 @@
+"""chainrule — fast, verifiable backpropagation on the CPU.
+
+C/OpenMP kernels (``chainrule.ops``) with slow NumPy twins (``chainrule.reference``),
+and a PyTorch-shaped autograd layer on top (``Tensor``, ``nn``, ``optim``).
+"""
+__version__ = "0.1.0"
+
+from . import _kernels  # noqa: F401  (a missing extension is an error, never silenced)
+from ._threads import get_num_threads, set_num_threads
+from . import ops, reference
+
+__all__ = ["ops", "reference", "set_num_threads", "get_num_threads"]

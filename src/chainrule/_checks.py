@@ -1,0 +1,90 @@
+"""Argument checks shared by ``chainrule.ops`` and ``chainrule.reference``.
+
+Every public kernel validates its inputs here before touching C: wrong types raise
+TypeError, wrong ranks/shapes/values raise ValueError, and every message names the
+function, the argument, what was expected and what was received.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"ndarray of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__}"
+
+
+def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True) -> np.ndarray:
+    """Return ``x`` as a float32/float64 ndarray (C-contiguous unless told otherwise).
+
+    ``ndim`` may be an int or a tuple of allowed ranks. Non-contiguous inputs are copied.
+    """
+    if x is None:
+        raise TypeError(f"{fn}: argument '{name}' must be a float32 or float64 array, got None")
+    if not isinstance(x, np.ndarray):
+        if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):  # a Tensor
+            x = x.data
+        else:
+            try:
+                x = np.asarray(x)
+            except Exception as e:  # pragma: no cover - exotic objects
+                raise TypeError(f"{fn}: argument '{name}' must be an array, got {_describe(x)}") from e
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{fn}: argument '{name}' must have dtype float32 or float64, got {x.dtype} "
+            f"(shape {x.shape})")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{fn}: argument '{name}' must be {want}, got shape {x.shape}")
+    if contiguous and not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    return x
+
+
+def same_dtype(fn: str, **arrays) -> np.dtype:
+    """Check that all given (non-None) arrays share one float dtype and return it."""
+    items = [(k, v) for k, v in arrays.items() if v is not None]
+    dt = items[0][1].dtype
+    for k, v in items[1:]:
+        if v.dtype != dt:
+            desc = ", ".join(f"'{kk}' {vv.dtype}" for kk, vv in items)
+            raise TypeError(f"{fn}: mixed float dtypes ({desc}); all arrays must share one dtype "
+                            f"(cast with .astype)")
+    return dt
+
+
+def check_shape(fn: str, name: str, x: np.ndarray, expected: tuple) -> None:
+    """``expected`` may contain None for 'any size' in a dimension."""
+    ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
+    if not ok:
+        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + \
+               ("," if len(expected) == 1 else "") + ")"
+        raise ValueError(f"{fn}: argument '{name}' must have shape {want}, got {x.shape}")
+
+
+def as_int(fn: str, name: str, v, minimum=None) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{fn}: argument '{name}' must be an int, got {v!r}")
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{fn}: argument '{name}' must be >= {minimum}, got {v}")
+    return v
+
+
+def pair(fn: str, name: str, v, minimum=None) -> tuple:
+    """An int or an (h, w) pair of ints -> (h, w), each checked against ``minimum``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{fn}: argument '{name}' must be an int or a pair (h, w), got {v!r}")
+        return (as_int(fn, name, v[0], minimum), as_int(fn, name, v[1], minimum))
+    if isinstance(v, np.ndarray) and v.shape == (2,):
+        return (as_int(fn, name, v[0].item(), minimum), as_int(fn, name, v[1].item(), minimum))
+    x = as_int(fn, name, v, minimum)
+    return (x, x)

@@ -1,0 +1,1 @@
+# _conv.pxi — bindings for csrc/conv.c (included by _kernels.pyx)

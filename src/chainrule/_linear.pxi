@@ -1,0 +1,1 @@
+# _linear.pxi — bindings for csrc/linear.c (included by _kernels.pyx)

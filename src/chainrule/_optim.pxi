@@ -1,0 +1,1 @@
+# _optim.pxi — bindings for csrc/optim.c (included by _kernels.pyx)

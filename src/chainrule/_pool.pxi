@@ -1,0 +1,1 @@
+# _pool.pxi — bindings for csrc/pool.c (included by _kernels.pyx)

@@ -1,0 +1,1 @@
+# _rnn.pxi — bindings for csrc/rnn.c (included by _kernels.pyx)

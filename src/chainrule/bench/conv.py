@@ -1,0 +1,1 @@
+"""Benchmarks for the conv family (placeholder)."""

@@ -1,0 +1,1 @@
+"""Benchmarks for the rnn family (placeholder)."""

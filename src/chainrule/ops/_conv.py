@@ -1,0 +1,2 @@
+"""conv kernels (placeholder; filled in by the conv work)."""
+__all__ = []

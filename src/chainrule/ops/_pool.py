@@ -1,0 +1,2 @@
+"""pool kernels (placeholder; filled in by the pool work)."""
+__all__ = []

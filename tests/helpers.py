@@ -1,0 +1,86 @@
+"""Test helpers shared by every test file: tolerances, comparisons, finite differences.
+
+Tolerances are per dtype and tight in float64; a comparison failure prints where the
+worst element is, so a failing test says *where*, not just *that*.
+"""
+import numpy as np
+
+try:  # PyTorch is an optional extra oracle
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:  # pragma: no cover
+    torch = None
+    HAVE_TORCH = False
+
+# (rtol, atol) by dtype. Scaled by the magnitude of the reference values in assert_close.
+TOL = {np.dtype(np.float32): (2e-4, 2e-5), np.dtype(np.float64): (1e-10, 1e-12)}
+
+
+def assert_close(actual, expected, dtype=None, rtol=None, atol=None, name="value", scale=None):
+    """|actual - expected| <= atol*scale + rtol*|expected| elementwise; prints the worst element.
+
+    ``scale`` (default max(1, max|expected|)) lets atol follow the size of the data,
+    because GEMM error grows with the values summed, not with each output element.
+    """
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != expected {expected.shape}"
+    dt = np.dtype(dtype) if dtype is not None else expected.dtype
+    r, a = TOL.get(dt, TOL[np.dtype(np.float64)])
+    rtol = r if rtol is None else rtol
+    atol = a if atol is None else atol
+    if expected.size == 0:
+        return
+    if scale is None:
+        scale = max(1.0, float(np.max(np.abs(expected))))
+    err = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    bound = atol * scale + rtol * np.abs(expected.astype(np.float64))
+    bad = ~(err <= bound)  # NaN counts as bad
+    if bad.any():
+        idx = np.unravel_index(np.argmax(np.where(bad, err - bound, -np.inf)), err.shape) \
+            if err.ndim else ()
+        raise AssertionError(
+            f"{name}: {int(bad.sum())} of {err.size} elements differ; worst at {idx}: "
+            f"actual {actual[idx]!r}, expected {expected[idx]!r}, |diff| {err[idx]:.3g} "
+            f"> bound {bound[idx]:.3g} (rtol {rtol}, atol {atol}, scale {scale:.3g})")
+
+
+def rel_error(x, y):
+    """CS231n's relative error, max over elements."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def numerical_grad(f, x, dout, h=1e-6):
+    """d<f(x), dout>/dx by central differences (x is modified in place and restored).
+
+    ``f`` maps the array x to an output array of dout's shape; pushing a random upstream
+    dout checks the whole Jacobian, not only a scalar loss (CS231n).
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = np.sum(f(x) * dout)
+        x[i] = old - h
+        fm = np.sum(f(x) * dout)
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def assert_grad_close(analytic, numeric, tol=1e-6, name="grad"):
+    """Finite-difference comparison with a tolerance scaled by max(|a|, |n|, 1) (Caffe)."""
+    analytic = np.asarray(analytic, np.float64)
+    numeric = np.asarray(numeric, np.float64)
+    assert analytic.shape == numeric.shape, f"{name}: shape {analytic.shape} != {numeric.shape}"
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1.0)
+    err = np.abs(analytic - numeric) / scale
+    if err.size and not (err.max() <= tol):
+        idx = np.unravel_index(np.argmax(err), err.shape)
+        raise AssertionError(f"{name}: worst at {idx}: analytic {analytic[idx]:.8g}, numeric "
+                             f"{numeric[idx]:.8g}, scaled error {err[idx]:.3g} > {tol}")

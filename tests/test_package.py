@@ -1,0 +1,46 @@
+"""Package-level checks: the extension imports, thread control, CLI entry point."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def test_extension_is_compiled():
+    assert cr._kernels.__file__.endswith((".so", ".pyd"))
+    assert cr._kernels.gemm_path() in ("avx512", "avx2", "generic")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_set_get_num_threads(n):
+    cr.set_num_threads(n)
+    assert cr.get_num_threads() == n
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_set_num_threads_rejects_nonpositive(bad):
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        cr.set_num_threads(bad)
+
+
+def test_set_num_threads_rejects_non_int():
+    with pytest.raises(TypeError):
+        cr.set_num_threads(2.0)
+
+
+def test_omp_num_threads_env_is_default():
+    code = "import chainrule as cr; print(cr.get_num_threads())"
+    env = {"OMP_NUM_THREADS": "3", "PATH": ""}
+    import os
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "3"
+
+
+def test_cli_help():
+    out = subprocess.run([sys.executable, "-m", "chainrule", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "bench" in out.stdout and "train" in out.stdout
