@@ -46,10 +46,10 @@ class Parameter(Tensor):
 
 def _as_dtype(fn, dtype):
     try:
-        dt = np.dtype(dtype)
+        dt = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         dt = None
-    if dt not in _FLOATS:
+    if dt is None or dt not in _FLOATS:
         raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
     return dt
 
