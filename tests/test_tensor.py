@@ -339,7 +339,7 @@ def test_conversions(rng):
 
 # ---------------------------------------------------------------------------- gradcheck itself
 def _wrong_square(x):
-    from chainrule.tensor import _make
+    from chainrule.autograd import _make
     a = x.data
 
     def backward(g):

@@ -9,7 +9,7 @@ from . import _kernels  # noqa: F401  (a missing extension is an error, never si
 from ._threads import get_num_threads, set_num_threads
 from . import ops, reference
 from ._random import manual_seed
-from .tensor import Tensor, tensor, no_grad, enable_grad, is_grad_enabled
+from .autograd import Tensor, tensor, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck
 from . import nn
 

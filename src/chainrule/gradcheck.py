@@ -7,7 +7,7 @@ Tensor that requires a gradient.
 """
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from .autograd import Tensor, no_grad
 
 __all__ = ["gradcheck", "GradcheckError"]
 

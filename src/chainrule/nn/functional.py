@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from .._checks import pair
-from ..tensor import Tensor, _make, _mm2, _sigmoid, as_tensor
+from ..autograd import Tensor, _make, _mm2, _sigmoid, as_tensor
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",

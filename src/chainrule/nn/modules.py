@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .._checks import pair
-from ..tensor import Tensor, _FLOATS, _float_array, as_tensor
+from ..autograd import Tensor, _FLOATS, _float_array, as_tensor
 from . import functional as F
 from . import init
 
