@@ -387,3 +387,15 @@ def test_against_torch_expression(rng):
 
     for got, want in zip(run("cr", A, B, C), run("torch", A, B, C)):
         assert_close(got, want)
+
+
+def test_dtype_casts_are_differentiable(rng):
+    x = cr.tensor(rng.standard_normal(3), requires_grad=True)  # float64 data keeps its dtype
+    assert x.dtype == np.float64
+    y = x.float()
+    assert y.dtype == np.float32 and x.double() is x
+    (y * 2.0).sum().backward()
+    assert x.grad.dtype == np.float64
+    assert_close(x.grad, np.full(3, 2.0))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        x.to(np.int32)

@@ -313,6 +313,25 @@ class Tensor:
         """A new leaf sharing ``data`` that is cut from the graph."""
         return _const(self.data)
 
+    def to(self, dtype):
+        """A differentiable cast to float32 or float64 (self if the dtype already matches)."""
+        dt = np.dtype(dtype) if dtype is not None else None
+        if dt is None or dt not in _FLOATS:
+            raise TypeError(f"Tensor.to: dtype must be float32 or float64, got {dtype!r}")
+        if dt == self.data.dtype:
+            return self
+        src = self.data.dtype
+
+        def backward(g):
+            return (g.astype(src),)
+        return _make(self.data.astype(dt), (self,), backward)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
     def requires_grad_(self, flag=True):
         self.requires_grad = bool(flag)
         return self
