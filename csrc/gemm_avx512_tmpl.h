@@ -59,23 +59,28 @@ FN_WRITE(VT acc[MR][NV], T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, T
     }
 }
 
+/* The accumulators are named variables, not an array: gcc keeps a 24-vector array in
+ * memory (it will not scalarize an aggregate that large) and then stores it every k step.
+ * ROWS(X) expands X(i) for each of the MR rows (defined by the including file). */
+#define ACC_DECL(i) VT c##i##_0 = V_ZERO(), c##i##_1 = V_ZERO();
+#define ACC_FMA(i, a_i) { VT av_ = V_SET1(a_i); c##i##_0 = V_FMADD(av_, b0, c##i##_0); \
+                          c##i##_1 = V_FMADD(av_, b1, c##i##_1); }
+#define ACC_FMA_PACKED(i) ACC_FMA(i, a[i])
+#define ACC_FMA_STRIDED(i) ACC_FMA(i, a_row[i][off])
+#define ACC_SAVE(i) acc[i][0] = c##i##_0; acc[i][1] = c##i##_1;
+
 /* Packed panels: a[p*MR + i], b[p*NR + j], zero-padded, 64-byte aligned. */
 void FN_PACKED(CR_UKR_ARGS(T)) {
     (void)rsa; (void)csa; (void)rsb;
-    VT acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = V_ZERO();
+    ROWS(ACC_DECL)
     for (int64_t p = 0; p < k; p++) {
-        VT b_p[NV];
-        for (int v = 0; v < NV; v++) b_p[v] = V_LOAD(b + v * LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            VT a_i = V_SET1(a[i]);
-            for (int v = 0; v < NV; v++) acc[i][v] = V_FMADD(a_i, b_p[v], acc[i][v]);
-        }
+        VT b0 = V_LOAD(b), b1 = V_LOAD(b + LANES);
+        ROWS(ACC_FMA_PACKED)
         a += MR;
         b += NR;
     }
+    VT acc[MR][NV];
+    ROWS(ACC_SAVE)
     FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
@@ -86,22 +91,22 @@ void FN_STRIDED(CR_UKR_ARGS(T)) {
     for (int i = 0; i < MR; i++) a_row[i] = a + (i < m ? i : m - 1) * rsa;
     MASKT mk[NV];
     FN_MASKS(n, mk);
-    VT acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = V_ZERO();
+    ROWS(ACC_DECL)
     int64_t off = 0;
     for (int64_t p = 0; p < k; p++) {
-        VT b_p[NV];
-        for (int v = 0; v < NV; v++) b_p[v] = V_MASKZ_LOADU(mk[v], b + v * LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            VT a_i = V_SET1(a_row[i][off]);
-            for (int v = 0; v < NV; v++) acc[i][v] = V_FMADD(a_i, b_p[v], acc[i][v]);
-        }
+        VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
+        ROWS(ACC_FMA_STRIDED)
         off += csa;
         b += rsb;
     }
+    VT acc[MR][NV];
+    ROWS(ACC_SAVE)
     FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
+#undef ACC_DECL
+#undef ACC_FMA
+#undef ACC_FMA_PACKED
+#undef ACC_FMA_STRIDED
+#undef ACC_SAVE
 #undef NR

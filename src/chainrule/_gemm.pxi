@@ -11,6 +11,7 @@ cdef extern from "chainrule.h" nogil:
                      const double *bias_n, const double *bias_m, int act)
     const char *cr_gemm_path()
     int cr_gemm_set_path(const char *name)
+    void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
 
 
 def gemm_path():
@@ -26,6 +27,11 @@ def gemm_set_path(name=None):
     if cr_gemm_set_path(nm) != 0:
         raise ValueError(f"gemm_set_path: unknown or unsupported path {name!r} on this CPU "
                          f"(best available: see gemm_path() after gemm_set_path(None))")
+
+
+def gemm_set_blocks(kc=0, mc=0, nc=0):
+    """Override the GEMM cache blocks (0 = the path's default). For tests and tuning."""
+    cr_gemm_set_blocks(int(kc), int(mc), int(nc))
 
 
 cdef inline int _rowmajor(int64_t s0, int64_t s1, int64_t rows, int64_t cols, int itemsize,
@@ -46,6 +52,9 @@ cdef inline int _layout(int64_t s0, int64_t s1, int64_t rows, int64_t cols, int 
                         int64_t *ld) noexcept:
     """0: row-major (ld = row stride), 1: column-major (the view is the transpose of a row-major
     (cols, rows) matrix, ld = column stride), -1: neither (caller must copy)."""
+    if rows == 0 or cols == 0:  # an empty view is never read
+        ld[0] = cols if cols > 0 else 1
+        return 0
     if _rowmajor(s0, s1, rows, cols, itemsize, ld) == 0:
         return 0
     if _rowmajor(s1, s0, cols, rows, itemsize, ld) == 0:
