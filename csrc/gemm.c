@@ -29,7 +29,7 @@
 #include "gemm_ukr.h"
 
 /* below this many multiply-adds the naive loop wins (no setup at all) */
-#define NAIVE_MAX_WORK (8.0 * 8 * 8)
+#define NAIVE_MAX_WORK (4.0 * 4 * 4)
 /* up to this, one thread: waking a second thread costs microseconds (far more when the
  * cores are busy), which is the whole run time of a 64^3 product */
 #define THREAD_MIN_WORK (64.0 * 64 * 64 + 1)

@@ -10,9 +10,8 @@
 #include "gemm_ukr.h"
 
 #if CR_AVX512_MR_F32 != 12 || CR_AVX512_MR_F64 != 12 || CR_AVX512_NR_F32 != 32 || CR_AVX512_NR_F64 != 16
-#error "ROWS below lists 12 rows of 2 vectors; update it with the tile sizes in gemm_ukr.h"
+#error "gemm_avx512_tmpl.h has 12/8/4-row kernels of 2 vectors; update it with gemm_ukr.h"
 #endif
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
 /* ---- float32 ---------------------------------------------------------------- */
 #define T float
