@@ -13,7 +13,8 @@
  *
  * The products go to cr_gemm (csrc/gemm.h), except small float32 shapes on AVX-512 CPUs
  * (few output channels, short reductions: LeNet, a net's first layer), which use the
- * unpacked kernels of conv_avx512.c; the choice depends on the shapes only.
+ * unpacked kernels of conv_avx512.c; the choice depends on the shapes only. For those,
+ * a stride-1 forward skips im2col altogether ("implicit im2col", see implicit_fwd_ok).
  *
  * Threads and determinism (bitwise identical run to run, and for any thread count, as
  * long as the GEMM sums each element in an order independent of its own threading):
@@ -49,9 +50,15 @@ void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, 
                               const float *bias);
 void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
                             const float *B, int64_t ldb, float *C, int64_t ldc);
+/* The AVX-512 kernels run if the CPU has AVX-512F, unless CHAINRULE_ISA names a lower
+ * path ("avx2" or "generic", as for the GEMM): then the portable code runs (for tests). */
 static int have_avx512(void) {
     static int v = -1;
-    if (v < 0) v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (v < 0) {
+        const char *isa = getenv("CHAINRULE_ISA");
+        int forced_lower = isa && (strcmp(isa, "avx2") == 0 || strcmp(isa, "generic") == 0);
+        v = __builtin_cpu_supports("avx512f") && !forced_lower ? 1 : 0;
+    }
     return v;
 }
 #endif
@@ -191,6 +198,15 @@ static inline void valid_range(int64_t off, int64_t stride, int64_t n_out, int64
  * usable size. */
 static void *g_ws_cache = NULL;
 
+/* (c, r, s) -> the next im2col row's (c, r, s), s fastest (row = (c*R + r)*S + s). */
+static inline void next_crs(int64_t *c, int64_t *r, int64_t *s, int64_t R, int64_t S) {
+    if (++*s < S) return;
+    *s = 0;
+    if (++*r < R) return;
+    *r = 0;
+    ++*c;
+}
+
 static void *ws_alloc(int64_t bytes) {
     if (bytes <= 0) return NULL;
     const size_t need = ((size_t)bytes + 63) & ~(size_t)63;
@@ -244,7 +260,7 @@ CONV_NO_MEMCPY static void CONV_F(im2col_rows)(T_ *restrict col, int64_t ld,
                                                int64_t row0, int64_t row1, int64_t p0, int64_t p1) {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q, sw = d->sw;
     int64_t c = row0 / (R * S), r = (row0 / S) % R, s = row0 % S; /* (c, r, s) of row */
-    for (int64_t row = row0; row < row1; row++, s = s + 1 < S ? s + 1 : (r = r + 1 < R ? r + 1 : (c++, 0), 0)) {
+    for (int64_t row = row0; row < row1; row++, next_crs(&c, &r, &s, R, S)) {
         const int64_t off_w = s * d->dw - d->pw, off_h = r * d->dh - d->ph;
         int64_t qlo, qhi, plo, phi;
         valid_range(off_w, sw, Q, W, &qlo, &qhi);
@@ -275,7 +291,7 @@ CONV_NO_MEMCPY static void CONV_F(col2im_rows)(T_ *restrict im, const T_ *col, i
                                 int64_t row0, int64_t row1, int64_t p0, int64_t p1) {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q, sw = d->sw;
     int64_t c = row0 / (R * S), r = (row0 / S) % R, s = row0 % S; /* (c, r, s) of row */
-    for (int64_t row = row0; row < row1; row++, s = s + 1 < S ? s + 1 : (r = r + 1 < R ? r + 1 : (c++, 0), 0)) {
+    for (int64_t row = row0; row < row1; row++, next_crs(&c, &r, &s, R, S)) {
         const int64_t off_w = s * d->dw - d->pw;
         int64_t qlo, qhi;
         valid_range(off_w, sw, Q, W, &qlo, &qhi);

@@ -312,3 +312,32 @@ def test_binding_refuses_out_of_bounds_shapes():
                                  x, w, (1, 1), (0, 0), (1, 1))
     with pytest.raises(ValueError):
         _kernels.im2col(np.zeros((18, 8)), x[0], w.shape, (1, 1), (0, 0), (1, 1))
+
+
+def test_portable_path_without_avx512():
+    # CHAINRULE_ISA=generic turns off the AVX-512 conv kernels (and the GEMM's): the
+    # portable float32 code must give the same answers
+    import os
+    import subprocess
+    import sys
+    code = """
+import numpy as np
+from chainrule import ops, reference as ref
+rng = np.random.default_rng(5)
+for (N, C, H, W, K, R, S, st, pd) in [(3, 2, 9, 8, 5, 3, 2, 1, 1), (20, 3, 6, 6, 4, 3, 3, 1, 0),
+                                      (2, 4, 7, 7, 3, 1, 1, 1, 0), (2, 3, 9, 9, 4, 3, 3, 2, 1)]:
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    y = ops.conv2d_forward(x, w, b, st, pd)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = (y,) + ops.conv2d_backward(dy, x, w, st, pd)
+    want = (ref.conv2d_forward(x, w, b, st, pd),) + ref.conv2d_backward(dy, x, w, st, pd)
+    for g, r in zip(got, want):
+        err = np.abs(g - r).max() / max(1.0, np.abs(r).max())
+        assert err < 1e-5, err
+print("ok")
+"""
+    env = dict(os.environ, CHAINRULE_ISA="generic")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
