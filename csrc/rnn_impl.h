@@ -143,9 +143,9 @@ static void SUF(forward_step_cols)(REAL *h_t, const REAL *h_prev, const REAL *Bp
 
 /* One backward step on column panels jb0..jb1 (all N rows):
  * dh = dhs_t + da_next @ w_hh  (da_next NULL at t = T: no recurrence yet),
- * colsq[j] += sum_n dh[n][j]^2 (if colsq), da_t = dh * act'(h_t).  All (N x H). */
+ * colsq[j] += sum_n dh[n][j]^2 (if colsq; rows in order), da_t = dh * act'(h_t). (N x H) */
 RNN_CLONES
-static void SUF(backward_step_cols)(REAL *da_t, double *colsq, const REAL *da_next,
+static void SUF(backward_step_cols)(REAL *da_t, REAL *colsq, const REAL *da_next,
                                     const REAL *dhs_t, const REAL *h_t, const REAL *Bp,
                                     int act, int64_t jb0, int64_t jb1, int64_t N, int64_t H) {
     REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
@@ -172,14 +172,17 @@ static void SUF(backward_step_cols)(REAL *da_t, double *colsq, const REAL *da_ne
                         dh += *(const VREAL *)tmp[0];
                         h = *(const VREAL *)tmp[1];
                     }
-                    if (colsq)
-                        for (int64_t c = 0; c < n; c++) colsq[j + c] += (double)dh[c] * (double)dh[c];
                     VREAL da = dh * SUF(vact_grad)(h, act);
                     if (n == VL) {
                         SUF(vstore)(da_t + row + j, da);
+                        if (colsq) SUF(vstore)(colsq + j, SUF(vload)(colsq + j) + dh * dh);
                     } else {
                         *(VREAL *)tmp[0] = da;
                         memcpy(da_t + row + j, tmp[0], (size_t)n * sizeof(REAL));
+                        if (colsq) {
+                            *(VREAL *)tmp[1] = dh * dh;
+                            for (int64_t c = 0; c < n; c++) colsq[j + c] += tmp[1][c];
+                        }
                     }
                 }
             }
@@ -250,7 +253,7 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
     REAL *da = (REAL *)malloc((size_t)(T * NH) * sizeof(REAL)); /* dL/da_t, (T, N, H) */
     REAL *Bp = SUF(alloc_panels)(nb, H);
     /* per step and column: sum over the batch of dh^2 (a fixed order for any threads) */
-    double *colsq = dh_norms ? (double *)calloc((size_t)(T * H), sizeof(double)) : NULL;
+    REAL *colsq = dh_norms ? (REAL *)calloc((size_t)(T * H), sizeof(REAL)) : NULL;
     REAL *colsum = (REAL *)calloc((size_t)H, sizeof(REAL));
     if (!da || !Bp || !colsum || (dh_norms && !colsq)) {
         free(da); free(Bp); free(colsq); free(colsum);
@@ -278,7 +281,7 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
     if (dh_norms) {
         for (int64_t t = 0; t < T; t++) {
             double s = 0;
-            for (int64_t j = 0; j < H; j++) s += colsq[t * H + j];
+            for (int64_t j = 0; j < H; j++) s += (double)colsq[t * H + j];
             dh_norms[t] = sqrt(s);
         }
     }
