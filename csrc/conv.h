@@ -1,10 +1,63 @@
-/* conv.h — declarations of the conv kernels (see conv.c). */
+/* conv.h — 2-D convolution (NCHW, weight (K, C, R, S)) by im2col + GEMM (see conv.c).
+ *
+ *   y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+ *   (x is zero outside [0,H) x [0,W));  P = (H + 2ph - dh(R-1) - 1)/sh + 1, same for Q.
+ *
+ * Memory: im2col is never built for a whole batch. Each thread owns a scratch buffer for
+ * a block of output rows of ONE image, sized so it stays under the per-thread workspace
+ * limit (cr_conv_set_workspace_limit, default CR_CONV_DEFAULT_WORKSPACE bytes); the
+ * limit is only exceeded when a single output row's columns do not fit (C*R*S*Q values).
+ * Kernels return 0 on success and -1 if the scratch allocation failed.
+ */
 #ifndef CHAINRULE_CONV_H
 #define CHAINRULE_CONV_H
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* All sizes of one convolution; P and Q are filled by cr_conv2d_dims_init. */
+typedef struct {
+    int64_t N, C, H, W;     /* input  (N, C, H, W) */
+    int64_t K, R, S;        /* weight (K, C, R, S) */
+    int64_t sh, sw;         /* stride   >= 1 */
+    int64_t ph, pw;         /* padding  >= 0 */
+    int64_t dh, dw;         /* dilation >= 1 */
+    int64_t P, Q;           /* output (N, K, P, Q) */
+} cr_conv2d_dims;
+
+#define CR_CONV_DEFAULT_WORKSPACE ((int64_t)8 << 20) /* 8 MiB per thread */
+
+/* Fill d->P, d->Q; return 0, or -1 if the sizes are invalid (P or Q < 1, bad stride...). */
+int cr_conv2d_dims_init(cr_conv2d_dims *d);
+
+/* Per-thread scratch cap in bytes (>= 1); the getter returns the current value. */
+void cr_conv_set_workspace_limit(int64_t bytes);
+int64_t cr_conv_get_workspace_limit(void);
+/* Total scratch bytes (all threads) that forward (which = 0) or backward (which = 1)
+ * allocates for these sizes with the current thread count, workspace limit and elsize. */
+int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize);
+
+/* im2col of one image for output rows [p0, p1):
+ *   col[(c*R + r)*S + s][(p - p0)*Q + q] = x[c, p*sh - ph + r*dh, q*sw - pw + s*dw] (0 outside)
+ * col: (C*R*S, (p1-p0)*Q); im: (C, H, W). col2im is its exact adjoint and ACCUMULATES. */
+void cr_im2col_f32(float *col, const float *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1);
+void cr_im2col_f64(double *col, const double *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1);
+void cr_col2im_f32(float *im, const float *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1);
+void cr_col2im_f64(double *im, const double *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1);
+
+/* out (N, K, P, Q) = conv(inp (N, C, H, W), weight (K, C, R, S)) + bias (K,) or NULL. */
+int cr_conv2d_forward_f32(float *out, const float *inp, const float *weight, const float *bias,
+                          const cr_conv2d_dims *d);
+int cr_conv2d_forward_f64(double *out, const double *inp, const double *weight,
+                          const double *bias, const cr_conv2d_dims *d);
+
+/* dinp (N,C,H,W) += dL/dinp, dweight (K,C,R,S) += dL/dweight, dbias (K,) += dL/dbias, from
+ * dout (N,K,P,Q). Any of dinp, dweight, dbias may be NULL (not computed). */
+int cr_conv2d_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                           const float *inp, const float *weight, const cr_conv2d_dims *d);
+int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
+                           const double *inp, const double *weight, const cr_conv2d_dims *d);
 
 #ifdef __cplusplus
 }

@@ -15,3 +15,11 @@ def _restore_threads():
     n = cr.get_num_threads()
     yield
     cr.set_num_threads(n)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many fuzz cases ran (issue: at least 2,000 per run)."""
+    import sys
+    mod = sys.modules.get("test_fuzz")
+    if mod is not None and mod.CASES["n"]:
+        terminalreporter.write_line(f"fuzz cases run: {mod.CASES['n']}")

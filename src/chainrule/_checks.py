@@ -90,6 +90,77 @@ def pair(fn: str, name: str, v, minimum=None) -> tuple:
     return (x, x)
 
 
+# ---- convolution and pooling argument checks (shared by ops and reference) -------------
+
+def conv2d_output_size(fn: str, x_shape, w_shape, stride, padding, dilation) -> tuple:
+    """Normalise stride/padding/dilation to pairs and return (stride, padding, dilation, (P, Q)).
+
+    x_shape (N, C, H, W), w_shape (K, C, R, S); P = (H + 2ph - dh(R-1) - 1)//sh + 1.
+    """
+    stride = pair(fn, "stride", stride, 1)
+    padding = pair(fn, "padding", padding, 0)
+    dilation = pair(fn, "dilation", dilation, 1)
+    N, C, H, W = x_shape
+    K, Cw, R, S = w_shape
+    if Cw != C:
+        raise ValueError(f"{fn}: channel mismatch: x {tuple(x_shape)} has C={C} channels but "
+                         f"w {tuple(w_shape)} expects C={Cw}")
+    if min(C, H, W) < 1 or min(K, R, S) < 1:
+        raise ValueError(f"{fn}: empty dimension: x {tuple(x_shape)}, w {tuple(w_shape)} "
+                         f"(only the batch N may be 0)")
+    out = []
+    for name, size, k, s, p, d in (("height", H, R, stride[0], padding[0], dilation[0]),
+                                   ("width", W, S, stride[1], padding[1], dilation[1])):
+        eff = d * (k - 1) + 1
+        if eff > size + 2 * p:
+            raise ValueError(f"{fn}: kernel {name} {k} (dilated to {eff}) is larger than the "
+                             f"padded input {name} {size} + 2*{p} (x {tuple(x_shape)}, "
+                             f"w {tuple(w_shape)})")
+        out.append((size + 2 * p - eff) // s + 1)
+    return stride, padding, dilation, tuple(out)
+
+
+def pool2d_output_size(fn: str, x_shape, kernel_size, stride, padding) -> tuple:
+    """Normalise kernel/stride/padding (stride None = kernel) and return
+    (kernel, stride, padding, (P, Q)); P = (H + 2ph - kh)//sh + 1. PyTorch's rule
+    padding <= kernel/2 is enforced."""
+    kernel = pair(fn, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None else pair(fn, "stride", stride, 1)
+    padding = pair(fn, "padding", padding, 0)
+    N, C, H, W = x_shape
+    if min(H, W) < 1:
+        raise ValueError(f"{fn}: input {tuple(x_shape)} has an empty plane")
+    out = []
+    for name, size, k, s, p in (("height", H, kernel[0], stride[0], padding[0]),
+                                ("width", W, kernel[1], stride[1], padding[1])):
+        if 2 * p > k:
+            raise ValueError(f"{fn}: padding {name} {p} must be at most half the kernel size "
+                             f"{k} (got kernel_size {kernel}, padding {padding})")
+        if k > size + 2 * p:
+            raise ValueError(f"{fn}: kernel {name} {k} is larger than the padded input "
+                             f"{name} {size} + 2*{p} (input {tuple(x_shape)})")
+        out.append((size + 2 * p - k) // s + 1)
+    return kernel, stride, padding, tuple(out)
+
+
+def shape4(fn: str, name: str, shape) -> tuple:
+    """A 4-tuple of non-negative ints (an NCHW shape given by the caller)."""
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if not isinstance(shape, (tuple, list)) or len(shape) != 4:
+        raise ValueError(f"{fn}: argument '{name}' must be a 4-tuple (N, C, H, W), got {shape!r}")
+    return tuple(as_int(fn, name, v, 0) for v in shape)
+
+
+def as_index_array(fn: str, name: str, x) -> np.ndarray:
+    """An integer ndarray as C-contiguous int64 (floats and bools are a TypeError)."""
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"{fn}: argument '{name}' must be an integer (int64) array, got "
+                        f"{_describe(x)}")
+    return np.ascontiguousarray(x, dtype=np.int64)
+
 # ---- RNN (ops.rnn_* and reference.rnn_*) ----------------------------------------------
 RNN_NONLINEARITIES = ("tanh", "relu", "sigmoid")
 

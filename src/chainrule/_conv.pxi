@@ -1,1 +1,140 @@
 # _conv.pxi — bindings for csrc/conv.c (included by _kernels.pyx)
+# Shapes are checked in chainrule.ops; here we only re-derive the sizes from the arrays and
+# refuse anything that would make the C code step out of bounds.
+
+cdef extern from "chainrule.h" nogil:
+    ctypedef struct cr_conv2d_dims:
+        int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, P, Q
+    int cr_conv2d_dims_init(cr_conv2d_dims *d)
+    void cr_conv_set_workspace_limit(int64_t nbytes)
+    int64_t cr_conv_get_workspace_limit()
+    int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize)
+    void cr_im2col_f32(float *col, const float *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
+    void cr_im2col_f64(double *col, const double *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
+    void cr_col2im_f32(float *im, const float *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
+    void cr_col2im_f64(double *im, const double *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
+    int cr_conv2d_forward_f32(float *out, const float *inp, const float *weight,
+                              const float *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_forward_f64(double *out, const double *inp, const double *weight,
+                              const double *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
+                               const double *inp, const double *weight, const cr_conv2d_dims *d)
+
+
+def conv_set_workspace_limit(int64_t nbytes):
+    if nbytes < 1:
+        raise ValueError(f"set_workspace_limit: nbytes must be >= 1, got {nbytes}")
+    cr_conv_set_workspace_limit(nbytes)
+
+
+def conv_get_workspace_limit():
+    return cr_conv_get_workspace_limit()
+
+
+cdef cr_conv2d_dims _conv_dims(str fn, tuple xshape, tuple wshape, tuple stride, tuple padding,
+                               tuple dilation) except *:
+    cdef cr_conv2d_dims d
+    d.N, d.C, d.H, d.W = xshape
+    d.K, d.R, d.S = wshape[0], wshape[2], wshape[3]
+    d.sh, d.sw = stride
+    d.ph, d.pw = padding
+    d.dh, d.dw = dilation
+    if wshape[1] != d.C or cr_conv2d_dims_init(&d) != 0:
+        raise ValueError(f"{fn}: invalid convolution sizes: x {xshape}, w {wshape}, "
+                         f"stride {stride}, padding {padding}, dilation {dilation}")
+    return d
+
+
+def conv2d_dims(tuple xshape, tuple wshape, tuple stride, tuple padding, tuple dilation):
+    """(P, Q) of the output, or ValueError."""
+    cdef cr_conv2d_dims d = _conv_dims("conv2d", xshape, wshape, stride, padding, dilation)
+    return d.P, d.Q
+
+
+def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple padding,
+                           tuple dilation, int which, int elsize):
+    cdef cr_conv2d_dims d = _conv_dims("conv2d", xshape, wshape, stride, padding, dilation)
+    return cr_conv2d_workspace_bytes(&d, which, elsize)
+
+
+def conv2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
+                   const floating[:, :, :, ::1] w, const floating[::1] b,
+                   tuple stride, tuple padding, tuple dilation):
+    """y (N, K, P, Q) = conv(x (N, C, H, W), w (K, C, R, S)) + b (K,) or None."""
+    cdef tuple xs = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), ws = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    cdef cr_conv2d_dims d = _conv_dims("conv2d_forward", xs, ws, stride, padding, dilation)
+    if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != (d.N, d.K, d.P, d.Q) or (b is not None and b.shape[0] != d.K):
+        raise ValueError("conv2d_forward: output or bias shape does not match the inputs")
+    if d.N == 0:
+        return
+    cdef const floating *pb = &b[0] if b is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d)
+        else:
+            rc = cr_conv2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d)
+    if rc != 0:
+        raise MemoryError("conv2d_forward: could not allocate the im2col workspace")
+
+
+def conv2d_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw, floating[::1] db,
+                    const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
+                    const floating[:, :, :, ::1] w, tuple stride, tuple padding, tuple dilation):
+    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) from dy (N, K, P, Q)."""
+    cdef tuple xs = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), ws = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    cdef cr_conv2d_dims d = _conv_dims("conv2d_backward", xs, ws, stride, padding, dilation)
+    if ((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.K, d.P, d.Q)
+            or (dx is not None and (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]) != xs)
+            or (dw is not None and (dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3]) != ws)
+            or (db is not None and db.shape[0] != d.K)):
+        raise ValueError("conv2d_backward: gradient shapes do not match the inputs")
+    if d.N == 0:
+        return
+    cdef floating *pdx = &dx[0, 0, 0, 0] if dx is not None else NULL
+    cdef floating *pdw = &dw[0, 0, 0, 0] if dw is not None else NULL
+    cdef floating *pdb = &db[0] if db is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                        &w[0, 0, 0, 0], &d)
+        else:
+            rc = cr_conv2d_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                        &w[0, 0, 0, 0], &d)
+    if rc != 0:
+        raise MemoryError("conv2d_backward: could not allocate the im2col workspace")
+
+
+def im2col(floating[:, ::1] col, const floating[:, :, ::1] im, tuple wshape, tuple stride,
+           tuple padding, tuple dilation, int64_t p0=0, int64_t p1=-1):
+    """col (C*R*S, (p1-p0)*Q) = im2col of one image im (C, H, W), output rows [p0, p1)."""
+    cdef tuple xs = (1,) + (im.shape[0], im.shape[1], im.shape[2])
+    cdef cr_conv2d_dims d = _conv_dims("im2col", xs, wshape, stride, padding, dilation)
+    if p1 < 0:
+        p1 = d.P
+    if not (0 <= p0 < p1 <= d.P) or col.shape[0] != d.C * d.R * d.S or col.shape[1] != (p1 - p0) * d.Q:
+        raise ValueError("im2col: col shape or row range does not match")
+    with nogil:
+        if floating is float:
+            cr_im2col_f32(&col[0, 0], &im[0, 0, 0], &d, p0, p1)
+        else:
+            cr_im2col_f64(&col[0, 0], &im[0, 0, 0], &d, p0, p1)
+
+
+def col2im(floating[:, :, ::1] im, const floating[:, ::1] col, tuple wshape, tuple stride,
+           tuple padding, tuple dilation, int64_t p0=0, int64_t p1=-1):
+    """im (C, H, W) += col2im(col), the adjoint of im2col."""
+    cdef tuple xs = (1,) + (im.shape[0], im.shape[1], im.shape[2])
+    cdef cr_conv2d_dims d = _conv_dims("col2im", xs, wshape, stride, padding, dilation)
+    if p1 < 0:
+        p1 = d.P
+    if not (0 <= p0 < p1 <= d.P) or col.shape[0] != d.C * d.R * d.S or col.shape[1] != (p1 - p0) * d.Q:
+        raise ValueError("col2im: col shape or row range does not match")
+    with nogil:
+        if floating is float:
+            cr_col2im_f32(&im[0, 0, 0], &col[0, 0], &d, p0, p1)
+        else:
+            cr_col2im_f64(&im[0, 0, 0], &col[0, 0], &d, p0, p1)

@@ -1,2 +1,93 @@
-"""conv kernels (placeholder; filled in by the conv work)."""
-__all__ = []
+"""2-D convolution by im2col + GEMM (C with OpenMP): forward, backward, workspace control.
+
+Shapes (PyTorch's): x (N, C, H, W), w (K, C, R, S), b (K,), y (N, K, P, Q) with
+P = (H + 2*ph - dh*(R-1) - 1) // sh + 1 and Q likewise. ``stride``, ``padding`` and
+``dilation`` are an int or an (h, w) pair.
+
+Memory: the kernels never build im2col for a whole batch. Each thread owns one scratch
+buffer holding the im2col columns of a block of output rows of one image, capped by
+:func:`set_workspace_limit` (bytes per thread, default 8 MiB; exceeded only when a single
+output row needs more: C*R*S*Q values). :func:`conv2d_workspace_bytes` says how much a call
+allocates in total.
+"""
+import numpy as np
+
+from .. import _kernels
+from .._checks import as_float_array, as_int, conv2d_output_size, same_dtype
+
+__all__ = ["conv2d_forward", "conv2d_backward", "set_workspace_limit", "get_workspace_limit",
+           "conv2d_workspace_bytes"]
+
+
+def set_workspace_limit(nbytes):
+    """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1)."""
+    nbytes = as_int("set_workspace_limit", "nbytes", nbytes, 1)
+    _kernels.conv_set_workspace_limit(nbytes)
+
+
+def get_workspace_limit():
+    """The current per-thread cap of the conv scratch, in bytes."""
+    return _kernels.conv_get_workspace_limit()
+
+
+def conv2d_workspace_bytes(x_shape, w_shape, stride=1, padding=0, dilation=1, dtype=np.float32,
+                           *, backward=False):
+    """Total scratch bytes (all threads) conv2d_forward / conv2d_backward allocate for
+    these shapes with the current thread count and workspace limit."""
+    fn = "conv2d_workspace_bytes"
+    stride, padding, dilation, _ = conv2d_output_size(fn, tuple(x_shape), tuple(w_shape),
+                                                      stride, padding, dilation)
+    return _kernels.conv2d_workspace_bytes(tuple(int(v) for v in x_shape),
+                                           tuple(int(v) for v in w_shape), stride, padding,
+                                           dilation, int(bool(backward)),
+                                           np.dtype(dtype).itemsize)
+
+
+def _inputs(fn, x, w):
+    x = as_float_array(fn, "x", x, 4)
+    w = as_float_array(fn, "w", w, 4)
+    return x, w
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """y = conv2d(x, w) + b (cross-correlation, as torch.nn.functional.conv2d).
+
+    x (N, C, H, W), w (K, C, R, S), b (K,) or None  ->  y (N, K, P, Q)
+    """
+    fn = "conv2d_forward"
+    x, w = _inputs(fn, x, w)
+    if b is not None:
+        b = as_float_array(fn, "b", b, 1)
+    dt = same_dtype(fn, x=x, w=w, b=b)
+    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
+                                                           padding, dilation)
+    K = w.shape[0]
+    if b is not None and b.shape[0] != K:
+        raise ValueError(f"{fn}: argument 'b' must have shape ({K},) for w {w.shape}, got {b.shape}")
+    y = np.empty((x.shape[0], K, P, Q), dtype=dt)
+    _kernels.conv2d_forward(y, x, w, b, stride, padding, dilation)
+    return y
+
+
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
+    """Gradients of y = conv2d(x, w, b) given dy = dL/dy.
+
+    dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S)
+    -> dx (N, C, H, W), dw (K, C, R, S), db (K,) (None if bias=False)
+    """
+    fn = "conv2d_backward"
+    dy = as_float_array(fn, "dy", dy, 4)
+    x, w = _inputs(fn, x, w)
+    dt = same_dtype(fn, dy=dy, x=x, w=w)
+    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
+                                                           padding, dilation)
+    want = (x.shape[0], w.shape[0], P, Q)
+    if dy.shape != want:
+        raise ValueError(f"{fn}: argument 'dy' must have shape {want} for x {x.shape}, "
+                         f"w {w.shape}, stride {stride}, padding {padding}, dilation "
+                         f"{dilation}, got {dy.shape}")
+    dx = np.zeros(x.shape, dtype=dt)
+    dw = np.zeros(w.shape, dtype=dt)
+    db = np.zeros(w.shape[0], dtype=dt) if bias else None
+    _kernels.conv2d_backward(dx, dw, db, dy, x, w, stride, padding, dilation)
+    return dx, dw, db

@@ -1,2 +1,79 @@
-"""conv kernels (placeholder; filled in by the conv work)."""
-__all__ = []
+"""2-D convolution as its definition: a loop over output positions (no im2col).
+
+    y[n, k, p, q] = b[k] + sum_{c, r, s} w[k, c, r, s] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+
+with x taken as zero outside the image. Each (p, q) contracts one receptive field
+(N, C, R, S) with the weights; the batch and channels are vectorised, nothing else.
+"""
+import numpy as np
+
+from .._checks import as_float_array, conv2d_output_size, same_dtype
+
+__all__ = ["conv2d_forward", "conv2d_backward"]
+
+
+def _receptive_field(p, q, R, S, stride, dilation):
+    """Slices of the zero-padded input that output (p, q) reads: rows p*sh + r*dh, cols
+    q*sw + s*dw for r < R, s < S."""
+    (sh, sw), (dh, dw) = stride, dilation
+    return (slice(p * sh, p * sh + dh * (R - 1) + 1, dh),
+            slice(q * sw, q * sw + dw * (S - 1) + 1, dw))
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """x (N, C, H, W), w (K, C, R, S), b (K,) or None -> y (N, K, P, Q)."""
+    fn = "conv2d_forward"
+    x = as_float_array(fn, "x", x, 4)
+    w = as_float_array(fn, "w", w, 4)
+    if b is not None:
+        b = as_float_array(fn, "b", b, 1)
+    dt = same_dtype(fn, x=x, w=w, b=b)
+    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
+                                                           padding, dilation)
+    K, _, R, S = w.shape
+    if b is not None and b.shape != (K,):
+        raise ValueError(f"{fn}: argument 'b' must have shape ({K},), got {b.shape}")
+    (ph, pw) = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # zeros outside the image
+    y = np.zeros((x.shape[0], K, P, Q), dtype=dt)
+    for p in range(P):
+        for q in range(Q):
+            rows, cols = _receptive_field(p, q, R, S, stride, dilation)
+            field = xp[:, :, rows, cols]                        # (N, C, R, S)
+            y[:, :, p, q] = np.einsum("ncrs,kcrs->nk", field, w)
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
+    """dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S) -> (dx, dw, db or None).
+
+    dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+    dx[n, c, i, j] = sum over every (k, p, q, r, s) that reads x[n, c, i, j] of dy * w
+    db[k]          = sum_{n, p, q} dy[n, k, p, q]
+    """
+    fn = "conv2d_backward"
+    dy = as_float_array(fn, "dy", dy, 4)
+    x = as_float_array(fn, "x", x, 4)
+    w = as_float_array(fn, "w", w, 4)
+    dt = same_dtype(fn, dy=dy, x=x, w=w)
+    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
+                                                           padding, dilation)
+    N, C, H, W = x.shape
+    K, _, R, S = w.shape
+    if dy.shape != (N, K, P, Q):
+        raise ValueError(f"{fn}: argument 'dy' must have shape {(N, K, P, Q)}, got {dy.shape}")
+    (ph, pw) = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros(w.shape, dtype=dt)
+    for p in range(P):
+        for q in range(Q):
+            rows, cols = _receptive_field(p, q, R, S, stride, dilation)
+            g = dy[:, :, p, q]                                    # (N, K)
+            dw += np.einsum("nk,ncrs->kcrs", g, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nk,kcrs->ncrs", g, w)
+    dx = np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])  # padding gets no gradient
+    db = dy.sum(axis=(0, 2, 3)) if bias else None
+    return dx, dw, db

@@ -1,0 +1,263 @@
+"""max/avg pooling: fast vs reference, finite differences, PyTorch, ties, determinism,
+bad input (including out-of-range indices, which must never be written)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import chainrule as cr
+from chainrule import _kernels, ops, reference as ref
+from helpers import HAVE_TORCH, assert_close, assert_grad_close, numerical_grad
+
+DTYPES = [np.float32, np.float64]
+
+# (shape, kernel_size, stride, padding)
+CASES = [
+    ((2, 3, 8, 8), 2, None, 0),
+    ((2, 3, 7, 9), 3, 2, 1),
+    ((1, 1, 5, 6), (2, 3), (1, 2), (1, 1)),
+    ((3, 2, 9, 7), (3, 2), 1, (1, 0)),
+    ((2, 2, 11, 10), 5, 3, 2),
+    ((1, 4, 4, 5), 1, 1, 0),
+    ((2, 1, 6, 13), (4, 1), (2, 3), (2, 0)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_max_pool_matches_reference(case, dtype, rng):
+    shape, k, s, p = case
+    x = rng.standard_normal(shape).astype(dtype)
+    y, idx = ops.max_pool2d_forward(x, k, s, p)
+    yr, idxr = ref.max_pool2d_forward(x, k, s, p)
+    assert y.dtype == dtype and idx.dtype == np.int64
+    assert np.array_equal(y, yr) and np.array_equal(idx, idxr)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    assert_close(ops.max_pool2d_backward(dy, idx, shape), ref.max_pool2d_backward(dy, idx, shape),
+                 dtype, name="dx")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_avg_pool_matches_reference(case, dtype, rng):
+    shape, k, s, p = case
+    x = rng.standard_normal(shape).astype(dtype)
+    y = ops.avg_pool2d_forward(x, k, s, p)
+    assert y.dtype == dtype
+    assert_close(y, ref.avg_pool2d_forward(x, k, s, p), dtype, name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    assert_close(ops.avg_pool2d_backward(dy, shape, k, s, p),
+                 ref.avg_pool2d_backward(dy, shape, k, s, p), dtype, name="dx")
+
+
+@settings(max_examples=40, deadline=None)
+@given(N=st.integers(1, 3), C=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 9),
+       kh=st.integers(1, 5), kw=st.integers(1, 5), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       ph=st.integers(0, 2), pw=st.integers(0, 2), f32=st.booleans())
+def test_pool_matches_reference_random(N, C, H, W, kh, kw, sh, sw, ph, pw, f32):
+    if 2 * ph > kh or 2 * pw > kw or kh > H + 2 * ph or kw > W + 2 * pw:
+        return  # invalid pooling, covered by the bad-input tests
+    dt = np.float32 if f32 else np.float64
+    rng = np.random.default_rng(N * 1000 + C * 100 + H * 10 + W)
+    # few distinct values so ties are common
+    x = rng.integers(-3, 4, (N, C, H, W)).astype(dt)
+    args = ((kh, kw), (sh, sw), (ph, pw))
+    y, idx = ops.max_pool2d_forward(x, *args)
+    yr, idxr = ref.max_pool2d_forward(x, *args)
+    assert np.array_equal(y, yr) and np.array_equal(idx, idxr)
+    dy = rng.standard_normal(y.shape).astype(dt)
+    assert_close(ops.max_pool2d_backward(dy, idx, x.shape), ref.max_pool2d_backward(dy, idx, x.shape), dt)
+    assert_close(ops.avg_pool2d_forward(x, *args), ref.avg_pool2d_forward(x, *args), dt)
+    assert_close(ops.avg_pool2d_backward(dy, x.shape, *args),
+                 ref.avg_pool2d_backward(dy, x.shape, *args), dt)
+
+
+def test_max_pool_ties_pick_the_first_maximum():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = 5.0        # window (0,0): tie at (0,1) and (1,0)
+    x[0, 0, 2:4, 2:4] = -1.0                   # window (1,1): all equal -> first, (2,2)
+    x[0, 0, 3, 0] = x[0, 0, 3, 1] = 2.0        # window (1,0): tie in the last row
+    # window (0,1) is all zeros: the first, (0,2)
+    for impl in (ops, ref):
+        y, idx = impl.max_pool2d_forward(x, 2)
+        assert idx[0, 0].tolist() == [[1, 2], [3 * 4 + 0, 2 * 4 + 2]], impl.__name__
+        assert y[0, 0].tolist() == [[5.0, 0.0], [2.0, -1.0]]
+        dx = impl.max_pool2d_backward(np.ones((1, 1, 2, 2)), idx, x.shape)
+        assert dx.sum() == 4 and dx[0, 0, 0, 1] == 1 and dx[0, 0, 1, 0] == 0
+
+
+def test_max_pool_padding_is_minus_infinity():
+    # all-negative input: a zero padding would win, -inf padding must not
+    x = -np.arange(1, 10, dtype=np.float64).reshape(1, 1, 3, 3)
+    for impl in (ops, ref):
+        y, idx = impl.max_pool2d_forward(x, 2, 2, 1)
+        assert y[0, 0].tolist() == [[-1.0, -2.0], [-4.0, -5.0]]
+        assert idx[0, 0].tolist() == [[0, 1], [3, 4]]
+        # avg pooling counts the padding in the divisor (count_include_pad=True)
+        assert impl.avg_pool2d_forward(x, 2, 2, 1)[0, 0, 0, 0] == -1.0 / 4
+
+
+def test_max_pool_overlapping_windows_accumulate(rng):
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 1.0                        # the max of all four 2x2 stride-1 windows
+    y, idx = ops.max_pool2d_forward(x, 2, 1)
+    assert (idx == 4).all()
+    dx = ops.max_pool2d_backward(np.full((1, 1, 2, 2), 0.5), idx, x.shape)
+    assert dx[0, 0, 1, 1] == 2.0 and dx.sum() == 2.0
+
+
+def test_max_pool_nan_propagates():
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 1] = np.nan
+    x[0, 0, 1, 0] = np.nan
+    for impl in (ops, ref):
+        y, idx = impl.max_pool2d_forward(x, 2)
+        assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 1  # the first NaN
+
+
+@pytest.mark.parametrize("case", [((2, 2, 5, 6), 3, 2, 1), ((1, 2, 4, 5), (2, 3), 1, (1, 0))])
+@pytest.mark.parametrize("impl", [ops, ref], ids=["ops", "reference"])
+def test_backward_matches_finite_differences(case, impl, rng):
+    shape, k, s, p = case
+    x = rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.1
+    # distinct values 0.1 apart: h = 1e-6 never changes which element is the max (no kinks)
+    y, idx = impl.max_pool2d_forward(x, k, s, p)
+    dy = rng.standard_normal(y.shape)
+    num = numerical_grad(lambda v: impl.max_pool2d_forward(v, k, s, p)[0], x, dy)
+    assert_grad_close(impl.max_pool2d_backward(dy, idx, shape), num, name="max dx")
+    num = numerical_grad(lambda v: impl.avg_pool2d_forward(v, k, s, p), x, dy)
+    assert_grad_close(impl.avg_pool2d_backward(dy, shape, k, s, p), num, name="avg dx")
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_matches_torch(case, dtype, rng):
+    import torch
+    import torch.nn.functional as F
+    shape, k, s, p = case
+    x = rng.standard_normal(shape).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, tidx = F.max_pool2d(tx, k, s, p, return_indices=True)
+    dy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.tensor(dy))
+    y, idx = ops.max_pool2d_forward(x, k, s, p)
+    assert np.array_equal(y, ty.detach().numpy()) and np.array_equal(idx, tidx.numpy())
+    assert_close(ops.max_pool2d_backward(dy, idx, shape), tx.grad.numpy(), dtype, name="max dx")
+    tx.grad = None
+    ta = F.avg_pool2d(tx, k, s, p)
+    ta.backward(torch.tensor(dy))
+    assert_close(ops.avg_pool2d_forward(x, k, s, p), ta.detach().numpy(), dtype, name="avg y")
+    assert_close(ops.avg_pool2d_backward(dy, shape, k, s, p), tx.grad.numpy(), dtype, name="avg dx")
+
+
+def test_non_contiguous_inputs(rng):
+    x = rng.standard_normal((3, 2, 10, 8)).transpose(1, 0, 2, 3)[:, :, ::-1]
+    assert not x.flags.c_contiguous
+    y, idx = ops.max_pool2d_forward(x, 3, 2, 1)
+    yr, idxr = ref.max_pool2d_forward(np.ascontiguousarray(x), 3, 2, 1)
+    assert np.array_equal(y, yr) and np.array_equal(idx, idxr)
+    dy = rng.standard_normal(y.shape[::-1]).T              # non-contiguous dy
+    assert_close(ops.max_pool2d_backward(dy, idx, x.shape),
+                 ref.max_pool2d_backward(np.ascontiguousarray(dy), idx, x.shape))
+    assert_close(ops.avg_pool2d_forward(x, 3, 2, 1), ref.avg_pool2d_forward(x, 3, 2, 1))
+    assert_close(ops.avg_pool2d_backward(dy, x.shape, 3, 2, 1),
+                 ref.avg_pool2d_backward(np.ascontiguousarray(dy), x.shape, 3, 2, 1))
+    idx_nc = np.asfortranarray(idx)                       # non-contiguous indices, int32
+    assert_close(ops.max_pool2d_backward(dy, idx_nc.astype(np.int32), x.shape),
+                 ref.max_pool2d_backward(np.ascontiguousarray(dy), idx, x.shape))
+
+
+def test_threads_deterministic(rng):
+    x = rng.standard_normal((4, 16, 20, 18)).astype(np.float32)
+    out = {}
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        runs = []
+        for _ in range(2):
+            y, idx = ops.max_pool2d_forward(x, 3, 2, 1)
+            dy = np.cos(y)
+            runs.append((y, idx, ops.max_pool2d_backward(dy, idx, x.shape),
+                         ops.avg_pool2d_forward(x, 3, 2, 1),
+                         ops.avg_pool2d_backward(dy, x.shape, 3, 2, 1)))
+        for a, b in zip(*runs):
+            assert np.array_equal(a, b)
+        out[threads] = runs[0]
+    for a, b in zip(out[1], out[2]):
+        assert np.array_equal(a, b)
+
+
+def test_empty_batch():
+    x = np.zeros((0, 3, 4, 4), np.float32)
+    y, idx = ops.max_pool2d_forward(x, 2)
+    assert y.shape == idx.shape == (0, 3, 2, 2)
+    assert ops.max_pool2d_backward(y, idx, x.shape).shape == x.shape
+    assert ops.avg_pool2d_backward(ops.avg_pool2d_forward(x, 2), x.shape, 2).shape == x.shape
+
+
+FORWARD_BAD = [
+    (dict(kernel_size=0), ValueError, "kernel_size"),
+    (dict(kernel_size=3, padding=2), ValueError, "at most half"),
+    (dict(kernel_size=(2, 3), padding=(1, 2)), ValueError, "at most half"),
+    (dict(kernel_size=8), ValueError, "larger than the padded input"),
+    (dict(kernel_size=2, stride=0), ValueError, "stride"),
+    (dict(kernel_size=2, padding=-1), ValueError, "padding"),
+    (dict(kernel_size=2.0), TypeError, "kernel_size"),
+    (dict(x=np.zeros((2, 5, 5))), ValueError, "'x' must be 4-D"),
+    (dict(x=np.zeros((1, 2, 5, 5), np.int32)), TypeError, "dtype float32 or float64"),
+]
+
+
+@pytest.mark.parametrize("impl", [ops, ref], ids=["ops", "reference"])
+@pytest.mark.parametrize("fn", ["max_pool2d_forward", "avg_pool2d_forward"])
+@pytest.mark.parametrize("kwargs,exc,msg", FORWARD_BAD)
+def test_forward_bad_input(impl, fn, kwargs, exc, msg):
+    args = dict(x=np.zeros((1, 2, 5, 5)), kernel_size=2)
+    args.update(kwargs)
+    with pytest.raises(exc, match=msg):
+        getattr(impl, fn)(**args)
+
+
+@pytest.mark.parametrize("impl", [ops, ref], ids=["ops", "reference"])
+def test_max_backward_bad_input(impl):
+    x = np.arange(32.0).reshape(1, 2, 4, 4)
+    y, idx = ops.max_pool2d_forward(x, 2)
+    dy = np.ones_like(y)
+    for bad_value in (16, -1, 2 ** 40):
+        bad = idx.copy()
+        bad[0, 1, 1, 0] = bad_value
+        with pytest.raises(ValueError, match="outside the input plane"):
+            impl.max_pool2d_backward(dy, bad, x.shape)
+    with pytest.raises(ValueError, match="'indices' must have the shape"):
+        impl.max_pool2d_backward(dy, idx[:, :, :1], x.shape)
+    with pytest.raises(TypeError, match="'indices' must be an integer"):
+        impl.max_pool2d_backward(dy, idx.astype(np.float64), x.shape)
+    with pytest.raises(ValueError, match="input_shape"):
+        impl.max_pool2d_backward(dy, idx, (1, 3, 4, 4))
+    with pytest.raises(ValueError, match="input_shape"):
+        impl.max_pool2d_backward(dy, idx, (1, 2, 4))
+    with pytest.raises(ValueError, match="input_shape"):
+        impl.max_pool2d_backward(dy, idx, (1, 2, 0, 4))
+    with pytest.raises(TypeError, match="input_shape"):
+        impl.max_pool2d_backward(dy, idx, (1, 2, 4.0, 4))
+    with pytest.raises(TypeError, match="'dy'"):
+        impl.max_pool2d_backward(dy.astype(np.int64), idx, x.shape)
+
+
+def test_max_backward_never_writes_out_of_bounds():
+    # call the binding directly with a wild index: it is counted, not written
+    dx = np.zeros((1, 1, 3, 3))
+    n_bad = _kernels.max_pool2d_backward(dx, np.ones((1, 1, 1, 2)),
+                                         np.array([[[[4, 10 ** 6]]]], dtype=np.int64))
+    assert n_bad == 1 and dx.sum() == 1.0 and dx[0, 0, 1, 1] == 1.0
+
+
+@pytest.mark.parametrize("impl", [ops, ref], ids=["ops", "reference"])
+def test_avg_backward_bad_input(impl):
+    with pytest.raises(ValueError, match="'dy' must have shape"):
+        impl.avg_pool2d_backward(np.zeros((1, 2, 3, 2)), (1, 2, 5, 5), 2)
+    with pytest.raises(ValueError, match="'dy' must have shape"):
+        impl.avg_pool2d_backward(np.zeros((1, 3, 2, 2)), (1, 2, 5, 5), 2)
+    with pytest.raises(ValueError, match="input_shape"):
+        impl.avg_pool2d_backward(np.zeros((1, 2, 2, 2)), (1, 2, 5), 2)
+    with pytest.raises(ValueError, match="at most half"):
+        impl.avg_pool2d_backward(np.zeros((1, 2, 2, 2)), (1, 2, 5, 5), 2, padding=2)
