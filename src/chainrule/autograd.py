@@ -3,10 +3,12 @@
 Every operation on a :class:`Tensor` that needs a gradient records one node: the result
 keeps its ``_parents`` (the Tensor operands) and a ``_backward`` function that maps the
 gradient of the result, ``g = dL/d(result)``, to a tuple ``(dL/d(parent) or None, ...)``
-aligned with ``_parents``. ``backward()`` sorts the graph topologically (iteratively, so
-deep graphs do not hit Python's recursion limit), walks it in reverse, sums the
-contributions reaching each node and accumulates (``+=``) into ``.grad`` of the leaves
-that require a gradient, as PyTorch does. Gradients of intermediate results are not kept.
+aligned with ``_parents``, and a creation number. ``backward()`` collects the nodes
+reachable from the output (iteratively, so deep graphs do not hit Python's recursion
+limit) and visits them in decreasing creation number -- a topological order, since a node
+is always created after its parents -- summing the contributions reaching each node and
+accumulating (``+=``) into ``.grad`` of the leaves that require a gradient, as PyTorch
+does. Gradients of intermediate results are not kept.
 
 Broadcasting follows NumPy; a gradient is summed back to the shape of its operand.
 A Python number never changes a tensor's dtype; Tensors of float32 and float64 in one
@@ -14,7 +16,9 @@ operation raise TypeError.
 """
 from __future__ import annotations
 
+import itertools
 import numbers
+import operator
 
 import numpy as np
 
@@ -115,6 +119,22 @@ def _unbroadcast(g, shape):
     return g
 
 
+_counter = itertools.count()
+_seq_of = operator.attrgetter("_seq")
+
+
+def _accumulate(leaf, g):
+    """leaf.grad += g (the first gradient is stored as a C-ordered copy of the leaf's dtype,
+    so it never aliases an array that an op handed to several parents)."""
+    if g.shape != leaf.data.shape:  # pragma: no cover - guards op bugs
+        raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
+                           f"{leaf.data.shape}")
+    if leaf._grad is None:
+        leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
+    else:
+        leaf._grad += g
+
+
 def _make(data, parents, backward):
     """Wrap an op's result; record the node only if some parent needs a gradient."""
     out = Tensor.__new__(Tensor)
@@ -126,6 +146,7 @@ def _make(data, parents, backward):
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
+                out._seq = next(_counter)
                 return out
     out.requires_grad = False
     out._parents = ()
@@ -217,7 +238,8 @@ class Tensor:
     holding dL/d(this tensor) accumulated over ``backward()`` calls (leaves only).
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_backward", "_seq",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -369,44 +391,32 @@ class Tensor:
                                     f"the tensor's dtype {self.data.dtype}")
                 grad = grad.astype(self.data.dtype)
 
-        # Iterative depth-first post-order: every node comes after all of its inputs.
-        topo = []
-        visited = set()
-        stack = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                topo.append(node)
-                continue
-            nid = id(node)
-            if nid in visited:
-                continue
-            visited.add(nid)
-            stack.append((node, True))
+        if self._backward is None:  # backward() on a leaf
+            _accumulate(self, grad)
+            return
+        # Collect the interior nodes reachable from self (iteratively: no recursion limit).
+        # Every node is created after its parents, so decreasing creation number is a
+        # topological order: a node is visited only after everything that consumes it.
+        nodes = [self]
+        seen = {id(self)}
+        for node in nodes:  # the list grows while we walk it
             for p in node._parents:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
+                if p._backward is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    nodes.append(p)
+        if len(nodes) > 1:
+            nodes.sort(key=_seq_of, reverse=True)
 
         grads = {id(self): grad}
-        for node in reversed(topo):
+        for node in nodes:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            fn = node._backward
-            if fn is None:  # a leaf: accumulate like PyTorch
-                if g.dtype != node.data.dtype:
-                    g = g.astype(node.data.dtype)
-                if g.shape != node.data.shape:  # pragma: no cover - guards op bugs
-                    raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of "
-                                       f"shape {node.data.shape}")
-                if node._grad is None:
-                    node._grad = np.array(g, dtype=node.data.dtype, order="C")  # own copy
-                else:
-                    node._grad += g
-                continue
-            pgrads = fn(g)
-            for p, pg in zip(node._parents, pgrads):
+            for p, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not p.requires_grad:
+                    continue
+                if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
+                    _accumulate(p, pg)
                     continue
                 pid = id(p)
                 prev = grads.get(pid)
