@@ -399,3 +399,27 @@ def test_dtype_casts_are_differentiable(rng):
     assert_close(x.grad, np.full(3, 2.0))
     with pytest.raises(TypeError, match="float32 or float64"):
         x.to(np.int32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_dag_with_reuse_gradcheck(seed):
+    """Random expression DAGs whose nodes are reused by later nodes (fan-out at every depth):
+    the backward order must still visit each node after all of its consumers."""
+    rng = np.random.default_rng(seed)
+    leaves = [cr.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(3)]
+    plan = [(rng.integers(0, 4), rng.integers(0, 1000), rng.integers(0, 1000)) for _ in range(12)]
+
+    def f(*xs):
+        nodes = list(xs)
+        for op, i, j in plan:
+            a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+            nodes.append([lambda: a * b, lambda: a + b.tanh(), lambda: (a - b).sigmoid(),
+                          lambda: a / (1.0 + b * b)][op]())
+        return sum(nodes[3:], nodes[-1] * 0.0)
+    assert cr.gradcheck(f, tuple(leaves))
+
+
+def test_reductions_accept_torch_spelling(rng):
+    x = T(rng, 2, 3)
+    assert_close(x.sum(dim=1, keepdim=True).data, x.data.sum(1, keepdims=True))
+    assert_close(x.mean(dim=(0, 1)).data, x.data.mean())

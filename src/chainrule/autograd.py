@@ -599,7 +599,13 @@ class Tensor:
         return _make(out, (self,), backward)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Sum over ``axis`` (an int, a tuple or None for all); PyTorch's
+        ``dim``/``keepdim`` spellings are accepted too."""
+        if dim is not None:
+            axis = dim
+        if keepdim is not None:
+            keepdims = keepdim
         a = self.data
         axes = _norm_axes(axis, a.ndim, "Tensor.sum") if axis is not None else None
         out = np.sum(a, axis=axes, keepdims=keepdims)
@@ -613,7 +619,13 @@ class Tensor:
             return (np.broadcast_to(g, shape),)
         return _make(out, (self,), backward)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Mean over ``axis`` (an int, a tuple or None for all); PyTorch's
+        ``dim``/``keepdim`` spellings are accepted too."""
+        if dim is not None:
+            axis = dim
+        if keepdim is not None:
+            keepdims = keepdim
         a = self.data
         axes = _norm_axes(axis, a.ndim, "Tensor.mean") if axis is not None else None
         if axes is None:
