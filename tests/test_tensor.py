@@ -423,3 +423,27 @@ def test_reductions_accept_torch_spelling(rng):
     x = T(rng, 2, 3)
     assert_close(x.sum(dim=1, keepdim=True).data, x.data.sum(1, keepdims=True))
     assert_close(x.mean(dim=(0, 1)).data, x.data.mean())
+
+
+# ---------------------------------------------------------------------------- property-based
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                max_side=3),
+       op=st.sampled_from(["add", "sub", "mul", "div"]), seed=st.integers(0, 2**16))
+def test_broadcasting_gradients_property(shapes, op, seed):
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes.input_shapes
+    a = cr.tensor(rng.uniform(0.5, 2.0, sa), requires_grad=True)
+    b = cr.tensor(rng.uniform(0.5, 2.0, sb), requires_grad=True)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+          "div": lambda x, y: x / y}[op]
+    out = fn(a, b)
+    assert out.shape == shapes.result_shape
+    out.backward(np.ones(out.shape))
+    assert a.grad.shape == sa and b.grad.shape == sb
+    a.grad = b.grad = None
+    assert cr.gradcheck(fn, (a, b))
