@@ -447,3 +447,24 @@ def test_broadcasting_gradients_property(shapes, op, seed):
     assert a.grad.shape == sa and b.grad.shape == sb
     a.grad = b.grad = None
     assert cr.gradcheck(fn, (a, b))
+
+
+def test_no_grad_is_per_thread():
+    import threading
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with cr.no_grad():
+            inside.set()
+            release.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the other thread's no_grad must not leak here
+    release.set()
+    t.join()
+    assert seen == {"main": True, "worker": False}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import operator
+import threading
 
 import numpy as np
 
@@ -27,7 +28,14 @@ from . import ops as _ops
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_GRAD_ENABLED = True
+
+
+class _GradMode(threading.local):
+    """Grad mode is per thread, as in PyTorch: no_grad in one thread leaves others alone."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 # ---------------------------------------------------------------------------- grad mode
@@ -37,14 +45,12 @@ class no_grad:
     __slots__ = ("_prev",)
 
     def __enter__(self):
-        global _GRAD_ENABLED
-        self._prev = _GRAD_ENABLED
-        _GRAD_ENABLED = False
+        self._prev = _grad_mode.enabled
+        _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc):
-        global _GRAD_ENABLED
-        _GRAD_ENABLED = self._prev
+        _grad_mode.enabled = self._prev
         return False
 
     def __call__(self, fn):
@@ -63,14 +69,13 @@ class enable_grad(no_grad):
     __slots__ = ()
 
     def __enter__(self):
-        global _GRAD_ENABLED
-        self._prev = _GRAD_ENABLED
-        _GRAD_ENABLED = True
+        self._prev = _grad_mode.enabled
+        _grad_mode.enabled = True
         return self
 
 
 def is_grad_enabled() -> bool:
-    return _GRAD_ENABLED
+    return _grad_mode.enabled
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -140,7 +145,7 @@ def _make(data, parents, backward):
     out = Tensor.__new__(Tensor)
     out.data = data
     out._grad = None
-    if _GRAD_ENABLED:
+    if _grad_mode.enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
