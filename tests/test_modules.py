@@ -262,7 +262,8 @@ MODULES = [
     (lambda: nn.MaxPool2d((2, 3), stride=1, padding=1), (2, 2, 5, 6)),
     (lambda: nn.AvgPool2d(2), (2, 3, 6, 4)),
     (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
-                           nn.Linear(8, 3), nn.Sigmoid(), nn.Linear(3, 2), nn.ReLU()), (2, 1, 6, 6)),
+                           nn.Linear(8, 3), nn.Sigmoid(), nn.Linear(3, 2), nn.ReLU()),
+     (2, 1, 6, 6)),
 ]
 
 
