@@ -178,9 +178,24 @@ def test_grad_accumulates_across_backward_calls(rng):
     (x @ W.T).sum().backward()
     assert_close(W.grad, 2 * g1)
     out = (x @ W.T).sum()
-    out.backward()
+    out.backward(retain_graph=True)
     out.backward()  # the same graph again
     assert_close(W.grad, 4 * g1)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        out.backward()  # freed by the last call, as in PyTorch
+    assert_close(W.grad, 4 * g1)
+
+
+def test_backward_frees_the_graph(rng):
+    W = T(rng, 3, 2)
+    # the interior nodes of the walked graph drop their parents and saved arrays
+    z = (W * 2.0).sum()
+    inner = z._parents[0]
+    z.backward()
+    assert z._parents == () and inner._parents == ()
+    assert inner._backward.__closure__ is None  # no cell holds a saved array any more
+    with pytest.raises(RuntimeError, match="already freed"):
+        (inner * 1.0).sum().backward()
 
 
 def test_shared_grad_arrays_are_not_aliased():

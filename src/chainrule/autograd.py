@@ -125,6 +125,14 @@ def _unbroadcast(g, shape):
 
 
 _counter = itertools.count()
+
+
+def _freed(g):
+    raise RuntimeError("Tensor.backward: trying to backward through a part of the graph that "
+                       "was already freed by an earlier backward(); call that backward with "
+                       "retain_graph=True to keep it")
+
+
 _seq_of = operator.attrgetter("_seq")
 
 
@@ -367,10 +375,13 @@ class Tensor:
         self._grad = None
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=False):
         """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
 
-        ``grad`` is dL/d(self); it defaults to 1 when self has one element.
+        ``grad`` is dL/d(self); it defaults to 1 when self has one element. As in PyTorch,
+        the graph's saved arrays are released as the walk passes them (so a training loop
+        does not keep last step's activations alive); pass ``retain_graph=True`` to call
+        backward through the same graph again.
         """
         if not self.requires_grad:
             raise RuntimeError("Tensor.backward: this tensor does not require grad and has no "
@@ -415,9 +426,13 @@ class Tensor:
         grads = {id(self): grad}
         for node in nodes:
             g = grads.pop(id(node), None)
+            parents, fn = node._parents, node._backward
+            if not retain_graph:
+                node._parents = ()
+                node._backward = _freed
             if g is None:
                 continue
-            for p, pg in zip(node._parents, node._backward(g)):
+            for p, pg in zip(parents, fn(g)):
                 if pg is None or not p.requires_grad:
                     continue
                 if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
