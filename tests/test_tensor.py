@@ -483,3 +483,13 @@ def test_no_grad_is_per_thread():
     release.set()
     t.join()
     assert seen == {"main": True, "worker": False}
+
+
+def test_zero_dim_results_are_arrays():
+    a = cr.tensor(2.0, requires_grad=True)
+    b = cr.tensor(3.0)
+    for y in (a + b, a * b, a - 1.0, 1.0 / a, a ** 2, -a, a.exp(), a.log(), a.relu(),
+              a.sigmoid(), a.tanh(), a.sum(), a.mean(), a.reshape(()), a[()]):
+        assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32, y
+    (a * b).backward()
+    assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0

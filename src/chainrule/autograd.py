@@ -151,7 +151,7 @@ def _accumulate(leaf, g):
 def _make(data, parents, backward):
     """Wrap an op's result; record the node only if some parent needs a gradient."""
     out = Tensor.__new__(Tensor)
-    out.data = data
+    out.data = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops give scalars
     out._grad = None
     if _grad_mode.enabled:
         for p in parents:
