@@ -330,6 +330,13 @@ def test_mixed_dtypes_raise_typeerror():
         a + "x"
 
 
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_broadcast_errors_name_the_shapes(op):
+    a, b = cr.tensor(np.ones((2, 4))), cr.tensor(np.ones((3, 1, 3)))
+    with pytest.raises(ValueError, match=r"shapes \(2, 4\) and \(3, 1, 3\) do not broadcast"):
+        eval(f"a {op} b")
+
+
 def test_ndarray_operands_reflect_to_tensor(rng):
     x = T(rng, 3)
     c = rng.standard_normal(3)
@@ -493,3 +500,48 @@ def test_zero_dim_results_are_arrays():
         assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32, y
     (a * b).backward()
     assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0
+
+
+# one line per op, run identically on chainrule and PyTorch (tinygrad's helper_test_op)
+TORCH_OPS = [
+    ("add_bcast", [(3, 4), (4,)], lambda a, b: a + b),
+    ("sub_bcast", [(3, 1), (1, 4)], lambda a, b: a - b),
+    ("mul_bcast", [(2, 3, 4), (3, 1)], lambda a, b: a * b),
+    ("div", [(3, 4), (3, 4)], lambda a, b: a / (b * b + 1.0)),
+    ("pow_tensor", [(3, 4), (3, 4)], lambda a, b: (a * a + 0.5) ** b),
+    ("pow_number", [(3, 4)], lambda a: (a * a + 0.5) ** 1.7),
+    ("rpow", [(3, 4)], lambda a: 2.0 ** a),
+    ("reflected", [(3, 4)], lambda a: 1.0 - 2.0 / (3.0 + a * a) + 4.0 * a),
+    ("matmul_2d", [(3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_1d_2d", [(4,), (4, 5)], lambda a, b: a @ b),
+    ("matmul_2d_1d", [(3, 4), (4,)], lambda a, b: a @ b),
+    ("matmul_1d_1d", [(4,), (4,)], lambda a, b: a @ b),
+    ("matmul_batched", [(2, 3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_bcast_batch", [(2, 1, 3, 4), (5, 4, 2)], lambda a, b: a @ b),
+    ("matmul_T", [(4, 3), (4, 5)], lambda a, b: a.T @ b),
+    ("unary", [(3, 4)], lambda a: (a.exp() + (a * a + 1.0).log() + a.relu() + a.sigmoid()
+                                   + a.tanh() - a)),
+    ("sum_dim", [(2, 3, 4)], lambda a: a.sum(dim=1)[:, None, :] * a.sum(dim=(0, 2), keepdim=True)),
+    ("mean_all", [(2, 3, 4)], lambda a: a.mean() * a),
+    ("reshape_transpose", [(2, 3, 4)], lambda a: a.reshape(4, 6).transpose(0, 1) * 2.0),
+    ("trace", [(4, 4)], lambda a: a.trace() * a),
+    ("getitem", [(4, 5)], lambda a: a[1:3, ::2] * a[0, :3]),
+]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,shapes,fn", TORCH_OPS, ids=[o[0] for o in TORCH_OPS])
+def test_op_matches_torch(rng, name, shapes, fn, dtype):
+    import torch
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = fn(*ours), fn(*theirs)
+    assert out.dtype == dtype and out.shape == tuple(tout.shape)
+    assert_close(out.data, tout.detach().numpy(), name=f"{name} output")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(dout)
+    tout.backward(torch.from_numpy(dout))
+    for i, (o, t) in enumerate(zip(ours, theirs)):
+        assert_close(o.grad, t.grad.numpy(), name=f"{name} grad {i}")

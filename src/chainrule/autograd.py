@@ -217,6 +217,11 @@ def _operand(self, other, fn):
     return NotImplemented
 
 
+def _bcast_error(fn, a, b):
+    return ValueError(f"{fn}: operand shapes {a.shape} and {b.shape} do not broadcast "
+                      f"(NumPy rules: trailing dimensions must be equal or 1)")
+
+
 def _mm2(a, b, trans_a, trans_b):
     """ops.matmul on 2-D arrays; a Fortran-ordered view (e.g. ``x.T``) is passed as its
     C-ordered transpose with the flag flipped instead of being copied."""
@@ -453,7 +458,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g, sa) if self.requires_grad else None,
                     _unbroadcast(g, sb) if o.requires_grad else None)
-        return _make(a + b, (self, o), backward)
+        try:
+            out = a + b
+        except ValueError:
+            raise _bcast_error("add", a, b) from None
+        return _make(out, (self, o), backward)
 
     __radd__ = __add__
 
@@ -467,7 +476,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g, sa) if self.requires_grad else None,
                     _unbroadcast(-g, sb) if o.requires_grad else None)
-        return _make(a - b, (self, o), backward)
+        try:
+            out = a - b
+        except ValueError:
+            raise _bcast_error("sub", a, b) from None
+        return _make(out, (self, o), backward)
 
     def __rsub__(self, other):
         o = _operand(self, other, "sub")
@@ -484,7 +497,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g * b, a.shape) if self.requires_grad else None,
                     _unbroadcast(g * a, b.shape) if o.requires_grad else None)
-        return _make(a * b, (self, o), backward)
+        try:
+            out = a * b
+        except ValueError:
+            raise _bcast_error("mul", a, b) from None
+        return _make(out, (self, o), backward)
 
     __rmul__ = __mul__
 
@@ -493,7 +510,10 @@ class Tensor:
         if o is NotImplemented:
             return o
         a, b = self.data, o.data
-        out = a / b
+        try:
+            out = a / b
+        except ValueError:
+            raise _bcast_error("div", a, b) from None
 
         def backward(g):
             return (_unbroadcast(g / b, a.shape) if self.requires_grad else None,
@@ -749,7 +769,10 @@ def _is_basic_index(index):
 
 def _pow(x, y):
     a, b = x.data, y.data
-    out = a ** b
+    try:
+        out = a ** b
+    except ValueError:
+        raise _bcast_error("pow", a, b) from None
 
     def backward(g):
         ga = _unbroadcast(g * b * a ** (b - 1), a.shape) if x.requires_grad else None
