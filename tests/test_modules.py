@@ -310,3 +310,18 @@ def test_losses_gradcheck_through_modules(rng):
         assert cr.gradcheck(lambda t: loss(t, target), (x,))
     p = cr.tensor(y, requires_grad=True)
     assert cr.gradcheck(lambda t: nn.BCELoss()(t, 1 - y), (p,))
+
+
+def test_dtype_keyword_and_parameter_construction():
+    assert nn.Linear(3, 2, dtype=np.float64).weight.dtype == np.float64
+    assert nn.Conv2d(1, 2, 3, dtype="float64").bias.dtype == np.float64
+    with pytest.raises(TypeError, match="float32 or float64"):
+        nn.Linear(3, 2, dtype=np.int64)
+    base = np.zeros((2, 2))
+    p = nn.Parameter(base)
+    assert p.requires_grad and p.is_leaf and p.data is base  # shares memory like PyTorch
+    assert nn.Parameter([1, 2]).dtype == np.float32
+    assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
+    with pytest.raises(TypeError, match="float16"):
+        nn.Parameter(np.zeros(2, np.float16))
+    assert "Parameter containing" in repr(p)
