@@ -311,7 +311,9 @@ def add_cli_arguments(parser) -> None:
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                         help="sgd (momentum 0.9) or adam (model default)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="kernel threads (default: chainrule's, i.e. OMP_NUM_THREADS)")
+                        help="kernel threads (default: 1 for the tiny 8x8 digits, where "
+                             "thread start-up costs more than it saves; chainrule's default, "
+                             "i.e. OMP_NUM_THREADS, for --mnist)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init and shuffling")
     parser.add_argument("--out", default=None,
                         help="output folder (default ./runs/<timestamp>)")
@@ -362,7 +364,11 @@ def cli_main(args) -> int:
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise SystemExit("train: --epochs and --batch-size must be >= 1 and --lr > 0")
     if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit("train: --threads must be >= 1")
         cr.set_num_threads(args.threads)
+    elif not args.mnist:
+        cr.set_num_threads(1)
     out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
 
