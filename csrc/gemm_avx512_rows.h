@@ -15,6 +15,7 @@ static void RCAT3(FN_PACKED, _r, R)(int64_t k, const T *a, const T *b, T *c, int
             _mm_prefetch((const char *)(c + i * rsc + NR - 1), _MM_HINT_T0);
         }
     ROWS_R(ACC_DECL)
+#pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         VT b0 = V_LOAD(b), b1 = V_LOAD(b + LANES);
         ROWS_R(ACC_FMA_PACKED)
@@ -38,6 +39,7 @@ static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
         }
     ROWS_R(ACC_DECL)
     int64_t off = 0;
+#pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
         ROWS_R(ACC_FMA_STRIDED)
