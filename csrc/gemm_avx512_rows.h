@@ -7,7 +7,15 @@
 static void RCAT3(FN_PACKED, _r, R)(int64_t k, const T *a, const T *b, T *c, int64_t rsc,
                                     int64_t csc, int64_t m, int64_t n, T alpha, T beta,
                                     const T *bias_n, const T *bias_m) {
+    /* C is read/written once per k-block; start fetching its tile now so the write-out
+     * does not wait on L3 (15% of the time at 1024^3 without this) */
+    if (csc == 1)
+        for (int64_t i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * rsc + NR - 1), _MM_HINT_T0);
+        }
     ROWS_R(ACC_DECL)
+#pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         VT b0 = V_LOAD(b), b1 = V_LOAD(b + LANES);
         ROWS_R(ACC_FMA_PACKED)
@@ -24,8 +32,14 @@ static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
     for (int i = 0; i < R; i++) a_row[i] = a + (i < m ? i : m - 1) * rsa;
     MASKT mk[NV];
     FN_MASKS(n, mk);
+    if (csc == 1)
+        for (int64_t i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * rsc + NR - 1), _MM_HINT_T0);
+        }
     ROWS_R(ACC_DECL)
     int64_t off = 0;
+#pragma GCC unroll 4
     for (int64_t p = 0; p < k; p++) {
         VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
         ROWS_R(ACC_FMA_STRIDED)

@@ -50,7 +50,7 @@ static void FN(act_tile_)(T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, 
 /* Pack rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row panels:
  * panel r at dst + r*MR*kc holds dst[p*MR + i] = op(A)(i0 + r*MR + i, p0 + p), zero-padded. */
 static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int64_t cs_a,
-                        int64_t i0, int64_t p0, int64_t mc, int64_t kc, int MR) {
+                        int64_t i0, int64_t p0, int64_t mc, int64_t kc, int MR, PACKT pack_t) {
     for (int64_t ir = 0; ir < mc; ir += MR) {
         int64_t mr = mc - ir < MR ? mc - ir : MR;
         T *d = dst + ir * kc;
@@ -61,6 +61,8 @@ static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int6
                 for (int64_t i = 0; i < mr; i++) d[p * MR + i] = s[i];
                 for (int64_t i = mr; i < MR; i++) d[p * MR + i] = 0;
             }
+        } else if (pack_t) { /* rows contiguous: SIMD transpose */
+            pack_t(d, MR, src, rs_a, mr, kc);
         } else { /* rows contiguous: read each row in order (reading mr rows side by side
                   * would hit one L1 set when lda is a multiple of 4 KiB) */
             for (int64_t i = 0; i < mr; i++) {
@@ -75,7 +77,8 @@ static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int6
 
 /* Pack one NR-column panel: dst[p*NR + j] = op(B)(p0 + p, j0 + j), j < nr, zero-padded. */
 static void FN(pack_b_panel_)(T *restrict dst, const T *restrict B, int64_t rs_b, int64_t cs_b,
-                              int64_t p0, int64_t j0, int64_t kc, int64_t nr, int NR) {
+                              int64_t p0, int64_t j0, int64_t kc, int64_t nr, int NR,
+                              PACKT pack_t) {
     const T *src = B + p0 * rs_b + j0 * cs_b;
     if (cs_b == 1) { /* rows of op(B) contiguous: straight copies */
         for (int64_t p = 0; p < kc; p++) {
@@ -83,6 +86,8 @@ static void FN(pack_b_panel_)(T *restrict dst, const T *restrict B, int64_t rs_b
             for (int64_t j = 0; j < nr; j++) dst[p * NR + j] = s[j];
             for (int64_t j = nr; j < NR; j++) dst[p * NR + j] = 0;
         }
+    } else if (pack_t) { /* B transposed: SIMD transpose */
+        pack_t(dst, NR, src, cs_b, nr, kc);
     } else { /* B transposed: read each column of op(B) (a row of B) in order */
         for (int64_t j = 0; j < nr; j++) {
             const T *s = src + j * cs_b;
@@ -156,10 +161,11 @@ static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0
             if (pack_b)
                 for (int64_t jr = 0; jr < nc; jr += NR)
                     FN(pack_b_panel_)(bbuf + jr * kc, J->B, J->rs_b, J->cs_b, pc, jc + jr, kc,
-                                      nc - jr < NR ? nc - jr : NR, NR);
+                                      nc - jr < NR ? nc - jr : NR, NR, J->P->FN(pack_t_));
             for (int64_t ic = i0; ic < i1; ic += mc_max) {
                 const int64_t mc = i1 - ic < mc_max ? i1 - ic : mc_max;
-                if (pack_a) FN(pack_a_)(abuf, J->A, J->rs_a, J->cs_a, ic, pc, mc, kc, MR);
+                if (pack_a)
+                    FN(pack_a_)(abuf, J->A, J->rs_a, J->cs_a, ic, pc, mc, kc, MR, J->P->FN(pack_t_));
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int64_t nr = nc - jr < NR ? nc - jr : NR;
                     const T *b_p = pack_b ? bbuf + jr * kc : J->B + pc * J->rs_b + (jc + jr);

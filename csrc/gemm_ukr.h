@@ -28,6 +28,12 @@
 typedef void (*cr_ukr_f32)(CR_UKR_ARGS(float));
 typedef void (*cr_ukr_f64)(CR_UKR_ARGS(double));
 
+/* Transposing pack: dst[p*W + r] = src[r*ld + p] (r < R), 0 for R <= r < W, p < kc. */
+typedef void (*cr_pack_t_f32)(float *dst, int64_t W, const float *src, int64_t ld, int64_t R,
+                              int64_t kc);
+typedef void (*cr_pack_t_f64)(double *dst, int64_t W, const double *src, int64_t ld, int64_t R,
+                              int64_t kc);
+
 /* Register tile sizes of each path (rows MR broadcast from A, columns NR loaded from B). */
 #define CR_AVX512_MR_F32 12
 #define CR_AVX512_NR_F32 32
@@ -48,6 +54,10 @@ void cr_ukr_f32_avx512_packed(CR_UKR_ARGS(float));
 void cr_ukr_f32_avx512_strided(CR_UKR_ARGS(float));
 void cr_ukr_f64_avx512_packed(CR_UKR_ARGS(double));
 void cr_ukr_f64_avx512_strided(CR_UKR_ARGS(double));
+void cr_pack_t_f32_avx512(float *dst, int64_t W, const float *src, int64_t ld, int64_t R,
+                          int64_t kc);
+void cr_pack_t_f64_avx512(double *dst, int64_t W, const double *src, int64_t ld, int64_t R,
+                          int64_t kc);
 void cr_ukr_f32_avx2_packed(CR_UKR_ARGS(float));
 void cr_ukr_f64_avx2_packed(CR_UKR_ARGS(double));
 #endif

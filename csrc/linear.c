@@ -17,15 +17,20 @@ void cr_linear_forward_##SUF(T *out, const T *inp, const T *weight, const T *bia
  * dweight[o, c] += sum_n dout[n, o] * inp[n, c]        (dweight = dout^T @ inp)
  * dbias[o]      += sum_n dout[n, o]
  * Any of dinp, dweight, dbias may be NULL (not needed). Each output is written by one
- * loop nest whose threads own disjoint parts of it, so results are deterministic. */
+ * loop nest whose threads own disjoint parts of it, so results are deterministic.
+ * accumulate = 0 overwrites instead of adding (the buffers' old contents, even NaN, are
+ * ignored): for fresh outputs that saves reading them, and reading fresh zeroed pages
+ * before writing them costs a second page fault each (1 ms at 1024x1024). */
 #define LINEAR_BACKWARD(T, SUF)                                                           \
 void cr_linear_backward_##SUF(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp, \
-                              const T *weight, int64_t N, int64_t C, int64_t OC) {        \
+                              const T *weight, int64_t N, int64_t C, int64_t OC,          \
+                              int accumulate) {                                           \
+    const T beta = accumulate ? (T)1 : (T)0;                                              \
     if (dinp)                                                                             \
-        cr_gemm_##SUF(0, 0, N, C, OC, (T)1, dout, OC, weight, C, (T)1, dinp, C, NULL,     \
+        cr_gemm_##SUF(0, 0, N, C, OC, (T)1, dout, OC, weight, C, beta, dinp, C, NULL,     \
                       NULL, CR_ACT_NONE);                                                 \
     if (dweight)                                                                          \
-        cr_gemm_##SUF(1, 0, OC, C, N, (T)1, dout, OC, inp, C, (T)1, dweight, C, NULL,     \
+        cr_gemm_##SUF(1, 0, OC, C, N, (T)1, dout, OC, inp, C, beta, dweight, C, NULL,     \
                       NULL, CR_ACT_NONE);                                                 \
     if (dbias && OC > 0) {                                                                \
         /* columns split into chunks of 64 owned by one thread each; rows summed in      \
@@ -43,7 +48,8 @@ void cr_linear_backward_##SUF(T *dinp, T *dweight, T *dbias, const T *dout, cons
                 const T *dout_n = dout + n * OC + o0;                                     \
                 for (int64_t o = 0; o < w; o++) acc[o] += dout_n[o];                      \
             }                                                                             \
-            for (int64_t o = 0; o < w; o++) dbias[o0 + o] += acc[o];                      \
+            for (int64_t o = 0; o < w; o++)                                               \
+                dbias[o0 + o] = accumulate ? dbias[o0 + o] + acc[o] : acc[o];             \
         }                                                                                 \
     }                                                                                     \
 }

@@ -111,6 +111,21 @@ def test_linear_kernel_accumulates(dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N,C,OC", [(17, 40, 23), (0, 5, 3), (4, 5, 0), (300, 64, 130)])
+def test_linear_kernel_overwrite_mode(dtype, N, C, OC, rng):
+    """accumulate=False ignores the old contents of the gradient buffers, even NaN."""
+    x, w, b, dy = _data(rng, N, C, OC, dtype)
+    dx = np.full((N, C), np.nan, dtype)
+    dw = np.full((OC, C), np.nan, dtype)
+    db = np.full(OC, np.nan, dtype)
+    _kernels.linear_backward(dx, dw, db, dy, x, w, accumulate=False)
+    rdx, rdw, rdb = reference.linear_backward(dy, x, w)
+    assert_close(dx, rdx, dtype=dtype, name="dx", **_tol(dtype, OC))
+    assert_close(dw, rdw, dtype=dtype, name="dw", **_tol(dtype, N))
+    assert_close(db, rdb, dtype=dtype, name="db", **_tol(dtype, N))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_linear_noncontiguous_inputs(dtype, rng):
     x, w, b, dy = _data(rng, 20, 30, 40, dtype)
     xf, wf, dyf = np.asfortranarray(x), np.asfortranarray(w), np.asfortranarray(dy)

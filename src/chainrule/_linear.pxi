@@ -7,10 +7,10 @@ cdef extern from "chainrule.h" nogil:
                                const double *bias, int64_t N, int64_t C, int64_t OC)
     void cr_linear_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                                 const float *inp, const float *weight, int64_t N, int64_t C,
-                                int64_t OC)
+                                int64_t OC, int accumulate)
     void cr_linear_backward_f64(double *dinp, double *dweight, double *dbias,
                                 const double *dout, const double *inp, const double *weight,
-                                int64_t N, int64_t C, int64_t OC)
+                                int64_t N, int64_t C, int64_t OC, int accumulate)
 
 
 def linear_forward(floating[:, ::1] out, const floating[:, ::1] x, const floating[:, ::1] w,
@@ -34,8 +34,9 @@ def linear_forward(floating[:, ::1] out, const floating[:, ::1] x, const floatin
             cr_linear_forward_f64(&out[0, 0], px, pw, pb, N, C, OC)
 
 
-def linear_backward(dx, dw, db, dy, x, w):
+def linear_backward(dx, dw, db, dy, x, w, bint accumulate=True):
     """dx += dy @ w, dw += dy^T @ x, db += dy.sum(0); dx, dw, db may be None (skipped).
+    accumulate=False overwrites dx, dw, db instead (their old contents are ignored).
 
     dy (N, OC), x (N, C), w (OC, C); dx like x, dw like w, db (OC,), all C-contiguous and of
     dy's dtype."""
@@ -43,9 +44,9 @@ def linear_backward(dx, dw, db, dy, x, w):
     # which may be None
     cdef str ch = getattr(getattr(dy, "dtype", None), "char", "")
     if ch == "f":
-        _linear_backward[float](dx, dw, db, dy, x, w)
+        _linear_backward[float](dx, dw, db, dy, x, w, accumulate)
     elif ch == "d":
-        _linear_backward[double](dx, dw, db, dy, x, w)
+        _linear_backward[double](dx, dw, db, dy, x, w, accumulate)
     else:
         raise TypeError(f"linear_backward: dy must be a float32 or float64 array, got "
                         f"{type(dy).__name__} {getattr(dy, 'dtype', '')}")
@@ -53,7 +54,7 @@ def linear_backward(dx, dw, db, dy, x, w):
 
 cdef _linear_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db,
                       const floating[:, ::1] dy, const floating[:, ::1] x,
-                      const floating[:, ::1] w):
+                      const floating[:, ::1] w, bint accumulate):
     cdef int64_t N = dy.shape[0], OC = dy.shape[1], C = x.shape[1]
     if x.shape[0] != N or w.shape[0] != OC or w.shape[1] != C:
         raise ValueError(f"linear_backward: shapes do not agree: dy ({N}, {OC}), "
@@ -73,10 +74,14 @@ cdef _linear_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db
     cdef const floating *pdy = &dy[0, 0] if N * OC > 0 else NULL
     cdef const floating *px = &x[0, 0] if N * C > 0 else NULL
     cdef const floating *pw = &w[0, 0] if OC * C > 0 else NULL
-    if pdy == NULL:
-        return  # nothing flows back: the accumulating outputs stay as they are
+    if pdy == NULL:  # nothing flows back
+        if not accumulate:
+            if dx is not None: dx[:, :] = 0
+            if dw is not None: dw[:, :] = 0
+            if db is not None: db[:] = 0
+        return
     with nogil:
         if floating is float:
-            cr_linear_backward_f32(pdx, pdw, pdb, pdy, px, pw, N, C, OC)
+            cr_linear_backward_f32(pdx, pdw, pdb, pdy, px, pw, N, C, OC, accumulate)
         else:
-            cr_linear_backward_f64(pdx, pdw, pdb, pdy, px, pw, N, C, OC)
+            cr_linear_backward_f64(pdx, pdw, pdb, pdy, px, pw, N, C, OC, accumulate)

@@ -79,8 +79,8 @@ def linear_backward(dy, x, w, *, bias=True):
     dy = as_float_array(fn, "dy", dy, 2)
     same_dtype(fn, dy=dy, x=x, w=w)
     check_shape(fn, "dy", dy, (x.shape[0], w.shape[0]))
-    dx = np.zeros(x.shape, dtype=x.dtype)
-    dw = np.zeros(w.shape, dtype=x.dtype)
-    db = np.zeros(w.shape[0], dtype=x.dtype) if bias else None
-    _kernels.linear_backward(dx, dw, db, dy, x, w)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    dw = np.empty(w.shape, dtype=x.dtype)
+    db = np.empty(w.shape[0], dtype=x.dtype) if bias else None
+    _kernels.linear_backward(dx, dw, db, dy, x, w, accumulate=False)  # fresh outputs: overwrite
     return dx, dw, db
