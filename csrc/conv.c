@@ -49,9 +49,13 @@ void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, 
                               float *C, int64_t ldc, const int64_t *coff, int acc,
                               const float *bias);
 void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
-                            const float *B, int64_t ldb, float *C, int64_t ldc);
+                            const float *B, int64_t ldb, const int64_t *boff, float *C,
+                            int64_t ldc);
 /* The AVX-512 kernels run if the CPU has AVX-512F, unless CHAINRULE_ISA names a lower
  * path ("avx2" or "generic", as for the GEMM): then the portable code runs (for tests). */
+void cr_conv_dot_acc_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
+                                const float *B, const int64_t *boff, float *acc);
+void cr_conv_dot_reduce_f32_avx512(int64_t m, int64_t n, const float *acc, float *C, int64_t ldc);
 static int have_avx512(void) {
     static int v = -1;
     if (v < 0) {
@@ -152,9 +156,11 @@ static int64_t implicit_ws_elems(const cr_conv2d_dims *d) {
 
 int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize) {
     if (is_pointwise(d) || d->N == 0) return 0;
-    if (which == 0 && implicit_fwd_ok(d, elsize)) {
+    if (implicit_fwd_ok(d, elsize) && (which == 0 || !dw_transposed(d))) {
         const int64_t nt = cr_in_parallel() ? 1 : cr_get_num_threads();
-        return nt * implicit_ws_elems(d) * elsize + d->C * d->R * d->S * (int64_t)sizeof(int64_t);
+        const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
+        const int64_t per_thread = implicit_ws_elems(d) + (which ? d->C * Hp * Wp : 0);
+        return nt * per_thread * elsize + d->C * d->R * d->S * (int64_t)sizeof(int64_t);
     }
     const int64_t CRS = d->C * d->R * d->S;
     const int64_t nt = cr_in_parallel() ? 1 : cr_get_num_threads();
@@ -363,7 +369,7 @@ static void CONV_F(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T_ *
                           const T_ *B, int64_t ldb, T_ *C, int64_t ldc) {
 #if CONV_IS_F32 && defined(CR_X86)
     if (small && have_avx512()) {
-        cr_conv_dot_f32_avx512(m, n, L, (const float *)A, lda, (const float *)B, ldb,
+        cr_conv_dot_f32_avx512(m, n, L, (const float *)A, lda, (const float *)B, ldb, NULL,
                                (float *)C, ldc);
         return;
     }
@@ -377,6 +383,27 @@ static void CONV_F(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T_ *
 static int CONV_F(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 32; }
 static int CONV_F(small_dx)(const cr_conv2d_dims *d) { return d->K <= 32; }
 static int CONV_F(small_dw)(const cr_conv2d_dims *d) { return !dw_transposed(d); }
+
+/* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1). 16 independent partial sums (lane
+ * l takes pq = l mod 16) added up in a fixed order at the end: vectorisable, deterministic,
+ * and 4x faster than one serial chain of additions. */
+static void CONV_F(bias_grad_rows)(T_ *dbias, const T_ *dout, const cr_conv2d_dims *d,
+                                   int64_t k0, int64_t k1) {
+    const int64_t PQ = d->P * d->Q, KPQ = d->K * PQ;
+    for (int64_t k = k0; k < k1; k++) {
+        T_ lane[16] = {0};
+        for (int64_t n = 0; n < d->N; n++) {
+            const T_ *dy_nk = dout + n * KPQ + k * PQ;
+            int64_t i = 0;
+            for (; i + 16 <= PQ; i += 16)
+                for (int l = 0; l < 16; l++) lane[l] += dy_nk[i + l];
+            for (int l = 0; i + l < PQ; l++) lane[l] += dy_nk[i + l];
+        }
+        T_ acc = 0;
+        for (int l = 0; l < 16; l++) acc += lane[l];
+        dbias[k] += acc;
+    }
+}
 
 /* Forward of images [n0, n0 + g): y_n (K, PQ) = w @ im2col(x_n) + b.
  * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (g == 1 only). */
@@ -460,6 +487,90 @@ static int forward_implicit_f32(float *out, const float *inp, const float *w, co
                 for (int64_t p = 0; p < P; p++)
                     memcpy(y_n + k * PQ + p * Q, yw + k * nw + p * Wp, (size_t)Q * sizeof(float));
         }
+    }
+    free(offs);
+    ws_free(ws);
+    return 0;
+}
+#endif
+
+#if CONV_IS_F32 && defined(CR_X86)
+/* The implicit-im2col backward (same conditions as the forward, and a small dw), in the
+ * forward's wide layout: dy_wide (K, nw) is dy with zero junk columns, xp the padded image.
+ *   dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j]        (dot kernel, rows by offset)
+ *   dxp[offs[crs] + j] += sum_k w[k, crs] * dy_wide[k, j]       (broadcast kernel writing
+ *                         rows of dxp at the offsets, one after another), dx_n += interior
+ * The junk columns of dy_wide are zero, so they add nothing to dw or dxp. dw: threads own
+ * CRS slices (each builds xp and dy_wide itself); dx: threads take whole images. */
+static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *w, const cr_conv2d_dims *d) {
+    const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
+    const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
+    const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
+    const int padded = d->ph > 0 || d->pw > 0;
+    int nt = num_threads_for(N * K * PQ * CRS);
+    const int nt_max = nt;
+    /* per thread: xp, dxp, dy_wide, and 16-wide partial sums of its dw slice */
+    const int64_t per_t = 2 * C * HWp + K * nw + K * ((CRS + nt_max - 1) / nt_max + 1) * 16;
+    int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
+    float *ws = (float *)ws_alloc(nt * per_t * (int64_t)sizeof(float));
+    if (!offs || !ws) {
+        free(offs);
+        ws_free(ws);
+        return -1;
+    }
+    memset(ws, 0, (size_t)(nt * per_t) * sizeof(float)); /* borders, junk, partial sums */
+    for (int64_t c = 0, i = 0; c < C; c++)
+        for (int64_t r = 0; r < d->R; r++)
+            for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * d->dh * Wp + s * d->dw;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = 0, T = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        T = omp_get_num_threads();
+#endif
+        float *xp = ws + t * per_t, *dxp = xp + C * HWp, *dyw = dxp + C * HWp;
+        float *dw_acc = dyw + K * nw;
+        /* dy_n (K, P, Q) -> dy_wide (K, nw); the junk columns stay zero */
+#define FILL_DY_WIDE(n)                                                                    \
+        for (int64_t k = 0; k < K; k++)                                                    \
+            for (int64_t p = 0; p < P; p++)                                                \
+                memcpy(dyw + k * nw + p * Wp, dout + (n) * K * PQ + k * PQ + p * Q,        \
+                       (size_t)Q * sizeof(float))
+        if (dbias) bias_grad_rows_f32(dbias, dout, d, K * t / T, K * (t + 1) / T);
+        const int64_t r0 = CRS * t / T, r1 = CRS * (t + 1) / T;
+        if (dweight && r1 > r0) {
+            for (int64_t n = 0; n < N; n++) {
+                const float *x_n = inp + n * C * H * W;
+                if (padded)
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t h = 0; h < H; h++)
+                            memcpy(xp + c * HWp + (h + d->ph) * Wp + d->pw, x_n + (c * H + h) * W,
+                                   (size_t)W * sizeof(float));
+                FILL_DY_WIDE(n);
+                cr_conv_dot_acc_f32_avx512(K, r1 - r0, nw, dyw, nw, padded ? xp : x_n, offs + r0,
+                                           dw_acc);
+            }
+            cr_conv_dot_reduce_f32_avx512(K, r1 - r0, dw_acc, dweight + r0, CRS);
+        }
+        if (dinp) {
+            #pragma omp for schedule(static)
+            for (int64_t n = 0; n < N; n++) {
+                memset(dxp, 0, (size_t)(C * HWp) * sizeof(float));
+                FILL_DY_WIDE(n);
+                cr_conv_bcast_f32_avx512(CRS, nw, K, w, 1, CRS, dyw, nw, NULL, dxp, 0, offs, 1,
+                                         NULL);
+                float *dx_n = dinp + n * C * H * W;
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t h = 0; h < H; h++) {
+                        const float *src = dxp + c * HWp + (h + d->ph) * Wp + d->pw;
+                        float *dst = dx_n + (c * H + h) * W;
+                        for (int64_t i = 0; i < W; i++) dst[i] += src[i];
+                    }
+            }
+        }
+#undef FILL_DY_WIDE
     }
     free(offs);
     ws_free(ws);
@@ -588,6 +699,10 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
     const int64_t N = d->N, K = d->K;
     const int64_t PQ = d->P * d->Q, KPQ = K * PQ, CRS = d->C * d->R * d->S;
     if (N == 0) return 0;
+#if CONV_IS_F32 && defined(CR_X86)
+    if (implicit_fwd_ok(d, sizeof(T_)) && !dw_transposed(d))
+        return backward_implicit_f32(dinp, dweight, dbias, dout, inp, weight, d);
+#endif
     const conv_blocking bl = blocking(d, sizeof(T_));
     const int64_t ws_elems = is_pointwise(d) ? 0 : (CRS + K) * bl.cols;
     const int64_t nblocks = (N + bl.G - 1) / bl.G;
@@ -613,25 +728,7 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
             t = omp_get_thread_num();
             T = omp_get_num_threads();
 #endif
-            if (dbias) {
-                const int64_t k0 = K * t / T, k1 = K * (t + 1) / T;
-                /* 16 independent partial sums (lane l takes i = l mod 16), added up in a
-                 * fixed order at the end: vectorisable, deterministic, and 4x faster than
-                 * one serial chain of additions */
-                for (int64_t k = k0; k < k1; k++) {
-                    T_ lane[16] = {0};
-                    for (int64_t n = 0; n < N; n++) {
-                        const T_ *dy_nk = dout + n * KPQ + k * PQ;
-                        int64_t i = 0;
-                        for (; i + 16 <= PQ; i += 16)
-                            for (int l = 0; l < 16; l++) lane[l] += dy_nk[i + l];
-                        for (int l = 0; i + l < PQ; l++) lane[l] += dy_nk[i + l];
-                    }
-                    T_ acc = 0;
-                    for (int l = 0; l < 16; l++) acc += lane[l];
-                    dbias[k] += acc;
-                }
-            }
+            if (dbias) CONV_F(bias_grad_rows)(dbias, dout, d, K * t / T, K * (t + 1) / T);
             const int64_t r0 = CRS * t / T, r1 = CRS * (t + 1) / T;
             if (dweight && r1 > r0) {
                 T_ *ws_t = ws ? ws + t * ws_elems : NULL;
