@@ -154,20 +154,39 @@ static int64_t implicit_ws_elems(const cr_conv2d_dims *d) {
     return d->C * Hp * Wp + d->K * ((d->P - 1) * Wp + d->Q);
 }
 
+/* Per-thread scratch of the implicit backward: xp, dxp, dy_wide and the 16-wide partial
+ * sums of the thread's slice of dw (at most ceil(CRS/nt) + 1 columns). */
+static int64_t implicit_bwd_elems(const cr_conv2d_dims *d, int64_t nt) {
+    const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw, CRS = d->C * d->R * d->S;
+    return 2 * d->C * Hp * Wp + d->K * ((d->P - 1) * Wp + d->Q) + d->K * ((CRS + nt - 1) / nt + 1) * 16;
+}
+
+/* The implicit backward needs a small dw (its partial sums) and its scratch within the
+ * limit (checked for one thread, the largest case, so the choice never depends on threads). */
+static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return implicit_fwd_ok(d, elsize) && !dw_transposed(d) &&
+           implicit_bwd_elems(d, 1) * elsize <= g_ws_limit;
+}
+
+/* Exactly what the kernels below allocate (they make the same decisions). */
 int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize) {
-    if (is_pointwise(d) || d->N == 0) return 0;
-    if (implicit_fwd_ok(d, elsize) && (which == 0 || !dw_transposed(d))) {
-        const int64_t nt = cr_in_parallel() ? 1 : cr_get_num_threads();
-        const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
-        const int64_t per_thread = implicit_ws_elems(d) + (which ? d->C * Hp * Wp : 0);
-        return nt * per_thread * elsize + d->C * d->R * d->S * (int64_t)sizeof(int64_t);
+    if (d->N == 0) return 0;
+    const int64_t CRS = d->C * d->R * d->S, K = d->K;
+    int64_t nt = num_threads_for(d->N * K * d->P * d->Q * CRS);
+    const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t);
+    if (which == 0 && implicit_fwd_ok(d, elsize)) {
+        if (nt > d->N) nt = d->N;
+        return nt * implicit_ws_elems(d) * elsize + offs_bytes;
     }
-    const int64_t CRS = d->C * d->R * d->S;
-    const int64_t nt = cr_in_parallel() ? 1 : cr_get_num_threads();
+    if (which == 1 && implicit_bwd_ok(d, elsize))
+        return nt * implicit_bwd_elems(d, nt) * elsize + offs_bytes;
+    const int64_t dwT_bytes = which == 1 && dw_transposed(d) ? CRS * K * elsize : 0;
+    if (is_pointwise(d)) return dwT_bytes;
     const conv_blocking b = blocking(d, elsize);
-    int64_t bytes = nt * (CRS + d->K) * b.cols * elsize;
-    if (which == 1 && dw_transposed(d)) bytes += CRS * d->K * elsize;
-    return bytes;
+    const int64_t ws_bytes = (CRS + K) * b.cols * elsize;
+    const int64_t nblocks = (d->N + b.G - 1) / b.G;
+    if (which == 0) return (nt > 1 && nblocks >= nt ? nt : 1) * ws_bytes;
+    return nt * ws_bytes + dwT_bytes;
 }
 
 /* Output positions o in [0, n_out) whose input index o*stride + off lies in [0, size):
@@ -509,9 +528,7 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
     const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
     const int padded = d->ph > 0 || d->pw > 0;
     int nt = num_threads_for(N * K * PQ * CRS);
-    const int nt_max = nt;
-    /* per thread: xp, dxp, dy_wide, and 16-wide partial sums of its dw slice */
-    const int64_t per_t = 2 * C * HWp + K * nw + K * ((CRS + nt_max - 1) / nt_max + 1) * 16;
+    const int64_t per_t = implicit_bwd_elems(d, nt); /* xp, dxp, dy_wide, dw partial sums */
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)ws_alloc(nt * per_t * (int64_t)sizeof(float));
     if (!offs || !ws) {
@@ -700,7 +717,7 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
     const int64_t PQ = d->P * d->Q, KPQ = K * PQ, CRS = d->C * d->R * d->S;
     if (N == 0) return 0;
 #if CONV_IS_F32 && defined(CR_X86)
-    if (implicit_fwd_ok(d, sizeof(T_)) && !dw_transposed(d))
+    if (implicit_bwd_ok(d, sizeof(T_)))
         return backward_implicit_f32(dinp, dweight, dbias, dout, inp, weight, d);
 #endif
     const conv_blocking bl = blocking(d, sizeof(T_));

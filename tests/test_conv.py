@@ -341,3 +341,22 @@ print("ok")
     env = dict(os.environ, CHAINRULE_ISA="generic")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.usefixtures("_restore_workspace_limit")
+@pytest.mark.parametrize("case", [(6, 2, 9, 8, 5, 3, 3, 1, 1, 1), (40, 3, 6, 6, 4, 3, 3, 1, 0, 1)])
+def test_float32_small_layer_paths_agree_under_every_limit(case, rng):
+    # small float32 layers run "implicit" (no im2col) unless the workspace limit is too
+    # small, then im2col blocks (grouped or row blocks): every path matches the reference,
+    # and the reported workspace stays within threads x limit whenever one row fits
+    cr.set_num_threads(2)
+    x, w, b = _data(rng, case, np.float32)
+    conv = case[7:]
+    CRS = case[1] * case[5] * case[6]
+    for limit in (8 << 20, 4096, 1):
+        ops.set_workspace_limit(limit)
+        _check_against_reference(x, w, b, *conv, rng)
+        for backward in (False, True):
+            ws = ops.conv2d_workspace_bytes(x.shape, w.shape, *conv, np.float32, backward=backward)
+            if limit > 1:
+                assert 0 < ws <= 2 * limit + CRS * 8, (limit, backward, ws)
