@@ -1,33 +1,201 @@
-/* gemm.c — PLACEHOLDER naive GEMM with the final signature (see gemm.h).
- * To be replaced by the blocked, packed, SIMD version. */
+/* gemm.c — BLIS-style GEMM: cache blocking, packing, threads; the micro-kernels live in
+ * gemm_avx512.c, gemm_avx2.c and gemm_generic.c and are chosen once at run time.
+ *
+ *   C[M x N] = act( alpha * op(A)[M x K] @ op(B)[K x N] + beta * C + bias_n[j] + bias_m[i] )
+ *
+ * Structure (see gemm_driver.h, included once per dtype):
+ *   tiny (M*N*K <= NAIVE_MAX_WORK)   -> the naive triple loop (the definition);
+ *   small (<= DIRECT_MAX_WORK)        -> micro-kernel on the operands in place, no packing;
+ *   otherwise                         -> pack A (MC x KC, per thread) and B (KC x NC, shared)
+ *                                        and run the micro-kernel over MR x NR tiles.
+ * Results are bitwise reproducible for a fixed thread count: every C tile is owned by one
+ * thread and its K sum always runs in the same order.
+ *
+ * Block sizes come from the caches of the target (Zen 4/5: L1d 48 KiB, L2 1 MiB per core,
+ * L3 32 MiB): the KC x NR panel of B stays in L1 (256*32*4 = 32 KiB), the MC x KC block of A
+ * in L2 (480*256*4 = 480 KiB), the KC x NC block of B in L3 (256*4096*4 = 4 MiB).
+ *
+ * CHAINRULE_ISA=avx512|avx2|generic forces a (lower) path; CHAINRULE_GEMM_BLOCKS=kc,mc,nc
+ * overrides the block sizes (for tuning only).
+ */
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "chainrule.h"
+#include "gemm_ukr.h"
 
-#define GEMM_NAIVE(T, NAME, EXPF)                                                          \
-void NAME(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, T alpha,            \
-          const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc,    \
-          const T *bias_n, const T *bias_m, int act) {                                     \
-    int nt = cr_in_parallel() ? 1 : cr_get_num_threads();                                  \
-    _Pragma("omp parallel for num_threads(nt) schedule(static)")                           \
-    for (int64_t i = 0; i < M; i++) {                                                      \
-        for (int64_t j = 0; j < N; j++) {                                                  \
-            T s = 0;                                                                       \
-            for (int64_t k = 0; k < K; k++) {                                              \
-                T a = trans_a ? A[k * lda + i] : A[i * lda + k];                           \
-                T b = trans_b ? B[j * ldb + k] : B[k * ldb + j];                           \
-                s += a * b;                                                                \
-            }                                                                              \
-            T v = alpha * s + (beta == 0 ? (T)0 : beta * C[i * ldc + j]);                  \
-            if (bias_n) v += bias_n[j];                                                    \
-            if (bias_m) v += bias_m[i];                                                    \
-            if (act == CR_ACT_TANH) v = tanh##EXPF(v);                                     \
-            else if (act == CR_ACT_RELU) v = v > 0 ? v : 0;                                \
-            else if (act == CR_ACT_SIGMOID) v = 1 / (1 + exp##EXPF(-v));                   \
-            C[i * ldc + j] = v;                                                            \
-        }                                                                                  \
-    }                                                                                      \
+/* below this many multiply-adds the naive loop wins (no setup at all) */
+#define NAIVE_MAX_WORK (4.0 * 4 * 4)
+/* up to this, one thread: waking a second thread costs microseconds (far more when the
+ * cores are busy), which is the whole run time of a 64^3 product */
+#define THREAD_MIN_WORK (64.0 * 64 * 64 + 1)
+/* up to this, the micro-kernel reads A and B in place (packing costs more than it saves) */
+#define DIRECT_MAX_WORK (96.0 * 96 * 96)
+
+typedef struct {
+    const char *name;
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    cr_ukr_f32 packed_f32, strided_f32;
+    cr_ukr_f64 packed_f64, strided_f64;
+    int64_t kc_f32, mc_f32, nc_f32, kc_f64, mc_f64, nc_f64;
+} gemm_path;
+
+static const gemm_path PATH_GENERIC = {
+    "generic", CR_GENERIC_MR, CR_GENERIC_NR_F32, CR_GENERIC_MR, CR_GENERIC_NR_F64,
+    cr_ukr_f32_generic, cr_ukr_f32_generic, cr_ukr_f64_generic, cr_ukr_f64_generic,
+    256, 128, 2048, 256, 64, 2048};
+#ifdef CR_X86
+static const gemm_path PATH_AVX2 = {
+    "avx2", CR_AVX2_MR_F32, CR_AVX2_NR_F32, CR_AVX2_MR_F64, CR_AVX2_NR_F64,
+    cr_ukr_f32_avx2_packed, NULL, cr_ukr_f64_avx2_packed, NULL,
+    256, 144, 4096, 256, 96, 2048};
+static const gemm_path PATH_AVX512 = {
+    "avx512", CR_AVX512_MR_F32, CR_AVX512_NR_F32, CR_AVX512_MR_F64, CR_AVX512_NR_F64,
+    cr_ukr_f32_avx512_packed, cr_ukr_f32_avx512_strided,
+    cr_ukr_f64_avx512_packed, cr_ukr_f64_avx512_strided,
+    256, 480, 4096, 256, 240, 2048};
+#endif
+
+/* The best path this CPU runs, then an optional lower one from the environment. */
+static const gemm_path *best_path(void) {
+#ifdef CR_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("fma"))
+        return &PATH_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &PATH_AVX2;
+#endif
+    return &PATH_GENERIC;
 }
-GEMM_NAIVE(float, cr_gemm_f32, f)
-GEMM_NAIVE(double, cr_gemm_f64, )
 
-const char *cr_gemm_path(void) { return "generic"; }
+static int path_rank(const gemm_path *p) {
+#ifdef CR_X86
+    if (p == &PATH_AVX512) return 2;
+    if (p == &PATH_AVX2) return 1;
+#endif
+    return 0;
+}
+
+static const gemm_path *path_by_name(const char *name) {
+#ifdef CR_X86
+    if (strcmp(name, "avx512") == 0) return &PATH_AVX512;
+    if (strcmp(name, "avx2") == 0) return &PATH_AVX2;
+#endif
+    if (strcmp(name, "generic") == 0) return &PATH_GENERIC;
+    return NULL;
+}
+
+static const gemm_path *volatile g_path = NULL;
+
+int cr_gemm_set_path(const char *name) {
+    const gemm_path *best = best_path();
+    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
+        g_path = best;
+        return 0;
+    }
+    const gemm_path *p = path_by_name(name);
+    if (p == NULL || path_rank(p) > path_rank(best)) return -1;
+    g_path = p;
+    return 0;
+}
+
+static const gemm_path *current_path(void) {
+    const gemm_path *p = g_path;
+    if (p == NULL) {
+        const char *env = getenv("CHAINRULE_ISA");
+        if (env == NULL || cr_gemm_set_path(env) != 0) cr_gemm_set_path(NULL);
+        p = g_path;
+    }
+    return p;
+}
+
+const char *cr_gemm_path(void) { return current_path()->name; }
+
+/* Block-size override: CHAINRULE_GEMM_BLOCKS=kc,mc,nc (read at the first call) or
+ * cr_gemm_set_blocks; values <= 0 keep the path's defaults. For tuning and for tests that
+ * exercise every blocking edge with small matrices. */
+static volatile int g_override_init = 0;
+static int64_t g_override[3] = {0, 0, 0};
+
+void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc) {
+    g_override[0] = kc;
+    g_override[1] = mc;
+    g_override[2] = nc;
+    g_override_init = 1;
+}
+
+static void block_override(int64_t *kc, int64_t *mc, int64_t *nc) {
+    if (!g_override_init) {
+        int64_t v[3] = {0, 0, 0};
+        const char *env = getenv("CHAINRULE_GEMM_BLOCKS");
+        if (env) {
+            char *end;
+            for (int i = 0; i < 3 && *env; i++) {
+                v[i] = strtoll(env, &end, 10);
+                env = (*end == ',') ? end + 1 : end;
+            }
+        }
+        cr_gemm_set_blocks(v[0], v[1], v[2]);
+    }
+    if (g_override[0] > 0) *kc = g_override[0];
+    if (g_override[1] > 0) *mc = g_override[1];
+    if (g_override[2] > 0) *nc = g_override[2];
+}
+
+static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+/* Packing buffers, cached per calling thread (slot 0: B block, slot 1: A blocks of all
+ * threads), 64-byte aligned, freed when the thread exits. */
+typedef struct {
+    void *p[2];
+    size_t cap[2];
+} scratch_t;
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static void scratch_free(void *v) {
+    scratch_t *s = (scratch_t *)v;
+    free(s->p[0]);
+    free(s->p[1]);
+    free(s);
+}
+static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_free); }
+static void *scratch(int slot, size_t bytes) {
+    pthread_once(&g_scratch_once, scratch_key_init);
+    scratch_t *s = (scratch_t *)pthread_getspecific(g_scratch_key);
+    if (s == NULL) {
+        s = (scratch_t *)calloc(1, sizeof *s);
+        if (s == NULL || pthread_setspecific(g_scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap[slot] < bytes) {
+        free(s->p[slot]);
+        size_t sz = (bytes + 4095) & ~(size_t)4095;
+        s->p[slot] = aligned_alloc(64, sz);
+        s->cap[slot] = s->p[slot] ? sz : 0;
+    }
+    return s->p[slot];
+}
+
+#define T float
+#define SUF f32
+#define UKR cr_ukr_f32
+#include "gemm_driver.h"
+#undef T
+#undef SUF
+#undef UKR
+
+#define T double
+#define SUF f64
+#define UKR cr_ukr_f64
+#include "gemm_driver.h"
+#undef T
+#undef SUF
+#undef UKR

@@ -8,5 +8,11 @@ __version__ = "0.1.0"
 from . import _kernels  # noqa: F401  (a missing extension is an error, never silenced)
 from ._threads import get_num_threads, set_num_threads
 from . import ops, reference
+from ._random import manual_seed
+from .autograd import Tensor, tensor, no_grad, enable_grad, is_grad_enabled
+from .gradcheck import gradcheck
+from . import nn, optim
 
-__all__ = ["ops", "reference", "set_num_threads", "get_num_threads"]
+__all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_threads",
+           "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+           "gradcheck"]

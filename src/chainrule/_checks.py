@@ -160,3 +160,47 @@ def as_index_array(fn: str, name: str, x) -> np.ndarray:
         raise TypeError(f"{fn}: argument '{name}' must be an integer (int64) array, got "
                         f"{_describe(x)}")
     return np.ascontiguousarray(x, dtype=np.int64)
+
+# ---- RNN (ops.rnn_* and reference.rnn_*) ----------------------------------------------
+RNN_NONLINEARITIES = ("tanh", "relu", "sigmoid")
+
+
+def rnn_nonlinearity(fn: str, nonlinearity) -> str:
+    """Check the RNN activation name: one of 'tanh', 'relu', 'sigmoid'."""
+    if not isinstance(nonlinearity, str):
+        raise TypeError(f"{fn}: argument 'nonlinearity' must be a str, got {nonlinearity!r}")
+    if nonlinearity not in RNN_NONLINEARITIES:
+        raise ValueError(f"{fn}: unknown nonlinearity {nonlinearity!r}; expected one of "
+                         f"{', '.join(repr(n) for n in RNN_NONLINEARITIES)}")
+    return nonlinearity
+
+
+def rnn_args(fn: str, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, **seqs):
+    """Validate the arguments of an RNN kernel; return (arrays dict, (T, N, I, H)).
+
+    x (T, N, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih (H,) or None, b_hh (H,) or None;
+    each of ``seqs`` (e.g. hs, dhs) must be (T, N, H). All arrays share one float dtype and
+    are returned C-contiguous.
+    """
+    a = {"x": as_float_array(fn, "x", x, 3),
+         "h0": as_float_array(fn, "h0", h0, 2),
+         "w_ih": as_float_array(fn, "w_ih", w_ih, 2),
+         "w_hh": as_float_array(fn, "w_hh", w_hh, 2)}
+    a["b_ih"] = None if b_ih is None else as_float_array(fn, "b_ih", b_ih, 1)
+    a["b_hh"] = None if b_hh is None else as_float_array(fn, "b_hh", b_hh, 1)
+    for k, v in seqs.items():
+        a[k] = as_float_array(fn, k, v, 3)
+    same_dtype(fn, **a)
+    T, N, I = a["x"].shape
+    if a["w_hh"].shape[0] != a["w_hh"].shape[1]:
+        raise ValueError(f"{fn}: argument 'w_hh' must be square (H, H), got {a['w_hh'].shape}")
+    H = a["w_hh"].shape[0]
+    # sizes come from x (T, N, I) and w_hh (H, H); say so in every message
+    ctx = f" (T, N, I) = {(T, N, I)} from 'x' and H = {H} from 'w_hh'"
+    want = {"w_ih": (H, I), "h0": (N, H), "b_ih": (H,), "b_hh": (H,)}
+    want.update({k: (T, N, H) for k in seqs})
+    for k, shape in want.items():
+        if a[k] is not None and a[k].shape != shape:
+            raise ValueError(f"{fn}: argument '{k}' must have shape {shape}, got "
+                             f"{a[k].shape};{ctx}")
+    return a, (T, N, I, H)

@@ -2,19 +2,36 @@
 import numpy as np
 
 from .. import _kernels
-from .._checks import as_float_array, same_dtype
+from .._checks import as_float_array, check_shape, same_dtype
 
 __all__ = ["matmul", "linear_forward", "linear_backward"]
+
+
+def _gemm_operand(x: np.ndarray) -> np.ndarray:
+    """x itself if the GEMM can read it in place (rows or columns contiguous, positive
+    strides: C order, Fortran order, transposes, row/column slices), else a C-order copy."""
+    s0, s1 = x.strides
+    r, c = x.shape
+    it = x.itemsize
+    if (c <= 1 or s1 == it) and (r <= 1 or (s0 > 0 and s0 % it == 0 and s0 // it >= max(c, 1))):
+        return x
+    if (r <= 1 or s0 == it) and (c <= 1 or (s1 > 0 and s1 % it == 0 and s1 // it >= max(r, 1))):
+        return x
+    return np.ascontiguousarray(x)
 
 
 def matmul(a, b, *, trans_a=False, trans_b=False):
     """op(a) @ op(b) for 2-D arrays; op transposes when trans_a / trans_b is set.
 
     a: (M, K) or (K, M) if trans_a;  b: (K, N) or (N, K) if trans_b  ->  (M, N)
+    Strided, transposed and Fortran-ordered inputs are read in place when possible.
     """
+    c = _kernels.matmul_fast(a, b, bool(trans_a), bool(trans_b))
+    if c is not None:  # the common case, checked in C (saves ~2 us per call)
+        return c
     fn = "matmul"
-    a = as_float_array(fn, "a", a, 2)
-    b = as_float_array(fn, "b", b, 2)
+    a = as_float_array(fn, "a", a, 2, contiguous=False)
+    b = as_float_array(fn, "b", b, 2, contiguous=False)
     dt = same_dtype(fn, a=a, b=b)
     M, Ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
     Kb, N = (b.shape[1], b.shape[0]) if trans_b else b.shape
@@ -22,15 +39,48 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
         raise ValueError(f"{fn}: inner dimensions differ: op(a) is ({M}, {Ka}), op(b) is ({Kb}, {N}) "
                          f"(a {a.shape}, b {b.shape}, trans_a={trans_a}, trans_b={trans_b})")
     c = np.empty((M, N), dtype=dt)
-    _kernels.gemm(bool(trans_a), bool(trans_b), a, b, c, 1.0, 0.0)
+    _kernels.gemm(bool(trans_a), bool(trans_b), _gemm_operand(a), _gemm_operand(b), c, 1.0, 0.0)
     return c
 
 
+def _check_linear(fn, x, w, b):
+    x = as_float_array(fn, "x", x, 2)
+    w = as_float_array(fn, "w", w, 2)
+    if b is not None:
+        b = as_float_array(fn, "b", b, 1)
+    same_dtype(fn, x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"{fn}: x has {x.shape[1]} features but w expects {w.shape[1]}: "
+                         f"x {x.shape} must be (N, in) and w {w.shape} must be (out, in)")
+    if b is not None:
+        check_shape(fn, "b", b, (w.shape[0],))
+    return x, w, b
+
+
 def linear_forward(x, w, b=None):
-    """y = x @ w.T + b.   x (N, in), w (out, in), b (out,) or None -> y (N, out)"""
-    raise NotImplementedError
+    """y = x @ w.T + b.   x (N, in), w (out, in), b (out,) or None -> y (N, out)
+
+    One GEMM; the bias is added when the tile is written, not in a second pass.
+    """
+    x, w, b = _check_linear("linear_forward", x, w, b)
+    y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+    _kernels.linear_forward(y, x, w, b)
+    return y
 
 
 def linear_backward(dy, x, w, *, bias=True):
-    """dx = dy @ w, dw = dy.T @ x, db = dy.sum(0) (None if bias=False)."""
-    raise NotImplementedError
+    """Gradients of y = x @ w.T + b given dy = dL/dy.
+
+    dy (N, out), x (N, in), w (out, in) -> dx = dy @ w (N, in), dw = dy.T @ x (out, in),
+    db = dy.sum(0) (out,), or None when bias=False.
+    """
+    fn = "linear_backward"
+    x, w, _ = _check_linear(fn, x, w, None)
+    dy = as_float_array(fn, "dy", dy, 2)
+    same_dtype(fn, dy=dy, x=x, w=w)
+    check_shape(fn, "dy", dy, (x.shape[0], w.shape[0]))
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    dw = np.zeros(w.shape, dtype=x.dtype)
+    db = np.zeros(w.shape[0], dtype=x.dtype) if bias else None
+    _kernels.linear_backward(dx, dw, db, dy, x, w)
+    return dx, dw, db

@@ -1,0 +1,361 @@
+"""chainrule.nn.functional — layers and losses as functions of Tensors (PyTorch's F).
+
+Each function is one autograd node whose forward and backward call the fast kernels in
+``chainrule.ops`` (dense, conv, pool) or fused NumPy expressions (activations, softmax,
+losses). Every argument that takes a tensor also takes a float NumPy array (a constant).
+Operands of different float dtypes raise TypeError; wrong shapes raise ValueError.
+"""
+import numbers
+
+import numpy as np
+
+from .. import ops
+from .._checks import pair
+from ..autograd import Tensor, _make, _mm2, _sigmoid, as_tensor
+
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
+           "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "cross_entropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _same_dtype(fn, **tensors):
+    items = [(k, v) for k, v in tensors.items() if v is not None]
+    dt = items[0][1].data.dtype
+    for k, v in items[1:]:
+        if v.data.dtype != dt:
+            desc = ", ".join(f"'{kk}' {vv.data.dtype}" for kk, vv in items)
+            raise TypeError(f"{fn}: mixed float dtypes ({desc}); all operands must share one "
+                            f"dtype (convert the module with .float()/.double() or the data "
+                            f"with .astype)")
+    return dt
+
+
+def _check_reduction(fn, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(fn, loss, reduction):
+    """Reduce an elementwise loss; returns (out, mult) where mult(g) scales the per-element
+    gradient of the unreduced loss by the upstream gradient ``g``."""
+    if reduction == "none":
+        return loss, (lambda g: g)
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=loss.dtype), (lambda g: g)
+    n = loss.size
+    return np.asarray(loss.sum() / n if n else np.nan, dtype=loss.dtype), (lambda g: g / n)
+
+
+def _dim(fn, dim, ndim):
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{fn}: dim must be an int, got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ValueError(f"{fn}: dim {dim} is out of range for an input with {ndim} dims")
+    return int(dim) % max(ndim, 1)
+
+
+# ---------------------------------------------------------------------------- layers
+def linear(x, w, b=None):
+    """y = x @ w.T + b.   x (*, in), w (out, in), b (out,) or None -> y (*, out)
+
+    One autograd node on ops.linear_forward / ops.linear_backward.
+    """
+    fn = "linear"
+    x = as_tensor(x, fn, "x")
+    w = as_tensor(w, fn, "weight")
+    b = as_tensor(b, fn, "bias") if b is not None else None
+    if x.data.dtype is not w.data.dtype or (b is not None and b.data.dtype is not w.data.dtype):
+        _same_dtype(fn, x=x, weight=w, bias=b)
+    xd, wd = x.data, w.data
+    if wd.ndim != 2:
+        raise ValueError(f"{fn}: weight must be 2-D (out_features, in_features), got {wd.shape}")
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
+        raise ValueError(f"{fn}: x must have shape (*, {wd.shape[1]}) to match weight "
+                         f"{wd.shape}, got {xd.shape}")
+    if b is not None and b.data.shape != (wd.shape[0],):
+        raise ValueError(f"{fn}: bias must have shape ({wd.shape[0]},) to match weight "
+                         f"{wd.shape}, got {b.data.shape}")
+    x2 = xd if xd.ndim == 2 else xd.reshape(-1, wd.shape[1])
+    y = ops.linear_forward(x2, wd, b.data if b is not None else None)
+    if xd.ndim != 2:
+        y = y.reshape(xd.shape[:-1] + (wd.shape[0],))
+    has_bias = b is not None
+    parents = (x, w, b) if has_bias else (x, w)
+
+    def backward(g):
+        g2 = g if g.ndim == 2 else g.reshape(-1, wd.shape[0])
+        if x.requires_grad:
+            dx, dw, db = ops.linear_backward(g2, x2, wd, bias=has_bias)
+            if xd.ndim != 2:
+                dx = dx.reshape(xd.shape)
+        else:  # data input: skip dx = g W
+            dx = None
+            dw = _mm2(g2, x2, True, False) if w.requires_grad else None
+            db = g2.sum(axis=0) if has_bias and b.requires_grad else None
+        return (dx, dw, db) if has_bias else (dx, dw)
+    return _make(y, parents, backward)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation, NCHW.  x (N, C, H, W), w (K, C, R, S), b (K,) -> (N, K, P, Q)
+
+    One autograd node on ops.conv2d_forward / ops.conv2d_backward.
+    """
+    fn = "conv2d"
+    x = as_tensor(x, fn, "x")
+    w = as_tensor(w, fn, "weight")
+    b = as_tensor(b, fn, "bias") if b is not None else None
+    _same_dtype(fn, x=x, weight=w, bias=b)
+    stride = pair(fn, "stride", stride, 1)
+    padding = pair(fn, "padding", padding, 0)
+    dilation = pair(fn, "dilation", dilation, 1)
+    xd, wd = x.data, w.data
+    unbatched = xd.ndim == 3
+    if unbatched:
+        xd = xd[None]
+    y = ops.conv2d_forward(xd, wd, b.data if b is not None else None, stride, padding, dilation)
+    has_bias = b is not None
+    parents = (x, w, b) if has_bias else (x, w)
+
+    def backward(g):
+        if unbatched:
+            g = g[None]
+        dx, dw, db = ops.conv2d_backward(g, xd, wd, stride, padding, dilation, bias=has_bias)
+        if unbatched:
+            dx = dx[0]
+        return (dx, dw, db) if has_bias else (dx, dw)
+    return _make(y[0] if unbatched else y, parents, backward)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max pooling, NCHW; the gradient goes to the first maximum (row-major) of each window."""
+    x = as_tensor(x, "max_pool2d", "x")
+    xd = x.data
+    y, indices = ops.max_pool2d_forward(xd, kernel_size, stride, padding)
+    shape = xd.shape
+
+    def backward(g):
+        return (ops.max_pool2d_backward(g, indices, shape),)
+    return _make(y, (x,), backward)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Average pooling, NCHW (padding counts in the divisor, as PyTorch's default)."""
+    x = as_tensor(x, "avg_pool2d", "x")
+    xd = x.data
+    y = ops.avg_pool2d_forward(xd, kernel_size, stride, padding)
+    shape = xd.shape
+
+    def backward(g):
+        return (ops.avg_pool2d_backward(g, shape, kernel_size, stride, padding),)
+    return _make(y, (x,), backward)
+
+
+# ---------------------------------------------------------------------------- activations
+def relu(x):
+    return as_tensor(x, "relu", "x").relu()
+
+
+def sigmoid(x):
+    return as_tensor(x, "sigmoid", "x").sigmoid()
+
+
+def tanh(x):
+    return as_tensor(x, "tanh", "x").tanh()
+
+
+def softmax(x, dim):
+    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits)."""
+    x = as_tensor(x, "softmax", "x")
+    a = x.data
+    d = _dim("softmax", dim, a.ndim)
+    e = np.exp(a - a.max(axis=d, keepdims=True))
+    y = e / e.sum(axis=d, keepdims=True)
+
+    def backward(g):
+        # dx = y * (g - sum(g * y))
+        return (y * (g - (g * y).sum(axis=d, keepdims=True)),)
+    return _make(y, (x,), backward)
+
+
+def _log_softmax(a, d):
+    z = a - a.max(axis=d, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=d, keepdims=True))
+
+
+def log_softmax(x, dim):
+    """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits)."""
+    x = as_tensor(x, "log_softmax", "x")
+    a = x.data
+    d = _dim("log_softmax", dim, a.ndim)
+    y = _log_softmax(a, d)
+
+    def backward(g):
+        # dx = g - softmax * sum(g)
+        return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
+    return _make(y, (x,), backward)
+
+
+# ---------------------------------------------------------------------------- losses
+def _target(fn, input, target):
+    """Loss target as a Tensor of the input's dtype and shape (arrays become constants)."""
+    if isinstance(target, (list, tuple)) or isinstance(target, numbers.Real):
+        target = np.asarray(target, dtype=input.data.dtype)
+    t = as_tensor(target, fn, "target")
+    _same_dtype(fn, input=input, target=t)
+    if t.data.shape != input.data.shape:
+        raise ValueError(f"{fn}: target shape {t.data.shape} must equal input shape "
+                         f"{input.data.shape}")
+    return t
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean/sum/none of (input - target)^2."""
+    fn = "mse_loss"
+    _check_reduction(fn, reduction)
+    x = as_tensor(input, fn, "input")
+    t = _target(fn, x, target)
+    diff = x.data - t.data
+    out, mult = _reduce(fn, diff * diff, reduction)
+
+    def backward(g):
+        dx = mult(g) * (2.0 * diff)
+        return (dx if x.requires_grad else None, -dx if t.requires_grad else None)
+    return _make(out, (x, t), backward)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch.
+
+    input holds probabilities in [0, 1].
+    """
+    fn = "binary_cross_entropy"
+    _check_reduction(fn, reduction)
+    x = as_tensor(input, fn, "input")
+    t = _target(fn, x, target)
+    p, y = x.data, t.data
+    if np.any((p < 0) | (p > 1)) or np.isnan(p).any():
+        raise ValueError(f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid, or use "
+                         f"binary_cross_entropy_with_logits); got values in "
+                         f"[{np.nanmin(p) if p.size else 0}, {np.nanmax(p) if p.size else 0}]")
+    with np.errstate(divide="ignore"):
+        logp = np.maximum(np.log(p), -100.0)
+        log1mp = np.maximum(np.log1p(-p), -100.0)
+    out, mult = _reduce(fn, -(y * logp + (1.0 - y) * log1mp), reduction)
+
+    def backward(g):
+        m = mult(g)
+        dx = dt = None
+        if x.requires_grad:  # PyTorch: (p - t) / max(p (1 - p), 1e-12)
+            dx = m * (p - y) / np.maximum(p * (1.0 - p), 1e-12)
+        if t.requires_grad:
+            dt = m * (log1mp - logp)
+        return dx, dt
+    return _make(out, (x, t), backward)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """BCE of sigmoid(input), computed stably: max(x, 0) - x t + log(1 + exp(-|x|))."""
+    fn = "binary_cross_entropy_with_logits"
+    _check_reduction(fn, reduction)
+    x = as_tensor(input, fn, "input")
+    t = _target(fn, x, target)
+    a, y = x.data, t.data
+    loss = np.maximum(a, 0.0) - a * y + np.log1p(np.exp(-np.abs(a)))
+    out, mult = _reduce(fn, loss, reduction)
+
+    def backward(g):
+        m = mult(g)
+        return (m * (_sigmoid(a) - y) if x.requires_grad else None,
+                -m * a if t.requires_grad else None)
+    return _make(out, (x, t), backward)
+
+
+def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
+    """Softmax cross-entropy of logits ``input`` (N, C) (or (C,) for one sample).
+
+    target: int class indices (N,) (a () int for 1-D input), or class probabilities of the
+    input's shape. With label smoothing eps the target distribution becomes
+    q = (1 - eps) * target + eps / C; loss_n = -sum_c q_nc log_softmax(input)_nc;
+    'mean' divides the sum over samples by N.
+    """
+    fn = "cross_entropy"
+    _check_reduction(fn, reduction)
+    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1], got "
+                         f"{label_smoothing!r}")
+    x = as_tensor(input, fn, "input")
+    a = x.data
+    if a.ndim not in (1, 2):
+        raise ValueError(f"{fn}: input must be logits of shape (N, C) or (C,), got {a.shape}")
+    single = a.ndim == 1
+    a2 = a[None] if single else a
+    N, C = a2.shape
+    eps = float(label_smoothing)
+
+    t = None  # a probability target Tensor (may require grad)
+    if isinstance(target, Tensor):
+        t = target
+    else:
+        if isinstance(target, (list, tuple, numbers.Integral)):
+            target = np.asarray(target)
+        if not isinstance(target, np.ndarray):
+            raise TypeError(f"{fn}: target must be an int array of class indices or a float "
+                            f"array/Tensor of class probabilities, got {type(target).__name__}")
+        if target.dtype.kind == "f":
+            t = as_tensor(target, fn, "target")
+        elif target.dtype.kind not in "iu":
+            raise TypeError(f"{fn}: target must hold int class indices or float probabilities, "
+                            f"got dtype {target.dtype}")
+    if t is not None:  # probabilities
+        _same_dtype(fn, input=x, target=t)
+        if t.data.shape != a.shape:
+            raise ValueError(f"{fn}: probability target must have the input's shape {a.shape}, "
+                             f"got {t.data.shape} (class indices must be an int array)")
+        q = t.data[None] if single else t.data
+        q = q * (1.0 - eps) + eps / C if eps else q
+    else:
+        idx = target
+        want = () if single else (N,)
+        if idx.shape != want:
+            raise ValueError(f"{fn}: class-index target must have shape {want} for input "
+                             f"{a.shape}, got {idx.shape}")
+        idx = idx.reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= C):
+            bad = idx[(idx < 0) | (idx >= C)][0]
+            raise ValueError(f"{fn}: class index {int(bad)} is out of range for {C} classes")
+        q = np.full(a2.shape, eps / C, dtype=a.dtype)
+        q[np.arange(N), idx] += 1.0 - eps
+
+    logp = _log_softmax(a2, 1)
+    loss = -(q * logp).sum(axis=1)
+    if reduction == "none":
+        out = loss[0] if single else loss
+        out = np.asarray(out, dtype=a.dtype)
+    elif reduction == "sum":
+        out = np.asarray(loss.sum(), dtype=a.dtype)
+    else:
+        out = np.asarray(loss.sum() / N if N else np.nan, dtype=a.dtype)
+    parents = (x,) if t is None else (x, t)
+
+    def backward(g):
+        if reduction == "none":
+            m = (g.reshape(1) if single else g)[:, None]
+        elif reduction == "sum":
+            m = g
+        else:
+            m = g / N
+        dx = dt = None
+        if x.requires_grad:
+            # d/dx of -sum_c q_c log p_c = p * sum(q) - q
+            dx = m * (np.exp(logp) * q.sum(axis=1, keepdims=True) - q)
+            if single:
+                dx = dx[0]
+        if t is not None and t.requires_grad:
+            dt = -(1.0 - eps) * m * logp
+            if single:
+                dt = dt[0]
+        return (dx,) if t is None else (dx, dt)
+    return _make(out, parents, backward)

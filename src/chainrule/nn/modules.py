@@ -1,0 +1,495 @@
+"""nn.Module and the layers and losses built on it (PyTorch's semantics and naming).
+
+A Module registers every ``Parameter`` and sub-``Module`` assigned to one of its attributes,
+in assignment order, which gives ``named_parameters()`` and ``state_dict()`` PyTorch's keys
+and order (``"0.weight"`` in a Sequential, ``"fc.bias"`` for an attribute ``fc``).
+"""
+import math
+import numbers
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .._checks import pair
+from ..autograd import Tensor, _FLOATS, _float_array, as_tensor
+from . import functional as F
+from . import init
+
+__all__ = ["Parameter", "Module", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
+           "Sigmoid", "Tanh", "Flatten", "Sequential", "MSELoss", "BCELoss",
+           "BCEWithLogitsLoss", "CrossEntropyLoss"]
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module registers as a learnable parameter (requires grad)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True):
+        if isinstance(data, Tensor):
+            data = data.data
+        if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
+            data = np.ascontiguousarray(data)  # shares memory like torch.nn.Parameter
+        else:
+            data = _float_array("Parameter", "data", data)
+        self.data = data
+        self._grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _as_dtype(fn, dtype):
+    try:
+        dt = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        dt = None
+    if dt is None or dt not in _FLOATS:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+def _int_arg(fn, name, v, minimum):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be an int, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+class Module:
+    """Base class of every layer: parameter registry, train/eval mode, state dicts."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise AttributeError(f"cannot assign '{name}' before Module.__init__() "
+                                 f"(call super().__init__() first)")
+        mods = self.__dict__["_modules"]
+        if isinstance(value, Parameter):
+            mods.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            mods[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
+                                f"(nn.Parameter or None expected)")
+            params[name] = None
+        elif name in mods:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module "
+                                f"'{name}' (nn.Module or None expected)")
+            mods[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter or None, which keeps the name but no state)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be an nn.Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: '{name}' must be an nn.Module, got "
+                            f"{type(module).__name__}")
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, memo=None, prefix=""):
+        if memo is None:
+            memo = set()
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(name, Parameter) pairs in PyTorch's order; a shared Parameter appears once."""
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (mprefix + "." if mprefix else "") + name, p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode=True):
+        object.__setattr__(self, "training", bool(mode))
+        for m in self.children():
+            m.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (None by default, like PyTorch)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    # ------------------------------------------------------------------ dtype
+    def to(self, dtype):
+        """Convert every parameter (and its gradient) to ``dtype`` in place; returns self."""
+        dt = _as_dtype(f"{type(self).__name__}.to", dtype)
+        for p in self.parameters():
+            if p.data.dtype != dt:
+                p.data = p.data.astype(dt)
+                if p._grad is not None:
+                    p._grad = p._grad.astype(dt)
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------------ state dict
+    def _state_items(self, prefix=""):
+        for name, p in self._parameters.items():
+            if p is not None:
+                yield prefix + name, p
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m._state_items(prefix + name + ".")
+
+    def state_dict(self):
+        """OrderedDict name -> copy of the parameter's array (PyTorch's keys and order)."""
+        return OrderedDict((k, p.data.copy()) for k, p in self._state_items())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the parameters in place, cast to each parameter's dtype.
+
+        Checks every key and shape before changing anything; with strict=True missing or
+        unexpected keys are a ValueError. Values may be ndarrays, Tensors or anything
+        np.asarray accepts (e.g. CPU torch tensors). Returns (missing_keys, unexpected_keys).
+        """
+        fn = f"{type(self).__name__}.load_state_dict"
+        if not hasattr(state_dict, "items"):
+            raise TypeError(f"{fn}: expected a mapping name -> array, got "
+                            f"{type(state_dict).__name__}")
+        own = OrderedDict(self._state_items())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise ValueError(f"{fn}: " + "; ".join(parts) + f" (expected keys {list(own)})")
+        staged = []
+        for k, p in own.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            if isinstance(v, Tensor):
+                v = v.data
+            elif not isinstance(v, np.ndarray) and hasattr(v, "detach"):  # a torch tensor
+                v = v.detach().cpu().numpy()
+            arr = np.asarray(v)
+            if arr.dtype.kind not in "fiub":
+                raise TypeError(f"{fn}: '{k}' must hold real numbers, got dtype {arr.dtype}")
+            if arr.shape != p.data.shape:
+                raise ValueError(f"{fn}: shape mismatch for '{k}': the checkpoint has "
+                                 f"{arr.shape}, the module has {p.data.shape}")
+            staged.append((p, arr))
+        for p, arr in staged:
+            np.copyto(p.data, arr, casting="unsafe")
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+# ---------------------------------------------------------------------------- layers
+class Linear(Module):
+    """y = x @ weight.T + bias.  weight (out_features, in_features), bias (out_features,)
+
+    Initialised as PyTorch: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features = _int_arg("Linear", "in_features", in_features, 0)
+        self.out_features = _int_arg("Linear", "out_features", out_features, 0)
+        dt = _as_dtype("Linear", dtype if dtype is not None else np.float32)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_features,), dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation), NCHW; weight (out, in, kh, kw), bias (out,).
+
+    Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * kh * kw.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, bias=True, dtype=None):
+        super().__init__()
+        fn = "Conv2d"
+        self.in_channels = _int_arg(fn, "in_channels", in_channels, 1)
+        self.out_channels = _int_arg(fn, "out_channels", out_channels, 1)
+        self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
+        self.stride = pair(fn, "stride", stride, 1)
+        self.padding = pair(fn, "padding", padding, 0)
+        self.dilation = pair(fn, "dilation", dilation, 1)
+        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) +
+                                         self.kernel_size, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1.0 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        fn = type(self).__name__
+        self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
+        self.stride = pair(fn, "stride", stride, 1) if stride is not None else self.kernel_size
+        self.padding = pair(fn, "padding", padding, 0)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Flatten(Module):
+    """Flatten dims start_dim..end_dim into one (default: all but the batch dim)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = _int_arg("Flatten", "start_dim", start_dim, -(1 << 30))
+        self.end_dim = _int_arg("Flatten", "end_dim", end_dim, -(1 << 30))
+
+    def forward(self, x):
+        x = as_tensor(x, "Flatten", "x")
+        nd = x.data.ndim
+        for d in (self.start_dim, self.end_dim):
+            if not -max(nd, 1) <= d < max(nd, 1):
+                raise ValueError(f"Flatten: dim {d} is out of range for input shape "
+                                 f"{x.data.shape}")
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named "0", "1", ... (or by an OrderedDict)."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(str(name), m)
+        else:
+            for i, m in enumerate(modules):
+                if not isinstance(m, Module):
+                    raise TypeError(f"Sequential: argument {i} must be an nn.Module, got "
+                                    f"{type(m).__name__}")
+                self.add_module(str(i), m)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        items = list(self._modules.items())
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(items[idx]))
+        if isinstance(idx, (bool, np.bool_)) or not isinstance(idx, numbers.Integral):
+            raise TypeError(f"Sequential: index must be an int or a slice, got {idx!r}")
+        if not -len(items) <= idx < len(items):
+            raise IndexError(f"Sequential: index {idx} is out of range for {len(items)} modules")
+        return items[idx][1]
+
+    def append(self, module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+
+# ---------------------------------------------------------------------------- losses
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        F._check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
+
+
+class MSELoss(_Loss):
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_Loss):
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    def __init__(self, label_smoothing=0.0, reduction="mean"):
+        super().__init__(reduction)
+        if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                             f"{label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, label_smoothing=self.label_smoothing,
+                               reduction=self.reduction)

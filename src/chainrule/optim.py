@@ -1,0 +1,327 @@
+"""chainrule.optim — SGD, Adam and AdamW with PyTorch's update rules, fused in C.
+
+Each ``step()`` makes ONE call into C per parameter buffer (``_kernels.sgd_step`` /
+``_kernels.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
+parameter update happen in a single pass over memory, in place on ``param.data``.
+
+Parameters are chainrule Tensors (anything with an ndarray ``.data`` and a ``.grad`` that
+is an ndarray or None). Parameters whose ``.grad`` is None are skipped, as in PyTorch.
+Hyper-parameters live in ``param_groups`` (a list of dicts, PyTorch-style) and may be
+changed between steps (e.g. a learning-rate schedule writes ``group["lr"]``).
+
+``state_dict()`` returns copies: ``{"state": {index: {name: value}}, "param_groups":
+[{hyper-parameters..., "params": [indices]}]}``; ``load_state_dict`` restores it onto
+the same parameter layout (arrays cast to each parameter's dtype), so a training run
+resumes exactly.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_number(cls: str, name: str, v, *, low=0.0, low_inclusive=True, high=None) -> float:
+    """A real number within [low, high) (ValueError like PyTorch), TypeError for non-numbers."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{cls}: '{name}' must be a real number, got {v!r}")
+    v = float(v)
+    bad = math.isnan(v) or (v < low if low_inclusive else v <= low) or \
+        (high is not None and v >= high)
+    if bad:
+        rng = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'})"
+        raise ValueError(f"{cls}: invalid {name} value {v!r}; must be in {rng}")
+    return v
+
+
+class Optimizer:
+    """Base class: parameter groups, zero_grad, state_dict / load_state_dict.
+
+    Subclasses define ``_check_group(group)`` (validate hyper-parameters) and
+    ``_step_group(group)`` (the fused update of every parameter in one group).
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        self._state: dict[int, dict] = {}  # id(param) -> per-parameter state
+        if _is_tensor_like(params) or isinstance(params, np.ndarray):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or "
+                            f"dicts, got a single {type(params).__name__}")
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError(f"{type(self).__name__}: optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    # -- groups ---------------------------------------------------------------------------
+    def add_param_group(self, group: dict) -> None:
+        """Add a dict with a 'params' list and optional hyper-parameter overrides."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got {type(group).__name__}")
+        params = group.get("params")
+        if params is None:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry")
+        params = [params] if _is_tensor_like(params) else list(params)
+        for i, p in enumerate(params):
+            if not _is_tensor_like(p):
+                raise TypeError(f"{name}: params[{i}] must be a Tensor with ndarray .data, got "
+                                f"{type(p).__name__}")
+            if p.data.dtype not in _FLOATS:
+                raise TypeError(f"{name}: params[{i}] has dtype {p.data.dtype}; only float32 "
+                                f"and float64 parameters can be optimized")
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{name}: a parameter group contains the same parameter twice")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if seen.intersection(ids):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{name}: unknown hyper-parameters {sorted(unknown)} in a parameter "
+                            f"group; expected some of {sorted(self.defaults)}")
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
+        full["params"] = params
+        self._check_group(full)
+        self.param_groups.append(full)
+
+    def _check_group(self, group: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step_group(self, group: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- the public API -------------------------------------------------------------------
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. Returns closure() if given."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear gradients: set to None (default, as PyTorch), or fill with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def state_dict(self) -> dict:
+        """Copies of the hyper-parameters and per-parameter state, parameters as indices."""
+        groups, state, index = [], {}, 0
+        for group in self.param_groups:
+            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            g["params"] = list(range(index, index + len(group["params"])))
+            for p in group["params"]:
+                st = self._state.get(id(p))
+                if st:
+                    state[index] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                    for k, v in st.items()}
+                index += 1
+            groups.append(g)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyper-parameters and state saved by ``state_dict()`` (same param layout)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "state" not in state_dict \
+                or "param_groups" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__}")
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved)} "
+                             f"parameter groups, the optimizer has {len(self.param_groups)}")
+        for i, (sg, g) in enumerate(zip(saved, self.param_groups)):
+            if len(sg["params"]) != len(g["params"]):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} has "
+                                 f"{len(sg['params'])} parameters in the loaded state dict, "
+                                 f"{len(g['params'])} in the optimizer")
+        new_groups, new_state = [], {}
+        saved_state = {int(k): v for k, v in state_dict["state"].items()}
+        for sg, g in zip(saved, self.param_groups):
+            ng = {**g, **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
+            ng["params"] = g["params"]
+            ng = {k: (tuple(v) if k == "betas" else v) for k, v in ng.items()}
+            self._check_group(ng)
+            new_groups.append(ng)
+            for idx, p in zip(sg["params"], g["params"]):
+                st = saved_state.get(int(idx))
+                if st is None:
+                    continue
+                new_state[id(p)] = {k: self._cast_state(name, k, v, p)
+                                    for k, v in st.items()}
+        self.param_groups = new_groups
+        self._state = new_state
+
+    @staticmethod
+    def _cast_state(name: str, key: str, v, p):
+        if v is None or not isinstance(v, (np.ndarray, list)):
+            return v
+        a = np.array(v, dtype=p.data.dtype, order="C", copy=True)
+        if a.shape != p.data.shape:
+            raise ValueError(f"{name}.load_state_dict: state '{key}' has shape {a.shape}, "
+                             f"the parameter has shape {p.data.shape}")
+        return a
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    def _arrays(self, p, i: int):
+        """(data, grad) ready for the kernel, or None if p has no grad. Validates once."""
+        g = p.grad
+        if g is None:
+            return None
+        d = p.data
+        if type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
+            g = self._fix_grad(p, i, d, g)
+        elif not g.flags.c_contiguous:
+            g = np.ascontiguousarray(g)
+        return d, g
+
+    def _fix_grad(self, p, i, d, g):
+        name = type(self).__name__
+        if not isinstance(g, np.ndarray):
+            g = np.asarray(getattr(g, "data", g))
+        if g.dtype != d.dtype:
+            raise TypeError(f"{name}.step: parameter {i} has dtype {d.dtype} but its grad has "
+                            f"dtype {g.dtype}")
+        if g.shape != d.shape:
+            raise ValueError(f"{name}.step: parameter {i} has shape {d.shape} but its grad has "
+                             f"shape {g.shape}")
+        return np.ascontiguousarray(g)
+
+
+def _is_tensor_like(x) -> bool:
+    return isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "grad")
+
+
+def _run_in_place(kernel, d, *args):
+    """Call kernel(d, *args) on a C-contiguous d; a non-contiguous d goes via a copy."""
+    if d.flags.c_contiguous and d.flags.writeable:
+        kernel(d, *args)
+    else:
+        tmp = np.ascontiguousarray(d)
+        kernel(tmp, *args)
+        d[...] = tmp
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with PyTorch's rule (torch.optim.SGD)::
+
+        g = grad + weight_decay * p
+        buf = g (first step) | momentum * buf + (1 - dampening) * g   (if momentum != 0)
+        g = g + momentum * buf (nesterov) | buf                       (if momentum != 0)
+        p = p - lr * g
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
+                 weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      nesterov=nesterov, weight_decay=weight_decay))
+
+    def _check_group(self, group):
+        n = "SGD"
+        group["lr"] = _check_number(n, "learning rate (lr)", group["lr"])
+        group["momentum"] = _check_number(n, "momentum", group["momentum"])
+        group["dampening"] = _check_number(n, "dampening", group["dampening"], low=-math.inf)
+        group["weight_decay"] = _check_number(n, "weight_decay", group["weight_decay"])
+        if not isinstance(group["nesterov"], (bool, np.bool_)):
+            raise TypeError(f"{n}: 'nesterov' must be a bool, got {group['nesterov']!r}")
+        group["nesterov"] = bool(group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{n}: Nesterov momentum requires a momentum > 0 and zero "
+                             f"dampening, got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']}")
+
+    def _step_group(self, group):
+        lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
+        wd, nesterov = group["weight_decay"], group["nesterov"]
+        kernel = _kernels.sgd_step
+        state = self._state
+        for i, p in enumerate(group["params"]):
+            arrs = self._arrays(p, i)
+            if arrs is None:
+                continue
+            d, g = arrs
+            if mom != 0.0:
+                st = state.get(id(p))
+                buf = st.get("momentum_buffer") if st else None
+                first = buf is None
+                if first:
+                    buf = np.empty(d.shape, d.dtype)
+                    state[id(p)] = {"momentum_buffer": buf}
+                elif buf.dtype != d.dtype or buf.shape != d.shape:
+                    buf = self._cast_state("SGD", "momentum_buffer", buf, p)
+                    state[id(p)]["momentum_buffer"] = buf
+            else:
+                buf, first = None, False
+            _run_in_place(kernel, d, buf, g, lr, mom, damp, wd, nesterov, first)
+
+
+class Adam(Optimizer):
+    """Adam with PyTorch's rule (torch.optim.Adam; weight_decay is an L2 term on the grad)::
+
+        g = grad + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    def _check_group(self, group):
+        n = type(self).__name__
+        group["lr"] = _check_number(n, "learning rate (lr)", group["lr"])
+        group["eps"] = _check_number(n, "epsilon (eps)", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{n}: 'betas' must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = (_check_number(n, "beta parameter at index 0", betas[0], high=1.0),
+                          _check_number(n, "beta parameter at index 1", betas[1], high=1.0))
+        group["weight_decay"] = _check_number(n, "weight_decay", group["weight_decay"])
+
+    def _step_group(self, group):
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        kernel = _kernels.adam_step
+        decoupled = self._decoupled
+        state = self._state
+        for i, p in enumerate(group["params"]):
+            arrs = self._arrays(p, i)
+            if arrs is None:
+                continue
+            d, g = arrs
+            st = state.get(id(p))
+            if not st:
+                st = state[id(p)] = {"step": 0.0, "exp_avg": np.zeros(d.shape, d.dtype),
+                                     "exp_avg_sq": np.zeros(d.shape, d.dtype)}
+            else:
+                for k in ("exp_avg", "exp_avg_sq"):
+                    if st[k].dtype != d.dtype or st[k].shape != d.shape:
+                        st[k] = self._cast_state(type(self).__name__, k, st[k], p)
+            st["step"] = float(st["step"]) + 1.0
+            _run_in_place(kernel, d, st["exp_avg"], st["exp_avg_sq"], g, lr, b1, b2, eps, wd,
+                          decoupled, int(st["step"]))
+
+
+class AdamW(Adam):
+    """AdamW (torch.optim.AdamW): Adam with decoupled weight decay, p *= 1 - lr*weight_decay
+    before the Adam update (no L2 term in the gradient)."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

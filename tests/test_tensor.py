@@ -1,0 +1,547 @@
+"""Autograd Tensor: every op against finite differences (float64), values against NumPy and
+(when installed) PyTorch, dtype rules, accumulation, no_grad and error messages."""
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.gradcheck import GradcheckError
+from helpers import HAVE_TORCH, assert_close
+
+f64 = np.float64
+
+
+def T(rng, *shape, positive=False):
+    a = rng.standard_normal(shape)
+    if positive:
+        a = np.abs(a) + 0.5
+    return cr.tensor(a, dtype=f64, requires_grad=True)
+
+
+# ---------------------------------------------------------------------------- gradients
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)),
+                 ((), (2, 3)), ((5,), ())]
+
+
+@pytest.mark.parametrize("sa,sb", BINARY_SHAPES)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "pow"])
+def test_binary_ops_gradcheck_with_broadcasting(rng, op, sa, sb):
+    a = T(rng, *sa, positive=op in ("pow",))
+    b = T(rng, *sb, positive=op in ("div", "pow"))
+    fns = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+           "div": lambda x, y: x / y, "pow": lambda x, y: x ** y}
+    out = fns[op](a, b)
+    assert out.shape == np.broadcast_shapes(sa, sb)
+    assert_close(out.data, fns[op](a.data, b.data))
+    assert cr.gradcheck(fns[op], (a, b))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: 2.5 + x, lambda x: x + 2.5, lambda x: 2.5 - x, lambda x: x - 2.5,
+    lambda x: 2.5 * x, lambda x: x * 2.5, lambda x: 2.5 / x, lambda x: x / 2.5,
+    lambda x: x ** 3, lambda x: x ** 0.5, lambda x: x ** -1.5, lambda x: 1.7 ** x,
+    lambda x: -x, lambda x: +x, lambda x: x ** 2, lambda x: x ** 1, lambda x: x ** 0,
+])
+def test_ops_with_python_numbers_gradcheck(rng, fn):
+    x = T(rng, 3, 5, positive=True)
+    assert cr.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "relu", "sigmoid", "tanh", "abs", "sqrt"])
+def test_unary_ops_gradcheck(rng, name):
+    positive = name in ("log", "sqrt")
+    x = T(rng, 4, 3, positive=positive)
+    if name in ("relu", "abs"):  # keep away from the kink at 0
+        x.data[np.abs(x.data) < 1e-3] = 0.5
+    assert cr.gradcheck(lambda t: getattr(t, name)(), (x,))
+    ref = {"exp": np.exp, "log": np.log, "relu": lambda a: np.maximum(a, 0),
+           "sigmoid": lambda a: 1 / (1 + np.exp(-a)), "tanh": np.tanh, "abs": np.abs,
+           "sqrt": np.sqrt}[name]
+    assert_close(getattr(x, name)().data, ref(x.data))
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((1, 7), (7, 1)), ((4,), (4, 3)),
+                                   ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+                                   ((2, 3, 4), (2, 4, 5)), ((4,), (2, 4, 3)),
+                                   ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,))])
+def test_matmul_numpy_semantics_and_gradcheck(rng, sa, sb):
+    a, b = T(rng, *sa), T(rng, *sb)
+    out = a @ b
+    assert_close(out.data, np.matmul(a.data, b.data))
+    assert cr.gradcheck(lambda x, y: x @ y, (a, b))
+
+
+def test_matmul_2d_transposed_views_and_reflected(rng):
+    a = T(rng, 5, 3)
+    b = T(rng, 5, 4)
+    out = a.T @ b  # a.T is a Fortran-ordered view: passed as a transpose flag
+    assert_close(out.data, a.data.T @ b.data)
+    assert cr.gradcheck(lambda x, y: x.T @ y, (a, b))
+    c = rng.standard_normal((2, 5))
+    r = c @ a  # ndarray @ Tensor -> Tensor.__rmatmul__
+    assert isinstance(r, cr.Tensor)
+    assert_close(r.data, c @ a.data)
+    r.sum().backward()
+    assert_close(a.grad, c.T @ np.ones((2, 3)))
+
+
+def test_matmul_shape_errors():
+    a = cr.tensor(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"matmul.*\(3, 4\).*\(5, 2\)"):
+        a @ cr.tensor(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="matmul"):
+        a @ cr.tensor(np.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        a @ cr.tensor(np.float64(2.0))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (2, 1, 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_reductions_gradcheck(rng, op, axis, keepdims):
+    x = T(rng, 3, 4, 5)
+    out = getattr(x, op)(axis=axis, keepdims=keepdims)
+    want = getattr(np, op)(x.data, axis=axis, keepdims=keepdims)
+    assert isinstance(out.data, np.ndarray) and out.dtype == np.float64
+    assert_close(out.data, want)
+    assert cr.gradcheck(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), (x,))
+
+
+def test_reduction_axis_errors():
+    x = cr.tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="axis 2 is out of range"):
+        x.sum(axis=2)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        x.mean(axis=1.0)
+
+
+def test_shape_ops_gradcheck(rng):
+    x = T(rng, 2, 3, 4)
+    assert cr.gradcheck(lambda t: t.reshape(4, 6) * 1.5, (x,))
+    assert cr.gradcheck(lambda t: t.reshape((6, -1)), (x,))
+    assert cr.gradcheck(lambda t: t.transpose(0, 2), (x,))
+    assert cr.gradcheck(lambda t: t.T, (x,))
+    assert cr.gradcheck(lambda t: t.flatten(1), (x,))
+    assert x.T.shape == (4, 3, 2) and x.transpose(1, -1).shape == (2, 4, 3)
+    assert x.flatten(1).shape == (2, 12) and x.flatten().shape == (24,)
+    with pytest.raises(ValueError, match=r"cannot reshape.*\(2, 3, 4\).*\(5, 5\)"):
+        x.reshape(5, 5)
+
+
+def test_trace_gradcheck(rng):
+    for shape in [(4, 4), (3, 5), (5, 2)]:
+        x = T(rng, *shape)
+        assert_close(x.trace().data, np.trace(x.data))
+        assert cr.gradcheck(lambda t: t.trace(), (x,))
+    with pytest.raises(ValueError, match="2-D"):
+        T(rng, 3).trace()
+
+
+def test_getitem_gradcheck(rng):
+    x = T(rng, 4, 5)
+    assert cr.gradcheck(lambda t: t[1:3, ::2], (x,))
+    assert cr.gradcheck(lambda t: t[2], (x,))
+    assert cr.gradcheck(lambda t: t[1, 3], (x,))
+    assert cr.gradcheck(lambda t: t[[0, 2, 0]], (x,))  # repeated rows accumulate
+    assert cr.gradcheck(lambda t: t[x.data > 0], (x,))
+
+
+def test_composite_expression_gradcheck(rng):
+    W = T(rng, 3, 4)
+    b = T(rng, 3)
+    x = T(rng, 5, 4)
+
+    def f(W, b, x):
+        h = (x @ W.T + b).tanh()
+        return ((h * h).sum(axis=1) / (1.0 + h.exp().mean())).log().mean() + W.trace()
+    assert cr.gradcheck(f, (W, b, x))
+
+
+# ---------------------------------------------------------------------------- engine
+def test_diamond_and_reuse_accumulate():
+    x = cr.tensor(3.0, dtype=f64, requires_grad=True)
+    y = x * x + x * 2.0 + x  # dy/dx = 2x + 3 = 9
+    y.backward()
+    assert x.grad == pytest.approx(9.0)
+    z = x * x
+    w = z * z  # x^4 -> 4x^3 = 108
+    w.backward()
+    assert x.grad == pytest.approx(9.0 + 108.0)  # accumulated
+
+
+def test_grad_accumulates_across_backward_calls(rng):
+    W = T(rng, 3, 2)
+    x = rng.standard_normal((4, 2))
+    (x @ W.T).sum().backward()
+    g1 = W.grad.copy()
+    (x @ W.T).sum().backward()
+    assert_close(W.grad, 2 * g1)
+    out = (x @ W.T).sum()
+    out.backward(retain_graph=True)
+    out.backward()  # the same graph again
+    assert_close(W.grad, 4 * g1)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        out.backward()  # freed by the last call, as in PyTorch
+    assert_close(W.grad, 4 * g1)
+
+
+def test_backward_frees_the_graph(rng):
+    W = T(rng, 3, 2)
+    # the interior nodes of the walked graph drop their parents and saved arrays
+    z = (W * 2.0).sum()
+    inner = z._parents[0]
+    z.backward()
+    assert z._parents == () and inner._parents == ()
+    assert inner._backward.__closure__ is None  # no cell holds a saved array any more
+    with pytest.raises(RuntimeError, match="already freed"):
+        (inner * 1.0).sum().backward()
+
+
+def test_shared_grad_arrays_are_not_aliased():
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()  # add passes the same upstream array to both parents
+    a.grad += 10
+    assert_close(b.grad, np.ones(2, np.float32))
+    (a + b).sum().backward()
+    assert_close(b.grad, 2 * np.ones(2, np.float32))
+    assert_close(a.grad, 12 * np.ones(2, np.float32))
+
+
+def test_non_leaf_grads_not_kept_and_no_grad_leaves_untouched(rng):
+    x = T(rng, 3)
+    c = cr.tensor(rng.standard_normal(3))  # requires_grad=False
+    h = x * 2.0
+    (h * c).sum().backward()
+    assert h.grad is None and c.grad is None
+    assert not h.is_leaf and x.is_leaf
+    assert_close(x.grad, 2.0 * c.data.astype(f64), rtol=1e-6)
+
+
+def test_deep_graph_has_no_recursion_limit():
+    x = cr.tensor(1.0, dtype=f64, requires_grad=True)
+    y = x
+    n = sys.getrecursionlimit() * 3
+    for _ in range(n):
+        y = y + 1e-3
+    y.backward()
+    assert x.grad == 1.0
+    assert y.item() == pytest.approx(1.0 + n * 1e-3)
+
+
+def test_backward_with_explicit_grad_and_errors(rng):
+    x = T(rng, 2, 3)
+    y = x * 3.0
+    with pytest.raises(ValueError, match="one element"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2, 3\)"):
+        y.backward(np.ones(3))
+    with pytest.raises(TypeError, match="dtype"):
+        y.backward(np.ones((2, 3), np.float32))
+    g = rng.standard_normal((2, 3))
+    y.backward(g)
+    assert_close(x.grad, 3.0 * g)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cr.tensor([1.0, 2.0]).sum().backward()
+
+
+def test_no_grad_and_enable_grad(rng):
+    x = T(rng, 3)
+    with cr.no_grad():
+        y = x * 2 + 1
+        assert not cr.is_grad_enabled()
+        with cr.enable_grad():
+            z = x * 2
+        with cr.no_grad():
+            pass
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+    assert z.requires_grad
+
+    @cr.no_grad()
+    def f(t):
+        return t * t
+    assert not f(x).requires_grad
+    assert cr.is_grad_enabled()
+
+
+def test_grad_assignment():
+    x = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    x.grad = np.full((2, 3), 2.0, np.float32)
+    (x * 1.0).sum().backward()
+    assert_close(x.grad, np.full((2, 3), 3.0, np.float32))
+    x.grad = None
+    assert x.grad is None
+    with pytest.raises(ValueError, match=r"shape \(3, 2\).*\(2, 3\)"):
+        x.grad = np.zeros((3, 2), np.float32)
+    with pytest.raises(TypeError, match="dtype float64"):
+        x.grad = np.zeros((2, 3))
+    with pytest.raises(TypeError, match="ndarray"):
+        x.grad = [[0, 0, 0], [0, 0, 0]]
+
+
+# ---------------------------------------------------------------------------- creation, dtypes
+def test_tensor_creation_dtypes():
+    assert cr.tensor(1.5).dtype == np.float32
+    assert cr.tensor(3).dtype == np.float32
+    assert cr.tensor([[1, 2], [3, 4]]).dtype == np.float32
+    assert cr.tensor([1.0, 2.0]).dtype == np.float32
+    assert cr.tensor(np.zeros(3)).dtype == np.float64
+    assert cr.tensor(np.zeros(3, np.float32)).dtype == np.float32
+    assert cr.tensor(np.arange(3)).dtype == np.float32
+    assert cr.tensor([1, 2], dtype=np.float64).dtype == np.float64
+    assert cr.tensor(np.zeros(3), dtype="float32").dtype == np.float32
+    src = np.zeros(3)
+    t = cr.tensor(src)
+    src[0] = 5
+    assert t.data[0] == 0  # a copy
+    assert cr.tensor(t).dtype == np.float64
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cr.tensor([1, 2], dtype=np.int64)
+    with pytest.raises(TypeError, match="complex"):
+        cr.tensor(np.array([1j]))
+    with pytest.raises(TypeError, match="real numbers"):
+        cr.tensor("abc")
+    with pytest.raises(TypeError, match="float16"):
+        cr.tensor(np.zeros(2, np.float16))
+
+
+def test_python_numbers_keep_dtype():
+    x = cr.tensor([1.0, 2.0])
+    for y in (x + 1, 1 + x, x * 2.5, 2.5 * x, x / 3, 3 / x, x - 1, 1 - x, x ** 2, 2 ** x,
+              x + np.float64(1.5), np.float64(2) * x, x * np.int64(3)):
+        assert y.dtype == np.float32, y
+    d = cr.tensor(np.ones(2))
+    assert (d * 2).dtype == np.float64
+
+
+def test_mixed_dtypes_raise_typeerror():
+    a = cr.tensor(np.ones(3, np.float32))
+    b = cr.tensor(np.ones(3, np.float64))
+    for fn in (lambda: a + b, lambda: a * b, lambda: a - b, lambda: a / b, lambda: a ** b,
+               lambda: a @ b, lambda: a + np.ones(3), lambda: np.ones(3) * a):
+        with pytest.raises(TypeError, match="mixed float dtypes"):
+            fn()
+    with pytest.raises(TypeError, match="int64"):
+        a + np.arange(3)
+    with pytest.raises(TypeError):
+        a + "x"
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_broadcast_errors_name_the_shapes(op):
+    a, b = cr.tensor(np.ones((2, 4))), cr.tensor(np.ones((3, 1, 3)))
+    with pytest.raises(ValueError, match=r"shapes \(2, 4\) and \(3, 1, 3\) do not broadcast"):
+        eval(f"a {op} b")
+
+
+def test_ndarray_operands_reflect_to_tensor(rng):
+    x = T(rng, 3)
+    c = rng.standard_normal(3)
+    for y, want in ((c + x, c + x.data), (c - x, c - x.data), (c * x, c * x.data),
+                    (c / x, c / x.data)):
+        assert isinstance(y, cr.Tensor)
+        assert_close(y.data, want)
+
+
+def test_conversions(rng):
+    x = cr.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    assert x.numpy() is x.data
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
+    d = x.detach()
+    assert not d.requires_grad and d.data is x.data
+    assert cr.tensor([[2.5]]).item() == 2.5
+    with pytest.raises(ValueError, match="one element"):
+        x.item()
+    assert np.asarray(x) is x.data
+    assert "requires_grad=True" in repr(x)
+
+
+# ---------------------------------------------------------------------------- gradcheck itself
+def _wrong_square(x):
+    from chainrule.autograd import _make
+    a = x.data
+
+    def backward(g):
+        return (g * a,)  # wrong: should be 2 a
+    return _make(a * a, (x,), backward)
+
+
+def test_gradcheck_detects_a_wrong_gradient(rng):
+    x = T(rng, 3, 2)
+    with pytest.raises(GradcheckError, match=r"input 0 at element \(\d, \d\): analytic"):
+        cr.gradcheck(_wrong_square, (x,))
+    assert cr.gradcheck(_wrong_square, (x,), raise_exception=False) is False
+    assert x.grad is None  # gradcheck leaves .grad as it found it
+
+
+def test_gradcheck_argument_errors(rng):
+    with pytest.raises(TypeError, match="float64"):
+        cr.gradcheck(lambda t: t * 2, (cr.tensor([1.0, 2.0], requires_grad=True),))
+    with pytest.raises(ValueError, match="requires grad"):
+        cr.gradcheck(lambda t: t * 2, (cr.tensor(np.ones(2)),))
+    x = T(rng, 2)
+    assert cr.gradcheck(lambda t, k: t * k, (x, 3.0))  # non-tensor inputs pass through
+    assert cr.gradcheck(lambda t: t.exp(), x)
+
+
+# ---------------------------------------------------------------------------- PyTorch oracle
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+def test_against_torch_expression(rng):
+    import torch
+    A = rng.standard_normal((4, 5))
+    B = rng.standard_normal((5,))
+    C = rng.standard_normal((2, 4, 5))
+
+    def run(lib, A, B, C):
+        if lib == "cr":
+            a, b, c = (cr.tensor(v, requires_grad=True) for v in (A, B, C))
+        else:
+            a, b, c = (torch.tensor(v, requires_grad=True) for v in (A, B, C))
+        h = ((a * b).sigmoid() @ b + (c / (1 + b * b)).tanh().sum(axis=(0, 2)) if lib == "cr"
+             else (a * b).sigmoid() @ b + (c / (1 + b * b)).tanh().sum(dim=(0, 2)))
+        out = (h.relu() ** 2).mean() + (c.exp().log() * a).mean() + a.T[1:3].sum()
+        out.backward()
+        grads = [t.grad if lib == "cr" else t.grad.numpy() for t in (a, b, c)]
+        return (out.item(), *grads)
+
+    for got, want in zip(run("cr", A, B, C), run("torch", A, B, C)):
+        assert_close(got, want)
+
+
+def test_dtype_casts_are_differentiable(rng):
+    x = cr.tensor(rng.standard_normal(3), requires_grad=True)  # float64 data keeps its dtype
+    assert x.dtype == np.float64
+    y = x.float()
+    assert y.dtype == np.float32 and x.double() is x
+    (y * 2.0).sum().backward()
+    assert x.grad.dtype == np.float64
+    assert_close(x.grad, np.full(3, 2.0))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        x.to(np.int32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_dag_with_reuse_gradcheck(seed):
+    """Random expression DAGs whose nodes are reused by later nodes (fan-out at every depth):
+    the backward order must still visit each node after all of its consumers."""
+    rng = np.random.default_rng(seed)
+    leaves = [cr.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(3)]
+    plan = [(rng.integers(0, 4), rng.integers(0, 1000), rng.integers(0, 1000)) for _ in range(12)]
+
+    def f(*xs):
+        nodes = list(xs)
+        for op, i, j in plan:
+            a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+            nodes.append([lambda: a * b, lambda: a + b.tanh(), lambda: (a - b).sigmoid(),
+                          lambda: a / (1.0 + b * b)][op]())
+        return sum(nodes[3:], nodes[-1] * 0.0)
+    assert cr.gradcheck(f, tuple(leaves))
+
+
+def test_reductions_accept_torch_spelling(rng):
+    x = T(rng, 2, 3)
+    assert_close(x.sum(dim=1, keepdim=True).data, x.data.sum(1, keepdims=True))
+    assert_close(x.mean(dim=(0, 1)).data, x.data.mean())
+
+
+# ---------------------------------------------------------------------------- property-based
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                max_side=3),
+       op=st.sampled_from(["add", "sub", "mul", "div"]), seed=st.integers(0, 2**16))
+def test_broadcasting_gradients_property(shapes, op, seed):
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes.input_shapes
+    a = cr.tensor(rng.uniform(0.5, 2.0, sa), requires_grad=True)
+    b = cr.tensor(rng.uniform(0.5, 2.0, sb), requires_grad=True)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+          "div": lambda x, y: x / y}[op]
+    out = fn(a, b)
+    assert out.shape == shapes.result_shape
+    out.backward(np.ones(out.shape))
+    assert a.grad.shape == sa and b.grad.shape == sb
+    a.grad = b.grad = None
+    assert cr.gradcheck(fn, (a, b))
+
+
+def test_no_grad_is_per_thread():
+    import threading
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with cr.no_grad():
+            inside.set()
+            release.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the other thread's no_grad must not leak here
+    release.set()
+    t.join()
+    assert seen == {"main": True, "worker": False}
+
+
+def test_zero_dim_results_are_arrays():
+    a = cr.tensor(2.0, requires_grad=True)
+    b = cr.tensor(3.0)
+    for y in (a + b, a * b, a - 1.0, 1.0 / a, a ** 2, -a, a.exp(), a.log(), a.relu(),
+              a.sigmoid(), a.tanh(), a.sum(), a.mean(), a.reshape(()), a[()]):
+        assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32, y
+    (a * b).backward()
+    assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0
+
+
+# one line per op, run identically on chainrule and PyTorch (tinygrad's helper_test_op)
+TORCH_OPS = [
+    ("add_bcast", [(3, 4), (4,)], lambda a, b: a + b),
+    ("sub_bcast", [(3, 1), (1, 4)], lambda a, b: a - b),
+    ("mul_bcast", [(2, 3, 4), (3, 1)], lambda a, b: a * b),
+    ("div", [(3, 4), (3, 4)], lambda a, b: a / (b * b + 1.0)),
+    ("pow_tensor", [(3, 4), (3, 4)], lambda a, b: (a * a + 0.5) ** b),
+    ("pow_number", [(3, 4)], lambda a: (a * a + 0.5) ** 1.7),
+    ("rpow", [(3, 4)], lambda a: 2.0 ** a),
+    ("reflected", [(3, 4)], lambda a: 1.0 - 2.0 / (3.0 + a * a) + 4.0 * a),
+    ("matmul_2d", [(3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_1d_2d", [(4,), (4, 5)], lambda a, b: a @ b),
+    ("matmul_2d_1d", [(3, 4), (4,)], lambda a, b: a @ b),
+    ("matmul_1d_1d", [(4,), (4,)], lambda a, b: a @ b),
+    ("matmul_batched", [(2, 3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_bcast_batch", [(2, 1, 3, 4), (5, 4, 2)], lambda a, b: a @ b),
+    ("matmul_T", [(4, 3), (4, 5)], lambda a, b: a.T @ b),
+    ("unary", [(3, 4)], lambda a: (a.exp() + (a * a + 1.0).log() + a.relu() + a.sigmoid()
+                                   + a.tanh() - a)),
+    ("sum_dim", [(2, 3, 4)], lambda a: a.sum(dim=1)[:, None, :] * a.sum(dim=(0, 2), keepdim=True)),
+    ("mean_all", [(2, 3, 4)], lambda a: a.mean() * a),
+    ("reshape_transpose", [(2, 3, 4)], lambda a: a.reshape(4, 6).transpose(0, 1) * 2.0),
+    ("trace", [(4, 4)], lambda a: a.trace() * a),
+    ("getitem", [(4, 5)], lambda a: a[1:3, ::2] * a[0, :3]),
+]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,shapes,fn", TORCH_OPS, ids=[o[0] for o in TORCH_OPS])
+def test_op_matches_torch(rng, name, shapes, fn, dtype):
+    import torch
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = fn(*ours), fn(*theirs)
+    assert out.dtype == dtype and out.shape == tuple(tout.shape)
+    assert_close(out.data, tout.detach().numpy(), name=f"{name} output")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(dout)
+    tout.backward(torch.from_numpy(dout))
+    for i, (o, t) in enumerate(zip(ours, theirs)):
+        assert_close(o.grad, t.grad.numpy(), name=f"{name} grad {i}")
