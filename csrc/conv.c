@@ -6,7 +6,7 @@
  * (cols = G*PQ), so the matrix products stay wide enough to run fast. Per block:
  *   forward   col = im2col(x)                        (CRS, cols)
  *             y[:, cols] = w (K, CRS) @ col + b      (bias in the product's epilogue)
- *   backward  dw (K, CRS) += dy[:, cols] @ col^T     (as dw^T += col @ dy^T when large)
+ *   backward  dw (K, CRS) += dy[:, cols] @ col^T
  *             dcol (CRS, cols) = w^T @ dy[:, cols],  dx += col2im(dcol)
  *             db[k] += sum over n, p, q of dy[n, k, p, q]
  * A 1x1 / stride 1 / padding 0 convolution has col == x_n: no im2col, no scratch.
@@ -28,8 +28,7 @@
  *   - block sizes depend only on the sizes and the workspace limit, never on threads.
  *
  * Memory: each thread owns one scratch buffer of (CRS + K) x cols values, with cols
- * chosen so that it stays under the per-thread workspace limit (one output row at least);
- * a large backward also keeps one shared CRS x K accumulator for dw^T.
+ * chosen so that it stays under the per-thread workspace limit (one output row at least).
  *
  * The float32 and float64 kernels are one body compiled twice: this file includes itself
  * with CONV_T = float, then double (the second half below, after #else).
@@ -119,8 +118,8 @@ static conv_blocking blocking(const cr_conv2d_dims *d, int64_t elsize) {
     return b;
 }
 
-/* dw^T is accumulated in a CRS x K buffer (a faster product shape) when dw is large. */
-static int dw_transposed(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S > 8192; }
+/* A small dw (<= 8192 values) lets the implicit backward keep 16-wide partial sums of it. */
+static int dw_small(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S <= 8192; }
 
 static int num_threads_for(int64_t work) {
     int nt = cr_in_parallel() ? 1 : cr_get_num_threads();
@@ -164,7 +163,7 @@ static int64_t implicit_bwd_elems(const cr_conv2d_dims *d, int64_t nt) {
 /* The implicit backward needs a small dw (its partial sums) and its scratch within the
  * limit (checked for one thread, the largest case, so the choice never depends on threads). */
 static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
-    return implicit_fwd_ok(d, elsize) && !dw_transposed(d) &&
+    return implicit_fwd_ok(d, elsize) && dw_small(d) &&
            implicit_bwd_elems(d, 1) * elsize <= g_ws_limit;
 }
 
@@ -180,13 +179,12 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
     }
     if (which == 1 && implicit_bwd_ok(d, elsize))
         return nt * implicit_bwd_elems(d, nt) * elsize + offs_bytes;
-    const int64_t dwT_bytes = which == 1 && dw_transposed(d) ? CRS * K * elsize : 0;
-    if (is_pointwise(d)) return dwT_bytes;
+    if (is_pointwise(d)) return 0;
     const conv_blocking b = blocking(d, elsize);
     const int64_t ws_bytes = (CRS + K) * b.cols * elsize;
     const int64_t nblocks = (d->N + b.G - 1) / b.G;
     if (which == 0) return (nt > 1 && nblocks >= nt ? nt : 1) * ws_bytes;
-    return nt * ws_bytes + dwT_bytes;
+    return nt * ws_bytes;
 }
 
 /* Output positions o in [0, n_out) whose input index o*stride + off lies in [0, size):
@@ -399,9 +397,10 @@ static void CONV_F(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T_ *
 
 /* Shape rules for the small float32 kernels: few output channels (forward), a short
  * reduction over K (dx), a small dw (dw). */
-static int CONV_F(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 32; }
+static int CONV_F(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 128; }
 static int CONV_F(small_dx)(const cr_conv2d_dims *d) { return d->K <= 32; }
-static int CONV_F(small_dw)(const cr_conv2d_dims *d) { return !dw_transposed(d); }
+static int CONV_F(small_dw)(const cr_conv2d_dims *d) { (void)d; return 1; } /* measured:
+ * the dot kernel beats the packed GEMM even on a 64->64 3x3 layer (no packing of col) */
 
 /* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1). 16 independent partial sums (lane
  * l takes pq = l mod 16) added up in a fixed order at the end: vectorisable, deterministic,
@@ -670,21 +669,15 @@ static void CONV_F(backward_input_block)(T_ *dinp, const T_ *dout, const T_ *w,
 
 /* dw[:, r0:r1] (or dw^T[r0:r1, :] when transposed) += dy_blk @ col_blk[r0:r1]^T over
  * images [n0, n0 + g); ws: (CRS + K) x cols scratch of this thread. */
-static void CONV_F(backward_weight_block)(T_ *dw, T_ *dwT, const T_ *dout, const T_ *inp,
+static void CONV_F(backward_weight_block)(T_ *dw, const T_ *dout, const T_ *inp,
                                           const cr_conv2d_dims *d, const conv_blocking *bl,
                                           int64_t n0, int64_t g, int64_t r0, int64_t r1, T_ *ws) {
     const int64_t CRS = d->C * d->R * d->S, PQ = d->P * d->Q, CHW = d->C * d->H * d->W;
     const int64_t K = d->K, KPQ = K * PQ, nr = r1 - r0;
     const int small = CONV_F(small_dw)(d);
-    /* one product: dy (K, L, row stride ldy) against col rows [r0, r1) (L, row stride ldc) */
-#define DW_PRODUCT(DY, LDY, COL, LDC, L)                                                  \
-    do {                                                                                  \
-        if (dwT)                                                                          \
-            CONV_GEMM(0, 1, nr, K, L, 1, COL, LDC, DY, LDY, 1, dwT + r0 * K, K, NULL, NULL,\
-                      CR_ACT_NONE);                                                       \
-        else                                                                              \
-            CONV_F(mm_nt)(small, K, nr, L, DY, LDY, COL, LDC, dw + r0, CRS);              \
-    } while (0)
+    /* one product: dy (K, L, row stride LDY) against col rows [r0, r1) (L, row stride LDC) */
+#define DW_PRODUCT(DY, LDY, COL, LDC, L) \
+    CONV_F(mm_nt)(small, K, nr, L, DY, LDY, COL, LDC, dw + r0, CRS)
     if (is_pointwise(d)) { /* col_n = x_n (C, HW) */
         for (int64_t n = n0; n < n0 + g; n++)
             DW_PRODUCT(dout + n * KPQ, PQ, inp + n * CHW + r0 * PQ, PQ, PQ);
@@ -726,14 +719,6 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
     int nt = num_threads_for(N * KPQ * CRS);
     T_ *ws = (T_ *)ws_alloc(nt * ws_elems * (int64_t)sizeof(T_));
     if (ws_elems > 0 && !ws) return -1;
-    T_ *dwT = NULL;
-    if (dweight && dw_transposed(d)) {
-        dwT = (T_ *)calloc((size_t)(CRS * K), sizeof(T_));
-        if (!dwT) {
-            ws_free(ws);
-            return -1;
-        }
-    }
 
     /* db[k] += sum_n sum_pq dy[n, k, pq]   and   dw[:, slice] += dy @ col[slice]^T.
      * Thread t owns rows [k0, k1) of db and CRS rows [r0, r1) of col (columns of dw). */
@@ -751,12 +736,9 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
                 T_ *ws_t = ws ? ws + t * ws_elems : NULL;
                 for (int64_t blk = 0; blk < nblocks; blk++) {
                     const int64_t n0 = blk * bl.G, g = N - n0 < bl.G ? N - n0 : bl.G;
-                    CONV_F(backward_weight_block)(dweight, dwT, dout, inp, d, &bl, n0, g, r0, r1,
+                    CONV_F(backward_weight_block)(dweight, dout, inp, d, &bl, n0, g, r0, r1,
                                                   ws_t);
                 }
-                if (dwT) /* dw[k, r] += dw^T[r, k] for this thread's rows r */
-                    for (int64_t k = 0; k < K; k++)
-                        for (int64_t r = r0; r < r1; r++) dweight[k * CRS + r] += dwT[r * K + k];
             }
         }
     }
@@ -786,7 +768,6 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
             }
         }
     }
-    free(dwT);
     ws_free(ws);
     return 0;
 }

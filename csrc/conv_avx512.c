@@ -95,10 +95,14 @@ void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int
                             int64_t ldc) {
     const int64_t Lv = L & ~(int64_t)15;
     const __mmask16 tail = (__mmask16)((1u << (L - Lv)) - 1);
+    /* B rows in chunks that stay in L2 (~256 KiB) while every row of A passes over them */
+    int64_t jc_len = (256 * 1024 / 4) / (L > 0 ? L : 1);
+    jc_len = jc_len < 4 ? 4 : jc_len & ~(int64_t)3;
+    for (int64_t jc = 0; jc < n; jc += jc_len)
     for (int64_t i0 = 0; i0 < m; i0 += 4) {
         const float *a[4];
         for (int i = 0; i < 4; i++) a[i] = A + (i0 + i < m ? i0 + i : m - 1) * lda; /* clamp */
-        for (int64_t j0 = 0; j0 < n; j0 += 4) {
+        for (int64_t j0 = jc; j0 < n && j0 < jc + jc_len; j0 += 4) {
             const float *b[4];
             for (int j = 0; j < 4; j++) {
                 const int64_t jj = j0 + j < n ? j0 + j : n - 1; /* clamp */
