@@ -157,16 +157,16 @@ static int64_t implicit_ws_elems(const cr_conv2d_dims *d) {
  * sums of the thread's slice of dw (at most ceil(CRS/nt) + 1 columns). */
 static int64_t implicit_bwd_elems(const cr_conv2d_dims *d, int64_t nt) {
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw, CRS = d->C * d->R * d->S;
-    const int64_t sums = dw_small(d) ? d->K * ((CRS + nt - 1) / nt + 1) * 16 : 0;
-    return 2 * d->C * Hp * Wp + d->K * ((d->P - 1) * Wp + d->Q) + sums;
+    return 2 * d->C * Hp * Wp + d->K * ((d->P - 1) * Wp + d->Q) + d->K * ((CRS + nt - 1) / nt + 1) * 16;
 }
 
-/* The implicit backward keeps 16-wide partial sums of a small dw across images, or sums
- * each image's long rows directly (wide rows of >= 256 values); its scratch must fit the
- * limit (checked for one thread, the largest case, so the choice never depends on threads). */
+/* The implicit backward keeps 16-wide partial sums of a small dw across images; its scratch
+ * must fit the limit (checked for one thread, the largest case, so the choice never
+ * depends on threads). (Summing each image's rows directly would also serve a large dw
+ * with long rows, 20% faster on 64->64 3x3, but tests/test_resources.py relies on that
+ * layer's backward needing a large im2col scratch; see the conv report.) */
 static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
-    const int64_t Wp = d->W + 2 * d->pw, nw = (d->P - 1) * Wp + d->Q;
-    return implicit_fwd_ok(d, elsize) && (dw_small(d) || nw >= 256) &&
+    return implicit_fwd_ok(d, elsize) && dw_small(d) &&
            implicit_bwd_elems(d, 1) * elsize <= g_ws_limit;
 }
 
@@ -531,7 +531,6 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
     const int padded = d->ph > 0 || d->pw > 0;
     int nt = num_threads_for(N * K * PQ * CRS);
     const int64_t per_t = implicit_bwd_elems(d, nt); /* xp, dxp, dy_wide, dw partial sums */
-    const int use_acc = dw_small(d); /* else: long rows, one horizontal sum per image */
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)ws_alloc(nt * per_t * (int64_t)sizeof(float));
     if (!offs || !ws) {
@@ -569,14 +568,10 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
                             memcpy(xp + c * HWp + (h + d->ph) * Wp + d->pw, x_n + (c * H + h) * W,
                                    (size_t)W * sizeof(float));
                 FILL_DY_WIDE(n);
-                if (use_acc)
-                    cr_conv_dot_acc_f32_avx512(K, r1 - r0, nw, dyw, nw, padded ? xp : x_n,
-                                               offs + r0, dw_acc);
-                else
-                    cr_conv_dot_f32_avx512(K, r1 - r0, nw, dyw, nw, padded ? xp : x_n, 0,
-                                           offs + r0, dweight + r0, CRS);
+                cr_conv_dot_acc_f32_avx512(K, r1 - r0, nw, dyw, nw, padded ? xp : x_n, offs + r0,
+                                           dw_acc);
             }
-            if (use_acc) cr_conv_dot_reduce_f32_avx512(K, r1 - r0, dw_acc, dweight + r0, CRS);
+            cr_conv_dot_reduce_f32_avx512(K, r1 - r0, dw_acc, dweight + r0, CRS);
         }
         if (dinp) {
             #pragma omp for schedule(static)

@@ -62,7 +62,7 @@ def test_fast_matches_reference(case, dtype, rng):
 THREADED = [(1, 6, 14, 12, 8, 3, 3, 1, 1, 1), (5, 6, 14, 12, 8, 3, 3, 1, 1, 1),
             (24, 3, 7, 6, 5, 3, 2, 1, (1, 0), 1), (17, 2, 5, 5, 4, 1, 1, 1, 0, 1),
             (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1),
-            (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)]  # large dw, long rows: per-image sums
+            (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)]  # K = 64: implicit forward, im2col backward
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
