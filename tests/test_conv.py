@@ -361,3 +361,28 @@ def test_float32_small_layer_paths_agree_under_every_limit(case, rng):
             ws = ops.conv2d_workspace_bytes(x.shape, w.shape, *conv, np.float32, backward=backward)
             if limit > 1:
                 assert 0 < ws <= 2 * limit + CRS * 8, (limit, backward, ws)
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    # the kernels release the GIL and share one cached scratch buffer: calls from several
+    # Python threads at once must give exactly the serial results
+    from concurrent.futures import ThreadPoolExecutor
+    cases = [(6, 3, 12, 12, 8, 3, 3, 1, 1, 1), (40, 2, 7, 7, 4, 3, 3, 1, 0, 1),
+             (3, 16, 10, 9, 64, 3, 3, 2, 1, 1)]
+    jobs = []
+    for case in cases:
+        for dtype in DTYPES:
+            x, w, b = _data(rng, case, dtype)
+            dy = rng.standard_normal(ops.conv2d_forward(x, w, b, *case[7:]).shape).astype(dtype)
+            jobs.append((x, w, b, dy, case[7:]))
+
+    def run(job):
+        x, w, b, dy, conv = job
+        return (ops.conv2d_forward(x, w, b, *conv),) + ops.conv2d_backward(dy, x, w, *conv)
+
+    serial = [run(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(run, jobs * 2), serial * 2):
+                for g, r in zip(got, want):
+                    assert np.array_equal(g, r)
