@@ -68,7 +68,13 @@ static int have_avx512(void) {
 
 static volatile int64_t g_ws_limit = CR_CONV_DEFAULT_WORKSPACE;
 
-void cr_conv_set_workspace_limit(int64_t bytes) { g_ws_limit = bytes < 1 ? 1 : bytes; }
+static void *g_ws_cache; /* the scratch buffer kept between calls (see ws_alloc) */
+
+/* Setting the limit also frees the cached scratch buffer, so memory drops at once. */
+void cr_conv_set_workspace_limit(int64_t bytes) {
+    g_ws_limit = bytes < 1 ? 1 : bytes;
+    free(__atomic_exchange_n(&g_ws_cache, NULL, __ATOMIC_ACQ_REL));
+}
 int64_t cr_conv_get_workspace_limit(void) { return g_ws_limit; }
 
 int cr_conv2d_dims_init(cr_conv2d_dims *d) {
@@ -222,7 +228,6 @@ static inline void valid_range(int64_t off, int64_t stride, int64_t n_out, int64
  * own) and puts its buffer back when done (freeing whatever was cached). The cached size
  * is bounded by the workspace limit times the thread count. A 64-byte header holds the
  * usable size. */
-static void *g_ws_cache = NULL;
 
 /* (c, r, s) -> the next im2col row's (c, r, s), s fastest (row = (c*R + r)*S + s). */
 static inline void next_crs(int64_t *c, int64_t *r, int64_t *s, int64_t R, int64_t S) {

@@ -34,7 +34,8 @@ typedef struct {
 /* Fill d->P, d->Q; return 0, or -1 if the sizes are invalid (P or Q < 1, bad stride...). */
 int cr_conv2d_dims_init(cr_conv2d_dims *d);
 
-/* Per-thread scratch cap in bytes (>= 1); the getter returns the current value. */
+/* Per-thread scratch cap in bytes (>= 1); the getter returns the current value. One scratch
+ * buffer is kept between calls for reuse; setting the limit frees it. */
 void cr_conv_set_workspace_limit(int64_t bytes);
 int64_t cr_conv_get_workspace_limit(void);
 /* Total scratch bytes (all threads) that forward (which = 0) or backward (which = 1)

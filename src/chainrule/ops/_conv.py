@@ -25,7 +25,9 @@ __all__ = ["conv2d_forward", "conv2d_backward", "set_workspace_limit", "get_work
 
 
 def set_workspace_limit(nbytes):
-    """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1)."""
+    """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1).
+
+    Also releases the scratch buffer the kernels keep between calls."""
     nbytes = as_int("set_workspace_limit", "nbytes", nbytes, 1)
     _kernels.conv_set_workspace_limit(nbytes)
 
