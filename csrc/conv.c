@@ -60,7 +60,10 @@ static int have_avx512(void) {
     if (v < 0) {
         const char *isa = getenv("CHAINRULE_ISA");
         int forced_lower = isa && (strcmp(isa, "avx2") == 0 || strcmp(isa, "generic") == 0);
-        v = __builtin_cpu_supports("avx512f") && !forced_lower ? 1 : 0;
+        /* conv_avx512.c is compiled with -mavx512f/vl/bw/dq: require all four */
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+            !forced_lower;
     }
     return v;
 }
