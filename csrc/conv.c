@@ -11,10 +11,11 @@
  *             db[k] += sum over n, p, q of dy[n, k, p, q]
  * A 1x1 / stride 1 / padding 0 convolution has col == x_n: no im2col, no scratch.
  *
- * The products go to cr_gemm (csrc/gemm.h), except small float32 shapes on AVX-512 CPUs
- * (few output channels, short reductions: LeNet, a net's first layer), which use the
- * unpacked kernels of conv_avx512.c; the choice depends on the shapes only. For those,
- * a stride-1 forward skips im2col altogether ("implicit im2col", see implicit_fwd_ok).
+ * The products go to cr_gemm (csrc/gemm.h), except in float32 on AVX-512 CPUs, where the
+ * unpacked kernels of conv_avx512.c do dw always, the forward up to K = 128 and dx for
+ * K <= 32 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
+ * forward with K <= 128 skips im2col altogether ("implicit im2col", see implicit_fwd_ok),
+ * and so does the backward of small layers (implicit_bwd_ok).
  *
  * Threads and determinism (bitwise identical run to run, and for any thread count, as
  * long as the GEMM sums each element in an order independent of its own threading):
@@ -406,12 +407,12 @@ static void CONV_F(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T_ *
     CONV_GEMM(0, 1, m, n, L, 1, A, lda, B, ldb, 1, C, ldc, NULL, NULL, CR_ACT_NONE);
 }
 
-/* Shape rules for the small float32 kernels: few output channels (forward), a short
- * reduction over K (dx), a small dw (dw). */
+/* When the unpacked float32 kernels beat the packed GEMM (measured on the LeNet and CIFAR
+ * layers of the conv bench): forward up to K = 128 output channels; dx only for a short
+ * reduction (K <= 32); dw always (no packing of the im2col matrix, 25% faster on 64->64). */
 static int CONV_F(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 128; }
 static int CONV_F(small_dx)(const cr_conv2d_dims *d) { return d->K <= 32; }
-static int CONV_F(small_dw)(const cr_conv2d_dims *d) { (void)d; return 1; } /* measured:
- * the dot kernel beats the packed GEMM even on a 64->64 3x3 layer (no packing of col) */
+static int CONV_F(small_dw)(const cr_conv2d_dims *d) { (void)d; return 1; }
 
 /* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1). 16 independent partial sums (lane
  * l takes pq = l mod 16) added up in a fixed order at the end: vectorisable, deterministic,

@@ -1,8 +1,9 @@
-/* conv_avx512.c — AVX-512 float32 kernels for the small matrix products of a convolution
- * whose shapes the general GEMM handles poorly (few output channels, short reductions:
- * LeNet, the first layer of a CIFAR net). Compiled with -mavx512f -mfma, called only when
- * the CPU has AVX-512F (see conv.c). Both kernels read their operands in place (no packing)
- * and sum every output in a fixed order, so results do not depend on the thread count.
+/* conv_avx512.c — AVX-512 float32 kernels for the matrix products of a convolution whose
+ * shapes the general GEMM handles poorly (few output channels, short reductions: LeNet, a
+ * net's first layer) or where its packing is the cost (dw). Compiled with -mavx512f/vl/bw/dq
+ * -mfma, called only when the CPU has all of them (see conv.c). The kernels read their
+ * operands in place (no packing) and sum every output in a fixed order, so results do not
+ * depend on the thread count.
  *
  *   cr_conv_bcast_f32_avx512:  C[i][j] = (acc ? C[i][j] : 0) + bias[i] + sum_p A(i, p) * B[p][j]
  *       A(i, p) = A[i*rsa + p*csa] (broadcast); row p of B starts at B + p*ldb, or at
