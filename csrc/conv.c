@@ -180,6 +180,23 @@ static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
            implicit_bwd_elems(d, 1) * elsize <= g_ws_limit;
 }
 
+/* For stride 1, dx is itself a convolution: the correlation of dy with the kernel flipped
+ * in space and transposed in channels,
+ *   dx[n, c, i, j] = sum_{k,r,s} w[k, c, r, s] * dy[n, k, i + ph - r*dh, j + pw - s*dw]
+ *                  = conv(dy, w')[n, c, i, j],  w'[c, k, r', s'] = w[k, c, R-1-r', S-1-s'],
+ * with padding dh*(R-1) - ph (>= 0 needed) and the same dilation; its output is H x W.
+ * Run through the implicit forward (accumulating into dx) it needs neither im2col nor
+ * col2im: 20% faster than w^T @ dy + col2im on 64->64 3x3. Fills *dd with its sizes. */
+static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
+    if (d->sh != 1 || d->sw != 1 || implicit_bwd_ok(d, 4)) return 0; /* small: see there */
+    *dd = *d;
+    dd->C = d->K; dd->H = d->P; dd->W = d->Q; dd->K = d->C;
+    dd->ph = d->dh * (d->R - 1) - d->ph;
+    dd->pw = d->dw * (d->S - 1) - d->pw;
+    if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
+    return dd->P == d->H && dd->Q == d->W && implicit_fwd_ok(dd, 4);
+}
+
 /* Exactly what the kernels below allocate (they make the same decisions). */
 int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize) {
     if (d->N == 0) return 0;
@@ -197,7 +214,13 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
     const int64_t ws_bytes = (CRS + K) * b.cols * elsize;
     const int64_t nblocks = (d->N + b.G - 1) / b.G;
     if (which == 0) return (nt > 1 && nblocks >= nt ? nt : 1) * ws_bytes;
-    return nt * ws_bytes;
+    int64_t bytes = nt * ws_bytes;
+    cr_conv2d_dims dd;
+    if (elsize == 4 && dx_as_conv_ok(d, &dd)) { /* dx first, then dw: the larger of the two */
+        const int64_t dx_bytes = cr_conv2d_workspace_bytes(&dd, 0, elsize) + K * CRS * elsize;
+        if (dx_bytes > bytes) bytes = dx_bytes;
+    }
+    return bytes;
 }
 
 /* Output positions o in [0, n_out) whose input index o*stride + off lies in [0, size):
@@ -475,7 +498,7 @@ static void CONV_F(forward_block)(T_ *out, const T_ *inp, const T_ *w, const T_ 
  * zeroed once), y_wide (K, nw) = w @ [rows of xp at offs] + b, copy the Q valid columns
  * of each wide row out. Threads take whole images. */
 static int forward_implicit_f32(float *out, const float *inp, const float *w, const float *bias,
-                                const cr_conv2d_dims *d) {
+                                const cr_conv2d_dims *d, int accumulate) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
@@ -514,8 +537,14 @@ static int forward_implicit_f32(float *out, const float *inp, const float *w, co
                                      NULL, 0, bias);
             float *y_n = out + n * K * PQ;
             for (int64_t k = 0; k < K; k++)
-                for (int64_t p = 0; p < P; p++)
-                    memcpy(y_n + k * PQ + p * Q, yw + k * nw + p * Wp, (size_t)Q * sizeof(float));
+                for (int64_t p = 0; p < P; p++) {
+                    float *dst = y_n + k * PQ + p * Q;
+                    const float *src = yw + k * nw + p * Wp;
+                    if (accumulate)
+                        for (int64_t q = 0; q < Q; q++) dst[q] += src[q];
+                    else
+                        memcpy(dst, src, (size_t)Q * sizeof(float));
+                }
         }
     }
     free(offs);
@@ -606,13 +635,30 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
 }
 #endif
 
+#if CONV_IS_F32 && defined(CR_X86)
+static int backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
+                                      const cr_conv2d_dims *d, const cr_conv2d_dims *dd) {
+    const int64_t K = d->K, C = d->C, R = d->R, S = d->S;
+    float *wf = (float *)malloc((size_t)(K * C * R * S) * sizeof(float));
+    if (!wf) return -1;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++)
+                    wf[((c * K + k) * R + r) * S + s] = w[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
+    const int rc = forward_implicit_f32(dinp, dout, wf, NULL, dd, 1);
+    free(wf);
+    return rc;
+}
+#endif
+
 int CONV_F(cr_conv2d_forward)(T_ *out, const T_ *inp, const T_ *weight, const T_ *bias,
                               const cr_conv2d_dims *d) {
     const int64_t N = d->N, KPQ = d->K * d->P * d->Q, CRS = d->C * d->R * d->S;
     if (N == 0) return 0;
 #if CONV_IS_F32 && defined(CR_X86)
     if (implicit_fwd_ok(d, sizeof(T_)))
-        return forward_implicit_f32(out, inp, weight, bias, d);
+        return forward_implicit_f32(out, inp, weight, bias, d, 0);
 #endif
     const conv_blocking bl = blocking(d, sizeof(T_));
     const int64_t ws_elems = is_pointwise(d) ? 0 : (CRS + d->K) * bl.cols;
@@ -724,6 +770,11 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
 #if CONV_IS_F32 && defined(CR_X86)
     if (implicit_bwd_ok(d, sizeof(T_)))
         return backward_implicit_f32(dinp, dweight, dbias, dout, inp, weight, d);
+    cr_conv2d_dims dd;
+    if (dinp && dx_as_conv_ok(d, &dd)) {
+        if (backward_input_as_conv_f32(dinp, dout, weight, d, &dd) != 0) return -1;
+        dinp = NULL; /* done: the rest computes dw and db */
+    }
 #endif
     const conv_blocking bl = blocking(d, sizeof(T_));
     const int64_t ws_elems = is_pointwise(d) ? 0 : (CRS + K) * bl.cols;
