@@ -3,10 +3,13 @@
  *   y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
  *   (x is zero outside [0,H) x [0,W));  P = (H + 2ph - dh(R-1) - 1)/sh + 1, same for Q.
  *
- * Memory: im2col is never built for a whole batch. Each thread owns a scratch buffer for
- * a block of output rows of ONE image, sized so it stays under the per-thread workspace
- * limit (cr_conv_set_workspace_limit, default CR_CONV_DEFAULT_WORKSPACE bytes); the
- * limit is only exceeded when a single output row's columns do not fit (C*R*S*Q values).
+ * Memory: im2col is never built for a whole batch. Each thread owns one scratch buffer
+ * for a block of output rows of one image (or a few small images side by side), sized so
+ * it stays under the per-thread workspace limit (cr_conv_set_workspace_limit, default
+ * CR_CONV_DEFAULT_WORKSPACE bytes); the limit is only exceeded when a single output row
+ * does not fit ((C*R*S + K)*Q values). Stride-1 float32 layers with K <= 128 on AVX-512
+ * CPUs skip im2col ("implicit im2col": a zero-padded copy of one image per thread) when
+ * that copy fits the limit. cr_conv2d_workspace_bytes reports exactly what a call takes.
  * Kernels return 0 on success and -1 if the scratch allocation failed.
  */
 #ifndef CHAINRULE_CONV_H
@@ -31,7 +34,8 @@ typedef struct {
 /* Fill d->P, d->Q; return 0, or -1 if the sizes are invalid (P or Q < 1, bad stride...). */
 int cr_conv2d_dims_init(cr_conv2d_dims *d);
 
-/* Per-thread scratch cap in bytes (>= 1); the getter returns the current value. */
+/* Per-thread scratch cap in bytes (>= 1); the getter returns the current value. One scratch
+ * buffer is kept between calls for reuse; setting the limit frees it. */
 void cr_conv_set_workspace_limit(int64_t bytes);
 int64_t cr_conv_get_workspace_limit(void);
 /* Total scratch bytes (all threads) that forward (which = 0) or backward (which = 1)

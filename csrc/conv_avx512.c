@@ -1,15 +1,16 @@
-/* conv_avx512.c — AVX-512 float32 kernels for the small matrix products of a convolution
- * whose shapes the general GEMM handles poorly (few output channels, short reductions:
- * LeNet, the first layer of a CIFAR net). Compiled with -mavx512f -mfma, called only when
- * the CPU has AVX-512F (see conv.c). Both kernels read their operands in place (no packing)
- * and sum every output in a fixed order, so results do not depend on the thread count.
+/* conv_avx512.c — AVX-512 float32 kernels for the matrix products of a convolution whose
+ * shapes the general GEMM handles poorly (few output channels, short reductions: LeNet, a
+ * net's first layer) or where its packing is the cost (dw). Compiled with -mavx512f/vl/bw/dq
+ * -mfma, called only when the CPU has all of them (see conv.c). The kernels read their
+ * operands in place (no packing) and sum every output in a fixed order, so results do not
+ * depend on the thread count.
  *
  *   cr_conv_bcast_f32_avx512:  C[i][j] = (acc ? C[i][j] : 0) + bias[i] + sum_p A(i, p) * B[p][j]
  *       A(i, p) = A[i*rsa + p*csa] (broadcast); row p of B starts at B + p*ldb, or at
  *       B + boff[p] if boff is given; row i of C at C + i*ldc, or C + coff[i] (rows given
  *       by offsets may overlap when accumulating: they are updated one after another).
  *       Register tile: MB (<= 8) rows x 48 columns = up to 24 accumulators.
- *   cr_conv_dot_f32_avx512:    C[i][j] += sum_l A[i*lda + l] * B[j*ldb + l]
+ *   cr_conv_dot_f32_avx512:    C[i][j] += sum_l A[i*lda + l] * B[j*ldb + l]  (or B[boff[j] + l])
  *       Each output is a dot product of two contiguous rows; tile 4 x 4 outputs, 16-wide
  *       vector partial sums, one horizontal sum per output at the end.
  */
@@ -88,17 +89,26 @@ void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, 
     }
 }
 
-/* C[i][j] += sum_l A[i*lda + l] * B[j*ldb + l] for i < m, j < n, l < L. */
+/* C[i][j] += sum_l A[i*lda + l] * B_j[l] for i < m, j < n, l < L, where row j of B starts
+ * at B + j*ldb, or at B + boff[j] if boff is given. */
 void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
-                            const float *B, int64_t ldb, float *C, int64_t ldc) {
+                            const float *B, int64_t ldb, const int64_t *boff, float *C,
+                            int64_t ldc) {
     const int64_t Lv = L & ~(int64_t)15;
     const __mmask16 tail = (__mmask16)((1u << (L - Lv)) - 1);
+    /* B rows in chunks that stay in L2 (~256 KiB) while every row of A passes over them */
+    int64_t jc_len = (256 * 1024 / 4) / (L > 0 ? L : 1);
+    jc_len = jc_len < 4 ? 4 : jc_len & ~(int64_t)3;
+    for (int64_t jc = 0; jc < n; jc += jc_len)
     for (int64_t i0 = 0; i0 < m; i0 += 4) {
         const float *a[4];
         for (int i = 0; i < 4; i++) a[i] = A + (i0 + i < m ? i0 + i : m - 1) * lda; /* clamp */
-        for (int64_t j0 = 0; j0 < n; j0 += 4) {
+        for (int64_t j0 = jc; j0 < n && j0 < jc + jc_len; j0 += 4) {
             const float *b[4];
-            for (int j = 0; j < 4; j++) b[j] = B + (j0 + j < n ? j0 + j : n - 1) * ldb;
+            for (int j = 0; j < 4; j++) {
+                const int64_t jj = j0 + j < n ? j0 + j : n - 1; /* clamp */
+                b[j] = B + (boff ? boff[jj] : jj * ldb);
+            }
             __m512 s[4][4];
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++) s[i][j] = _mm512_setzero_ps();
@@ -121,4 +131,50 @@ void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int
                     C[(i0 + i) * ldc + j0 + j] += _mm512_reduce_add_ps(s[i][j]);
         }
     }
+}
+
+/* The dot kernel for many short sums in a row (one per image): instead of reducing each
+ * 4 x 4 tile to scalars every call, keep the 16-wide partial sums in acc (m x n x 16
+ * floats, zeroed by the caller) across calls, and reduce them once at the end with
+ * cr_conv_dot_reduce_f32_avx512: C[i][j] += sum of acc[i][j][0..16) (a fixed order). */
+void cr_conv_dot_acc_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
+                                const float *B, const int64_t *boff, float *acc) {
+    const int64_t Lv = L & ~(int64_t)15;
+    const __mmask16 tail = (__mmask16)((1u << (L - Lv)) - 1);
+    for (int64_t i0 = 0; i0 < m; i0 += 4) {
+        const float *a[4];
+        for (int i = 0; i < 4; i++) a[i] = A + (i0 + i < m ? i0 + i : m - 1) * lda; /* clamp */
+        for (int64_t j0 = 0; j0 < n; j0 += 4) {
+            const float *b[4];
+            for (int j = 0; j < 4; j++) b[j] = B + boff[j0 + j < n ? j0 + j : n - 1];
+            __m512 s[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) s[i][j] = _mm512_setzero_ps();
+            for (int64_t l = 0; l < Lv; l += 16) {
+                __m512 av[4], bv[4];
+                for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a[i] + l);
+                for (int j = 0; j < 4; j++) bv[j] = _mm512_loadu_ps(b[j] + l);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) s[i][j] = _mm512_fmadd_ps(av[i], bv[j], s[i][j]);
+            }
+            if (tail) {
+                __m512 av[4], bv[4];
+                for (int i = 0; i < 4; i++) av[i] = _mm512_maskz_loadu_ps(tail, a[i] + Lv);
+                for (int j = 0; j < 4; j++) bv[j] = _mm512_maskz_loadu_ps(tail, b[j] + Lv);
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) s[i][j] = _mm512_fmadd_ps(av[i], bv[j], s[i][j]);
+            }
+            for (int i = 0; i < 4 && i0 + i < m; i++)
+                for (int j = 0; j < 4 && j0 + j < n; j++) {
+                    float *p = acc + ((i0 + i) * n + j0 + j) * 16;
+                    _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), s[i][j]));
+                }
+        }
+    }
+}
+
+void cr_conv_dot_reduce_f32_avx512(int64_t m, int64_t n, const float *acc, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            C[i * ldc + j] += _mm512_reduce_add_ps(_mm512_loadu_ps(acc + (i * n + j) * 16));
 }

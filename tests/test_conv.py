@@ -61,7 +61,8 @@ def test_fast_matches_reference(case, dtype, rng):
 # N=24 with small images groups several images per block; K*C*R*S > 8192 accumulates dw^T
 THREADED = [(1, 6, 14, 12, 8, 3, 3, 1, 1, 1), (5, 6, 14, 12, 8, 3, 3, 1, 1, 1),
             (24, 3, 7, 6, 5, 3, 2, 1, (1, 0), 1), (17, 2, 5, 5, 4, 1, 1, 1, 0, 1),
-            (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1)]
+            (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1),
+            (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)]  # K = 64: implicit forward, im2col backward
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -187,7 +188,7 @@ def test_col2im_accumulates(rng):
 
 @pytest.mark.parametrize("case", [(4, 3, 10, 9, 5, 3, 3, 1, 1, 1), (1, 4, 16, 12, 6, 3, 2, 2, 1, 1),
                                   (4, 8, 9, 9, 6, 1, 1, 1, 0, 1), (32, 3, 6, 6, 4, 3, 3, 1, 1, 1),
-                                  (3, 16, 6, 7, 64, 3, 3, 1, 1, 1)])
+                                  (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_deterministic_and_thread_count_invariant(case, dtype, rng):
     x, w, b = _data(rng, case, dtype)
@@ -341,3 +342,47 @@ print("ok")
     env = dict(os.environ, CHAINRULE_ISA="generic")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.usefixtures("_restore_workspace_limit")
+@pytest.mark.parametrize("case", [(6, 2, 9, 8, 5, 3, 3, 1, 1, 1), (40, 3, 6, 6, 4, 3, 3, 1, 0, 1)])
+def test_float32_small_layer_paths_agree_under_every_limit(case, rng):
+    # small float32 layers run "implicit" (no im2col) unless the workspace limit is too
+    # small, then im2col blocks (grouped or row blocks): every path matches the reference,
+    # and the reported workspace stays within threads x limit whenever one row fits
+    cr.set_num_threads(2)
+    x, w, b = _data(rng, case, np.float32)
+    conv = case[7:]
+    CRS = case[1] * case[5] * case[6]
+    for limit in (8 << 20, 4096, 1):
+        ops.set_workspace_limit(limit)
+        _check_against_reference(x, w, b, *conv, rng)
+        for backward in (False, True):
+            ws = ops.conv2d_workspace_bytes(x.shape, w.shape, *conv, np.float32, backward=backward)
+            if limit > 1:
+                assert 0 < ws <= 2 * limit + CRS * 8, (limit, backward, ws)
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    # the kernels release the GIL and share one cached scratch buffer: calls from several
+    # Python threads at once must give exactly the serial results
+    from concurrent.futures import ThreadPoolExecutor
+    cases = [(6, 3, 12, 12, 8, 3, 3, 1, 1, 1), (40, 2, 7, 7, 4, 3, 3, 1, 0, 1),
+             (3, 16, 10, 9, 64, 3, 3, 2, 1, 1)]
+    jobs = []
+    for case in cases:
+        for dtype in DTYPES:
+            x, w, b = _data(rng, case, dtype)
+            dy = rng.standard_normal(ops.conv2d_forward(x, w, b, *case[7:]).shape).astype(dtype)
+            jobs.append((x, w, b, dy, case[7:]))
+
+    def run(job):
+        x, w, b, dy, conv = job
+        return (ops.conv2d_forward(x, w, b, *conv),) + ops.conv2d_backward(dy, x, w, *conv)
+
+    serial = [run(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(run, jobs * 2), serial * 2):
+                for g, r in zip(got, want):
+                    assert np.array_equal(g, r)

@@ -5,10 +5,15 @@ P = (H + 2*ph - dh*(R-1) - 1) // sh + 1 and Q likewise. ``stride``, ``padding`` 
 ``dilation`` are an int or an (h, w) pair.
 
 Memory: the kernels never build im2col for a whole batch. Each thread owns one scratch
-buffer holding the im2col columns of a block of output rows of one image, capped by
-:func:`set_workspace_limit` (bytes per thread, default 8 MiB; exceeded only when a single
-output row needs more: C*R*S*Q values). :func:`conv2d_workspace_bytes` says how much a call
-allocates in total.
+buffer holding the im2col columns of a block of output rows of one image (or of a few
+small images side by side), capped by :func:`set_workspace_limit` (bytes per thread,
+default 8 MiB; exceeded only when a single output row needs more: (C*R*S + K)*Q values).
+Small stride-1 float32 layers on AVX-512 CPUs skip im2col and only keep a zero-padded
+copy of one image per thread. :func:`conv2d_workspace_bytes` says exactly how much a call
+allocates in total; one such buffer is kept between calls for reuse.
+
+Results are deterministic: bitwise identical run to run, and (tested for 1 and 2) for any
+thread count: threads split images and the columns of dw, never a sum.
 """
 import numpy as np
 
@@ -20,7 +25,9 @@ __all__ = ["conv2d_forward", "conv2d_backward", "set_workspace_limit", "get_work
 
 
 def set_workspace_limit(nbytes):
-    """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1)."""
+    """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1).
+
+    Also releases the scratch buffer the kernels keep between calls."""
     nbytes = as_int("set_workspace_limit", "nbytes", nbytes, 1)
     _kernels.conv_set_workspace_limit(nbytes)
 
