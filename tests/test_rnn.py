@@ -2,6 +2,7 @@
 product of step Jacobians, and torch.nn.RNN (when installed); thread determinism; bad input."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
 from chainrule import ops, reference
@@ -57,6 +58,27 @@ def test_forward_backward_match_reference(rng, dtype, nl, shape, bias):
             continue
         assert g.dtype == (np.float64 if name == "dh_norms" else dtype), name
         assert_close(g, e, dtype=dtype, name=f"{name} ({nl}, {np.dtype(dtype).name})")
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.integers(1, 6), N=st.integers(1, 20), I=st.integers(0, 9), H=st.integers(1, 40),
+       nl=st.sampled_from(NONLIN), f64=st.booleans(), bias=st.booleans(),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**31 - 1))
+def test_random_shapes_match_reference(T, N, I, H, nl, f64, bias, threads, seed):
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    c = make_case(rng, T, N, I, H, dtype=dtype, bias=bias)
+    cr.set_num_threads(threads)
+    hs = _fwd(c, nl)
+    assert_close(hs, _fwd(c, nl, reference), name="hs")
+    dhs = rng.standard_normal(hs.shape).astype(dtype)
+    got = _bwd(dhs, c, hs, nl, return_dh_norms=True)
+    exp = _bwd(dhs, c, hs, nl, reference, return_dh_norms=True)
+    for name, g, e in zip(GRAD_NAMES + ["dh_norms"], got, exp):
+        if e is None:
+            assert g is None
+        else:
+            assert_close(g, e, dtype=dtype, name=name)
 
 
 def test_backward_default_returns_six(rng):
