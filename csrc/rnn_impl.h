@@ -63,28 +63,43 @@ RNN_INLINE VREAL SUF(vact_grad)(VREAL h, int act) {
 }
 
 /* ---- the step's matrix product ---------------------------------------------------------
- * tile[MR x NR] = A[rows i0 .. i0+MR) (row stride lda, K columns) @ panel (K x NR, packed).
- * Rows past N are clamped to row N-1 (computed, never stored), so every tile runs the same
- * code and each element's sum over k has one fixed order. */
-RNN_INLINE void SUF(tile_mm)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t N,
-                             const REAL *panel, int64_t K) {
+ * tile[mr x NR] = A[rows 0 .. mr) (row stride lda, K columns) @ panel (K x NR, packed).
+ * mr is a compile-time constant at every call (the function is always inlined), so the
+ * 2*mr accumulators live in registers. Rows past `valid` are clamped to row valid-1
+ * (computed, never stored). Each element's sum over k has one fixed order whatever the
+ * tile shape, hence whatever the thread split. */
+RNN_INLINE void SUF(tile_mm_mr)(REAL *tile, const REAL *A, int64_t lda, int64_t valid,
+                                const REAL *panel, int64_t K, const int mr) {
     const REAL *a[RNN_MR];
-    for (int i = 0; i < RNN_MR; i++) a[i] = A + (i0 + i < N ? i0 + i : N - 1) * lda;
+    for (int i = 0; i < mr; i++) a[i] = A + (i < valid ? i : valid - 1) * lda;
     VREAL c0[RNN_MR], c1[RNN_MR];
-    for (int i = 0; i < RNN_MR; i++) { c0[i] = SUF(vsplat)(0); c1[i] = SUF(vsplat)(0); }
+    for (int i = 0; i < mr; i++) { c0[i] = SUF(vsplat)(0); c1[i] = SUF(vsplat)(0); }
     for (int64_t k = 0; k < K; k++) {
         const VREAL b0 = *(const VREAL *)(panel + k * NR);
         const VREAL b1 = *(const VREAL *)(panel + k * NR + VL);
-        for (int i = 0; i < RNN_MR; i++) {
+        for (int i = 0; i < mr; i++) {
             const REAL aik = a[i][k];
             c0[i] += b0 * aik;
             c1[i] += b1 * aik;
         }
     }
-    for (int i = 0; i < RNN_MR; i++) {
+    for (int i = 0; i < mr; i++) {
         *(VREAL *)(tile + i * NR) = c0[i];
         *(VREAL *)(tile + i * NR + VL) = c1[i];
     }
+}
+
+/* the tile for rows i0 .. i0+min(MR, N-i0): small batches (N = 1, 2, 3-4) get a tile of
+ * their own height instead of MR rows of which most would be thrown away */
+RNN_INLINE void SUF(tile_mm)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t N,
+                             const REAL *panel, int64_t K) {
+    const int64_t rows = N - i0;
+    const REAL *A0 = A + i0 * lda;
+    if (rows >= RNN_MR) SUF(tile_mm_mr)(tile, A0, lda, RNN_MR, panel, K, RNN_MR);
+    else if (rows > 4) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, RNN_MR);
+    else if (rows > 2) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 4);
+    else if (rows == 2) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 2);
+    else SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 1);
 }
 
 /* Pack panels jb0..jb1 of B (K = H rows x H columns) into Bp: Bp[jb][k][c] = B[k][jb*NR+c],
