@@ -196,7 +196,6 @@ def test_loader_state_dict_resumes_the_order():
     assert np.array_equal(np.concatenate([yb for _, yb in b]), want)
 
 
-@pytest.mark.skipif(not hasattr(cr, "manual_seed"), reason="cr.manual_seed not merged yet")
 def test_loader_without_seed_uses_the_global_generator():
     x, y = arrays(40)
     loader = data.DataLoader((x, y), batch_size=8, shuffle=True)

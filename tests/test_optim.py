@@ -20,7 +20,8 @@ class Param:
         self.grad = None
 
 
-SIZES = [(1,), (7,), (3, 5), (2, 3, 11), (40000,)]  # the last runs the OpenMP path
+# the last size runs the OpenMP path (threads split the buffer into chunks)
+SIZES = [(1,), (7,), (3, 5), (2, 3, 11), (_kernels.OPTIM_PARALLEL_MIN + 13,)]
 
 
 def make_params(rng, dtype, sizes=SIZES):
@@ -188,7 +189,7 @@ def test_matches_torch_optim(rng, dtype, name, cfg):
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
 def test_same_result_for_any_thread_count(rng, name):
     kw = dict(lr=0.01, momentum=0.9) if name == "SGD" else dict(lr=0.01)
-    data = rng.standard_normal(100003).astype(np.float32)
+    data = rng.standard_normal(_kernels.OPTIM_PARALLEL_MIN + 1001).astype(np.float32)
     grads = [[rng.standard_normal(data.shape).astype(np.float32)] for _ in range(3)]
     results = []
     for threads in (1, 2, 3):
@@ -407,3 +408,47 @@ def test_kernels_reject_bad_buffers():
     _kernels.sgd_step(e, np.zeros(0), np.zeros(0), 0.1, 0.9, 0.0, 0.0, False, True)
     _kernels.adam_step(e, np.zeros(0), np.zeros(0), np.zeros(0), 0.1, 0.9, 0.99, 1e-8, 0.0,
                        True, 1)
+
+
+# ---- the worked example: one SGD step through a real network --------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_worked_example_one_sgd_step(dtype):
+    """x = (0, 2); Linear(2, 3) W1 [[-5,-5],[2,2],[2,-1]] b1 (-3,-2,-3); ReLU; Linear(3, 3)
+    W2 [[3,-2,-4],[-4,-4,-2],[1,-2,3]] b2 (4,5,5); class 0, label smoothing 0.3.
+    h = (0, 2, 0), logits (0, -3, 1), dL/db2 = softmax - q = (-0.534612, -0.086787, 0.621399);
+    SGD lr 0.1: b2 <- b2 - 0.1 dL/db2 = (4.053461, 5.008679, 4.937860), W2 changes only
+    in column 1 (the active hidden unit), b1 only in entry 1."""
+    from chainrule import nn
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3)).to(dtype)
+    model.load_state_dict({"0.weight": [[-5, -5], [2, 2], [2, -1]], "0.bias": [-3, -2, -3],
+                           "2.weight": [[3, -2, -4], [-4, -4, -2], [1, -2, 3]],
+                           "2.bias": [4, 5, 5]})
+    before = model.state_dict()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    loss = nn.CrossEntropyLoss(label_smoothing=0.3)(model(np.array([[0, 2]], dtype)),
+                                                    np.array([0]))
+    assert loss.item() == pytest.approx(1.526563, abs=1e-6)
+    loss.backward()
+    opt.step()
+    after = model.state_dict()
+    assert_close(after["2.bias"], np.array([4.053461, 5.008679, 4.937860]), dtype=dtype,
+                 rtol=0, atol=1e-6, name="second bias")
+    dW2 = np.outer([-0.534612, -0.086787, 0.621399], [0, 2, 0])
+    assert_close(after["2.weight"], before["2.weight"] - 0.1 * dW2, rtol=0, atol=1e-6)
+    db1_1 = -2 * -0.534612 - 4 * -0.086787 - 2 * 0.621399
+    assert_close(after["0.bias"], before["0.bias"] - 0.1 * np.array([0, db1_1, 0]), rtol=0,
+                 atol=1e-6)
+    assert_close(after["0.weight"], before["0.weight"]
+                 - 0.1 * np.outer([0, db1_1, 0], [0, 2]), rtol=0, atol=1e-6)
+    if HAVE_TORCH:  # the same step in PyTorch lands on the same parameters
+        import torch
+        tm = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3))
+        tm = tm.to(getattr(torch, np.dtype(dtype).name))
+        tm.load_state_dict({k: torch.tensor(v) for k, v in before.items()})
+        topt = torch.optim.SGD(tm.parameters(), lr=0.1)
+        torch.nn.functional.cross_entropy(tm(torch.tensor([[0, 2]], dtype=tm[0].weight.dtype)),
+                                          torch.tensor([0]), label_smoothing=0.3).backward()
+        topt.step()
+        for k, v in tm.state_dict().items():
+            assert_close(after[k], v.numpy(), dtype=dtype, name=k)

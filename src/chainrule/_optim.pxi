@@ -9,6 +9,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTI
                              PyBUF_FORMAT, PyBUF_WRITABLE)
 
 cdef extern from "chainrule.h" nogil:
+    int CR_OPTIM_PARALLEL_MIN
     void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,
                          double lr, double momentum, double dampening, double weight_decay,
                          int nesterov, int first)
@@ -21,6 +22,10 @@ cdef extern from "chainrule.h" nogil:
     void cr_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq,
                           const double *grad, int64_t n, double lr, double beta1, double beta2,
                           double eps, double weight_decay, int decoupled, int64_t step)
+
+
+# steps on buffers with at least this many elements run on cr_get_num_threads() threads
+OPTIM_PARALLEL_MIN = CR_OPTIM_PARALLEL_MIN
 
 
 cdef int _buf_kind(const char *fn, str name, Py_buffer *b) except -1:

@@ -1,0 +1,72 @@
+"""pytest-benchmark: one full training step (forward, backward, SGD with momentum) of the
+issue-5 models, chainrule vs the same model in PyTorch vs a hand-written NumPy step.
+
+Every case is small enough that `pytest --benchmark-disable` runs it once as a smoke test;
+the headline table (with ratios, interleaved timing) is `python -m chainrule bench train`
+(chainrule/bench/train.py).
+"""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.bench.train import (CASES, build_chainrule, build_torch, chainrule_step,
+                                   numpy_step, torch_step)
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    n = cr.get_num_threads()
+    cr.set_num_threads(2)
+    yield
+    cr.set_num_threads(n)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_train_step_chainrule(benchmark, name):
+    benchmark.group = f"train step {name}"
+    step, _ = chainrule_step(name)
+    first = float(step().item())
+    loss = benchmark(step)
+    assert np.isfinite(first) and np.isfinite(loss.item())
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_train_step_torch(benchmark, name):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    benchmark.group = f"train step {name}"
+    step, _ = torch_step(torch, name)
+    assert np.isfinite(benchmark(step).item())
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if CASES[n][0] != "lenet"])
+def test_train_step_numpy(benchmark, name):
+    benchmark.group = f"train step {name}"
+    benchmark(numpy_step(name))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_chainrule_and_torch_steps_agree(name):
+    """The benchmarked models are the same model: with torch's initial weights, two
+    chainrule steps give torch's losses and parameters."""
+    torch = pytest.importorskip("torch")
+    model, loss_fn, opt, x, y = build_chainrule(name)
+    tmodel, tloss_fn, topt, _, _ = build_torch(torch, name)
+    params, tparams = list(model.parameters()), list(tmodel.parameters())
+    assert [p.shape for p in params] == [tuple(t.shape) for t in tparams]
+    for p, t in zip(params, tparams):
+        p.data[...] = t.detach().numpy()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(2):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        topt.zero_grad()
+        tloss = tloss_fn(tmodel(tx), ty)
+        tloss.backward()
+        topt.step()
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-4, atol=1e-5)
+    for i, (p, t) in enumerate(zip(params, tparams)):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=f"param {i}")
