@@ -117,96 +117,45 @@ static void SUF(pack_panels)(REAL *Bp, const REAL *w_hh, int trans, int64_t jb0,
     }
 }
 
-/* One forward step for n rows of the batch (all H columns):
- * h_t = act(h_prev @ w_hh^T + h_t + b_hh), h_t holding x_t @ w_ih^T + b_ih on entry.
- * h_prev, h_t (n x H), rows of a thread's slice; Bp all packed panels of w_hh^T. */
-RNN_CLONES
-static void SUF(forward_step)(REAL *h_t, const REAL *h_prev, const REAL *Bp, const REAL *b_hh,
-                              int act, int64_t n_rows, int64_t H) {
-    REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
-    REAL tmp[3][VL] __attribute__((aligned(64)));
-    const int64_t nb = (H + NR - 1) / NR;
-    for (int64_t jb = 0; jb < nb; jb++) {
-        const REAL *panel = Bp + jb * H * NR;
-        const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
-            SUF(tile_mm)(tile, h_prev, H, i0, n_rows, panel, H);
-            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
-            for (int64_t i = 0; i < rows; i++) {
-                REAL *out = h_t + (i0 + i) * H;
-                for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
-                    const int64_t j = j0 + c0, n = H - j < VL ? H - j : VL;
-                    VREAL v = *(const VREAL *)(tile + i * NR + c0);
-                    if (n == VL) {
-                        v += SUF(vload)(out + j);
-                        if (b_hh) v += SUF(vload)(b_hh + j);
-                        SUF(vstore)(out + j, SUF(vact)(v, act));
-                    } else { /* last, partial vector of the row */
-                        memset(tmp, 0, sizeof tmp);
-                        memcpy(tmp[0], out + j, (size_t)n * sizeof(REAL));
-                        if (b_hh) memcpy(tmp[1], b_hh + j, (size_t)n * sizeof(REAL));
-                        v += *(const VREAL *)tmp[0];
-                        if (b_hh) v += *(const VREAL *)tmp[1];
-                        *(VREAL *)tmp[2] = SUF(vact)(v, act);
-                        memcpy(out + j, tmp[2], (size_t)n * sizeof(REAL));
-                    }
-                }
-            }
-        }
-    }
-}
+/* The step kernels, compiled once per instruction set: baseline (the 64-byte vectors
+ * lowered to what the target has), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512). */
+#define STEP(name) SUF(name##_generic)
+#define STEP_ATTR
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#ifdef CR_X86
+#define STEP(name) SUF(name##_v3)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v3")))
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#define STEP(name) SUF(name##_v4)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v4")))
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#endif
 
-/* One backward step for n rows of the batch (all H columns):
- * dh = dhs_t + da_next @ w_hh  (da_next NULL at t = T: no recurrence yet),
- * rowsq[i] = sum_j dh[i][j]^2 (if rowsq), da_t = dh * act'(h_t).   All (n x H). */
-RNN_CLONES
-static void SUF(backward_step)(REAL *da_t, REAL *rowsq, const REAL *da_next, const REAL *dhs_t,
-                               const REAL *h_t, const REAL *Bp, int act, int64_t n_rows,
-                               int64_t H) {
-    REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
-    REAL tmp[2][VL] __attribute__((aligned(64)));
-    const int64_t nb = (H + NR - 1) / NR;
-    if (rowsq) memset(rowsq, 0, (size_t)n_rows * sizeof(REAL));
-    for (int64_t jb = 0; jb < nb; jb++) {
-        const REAL *panel = Bp + jb * H * NR;
-        const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
-            if (da_next) SUF(tile_mm)(tile, da_next, H, i0, n_rows, panel, H);
-            else memset(tile, 0, sizeof tile);
-            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = (i0 + i) * H;
-                VREAL sq = SUF(vsplat)(0);
-                for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
-                    const int64_t j = j0 + c0, n = H - j < VL ? H - j : VL;
-                    VREAL dh = *(const VREAL *)(tile + i * NR + c0), h;
-                    if (n == VL) {
-                        dh += SUF(vload)(dhs_t + row + j);
-                        h = SUF(vload)(h_t + row + j);
-                    } else { /* partial vector: lanes past H stay 0 (zero-padded panel) */
-                        memset(tmp, 0, sizeof tmp);
-                        memcpy(tmp[0], dhs_t + row + j, (size_t)n * sizeof(REAL));
-                        memcpy(tmp[1], h_t + row + j, (size_t)n * sizeof(REAL));
-                        dh += *(const VREAL *)tmp[0];
-                        h = *(const VREAL *)tmp[1];
-                    }
-                    sq += dh * dh;
-                    VREAL da = dh * SUF(vact_grad)(h, act);
-                    if (n == VL) {
-                        SUF(vstore)(da_t + row + j, da);
-                    } else {
-                        *(VREAL *)tmp[0] = da;
-                        memcpy(da_t + row + j, tmp[0], (size_t)n * sizeof(REAL));
-                    }
-                }
-                if (rowsq) {
-                    REAL s = 0;
-                    for (int c = 0; c < VL; c++) s += sq[c];
-                    rowsq[i0 + i] += s;
-                }
-            }
-        }
+typedef void (*SUF(forward_step_fn))(REAL *, const REAL *, const REAL *, const REAL *, int,
+                                     int64_t, int64_t);
+typedef void (*SUF(backward_step_fn))(REAL *, REAL *, const REAL *, const REAL *, const REAL *,
+                                      const REAL *, int, int64_t, int64_t);
+
+/* the step kernels for the path rnn_path() picked (see rnn.c) */
+static void SUF(pick_steps)(SUF(forward_step_fn) *fwd, SUF(backward_step_fn) *bwd) {
+    *fwd = SUF(forward_step_generic);
+    *bwd = SUF(backward_step_generic);
+#ifdef CR_X86
+    const int path = rnn_path_id();
+    if (path == RNN_PATH_V4) {
+        *fwd = SUF(forward_step_v4);
+        *bwd = SUF(backward_step_v4);
+    } else if (path == RNN_PATH_V3) {
+        *fwd = SUF(forward_step_v3);
+        *bwd = SUF(backward_step_v3);
     }
+#endif
 }
 
 /* The recurrence is split over the batch: row i of h_t (and of da_t) needs only row i of
@@ -249,6 +198,9 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
     GEMM(0, 1, T * N, H, I, 1, x, I > 0 ? I : 1, w_ih, I > 0 ? I : 1, 0, hs, H,
          b_ih, NULL, CR_ACT_NONE);
     SUF(pack_panels)(Bp, w_hh, 1, 0, nb, H);
+    SUF(forward_step_fn) forward_step;
+    SUF(backward_step_fn) backward_step;
+    SUF(pick_steps)(&forward_step, &backward_step);
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
@@ -261,7 +213,7 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         for (int64_t t = 0; r1 > r0 && t < T; t++) {
             const REAL *h_prev = t > 0 ? hs + (t - 1) * NH : h0;
-            SUF(forward_step)(hs + t * NH + r0 * H, h_prev + r0 * H, Bp, b_hh, act, r1 - r0, H);
+            forward_step(hs + t * NH + r0 * H, h_prev + r0 * H, Bp, b_hh, act, r1 - r0, H);
         }
     }
     free(Bp);
@@ -292,6 +244,9 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
 
     /* the walk back through time, each thread on its own rows of the batch */
     SUF(pack_panels)(Bp, w_hh, 0, 0, nb, H);
+    SUF(forward_step_fn) forward_step;
+    SUF(backward_step_fn) backward_step;
+    SUF(pick_steps)(&forward_step, &backward_step);
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
@@ -304,9 +259,9 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         const int64_t off = r0 * H;
         for (int64_t t = T - 1; r1 > r0 && t >= 0; t--) {
-            SUF(backward_step)(da + t * NH + off, rowsq ? rowsq + t * N + r0 : NULL,
-                               t < T - 1 ? da + (t + 1) * NH + off : NULL, dhs + t * NH + off,
-                               hs + t * NH + off, Bp, act, r1 - r0, H);
+            backward_step(da + t * NH + off, rowsq ? rowsq + t * N + r0 : NULL,
+                          t < T - 1 ? da + (t + 1) * NH + off : NULL, dhs + t * NH + off,
+                          hs + t * NH + off, Bp, act, r1 - r0, H);
         }
     }
     if (dh_norms) {

@@ -275,6 +275,56 @@ def test_one_and_two_threads_bitwise_identical(rng, dtype, shape):
         assert_close(g, e, dtype=dtype, name=f"{name} vs reference")
 
 
+# ---- every compiled step-kernel path (generic / AVX2 / AVX-512) ----------------------
+def _paths():
+    from chainrule import _kernels
+    out = []
+    for p in ("generic", "avx2", "avx512"):
+        try:
+            _kernels.rnn_set_path(p)
+            out.append(p)
+        except ValueError:  # this CPU cannot run it
+            pass
+    _kernels.rnn_set_path("auto")
+    return out
+
+
+@pytest.fixture
+def rnn_path():
+    from chainrule import _kernels
+    yield _kernels
+    _kernels.rnn_set_path("auto")
+
+
+@pytest.mark.parametrize("path", _paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nl", NONLIN)
+def test_every_isa_path_matches_reference(rng, rnn_path, path, dtype, nl):
+    rnn_path.rnn_set_path(path)
+    assert rnn_path.rnn_path() == path
+    for shape in [(3, 1, 2, 5), (4, 11, 3, 37), (2, 9, 4, 70)]:
+        c = make_case(rng, *shape, dtype=dtype)
+        hs = _fwd(c, nl)
+        assert_close(hs, _fwd(c, nl, reference), name=f"hs [{path}]")
+        dhs = rng.standard_normal(hs.shape).astype(dtype)
+        got = _bwd(dhs, c, hs, nl, return_dh_norms=True)
+        exp = _bwd(dhs, c, hs, nl, reference, return_dh_norms=True)
+        for name, g, e in zip(GRAD_NAMES + ["dh_norms"], got, exp):
+            assert_close(g, e, dtype=dtype, name=f"{name} [{path}]")
+
+
+def test_isa_path_from_environment_and_bad_names(rnn_path):
+    import os
+    import subprocess
+    import sys
+    code = "import chainrule as cr; print(cr._kernels.rnn_path())"
+    env = dict(os.environ, CHAINRULE_ISA="generic")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "generic", out.stderr
+    with pytest.raises(ValueError, match="unknown path"):
+        rnn_path.rnn_set_path("sse9")
+
+
 # ---- bad input ----------------------------------------------------------------------
 def _good(rng, dtype=np.float64):
     return make_case(rng, 3, 2, 4, 5, dtype=dtype)
