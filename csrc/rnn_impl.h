@@ -12,36 +12,53 @@ RNN_INLINE VREAL SUF(vselect)(VINT m, VREAL a, VREAL b) {
     return (VREAL)(((VINT)a & m) | ((VINT)b & ~m));
 }
 
-/* exp(x) for x <= 0: x = n ln2 + r, |r| <= ln2/2, exp(r) by Taylor (Horner), times 2^n
- * built in the exponent bits. Inputs below EXP_LO are clamped (result ~1e-38 / 1e-308). */
-RNN_INLINE VREAL SUF(vexp_nonpos)(VREAL x) {
+/* e^x for x <= 0 as 2^n (1 + q): x = n ln2 + r, |r| <= ln2/2, q = e^r - 1 by Taylor
+ * without its leading 1 (Horner), 2^n built in the exponent bits. Inputs below EXP_LO are
+ * clamped (e^x ~ 1e-38 / 1e-308 there, where the result no longer matters). */
+RNN_INLINE void SUF(vexp_parts)(VREAL x, VREAL *scale, VREAL *q) {
     const VREAL lo = SUF(vsplat)(EXP_LO);
     x = SUF(vselect)(x < lo, lo, x);
     VREAL y = x * (REAL)1.4426950408889634 - (REAL)0.5;   /* n = round(x / ln2), x <= 0 */
     VINT n = __builtin_convertvector(y, VINT);               /* truncation toward 0 */
     VREAL nf = __builtin_convertvector(n, VREAL);
     VREAL r = x - nf * (REAL)LN2_HI - nf * (REAL)LN2_LO;
-    /* Horner with 1/k!, k = EXP_DEG .. 0 */
+    /* q = r (1 + r (1/2! + r (1/3! + ... + r / EXP_DEG!))) */
     REAL inv_fact[EXP_DEG + 1];
     inv_fact[0] = 1;
     for (int k = 1; k <= EXP_DEG; k++) inv_fact[k] = inv_fact[k - 1] / (REAL)k;
     VREAL p = SUF(vsplat)(inv_fact[EXP_DEG]);
-    for (int k = EXP_DEG - 1; k >= 0; k--) p = p * r + inv_fact[k];
-    VINT bits = (n + EXP_BIAS) << EXP_MANT;
-    return p * (VREAL)bits;
+    for (int k = EXP_DEG - 1; k >= 1; k--) p = p * r + inv_fact[k];
+    *q = p * r;
+    *scale = (VREAL)((n + EXP_BIAS) << EXP_MANT);
+}
+
+/* e^x, x <= 0: accurate relative to its value, also when tiny; 0 below EXP_LO (where
+ * e^x would be subnormal) */
+RNN_INLINE VREAL SUF(vexp_nonpos)(VREAL x) {
+    VREAL scale, q;
+    SUF(vexp_parts)(x, &scale, &q);
+    return SUF(vselect)(x < SUF(vsplat)(EXP_LO), SUF(vsplat)(0), scale * q + scale);
+}
+
+/* e^x - 1, x <= 0: accurate relative to its value, also near x = 0 (n = 0 gives q) */
+RNN_INLINE VREAL SUF(vexpm1_nonpos)(VREAL x) {
+    VREAL scale, q;
+    SUF(vexp_parts)(x, &scale, &q);
+    return scale * q + (scale - (REAL)1);
 }
 
 /* act(v) for CR_ACT_TANH / RELU / SIGMOID, on whole vectors */
 RNN_INLINE VREAL SUF(vact)(VREAL v, int act) {
     const VREAL zero = SUF(vsplat)(0), one = SUF(vsplat)(1);
-    if (act == CR_ACT_RELU) return SUF(vselect)(v > zero, v, zero);
+    if (act == CR_ACT_RELU) return SUF(vselect)(v < zero, zero, v); /* NaN stays NaN */
     VINT sign = {0};
     sign += SIGN_BIT;
     VREAL ax = (VREAL)((VINT)v & ~sign);
     if (act == CR_ACT_TANH) {
-        /* tanh|v| = (1 - e^{-2|v|}) / (1 + e^{-2|v|}), sign put back */
-        VREAL t = SUF(vexp_nonpos)(ax * (REAL)-2);
-        VREAL y = (one - t) / (one + t);
+        /* tanh|v| = (1 - e^{-2|v|}) / (1 + e^{-2|v|}) = -m / (2 + m), m = expm1(-2|v|)
+         * (no cancellation for small |v|); the sign is put back */
+        VREAL m = SUF(vexpm1_nonpos)(ax * (REAL)-2);
+        VREAL y = -m / (one + one + m);
         return (VREAL)((VINT)y | ((VINT)v & sign));
     }
     if (act == CR_ACT_SIGMOID) {

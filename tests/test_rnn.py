@@ -313,6 +313,37 @@ def test_every_isa_path_matches_reference(rng, rnn_path, path, dtype, nl):
             assert_close(g, e, dtype=dtype, name=f"{name} [{path}]")
 
 
+@pytest.mark.parametrize("path", _paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_accuracy_in_ulps(rnn_path, path, dtype):
+    """T = 1, H = 1, w_ih = 1, w_hh = 0: h = act(x) for 10k x from 1e-12 to 1e3 in size, both
+    signs; the vector tanh/sigmoid stay within 4 ulp (relative, also for tiny outputs)."""
+    rnn_path.rnn_set_path(path)
+    mag = np.logspace(-12, 3, 4000)
+    x = np.concatenate([-mag, [0.0], mag, np.linspace(-5, 5, 2001)]).astype(dtype)
+    lo = -87.0 if dtype == np.float32 else -708.0  # below: e^x is subnormal, flushed to 0
+    eps = np.finfo(dtype).eps
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        exact = {"tanh": np.tanh(x64), "sigmoid": 1 / (1 + np.exp(-x64)),
+                 "relu": np.maximum(x64, 0)}
+    for nl, want in exact.items():
+        N = x.size
+        h = ops.rnn_forward(x.reshape(1, N, 1), np.zeros((N, 1), dtype), np.ones((1, 1), dtype),
+                            np.zeros((1, 1), dtype), None, None, nl)[0, :, 0]
+        ok = x >= lo
+        rel = np.abs(h[ok] - want[ok]) / np.maximum(np.abs(want[ok]), np.finfo(dtype).tiny)
+        assert rel.max() <= 4 * eps, (nl, path, rel.max() / eps)
+        assert np.abs(h[~ok] - want[~ok]).max(initial=0) <= 1e-37
+    special = np.array([np.nan, np.inf, -np.inf], dtype)
+    for nl, want in [("tanh", [np.nan, 1, -1]), ("sigmoid", [np.nan, 1, 0]),
+                     ("relu", [np.nan, np.inf, 0])]:
+        h = ops.rnn_forward(special.reshape(1, 3, 1), np.zeros((3, 1), dtype),
+                            np.ones((1, 1), dtype), np.zeros((1, 1), dtype), None, None,
+                            nl)[0, :, 0]
+        np.testing.assert_array_equal(h, np.array(want, dtype), err_msg=f"{nl} [{path}]")
+
+
 def test_isa_path_from_environment_and_bad_names(rnn_path):
     import os
     import subprocess
