@@ -17,8 +17,9 @@ RNN_INLINE VREAL SUF(vselect)(VINT m, VREAL a, VREAL b) {
  * clamped (e^x ~ 1e-38 / 1e-308 there, where the result no longer matters). */
 RNN_INLINE void SUF(vexp_parts)(VREAL x, VREAL *scale, VREAL *q) {
     const VREAL lo = SUF(vsplat)(EXP_LO);
-    x = SUF(vselect)(x < lo, lo, x);
-    VREAL y = x * (REAL)1.4426950408889634 - (REAL)0.5;   /* n = round(x / ln2), x <= 0 */
+    x = SUF(vselect)(x < lo, lo, x);                 /* a NaN stays NaN (and so does e^x) */
+    const VREAL xf = SUF(vselect)(x >= lo, x, lo);   /* ... but never reaches the int cast */
+    VREAL y = xf * (REAL)1.4426950408889634 - (REAL)0.5;  /* n = round(x / ln2), x <= 0 */
     VINT n = __builtin_convertvector(y, VINT);               /* truncation toward 0 */
     VREAL nf = __builtin_convertvector(n, VREAL);
     VREAL r = x - nf * (REAL)LN2_HI - nf * (REAL)LN2_LO;
