@@ -16,8 +16,9 @@
  * region, each thread runs all T steps on its own rows, no barrier between steps. Every
  * output element is summed over k in the same order whatever the thread count -> bitwise
  * reproducible.
- * Vectors are GCC vector extensions (64 bytes), compiled for x86-64-v4 / v3 / baseline
- * with target_clones; tanh/sigmoid use an exp written on those vectors (libm's tanhf per
+ * Vectors are GCC vector extensions (64 bytes); the step kernels (csrc/rnn_step.h) are
+ * compiled for x86-64-v4, x86-64-v3 and the baseline and picked at run time (see
+ * rnn_path_id). tanh/sigmoid use an exp written on those vectors (libm's tanhf per
  * element cost more than the whole matrix product at H = 64).
  */
 #include <math.h>
@@ -29,11 +30,50 @@
 #include <omp.h>
 #endif
 
-#if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__)
-#define RNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RNN_CLONES
+/* Which compiled step kernels run: the best the CPU has, or a lower one named by the
+ * environment variable CHAINRULE_ISA ("avx512", "avx2", "generic"; as for the GEMM) at
+ * the first call, or by cr_rnn_set_path. For tests of the portable code. */
+enum { RNN_PATH_GENERIC = 0, RNN_PATH_V3 = 1, RNN_PATH_V4 = 2 };
+static const char *const rnn_path_names[] = {"generic", "avx2", "avx512"};
+static volatile int g_rnn_path = -1;
+
+static int rnn_best_path(void) {
+#ifdef CR_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return RNN_PATH_V4;
+    if (__builtin_cpu_supports("x86-64-v3")) return RNN_PATH_V3;
 #endif
+    return RNN_PATH_GENERIC;
+}
+
+int cr_rnn_set_path(const char *name) {
+    const int best = rnn_best_path();
+    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
+        g_rnn_path = best;
+        return 0;
+    }
+    for (int p = 0; p <= RNN_PATH_V4; p++) {
+        if (strcmp(name, rnn_path_names[p]) == 0) {
+            if (p > best) return -1;
+            g_rnn_path = p;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int rnn_path_id(void) {
+    int p = g_rnn_path;
+    if (p < 0) {
+        const char *env = getenv("CHAINRULE_ISA");
+        if (env == NULL || cr_rnn_set_path(env) != 0) cr_rnn_set_path(NULL);
+        p = g_rnn_path;
+    }
+    return p;
+}
+
+const char *cr_rnn_path(void) { return rnn_path_names[rnn_path_id()]; }
+
 #define RNN_INLINE static inline __attribute__((always_inline))
 /* the 64-byte vector helpers are always inlined: no call ABI is involved */
 #pragma GCC diagnostic ignored "-Wpsabi"

@@ -12,36 +12,54 @@ RNN_INLINE VREAL SUF(vselect)(VINT m, VREAL a, VREAL b) {
     return (VREAL)(((VINT)a & m) | ((VINT)b & ~m));
 }
 
-/* exp(x) for x <= 0: x = n ln2 + r, |r| <= ln2/2, exp(r) by Taylor (Horner), times 2^n
- * built in the exponent bits. Inputs below EXP_LO are clamped (result ~1e-38 / 1e-308). */
-RNN_INLINE VREAL SUF(vexp_nonpos)(VREAL x) {
+/* e^x for x <= 0 as 2^n (1 + q): x = n ln2 + r, |r| <= ln2/2, q = e^r - 1 by Taylor
+ * without its leading 1 (Horner), 2^n built in the exponent bits. Inputs below EXP_LO are
+ * clamped (e^x ~ 1e-38 / 1e-308 there, where the result no longer matters). */
+RNN_INLINE void SUF(vexp_parts)(VREAL x, VREAL *scale, VREAL *q) {
     const VREAL lo = SUF(vsplat)(EXP_LO);
-    x = SUF(vselect)(x < lo, lo, x);
-    VREAL y = x * (REAL)1.4426950408889634 - (REAL)0.5;   /* n = round(x / ln2), x <= 0 */
+    x = SUF(vselect)(x < lo, lo, x);                 /* a NaN stays NaN (and so does e^x) */
+    const VREAL xf = SUF(vselect)(x >= lo, x, lo);   /* ... but never reaches the int cast */
+    VREAL y = xf * (REAL)1.4426950408889634 - (REAL)0.5;  /* n = round(x / ln2), x <= 0 */
     VINT n = __builtin_convertvector(y, VINT);               /* truncation toward 0 */
     VREAL nf = __builtin_convertvector(n, VREAL);
     VREAL r = x - nf * (REAL)LN2_HI - nf * (REAL)LN2_LO;
-    /* Horner with 1/k!, k = EXP_DEG .. 0 */
+    /* q = r (1 + r (1/2! + r (1/3! + ... + r / EXP_DEG!))) */
     REAL inv_fact[EXP_DEG + 1];
     inv_fact[0] = 1;
     for (int k = 1; k <= EXP_DEG; k++) inv_fact[k] = inv_fact[k - 1] / (REAL)k;
     VREAL p = SUF(vsplat)(inv_fact[EXP_DEG]);
-    for (int k = EXP_DEG - 1; k >= 0; k--) p = p * r + inv_fact[k];
-    VINT bits = (n + EXP_BIAS) << EXP_MANT;
-    return p * (VREAL)bits;
+    for (int k = EXP_DEG - 1; k >= 1; k--) p = p * r + inv_fact[k];
+    *q = p * r;
+    *scale = (VREAL)((n + EXP_BIAS) << EXP_MANT);
+}
+
+/* e^x, x <= 0: accurate relative to its value, also when tiny; 0 below EXP_LO (where
+ * e^x would be subnormal) */
+RNN_INLINE VREAL SUF(vexp_nonpos)(VREAL x) {
+    VREAL scale, q;
+    SUF(vexp_parts)(x, &scale, &q);
+    return SUF(vselect)(x < SUF(vsplat)(EXP_LO), SUF(vsplat)(0), scale * q + scale);
+}
+
+/* e^x - 1, x <= 0: accurate relative to its value, also near x = 0 (n = 0 gives q) */
+RNN_INLINE VREAL SUF(vexpm1_nonpos)(VREAL x) {
+    VREAL scale, q;
+    SUF(vexp_parts)(x, &scale, &q);
+    return scale * q + (scale - (REAL)1);
 }
 
 /* act(v) for CR_ACT_TANH / RELU / SIGMOID, on whole vectors */
 RNN_INLINE VREAL SUF(vact)(VREAL v, int act) {
     const VREAL zero = SUF(vsplat)(0), one = SUF(vsplat)(1);
-    if (act == CR_ACT_RELU) return SUF(vselect)(v > zero, v, zero);
+    if (act == CR_ACT_RELU) return SUF(vselect)(v < zero, zero, v); /* NaN stays NaN */
     VINT sign = {0};
     sign += SIGN_BIT;
     VREAL ax = (VREAL)((VINT)v & ~sign);
     if (act == CR_ACT_TANH) {
-        /* tanh|v| = (1 - e^{-2|v|}) / (1 + e^{-2|v|}), sign put back */
-        VREAL t = SUF(vexp_nonpos)(ax * (REAL)-2);
-        VREAL y = (one - t) / (one + t);
+        /* tanh|v| = (1 - e^{-2|v|}) / (1 + e^{-2|v|}) = -m / (2 + m), m = expm1(-2|v|)
+         * (no cancellation for small |v|); the sign is put back */
+        VREAL m = SUF(vexpm1_nonpos)(ax * (REAL)-2);
+        VREAL y = -m / (one + one + m);
         return (VREAL)((VINT)y | ((VINT)v & sign));
     }
     if (act == CR_ACT_SIGMOID) {
@@ -63,28 +81,43 @@ RNN_INLINE VREAL SUF(vact_grad)(VREAL h, int act) {
 }
 
 /* ---- the step's matrix product ---------------------------------------------------------
- * tile[MR x NR] = A[rows i0 .. i0+MR) (row stride lda, K columns) @ panel (K x NR, packed).
- * Rows past N are clamped to row N-1 (computed, never stored), so every tile runs the same
- * code and each element's sum over k has one fixed order. */
-RNN_INLINE void SUF(tile_mm)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t N,
-                             const REAL *panel, int64_t K) {
+ * tile[mr x NR] = A[rows 0 .. mr) (row stride lda, K columns) @ panel (K x NR, packed).
+ * mr is a compile-time constant at every call (the function is always inlined), so the
+ * 2*mr accumulators live in registers. Rows past `valid` are clamped to row valid-1
+ * (computed, never stored). Each element's sum over k has one fixed order whatever the
+ * tile shape, hence whatever the thread split. */
+RNN_INLINE void SUF(tile_mm_mr)(REAL *tile, const REAL *A, int64_t lda, int64_t valid,
+                                const REAL *panel, int64_t K, const int mr) {
     const REAL *a[RNN_MR];
-    for (int i = 0; i < RNN_MR; i++) a[i] = A + (i0 + i < N ? i0 + i : N - 1) * lda;
+    for (int i = 0; i < mr; i++) a[i] = A + (i < valid ? i : valid - 1) * lda;
     VREAL c0[RNN_MR], c1[RNN_MR];
-    for (int i = 0; i < RNN_MR; i++) { c0[i] = SUF(vsplat)(0); c1[i] = SUF(vsplat)(0); }
+    for (int i = 0; i < mr; i++) { c0[i] = SUF(vsplat)(0); c1[i] = SUF(vsplat)(0); }
     for (int64_t k = 0; k < K; k++) {
         const VREAL b0 = *(const VREAL *)(panel + k * NR);
         const VREAL b1 = *(const VREAL *)(panel + k * NR + VL);
-        for (int i = 0; i < RNN_MR; i++) {
+        for (int i = 0; i < mr; i++) {
             const REAL aik = a[i][k];
             c0[i] += b0 * aik;
             c1[i] += b1 * aik;
         }
     }
-    for (int i = 0; i < RNN_MR; i++) {
+    for (int i = 0; i < mr; i++) {
         *(VREAL *)(tile + i * NR) = c0[i];
         *(VREAL *)(tile + i * NR + VL) = c1[i];
     }
+}
+
+/* the tile for rows i0 .. i0+min(MR, N-i0): small batches (N = 1, 2, 3-4) get a tile of
+ * their own height instead of MR rows of which most would be thrown away */
+RNN_INLINE void SUF(tile_mm)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t N,
+                             const REAL *panel, int64_t K) {
+    const int64_t rows = N - i0;
+    const REAL *A0 = A + i0 * lda;
+    if (rows >= RNN_MR) SUF(tile_mm_mr)(tile, A0, lda, RNN_MR, panel, K, RNN_MR);
+    else if (rows > 4) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, RNN_MR);
+    else if (rows > 2) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 4);
+    else if (rows == 2) SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 2);
+    else SUF(tile_mm_mr)(tile, A0, lda, rows, panel, K, 1);
 }
 
 /* Pack panels jb0..jb1 of B (K = H rows x H columns) into Bp: Bp[jb][k][c] = B[k][jb*NR+c],
@@ -102,96 +135,45 @@ static void SUF(pack_panels)(REAL *Bp, const REAL *w_hh, int trans, int64_t jb0,
     }
 }
 
-/* One forward step for n rows of the batch (all H columns):
- * h_t = act(h_prev @ w_hh^T + h_t + b_hh), h_t holding x_t @ w_ih^T + b_ih on entry.
- * h_prev, h_t (n x H), rows of a thread's slice; Bp all packed panels of w_hh^T. */
-RNN_CLONES
-static void SUF(forward_step)(REAL *h_t, const REAL *h_prev, const REAL *Bp, const REAL *b_hh,
-                              int act, int64_t n_rows, int64_t H) {
-    REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
-    REAL tmp[3][VL] __attribute__((aligned(64)));
-    const int64_t nb = (H + NR - 1) / NR;
-    for (int64_t jb = 0; jb < nb; jb++) {
-        const REAL *panel = Bp + jb * H * NR;
-        const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
-            SUF(tile_mm)(tile, h_prev, H, i0, n_rows, panel, H);
-            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
-            for (int64_t i = 0; i < rows; i++) {
-                REAL *out = h_t + (i0 + i) * H;
-                for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
-                    const int64_t j = j0 + c0, n = H - j < VL ? H - j : VL;
-                    VREAL v = *(const VREAL *)(tile + i * NR + c0);
-                    if (n == VL) {
-                        v += SUF(vload)(out + j);
-                        if (b_hh) v += SUF(vload)(b_hh + j);
-                        SUF(vstore)(out + j, SUF(vact)(v, act));
-                    } else { /* last, partial vector of the row */
-                        memset(tmp, 0, sizeof tmp);
-                        memcpy(tmp[0], out + j, (size_t)n * sizeof(REAL));
-                        if (b_hh) memcpy(tmp[1], b_hh + j, (size_t)n * sizeof(REAL));
-                        v += *(const VREAL *)tmp[0];
-                        if (b_hh) v += *(const VREAL *)tmp[1];
-                        *(VREAL *)tmp[2] = SUF(vact)(v, act);
-                        memcpy(out + j, tmp[2], (size_t)n * sizeof(REAL));
-                    }
-                }
-            }
-        }
-    }
-}
+/* The step kernels, compiled once per instruction set: baseline (the 64-byte vectors
+ * lowered to what the target has), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512). */
+#define STEP(name) SUF(name##_generic)
+#define STEP_ATTR
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#ifdef CR_X86
+#define STEP(name) SUF(name##_v3)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v3")))
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#define STEP(name) SUF(name##_v4)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v4")))
+#include "rnn_step.h"
+#undef STEP
+#undef STEP_ATTR
+#endif
 
-/* One backward step for n rows of the batch (all H columns):
- * dh = dhs_t + da_next @ w_hh  (da_next NULL at t = T: no recurrence yet),
- * rowsq[i] = sum_j dh[i][j]^2 (if rowsq), da_t = dh * act'(h_t).   All (n x H). */
-RNN_CLONES
-static void SUF(backward_step)(REAL *da_t, REAL *rowsq, const REAL *da_next, const REAL *dhs_t,
-                               const REAL *h_t, const REAL *Bp, int act, int64_t n_rows,
-                               int64_t H) {
-    REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
-    REAL tmp[2][VL] __attribute__((aligned(64)));
-    const int64_t nb = (H + NR - 1) / NR;
-    if (rowsq) memset(rowsq, 0, (size_t)n_rows * sizeof(REAL));
-    for (int64_t jb = 0; jb < nb; jb++) {
-        const REAL *panel = Bp + jb * H * NR;
-        const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
-            if (da_next) SUF(tile_mm)(tile, da_next, H, i0, n_rows, panel, H);
-            else memset(tile, 0, sizeof tile);
-            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = (i0 + i) * H;
-                VREAL sq = SUF(vsplat)(0);
-                for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
-                    const int64_t j = j0 + c0, n = H - j < VL ? H - j : VL;
-                    VREAL dh = *(const VREAL *)(tile + i * NR + c0), h;
-                    if (n == VL) {
-                        dh += SUF(vload)(dhs_t + row + j);
-                        h = SUF(vload)(h_t + row + j);
-                    } else { /* partial vector: lanes past H stay 0 (zero-padded panel) */
-                        memset(tmp, 0, sizeof tmp);
-                        memcpy(tmp[0], dhs_t + row + j, (size_t)n * sizeof(REAL));
-                        memcpy(tmp[1], h_t + row + j, (size_t)n * sizeof(REAL));
-                        dh += *(const VREAL *)tmp[0];
-                        h = *(const VREAL *)tmp[1];
-                    }
-                    sq += dh * dh;
-                    VREAL da = dh * SUF(vact_grad)(h, act);
-                    if (n == VL) {
-                        SUF(vstore)(da_t + row + j, da);
-                    } else {
-                        *(VREAL *)tmp[0] = da;
-                        memcpy(da_t + row + j, tmp[0], (size_t)n * sizeof(REAL));
-                    }
-                }
-                if (rowsq) {
-                    REAL s = 0;
-                    for (int c = 0; c < VL; c++) s += sq[c];
-                    rowsq[i0 + i] += s;
-                }
-            }
-        }
+typedef void (*SUF(forward_step_fn))(REAL *, const REAL *, const REAL *, const REAL *, int,
+                                     int64_t, int64_t);
+typedef void (*SUF(backward_step_fn))(REAL *, REAL *, const REAL *, const REAL *, const REAL *,
+                                      const REAL *, int, int64_t, int64_t);
+
+/* the step kernels for the path rnn_path() picked (see rnn.c) */
+static void SUF(pick_steps)(SUF(forward_step_fn) *fwd, SUF(backward_step_fn) *bwd) {
+    *fwd = SUF(forward_step_generic);
+    *bwd = SUF(backward_step_generic);
+#ifdef CR_X86
+    const int path = rnn_path_id();
+    if (path == RNN_PATH_V4) {
+        *fwd = SUF(forward_step_v4);
+        *bwd = SUF(backward_step_v4);
+    } else if (path == RNN_PATH_V3) {
+        *fwd = SUF(forward_step_v3);
+        *bwd = SUF(backward_step_v3);
     }
+#endif
 }
 
 /* The recurrence is split over the batch: row i of h_t (and of da_t) needs only row i of
@@ -234,6 +216,9 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
     GEMM(0, 1, T * N, H, I, 1, x, I > 0 ? I : 1, w_ih, I > 0 ? I : 1, 0, hs, H,
          b_ih, NULL, CR_ACT_NONE);
     SUF(pack_panels)(Bp, w_hh, 1, 0, nb, H);
+    SUF(forward_step_fn) forward_step;
+    SUF(backward_step_fn) backward_step;
+    SUF(pick_steps)(&forward_step, &backward_step);
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
@@ -246,7 +231,7 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         for (int64_t t = 0; r1 > r0 && t < T; t++) {
             const REAL *h_prev = t > 0 ? hs + (t - 1) * NH : h0;
-            SUF(forward_step)(hs + t * NH + r0 * H, h_prev + r0 * H, Bp, b_hh, act, r1 - r0, H);
+            forward_step(hs + t * NH + r0 * H, h_prev + r0 * H, Bp, b_hh, act, r1 - r0, H);
         }
     }
     free(Bp);
@@ -277,6 +262,9 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
 
     /* the walk back through time, each thread on its own rows of the batch */
     SUF(pack_panels)(Bp, w_hh, 0, 0, nb, H);
+    SUF(forward_step_fn) forward_step;
+    SUF(backward_step_fn) backward_step;
+    SUF(pick_steps)(&forward_step, &backward_step);
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
@@ -289,9 +277,9 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         const int64_t off = r0 * H;
         for (int64_t t = T - 1; r1 > r0 && t >= 0; t--) {
-            SUF(backward_step)(da + t * NH + off, rowsq ? rowsq + t * N + r0 : NULL,
-                               t < T - 1 ? da + (t + 1) * NH + off : NULL, dhs + t * NH + off,
-                               hs + t * NH + off, Bp, act, r1 - r0, H);
+            backward_step(da + t * NH + off, rowsq ? rowsq + t * N + r0 : NULL,
+                          t < T - 1 ? da + (t + 1) * NH + off : NULL, dhs + t * NH + off,
+                          hs + t * NH + off, Bp, act, r1 - r0, H);
         }
     }
     if (dh_norms) {

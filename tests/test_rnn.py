@@ -2,6 +2,7 @@
 product of step Jacobians, and torch.nn.RNN (when installed); thread determinism; bad input."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import chainrule as cr
 from chainrule import ops, reference
@@ -57,6 +58,27 @@ def test_forward_backward_match_reference(rng, dtype, nl, shape, bias):
             continue
         assert g.dtype == (np.float64 if name == "dh_norms" else dtype), name
         assert_close(g, e, dtype=dtype, name=f"{name} ({nl}, {np.dtype(dtype).name})")
+
+
+@settings(max_examples=40, deadline=None)
+@given(T=st.integers(1, 6), N=st.integers(1, 20), I=st.integers(0, 9), H=st.integers(1, 40),
+       nl=st.sampled_from(NONLIN), f64=st.booleans(), bias=st.booleans(),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**31 - 1))
+def test_random_shapes_match_reference(T, N, I, H, nl, f64, bias, threads, seed):
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    c = make_case(rng, T, N, I, H, dtype=dtype, bias=bias)
+    cr.set_num_threads(threads)
+    hs = _fwd(c, nl)
+    assert_close(hs, _fwd(c, nl, reference), name="hs")
+    dhs = rng.standard_normal(hs.shape).astype(dtype)
+    got = _bwd(dhs, c, hs, nl, return_dh_norms=True)
+    exp = _bwd(dhs, c, hs, nl, reference, return_dh_norms=True)
+    for name, g, e in zip(GRAD_NAMES + ["dh_norms"], got, exp):
+        if e is None:
+            assert g is None
+        else:
+            assert_close(g, e, dtype=dtype, name=name)
 
 
 def test_backward_default_returns_six(rng):
@@ -251,6 +273,87 @@ def test_one_and_two_threads_bitwise_identical(rng, dtype, shape):
     exp = _bwd(dhs, c, hs_ref, "tanh", reference, return_dh_norms=True)
     for name, g, e in zip(GRAD_NAMES + ["dh_norms"], res[0][1:], exp):
         assert_close(g, e, dtype=dtype, name=f"{name} vs reference")
+
+
+# ---- every compiled step-kernel path (generic / AVX2 / AVX-512) ----------------------
+def _paths():
+    from chainrule import _kernels
+    out = []
+    for p in ("generic", "avx2", "avx512"):
+        try:
+            _kernels.rnn_set_path(p)
+            out.append(p)
+        except ValueError:  # this CPU cannot run it
+            pass
+    _kernels.rnn_set_path("auto")
+    return out
+
+
+@pytest.fixture
+def rnn_path():
+    from chainrule import _kernels
+    yield _kernels
+    _kernels.rnn_set_path("auto")
+
+
+@pytest.mark.parametrize("path", _paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nl", NONLIN)
+def test_every_isa_path_matches_reference(rng, rnn_path, path, dtype, nl):
+    rnn_path.rnn_set_path(path)
+    assert rnn_path.rnn_path() == path
+    for shape in [(3, 1, 2, 5), (4, 11, 3, 37), (2, 9, 4, 70)]:
+        c = make_case(rng, *shape, dtype=dtype)
+        hs = _fwd(c, nl)
+        assert_close(hs, _fwd(c, nl, reference), name=f"hs [{path}]")
+        dhs = rng.standard_normal(hs.shape).astype(dtype)
+        got = _bwd(dhs, c, hs, nl, return_dh_norms=True)
+        exp = _bwd(dhs, c, hs, nl, reference, return_dh_norms=True)
+        for name, g, e in zip(GRAD_NAMES + ["dh_norms"], got, exp):
+            assert_close(g, e, dtype=dtype, name=f"{name} [{path}]")
+
+
+@pytest.mark.parametrize("path", _paths())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_accuracy_in_ulps(rnn_path, path, dtype):
+    """T = 1, H = 1, w_ih = 1, w_hh = 0: h = act(x) for 10k x from 1e-12 to 1e3 in size, both
+    signs; the vector tanh/sigmoid stay within 4 ulp (relative, also for tiny outputs)."""
+    rnn_path.rnn_set_path(path)
+    mag = np.logspace(-12, 3, 4000)
+    x = np.concatenate([-mag, [0.0], mag, np.linspace(-5, 5, 2001)]).astype(dtype)
+    lo = -87.0 if dtype == np.float32 else -708.0  # below: e^x is subnormal, flushed to 0
+    eps = np.finfo(dtype).eps
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        exact = {"tanh": np.tanh(x64), "sigmoid": 1 / (1 + np.exp(-x64)),
+                 "relu": np.maximum(x64, 0)}
+    for nl, want in exact.items():
+        N = x.size
+        h = ops.rnn_forward(x.reshape(1, N, 1), np.zeros((N, 1), dtype), np.ones((1, 1), dtype),
+                            np.zeros((1, 1), dtype), None, None, nl)[0, :, 0]
+        ok = x >= lo
+        rel = np.abs(h[ok] - want[ok]) / np.maximum(np.abs(want[ok]), np.finfo(dtype).tiny)
+        assert rel.max() <= 4 * eps, (nl, path, rel.max() / eps)
+        assert np.abs(h[~ok] - want[~ok]).max(initial=0) <= 1e-37
+    special = np.array([np.nan, np.inf, -np.inf], dtype)
+    for nl, want in [("tanh", [np.nan, 1, -1]), ("sigmoid", [np.nan, 1, 0]),
+                     ("relu", [np.nan, np.inf, 0])]:
+        h = ops.rnn_forward(special.reshape(1, 3, 1), np.zeros((3, 1), dtype),
+                            np.ones((1, 1), dtype), np.zeros((1, 1), dtype), None, None,
+                            nl)[0, :, 0]
+        np.testing.assert_array_equal(h, np.array(want, dtype), err_msg=f"{nl} [{path}]")
+
+
+def test_isa_path_from_environment_and_bad_names(rnn_path):
+    import os
+    import subprocess
+    import sys
+    code = "import chainrule as cr; print(cr._kernels.rnn_path())"
+    env = dict(os.environ, CHAINRULE_ISA="generic")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "generic", out.stderr
+    with pytest.raises(ValueError, match="unknown path"):
+        rnn_path.rnn_set_path("sse9")
 
 
 # ---- bad input ----------------------------------------------------------------------

@@ -22,6 +22,23 @@ cdef extern from "chainrule.h" nogil:
                             int64_t N, int64_t I, int64_t H)
 
 
+cdef extern from "chainrule.h" nogil:
+    const char *cr_rnn_path()
+    int cr_rnn_set_path(const char *name)
+
+
+def rnn_path():
+    """The RNN step-kernel path in use: "avx512", "avx2" or "generic"."""
+    return cr_rnn_path().decode()
+
+
+def rnn_set_path(str name):
+    """Force the RNN step-kernel path ("avx512", "avx2", "generic" or "auto"); for tests."""
+    cdef bytes b = name.encode()
+    if cr_rnn_set_path(b) != 0:
+        raise ValueError(f"rnn_set_path: unknown path {name!r} or not supported by this CPU")
+
+
 cdef inline void _rnn_check(str fn, tuple got, tuple want, str name):
     if got != want:
         raise ValueError(f"{fn}: '{name}' has shape {got}, expected {want}")
