@@ -317,6 +317,12 @@ def test_conv2d_unbatched_and_errors(rng):
     assert cr.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), (x, w))
     with pytest.raises(TypeError, match="mixed float dtypes"):
         F.conv2d(x.data.astype(np.float32), w)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\)"):
+        F.conv2d(x.data[0], w)
+    with pytest.raises(ValueError, match=r"weight must have shape.*got \(2, 2, 2\)"):
+        F.conv2d(x, w.data[0])
+    with pytest.raises(ValueError, match="channels|C"):  # the kernel's own shape check
+        F.conv2d(x, np.zeros((3, 5, 2, 2)))
 
 
 POOL_CASES = [((2, 3, 6, 6), 2, None, 0), ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),

@@ -112,6 +112,11 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     padding = pair(fn, "padding", padding, 0)
     dilation = pair(fn, "dilation", dilation, 1)
     xd, wd = x.data, w.data
+    if xd.ndim not in (3, 4):
+        raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
+    if wd.ndim != 4:
+        raise ValueError(f"{fn}: weight must have shape (out_channels, in_channels, kh, kw), "
+                         f"got {wd.shape}")
     unbatched = xd.ndim == 3
     if unbatched:
         xd = xd[None]
