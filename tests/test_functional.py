@@ -317,6 +317,12 @@ def test_conv2d_unbatched_and_errors(rng):
     assert cr.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), (x, w))
     with pytest.raises(TypeError, match="mixed float dtypes"):
         F.conv2d(x.data.astype(np.float32), w)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\)"):
+        F.conv2d(x.data[0], w)
+    with pytest.raises(ValueError, match=r"weight must have shape.*got \(2, 2, 2\)"):
+        F.conv2d(x, w.data[0])
+    with pytest.raises(ValueError, match="channels|C"):  # the kernel's own shape check
+        F.conv2d(x, np.zeros((3, 5, 2, 2)))
 
 
 POOL_CASES = [((2, 3, 6, 6), 2, None, 0), ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),
@@ -349,3 +355,16 @@ def test_layers_match_torch(rng, dtype):
                     lambda t: TF.max_pool2d(t, k, s, p), [x], dtype=dtype)
         check_torch(lambda t: F.avg_pool2d(t, k, s, p),
                     lambda t: TF.avg_pool2d(t, k, s, p), [x], dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_pool_unbatched_and_errors(rng, name):
+    fn = getattr(F, name)
+    x = T(rng.permutation(2 * 5 * 6).reshape(2, 5, 6) * 0.1)
+    out = fn(x, 2, 1, 1)
+    assert_close(out.data, fn(x.data[None], 2, 1, 1).data[0])
+    assert cr.gradcheck(lambda t: fn(t, 2, 1, 1), (x,))
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\)"):
+        fn(np.zeros((5, 6)), 2)
+    with pytest.raises(TypeError, match="int64"):
+        fn(np.zeros((1, 1, 4, 4), np.int64), 2)

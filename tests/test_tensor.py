@@ -545,3 +545,34 @@ def test_op_matches_torch(rng, name, shapes, fn, dtype):
     tout.backward(torch.from_numpy(dout))
     for i, (o, t) in enumerate(zip(ours, theirs)):
         assert_close(o.grad, t.grad.numpy(), name=f"{name} grad {i}")
+
+
+def test_float32_gradients_are_never_promoted(rng, monkeypatch):
+    """Every op's backward must hand float32 gradients to float32 leaves: a float64 gradient
+    would be silently cast at the leaf but slow everything and trip the kernels' dtype checks."""
+    import chainrule.autograd as ag
+    import chainrule.nn.functional as F
+    seen = []
+    real = ag._accumulate
+
+    def spy(leaf, g):
+        seen.append(np.asarray(g).dtype)
+        real(leaf, g)
+    monkeypatch.setattr(ag, "_accumulate", spy)
+    for name, shapes, fn in TORCH_OPS:
+        ts = [cr.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+              for s in shapes]
+        out = fn(*ts)
+        out.backward(np.ones(out.shape, np.float32))
+    x = cr.tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    p = cr.tensor(rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32), requires_grad=True)
+    for f in (lambda: F.softmax(x, 1).sum(), lambda: F.log_softmax(x, 0).sum(),
+              lambda: F.mse_loss(x, p), lambda: F.binary_cross_entropy(p, p.data),
+              lambda: F.binary_cross_entropy_with_logits(x, p),
+              lambda: F.cross_entropy(x, np.array([0, 1, 2, 0]), 0.1),
+              lambda: F.cross_entropy(x, p, 0.1, "none").sum(), lambda: (x.mean(0) ** 2).mean(),
+              lambda: F.max_pool2d(x.reshape(1, 1, 4, 3), 2).sum(),
+              lambda: F.avg_pool2d(x.reshape(1, 1, 4, 3), 2, 1, 1).sum()):
+        f().backward()
+    assert len(seen) > 40
+    assert set(seen) == {np.dtype(np.float32)}

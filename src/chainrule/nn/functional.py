@@ -112,6 +112,11 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     padding = pair(fn, "padding", padding, 0)
     dilation = pair(fn, "dilation", dilation, 1)
     xd, wd = x.data, w.data
+    if xd.ndim not in (3, 4):
+        raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
+    if wd.ndim != 4:
+        raise ValueError(f"{fn}: weight must have shape (out_channels, in_channels, kh, kw), "
+                         f"got {wd.shape}")
     unbatched = xd.ndim == 3
     if unbatched:
         xd = xd[None]
@@ -129,28 +134,38 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     return _make(y[0] if unbatched else y, parents, backward)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max pooling, NCHW; the gradient goes to the first maximum (row-major) of each window."""
-    x = as_tensor(x, "max_pool2d", "x")
+def _pool_input(fn, x):
+    x = as_tensor(x, fn, "x")
     xd = x.data
+    if xd.ndim not in (3, 4):
+        raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
+    return x, (xd[None] if xd.ndim == 3 else xd), xd.ndim == 3
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max pooling, NCHW (or CHW); the gradient goes to the first maximum (row-major) of
+    each window."""
+    x, xd, unbatched = _pool_input("max_pool2d", x)
     y, indices = ops.max_pool2d_forward(xd, kernel_size, stride, padding)
     shape = xd.shape
 
     def backward(g):
-        return (ops.max_pool2d_backward(g, indices, shape),)
-    return _make(y, (x,), backward)
+        dx = ops.max_pool2d_backward(g[None] if unbatched else g, indices, shape)
+        return (dx[0] if unbatched else dx,)
+    return _make(y[0] if unbatched else y, (x,), backward)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Average pooling, NCHW (padding counts in the divisor, as PyTorch's default)."""
-    x = as_tensor(x, "avg_pool2d", "x")
-    xd = x.data
+    """Average pooling, NCHW (or CHW); padding counts in the divisor (PyTorch's default)."""
+    x, xd, unbatched = _pool_input("avg_pool2d", x)
     y = ops.avg_pool2d_forward(xd, kernel_size, stride, padding)
     shape = xd.shape
 
     def backward(g):
-        return (ops.avg_pool2d_backward(g, shape, kernel_size, stride, padding),)
-    return _make(y, (x,), backward)
+        dx = ops.avg_pool2d_backward(g[None] if unbatched else g, shape, kernel_size, stride,
+                                     padding)
+        return (dx[0] if unbatched else dx,)
+    return _make(y[0] if unbatched else y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- activations
