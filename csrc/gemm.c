@@ -29,9 +29,10 @@
 #include "gemm_ukr.h"
 
 /* below this many multiply-adds the naive loop wins (no setup at all) */
-#define NAIVE_MAX_WORK (8.0 * 8 * 8)
-/* below this, one thread: a parallel region costs about a microsecond */
-#define THREAD_MIN_WORK (48.0 * 48 * 48)
+#define NAIVE_MAX_WORK (4.0 * 4 * 4)
+/* up to this, one thread: waking a second thread costs microseconds (far more when the
+ * cores are busy), which is the whole run time of a 64^3 product */
+#define THREAD_MIN_WORK (64.0 * 64 * 64 + 1)
 /* up to this, the micro-kernel reads A and B in place (packing costs more than it saves) */
 #define DIRECT_MAX_WORK (96.0 * 96 * 96)
 
@@ -115,10 +116,21 @@ static const gemm_path *current_path(void) {
 
 const char *cr_gemm_path(void) { return current_path()->name; }
 
-/* CHAINRULE_GEMM_BLOCKS=kc,mc,nc (tuning aid; read once) */
-static int64_t g_override[3] = {-1, 0, 0};
+/* Block-size override: CHAINRULE_GEMM_BLOCKS=kc,mc,nc (read at the first call) or
+ * cr_gemm_set_blocks; values <= 0 keep the path's defaults. For tuning and for tests that
+ * exercise every blocking edge with small matrices. */
+static volatile int g_override_init = 0;
+static int64_t g_override[3] = {0, 0, 0};
+
+void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc) {
+    g_override[0] = kc;
+    g_override[1] = mc;
+    g_override[2] = nc;
+    g_override_init = 1;
+}
+
 static void block_override(int64_t *kc, int64_t *mc, int64_t *nc) {
-    if (g_override[0] < 0) {
+    if (!g_override_init) {
         int64_t v[3] = {0, 0, 0};
         const char *env = getenv("CHAINRULE_GEMM_BLOCKS");
         if (env) {
@@ -128,9 +140,7 @@ static void block_override(int64_t *kc, int64_t *mc, int64_t *nc) {
                 env = (*end == ',') ? end + 1 : end;
             }
         }
-        g_override[1] = v[1];
-        g_override[2] = v[2];
-        g_override[0] = v[0];
+        cr_gemm_set_blocks(v[0], v[1], v[2]);
     }
     if (g_override[0] > 0) *kc = g_override[0];
     if (g_override[1] > 0) *mc = g_override[1];

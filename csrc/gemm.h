@@ -33,6 +33,11 @@ const char *cr_gemm_path(void);
  * The environment variable CHAINRULE_ISA does the same at the first call. For tests. */
 int cr_gemm_set_path(const char *name);
 
+/* Override the cache block sizes KC, MC, NC (<= 0: the path's default). For tests/tuning;
+ * CHAINRULE_GEMM_BLOCKS=kc,mc,nc does the same at the first call. Results do not depend
+ * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). */
+void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc);
+
 #ifdef __cplusplus
 }
 #endif

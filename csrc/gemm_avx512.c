@@ -9,6 +9,10 @@
 #include <math.h>
 #include "gemm_ukr.h"
 
+#if CR_AVX512_MR_F32 != 12 || CR_AVX512_MR_F64 != 12 || CR_AVX512_NR_F32 != 32 || CR_AVX512_NR_F64 != 16
+#error "gemm_avx512_tmpl.h has 12/8/4-row kernels of 2 vectors; update it with gemm_ukr.h"
+#endif
+
 /* ---- float32 ---------------------------------------------------------------- */
 #define T float
 #define VT __m512

@@ -59,49 +59,66 @@ FN_WRITE(VT acc[MR][NV], T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, T
     }
 }
 
+/* The accumulators are named variables, not an array: gcc keeps a 24-vector array in
+ * memory (it will not scalarize an aggregate that large) and then stores it every k step.
+ * The kernels come in 12-, 8- and 4-row versions (gemm_avx512_rows.h, included three
+ * times): the last row tile of C uses the smallest that covers it (64 = 5*12 + 4 rows
+ * then costs 64 rows of work, not 72). */
+#define ACC_DECL(i) VT c##i##_0 = V_ZERO(), c##i##_1 = V_ZERO();
+#define ACC_FMA(i, a_i) { VT av_ = V_SET1(a_i); c##i##_0 = V_FMADD(av_, b0, c##i##_0); \
+                          c##i##_1 = V_FMADD(av_, b1, c##i##_1); }
+#define ACC_FMA_PACKED(i) ACC_FMA(i, a[i])
+#define ACC_FMA_STRIDED(i) ACC_FMA(i, a_row[i][off])
+#define ACC_SAVE(i) acc[i][0] = c##i##_0; acc[i][1] = c##i##_1;
+
+#define ROWS_R(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define R 12
+#include "gemm_avx512_rows.h"
+#undef ROWS_R
+#undef R
+#define ROWS_R(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define R 8
+#include "gemm_avx512_rows.h"
+#undef ROWS_R
+#undef R
+#define ROWS_R(X) X(0) X(1) X(2) X(3)
+#define R 4
+#include "gemm_avx512_rows.h"
+#undef ROWS_R
+#undef R
+
+#define CAT3_(a, b, c) a##b##c
+#define CAT3(a, b, c) CAT3_(a, b, c)
+#define ROWS_FN(name, r) CAT3(name, _r, r)
+
 /* Packed panels: a[p*MR + i], b[p*NR + j], zero-padded, 64-byte aligned. */
 void FN_PACKED(CR_UKR_ARGS(T)) {
+    if (m > 8)
+        ROWS_FN(FN_PACKED, 12)(k, a, b, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    else if (m > 4)
+        ROWS_FN(FN_PACKED, 8)(k, a, b, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    else
+        ROWS_FN(FN_PACKED, 4)(k, a, b, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
     (void)rsa; (void)csa; (void)rsb;
-    VT acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = V_ZERO();
-    for (int64_t p = 0; p < k; p++) {
-        VT b_p[NV];
-        for (int v = 0; v < NV; v++) b_p[v] = V_LOAD(b + v * LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            VT a_i = V_SET1(a[i]);
-            for (int v = 0; v < NV; v++) acc[i][v] = V_FMADD(a_i, b_p[v], acc[i][v]);
-        }
-        a += MR;
-        b += NR;
-    }
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
 /* In-place operands: rows >= m of a are never touched (their pointers repeat row m-1),
  * columns >= n of b are masked off, so nothing outside the matrices is read. */
 void FN_STRIDED(CR_UKR_ARGS(T)) {
-    const T *a_row[MR];
-    for (int i = 0; i < MR; i++) a_row[i] = a + (i < m ? i : m - 1) * rsa;
-    MASKT mk[NV];
-    FN_MASKS(n, mk);
-    VT acc[MR][NV];
-    for (int i = 0; i < MR; i++)
-        for (int v = 0; v < NV; v++) acc[i][v] = V_ZERO();
-    int64_t off = 0;
-    for (int64_t p = 0; p < k; p++) {
-        VT b_p[NV];
-        for (int v = 0; v < NV; v++) b_p[v] = V_MASKZ_LOADU(mk[v], b + v * LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            VT a_i = V_SET1(a_row[i][off]);
-            for (int v = 0; v < NV; v++) acc[i][v] = V_FMADD(a_i, b_p[v], acc[i][v]);
-        }
-        off += csa;
-        b += rsb;
-    }
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    if (m > 8)
+        ROWS_FN(FN_STRIDED, 12)(k, a, rsa, csa, b, rsb, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    else if (m > 4)
+        ROWS_FN(FN_STRIDED, 8)(k, a, rsa, csa, b, rsb, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    else
+        ROWS_FN(FN_STRIDED, 4)(k, a, rsa, csa, b, rsb, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
+#undef CAT3_
+#undef CAT3
+#undef ROWS_FN
+#undef ACC_DECL
+#undef ACC_FMA
+#undef ACC_FMA_PACKED
+#undef ACC_FMA_STRIDED
+#undef ACC_SAVE
 #undef NR

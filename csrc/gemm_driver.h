@@ -61,11 +61,14 @@ static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int6
                 for (int64_t i = 0; i < mr; i++) d[p * MR + i] = s[i];
                 for (int64_t i = mr; i < MR; i++) d[p * MR + i] = 0;
             }
-        } else { /* rows contiguous: read mr row streams, write the panel in order */
-            for (int64_t p = 0; p < kc; p++) {
-                for (int64_t i = 0; i < mr; i++) d[p * MR + i] = src[i * rs_a + p * cs_a];
-                for (int64_t i = mr; i < MR; i++) d[p * MR + i] = 0;
+        } else { /* rows contiguous: read each row in order (reading mr rows side by side
+                  * would hit one L1 set when lda is a multiple of 4 KiB) */
+            for (int64_t i = 0; i < mr; i++) {
+                const T *s = src + i * rs_a;
+                for (int64_t p = 0; p < kc; p++) d[p * MR + i] = s[p];
             }
+            for (int64_t i = mr; i < MR; i++)
+                for (int64_t p = 0; p < kc; p++) d[p * MR + i] = 0;
         }
     }
 }
@@ -80,104 +83,135 @@ static void FN(pack_b_panel_)(T *restrict dst, const T *restrict B, int64_t rs_b
             for (int64_t j = 0; j < nr; j++) dst[p * NR + j] = s[j];
             for (int64_t j = nr; j < NR; j++) dst[p * NR + j] = 0;
         }
-    } else { /* B transposed: nr column streams */
-        for (int64_t p = 0; p < kc; p++) {
-            for (int64_t j = 0; j < nr; j++) dst[p * NR + j] = src[j * cs_b + p * rs_b];
-            for (int64_t j = nr; j < NR; j++) dst[p * NR + j] = 0;
+    } else { /* B transposed: read each column of op(B) (a row of B) in order */
+        for (int64_t j = 0; j < nr; j++) {
+            const T *s = src + j * cs_b;
+            for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = s[p];
+        }
+        for (int64_t j = nr; j < NR; j++)
+            for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = 0;
+    }
+}
+
+/* Everything one GEMM call needs, shared by its threads. */
+typedef struct {
+    int64_t M, N, K;
+    const T *A, *B;
+    int64_t rs_a, cs_a, rs_b, cs_b;
+    T alpha, beta;
+    T *C;
+    int64_t rsc, csc;
+    const T *bias_n, *bias_m;
+    int act, MR, NR, direct;
+    int64_t KC, MC, NC;
+    const gemm_path *P;
+} FN(job_);
+
+/* The naive loop on strided operands, for the rows [i0, i1) and columns [j0, j1) of C:
+ * the fallback when no packing memory can be had. */
+static void FN(gemm_strided_naive_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0,
+                                    int64_t j1) {
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            T s = 0;
+            for (int64_t p = 0; p < J->K; p++)
+                s += J->A[i * J->rs_a + p * J->cs_a] * J->B[p * J->rs_b + j * J->cs_b];
+            T *cij = J->C + i * J->rsc + j * J->csc;
+            T v = J->alpha * s;
+            if (J->beta != 0) v += J->beta * *cij;
+            if (J->bias_n) v += J->bias_n[j];
+            if (J->bias_m) v += J->bias_m[i];
+            *cij = FN(act_)(v, J->act);
+        }
+}
+
+/* The five loops (BLIS) over the part C[i0:i1, j0:j1] of C, serially: jc over NC columns,
+ * pc over KC (pack the KC x NC block of B), ic over MC rows (pack the MC x KC block of A),
+ * then jr (NR) and ir (MR) over the micro-kernel. The K sum of every element runs in the
+ * same order whatever part of C a thread owns, so results do not depend on the split.
+ * direct = no packing of A (nor of B when its rows are contiguous): for small problems the
+ * copies cost more than they save. Packing buffers are cached per thread (scratch). */
+static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    const int64_t K = J->K, MR = J->MR, NR = J->NR;
+    const int pack_a = !J->direct, pack_b = !J->direct || J->cs_b != 1;
+    const UKR ukr = (pack_a && pack_b) ? J->P->FN(packed_) : J->P->FN(strided_);
+    const int64_t M = i1 - i0, N = j1 - j0;
+    /* balanced blocks: K in equal slices of at most KC (the same for every part: the K
+     * split decides the rounding), M and N in MR / NR multiples */
+    const int64_t kc_max = cdiv(K, cdiv(K, J->KC));
+    const int64_t nc_max = round_up(cdiv(N, cdiv(N, J->NC)), NR);
+    const int64_t mc_max = round_up(cdiv(M, cdiv(M, J->MC)), MR);
+    T *bbuf = NULL, *abuf = NULL;
+    if (pack_b) bbuf = (T *)scratch(0, (size_t)kc_max * (size_t)nc_max * sizeof(T));
+    if (pack_a) abuf = (T *)scratch(1, (size_t)mc_max * (size_t)kc_max * sizeof(T));
+    if ((pack_b && !bbuf) || (pack_a && !abuf)) {
+        FN(gemm_strided_naive_)(J, i0, i1, j0, j1);
+        return;
+    }
+    for (int64_t jc = j0; jc < j1; jc += nc_max) {
+        const int64_t nc = j1 - jc < nc_max ? j1 - jc : nc_max;
+        for (int64_t pc = 0; pc < K; pc += kc_max) {
+            const int64_t kc = K - pc < kc_max ? K - pc : kc_max;
+            const int first = pc == 0, last = pc + kc >= K;
+            if (pack_b)
+                for (int64_t jr = 0; jr < nc; jr += NR)
+                    FN(pack_b_panel_)(bbuf + jr * kc, J->B, J->rs_b, J->cs_b, pc, jc + jr, kc,
+                                      nc - jr < NR ? nc - jr : NR, NR);
+            for (int64_t ic = i0; ic < i1; ic += mc_max) {
+                const int64_t mc = i1 - ic < mc_max ? i1 - ic : mc_max;
+                if (pack_a) FN(pack_a_)(abuf, J->A, J->rs_a, J->cs_a, ic, pc, mc, kc, MR);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                    const T *b_p = pack_b ? bbuf + jr * kc : J->B + pc * J->rs_b + (jc + jr);
+                    const int64_t rsb = pack_b ? NR : J->rs_b;
+                    const T *bn = (last && J->bias_n) ? J->bias_n + jc + jr : NULL;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                        const T *a_p = pack_a ? abuf + ir * kc
+                                              : J->A + (ic + ir) * J->rs_a + pc * J->cs_a;
+                        const int64_t rsa = pack_a ? 1 : J->rs_a, csa = pack_a ? MR : J->cs_a;
+                        T *c_t = J->C + (ic + ir) * J->rsc + (jc + jr) * J->csc;
+                        const T *bm = (last && J->bias_m) ? J->bias_m + ic + ir : NULL;
+                        ukr(kc, a_p, rsa, csa, b_p, rsb, c_t, J->rsc, J->csc, mr, nr, J->alpha,
+                            first ? J->beta : (T)1, bn, bm);
+                        if (last && J->act != CR_ACT_NONE)
+                            FN(act_tile_)(c_t, J->rsc, J->csc, mr, nr, J->act);
+                    }
+                }
+            }
         }
     }
 }
 
-/* The five loops (BLIS): jc over NC columns, pc over KC (pack a KC x NC block of B, shared),
- * then tasks = (MC row block, column chunk) split statically over the threads; each task
- * packs its MC x KC block of A (per thread) and runs jr (NR) and ir (MR) over the
- * micro-kernel. Every C tile is written by exactly one thread, and the K order of the sum
- * is fixed, so the result does not depend on timing. direct = no packing of A (and of B
- * when its rows are contiguous): for small problems the copies cost more than they save. */
-static int FN(gemm_blocked_)(const gemm_path *P, int64_t M, int64_t N, int64_t K, T alpha,
-                             const T *A, int64_t rs_a, int64_t cs_a, const T *B, int64_t rs_b,
-                             int64_t cs_b, T beta, T *C, int64_t rsc, int64_t csc,
-                             const T *bias_n, const T *bias_m, int act, int nt, int direct) {
-    const int MR = P->FN(mr_), NR = P->FN(nr_);
-    UKR packed = P->FN(packed_), strided = P->FN(strided_);
-    int64_t KC = P->FN(kc_), MC = P->FN(mc_), NC = P->FN(nc_);
-    block_override(&KC, &MC, &NC);
-    const int pack_a = !direct, pack_b = !direct || cs_b != 1;
-    const UKR ukr = (pack_a && pack_b) ? packed : strided;
-
-    /* balanced blocks: K in equal KC-or-less slices, N in NR-rounded slices */
-    int64_t nkb = cdiv(K, KC), kc_max = cdiv(K, nkb);
-    int64_t njb = cdiv(N, NC), nc_max = round_up(cdiv(N, njb), NR);
-    /* M blocks: a multiple of the thread count when M is large enough, else each block is
-     * shared by nt column chunks */
-    int64_t n_ic = cdiv(M, MC);
-    if (nt > 1 && n_ic % nt != 0 && M >= (int64_t)nt * MR * 4) n_ic = round_up(n_ic, nt);
-    int64_t mc = round_up(cdiv(M, n_ic), MR);
-    n_ic = cdiv(M, mc);
-    const int64_t n_jch = (n_ic % nt == 0) ? 1 : nt;
-    const int64_t ntask = n_ic * n_jch;
-
-    T *bbuf = NULL, *abuf = NULL;
-    if (pack_b) bbuf = (T *)scratch(0, (size_t)kc_max * (size_t)nc_max * sizeof(T));
-    if (pack_a) abuf = (T *)scratch(1, (size_t)nt * (size_t)mc * (size_t)kc_max * sizeof(T));
-    if ((pack_b && !bbuf) || (pack_a && !abuf)) return -1;
-
-#pragma omp parallel num_threads(nt) if (nt > 1)
+/* Split C between nt threads, each running the serial loops on its own part: along N in
+ * NR-column chunks when there are more column tiles than row tiles, else along M in MR-row
+ * chunks. No barrier anywhere (the team only joins at the end): on a busy machine a
+ * descheduled thread then delays one join, not every block. */
+static void FN(gemm_threads_)(const FN(job_) *J, int nt) {
+    const int64_t tm = cdiv(J->M, J->MR), tn = cdiv(J->N, J->NR);
+    const int by_cols = tn >= tm;
+    const int64_t tiles = by_cols ? tn : tm;
+    if (nt > tiles) nt = (int)tiles;
+    if (nt <= 1) {
+        FN(gemm_part_)(J, 0, J->M, 0, J->N);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
     {
-        int tid = 0;
+        int tid = 0, team = 1;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
+        team = omp_get_num_threads(); /* the runtime may give fewer threads than asked */
 #endif
-        T *apack = pack_a ? abuf + (size_t)tid * (size_t)mc * (size_t)kc_max : NULL;
-        const int64_t t0 = ntask * tid / nt, t1 = ntask * (tid + 1) / nt;
-        for (int64_t jc = 0; jc < N; jc += nc_max) {
-            const int64_t nc = N - jc < nc_max ? N - jc : nc_max;
-            const int64_t np = cdiv(nc, NR);
-            for (int64_t pc = 0; pc < K; pc += kc_max) {
-                const int64_t kc = K - pc < kc_max ? K - pc : kc_max;
-                const int first = pc == 0, last = pc + kc >= K;
-                if (pack_b) {
-#pragma omp for schedule(static)
-                    for (int64_t jp = 0; jp < np; jp++) {
-                        int64_t jr = jp * NR, nr = nc - jr < NR ? nc - jr : NR;
-                        FN(pack_b_panel_)(bbuf + jr * kc, B, rs_b, cs_b, pc, jc + jr, kc, nr, NR);
-                    } /* implicit barrier: B block ready */
-                }
-                int64_t packed_ic = -1;
-                for (int64_t task = t0; task < t1; task++) {
-                    const int64_t ib = task / n_jch, jch = task % n_jch;
-                    const int64_t ic = ib * mc, mcur = M - ic < mc ? M - ic : mc;
-                    if (pack_a && ib != packed_ic) {
-                        FN(pack_a_)(apack, A, rs_a, cs_a, ic, pc, mcur, kc, MR);
-                        packed_ic = ib;
-                    }
-                    const int64_t jp0 = np * jch / n_jch, jp1 = np * (jch + 1) / n_jch;
-                    for (int64_t jp = jp0; jp < jp1; jp++) {
-                        const int64_t jr = jp * NR, ncur = nc - jr < NR ? nc - jr : NR;
-                        const T *b_p = pack_b ? bbuf + jr * kc : B + pc * rs_b + (jc + jr);
-                        const int64_t rsb = pack_b ? NR : rs_b;
-                        const T *bn = (last && bias_n) ? bias_n + jc + jr : NULL;
-                        for (int64_t ir = 0; ir < mcur; ir += MR) {
-                            const int64_t mr = mcur - ir < MR ? mcur - ir : MR;
-                            const T *a_p = pack_a ? apack + ir * kc
-                                                  : A + (ic + ir) * rs_a + pc * cs_a;
-                            const int64_t rsa = pack_a ? 1 : rs_a, csa = pack_a ? MR : cs_a;
-                            T *c_t = C + (ic + ir) * rsc + (jc + jr) * csc;
-                            const T *bm = (last && bias_m) ? bias_m + ic + ir : NULL;
-                            ukr(kc, a_p, rsa, csa, b_p, rsb, c_t, rsc, csc, mr, ncur, alpha,
-                                first ? beta : (T)1, bn, bm);
-                            if (last && act != CR_ACT_NONE)
-                                FN(act_tile_)(c_t, rsc, csc, mr, ncur, act);
-                        }
-                    }
-                }
-                if (pack_b) {
-#pragma omp barrier
-                } /* nobody reads the B block any more: it may be repacked */
-            }
+        const int64_t t0 = tiles * tid / team, t1 = tiles * (tid + 1) / team;
+        if (by_cols) {
+            const int64_t j0 = t0 * J->NR, j1 = t1 * J->NR < J->N ? t1 * J->NR : J->N;
+            if (j0 < j1) FN(gemm_part_)(J, 0, J->M, j0, j1);
+        } else {
+            const int64_t i0 = t0 * J->MR, i1 = t1 * J->MR < J->M ? t1 * J->MR : J->M;
+            if (i0 < i1) FN(gemm_part_)(J, i0, i1, 0, J->N);
         }
     }
-    return 0;
 }
 
 /* C = act(beta*C + biases) when there is nothing to multiply (K == 0). */
@@ -226,12 +260,11 @@ void FN(cr_gemm_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, cons
         rsc = 1; csc = ldc;
         bn = bias_m; bm = bias_n;
     }
-    const int direct = P->FN(strided_) != NULL && work <= DIRECT_MAX_WORK;
-    if (FN(gemm_blocked_)(P, m, n, K, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, C, rsc, csc,
-                          bn, bm, act, nt, direct) != 0) {
-        /* no memory for the packing buffers: the naive loop needs none */
-        FN(gemm_naive_)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias_n, bias_m, act);
-    }
+    FN(job_) J = {m, n, K, a, b, rs_a, cs_a, rs_b, cs_b, alpha, beta, C, rsc, csc, bn, bm,
+                  act, MR, NR, P->FN(strided_) != NULL && work <= DIRECT_MAX_WORK,
+                  P->FN(kc_), P->FN(mc_), P->FN(nc_), P};
+    block_override(&J.KC, &J.MC, &J.NC);
+    FN(gemm_threads_)(&J, nt);
 }
 
 #undef FN

@@ -10,10 +10,12 @@
  *
  * The per-step product (N x H times H x H) is the serial critical path, and cr_gemm would
  * re-pack w_hh and fork threads on every step. So the recurrence has its own lean kernel:
- * w_hh (or w_hh^T) is packed ONCE per call into column panels of NR = 2 vectors, an
- * MR x NR register tile runs over k, and ONE parallel region spans all T steps with one
- * barrier per step; each thread owns a fixed range of column panels. Every output element
- * is summed over k in the same order whatever the thread count -> bitwise reproducible.
+ * w_hh (or w_hh^T) is packed ONCE per call into column panels of NR = 2 vectors and an
+ * MR x NR register tile runs over k. Row n of h_t depends only on row n of h_{t-1} (and
+ * row n of da_t only on row n of da_{t+1}), so the threads split the BATCH: ONE parallel
+ * region, each thread runs all T steps on its own rows, no barrier between steps. Every
+ * output element is summed over k in the same order whatever the thread count -> bitwise
+ * reproducible.
  * Vectors are GCC vector extensions (64 bytes), compiled for x86-64-v4 / v3 / baseline
  * with target_clones; tanh/sigmoid use an exp written on those vectors (libm's tanhf per
  * element cost more than the whole matrix product at H = 64).
@@ -38,9 +40,9 @@
 
 /* tile of the step kernel: RNN_MR rows of the batch x 2 vectors of columns */
 #define RNN_MR 8
-/* run the recurrence on several threads only when one step has at least this many
- * multiply-adds (N*H*H); below it one barrier per step costs more than it saves */
-#define RNN_PAR_MIN_FLOPS 300000
+/* run the recurrence on several threads only when the whole sequence has at least this
+ * many multiply-adds (T*N*H*H); below it starting the threads costs more than it saves */
+#define RNN_PAR_MIN_FLOPS 2000000
 
 /* ---- float ---- */
 typedef float rnn_vf32 __attribute__((vector_size(64)));

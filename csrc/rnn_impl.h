@@ -102,21 +102,21 @@ static void SUF(pack_panels)(REAL *Bp, const REAL *w_hh, int trans, int64_t jb0,
     }
 }
 
-/* One forward step on column panels jb0..jb1 (all N rows):
- * h_t[:, cols] = act(h_prev @ w_hh^T [:, cols] + h_t[:, cols] + b_hh[cols])
- * h_t holds the input projection x_t @ w_ih^T + b_ih on entry. h_prev, h_t (N x H). */
+/* One forward step for n rows of the batch (all H columns):
+ * h_t = act(h_prev @ w_hh^T + h_t + b_hh), h_t holding x_t @ w_ih^T + b_ih on entry.
+ * h_prev, h_t (n x H), rows of a thread's slice; Bp all packed panels of w_hh^T. */
 RNN_CLONES
-static void SUF(forward_step_cols)(REAL *h_t, const REAL *h_prev, const REAL *Bp,
-                                   const REAL *b_hh, int act, int64_t jb0, int64_t jb1,
-                                   int64_t N, int64_t H) {
+static void SUF(forward_step)(REAL *h_t, const REAL *h_prev, const REAL *Bp, const REAL *b_hh,
+                              int act, int64_t n_rows, int64_t H) {
     REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
     REAL tmp[3][VL] __attribute__((aligned(64)));
-    for (int64_t jb = jb0; jb < jb1; jb++) {
+    const int64_t nb = (H + NR - 1) / NR;
+    for (int64_t jb = 0; jb < nb; jb++) {
         const REAL *panel = Bp + jb * H * NR;
         const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < N; i0 += RNN_MR) {
-            SUF(tile_mm)(tile, h_prev, H, i0, N, panel, H);
-            const int64_t rows = N - i0 < RNN_MR ? N - i0 : RNN_MR;
+        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
+            SUF(tile_mm)(tile, h_prev, H, i0, n_rows, panel, H);
+            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
             for (int64_t i = 0; i < rows; i++) {
                 REAL *out = h_t + (i0 + i) * H;
                 for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
@@ -141,39 +141,41 @@ static void SUF(forward_step_cols)(REAL *h_t, const REAL *h_prev, const REAL *Bp
     }
 }
 
-/* One backward step on column panels jb0..jb1 (all N rows):
+/* One backward step for n rows of the batch (all H columns):
  * dh = dhs_t + da_next @ w_hh  (da_next NULL at t = T: no recurrence yet),
- * colsq[j] += sum_n dh[n][j]^2 (if colsq), da_t = dh * act'(h_t).  All (N x H). */
+ * rowsq[i] = sum_j dh[i][j]^2 (if rowsq), da_t = dh * act'(h_t).   All (n x H). */
 RNN_CLONES
-static void SUF(backward_step_cols)(REAL *da_t, double *colsq, const REAL *da_next,
-                                    const REAL *dhs_t, const REAL *h_t, const REAL *Bp,
-                                    int act, int64_t jb0, int64_t jb1, int64_t N, int64_t H) {
+static void SUF(backward_step)(REAL *da_t, REAL *rowsq, const REAL *da_next, const REAL *dhs_t,
+                               const REAL *h_t, const REAL *Bp, int act, int64_t n_rows,
+                               int64_t H) {
     REAL tile[RNN_MR * NR] __attribute__((aligned(64)));
     REAL tmp[2][VL] __attribute__((aligned(64)));
-    for (int64_t jb = jb0; jb < jb1; jb++) {
+    const int64_t nb = (H + NR - 1) / NR;
+    if (rowsq) memset(rowsq, 0, (size_t)n_rows * sizeof(REAL));
+    for (int64_t jb = 0; jb < nb; jb++) {
         const REAL *panel = Bp + jb * H * NR;
         const int64_t j0 = jb * NR;
-        for (int64_t i0 = 0; i0 < N; i0 += RNN_MR) {
-            if (da_next) SUF(tile_mm)(tile, da_next, H, i0, N, panel, H);
+        for (int64_t i0 = 0; i0 < n_rows; i0 += RNN_MR) {
+            if (da_next) SUF(tile_mm)(tile, da_next, H, i0, n_rows, panel, H);
             else memset(tile, 0, sizeof tile);
-            const int64_t rows = N - i0 < RNN_MR ? N - i0 : RNN_MR;
+            const int64_t rows = n_rows - i0 < RNN_MR ? n_rows - i0 : RNN_MR;
             for (int64_t i = 0; i < rows; i++) {
                 const int64_t row = (i0 + i) * H;
+                VREAL sq = SUF(vsplat)(0);
                 for (int64_t c0 = 0; c0 < NR && j0 + c0 < H; c0 += VL) {
                     const int64_t j = j0 + c0, n = H - j < VL ? H - j : VL;
                     VREAL dh = *(const VREAL *)(tile + i * NR + c0), h;
                     if (n == VL) {
                         dh += SUF(vload)(dhs_t + row + j);
                         h = SUF(vload)(h_t + row + j);
-                    } else {
+                    } else { /* partial vector: lanes past H stay 0 (zero-padded panel) */
                         memset(tmp, 0, sizeof tmp);
                         memcpy(tmp[0], dhs_t + row + j, (size_t)n * sizeof(REAL));
                         memcpy(tmp[1], h_t + row + j, (size_t)n * sizeof(REAL));
                         dh += *(const VREAL *)tmp[0];
                         h = *(const VREAL *)tmp[1];
                     }
-                    if (colsq)
-                        for (int64_t c = 0; c < n; c++) colsq[j + c] += (double)dh[c] * (double)dh[c];
+                    sq += dh * dh;
                     VREAL da = dh * SUF(vact_grad)(h, act);
                     if (n == VL) {
                         SUF(vstore)(da_t + row + j, da);
@@ -182,18 +184,34 @@ static void SUF(backward_step_cols)(REAL *da_t, double *colsq, const REAL *da_ne
                         memcpy(da_t + row + j, tmp[0], (size_t)n * sizeof(REAL));
                     }
                 }
+                if (rowsq) {
+                    REAL s = 0;
+                    for (int c = 0; c < VL; c++) s += sq[c];
+                    rowsq[i0 + i] += s;
+                }
             }
         }
     }
 }
 
-/* threads for the recurrence: several only for big enough steps, never nested */
-static int SUF(recurrence_threads)(int64_t N, int64_t H, int64_t nb) {
+/* The recurrence is split over the batch: row i of h_t (and of da_t) needs only row i of
+ * h_{t-1} (da_{t+1}), so each thread runs all T steps on its own rows with no barrier.
+ * Slices are whole MR-row tiles; several threads only when there is enough work. */
+static int SUF(recurrence_threads)(int64_t T, int64_t N, int64_t H) {
     if (cr_in_parallel()) return 1;
     int nt = cr_get_num_threads();
-    if ((double)N * (double)H * (double)H < RNN_PAR_MIN_FLOPS) nt = 1;
-    if (nt > nb) nt = (int)nb;
+    if ((double)T * (double)N * (double)H * (double)H < RNN_PAR_MIN_FLOPS) nt = 1;
+    const int64_t tiles = (N + RNN_MR - 1) / RNN_MR;
+    if (nt > tiles) nt = (int)tiles;
     return nt < 1 ? 1 : nt;
+}
+
+static void SUF(thread_rows)(int64_t N, int tid, int nthr, int64_t *r0, int64_t *r1) {
+    const int64_t tiles = (N + RNN_MR - 1) / RNN_MR;
+    *r0 = tiles * tid / nthr * RNN_MR;
+    *r1 = tiles * (tid + 1) / nthr * RNN_MR;
+    if (*r1 > N) *r1 = N;
+    if (*r0 > N) *r0 = N;
 }
 
 static REAL *SUF(alloc_panels)(int64_t nb, int64_t H) {
@@ -215,7 +233,8 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
     /* input projection of every step at once: hs (T*N x H) = x (T*N x I) @ w_ih^T + b_ih */
     GEMM(0, 1, T * N, H, I, 1, x, I > 0 ? I : 1, w_ih, I > 0 ? I : 1, 0, hs, H,
          b_ih, NULL, CR_ACT_NONE);
-    const int nt = SUF(recurrence_threads)(N, H, nb);
+    SUF(pack_panels)(Bp, w_hh, 1, 0, nb, H);
+    const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
         int tid = 0, nthr = 1;
@@ -223,12 +242,11 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
         tid = omp_get_thread_num();
         nthr = omp_get_num_threads();
 #endif
-        const int64_t jb0 = nb * tid / nthr, jb1 = nb * (tid + 1) / nthr;
-        SUF(pack_panels)(Bp, w_hh, 1, jb0, jb1, H); /* each thread packs the panels it uses */
-        for (int64_t t = 0; t < T; t++) {
+        int64_t r0, r1;
+        SUF(thread_rows)(N, tid, nthr, &r0, &r1);
+        for (int64_t t = 0; r1 > r0 && t < T; t++) {
             const REAL *h_prev = t > 0 ? hs + (t - 1) * NH : h0;
-            SUF(forward_step_cols)(hs + t * NH, h_prev, Bp, b_hh, act, jb0, jb1, N, H);
-            #pragma omp barrier
+            SUF(forward_step)(hs + t * NH + r0 * H, h_prev + r0 * H, Bp, b_hh, act, r1 - r0, H);
         }
     }
     free(Bp);
@@ -249,16 +267,17 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
     const int64_t nb = (H + NR - 1) / NR;
     REAL *da = (REAL *)malloc((size_t)(T * NH) * sizeof(REAL)); /* dL/da_t, (T, N, H) */
     REAL *Bp = SUF(alloc_panels)(nb, H);
-    /* per step and column: sum over the batch of dh^2 (a fixed order for any threads) */
-    double *colsq = dh_norms ? (double *)calloc((size_t)(T * H), sizeof(double)) : NULL;
+    /* per step and batch row: sum over the H columns of dh^2 (one fixed order) */
+    REAL *rowsq = dh_norms ? (REAL *)malloc((size_t)(T * N) * sizeof(REAL)) : NULL;
     REAL *colsum = (REAL *)calloc((size_t)H, sizeof(REAL));
-    if (!da || !Bp || !colsum || (dh_norms && !colsq)) {
-        free(da); free(Bp); free(colsq); free(colsum);
+    if (!da || !Bp || !colsum || (dh_norms && !rowsq)) {
+        free(da); free(Bp); free(rowsq); free(colsum);
         return -1;
     }
 
-    /* the serial walk back through time */
-    const int nt = SUF(recurrence_threads)(N, H, nb);
+    /* the walk back through time, each thread on its own rows of the batch */
+    SUF(pack_panels)(Bp, w_hh, 0, 0, nb, H);
+    const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
         int tid = 0, nthr = 1;
@@ -266,19 +285,19 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
         tid = omp_get_thread_num();
         nthr = omp_get_num_threads();
 #endif
-        const int64_t jb0 = nb * tid / nthr, jb1 = nb * (tid + 1) / nthr;
-        SUF(pack_panels)(Bp, w_hh, 0, jb0, jb1, H);
-        for (int64_t t = T - 1; t >= 0; t--) {
-            SUF(backward_step_cols)(da + t * NH, colsq ? colsq + t * H : NULL,
-                                    t < T - 1 ? da + (t + 1) * NH : NULL, dhs + t * NH,
-                                    hs + t * NH, Bp, act, jb0, jb1, N, H);
-            #pragma omp barrier
+        int64_t r0, r1;
+        SUF(thread_rows)(N, tid, nthr, &r0, &r1);
+        const int64_t off = r0 * H;
+        for (int64_t t = T - 1; r1 > r0 && t >= 0; t--) {
+            SUF(backward_step)(da + t * NH + off, rowsq ? rowsq + t * N + r0 : NULL,
+                               t < T - 1 ? da + (t + 1) * NH + off : NULL, dhs + t * NH + off,
+                               hs + t * NH + off, Bp, act, r1 - r0, H);
         }
     }
     if (dh_norms) {
         for (int64_t t = 0; t < T; t++) {
             double s = 0;
-            for (int64_t j = 0; j < H; j++) s += colsq[t * H + j];
+            for (int64_t n = 0; n < N; n++) s += (double)rowsq[t * N + n];
             dh_norms[t] = sqrt(s);
         }
     }
@@ -317,7 +336,7 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
             if (db_hh) db_hh[j] += colsum[j];
         }
     }
-    free(da); free(Bp); free(colsq); free(colsum);
+    free(da); free(Bp); free(rowsq); free(colsum);
     return 0;
 }
 

@@ -57,13 +57,20 @@ def test_fast_matches_reference(case, dtype, rng):
     _check_against_reference(x, w, b, *case[7:], rng)
 
 
+# big enough that the kernels go parallel (by image for N >= 2, inside one image for N=1);
+# N=24 with small images groups several images per block; K*C*R*S > 8192 accumulates dw^T
+THREADED = [(1, 6, 14, 12, 8, 3, 3, 1, 1, 1), (5, 6, 14, 12, 8, 3, 3, 1, 1, 1),
+            (24, 3, 7, 6, 5, 3, 2, 1, (1, 0), 1), (17, 2, 5, 5, 4, 1, 1, 1, 0, 1),
+            (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("N", [1, 5])
-def test_threaded_sizes_match_reference(threads, N, rng):
-    # big enough that the kernels go parallel (by image for N=5, inside one image for N=1)
+@pytest.mark.parametrize("case", THREADED)
+def test_threaded_sizes_match_reference(case, threads, dtype, rng):
     cr.set_num_threads(threads)
-    x, w, b = _data(rng, (N, 6, 14, 12, 8, 3, 3), np.float64)
-    _check_against_reference(x, w, b, 1, 1, 1, rng)
+    x, w, b = _data(rng, case, dtype)
+    _check_against_reference(x, w, b, *case[7:], rng)
 
 
 @settings(max_examples=40, deadline=None)
@@ -179,7 +186,8 @@ def test_col2im_accumulates(rng):
 
 
 @pytest.mark.parametrize("case", [(4, 3, 10, 9, 5, 3, 3, 1, 1, 1), (1, 4, 16, 12, 6, 3, 2, 2, 1, 1),
-                                  (4, 8, 9, 9, 6, 1, 1, 1, 0, 1)])
+                                  (4, 8, 9, 9, 6, 1, 1, 1, 0, 1), (32, 3, 6, 6, 4, 3, 3, 1, 1, 1),
+                                  (3, 16, 6, 7, 64, 3, 3, 1, 1, 1)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_deterministic_and_thread_count_invariant(case, dtype, rng):
     x, w, b = _data(rng, case, dtype)
@@ -213,14 +221,16 @@ def test_workspace_limit_blocks_rows_and_stays_correct(threads, rng):
     x, w, b = _data(rng, (3, 4, 12, 11, 5, 3, 3), np.float64)
     shapes = (x.shape, w.shape, 1, 1, 1, np.float64)
     full = ops.conv2d_workspace_bytes(*shapes)
-    # one image's whole im2col per thread by default: C*R*S x P*Q doubles
-    assert full == threads * 4 * 9 * 12 * 11 * 8
+    # per thread: im2col columns (C*R*S rows) plus a K-row block, for all P*Q outputs of an
+    # image by default: (C*R*S + K) x P*Q doubles
+    per_col = (4 * 9 + 5) * 8
+    assert full == threads * per_col * 12 * 11
     ops.set_workspace_limit(1)          # forces one output row per block
     assert ops.get_workspace_limit() == 1
-    assert ops.conv2d_workspace_bytes(*shapes) == threads * 4 * 9 * 11 * 8
-    ops.set_workspace_limit(4 * 9 * 11 * 8 * 5)  # five rows per block (12 = 5 + 5 + 2)
-    assert ops.conv2d_workspace_bytes(*shapes, backward=True) == threads * 4 * 9 * 5 * 11 * 8
-    for limit in (1, 4 * 9 * 11 * 8 * 5):
+    assert ops.conv2d_workspace_bytes(*shapes) == threads * per_col * 11
+    ops.set_workspace_limit(per_col * 11 * 5)  # five rows per block (12 = 5 + 5 + 2)
+    assert ops.conv2d_workspace_bytes(*shapes, backward=True) == threads * per_col * 5 * 11
+    for limit in (1, per_col * 11 * 5):
         ops.set_workspace_limit(limit)
         _check_against_reference(x, w, b, 1, 1, 1, rng)
     assert ops.conv2d_workspace_bytes((3, 4, 12, 11), (5, 4, 1, 1)) == 0  # pointwise: none
@@ -302,3 +312,32 @@ def test_binding_refuses_out_of_bounds_shapes():
                                  x, w, (1, 1), (0, 0), (1, 1))
     with pytest.raises(ValueError):
         _kernels.im2col(np.zeros((18, 8)), x[0], w.shape, (1, 1), (0, 0), (1, 1))
+
+
+def test_portable_path_without_avx512():
+    # CHAINRULE_ISA=generic turns off the AVX-512 conv kernels (and the GEMM's): the
+    # portable float32 code must give the same answers
+    import os
+    import subprocess
+    import sys
+    code = """
+import numpy as np
+from chainrule import ops, reference as ref
+rng = np.random.default_rng(5)
+for (N, C, H, W, K, R, S, st, pd) in [(3, 2, 9, 8, 5, 3, 2, 1, 1), (20, 3, 6, 6, 4, 3, 3, 1, 0),
+                                      (2, 4, 7, 7, 3, 1, 1, 1, 0), (2, 3, 9, 9, 4, 3, 3, 2, 1)]:
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    y = ops.conv2d_forward(x, w, b, st, pd)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = (y,) + ops.conv2d_backward(dy, x, w, st, pd)
+    want = (ref.conv2d_forward(x, w, b, st, pd),) + ref.conv2d_backward(dy, x, w, st, pd)
+    for g, r in zip(got, want):
+        err = np.abs(g - r).max() / max(1.0, np.abs(r).max())
+        assert err < 1e-5, err
+print("ok")
+"""
+    env = dict(os.environ, CHAINRULE_ISA="generic")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -252,3 +252,100 @@ def test_losses_match_torch(rng, reduction, dtype):
         check_torch(lambda a, b: F.cross_entropy(a, b, label_smoothing=ls, **kw),
                     lambda a, b: TF.cross_entropy(a, b, label_smoothing=ls, **kw),
                     [x, soft], dtype=dtype)
+
+
+# ---------------------------------------------------------------------------- dense, conv, pool
+@pytest.mark.parametrize("xshape", [(5, 4), (1, 4), (4,), (2, 3, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gradcheck(rng, xshape, bias):
+    x = T(rng.standard_normal(xshape))
+    w = T(rng.standard_normal((3, 4)))
+    b = T(rng.standard_normal(3)) if bias else None
+    out = F.linear(x, w, b)
+    want = x.data @ w.data.T + (b.data if bias else 0)
+    assert out.shape == xshape[:-1] + (3,)
+    assert_close(out.data, want)
+    args = (x, w, b) if bias else (x, w)
+    assert cr.gradcheck(lambda *a: F.linear(*a), args)
+
+
+def test_linear_data_input_skips_dx(rng):
+    x = rng.standard_normal((6, 4))  # a constant
+    w = T(rng.standard_normal((3, 4)))
+    b = T(rng.standard_normal(3))
+    assert cr.gradcheck(lambda w, b: F.linear(x, w, b), (w, b))
+    assert cr.gradcheck(lambda b: F.linear(x, w.data, b), (b,))
+
+
+def test_linear_errors():
+    x = np.zeros((2, 4))
+    with pytest.raises(TypeError, match="mixed float dtypes"):
+        F.linear(x, np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 5\).*\(3, 5\).*\(2, 4\)"):
+        F.linear(x, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\)"):
+        F.linear(x, np.zeros((3, 4)), np.zeros(4))
+    with pytest.raises(ValueError, match="weight must be 2-D"):
+        F.linear(x, np.zeros(4))
+    with pytest.raises(TypeError, match="int64"):
+        F.linear(np.zeros((2, 4), np.int64), np.zeros((3, 4)))
+
+
+CONV_CASES = [  # (x shape, w shape, stride, padding, dilation)
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, 0, 1),
+    ((1, 2, 8, 7), (3, 2, 3, 2), (2, 1), (1, 2), 1),
+    ((2, 2, 9, 9), (2, 2, 3, 3), 2, 1, (2, 1)),
+    ((1, 3, 5, 5), (2, 3, 1, 1), 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,padding,dilation", CONV_CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_gradcheck(rng, xs, ws, stride, padding, dilation, bias):
+    x, w = T(rng.standard_normal(xs)), T(rng.standard_normal(ws))
+    b = T(rng.standard_normal(ws[0])) if bias else None
+    args = (x, w, b) if bias else (x, w)
+    assert cr.gradcheck(lambda *a: F.conv2d(*(a if bias else (*a, None)), stride=stride,
+                                            padding=padding, dilation=dilation), args)
+
+
+def test_conv2d_unbatched_and_errors(rng):
+    x, w = T(rng.standard_normal((2, 5, 4))), T(rng.standard_normal((3, 2, 2, 2)))
+    out = F.conv2d(x, w, padding=1)
+    assert out.shape == (3, 6, 5)
+    assert_close(out.data, F.conv2d(x.data[None], w.data, padding=1).data[0])
+    assert cr.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), (x, w))
+    with pytest.raises(TypeError, match="mixed float dtypes"):
+        F.conv2d(x.data.astype(np.float32), w)
+
+
+POOL_CASES = [((2, 3, 6, 6), 2, None, 0), ((1, 2, 7, 5), (3, 2), (2, 1), (1, 0)),
+              ((2, 1, 5, 5), 3, 1, 1)]
+
+
+@pytest.mark.parametrize("shape,k,s,p", POOL_CASES)
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_pool_gradcheck(rng, name, shape, k, s, p):
+    x = T(rng.permutation(np.prod(shape)).reshape(shape) * 0.01)  # distinct: no ties
+    assert cr.gradcheck(lambda t: getattr(F, name)(t, k, s, p), (x,))
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layers_match_torch(rng, dtype):
+    import torch.nn.functional as TF
+    x, w, b = rng.standard_normal((4, 6)), rng.standard_normal((5, 6)), rng.standard_normal(5)
+    check_torch(F.linear, TF.linear, [x, w, b], dtype=dtype)
+    check_torch(F.linear, TF.linear, [x, w], [False, True], dtype=dtype)
+    for xs, ws, stride, padding, dilation in CONV_CASES:
+        x, w, b = (rng.standard_normal(xs), rng.standard_normal(ws),
+                   rng.standard_normal(ws[0]))
+        kw = dict(stride=stride, padding=padding, dilation=dilation)
+        check_torch(lambda a, c, d: F.conv2d(a, c, d, **kw),
+                    lambda a, c, d: TF.conv2d(a, c, d, **kw), [x, w, b], dtype=dtype)
+    for shape, k, s, p in POOL_CASES:
+        x = rng.standard_normal(shape)
+        check_torch(lambda t: F.max_pool2d(t, k, s, p),
+                    lambda t: TF.max_pool2d(t, k, s, p), [x], dtype=dtype)
+        check_torch(lambda t: F.avg_pool2d(t, k, s, p),
+                    lambda t: TF.avg_pool2d(t, k, s, p), [x], dtype=dtype)

@@ -251,3 +251,77 @@ def test_activation_flatten_and_loss_modules(rng):
     tgt = np.array([4, 0, 2])
     assert_close(nn.CrossEntropyLoss(label_smoothing=0.2)(logits, tgt).data,
                  F.cross_entropy(logits, tgt, label_smoothing=0.2).data)
+
+
+# ---------------------------------------------------------------------------- layers, gradients
+MODULES = [
+    (lambda: nn.Linear(4, 3), (5, 4)),
+    (lambda: nn.Linear(4, 3, bias=False), (2, 6, 4)),
+    (lambda: nn.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2)), (2, 2, 7, 6)),
+    (lambda: nn.Conv2d(2, 2, 1, bias=False), (1, 2, 3, 4)),
+    (lambda: nn.MaxPool2d((2, 3), stride=1, padding=1), (2, 2, 5, 6)),
+    (lambda: nn.AvgPool2d(2), (2, 3, 6, 4)),
+    (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(8, 3), nn.Sigmoid(), nn.Linear(3, 2), nn.ReLU()),
+     (2, 1, 6, 6)),
+]
+
+
+@pytest.mark.parametrize("make,xshape", MODULES)
+def test_module_gradcheck_float64(rng, make, xshape):
+    cr.manual_seed(5)
+    m = make().double()
+    params = list(m.parameters())
+    assert all(p.dtype == np.float64 for p in params)
+    x = cr.tensor(rng.permutation(np.prod(xshape)).reshape(xshape) / np.prod(xshape) - 0.4,
+                  dtype=np.float64, requires_grad=True)  # distinct values: no max-pool ties
+    assert cr.gradcheck(lambda x, *ps: m(x), (x, *params))
+
+
+def test_linear_forward_backward_values(rng):
+    m = nn.Linear(4, 3)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    out = m(x)  # a plain array input is a constant
+    assert out.dtype == np.float32 and out.requires_grad
+    assert_close(out.data, x @ m.weight.data.T + m.bias.data)
+    out.sum().backward()
+    assert_close(m.weight.grad, np.ones((3, 5), np.float32) @ x)
+    assert_close(m.bias.grad, np.full(3, 5.0, np.float32))
+
+
+def test_module_dtype_mismatch_raises(rng):
+    m = nn.Linear(4, 3)
+    with pytest.raises(TypeError, match="mixed float dtypes"):
+        m(rng.standard_normal((2, 4)))  # float64 data into float32 parameters
+    assert m.double()(rng.standard_normal((2, 4))).dtype == np.float64
+    c = nn.Conv2d(1, 1, 2)
+    with pytest.raises(TypeError, match="mixed float dtypes"):
+        c(np.zeros((1, 1, 3, 3)))
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 3\)"):
+        nn.Linear(3, 2)(np.zeros((2, 4), np.float32))
+
+
+def test_losses_gradcheck_through_modules(rng):
+    x = cr.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = rng.uniform(0.1, 0.9, (4, 3))
+    for loss in (nn.MSELoss(), nn.BCEWithLogitsLoss(reduction="sum"),
+                 nn.CrossEntropyLoss(label_smoothing=0.1, reduction="none")):
+        target = y if not isinstance(loss, nn.CrossEntropyLoss) else np.array([0, 2, 1, 2])
+        assert cr.gradcheck(lambda t: loss(t, target), (x,))
+    p = cr.tensor(y, requires_grad=True)
+    assert cr.gradcheck(lambda t: nn.BCELoss()(t, 1 - y), (p,))
+
+
+def test_dtype_keyword_and_parameter_construction():
+    assert nn.Linear(3, 2, dtype=np.float64).weight.dtype == np.float64
+    assert nn.Conv2d(1, 2, 3, dtype="float64").bias.dtype == np.float64
+    with pytest.raises(TypeError, match="float32 or float64"):
+        nn.Linear(3, 2, dtype=np.int64)
+    base = np.zeros((2, 2))
+    p = nn.Parameter(base)
+    assert p.requires_grad and p.is_leaf and p.data is base  # shares memory like PyTorch
+    assert nn.Parameter([1, 2]).dtype == np.float32
+    assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
+    with pytest.raises(TypeError, match="float16"):
+        nn.Parameter(np.zeros(2, np.float16))
+    assert "Parameter containing" in repr(p)

@@ -230,8 +230,11 @@ def test_matches_torch_rnn(rng, dtype, nl, bias):
 
 
 # ---- threads ------------------------------------------------------------------------
+# T*N*H*H >= 2e6 multiply-adds runs the recurrence on 2 threads, each on its own slice of
+# the batch (slices of 8 rows; N = 9 leaves the second thread a single row)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(5, 16, 24, 70), (3, 33, 7, 130), (2, 3, 5, 7)])
+@pytest.mark.parametrize("shape", [(5, 16, 24, 70), (6, 33, 7, 130), (4, 21, 9, 161),
+                                   (30, 9, 4, 150), (2, 3, 5, 7)])
 def test_one_and_two_threads_bitwise_identical(rng, dtype, shape):
     c = make_case(rng, *shape, dtype=dtype)
     dhs = rng.standard_normal((shape[0], shape[1], shape[3])).astype(dtype)
@@ -243,6 +246,11 @@ def test_one_and_two_threads_bitwise_identical(rng, dtype, shape):
     for other in res[1:]:
         for a, b in zip(res[0], other):
             np.testing.assert_array_equal(a, b)
+    hs_ref = _fwd(c, "tanh", reference)
+    assert_close(res[0][0], hs_ref, name="hs vs reference")
+    exp = _bwd(dhs, c, hs_ref, "tanh", reference, return_dh_norms=True)
+    for name, g, e in zip(GRAD_NAMES + ["dh_norms"], res[0][1:], exp):
+        assert_close(g, e, dtype=dtype, name=f"{name} vs reference")
 
 
 # ---- bad input ----------------------------------------------------------------------

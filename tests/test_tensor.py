@@ -178,9 +178,24 @@ def test_grad_accumulates_across_backward_calls(rng):
     (x @ W.T).sum().backward()
     assert_close(W.grad, 2 * g1)
     out = (x @ W.T).sum()
-    out.backward()
+    out.backward(retain_graph=True)
     out.backward()  # the same graph again
     assert_close(W.grad, 4 * g1)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        out.backward()  # freed by the last call, as in PyTorch
+    assert_close(W.grad, 4 * g1)
+
+
+def test_backward_frees_the_graph(rng):
+    W = T(rng, 3, 2)
+    # the interior nodes of the walked graph drop their parents and saved arrays
+    z = (W * 2.0).sum()
+    inner = z._parents[0]
+    z.backward()
+    assert z._parents == () and inner._parents == ()
+    assert inner._backward.__closure__ is None  # no cell holds a saved array any more
+    with pytest.raises(RuntimeError, match="already freed"):
+        (inner * 1.0).sum().backward()
 
 
 def test_shared_grad_arrays_are_not_aliased():
@@ -315,6 +330,13 @@ def test_mixed_dtypes_raise_typeerror():
         a + "x"
 
 
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
+def test_broadcast_errors_name_the_shapes(op):
+    a, b = cr.tensor(np.ones((2, 4))), cr.tensor(np.ones((3, 1, 3)))
+    with pytest.raises(ValueError, match=r"shapes \(2, 4\) and \(3, 1, 3\) do not broadcast"):
+        eval(f"a {op} b")
+
+
 def test_ndarray_operands_reflect_to_tensor(rng):
     x = T(rng, 3)
     c = rng.standard_normal(3)
@@ -399,3 +421,127 @@ def test_dtype_casts_are_differentiable(rng):
     assert_close(x.grad, np.full(3, 2.0))
     with pytest.raises(TypeError, match="float32 or float64"):
         x.to(np.int32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_dag_with_reuse_gradcheck(seed):
+    """Random expression DAGs whose nodes are reused by later nodes (fan-out at every depth):
+    the backward order must still visit each node after all of its consumers."""
+    rng = np.random.default_rng(seed)
+    leaves = [cr.tensor(rng.uniform(0.5, 1.5, (3, 4)), requires_grad=True) for _ in range(3)]
+    plan = [(rng.integers(0, 4), rng.integers(0, 1000), rng.integers(0, 1000)) for _ in range(12)]
+
+    def f(*xs):
+        nodes = list(xs)
+        for op, i, j in plan:
+            a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+            nodes.append([lambda: a * b, lambda: a + b.tanh(), lambda: (a - b).sigmoid(),
+                          lambda: a / (1.0 + b * b)][op]())
+        return sum(nodes[3:], nodes[-1] * 0.0)
+    assert cr.gradcheck(f, tuple(leaves))
+
+
+def test_reductions_accept_torch_spelling(rng):
+    x = T(rng, 2, 3)
+    assert_close(x.sum(dim=1, keepdim=True).data, x.data.sum(1, keepdims=True))
+    assert_close(x.mean(dim=(0, 1)).data, x.data.mean())
+
+
+# ---------------------------------------------------------------------------- property-based
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                max_side=3),
+       op=st.sampled_from(["add", "sub", "mul", "div"]), seed=st.integers(0, 2**16))
+def test_broadcasting_gradients_property(shapes, op, seed):
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes.input_shapes
+    a = cr.tensor(rng.uniform(0.5, 2.0, sa), requires_grad=True)
+    b = cr.tensor(rng.uniform(0.5, 2.0, sb), requires_grad=True)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+          "div": lambda x, y: x / y}[op]
+    out = fn(a, b)
+    assert out.shape == shapes.result_shape
+    out.backward(np.ones(out.shape))
+    assert a.grad.shape == sa and b.grad.shape == sb
+    a.grad = b.grad = None
+    assert cr.gradcheck(fn, (a, b))
+
+
+def test_no_grad_is_per_thread():
+    import threading
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with cr.no_grad():
+            inside.set()
+            release.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the other thread's no_grad must not leak here
+    release.set()
+    t.join()
+    assert seen == {"main": True, "worker": False}
+
+
+def test_zero_dim_results_are_arrays():
+    a = cr.tensor(2.0, requires_grad=True)
+    b = cr.tensor(3.0)
+    for y in (a + b, a * b, a - 1.0, 1.0 / a, a ** 2, -a, a.exp(), a.log(), a.relu(),
+              a.sigmoid(), a.tanh(), a.sum(), a.mean(), a.reshape(()), a[()]):
+        assert type(y.data) is np.ndarray and y.shape == () and y.dtype == np.float32, y
+    (a * b).backward()
+    assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 3.0
+
+
+# one line per op, run identically on chainrule and PyTorch (tinygrad's helper_test_op)
+TORCH_OPS = [
+    ("add_bcast", [(3, 4), (4,)], lambda a, b: a + b),
+    ("sub_bcast", [(3, 1), (1, 4)], lambda a, b: a - b),
+    ("mul_bcast", [(2, 3, 4), (3, 1)], lambda a, b: a * b),
+    ("div", [(3, 4), (3, 4)], lambda a, b: a / (b * b + 1.0)),
+    ("pow_tensor", [(3, 4), (3, 4)], lambda a, b: (a * a + 0.5) ** b),
+    ("pow_number", [(3, 4)], lambda a: (a * a + 0.5) ** 1.7),
+    ("rpow", [(3, 4)], lambda a: 2.0 ** a),
+    ("reflected", [(3, 4)], lambda a: 1.0 - 2.0 / (3.0 + a * a) + 4.0 * a),
+    ("matmul_2d", [(3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_1d_2d", [(4,), (4, 5)], lambda a, b: a @ b),
+    ("matmul_2d_1d", [(3, 4), (4,)], lambda a, b: a @ b),
+    ("matmul_1d_1d", [(4,), (4,)], lambda a, b: a @ b),
+    ("matmul_batched", [(2, 3, 4), (4, 5)], lambda a, b: a @ b),
+    ("matmul_bcast_batch", [(2, 1, 3, 4), (5, 4, 2)], lambda a, b: a @ b),
+    ("matmul_T", [(4, 3), (4, 5)], lambda a, b: a.T @ b),
+    ("unary", [(3, 4)], lambda a: (a.exp() + (a * a + 1.0).log() + a.relu() + a.sigmoid()
+                                   + a.tanh() - a)),
+    ("sum_dim", [(2, 3, 4)], lambda a: a.sum(dim=1)[:, None, :] * a.sum(dim=(0, 2), keepdim=True)),
+    ("mean_all", [(2, 3, 4)], lambda a: a.mean() * a),
+    ("reshape_transpose", [(2, 3, 4)], lambda a: a.reshape(4, 6).transpose(0, 1) * 2.0),
+    ("trace", [(4, 4)], lambda a: a.trace() * a),
+    ("getitem", [(4, 5)], lambda a: a[1:3, ::2] * a[0, :3]),
+]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,shapes,fn", TORCH_OPS, ids=[o[0] for o in TORCH_OPS])
+def test_op_matches_torch(rng, name, shapes, fn, dtype):
+    import torch
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = fn(*ours), fn(*theirs)
+    assert out.dtype == dtype and out.shape == tuple(tout.shape)
+    assert_close(out.data, tout.detach().numpy(), name=f"{name} output")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(dout)
+    tout.backward(torch.from_numpy(dout))
+    for i, (o, t) in enumerate(zip(ours, theirs)):
+        assert_close(o.grad, t.grad.numpy(), name=f"{name} grad {i}")

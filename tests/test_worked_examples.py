@@ -76,3 +76,39 @@ def test_cross_entropy_with_label_smoothing_by_hand(dtype):
     assert_close(W2.grad, np.outer(b2.grad, [0.0, 2.0, 0.0]), rtol=1e-6, atol=1e-7)
     assert_close(b1.grad, np.array([0.0, -2 * -0.534612 - 4 * -0.086787 - 2 * 0.621399, 0.0],
                                    dtype), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_with_label_smoothing_through_modules(dtype):
+    """The same example with nn.Linear / nn.ReLU / nn.CrossEntropyLoss (kernels underneath)."""
+    from chainrule import nn
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3))
+    model.load_state_dict({
+        "0.weight": [[-5, -5], [2, 2], [2, -1]], "0.bias": [-3, -2, -3],
+        "2.weight": [[3, -2, -4], [-4, -4, -2], [1, -2, 3]], "2.bias": [4, 5, 5]})
+    model.to(dtype)
+    logits = model(np.array([[0.0, 2.0]], dtype))
+    loss = nn.CrossEntropyLoss(label_smoothing=0.3)(logits, np.array([0]))
+    loss.backward()
+    assert_close(logits.data, np.array([[0.0, -3.0, 1.0]], dtype))
+    assert loss.item() == pytest.approx(1.526563, abs=1e-6)
+    assert_close(model[2].bias.grad, np.array([-0.534612, -0.086787, 0.621399], dtype),
+                 rtol=0, atol=1e-6)
+    assert_close(model[0].weight.grad[[0, 2]], np.zeros((2, 2), dtype))  # dead units
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_two_layer_relu_network_through_modules(dtype):
+    from chainrule import nn
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1), nn.ReLU())
+    model.load_state_dict({"0.weight": [[1, -1], [2, 0]], "0.bias": [0, 1],
+                           "2.weight": [[1, 1]], "2.bias": [0]})
+    model.to(dtype)
+    yhat = model(np.array([[2.0, 1.0]], dtype))
+    loss = 0.5 * nn.MSELoss(reduction="sum")(yhat, np.array([[3.0]], dtype))
+    loss.backward()
+    assert yhat.item() == 6.0 and loss.item() == 4.5
+    assert_close(model[2].weight.grad, np.array([[3.0, 15.0]], dtype))
+    assert_close(model[2].bias.grad, np.array([3.0], dtype))
+    assert_close(model[0].weight.grad, np.array([[6.0, 3.0], [6.0, 3.0]], dtype))
+    assert_close(model[0].bias.grad, np.array([3.0, 3.0], dtype))

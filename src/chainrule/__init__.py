@@ -11,7 +11,8 @@ from . import ops, reference
 from ._random import manual_seed
 from .autograd import Tensor, tensor, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck
-from . import nn
+from . import nn, optim
 
-__all__ = ["ops", "reference", "nn", "set_num_threads", "get_num_threads", "manual_seed",
-           "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck"]
+__all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_threads",
+           "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+           "gradcheck"]

@@ -11,6 +11,7 @@ cdef extern from "chainrule.h" nogil:
                      const double *bias_n, const double *bias_m, int act)
     const char *cr_gemm_path()
     int cr_gemm_set_path(const char *name)
+    void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
 
 
 def gemm_path():
@@ -26,6 +27,11 @@ def gemm_set_path(name=None):
     if cr_gemm_set_path(nm) != 0:
         raise ValueError(f"gemm_set_path: unknown or unsupported path {name!r} on this CPU "
                          f"(best available: see gemm_path() after gemm_set_path(None))")
+
+
+def gemm_set_blocks(kc=0, mc=0, nc=0):
+    """Override the GEMM cache blocks (0 = the path's default). For tests and tuning."""
+    cr_gemm_set_blocks(int(kc), int(mc), int(nc))
 
 
 cdef inline int _rowmajor(int64_t s0, int64_t s1, int64_t rows, int64_t cols, int itemsize,
@@ -46,6 +52,9 @@ cdef inline int _layout(int64_t s0, int64_t s1, int64_t rows, int64_t cols, int 
                         int64_t *ld) noexcept:
     """0: row-major (ld = row stride), 1: column-major (the view is the transpose of a row-major
     (cols, rows) matrix, ld = column stride), -1: neither (caller must copy)."""
+    if rows == 0 or cols == 0:  # an empty view is never read
+        ld[0] = cols if cols > 0 else 1
+        return 0
     if _rowmajor(s0, s1, rows, cols, itemsize, ld) == 0:
         return 0
     if _rowmajor(s1, s0, cols, rows, itemsize, ld) == 0:
@@ -104,3 +113,70 @@ def gemm(bint trans_a, bint trans_b, const floating[:, :] a, const floating[:, :
         else:
             cr_gemm_f64(ta, tb, M, N, K, alpha, pa, lda, pb, ldb,
                         beta, &c[0, 0], ldc, pbn, pbm, act)
+
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE
+import numpy as _np
+_np_empty = _np.empty
+_ndarray = _np.ndarray
+_F32 = _np.dtype(_np.float32)
+_F64 = _np.dtype(_np.float64)
+
+
+def matmul_fast(a, b, bint trans_a=False, bint trans_b=False):
+    """op(a) @ op(b) for the common case, with as little overhead as possible: two 2-D
+    ndarrays of one native float dtype whose shapes agree and whose rows or columns are
+    contiguous. Returns None for anything else (the caller then takes the checked path,
+    which copies or raises the proper error). Raw buffers instead of typed memoryviews:
+    at 32x32x32 the binding is a third of the run time."""
+    if type(a) is not _ndarray or type(b) is not _ndarray:
+        return None
+    dt = a.dtype
+    if b.dtype is not dt or (dt is not _F32 and dt is not _F64):
+        return None
+    cdef Py_buffer va, vb, vc
+    if PyObject_GetBuffer(a, &va, PyBUF_STRIDES) != 0:
+        return None
+    try:
+        if PyObject_GetBuffer(b, &vb, PyBUF_STRIDES) != 0:
+            return None
+        try:
+            return _matmul_buffers(&va, &vb, dt, trans_a, trans_b)
+        finally:
+            PyBuffer_Release(&vb)
+    finally:
+        PyBuffer_Release(&va)
+
+
+cdef object _matmul_buffers(Py_buffer *va, Py_buffer *vb, dt, bint trans_a, bint trans_b):
+    if va.ndim != 2 or vb.ndim != 2:
+        return None
+    cdef int isz = <int>va.itemsize
+    cdef int64_t M = va.shape[1] if trans_a else va.shape[0]
+    cdef int64_t K = va.shape[0] if trans_a else va.shape[1]
+    cdef int64_t N = vb.shape[0] if trans_b else vb.shape[1]
+    cdef int64_t Kb = vb.shape[1] if trans_b else vb.shape[0]
+    if K != Kb or M == 0 or N == 0 or K == 0:
+        return None
+    cdef int64_t lda = 1, ldb = 1
+    cdef int la = _layout(va.strides[0], va.strides[1], va.shape[0], va.shape[1], isz, &lda)
+    cdef int lb = _layout(vb.strides[0], vb.strides[1], vb.shape[0], vb.shape[1], isz, &ldb)
+    if la < 0 or lb < 0:
+        return None
+    cdef bint ta = (not trans_a) if la == 1 else trans_a
+    cdef bint tb = (not trans_b) if lb == 1 else trans_b
+    c = _np_empty((M, N), dt)
+    cdef Py_buffer vc
+    if PyObject_GetBuffer(c, &vc, PyBUF_STRIDES | PyBUF_WRITABLE) != 0:
+        return None
+    try:
+        with nogil:
+            if isz == 4:
+                cr_gemm_f32(ta, tb, M, N, K, 1.0, <const float *>va.buf, lda,
+                            <const float *>vb.buf, ldb, 0.0, <float *>vc.buf, N, NULL, NULL, 0)
+            else:
+                cr_gemm_f64(ta, tb, M, N, K, 1.0, <const double *>va.buf, lda,
+                            <const double *>vb.buf, ldb, 0.0, <double *>vc.buf, N, NULL, NULL, 0)
+    finally:
+        PyBuffer_Release(&vc)
+    return c

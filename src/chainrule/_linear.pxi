@@ -34,12 +34,26 @@ def linear_forward(floating[:, ::1] out, const floating[:, ::1] x, const floatin
             cr_linear_forward_f64(&out[0, 0], px, pw, pb, N, C, OC)
 
 
-def linear_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db,
-                    const floating[:, ::1] dy, const floating[:, ::1] x,
-                    const floating[:, ::1] w):
+def linear_backward(dx, dw, db, dy, x, w):
     """dx += dy @ w, dw += dy^T @ x, db += dy.sum(0); dx, dw, db may be None (skipped).
 
-    dy (N, OC), x (N, C), w (OC, C); dx like x, dw like w, db (OC,)."""
+    dy (N, OC), x (N, C), w (OC, C); dx like x, dw like w, db (OC,), all C-contiguous and of
+    dy's dtype."""
+    # chosen by dy's dtype: Cython's fused dispatch would guess from the first argument,
+    # which may be None
+    cdef str ch = getattr(getattr(dy, "dtype", None), "char", "")
+    if ch == "f":
+        _linear_backward[float](dx, dw, db, dy, x, w)
+    elif ch == "d":
+        _linear_backward[double](dx, dw, db, dy, x, w)
+    else:
+        raise TypeError(f"linear_backward: dy must be a float32 or float64 array, got "
+                        f"{type(dy).__name__} {getattr(dy, 'dtype', '')}")
+
+
+cdef _linear_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db,
+                      const floating[:, ::1] dy, const floating[:, ::1] x,
+                      const floating[:, ::1] w):
     cdef int64_t N = dy.shape[0], OC = dy.shape[1], C = x.shape[1]
     if x.shape[0] != N or w.shape[0] != OC or w.shape[1] != C:
         raise ValueError(f"linear_backward: shapes do not agree: dy ({N}, {OC}), "

@@ -3,10 +3,12 @@
 Every operation on a :class:`Tensor` that needs a gradient records one node: the result
 keeps its ``_parents`` (the Tensor operands) and a ``_backward`` function that maps the
 gradient of the result, ``g = dL/d(result)``, to a tuple ``(dL/d(parent) or None, ...)``
-aligned with ``_parents``. ``backward()`` sorts the graph topologically (iteratively, so
-deep graphs do not hit Python's recursion limit), walks it in reverse, sums the
-contributions reaching each node and accumulates (``+=``) into ``.grad`` of the leaves
-that require a gradient, as PyTorch does. Gradients of intermediate results are not kept.
+aligned with ``_parents``, and a creation number. ``backward()`` collects the nodes
+reachable from the output (iteratively, so deep graphs do not hit Python's recursion
+limit) and visits them in decreasing creation number -- a topological order, since a node
+is always created after its parents -- summing the contributions reaching each node and
+accumulating (``+=``) into ``.grad`` of the leaves that require a gradient, as PyTorch
+does. Gradients of intermediate results are not kept.
 
 Broadcasting follows NumPy; a gradient is summed back to the shape of its operand.
 A Python number never changes a tensor's dtype; Tensors of float32 and float64 in one
@@ -14,7 +16,10 @@ operation raise TypeError.
 """
 from __future__ import annotations
 
+import itertools
 import numbers
+import operator
+import threading
 
 import numpy as np
 
@@ -23,7 +28,14 @@ from . import ops as _ops
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_GRAD_ENABLED = True
+
+
+class _GradMode(threading.local):
+    """Grad mode is per thread, as in PyTorch: no_grad in one thread leaves others alone."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 # ---------------------------------------------------------------------------- grad mode
@@ -33,14 +45,12 @@ class no_grad:
     __slots__ = ("_prev",)
 
     def __enter__(self):
-        global _GRAD_ENABLED
-        self._prev = _GRAD_ENABLED
-        _GRAD_ENABLED = False
+        self._prev = _grad_mode.enabled
+        _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc):
-        global _GRAD_ENABLED
-        _GRAD_ENABLED = self._prev
+        _grad_mode.enabled = self._prev
         return False
 
     def __call__(self, fn):
@@ -59,14 +69,13 @@ class enable_grad(no_grad):
     __slots__ = ()
 
     def __enter__(self):
-        global _GRAD_ENABLED
-        self._prev = _GRAD_ENABLED
-        _GRAD_ENABLED = True
+        self._prev = _grad_mode.enabled
+        _grad_mode.enabled = True
         return self
 
 
 def is_grad_enabled() -> bool:
-    return _GRAD_ENABLED
+    return _grad_mode.enabled
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -115,17 +124,42 @@ def _unbroadcast(g, shape):
     return g
 
 
+_counter = itertools.count()
+
+
+def _freed(g):
+    raise RuntimeError("Tensor.backward: trying to backward through a part of the graph that "
+                       "was already freed by an earlier backward(); call that backward with "
+                       "retain_graph=True to keep it")
+
+
+_seq_of = operator.attrgetter("_seq")
+
+
+def _accumulate(leaf, g):
+    """leaf.grad += g (the first gradient is stored as a C-ordered copy of the leaf's dtype,
+    so it never aliases an array that an op handed to several parents)."""
+    if g.shape != leaf.data.shape:  # pragma: no cover - guards op bugs
+        raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
+                           f"{leaf.data.shape}")
+    if leaf._grad is None:
+        leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
+    else:
+        leaf._grad += g
+
+
 def _make(data, parents, backward):
     """Wrap an op's result; record the node only if some parent needs a gradient."""
     out = Tensor.__new__(Tensor)
-    out.data = data
+    out.data = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops give scalars
     out._grad = None
-    if _GRAD_ENABLED:
+    if _grad_mode.enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
+                out._seq = next(_counter)
                 return out
     out.requires_grad = False
     out._parents = ()
@@ -183,6 +217,11 @@ def _operand(self, other, fn):
     return NotImplemented
 
 
+def _bcast_error(fn, a, b):
+    return ValueError(f"{fn}: operand shapes {a.shape} and {b.shape} do not broadcast "
+                      f"(NumPy rules: trailing dimensions must be equal or 1)")
+
+
 def _mm2(a, b, trans_a, trans_b):
     """ops.matmul on 2-D arrays; a Fortran-ordered view (e.g. ``x.T``) is passed as its
     C-ordered transpose with the flag flipped instead of being copied."""
@@ -217,7 +256,8 @@ class Tensor:
     holding dL/d(this tensor) accumulated over ``backward()`` calls (leaves only).
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_backward", "_seq",
+                 "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
@@ -340,10 +380,13 @@ class Tensor:
         self._grad = None
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=False):
         """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
 
-        ``grad`` is dL/d(self); it defaults to 1 when self has one element.
+        ``grad`` is dL/d(self); it defaults to 1 when self has one element. As in PyTorch,
+        the graph's saved arrays are released as the walk passes them (so a training loop
+        does not keep last step's activations alive); pass ``retain_graph=True`` to call
+        backward through the same graph again.
         """
         if not self.requires_grad:
             raise RuntimeError("Tensor.backward: this tensor does not require grad and has no "
@@ -369,44 +412,36 @@ class Tensor:
                                     f"the tensor's dtype {self.data.dtype}")
                 grad = grad.astype(self.data.dtype)
 
-        # Iterative depth-first post-order: every node comes after all of its inputs.
-        topo = []
-        visited = set()
-        stack = [(self, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                topo.append(node)
-                continue
-            nid = id(node)
-            if nid in visited:
-                continue
-            visited.add(nid)
-            stack.append((node, True))
+        if self._backward is None:  # backward() on a leaf
+            _accumulate(self, grad)
+            return
+        # Collect the interior nodes reachable from self (iteratively: no recursion limit).
+        # Every node is created after its parents, so decreasing creation number is a
+        # topological order: a node is visited only after everything that consumes it.
+        nodes = [self]
+        seen = {id(self)}
+        for node in nodes:  # the list grows while we walk it
             for p in node._parents:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
+                if p._backward is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    nodes.append(p)
+        if len(nodes) > 1:
+            nodes.sort(key=_seq_of, reverse=True)
 
         grads = {id(self): grad}
-        for node in reversed(topo):
+        for node in nodes:
             g = grads.pop(id(node), None)
+            parents, fn = node._parents, node._backward
+            if not retain_graph:
+                node._parents = ()
+                node._backward = _freed
             if g is None:
                 continue
-            fn = node._backward
-            if fn is None:  # a leaf: accumulate like PyTorch
-                if g.dtype != node.data.dtype:
-                    g = g.astype(node.data.dtype)
-                if g.shape != node.data.shape:  # pragma: no cover - guards op bugs
-                    raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of "
-                                       f"shape {node.data.shape}")
-                if node._grad is None:
-                    node._grad = np.array(g, dtype=node.data.dtype, order="C")  # own copy
-                else:
-                    node._grad += g
-                continue
-            pgrads = fn(g)
-            for p, pg in zip(node._parents, pgrads):
+            for p, pg in zip(parents, fn(g)):
                 if pg is None or not p.requires_grad:
+                    continue
+                if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
+                    _accumulate(p, pg)
                     continue
                 pid = id(p)
                 prev = grads.get(pid)
@@ -423,7 +458,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g, sa) if self.requires_grad else None,
                     _unbroadcast(g, sb) if o.requires_grad else None)
-        return _make(a + b, (self, o), backward)
+        try:
+            out = a + b
+        except ValueError:
+            raise _bcast_error("add", a, b) from None
+        return _make(out, (self, o), backward)
 
     __radd__ = __add__
 
@@ -437,7 +476,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g, sa) if self.requires_grad else None,
                     _unbroadcast(-g, sb) if o.requires_grad else None)
-        return _make(a - b, (self, o), backward)
+        try:
+            out = a - b
+        except ValueError:
+            raise _bcast_error("sub", a, b) from None
+        return _make(out, (self, o), backward)
 
     def __rsub__(self, other):
         o = _operand(self, other, "sub")
@@ -454,7 +497,11 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g * b, a.shape) if self.requires_grad else None,
                     _unbroadcast(g * a, b.shape) if o.requires_grad else None)
-        return _make(a * b, (self, o), backward)
+        try:
+            out = a * b
+        except ValueError:
+            raise _bcast_error("mul", a, b) from None
+        return _make(out, (self, o), backward)
 
     __rmul__ = __mul__
 
@@ -463,7 +510,10 @@ class Tensor:
         if o is NotImplemented:
             return o
         a, b = self.data, o.data
-        out = a / b
+        try:
+            out = a / b
+        except ValueError:
+            raise _bcast_error("div", a, b) from None
 
         def backward(g):
             return (_unbroadcast(g / b, a.shape) if self.requires_grad else None,
@@ -589,7 +639,13 @@ class Tensor:
         return _make(out, (self,), backward)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Sum over ``axis`` (an int, a tuple or None for all); PyTorch's
+        ``dim``/``keepdim`` spellings are accepted too."""
+        if dim is not None:
+            axis = dim
+        if keepdim is not None:
+            keepdims = keepdim
         a = self.data
         axes = _norm_axes(axis, a.ndim, "Tensor.sum") if axis is not None else None
         out = np.sum(a, axis=axes, keepdims=keepdims)
@@ -603,7 +659,13 @@ class Tensor:
             return (np.broadcast_to(g, shape),)
         return _make(out, (self,), backward)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Mean over ``axis`` (an int, a tuple or None for all); PyTorch's
+        ``dim``/``keepdim`` spellings are accepted too."""
+        if dim is not None:
+            axis = dim
+        if keepdim is not None:
+            keepdims = keepdim
         a = self.data
         axes = _norm_axes(axis, a.ndim, "Tensor.mean") if axis is not None else None
         if axes is None:
@@ -707,7 +769,10 @@ def _is_basic_index(index):
 
 def _pow(x, y):
     a, b = x.data, y.data
-    out = a ** b
+    try:
+        out = a ** b
+    except ValueError:
+        raise _bcast_error("pow", a, b) from None
 
     def backward(g):
         ga = _unbroadcast(g * b * a ** (b - 1), a.shape) if x.requires_grad else None

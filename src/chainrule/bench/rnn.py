@@ -57,6 +57,16 @@ def torch_fwd_bwd_fn(torch, c, nonlinearity="tanh"):
     return run
 
 
+def _numpy_threads(threads):
+    """Limit NumPy's BLAS to ``threads`` while the reference runs (if threadpoolctl is there)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads)
+
+
 def run(threads: int = 2, quick: bool = False) -> str:
     import chainrule as cr
     from chainrule import ops, reference
@@ -64,16 +74,27 @@ def run(threads: int = 2, quick: bool = False) -> str:
     cr.set_num_threads(threads)
     torch = try_torch(threads)
     rows = []
-    min_time = 0.1 if quick else 0.5
+    min_time = 0.1 if quick else 0.3
+    rounds = 1 if quick else 3
     for (I, H, N, T) in (QUICK_SIZES if quick else SIZES):
         c = _case(I, H, N, T)
-        t_cr = timeit(fwd_bwd_fn(ops, c), min_time=min_time)
-        t_ref = timeit(fwd_bwd_fn(reference, c), min_time=min_time, repeat=3)
-        t_torch = timeit(torch_fwd_bwd_fn(torch, c), min_time=min_time) if torch else None
+        f_cr = fwd_bwd_fn(ops, c)
+        f_torch = torch_fwd_bwd_fn(torch, c) if torch else None
+        # alternate the peers and keep each one's best: load from other processes on a
+        # shared machine then hits both about equally
+        t_cr = t_torch = float("inf")
+        for _ in range(rounds):
+            t_cr = min(t_cr, timeit(f_cr, min_time=min_time))
+            if f_torch is not None:
+                t_torch = min(t_torch, timeit(f_torch, min_time=min_time))
+        t_torch = None if f_torch is None else t_torch
+        with _numpy_threads(threads):
+            t_ref = timeit(fwd_bwd_fn(reference, c), min_time=min_time, repeat=3)
         rows.append([f"I={I} H={H} N={N} T={T}", f"{t_cr * 1e3:.2f}",
                      "-" if t_torch is None else f"{t_torch * 1e3:.2f}",
-                     fmt_ratio(t_cr, t_torch), f"{t_ref * 1e3:.1f}", f"{t_ref / t_cr:.0f}x"])
+                     fmt_ratio(t_cr, t_torch), f"{t_ref * 1e3:.1f}", f"{t_ref / t_cr:.1f}x"])
     head = (f"### rnn: tanh RNN forward + BPTT backward, float32, {threads} thread(s)\n"
-            f"(cr/torch < 1 means chainrule is faster; speed-up = reference / chainrule)\n\n")
-    return head + table(["size", "chainrule ms", "torch ms", "cr/torch", "reference ms",
-                         "speed-up vs ref"], rows)
+            f"(cr/torch < 1: chainrule is faster; reference = chainrule.reference, the NumPy "
+            f"loop over time on BLAS; speed-up = reference / chainrule)\n\n")
+    return head + table(["size", "chainrule ms", "torch.nn.RNN ms", "cr/torch",
+                         "NumPy reference ms", "speed-up vs reference"], rows)

@@ -45,7 +45,7 @@ def _reduce(fn, loss, reduction):
     if reduction == "sum":
         return np.asarray(loss.sum(), dtype=loss.dtype), (lambda g: g)
     n = loss.size
-    return np.asarray(loss.mean() if n else np.nan, dtype=loss.dtype), (lambda g: g / n)
+    return np.asarray(loss.sum() / n if n else np.nan, dtype=loss.dtype), (lambda g: g / n)
 
 
 def _dim(fn, dim, ndim):

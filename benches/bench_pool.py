@@ -1,0 +1,66 @@
+"""max_pool2d / avg_pool2d forward + backward: chainrule vs PyTorch vs the NumPy
+reference, float32 (sizes small enough for the smoke run)."""
+import numpy as np
+import pytest
+
+from chainrule import ops, reference as ref
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - PyTorch is an optional peer
+    torch = None
+
+SHAPE = (8, 32, 32, 32)
+# name -> (kernel_size, stride, padding)
+POOLS = {"2x2": (2, None, 0), "3x3-s2-p1": (3, 2, 1)}
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(SHAPE).astype(np.float32)
+
+
+def _max(mod, x, args):
+    y, idx = mod.max_pool2d_forward(x, *args)
+    return mod.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+
+
+def _avg(mod, x, args):
+    y = mod.avg_pool2d_forward(x, *args)
+    return mod.avg_pool2d_backward(np.ones_like(y), x.shape, *args)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool", list(POOLS))
+def test_pool_chainrule(benchmark, kind, pool):
+    x = _data()
+    dx = benchmark({"max": _max, "avg": _avg}[kind], ops, x, POOLS[pool])
+    assert dx.shape == x.shape
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool", list(POOLS))
+def test_pool_reference(benchmark, kind, pool):
+    x = _data()
+    dx = benchmark.pedantic({"max": _max, "avg": _avg}[kind], args=(ref, x, POOLS[pool]),
+                            rounds=1, iterations=1)
+    assert dx.shape == x.shape
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("pool", list(POOLS))
+def test_pool_torch(benchmark, kind, pool):
+    k, s, p = POOLS[pool]
+    tx = torch.tensor(_data(), requires_grad=True)
+
+    def step():
+        tx.grad = None
+        if kind == "max":
+            y = torch.nn.functional.max_pool2d(tx, k, s, p, return_indices=True)[0]
+        else:
+            y = torch.nn.functional.avg_pool2d(tx, k, s, p)
+        y.backward(torch.ones_like(y))
+        return tx.grad
+
+    assert tuple(benchmark(step).shape) == SHAPE

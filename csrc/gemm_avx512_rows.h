@@ -1,0 +1,41 @@
+/* gemm_avx512_rows.h — one R-row version of the AVX-512 micro-kernels (R rows x 2 vectors
+ * of accumulators), included by gemm_avx512_tmpl.h with R and ROWS_R(X) (X(i) for i < R)
+ * defined. The packed A panel is always MR wide; only its first R rows are used. */
+#define RCAT3_(a, b, c) a##b##c
+#define RCAT3(a, b, c) RCAT3_(a, b, c)
+
+static void RCAT3(FN_PACKED, _r, R)(int64_t k, const T *a, const T *b, T *c, int64_t rsc,
+                                    int64_t csc, int64_t m, int64_t n, T alpha, T beta,
+                                    const T *bias_n, const T *bias_m) {
+    ROWS_R(ACC_DECL)
+    for (int64_t p = 0; p < k; p++) {
+        VT b0 = V_LOAD(b), b1 = V_LOAD(b + LANES);
+        ROWS_R(ACC_FMA_PACKED)
+        a += MR;
+        b += NR;
+    }
+    VT acc[MR][NV];
+    ROWS_R(ACC_SAVE)
+    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+}
+
+static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
+    const T *a_row[R];
+    for (int i = 0; i < R; i++) a_row[i] = a + (i < m ? i : m - 1) * rsa;
+    MASKT mk[NV];
+    FN_MASKS(n, mk);
+    ROWS_R(ACC_DECL)
+    int64_t off = 0;
+    for (int64_t p = 0; p < k; p++) {
+        VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
+        ROWS_R(ACC_FMA_STRIDED)
+        off += csa;
+        b += rsb;
+    }
+    VT acc[MR][NV];
+    ROWS_R(ACC_SAVE)
+    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+}
+
+#undef RCAT3_
+#undef RCAT3

@@ -1,0 +1,125 @@
+"""Thread safety and determinism of the kernels.
+
+The kernels release the GIL; several Python threads calling them at once must get the
+same bits as sequential calls, with chainrule's OpenMP thread count at 1 and 2, and
+changing the thread count from another thread while kernels run must be safe.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import ops
+
+
+def _cases(rng, dtype):
+    """(name, callable) pairs covering every kernel family, on mid-sized inputs."""
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
+    a, b = r(67, 129), r(129, 45)
+    x, w, bias, dy = r(33, 70), r(41, 70), r(41), r(33, 41)
+    cx, cw, cb = r(3, 4, 13, 11), r(5, 4, 3, 2), r(5)
+    cy = ops.conv2d_forward(cx, cw, cb, stride=(2, 1), padding=1)
+    cdy = r(*cy.shape)
+    px = r(2, 3, 9, 10)
+    py, pidx = ops.max_pool2d_forward(px, 3, 2, 1)
+    pdy = r(*py.shape)
+    ax = r(2, 3, 9, 10)
+    ay = ops.avg_pool2d_forward(ax, (3, 2), 2, 1)
+    ady = r(*ay.shape)
+    T, N, I, H = 6, 3, 5, 7
+    rx, rh0, wih, whh, bih, bhh = r(T, N, I), r(N, H), r(H, I), r(H, H), r(H), r(H)
+    hs = ops.rnn_forward(rx, rh0, wih, whh, bih, bhh, "tanh")
+    dhs = r(T, N, H)
+    return [
+        ("matmul", lambda: ops.matmul(a, b)),
+        ("matmul_tt", lambda: ops.matmul(b, a, trans_a=True, trans_b=True)),
+        ("linear_forward", lambda: ops.linear_forward(x, w, bias)),
+        ("linear_backward", lambda: ops.linear_backward(dy, x, w)),
+        ("conv2d_forward", lambda: ops.conv2d_forward(cx, cw, cb, stride=(2, 1), padding=1)),
+        ("conv2d_backward", lambda: ops.conv2d_backward(cdy, cx, cw, stride=(2, 1), padding=1)),
+        ("max_pool2d_forward", lambda: ops.max_pool2d_forward(px, 3, 2, 1)),
+        ("max_pool2d_backward", lambda: ops.max_pool2d_backward(pdy, pidx, px.shape)),
+        ("avg_pool2d_forward", lambda: ops.avg_pool2d_forward(ax, (3, 2), 2, 1)),
+        ("avg_pool2d_backward", lambda: ops.avg_pool2d_backward(ady, ax.shape, (3, 2), 2, 1)),
+        ("rnn_forward", lambda: ops.rnn_forward(rx, rh0, wih, whh, bih, bhh, "tanh")),
+        ("rnn_backward", lambda: ops.rnn_backward(dhs, rx, rh0, hs, wih, whh, "tanh")),
+    ]
+
+
+def _flat(out):
+    if isinstance(out, tuple):
+        return [o for o in out if o is not None]
+    return [out]
+
+
+def _bits_equal(a, b):
+    return all(x.shape == y.shape and x.tobytes() == y.tobytes() for x, y in zip(_flat(a), _flat(b)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_concurrent_python_threads_same_bits(threads, dtype):
+    cr.set_num_threads(threads)
+    cases = _cases(np.random.default_rng(5), dtype)
+    expected = {name: fn() for name, fn in cases}
+    errors = []
+
+    def worker(k):
+        try:
+            for rep in range(3):
+                for name, fn in cases[k % 3:] + cases[:k % 3]:  # different orders per thread
+                    if not _bits_equal(fn(), expected[name]):
+                        errors.append(f"{name} differs in thread {k}, repetition {rep}")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"thread {k}: {type(e).__name__}: {e}")
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_repeated_calls_bitwise_identical(dtype):
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        cases = _cases(np.random.default_rng(9), dtype)
+        for name, fn in cases:
+            first = fn()
+            for _ in range(3):
+                assert _bits_equal(fn(), first), f"{name} not deterministic at {threads} threads"
+
+
+def test_set_num_threads_while_kernels_run():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((200, 150)), rng.standard_normal((150, 170))
+    ref = a @ b
+    stop = threading.Event()
+    errors = []
+
+    def flipper():
+        n = 1
+        while not stop.is_set():
+            cr.set_num_threads(n)
+            n = 3 - n
+
+    def worker():
+        try:
+            for _ in range(30):
+                np.testing.assert_allclose(ops.matmul(a, b), ref, rtol=1e-10, atol=1e-10)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    f = threading.Thread(target=flipper)
+    ws = [threading.Thread(target=worker) for _ in range(2)]
+    f.start()
+    for w in ws:
+        w.start()
+    for w in ws:
+        w.join()
+    stop.set()
+    f.join()
+    assert not errors, errors
