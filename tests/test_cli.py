@@ -34,7 +34,13 @@ def test_train_cli_mlp_one_epoch(tmp_path):
     # the checkpoint restores the trained model
     model = models.build("mlp", (1, 8, 8))
     info = train.load_checkpoint(out / "checkpoint.npz", model)
-    assert info["epoch"] == 1
+    assert info["epoch"] == 1 and info["extra"]["model"] == "mlp"
+    # with the stored normalization the checkpoint reproduces the reported test accuracy
+    x, y = data.load_digits()
+    _, x_test, _, y_test = data.train_test_split(x, y, test_fraction=0.2, seed=0)
+    x_test = (x_test - info["extra"]["input_mean"]) / info["extra"]["input_std"]
+    ev = train.evaluate(model, data.DataLoader((x_test.astype(np.float32), y_test), 100))
+    assert ev["accuracy"] == metrics["test_accuracy"]
     try:
         import matplotlib  # noqa: F401
         assert (out / "curves.png").stat().st_size > 1000

@@ -201,7 +201,7 @@ def cosine_schedule(epochs, final=0.0):
 
 
 def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpoint=None,
-        resume=False, schedule=None, progress=None, log=None) -> list:
+        resume=False, schedule=None, progress=None, log=None, extra=None) -> list:
     """Train ``model`` for ``epochs`` epochs; returns the history (one dict per epoch).
 
     Each step: ``optimizer.zero_grad()``, ``loss = loss_fn(model(x), y)``,
@@ -212,7 +212,8 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
     ``schedule(epoch) -> factor`` (0-based epoch) sets every group's lr to factor times
     its ``initial_lr`` (recorded in the group on first use, as PyTorch's schedulers do) at
     the start of each epoch. ``progress``: True/False, or None to show a bar only on a
-    terminal. ``log(str)`` is called with a one-line summary per epoch.
+    terminal. ``log(str)`` is called with a one-line summary per epoch. ``extra`` (a
+    JSON-able dict) is stored in every checkpoint, e.g. how inputs were normalized.
     """
     from tqdm.auto import tqdm
 
@@ -271,7 +272,7 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
         if log is not None:
             log(_epoch_line(rec, epochs))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history)
+            save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history, extra)
     return history
 
 
@@ -402,7 +403,9 @@ def cli_main(args) -> int:
     history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs, test_loader,
                   checkpoint=ckpt, resume=args.resume, schedule=cosine_schedule(epochs),
                   progress=False if args.no_progress else None,
-                  log=lambda s: print(s, flush=True))
+                  log=lambda s: print(s, flush=True),
+                  extra={"model": args.model, "input_shape": list(x_train.shape[1:]),
+                         "input_mean": mean, "input_std": std})
     test = evaluate(model, test_loader, nn.CrossEntropyLoss())
     seconds = time.perf_counter() - t_start
     metrics = {"model": args.model, "data": source, "epochs": epochs, "batch_size": batch_size,
