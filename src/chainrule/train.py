@@ -396,9 +396,12 @@ def cli_main(args) -> int:
                              seed=args.seed)
     test_loader = data.DataLoader((x_test, y_test), batch_size=256)
     n_params = sum(p.data.size for p in model.parameters())
+    nt = cr.get_num_threads()
     print(f"training {args.model} ({n_params} parameters) on {source}: {len(x_train)} train / "
           f"{len(x_test)} test images, {epochs} epochs, batch {batch_size}, {opt_name} "
-          f"lr {lr:g}, {cr.get_num_threads()} threads, seed {args.seed}", flush=True)
+          f"lr {lr:g} (cosine decay), {nt} thread{'s' if nt != 1 else ''}, seed {args.seed}; "
+          f"'val' below is the held-out test split",
+          flush=True)
     ckpt = os.path.join(out, "checkpoint.npz")
     history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs, test_loader,
                   checkpoint=ckpt, resume=args.resume, schedule=cosine_schedule(epochs),
