@@ -75,3 +75,20 @@ def test_train_cli_on_mnist_format_files(tmp_path, rng):
 def test_train_cli_rejects_bad_arguments(tmp_path, args):
     proc = run_cli(*args, "--out", str(tmp_path / "r"), check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
+
+
+def _has_rnn():
+    from chainrule import nn
+    try:
+        nn.RNN(2, 2)
+        return True
+    except NotImplementedError:
+        return False
+
+
+@pytest.mark.skipif(not _has_rnn(), reason="nn.RNN not merged yet")
+def test_train_cli_rnn_one_epoch(tmp_path):
+    proc = run_cli("--model", "rnn", "--epochs", "1", "--out", str(tmp_path), "--threads", "1")
+    acc = float(re.fullmatch(r"test accuracy: (\d+\.\d)%", proc.stdout.strip().splitlines()[-1])
+                .group(1))
+    assert acc > 30.0  # one epoch reading rows already beats chance (10%) by far
