@@ -97,15 +97,16 @@ def test_allocation_failure_in_c_is_memory_error():
         import chainrule as cr
         from chainrule import ops, optim
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((2, 64, 64, 64)).astype(np.float32)
+        x = rng.standard_normal((2, 64, 64, 64)).astype(np.float32)  # backward scratch ~26 MB
         w = rng.standard_normal((8, 64, 5, 5)).astype(np.float32)
         ops.set_workspace_limit(2**40)           # let the scratch be as large as it wants
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         import re
         vm = int(re.search(r"VmSize:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, hard))
+        dy = np.ones((2, 8, 64, 64), np.float32)
         try:
-            ops.conv2d_forward(x, w, padding=2)
+            ops.conv2d_backward(dy, x, w, padding=2)
             print("ok-no-error")
         except MemoryError as e:
             print("memoryerror:", e)
@@ -114,5 +115,5 @@ def test_allocation_failure_in_c_is_memory_error():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    # the scratch needs ~26 MB, the limit leaves 16 MB: the kernel must report it
-    assert out.stdout.startswith("memoryerror: conv2d_forward"), out.stdout + out.stderr[-2000:]
+    # the backward's scratch needs ~26 MB, the limit leaves 16 MB: the kernel must report it
+    assert out.stdout.startswith("memoryerror: conv2d_backward"), out.stdout + out.stderr[-2000:]
