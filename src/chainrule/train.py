@@ -144,6 +144,9 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, loader=None, history=N
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)  # mkstemp makes the file 0600; give it the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
     except BaseException:
         if os.path.exists(tmp):
@@ -346,6 +349,9 @@ def _plot(history, path) -> bool:
     a2.set_xlabel("epoch")
     a2.set_ylabel("accuracy (%)")
     a2.legend()
+    from matplotlib.ticker import MaxNLocator
+    for a in (a1, a2):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
