@@ -282,6 +282,8 @@ def test_zero_grad_and_none_grads_are_skipped():
     opt.step()
     assert np.all(p.data < 1) and np.array_equal(q.data, np.ones(3, np.float32))
     assert 0 in opt.state_dict()["state"] and 1 not in opt.state_dict()["state"]
+    assert list(opt.state) == [p] and opt.state[p]["step"] == 1.0
+    assert opt.state[p]["exp_avg"].shape == (3,)
     opt.zero_grad()
     assert p.grad is None and q.grad is None
     p.grad = np.ones(3, np.float32)

@@ -119,6 +119,12 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad[...] = 0
 
+    @property
+    def state(self) -> dict:
+        """Per-parameter state keyed by the parameter (a snapshot dict of the live arrays)."""
+        return {p: self._state[id(p)] for g in self.param_groups for p in g["params"]
+                if id(p) in self._state}
+
     def state_dict(self) -> dict:
         """Copies of the hyper-parameters and per-parameter state, parameters as indices."""
         groups, state, index = [], {}, 0
