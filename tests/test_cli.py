@@ -14,7 +14,8 @@ def run_cli(*args, check=True):
     proc = subprocess.run([sys.executable, "-m", "chainrule", "train", *args],
                           capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\n"
+                             f"stderr:\n{proc.stderr}")
     return proc
 
 

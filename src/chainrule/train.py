@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-__all__ = ["fit", "evaluate", "cosine_schedule", "save_checkpoint", "load_checkpoint", "add_cli_arguments",
-           "cli_main"]
+__all__ = ["fit", "evaluate", "cosine_schedule", "save_checkpoint", "load_checkpoint",
+           "add_cli_arguments", "cli_main"]
 
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
 CHECKPOINT_VERSION = 1
