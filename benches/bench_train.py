@@ -70,3 +70,15 @@ def test_chainrule_and_torch_steps_agree(name):
     for i, (p, t) in enumerate(zip(params, tparams)):
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-4, atol=1e-5,
                                    err_msg=f"param {i}")
+
+
+def test_bench_train_table_smoke():
+    """`python -m chainrule bench train` builds its table (one row per model)."""
+    from chainrule.bench import train as bench_train
+    text = bench_train.run(threads=1, quick=True)
+    rows = [ln for ln in text.splitlines()
+            if ln.startswith("| ") and ln.split("|")[1].strip() != "model"]
+    assert len(rows) == len(CASES)
+    for name, row in zip(CASES, rows):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == name and float(cells[1]) > 0 and float(cells[6]) > 0

@@ -68,8 +68,8 @@ def test_train_test_split_bad_args():
 # ---- IDX -------------------------------------------------------------------------------------
 def idx_bytes(code, shape, payload: bytes) -> bytes:
     """An IDX file written by hand, independent of chainrule.data.save_idx."""
-    return struct.pack(">HBB", 0, code, len(shape)) + b"".join(struct.pack(">I", d) for d in shape) \
-        + payload
+    dims = b"".join(struct.pack(">I", d) for d in shape)
+    return struct.pack(">HBB", 0, code, len(shape)) + dims + payload
 
 
 @pytest.mark.parametrize("code,dtype", [(0x08, ">u1"), (0x09, ">i1"), (0x0B, ">i2"),

@@ -4,6 +4,8 @@ The kernels are checked three ways: against PyTorch's algorithms written out in 
 (float64, several steps, every option), against torch.optim itself when installed, and
 for exact resumability through state_dict / load_state_dict.
 """
+import copy
+
 import numpy as np
 import pytest
 
@@ -185,6 +187,51 @@ def test_matches_torch_optim(rng, dtype, name, cfg):
                      **tol(dtype))
 
 
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("name,cfg", [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1)),
+                                      ("Adam", dict(lr=0.01, weight_decay=0.1)),
+                                      ("AdamW", dict(lr=0.01))], ids=str)
+def test_continues_from_a_torch_state_dict(rng, name, cfg):
+    """torch.optim runs 3 steps; chainrule loads its state_dict and runs 3 more: the same
+    parameters as torch running all 6."""
+    import torch
+    params = make_params(rng, np.float64, [(4, 3), (5,)])
+    grads = grads_for(rng, params, 6)
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    topt = getattr(torch.optim, name)(tparams, **cfg)
+    for t, gs in enumerate(grads):
+        for tp, g in zip(tparams, gs):
+            tp.grad = None if g is None else torch.from_numpy(g.copy())
+        topt.step()
+        if t == 2:  # torch's state_dict holds live tensors: copy them
+            mid_state = copy.deepcopy(topt.state_dict())
+            mid_params = [tp.detach().numpy().copy() for tp in tparams]
+    ours = [Param(m) for m in mid_params]
+    opt = getattr(optim, name)(ours, lr=123.0)
+    opt.load_state_dict(mid_state)
+    assert opt.param_groups[0]["lr"] == cfg["lr"]
+    for gs in grads[3:]:
+        for p, g in zip(ours, gs):
+            p.grad = g
+        opt.step()
+    for i, (p, tp) in enumerate(zip(ours, tparams)):
+        assert_close(p.data, tp.detach().numpy(), name=f"param {i}", rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+def test_torch_state_dict_with_unsupported_options_is_refused():
+    import torch
+    tp = torch.zeros(3, requires_grad=True)
+    p = Param(np.zeros(3))
+    with pytest.raises(ValueError, match="maximize=True"):
+        optim.SGD([p], lr=0.1).load_state_dict(
+            torch.optim.SGD([tp], lr=0.1, maximize=True).state_dict())
+    with pytest.raises(ValueError, match="amsgrad=True"):
+        optim.Adam([p]).load_state_dict(torch.optim.Adam([tp], amsgrad=True).state_dict())
+    with pytest.raises(ValueError, match="use AdamW"):
+        optim.Adam([p]).load_state_dict(torch.optim.AdamW([tp]).state_dict())
+
+
 # ---- threads, determinism, resumability ---------------------------------------------------
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
 def test_same_result_for_any_thread_count(rng, name):
@@ -282,6 +329,8 @@ def test_zero_grad_and_none_grads_are_skipped():
     opt.step()
     assert np.all(p.data < 1) and np.array_equal(q.data, np.ones(3, np.float32))
     assert 0 in opt.state_dict()["state"] and 1 not in opt.state_dict()["state"]
+    assert list(opt.state) == [p] and opt.state[p]["step"] == 1.0
+    assert opt.state[p]["exp_avg"].shape == (3,)
     opt.zero_grad()
     assert p.grad is None and q.grad is None
     p.grad = np.ones(3, np.float32)

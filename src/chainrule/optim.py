@@ -119,6 +119,12 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad[...] = 0
 
+    @property
+    def state(self) -> dict:
+        """Per-parameter state keyed by the parameter (a snapshot dict of the live arrays)."""
+        return {p: self._state[id(p)] for g in self.param_groups for p in g["params"]
+                if id(p) in self._state}
+
     def state_dict(self) -> dict:
         """Copies of the hyper-parameters and per-parameter state, parameters as indices."""
         groups, state, index = [], {}, 0
@@ -153,6 +159,7 @@ class Optimizer:
         new_groups, new_state = [], {}
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
         for sg, g in zip(saved, self.param_groups):
+            sg = self._drop_torch_flags(name, sg)
             ng = {**g, **{k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}}
             ng["params"] = g["params"]
             ng = {k: (tuple(v) if k == "betas" else v) for k, v in ng.items()}
@@ -167,8 +174,33 @@ class Optimizer:
         self.param_groups = new_groups
         self._state = new_state
 
+    # PyTorch's group flags chainrule does not implement, with the value that means "off";
+    # a torch state dict loads if every such flag is off (else ValueError, never ignored)
+    _TORCH_FLAGS = {"foreach": None, "maximize": False, "differentiable": False,
+                    "fused": None, "capturable": False, "amsgrad": False}
+
+    def _drop_torch_flags(self, name: str, group: dict) -> dict:
+        out = {}
+        for k, v in group.items():
+            if k == "decoupled_weight_decay":  # PyTorch >= 2.6 tells Adam from AdamW here
+                if bool(v) != bool(getattr(self, "_decoupled", False)):
+                    raise ValueError(f"{name}.load_state_dict: the state dict has "
+                                     f"decoupled_weight_decay={v}; use "
+                                     f"{'AdamW' if v else 'Adam'} to load it")
+            elif k in self._TORCH_FLAGS:
+                if v != self._TORCH_FLAGS[k] and not (k in ("foreach", "fused") and not v):
+                    raise ValueError(f"{name}.load_state_dict: option {k}={v!r} is not "
+                                     f"supported by chainrule")
+            else:
+                out[k] = v
+        return out
+
     @staticmethod
     def _cast_state(name: str, key: str, v, p):
+        if hasattr(v, "detach") and hasattr(v, "numpy"):  # a (CPU) torch tensor
+            v = v.detach().cpu().numpy()
+        if key == "step":
+            return float(v)
         if v is None or not isinstance(v, (np.ndarray, list)):
             return v
         a = np.array(v, dtype=p.data.dtype, order="C", copy=True)

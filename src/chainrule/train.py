@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-__all__ = ["fit", "evaluate", "cosine_schedule", "save_checkpoint", "load_checkpoint", "add_cli_arguments",
-           "cli_main"]
+__all__ = ["fit", "evaluate", "cosine_schedule", "save_checkpoint", "load_checkpoint",
+           "add_cli_arguments", "cli_main"]
 
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -144,6 +144,9 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, loader=None, history=N
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)  # mkstemp makes the file 0600; give it the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
     except BaseException:
         if os.path.exists(tmp):
@@ -201,7 +204,7 @@ def cosine_schedule(epochs, final=0.0):
 
 
 def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpoint=None,
-        resume=False, schedule=None, progress=None, log=None) -> list:
+        resume=False, schedule=None, progress=None, log=None, extra=None) -> list:
     """Train ``model`` for ``epochs`` epochs; returns the history (one dict per epoch).
 
     Each step: ``optimizer.zero_grad()``, ``loss = loss_fn(model(x), y)``,
@@ -212,7 +215,8 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
     ``schedule(epoch) -> factor`` (0-based epoch) sets every group's lr to factor times
     its ``initial_lr`` (recorded in the group on first use, as PyTorch's schedulers do) at
     the start of each epoch. ``progress``: True/False, or None to show a bar only on a
-    terminal. ``log(str)`` is called with a one-line summary per epoch.
+    terminal. ``log(str)`` is called with a one-line summary per epoch. ``extra`` (a
+    JSON-able dict) is stored in every checkpoint, e.g. how inputs were normalized.
     """
     from tqdm.auto import tqdm
 
@@ -271,7 +275,7 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
         if log is not None:
             log(_epoch_line(rec, epochs))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history)
+            save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history, extra)
     return history
 
 
@@ -345,6 +349,9 @@ def _plot(history, path) -> bool:
     a2.set_xlabel("epoch")
     a2.set_ylabel("accuracy (%)")
     a2.legend()
+    from matplotlib.ticker import MaxNLocator
+    for a in (a1, a2):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -395,14 +402,19 @@ def cli_main(args) -> int:
                              seed=args.seed)
     test_loader = data.DataLoader((x_test, y_test), batch_size=256)
     n_params = sum(p.data.size for p in model.parameters())
+    nt = cr.get_num_threads()
     print(f"training {args.model} ({n_params} parameters) on {source}: {len(x_train)} train / "
           f"{len(x_test)} test images, {epochs} epochs, batch {batch_size}, {opt_name} "
-          f"lr {lr:g}, {cr.get_num_threads()} threads, seed {args.seed}", flush=True)
+          f"lr {lr:g} (cosine decay), {nt} thread{'s' if nt != 1 else ''}, seed {args.seed}; "
+          f"'val' below is the held-out test split",
+          flush=True)
     ckpt = os.path.join(out, "checkpoint.npz")
     history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs, test_loader,
                   checkpoint=ckpt, resume=args.resume, schedule=cosine_schedule(epochs),
                   progress=False if args.no_progress else None,
-                  log=lambda s: print(s, flush=True))
+                  log=lambda s: print(s, flush=True),
+                  extra={"model": args.model, "input_shape": list(x_train.shape[1:]),
+                         "input_mean": mean, "input_std": std})
     test = evaluate(model, test_loader, nn.CrossEntropyLoss())
     seconds = time.perf_counter() - t_start
     metrics = {"model": args.model, "data": source, "epochs": epochs, "batch_size": batch_size,
