@@ -9,10 +9,11 @@ from . import _kernels  # noqa: F401  (a missing extension is an error, never si
 from ._threads import get_num_threads, set_num_threads
 from . import ops, reference
 from ._random import manual_seed
-from .autograd import Tensor, tensor, no_grad, enable_grad, is_grad_enabled
+from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
+                       no_grad, tensor)
 from .gradcheck import gradcheck
-from . import nn, optim
+from . import nn, optim, diagnostics
 
 __all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_threads",
            "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
-           "gradcheck"]
+           "gradcheck", "detect_anomaly", "AnomalyError", "diagnostics"]
