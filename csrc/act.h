@@ -1,0 +1,35 @@
+/* act.h — elementwise activation kernels for the autograd layer (see act.c).
+ *
+ * ReLU forward and backward over flat contiguous buffers of n elements. Unlike the layer
+ * backwards, relu_backward WRITES its result (=): it produces a fresh gradient that the
+ * autograd engine sums itself, and dinp may be the same buffer as dout (in place).
+ * Runs on cr_get_num_threads() threads when n >= CR_ACT_PARALLEL_MIN, else serially;
+ * elementwise, so results do not depend on the thread count.
+ */
+#ifndef CHAINRULE_ACT_H
+#define CHAINRULE_ACT_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Below this many elements a call runs serially: one pass costs ~0.08 ns per float32
+ * element on a Zen 5 core (25 us for 300k), so a second thread pays off only on the
+ * largest activations while a parallel region on a loaded machine can stall. */
+#define CR_ACT_PARALLEL_MIN 131072
+
+/* out = max(inp, 0) elementwise (NaN stays NaN, -0 becomes +0, as numpy.maximum(inp, 0)).
+ * out (n), inp (n); out may equal inp. */
+void cr_relu_forward_f32(float *out, const float *inp, int64_t n);
+void cr_relu_forward_f64(double *out, const double *inp, int64_t n);
+
+/* dinp = dout * (out > 0) elementwise, from the forward OUTPUT (out > 0 iff inp > 0), so
+ * no mask is kept; a NaN in dout stays NaN (multiplication, not selection).
+ * dinp (n), dout (n), out (n); dinp may equal dout. */
+void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
+void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

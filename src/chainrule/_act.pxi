@@ -1,0 +1,99 @@
+# _act.pxi — bindings for csrc/act.c (included by _kernels.pyx after _optim.pxi, whose
+# buffer helpers _get/_buf_kind it reuses).
+#
+# Called once per activation per step by the autograd layer, so like the optimizer these
+# take arrays of any rank through the buffer protocol (C-contiguous, float32/float64) and
+# re-check dtype, contiguity, writability and sizes so the C loops stay in bounds.
+
+cdef extern from "act.h" nogil:
+    int CR_ACT_PARALLEL_MIN
+    void cr_relu_forward_f32(float *out, const float *inp, int64_t n)
+    void cr_relu_forward_f64(double *out, const double *inp, int64_t n)
+    void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
+    void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
+
+
+# activations with at least this many elements run on cr_get_num_threads() threads
+ACT_PARALLEL_MIN = CR_ACT_PARALLEL_MIN
+
+
+cdef int _same_or_disjoint(const char *fn, str na, Py_buffer *a, str nb,
+                           Py_buffer *b) except -1:
+    """Elementwise kernels may run in place (a is b) but not on partly overlapping memory."""
+    cdef char *pa = <char *>a.buf
+    cdef char *pb = <char *>b.buf
+    if pa == pb:
+        return 0
+    if a.len > 0 and b.len > 0 and pa < pb + b.len and pb < pa + a.len:
+        raise ValueError(f"{fn.decode()}: '{na}' and '{nb}' partly overlap; they must be the "
+                         f"same array or disjoint")
+    return 0
+
+
+def relu_forward(out, inp):
+    """out = max(inp, 0) elementwise; out and inp: C-contiguous arrays of one float dtype
+    and equal size (any shape); out may be inp (in place)."""
+    cdef Py_buffer bo, bi
+    cdef int kind
+    cdef int64_t n
+    _get(b"relu_forward", "out", out, &bo, True)
+    try:
+        _get(b"relu_forward", "inp", inp, &bi, False)
+        try:
+            kind = _buf_kind(b"relu_forward", "out", &bo)
+            if _buf_kind(b"relu_forward", "inp", &bi) != kind:
+                raise TypeError("relu_forward: 'out' and 'inp' have different float dtypes")
+            if bi.len != bo.len:
+                raise ValueError(f"relu_forward: 'inp' has {bi.len // bi.itemsize} elements, "
+                                 f"'out' has {bo.len // bo.itemsize}")
+            _same_or_disjoint(b"relu_forward", "out", &bo, "inp", &bi)
+            n = bo.len // bo.itemsize
+            with nogil:
+                if kind == 1:
+                    cr_relu_forward_f32(<float *>bo.buf, <const float *>bi.buf, n)
+                else:
+                    cr_relu_forward_f64(<double *>bo.buf, <const double *>bi.buf, n)
+        finally:
+            PyBuffer_Release(&bi)
+    finally:
+        PyBuffer_Release(&bo)
+
+
+def relu_backward(dinp, dout, out):
+    """dinp = dout * (out > 0) elementwise (WRITES dinp); out is the forward's output.
+    All three: C-contiguous arrays of one float dtype and equal size (any shape); dinp
+    may be dout (in place)."""
+    cdef Py_buffer bd, bg, bo
+    cdef int kind
+    cdef int64_t n
+    _get(b"relu_backward", "dinp", dinp, &bd, True)
+    try:
+        _get(b"relu_backward", "dout", dout, &bg, False)
+        try:
+            _get(b"relu_backward", "out", out, &bo, False)
+            try:
+                kind = _buf_kind(b"relu_backward", "dinp", &bd)
+                if (_buf_kind(b"relu_backward", "dout", &bg) != kind
+                        or _buf_kind(b"relu_backward", "out", &bo) != kind):
+                    raise TypeError("relu_backward: 'dinp', 'dout' and 'out' must share one "
+                                    "float dtype")
+                if bg.len != bd.len or bo.len != bd.len:
+                    raise ValueError(f"relu_backward: element counts differ: dinp "
+                                     f"{bd.len // bd.itemsize}, dout {bg.len // bg.itemsize}, "
+                                     f"out {bo.len // bo.itemsize}")
+                _same_or_disjoint(b"relu_backward", "dinp", &bd, "dout", &bg)
+                _same_or_disjoint(b"relu_backward", "dinp", &bd, "out", &bo)
+                n = bd.len // bd.itemsize
+                with nogil:
+                    if kind == 1:
+                        cr_relu_backward_f32(<float *>bd.buf, <const float *>bg.buf,
+                                             <const float *>bo.buf, n)
+                    else:
+                        cr_relu_backward_f64(<double *>bd.buf, <const double *>bg.buf,
+                                             <const double *>bo.buf, n)
+            finally:
+                PyBuffer_Release(&bo)
+        finally:
+            PyBuffer_Release(&bg)
+    finally:
+        PyBuffer_Release(&bd)
