@@ -576,3 +576,127 @@ def test_float32_gradients_are_never_promoted(rng, monkeypatch):
         f().backward()
     assert len(seen) > 40
     assert set(seen) == {np.dtype(np.float32)}
+
+
+# ---------------------------------------------------------------------------- fused relu,
+# gradient reuse without copies (autograd._sole)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernel_matches_numpy_special_values(rng, dtype):
+    from chainrule import _kernels
+    a = rng.standard_normal((3, 7, 11)).astype(dtype)  # odd sizes: vector tails
+    a.flat[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-40]
+    y = np.empty_like(a)
+    _kernels.relu_forward(y, a)
+    ref = np.maximum(a, 0)
+    assert np.array_equal(y, ref, equal_nan=True)
+    assert not np.signbit(y).any()  # -0 -> +0, as numpy.maximum(-0.0, 0)
+    g = rng.standard_normal(a.shape).astype(dtype)
+    g.flat[7] = np.nan  # NaN upstream gradient stays NaN even where the mask is 0
+    dx = np.empty_like(a)
+    _kernels.relu_backward(dx, g, y)
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(dx, g * (a > 0), equal_nan=True)
+    _kernels.relu_backward(g, g, y)  # in place
+    assert np.array_equal(g, dx, equal_nan=True)
+    big = rng.standard_normal(300_001).astype(dtype)  # the threaded path (odd length)
+    yb = np.empty_like(big)
+    _kernels.relu_forward(yb, big)
+    assert np.array_equal(yb, np.maximum(big, 0))
+
+
+def test_relu_kernel_argument_errors():
+    from chainrule import _kernels
+    a = np.ones(8, np.float32)
+    with pytest.raises(TypeError, match="relu_forward"):
+        _kernels.relu_forward(np.empty(8), a)
+    with pytest.raises(ValueError, match="elements"):
+        _kernels.relu_forward(np.empty(7, np.float32), a)
+    with pytest.raises(ValueError, match="overlap"):
+        _kernels.relu_forward(a[1:], a[:-1])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.relu_forward(np.empty(4, np.float32), a[::2])
+    with pytest.raises(ValueError, match="writable"):
+        ro = np.empty(8, np.float32)
+        ro.flags.writeable = False
+        _kernels.relu_forward(ro, a)
+    with pytest.raises(TypeError, match="one float dtype"):
+        _kernels.relu_backward(np.empty(8, np.float32), a, np.ones(8))
+    with pytest.raises(ValueError, match="counts differ"):
+        _kernels.relu_backward(np.empty(8, np.float32), a, np.ones(9, np.float32))
+    with pytest.raises(ValueError, match="overlap"):
+        _kernels.relu_backward(a[1:], a[:-1], np.ones(7, np.float32))
+    _kernels.relu_forward(np.empty(0, np.float32), np.empty(0, np.float32))  # size 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_noncontiguous_and_zero_dim(rng, dtype):
+    a = rng.standard_normal((6, 5)).astype(dtype)
+    x = cr.tensor(a, requires_grad=True)
+    y = x.T.relu()  # a Fortran-ordered view
+    assert y.dtype == dtype and y.data.flags.c_contiguous
+    assert_close(y.data, np.maximum(a.T, 0))
+    y.backward(np.ones((5, 6), dtype)[:, :])
+    assert_close(x.grad, (a > 0).astype(dtype))
+    s = cr.tensor(np.array(-2.0, dtype), requires_grad=True)
+    s.relu().backward()
+    assert s.grad == 0 and s.grad.dtype == dtype
+
+
+def _ptr(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_fresh_gradients_are_adopted_not_copied(rng, monkeypatch):
+    """A kernel's fresh output becomes the leaf's .grad and a ReLU backward overwrites its
+    incoming gradient: no copies on the hot path (this fails if the reference-count
+    calibration in autograd stops matching the walk)."""
+    import chainrule.nn.functional as F
+    from chainrule import _kernels, ops
+    seen, inplace = {}, []
+    real_lb, real_rb = ops.linear_backward, _kernels.relu_backward
+
+    def lb(*args, **kw):
+        out = real_lb(*args, **kw)
+        seen.setdefault("dx", []).append(_ptr(out[0]))
+        seen.setdefault("dw", []).append(_ptr(out[1]))
+        return out
+
+    def rb(dinp, dout, out):
+        inplace.append(dinp is dout)
+        return real_rb(dinp, dout, out)
+    monkeypatch.setattr(ops, "linear_backward", lb)
+    monkeypatch.setattr(_kernels, "relu_backward", rb)
+    x = T(rng, 4, 3)
+    w1, w2 = T(rng, 5, 3), T(rng, 2, 5)
+    F.linear(F.linear(x, w1).relu(), w2).sum().backward()
+    assert inplace == [True]
+    assert _ptr(w2.grad) == seen["dw"][0] and _ptr(w1.grad) == seen["dw"][1]
+    assert _ptr(x.grad) == seen["dx"][1]
+
+
+def test_gradients_someone_else_holds_are_never_overwritten(rng):
+    a = rng.standard_normal((4, 3))
+    g = rng.standard_normal((4, 3))
+    g0 = g.copy()
+    x = cr.tensor(a, requires_grad=True)
+    x.relu().backward(g)  # the caller's grad array: read, never written or adopted
+    assert np.array_equal(g, g0)
+    assert x.grad is not g and not np.shares_memory(x.grad, g)
+    # one upstream array reaching a ReLU and a leaf (add hands it to both parents)
+    y = cr.tensor(a, requires_grad=True)
+    z = cr.tensor(a, requires_grad=True)
+    (y.relu() + z).backward(g)
+    assert_close(z.grad, g0)
+    assert_close(y.grad, g0 * (a > 0))
+    # a ReLU output used twice: each consumer's gradient is separate
+    w = cr.tensor(a, requires_grad=True)
+    r = w.relu()
+    (r * 2.0 + r.relu()).sum().backward()
+    assert_close(w.grad, 3.0 * (a > 0))
+    # a tensor's data passed as grad stays intact
+    t = cr.tensor(g0.copy())
+    u = cr.tensor(a, requires_grad=True)
+    u.relu().backward(t)
+    assert np.array_equal(t.data, g0)
+    u.relu().backward(t)  # adopted-or-not, accumulation stays correct
+    assert_close(u.grad, 2 * g0 * (a > 0))

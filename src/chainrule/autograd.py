@@ -19,10 +19,12 @@ from __future__ import annotations
 import itertools
 import numbers
 import operator
+import sys
 import threading
 
 import numpy as np
 
+from . import _kernels
 from . import ops as _ops
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
@@ -184,15 +186,66 @@ _seq_of = operator.attrgetter("_seq")
 
 
 def _accumulate(leaf, g):
-    """leaf.grad += g (the first gradient is stored as a C-ordered copy of the leaf's dtype,
-    so it never aliases an array that an op handed to several parents)."""
+    """leaf.grad += g. The first gradient is stored as a C-ordered array of the leaf's
+    dtype that aliases nothing: ``g`` itself when it is a fresh array only the engine
+    holds (a kernel's output, see :func:`_sole`), else a copy (``g`` may be an array an op
+    handed to several parents, a view, or the caller's own ``grad``)."""
     if g.shape != leaf.data.shape:  # pragma: no cover - guards op bugs
         raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
                            f"{leaf.data.shape}")
     if leaf._grad is None:
-        leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
+        if g.dtype == leaf.data.dtype and _sole(g, _LEAF_REFS):
+            leaf._grad = g
+        else:
+            leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
     else:
         leaf._grad += g
+
+
+# ---------------------------------------------------------------------------- ownership
+# A gradient array that nothing but the backward walk references can be reused in place
+# (a ReLU backward writes into its incoming gradient) or stored as a leaf's .grad without
+# a copy. CPython's reference count tells: ``_sole(a, refs)`` is true when ``a`` is a
+# writable, C-contiguous base array (not a view) with at most ``refs`` references, the
+# number the walk itself holds at that call site (measured below by running the same call
+# pattern on a fresh array, so it follows the interpreter). Anything else -- another
+# parent's gradient, a tensor's data, a closure's saved array, the caller's ``grad`` --
+# adds a reference and the array is copied instead. Without sys.getrefcount: always copy.
+_getrefcount = getattr(sys, "getrefcount", None)
+
+
+def _sole(a, refs):
+    return (_getrefcount is not None and type(a) is np.ndarray and a.base is None
+            and a.flags.writeable and a.flags.c_contiguous and _getrefcount(a) <= refs)
+
+
+def _count_leaf_refs():
+    """References to a fresh leaf gradient inside ``_accumulate``, as the walk calls it:
+    the closure's result tuple, zip's reused item tuple, the loop variable, the argument."""
+    seen = []
+
+    def probe(leaf, g):
+        seen.append(_getrefcount(g))
+    parents, pgs = (None,), (np.empty(1),)
+    for p, pg in zip(parents, pgs):
+        probe(p, pg)
+    return seen[0] + 1  # + the reference _sole's own argument adds
+
+
+def _count_closure_refs():
+    """References to a fresh incoming gradient ``g`` inside a backward closure calling
+    ``_sole(g, ...)``: the walk's ``g`` variable and the closure's argument."""
+    seen = []
+
+    def closure(g):
+        seen.append(_getrefcount(g))
+    g = np.empty(1)
+    closure(g)
+    return seen[0] + 1
+
+
+_LEAF_REFS = _count_leaf_refs() if _getrefcount is not None else 0
+_CLOSURE_REFS = _count_closure_refs() if _getrefcount is not None else 0
 
 
 def _make(data, parents, backward):
@@ -478,6 +531,7 @@ class Tensor:
             nodes.sort(key=_seq_of, reverse=True)
 
         grads = {id(self): grad}
+        del grad  # the root gradient may be sole too (unless the caller holds it)
         for node in nodes:
             g = grads.pop(id(node), None)
             parents, fn = node._parents, node._backward
@@ -486,7 +540,9 @@ class Tensor:
                 node._backward = _freed
             if g is None:
                 continue
+            pgs = pg = None  # the last node's references: g may be sole (see _sole)
             pgs = fn(g)
+            g = None  # the walk's own reference: lets a leaf adopt a passed-through array
             if _anomaly.enabled:
                 for i, pg in enumerate(pgs):
                     if pg is not None:
@@ -766,12 +822,22 @@ class Tensor:
         return _make(np.log(a), (self,), backward)
 
     def relu(self):
+        """max(x, 0); the backward uses the output (x > 0 iff y > 0), one fused C pass
+        each way, in place on the incoming gradient when nothing else holds it."""
         a = self.data
-        mask = a > 0
-        out = np.maximum(a, 0.0)
+        if not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a)
+        out = np.empty(a.shape, a.dtype)
+        _kernels.relu_forward(out, a)
 
         def backward(g):
-            return (g * mask,)
+            if _sole(g, _CLOSURE_REFS) and g.dtype == out.dtype:
+                dx = g  # nobody else sees g: overwrite it
+            else:
+                dx = np.empty(out.shape, out.dtype)
+                g = np.ascontiguousarray(g, dtype=out.dtype)
+            _kernels.relu_backward(dx, g, out)
+            return (dx,)
         return _make(out, (self,), backward)
 
     def sigmoid(self):
