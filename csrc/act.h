@@ -29,6 +29,11 @@ void cr_relu_forward_f64(double *out, const double *inp, int64_t n);
 void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
 void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
 
+/* heap.c: raise glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (bytes) so memory freed
+ * between training steps stays mapped for the next step; 1 on success, 0 if not glibc or
+ * a value was refused (M_MMAP_THRESHOLD is capped at 32 MiB on 64-bit). */
+int cr_heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold);
+
 #ifdef __cplusplus
 }
 #endif

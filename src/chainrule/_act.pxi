@@ -11,6 +11,7 @@ cdef extern from "act.h" nogil:
     void cr_relu_forward_f64(double *out, const double *inp, int64_t n)
     void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
     void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
+    int cr_heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold)
 
 
 # activations with at least this many elements run on cr_get_num_threads() threads
@@ -97,3 +98,9 @@ def relu_backward(dinp, dout, out):
             PyBuffer_Release(&bg)
     finally:
         PyBuffer_Release(&bd)
+
+
+def heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold):
+    """glibc: keep up to trim_threshold bytes of freed heap mapped and serve blocks below
+    mmap_threshold from the heap (mallopt); True on success, False elsewhere."""
+    return bool(cr_heap_keep_freed(trim_threshold, mmap_threshold))
