@@ -50,6 +50,16 @@ def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True)
 
 def same_dtype(fn: str, **arrays) -> np.dtype:
     """Check that all given (non-None) arrays share one float dtype and return it."""
+    dt = None
+    for v in arrays.values():  # fast path: no lists, no message unless they differ
+        if v is not None:
+            if dt is None:
+                dt = v.dtype
+            elif v.dtype != dt:
+                break
+    else:
+        if dt is not None:
+            return dt
     items = [(k, v) for k, v in arrays.items() if v is not None]
     dt = items[0][1].dtype
     for k, v in items[1:]:
@@ -62,6 +72,8 @@ def same_dtype(fn: str, **arrays) -> np.dtype:
 
 def check_shape(fn: str, name: str, x: np.ndarray, expected: tuple) -> None:
     """``expected`` may contain None for 'any size' in a dimension."""
+    if x.shape == expected:  # fast path
+        return
     ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
     if not ok:
         want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + \
