@@ -368,3 +368,45 @@ def test_pool_unbatched_and_errors(rng, name):
         fn(np.zeros((5, 6)), 2)
     with pytest.raises(TypeError, match="int64"):
         fn(np.zeros((1, 1, 4, 4), np.int64), 2)
+
+
+# ---------------------------------------------------------------------------- fast paths
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
+def test_cross_entropy_index_dtypes_and_range(rng, dtype):
+    x = cr.tensor(rng.standard_normal((5, 4)).astype(np.float32), requires_grad=True)
+    y = np.array([0, 3, 1, 2, 3], dtype)
+    loss = F.cross_entropy(x, y)
+    assert loss.dtype == np.float32
+    logp = x.data - np.log(np.exp(x.data.astype(f64)).sum(1, keepdims=True))
+    assert_close(loss.data, -logp[np.arange(5), y.astype(np.int64)].mean(), rtol=1e-5)
+    loss.backward()
+    p = np.exp(logp)
+    p[np.arange(5), y.astype(np.int64)] -= 1
+    assert_close(x.grad, p / 5, rtol=1e-5, atol=1e-7)
+    for bad in ([0, 4, 1, 2, 3], [0, -1, 1, 2, 3] if np.dtype(dtype).kind == "i" else None):
+        if bad is not None:
+            with pytest.raises(ValueError, match=f"class index {bad[1]} is out of range"):
+                F.cross_entropy(x, np.array(bad, dtype))
+
+
+def test_linear_kernel_calls_and_layouts(rng, monkeypatch):
+    """F.linear asks the backward kernel only for the gradients that are needed, and takes
+    non-contiguous operands (copied for the kernel) with exact gradients."""
+    from chainrule import _kernels
+    calls = []
+    real = _kernels.linear_backward
+
+    def spy(dx, dw, db, *args, **kw):
+        calls.append((dx is None, dw is None, db is None))
+        return real(dx, dw, db, *args, **kw)
+    monkeypatch.setattr(_kernels, "linear_backward", spy)
+    x = rng.standard_normal((7, 5))
+    w, b = T(rng.standard_normal((3, 5))), T(rng.standard_normal(3))
+    F.linear(x, w, b).sum().backward()
+    F.linear(x, w.data, b).sum().backward()
+    F.linear(T(x), w, None).sum().backward()
+    assert calls == [(True, False, False), (True, True, False), (False, False, True)]
+    xt = T(rng.standard_normal((5, 7)))
+    wt = T(rng.standard_normal((5, 3)))
+    assert cr.gradcheck(lambda a, c, d: F.linear(a.T, c.T, d), (xt, wt, b))
+    assert cr.gradcheck(lambda a, c: F.linear(a.T[::2], c), (xt, w))

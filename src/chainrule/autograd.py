@@ -17,6 +17,7 @@ operation raise TypeError.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import operator
 import os
@@ -730,7 +731,10 @@ class Tensor:
                              f"{end_dim} for shape {shp}")
         if not shp:
             return self.reshape(1)
-        return self.reshape(shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+        new = shp[:s] + (math.prod(shp[s:e + 1]),) + shp[e + 1:]
+        if new == shp:  # nothing to merge: the tensor itself, as torch.flatten may return
+            return self
+        return self.reshape(new)
 
     def transpose(self, dim0=None, dim1=None):
         """Swap two axes; with no arguments reverse all axes (like ``.T``)."""

@@ -9,9 +9,9 @@ import numbers
 
 import numpy as np
 
-from .. import ops
+from .. import _kernels, ops
 from .._checks import pair
-from ..autograd import Tensor, _make, _mm2, _sigmoid, as_tensor
+from ..autograd import Tensor, _make, _sigmoid, as_tensor
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -60,7 +60,10 @@ def _dim(fn, dim, ndim):
 def linear(x, w, b=None):
     """y = x @ w.T + b.   x (*, in), w (out, in), b (out,) or None -> y (*, out)
 
-    One autograd node on ops.linear_forward / ops.linear_backward.
+    One autograd node on the dense kernels of ``chainrule.ops`` (linear_forward /
+    linear_backward). The arguments are checked here, so the node calls the bindings
+    directly (``ops`` would check them again: ~1.5 us per call), and the backward asks
+    only for the gradients some operand needs (no dx for a data input) in one call.
     """
     fn = "linear"
     x = as_tensor(x, fn, "x")
@@ -77,23 +80,25 @@ def linear(x, w, b=None):
     if b is not None and b.data.shape != (wd.shape[0],):
         raise ValueError(f"{fn}: bias must have shape ({wd.shape[0]},) to match weight "
                          f"{wd.shape}, got {b.data.shape}")
-    x2 = xd if xd.ndim == 2 else xd.reshape(-1, wd.shape[1])
-    y = ops.linear_forward(x2, wd, b.data if b is not None else None)
+    x2 = np.ascontiguousarray(xd if xd.ndim == 2 else xd.reshape(-1, wd.shape[1]))
+    wc = np.ascontiguousarray(wd)
+    bc = np.ascontiguousarray(b.data) if b is not None else None
+    dt = wc.dtype
+    y = np.empty((x2.shape[0], wc.shape[0]), dt)
+    _kernels.linear_forward(y, x2, wc, bc)
     if xd.ndim != 2:
         y = y.reshape(xd.shape[:-1] + (wd.shape[0],))
     has_bias = b is not None
     parents = (x, w, b) if has_bias else (x, w)
 
     def backward(g):
-        g2 = g if g.ndim == 2 else g.reshape(-1, wd.shape[0])
-        if x.requires_grad:
-            dx, dw, db = ops.linear_backward(g2, x2, wd, bias=has_bias)
-            if xd.ndim != 2:
-                dx = dx.reshape(xd.shape)
-        else:  # data input: skip dx = g W
-            dx = None
-            dw = _mm2(g2, x2, True, False) if w.requires_grad else None
-            db = g2.sum(axis=0) if has_bias and b.requires_grad else None
+        g2 = np.ascontiguousarray(g if g.ndim == 2 else g.reshape(-1, wc.shape[0]), dtype=dt)
+        dx = np.empty(x2.shape, dt) if x.requires_grad else None
+        dw = np.empty(wc.shape, dt) if w.requires_grad else None
+        db = np.empty(wc.shape[0], dt) if has_bias and b.requires_grad else None
+        _kernels.linear_backward(dx, dw, db, g2, x2, wc, accumulate=False)  # fresh: overwrite
+        if dx is not None and xd.ndim != 2:
+            dx = dx.reshape(xd.shape)
         return (dx, dw, db) if has_bias else (dx, dw)
     return _make(y, parents, backward)
 
@@ -338,9 +343,13 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
             raise ValueError(f"{fn}: class-index target must have shape {want} for input "
                              f"{a.shape}, got {idx.shape}")
         idx = idx.reshape(-1)
-        if idx.size and (idx.min() < 0 or idx.max() >= C):
+        # one reduction finds negatives too: as unsigned they are >= 2**63 > C
+        u = idx.view(f"u{idx.dtype.itemsize}") if idx.dtype.kind == "i" else idx
+        if idx.size and u.max() >= C:
             bad = idx[(idx < 0) | (idx >= C)][0]
             raise ValueError(f"{fn}: class index {int(bad)} is out of range for {C} classes")
+        if not eps:
+            return _cross_entropy_indices(x, a2, idx, single, reduction)
         q = np.full(a2.shape, eps / C, dtype=a.dtype)
         q[np.arange(N), idx] += 1.0 - eps
 
@@ -374,3 +383,32 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
                 dt = dt[0]
         return (dx,) if t is None else (dx, dt)
     return _make(out, parents, backward)
+
+
+def _cross_entropy_indices(x, a2, idx, single, reduction):
+    """cross_entropy for class indices without label smoothing: gathers log p at the
+    targets instead of a dense one-hot q.  loss_n = -log_softmax(a2)[n, idx_n];
+    d loss_n / d a2[n] = softmax(a2)[n] - onehot(idx_n)."""
+    N = a2.shape[0]
+    rows = np.arange(N)
+    logp = _log_softmax(a2, 1)
+    loss = -logp[rows, idx]
+    if reduction == "none":
+        out = np.asarray(loss[0] if single else loss, dtype=a2.dtype)
+    elif reduction == "sum":
+        out = np.asarray(loss.sum(), dtype=a2.dtype)
+    else:
+        out = np.asarray(loss.sum() / N if N else np.nan, dtype=a2.dtype)
+
+    def backward(g):
+        if reduction == "none":
+            m = (g.reshape(1) if single else g)[:, None]
+        elif reduction == "sum":
+            m = g
+        else:
+            m = g / N
+        dx = np.exp(logp)
+        dx[rows, idx] -= 1.0
+        dx *= m
+        return (dx[0] if single else dx,)
+    return _make(out, (x,), backward)
