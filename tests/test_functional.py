@@ -410,3 +410,25 @@ def test_linear_kernel_calls_and_layouts(rng, monkeypatch):
     wt = T(rng.standard_normal((5, 3)))
     assert cr.gradcheck(lambda a, c, d: F.linear(a.T, c.T, d), (xt, wt, b))
     assert cr.gradcheck(lambda a, c: F.linear(a.T[::2], c), (xt, w))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_backward_skips_unneeded_gradients(rng, dtype, monkeypatch):
+    """A data input (the first layer's images) gets no dx computed; gradients stay exact
+    (float64 finite differences) and agree with ops.conv2d_backward (float32)."""
+    from chainrule import ops
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    w = cr.tensor(rng.standard_normal((4, 3, 3, 2)).astype(dtype), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(4).astype(dtype), requires_grad=True)
+    dy = rng.standard_normal((2, 4, 4, 6)).astype(dtype)
+    out = F.conv2d(x, w, b, stride=(2, 1), padding=1)
+    out.backward(dy)
+    rdx, rdw, rdb = ops.conv2d_backward(dy, x, w.data, (2, 1), 1)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else {}
+    assert_close(w.grad, rdw, **tol)
+    assert_close(b.grad, rdb, **tol)
+    if dtype == np.float64:
+        assert cr.gradcheck(lambda w_, b_: F.conv2d(x, w_, b_, stride=(2, 1), padding=1),
+                            (w, b))
+        xt = T(x[0])  # unbatched, input needs a gradient, weight a constant
+        assert cr.gradcheck(lambda a: F.conv2d(a, w.data, None, padding=(0, 1)), (xt,))
