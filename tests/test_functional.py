@@ -420,7 +420,7 @@ def test_conv2d_backward_skips_unneeded_gradients(rng, dtype, monkeypatch):
     x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
     w = cr.tensor(rng.standard_normal((4, 3, 3, 2)).astype(dtype), requires_grad=True)
     b = cr.tensor(rng.standard_normal(4).astype(dtype), requires_grad=True)
-    dy = rng.standard_normal((2, 4, 4, 6)).astype(dtype)
+    dy = rng.standard_normal((2, 4, 4, 7)).astype(dtype)
     out = F.conv2d(x, w, b, stride=(2, 1), padding=1)
     out.backward(dy)
     rdx, rdw, rdb = ops.conv2d_backward(dy, x, w.data, (2, 1), 1)
