@@ -29,6 +29,27 @@ void cr_relu_forward_f64(double *out, const double *inp, int64_t n);
 void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
 void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
 
+/* Softmax cross-entropy with class-index targets, one row of C logits per sample:
+ *   p[n, c] = exp(a[n, c] - m_n) / sum_c' exp(a[n, c'] - m_n),   m_n = max_c a[n, c]
+ *   loss[n] = -log p[n, t_n] = log(sum_c exp(a[n, c] - m_n)) - (a[n, t_n] - m_n)
+ * prob (N, C) is kept for the backward. Exponentials and the row sum are computed in double.
+ * Returns the number of targets outside [0, C) (their rows get loss NaN, nothing is read
+ * out of bounds). prob, loss, logits (N, C), target (N). */
+int64_t cr_softmax_xent_forward_f32(float *prob, float *loss, const float *logits,
+                                    const int64_t *target, int64_t N, int64_t C);
+int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *logits,
+                                    const int64_t *target, int64_t N, int64_t C);
+
+/* dlogits[n, c] = scale[n * scale_stride] * (prob[n, c] - [c == t_n])   (WRITES dlogits;
+ * dlogits may equal prob). scale_stride is 0 (one scale, reduction mean/sum) or 1 (per
+ * sample, reduction none). Targets outside [0, C) are skipped. */
+void cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
+                                  const float *scale, int64_t scale_stride, int64_t N,
+                                  int64_t C);
+void cr_softmax_xent_backward_f64(double *dlogits, const double *prob, const int64_t *target,
+                                  const double *scale, int64_t scale_stride, int64_t N,
+                                  int64_t C);
+
 /* heap.c: raise glibc's M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (bytes) so memory freed
  * between training steps stays mapped for the next step; 1 on success, 0 if not glibc or
  * a value was refused (M_MMAP_THRESHOLD is capped at 32 MiB on 64-bit). */

@@ -432,3 +432,62 @@ def test_conv2d_backward_skips_unneeded_gradients(rng, dtype, monkeypatch):
                             (w, b))
         xt = T(x[0])  # unbatched, input needs a gradient, weight a constant
         assert cr.gradcheck(lambda a: F.conv2d(a, w.data, None, padding=(0, 1)), (xt,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_xent_kernels(rng, dtype):
+    """The fused kernels behind cross_entropy(class indices): values against a float64
+    NumPy softmax, NaN rows, out-of-range targets never read, argument errors."""
+    from chainrule import _kernels
+    a = (rng.standard_normal((7, 5)) * 4).astype(dtype)
+    a[3] = [1e4, -1e4, 0.0, 3.0, 1e4]  # large logits: finite, tie for the max
+    a[5, 2] = np.nan
+    t = np.array([0, 4, 2, 4, 1, 3, 2], np.int64)
+    prob, loss = np.empty_like(a), np.empty(7, dtype)
+    assert _kernels.softmax_xent_forward(prob, loss, a, t) == 0
+    a64 = a.astype(f64)
+    z = a64 - a64.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    ok = np.arange(7) != 5
+    tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-15)
+    assert_close(loss[ok], -logp[np.arange(7), t][ok], **tol)
+    assert_close(prob[ok], np.exp(logp)[ok], **tol)
+    assert np.isnan(loss[5]) and np.isnan(prob[5]).all()
+    d = np.empty_like(a)
+    for scale in (np.array([0.25], dtype), np.linspace(-1, 1, 7).astype(dtype)):
+        _kernels.softmax_xent_backward(d, prob, t, scale)
+        want = np.exp(logp)
+        want[np.arange(7), t] -= 1
+        want *= scale.astype(f64)[:, None] if scale.size == 7 else scale[0]
+        assert_close(d[ok], want[ok], **tol)
+    _kernels.softmax_xent_backward(prob, prob, t, np.array([1.0], dtype))  # in place
+    assert_close(prob[ok], (np.exp(logp) - np.eye(5)[t])[ok], **tol)
+    bad = np.array([0, 5, -1, 0, 0, 0, 0], np.int64)
+    assert _kernels.softmax_xent_forward(np.empty_like(a), loss, a, bad) == 2
+    assert np.isnan(loss[1]) and np.isnan(loss[2])
+    _kernels.softmax_xent_backward(d, prob, bad, np.array([1.0], dtype))  # skips them
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _kernels.softmax_xent_forward(prob, np.empty(6, dtype), a, t)
+    with pytest.raises(ValueError, match="scale must have 1 or 7"):
+        _kernels.softmax_xent_backward(d, prob, t, np.ones(3, dtype))
+    with pytest.raises(ValueError, match="partly overlap"):
+        buf = np.empty(7 * 5 + 1, dtype)
+        _kernels.softmax_xent_backward(buf[1:].reshape(7, 5), buf[:-1].reshape(7, 5), t,
+                                       np.ones(1, dtype))
+    with pytest.raises(ValueError):  # Buffer dtype mismatch
+        _kernels.softmax_xent_forward(prob, loss, a, t.astype(np.int32))
+    e = np.empty((0, 5), dtype)
+    assert _kernels.softmax_xent_forward(e, np.empty(0, dtype), e, np.empty(0, np.int64)) == 0
+
+
+def test_cross_entropy_indices_retain_graph_and_nan(rng):
+    x = cr.tensor(rng.standard_normal((4, 3)), dtype=f64, requires_grad=True)
+    y = np.array([2, 0, 1, 1])
+    loss = F.cross_entropy(x, y, reduction="sum")
+    loss.backward(retain_graph=True)
+    g1 = x.grad.copy()
+    loss.backward()  # the saved probabilities are intact for a second walk
+    assert_close(x.grad, 2 * g1)
+    xn = cr.tensor(np.array([[np.nan, 0.0], [1.0, 2.0]]), requires_grad=True)
+    out = F.cross_entropy(xn, np.array([1, 0]), reduction="none")
+    assert np.isnan(out.data[0]) and np.isfinite(out.data[1])

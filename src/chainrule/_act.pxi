@@ -12,6 +12,16 @@ cdef extern from "act.h" nogil:
     void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
     void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
     int cr_heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold)
+    int64_t cr_softmax_xent_forward_f32(float *prob, float *loss, const float *logits,
+                                        const int64_t *target, int64_t N, int64_t C)
+    int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *logits,
+                                        const int64_t *target, int64_t N, int64_t C)
+    void cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
+                                      const float *scale, int64_t scale_stride, int64_t N,
+                                      int64_t C)
+    void cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
+                                      const int64_t *target, const double *scale,
+                                      int64_t scale_stride, int64_t N, int64_t C)
 
 
 # activations with at least this many elements run on cr_get_num_threads() threads
@@ -104,3 +114,56 @@ def heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold):
     """glibc: keep up to trim_threshold bytes of freed heap mapped and serve blocks below
     mmap_threshold from the heap (mallopt); True on success, False elsewhere."""
     return bool(cr_heap_keep_freed(trim_threshold, mmap_threshold))
+
+
+def softmax_xent_forward(floating[:, ::1] prob, floating[::1] loss,
+                         const floating[:, ::1] logits, const int64_t[::1] target):
+    """prob (N, C) = softmax(logits) by rows, loss (N,) = -log prob[n, target[n]].
+    Returns the number of targets outside [0, C) (their loss is NaN)."""
+    cdef int64_t N = logits.shape[0], C = logits.shape[1], bad
+    if (prob.shape[0] != N or prob.shape[1] != C or loss.shape[0] != N
+            or target.shape[0] != N):
+        raise ValueError(f"softmax_xent_forward: shapes do not agree: prob ({prob.shape[0]}, "
+                         f"{prob.shape[1]}), loss ({loss.shape[0]},), logits ({N}, {C}), "
+                         f"target ({target.shape[0]},)")
+    if N == 0:
+        return 0
+    if C == 0:
+        raise ValueError("softmax_xent_forward: logits need at least one class")
+    with nogil:
+        if floating is float:
+            bad = cr_softmax_xent_forward_f32(&prob[0, 0], &loss[0], &logits[0, 0], &target[0],
+                                              N, C)
+        else:
+            bad = cr_softmax_xent_forward_f64(&prob[0, 0], &loss[0], &logits[0, 0], &target[0],
+                                              N, C)
+    return bad
+
+
+def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] prob,
+                          const int64_t[::1] target, const floating[::1] scale):
+    """dlogits (N, C) = scale * (prob - onehot(target)) (WRITES; may be prob itself).
+    scale has 1 element (one factor) or N (one per sample)."""
+    cdef int64_t N = prob.shape[0], C = prob.shape[1]
+    cdef int64_t ss = 1 if scale.shape[0] == N and N != 1 else 0
+    if dlogits.shape[0] != N or dlogits.shape[1] != C or target.shape[0] != N:
+        raise ValueError(f"softmax_xent_backward: shapes do not agree: dlogits "
+                         f"({dlogits.shape[0]}, {dlogits.shape[1]}), prob ({N}, {C}), "
+                         f"target ({target.shape[0]},)")
+    if scale.shape[0] != 1 and scale.shape[0] != N:
+        raise ValueError(f"softmax_xent_backward: scale must have 1 or {N} elements, got "
+                         f"{scale.shape[0]}")
+    if N == 0 or C == 0:
+        return
+    cdef char *pd = <char *>&dlogits[0, 0]
+    cdef const char *pp = <const char *>&prob[0, 0]
+    cdef int64_t nbytes = N * C * sizeof(floating)
+    if pd != pp and pd < pp + nbytes and pp < pd + nbytes:
+        raise ValueError("softmax_xent_backward: 'dlogits' and 'prob' partly overlap")
+    with nogil:
+        if floating is float:
+            cr_softmax_xent_backward_f32(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
+                                         ss, N, C)
+        else:
+            cr_softmax_xent_backward_f64(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
+                                         ss, N, C)

@@ -392,29 +392,30 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
 
 
 def _cross_entropy_indices(x, a2, idx, single, reduction):
-    """cross_entropy for class indices without label smoothing: gathers log p at the
-    targets instead of a dense one-hot q.  loss_n = -log_softmax(a2)[n, idx_n];
-    d loss_n / d a2[n] = softmax(a2)[n] - onehot(idx_n)."""
-    N = a2.shape[0]
-    rows = np.arange(N)
-    logp = _log_softmax(a2, 1)
-    loss = -logp[rows, idx]
+    """cross_entropy for class indices without label smoothing, on the fused softmax
+    cross-entropy kernels (one C call each way instead of ~12 NumPy calls).
+    loss_n = -log softmax(a2)[n, idx_n];  d loss_n / d a2[n] = softmax(a2)[n] - onehot(idx_n).
+    """
+    N, C = a2.shape
+    dt = a2.dtype
+    a2 = np.ascontiguousarray(a2)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    prob = np.empty((N, C), dt)
+    loss = np.empty(N, dt)
+    if _kernels.softmax_xent_forward(prob, loss, a2, idx):  # pragma: no cover - checked above
+        raise ValueError(f"cross_entropy: a class index is out of range for {C} classes")
     if reduction == "none":
-        out = np.asarray(loss[0] if single else loss, dtype=a2.dtype)
+        out = np.asarray(loss[0] if single else loss, dtype=dt)
     elif reduction == "sum":
-        out = np.asarray(loss.sum(), dtype=a2.dtype)
+        out = np.asarray(loss.sum(), dtype=dt)
     else:
-        out = np.asarray(loss.sum() / N if N else np.nan, dtype=a2.dtype)
+        out = np.asarray(loss.sum() / N if N else np.nan, dtype=dt)
 
     def backward(g):
-        if reduction == "none":
-            m = (g.reshape(1) if single else g)[:, None]
-        elif reduction == "sum":
-            m = g
-        else:
-            m = g / N
-        dx = np.exp(logp)
-        dx[rows, idx] -= 1.0
-        dx *= m
+        if reduction == "mean":
+            g = g / N
+        scale = np.ascontiguousarray(g, dtype=dt).reshape(-1)  # 1 or N factors
+        dx = np.empty((N, C), dt)
+        _kernels.softmax_xent_backward(dx, prob, idx, scale)
         return (dx[0] if single else dx,)
     return _make(out, (x,), backward)
