@@ -82,3 +82,14 @@ def test_bench_train_table_smoke():
     for name, row in zip(CASES, rows):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0] == name and float(cells[1]) > 0 and float(cells[6]) > 0
+        assert cells[8].endswith(("met", "?"))
+
+
+def test_bench_train_bar_cells():
+    from chainrule.bench.train import BARS, bar_cell
+    assert set(BARS) == set(CASES)
+    assert bar_cell("MLP 784-256-256-10 b16", 1.0, 2.0) == "<= 0.5x torch: met"
+    assert bar_cell("LeNet-5 1x28x28 b64", 1.1, 2.0) == "<= 0.5x torch: NOT met"
+    assert bar_cell("MLP 784-256-256-10 b128", 1.0, None) == "<= 1.0x torch: ?"
+    assert bar_cell("2-2-1 sigmoid MSE b4", 99e-6, None) == "< 100 us: met"
+    assert bar_cell("2-2-1 sigmoid MSE b4", 101e-6, None) == "< 100 us: NOT met"
