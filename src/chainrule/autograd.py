@@ -212,8 +212,11 @@ def _accumulate(leaf, g):
 # number the walk itself holds at that call site (measured below by running the same call
 # pattern on a fresh array, so it follows the interpreter). Anything else -- another
 # parent's gradient, a tensor's data, a closure's saved array, the caller's ``grad`` --
-# adds a reference and the array is copied instead. Without sys.getrefcount: always copy.
+# adds a reference and the array is copied instead. Without sys.getrefcount (or on a
+# free-threaded build): always copy.
 _getrefcount = getattr(sys, "getrefcount", None)
+if not getattr(sys, "_is_gil_enabled", lambda: True)():  # free-threaded: counts are loose
+    _getrefcount = None
 
 
 def _sole(a, refs):
