@@ -307,8 +307,11 @@ def _sequence_pair(fn, pair, dtype):
     """Check one (x, y) pair: x (T, N, I) floats with T >= 1, y with T steps on axis 0."""
     from .autograd import Tensor
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-        raise TypeError(f"{fn}: each item of sequences must be a pair (x, y), got "
-                        f"{type(pair).__name__}")
+        what = type(pair).__name__
+        if isinstance(pair, (tuple, list)):
+            what += f" of length {len(pair)}"
+        raise TypeError(f"{fn}: each item of sequences must be a pair (x, y) of arrays, got "
+                        f"{what}")
     x, y = (a.data if isinstance(a, Tensor) else a for a in pair)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{fn}: x must be a NumPy array (T, N, I), got {type(x).__name__}")
@@ -417,8 +420,8 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     k steps (with ``tbptt >= T`` the update is full BPTT, bit for bit).
 
     History: one dict per epoch with ``train_loss`` (the chunks' losses weighted by their
-    steps x batch), ``chunks`` (optimizer steps), ``seconds``, ``steps_per_s``; with
-    ``clip`` also ``grad_norm_max`` (largest total gradient norm before clipping) and
+    steps x batch), ``chunks`` (optimizer steps), ``seconds``, ``steps_per_s`` (time
+    steps x batch per second); with ``clip`` also ``grad_norm_max`` (largest total gradient norm before clipping) and
     ``clipped`` (chunks whose norm exceeded ``clip``); with ``val_sequences``
     ``val_loss`` (:func:`evaluate_sequence`). ``checkpoint``, ``resume``, ``schedule``,
     ``progress``, ``log`` and ``extra`` work as in :func:`fit`. A non-finite loss raises
