@@ -301,6 +301,16 @@ def test_example_delayed_echo_trains():
     assert len(lines) == 4 and lines[-1].startswith("epoch 4/4  loss ")
 
 
+def test_docstring_example_runs_as_documented():
+    import textwrap
+    doc = train.fit_sequence.__doc__
+    code = textwrap.dedent(doc[doc.index("Example --"):].split("::", 1)[1])
+    env = {}
+    exec(compile(code, "fit_sequence.__doc__", "exec"), env)
+    losses = [h["train_loss"] for h in env["hist"]]
+    assert len(losses) == 4 and 0.3 < losses[0] < 0.6 and losses[-1] < 0.04, losses
+
+
 def test_tbptt_k_shorter_than_the_dependency_cannot_learn_it():
     """Why k matters: an echo from 6 steps back needs gradients across >= 6 steps; with
     k=2 no chunk's loss can credit the input that produced its target."""

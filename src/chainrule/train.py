@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import sys
 import tempfile
@@ -25,7 +26,10 @@ import time
 
 import numpy as np
 
-__all__ = ["fit", "evaluate", "fit_sequence", "evaluate_sequence", "cosine_schedule", "save_checkpoint", "load_checkpoint",
+from ._checks import as_int
+
+__all__ = ["fit", "evaluate", "fit_sequence", "evaluate_sequence", "cosine_schedule",
+           "save_checkpoint", "load_checkpoint",
            "add_cli_arguments", "cli_main"]
 
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
@@ -332,12 +336,10 @@ def _sequence_pair(fn, pair, dtype):
 def _tbptt_length(fn, tbptt):
     if tbptt is None:
         return None
-    from ._checks import as_int
     return as_int(fn, "tbptt", tbptt, 1)
 
 
 def _clip_value(fn, clip):
-    import numbers
     if clip is None:
         return None
     if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, numbers.Real):
@@ -414,18 +416,19 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
         optimizer.step()
         h = h_n.detach()
 
-    The forward values are never truncated: the state entering chunk j is the state of
-    the full-sequence forward pass at that step; only the gradients are. So each update
-    costs O(k) memory and time whatever T is, and the gradient credits at most the last
-    k steps (with ``tbptt >= T`` the update is full BPTT, bit for bit).
+    The forward values are never truncated: the state entering a chunk is the state of
+    the full-sequence forward pass at that step; only the gradients are. So an update
+    costs O(k) memory and time whatever T is, and the loss at a step credits the inputs
+    back to its chunk's start only (1 to k steps). With ``tbptt >= T`` (or None) the
+    update is full BPTT, bit for bit.
 
     History: one dict per epoch with ``train_loss`` (the chunks' losses weighted by their
     steps x batch), ``chunks`` (optimizer steps), ``seconds``, ``steps_per_s`` (time
-    steps x batch per second); with ``clip`` also ``grad_norm_max`` (largest total gradient norm before clipping) and
-    ``clipped`` (chunks whose norm exceeded ``clip``); with ``val_sequences``
-    ``val_loss`` (:func:`evaluate_sequence`). ``checkpoint``, ``resume``, ``schedule``,
-    ``progress``, ``log`` and ``extra`` work as in :func:`fit`. A non-finite loss raises
-    FloatingPointError.
+    steps x batch per second); with ``clip`` also ``grad_norm_max`` (the largest total
+    gradient norm before clipping) and ``clipped`` (chunks whose norm exceeded ``clip``);
+    with ``val_sequences`` also ``val_loss`` (:func:`evaluate_sequence`, chunked by
+    ``tbptt``). ``checkpoint``, ``resume``, ``schedule``, ``progress``, ``log`` and
+    ``extra`` work as in :func:`fit`. A non-finite loss raises FloatingPointError.
 
     Example -- echo the input from 3 steps back along 600-step sequences::
 
@@ -447,7 +450,6 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     fn = "fit_sequence"
     k = _tbptt_length(fn, tbptt)
     clip = _clip_value(fn, clip)
-    from ._checks import as_int
     epochs = as_int(fn, "epochs", epochs, 0)
     source = _sequence_source(fn, sequences)
     history, start = [], 0
