@@ -415,6 +415,46 @@ def test_checkpoint_resume_is_bitwise(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+class TimeMajor:
+    """A DataLoader over (S, T, ...) samples, yielding time-major (T, B, ...) batches."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __iter__(self):
+        for xb, yb in self.loader:
+            yield xb.swapaxes(0, 1), yb.swapaxes(0, 1)
+
+    def state_dict(self):
+        return self.loader.state_dict()
+
+    def load_state_dict(self, d):
+        self.loader.load_state_dict(d)
+
+
+def test_shuffled_loader_of_sequences_resumes_bitwise(tmp_path):
+    from chainrule import data
+    rng = np.random.default_rng(7)
+    xs, ys = rng.standard_normal((10, 12, 3)), rng.standard_normal((10, 12, 2))  # (S, T, .)
+    ck = tmp_path / "loader.npz"
+
+    def run(epochs, resume, path):
+        model = _model(seed=5)
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        loader = TimeMajor(data.DataLoader((xs, ys), batch_size=4, shuffle=True, seed=3))
+        hist = train.fit_sequence(model, loader, nn.MSELoss(), opt, epochs, tbptt=5,
+                                  checkpoint=path, resume=resume)
+        return hist, _params(model)
+
+    straight, p_straight = run(3, False, None)
+    assert [h["chunks"] for h in straight] == [3 * 3] * 3  # batches of 4, 4, 2; 12 = 5+5+2
+    run(1, False, ck)
+    resumed, p_resumed = run(3, True, ck)
+    assert [h["train_loss"] for h in resumed] == [h["train_loss"] for h in straight]
+    for a, b in zip(p_straight, p_resumed):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_schedule_sets_lr_per_epoch():
     x, y = _data(T=10)
     model = _model()

@@ -404,7 +404,11 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     ``model(x, h0) -> (output, h_n)`` is time-major like ``nn.RNN`` (``h0=None`` means a
     zero state), e.g. :class:`chainrule.models.SequenceRegressor`. ``sequences`` is one
     pair ``(x, y)`` -- x (T, N, I), y (T, ...) with a target for every step -- or an
-    iterable of such pairs (independent sequences, each starting from a zero state).
+    iterable of such pairs (independent sequences, each starting from a zero state),
+    re-iterated every epoch (a one-shot iterator is read into a list first). Note the
+    time-major layout: a :class:`chainrule.data.DataLoader` over (S, T, I) samples yields
+    (B, T, I) batches, so wrap it to swap axes 0 and 1 (keeping its ``state_dict`` /
+    ``load_state_dict``: with them the loader's shuffling is checkpointed too).
     Each sequence is cut into chunks of ``tbptt`` steps (the last may be shorter; None
     means one chunk, i.e. full BPTT). For each chunk, PyTorch's idiom::
 
@@ -453,8 +457,9 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     epochs = as_int(fn, "epochs", epochs, 0)
     source = _sequence_source(fn, sequences)
     history, start = [], 0
+    loader = sequences if hasattr(sequences, "state_dict") else None  # e.g. a DataLoader
     if resume and checkpoint is not None and os.path.exists(checkpoint):
-        info = load_checkpoint(checkpoint, model, optimizer)
+        info = load_checkpoint(checkpoint, model, optimizer, loader)
         history, start = list(info["history"]), int(info["epoch"])
     dtype = _param_dtype(model)
     params = list(model.parameters())
@@ -512,7 +517,7 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
         if log is not None:
             log(_sequence_epoch_line(rec, epochs))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, epoch + 1, None, history, extra)
+            save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history, extra)
     return history
 
 
