@@ -97,5 +97,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, nee
     dx = np.zeros(x.shape, dtype=dt) if need_dx else None
     dw = np.zeros(w.shape, dtype=dt)
     db = np.zeros(w.shape[0], dtype=dt) if bias else None
-    _kernels.conv2d_backward(dx, dw, db, dy, x, w, stride, padding, dilation)
+    # pick the fused specialisation by dtype: dispatch cannot infer it from a None dx
+    kernel = _kernels.conv2d_backward["float" if dt == np.float32 else "double"]
+    kernel(dx, dw, db, dy, x, w, stride, padding, dilation)
     return dx, dw, db
