@@ -33,9 +33,10 @@
 
 /* below this many multiply-adds the naive loop wins (no setup at all) */
 #define NAIVE_MAX_WORK (4.0 * 4 * 4)
-/* up to this, one thread: waking a second thread costs microseconds (far more when the
- * cores are busy), which is the whole run time of a 64^3 product */
-#define THREAD_MIN_WORK (64.0 * 64 * 64 + 1)
+/* below this, one thread: waking the second thread costs about a microsecond on an idle
+ * machine (measured crossover on Zen 5: 48^3 is faster on one thread, 64^3 on two; far
+ * more than a microsecond when the cores are busy with other processes) */
+#define THREAD_MIN_WORK (60.0 * 60 * 60)
 /* up to this, the micro-kernel reads A and B in place (packing costs more than it saves) */
 #define DIRECT_MAX_WORK (96.0 * 96 * 96)
 
