@@ -323,14 +323,15 @@ def test_isa_environment_variable_forces_a_lower_path():
     import os
     import subprocess
     import sys
-    code = ("import numpy as np, chainrule as cr; a = np.arange(12.).reshape(3, 4); "
-            "print(cr._kernels.gemm_path(), float(cr.ops.matmul(a, a.T).sum()))")
+    # 50x40 @ 40x50: large enough for the micro-kernels (tiny products take the naive loop)
+    code = ("import numpy as np, chainrule as cr; a = np.arange(2000.).reshape(50, 40) % 7; "
+            "print(cr._kernels.gemm_path(), repr(float(cr.ops.matmul(a, a.T).sum())))")
+    a = np.arange(2000.).reshape(50, 40) % 7
     for want in PATHS:
         env = dict(os.environ, CHAINRULE_ISA=want)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              text=True, check=True).stdout.split()
-        a = np.arange(12.).reshape(3, 4)
-        assert out[0] == want and float(out[1]) == float((a @ a.T).sum())
+        assert out[0] == want and float(out[1]) == float((a @ a.T).sum())  # small ints: exact
     # an unknown name falls back to the best path
     env = dict(os.environ, CHAINRULE_ISA="nonsense")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
