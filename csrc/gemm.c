@@ -81,6 +81,7 @@ static const gemm_path *best_path(void) {
 }
 
 static int path_rank(const gemm_path *p) {
+    (void)p;
 #ifdef CR_X86
     if (p == &PATH_AVX512) return 2;
     if (p == &PATH_AVX2) return 1;

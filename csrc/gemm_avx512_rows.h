@@ -24,7 +24,7 @@ static void RCAT3(FN_PACKED, _r, R)(int64_t k, const T *a, const T *b, T *c, int
     }
     VT acc[MR][NV];
     ROWS_R(ACC_SAVE)
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    FN_WRITE(acc, R, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
 static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
@@ -58,7 +58,7 @@ static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
     }
     VT acc[MR][NV];
     ROWS_R(ACC_SAVE)
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    FN_WRITE(acc, R, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
 #undef RCAT3_
