@@ -38,6 +38,8 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     if Ka != Kb:
         raise ValueError(f"{fn}: inner dimensions differ: op(a) is ({M}, {Ka}), op(b) is ({Kb}, {N}) "
                          f"(a {a.shape}, b {b.shape}, trans_a={trans_a}, trans_b={trans_b})")
+    if M == 0 or N == 0 or Ka == 0:  # empty operands: any strides, nothing to read
+        return np.zeros((M, N), dtype=dt)
     c = np.empty((M, N), dtype=dt)
     _kernels.gemm(bool(trans_a), bool(trans_b), _gemm_operand(a), _gemm_operand(b), c, 1.0, 0.0)
     return c
