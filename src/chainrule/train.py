@@ -211,6 +211,16 @@ def cosine_schedule(epochs, final=0.0):
     return factor
 
 
+
+def _apply_schedule(optimizer, schedule, epoch):
+    """lr of every group = its initial lr * schedule(epoch) (nothing when schedule is None)."""
+    if schedule is None:
+        return
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+        group["lr"] = group["initial_lr"] * float(schedule(epoch))
+
+
 def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpoint=None,
         resume=False, schedule=None, progress=None, log=None, extra=None) -> list:
     """Train ``model`` for ``epochs`` epochs; returns the history (one dict per epoch).
@@ -235,13 +245,8 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
     dtype = _param_dtype(model)
     show = _progress_enabled(progress)
     model.train()
-    if schedule is not None:
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
     for epoch in range(start, epochs):
-        if schedule is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = group["initial_lr"] * float(schedule(epoch))
+        _apply_schedule(optimizer, schedule, epoch)
         t0 = time.perf_counter()
         total_loss, correct, seen, acc_ok = 0.0, 0, 0, True
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False,
@@ -465,13 +470,8 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     params = list(model.parameters())
     show = _progress_enabled(progress)
     model.train()
-    if schedule is not None:
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
     for epoch in range(start, epochs):
-        if schedule is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = group["initial_lr"] * float(schedule(epoch))
+        _apply_schedule(optimizer, schedule, epoch)
         t0 = time.perf_counter()
         total_loss, seen, n_chunks, norm_max, n_clipped = 0.0, 0, 0, 0.0, 0
         bar = tqdm(desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False,
