@@ -33,9 +33,10 @@
 
 /* below this many multiply-adds the naive loop wins (no setup at all) */
 #define NAIVE_MAX_WORK (4.0 * 4 * 4)
-/* up to this, one thread: waking a second thread costs microseconds (far more when the
- * cores are busy), which is the whole run time of a 64^3 product */
-#define THREAD_MIN_WORK (64.0 * 64 * 64 + 1)
+/* below this, one thread: waking the second thread costs about a microsecond on an idle
+ * machine (measured crossover on Zen 5: 48^3 is faster on one thread, 64^3 on two; far
+ * more than a microsecond when the cores are busy with other processes) */
+#define THREAD_MIN_WORK (60.0 * 60 * 60)
 /* up to this, the micro-kernel reads A and B in place (packing costs more than it saves) */
 #define DIRECT_MAX_WORK (96.0 * 96 * 96)
 
@@ -80,6 +81,7 @@ static const gemm_path *best_path(void) {
 }
 
 static int path_rank(const gemm_path *p) {
+    (void)p;
 #ifdef CR_X86
     if (p == &PATH_AVX512) return 2;
     if (p == &PATH_AVX2) return 1;
@@ -209,3 +211,32 @@ static void *scratch(int slot, size_t bytes) {
 #undef SUF
 #undef UKR
 #undef PACKT
+
+/* Effective core clock in GHz, measured: a chain of dependent integer adds retires one
+ * add per cycle, so adds per second = cycles per second. Best of a few 5 ms runs (a run
+ * that gets preempted only reads low). For the benchmark's "% of peak", since the clock a
+ * VM reports (/proc/cpuinfo) is the base clock, not the boost clock the kernels run at.
+ * Returns 0 where not implemented (non-x86). */
+#include <time.h>
+double cr_cpu_clock_ghz(void) {
+#if defined(CR_X86) && defined(__GNUC__)
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        struct timespec t0, t1;
+        uint64_t x = 0;
+        const int64_t iters = 2000000; /* 8 dependent adds each: ~16M cycles, ~5 ms */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int64_t i = 0; i < iters; i++)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                             : "+r"(x));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        double ghz = s > 0 ? 8.0 * (double)iters / s / 1e9 : 0;
+        if (ghz > best) best = ghz;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}

@@ -38,6 +38,10 @@ int cr_gemm_set_path(const char *name);
  * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). */
 void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc);
 
+/* The core clock in GHz measured with a chain of dependent adds (0 if not available);
+ * for benchmark reports (% of peak). Takes ~25 ms. */
+double cr_cpu_clock_ghz(void);
+
 #ifdef __cplusplus
 }
 #endif

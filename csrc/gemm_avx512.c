@@ -26,6 +26,7 @@
 #define V_MUL _mm512_mul_ps
 #define V_ADD _mm512_add_ps
 #define V_LOAD _mm512_load_ps
+#define V_LOADU _mm512_loadu_ps
 #define V_STORE _mm512_store_ps
 #define V_MASKZ_LOADU _mm512_maskz_loadu_ps
 #define V_MASK_STOREU _mm512_mask_storeu_ps
@@ -47,6 +48,7 @@
 #undef V_MUL
 #undef V_ADD
 #undef V_LOAD
+#undef V_LOADU
 #undef V_STORE
 #undef V_MASKZ_LOADU
 #undef V_MASK_STOREU
@@ -69,6 +71,7 @@
 #define V_MUL _mm512_mul_pd
 #define V_ADD _mm512_add_pd
 #define V_LOAD _mm512_load_pd
+#define V_LOADU _mm512_loadu_pd
 #define V_STORE _mm512_store_pd
 #define V_MASKZ_LOADU _mm512_maskz_loadu_pd
 #define V_MASK_STOREU _mm512_mask_storeu_pd

@@ -24,7 +24,7 @@ static void RCAT3(FN_PACKED, _r, R)(int64_t k, const T *a, const T *b, T *c, int
     }
     VT acc[MR][NV];
     ROWS_R(ACC_SAVE)
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    FN_WRITE(acc, R, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
 static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
@@ -39,16 +39,26 @@ static void RCAT3(FN_STRIDED, _r, R)(CR_UKR_ARGS(T)) {
         }
     ROWS_R(ACC_DECL)
     int64_t off = 0;
+    if (n >= NR) { /* full width: plain loads */
 #pragma GCC unroll 4
-    for (int64_t p = 0; p < k; p++) {
-        VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
-        ROWS_R(ACC_FMA_STRIDED)
-        off += csa;
-        b += rsb;
+        for (int64_t p = 0; p < k; p++) {
+            VT b0 = V_LOADU(b), b1 = V_LOADU(b + LANES);
+            ROWS_R(ACC_FMA_STRIDED)
+            off += csa;
+            b += rsb;
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int64_t p = 0; p < k; p++) {
+            VT b0 = V_MASKZ_LOADU(mk[0], b), b1 = V_MASKZ_LOADU(mk[1], b + LANES);
+            ROWS_R(ACC_FMA_STRIDED)
+            off += csa;
+            b += rsb;
+        }
     }
     VT acc[MR][NV];
     ROWS_R(ACC_SAVE)
-    FN_WRITE(acc, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
+    FN_WRITE(acc, R, c, rsc, csc, m, n, alpha, beta, bias_n, bias_m);
 }
 
 #undef RCAT3_

@@ -18,8 +18,10 @@ static inline __attribute__((always_inline)) void FN_MASKS(int64_t n, MASKT mk[N
 
 /* C = alpha*acc + beta*C + bias_n + bias_m for the m x n corner of the tile. */
 static inline __attribute__((always_inline)) void
-FN_WRITE(VT acc[MR][NV], T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, T alpha, T beta,
-         const T *bias_n, const T *bias_m) {
+FN_WRITE(VT acc[MR][NV], int rows, T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n,
+         T alpha, T beta, const T *bias_n, const T *bias_m) {
+    /* rows: how many rows of acc the kernel computed (a constant once inlined); m <= rows */
+    if (m > rows) m = rows;
     if (csc == 1) {
         MASKT mk[NV];
         FN_MASKS(n, mk);
@@ -28,7 +30,7 @@ FN_WRITE(VT acc[MR][NV], T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, T
             bn[v] = bias_n ? V_MASKZ_LOADU(mk[v], bias_n + v * LANES) : V_ZERO();
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
-            if (i >= m) break;
+            if (i >= m || i >= rows) break;
             T *c_i = c + i * rsc;
             VT bm = V_SET1(bias_m ? bias_m[i] : (T)0);
 #pragma GCC unroll 4
@@ -44,8 +46,10 @@ FN_WRITE(VT acc[MR][NV], T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, T
         /* transposed or strided C: spill the tile and write element by element, with the
          * same arithmetic as the vector path (mul, then fma with beta, then bias adds) */
         T tmp[MR * NR] __attribute__((aligned(64)));
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < MR; i++) {
+            if (i >= m || i >= rows) break;
             for (int v = 0; v < NV; v++) V_STORE(tmp + i * NR + v * LANES, acc[i][v]);
+        }
         for (int64_t i = 0; i < m; i++) {
             for (int64_t j = 0; j < n; j++) {
                 T *cij = c + i * rsc + j * csc;

@@ -386,3 +386,17 @@ def test_concurrent_calls_from_python_threads(rng):
             for got, want in zip(pool.map(run, jobs * 2), serial * 2):
                 for g, r in zip(got, want):
                     assert np.array_equal(g, r)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_need_dx_false_skips_dx_only(dtype):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 2, 9, 8)).astype(dtype)
+    w = rng.standard_normal((4, 2, 3, 2)).astype(dtype)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, stride=(2, 1), padding=1).shape).astype(dtype)
+    full = ops.conv2d_backward(dy, x, w, stride=(2, 1), padding=1)
+    for mod in (ops, ref):
+        dx, dw, db = mod.conv2d_backward(dy, x, w, stride=(2, 1), padding=1, need_dx=False)
+        assert dx is None
+        np.testing.assert_allclose(dw, full[1], rtol=1e-4 if dtype == np.float32 else 1e-10)
+        np.testing.assert_allclose(db, full[2], rtol=1e-4 if dtype == np.float32 else 1e-10)

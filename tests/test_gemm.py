@@ -317,3 +317,30 @@ def test_gemm_kernel_bad_input():
                       np.empty((3, 5), np.float32))
     with pytest.raises((TypeError, ValueError)):
         _kernels.gemm(False, False, a, b.astype(np.float64), np.empty((3, 5), np.float32))
+
+
+def test_isa_environment_variable_forces_a_lower_path():
+    import os
+    import subprocess
+    import sys
+    # 50x40 @ 40x50: large enough for the micro-kernels (tiny products take the naive loop)
+    code = ("import numpy as np, chainrule as cr; a = np.arange(2000.).reshape(50, 40) % 7; "
+            "print(cr._kernels.gemm_path(), repr(float(cr.ops.matmul(a, a.T).sum())))")
+    a = np.arange(2000.).reshape(50, 40) % 7
+    for want in PATHS:
+        env = dict(os.environ, CHAINRULE_ISA=want)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert out[0] == want and float(out[1]) == float((a @ a.T).sum())  # small ints: exact
+    # an unknown name falls back to the best path
+    env = dict(os.environ, CHAINRULE_ISA="nonsense")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == PATHS[0]
+
+
+def test_cpu_clock_measurement_is_plausible():
+    ghz = _kernels.cpu_clock_ghz()
+    if PATHS[0] == "generic" and ghz == 0:
+        pytest.skip("clock measurement not implemented on this CPU")
+    assert 0.3 < ghz < 10.0

@@ -44,3 +44,28 @@ def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "chainrule", "--help"], capture_output=True,
                          text=True, check=True)
     assert "bench" in out.stdout and "train" in out.stdout
+
+
+# ops functions that configure the kernels rather than compute something
+_CONFIG_ONLY = {"set_workspace_limit", "get_workspace_limit", "conv2d_workspace_bytes"}
+
+
+def test_every_fast_kernel_has_a_reference_twin_with_the_same_signature():
+    import inspect
+
+    from chainrule import ops, reference
+    kernels = set(ops.__all__) - _CONFIG_ONLY
+    assert kernels == set(reference.__all__), kernels ^ set(reference.__all__)
+    for name in sorted(kernels):
+        fast, ref = inspect.signature(getattr(ops, name)), inspect.signature(getattr(reference, name))
+        api = [p for p in fast.parameters.values() if p.kind is not p.KEYWORD_ONLY]
+        assert api == [p for p in ref.parameters.values() if p.kind is not p.KEYWORD_ONLY], name
+
+
+def test_every_kernel_is_fuzzed():
+    import pathlib
+
+    from chainrule import ops
+    src = (pathlib.Path(__file__).parent / "test_fuzz.py").read_text()
+    missing = [n for n in set(ops.__all__) - _CONFIG_ONLY if f'"{n}"' not in src]
+    assert not missing, f"ops functions without a fuzz test: {missing}"

@@ -216,3 +216,19 @@ def rnn_args(fn: str, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, **seqs):
             raise ValueError(f"{fn}: argument '{k}' must have shape {shape}, got "
                              f"{a[k].shape};{ctx}")
     return a, (T, N, I, H)
+
+
+# ---- dense layer (ops.linear_* and reference.linear_*) --------------------------------
+def linear_args(fn: str, x, w, b):
+    """x (N, in), w (out, in), b (out,) or None: one float dtype, C-contiguous."""
+    x = as_float_array(fn, "x", x, 2)
+    w = as_float_array(fn, "w", w, 2)
+    if b is not None:
+        b = as_float_array(fn, "b", b, 1)
+    same_dtype(fn, x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"{fn}: x has {x.shape[1]} features but w expects {w.shape[1]}: "
+                         f"x {x.shape} must be (N, in) and w {w.shape} must be (out, in)")
+    if b is not None:
+        check_shape(fn, "b", b, (w.shape[0],))
+    return x, w, b

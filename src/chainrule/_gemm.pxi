@@ -12,6 +12,7 @@ cdef extern from "chainrule.h" nogil:
     const char *cr_gemm_path()
     int cr_gemm_set_path(const char *name)
     void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
+    double cr_cpu_clock_ghz()
 
 
 def gemm_path():
@@ -27,6 +28,13 @@ def gemm_set_path(name=None):
     if cr_gemm_set_path(nm) != 0:
         raise ValueError(f"gemm_set_path: unknown or unsupported path {name!r} on this CPU "
                          f"(best available: see gemm_path() after gemm_set_path(None))")
+
+
+def cpu_clock_ghz():
+    """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
+    with nogil:
+        g = cr_cpu_clock_ghz()
+    return g
 
 
 def gemm_set_blocks(kc=0, mc=0, nc=0):

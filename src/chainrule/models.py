@@ -5,9 +5,12 @@
   the flatten size is computed from ``input_size``, so it fits 8x8 digits and 28x28 MNIST.
 - :class:`RNNClassifier` — reads an image row by row (each row one time step) with
   ``nn.RNN`` and classifies from the last hidden state.
+- :class:`SequenceRegressor` — ``nn.RNN`` plus a Linear head on every step, for
+  sequence-to-sequence tasks on long sequences (``forward(x, h0) -> (y, h_n)``, the
+  shape :func:`chainrule.train.fit_sequence` trains with truncated BPTT).
 
-All take NCHW images ``(N, C, H, W)`` (the MLP flattens anything) and return logits
-``(N, num_classes)``; every one has a PyTorch twin with the same state-dict keys (the
+The classifiers take NCHW images ``(N, C, H, W)`` (the MLP flattens anything) and return
+logits ``(N, num_classes)``; every model has a PyTorch twin with the same state-dict keys (the
 benchmarks build those to compare).
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from . import nn
 from ._checks import pair
 
-__all__ = ["MLP", "LeNet5", "RNNClassifier", "build"]
+__all__ = ["MLP", "LeNet5", "RNNClassifier", "SequenceRegressor", "build"]
 
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -118,6 +121,33 @@ class RNNClassifier(nn.Module):
                              f"input_size={self.input_size}")
         _, h_n = self.rnn(x.reshape(n, t, i))
         return self.fc(h_n.reshape(n, self.hidden_size))
+
+
+class SequenceRegressor(nn.Module):
+    """``nn.RNN(input_size, hidden_size)`` (time-major) and ``Linear(hidden_size,
+    output_size)`` applied to the hidden state of every step.
+
+    ``forward(x, h0=None) -> (y, h_n)``: x (T, N, input_size), h0 (1, N, hidden_size) or
+    None for zeros; y (T, N, output_size), h_n (1, N, hidden_size) -- nn.RNN's h_n, so the
+    state can be carried into the next chunk of a long sequence (see
+    :func:`chainrule.train.fit_sequence`). State-dict keys: ``rnn.weight_ih_l0`` ...,
+    ``head.weight``, ``head.bias`` (as a PyTorch module with the same attributes).
+    """
+
+    def __init__(self, input_size, hidden_size=32, output_size=1, nonlinearity="tanh"):
+        super().__init__()
+        self.input_size = _positive_int("SequenceRegressor", "input_size", input_size)
+        self.hidden_size = _positive_int("SequenceRegressor", "hidden_size", hidden_size)
+        self.output_size = _positive_int("SequenceRegressor", "output_size", output_size)
+        self.rnn = nn.RNN(self.input_size, self.hidden_size, nonlinearity=nonlinearity)
+        self.head = nn.Linear(self.hidden_size, self.output_size)
+
+    def forward(self, x, h0=None):
+        if len(tuple(x.shape)) != 3:
+            raise ValueError(f"SequenceRegressor: expected a time-major sequence (T, N, "
+                             f"{self.input_size}), got shape {tuple(x.shape)}")
+        hs, h_n = self.rnn(x, h0)
+        return self.head(hs), h_n
 
 
 def build(name: str, input_shape=(1, 8, 8), num_classes=10):

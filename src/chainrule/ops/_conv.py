@@ -76,11 +76,12 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, need_dx=True):
     """Gradients of y = conv2d(x, w, b) given dy = dL/dy.
 
     dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S)
     -> dx (N, C, H, W), dw (K, C, R, S), db (K,) (None if bias=False)
+    need_dx=False skips dx (returned as None): a first layer's input needs no gradient.
     """
     fn = "conv2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -93,8 +94,10 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
         raise ValueError(f"{fn}: argument 'dy' must have shape {want} for x {x.shape}, "
                          f"w {w.shape}, stride {stride}, padding {padding}, dilation "
                          f"{dilation}, got {dy.shape}")
-    dx = np.zeros(x.shape, dtype=dt)
+    dx = np.zeros(x.shape, dtype=dt) if need_dx else None
     dw = np.zeros(w.shape, dtype=dt)
     db = np.zeros(w.shape[0], dtype=dt) if bias else None
-    _kernels.conv2d_backward(dx, dw, db, dy, x, w, stride, padding, dilation)
+    # pick the fused specialisation by dtype: dispatch cannot infer it from a None dx
+    kernel = _kernels.conv2d_backward["float" if dt == np.float32 else "double"]
+    kernel(dx, dw, db, dy, x, w, stride, padding, dilation)
     return dx, dw, db

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _kernels
-from .._checks import as_float_array, check_shape, same_dtype
+from .._checks import as_float_array, check_shape, linear_args, same_dtype
 
 __all__ = ["matmul", "linear_forward", "linear_backward"]
 
@@ -38,23 +38,11 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     if Ka != Kb:
         raise ValueError(f"{fn}: inner dimensions differ: op(a) is ({M}, {Ka}), op(b) is ({Kb}, {N}) "
                          f"(a {a.shape}, b {b.shape}, trans_a={trans_a}, trans_b={trans_b})")
+    if M == 0 or N == 0 or Ka == 0:  # empty operands: any strides, nothing to read
+        return np.zeros((M, N), dtype=dt)
     c = np.empty((M, N), dtype=dt)
     _kernels.gemm(bool(trans_a), bool(trans_b), _gemm_operand(a), _gemm_operand(b), c, 1.0, 0.0)
     return c
-
-
-def _check_linear(fn, x, w, b):
-    x = as_float_array(fn, "x", x, 2)
-    w = as_float_array(fn, "w", w, 2)
-    if b is not None:
-        b = as_float_array(fn, "b", b, 1)
-    same_dtype(fn, x=x, w=w, b=b)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"{fn}: x has {x.shape[1]} features but w expects {w.shape[1]}: "
-                         f"x {x.shape} must be (N, in) and w {w.shape} must be (out, in)")
-    if b is not None:
-        check_shape(fn, "b", b, (w.shape[0],))
-    return x, w, b
 
 
 def linear_forward(x, w, b=None):
@@ -62,7 +50,7 @@ def linear_forward(x, w, b=None):
 
     One GEMM; the bias is added when the tile is written, not in a second pass.
     """
-    x, w, b = _check_linear("linear_forward", x, w, b)
+    x, w, b = linear_args("linear_forward", x, w, b)
     y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
     _kernels.linear_forward(y, x, w, b)
     return y
@@ -75,7 +63,7 @@ def linear_backward(dy, x, w, *, bias=True):
     db = dy.sum(0) (out,), or None when bias=False.
     """
     fn = "linear_backward"
-    x, w, _ = _check_linear(fn, x, w, None)
+    x, w, _ = linear_args(fn, x, w, None)
     dy = as_float_array(fn, "dy", dy, 2)
     same_dtype(fn, dy=dy, x=x, w=w)
     check_shape(fn, "dy", dy, (x.shape[0], w.shape[0]))

@@ -46,8 +46,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
-    """dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S) -> (dx, dw, db or None).
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, need_dx=True):
+    """dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S) -> (dx or None, dw, db or None).
 
     dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
     dx[n, c, i, j] = sum over every (k, p, q, r, s) that reads x[n, c, i, j] of dy * w
@@ -76,4 +76,4 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True):
             dxp[:, :, rows, cols] += np.einsum("nk,kcrs->ncrs", g, w)
     dx = np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])  # padding gets no gradient
     db = dy.sum(axis=(0, 2, 3)) if bias else None
-    return dx, dw, db
+    return (dx if need_dx else None), dw, db

@@ -5,7 +5,7 @@ reads like the formula it implements. Slow on purpose.
 """
 import numpy as np
 
-from .._checks import as_float_array, check_shape, same_dtype
+from .._checks import as_float_array, check_shape, linear_args, same_dtype
 
 __all__ = ["matmul", "linear_forward", "linear_backward"]
 
@@ -28,23 +28,9 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return c
 
 
-def _check_linear(fn, x, w, b):
-    x = as_float_array(fn, "x", x, 2)
-    w = as_float_array(fn, "w", w, 2)
-    if b is not None:
-        b = as_float_array(fn, "b", b, 1)
-    same_dtype(fn, x=x, w=w, b=b)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"{fn}: x has {x.shape[1]} features but w expects {w.shape[1]}: "
-                         f"x {x.shape} must be (N, in) and w {w.shape} must be (out, in)")
-    if b is not None:
-        check_shape(fn, "b", b, (w.shape[0],))
-    return x, w, b
-
-
 def linear_forward(x, w, b=None):
     """y[n, o] = sum_i x[n, i] * w[o, i] + b[o].   x (N, in), w (out, in), b (out,) -> (N, out)"""
-    x, w, b = _check_linear("linear_forward", x, w, b)
+    x, w, b = linear_args("linear_forward", x, w, b)
     N, OC = x.shape[0], w.shape[0]
     y = np.zeros((N, OC), dtype=x.dtype)
     for n in range(N):  # one sample at a time: y[n] = w @ x[n] + b
@@ -62,7 +48,7 @@ def linear_backward(dy, x, w, *, bias=True):
     db[o]    = sum_n dy[n, o]                  (out,), None when bias=False
     """
     fn = "linear_backward"
-    x, w, _ = _check_linear(fn, x, w, None)
+    x, w, _ = linear_args(fn, x, w, None)
     dy = as_float_array(fn, "dy", dy, 2)
     same_dtype(fn, dy=dy, x=x, w=w)
     check_shape(fn, "dy", dy, (x.shape[0], w.shape[0]))

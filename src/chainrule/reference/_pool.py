@@ -29,7 +29,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
         h0, h1 = _window(p, stride[0], padding[0], kernel[0], H)
         for q in range(Q):
             w0, w1 = _window(q, stride[1], padding[1], kernel[1], W)
-            win = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)   # row-major window
+            win = x[:, :, h0:h1, w0:w1].reshape(N, C, (h1 - h0) * (w1 - w0))  # row-major
             a = np.argmax(win, axis=2)                      # first max (or first NaN)
             y[:, :, p, q] = np.take_along_axis(win, a[:, :, None], axis=2)[:, :, 0]
             idx[:, :, p, q] = (h0 + a // (w1 - w0)) * W + (w0 + a % (w1 - w0))

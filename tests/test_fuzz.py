@@ -1,0 +1,319 @@
+"""Fuzzing of argument handling for every ``chainrule.ops`` function (hypothesis).
+
+Random shapes (0-sized dims included), dtypes (float, int, complex, bool), layouts
+(Fortran order, negative and zero strides, slices), extreme values (NaN/inf) and random
+stride/padding/dilation/kernel combinations. Each call must either
+
+  * return what ``chainrule.reference`` returns for the same arguments (NaN where it has NaN), or
+  * raise ValueError / TypeError / MemoryError with a message naming the function,
+
+and the reference must agree on whether the call is valid. No segfault, no hang, no
+out-of-bounds access: .ci/sanitize runs this file against an ASan + UBSan build.
+The number of generated cases is printed in pytest's summary ("fuzz cases run").
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chainrule import ops, reference
+
+CASES = {"n": 0}
+# per test function; 8 functions over 11 ops -> > 2,000 cases per run. Raise it for a deep
+# local hunt: CHAINRULE_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py
+EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "260"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                suppress_health_check=list(HealthCheck))
+ALLOWED = (ValueError, TypeError, MemoryError)
+BAD_DTYPES = [np.int32, np.int64, np.complex128, np.bool_, np.float16]
+
+
+def _layout(draw, arr):
+    """Return arr in a random memory layout with the same values (or a broadcast view)."""
+    kind = draw(st.sampled_from(["c", "c", "f", "neg", "slice", "bcast"]))
+    if kind == "f":
+        return np.asfortranarray(arr)
+    if kind == "neg" and arr.ndim:
+        ax = draw(st.integers(0, arr.ndim - 1))
+        flipped = np.flip(arr, axis=ax).copy()
+        return np.flip(flipped, axis=ax)  # a negative-stride view of the same values
+    if kind == "slice" and arr.ndim:
+        ax = draw(st.integers(0, arr.ndim - 1))
+        shape = list(arr.shape)
+        shape[ax] *= 2
+        big = np.zeros(shape, arr.dtype)
+        sl = [slice(None)] * arr.ndim
+        sl[ax] = slice(None, None, 2)
+        big[tuple(sl)] = arr
+        return big[tuple(sl)]
+    if kind == "bcast" and arr.ndim and arr.size:
+        ax = draw(st.integers(0, arr.ndim - 1))
+        first = np.take(arr, [0], axis=ax)
+        return np.broadcast_to(first, arr.shape)  # zero stride along ax
+    return arr
+
+
+def _array(draw, shape, dtype, special=True):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    a = rng.standard_normal(shape)
+    if special and a.size and draw(st.integers(0, 9)) == 0:
+        idx = tuple(rng.integers(0, s) for s in shape)
+        a[idx] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e30]))
+    if np.dtype(dtype).kind in "iub":
+        a = np.nan_to_num(a * 3, nan=0.0, posinf=7, neginf=-7).astype(dtype)
+    elif np.dtype(dtype).kind == "c":
+        a = a.astype(dtype)
+    else:
+        a = a.astype(dtype)
+    return _layout(draw, a)
+
+
+def _dtype(draw, base):
+    """Mostly the base float dtype; sometimes a wrong one."""
+    if draw(st.integers(0, 12)) == 0:
+        return draw(st.sampled_from(BAD_DTYPES))
+    if draw(st.integers(0, 12)) == 0:
+        return np.float64 if base == np.float32 else np.float32
+    return base
+
+
+def _maybe_perturb_shape(draw, shape):
+    if draw(st.integers(0, 8)) == 0:
+        shape = list(shape)
+        op = draw(st.sampled_from(["grow", "drop", "add"]))
+        if op == "grow" and shape:
+            i = draw(st.integers(0, len(shape) - 1))
+            shape[i] += draw(st.integers(1, 2))
+        elif op == "drop" and shape:
+            shape.pop()
+        else:
+            shape.append(draw(st.integers(0, 2)))
+        return tuple(shape)
+    return tuple(shape)
+
+
+def _int_arg(draw, lo, hi):
+    """An int, an (h, w) pair, or occasionally junk."""
+    r = draw(st.integers(0, 20))
+    if r == 0:
+        return draw(st.sampled_from([None, 1.5, "2", (1, 2, 3), True]))
+    if r < 8:
+        return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+    return draw(st.integers(lo, hi))
+
+
+def _same(a, b, dtype, finite_inputs=True):
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y, dtype, finite_inputs)
+        return
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    a = np.asarray(a)
+    b = np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    if a.dtype.kind != "f":
+        np.testing.assert_array_equal(a, b)
+        return
+    tol = 1e-3 if a.dtype == np.float32 else 1e-9
+    fin = np.isfinite(b)
+    if not finite_inputs:
+        # with inf/NaN inputs, 0 * inf in padding or packing may give NaN where the
+        # definition skips the term (as in BLAS or PyTorch); compare where both are finite
+        fin &= np.isfinite(a)
+    # NaN/inf propagate; where the reference is finite the fast result must be close
+    if fin.any():
+        scale = max(1.0, float(np.max(np.abs(b[fin]))))
+        np.testing.assert_allclose(a[fin], b[fin], rtol=tol, atol=tol * scale)
+
+
+def _check(name, args, kwargs=None, dtype=None):
+    """Call ops.<name> and reference.<name>; both agree or both raise an allowed error."""
+    kwargs = kwargs or {}
+    CASES["n"] += 1
+    fast = getattr(ops, name)
+    ref = getattr(reference, name)
+    try:
+        out = fast(*args, **kwargs)
+    except ALLOWED as e:
+        msg = str(e)
+        assert msg, f"{name}: empty error message"
+        if not isinstance(e, MemoryError):
+            assert name.split("_")[0] in msg or name in msg, f"{name}: message does not name it: {msg}"
+        # the reference must also reject it (same validation contract)
+        try:
+            ref(*args, **kwargs)
+        except ALLOWED:
+            return
+        except Exception as e2:  # pragma: no cover
+            raise AssertionError(f"reference.{name} raised {type(e2).__name__}: {e2}")
+        raise AssertionError(f"ops.{name} raised {type(e).__name__} ({e}) but reference accepted")
+    try:
+        expected = ref(*args, **kwargs)
+    except ALLOWED as e:
+        raise AssertionError(f"reference.{name} raised {type(e).__name__} ({e}) but ops accepted")
+    finite = all(np.isfinite(v).all() for v in list(args) + list(kwargs.values())
+                 if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    _same(out, expected, dtype, finite)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_matmul(data):
+    d = data.draw
+    M, N, K = d(st.integers(0, 9)), d(st.integers(0, 9)), d(st.integers(0, 9))
+    ta, tb = d(st.booleans()), d(st.booleans())
+    base = d(st.sampled_from([np.float32, np.float64]))
+    a = _array(d, _maybe_perturb_shape(d, (K, M) if ta else (M, K)), _dtype(d, base))
+    b = _array(d, _maybe_perturb_shape(d, (N, K) if tb else (K, N)), _dtype(d, base))
+    _check("matmul", (a, b), dict(trans_a=ta, trans_b=tb), base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_linear(data):
+    d = data.draw
+    N, I, O = d(st.integers(0, 6)), d(st.integers(0, 6)), d(st.integers(0, 6))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, _maybe_perturb_shape(d, (N, I)), _dtype(d, base))
+    w = _array(d, _maybe_perturb_shape(d, (O, I)), _dtype(d, base))
+    b = None if d(st.booleans()) else _array(d, _maybe_perturb_shape(d, (O,)), _dtype(d, base))
+    if d(st.booleans()):
+        _check("linear_forward", (x, w, b), None, base)
+    else:
+        dy = _array(d, _maybe_perturb_shape(d, (N, O)), _dtype(d, base))
+        _check("linear_backward", (dy, x, w), dict(bias=d(st.booleans())), base)
+
+
+def _conv_case(d):
+    N, C, K = d(st.integers(0, 2)), d(st.integers(1, 3)), d(st.integers(1, 3))
+    H, W = d(st.integers(0, 7)), d(st.integers(0, 7))
+    R, S = d(st.integers(1, 4)), d(st.integers(1, 4))
+    stride, padding, dilation = _int_arg(d, 0, 3), _int_arg(d, -1, 2), _int_arg(d, 0, 2)
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, _maybe_perturb_shape(d, (N, C, H, W)), _dtype(d, base))
+    w = _array(d, _maybe_perturb_shape(d, (K, C, R, S)), _dtype(d, base))
+    return N, K, x, w, stride, padding, dilation, base
+
+
+def _out_size(n, k, s, p, dl):
+    return (n + 2 * p - dl * (k - 1) - 1) // s + 1
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_conv2d_forward(data):
+    d = data.draw
+    N, K, x, w, stride, padding, dilation, base = _conv_case(d)
+    b = None if d(st.booleans()) else _array(d, _maybe_perturb_shape(d, (K,)), _dtype(d, base))
+    _check("conv2d_forward", (x, w, b, stride, padding, dilation), None, base)
+
+
+def _pairish(v):
+    return v if isinstance(v, tuple) and len(v) == 2 and all(isinstance(t, int) and not isinstance(t, bool) for t in v) \
+        else (v, v) if isinstance(v, int) and not isinstance(v, bool) else (1, 1)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_conv2d_backward(data):
+    d = data.draw
+    N, K, x, w, stride, padding, dilation, base = _conv_case(d)
+    st_, pd, dl = _pairish(stride), _pairish(padding), _pairish(dilation)
+    if x.ndim == 4 and w.ndim == 4 and min(st_) > 0 and min(dl) > 0:
+        OH = _out_size(x.shape[2], w.shape[2], st_[0], pd[0], dl[0])
+        OW = _out_size(x.shape[3], w.shape[3], st_[1], pd[1], dl[1])
+    else:
+        OH, OW = 1, 1
+    dy_shape = _maybe_perturb_shape(d, (x.shape[0] if x.ndim else 1, K, max(OH, 0), max(OW, 0)))
+    dy = _array(d, dy_shape, _dtype(d, base))
+    _check("conv2d_backward", (dy, x, w, stride, padding, dilation),
+           dict(bias=d(st.booleans())), base)
+
+
+def _pool_case(d):
+    N, C, H, W = d(st.integers(0, 2)), d(st.integers(0, 3)), d(st.integers(0, 7)), d(st.integers(0, 7))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, _maybe_perturb_shape(d, (N, C, H, W)), _dtype(d, base))
+    kernel = _int_arg(d, 0, 4)
+    stride = None if d(st.booleans()) else _int_arg(d, 0, 3)
+    padding = _int_arg(d, -1, 2)
+    return x, kernel, stride, padding, base
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_max_pool2d(data):
+    d = data.draw
+    x, kernel, stride, padding, base = _pool_case(d)
+    if d(st.booleans()):
+        _check("max_pool2d_forward", (x, kernel, stride, padding), None, base)
+        return
+    # backward: indices from a valid forward when possible, then perturbed
+    try:
+        y, idx = reference.max_pool2d_forward(x, kernel, stride, padding)
+    except ALLOWED:
+        y = _array(d, (1, 1, 2, 2), base)
+        idx = np.zeros((1, 1, 2, 2), np.int64)
+    dy = _array(d, _maybe_perturb_shape(d, y.shape), _dtype(d, base))
+    idx = idx.copy()
+    r = d(st.integers(0, 6))
+    if r == 0 and idx.size:
+        idx.flat[0] = d(st.sampled_from([-1, 10**6, 2**62, -(2**62)]))
+    elif r == 1:
+        idx = idx.astype(d(st.sampled_from([np.int32, np.float64])))
+    shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
+        [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2, 3), (2**31, 2**31, 2**31, 2**31), "abc"]))
+    _check("max_pool2d_backward", (dy, idx, shape), None, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_avg_pool2d(data):
+    d = data.draw
+    x, kernel, stride, padding, base = _pool_case(d)
+    if d(st.booleans()):
+        _check("avg_pool2d_forward", (x, kernel, stride, padding), None, base)
+        return
+    try:
+        y = reference.avg_pool2d_forward(x, kernel, stride, padding)
+        yshape = y.shape
+    except ALLOWED:
+        yshape = (1, 1, 2, 2)
+    dy = _array(d, _maybe_perturb_shape(d, yshape), _dtype(d, base))
+    shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
+        [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2, 3), (2**31, 2**31, 2**31, 2**31)]))
+    _check("avg_pool2d_backward", (dy, shape, kernel, stride, padding), None, base)
+
+
+def _rnn_case(d):
+    T, N, I, H = d(st.integers(0, 4)), d(st.integers(0, 3)), d(st.integers(0, 4)), d(st.integers(0, 5))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    arr = lambda shape: _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    x, h0, w_ih, w_hh = arr((T, N, I)), arr((N, H)), arr((H, I)), arr((H, H))
+    nl = d(st.sampled_from(["tanh", "relu", "sigmoid", "tanh", "gelu", None]))
+    return T, N, H, x, h0, w_ih, w_hh, nl, base, arr
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_rnn_forward(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, nl, base, arr = _rnn_case(d)
+    b_ih = None if d(st.booleans()) else arr((H,))
+    b_hh = None if d(st.booleans()) else arr((H,))
+    _check("rnn_forward", (x, h0, w_ih, w_hh, b_ih, b_hh, nl), None, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_rnn_backward(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, nl, base, arr = _rnn_case(d)
+    hs = arr((T, N, H))
+    dhs = arr((T, N, H))
+    _check("rnn_backward", (dhs, x, h0, hs, w_ih, w_hh, nl), dict(bias=d(st.booleans())), base)
