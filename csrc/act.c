@@ -74,6 +74,24 @@ void cr_relu_backward_##SUF(T *dinp, const T *dout, const T *out, int64_t n) {  
 ACT_KERNELS(float, f32)
 ACT_KERNELS(double, f64)
 
+/* dinp = dout * y * (1 - y) (sigmoid) and dout * (1 - y * y) (tanh), in NumPy's order */
+#define ACT_BACKWARD(NAME, T, SUF, EXPR)                                                      \
+ACT_CLONES static void NAME##_backward_range_##SUF(T *dinp, const T *dout, const T *out,     \
+                                                   int64_t lo, int64_t hi) {                 \
+    for (int64_t i = lo; i < hi; i++) {                                                       \
+        const T y = out[i];                                                                   \
+        dinp[i] = EXPR;                                                                       \
+    }                                                                                         \
+}                                                                                             \
+void cr_##NAME##_backward_##SUF(T *dinp, const T *dout, const T *out, int64_t n) {            \
+    ACT_SPLIT(n, NAME##_backward_range_##SUF(dinp, dout, out, lo, hi));                       \
+}
+
+ACT_BACKWARD(sigmoid, float, f32, dout[i] * y * (1.0f - y))
+ACT_BACKWARD(sigmoid, double, f64, dout[i] * y * (1.0 - y))
+ACT_BACKWARD(tanh, float, f32, dout[i] * (1.0f - y * y))
+ACT_BACKWARD(tanh, double, f64, dout[i] * (1.0 - y * y))
+
 /* Softmax cross-entropy (see act.h). Serial: one step has a few hundred rows of ~10
  * classes, where the loop is ~1 us and a thread team would cost more than it saves. */
 #define XENT_KERNELS(T, SUF)                                                                  \

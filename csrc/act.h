@@ -29,6 +29,14 @@ void cr_relu_forward_f64(double *out, const double *inp, int64_t n);
 void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
 void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
 
+/* From the forward OUTPUT y, one pass, WRITES dinp (dinp may equal dout):
+ *   sigmoid: dinp = dout * y * (1 - y)        tanh: dinp = dout * (1 - y * y)
+ * dinp (n), dout (n), out (n). */
+void cr_sigmoid_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
+void cr_sigmoid_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
+void cr_tanh_backward_f32(float *dinp, const float *dout, const float *out, int64_t n);
+void cr_tanh_backward_f64(double *dinp, const double *dout, const double *out, int64_t n);
+
 /* Softmax cross-entropy with class-index targets, one row of C logits per sample:
  *   p[n, c] = exp(a[n, c] - m_n) / sum_c' exp(a[n, c'] - m_n),   m_n = max_c a[n, c]
  *   loss[n] = -log p[n, t_n] = log(sum_c exp(a[n, c] - m_n)) - (a[n, t_n] - m_n)

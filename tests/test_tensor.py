@@ -728,3 +728,27 @@ def test_malloc_tuning_keeps_step_memory_mapped():
     off = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, env={**env, "CHAINRULE_MALLOC_TUNING": "0"}).stdout)
     assert faults < 100 < off  # 5 steps x 14 MB: ~17000 faults without the tuning
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tanh_backward_kernels(rng, dtype):
+    from chainrule import _kernels
+    y = rng.uniform(-1, 1, (5, 13)).astype(dtype)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    d = np.empty_like(y)
+    _kernels.sigmoid_backward(d, g, y)
+    assert np.array_equal(d, g * y * (1 - y))  # NumPy's order: no contraction possible
+    _kernels.tanh_backward(d, g, y)
+    tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else {}
+    assert_close(d, g * (1 - y * y), **tol)  # 1 - y*y may be one FMA
+    _kernels.sigmoid_backward(g, g, y)  # in place
+    with pytest.raises(ValueError, match="tanh_backward: element counts differ"):
+        _kernels.tanh_backward(d, g, y[:2])
+    with pytest.raises(TypeError, match="sigmoid_backward"):
+        _kernels.sigmoid_backward(d, g.astype(np.float64 if dtype == np.float32 else
+                                             np.float32), y)
+    x = cr.tensor(rng.standard_normal((3, 4)), dtype=dtype, requires_grad=True)
+    (x.sigmoid() * 2.0 + x.tanh()).sum().backward()
+    s = 1 / (1 + np.exp(-x.data.astype(f64)))
+    want = 2 * s * (1 - s) + 1 - np.tanh(x.data.astype(f64)) ** 2
+    assert_close(x.grad, want, **(dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else {}))

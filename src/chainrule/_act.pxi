@@ -12,6 +12,10 @@ cdef extern from "act.h" nogil:
     void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
     void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
     int cr_heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold)
+    void cr_sigmoid_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
+    void cr_sigmoid_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
+    void cr_tanh_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
+    void cr_tanh_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
     int64_t cr_softmax_xent_forward_f32(float *prob, float *loss, const float *logits,
                                         const int64_t *target, int64_t N, int64_t C)
     int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *logits,
@@ -74,34 +78,63 @@ def relu_backward(dinp, dout, out):
     """dinp = dout * (out > 0) elementwise (WRITES dinp); out is the forward's output.
     All three: C-contiguous arrays of one float dtype and equal size (any shape); dinp
     may be dout (in place)."""
+    _act_backward(b"relu_backward", 0, dinp, dout, out)
+
+
+def sigmoid_backward(dinp, dout, out):
+    """dinp = dout * out * (1 - out) (WRITES dinp); out = sigmoid(x). Arrays as for
+    relu_backward."""
+    _act_backward(b"sigmoid_backward", 1, dinp, dout, out)
+
+
+def tanh_backward(dinp, dout, out):
+    """dinp = dout * (1 - out * out) (WRITES dinp); out = tanh(x). Arrays as for
+    relu_backward."""
+    _act_backward(b"tanh_backward", 2, dinp, dout, out)
+
+
+cdef _act_backward(const char *fn, int which, dinp, dout, out):
     cdef Py_buffer bd, bg, bo
     cdef int kind
     cdef int64_t n
-    _get(b"relu_backward", "dinp", dinp, &bd, True)
+    _get(fn, "dinp", dinp, &bd, True)
     try:
-        _get(b"relu_backward", "dout", dout, &bg, False)
+        _get(fn, "dout", dout, &bg, False)
         try:
-            _get(b"relu_backward", "out", out, &bo, False)
+            _get(fn, "out", out, &bo, False)
             try:
-                kind = _buf_kind(b"relu_backward", "dinp", &bd)
-                if (_buf_kind(b"relu_backward", "dout", &bg) != kind
-                        or _buf_kind(b"relu_backward", "out", &bo) != kind):
-                    raise TypeError("relu_backward: 'dinp', 'dout' and 'out' must share one "
-                                    "float dtype")
+                kind = _buf_kind(fn, "dinp", &bd)
+                if _buf_kind(fn, "dout", &bg) != kind or _buf_kind(fn, "out", &bo) != kind:
+                    raise TypeError(f"{fn.decode()}: 'dinp', 'dout' and 'out' must share one "
+                                    f"float dtype")
                 if bg.len != bd.len or bo.len != bd.len:
-                    raise ValueError(f"relu_backward: element counts differ: dinp "
+                    raise ValueError(f"{fn.decode()}: element counts differ: dinp "
                                      f"{bd.len // bd.itemsize}, dout {bg.len // bg.itemsize}, "
                                      f"out {bo.len // bo.itemsize}")
-                _same_or_disjoint(b"relu_backward", "dinp", &bd, "dout", &bg)
-                _same_or_disjoint(b"relu_backward", "dinp", &bd, "out", &bo)
+                _same_or_disjoint(fn, "dinp", &bd, "dout", &bg)
+                _same_or_disjoint(fn, "dinp", &bd, "out", &bo)
                 n = bd.len // bd.itemsize
                 with nogil:
                     if kind == 1:
-                        cr_relu_backward_f32(<float *>bd.buf, <const float *>bg.buf,
-                                             <const float *>bo.buf, n)
+                        if which == 0:
+                            cr_relu_backward_f32(<float *>bd.buf, <const float *>bg.buf,
+                                                 <const float *>bo.buf, n)
+                        elif which == 1:
+                            cr_sigmoid_backward_f32(<float *>bd.buf, <const float *>bg.buf,
+                                                    <const float *>bo.buf, n)
+                        else:
+                            cr_tanh_backward_f32(<float *>bd.buf, <const float *>bg.buf,
+                                                 <const float *>bo.buf, n)
                     else:
-                        cr_relu_backward_f64(<double *>bd.buf, <const double *>bg.buf,
-                                             <const double *>bo.buf, n)
+                        if which == 0:
+                            cr_relu_backward_f64(<double *>bd.buf, <const double *>bg.buf,
+                                                 <const double *>bo.buf, n)
+                        elif which == 1:
+                            cr_sigmoid_backward_f64(<double *>bd.buf, <const double *>bg.buf,
+                                                    <const double *>bo.buf, n)
+                        else:
+                            cr_tanh_backward_f64(<double *>bd.buf, <const double *>bg.buf,
+                                                 <const double *>bo.buf, n)
             finally:
                 PyBuffer_Release(&bo)
         finally:

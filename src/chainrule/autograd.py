@@ -855,30 +855,15 @@ class Tensor:
             a = np.ascontiguousarray(a)
         out = np.empty(a.shape, a.dtype)
         _kernels.relu_forward(out, a)
-
-        def backward(g):
-            if _sole(g, _CLOSURE_REFS) and g.dtype == out.dtype:
-                dx = g  # nobody else sees g: overwrite it
-            else:
-                dx = np.empty(out.shape, out.dtype)
-                g = np.ascontiguousarray(g, dtype=out.dtype)
-            _kernels.relu_backward(dx, g, out)
-            return (dx,)
-        return _make(out, (self,), backward)
+        return _make(out, (self,), _from_output(_kernels.relu_backward, out))
 
     def sigmoid(self):
-        out = _sigmoid(self.data)
-
-        def backward(g):
-            return (g * out * (1.0 - out),)
-        return _make(out, (self,), backward)
+        out = _sigmoid(self.data)  # dx = g y (1 - y): one C pass from the output
+        return _make(out, (self,), _from_output(_kernels.sigmoid_backward, out))
 
     def tanh(self):
-        out = np.tanh(self.data)
-
-        def backward(g):
-            return (g * (1.0 - out * out),)
-        return _make(out, (self,), backward)
+        out = np.tanh(self.data)  # dx = g (1 - y^2): one C pass from the output
+        return _make(out, (self,), _from_output(_kernels.tanh_backward, out))
 
     def abs(self):
         a = self.data
@@ -898,6 +883,23 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------------- op bodies
+def _from_output(kernel, out):
+    """The backward of an activation whose derivative is a function of its output y:
+    ``kernel(dx, g, y)`` writes dx in one pass, into g itself when nothing else holds g."""
+    out = np.ascontiguousarray(out)
+
+    def backward(g):
+        if _sole(g, _CLOSURE_REFS) and g.dtype == out.dtype:
+            dx = g  # nobody else sees g: overwrite it
+        else:
+            dx = np.empty(out.shape, out.dtype)
+            g = np.ascontiguousarray(g, dtype=out.dtype)
+        kernel(dx, g, out)
+        return (dx,)
+    backward.__qualname__ = kernel.__name__.replace("_backward", "") + ".<locals>.backward"
+    return backward
+
+
 def _sigmoid(a):
     """1 / (1 + exp(-a)) without overflow warnings for large |a|."""
     e = np.exp(-np.abs(a))
