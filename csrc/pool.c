@@ -20,16 +20,22 @@ void cr_max_pool2x2_plane_f32_avx512(float *y, int64_t *idx, const float *x, int
                                      int64_t P, int64_t Q);
 void cr_max_pool2x2_plane_f64_avx512(double *y, int64_t *idx, const double *x, int64_t W,
                                      int64_t P, int64_t Q);
-/* pool_avx512.c runs if the CPU has AVX-512F/VL/BW/DQ (the flags it is compiled with),
- * unless CHAINRULE_ISA names a lower path ("avx2" or "generic"): then the portable loops. */
-static int pool_have_avx512(void) {
+void cr_max_pool2x2_plane_f32_avx2(float *y, int64_t *idx, const float *x, int64_t W,
+                                   int64_t P, int64_t Q);
+void cr_max_pool2x2_plane_f64_avx2(double *y, int64_t *idx, const double *x, int64_t W,
+                                   int64_t P, int64_t Q);
+/* 2 = pool_avx512.c (the CPU has AVX-512F/VL/BW/DQ, the flags it is compiled with),
+ * 1 = pool_avx2.c (AVX2 + FMA), 0 = the portable loops. CHAINRULE_ISA=avx2 or generic
+ * caps the level (for tests), as for the GEMM. */
+static int pool_isa(void) {
     static int v = -1;
     if (v < 0) {
         const char *isa = getenv("CHAINRULE_ISA");
-        int forced_lower = isa && (strcmp(isa, "avx2") == 0 || strcmp(isa, "generic") == 0);
-        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-            !forced_lower;
+        int cap = !isa ? 2 : strcmp(isa, "generic") == 0 ? 0 : strcmp(isa, "avx2") == 0 ? 1 : 2;
+        int l = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") ? 2
+                : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+        v = l < cap ? l : cap;
     }
     return v;
 }
@@ -83,18 +89,22 @@ static inline void in_range(int64_t off, int64_t stride, int64_t n_out, int64_t 
 #define POOL_T float
 #define POOL_F(name) name##_f32
 #define POOL_2X2_AVX512 cr_max_pool2x2_plane_f32_avx512
+#define POOL_2X2_AVX2 cr_max_pool2x2_plane_f32_avx2
 #include "pool.c"
 #undef POOL_T
 #undef POOL_F
 #undef POOL_2X2_AVX512
+#undef POOL_2X2_AVX2
 
 #define POOL_T double
 #define POOL_F(name) name##_f64
 #define POOL_2X2_AVX512 cr_max_pool2x2_plane_f64_avx512
+#define POOL_2X2_AVX2 cr_max_pool2x2_plane_f64_avx2
 #include "pool.c"
 #undef POOL_T
 #undef POOL_F
 #undef POOL_2X2_AVX512
+#undef POOL_2X2_AVX2
 
 #else /* ---------------- templated body: POOL_T, POOL_F(name) ---------------- */
 
@@ -102,7 +112,7 @@ static inline void in_range(int64_t off, int64_t stride, int64_t n_out, int64_t 
  * y[p, q] = max of x[2p, 2q], x[2p, 2q+1], x[2p+1, 2q], x[2p+1, 2q+1] in that order, with
  * the same take rule as the general kernel below (strict >, the first NaN wins), so the
  * results are bitwise the same. This portable loop (gcc keeps it scalar) is the fallback
- * for CPUs without AVX-512; pool_avx512.c is ~15x faster (64x6x28x28: 46 vs 800 us). */
+ * for CPUs without AVX2; pool_avx512.c is ~15x faster (64x6x28x28: 46 vs 800 us). */
 static void POOL_F(max_pool2x2_plane)(POOL_T *restrict y, int64_t *restrict ix,
                                                   const POOL_T *restrict x, int64_t W,
                                                   int64_t P, int64_t Q) {
@@ -134,13 +144,17 @@ static void POOL_F(max_pool2x2_forward)(POOL_T *restrict out, int64_t *restrict 
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int nt = pool_threads(planes * H * W);
 #ifdef CR_X86
-    const int vec = pool_have_avx512() && W < ((int64_t)1 << 30);
+    const int vec = W < ((int64_t)1 << 30) ? pool_isa() : 0; /* int32 offsets up to W + 1 */
 #endif
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
 #ifdef CR_X86
-        if (vec) {
+        if (vec == 2) {
             POOL_2X2_AVX512(out + pl * P * Q, idx + pl * P * Q, inp + pl * H * W, W, P, Q);
+            continue;
+        }
+        if (vec == 1) {
+            POOL_2X2_AVX2(out + pl * P * Q, idx + pl * P * Q, inp + pl * H * W, W, P, Q);
             continue;
         }
 #endif

@@ -263,8 +263,8 @@ def test_avg_backward_bad_input(impl):
         impl.avg_pool2d_backward(np.zeros((1, 2, 2, 2)), (1, 2, 5, 5), 2, padding=2)
 
 
-# ---- kernel 2x2, stride 2, no padding: the dedicated path (pool_avx512.c on AVX-512 CPUs,
-# a portable loop otherwise, CHAINRULE_ISA=generic forces it); bitwise vs the reference ----
+# ---- kernel 2x2, stride 2, no padding: the dedicated path (pool_avx512.c, pool_avx2.c or
+# a portable loop, by CPU; CHAINRULE_ISA=avx2/generic caps it); bitwise vs the reference ----
 
 def _pool2x2_inputs(dtype, H, W, seed):
     """Windows built to hit every rule: ties in every window position (few distinct values),
@@ -364,8 +364,8 @@ def test_max_pool_2x2_matches_torch(dtype, rng):
 
 @pytest.mark.parametrize("isa", ["generic", "avx2"])
 def test_max_pool_2x2_portable_path_bitwise_same(isa, tmp_path):
-    # CHAINRULE_ISA=generic/avx2 turns off pool_avx512.c: the portable loop must give
-    # bitwise the same results as this process (AVX-512 where the CPU has it)
+    # CHAINRULE_ISA=avx2 runs pool_avx2.c, generic the portable loop: both must give
+    # bitwise the reference's results and this process's (AVX-512 where the CPU has it)
     import os
     import subprocess
     import sys
@@ -393,6 +393,7 @@ np.savez(sys.argv[1], **out)
     for dt, H, W in cases:
         for j, x in enumerate(_pool2x2_inputs(dt, H, W, seed=H * 100 + W)):
             y, idx = ops.max_pool2d_forward(x, 2, 2)
+            yr, idxr = ref.max_pool2d_forward(x, 2, 2)
             key = f"{np.dtype(dt).name}_{H}_{W}_{j}"
-            assert _bitwise_equal(got[key + "_y"], y), key
-            assert np.array_equal(got[key + "_i"], idx), key
+            assert _bitwise_equal(got[key + "_y"], y) and _bitwise_equal(y, yr), key
+            assert np.array_equal(got[key + "_i"], idx) and np.array_equal(idx, idxr), key
