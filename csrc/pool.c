@@ -20,6 +20,12 @@ void cr_max_pool2x2_plane_f32_avx512(float *y, int64_t *idx, const float *x, int
                                      int64_t P, int64_t Q);
 void cr_max_pool2x2_plane_f64_avx512(double *y, int64_t *idx, const double *x, int64_t W,
                                      int64_t P, int64_t Q);
+void cr_max_pool2d_plane_f32_avx512(float *y, int64_t *idx, const float *x, int64_t W,
+                                    int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh,
+                                    int64_t sw);
+void cr_max_pool2d_plane_f64_avx512(double *y, int64_t *idx, const double *x, int64_t W,
+                                    int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh,
+                                    int64_t sw);
 void cr_max_pool2x2_plane_f32_avx2(float *y, int64_t *idx, const float *x, int64_t W,
                                    int64_t P, int64_t Q);
 void cr_max_pool2x2_plane_f64_avx2(double *y, int64_t *idx, const double *x, int64_t W,
@@ -90,21 +96,25 @@ static inline void in_range(int64_t off, int64_t stride, int64_t n_out, int64_t 
 #define POOL_F(name) name##_f32
 #define POOL_2X2_AVX512 cr_max_pool2x2_plane_f32_avx512
 #define POOL_2X2_AVX2 cr_max_pool2x2_plane_f32_avx2
+#define POOL_NOPAD_AVX512 cr_max_pool2d_plane_f32_avx512
 #include "pool.c"
 #undef POOL_T
 #undef POOL_F
 #undef POOL_2X2_AVX512
 #undef POOL_2X2_AVX2
+#undef POOL_NOPAD_AVX512
 
 #define POOL_T double
 #define POOL_F(name) name##_f64
 #define POOL_2X2_AVX512 cr_max_pool2x2_plane_f64_avx512
 #define POOL_2X2_AVX2 cr_max_pool2x2_plane_f64_avx2
+#define POOL_NOPAD_AVX512 cr_max_pool2d_plane_f64_avx512
 #include "pool.c"
 #undef POOL_T
 #undef POOL_F
 #undef POOL_2X2_AVX512
 #undef POOL_2X2_AVX2
+#undef POOL_NOPAD_AVX512
 
 #else /* ---------------- templated body: POOL_T, POOL_F(name) ---------------- */
 
@@ -177,6 +187,17 @@ POOL_CLONES void POOL_F(cr_max_pool2d_forward)(POOL_T *restrict out, int64_t *re
         return;
     }
     const int nt = pool_threads(planes * H * W);
+#ifdef CR_X86
+    /* no padding: every window is in range; gather 16/8 output columns at once (AVX-512) */
+    if (d->ph == 0 && pw == 0 && H * W < ((int64_t)1 << 30) && sw < ((int64_t)1 << 25) &&
+        pool_isa() == 2) {
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t pl = 0; pl < planes; pl++)
+            POOL_NOPAD_AVX512(out + pl * P * Q, idx + pl * P * Q, inp + pl * H * W, W, P, Q,
+                              d->kh, kw, d->sh, sw);
+        return;
+    }
+#endif
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
         const POOL_T *x = inp + pl * H * W;

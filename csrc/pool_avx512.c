@@ -98,3 +98,66 @@ void cr_max_pool2x2_plane_f64_avx512(double *y, int64_t *idx, const double *x, i
         }
     }
 }
+
+/* Any kernel (kh, kw) and stride (sh, sw) without padding (so every window lies inside the
+ * plane), one plane: 16 (float) / 8 (double) output columns at a time, each window offset
+ * (i, j) in row-major order gathered at stride sw and taken by the same rule as above.
+ * Needs H*W < 2^30 and 16*sw < 2^30 (int32 offsets; checked by the caller). */
+void cr_max_pool2d_plane_f32_avx512(float *y, int64_t *idx, const float *x, int64_t W,
+                                    int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh,
+                                    int64_t sw) {
+    const __m512i col = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                             11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int32_t)sw));
+    for (int64_t p = 0; p < P; p++) {
+        for (int64_t q = 0; q < Q; q += 16) {
+            const __mmask16 mk = mask16(Q - q);
+            const float *r = x + p * sh * W + q * sw; /* window corner of output column q */
+            __m512 m = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, col, r, 4);
+            __m512i best = _mm512_setzero_si512(); /* window offset i*W + j of the max */
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = (i == 0); j < kw; j++) {
+                    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, col,
+                                                              r + i * W + j, 4);
+                    const __mmask16 k = TAKE_PS(v, m);
+                    m = _mm512_mask_mov_ps(m, k, v);
+                    best = _mm512_mask_mov_epi32(best, k, _mm512_set1_epi32((int32_t)(i * W + j)));
+                }
+            _mm512_mask_storeu_ps(y + p * Q + q, mk, m);
+            const __m512i c64 = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(col));
+            const __m512i base = _mm512_add_epi64(_mm512_set1_epi64(p * sh * W + q * sw), c64);
+            const __m512i base_hi = _mm512_add_epi64(base, _mm512_set1_epi64(8 * sw));
+            _mm512_mask_storeu_epi64(idx + p * Q + q, (__mmask8)mk,
+                _mm512_add_epi64(base, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(best))));
+            _mm512_mask_storeu_epi64(idx + p * Q + q + 8, (__mmask8)(mk >> 8),
+                _mm512_add_epi64(base_hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(best, 1))));
+        }
+    }
+}
+
+void cr_max_pool2d_plane_f64_avx512(double *y, int64_t *idx, const double *x, int64_t W,
+                                    int64_t P, int64_t Q, int64_t kh, int64_t kw, int64_t sh,
+                                    int64_t sw) {
+    const __m256i col = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32((int32_t)sw));
+    const __m512i col64 = _mm512_cvtepi32_epi64(col);
+    for (int64_t p = 0; p < P; p++) {
+        for (int64_t q = 0; q < Q; q += 8) {
+            const __mmask8 mk = mask8(Q - q);
+            const double *r = x + p * sh * W + q * sw;
+            __m512d m = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mk, col, r, 8);
+            __m512i best = _mm512_setzero_si512();
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = (i == 0); j < kw; j++) {
+                    const __m512d v = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mk, col,
+                                                               r + i * W + j, 8);
+                    const __mmask8 k = TAKE_PD(v, m);
+                    m = _mm512_mask_mov_pd(m, k, v);
+                    best = _mm512_mask_mov_epi64(best, k, _mm512_set1_epi64(i * W + j));
+                }
+            _mm512_mask_storeu_pd(y + p * Q + q, mk, m);
+            const __m512i base = _mm512_add_epi64(_mm512_set1_epi64(p * sh * W + q * sw), col64);
+            _mm512_mask_storeu_epi64(idx + p * Q + q, mk, _mm512_add_epi64(base, best));
+        }
+    }
+}

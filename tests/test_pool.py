@@ -350,6 +350,23 @@ def test_max_pool_2x2_threads_bitwise(dtype, rng):
     assert _bitwise_equal(out[2][0], yr) and np.array_equal(out[2][1], idxr)
 
 
+# no padding, any kernel/stride: the AVX-512 gather path (every window lies in the plane);
+# ((H, W), kernel, stride), including overlapping windows, kernel 1 and tails of 16/8
+NOPAD_CASES = [((7, 9), 3, 3), ((24, 24), 4, 4), ((13, 35), 3, 2), ((5, 17), (2, 3), (2, 3)),
+               ((9, 40), (3, 1), (1, 2)), ((6, 6), 1, 1), ((11, 33), 3, 1), ((3, 70), (1, 5), (3, 4)),
+               ((8, 8), 8, 8), ((10, 19), (2, 2), (1, 1)), ((12, 12), 2, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", NOPAD_CASES)
+def test_max_pool_no_padding_bitwise_matches_reference(case, dtype):
+    (H, W), k, s = case
+    for x in _pool2x2_inputs(dtype, H, W, seed=H * 100 + W + 7):
+        y, idx = ops.max_pool2d_forward(x, k, s, 0)
+        yr, idxr = ref.max_pool2d_forward(x, k, s, 0)
+        assert _bitwise_equal(y, yr) and np.array_equal(idx, idxr)
+
+
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool_2x2_matches_torch(dtype, rng):
@@ -362,26 +379,34 @@ def test_max_pool_2x2_matches_torch(dtype, rng):
     assert _bitwise_equal(y, ty.numpy()) and np.array_equal(idx, tidx.numpy())
 
 
+def _isa_cases():
+    """(key, x, kernel, stride) for the ISA test: every 2x2 size and no-padding case."""
+    for dt in DTYPES:
+        for case in [((H, W), 2, 2) for H, W in POOL2X2_SIZES] + NOPAD_CASES:
+            (H, W), k, s = case
+            for j, x in enumerate(_pool2x2_inputs(dt, H, W, seed=H * 100 + W)):
+                key = f"{np.dtype(dt).name}_{H}_{W}_{k}_{s}_{j}".replace(" ", "")
+                yield key, x, k, s
+
+
 @pytest.mark.parametrize("isa", ["generic", "avx2"])
-def test_max_pool_2x2_portable_path_bitwise_same(isa, tmp_path):
-    # CHAINRULE_ISA=avx2 runs pool_avx2.c, generic the portable loop: both must give
-    # bitwise the reference's results and this process's (AVX-512 where the CPU has it)
+def test_max_pool_portable_paths_bitwise_same(isa, tmp_path):
+    # CHAINRULE_ISA=avx2 runs pool_avx2.c, generic the portable loop (and both the general
+    # kernel for the no-padding cases): bitwise the reference's results and this process's
+    # (AVX-512 where the CPU has it)
     import os
     import subprocess
     import sys
-    cases = [(dt, H, W) for dt in DTYPES for H, W in POOL2X2_SIZES]
     code = """
 import sys, numpy as np
 sys.path.insert(0, sys.argv[2])
-from test_pool import _pool2x2_inputs, POOL2X2_SIZES, DTYPES
+from test_pool import _isa_cases
 from chainrule import ops
 out = {}
-for dt in DTYPES:
-    for H, W in POOL2X2_SIZES:
-        for j, x in enumerate(_pool2x2_inputs(dt, H, W, seed=H * 100 + W)):
-            y, idx = ops.max_pool2d_forward(x, 2, 2)
-            out[f"{np.dtype(dt).name}_{H}_{W}_{j}_y"] = y
-            out[f"{np.dtype(dt).name}_{H}_{W}_{j}_i"] = idx
+for key, x, k, s in _isa_cases():
+    y, idx = ops.max_pool2d_forward(x, k, s)
+    out[key + "_y"] = y
+    out[key + "_i"] = idx
 np.savez(sys.argv[1], **out)
 """
     f = tmp_path / "out.npz"
@@ -390,10 +415,8 @@ np.savez(sys.argv[1], **out)
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     got = np.load(f)
-    for dt, H, W in cases:
-        for j, x in enumerate(_pool2x2_inputs(dt, H, W, seed=H * 100 + W)):
-            y, idx = ops.max_pool2d_forward(x, 2, 2)
-            yr, idxr = ref.max_pool2d_forward(x, 2, 2)
-            key = f"{np.dtype(dt).name}_{H}_{W}_{j}"
-            assert _bitwise_equal(got[key + "_y"], y) and _bitwise_equal(y, yr), key
-            assert np.array_equal(got[key + "_i"], idx) and np.array_equal(idx, idxr), key
+    for key, x, k, s in _isa_cases():
+        y, idx = ops.max_pool2d_forward(x, k, s)
+        yr, idxr = ref.max_pool2d_forward(x, k, s)
+        assert _bitwise_equal(got[key + "_y"], y) and _bitwise_equal(y, yr), key
+        assert np.array_equal(got[key + "_i"], idx) and np.array_equal(idx, idxr), key
