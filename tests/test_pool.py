@@ -338,16 +338,17 @@ def test_max_pool_2x2_threads_bitwise(dtype, rng):
     x = rng.standard_normal((16, 6, 28, 27)).astype(dtype)
     x[rng.random(x.shape) < 0.01] = np.nan
     old = cr.get_num_threads()
-    try:
-        out = {}
-        for threads in (1, 2):
-            cr.set_num_threads(threads)
-            out[threads] = ops.max_pool2d_forward(x, 2, 2)
-    finally:
-        cr.set_num_threads(old)
-    assert _bitwise_equal(out[1][0], out[2][0]) and np.array_equal(out[1][1], out[2][1])
-    yr, idxr = ref.max_pool2d_forward(x, 2, 2)
-    assert _bitwise_equal(out[2][0], yr) and np.array_equal(out[2][1], idxr)
+    for k, s in ((2, 2), (3, 2)):  # the 2x2 path and the no-padding one
+        try:
+            out = {}
+            for threads in (1, 2):
+                cr.set_num_threads(threads)
+                out[threads] = ops.max_pool2d_forward(x, k, s)
+        finally:
+            cr.set_num_threads(old)
+        assert _bitwise_equal(out[1][0], out[2][0]) and np.array_equal(out[1][1], out[2][1])
+        yr, idxr = ref.max_pool2d_forward(x, k, s)
+        assert _bitwise_equal(out[2][0], yr) and np.array_equal(out[2][1], idxr)
 
 
 # no padding, any kernel/stride: the AVX-512 gather path (every window lies in the plane);
