@@ -4,6 +4,9 @@
  * A plane is read and written by one thread only, so the scatter-adds of the backward
  * passes need no atomics and are bitwise identical whatever the thread count.
  * The window is clipped once per output row/column to its in-range part [lo, hi).
+ * Max pooling forward has faster paths with bitwise the same results: kernel 2x2 / stride 2
+ * / no padding (pool_avx512.c, pool_avx2.c or a portable loop) and, with AVX-512, any
+ * kernel and stride without padding (gathers); the general loop handles the rest.
  *
  * The float32 and float64 kernels are one body compiled twice: this file includes itself
  * with POOL_T = float, then double (the second half below, after #else).
