@@ -64,3 +64,23 @@ def test_pool_torch(benchmark, kind, pool):
         return tx.grad
 
     assert tuple(benchmark(step).shape) == SHAPE
+
+
+# max_pool2d forward alone on LeNet's pooling layers (2x2, stride 2): the dedicated
+# AVX-512/AVX2 path of csrc/pool.c against PyTorch's forward with indices
+LENET = {"pool1": (64, 6, 28, 28), "pool2": (64, 16, 14, 14)}
+
+
+@pytest.mark.parametrize("layer", list(LENET))
+def test_max_pool_forward_lenet_chainrule(benchmark, layer):
+    x = np.random.default_rng(0).standard_normal(LENET[layer]).astype(np.float32)
+    y, idx = benchmark(ops.max_pool2d_forward, x, 2, 2)
+    assert y.shape == idx.shape == LENET[layer][:2] + (LENET[layer][2] // 2, LENET[layer][3] // 2)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("layer", list(LENET))
+def test_max_pool_forward_lenet_torch(benchmark, layer):
+    tx = torch.from_numpy(np.random.default_rng(0).standard_normal(LENET[layer]).astype(np.float32))
+    y, idx = benchmark(torch.nn.functional.max_pool2d, tx, 2, 2, return_indices=True)
+    assert y.shape == idx.shape

@@ -261,3 +261,163 @@ def test_avg_backward_bad_input(impl):
         impl.avg_pool2d_backward(np.zeros((1, 2, 2, 2)), (1, 2, 5), 2)
     with pytest.raises(ValueError, match="at most half"):
         impl.avg_pool2d_backward(np.zeros((1, 2, 2, 2)), (1, 2, 5, 5), 2, padding=2)
+
+
+# ---- kernel 2x2, stride 2, no padding: the dedicated path (pool_avx512.c, pool_avx2.c or
+# a portable loop, by CPU; CHAINRULE_ISA=avx2/generic caps it); bitwise vs the reference ----
+
+def _pool2x2_inputs(dtype, H, W, seed):
+    """Windows built to hit every rule: ties in every window position (few distinct values),
+    NaN (several per window sometimes), -inf windows, -0.0 vs 0.0, plus plain random data."""
+    rng = np.random.default_rng(seed)
+    n = 2 * 3 * H * W
+    x = rng.integers(-2, 3, size=n).astype(dtype)
+    x[rng.random(n) < 0.08] = np.nan
+    x[rng.random(n) < 0.08] = -np.inf
+    x[rng.random(n) < 0.08] = -0.0
+    tied = rng.integers(-1, 2, size=n).astype(dtype)  # mostly ties
+    rand = rng.standard_normal(n).astype(dtype)
+    return [a.reshape(2, 3, H, W) for a in (x, tied, rand)]
+
+
+def _bitwise_equal(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
+        np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8))
+
+
+# widths around the 16-float / 8-double vector blocks (the masked row tails), even and odd
+POOL2X2_SIZES = [(2, 2), (3, 3), (4, 5), (5, 4), (7, 14), (28, 28), (14, 15), (9, 31),
+                 (6, 32), (4, 33), (3, 34), (8, 35), (2, 63), (5, 64), (4, 65), (2, 97)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("H,W", POOL2X2_SIZES)
+def test_max_pool_2x2_stride2_bitwise_matches_reference(H, W, dtype):
+    for x in _pool2x2_inputs(dtype, H, W, seed=H * 100 + W):
+        y, idx = ops.max_pool2d_forward(x, 2, 2, 0)
+        yr, idxr = ref.max_pool2d_forward(x, 2, 2, 0)
+        assert _bitwise_equal(y, yr) and np.array_equal(idx, idxr)
+        assert idx.dtype == np.int64 and y.shape == (2, 3, H // 2, W // 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_every_tie_and_nan_position(dtype):
+    # all 16 patterns of which window positions hold the maximum (ties keep the first in
+    # row-major order), and every placement of one or two NaN (the first NaN wins)
+    pats = []
+    for mask in range(1, 16):
+        pats.append([5.0 if mask >> j & 1 else 1.0 for j in range(4)])
+    for j in range(4):
+        for k in range(j, 4):
+            v = [2.0, 3.0, 1.0, 3.0]
+            v[j] = np.nan
+            v[k] = np.nan
+            pats.append(v)
+    pats.append([-np.inf] * 4)
+    pats.append([-0.0, 0.0, 0.0, -0.0])
+    pats.append([0.0, -0.0, -0.0, 0.0])
+    # lay the windows out side by side in a (2, 2*n + 1) plane (odd width: the last column drops)
+    n = len(pats)
+    x = np.full((1, 1, 3, 2 * n + 1), 7.0, dtype)  # odd height too: row 2 drops
+    for q, v in enumerate(pats):
+        x[0, 0, 0, 2 * q:2 * q + 2] = v[:2]
+        x[0, 0, 1, 2 * q:2 * q + 2] = v[2:]
+    y, idx = ops.max_pool2d_forward(x, 2, 2)
+    yr, idxr = ref.max_pool2d_forward(x, 2, 2)
+    assert _bitwise_equal(y, yr) and np.array_equal(idx, idxr)
+    W = x.shape[3]
+    for q, v in enumerate(pats):
+        arr = np.array(v, dtype)
+        first = int(np.argmax(np.isnan(arr))) if np.isnan(arr).any() else int(np.argmax(arr))
+        assert idx[0, 0, 0, q] == (first // 2) * W + 2 * q + first % 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_threads_bitwise(dtype, rng):
+    # big enough to run in parallel (> 16384 inputs); 1 vs 2 threads bitwise
+    x = rng.standard_normal((16, 6, 28, 27)).astype(dtype)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    old = cr.get_num_threads()
+    for k, s in ((2, 2), (3, 2)):  # the 2x2 path and the no-padding one
+        try:
+            out = {}
+            for threads in (1, 2):
+                cr.set_num_threads(threads)
+                out[threads] = ops.max_pool2d_forward(x, k, s)
+        finally:
+            cr.set_num_threads(old)
+        assert _bitwise_equal(out[1][0], out[2][0]) and np.array_equal(out[1][1], out[2][1])
+        yr, idxr = ref.max_pool2d_forward(x, k, s)
+        assert _bitwise_equal(out[2][0], yr) and np.array_equal(out[2][1], idxr)
+
+
+# no padding, any kernel/stride: the AVX-512 gather path (every window lies in the plane);
+# ((H, W), kernel, stride), including overlapping windows, kernel 1 and tails of 16/8
+NOPAD_CASES = [((7, 9), 3, 3), ((24, 24), 4, 4), ((13, 35), 3, 2), ((5, 17), (2, 3), (2, 3)),
+               ((9, 40), (3, 1), (1, 2)), ((6, 6), 1, 1), ((11, 33), 3, 1), ((3, 70), (1, 5), (3, 4)),
+               ((8, 8), 8, 8), ((10, 19), (2, 2), (1, 1)), ((12, 12), 2, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", NOPAD_CASES)
+def test_max_pool_no_padding_bitwise_matches_reference(case, dtype):
+    (H, W), k, s = case
+    for x in _pool2x2_inputs(dtype, H, W, seed=H * 100 + W + 7):
+        y, idx = ops.max_pool2d_forward(x, k, s, 0)
+        yr, idxr = ref.max_pool2d_forward(x, k, s, 0)
+        assert _bitwise_equal(y, yr) and np.array_equal(idx, idxr)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_matches_torch(dtype, rng):
+    import torch
+    import torch.nn.functional as F
+    x = rng.standard_normal((4, 6, 29, 30)).astype(dtype)
+    x[0, 0, :4, :4] = 1.0  # ties; torch keeps the first too
+    ty, tidx = F.max_pool2d(torch.from_numpy(x), 2, 2, return_indices=True)
+    y, idx = ops.max_pool2d_forward(x, 2, 2)
+    assert _bitwise_equal(y, ty.numpy()) and np.array_equal(idx, tidx.numpy())
+
+
+def _isa_cases():
+    """(key, x, kernel, stride) for the ISA test: every 2x2 size and no-padding case."""
+    for dt in DTYPES:
+        for case in [((H, W), 2, 2) for H, W in POOL2X2_SIZES] + NOPAD_CASES:
+            (H, W), k, s = case
+            for j, x in enumerate(_pool2x2_inputs(dt, H, W, seed=H * 100 + W)):
+                key = f"{np.dtype(dt).name}_{H}_{W}_{k}_{s}_{j}".replace(" ", "")
+                yield key, x, k, s
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2"])
+def test_max_pool_portable_paths_bitwise_same(isa, tmp_path):
+    # CHAINRULE_ISA=avx2 runs pool_avx2.c, generic the portable loop (and both the general
+    # kernel for the no-padding cases): bitwise the reference's results and this process's
+    # (AVX-512 where the CPU has it)
+    import os
+    import subprocess
+    import sys
+    code = """
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+from test_pool import _isa_cases
+from chainrule import ops
+out = {}
+for key, x, k, s in _isa_cases():
+    y, idx = ops.max_pool2d_forward(x, k, s)
+    out[key + "_y"] = y
+    out[key + "_i"] = idx
+np.savez(sys.argv[1], **out)
+"""
+    f = tmp_path / "out.npz"
+    env = dict(os.environ, CHAINRULE_ISA=isa)
+    res = subprocess.run([sys.executable, "-c", code, str(f), os.path.dirname(__file__)],
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    got = np.load(f)
+    for key, x, k, s in _isa_cases():
+        y, idx = ops.max_pool2d_forward(x, k, s)
+        yr, idxr = ref.max_pool2d_forward(x, k, s)
+        assert _bitwise_equal(got[key + "_y"], y) and _bitwise_equal(y, yr), key
+        assert np.array_equal(got[key + "_i"], idx) and np.array_equal(idx, idxr), key
