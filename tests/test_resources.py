@@ -97,14 +97,15 @@ def test_allocation_failure_in_c_is_memory_error():
         import chainrule as cr
         from chainrule import ops, optim
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((2, 64, 64, 64)).astype(np.float32)  # backward scratch ~26 MB
-        w = rng.standard_normal((8, 64, 5, 5)).astype(np.float32)
+        # float64 takes the im2col path, whose backward scratch is ~52 MB here
+        x = rng.standard_normal((2, 64, 64, 64))
+        w = rng.standard_normal((8, 64, 5, 5))
         ops.set_workspace_limit(2**40)           # let the scratch be as large as it wants
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         import re
         vm = int(re.search(r"VmSize:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + 16 * 2**20, hard))
-        dy = np.ones((2, 8, 64, 64), np.float32)
+        dy = np.ones((2, 8, 64, 64))
         try:
             ops.conv2d_backward(dy, x, w, padding=2)
             print("ok-no-error")
@@ -115,5 +116,5 @@ def test_allocation_failure_in_c_is_memory_error():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    # the backward's scratch needs ~26 MB, the limit leaves 16 MB: the kernel must report it
+    # the backward's scratch needs ~52 MB, the limit leaves 16 MB: the kernel must report it
     assert out.stdout.startswith("memoryerror: conv2d_backward"), out.stdout + out.stderr[-2000:]
