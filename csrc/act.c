@@ -9,46 +9,13 @@
 #include <math.h>
 #include "chainrule.h"
 #include "act.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "split.h"
 
-#if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define ACT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ACT_CLONES
-#endif
 
-#ifdef _OPENMP
-#define ACT_TID(t, T) do { (t) = omp_get_thread_num(); (T) = omp_get_num_threads(); } while (0)
-#else
-#define ACT_TID(t, T) do { (t) = 0; (T) = 1; } while (0)
-#endif
-
-/* Run CALL over [lo, hi) = [0, n): serially when small, else one chunk per thread
- * (chunks start on 16-element boundaries so vectors stay aligned). */
-#define ACT_SPLIT(n, CALL)                                                            \
-    do {                                                                              \
-        int nt_ = cr_get_num_threads();                                               \
-        if ((n) < CR_ACT_PARALLEL_MIN || nt_ <= 1 || cr_in_parallel()) {             \
-            int64_t lo = 0, hi = (n);                                                 \
-            CALL;                                                                     \
-        } else {                                                                      \
-            _Pragma("omp parallel num_threads(nt_)")                                  \
-            {                                                                         \
-                int64_t t_ = 0, T_ = 1;                                               \
-                ACT_TID(t_, T_);                                                      \
-                int64_t per_ = (((n) + T_ - 1) / T_ + 15) / 16 * 16;                  \
-                int64_t lo = t_ * per_, hi = lo + per_;                               \
-                if (hi > (n)) hi = (n);                                               \
-                if (lo < hi) CALL;                                                    \
-            }                                                                         \
-        }                                                                             \
-    } while (0)
 
 #define ACT_KERNELS(T, SUF)                                                                   \
 /* out[i] = inp[i] <= 0 ? 0 : inp[i]  (NaN <= 0 is false: NaN passes; -0 gives +0) */       \
-ACT_CLONES static void relu_forward_range_##SUF(T *out, const T *inp, int64_t lo,           \
+CR_CLONES static void relu_forward_range_##SUF(T *out, const T *inp, int64_t lo,           \
                                                 int64_t hi) {                               \
     for (int64_t i = lo; i < hi; i++) {                                                       \
         const T v = inp[i];                                                                   \
@@ -57,18 +24,18 @@ ACT_CLONES static void relu_forward_range_##SUF(T *out, const T *inp, int64_t lo
 }                                                                                             \
                                                                                               \
 /* dinp[i] = dout[i] * (out[i] > 0 ? 1 : 0) */                                                \
-ACT_CLONES static void relu_backward_range_##SUF(T *dinp, const T *dout, const T *out,      \
+CR_CLONES static void relu_backward_range_##SUF(T *dinp, const T *dout, const T *out,      \
                                                  int64_t lo, int64_t hi) {                  \
     for (int64_t i = lo; i < hi; i++)                                                         \
         dinp[i] = dout[i] * (out[i] > (T)0 ? (T)1 : (T)0);                                    \
 }                                                                                             \
                                                                                               \
 void cr_relu_forward_##SUF(T *out, const T *inp, int64_t n) {                                 \
-    ACT_SPLIT(n, relu_forward_range_##SUF(out, inp, lo, hi));                                 \
+    CR_SPLIT_RANGE(n, CR_ACT_PARALLEL_MIN, relu_forward_range_##SUF(out, inp, lo, hi));                                 \
 }                                                                                             \
                                                                                               \
 void cr_relu_backward_##SUF(T *dinp, const T *dout, const T *out, int64_t n) {                \
-    ACT_SPLIT(n, relu_backward_range_##SUF(dinp, dout, out, lo, hi));                         \
+    CR_SPLIT_RANGE(n, CR_ACT_PARALLEL_MIN, relu_backward_range_##SUF(dinp, dout, out, lo, hi));                         \
 }
 
 ACT_KERNELS(float, f32)
@@ -76,7 +43,7 @@ ACT_KERNELS(double, f64)
 
 /* dinp = dout * y * (1 - y) (sigmoid) and dout * (1 - y * y) (tanh), in NumPy's order */
 #define ACT_BACKWARD(NAME, T, SUF, EXPR)                                                      \
-ACT_CLONES static void NAME##_backward_range_##SUF(T *dinp, const T *dout, const T *out,     \
+CR_CLONES static void NAME##_backward_range_##SUF(T *dinp, const T *dout, const T *out,     \
                                                    int64_t lo, int64_t hi) {                 \
     for (int64_t i = lo; i < hi; i++) {                                                       \
         const T y = out[i];                                                                   \
@@ -84,7 +51,7 @@ ACT_CLONES static void NAME##_backward_range_##SUF(T *dinp, const T *dout, const
     }                                                                                         \
 }                                                                                             \
 void cr_##NAME##_backward_##SUF(T *dinp, const T *dout, const T *out, int64_t n) {            \
-    ACT_SPLIT(n, NAME##_backward_range_##SUF(dinp, dout, out, lo, hi));                       \
+    CR_SPLIT_RANGE(n, CR_ACT_PARALLEL_MIN, NAME##_backward_range_##SUF(dinp, dout, out, lo, hi));                       \
 }
 
 ACT_BACKWARD(sigmoid, float, f32, dout[i] * y * (1.0f - y))

@@ -9,43 +9,8 @@
  */
 #include <math.h>
 #include "chainrule.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "split.h"
 
-#if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-/* the range loops are short and run from L1/L2 for most layers: wide vectors matter */
-#define CR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CR_CLONES
-#endif
-
-/* Run body(lo, hi) over [0, n): serially when small, else one chunk per thread. */
-#define CR_SPLIT_RANGE(n, CALL)                                                       \
-    do {                                                                              \
-        int nt_ = cr_get_num_threads();                                               \
-        if ((n) < CR_OPTIM_PARALLEL_MIN || nt_ <= 1 || cr_in_parallel()) {           \
-            int64_t lo = 0, hi = (n);                                                 \
-            CALL;                                                                     \
-        } else {                                                                      \
-            _Pragma("omp parallel num_threads(nt_)")                                  \
-            {                                                                         \
-                int64_t t_ = 0, T_ = 1;                                               \
-                OMP_TID(t_, T_);                                                      \
-                /* chunks start on 16-element boundaries so vectors stay aligned */   \
-                int64_t per_ = (((n) + T_ - 1) / T_ + 15) / 16 * 16;                  \
-                int64_t lo = t_ * per_, hi = lo + per_;                               \
-                if (hi > (n)) hi = (n);                                               \
-                if (lo < hi) CALL;                                                    \
-            }                                                                         \
-        }                                                                             \
-    } while (0)
-
-#ifdef _OPENMP
-#define OMP_TID(t, T) do { (t) = omp_get_thread_num(); (T) = omp_get_num_threads(); } while (0)
-#else
-#define OMP_TID(t, T) do { (t) = 0; (T) = 1; } while (0)
-#endif
 
 #define OPTIM_KERNELS(T, SUF, SQRT)                                                                \
                                                                                                \
@@ -81,7 +46,7 @@ void cr_sgd_step_##SUF(T *param, T *momentum_buf, const T *grad, int64_t n,     
                        double lr, double momentum, double dampening, double weight_decay,     \
                        int nesterov, int first) {                                              \
     T *buf = momentum != 0.0 ? momentum_buf : NULL;                                            \
-    CR_SPLIT_RANGE(n, sgd_range_##SUF(param, buf, grad, lo, hi, (T)lr, (T)momentum,           \
+    CR_SPLIT_RANGE(n, CR_OPTIM_PARALLEL_MIN, sgd_range_##SUF(param, buf, grad, lo, hi, (T)lr, (T)momentum,           \
                                       (T)(1.0 - dampening), (T)weight_decay, nesterov,        \
                                       first));                                                 \
 }                                                                                              \
@@ -111,7 +76,7 @@ void cr_adam_step_##SUF(T *param, T *exp_avg, T *exp_avg_sq, const T *grad, int6
     double bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step));                                    \
     T decay = decoupled ? (T)(1.0 - lr * weight_decay) : (T)1;                                 \
     T l2 = decoupled ? (T)0 : (T)weight_decay;                                                 \
-    CR_SPLIT_RANGE(n, adam_range_##SUF(param, exp_avg, exp_avg_sq, grad, lo, hi,               \
+    CR_SPLIT_RANGE(n, CR_OPTIM_PARALLEL_MIN, adam_range_##SUF(param, exp_avg, exp_avg_sq, grad, lo, hi,               \
                                        (T)(1.0 - beta1), (T)beta2, (T)(1.0 - beta2), (T)eps,   \
                                        l2, decay, (T)(-(lr / bc1)), (T)bc2_sqrt));             \
 }

@@ -355,6 +355,15 @@ def _norm_axes(axis, ndim, fn):
     return tuple(out)
 
 
+def _reduction_args(ndim, axis, keepdims, dim, keepdim, fn):
+    """(axes or None, keepdims) from NumPy's axis/keepdims or PyTorch's dim/keepdim."""
+    if dim is not None:
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return (_norm_axes(axis, ndim, fn) if axis is not None else None), keepdims
+
+
 # ---------------------------------------------------------------------------- heap
 def _keep_freed_memory(environ=os.environ):
     """Ask glibc to keep memory freed between training steps mapped (see csrc/heap.c):
@@ -779,12 +788,8 @@ class Tensor:
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Sum over ``axis`` (an int, a tuple or None for all); PyTorch's
         ``dim``/``keepdim`` spellings are accepted too."""
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
         a = self.data
-        axes = _norm_axes(axis, a.ndim, "Tensor.sum") if axis is not None else None
+        axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.sum")
         out = np.sum(a, axis=axes, keepdims=keepdims)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out, dtype=a.dtype)
@@ -799,12 +804,8 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Mean over ``axis`` (an int, a tuple or None for all); PyTorch's
         ``dim``/``keepdim`` spellings are accepted too."""
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
         a = self.data
-        axes = _norm_axes(axis, a.ndim, "Tensor.mean") if axis is not None else None
+        axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.mean")
         if axes is None:
             count = a.size
         else:

@@ -1,0 +1,46 @@
+/* split.h — internal: run an elementwise range kernel over [0, n) on the chainrule threads.
+ *
+ * CR_SPLIT_RANGE(n, min_n, CALL) evaluates CALL with int64_t lo, hi in scope: once with
+ * [0, n) when n < min_n, one thread is configured or we are already inside a parallel
+ * region; otherwise once per thread on a contiguous chunk. Chunks start on 16-element
+ * boundaries so vectors stay aligned, and depend only on n and the thread count, so each
+ * element is computed by the same code whatever the thread count (bitwise deterministic). */
+#ifndef CHAINRULE_SPLIT_H
+#define CHAINRULE_SPLIT_H
+#include <stdint.h>
+#include "chainrule.h"
+#ifdef _OPENMP
+#include <omp.h>
+#define CR_TID(t, T) do { (t) = omp_get_thread_num(); (T) = omp_get_num_threads(); } while (0)
+#else
+#define CR_TID(t, T) do { (t) = 0; (T) = 1; } while (0)
+#endif
+
+/* Range loops are short and run from L1/L2: compile them for AVX-512, AVX2+FMA and baseline
+ * x86-64 and let the loader pick (ifunc). Not under ASan, whose runtime predates ifuncs. */
+#if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CR_CLONES
+#endif
+
+#define CR_SPLIT_RANGE(n, min_n, CALL)                                                \
+    do {                                                                              \
+        int nt_ = cr_get_num_threads();                                               \
+        if ((n) < (min_n) || nt_ <= 1 || cr_in_parallel()) {                          \
+            int64_t lo = 0, hi = (n);                                                 \
+            CALL;                                                                     \
+        } else {                                                                      \
+            _Pragma("omp parallel num_threads(nt_)")                                  \
+            {                                                                         \
+                int64_t t_ = 0, T_ = 1;                                               \
+                CR_TID(t_, T_);                                                       \
+                int64_t per_ = (((n) + T_ - 1) / T_ + 15) / 16 * 16;                  \
+                int64_t lo = t_ * per_, hi = lo + per_;                               \
+                if (hi > (n)) hi = (n);                                               \
+                if (lo < hi) CALL;                                                    \
+            }                                                                         \
+        }                                                                             \
+    } while (0)
+
+#endif
