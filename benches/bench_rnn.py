@@ -6,19 +6,13 @@ headline numbers come from `python -m chainrule bench rnn` (chainrule/bench/rnn.
 import numpy as np
 import pytest
 
-import chainrule as cr
 from chainrule import ops, reference
 from chainrule.bench.rnn import _case, fwd_bwd_fn, torch_fwd_bwd_fn
 
 SIZES = {"I32-H64-N16-T20": (32, 64, 16, 20), "I64-H256-N32-T10": (64, 256, 32, 10)}
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    n = cr.get_num_threads()
-    cr.set_num_threads(2)
-    yield
-    cr.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("two_threads")  # benches/conftest.py
 
 
 @pytest.mark.parametrize("size", list(SIZES))

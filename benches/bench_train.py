@@ -8,17 +8,11 @@ the headline table (with ratios, interleaved timing) is `python -m chainrule ben
 import numpy as np
 import pytest
 
-import chainrule as cr
 from chainrule.bench.train import (CASES, build_chainrule, build_torch, chainrule_step,
                                    numpy_step, torch_step)
 
 
-@pytest.fixture(autouse=True)
-def _two_threads():
-    n = cr.get_num_threads()
-    cr.set_num_threads(2)
-    yield
-    cr.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("two_threads")  # benches/conftest.py
 
 
 @pytest.mark.parametrize("name", list(CASES))
