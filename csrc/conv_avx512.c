@@ -89,6 +89,17 @@ void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, 
     }
 }
 
+/* The sums of four vectors' lanes, as one 4-vector: lanes paired within 128-bit blocks,
+ * then the four blocks added (a fixed order; 3x fewer operations than four reductions). */
+static inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const __m512 v = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 /* C[i][j] += sum_l A[i*lda + l] * B_j[l] for i < m, j < n, l < L, where row j of B starts
  * at B + j*ldb, or at B + boff[j] if boff is given. */
 void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
@@ -126,9 +137,11 @@ void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < 4; j++) s[i][j] = _mm512_fmadd_ps(av[i], bv[j], s[i][j]);
             }
-            for (int i = 0; i < 4 && i0 + i < m; i++)
-                for (int j = 0; j < 4 && j0 + j < n; j++)
-                    C[(i0 + i) * ldc + j0 + j] += _mm512_reduce_add_ps(s[i][j]);
+            for (int i = 0; i < 4 && i0 + i < m; i++) {
+                float r[4];
+                _mm_storeu_ps(r, hsum4(s[i][0], s[i][1], s[i][2], s[i][3]));
+                for (int j = 0; j < 4 && j0 + j < n; j++) C[(i0 + i) * ldc + j0 + j] += r[j];
+            }
         }
     }
 }

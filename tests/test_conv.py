@@ -400,3 +400,26 @@ def test_backward_need_dx_false_skips_dx_only(dtype):
         assert dx is None
         np.testing.assert_allclose(dw, full[1], rtol=1e-4 if dtype == np.float32 else 1e-10)
         np.testing.assert_allclose(db, full[2], rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.usefixtures("_restore_workspace_limit")
+@pytest.mark.parametrize("case", [(3, 16, 9, 11, 64, 3, 3, 1, 1, 1), (2, 32, 10, 9, 48, 3, 2, 1, 0, 1),
+                                  (2, 16, 11, 12, 72, 3, 3, 1, 2, 2)])
+def test_float32_large_dw_paths_agree_and_are_thread_invariant(case, rng):
+    # float32 layers with a large dw (K*C*R*S > 8192) and dx computable as a convolution sum
+    # dw image by image without im2col, unless the limit is too small (then im2col blocks):
+    # both match the reference, and each is bitwise the same at 1 and 2 threads
+    x, w, b = _data(rng, case, np.float32)
+    conv = case[7:]
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, *conv).shape).astype(np.float32)
+    for limit in (8 << 20, 4096):
+        ops.set_workspace_limit(limit)
+        _check_against_reference(x, w, b, *conv, rng)
+        got = {}
+        for threads in (1, 2):
+            cr.set_num_threads(threads)
+            got[threads] = (ops.conv2d_backward(dy, x, w, *conv)
+                            + ops.conv2d_backward(dy, x, w, *conv, need_dx=False)[1:])
+        for a, c in zip(got[1], got[2]):
+            assert np.array_equal(a, c), limit
+        assert np.array_equal(got[2][1], got[2][3])  # dw alone == dw with dx
