@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chainrule.h"
+#include "split.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -537,10 +538,7 @@ static int forward_implicit_f32(float *out, const float *inp, const float *w, co
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * d->dh * Wp + s * d->dw;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+        const int t = CR_THREAD_NUM();
         float *xp = ws + t * ws_elems, *yw = xp + C * HWp;
         #pragma omp for schedule(static)
         for (int64_t n = 0; n < N; n++) {
@@ -599,11 +597,7 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * d->dh * Wp + s * d->dw;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int t = 0, T = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        T = omp_get_num_threads();
-#endif
+        const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
         float *xp = ws + t * per_t, *dxp = xp + C * HWp, *dyw = dxp + C * HWp;
         float *dw_acc = dyw + K * nw;
         /* dy_n (K, P, Q) -> dy_wide (K, nw); the junk columns stay zero */
@@ -679,11 +673,7 @@ static int backward_weight_implicit_f32(float *dweight, float *dbias, const floa
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * d->dh * Wp + s * d->dw;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int t = 0, T = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        T = omp_get_num_threads();
-#endif
+        const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
         float *xp = ws + t * per_t, *dyw = xp + C * HWp;
         if (dbias) bias_grad_rows_f32(dbias, dout, d, K * t / T, K * (t + 1) / T);
         const int64_t r0 = CRS * t / T, r1 = CRS * (t + 1) / T;
@@ -746,10 +736,7 @@ int CONV_F(cr_conv2d_forward)(T_ *out, const T_ *inp, const T_ *weight, const T_
     if (by_block) {
         #pragma omp parallel num_threads(nt)
         {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
+            const int t = CR_THREAD_NUM();
             T_ *ws_t = ws ? ws + t * ws_elems : NULL;
             #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < nblocks; blk++) {
@@ -866,11 +853,7 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
     if (dweight || dbias) {
         #pragma omp parallel num_threads(nt)
         {
-            int t = 0, T = 1;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-            T = omp_get_num_threads();
-#endif
+            const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
             if (dbias) CONV_F(bias_grad_rows)(dbias, dout, d, K * t / T, K * (t + 1) / T);
             const int64_t r0 = CRS * t / T, r1 = CRS * (t + 1) / T;
             if (dweight && r1 > r0) {
@@ -890,10 +873,7 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
         if (by_block) {
             #pragma omp parallel num_threads(nt)
             {
-                int t = 0;
-#ifdef _OPENMP
-                t = omp_get_thread_num();
-#endif
+                const int t = CR_THREAD_NUM();
                 T_ *ws_t = ws ? ws + t * ws_elems : NULL;
                 #pragma omp for schedule(static)
                 for (int64_t blk = 0; blk < nblocks; blk++) {

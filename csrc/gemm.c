@@ -29,6 +29,7 @@
 #include <omp.h>
 #endif
 #include "chainrule.h"
+#include "split.h"
 #include "gemm_ukr.h"
 
 /* below this many multiply-adds the naive loop wins (no setup at all) */

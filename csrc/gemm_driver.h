@@ -204,11 +204,7 @@ static void FN(gemm_threads_)(const FN(job_) *J, int nt) {
     }
 #pragma omp parallel num_threads(nt)
     {
-        int tid = 0, team = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads(); /* the runtime may give fewer threads than asked */
-#endif
+        const int tid = CR_THREAD_NUM(), team = CR_TEAM_SIZE(); /* the runtime may give fewer threads than asked */
         const int64_t t0 = tiles * tid / team, t1 = tiles * (tid + 1) / team;
         if (by_cols) {
             const int64_t j0 = t0 * J->NR, j1 = t1 * J->NR < J->N ? t1 * J->NR : J->N;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "chainrule.h"
+#include "split.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

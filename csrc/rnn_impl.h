@@ -222,11 +222,7 @@ int SUF(cr_rnn_forward)(REAL *hs, const REAL *x, const REAL *h0, const REAL *w_i
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
-        int tid = 0, nthr = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nthr = omp_get_num_threads();
-#endif
+        const int tid = CR_THREAD_NUM(), nthr = CR_TEAM_SIZE();
         int64_t r0, r1;
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         for (int64_t t = 0; r1 > r0 && t < T; t++) {
@@ -268,11 +264,7 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
     const int nt = SUF(recurrence_threads)(T, N, H);
     #pragma omp parallel num_threads(nt)
     {
-        int tid = 0, nthr = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        nthr = omp_get_num_threads();
-#endif
+        const int tid = CR_THREAD_NUM(), nthr = CR_TEAM_SIZE();
         int64_t r0, r1;
         SUF(thread_rows)(N, tid, nthr, &r0, &r1);
         const int64_t off = r0 * H;
@@ -308,11 +300,7 @@ int SUF(cr_rnn_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
         if (R * H < 65536) ntc = 1;
         #pragma omp parallel num_threads(ntc)
         {
-            int tid = 0, nthr = 1;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-            nthr = omp_get_num_threads();
-#endif
+            const int tid = CR_THREAD_NUM(), nthr = CR_TEAM_SIZE();
             const int64_t j0 = H * tid / nthr, j1 = H * (tid + 1) / nthr;
             for (int64_t r = 0; r < R; r++) {
                 const REAL *da_r = da + r * H;

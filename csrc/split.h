@@ -9,11 +9,14 @@
 #define CHAINRULE_SPLIT_H
 #include <stdint.h>
 #include "chainrule.h"
+/* This thread's number and its team's size, also when built without OpenMP. */
 #ifdef _OPENMP
 #include <omp.h>
-#define CR_TID(t, T) do { (t) = omp_get_thread_num(); (T) = omp_get_num_threads(); } while (0)
+#define CR_THREAD_NUM() omp_get_thread_num()
+#define CR_TEAM_SIZE() omp_get_num_threads()
 #else
-#define CR_TID(t, T) do { (t) = 0; (T) = 1; } while (0)
+#define CR_THREAD_NUM() 0
+#define CR_TEAM_SIZE() 1
 #endif
 
 /* Range loops are short and run from L1/L2: compile them for AVX-512, AVX2+FMA and baseline
@@ -33,8 +36,7 @@
         } else {                                                                      \
             _Pragma("omp parallel num_threads(nt_)")                                  \
             {                                                                         \
-                int64_t t_ = 0, T_ = 1;                                               \
-                CR_TID(t_, T_);                                                       \
+                const int64_t t_ = CR_THREAD_NUM(), T_ = CR_TEAM_SIZE();             \
                 int64_t per_ = (((n) + T_ - 1) / T_ + 15) / 16 * 16;                  \
                 int64_t lo = t_ * per_, hi = lo + per_;                               \
                 if (hi > (n)) hi = (n);                                               \
