@@ -147,7 +147,7 @@ def test_checkpoint_overwrite_is_atomic(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr(train.np, "savez", boom)
+    monkeypatch.setattr(train.checkpoint.np, "savez", boom)
     with pytest.raises(OSError, match="disk full"):
         train.save_checkpoint(path, m, opt, epoch=2)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.npz"]
