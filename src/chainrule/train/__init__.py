@@ -8,7 +8,8 @@
   sequences with truncated backpropagation through time; :func:`evaluate_sequence` is its
   evaluation.
 - :func:`save_checkpoint` / :func:`load_checkpoint`: one file, no pickle, written
-  atomically; resuming is bitwise identical to training straight through.
+  atomically, validated before any array is read (:class:`CheckpointError`); resuming is
+  bitwise identical to training straight through.
 - ``python -m chainrule train``: LeNet-5 (or an MLP / RNN) on the bundled 8x8 digits.
 
 Layout: ``loop.py`` (the epoch scaffold shared by both loops, :func:`fit`, :func:`evaluate`),
@@ -16,11 +17,11 @@ Layout: ``loop.py`` (the epoch scaffold shared by both loops, :func:`fit`, :func
 """
 from __future__ import annotations
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .cli import add_cli_arguments, cli_main
 from .loop import cosine_schedule, evaluate, fit
 from .sequence import evaluate_sequence, fit_sequence
 
 __all__ = ["fit", "evaluate", "fit_sequence", "evaluate_sequence", "cosine_schedule",
-           "save_checkpoint", "load_checkpoint",
+           "save_checkpoint", "load_checkpoint", "CheckpointError",
            "add_cli_arguments", "cli_main"]
