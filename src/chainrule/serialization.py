@@ -215,7 +215,8 @@ class ArchiveReader:
                 else:
                     raise ValueError(f"unknown .npy version {major}")
                 hlen = f.tell()
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile, NotImplementedError,
+                RuntimeError) as e:
             self._fail(f"has a damaged array {name!r} (bad .npy header: {e})")
         if fortran or hlen > _MAX_HEADER or (name != META and dt.kind not in _ARRAY_KINDS) \
                 or dt.hasobject:
@@ -255,7 +256,8 @@ class ArchiveReader:
                     view[got:got + len(chunk)] = chunk
                     got += len(chunk)
                 f.read(1)  # reach the end of the member so its CRC is checked
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
+                RuntimeError) as e:
             self._fail(f"has a damaged array {name!r} ({e})")
         if got != nbytes:
             self._fail(f"has a damaged array {name!r} (truncated: {got} of {nbytes} bytes)")

@@ -100,6 +100,12 @@ def _check_meta(r) -> None:
                                and isinstance(om.get("param_groups"), list)
                                and isinstance(om.get("scalars"), dict)):
         bad("'optimizer' must hold 'type', 'param_groups' and 'scalars'")
+    if om is not None and not all(k.isdigit() and isinstance(v, dict)
+                                  for k, v in om["scalars"].items()):
+        bad("'optimizer' scalars must map parameter indices to objects")
+    if om is not None and not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                  for g in om["param_groups"]):
+        bad("'optimizer' param_groups must be objects with a 'params' list")
     for name in r.arrays:
         head, _, rest = name.partition("/")
         if not (head == "model" and rest) and not (
