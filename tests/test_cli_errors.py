@@ -178,3 +178,13 @@ def test_ctrl_c_writes_a_resumable_checkpoint(tmp_path):
         for k in a.files:
             if k != "meta":
                 assert np.array_equal(a[k], b[k]), k
+
+
+def test_subcommand_table_dispatches_bench():
+    from chainrule.__main__ import COMMANDS
+    assert set(COMMANDS) >= {"train", "bench"}
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "bench", "nosuch"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.fullmatch(r"chainrule bench: error: unknown bench families \['nosuch'\].*\n",
+                        proc.stderr)

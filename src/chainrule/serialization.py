@@ -75,9 +75,11 @@ def write_archive(path, meta: dict, arrays: dict) -> None:
     table, members = {}, {}
     for name, a in arrays.items():
         a = np.asarray(a)
-        if a.dtype.kind not in _ARRAY_KINDS or name == META:
+        if a.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"write_archive: array {name!r} has dtype {a.dtype}; only bool, "
                             f"integer, float and complex arrays can be stored")
+        if name == META or not isinstance(name, str):
+            raise ValueError(f"write_archive: array name {name!r} is reserved or not a str")
         table[name] = {"dtype": a.dtype.str, "shape": list(a.shape)}
         members[name] = a
     meta = dict(meta, arrays=table)

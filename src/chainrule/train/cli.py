@@ -205,7 +205,7 @@ def _run(args) -> int:
     else:
         out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     ckpt = os.path.join(out, "checkpoint.npz")
-    done = _check_resume(ckpt, settings, args.force) if args.resume else 0
+    done = _check_resume(ckpt, settings, getattr(args, "force", False)) if args.resume else 0
     if args.threads is not None:
         cr.set_num_threads(args.threads)
     elif not args.mnist:
