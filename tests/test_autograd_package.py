@@ -86,8 +86,7 @@ def test_attach_refuses_a_method_defined_twice():
 def test_binary_op_builds_a_working_op():
     """A new elementwise op from its forward and local derivatives only (not attached)."""
     from chainrule.autograd.arith import binary_op
-    hypot = binary_op("__hypot__", "hypot", np.hypot,
-                      lambda g, a, b, y: g * a / y, lambda g, a, b, y: g * b / y)
+    hypot = binary_op("__hypot__", "hypot", "np.hypot(a, b)", "g * a / y", "g * b / y")
     x = cr.tensor(np.array([[3.0], [6.0]]), requires_grad=True)
     y = cr.tensor(np.array([4.0, 8.0]), requires_grad=True)
     out = hypot(x, y)
@@ -99,6 +98,9 @@ def test_binary_op_builds_a_working_op():
     with pytest.raises(ValueError, match="hypot: operand shapes"):
         hypot(x, cr.tensor(np.ones((3, 1))))
     assert hypot(x, "a") is NotImplemented
+    assert hypot.__qualname__ == "Tensor.__hypot__"
+    with cr.detect_anomaly(), pytest.raises(cr.AnomalyError, match="forward of 'hypot'"):
+        hypot(x, np.array([np.inf]))
 
 
 def test_importing_autograd_does_not_tune_the_heap():

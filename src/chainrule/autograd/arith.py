@@ -1,15 +1,15 @@
 """Arithmetic on Tensors: + - * / ** with NumPy broadcasting, unary -, and @.
 
-The elementwise binary ops are one helper, :func:`binary_op`, and a table: each op states
-its forward and its local derivatives; the helper does the rest (operand coercion, the
-dtype check, the broadcasting error, summing gradients back to each operand's shape, and
-the node). A Python number never changes a tensor's dtype; Tensors of float32 and float64
+The elementwise binary ops are one template, :func:`binary_op`, and a table: each op states
+its forward and its local derivatives as expressions; the template does the rest (operand
+coercion, the dtype check, the broadcasting error, summing gradients back to each
+operand's shape, and the node). A Python number never changes a tensor's dtype; Tensors of float32 and float64
 in one operation raise TypeError.
 """
 from __future__ import annotations
 
+import linecache
 import numbers
-import operator
 
 import numpy as np
 
@@ -49,31 +49,43 @@ def _bcast_error(fn, a, b):
                       f"(NumPy rules: trailing dimensions must be equal or 1)")
 
 
+# Each binary op is generated from this template once, at import (as collections.namedtuple
+# builds its classes): it runs exactly the code of a hand-written method, with no extra
+# call per op or per gradient -- the per-op Python cost is what small models pay.
+_TEMPLATE = """\
+def {method}(self, other):
+    o = operand(self, other, "{fn}")
+    if o is NotImplemented:
+        return o
+    a, b = self.data, o.data
+    try:
+        y = {forward}
+    except ValueError:
+        raise _bcast_error("{fn}", a, b) from None
+
+    def backward(g):
+        return (unbroadcast({d_self}, a.shape) if self.requires_grad else None,
+                unbroadcast({d_other}, b.shape) if o.requires_grad else None)
+    return make(y, (self, o), backward)
+"""
+
+
 def binary_op(method, fn, forward, d_self, d_other):
-    """The Tensor method ``method`` (e.g. '__mul__') computing ``forward(a, b)`` on the
-    operands' arrays with NumPy broadcasting. ``d_self(g, a, b, y)`` and
-    ``d_other(g, a, b, y)`` give the gradient g times the local derivative with respect
-    to each operand (``y`` is the result), before summing back to the operand's shape;
-    each is called only when that operand requires a gradient. ``fn`` names the op in
-    errors."""
-    qualname = f"Tensor.{method}.<locals>.backward"  # names the op in anomaly messages
-
-    def op(self, other):
-        o = operand(self, other, fn)
-        if o is NotImplemented:
-            return o
-        a, b = self.data, o.data
-        try:
-            y = forward(a, b)
-        except ValueError:
-            raise _bcast_error(fn, a, b) from None
-
-        def backward(g):
-            return (unbroadcast(d_self(g, a, b, y), a.shape) if self.requires_grad else None,
-                    unbroadcast(d_other(g, a, b, y), b.shape) if o.requires_grad else None)
-        backward.__qualname__ = qualname
-        return make(y, (self, o), backward)
-    op.__name__, op.__qualname__ = method, f"Tensor.{method}"
+    """The Tensor method ``method`` (e.g. '__mul__') of an elementwise op with NumPy
+    broadcasting, from Python expressions in the operands' arrays ``a`` and ``b``, the
+    result ``y`` and the incoming gradient ``g``: ``forward`` computes y from a and b;
+    ``d_self`` and ``d_other`` are g times the local derivative with respect to each
+    operand (summed back to the operand's shape by the method, and evaluated only when
+    that operand requires a gradient). ``fn`` names the op in errors; anomaly messages
+    name it after ``method``. The expressions may use this module's names (np, ...)."""
+    src = _TEMPLATE.format(method=method, fn=fn, forward=forward, d_self=d_self,
+                           d_other=d_other)
+    filename = f"<chainrule.autograd.arith: Tensor.{method}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
+    namespace = {}
+    exec(compile(src, filename, "exec"), globals(), namespace)
+    op = namespace[method]
+    op.__qualname__ = f"Tensor.{method}"
     return op
 
 
@@ -84,16 +96,14 @@ def _pow_exponent_grad(g, a, b, y):
     return g * y * la
 
 
-# method: (name in errors, forward, d/d(self), d/d(other)), each derivative times g;
-# a, b are the operands' arrays, y the result
+# method: (name in errors, forward, g * d/d(self), g * d/d(other)) as expressions in the
+# operands' arrays a, b, the result y and the incoming gradient g
 _BINARY = {
-    "__add__": ("add", operator.add, lambda g, a, b, y: g, lambda g, a, b, y: g),
-    "__sub__": ("sub", operator.sub, lambda g, a, b, y: g, lambda g, a, b, y: -g),
-    "__mul__": ("mul", operator.mul, lambda g, a, b, y: g * b, lambda g, a, b, y: g * a),
-    "__truediv__": ("div", operator.truediv,
-                    lambda g, a, b, y: g / b, lambda g, a, b, y: -g * y / b),
-    "__pow__": ("pow", operator.pow,
-                lambda g, a, b, y: g * b * a ** (b - 1), _pow_exponent_grad),
+    "__add__": ("add", "a + b", "g", "g"),
+    "__sub__": ("sub", "a - b", "g", "-g"),
+    "__mul__": ("mul", "a * b", "g * b", "g * a"),
+    "__truediv__": ("div", "a / b", "g / b", "-g * y / b"),
+    "__pow__": ("pow", "a ** b", "g * b * a ** (b - 1)", "_pow_exponent_grad(g, a, b, y)"),
 }
 _OPS = {method: binary_op(method, *spec) for method, spec in _BINARY.items()}
 _tensor_pow = _OPS.pop("__pow__")  # Tensor.__pow__ below tries a constant exponent first
