@@ -5,13 +5,15 @@ This file holds the data side only: properties, conversions to NumPy and Python,
 ``backward`` entry point. The ops live in modules grouped by kind, each attaching its
 methods to :class:`Tensor` when ``chainrule.autograd`` is imported:
 
-- ``arith.py``: + - * / ** (one binary-op helper), unary -, @
+- ``arith.py``: + - * / ** (one binary-op template), unary -, @
 - ``shape.py``: reshape/view, flatten, transpose/T, indexing
 - ``reduce.py``: sum, mean, trace
 - ``pointwise.py``: exp, log, abs, sqrt, relu, sigmoid, tanh
 - ``convert.py``: to/float/double, detach
 
-An op builds its result with :func:`chainrule.autograd.function.make`.
+An op builds its result with :func:`chainrule.autograd.function.make`. A new kind of op
+goes in a new module ending with ``attach(vars(<its class of methods>))``, imported by
+``chainrule/autograd/__init__.py``.
 """
 from __future__ import annotations
 
