@@ -11,6 +11,9 @@ from . import ops, reference
 from ._random import manual_seed
 from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                        no_grad, tensor)
+from .autograd import engine as _engine
+
+_engine._keep_freed_memory()  # glibc heap tuning, once (merge: becomes _runtime.tune_heap())
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
 

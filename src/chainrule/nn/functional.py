@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import _kernels, ops
 from .._checks import pair
-from ..autograd import Tensor, _make, _sigmoid, as_tensor
+from ..autograd import Tensor
+from ..autograd.function import as_tensor, make, sigmoid_array
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -100,7 +101,7 @@ def linear(x, w, b=None):
         if dx is not None and xd.ndim != 2:
             dx = dx.reshape(xd.shape)
         return (dx, dw, db) if has_bias else (dx, dw)
-    return _make(y, parents, backward)
+    return make(y, parents, backward)
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -136,7 +137,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
         if unbatched and dx is not None:
             dx = dx[0]
         return (dx, dw, db) if has_bias else (dx, dw)
-    return _make(y[0] if unbatched else y, parents, backward)
+    return make(y[0] if unbatched else y, parents, backward)
 
 
 def _pool_input(fn, x):
@@ -157,7 +158,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     def backward(g):
         dx = ops.max_pool2d_backward(g[None] if unbatched else g, indices, shape)
         return (dx[0] if unbatched else dx,)
-    return _make(y[0] if unbatched else y, (x,), backward)
+    return make(y[0] if unbatched else y, (x,), backward)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -170,7 +171,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         dx = ops.avg_pool2d_backward(g[None] if unbatched else g, shape, kernel_size, stride,
                                      padding)
         return (dx[0] if unbatched else dx,)
-    return _make(y[0] if unbatched else y, (x,), backward)
+    return make(y[0] if unbatched else y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- activations
@@ -197,7 +198,7 @@ def softmax(x, dim):
     def backward(g):
         # dx = y * (g - sum(g * y))
         return (y * (g - (g * y).sum(axis=d, keepdims=True)),)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 def _log_softmax(a, d):
@@ -215,7 +216,7 @@ def log_softmax(x, dim):
     def backward(g):
         # dx = g - softmax * sum(g)
         return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- losses
@@ -243,7 +244,7 @@ def mse_loss(input, target, reduction="mean"):
     def backward(g):
         dx = mult(g) * (2.0 * diff)
         return (dx if x.requires_grad else None, -dx if t.requires_grad else None)
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
@@ -273,7 +274,7 @@ def binary_cross_entropy(input, target, reduction="mean"):
         if t.requires_grad:
             dt = m * (log1mp - logp)
         return dx, dt
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
@@ -288,9 +289,9 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
     def backward(g):
         m = mult(g)
-        return (m * (_sigmoid(a) - y) if x.requires_grad else None,
+        return (m * (sigmoid_array(a) - y) if x.requires_grad else None,
                 -m * a if t.requires_grad else None)
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
@@ -382,7 +383,7 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
             if single:
                 dt = dt[0]
         return (dx,) if t is None else (dx, dt)
-    return _make(out, parents, backward)
+    return make(out, parents, backward)
 
 
 def _cross_entropy_indices(x, a2, idx, single, reduction):
@@ -412,4 +413,4 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         dx = np.empty((N, C), dt)
         _kernels.softmax_xent_backward(dx, prob, idx, scale)
         return (dx[0] if single else dx,)
-    return _make(out, (x,), backward)
+    return make(out, (x,), backward)

@@ -11,7 +11,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .._checks import pair
-from ..autograd import Tensor, _FLOATS, _float_array, as_tensor
+from ..autograd import Tensor
+from ..autograd.function import FLOATS, as_tensor, float_array
 from . import functional as F
 from . import init
 
@@ -30,10 +31,10 @@ class Parameter(Tensor):
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
             data = data.data
-        if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
+        if isinstance(data, np.ndarray) and data.dtype in FLOATS:
             data = np.ascontiguousarray(data)  # shares memory like torch.nn.Parameter
         else:
-            data = _float_array("Parameter", "data", data)
+            data = float_array("Parameter", "data", data)
         self.data = data
         self._grad = None
         self.requires_grad = bool(requires_grad)
@@ -49,7 +50,7 @@ def _as_dtype(fn, dtype):
         dt = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         dt = None
-    if dt is None or dt not in _FLOATS:
+    if dt is None or dt not in FLOATS:
         raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
     return dt
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .._checks import as_int, rnn_nonlinearity
-from ..autograd import _make, as_tensor
+from ..autograd.function import as_tensor, make
 from .. import ops
 from . import init
 from .modules import Module, Parameter
@@ -54,7 +54,7 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", *, on_grad
             on_grad_norms(norms)
         return (dx, dh0, dwi, dwh) + ((dbi, dbh) if has_bias else ())
 
-    return _make(hs, parents, backward)
+    return make(hs, parents, backward)
 
 
 class RNN(Module):
