@@ -39,8 +39,8 @@ def cpu_mhz() -> float | None:
 def clock_mhz() -> tuple[float | None, str]:
     """(MHz, how it was obtained): measured with a dependent-add chain in C when possible
     (the boost clock the kernels really run at), else the reported clock."""
-    from chainrule import _kernels
-    ghz = _kernels.cpu_clock_ghz()
+    from chainrule import _runtime
+    ghz = _runtime.cpu_clock_ghz()
     if ghz > 0:
         return 1000.0 * ghz, "measured by a chain of dependent adds"
     return cpu_mhz(), "reported by the kernel (base clock; boost can exceed it)"
@@ -88,11 +88,11 @@ def _gemm_cases(quick: bool):
 
 def run(threads: int = 2, quick: bool = False) -> str:
     import chainrule as cr
-    from chainrule import _kernels, ops
+    from chainrule import _runtime, ops
 
     cr.set_num_threads(threads)
     torch = try_torch(threads)
-    path = _kernels.gemm_path()
+    path = _runtime.isa()
     mhz, how = clock_mhz()
     min_time = 0.1 if quick else 0.3
     rounds = 2 if quick else 5
