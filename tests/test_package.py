@@ -76,3 +76,36 @@ def test_every_kernel_is_fuzzed():
     src = (pathlib.Path(__file__).parent / "test_fuzz.py").read_text()
     missing = [n for n in set(ops.__all__) - _CONFIG_ONLY if f'"{n}"' not in src]
     assert not missing, f"ops functions without a fuzz test: {missing}"
+
+
+def test_runtime_isa_query_and_switch():
+    from chainrule import _runtime
+    best = _runtime.isa()
+    assert best in ("avx512", "avx2", "generic")
+    try:
+        _runtime.set_isa("generic")
+        assert _runtime.isa() == "generic"
+        a = np.arange(12.0).reshape(3, 4)
+        assert np.array_equal(cr.ops.matmul(a, a.T), a @ a.T)
+    finally:
+        _runtime.set_isa(None)
+    assert _runtime.isa() == best
+    with pytest.raises((TypeError, ValueError), match="set_isa"):
+        _runtime.set_isa(3)
+
+
+# modules under src/chainrule still calling the bindings directly while the autograd split
+# is in flight: its merge switches Tensor.relu/sigmoid/tanh to ops.* and drops the heap
+# tuning (now _runtime.tune_heap); then this set becomes empty
+_PENDING_LAYERING = {"autograd.py"}
+
+
+def test_only_ops_and_runtime_import_the_bindings():
+    import pathlib
+    import re
+    root = pathlib.Path(cr.__file__).parent
+    pat = re.compile(r"^\s*(from\s+\S*\s+import\s+.*\b_kernels\b|import\s+\S*_kernels)", re.M)
+    offenders = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                       if pat.search(p.read_text()) and p.parts[len(root.parts)] != "ops"
+                       and p.name != "_runtime.py")
+    assert set(offenders) <= _PENDING_LAYERING, offenders

@@ -234,9 +234,12 @@ def _pool_torch(kind):
 
 
 _ACT_BENCH = [(128, 256), (64, 6, 24, 24), (1 << 20,)]
-_POOL_BENCH = {"shape": (8, 32, 32, 32), "pools": {"2x2": (2, None, 0), "3x3-s2-p1": (3, 2, 1)},
-               "cli": ("max_pool2d 2x2", (32, 64, 32, 32), 2),
-               "lenet": {"pool1": (64, 6, 28, 28), "pool2": (64, 16, 14, 14)}}
+# cli: (name, x shape, kernel); pytest: one x shape for max and avg pooling with
+# name -> (kernel_size, stride, padding), and LeNet's max-pool inputs for the forward alone
+_POOL_BENCH = {"cli": ("max_pool2d 2x2", (32, 64, 32, 32), 2),
+               "pytest": {"shape": (8, 32, 32, 32),
+                          "pools": {"2x2": (2, None, 0), "3x3-s2-p1": (3, 2, 1)},
+                          "lenet": {"pool1": (64, 6, 28, 28), "pool2": (64, 16, 14, 14)}}}
 
 
 def _act_entries(name, torch_fn):
