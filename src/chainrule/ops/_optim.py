@@ -9,7 +9,8 @@ AdamW, single-tensor, no amsgrad); both return None.
 import numpy as np
 
 from .. import _kernels
-from .._checks import FLOAT_DTYPES, _describe, as_float_array, as_int, as_real, plain
+from .._checks import (_F32, _F64, _ND, FLOAT_DTYPES, _describe, as_float_array, as_int,
+                       as_real, plain)
 
 __all__ = ["sgd_step", "adam_step"]
 
@@ -57,13 +58,17 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
     (PyTorch's first step, when its buffer is still None).
     """
     fn = "sgd_step"
-    if not (plain(getattr(param, "dtype", None), param, grad)
-            and grad.shape == param.shape and param.flags.writeable
-            and (momentum_buf is None or (plain(param.dtype, momentum_buf)
+    if not (type(param) is _ND and type(grad) is _ND and grad.dtype is param.dtype
+            and grad.shape == param.shape and param.flags.c_contiguous
+            and param.flags.writeable and grad.flags.c_contiguous
+            and (param.dtype is _F32 or param.dtype is _F64)
+            and (momentum_buf is None or (type(momentum_buf) is _ND
+                                          and momentum_buf.dtype is param.dtype
                                           and momentum_buf.shape == param.shape
+                                          and momentum_buf.flags.c_contiguous
                                           and momentum_buf.flags.writeable))
             and type(lr) is float and type(momentum) is float and type(dampening) is float
-            and type(weight_decay) is float):  # else the full checks (the fast path skips them)
+            and type(weight_decay) is float):  # else the full checks
         param = _state(fn, "param", param, param)
         grad = _grad(fn, grad, param)
         lr, momentum = as_real(fn, "lr", lr), as_real(fn, "momentum", momentum)
