@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from .._checks import pair
-from ..autograd import Tensor, _make, _sigmoid, as_tensor
+from ..autograd import Tensor, _make, as_tensor
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -285,7 +285,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
     def backward(g):
         m = mult(g)
-        return (m * (_sigmoid(a) - y) if x.requires_grad else None,
+        return (m * (ops.sigmoid_forward(a) - y) if x.requires_grad else None,
                 -m * a if t.requires_grad else None)
     return _make(out, (x, t), backward)
 
