@@ -709,10 +709,10 @@ def test_malloc_tuning_keeps_step_memory_mapped():
     CHAINRULE_MALLOC_TUNING=0 or the user's own malloc settings turn the tuning off."""
     import platform
     import subprocess
-    import chainrule.autograd.engine as A
-    assert A._keep_freed_memory({"CHAINRULE_MALLOC_TUNING": "0"}) is False
-    assert A._keep_freed_memory({"MALLOC_TRIM_THRESHOLD_": "0"}) is False
-    assert A._keep_freed_memory({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
+    from chainrule import _runtime as A  # the tuning moved from autograd to the runtime
+    assert A.tune_heap({"CHAINRULE_MALLOC_TUNING": "0"}) is False
+    assert A.tune_heap({"MALLOC_TRIM_THRESHOLD_": "0"}) is False
+    assert A.tune_heap({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("the tuning is glibc-only")
     code = ("import resource, numpy as np, chainrule\n"

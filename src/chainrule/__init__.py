@@ -5,15 +5,14 @@ and a PyTorch-shaped autograd layer on top (``Tensor``, ``nn``, ``optim``).
 """
 __version__ = "0.1.0"
 
-from . import _kernels  # noqa: F401  (a missing extension is an error, never silenced)
-from ._threads import get_num_threads, set_num_threads
+from . import _runtime  # imports the C extension: a missing build is an error, never silenced
+from ._runtime import get_num_threads, set_num_threads
+
+_runtime.tune_heap()  # once per process, before any training step allocates
 from . import ops, reference
 from ._random import manual_seed
 from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                        no_grad, tensor)
-from .autograd import engine as _engine
-
-_engine._keep_freed_memory()  # glibc heap tuning, once (merge: becomes _runtime.tune_heap())
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
 

@@ -1,7 +1,7 @@
 """chainrule.optim — SGD, Adam and AdamW with PyTorch's update rules, fused in C.
 
-Each ``step()`` makes ONE call into C per parameter buffer (``_kernels.sgd_step`` /
-``_kernels.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
+Each ``step()`` makes ONE call into C per parameter buffer (``ops.sgd_step`` /
+``ops.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
 parameter update happen in a single pass over memory, in place on ``param.data``.
 
 Parameters are chainrule Tensors (anything with an ndarray ``.data`` and a ``.grad`` that
@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from . import ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -239,14 +239,10 @@ def _is_tensor_like(x) -> bool:
     return isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "grad")
 
 
-def _run_in_place(kernel, d, *args):
-    """Call kernel(d, *args) on a C-contiguous d; a non-contiguous d goes via a copy."""
-    if d.flags.c_contiguous and d.flags.writeable:
-        kernel(d, *args)
-    else:
-        tmp = np.ascontiguousarray(d)
-        kernel(tmp, *args)
-        d[...] = tmp
+def _writable(d):
+    """d itself when the kernels can update it in place, else a C-contiguous copy that the
+    caller writes back (d[...] = copy) after the step."""
+    return d if d.flags.c_contiguous and d.flags.writeable else np.ascontiguousarray(d)
 
 
 class SGD(Optimizer):
@@ -280,7 +276,7 @@ class SGD(Optimizer):
     def _step_group(self, group):
         lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov = group["weight_decay"], group["nesterov"]
-        kernel = _kernels.sgd_step
+        sgd_step = ops.sgd_step
         state = self._state
         for i, p in enumerate(group["params"]):
             arrs = self._arrays(p, i)
@@ -299,7 +295,11 @@ class SGD(Optimizer):
                     state[id(p)]["momentum_buffer"] = buf
             else:
                 buf, first = None, False
-            _run_in_place(kernel, d, buf, g, lr, mom, damp, wd, nesterov, first)
+            w = _writable(d)
+            sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
+                     nesterov=nesterov, first_step=first)
+            if w is not d:
+                d[...] = w
 
 
 class Adam(Optimizer):
@@ -328,7 +328,7 @@ class Adam(Optimizer):
 
     def _step_group(self, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        kernel = _kernels.adam_step
+        adam_step = ops.adam_step
         decoupled = self._decoupled
         state = self._state
         for i, p in enumerate(group["params"]):
@@ -345,8 +345,11 @@ class Adam(Optimizer):
                     if st[k].dtype != d.dtype or st[k].shape != d.shape:
                         st[k] = self._cast_state(type(self).__name__, k, st[k], p)
             st["step"] = float(st["step"]) + 1.0
-            _run_in_place(kernel, d, st["exp_avg"], st["exp_avg_sq"], g, lr, b1, b2, eps, wd,
-                          decoupled, int(st["step"]))
+            w = _writable(d)
+            adam_step(w, g, st["exp_avg"], st["exp_avg_sq"], step=int(st["step"]), lr=lr,
+                      beta1=b1, beta2=b2, eps=eps, weight_decay=wd, decoupled=decoupled)
+            if w is not d:
+                d[...] = w
 
 
 class AdamW(Adam):

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import itertools
 import operator
-import os
 import sys
 
 import numpy as np
 
-from .. import _kernels
 from .modes import anomaly, check_finite, op_name
 
 __all__ = ["counter", "backward", "sole", "CLOSURE_REFS"]
@@ -183,18 +181,3 @@ def backward(self, grad=None, retain_graph=False):
             pid = id(p)
             prev = grads.get(pid)
             grads[pid] = pg if prev is None else prev + pg
-
-
-# ---------------------------------------------------------------------------- heap
-def _keep_freed_memory(environ=os.environ):
-    """Ask glibc to keep memory freed between training steps mapped (see csrc/heap.c):
-    otherwise every step page-faults its activations back in (measured: ~35% of a
-    LeNet-5 batch-64 step). Keeps up to 128 MiB of freed heap; blocks up to 32 MiB come
-    from the heap. Skipped if CHAINRULE_MALLOC_TUNING=0 or the user tuned malloc through
-    the environment. True when applied."""
-    if environ.get("CHAINRULE_MALLOC_TUNING", "1") == "0":
-        return False
-    if ("MALLOC_TRIM_THRESHOLD_" in environ or "MALLOC_MMAP_THRESHOLD_" in environ
-            or "glibc.malloc" in environ.get("GLIBC_TUNABLES", "")):
-        return False
-    return _kernels.heap_keep_freed(128 << 20, 32 << 20)

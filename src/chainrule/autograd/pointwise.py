@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _kernels
+from .. import ops
 from .engine import CLOSURE_REFS, sole
 from .function import attach, make, sigmoid_array
 
@@ -44,9 +44,9 @@ class _Pointwise:
 
 
 class _Activations:
-    """relu, sigmoid, tanh: the only calls from autograd into the compiled kernels
-    (``_kernels.relu_forward``, ``relu_backward``, ``sigmoid_backward``,
-    ``tanh_backward``), looked up at call time so tests can patch them."""
+    """relu, sigmoid, tanh: autograd's calls into the compiled kernels, through
+    ``ops.relu_forward``, ``ops.relu_backward``, ``ops.sigmoid_backward`` and
+    ``ops.tanh_backward``, looked up at call time so tests can patch them."""
 
     def relu(self):
         """max(x, 0); the backward uses the output (x > 0 iff y > 0), one fused C pass
@@ -54,31 +54,31 @@ class _Activations:
         a = self.data
         if not a.flags.c_contiguous:
             a = np.ascontiguousarray(a)
-        out = np.empty(a.shape, a.dtype)
-        _kernels.relu_forward(out, a)
-        return make(out, (self,), _from_output(_kernels.relu_backward, out))
+        out = ops.relu_forward(a)
+        return make(out, (self,), _from_output(ops.relu_backward, out))
 
     def sigmoid(self):
         out = sigmoid_array(self.data)  # dx = g y (1 - y): one C pass from the output
-        return make(out, (self,), _from_output(_kernels.sigmoid_backward, out))
+        return make(out, (self,), _from_output(ops.sigmoid_backward, out))
 
     def tanh(self):
         out = np.tanh(self.data)  # dx = g (1 - y^2): one C pass from the output
-        return make(out, (self,), _from_output(_kernels.tanh_backward, out))
+        return make(out, (self,), _from_output(ops.tanh_backward, out))
 
 
 def _from_output(kernel, out):
     """The backward of an activation whose derivative is a function of its output y:
-    ``kernel(dx, g, y)`` writes dx in one pass, into g itself when nothing else holds g."""
-    out = np.ascontiguousarray(out)
+    ``kernel(g, y, out=dx)`` writes dx in one pass, into g itself when nothing else holds g."""
+    # np.ascontiguousarray makes a 0-d array 1-d: keep the shape (0-d tensors included)
+    out = np.ascontiguousarray(out).reshape(out.shape)
 
     def backward(g):
         if sole(g, CLOSURE_REFS) and g.dtype == out.dtype:
             dx = g  # nobody else sees g: overwrite it
         else:
             dx = np.empty(out.shape, out.dtype)
-            g = np.ascontiguousarray(g, dtype=out.dtype)
-        kernel(dx, g, out)
+            g = np.ascontiguousarray(g, dtype=out.dtype).reshape(np.shape(g))
+        kernel(g, out, out=dx)
         return (dx,)
     backward.__qualname__ = kernel.__name__.replace("_backward", "") + ".<locals>.backward"
     return backward

@@ -9,10 +9,10 @@ import numbers
 
 import numpy as np
 
-from .. import _kernels, ops
+from .. import ops
 from .._checks import pair
 from ..autograd import Tensor
-from ..autograd.function import as_tensor, make, sigmoid_array
+from ..autograd.function import as_tensor, make
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -62,9 +62,9 @@ def linear(x, w, b=None):
     """y = x @ w.T + b.   x (*, in), w (out, in), b (out,) or None -> y (*, out)
 
     One autograd node on the dense kernels of ``chainrule.ops`` (linear_forward /
-    linear_backward). The arguments are checked here, so the node calls the bindings
-    directly (``ops`` would check them again: ~1.5 us per call), and the backward asks
-    only for the gradients some operand needs (no dx for a data input) in one call.
+    linear_backward). The arguments are checked here with the messages nn promises; the
+    C-contiguous arrays then take ops' fast path, and the backward asks only for the
+    gradients some operand needs (no dx for a data input) in one call.
     """
     fn = "linear"
     x = as_tensor(x, fn, "x")
@@ -85,8 +85,7 @@ def linear(x, w, b=None):
     wc = np.ascontiguousarray(wd)
     bc = np.ascontiguousarray(b.data) if b is not None else None
     dt = wc.dtype
-    y = np.empty((x2.shape[0], wc.shape[0]), dt)
-    _kernels.linear_forward(y, x2, wc, bc)
+    y = ops.linear_forward(x2, wc, bc)
     if xd.ndim != 2:
         y = y.reshape(xd.shape[:-1] + (wd.shape[0],))
     has_bias = b is not None
@@ -94,10 +93,8 @@ def linear(x, w, b=None):
 
     def backward(g):
         g2 = np.ascontiguousarray(g if g.ndim == 2 else g.reshape(-1, wc.shape[0]), dtype=dt)
-        dx = np.empty(x2.shape, dt) if x.requires_grad else None
-        dw = np.empty(wc.shape, dt) if w.requires_grad else None
-        db = np.empty(wc.shape[0], dt) if has_bias and b.requires_grad else None
-        _kernels.linear_backward(dx, dw, db, g2, x2, wc, accumulate=False)  # fresh: overwrite
+        dx, dw, db = ops.linear_backward(g2, x2, wc, bias=has_bias and b.requires_grad,
+                                         need_dx=x.requires_grad, need_dw=w.requires_grad)
         if dx is not None and xd.ndim != 2:
             dx = dx.reshape(xd.shape)
         return (dx, dw, db) if has_bias else (dx, dw)
@@ -289,7 +286,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
     def backward(g):
         m = mult(g)
-        return (m * (sigmoid_array(a) - y) if x.requires_grad else None,
+        return (m * (ops.sigmoid_forward(a) - y) if x.requires_grad else None,
                 -m * a if t.requires_grad else None)
     return make(out, (x, t), backward)
 
@@ -395,10 +392,7 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
     dt = a2.dtype
     a2 = np.ascontiguousarray(a2)
     idx = np.ascontiguousarray(idx, dtype=np.int64)
-    prob = np.empty((N, C), dt)
-    loss = np.empty(N, dt)
-    if _kernels.softmax_xent_forward(prob, loss, a2, idx):  # pragma: no cover - checked above
-        raise ValueError(f"cross_entropy: a class index is out of range for {C} classes")
+    loss, prob = ops.softmax_cross_entropy_forward(a2, idx)  # idx checked above
     if reduction == "none":
         out = np.asarray(loss[0] if single else loss, dtype=dt)
     elif reduction == "sum":
@@ -410,7 +404,6 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         if reduction == "mean":
             g = g / N
         scale = np.ascontiguousarray(g, dtype=dt).reshape(-1)  # 1 or N factors
-        dx = np.empty((N, C), dt)
-        _kernels.softmax_xent_backward(dx, prob, idx, scale)
+        dx = ops.softmax_cross_entropy_backward(prob, idx, scale)
         return (dx[0] if single else dx,)
     return make(out, (x,), backward)

@@ -1,0 +1,66 @@
+"""The CPU runtime: thread count, glibc heap tuning, instruction-set query.
+
+With ``chainrule.ops`` this is the only module that imports the C extension
+(``chainrule._kernels``); everything above (autograd, nn, optim, train, bench) goes
+through these two. ``chainrule.set_num_threads`` / ``get_num_threads`` are re-exported
+from here; ``tune_heap()`` is called once by the package ``__init__``.
+"""
+import os
+
+from . import _kernels
+
+__all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "set_isa",
+           "cpu_clock_ghz"]
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of OpenMP threads every chainrule kernel uses (n >= 1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    _kernels.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads chainrule's kernels use."""
+    return _kernels.get_num_threads()
+
+
+def tune_heap(environ=os.environ) -> bool:
+    """Ask glibc to keep memory freed between training steps mapped (see csrc/heap.c):
+    otherwise every step page-faults its activations back in (measured: ~35% of a
+    LeNet-5 batch-64 step). Keeps up to 128 MiB of freed heap; blocks up to 32 MiB come
+    from the heap. Skipped if CHAINRULE_MALLOC_TUNING=0 or the user tuned malloc through
+    the environment. True when applied."""
+    if environ.get("CHAINRULE_MALLOC_TUNING", "1") == "0":
+        return False
+    if ("MALLOC_TRIM_THRESHOLD_" in environ or "MALLOC_MMAP_THRESHOLD_" in environ
+            or "glibc.malloc" in environ.get("GLIBC_TUNABLES", "")):
+        return False
+    return _kernels.heap_keep_freed(128 << 20, 32 << 20)
+
+
+def isa() -> str:
+    """The vector instruction set the kernels use: "avx512", "avx2" or "generic"
+    (capped by the CHAINRULE_ISA environment variable or :func:`set_isa`)."""
+    if hasattr(_kernels, "isa"):
+        return _kernels.isa()
+    return _kernels.gemm_path()
+
+
+def set_isa(name=None) -> None:
+    """Force the kernels onto one instruction set ("avx512", "avx2", "generic"; None =
+    the best this CPU runs), for tests and benchmarks. ValueError if unknown or not
+    supported by this CPU."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"set_isa: name must be a str or None, got {name!r}")
+    if hasattr(_kernels, "set_isa"):
+        _kernels.set_isa(name)
+        return
+    # before the single C runtime: the GEMM and RNN paths are switched one by one
+    _kernels.gemm_set_path(name)
+    _kernels.rnn_set_path("auto" if name is None else name)
+
+
+def cpu_clock_ghz() -> float:
+    """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
+    return _kernels.cpu_clock_ghz()
