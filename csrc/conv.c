@@ -53,23 +53,11 @@ void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, 
 void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
                             const float *B, int64_t ldb, const int64_t *boff, float *C,
                             int64_t ldc);
-/* The AVX-512 kernels run if the CPU has AVX-512F, unless CHAINRULE_ISA names a lower
- * path ("avx2" or "generic", as for the GEMM): then the portable code runs (for tests). */
 void cr_conv_dot_acc_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
                                 const float *B, const int64_t *boff, float *acc);
 void cr_conv_dot_reduce_f32_avx512(int64_t m, int64_t n, const float *acc, float *C, int64_t ldc);
-static int have_avx512(void) {
-    static int v = -1;
-    if (v < 0) {
-        const char *isa = getenv("CHAINRULE_ISA");
-        int forced_lower = isa && (strcmp(isa, "avx2") == 0 || strcmp(isa, "generic") == 0);
-        /* conv_avx512.c is compiled with -mavx512f/vl/bw/dq: require all four */
-        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-            !forced_lower;
-    }
-    return v;
-}
+/* The AVX-512 kernels run at ISA level avx512 (cpu.h); below it the portable code runs. */
+static int have_avx512(void) { return cr_isa() >= CR_ISA_AVX512; }
 #endif
 
 static volatile int64_t g_ws_limit = CR_CONV_DEFAULT_WORKSPACE;
@@ -133,11 +121,8 @@ static conv_blocking blocking(const cr_conv2d_dims *d, int64_t elsize) {
 /* A small dw (<= 8192 values) lets the implicit backward keep 16-wide partial sums of it. */
 static int dw_small(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S <= 8192; }
 
-static int num_threads_for(int64_t work) {
-    int nt = cr_in_parallel() ? 1 : cr_get_num_threads();
-    if (work < 32768) nt = 1; /* tiny problems stay serial: a fork costs more than they do */
-    return nt;
-}
+/* tiny problems stay serial: a fork costs more than they do */
+#define CONV_THREAD_MIN_WORK 32768.0
 
 /* Implicit im2col (float32, AVX-512, stride 1, few output channels): with the image
  * zero-padded to (C, Hp, Wp), row (c, r, s) of im2col is the contiguous run
@@ -212,7 +197,7 @@ static int implicit_dw_ok(const cr_conv2d_dims *d, int64_t elsize) {
 int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize) {
     if (d->N == 0) return 0;
     const int64_t CRS = d->C * d->R * d->S, K = d->K;
-    int64_t nt = num_threads_for(d->N * K * d->P * d->Q * CRS);
+    int64_t nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
     const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t);
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
         if (nt > d->N) nt = d->N;
@@ -522,7 +507,7 @@ static int forward_implicit_f32(float *out, const float *inp, const float *w, co
     const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
     const int padded = d->ph > 0 || d->pw > 0;
     const int64_t ws_elems = implicit_ws_elems(d);
-    int nt = num_threads_for(N * K * PQ * CRS);
+    int nt = cr_threads_for((double)N * K * PQ * CRS, CONV_THREAD_MIN_WORK);
     if (nt > N) nt = (int)N;
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)ws_alloc(nt * ws_elems * (int64_t)sizeof(float));
@@ -582,7 +567,7 @@ static int backward_implicit_f32(float *dinp, float *dweight, float *dbias, cons
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
     const int padded = d->ph > 0 || d->pw > 0;
-    int nt = num_threads_for(N * K * PQ * CRS);
+    int nt = cr_threads_for((double)N * K * PQ * CRS, CONV_THREAD_MIN_WORK);
     const int64_t per_t = implicit_bwd_elems(d, nt); /* xp, dxp, dy_wide, dw partial sums */
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)ws_alloc(nt * per_t * (int64_t)sizeof(float));
@@ -658,7 +643,7 @@ static int backward_weight_implicit_f32(float *dweight, float *dbias, const floa
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
     const int padded = d->ph > 0 || d->pw > 0;
-    int nt = num_threads_for(N * K * PQ * CRS);
+    int nt = cr_threads_for((double)N * K * PQ * CRS, CONV_THREAD_MIN_WORK);
     const int64_t per_t = implicit_ws_elems(d); /* xp (C, Hp, Wp), dy_wide (K, nw) */
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)ws_alloc(nt * per_t * (int64_t)sizeof(float));
@@ -729,7 +714,7 @@ int CONV_F(cr_conv2d_forward)(T_ *out, const T_ *inp, const T_ *weight, const T_
     const conv_blocking bl = blocking(d, sizeof(T_));
     const int64_t ws_elems = is_pointwise(d) ? 0 : (CRS + d->K) * bl.cols;
     const int64_t nblocks = (N + bl.G - 1) / bl.G;
-    int nt = num_threads_for(N * KPQ * CRS);
+    int nt = cr_threads_for((double)N * KPQ * CRS, CONV_THREAD_MIN_WORK);
     const int by_block = nt > 1 && nblocks >= nt; /* else: blocks in turn, threads inside */
     T_ *ws = (T_ *)ws_alloc((by_block ? nt : 1) * ws_elems * (int64_t)sizeof(T_));
     if (ws_elems > 0 && !ws) return -1;
@@ -844,7 +829,7 @@ int CONV_F(cr_conv2d_backward)(T_ *dinp, T_ *dweight, T_ *dbias, const T_ *dout,
     const conv_blocking bl = blocking(d, sizeof(T_));
     const int64_t ws_elems = is_pointwise(d) ? 0 : (CRS + K) * bl.cols;
     const int64_t nblocks = (N + bl.G - 1) / bl.G;
-    int nt = num_threads_for(N * KPQ * CRS);
+    int nt = cr_threads_for((double)N * KPQ * CRS, CONV_THREAD_MIN_WORK);
     T_ *ws = (T_ *)ws_alloc(nt * ws_elems * (int64_t)sizeof(T_));
     if (ws_elems > 0 && !ws) return -1;
 

@@ -37,8 +37,7 @@ void cr_linear_backward_##SUF(T *dinp, T *dweight, T *dbias, const T *dout, cons
          * order into a local vector (so the sum never depends on the thread count) */   \
         enum { CH = 64 };                                                                 \
         int64_t nch = (OC + CH - 1) / CH;                                                 \
-        int nt = cr_in_parallel() ? 1 : cr_get_num_threads();                             \
-        if (N * OC < 32768) nt = 1;                                                       \
+        const int nt = cr_threads_for((double)N * (double)OC, 32768.0);                   \
         _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")           \
         for (int64_t ch = 0; ch < nch; ch++) {                                            \
             int64_t o0 = ch * CH, w = OC - o0 < CH ? OC - o0 : CH;                        \

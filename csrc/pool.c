@@ -33,21 +33,8 @@ void cr_max_pool2x2_plane_f32_avx2(float *y, int64_t *idx, const float *x, int64
                                    int64_t P, int64_t Q);
 void cr_max_pool2x2_plane_f64_avx2(double *y, int64_t *idx, const double *x, int64_t W,
                                    int64_t P, int64_t Q);
-/* 2 = pool_avx512.c (the CPU has AVX-512F/VL/BW/DQ, the flags it is compiled with),
- * 1 = pool_avx2.c (AVX2 + FMA), 0 = the portable loops. CHAINRULE_ISA=avx2 or generic
- * caps the level (for tests), as for the GEMM. */
-static int pool_isa(void) {
-    static int v = -1;
-    if (v < 0) {
-        const char *isa = getenv("CHAINRULE_ISA");
-        int cap = !isa ? 2 : strcmp(isa, "generic") == 0 ? 0 : strcmp(isa, "avx2") == 0 ? 1 : 2;
-        int l = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") ? 2
-                : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-        v = l < cap ? l : cap;
-    }
-    return v;
-}
+/* 2 = pool_avx512.c, 1 = pool_avx2.c, 0 = the portable loops: the ISA level of cpu.h. */
+static int pool_isa(void) { return cr_isa(); }
 #endif
 
 int cr_pool2d_dims_init(cr_pool2d_dims *d) {
@@ -62,10 +49,8 @@ int cr_pool2d_dims_init(cr_pool2d_dims *d) {
     return 0;
 }
 
-static int pool_threads(int64_t work) {
-    int nt = cr_in_parallel() ? 1 : cr_get_num_threads();
-    return work < 16384 ? 1 : nt; /* tiny problems stay serial */
-}
+/* tiny problems stay serial */
+static int pool_threads(int64_t work) { return cr_threads_for((double)work, 16384.0); }
 
 /* In-range part [lo, hi) of the window starting at o*stride - pad, of length k, in [0, size). */
 static inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t size,

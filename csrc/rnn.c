@@ -31,49 +31,10 @@
 #include <omp.h>
 #endif
 
-/* Which compiled step kernels run: the best the CPU has, or a lower one named by the
- * environment variable CHAINRULE_ISA ("avx512", "avx2", "generic"; as for the GEMM) at
- * the first call, or by cr_rnn_set_path. For tests of the portable code. */
-enum { RNN_PATH_GENERIC = 0, RNN_PATH_V3 = 1, RNN_PATH_V4 = 2 };
-static const char *const rnn_path_names[] = {"generic", "avx2", "avx512"};
-static volatile int g_rnn_path = -1;
-
-static int rnn_best_path(void) {
-#ifdef CR_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return RNN_PATH_V4;
-    if (__builtin_cpu_supports("x86-64-v3")) return RNN_PATH_V3;
-#endif
-    return RNN_PATH_GENERIC;
-}
-
-int cr_rnn_set_path(const char *name) {
-    const int best = rnn_best_path();
-    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
-        g_rnn_path = best;
-        return 0;
-    }
-    for (int p = 0; p <= RNN_PATH_V4; p++) {
-        if (strcmp(name, rnn_path_names[p]) == 0) {
-            if (p > best) return -1;
-            g_rnn_path = p;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int rnn_path_id(void) {
-    int p = g_rnn_path;
-    if (p < 0) {
-        const char *env = getenv("CHAINRULE_ISA");
-        if (env == NULL || cr_rnn_set_path(env) != 0) cr_rnn_set_path(NULL);
-        p = g_rnn_path;
-    }
-    return p;
-}
-
-const char *cr_rnn_path(void) { return rnn_path_names[rnn_path_id()]; }
+/* Which compiled step kernels run: the ISA level of cpu.h (cr_isa), mapped to the
+ * baseline, x86-64-v3 and x86-64-v4 clones. */
+enum { RNN_PATH_GENERIC = CR_ISA_GENERIC, RNN_PATH_V3 = CR_ISA_AVX2, RNN_PATH_V4 = CR_ISA_AVX512 };
+static int rnn_path_id(void) { return cr_isa(); }
 
 #define RNN_INLINE static inline __attribute__((always_inline))
 /* the 64-byte vector helpers are always inlined: no call ABI is involved */

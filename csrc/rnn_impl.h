@@ -180,9 +180,7 @@ static void SUF(pick_steps)(SUF(forward_step_fn) *fwd, SUF(backward_step_fn) *bw
  * h_{t-1} (da_{t+1}), so each thread runs all T steps on its own rows with no barrier.
  * Slices are whole MR-row tiles; several threads only when there is enough work. */
 static int SUF(recurrence_threads)(int64_t T, int64_t N, int64_t H) {
-    if (cr_in_parallel()) return 1;
-    int nt = cr_get_num_threads();
-    if ((double)T * (double)N * (double)H * (double)H < RNN_PAR_MIN_FLOPS) nt = 1;
+    int nt = cr_threads_for((double)T * (double)N * (double)H * (double)H, RNN_PAR_MIN_FLOPS);
     const int64_t tiles = (N + RNN_MR - 1) / RNN_MR;
     if (nt > tiles) nt = (int)tiles;
     return nt < 1 ? 1 : nt;

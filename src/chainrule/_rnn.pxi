@@ -22,21 +22,20 @@ cdef extern from "chainrule.h" nogil:
                             int64_t N, int64_t I, int64_t H)
 
 
-cdef extern from "chainrule.h" nogil:
-    const char *cr_rnn_path()
-    int cr_rnn_set_path(const char *name)
-
-
 def rnn_path():
-    """The RNN step-kernel path in use: "avx512", "avx2" or "generic"."""
-    return cr_rnn_path().decode()
+    """The RNN step-kernel path in use: "avx512", "avx2" or "generic" (= isa())."""
+    return isa()
 
 
 def rnn_set_path(str name):
-    """Force the RNN step-kernel path ("avx512", "avx2", "generic" or "auto"); for tests."""
-    cdef bytes b = name.encode()
-    if cr_rnn_set_path(b) != 0:
+    """Force the step-kernel path ("avx512", "avx2", "generic" or "auto") for every kernel
+    family, as set_isa; for tests."""
+    if name == "" or name == "auto":
+        set_isa(None)
+        return
+    if _isa_level(name) < 0 or _isa_level(name) > cr_isa_detected():
         raise ValueError(f"rnn_set_path: unknown path {name!r} or not supported by this CPU")
+    set_isa(name)
 
 
 cdef inline void _rnn_check(str fn, tuple got, tuple want, str name):
