@@ -80,6 +80,19 @@ static inline void in_range(int64_t off, int64_t stride, int64_t n_out, int64_t 
     *hi = h;
 }
 
+/* Kernel columns [*s0, *s1) whose input column q*sw + s - pw lies in [0, W) for some output
+ * q < Q; the others add nothing (a huge padded kernel would loop over all of them). */
+static inline void kernel_cols(int64_t kw, int64_t sw, int64_t pw, int64_t Q, int64_t W,
+                               int64_t *s0, int64_t *s1) {
+    const int64_t lo = pw - (Q - 1) * sw, hi = pw + W;
+    *s0 = lo > 0 ? lo : 0;
+    *s1 = hi < kw ? hi : kw;
+}
+
+/* kh*kw in T, rounded once from the exact product: it can exceed int64 (kernel and padding
+ * of 2^32 on a 1x1 input are valid sizes). */
+#define POOL_DIV(T, d) ((T)((unsigned __int128)(d)->kh * (unsigned __int128)(d)->kw))
+
 #define POOL_T float
 #define POOL_F(name) name##_f32
 #define POOL_2X2_AVX512 cr_max_pool2x2_plane_f32_avx512
@@ -186,6 +199,8 @@ POOL_CLONES void POOL_F(cr_max_pool2d_forward)(POOL_T *restrict out, int64_t *re
         return;
     }
 #endif
+    int64_t s0, s1;
+    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
         const POOL_T *x = inp + pl * H * W;
@@ -202,7 +217,7 @@ POOL_CLONES void POOL_F(cr_max_pool2d_forward)(POOL_T *restrict out, int64_t *re
             }
             for (int64_t ih = h0; ih < h1; ih++) {
                 const POOL_T *x_row = x + ih * W;
-                for (int64_t s = 0; s < kw; s++) {
+                for (int64_t s = s0; s < s1; s++) {
                     int64_t qlo, qhi; /* columns q whose iw = q*sw + s - pw is in [0, W) */
                     in_range(s - pw, sw, Q, W, &qlo, &qhi);
                     for (int64_t q = qlo; q < qhi; q++) {
@@ -242,7 +257,9 @@ POOL_CLONES void POOL_F(cr_avg_pool2d_forward)(POOL_T *restrict out, const POOL_
                                    const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int64_t sw = d->sw, pw = d->pw, kw = d->kw;
-    const POOL_T div = (POOL_T)(d->kh * d->kw);
+    const POOL_T div = POOL_DIV(POOL_T, d);
+    int64_t s0, s1;
+    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
     const int nt = pool_threads(planes * H * W);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -253,11 +270,12 @@ POOL_CLONES void POOL_F(cr_avg_pool2d_forward)(POOL_T *restrict out, const POOL_
             window(p, d->sh, d->ph, d->kh, H, &h0, &h1);
             for (int64_t q = 0; q < Q; q++) y[q] = 0;
             for (int64_t ih = h0; ih < h1; ih++) {
-                const POOL_T *x_row = x + ih * W + (0 - pw);
-                for (int64_t s = 0; s < kw; s++) {
+                const POOL_T *x_row = x + ih * W;
+                for (int64_t s = s0; s < s1; s++) {
                     int64_t qlo, qhi;
-                    in_range(s - pw, sw, Q, W, &qlo, &qhi);
-                    for (int64_t q = qlo; q < qhi; q++) y[q] += x_row[q * sw + s];
+                    const int64_t off = s - pw;
+                    in_range(off, sw, Q, W, &qlo, &qhi);
+                    for (int64_t q = qlo; q < qhi; q++) y[q] += x_row[q * sw + off];
                 }
             }
             for (int64_t q = 0; q < Q; q++) y[q] /= div;
@@ -270,7 +288,9 @@ POOL_CLONES void POOL_F(cr_avg_pool2d_backward)(POOL_T *restrict dinp, const POO
                                     const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int64_t sw = d->sw, pw = d->pw, kw = d->kw;
-    const POOL_T div = (POOL_T)(d->kh * d->kw);
+    const POOL_T div = POOL_DIV(POOL_T, d);
+    int64_t s0, s1;
+    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
     const int nt = pool_threads(planes * H * W);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -280,11 +300,12 @@ POOL_CLONES void POOL_F(cr_avg_pool2d_backward)(POOL_T *restrict dinp, const POO
             int64_t h0, h1;
             window(p, d->sh, d->ph, d->kh, H, &h0, &h1);
             for (int64_t ih = h0; ih < h1; ih++) {
-                POOL_T *restrict dx_row = dx + ih * W + (0 - pw);
-                for (int64_t s = 0; s < kw; s++) {
+                POOL_T *restrict dx_row = dx + ih * W;
+                for (int64_t s = s0; s < s1; s++) {
                     int64_t qlo, qhi;
-                    in_range(s - pw, sw, Q, W, &qlo, &qhi);
-                    for (int64_t q = qlo; q < qhi; q++) dx_row[q * sw + s] += dy[q] / div;
+                    const int64_t off = s - pw;
+                    in_range(off, sw, Q, W, &qlo, &qhi);
+                    for (int64_t q = qlo; q < qhi; q++) dx_row[q * sw + off] += dy[q] / div;
                 }
             }
         }
