@@ -1,17 +1,5 @@
 # _gemm.pxi — bindings for csrc/gemm.c (included by _kernels.pyx)
 
-cdef extern from "chainrule.h" nogil:
-    void cr_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                     float beta, float *C, int64_t ldc,
-                     const float *bias_n, const float *bias_m, int act)
-    void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                     double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-                     double beta, double *C, int64_t ldc,
-                     const double *bias_n, const double *bias_m, int act)
-    void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
-
-
 def gemm_path():
     """The micro-kernel path in use: "avx512", "avx2" or "generic" (= isa())."""
     return isa()
@@ -117,8 +105,6 @@ def gemm(bint trans_a, bint trans_b, const floating[:, :] a, const floating[:, :
                         beta, &c[0, 0], ldc, pbn, pbm, act)
 
 
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE
-import numpy as _np
 _np_empty = _np.empty
 _ndarray = _np.ndarray
 _F32 = _np.dtype(_np.float32)
