@@ -1,4 +1,4 @@
-# _conv.pxi — bindings for csrc/conv.c (included by _kernels.pyx)
+# _conv.pxi — bindings for csrc/conv.h (conv_*.c; included by _kernels.pyx)
 # Shapes are checked in chainrule.ops; here we only re-derive the sizes from the arrays and
 # refuse anything that would make the C code step out of bounds.
 
