@@ -3,7 +3,7 @@
  *
  *   C[M x N] = act( alpha * op(A)[M x K] @ op(B)[K x N] + beta * C + bias_n[j] + bias_m[i] )
  *
- * Structure (see gemm_driver.h, included once per dtype):
+ * Structure (see gemm_tmpl.h, included once per dtype):
  *   tiny (M*N*K <= NAIVE_MAX_WORK)   -> the naive triple loop (the definition);
  *   small (<= DIRECT_MAX_WORK)        -> micro-kernel on the operands in place, no packing;
  *   otherwise                         -> pack A (MC x KC, per thread) and B (KC x NC, shared)
@@ -150,20 +150,12 @@ static void *scratch(int slot, size_t bytes) {
 
 #define T float
 #define SUF f32
-#define UKR cr_ukr_f32
-#define PACKT cr_pack_t_f32
-#include "gemm_driver.h"
+#include "gemm_tmpl.h"
 #undef T
 #undef SUF
-#undef UKR
-#undef PACKT
 
 #define T double
 #define SUF f64
-#define UKR cr_ukr_f64
-#define PACKT cr_pack_t_f64
-#include "gemm_driver.h"
+#include "gemm_tmpl.h"
 #undef T
 #undef SUF
-#undef UKR
-#undef PACKT

@@ -1,6 +1,7 @@
 /* rnn.c — Elman RNN forward over a sequence and full backprop-through-time (see rnn.h).
  *
- * The float and double kernels are one template, csrc/rnn_impl.h, included twice.
+ * The float and double kernels are one template, csrc/rnn_tmpl.h, included twice (T, SUF
+ * and the vector types; the template idiom of cpu.h).
  *   forward : A = x @ w_ih^T + b_ih for all T*N rows in ONE cr_gemm (written into hs), then
  *             per step h_t = act(h_{t-1} @ w_hh^T + A_t + b_hh) with bias and activation
  *             fused into the write-out of the step's matrix product.
@@ -50,9 +51,8 @@ static int rnn_path_id(void) { return cr_isa(); }
 typedef float rnn_vf32 __attribute__((vector_size(64)));
 typedef float rnn_vf32u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
-#define REAL float
-#define SUF(name) name##_f32
-#define GEMM cr_gemm_f32
+#define T float
+#define SUF f32
 #define VREAL rnn_vf32
 #define VREALU rnn_vf32u
 #define VINT rnn_vi32
@@ -64,10 +64,9 @@ typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
 #define LN2_HI 0.693359375f
 #define LN2_LO (-2.12194440e-4f)
 #define SIGN_BIT ((int32_t)0x80000000u)
-#include "rnn_impl.h"
-#undef REAL
+#include "rnn_tmpl.h"
+#undef T
 #undef SUF
-#undef GEMM
 #undef VREAL
 #undef VREALU
 #undef VINT
@@ -84,9 +83,8 @@ typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
 typedef double rnn_vf64 __attribute__((vector_size(64)));
 typedef double rnn_vf64u __attribute__((vector_size(64), aligned(8), may_alias));
 typedef int64_t rnn_vi64 __attribute__((vector_size(64)));
-#define REAL double
-#define SUF(name) name##_f64
-#define GEMM cr_gemm_f64
+#define T double
+#define SUF f64
 #define VREAL rnn_vf64
 #define VREALU rnn_vf64u
 #define VINT rnn_vi64
@@ -98,4 +96,4 @@ typedef int64_t rnn_vi64 __attribute__((vector_size(64)));
 #define LN2_HI 6.93147180369123816490e-01
 #define LN2_LO 1.90821492927058770002e-10
 #define SIGN_BIT ((int64_t)0x8000000000000000ull)
-#include "rnn_impl.h"
+#include "rnn_tmpl.h"
