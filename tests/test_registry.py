@@ -17,7 +17,7 @@ from helpers import HAVE_TORCH
 # exports must be listed in the registry (with its ops wrapper, twin and tests).
 NOT_KERNELS = {
     "set_num_threads", "get_num_threads",           # chainrule._runtime
-    "isa", "set_isa",                               # chainrule._runtime (CPU runtime)
+    "isa", "isa_detected", "set_isa",               # chainrule._runtime (CPU runtime)
     "gemm_path", "gemm_set_path", "gemm_set_blocks",  # GEMM micro-kernel choice, tests
     "rnn_path", "rnn_set_path",                     # RNN step-kernel choice, tests
     "cpu_clock_ghz",                                # clock probe for bench's % of peak

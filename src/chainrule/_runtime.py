@@ -9,7 +9,7 @@ import os
 
 from . import _kernels
 
-__all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "set_isa",
+__all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
            "cpu_clock_ghz"]
 
 
@@ -42,9 +42,12 @@ def tune_heap(environ=os.environ) -> bool:
 def isa() -> str:
     """The vector instruction set the kernels use: "avx512", "avx2" or "generic"
     (capped by the CHAINRULE_ISA environment variable or :func:`set_isa`)."""
-    if hasattr(_kernels, "isa"):
-        return _kernels.isa()
-    return _kernels.gemm_path()
+    return _kernels.isa()
+
+
+def isa_detected() -> str:
+    """The best instruction set this CPU runs, before any CHAINRULE_ISA cap."""
+    return _kernels.isa_detected()
 
 
 def set_isa(name=None) -> None:
@@ -53,12 +56,7 @@ def set_isa(name=None) -> None:
     supported by this CPU."""
     if name is not None and not isinstance(name, str):
         raise TypeError(f"set_isa: name must be a str or None, got {name!r}")
-    if hasattr(_kernels, "set_isa"):
-        _kernels.set_isa(name)
-        return
-    # before the single C runtime: the GEMM and RNN paths are switched one by one
-    _kernels.gemm_set_path(name)
-    _kernels.rnn_set_path("auto" if name is None else name)
+    _kernels.set_isa(name)
 
 
 def cpu_clock_ghz() -> float:
