@@ -6,6 +6,10 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["explain"]:
+        from .explain import main as explain_main
+        return explain_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m chainrule",
                                      description="chainrule: fast, verifiable backprop on the CPU")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -15,6 +19,7 @@ def main(argv=None) -> int:
     pb.add_argument("--threads", type=int, default=2)
     pb.add_argument("--quick", action="store_true", help="fewer sizes, shorter timings")
 
+    sub.add_parser("explain", help="worked backprop solution of a problem file; checks answers")
     pt = sub.add_parser("train", help="train a model on the bundled 8x8 digits")
     from .train import add_cli_arguments
     add_cli_arguments(pt)
