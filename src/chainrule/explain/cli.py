@@ -17,16 +17,13 @@ from .trace import compute_trace
 __all__ = ["main", "build_parser", "dumps"]
 
 
-def dumps(d: dict, indent="  ") -> str:
+def dumps(d: dict, level=0) -> str:
     """JSON with one key per line (values compact): readable and still plain JSON."""
-    rows = []
+    pad, rows = "  " * (level + 1), []
     for k, v in d.items():
-        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
-            inner = dumps(v, indent + "  ").rstrip("\n")
-            rows.append(f"{indent}{json.dumps(k)}: {inner[:-1]}{indent}}}")
-        else:
-            rows.append(f"{indent}{json.dumps(k)}: {json.dumps(v)}")
-    return "{\n" + ",\n".join(rows) + "\n" + indent[:-2] + "}\n"
+        nested = isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values())
+        rows.append(f"{pad}{json.dumps(k)}: {dumps(v, level + 1) if nested else json.dumps(v)}")
+    return "{\n" + ",\n".join(rows) + "\n" + "  " * level + "}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +44,8 @@ def build_parser(parser=None):
     return p
 
 
-def run(args, out=sys.stdout) -> int:
+def run(args, out=None) -> int:
+    out = out or sys.stdout
     try:
         trace = compute_trace(parse_problem(load_problem_dict(args.problem)))
         if args.check:
@@ -57,12 +55,12 @@ def run(args, out=sys.stdout) -> int:
         return 2
     if args.check:
         if args.format == "json":
-            out.write(dumps(report))
+            out.write(dumps(report) + "\n")
         else:
             out.write(format_check_text(report))
         return 0 if report["first_wrong"] is None else 1
     if args.format == "json":
-        out.write(dumps(trace.to_dict()))
+        out.write(dumps(trace.to_dict()) + "\n")
     else:
         out.write({"text": trace.to_text, "md": trace.to_markdown,
                    "latex": trace.to_latex}[args.format]())

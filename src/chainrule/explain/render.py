@@ -91,16 +91,18 @@ def _mat_lines(a):
         return [fmt_num(a)]
     if a.ndim == 1:
         return ["[ " + "  ".join(fmt_num(v) for v in a) + " ]"]
+    rows = a.reshape(-1, a.shape[-1])  # every row of every 2-D slice: one column width
+    cells = [[fmt_num(v) for v in row] for row in rows]
+    w = [max(len(r[j]) for r in cells) for j in range(rows.shape[1])]
+    lines = ["[ " + "  ".join(c.rjust(w[j]) for j, c in enumerate(r)) + " ]" for r in cells]
     if a.ndim == 2:
-        cells = [[fmt_num(v) for v in row] for row in a]
-        w = [max(len(r[j]) for r in cells) for j in range(a.shape[1])]
-        return ["[ " + "  ".join(c.rjust(w[j]) for j, c in enumerate(r)) + " ]" for r in cells]
-    lines = []
-    for idx in np.ndindex(a.shape[:-2]):
+        return lines
+    out, h = [], a.shape[-2]
+    for n, idx in enumerate(np.ndindex(a.shape[:-2])):
         lab = "(" + ",".join(str(i) for i in idx) + ") "
-        block = _mat_lines(a[idx])
-        lines += [(lab if k == 0 else " " * len(lab)) + b for k, b in enumerate(block)]
-    return lines
+        out += [(lab if k == 0 else " " * len(lab)) + b
+                for k, b in enumerate(lines[n * h:(n + 1) * h])]
+    return out
 
 
 def _token_text(tok, paren):
