@@ -142,11 +142,11 @@ def _layer(where: str, spec, shape: tuple) -> tuple:
     if t not in LAYER_TYPES:
         raise ProblemError(f"{where}, field 'type': unknown layer type {t!r}; choose from "
                            f"{', '.join(LAYER_TYPES)}")
+    where = f"{where} ({t})"
     extra = sorted(set(spec) - _FIELDS[t])
     if extra:
         raise ProblemError(f"{where}, field '{extra[0]}': not a field of a {t} layer (fields: "
                            f"{', '.join(sorted(_FIELDS[t]))})")
-    where = f"{where} ({t})"
 
     def need(field, ndim):
         if field not in spec:
