@@ -283,7 +283,8 @@ def _tex_syntax_ok(tex):
         assert depth >= 0
     assert depth == 0
     assert tex.count(r"\begin{bmatrix}") == tex.count(r"\end{bmatrix}")
-    assert tex.count(r"\left") == tex.count(r"\right")
+    assert len(re.findall(r"\\left(?![a-zA-Z])", tex)) == \
+        len(re.findall(r"\\right(?![a-zA-Z])", tex))
     assert tex.count(r"\[") == tex.count(r"\]")
 
 

@@ -160,13 +160,16 @@ def test_conv_pool_trace_equals_the_reference(seed):
     np.testing.assert_allclose(d["layers.0.grad.bias"], db, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(d["dL_dinput"], dx, rtol=1e-10, atol=1e-12)
     # every routed max-pool gradient lands where reference's indices say
-    tr.to_text()  # building the solution records the routes and the conv patches
     routes = tr.records()[1].extra["routes"]
     for (n, c, pp, q), (_, _, r, s), v in routes:
         assert idx[n, c, pp, q] == r * z.shape[3] + s
         assert v == pytest.approx(dp.reshape(p.shape)[n, c, pp, q], rel=1e-12)
     patches = tr.records()[0].extra["patches"]
     assert len(patches) == w.size
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    for (k, c, i, j), ((c2, rows, cols), patch) in patches.items():  # dW = sum delta * patch
+        assert c2 == c and np.array_equal(patch, xp[:, c, rows, cols])
+        assert np.sum(dz[:, k] * patch) == pytest.approx(dw[k, c, i, j], rel=1e-10, abs=1e-12)
 
 
 def test_explain_model_with_a_residual_block_matches_autograd():

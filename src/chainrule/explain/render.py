@@ -52,8 +52,10 @@ _OPS_TEX = {"*": r" \odot ", "@": r" \, ", "+": " + ", "-": " - ", "/": " / ",
 
 
 def _tex_escape(s):
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                 ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("^", r"\^{}")):
+    for a, b in (("\\", "\0"), ("{", r"\{"), ("}", r"\}"), ("\0", r"\textbackslash{}"),
+                 ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"), ("$", r"\$"),
+                 ("^", r"\^{}"), ("->", r"$\rightarrow$"), ("<", r"\textless{}"),
+                 (">", r"\textgreater{}")):
         s = s.replace(a, b)
     return s
 
@@ -160,6 +162,8 @@ def _markdown(items):
     out, block = [], []
 
     def flush():
+        while block and block[-1] == "":
+            block.pop()
         if block:
             out.extend(["```text", *block, "```", ""])
             block.clear()
@@ -171,7 +175,12 @@ def _markdown(items):
             flush()
             out += [it.text, ""]
         else:
-            block.append(eq_text(it))
+            s = eq_text(it)
+            if "\n" in s and block and block[-1] != "":
+                block.append("")
+            block.append(s)
+            if "\n" in s:
+                block.append("")
     flush()
     return "# Worked solution\n\n" + "\n".join(out).rstrip() + "\n"
 
@@ -202,11 +211,23 @@ def _token_tex(tok, paren):
     return f"({s})" if paren and s.startswith("-") else s
 
 
+def _scalar(tok):
+    return not isinstance(tok, (Sym, str)) and np.size(tok) == 1
+
+
 def eq_tex(eq):
+    """\\[ lhs = part = ... \\]; '*' is a Hadamard product, or a plain product next to a
+    number."""
     parts = [eq.lhs.tex]
     for part in eq.parts:
-        many = len(part) > 1
-        parts.append("".join(_token_tex(t, many) for t in part))
+        many, out = len(part) > 1, []
+        for k, t in enumerate(part):
+            near = part[k - 1:k] + part[k + 1:k + 2]
+            if isinstance(t, str) and t == "*" and any(_scalar(n) for n in near):
+                out.append(r" \cdot ")
+            else:
+                out.append(_token_tex(t, many))
+        parts.append("".join(out))
     return r"\[ " + " = ".join(parts) + r" \]"
 
 

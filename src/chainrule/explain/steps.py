@@ -71,6 +71,11 @@ def _terms(pairs):
     return " + ".join(f"{p(a)}*{p(b)}" for a, b in pairs) if pairs else "0"
 
 
+def _sl(s):
+    txt = f"{s.start}:{s.stop}"
+    return txt + (f":{s.step}" if s.step != 1 else "")
+
+
 def _idx(stride, p, r):
     return f"{p}+{r}" if stride == 1 else f"{stride}{p}+{r}"
 
@@ -226,6 +231,7 @@ class _Builder:
                 "sse": f"sum(({a} - y)^2)", "half_sse": f"1/2 sum(({a} - y)^2)",
                 "bce": f"-{'mean' if mean else 'sum'}(y log {a} + (1 - y) log(1 - {a}))",
                 "nll": f"-{'mean' if mean else 'sum'}_n {a}[n, y_n]"}.get(t)
+        self.add(Heading(2, f"Loss: {t}"))
         if t == "cross_entropy":
             inner = f"log {a}" if L["softmax_input"] else f"log softmax({a})"
             form = f"-{'mean' if mean else 'sum'}_n sum_c q[n,c] {inner}"
@@ -233,10 +239,11 @@ class _Builder:
             if eps:
                 self.add(Note(f"q = (1 - {fmt_num(eps)}) * onehot(y) + {fmt_num(eps)} / C "
                               f"(label smoothing)"))
+            elif self.p["target"].dtype.kind in "iu":
+                self.add(Note("q = onehot(y)"))
             if L["softmax_input"]:
                 self.add(Note(f"{a} is already a softmax output, so cross_entropy takes it "
                               f"as probabilities (softmax is not applied twice)."))
-        self.add(Heading(2, f"Loss: {t}"))
         self.add(Eq(S("y"), [self.p["target"]]))
         if self.p["l2"]:
             c = fmt_num(self.p["l2"])
@@ -281,7 +288,6 @@ class _Builder:
         z, g = V("z", i), D(V("a", i))
         if t == "rnn":
             self.rnn_backward(r, x, dx)
-            self.update_params(r, x)
             return
         act = r.activation if t in ("linear", "conv2d", "residual") else "identity"
         d = DELTA(i)
@@ -318,7 +324,7 @@ class _Builder:
                         [r.dL_dx], key=self.dx_key(r)))
 
     def dx_key(self, r):
-        return "dL_dinput" if r.key.count(".") == 1 and r.key == "layers.0" else None
+        return "dL_dinput" if r.key == "layers.0" else None
 
     def l2_part(self, name, r):
         c = self.p["l2"]
@@ -345,24 +351,17 @@ class _Builder:
         i, s = r.sym, r.spec
         W = r.params["weight"]
         (sh, sw), (ph, pw) = s["stride"], s["padding"]
-        N, K, Pn, Q = r.delta.shape
-        xp = np.pad(r.x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         src = "x_pad" if (ph or pw) else x.text
         self.add(Note(f"each weight-gradient entry sums delta times the input patch that entry "
                       f"multiplied: dL/dW[{i}][k,c,r,s] = sum_n,p,q delta[{i}][n,k,p,q] * "
                       f"{src}[n,c,{_idx(sh, 'p', 'r')},{_idx(sw, 'q', 's')}]"))
-        patches = r.extra["patches"] = {}
-        for k, c, rr, ss in np.ndindex(W.shape):
-            rows = f"{rr}:{rr + sh * (Pn - 1) + 1}" + (f":{sh}" if sh > 1 else "")
-            cols = f"{ss}:{ss + sw * (Q - 1) + 1}" + (f":{sw}" if sw > 1 else "")
-            patch = xp[:, c, rr:rr + sh * (Pn - 1) + 1:sh, ss:ss + sw * (Q - 1) + 1:sw]
-            patches[(k, c, rr, ss)] = f"{src}[:,{c},{rows},{cols}]"
+        for (k, c, rr, ss), ((_, rows, cols), patch) in r.extra["patches"].items():
+            where = f"{src}[:,{c},{_sl(rows)},{_sl(cols)}]"
             pairs = list(zip(r.delta[:, k].ravel(), patch.ravel()))
-            sym = S(f"sum(delta[{i}][:,{k}] * {src}[:,{c},{rows},{cols}])")
+            sym = S(f"sum(delta[{i}][:,{k}] * {where})")
             num = S(_terms(pairs)) if len(pairs) <= MAX_TERMS else None
-            reg = self.l2_part("weight", r)
-            extra = [S(f" + 2*{fmt_num(self.p['l2'])}*{fmt_num(W[k, c, rr, ss])}")] if reg \
-                else []
+            extra = [S(f" + 2*{fmt_num(self.p['l2'])}*{fmt_num(W[k, c, rr, ss])}")] \
+                if self.p["l2"] else []
             self.add(Eq(D(P("weight", i, sub=f"[{k},{c},{rr},{ss}]")), [sym] + extra,
                         [num] + extra if num else None, [r.grad["weight"][k, c, rr, ss]]))
         self.add(Eq(D(P("weight", i)), [r.grad["weight"]], key=f"{r.key}.grad.weight"))
@@ -373,11 +372,7 @@ class _Builder:
                     [r.dL_dx], key=self.dx_key(r)))
 
     def maxpool_backward(self, r, x, dx):
-        W = r.x.shape[3]
-        routes = r.extra["routes"] = []
-        for n, c, p, q in np.ndindex(r.dL_da.shape):
-            at = int(r.extra["indices"][n, c, p, q])
-            routes.append(((n, c, p, q), (n, c, at // W, at % W), float(r.dL_da[n, c, p, q])))
+        routes = r.extra["routes"]
         if len(routes) <= 4 * MAX_TERMS:
             for (n, c, p, q), (_, _, y0, x0), v in routes:
                 self.add(Note(f"window ({p},{q}) of plane ({n},{c}): its max sits at "
@@ -417,9 +412,6 @@ class _Builder:
                             [r.grad[name]], key=f"{r.key}.grad.{name}"))
         self.add(Eq(dx, [S(f"delta[{i}].t @ W_ih[{i}] for every t")], [r.dL_dx],
                     key=self.dx_key(r)))
-
-    def update_params(self, r, x):
-        pass  # updates are written in their own section
 
     # --------------------------------------------------------------- update
     def update(self, recs):
@@ -474,7 +466,8 @@ def build(trace):
     x = Sym("x")
     b.add(Heading(1, "Problem"))
     opt = p["optimizer"]
-    desc = f"{len(p['layers'])} layers, loss {p['loss']['type']}"
+    n = len(p["layers"])
+    desc = f"{n} layer{'s' if n > 1 else ''}, loss {p['loss']['type']}"
     if p["l2"]:
         desc += f" + {fmt_num(p['l2'])} * sum of squared weights"
     if opt:
@@ -482,6 +475,10 @@ def build(trace):
             f"{k}={v}" for k, v in opt.items()
             if k not in ("type", "momentum_buffer") and v not in (0, 0.0, False)) + ")"
     b.add(Note(desc + "; float64 throughout."))
+    b.add(Note("Names and --check keys: z[1] is layers.1.z, a[1] layers.1.a, dL/da[1] "
+               "layers.1.dL_da, delta[1] layers.1.delta, dL/dW[1] layers.1.grad.weight, "
+               "W[1]' layers.1.new.weight, z[1.0] layers.1.layers.0.z (inside a residual "
+               "block), h[0].2 layers.0.h.2; a single entry is e.g. layers.1.grad.weight[0,2]."))
     b.add(Eq(x, [p["input"]]))
     b.add(Heading(1, "Forward pass"))
     b.forward(trace.layers, x)

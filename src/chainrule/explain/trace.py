@@ -220,7 +220,32 @@ def _backward(r, g):
         r.dL_dx = r.dL_dx + inner
     for n, leaf in r.leaves.items():
         r.grad[n] = _grad(leaf, r.params[n])
+    if r.type == "max_pool2d":
+        r.extra["routes"] = _pool_routes(r)
+    elif r.type == "conv2d":
+        r.extra["patches"] = _conv_patches(r)
     return r.dL_dx
+
+
+def _pool_routes(r):
+    """[(output index, input index that received its gradient, the gradient)], from the
+    kernel's argmax indices (the first maximum of each window, row-major)."""
+    W = r.x.shape[3]
+    return [((n, c, p, q), (n, c, int(i) // W, int(i) % W), float(r.dL_da[n, c, p, q]))
+            for (n, c, p, q), i in np.ndenumerate(r.extra["indices"])]
+
+
+def _conv_patches(r):
+    """{(k, c, r, s): (slices into the padded input, the input patch)}: dL/dW[k,c,r,s] is
+    sum(delta[:, k] * patch); the patch holds every input entry W[k,c,r,s] multiplied."""
+    (sh, sw), (ph, pw) = r.spec["stride"], r.spec["padding"]
+    P, Q = r.z.shape[2:]
+    xp = np.pad(r.x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = {}
+    for k, c, i, j in np.ndindex(r.params["weight"].shape):
+        rows, cols = slice(i, i + sh * (P - 1) + 1, sh), slice(j, j + sw * (Q - 1) + 1, sw)
+        out[(k, c, i, j)] = ((c, rows, cols), xp[:, c, rows, cols])
+    return out
 
 
 def _backward_rnn(r):
