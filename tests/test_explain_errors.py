@@ -139,6 +139,9 @@ CASES = [
                                            r"\(1, 2\)"),
     (_set(RNN, [L, 0, "nonlinearity"], "softmax"), r"layers.0 \(rnn\), field 'nonlinearity'"),
     (_set(RNN, [L, 0, "weight"], [[1]]), r"layers.0 \(rnn\), field 'weight': not a field"),
+    (_set(BASE, [L, 2, "activation"], "relu"), r"loss \(bce\), field 'type': needs outputs "
+                                                r"in \[0, 1\], but layers.2 \(linear, "
+                                                r"activation relu\) gives values in \[12, 12\]"),
     (_set(RNN, ["loss"], "cross_entropy"), r"loss \(cross_entropy\), field 'type': needs a "
                                            r"network output of shape \(N, C\)"),
 ]

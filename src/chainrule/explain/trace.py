@@ -13,7 +13,8 @@ import numpy as np
 from .. import ops, optim
 from ..autograd import tensor
 from ..nn import functional as F
-from .problem import param_names
+from .problem import ProblemError, param_names
+from .render import fmt_num
 
 __all__ = ["Trace", "LayerTrace", "compute_trace"]
 
@@ -345,6 +346,14 @@ def compute_trace(problem: dict) -> Trace:
         r = _forward(spec, out, f"layers.{i}", str(i))
         layers.append(r)
         out = r.a
+    L = problem["loss"]
+    if L["type"] == "bce" and (out.min() < 0 or out.max() > 1):
+        last = problem["layers"][-1]
+        raise ProblemError(f"loss (bce), field 'type': needs outputs in [0, 1], but layers."
+                           f"{len(layers) - 1} ({last['type']}, activation "
+                           f"{last.get('activation', 'identity')}) gives values in "
+                           f"[{fmt_num(out.min())}, {fmt_num(out.max())}]; use the sigmoid "
+                           f"activation")
     a_leaf = _leaf(out)
     loss_data = loss_tensor(problem["loss"], a_leaf, problem["target"])
     loss_data.backward()
