@@ -227,16 +227,17 @@ def test_json_keys_are_exactly_the_issue_list():
 # ---------------------------------------------------------------- the four formats
 def test_text_reproduces_document_003():
     txt = _load("hw_mlp_bce").to_text()
-    for line in ["a[0] = relu(z[0]) = relu([ 3  -1  1 ]) = [ 3  0  1 ]",
-                 "a[1] = relu(z[1]) = relu([ -1  1 ]) = [ 0  1 ]",
-                 "a[2] = sigmoid(z[2]) = sigmoid(0) = 0.5",
-                 "delta[2] = dL/da[2] * sigmoid'(z[2]) = (-2) * 0.25 = -0.5",
-                 "dL/dW[2] = delta[2]^T @ a[1] = (-0.5) @ [ 0  1 ] = [ 0  -0.5 ]",
-                 "delta[1] = dL/da[1] * relu'(z[1]) = [ -1  -1 ] * [ 0  1 ] = [ 0  -1 ]",
-                 "delta[0] = dL/da[0] * relu'(z[0]) = [ -1  -1  4 ] * [ 1  0  1 ] = "
+    # equations number layers from 1 like the document (and the issue's example line)
+    for line in ["a[1] = relu(z[1]) = relu([ 3  -1  1 ]) = [ 3  0  1 ]",
+                 "a[2] = relu(z[2]) = relu([ -1  1 ]) = [ 0  1 ]",
+                 "a[3] = sigmoid(z[3]) = sigmoid(0) = 0.5",
+                 "delta[3] = dL/da[3] * sigmoid'(z[3]) = (-2) * 0.25 = -0.5",
+                 "dL/dW[3] = delta[3]^T @ a[2] = (-0.5) @ [ 0  1 ] = [ 0  -0.5 ]",
+                 "delta[2] = dL/da[2] * relu'(z[2]) = [ -1  -1 ] * [ 0  1 ] = [ 0  -1 ]",
+                 "delta[1] = dL/da[1] * relu'(z[1]) = [ -1  -1  4 ] * [ 1  0  1 ] = "
                  "[ -1  0  4 ]",
-                 "W[2]' = W[2] - 0.8 * dL/dW[2] = [ 2  2 ] - 0.8 * [ 0  -0.5 ] = [ 2  2.4 ]",
-                 "b[1]' = b[1] - 0.8 * dL/db[1] = [ -3  2 ] - 0.8 * [ 0  -1 ] = [ -3  2.8 ]"]:
+                 "W[3]' = W[3] - 0.8 * dL/dW[3] = [ 2  2 ] - 0.8 * [ 0  -0.5 ] = [ 2  2.4 ]",
+                 "b[2]' = b[2] - 0.8 * dL/db[2] = [ -3  2 ] - 0.8 * [ 0  -1 ] = [ -3  2.8 ]"]:
         assert line in txt.splitlines(), line
     # the aligned 3x2 update of the first layer: the document's row 1 [3.6, -1.8] is wrong
     assert re.search(r"\[  3\.6  0\.2 \]\n.*\[   -3   -5 \]\n.*\[ -3\.4  8\.2 \]", txt)
@@ -245,23 +246,23 @@ def test_text_reproduces_document_003():
 def test_text_reproduces_the_conv_and_pool_steps():
     txt = _load("hw_conv_maxpool").to_text()
     lines = txt.splitlines()
-    assert "z[0][0,0,0,0] = sum(x[0,:,0:3,0:3] * W[0][0]) = 1*1 + 3*(-1) + 2*1 + 3*(-1) = -3" \
+    assert "z[1][0,0,0,0] = sum(x[0,:,0:3,0:3] * W[1][0]) = 1*1 + 3*(-1) + 2*1 + 3*(-1) = -3" \
         in lines
-    assert "z[1][0,0,0,0] = max(a[0][0,0,0:2,0:2]) = max(-3, 4, 2, 0) = 4, at (0,1)" in lines
-    assert any("its max sits at (0,1), which receives dL/da[1][0,0,0,0] = 4" in s
+    assert "z[2][0,0,0,0] = max(a[1][0,0,0:2,0:2]) = max(-3, 4, 2, 0) = 4, at (0,1)" in lines
+    assert any("its max sits at (0,1), which receives dL/da[2][0,0,0,0] = 4" in s
                for s in lines)
-    assert "dL/dW[0][0,0,0,1] = sum(delta[0][:,0] * x[:,0,0:2,1:3]) = 0*2 + 4*3 + 0*2 + " \
+    assert "dL/dW[1][0,0,0,1] = sum(delta[1][:,0] * x[:,0,0:2,1:3]) = 0*2 + 4*3 + 0*2 + " \
         "0*2 = 12" in lines
     assert re.search(r"\[  8  12  0 \]\n.*\[  8   8  4 \]\n.*\[ 12   0  0 \]", txt)
 
 
 def test_text_reproduces_document_000_and_momentum():
     txt = _load("relu2_half_sse_l2").to_text()
-    assert "L = 1/2 sum((a[1] - y)^2) + 0.05 * sum(W^2) = 4.5 + 0.4 = 4.9" in txt
+    assert "L = 1/2 sum((a[2] - y)^2) + 0.05 * sum(W^2) = 4.5 + 0.4 = 4.9" in txt
     assert re.search(r"\[ 6\.1  2\.9 \]\n.*\[ 6\.2    3 \]", txt)
     txt = _load("hw_linreg_momentum").to_text()
-    assert "v(b[0]) = 0.9 * v_old + 0.1 * dL/db[0] = 0.9 * 0.2 + 0.1 * (-4) = -0.22" in txt
-    assert "b[0]' = b[0] - 0.1 * v(b[0]) = (-1) - 0.1 * (-0.22) = -0.978" in txt
+    assert "v(b[1]) = 0.9 * v_old + 0.1 * dL/db[1] = 0.9 * 0.2 + 0.1 * (-4) = -0.22" in txt
+    assert "b[1]' = b[1] - 0.1 * v(b[1]) = (-1) - 0.1 * (-0.22) = -0.978" in txt
 
 
 def test_markdown_has_sections_and_the_same_equations():
@@ -269,10 +270,10 @@ def test_markdown_has_sections_and_the_same_equations():
     md = tr.to_markdown()
     assert md.startswith("# Worked solution")
     for h in ("## Forward pass", "## Backward pass", "## Update (sgd, one step)",
-              "### Layer 2: linear 2 -> 1, sigmoid"):
+              "### Layer 3 (layers.2): linear 2 -> 1, sigmoid"):
         assert h in md.splitlines()
     assert md.count("```text") == md.count("```") // 2
-    assert "delta[2] = dL/da[2] * sigmoid'(z[2]) = (-2) * 0.25 = -0.5" in md
+    assert "delta[3] = dL/da[3] * sigmoid'(z[3]) = (-2) * 0.25 = -0.5" in md
 
 
 def _tex_syntax_ok(tex):
@@ -294,7 +295,7 @@ def test_latex_compiles(name, tmp_path):
     _tex_syntax_ok(tex)
     if name == "hw_mlp_bce":
         assert r"\begin{bmatrix} 3.6 & 0.2 \\ -3 & -5 \\ -3.4 & 8.2 \end{bmatrix}" in tex
-        assert r"\delta^{[2]}" in tex
+        assert r"\delta^{[3]} = \frac{\partial L}{\partial a^{[3]}}" in tex
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed: syntax check only")
     (tmp_path / "t.tex").write_text(tex)

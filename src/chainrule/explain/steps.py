@@ -97,7 +97,7 @@ class _Builder:
     def forward_layer(self, r, x):
         i, s = r.sym, r.spec
         z, a = V("z", i), V("a", i)
-        self.add(Heading(2, f"Layer {i}: {self.describe(r)}"))
+        self.add(Heading(2, f"Layer {i} ({r.key}): {self.describe(r)}"))
         t = r.type
         if t == "linear":
             W, b = P("weight", i), P("bias", i)
@@ -114,7 +114,7 @@ class _Builder:
         elif t == "residual":
             self.forward(r.children, x)
             last = V("a", r.children[-1].sym)
-            self.add(Heading(2, f"Layer {i}: the skip connection"))
+            self.add(Heading(2, f"Layer {i} ({r.key}): the skip connection"))
             self.add(Eq(z, [x, "+", last], [r.x, "+", r.children[-1].a], [r.z],
                         key=f"{r.key}.z"))
         elif t == "rnn":
@@ -284,7 +284,7 @@ class _Builder:
 
     def backward_layer(self, r, x, dx):
         i, t = r.sym, r.type
-        self.add(Heading(2, f"Layer {i}: {self.describe(r)}"))
+        self.add(Heading(2, f"Layer {i} ({r.key}): {self.describe(r)}"))
         z, g = V("z", i), D(V("a", i))
         if t == "rnn":
             self.rnn_backward(r, x, dx)
@@ -319,7 +319,7 @@ class _Builder:
             inner = Sym(f"dL/d{x.text} (through the block)",
                         r"\frac{\partial L}{\partial " + x.tex + r"}\Big|_{\text{block}}")
             self.backward(r.children, x, inner)
-            self.add(Heading(2, f"Layer {i}: the skip connection"))
+            self.add(Heading(2, f"Layer {i} ({r.key}): the skip connection"))
             self.add(Eq(dx, [d, "+", inner], [r.extra["skip"], "+", r.extra["block"]],
                         [r.dL_dx], key=self.dx_key(r)))
 
@@ -475,10 +475,11 @@ def build(trace):
             f"{k}={v}" for k, v in opt.items()
             if k not in ("type", "momentum_buffer") and v not in (0, 0.0, False)) + ")"
     b.add(Note(desc + "; float64 throughout."))
-    b.add(Note("Names and --check keys: z[1] is layers.1.z, a[1] layers.1.a, dL/da[1] "
-               "layers.1.dL_da, delta[1] layers.1.delta, dL/dW[1] layers.1.grad.weight, "
-               "W[1]' layers.1.new.weight, z[1.0] layers.1.layers.0.z (inside a residual "
-               "block), h[0].2 layers.0.h.2; a single entry is e.g. layers.1.grad.weight[0,2]."))
+    b.add(Note("Layers are numbered from 1 as in textbooks (x is the input); --check keys "
+               "count from 0: z[2] is layers.1.z, a[2] layers.1.a, dL/da[2] layers.1.dL_da, "
+               "delta[2] layers.1.delta, dL/dW[2] layers.1.grad.weight, W[2]' "
+               "layers.1.new.weight, z[2.1] layers.1.layers.0.z (inside a residual block), "
+               "h[1].2 layers.0.h.2; one entry is e.g. layers.1.grad.weight[0,2]."))
     b.add(Eq(x, [p["input"]]))
     b.add(Heading(1, "Forward pass"))
     b.forward(trace.layers, x)

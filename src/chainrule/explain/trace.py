@@ -56,7 +56,8 @@ def local_derivative(act, slope, z):
 
 class LayerTrace:
     """What one layer computed. ``key`` is its trace prefix (``layers.1`` or
-    ``layers.2.layers.0``); ``sym`` the index used in equations (``1`` or ``2.0``)."""
+    ``layers.2.layers.0``); ``sym`` the layer's number in equations, counted from 1 as in
+    textbooks where a[0] is the input (``2`` for layers.1, ``3.1`` for layers.2.layers.0)."""
 
     def __init__(self, spec, key, sym, x):
         self.spec, self.key, self.sym, self.type = spec, key, sym, spec["type"]
@@ -163,7 +164,7 @@ def _forward(spec, x, key, sym):
     elif t == "residual":
         out = x
         for j, sub in enumerate(spec["layers"]):
-            child = _forward(sub, out, f"{key}.layers.{j}", f"{sym}.{j}")
+            child = _forward(sub, out, f"{key}.layers.{j}", f"{sym}.{j + 1}")
             r.children.append(child)
             out = child.a
         r.block_leaf = _leaf(out)
@@ -301,7 +302,7 @@ def _update(problem, records):
     params, keys = [], []
     for r in recs:
         for n, leaf in r.leaves.items():
-            leaf.grad = r.grad[n]  # the recorded total gradient (data loss + l2)
+            leaf.grad = tensor(r.grad[n])  # the recorded total gradient (data loss + l2)
             params.append(leaf)
             keys.append(f"{r.key}.{n}")
     if not params:
@@ -343,7 +344,7 @@ def compute_trace(problem: dict) -> Trace:
     x = problem["input"]
     layers, out = [], x
     for i, spec in enumerate(problem["layers"]):
-        r = _forward(spec, out, f"layers.{i}", str(i))
+        r = _forward(spec, out, f"layers.{i}", str(i + 1))
         layers.append(r)
         out = r.a
     L = problem["loss"]
