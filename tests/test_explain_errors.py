@@ -175,6 +175,13 @@ def test_not_a_problem_file(text, fragment, capsys, tmp_path):
     assert rc == 2 and fragment in err and err.count("\n") == 1
 
 
+def test_duplicate_keys_are_an_error(capsys, tmp_path):
+    a = tmp_path / "a.json"
+    a.write_text('{"loss": 1, "layers.0.z[0,0]": 3, "layers.0.z[0,0]": 4}')
+    rc, out, err = _run(capsys, tmp_path, BASE, "--check", str(a))
+    assert rc == 2 and "key 'layers.0.z[0,0]' appears twice" in err and err.count("\n") == 1
+
+
 def test_missing_file(capsys):
     assert cli(["explain", "/nonexistent/p.json"]) == 2
     assert "cannot read /nonexistent/p.json" in capsys.readouterr().err

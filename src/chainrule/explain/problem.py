@@ -47,9 +47,16 @@ class ProblemError(ValueError):
 
 def load_problem_dict(path) -> dict:
     """Read a JSON file into a dict; unreadable files and bad JSON become ProblemError."""
+    def no_duplicates(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ProblemError(f"{path}: key {k!r} appears twice in one object")
+            seen.add(k)
+        return dict(pairs)
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=no_duplicates)
     except OSError as e:
         raise ProblemError(f"cannot read {path}: {e.strerror or e}") from None
     except json.JSONDecodeError as e:
