@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = {
     "bench": "chainrule.bench.cli",
+    "explain": "chainrule.explain.cli",
     "train": "chainrule.train.cli",
 }
 
@@ -34,7 +35,10 @@ def main(argv=None) -> int:
     for name, path in COMMANDS.items():
         modules[name] = mod = importlib.import_module(path)
         mod.add_arguments(sub.add_parser(name, help=mod.HELP, description=mod.HELP))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a one-line usage error: its status
+        return e.code if isinstance(e.code, int) else 2
     return modules[args.command].main(args, sub.choices[args.command])
 
 
