@@ -32,7 +32,7 @@ def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True)
         return x
     if x is None:
         raise TypeError(f"{fn}: argument '{name}' must be a float32 or float64 array, got None")
-    if not isinstance(x, np.ndarray):
+    if type(x) is not np.ndarray:  # np.matrix etc. become plain arrays (never their own `*`)
         if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):  # a Tensor
             x = x.data
         else:
@@ -105,6 +105,8 @@ def as_int(fn: str, name: str, v, minimum=None) -> int:
     v = int(v)
     if minimum is not None and v < minimum:
         raise ValueError(f"{fn}: argument '{name}' must be >= {minimum}, got {v}")
+    if v > 2**63 - 1:
+        raise ValueError(f"{fn}: argument '{name}' must be < 2**63, got {v}")
     return v
 
 

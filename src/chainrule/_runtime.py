@@ -7,17 +7,19 @@ from here; ``tune_heap()`` is called once by the package ``__init__``.
 """
 import os
 
-from . import _kernels
+from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
-           "cpu_clock_ghz"]
+           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file"]
 
 
 def set_num_threads(n: int) -> None:
     """Set the number of OpenMP threads every chainrule kernel uses (n >= 1)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
-    _kernels.set_num_threads(n)
+    if n > 2**31 - 1:
+        raise ValueError(f"set_num_threads: n must be <= {2**31 - 1} (a C int), got {n}")
+    _kernels.set_num_threads(_cpus.fork_safe_threads(n))
 
 
 def get_num_threads() -> int:
@@ -62,3 +64,28 @@ def set_isa(name=None) -> None:
 def cpu_clock_ghz() -> float:
     """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
     return _kernels.cpu_clock_ghz()
+
+
+def extension_file() -> str:
+    """Path of the compiled extension (show_config finds its OpenMP runtime from it)."""
+    return _kernels.__file__
+
+
+def apply_default_threads() -> None:
+    """Without OMP_NUM_THREADS, use as many threads as this process has usable CPUs
+    (affinity mask capped by the cgroup quota), not the host's core count."""
+    if not os.environ.get("OMP_NUM_THREADS", "").strip():
+        _kernels.set_num_threads(_cpus.available_cpus())
+
+
+def _after_fork_in_child() -> None:
+    _cpus.mark_forked_child()
+    _kernels.set_num_threads(1)  # libgomp's pool does not survive fork: run serially
+
+
+def install() -> None:
+    """Run once by the package __init__: default threads, fork handler, heap tuning."""
+    apply_default_threads()
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+    tune_heap()

@@ -60,7 +60,7 @@ def make(data, parents, backward):
 def const(data):
     """A constant (no-grad leaf) Tensor around an existing float array, no copy."""
     t = Tensor.__new__(Tensor)
-    t.data = data
+    t.data = data if type(data) is np.ndarray else np.asarray(data)  # np.matrix -> ndarray
     t._grad = None
     t.requires_grad = False
     t._parents = ()

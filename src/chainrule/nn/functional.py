@@ -311,6 +311,8 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
     single = a.ndim == 1
     a2 = a[None] if single else a
     N, C = a2.shape
+    if C == 0:
+        raise ValueError(f"{fn}: input {a.shape} has 0 classes; at least one is needed")
     eps = float(label_smoothing)
 
     t = None  # a probability target Tensor (may require grad)
@@ -335,7 +337,7 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
         q = t.data[None] if single else t.data
         q = q * (1.0 - eps) + eps / C if eps else q
     else:
-        idx = target
+        idx = np.asarray(target, dtype=target.dtype.newbyteorder("="))  # '>i8', np.matrix
         want = () if single else (N,)
         if idx.shape != want:
             raise ValueError(f"{fn}: class-index target must have shape {want} for input "

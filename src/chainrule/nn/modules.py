@@ -60,6 +60,8 @@ def _int_arg(fn, name, v, minimum):
         raise TypeError(f"{fn}: {name} must be an int, got {v!r}")
     if v < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v}")
+    if v > 2**63 - 1:
+        raise ValueError(f"{fn}: {name} must be < 2**63, got {v}")
     return int(v)
 
 
