@@ -33,8 +33,8 @@ def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True)
     if x is None:
         raise TypeError(f"{fn}: argument '{name}' must be a float32 or float64 array, got None")
     if type(x) is not np.ndarray:  # np.matrix etc. become plain arrays (never their own `*`)
-        if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):  # a Tensor
-            x = x.data
+        if isinstance(getattr(x, "array", None), np.ndarray):  # a Tensor
+            x = x.array
         else:
             try:
                 x = np.asarray(x)

@@ -2,9 +2,9 @@
 
 Each ``step()`` makes ONE call into C per parameter buffer (``ops.sgd_step`` /
 ``ops.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
-parameter update happen in a single pass over memory, in place on ``param.data``.
+parameter update happen in a single pass over memory, in place on ``param.array``.
 
-Parameters are chainrule Tensors (anything with an ndarray ``.data`` and a ``.grad`` that
+Parameters are chainrule Tensors (anything with an ndarray ``.array`` and a ``.grad`` that
 is an ndarray or None). Parameters whose ``.grad`` is None are skipped, as in PyTorch.
 Hyper-parameters live in ``param_groups`` (a list of dicts, PyTorch-style) and may be
 changed between steps (e.g. a learning-rate schedule writes ``group["lr"]``).
@@ -76,10 +76,10 @@ class Optimizer:
         params = [params] if _is_tensor_like(params) else list(params)
         for i, p in enumerate(params):
             if not _is_tensor_like(p):
-                raise TypeError(f"{name}: params[{i}] must be a Tensor with ndarray .data, got "
+                raise TypeError(f"{name}: params[{i}] must be a Tensor with an ndarray .array, got "
                                 f"{type(p).__name__}")
-            if p.data.dtype not in _FLOATS:
-                raise TypeError(f"{name}: params[{i}] has dtype {p.data.dtype}; only float32 "
+            if p.array.dtype not in _FLOATS:
+                raise TypeError(f"{name}: params[{i}] has dtype {p.array.dtype}; only float32 "
                                 f"and float64 parameters can be optimized")
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
@@ -203,10 +203,10 @@ class Optimizer:
             return float(v)
         if v is None or not isinstance(v, (np.ndarray, list)):
             return v
-        a = np.array(v, dtype=p.data.dtype, order="C", copy=True)
-        if a.shape != p.data.shape:
+        a = np.array(v, dtype=p.array.dtype, order="C", copy=True)
+        if a.shape != p.array.shape:
             raise ValueError(f"{name}.load_state_dict: state '{key}' has shape {a.shape}, "
-                             f"the parameter has shape {p.data.shape}")
+                             f"the parameter has shape {p.array.shape}")
         return a
 
     # -- helpers for subclasses -----------------------------------------------------------
@@ -215,7 +215,7 @@ class Optimizer:
         g = p.grad
         if g is None:
             return None
-        d = p.data
+        d = p.array
         if type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
             g = self._fix_grad(p, i, d, g)
         elif not g.flags.c_contiguous:
@@ -225,7 +225,7 @@ class Optimizer:
     def _fix_grad(self, p, i, d, g):
         name = type(self).__name__
         if not isinstance(g, np.ndarray):
-            g = np.asarray(getattr(g, "data", g))
+            g = np.asarray(getattr(g, "array", g))
         if g.dtype != d.dtype:
             raise TypeError(f"{name}.step: parameter {i} has dtype {d.dtype} but its grad has "
                             f"dtype {g.dtype}")
@@ -236,7 +236,7 @@ class Optimizer:
 
 
 def _is_tensor_like(x) -> bool:
-    return isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "grad")
+    return isinstance(getattr(x, "array", None), np.ndarray) and hasattr(x, "grad")
 
 
 def _writable(d):

@@ -283,7 +283,7 @@ def _encode(obj, arrays):
     from .autograd import Tensor
     if isinstance(obj, (Tensor, np.ndarray, np.generic)):
         name = f"a{len(arrays)}"
-        arrays[name] = np.asarray(obj.data if isinstance(obj, Tensor) else obj)
+        arrays[name] = np.asarray(obj.array if isinstance(obj, Tensor) else obj)
         kind = "tensor" if isinstance(obj, Tensor) else (
             "scalar" if isinstance(obj, np.generic) else "array")
         return {"__" + kind + "__": name}

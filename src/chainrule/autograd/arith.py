@@ -30,16 +30,16 @@ def operand(self, other, fn):
     """The other operand of a binary op as a Tensor (numbers keep self's dtype), or
     NotImplemented for a type the op does not take."""
     if isinstance(other, Tensor):
-        if other.data.dtype != self.data.dtype:
-            _check_same(fn, self.data, other.data)
+        if other.array.dtype != self.array.dtype:
+            _check_same(fn, self.array, other.array)
         return other
     if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)):
-        return const(np.asarray(other, dtype=self.data.dtype))
+        return const(np.asarray(other, dtype=self.array.dtype))
     if isinstance(other, np.ndarray):
         if other.dtype not in FLOATS:
             raise TypeError(f"{fn}: operand must be a float32/float64 array, got dtype "
                             f"{other.dtype} with shape {other.shape}")
-        _check_same(fn, self.data, other)
+        _check_same(fn, self.array, other)
         return const(other)
     return NotImplemented
 
@@ -57,7 +57,7 @@ def {method}(self, other):
     o = operand(self, other, "{fn}")
     if o is NotImplemented:
         return o
-    a, b = self.data, o.data
+    a, b = self.array, o.array
     try:
         y = {forward}
     except ValueError:
@@ -133,7 +133,7 @@ class _Arithmetic:
         if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)):
             # constant exponent: d(a^p)/da = p a^(p-1); keeps a^0 and a^1 exact at a = 0
             p = float(other)
-            a = self.data
+            a = self.array
             out = a ** p
 
             def backward(g):
@@ -156,7 +156,7 @@ class _Arithmetic:
     def __neg__(self):
         def backward(g):
             return (-g,)
-        return make(-self.data, (self,), backward)
+        return make(-self.array, (self,), backward)
 
     def __pos__(self):
         return self
@@ -187,7 +187,7 @@ def _mm2(a, b, trans_a, trans_b):
 
 def _matmul(x, y):
     """numpy.matmul semantics; 2-D @ 2-D goes to ops.matmul (transpose flags, no copies)."""
-    a, b = x.data, y.data
+    a, b = x.array, y.array
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}")

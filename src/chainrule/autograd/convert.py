@@ -12,20 +12,20 @@ class _Conversions:
 
     def detach(self):
         """A new leaf sharing ``data`` that is cut from the graph."""
-        return const(self.data)
+        return const(self.array)
 
     def to(self, dtype):
         """A differentiable cast to float32 or float64 (self if the dtype already matches)."""
         dt = np.dtype(dtype) if dtype is not None else None
         if dt is None or dt not in FLOATS:
             raise TypeError(f"Tensor.to: dtype must be float32 or float64, got {dtype!r}")
-        if dt == self.data.dtype:
+        if dt == self.array.dtype:
             return self
-        src = self.data.dtype
+        src = self.array.dtype
 
         def backward(g):
             return (g.astype(src),)
-        return make(self.data.astype(dt), (self,), backward)
+        return make(self.array.astype(dt), (self,), backward)
 
     def float(self):
         return self.to(np.float32)

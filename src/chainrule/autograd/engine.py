@@ -41,14 +41,14 @@ def _accumulate(leaf, g):
     dtype that aliases nothing: ``g`` itself when it is a fresh array only the engine
     holds (a kernel's output, see :func:`sole`), else a copy (``g`` may be an array an op
     handed to several parents, a view, or the caller's own ``grad``)."""
-    if g.shape != leaf.data.shape:  # pragma: no cover - guards op bugs
+    if g.shape != leaf.array.shape:  # pragma: no cover - guards op bugs
         raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
-                           f"{leaf.data.shape}")
+                           f"{leaf.array.shape}")
     if leaf._grad is None:
-        if g.dtype == leaf.data.dtype and sole(g, _LEAF_REFS):
+        if g.dtype == leaf.array.dtype and sole(g, _LEAF_REFS):
             leaf._grad = g
         else:
-            leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
+            leaf._grad = np.array(g, dtype=leaf.array.dtype, order="C")
     else:
         leaf._grad += g
 
@@ -121,22 +121,22 @@ def backward(self, grad=None, retain_graph=False):
                            "graph (were its inputs created with requires_grad=True, and "
                            "was it computed outside no_grad?)")
     if grad is None:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"Tensor.backward: grad can be omitted only for a tensor with "
-                             f"one element; got shape {self.data.shape}, pass grad=")
-        grad = np.ones_like(self.data)
+                             f"one element; got shape {self.array.shape}, pass grad=")
+        grad = np.ones_like(self.array)
     else:
         grad = np.asarray(grad)  # a Tensor gives its own data (Tensor.__array__)
         if grad.dtype.kind not in "iuf":
             raise TypeError(f"Tensor.backward: grad must be a float array, got {grad.dtype}")
-        if grad.shape != self.data.shape:
+        if grad.shape != self.array.shape:
             raise ValueError(f"Tensor.backward: grad has shape {grad.shape}, expected "
-                             f"{self.data.shape}")
-        if grad.dtype != self.data.dtype:
+                             f"{self.array.shape}")
+        if grad.dtype != self.array.dtype:
             if grad.dtype.kind == "f":
                 raise TypeError(f"Tensor.backward: grad dtype {grad.dtype} differs from "
-                                f"the tensor's dtype {self.data.dtype}")
-            grad = grad.astype(self.data.dtype)
+                                f"the tensor's dtype {self.array.dtype}")
+            grad = grad.astype(self.array.dtype)
 
     if self._backward is None:  # backward() on a leaf
         _accumulate(self, grad)

@@ -9,7 +9,7 @@ as an ndarray and hands it to :func:`make` together with its Tensor operands and
 
     def square(x):
         x = as_tensor(x, "square", "x")
-        a = x.data
+        a = x.array
 
         def backward(g):          # g = dL/d(result), an ndarray of the result's shape
             return (g * (2 * a),)  # dL/dx, aligned with the parents tuple
@@ -39,9 +39,9 @@ def make(data, parents, backward):
     Tensor. Records the node -- ``parents`` (a tuple of Tensors) and ``backward`` -- only
     if grad mode is on and some parent requires a gradient; else a constant."""
     out = Tensor.__new__(Tensor)
-    out.data = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops give scalars
+    out.array = data if type(data) is np.ndarray else np.asarray(data)  # 0-d ops give scalars
     if anomaly.enabled:
-        check_finite(out.data, f"the forward of '{op_name(backward)}'")
+        check_finite(out.array, f"the forward of '{op_name(backward)}'")
     out._grad = None
     if grad_mode.enabled:
         for p in parents:
@@ -60,7 +60,7 @@ def make(data, parents, backward):
 def const(data):
     """A constant (no-grad leaf) Tensor around an existing float array, no copy."""
     t = Tensor.__new__(Tensor)
-    t.data = data if type(data) is np.ndarray else np.asarray(data)  # np.matrix -> ndarray
+    t.array = data if type(data) is np.ndarray else np.asarray(data)  # np.matrix -> ndarray
     t._grad = None
     t.requires_grad = False
     t._parents = ()

@@ -13,21 +13,21 @@ class _Pointwise:
     """Tensor's elementwise functions (attached to Tensor at the end of this file)."""
 
     def exp(self):
-        out = np.exp(self.data)
+        out = np.exp(self.array)
 
         def backward(g):
             return (g * out,)
         return make(out, (self,), backward)
 
     def log(self):
-        a = self.data
+        a = self.array
 
         def backward(g):
             return (g / a,)
         return make(np.log(a), (self,), backward)
 
     def abs(self):
-        a = self.data
+        a = self.array
 
         def backward(g):
             return (g * np.sign(a),)
@@ -36,7 +36,7 @@ class _Pointwise:
     __abs__ = abs
 
     def sqrt(self):
-        out = np.sqrt(self.data)
+        out = np.sqrt(self.array)
 
         def backward(g):
             return (g / (2.0 * out),)
@@ -51,18 +51,18 @@ class _Activations:
     def relu(self):
         """max(x, 0); the backward uses the output (x > 0 iff y > 0), one fused C pass
         each way, in place on the incoming gradient when nothing else holds it."""
-        a = self.data
+        a = self.array
         if not a.flags.c_contiguous:
             a = np.ascontiguousarray(a)
         out = ops.relu_forward(a)
         return make(out, (self,), _from_output(ops.relu_backward, out))
 
     def sigmoid(self):
-        out = sigmoid_array(self.data)  # dx = g y (1 - y): one C pass from the output
+        out = sigmoid_array(self.array)  # dx = g y (1 - y): one C pass from the output
         return make(out, (self,), _from_output(ops.sigmoid_backward, out))
 
     def tanh(self):
-        out = np.tanh(self.data)  # dx = g (1 - y^2): one C pass from the output
+        out = np.tanh(self.array)  # dx = g (1 - y^2): one C pass from the output
         return make(out, (self,), _from_output(ops.tanh_backward, out))
 
 

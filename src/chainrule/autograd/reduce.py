@@ -15,7 +15,7 @@ class _Reductions:
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Sum over ``axis`` (an int, a tuple or None for all); PyTorch's
         ``dim``/``keepdim`` spellings are accepted too."""
-        a = self.data
+        a = self.array
         axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.sum")
         out = np.sum(a, axis=axes, keepdims=keepdims)
         if not isinstance(out, np.ndarray):
@@ -31,7 +31,7 @@ class _Reductions:
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Mean over ``axis`` (an int, a tuple or None for all); PyTorch's
         ``dim``/``keepdim`` spellings are accepted too."""
-        a = self.data
+        a = self.array
         axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.mean")
         if axes is None:
             count = a.size
@@ -52,7 +52,7 @@ class _Reductions:
         return make(out, (self,), backward)
 
     def trace(self):
-        a = self.data
+        a = self.array
         if a.ndim != 2:
             raise ValueError(f"Tensor.trace: expects a 2-D tensor, got shape {a.shape}")
 

@@ -16,9 +16,9 @@ class _Shape:
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        src = self.data.shape
+        src = self.array.shape
         try:
-            out = self.data.reshape(shape)
+            out = self.array.reshape(shape)
         except (ValueError, TypeError) as e:
             raise ValueError(f"Tensor.reshape: cannot reshape a tensor of shape {src} "
                              f"into {shape}") from e
@@ -30,7 +30,7 @@ class _Shape:
     view = reshape
 
     def flatten(self, start_dim=0, end_dim=-1):
-        shp = self.data.shape
+        shp = self.array.shape
         nd = max(len(shp), 1)
         s = start_dim % nd
         e = end_dim % nd
@@ -49,23 +49,23 @@ class _Shape:
         if dim0 is None and dim1 is None:
             def backward(g):
                 return (g.T,)
-            return make(self.data.T, (self,), backward)
+            return make(self.array.T, (self,), backward)
         if dim0 is None or dim1 is None:
             raise TypeError("Tensor.transpose: give both axes (dim0, dim1) or none")
-        nd = self.data.ndim
+        nd = self.array.ndim
         for d in (dim0, dim1):
             if not isinstance(d, numbers.Integral) or not -nd <= d < nd:
                 raise ValueError(f"Tensor.transpose: axis {d!r} is out of range for shape "
-                                 f"{self.data.shape}")
+                                 f"{self.array.shape}")
 
         def backward(g):
             return (np.swapaxes(g, dim0, dim1),)
-        return make(np.swapaxes(self.data, dim0, dim1), (self,), backward)
+        return make(np.swapaxes(self.array, dim0, dim1), (self,), backward)
 
     def __getitem__(self, index):
         if isinstance(index, Tensor):
-            index = index.data
-        a = self.data
+            index = index.array
+        a = self.array
         out = a[index]
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)

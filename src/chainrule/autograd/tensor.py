@@ -36,7 +36,7 @@ def float_array(fn, name, data, dtype=None):
         if dt not in FLOATS:
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
         if kind == "f":
@@ -63,21 +63,32 @@ def float_array(fn, name, data, dtype=None):
 class Tensor:
     """A float32/float64 NumPy array with reverse-mode autograd.
 
-    ``data`` is the ndarray; ``grad`` is None or an ndarray of ``data``'s shape and dtype
-    holding dL/d(this tensor) accumulated over ``backward()`` calls (leaves only).
+    ``array`` is the ndarray holding the values (what ``np.asarray(t)`` and ``t.numpy()``
+    return, no copy): chainrule's own layers read and write it directly. ``grad`` is None
+    or an ndarray of the same shape and dtype holding dL/d(this tensor) accumulated over
+    ``backward()`` calls (leaves only).
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_parents", "_backward", "_seq",
+    __slots__ = ("array", "_grad", "requires_grad", "_parents", "_backward", "_seq",
                  "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = float_array("Tensor", "data", data, dtype)
+        self.array = float_array("Tensor", "data", data, dtype)
         self._grad = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
         self._backward = None
+
+    @property
+    def data(self):
+        """The values without the graph (currently the ndarray ``array`` itself)."""
+        return self.array
+
+    @data.setter
+    def data(self, value):
+        self.array = value
 
     # ------------------------------------------------------------------ properties
     @property
@@ -90,32 +101,32 @@ class Tensor:
             self._grad = None
             return
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if not isinstance(value, np.ndarray):
             raise TypeError(f"Tensor.grad: must be None or an ndarray, got {type(value).__name__}")
-        if value.dtype != self.data.dtype:
+        if value.dtype != self.array.dtype:
             raise TypeError(f"Tensor.grad: dtype {value.dtype} does not match the tensor's "
-                            f"dtype {self.data.dtype}")
-        if value.shape != self.data.shape:
+                            f"dtype {self.array.dtype}")
+        if value.shape != self.array.shape:
             raise ValueError(f"Tensor.grad: shape {value.shape} does not match the tensor's "
-                             f"shape {self.data.shape}")
+                             f"shape {self.array.shape}")
         self._grad = value
 
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def size(self):
-        return self.data.size
+        return self.array.size
 
     @property
     def is_leaf(self):
@@ -126,25 +137,25 @@ class Tensor:
         return self.transpose()
 
     def __len__(self):
-        return len(self.data)
+        return len(self.array)
 
     def __repr__(self):
-        body = np.array2string(self.data, prefix="tensor(", separator=", ")
-        extra = "" if self.data.dtype == np.float32 else f", dtype={self.data.dtype}"
+        body = np.array2string(self.array, prefix="tensor(", separator=", ")
+        extra = "" if self.array.dtype == np.float32 else f", dtype={self.array.dtype}"
         if self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data
+        if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            return self.array.astype(dtype)
+        return self.array
 
     def __hash__(self):
         return id(self)
 
     def __bool__(self):
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -152,13 +163,13 @@ class Tensor:
     # ------------------------------------------------------------------ conversions
     def numpy(self):
         """The underlying ndarray (shared, not a copy)."""
-        return self.data
+        return self.array
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"Tensor.item: only a tensor with one element can be converted to "
-                             f"a Python number, got shape {self.data.shape}")
-        return self.data.item()
+                             f"a Python number, got shape {self.array.shape}")
+        return self.array.item()
 
     def requires_grad_(self, flag=True):
         self.requires_grad = bool(flag)
@@ -178,7 +189,7 @@ def tensor(data, dtype=None, requires_grad=False):
     arrays become float32. ``dtype`` may be float32 or float64.
     """
     t = Tensor.__new__(Tensor)
-    t.data = float_array("tensor", "data", data, dtype)
+    t.array = float_array("tensor", "data", data, dtype)
     t._grad = None
     t.requires_grad = bool(requires_grad)
     t._parents = ()

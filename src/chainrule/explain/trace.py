@@ -38,7 +38,7 @@ def _activate(act, slope, zl):
     if act == "softmax":
         return F.softmax(zl, -1)
     if act == "leaky_relu":  # PyTorch's rule: slope where z <= 0 (also at z == 0)
-        return zl * np.where(zl.data > 0, 1.0, slope)
+        return zl * np.where(zl.array > 0, 1.0, slope)
     raise AssertionError(act)
 
 
@@ -169,11 +169,11 @@ def _forward(spec, x, key, sym):
             out = child.a
         r.block_leaf = _leaf(out)
         r.z_node = r.x_leaf + r.block_leaf
-    r.z = np.array(r.z_node.data)
+    r.z = np.array(r.z_node.array)
     r.z_leaf = _leaf(r.z)
     act, slope = spec.get("activation", "identity"), spec.get("negative_slope", 0.01)
     r.a_node = _activate(act, slope, r.z_leaf)
-    r.a = np.array(r.a_node.data)
+    r.a = np.array(r.a_node.array)
     r.local = local_derivative(act, slope, r.z)
     return r
 
@@ -186,11 +186,11 @@ def _forward_rnn(r):
         hp = _leaf(r.h[-1])
         z = F.linear(r.x_leaf[t], L["w_ih"], L.get("b_ih")) + F.linear(hp, L["w_hh"],
                                                                         L.get("b_hh"))
-        zl = _leaf(z.data)
+        zl = _leaf(z.array)
         h = _activate(spec["nonlinearity"], 0.0, zl)
         r.steps.append((hp, z, zl, h))
-        r.h.append(np.array(h.data))
-    r.z = np.stack([np.array(s[1].data) for s in r.steps])
+        r.h.append(np.array(h.array))
+    r.z = np.stack([np.array(s[1].array) for s in r.steps])
     r.a = np.stack(r.h[1:])
     r.local = local_derivative(spec["nonlinearity"], 0.0, r.z)
     return r
@@ -259,7 +259,7 @@ def _backward_rnn(r):
         dh = r.dL_da[t - 1] + dh_next
         r.dL_dh[t] = dh
         h.backward(dh)
-        deltas[t - 1] = _grad(zl, z.data)
+        deltas[t - 1] = _grad(zl, z.array)
         z.backward(deltas[t - 1])
         dh_next = _grad(hp, r.h[t - 1])
     r.dL_dh[0] = dh_next
@@ -323,7 +323,7 @@ def _update(problem, records):
     o.step()
     for r in recs:
         for n, leaf in r.leaves.items():
-            r.new[n] = np.array(leaf.data)
+            r.new[n] = np.array(leaf.array)
 
 
 def _l2_backward(c, records):

@@ -23,10 +23,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _same_dtype(fn, **tensors):
     items = [(k, v) for k, v in tensors.items() if v is not None]
-    dt = items[0][1].data.dtype
+    dt = items[0][1].array.dtype
     for k, v in items[1:]:
-        if v.data.dtype != dt:
-            desc = ", ".join(f"'{kk}' {vv.data.dtype}" for kk, vv in items)
+        if v.array.dtype != dt:
+            desc = ", ".join(f"'{kk}' {vv.array.dtype}" for kk, vv in items)
             raise TypeError(f"{fn}: mixed float dtypes ({desc}); all operands must share one "
                             f"dtype (convert the module with .float()/.double() or the data "
                             f"with .astype)")
@@ -70,20 +70,20 @@ def linear(x, w, b=None):
     x = as_tensor(x, fn, "x")
     w = as_tensor(w, fn, "weight")
     b = as_tensor(b, fn, "bias") if b is not None else None
-    if x.data.dtype is not w.data.dtype or (b is not None and b.data.dtype is not w.data.dtype):
+    if x.array.dtype is not w.array.dtype or (b is not None and b.array.dtype is not w.array.dtype):
         _same_dtype(fn, x=x, weight=w, bias=b)
-    xd, wd = x.data, w.data
+    xd, wd = x.array, w.array
     if wd.ndim != 2:
         raise ValueError(f"{fn}: weight must be 2-D (out_features, in_features), got {wd.shape}")
     if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"{fn}: x must have shape (*, {wd.shape[1]}) to match weight "
                          f"{wd.shape}, got {xd.shape}")
-    if b is not None and b.data.shape != (wd.shape[0],):
+    if b is not None and b.array.shape != (wd.shape[0],):
         raise ValueError(f"{fn}: bias must have shape ({wd.shape[0]},) to match weight "
-                         f"{wd.shape}, got {b.data.shape}")
+                         f"{wd.shape}, got {b.array.shape}")
     x2 = np.ascontiguousarray(xd if xd.ndim == 2 else xd.reshape(-1, wd.shape[1]))
     wc = np.ascontiguousarray(wd)
-    bc = np.ascontiguousarray(b.data) if b is not None else None
+    bc = np.ascontiguousarray(b.array) if b is not None else None
     dt = wc.dtype
     y = ops.linear_forward(x2, wc, bc)
     if xd.ndim != 2:
@@ -114,7 +114,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     stride = pair(fn, "stride", stride, 1)
     padding = pair(fn, "padding", padding, 0)
     dilation = pair(fn, "dilation", dilation, 1)
-    xd, wd = x.data, w.data
+    xd, wd = x.array, w.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
     if wd.ndim != 4:
@@ -123,7 +123,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     unbatched = xd.ndim == 3
     if unbatched:
         xd = xd[None]
-    y = ops.conv2d_forward(xd, wd, b.data if b is not None else None, stride, padding, dilation)
+    y = ops.conv2d_forward(xd, wd, b.array if b is not None else None, stride, padding, dilation)
     has_bias = b is not None
     parents = (x, w, b) if has_bias else (x, w)
     # a data input (the first layer's images) needs no dx: LeNet conv1 backward 420 -> 150 us
@@ -139,7 +139,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
 
 def _pool_input(fn, x):
     x = as_tensor(x, fn, "x")
-    xd = x.data
+    xd = x.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
     return x, (xd[None] if xd.ndim == 3 else xd), xd.ndim == 3
@@ -187,7 +187,7 @@ def tanh(x):
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits)."""
     x = as_tensor(x, "softmax", "x")
-    a = x.data
+    a = x.array
     d = _dim("softmax", dim, a.ndim)
     e = np.exp(a - a.max(axis=d, keepdims=True))
     y = e / e.sum(axis=d, keepdims=True)
@@ -206,7 +206,7 @@ def _log_softmax(a, d):
 def log_softmax(x, dim):
     """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits)."""
     x = as_tensor(x, "log_softmax", "x")
-    a = x.data
+    a = x.array
     d = _dim("log_softmax", dim, a.ndim)
     y = _log_softmax(a, d)
 
@@ -220,12 +220,12 @@ def log_softmax(x, dim):
 def _target(fn, input, target):
     """Loss target as a Tensor of the input's dtype and shape (arrays become constants)."""
     if isinstance(target, (list, tuple)) or isinstance(target, numbers.Real):
-        target = np.asarray(target, dtype=input.data.dtype)
+        target = np.asarray(target, dtype=input.array.dtype)
     t = as_tensor(target, fn, "target")
     _same_dtype(fn, input=input, target=t)
-    if t.data.shape != input.data.shape:
-        raise ValueError(f"{fn}: target shape {t.data.shape} must equal input shape "
-                         f"{input.data.shape}")
+    if t.array.shape != input.array.shape:
+        raise ValueError(f"{fn}: target shape {t.array.shape} must equal input shape "
+                         f"{input.array.shape}")
     return t
 
 
@@ -235,7 +235,7 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    diff = x.data - t.data
+    diff = x.array - t.array
     out, mult = _reduce(fn, diff * diff, reduction)
 
     def backward(g):
@@ -253,7 +253,7 @@ def binary_cross_entropy(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    p, y = x.data, t.data
+    p, y = x.array, t.array
     if np.any((p < 0) | (p > 1)) or np.isnan(p).any():
         raise ValueError(f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid, or use "
                          f"binary_cross_entropy_with_logits); got values in "
@@ -280,7 +280,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    a, y = x.data, t.data
+    a, y = x.array, t.array
     loss = np.maximum(a, 0.0) - a * y + np.log1p(np.exp(-np.abs(a)))
     out, mult = _reduce(fn, loss, reduction)
 
@@ -305,7 +305,7 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
         raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
     x = as_tensor(input, fn, "input")
-    a = x.data
+    a = x.array
     if a.ndim not in (1, 2):
         raise ValueError(f"{fn}: input must be logits of shape (N, C) or (C,), got {a.shape}")
     single = a.ndim == 1
@@ -331,10 +331,10 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
                             f"got dtype {target.dtype}")
     if t is not None:  # probabilities
         _same_dtype(fn, input=x, target=t)
-        if t.data.shape != a.shape:
+        if t.array.shape != a.shape:
             raise ValueError(f"{fn}: probability target must have the input's shape {a.shape}, "
-                             f"got {t.data.shape} (class indices must be an int array)")
-        q = t.data[None] if single else t.data
+                             f"got {t.array.shape} (class indices must be an int array)")
+        q = t.array[None] if single else t.array
         q = q * (1.0 - eps) + eps / C if eps else q
     else:
         idx = np.asarray(target, dtype=target.dtype.newbyteorder("="))  # '>i8', np.matrix

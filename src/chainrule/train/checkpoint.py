@@ -137,7 +137,7 @@ def _check_fits(r, model, optimizer) -> None:
     for n, (_, shape) in r.arrays.items():
         if n.startswith("optim/"):
             idx = int(n.split("/")[1])
-            if idx >= len(params) or tuple(shape) != params[idx].data.shape:
+            if idx >= len(params) or tuple(shape) != params[idx].array.shape:
                 bad(f"optimizer state {n!r} {list(shape)} matches no parameter of the "
                     f"optimizer")
 

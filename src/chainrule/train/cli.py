@@ -227,7 +227,7 @@ def _run(args) -> int:
     loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True,
                              seed=args.seed)
     test_loader = data.DataLoader((x_test, y_test), batch_size=256)
-    n_params = sum(p.data.size for p in model.parameters())
+    n_params = sum(p.array.size for p in model.parameters())
     nt = cr.get_num_threads()
     print(f"training {args.model} ({n_params} parameters) on {source}: {len(x_train)} train / "
           f"{len(x_test)} test images, {epochs} epochs, batch {batch_size}, {opt_name} "

@@ -20,7 +20,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 # ---- helpers --------------------------------------------------------------------------------
 def _param_dtype(model):
     for p in model.parameters():
-        return p.data.dtype
+        return p.array.dtype
     return np.dtype(np.float32)
 
 
@@ -81,7 +81,7 @@ def evaluate(model, loader, loss_fn=None) -> dict:
                 bs = len(yb)
                 if loss_fn is not None:
                     total_loss += float(loss_fn(out, yb).item()) * bs
-                c = _n_correct(out.data, yb)
+                c = _n_correct(out.array, yb)
                 acc_ok = acc_ok and c is not None
                 correct += c or 0
                 n += bs
@@ -177,7 +177,7 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
                     raise FloatingPointError(f"fit: loss became {lv} at epoch {epoch + 1} "
                                              f"(lower the learning rate?)")
                 total_loss += lv * bs
-                c = _n_correct(out.data, yb)
+                c = _n_correct(out.array, yb)
                 acc_ok = acc_ok and c is not None
                 correct += c or 0
                 seen += bs

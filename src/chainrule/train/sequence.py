@@ -44,7 +44,7 @@ def _sequence_pair(fn, pair, dtype):
             what += f" of length {len(pair)}"
         raise TypeError(f"{fn}: each item of sequences must be a pair (x, y) of arrays, got "
                         f"{what}")
-    x, y = (a.data if isinstance(a, Tensor) else a for a in pair)
+    x, y = (a.array if isinstance(a, Tensor) else a for a in pair)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{fn}: x must be a NumPy array (T, N, I), got {type(x).__name__}")
     if x.dtype.kind != "f":
