@@ -151,9 +151,12 @@ def test_ctrl_c_writes_a_resumable_checkpoint(tmp_path):
     straight = run(*args, "--out", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
     out = tmp_path / "cut"
+    # a shell that starts CI in the background ignores SIGINT, and children inherit that:
+    # give the child the default disposition so Python installs its KeyboardInterrupt handler
     proc = subprocess.Popen([sys.executable, "-m", "chainrule", "train", *args, "--out",
                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if line.startswith("epoch  2/40"):
             proc.send_signal(signal.SIGINT)
