@@ -122,3 +122,20 @@ def test_importing_autograd_does_not_tune_the_heap():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["0", "1"]
+
+
+def test_grad_mode_decorators_apply_their_own_mode():
+    """@no_grad() disables and @enable_grad() enables graph building inside the function
+    (enable_grad used to inherit no_grad's wrapper and disabled it)."""
+    @cr.no_grad()
+    def off():
+        return cr.is_grad_enabled()
+
+    @cr.enable_grad()
+    def on():
+        return cr.is_grad_enabled()
+
+    assert off() is False and cr.is_grad_enabled()
+    with cr.no_grad():
+        assert on() is True
+        assert not cr.is_grad_enabled()

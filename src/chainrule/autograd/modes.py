@@ -90,13 +90,14 @@ class no_grad:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with type(self)():  # the subclass's mode: enable_grad() decorates as enable_grad
                 return fn(*args, **kwargs)
         return wrapper
 
 
 class enable_grad(no_grad):
-    """Context manager that re-enables graph building (e.g. inside ``no_grad``)."""
+    """Context manager (and decorator) that re-enables graph building (e.g. inside
+    ``no_grad``)."""
 
     __slots__ = ()
 
