@@ -1,6 +1,31 @@
 /* spmm_tmpl.h — SpMM and SDDMM for one dtype; included by spmm.c with T and SUF defined
  * (the template idiom of cpu.h). */
 
+/* acc[0:SPMM_FB] += sum over entries j in [j0, j1) of value_j * x[indices[j], f0:f0+FB]
+ * (two loops so the perm test is not in the inner one; the k loop is one vector op). */
+static inline void CR_FN(spmm_block)(T *restrict acc, const int64_t *restrict indices,
+                                     const T *restrict values, const int64_t *restrict perm,
+                                     const T *restrict x, int64_t F, int64_t f0, int64_t j0,
+                                     int64_t j1) {
+    if (perm) {
+        for (int64_t j = j0; j < j1; j++) {
+            const T v = values[perm[j]];
+            const T *restrict xr = x + indices[j] * F + f0;
+#pragma GCC unroll 32
+            for (int k = 0; k < SPMM_FB; k++)
+                acc[k] += v * xr[k];
+        }
+    } else {
+        for (int64_t j = j0; j < j1; j++) {
+            const T v = values[j];
+            const T *restrict xr = x + indices[j] * F + f0;
+#pragma GCC unroll 32
+            for (int k = 0; k < SPMM_FB; k++)
+                acc[k] += v * xr[k];
+        }
+    }
+}
+
 /* y[i] = sum_j values[perm[j]] * x[indices[j]] for rows [lo, hi), in blocks of SPMM_FB
  * features kept in a local accumulator (registers) across the row's edges. */
 CR_CLONES static void CR_FN(spmm_rows)(T *restrict y, const int64_t *indptr,
@@ -12,13 +37,10 @@ CR_CLONES static void CR_FN(spmm_rows)(T *restrict y, const int64_t *indptr,
         T *yi = y + i * F;
         int64_t f0 = 0;
         for (; f0 + SPMM_FB <= F; f0 += SPMM_FB) {
-            T acc[SPMM_FB] = {0};
-            for (int64_t j = j0; j < j1; j++) {
-                const T v = values[perm ? perm[j] : j];
-                const T *xr = x + indices[j] * F + f0;
-                for (int k = 0; k < SPMM_FB; k++)
-                    acc[k] += v * xr[k];
-            }
+            T acc[SPMM_FB];
+            for (int k = 0; k < SPMM_FB; k++)
+                acc[k] = (T)0;
+            CR_FN(spmm_block)(acc, indices, values, perm, x, F, f0, j0, j1);
             for (int k = 0; k < SPMM_FB; k++)
                 yi[f0 + k] = acc[k];
         }
@@ -54,7 +76,7 @@ void CR_FN(cr_spmm)(T *y, const int64_t *indptr, const int64_t *indices, const T
 }
 
 /* dvalues[perm[j]] = <dy[i], x[indices[j]]>, the dot product in SPMM_FB partial sums
- * (summed in a fixed order at the end) so it vectorises without reassociation. */
+ * (summed by a fixed pairwise tree at the end) so it vectorises without reassociation. */
 CR_CLONES static void CR_FN(sddmm_rows)(T *restrict dvalues, const int64_t *indptr,
                                         const int64_t *indices, const int64_t *perm,
                                         const T *restrict dy, const T *restrict x, int64_t F,
@@ -70,10 +92,10 @@ CR_CLONES static void CR_FN(sddmm_rows)(T *restrict dvalues, const int64_t *indp
                     acc[k] += gi[f0 + k] * xr[f0 + k];
             for (int64_t f = f0; f < F; f++)
                 acc[f - f0] += gi[f] * xr[f];
-            T s = (T)0;
-            for (int k = 0; k < SPMM_FB; k++)
-                s += acc[k];
-            dvalues[perm ? perm[j] : j] = s;
+            for (int w = SPMM_FB / 2; w >= 1; w /= 2) /* a fixed pairwise tree: short */
+                for (int k = 0; k < w; k++)
+                    acc[k] += acc[k + w];
+            dvalues[perm ? perm[j] : j] = acc[0];
         }
     }
 }
