@@ -15,7 +15,8 @@ def index_vector(fn, name, a, length=None):
 
 def in_range(fn, name, a, hi, what):
     """Every entry of a in [0, hi); ValueError naming the first one that is not."""
-    if a.size and (a.min() < 0 or a.max() >= hi):
+    # one reduction finds negatives too: as unsigned they are >= 2**63 > hi
+    if a.size and a.view(np.uint64).max() >= hi:
         bad = a[(a < 0) | (a >= hi)]
         raise ValueError(f"{fn}: argument '{name}' has {bad.size} {what} outside [0, {hi}) "
                          f"(first: {int(bad[0])})")

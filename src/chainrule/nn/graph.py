@@ -193,6 +193,26 @@ def _laplacian_hat(edge_index, edge_weight, n, normalization, lambda_max, dtype)
     return prop, off * -scale, const(np.full(n, scale - 1.0, dtype))
 
 
+class _Lins(Module):
+    """The K linear maps of ChebConv as children "0".."K-1" (PyG's ModuleList keys:
+    lins.0.weight, ...); indexable and iterable."""
+
+    def __init__(self, lins):
+        super().__init__()
+        for k, lin in enumerate(lins):
+            setattr(self, str(k), lin)
+        self._n = len(lins)
+
+    def __getitem__(self, k):
+        return getattr(self, str(range(self._n)[k]))
+
+    def __len__(self):
+        return self._n
+
+    def __iter__(self):
+        return (self[k] for k in range(self._n))
+
+
 class ChebConv(Module):
     """Chebyshev spectral graph convolution (Defferrard et al.), PyG's ChebConv:
     out = sum_k lins[k](T_k), T_0 = x, T_1 = L_hat x, T_k = 2 L_hat T_{k-1} - T_{k-2}, with
@@ -208,13 +228,8 @@ class ChebConv(Module):
                              f"'rw', got {normalization!r}")
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.normalization = normalization
-        for k in range(K):
-            setattr(self, f"lins_{k}", _glorot_lin(in_channels, out_channels))
+        self.lins = _Lins([_glorot_lin(in_channels, out_channels) for _ in range(K)])
         _bias(self, bias, out_channels)
-
-    @property
-    def lins(self):
-        return [getattr(self, f"lins_{k}") for k in range(self.K)]
 
     def forward(self, x, edge_index, edge_weight=None, batch=None, lambda_max=None):
         x = as_tensor(x, "ChebConv", "x")
