@@ -485,7 +485,9 @@ def test_fuzz_spmm(data):
         perm[0] = d(st.sampled_from([-1, perm.size, 0]))
     E = len(indices)
     x = _array(d, _maybe_perturb_shape(d, (C, F)), _dtype(d, base))
-    values = _array(d, _maybe_perturb_shape(d, (E,)), _dtype(d, base))
+    # no 1e30 among the values: with one in x too, v * x rounds differently with and without
+    # FMA and duplicate edges can cancel the large terms, leaving only that rounding
+    values = _array(d, _maybe_perturb_shape(d, (E,)), _dtype(d, base), special=False)
     p = None if d(st.integers(0, 3)) == 0 else perm
     if which == "spmm":
         _check("spmm", (indptr, indices, values, x, p), None, base)
