@@ -32,5 +32,6 @@ enum { CR_ACT_NONE = 0, CR_ACT_TANH = 1, CR_ACT_RELU = 2, CR_ACT_SIGMOID = 3 };
 #include "rnn.h"
 #include "optim.h"
 #include "act.h"
+#include "spmm.h"
 
 #endif

@@ -59,6 +59,8 @@ def numerical_grad(f, x, dout, h=1e-6):
     dout checks the whole Jacobian, not only a scalar loss (CS231n).
     """
     grad = np.zeros_like(x, dtype=np.float64)
+    if not x.size:  # an empty argument (a graph without edges) has an empty gradient
+        return grad
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         i = it.multi_index

@@ -441,3 +441,62 @@ def test_fuzz_im2col_col2im(data):
     shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
         [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2), (2**31, 2**31, 2**31), "abc"]))
     _check("col2im", (col, shape, ks, stride, padding, dilation), None, base)
+
+
+def _edges(d, R, C):
+    """A random edge list on R x C, sometimes with an out-of-range or negative id, a float
+    dtype or a mismatched length."""
+    E = d(st.integers(0, 12))
+    rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+    r, c = rng.integers(0, max(R, 1), E), rng.integers(0, max(C, 1), E)
+    bad = d(st.integers(0, 12))
+    if bad == 0 and E:
+        r[rng.integers(0, E)] = d(st.sampled_from([-1, R, R + 5, -(2**40)]))
+    elif bad == 1 and E:
+        c[rng.integers(0, E)] = d(st.sampled_from([-1, C, 2**40]))
+    elif bad == 2:
+        c = c.astype(d(st.sampled_from([np.float64, np.bool_, np.int32, np.uint8])))
+    elif bad == 3:
+        c = c[:-1]
+    elif bad == 4:
+        r = r.reshape(1, -1)
+    return r, c
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_spmm(data):
+    d = data.draw
+    R, C, F = d(st.integers(0, 6)), d(st.integers(0, 6)), d(st.integers(0, 5))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    r, c = _edges(d, R, C)
+    which = d(st.sampled_from(["csr_from_coo", "spmm", "spmm_backward"]))
+    if which == "csr_from_coo":
+        _check("csr_from_coo", (r, c, R, d(st.sampled_from([C, C, -1, 2.0]))), None, base)
+        return
+    try:
+        indptr, indices, perm = ops.csr_from_coo(r, c, R, C)
+    except (ValueError, TypeError):
+        return
+    if d(st.integers(0, 10)) == 0 and indptr.size > 1:  # a corrupt CSR
+        indptr = indptr[::-1].copy() if d(st.booleans()) else indptr[:-1]
+    if d(st.integers(0, 10)) == 0 and perm.size:
+        perm = perm.copy()
+        perm[0] = d(st.sampled_from([-1, perm.size, 0]))
+    E = len(indices)
+    x = _array(d, _maybe_perturb_shape(d, (C, F)), _dtype(d, base))
+    # no 1e30 among the values: with one in x too, v * x rounds differently with and without
+    # FMA and duplicate edges can cancel the large terms, leaving only that rounding
+    values = _array(d, _maybe_perturb_shape(d, (E,)), _dtype(d, base), special=False)
+    p = None if d(st.integers(0, 3)) == 0 else perm
+    if which == "spmm":
+        _check("spmm", (indptr, indices, values, x, p), None, base)
+        return
+    t_indptr, t_indices, t_perm = ops.csr_from_coo(c, r, C, R) if E == len(r) else (
+        np.zeros(C + 1, np.int64), indices, perm)
+    if p is None and len(t_perm) == len(perm):
+        t_perm = np.argsort(perm)[t_perm] if np.array_equal(np.sort(perm), np.arange(E)) \
+            else t_perm
+    dy = _array(d, _maybe_perturb_shape(d, (R, F)), _dtype(d, base))
+    _check("spmm_backward", (dy, indptr, indices, values, x, t_indptr, t_indices, t_perm, p),
+           dict(need_dx=d(st.booleans()), need_dvalues=d(st.booleans())), base)

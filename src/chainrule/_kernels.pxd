@@ -127,3 +127,21 @@ cdef extern from "chainrule.h" nogil:
     void cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
                                       const int64_t *target, const double *scale,
                                       int64_t scale_stride, int64_t N, int64_t C)
+
+    # ---- spmm.h ----
+    int CR_SPMM_PARALLEL_MIN
+    int64_t cr_csr_from_coo(int64_t *indptr, int64_t *indices, int64_t *perm,
+                            const int64_t *rows, const int64_t *cols, int64_t n_rows,
+                            int64_t n_cols, int64_t E)
+    void cr_spmm_f32(float *y, const int64_t *indptr, const int64_t *indices,
+                     const float *values, const int64_t *perm, const float *x, int64_t R,
+                     int64_t F)
+    void cr_spmm_f64(double *y, const int64_t *indptr, const int64_t *indices,
+                     const double *values, const int64_t *perm, const double *x, int64_t R,
+                     int64_t F)
+    void cr_sddmm_f32(float *dvalues, const int64_t *indptr, const int64_t *indices,
+                      const int64_t *perm, const float *dy, const float *x, int64_t R,
+                      int64_t F)
+    void cr_sddmm_f64(double *dvalues, const int64_t *indptr, const int64_t *indices,
+                      const int64_t *perm, const double *dy, const double *x, int64_t R,
+                      int64_t F)

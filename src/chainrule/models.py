@@ -22,7 +22,7 @@ import numpy as np
 from . import nn
 from ._checks import pair
 
-__all__ = ["MLP", "LeNet5", "RNNClassifier", "SequenceRegressor", "build"]
+__all__ = ["MLP", "LeNet5", "RNNClassifier", "SequenceRegressor", "GCN", "build"]
 
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -162,3 +162,18 @@ def build(name: str, input_shape=(1, 8, 8), num_classes=10):
             raise ValueError(f"build: the rnn model reads one-channel images, got {c} channels")
         return RNNClassifier(w, 64, num_classes)
     raise ValueError(f"build: unknown model {name!r}; choose 'mlp', 'lenet' or 'rnn'")
+
+
+class GCN(nn.Module):
+    """Two graph convolutions (Kipf & Welling 2017): GCNConv -> ReLU -> GCNConv, for node
+    classification. forward(x (n, in_channels), edge_index (2, E), edge_weight=None) ->
+    (n, num_classes) logits."""
+
+    def __init__(self, in_channels, hidden_channels=16, num_classes=2):
+        super().__init__()
+        self.conv1 = nn.GCNConv(in_channels, hidden_channels)
+        self.conv2 = nn.GCNConv(hidden_channels, num_classes)
+
+    def forward(self, x, edge_index, edge_weight=None):
+        h = nn.functional.relu(self.conv1(x, edge_index, edge_weight))
+        return self.conv2(h, edge_index, edge_weight)

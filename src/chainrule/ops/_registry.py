@@ -233,6 +233,65 @@ def _pool_torch(kind):
     return run
 
 
+
+# ---- sparse x dense (graph layers): (R, C, edges) with empty rows, self loops, duplicate
+# edges, isolated nodes, a one-node graph and no edges at all ----------------------------
+def _coo_cases(rng):
+    r, c = rng.integers(0, 9, 30), rng.integers(0, 7, 30)
+    r[r == 3] = 4  # row 3 empty
+    dup = np.array([[5, 5, 5], [2, 2, 2]])  # one edge three times
+    loops = np.arange(5)
+    return [(9, 7, np.concatenate([r, dup[0], loops]), np.concatenate([c, dup[1], loops])),
+            (1, 1, np.array([0, 0]), np.array([0, 0])),
+            (4, 3, np.zeros(0, np.int64), np.zeros(0, np.int64)),
+            (6, 6, np.array([1, 0, 1]), np.array([0, 1, 1]))]
+
+
+def _spmm_cases(rng, dt):
+    from . import csr_from_coo
+    out = []
+    for i, (R, C, r, c) in enumerate(_coo_cases(rng)):
+        indptr, indices, perm = csr_from_coo(r, c, R, C)
+        F = (5, 1, 3, 33)[i]
+        x = _a(rng, (C, F), dt)
+        args = (indptr, indices, _a(rng, len(r), dt), _strided(x) if i == 3 else x)
+        out.append((args + ((perm,) if i != 1 else ()), {}))
+    return out
+
+
+def _spmm_t(indptr, indices, C, perm=None):
+    """A^T's CSR with its perm pointing at the values of A (perm, or A's CSR order)."""
+    from . import csr_from_coo
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    t_indptr, t_indices, t_perm = csr_from_coo(indices, rows, C, len(indptr) - 1)
+    return t_indptr, t_indices, (t_perm if perm is None else perm[t_perm])
+
+
+def _spmm_bwd_call(a, k, y, dy):
+    perm = a[4] if len(a) > 4 else None
+    return (dy,) + tuple(a[:4]) + _spmm_t(a[0], a[1], a[3].shape[0], perm) + (perm,), {}
+
+
+def _spmm_bwd_cases(rng, dt):
+    from . import spmm
+    out = []
+    for i, (a, _) in enumerate(_spmm_cases(rng, dt)):
+        args, _ = _spmm_bwd_call(a, {}, None, _a(rng, spmm(*a).shape, dt))
+        out.append((args, dict(need_dx=i != 2, need_dvalues=i != 3)))
+    return out
+
+
+def _spmm_torch(torch, indptr, indices, values, x, perm=None):
+    rows = torch.repeat_interleave(torch.arange(len(indptr) - 1), indptr[1:] - indptr[:-1])
+    v = values if perm is None else values[perm]
+    A = torch.zeros((len(indptr) - 1, x.shape[0]), dtype=x.dtype)
+    return A.index_put((rows, indices), v, accumulate=True) @ x
+
+
+def _coo_pairs(rng, dt):
+    return [((r, c, R, C), {}) for R, C, r, c in _coo_cases(rng)]
+
+
 _ACT_BENCH = [(128, 256), (64, 6, 24, 24), (1 << 20,)]
 # cli: (name, x shape, kernel); pytest: one x shape for max and avg pooling with
 # name -> (kernel_size, stride, padding), and LeNet's max-pool inputs for the forward alone
@@ -328,6 +387,13 @@ _entries = [
            bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
     Kernel("adam_step", ("adam_step",), cases=_adam_cases, inplace=(0, 2, 3),
            bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
+    Kernel("csr_from_coo", ("csr_from_coo",), cases=_coo_pairs),
+    Kernel("spmm", ("spmm",), cases=_spmm_cases, torch=_spmm_torch,
+           grad=Grad("spmm_backward", (3, 2), _spmm_bwd_call),
+           # (nodes, edges, features) of a random power-law graph
+           bench={"cli": [(100_000, 1_000_000, 64)], "cli_quick": [(20_000, 200_000, 64)],
+                  "pytest": [(10_000, 100_000, 64), (100_000, 1_000_000, 64)]}),
+    Kernel("spmm_backward", ("sddmm",), cases=_spmm_bwd_cases),
     Kernel("set_workspace_limit", ("conv_set_workspace_limit",), config=True),
     Kernel("get_workspace_limit", ("conv_get_workspace_limit",), config=True),
     Kernel("conv2d_workspace_bytes", ("conv2d_workspace_bytes",), config=True),

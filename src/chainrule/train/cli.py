@@ -31,10 +31,12 @@ DEFAULTS = {
     "lenet": dict(epochs=15, batch_size=32, optimizer="sgd"),
     "mlp": dict(epochs=20, batch_size=32, optimizer="adam"),
     "rnn": dict(epochs=20, batch_size=32, optimizer="adam"),
+    "gcn": dict(epochs=200, batch_size=1, optimizer="adam"),  # full batch: one step per epoch
 }
 DEFAULT_LR = {("lenet", "sgd"): 0.05, ("lenet", "adam"): 3e-3,
               ("mlp", "sgd"): 0.05, ("mlp", "adam"): 2e-3,
-              ("rnn", "sgd"): 0.02, ("rnn", "adam"): 3e-3}
+              ("rnn", "sgd"): 0.02, ("rnn", "adam"): 3e-3,
+              ("gcn", "sgd"): 0.1, ("gcn", "adam"): 0.01}
 
 
 def add_cli_arguments(parser) -> None:
@@ -55,6 +57,9 @@ def add_cli_arguments(parser) -> None:
                         help="output folder (default ./runs/<timestamp>)")
     parser.add_argument("--mnist", default=None, metavar="DIR",
                         help="train on MNIST IDX files in DIR instead of the bundled digits")
+    parser.add_argument("--graph", default=None, metavar="NPZ",
+                        help="with --model gcn: a graph .npz (x, edge_index, y, train_mask, "
+                             "val_mask, test_mask) instead of the bundled karate club")
     parser.add_argument("--resume", action="store_true",
                         help="continue from checkpoint.npz in --out (default: the latest run "
                              "under ./runs); the hyper-parameters must be the same")
@@ -86,6 +91,9 @@ def _settings(args) -> dict:
          "lr": args.lr if args.lr is not None else DEFAULT_LR[(args.model, opt_name)],
          "seed": args.seed,
          "data": os.path.abspath(args.mnist) if args.mnist else "digits"}
+    if args.model == "gcn":
+        graph = getattr(args, "graph", None)
+        s["data"] = os.path.abspath(graph) if graph else "karate"
     if s["epochs"] < 1 or s["batch_size"] < 1 or not s["lr"] > 0:
         raise CLIError("--epochs and --batch-size must be >= 1 and --lr > 0")
     if args.threads is not None and args.threads < 1:
@@ -211,6 +219,9 @@ def _run(args) -> int:
     elif not args.mnist:
         cr.set_num_threads(1)
 
+    if args.model == "gcn":
+        from .graph import run_gcn
+        return run_gcn(args, settings, out, ckpt, _prepare_out, CLIError)
     t_start = time.perf_counter()
     x_train, y_train, x_test, y_test, source = _load_data(args)
     _prepare_out(out)
