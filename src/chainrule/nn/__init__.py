@@ -4,8 +4,11 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
                       Tanh, Flatten, Sequential, MSELoss, BCELoss, BCEWithLogitsLoss,
                       CrossEntropyLoss)
 from .rnn import RNN
+from .norm import BatchNorm1d, BatchNorm2d
+from .dropout import Dropout, Dropout2d
 from . import utils
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
+__all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d"]

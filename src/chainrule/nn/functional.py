@@ -413,3 +413,9 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         _kernels.softmax_xent_backward(dx, prob, idx, scale)
         return (dx[0] if single else dx,)
     return _make(out, (x,), backward)
+
+
+# batch norm and dropout live in their own modules (they need nn.Module for their layers)
+from .norm import batch_norm  # noqa: E402
+from .dropout import dropout, dropout2d  # noqa: E402
+__all__ += ["batch_norm", "dropout", "dropout2d"]

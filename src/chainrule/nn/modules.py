@@ -62,12 +62,23 @@ def _int_arg(fn, name, v, minimum):
     return int(v)
 
 
+class _BufferRef:
+    """A buffer seen through ``.data`` like a Parameter (for the state-dict code)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
 class Module:
     """Base class of every layer: parameter registry, train/eval mode, state dicts."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -77,7 +88,13 @@ class Module:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() "
                                  f"(call super().__init__() first)")
         mods = self.__dict__["_modules"]
-        if isinstance(value, Parameter):
+        bufs = self.__dict__.get("_buffers")
+        if bufs is not None and name in bufs:
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
+                                f"(np.ndarray or None expected)")
+            bufs[name] = value
+        elif isinstance(value, Parameter):
             mods.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
@@ -98,6 +115,7 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
@@ -107,6 +125,38 @@ class Module:
                             f"got {type(param).__name__}")
         self._parameters[name] = param
         object.__setattr__(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a state array that is not a parameter (e.g. BatchNorm's running_mean):
+        an np.ndarray (a Tensor is stored as its array) or None. Persistent buffers are in
+        state_dict() after the module's parameters, as in PyTorch."""
+        if isinstance(tensor, Tensor):
+            tensor = tensor.data
+        if tensor is not None and not isinstance(tensor, np.ndarray):
+            raise TypeError(f"register_buffer: '{name}' must be an np.ndarray or None, got "
+                            f"{type(tensor).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: invalid buffer name {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self, prefix="", recurse=True):
+        """(name, array) pairs of the buffers that are not None, PyTorch's order."""
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (mprefix + "." if mprefix else "") + name, b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -194,6 +244,10 @@ class Module:
                 p.data = p.data.astype(dt)
                 if p._grad is not None:
                     p._grad = p._grad.astype(dt)
+        for m in self.modules():  # float buffers too (not num_batches_tracked)
+            for name, b in m._buffers.items():
+                if b is not None and b.dtype.kind == "f" and b.dtype != dt:
+                    setattr(m, name, b.astype(dt))
         return self
 
     def float(self):
@@ -207,6 +261,9 @@ class Module:
         for name, p in self._parameters.items():
             if p is not None:
                 yield prefix + name, p
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield prefix + name, _BufferRef(b)
         for name, m in self._modules.items():
             if m is not None:
                 yield from m._state_items(prefix + name + ".")

@@ -1,0 +1,127 @@
+/* dropout.c — Philox4x32-10 dropout masks (see dropout.h for the stream definition).
+ *
+ * Philox (Salmon et al., SC'11): 10 rounds of two 32x32->64-bit multiplies and xors on a
+ * 128-bit counter, with a Weyl-sequence key schedule. The range kernel runs 16 counters
+ * side by side in plain arrays so the compiler vectorises the rounds (vpmuludq); a call
+ * splits [0, n) into per-thread chunks on 16-element boundaries (split.h). Each element's
+ * word depends only on its index, so chunking never changes a result.
+ */
+#include <stdlib.h>
+#include "chainrule.h"
+#include "dropout.h"
+#include "split.h"
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+#define LANES 16 /* counters per vector batch */
+
+void cr_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]) {
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        const uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0;
+        c1 = (uint32_t)p1;
+        c2 = n2;
+        c3 = (uint32_t)p0;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* The random words of counters j0 .. j0+LANES-1: w[word][lane]. */
+static inline void philox_lanes(uint32_t w[4][LANES], uint64_t j0, uint64_t seed,
+                                   uint64_t offset) {
+    uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
+    for (int k = 0; k < LANES; k++) {
+        const uint64_t j = j0 + (uint64_t)k;
+        c0[k] = (uint32_t)j;
+        c1[k] = (uint32_t)(j >> 32);
+        c2[k] = (uint32_t)offset;
+        c3[k] = (uint32_t)(offset >> 32);
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        for (int k = 0; k < LANES; k++) {
+            const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[k], p1 = (uint64_t)PHILOX_M1 * c2[k];
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[k] ^ k0;
+            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[k] ^ k1;
+            c0[k] = n0;
+            c1[k] = (uint32_t)p1;
+            c2[k] = n2;
+            c3[k] = (uint32_t)p0;
+        }
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    for (int k = 0; k < LANES; k++) {
+        w[0][k] = c0[k];
+        w[1][k] = c1[k];
+        w[2][k] = c2[k];
+        w[3][k] = c3[k];
+    }
+}
+
+static uint64_t threshold(double p) { return (uint64_t)(p * 4294967296.0); }
+
+/* mask[i] = (word of element i) >= thr for i in [lo, hi), lo a multiple of 4 */
+CR_CLONES static void mask_range(uint8_t *mask, int64_t lo, int64_t hi, uint64_t thr,
+                                 uint64_t seed, uint64_t offset) {
+    uint32_t w[4][LANES];
+    for (int64_t i0 = lo; i0 < hi; i0 += 4 * LANES) {
+        philox_lanes(w, (uint64_t)i0 / 4, seed, offset);
+        if (hi - i0 >= 4 * LANES) {
+            for (int k = 0; k < LANES; k++)
+                for (int q = 0; q < 4; q++) mask[i0 + 4 * k + q] = (uint64_t)w[q][k] >= thr;
+        } else {
+            for (int64_t i = i0; i < hi; i++)
+                mask[i] = (uint64_t)w[(i - i0) % 4][(i - i0) / 4] >= thr;
+        }
+    }
+}
+
+void cr_dropout_mask(uint8_t *mask, int64_t n, double p, uint64_t seed, uint64_t offset) {
+    const uint64_t thr = threshold(p);
+    CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN, mask_range(mask, lo, hi, thr, seed, offset));
+}
+
+#define DROPOUT_KERNELS(T, SUF)                                                              \
+CR_CLONES static void apply_range_##SUF(T *y, const T *x, const uint8_t *mask, int64_t lo,  \
+                                        int64_t hi, T s) {                                   \
+    for (int64_t i = lo; i < hi; i++) y[i] = x[i] * (mask[i] ? s : (T)0);                    \
+}                                                                                            \
+                                                                                             \
+/* mask then y in chunks of 4096 (the chunk's mask stays in L1) */                          \
+static void forward_range_##SUF(T *y, uint8_t *mask, const T *x, int64_t lo, int64_t hi,     \
+                                uint64_t thr, uint64_t seed, uint64_t offset, T s) {         \
+    for (int64_t i = lo; i < hi; i += 4096) {                                                \
+        const int64_t e = hi - i < 4096 ? hi : i + 4096;                                     \
+        mask_range(mask, i, e, thr, seed, offset);                                           \
+        apply_range_##SUF(y, x, mask, i, e, s);                                              \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+void cr_dropout_forward_##SUF(T *y, uint8_t *mask, const T *x, int64_t n, double p,          \
+                              uint64_t seed, uint64_t offset) {                              \
+    const uint64_t thr = threshold(p);                                                       \
+    const T s = (T)1 / (T)(1.0 - p);                                                         \
+    CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN,                                               \
+                   forward_range_##SUF(y, mask, x, lo, hi, thr, seed, offset, s));           \
+}                                                                                            \
+                                                                                             \
+void cr_dropout_backward_##SUF(T *dx, const T *dy, const uint8_t *mask, int64_t n,           \
+                               double p) {                                                   \
+    const T s = (T)1 / (T)(1.0 - p);                                                         \
+    CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN, apply_range_##SUF(dx, dy, mask, lo, hi, s));  \
+}
+
+DROPOUT_KERNELS(float, f32)
+DROPOUT_KERNELS(double, f64)
