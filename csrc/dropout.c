@@ -1,10 +1,11 @@
 /* dropout.c — Philox4x32-10 dropout masks (see dropout.h for the stream definition).
  *
  * Philox (Salmon et al., SC'11): 10 rounds of two 32x32->64-bit multiplies and xors on a
- * 128-bit counter, with a Weyl-sequence key schedule. The range kernel runs 16 counters
- * side by side in plain arrays so the compiler vectorises the rounds (vpmuludq); a call
- * splits [0, n) into per-thread chunks on 16-element boundaries (split.h). Each element's
- * word depends only on its index, so chunking never changes a result.
+ * 128-bit counter, with a Weyl-sequence key schedule. The range kernel runs the 16
+ * counters of a 64-element group side by side in plain arrays so the compiler vectorises
+ * the rounds (vpmuludq) and the 64 compares; a call splits [0, n) into per-thread chunks
+ * (split.h). Each element's word depends only on its index, so chunking never changes a
+ * result.
  */
 #include <stdlib.h>
 #include "chainrule.h"
@@ -15,7 +16,15 @@
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
-#define LANES 16 /* counters per vector batch */
+#define LANES 16 /* counters per vector batch: a group of 4 * LANES = 64 elements */
+
+/* Clones for AVX2 and baseline only: for AVX-512 gcc 12 widens the 32x32->64-bit products
+ * to vpmullq (3 uops, 15 cycles) instead of vpmuludq, which makes Philox ~2x slower. */
+#if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PHILOX_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PHILOX_CLONES
+#endif
 
 void cr_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]) {
     uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3], k0 = key[0], k1 = key[1];
@@ -37,56 +46,63 @@ void cr_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key
     out[3] = c3;
 }
 
+/* One Philox round on LANES counters side by side (vectorises: vpmuludq) */
+static inline void philox_round(uint32_t *restrict c0, uint32_t *restrict c1,
+                                uint32_t *restrict c2, uint32_t *restrict c3, uint32_t k0,
+                                uint32_t k1) {
+    for (int k = 0; k < LANES; k++) {
+        const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[k], p1 = (uint64_t)PHILOX_M1 * c2[k];
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[k] ^ k0;
+        const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[k] ^ k1;
+        c0[k] = n0;
+        c1[k] = (uint32_t)p1;
+        c2[k] = n2;
+        c3[k] = (uint32_t)p0;
+    }
+}
+
 /* The random words of counters j0 .. j0+LANES-1: w[word][lane]. */
 static inline void philox_lanes(uint32_t w[4][LANES], uint64_t j0, uint64_t seed,
-                                   uint64_t offset) {
-    uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
+                                uint64_t offset) {
     for (int k = 0; k < LANES; k++) {
         const uint64_t j = j0 + (uint64_t)k;
-        c0[k] = (uint32_t)j;
-        c1[k] = (uint32_t)(j >> 32);
-        c2[k] = (uint32_t)offset;
-        c3[k] = (uint32_t)(offset >> 32);
+        w[0][k] = (uint32_t)j;
+        w[1][k] = (uint32_t)(j >> 32);
+        w[2][k] = (uint32_t)offset;
+        w[3][k] = (uint32_t)(offset >> 32);
     }
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
-        for (int k = 0; k < LANES; k++) {
-            const uint64_t p0 = (uint64_t)PHILOX_M0 * c0[k], p1 = (uint64_t)PHILOX_M1 * c2[k];
-            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[k] ^ k0;
-            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[k] ^ k1;
-            c0[k] = n0;
-            c1[k] = (uint32_t)p1;
-            c2[k] = n2;
-            c3[k] = (uint32_t)p0;
-        }
+        philox_round(w[0], w[1], w[2], w[3], k0, k1);
         k0 += PHILOX_W0;
         k1 += PHILOX_W1;
     }
-    for (int k = 0; k < LANES; k++) {
-        w[0][k] = c0[k];
-        w[1][k] = c1[k];
-        w[2][k] = c2[k];
-        w[3][k] = c3[k];
+}
+
+/* mask[i] = (word of element i) >= thr for i in [lo, hi). Element g*64 + q*16 + k is word
+ * q of counter g*16 + k, so a group's 64 mask bytes are its 4 x 16 words in order; a range
+ * may start or end inside a group. p == 1 (thr = 2^32) keeps nothing. */
+PHILOX_CLONES static void mask_range(uint8_t *mask, int64_t lo, int64_t hi, uint64_t thr,
+                                     uint64_t seed, uint64_t offset) {
+    if (thr > 0xFFFFFFFFu) {
+        for (int64_t i = lo; i < hi; i++) mask[i] = 0;
+        return;
+    }
+    const uint32_t t = (uint32_t)thr;
+    uint32_t w[4][LANES];
+    const uint32_t *u = &w[0][0];
+    for (int64_t g0 = lo - lo % (4 * LANES); g0 < hi; g0 += 4 * LANES) {
+        philox_lanes(w, (uint64_t)g0 / 4, seed, offset);
+        if (g0 >= lo && hi - g0 >= 4 * LANES) {
+            for (int r = 0; r < 4 * LANES; r++) mask[g0 + r] = u[r] >= t;
+        } else {
+            const int64_t a = g0 > lo ? g0 : lo, b = hi - g0 < 4 * LANES ? hi : g0 + 4 * LANES;
+            for (int64_t i = a; i < b; i++) mask[i] = u[i - g0] >= t;
+        }
     }
 }
 
 static uint64_t threshold(double p) { return (uint64_t)(p * 4294967296.0); }
-
-/* mask[i] = (word of element i) >= thr for i in [lo, hi), lo a multiple of 4 */
-CR_CLONES static void mask_range(uint8_t *mask, int64_t lo, int64_t hi, uint64_t thr,
-                                 uint64_t seed, uint64_t offset) {
-    uint32_t w[4][LANES];
-    for (int64_t i0 = lo; i0 < hi; i0 += 4 * LANES) {
-        philox_lanes(w, (uint64_t)i0 / 4, seed, offset);
-        if (hi - i0 >= 4 * LANES) {
-            for (int k = 0; k < LANES; k++)
-                for (int q = 0; q < 4; q++) mask[i0 + 4 * k + q] = (uint64_t)w[q][k] >= thr;
-        } else {
-            for (int64_t i = i0; i < hi; i++)
-                mask[i] = (uint64_t)w[(i - i0) % 4][(i - i0) / 4] >= thr;
-        }
-    }
-}
 
 void cr_dropout_mask(uint8_t *mask, int64_t n, double p, uint64_t seed, uint64_t offset) {
     const uint64_t thr = threshold(p);
@@ -99,7 +115,7 @@ CR_CLONES static void apply_range_##SUF(T *y, const T *x, const uint8_t *mask, i
     for (int64_t i = lo; i < hi; i++) y[i] = x[i] * (mask[i] ? s : (T)0);                    \
 }                                                                                            \
                                                                                              \
-/* mask then y in chunks of 4096 (the chunk's mask stays in L1) */                          \
+/* mask then y in chunks of 4096 (the chunk's mask stays in L1) */                        \
 static void forward_range_##SUF(T *y, uint8_t *mask, const T *x, int64_t lo, int64_t hi,     \
                                 uint64_t thr, uint64_t seed, uint64_t offset, T s) {         \
     for (int64_t i = lo; i < hi; i += 4096) {                                                \

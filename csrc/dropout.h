@@ -1,9 +1,11 @@
 /* dropout.h — dropout with a counter-based generator (Philox4x32-10, see dropout.c).
  *
- * The random word of element i is word (i % 4) of Philox4x32-10 applied to the counter
- *   (lo32(i / 4), hi32(i / 4), lo32(offset), hi32(offset))  with key (lo32(seed), hi32(seed)),
- * so the mask depends only on (seed, offset, i): bitwise the same for any thread count or
- * schedule, and different offsets give disjoint counters (independent streams).
+ * Elements go in groups of 64: element i = 64 g + 16 q + k (q < 4, k < 16) gets word q of
+ * Philox4x32-10 applied to the counter j = 16 g + k, i.e.
+ *   (lo32(j), hi32(j), lo32(offset), hi32(offset))  with key (lo32(seed), hi32(seed)),
+ * so each counter serves 4 elements and the mask depends only on (seed, offset, i):
+ * bitwise the same for any thread count or schedule; different offsets give disjoint
+ * counters (independent streams).
  * Element i is kept iff its word u satisfies u >= floor(p * 2^32) (p = 1 keeps nothing).
  * Kept elements are scaled by s = (T)1 / (T)(1 - p):
  *   mask[i] = kept,  y[i] = x[i] * (kept ? s : 0),  dx[i] = dy[i] * (mask[i] ? s : 0)

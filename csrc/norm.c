@@ -1,7 +1,7 @@
 /* norm.c — batch normalization forward/backward over (N, C, L) (see norm.h for the math).
  *
  * Threads share the channels out statically (one contiguous block each); a channel is
- * always reduced by one thread in one fixed order (8 double lanes, rows in order), so
+ * always reduced by one thread in one fixed order (16 double lanes, rows in order), so
  * results are bitwise the same for any thread count. The row loops are compiled for
  * AVX-512, AVX2+FMA and baseline x86-64 (target_clones); float32 and float64 share one
  * template (norm_impl.h), included twice.
@@ -12,11 +12,21 @@
 #include "norm.h"
 #include "split.h"
 
-/* rows at least this long are processed channel by channel (see norm_impl.h) */
+/* rows at least this long are processed in cache-sized channel blocks (see norm_impl.h) */
 #define NORM_ROW_MIN 32
-/* the 8 lanes of a reduction, combined in one fixed order */
-#define LANES_TOTAL(a) ((((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + \
-                        (((a)[4] + (a)[5]) + ((a)[6] + (a)[7])))
+/* bytes of input a channel block may span (its later passes should hit L2) */
+#define NORM_BLOCK_BYTES (1 << 20)
+/* lanes of a reduction: element l of a row goes to lane l % NL */
+#define NL 16
+
+/* the NL lanes of a reduction, summed in one fixed order (a pairwise tree) */
+static double lanes_total(const double *a) {
+    double t[NL];
+    for (int j = 0; j < NL; j++) t[j] = a[j];
+    for (int w = NL / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) t[j] += t[j + w];
+    return t[0];
+}
 
 /* Runs the statement(s) given after the sizes with int64_t c0, c1 in scope: one channel
  * block [c0, c1) per thread (static, in order) when the tensor is large enough, else

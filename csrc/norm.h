@@ -5,7 +5,7 @@
  * (mean, invstd, weight, bias, dweight, dbias) have C elements.
  *
  * Statistics are computed in double whatever T is: two passes over each channel (the sum,
- * then the sum of squared deviations from the mean), each into 8 fixed lanes combined in
+ * then the sum of squared deviations from the mean), each into 16 fixed lanes combined in
  * a fixed order, so the result depends only on the shape, never on the thread count:
  * every channel is reduced by one thread, channels are shared out statically.
  *   mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)

@@ -25,12 +25,13 @@ def test_philox_known_answers(ctr, key, want):
 
 
 def test_mask_is_the_documented_stream():
-    """Element i keeps iff word i % 4 of philox((i // 4, 0, lo(offset), hi(offset)),
-    (lo(seed), hi(seed))) >= floor(p * 2**32)."""
+    """Element i = 64 g + 16 q + k keeps iff word q of philox((16 g + k, 0, lo(offset),
+    hi(offset)), (lo(seed), hi(seed))) >= floor(p * 2**32)."""
     seed, offset, p = 0x0123456789ABCDEF, (7 << 32) + 5, 0.3
-    mask = ops.dropout_mask(11, p, seed, offset)
-    for i in range(11):
-        w = _kernels.philox4x32_10((i // 4, 0, 5, 7), (0x89ABCDEF, 0x01234567))[i % 4]
+    mask = ops.dropout_mask(150, p, seed, offset)
+    for i in range(150):
+        g, q, k = i // 64, (i % 64) // 16, i % 16
+        w = _kernels.philox4x32_10((16 * g + k, 0, 5, 7), (0x89ABCDEF, 0x01234567))[q]
         assert mask[i] == (w >= int(p * 2**32))
 
 

@@ -11,9 +11,10 @@ from helpers import HAVE_TORCH, assert_close, torch
 
 DTYPES = [np.float32, np.float64]
 # (N, C, *): NC, NCL, NCHW; N = 1, C = 1, prime sizes, rows below and above the
-# channel-by-channel threshold (L = 32), and one large enough to run on threads
+# cache-blocking threshold (L = 32), large enough to run on threads, and one whose
+# channels span several 1 MiB blocks per thread
 SHAPES = [(7, 5), (1, 3), (13, 1), (4, 3, 17), (1, 2, 40), (3, 5, 3, 3), (2, 3, 8, 8),
-          (1, 1, 5, 7), (5, 7, 11, 13), (16, 8, 32, 32), (64, 128, 9)]
+          (1, 1, 5, 7), (5, 7, 11, 13), (16, 8, 32, 32), (64, 128, 9), (40, 11, 32, 32)]
 
 
 def _params(rng, C, dtype, affine):
@@ -93,7 +94,8 @@ def test_statistics_are_stable_with_a_large_mean(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(32, 16, 16, 16), (4096, 40), (200, 24, 20)])
+@pytest.mark.parametrize("shape", [(32, 16, 16, 16), (4096, 40), (200, 24, 20),
+                                   (40, 11, 32, 32)])
 def test_one_and_two_threads_agree_bitwise(shape, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)

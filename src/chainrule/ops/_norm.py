@@ -88,8 +88,9 @@ def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
 def dropout_forward(x, p, seed, offset=0):
     """-> (y, mask): mask (x's shape, uint8) is 1 where kept; y = x * mask / (1 - p).
 
-    The keep bit of element i (row-major) is word i % 4 of Philox4x32-10 with counter
-    (i // 4, offset) and key seed: reproducible for (seed, offset) on any thread count.
+    Element i = 64 g + 16 q + k (row-major, q < 4, k < 16) is kept iff word q of
+    Philox4x32-10 with counter (16 g + k, offset) and key seed is >= floor(p * 2**32):
+    reproducible for (seed, offset) on any thread count (see csrc/dropout.h).
     """
     fn = "dropout_forward"
     x = as_float_array(fn, "x", x)

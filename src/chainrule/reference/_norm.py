@@ -119,11 +119,13 @@ def philox4x32_10(ctr, key):
 
 
 def _keep(n, p, seed, offset):
-    """Keep bits of elements 0 .. n-1: word i % 4 of the block with counter
-    (i // 4, offset) must be >= floor(p * 2**32)."""
-    j = np.arange((n + 3) // 4, dtype=np.uint64)
+    """Keep bits of elements 0 .. n-1: element 64 g + 16 q + k takes word q of the block
+    with counter (16 g + k, offset); it is kept iff that word is >= floor(p * 2**32)."""
+    groups = (n + 63) // 64
+    j = np.arange(groups * 16, dtype=np.uint64)
     ctr = (j & _LO, j >> _S32, np.uint64(offset & 0xFFFFFFFF), np.uint64(offset >> 32))
-    words = np.stack(philox4x32_10(ctr, (seed & 0xFFFFFFFF, seed >> 32)), axis=1).reshape(-1)
+    words = np.stack(philox4x32_10(ctr, (seed & 0xFFFFFFFF, seed >> 32)))  # (4, 16 G)
+    words = words.reshape(4, groups, 16).transpose(1, 0, 2).reshape(-1)
     thr = int(p * 4294967296.0)
     return words[:n].astype(np.uint64) >= np.uint64(thr) if thr < (1 << 32) else \
         np.zeros(n, bool)
