@@ -70,7 +70,8 @@ def test_one_two_and_three_threads_agree_bitwise(dtype, rng):
     for n in (1, 2, 3):
         cr.set_num_threads(n)
         y, mask = ops.dropout_forward(x, 0.3, 77, 11)
-        outs.append((y, mask, ops.dropout_backward(x, mask, 0.3), ops.dropout_mask(x.shape, 0.3, 77, 11)))
+        outs.append((y, mask, ops.dropout_backward(x, mask, 0.3),
+                     ops.dropout_mask(x.shape, 0.3, 77, 11)))
     for other in outs[1:]:
         for a, e in zip(outs[0], other):
             assert np.array_equal(a, e)
