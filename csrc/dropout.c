@@ -19,7 +19,7 @@
 #define LANES 16 /* counters per vector batch: a group of 4 * LANES = 64 elements */
 
 /* Clones for AVX2 and baseline only: for AVX-512 gcc 12 widens the 32x32->64-bit products
- * to vpmullq (3 uops, 15 cycles) instead of vpmuludq, which makes Philox ~2x slower. */
+ * to vpmullq (3 uops on Intel) instead of vpmuludq, and the AVX-512 clone was slower. */
 #if defined(CR_X86) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define PHILOX_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
