@@ -7,14 +7,15 @@ import pytest
 import chainrule as cr
 from chainrule import ops, reference as ref
 from chainrule.nn import functional as F
+from chainrule.ops._registry import bench_cases
 
 try:
     import torch
 except ImportError:  # pragma: no cover - PyTorch is an optional peer
     torch = None
 
-BN_SHAPE = (32, 64, 32, 32)
-DROP_N = 1 << 20
+BN_SHAPE = bench_cases("batch_norm_forward", "pytest")[0]  # (32, 64, 32, 32)
+DROP_N = bench_cases("dropout_forward", "pytest")[0][0]  # 1 << 20
 
 
 def _bn_data():

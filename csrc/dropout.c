@@ -109,35 +109,14 @@ void cr_dropout_mask(uint8_t *mask, int64_t n, double p, uint64_t seed, uint64_t
     CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN, mask_range(mask, lo, hi, thr, seed, offset));
 }
 
-#define DROPOUT_KERNELS(T, SUF)                                                              \
-CR_CLONES static void apply_range_##SUF(T *y, const T *x, const uint8_t *mask, int64_t lo,  \
-                                        int64_t hi, T s) {                                   \
-    for (int64_t i = lo; i < hi; i++) y[i] = x[i] * (mask[i] ? s : (T)0);                    \
-}                                                                                            \
-                                                                                             \
-/* mask then y in chunks of 4096 (the chunk's mask stays in L1) */                        \
-static void forward_range_##SUF(T *y, uint8_t *mask, const T *x, int64_t lo, int64_t hi,     \
-                                uint64_t thr, uint64_t seed, uint64_t offset, T s) {         \
-    for (int64_t i = lo; i < hi; i += 4096) {                                                \
-        const int64_t e = hi - i < 4096 ? hi : i + 4096;                                     \
-        mask_range(mask, i, e, thr, seed, offset);                                           \
-        apply_range_##SUF(y, x, mask, i, e, s);                                              \
-    }                                                                                        \
-}                                                                                            \
-                                                                                             \
-void cr_dropout_forward_##SUF(T *y, uint8_t *mask, const T *x, int64_t n, double p,          \
-                              uint64_t seed, uint64_t offset) {                              \
-    const uint64_t thr = threshold(p);                                                       \
-    const T s = (T)1 / (T)(1.0 - p);                                                         \
-    CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN,                                               \
-                   forward_range_##SUF(y, mask, x, lo, hi, thr, seed, offset, s));           \
-}                                                                                            \
-                                                                                             \
-void cr_dropout_backward_##SUF(T *dx, const T *dy, const uint8_t *mask, int64_t n,           \
-                               double p) {                                                   \
-    const T s = (T)1 / (T)(1.0 - p);                                                         \
-    CR_SPLIT_RANGE(n, CR_DROPOUT_PARALLEL_MIN, apply_range_##SUF(dx, dy, mask, lo, hi, s));  \
-}
+#define T float
+#define SUF f32
+#include "dropout_tmpl.h"
+#undef T
+#undef SUF
 
-DROPOUT_KERNELS(float, f32)
-DROPOUT_KERNELS(double, f64)
+#define T double
+#define SUF f64
+#include "dropout_tmpl.h"
+#undef T
+#undef SUF

@@ -4,7 +4,7 @@
  * always reduced by one thread in one fixed order (16 double lanes, rows in order), so
  * results are bitwise the same for any thread count. The row loops are compiled for
  * AVX-512, AVX2+FMA and baseline x86-64 (target_clones); float32 and float64 share one
- * template (norm_impl.h), included twice.
+ * template (norm_tmpl.h), included twice.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "norm.h"
 #include "split.h"
 
-/* rows at least this long are processed in cache-sized channel blocks (see norm_impl.h) */
+/* rows at least this long are processed in cache-sized channel blocks (see norm_tmpl.h) */
 #define NORM_ROW_MIN 32
 /* bytes of input a channel block may span (its later passes should hit L2) */
 #define NORM_BLOCK_BYTES (1 << 20)
@@ -33,8 +33,8 @@ static double lanes_total(const double *a) {
  * once with [0, C). */
 #define NORM_CHANNELS(C, total, ...)                                                      \
     do {                                                                                  \
-        const int nt_ = cr_get_num_threads();                                             \
-        if ((total) < CR_NORM_PARALLEL_MIN || nt_ <= 1 || (C) < 2 || cr_in_parallel()) { \
+        const int nt_ = cr_threads_for((double)(total), CR_NORM_PARALLEL_MIN);           \
+        if (nt_ <= 1 || (C) < 2) {                                                        \
             const int64_t c0 = 0, c1 = (C);                                               \
             __VA_ARGS__;                                                          \
         } else {                                                                          \
@@ -49,12 +49,12 @@ static double lanes_total(const double *a) {
 
 #define T float
 #define SUF f32
-#include "norm_impl.h"
+#include "norm_tmpl.h"
 #undef T
 #undef SUF
 
 #define T double
 #define SUF f64
-#include "norm_impl.h"
+#include "norm_tmpl.h"
 #undef T
 #undef SUF

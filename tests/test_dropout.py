@@ -116,14 +116,14 @@ def test_edge_probabilities(dtype, rng):
 def test_manual_seed_reproduces_and_calls_differ(rng):
     x = rng.standard_normal((64, 64)).astype(np.float32)
     cr.manual_seed(3)
-    a1, a2 = F.dropout(x).data, F.dropout(x).data
+    a1, a2 = F.dropout(x).array, F.dropout(x).array
     cr.manual_seed(3)
-    b1, b2 = F.dropout(x).data, F.dropout(x).data
+    b1, b2 = F.dropout(x).array, F.dropout(x).array
     assert np.array_equal(a1, b1) and np.array_equal(a2, b2)
     assert not np.array_equal(a1 != 0, a2 != 0)
     cr.manual_seed(3)
     cr.set_num_threads(1)
-    assert np.array_equal(F.dropout(x).data, a1)
+    assert np.array_equal(F.dropout(x).array, a1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -133,8 +133,8 @@ def test_gradient_is_the_mask_scaled(dtype, rng):
     g = rng.standard_normal((6, 50)).astype(dtype)
     y.backward(g)
     scale = dtype(1) / dtype(0.75)
-    kept = y.data != 0
-    assert np.array_equal(y.data, np.where(kept, x.data * scale, 0))
+    kept = y.array != 0
+    assert np.array_equal(y.array, np.where(kept, x.array * scale, 0))
     assert np.array_equal(x.grad, np.where(kept, g * scale, 0))
 
 
@@ -159,7 +159,7 @@ def test_dropout2d_drops_whole_channels(rng):
     x = cr.tensor(rng.standard_normal((50, 40, 3, 4)), requires_grad=True)
     m = nn.Dropout2d(0.3)
     y = m(x)
-    per_channel = (y.data != 0).reshape(50, 40, -1)
+    per_channel = (y.array != 0).reshape(50, 40, -1)
     kept = per_channel.all(axis=2)
     assert np.array_equal(kept, per_channel.any(axis=2))  # all or nothing per channel
     assert abs((1 - kept.mean()) - 0.3) < 6 * np.sqrt(0.3 * 0.7 / 2000)
@@ -167,7 +167,7 @@ def test_dropout2d_drops_whole_channels(rng):
     y.backward(g)
     assert np.array_equal(x.grad, np.where(kept[:, :, None, None], g * (1 / 0.7), 0))
     y3 = nn.Dropout2d(0.5)(rng.standard_normal((4, 6, 10)))  # (N, C, L)
-    assert np.array_equal((y3.data != 0).all(axis=2), (y3.data != 0).any(axis=2))
+    assert np.array_equal((y3.array != 0).all(axis=2), (y3.array != 0).any(axis=2))
 
 
 def test_inplace(rng):
@@ -176,15 +176,15 @@ def test_inplace(rng):
     cr.manual_seed(5)
     y = F.dropout(x, 0.5, inplace=True)
     cr.manual_seed(5)
-    want = F.dropout(cr.tensor(a), 0.5).data
-    assert np.shares_memory(y.data, x.data) and np.array_equal(x.data, want)
+    want = F.dropout(cr.tensor(a), 0.5).array
+    assert np.shares_memory(y.array, x.array) and np.array_equal(x.array, want)
     leaf = cr.tensor(a.copy(), requires_grad=True)
     with pytest.raises(ValueError, match="dropout: inplace=True on a leaf"):
         F.dropout(leaf, inplace=True)
     h = leaf * 2.0  # a non-leaf may be overwritten; the gradient still flows
     y = nn.Dropout(0.5, inplace=True)(h)
     y.backward(np.ones((8, 8), np.float32))
-    assert np.array_equal(leaf.grad, np.where(y.data != 0, 4.0, 0.0).astype(np.float32))
+    assert np.array_equal(leaf.grad, np.where(y.array != 0, 4.0, 0.0).astype(np.float32))
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf")])

@@ -152,7 +152,7 @@ def test_functional_matches_torch(shape, training, rng):
     tm, tv = torch.tensor(rm), torch.tensor(rv)
     ty = torch.nn.functional.batch_norm(tx, tm, tv, tw, tb, training, 0.3, 1e-4)
     ty.backward(torch.tensor(dy))
-    assert_close(y.data, ty.detach().numpy(), np.float32, name="y")
+    assert_close(y.array, ty.detach().numpy(), np.float32, name="y")
     assert_close(crm, tm.numpy(), np.float32, name="running_mean")
     assert_close(crv, tv.numpy(), np.float32, name="running_var")
     for name, a, t in (("dx", crx, tx), ("dweight", crw, tw), ("dbias", crb, tb)):
@@ -175,8 +175,8 @@ def test_module_matches_torch_over_train_and_eval_steps(cls, shape, kwargs, rng)
     t = _torch_module(cls, 3, **kwargs)
     if m.affine:  # same non-trivial parameters in both
         w, b = _params(rng, 3, np.float32, True)
-        m.weight.data[...] = w
-        m.bias.data[...] = b
+        m.weight.array[...] = w
+        m.bias.array[...] = b
         with torch.no_grad():
             t.weight.copy_(torch.tensor(w))
             t.bias.copy_(torch.tensor(b))
@@ -191,7 +191,7 @@ def test_module_matches_torch_over_train_and_eval_steps(cls, shape, kwargs, rng)
         tx = torch.tensor(x, requires_grad=True)
         ty = t(tx)
         ty.backward(torch.tensor(dy))
-        assert_close(y.data, ty.detach().numpy(), np.float32, name=f"y step {step}")
+        assert_close(y.array, ty.detach().numpy(), np.float32, name=f"y step {step}")
         assert_close(xc.grad, tx.grad.numpy(), np.float32, name=f"dx step {step}",
                      scale=max(1.0, float(np.abs(tx.grad.numpy()).max())))
         if m.affine:
@@ -221,7 +221,7 @@ def test_load_state_dict_from_torch(rng):
     m.eval()
     assert int(m[1].num_batches_tracked) == 3
     x = rng.standard_normal((2, 2, 7, 7)).astype(np.float32)
-    assert_close(m(x).data, t(torch.tensor(x)).detach().numpy(), np.float32)
+    assert_close(m(x).array, t(torch.tensor(x)).detach().numpy(), np.float32)
 
 
 # ---------------------------------------------------------------- module mechanics
@@ -260,7 +260,7 @@ def test_eval_uses_running_statistics():
     m.running_mean[...] = [1.0, -1.0]
     m.running_var[...] = [4.0, 0.25]
     m.eval()
-    y = m(np.array([[3.0, 0.0]])).data  # N = 1 is fine in evaluation
+    y = m(np.array([[3.0, 0.0]])).array  # N = 1 is fine in evaluation
     assert_close(y, [[2.0 / np.sqrt(4.0 + 1e-5), 1.0 / np.sqrt(0.25 + 1e-5)]], np.float64)
     assert int(m.num_batches_tracked) == 0
 

@@ -4,44 +4,6 @@
 # refuse anything that would let the C loops step out of bounds. Batch norm arrays are
 # (N, C, L) views (L = H*W, or 1 for (N, C) input); optional per-channel arrays
 # (weight, bias, and the gradients nobody wants) are None.
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
-
-cdef extern from "norm.h" nogil:
-    int CR_NORM_PARALLEL_MIN
-    void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
-                                   const float *x, const float *weight, const float *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps)
-    void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
-                                   const double *x, const double *weight, const double *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps)
-    void cr_batch_norm_apply_f32(float *y, const float *x, const float *mean,
-                                 const float *invstd, const float *weight, const float *bias,
-                                 int64_t N, int64_t C, int64_t L)
-    void cr_batch_norm_apply_f64(double *y, const double *x, const double *mean,
-                                 const double *invstd, const double *weight,
-                                 const double *bias, int64_t N, int64_t C, int64_t L)
-    void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
-                                    const float *x, const float *mean, const float *invstd,
-                                    const float *weight, int64_t N, int64_t C, int64_t L,
-                                    int training)
-    void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias,
-                                    const double *dy, const double *x, const double *mean,
-                                    const double *invstd, const double *weight, int64_t N,
-                                    int64_t C, int64_t L, int training)
-
-cdef extern from "dropout.h" nogil:
-    int CR_DROPOUT_PARALLEL_MIN
-    void cr_philox4x32_10(uint32_t *out, const uint32_t *ctr, const uint32_t *key)
-    void cr_dropout_mask(uint8_t *mask, int64_t n, double p, uint64_t seed, uint64_t offset)
-    void cr_dropout_forward_f32(float *y, uint8_t *mask, const float *x, int64_t n, double p,
-                                uint64_t seed, uint64_t offset)
-    void cr_dropout_forward_f64(double *y, uint8_t *mask, const double *x, int64_t n,
-                                double p, uint64_t seed, uint64_t offset)
-    void cr_dropout_backward_f32(float *dx, const float *dy, const uint8_t *mask, int64_t n,
-                                 double p)
-    void cr_dropout_backward_f64(double *dx, const double *dy, const uint8_t *mask, int64_t n,
-                                 double p)
-
 
 # batch norms / dropouts with at least this many elements run on cr_get_num_threads() threads
 NORM_PARALLEL_MIN = CR_NORM_PARALLEL_MIN

@@ -30,8 +30,8 @@ def _bn(shape, torch):
         F.batch_norm(xt, rm, rv, w, b, training=True).backward(dy)
 
     def f_ref():
-        y, mean, invstd, var = ref.batch_norm_forward(x, w.data, b.data)
-        ref.batch_norm_backward(dy, x, w.data, mean, invstd)
+        y, mean, invstd, var = ref.batch_norm_forward(x, w.array, b.array)
+        ref.batch_norm_backward(dy, x, w.array, mean, invstd)
     f_torch = None
     if torch is not None:
         m = torch.nn.BatchNorm2d(C)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from .._normchecks import prob_arg
 from .._random import get_generator
-from ..autograd import _make, as_tensor
+from ..autograd.function import as_tensor, make
 from .modules import Module
 
 __all__ = ["dropout", "dropout2d", "Dropout", "Dropout2d"]
@@ -28,7 +28,7 @@ def _inplace_target(fn, x):
     if x.requires_grad and x.is_leaf:
         raise ValueError(f"{fn}: inplace=True on a leaf Tensor that requires grad (use "
                          f"inplace=False)")
-    return x.data
+    return x.array
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -46,11 +46,11 @@ def dropout(input, p=0.5, training=True, inplace=False):
         xd[...] = y
         y = xd
     else:
-        y, mask = ops.dropout_forward(x.data, p, seed, offset)
+        y, mask = ops.dropout_forward(x.array, p, seed, offset)
 
     def backward(g):
         return (ops.dropout_backward(g, mask, p),)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -59,7 +59,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     fn = "dropout2d"
     x = as_tensor(input, fn, "input")
     p = prob_arg(fn, p)
-    xd = x.data
+    xd = x.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: input must be (N, C, H, W) or (N, C, L), got shape "
                          f"{xd.shape}")
@@ -80,7 +80,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
     def backward(g):
         return (g * m,)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 class _DropoutNd(Module):

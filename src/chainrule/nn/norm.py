@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..autograd import Tensor, _make, as_tensor
+from ..autograd import Tensor
+from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
 
 __all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
@@ -21,7 +22,7 @@ __all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
 def _array_arg(fn, name, v, C, dt):
     """A running statistic: an ndarray (updated in place) or a Tensor (its array), (C,)."""
     if isinstance(v, Tensor):
-        v = v.data
+        v = v.array
     if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be a float ndarray or Tensor of shape ({C},), "
                         f"got {type(v).__name__}")
@@ -42,7 +43,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     fn = "batch_norm"
     x = as_tensor(input, fn, "input")
-    xd = x.data
+    xd = x.array
     if xd.ndim < 2:
         raise ValueError(f"{fn}: input must have shape (N, C) or (N, C, *), got {xd.shape}")
     C, dt = xd.shape[1], xd.dtype
@@ -50,18 +51,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     b = as_tensor(bias, fn, "bias") if bias is not None else None
     for name, t in (("weight", w), ("bias", b)):
         if t is not None:
-            if t.data.dtype != dt:
-                raise TypeError(f"{fn}: {name} has dtype {t.data.dtype} but the input has "
+            if t.array.dtype != dt:
+                raise TypeError(f"{fn}: {name} has dtype {t.array.dtype} but the input has "
                                 f"{dt} (convert the module with .float()/.double())")
-            if t.data.shape != (C,):
+            if t.array.shape != (C,):
                 raise ValueError(f"{fn}: {name} must have shape ({C},) for input "
-                                 f"{xd.shape}, got {t.data.shape}")
+                                 f"{xd.shape}, got {t.array.shape}")
     rm = None if running_mean is None else _array_arg(fn, "running_mean", running_mean, C, dt)
     rv = None if running_var is None else _array_arg(fn, "running_var", running_var, C, dt)
     if not isinstance(momentum, numbers.Real) or isinstance(momentum, (bool, np.bool_)):
         raise TypeError(f"{fn}: momentum must be a float, got {momentum!r}")
-    wd = w.data if w is not None else None
-    bd = b.data if b is not None else None
+    wd = w.array if w is not None else None
+    bd = b.array if b is not None else None
     if training:
         M = xd.size // C if C else 0
         if M <= 1:
@@ -94,7 +95,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if b is not None:
             out.append(db)
         return tuple(out)
-    return _make(y, parents, backward)
+    return make(y, parents, backward)
 
 
 class _BatchNorm(Module):
@@ -143,16 +144,16 @@ class _BatchNorm(Module):
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
-            self.bias.data[...] = 0
+            self.weight.array[...] = 1
+            self.bias.array[...] = 0
 
     def forward(self, input):
         fn = type(self).__name__
         x = as_tensor(input, fn, "input")
-        if x.data.ndim not in self._ndims:
+        if x.array.ndim not in self._ndims:
             want = " or ".join(f"{d}D" for d in self._ndims)
-            raise ValueError(f"{fn}: expected {want} input (got {x.data.ndim}D input of shape "
-                             f"{x.data.shape})")
+            raise ValueError(f"{fn}: expected {want} input (got {x.array.ndim}D input of shape "
+                             f"{x.array.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1

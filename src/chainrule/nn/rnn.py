@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .._checks import as_int, rnn_nonlinearity
-from ..autograd import _make, as_tensor
+from ..autograd.function import as_tensor, make
 from .. import ops
 from . import init
 from .modules import Module, Parameter
@@ -37,14 +37,14 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", *, on_grad
     b_ih = as_tensor(b_ih, fn, "b_ih") if has_bias else None
     b_hh = as_tensor(b_hh, fn, "b_hh") if has_bias else None
     if h0 is None:
-        if x.data.ndim != 3 or w_hh.data.ndim != 2:  # let ops word the shape error
-            ops.rnn_forward(x.data, None, w_ih.data, w_hh.data)
-        h0 = as_tensor(np.zeros((x.data.shape[1], w_hh.data.shape[0]), x.data.dtype))
+        if x.array.ndim != 3 or w_hh.array.ndim != 2:  # let ops word the shape error
+            ops.rnn_forward(x.array, None, w_ih.array, w_hh.array)
+        h0 = as_tensor(np.zeros((x.array.shape[1], w_hh.array.shape[0]), x.array.dtype))
     else:
         h0 = as_tensor(h0, fn, "h0")
-    xd, h0d, wid, whd = x.data, h0.data, w_ih.data, w_hh.data
-    hs = ops.rnn_forward(xd, h0d, wid, whd, b_ih.data if has_bias else None,
-                         b_hh.data if has_bias else None, nonlinearity)
+    xd, h0d, wid, whd = x.array, h0.array, w_ih.array, w_hh.array
+    hs = ops.rnn_forward(xd, h0d, wid, whd, b_ih.array if has_bias else None,
+                         b_hh.array if has_bias else None, nonlinearity)
     parents = (x, h0, w_ih, w_hh) + ((b_ih, b_hh) if has_bias else ())
 
     def backward(g):
@@ -54,7 +54,7 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", *, on_grad
             on_grad_norms(norms)
         return (dx, dh0, dwi, dwh) + ((dbi, dbh) if has_bias else ())
 
-    return _make(hs, parents, backward)
+    return make(hs, parents, backward)
 
 
 class RNN(Module):
@@ -107,17 +107,17 @@ class RNN(Module):
     def forward(self, x, h0=None):
         fn = "RNN.forward"
         x = as_tensor(x, fn, "input")
-        wdt = self.weight_hh_l0.data.dtype
-        if x.data.dtype != wdt:
-            raise TypeError(f"{fn}: input has dtype {x.data.dtype} but the parameters are "
+        wdt = self.weight_hh_l0.array.dtype
+        if x.array.dtype != wdt:
+            raise TypeError(f"{fn}: input has dtype {x.array.dtype} but the parameters are "
                             f"{wdt} (convert the module with .to(dtype) / .double() / .float())")
         I, H = self.input_size, self.hidden_size
-        xs = x.data.shape
-        if x.data.ndim not in (2, 3) or xs[-1] != I:
+        xs = x.array.shape
+        if x.array.ndim not in (2, 3) or xs[-1] != I:
             raise ValueError(f"{fn}: input must have shape (T, N, {I})"
                              f"{' [batch_first: (N, T, %d)]' % I if self.batch_first else ''}"
                              f" or unbatched (T, {I}), got {xs}")
-        unbatched = x.data.ndim == 2
+        unbatched = x.array.ndim == 2
         if xs[1 if self.batch_first and not unbatched else 0] == 0:
             raise ValueError(f"{fn}: the sequence length must be > 0, got input shape {xs}")
         if unbatched:
@@ -126,20 +126,20 @@ class RNN(Module):
             seq = x.transpose(0, 1)
         else:
             seq = x
-        N = seq.data.shape[1]
+        N = seq.array.shape[1]
         h_init = None
         if h0 is not None:
             h0 = as_tensor(h0, fn, "h0")
             want = (1, H) if unbatched else (1, N, H)
-            if h0.data.shape != want:
+            if h0.array.shape != want:
                 raise ValueError(f"{fn}: h0 must have shape {want} for input {xs}, got "
-                                 f"{h0.data.shape}")
-            if h0.data.dtype != wdt:
-                raise TypeError(f"{fn}: h0 has dtype {h0.data.dtype} but the parameters are {wdt}")
+                                 f"{h0.array.shape}")
+            if h0.array.dtype != wdt:
+                raise TypeError(f"{fn}: h0 has dtype {h0.array.dtype} but the parameters are {wdt}")
             h_init = h0.reshape(N, H)
         hs = rnn(seq, h_init, self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0,
                  self.bias_hh_l0, self.nonlinearity, on_grad_norms=self._record_norms)
-        T = hs.data.shape[0]
+        T = hs.array.shape[0]
         if unbatched:
             return hs.reshape(T, H), hs[T - 1:].reshape(1, H)
         h_n = hs[T - 1:]

@@ -1,5 +1,5 @@
-/* norm_impl.h — batch norm loops, included by norm.c once per dtype with T (float/double)
- * and SUF (f32/f64) defined. See norm.h for the math and the layout (N, C, L).
+/* norm_tmpl.h — batch norm loops, the dtype template of norm.c (cpu.h's idiom: T, SUF,
+ * CR_FN(name)). See norm.h for the math and the layout (N, C, L).
  *
  * Each thread takes its channels in blocks and runs all passes over a block back to back,
  * rows in memory order within the block:
@@ -11,14 +11,11 @@
  * Whatever the blocking, every channel's sums run in one fixed order (lanes l % NL, rows
  * in order), so the results do not depend on it or on the thread count.
  */
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, SUF)
 
 /* acc[j] += sum of p[l] over l % NL == j, l < L (the lane an element goes to is fixed).
  * The lanes are copied to a local array so they stay in registers (NL / 8 independent
  * vector chains), and back at the end. */
-CR_CLONES static void FN(lane_sum_)(double *restrict acc, const T *restrict p, int64_t L) {
+CR_CLONES static void CR_FN(lane_sum)(double *restrict acc, const T *restrict p, int64_t L) {
     double a[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
     int64_t l = 0;
@@ -29,7 +26,7 @@ CR_CLONES static void FN(lane_sum_)(double *restrict acc, const T *restrict p, i
 }
 
 /* acc[j] += (p[l] - m)^2 over l % NL == j */
-CR_CLONES static void FN(lane_sqdev_)(double *restrict acc, const T *restrict p, double m,
+CR_CLONES static void CR_FN(lane_sqdev)(double *restrict acc, const T *restrict p, double m,
                                       int64_t L) {
     double a[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
@@ -47,7 +44,7 @@ CR_CLONES static void FN(lane_sqdev_)(double *restrict acc, const T *restrict p,
 }
 
 /* acc[j] += dy[l] * (x[l] - m) over l % NL == j */
-CR_CLONES static void FN(lane_dot_)(double *restrict acc, const T *restrict dy,
+CR_CLONES static void CR_FN(lane_dot)(double *restrict acc, const T *restrict dy,
                                     const T *restrict x, double m, int64_t L) {
     double a[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
@@ -61,19 +58,19 @@ CR_CLONES static void FN(lane_dot_)(double *restrict acc, const T *restrict dy,
 /* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
  * evaluation mode. Centring first keeps y exact where x == mean (x * a + (b - m * a)
  * would cancel two large terms). */
-CR_CLONES static void FN(affine_row_)(T *restrict out, const T *restrict p, T m, T a, T b,
+CR_CLONES static void CR_FN(affine_row)(T *restrict out, const T *restrict p, T m, T a, T b,
                                       int64_t L) {
     for (int64_t l = 0; l < L; l++) out[l] = (p[l] - m) * a + b;
 }
 
 /* dx[l] = dy[l] * a + (x[l] - m) * b + c */
-CR_CLONES static void FN(dx_row_)(T *restrict dx, const T *restrict dy, const T *restrict x,
+CR_CLONES static void CR_FN(dx_row)(T *restrict dx, const T *restrict dy, const T *restrict x,
                                   T m, T a, T b, T c, int64_t L) {
     for (int64_t l = 0; l < L; l++) dx[l] = dy[l] * a + (x[l] - m) * b + c;
 }
 
 /* s = weight * invstd (in double, then rounded to T) and t = bias */
-static void FN(scale_shift_)(T *s, T *t, double invstd, const T *weight, const T *bias,
+static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const T *bias,
                              int64_t c) {
     *s = (T)((weight ? (double)weight[c] : 1.0) * invstd);
     *t = bias ? bias[c] : (T)0;
@@ -81,7 +78,7 @@ static void FN(scale_shift_)(T *s, T *t, double invstd, const T *weight, const T
 
 /* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
  * channel (the lanes, then the mean and var). Rows in memory order within the block. */
-static void FN(bn_forward_block_)(T *y, T *mean, T *invstd, double *var, const T *x,
+static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const T *x,
                                   const T *weight, const T *bias, int64_t N, int64_t C,
                                   int64_t L, double eps, int64_t b0, int64_t b1, double *w) {
     const double M = (double)(N * L);
@@ -90,11 +87,11 @@ static void FN(bn_forward_block_)(T *y, T *mean, T *invstd, double *var, const T
     for (int64_t i = 0; i < 2 * NL * B; i++) lanes[i] = 0.0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++)
-            FN(lane_sum_)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L, L);
+            CR_FN(lane_sum)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L, L);
     for (int64_t c = b0; c < b1; c++) st[2 * (c - b0)] = lanes_total(lanes + 2 * NL * (c - b0)) / M;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++)
-            FN(lane_sqdev_)(lanes + 2 * NL * (c - b0) + NL, x + (n * C + c) * L,
+            CR_FN(lane_sqdev)(lanes + 2 * NL * (c - b0) + NL, x + (n * C + c) * L,
                             st[2 * (c - b0)], L);
     for (int64_t c = b0; c < b1; c++) {
         const double v = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
@@ -107,14 +104,14 @@ static void FN(bn_forward_block_)(T *y, T *mean, T *invstd, double *var, const T
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++) {
             T sc, t;
-            FN(scale_shift_)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
-            FN(affine_row_)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc, t, L);
+            CR_FN(scale_shift)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
+            CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc, t, L);
         }
 }
 
 /* Backward of the channel block [b0, b1) (see norm.h); w: scratch of 2 NL doubles per
  * channel (the dbias and dweight lanes). */
-static void FN(bn_backward_block_)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
+static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                    const T *mean, const T *invstd, const T *weight,
                                    int64_t N, int64_t C, int64_t L, int training,
                                    int64_t b0, int64_t b1, double *w) {
@@ -125,8 +122,8 @@ static void FN(bn_backward_block_)(T *dx, T *dweight, T *dbias, const T *dy, con
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = b0; c < b1; c++) {
                 const int64_t o = (n * C + c) * L;
-                FN(lane_sum_)(w + 2 * NL * (c - b0), dy + o, L);
-                FN(lane_dot_)(w + 2 * NL * (c - b0) + NL, dy + o, x + o, (double)mean[c], L);
+                CR_FN(lane_sum)(w + 2 * NL * (c - b0), dy + o, L);
+                CR_FN(lane_dot)(w + 2 * NL * (c - b0) + NL, dy + o, x + o, (double)mean[c], L);
             }
         for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
             const double gb = lanes_total(w + 2 * NL * (c - b0));
@@ -145,10 +142,10 @@ static void FN(bn_backward_block_)(T *dx, T *dweight, T *dbias, const T *dy, con
             const double k = (weight ? (double)weight[c] : 1.0) * is;
             if (training) {
                 const double gb = w[2 * (c - b0)], gw = w[2 * (c - b0) + 1];
-                FN(dx_row_)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
+                CR_FN(dx_row)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
                             (T)(-k * gb / M), L);
             } else {
-                FN(affine_row_)(dx + o, dy + o, (T)0, (T)k, (T)0, L);
+                CR_FN(affine_row)(dx + o, dy + o, (T)0, (T)k, (T)0, L);
             }
         }
 }
@@ -175,39 +172,36 @@ static void FN(bn_backward_block_)(T *dx, T *dweight, T *dbias, const T *dy, con
         free(w);                                                                          \
     } while (0)
 
-void FN(cr_batch_norm_forward_)(T *y, T *mean, T *invstd, double *var, const T *x,
+void CR_FN(cr_batch_norm_forward)(T *y, T *mean, T *invstd, double *var, const T *x,
                                 const T *weight, const T *bias, int64_t N, int64_t C,
                                 int64_t L, double eps) {
 #define FWD_BLOCK(b0, b1, w) \
-    FN(bn_forward_block_)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, b0, b1, w)
+    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, b0, b1, w)
     NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(1, FWD_BLOCK));
 #undef FWD_BLOCK
 }
 
-void FN(cr_batch_norm_apply_)(T *y, const T *x, const T *mean, const T *invstd,
+void CR_FN(cr_batch_norm_apply)(T *y, const T *x, const T *mean, const T *invstd,
                               const T *weight, const T *bias, int64_t N, int64_t C,
                               int64_t L) {
     NORM_CHANNELS(C, N * C * L, {
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = c0; c < c1; c++) {
                 T s, t;
-                FN(scale_shift_)(&s, &t, (double)invstd[c], weight, bias, c);
-                FN(affine_row_)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], s, t, L);
+                CR_FN(scale_shift)(&s, &t, (double)invstd[c], weight, bias, c);
+                CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], s, t, L);
             }
     });
 }
 
-void FN(cr_batch_norm_backward_)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
+void CR_FN(cr_batch_norm_backward)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                  const T *mean, const T *invstd, const T *weight, int64_t N,
                                  int64_t C, int64_t L, int training) {
 #define BWD_BLOCK(b0, b1, w) \
-    FN(bn_backward_block_)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L, \
+    CR_FN(bn_backward_block)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L, \
                            training, b0, b1, w)
     NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(2, BWD_BLOCK));
 #undef BWD_BLOCK
 }
 
 #undef NORM_BLOCKS
-#undef FN
-#undef CAT
-#undef CAT_
