@@ -248,6 +248,36 @@ def test_fuzz_conv2d_backward(data):
            dict(bias=d(st.booleans())), base)
 
 
+@FUZZ
+@given(st.data())
+def test_fuzz_conv2d_groups(data):
+    """groups (dividing or not), depthwise shapes and string paddings, forward and backward."""
+    d = data.draw
+    G = d(st.integers(1, 3))
+    N, C, K = d(st.integers(0, 2)), G * d(st.integers(1, 2)), G * d(st.integers(1, 2))
+    C += d(st.sampled_from([0, 0, 0, 1]))  # sometimes not divisible
+    groups = d(st.sampled_from([G, G, G, 0, -1, "2", True, 2.0]))
+    R, S = d(st.integers(1, 4)), d(st.integers(1, 4))
+    H, W = d(st.integers(1, 7)), d(st.integers(1, 7))
+    stride = d(st.sampled_from([1, 1, 2, (1, 2)]))
+    padding = d(st.sampled_from([0, 1, (2, 1), "same", "valid", "full"]))
+    dilation = d(st.sampled_from([1, 2]))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, _maybe_perturb_shape(d, (N, C, H, W)), _dtype(d, base))
+    w = _array(d, _maybe_perturb_shape(d, (K, max(C // G, 1), R, S)), _dtype(d, base))
+    if d(st.booleans()):
+        b = None if d(st.booleans()) else _array(d, (K,), _dtype(d, base))
+        _check("conv2d_forward", (x, w, b, stride, padding, dilation, groups), None, base)
+        return
+    try:
+        dy_shape = reference.conv2d_forward(x, w, None, stride, padding, dilation, groups).shape
+    except ALLOWED:
+        dy_shape = (N, K, 1, 1)
+    dy = _array(d, _maybe_perturb_shape(d, dy_shape), _dtype(d, base))
+    _check("conv2d_backward", (dy, x, w, stride, padding, dilation, groups),
+           dict(bias=d(st.booleans()), need_dx=d(st.booleans())), base)
+
+
 def _pool_case(d):
     N, C, H, W = d(st.integers(0, 2)), d(st.integers(0, 3)), d(st.integers(0, 7)), d(st.integers(0, 7))
     base = d(st.sampled_from([np.float32, np.float64]))

@@ -57,6 +57,16 @@ cdef extern from "chainrule.h" nogil:
                                const float *inp, const float *weight, const cr_conv2d_dims *d)
     int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
                                const double *inp, const double *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_forward_f32(float *out, const float *inp, const float *weight,
+                                        const float *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_forward_f64(double *out, const double *inp, const double *weight,
+                                        const double *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_f32(float *dinp, float *dweight, float *dbias,
+                                         const float *dout, const float *inp,
+                                         const float *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_f64(double *dinp, double *dweight, double *dbias,
+                                         const double *dout, const double *inp,
+                                         const double *weight, const cr_conv2d_dims *d)
 
     # ---- pool.h ----
     ctypedef struct cr_pool2d_dims:

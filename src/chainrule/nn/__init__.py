@@ -6,9 +6,10 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
 from .rnn import RNN
 from .norm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout, Dropout2d
+from .conv import Conv1d, ConvTranspose2d
 from . import utils
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
-__all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d"]
+__all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]

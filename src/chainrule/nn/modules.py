@@ -370,24 +370,45 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation), NCHW; weight (out, in, kh, kw), bias (out,).
+def _padding_mode(fn, padding_mode):
+    if padding_mode != "zeros":
+        raise ValueError(f"{fn}: padding_mode={padding_mode!r} is not supported (only "
+                         f"'zeros')")
+    return padding_mode
 
-    Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * kh * kw.
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation), NCHW; weight (out, in / groups, kh, kw), bias (out,).
+
+    Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * kh * kw.
+    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" only.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        fn = "Conv2d"
+        fn = type(self).__name__
         self.in_channels = _int_arg(fn, "in_channels", in_channels, 1)
         self.out_channels = _int_arg(fn, "out_channels", out_channels, 1)
+        self.groups = _int_arg(fn, "groups", groups, 1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{fn}: groups={self.groups} must divide in_channels "
+                             f"({self.in_channels}) and out_channels ({self.out_channels})")
         self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
         self.stride = pair(fn, "stride", stride, 1)
-        self.padding = pair(fn, "padding", padding, 0)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{fn}: padding must be an int, a pair, 'valid' or 'same', "
+                                 f"got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"{fn}: padding='same' needs stride 1, got {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = pair(fn, "padding", padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
+        self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) +
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups) +
                                          self.kernel_size, dtype=dt))
         if bias:
             self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
@@ -398,12 +419,13 @@ class Conv2d(Module):
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.array[0].size
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -412,6 +434,8 @@ class Conv2d(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         return s

@@ -80,12 +80,24 @@ _CONV = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0, 1), ((1, 2, 9, 7), (3, 2, 3, 3), 2, 
          ((3, 1, 6, 11), (2, 1, 2, 3), (1, 2), (2, 1), (2, 1))]
 
 
+# grouped / depthwise / "same" convolutions: (x shape, w shape, stride, padding, dilation, groups)
+_GCONV = [((2, 5, 7, 6), (5, 1, 3, 3), 1, 1, 1, 5), ((1, 3, 9, 8), (3, 1, 5, 5), (2, 3), 2, 1, 3),
+          ((2, 3, 6, 5), (6, 1, 3, 3), 1, 1, 1, 3), ((2, 6, 7, 5), (4, 3, 3, 2), 1, (1, 0), 1, 2),
+          ((1, 2, 7, 6), (3, 2, 4, 2), 1, "same", (1, 2), 1), ((1, 1, 5, 5), (1, 1, 3, 3), 1,
+                                                               "valid", 1, 1),
+          ((3, 4, 6, 7), (4, 1, 5, 5), 1, "same", 1, 4)]
+
+
 def _conv_cases(rng, dt):
     out = []
     for i, (xs, ws, s, p, d) in enumerate(_CONV):
         x = _a(rng, xs, dt)
         out.append(((_strided(x) if i == 2 else x, _a(rng, ws, dt, 0.5),
                      _a(rng, ws[0], dt) if i != 1 else None, s, p, d), {}))
+    for i, (xs, ws, s, p, d, g) in enumerate(_GCONV):
+        x = _a(rng, xs, dt)
+        out.append(((_strided(x) if i == 1 else x, _a(rng, ws, dt, 0.5),
+                     _a(rng, ws[0], dt) if i != 2 else None, s, p, d, g), {}))
     return out
 
 
@@ -96,9 +108,14 @@ def _conv_out(xs, ws, s, p, d):
 
 
 def _conv_bwd_cases(rng, dt):
-    return [((_a(rng, (xs[0], ws[0]) + _conv_out(xs, ws, s, p, d), dt), _a(rng, xs, dt),
-              _a(rng, ws, dt), s, p, d), dict(bias=i != 1)) for i, (xs, ws, s, p, d)
-            in enumerate(_CONV)]
+    out = [((_a(rng, (xs[0], ws[0]) + _conv_out(xs, ws, s, p, d), dt), _a(rng, xs, dt),
+             _a(rng, ws, dt), s, p, d), dict(bias=i != 1)) for i, (xs, ws, s, p, d)
+           in enumerate(_CONV)]
+    for i, (xs, ws, s, p, d, g) in enumerate(_GCONV):
+        pq = xs[2:] if p == "same" else _conv_out(xs, ws, s, 0 if p == "valid" else p, d)
+        out.append(((_a(rng, (xs[0], ws[0]) + pq, dt), _a(rng, xs, dt), _a(rng, ws, dt), s, p,
+                     d, g), dict(bias=i != 2, need_dx=i != 3)))
+    return out
 
 
 def _unfold_cases(rng, dt):
@@ -327,9 +344,9 @@ _entries = [
            grad=Grad("linear_backward", (0, 1, 2), lambda a, k, y, dy: ((dy, a[0], a[1]), {})),
            bench={"cli": [(256, 1024, 1024)], "pytest": [(64, 256, 128), (256, 512, 512)]}),
     Kernel("linear_backward", ("linear_backward",), cases=_linear_bwd_cases),
-    Kernel("conv2d_forward", ("conv2d_forward",), cases=_conv_cases,
-           torch=lambda torch, x, w, b=None, s=1, p=0, d=1:
-           torch.nn.functional.conv2d(x, w, b, s, p, d),
+    Kernel("conv2d_forward", ("conv2d_forward", "conv2d_depthwise_forward"), cases=_conv_cases,
+           torch=lambda torch, x, w, b=None, s=1, p=0, d=1, g=1:
+           torch.nn.functional.conv2d(x, w, b, s, p, d, g),
            grad=Grad("conv2d_backward", (0, 1, 2),
                      lambda a, k, y, dy: ((dy,) + tuple(a[:2]) + tuple(a[3:]), {})),
            # name, N, C, K, H (= W), R (= S), padding
@@ -339,8 +356,13 @@ _entries = [
                           ("CIFAR 3->32 3x3", 32, 3, 32, 32, 3, 1)],
                   "pytest": [("lenet-conv1-N16", 16, 1, 6, 28, 5, 0),
                              ("lenet-conv2-N16", 16, 6, 16, 12, 5, 0),
-                             ("cifar-3x3-N4", 4, 16, 16, 16, 3, 1)]}),
-    Kernel("conv2d_backward", ("conv2d_backward",), cases=_conv_bwd_cases),
+                             ("cifar-3x3-N4", 4, 16, 16, 16, 3, 1)],
+                  # depthwise (groups = C): name, N, C, H (= W), R (= S), padding
+                  "cli_depthwise": [("depthwise 3x3", 32, 64, 32, 3, 1)],
+                  "pytest_depthwise": [("dw3x3-N32-C64-32x32", 32, 64, 32, 3, 1),
+                                       ("dw5x5-N8-C32-16x16", 8, 32, 16, 5, 2)]}),
+    Kernel("conv2d_backward", ("conv2d_backward", "conv2d_depthwise_backward"),
+           cases=_conv_bwd_cases),
     Kernel("im2col", ("im2col",), cases=_unfold_cases,
            torch=lambda torch, x, k, s=1, p=0, d=1: torch.nn.functional.unfold(x, k, d, p, s),
            grad=Grad("col2im", (0,), lambda a, k, y, dy: ((dy, a[0].shape) + tuple(a[1:]), {})),
