@@ -33,5 +33,7 @@ enum { CR_ACT_NONE = 0, CR_ACT_TANH = 1, CR_ACT_RELU = 2, CR_ACT_SIGMOID = 3 };
 #include "optim.h"
 #include "act.h"
 #include "spmm.h"
+#include "norm.h"
+#include "dropout.h"
 
 #endif

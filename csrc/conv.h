@@ -65,6 +65,20 @@ int cr_conv2d_backward_f32(float *dinp, float *dweight, float *dbias, const floa
 int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
                            const double *inp, const double *weight, const cr_conv2d_dims *d);
 
+/* Depthwise convolution (conv_depthwise.c): groups == C == K, w (C, 1, R, S). Plane-wise
+ * loops, no workspace limit (one padded plane per thread); return 0, or -1 if out of memory.
+ * The backward ACCUMULATES into dx, dw, db (each may be NULL). */
+int cr_conv2d_depthwise_forward_f32(float *out, const float *inp, const float *weight,
+                                    const float *bias, const cr_conv2d_dims *d);
+int cr_conv2d_depthwise_forward_f64(double *out, const double *inp, const double *weight,
+                                    const double *bias, const cr_conv2d_dims *d);
+int cr_conv2d_depthwise_backward_f32(float *dinp, float *dweight, float *dbias,
+                                     const float *dout, const float *inp, const float *weight,
+                                     const cr_conv2d_dims *d);
+int cr_conv2d_depthwise_backward_f64(double *dinp, double *dweight, double *dbias,
+                                     const double *dout, const double *inp,
+                                     const double *weight, const cr_conv2d_dims *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -248,6 +248,36 @@ def test_fuzz_conv2d_backward(data):
            dict(bias=d(st.booleans())), base)
 
 
+@FUZZ
+@given(st.data())
+def test_fuzz_conv2d_groups(data):
+    """groups (dividing or not), depthwise shapes and string paddings, forward and backward."""
+    d = data.draw
+    G = d(st.integers(1, 3))
+    N, C, K = d(st.integers(0, 2)), G * d(st.integers(1, 2)), G * d(st.integers(1, 2))
+    C += d(st.sampled_from([0, 0, 0, 1]))  # sometimes not divisible
+    groups = d(st.sampled_from([G, G, G, 0, -1, "2", True, 2.0]))
+    R, S = d(st.integers(1, 4)), d(st.integers(1, 4))
+    H, W = d(st.integers(1, 7)), d(st.integers(1, 7))
+    stride = d(st.sampled_from([1, 1, 2, (1, 2)]))
+    padding = d(st.sampled_from([0, 1, (2, 1), "same", "valid", "full"]))
+    dilation = d(st.sampled_from([1, 2]))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, _maybe_perturb_shape(d, (N, C, H, W)), _dtype(d, base))
+    w = _array(d, _maybe_perturb_shape(d, (K, max(C // G, 1), R, S)), _dtype(d, base))
+    if d(st.booleans()):
+        b = None if d(st.booleans()) else _array(d, (K,), _dtype(d, base))
+        _check("conv2d_forward", (x, w, b, stride, padding, dilation, groups), None, base)
+        return
+    try:
+        dy_shape = reference.conv2d_forward(x, w, None, stride, padding, dilation, groups).shape
+    except ALLOWED:
+        dy_shape = (N, K, 1, 1)
+    dy = _array(d, _maybe_perturb_shape(d, dy_shape), _dtype(d, base))
+    _check("conv2d_backward", (dy, x, w, stride, padding, dilation, groups),
+           dict(bias=d(st.booleans()), need_dx=d(st.booleans())), base)
+
+
 def _pool_case(d):
     N, C, H, W = d(st.integers(0, 2)), d(st.integers(0, 3)), d(st.integers(0, 7)), d(st.integers(0, 7))
     base = d(st.sampled_from([np.float32, np.float64]))
@@ -463,6 +493,18 @@ def _edges(d, R, C):
     return r, c
 
 
+# ---- batch norm and dropout (tests/test_norm.py, tests/test_dropout.py) -----------------
+def _bn_case(d):
+    nd = d(st.integers(1, 5))
+    shape = tuple(d(st.integers(0, 4)) for _ in range(nd))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    arr = lambda s: _array(d, _maybe_perturb_shape(d, s), _dtype(d, base))
+    C = shape[1] if nd > 1 else 1
+    vec = lambda: None if d(st.integers(0, 3)) == 0 else arr((C,))
+    eps = d(st.sampled_from([1e-5, 0.0, 1e-3, -1.0, float("nan"), "x", True]))
+    return arr(shape), shape, C, base, arr, vec, eps
+
+
 @FUZZ
 @given(st.data())
 def test_fuzz_spmm(data):
@@ -500,3 +542,43 @@ def test_fuzz_spmm(data):
     dy = _array(d, _maybe_perturb_shape(d, (R, F)), _dtype(d, base))
     _check("spmm_backward", (dy, indptr, indices, values, x, t_indptr, t_indices, t_perm, p),
            dict(need_dx=d(st.booleans()), need_dvalues=d(st.booleans())), base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_batch_norm(data):
+    d = data.draw
+    x, shape, C, base, arr, vec, eps = _bn_case(d)
+    which = d(st.integers(0, 2))
+    if which == 0:
+        _check("batch_norm_forward", (x, vec(), vec(), eps), None, base)
+    elif which == 1:
+        rv = np.abs(arr((C,))) if d(st.booleans()) else arr((C,))
+        _check("batch_norm_inference", (x, arr((C,)), rv, vec(), vec(), eps), None, base)
+    else:
+        mask = d(st.sampled_from([(True, True, True), (False, True, False), (True,), None]))
+        invstd = np.abs(arr((C,)))
+        _check("batch_norm_backward", (arr(shape), x, vec(), arr((C,)), invstd,
+                                       d(st.booleans()), mask), None, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_dropout(data):
+    d = data.draw
+    shape = tuple(d(st.integers(0, 70)) for _ in range(d(st.integers(0, 3))))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    x = _array(d, shape, _dtype(d, base))
+    p = d(st.sampled_from([0.0, 0.5, 0.1, 1.0, 0.999, -0.5, 1.5, float("nan"), "0.5", None]))
+    seed = d(st.sampled_from([0, 1, 2**64 - 1, 2**64, -1, 1.5, 12345]))
+    offset = d(st.sampled_from([0, 3, 2**63, -2]))
+    which = d(st.integers(0, 2))
+    if which == 0:
+        _check("dropout_forward", (x, p, seed, offset), None, base)
+    elif which == 1:
+        mask = (np.random.default_rng(d(st.integers(0, 99))).random(
+            _maybe_perturb_shape(d, shape)) < 0.5).astype(
+                d(st.sampled_from([np.uint8, np.uint8, np.bool_, np.int64])))
+        _check("dropout_backward", (x, mask, p), None, base)
+    else:
+        _check("dropout_mask", (_maybe_perturb_shape(d, shape), p, seed, offset), None, base)

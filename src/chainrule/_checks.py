@@ -124,16 +124,54 @@ def pair(fn: str, name: str, v, minimum=None) -> tuple:
 
 # ---- convolution and pooling argument checks (shared by ops and reference) -------------
 
-def conv2d_output_size(fn: str, x_shape, w_shape, stride, padding, dilation) -> tuple:
+def conv_padding(fn: str, x, w_shape, stride, padding, dilation):
+    """padding "valid" -> 0; "same" (stride 1 only) -> the symmetric part d*(k-1)//2, and x
+    gets the odd extra zero row/column at the bottom/right (PyTorch's choice). Returns
+    (x, padding, crop): crop says x was extended (the caller crops dx back)."""
+    if not isinstance(padding, str):
+        return x, padding, False
+    if padding == "valid":
+        return x, 0, False
+    if padding != "same":
+        raise ValueError(f"{fn}: argument 'padding' must be an int, a pair, 'valid' or 'same', "
+                         f"got {padding!r}")
+    if pair(fn, "stride", stride, 1) != (1, 1):
+        raise ValueError(f"{fn}: padding='same' needs stride 1, got stride {stride}")
+    dil = pair(fn, "dilation", dilation, 1)
+    total = [d * (k - 1) for d, k in zip(dil, tuple(w_shape)[2:4])]
+    extra = [t % 2 for t in total]
+    if any(extra):
+        x = np.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    return x, (total[0] // 2, total[1] // 2), any(extra)
+
+
+def conv_groups(fn: str, groups, C, K) -> int:
+    """groups: an int >= 1 dividing both the input channels C and the filters K."""
+    groups = as_int(fn, "groups", groups, 1)
+    if C % groups or K % groups:
+        raise ValueError(f"{fn}: groups={groups} must divide the input channels ({C}) and "
+                         f"the output channels ({K})")
+    return groups
+
+
+def conv2d_output_size(fn: str, x_shape, w_shape, stride, padding, dilation,
+                       groups=1) -> tuple:
     """Normalise stride/padding/dilation to pairs and return (stride, padding, dilation, (P, Q)).
 
-    x_shape (N, C, H, W), w_shape (K, C, R, S); P = (H + 2ph - dh(R-1) - 1)//sh + 1.
+    x_shape (N, C, H, W), w_shape (K, C / groups, R, S); P = (H + 2ph - dh(R-1) - 1)//sh + 1.
     """
     stride = pair(fn, "stride", stride, 1)
     padding = pair(fn, "padding", padding, 0)
     dilation = pair(fn, "dilation", dilation, 1)
     N, C, H, W = x_shape
     K, Cw, R, S = w_shape
+    groups = conv_groups(fn, groups, C, K)
+    if groups != 1:
+        if Cw * groups != C:
+            raise ValueError(f"{fn}: channel mismatch: x {tuple(x_shape)} has C={C} channels "
+                             f"but w {tuple(w_shape)} with groups={groups} expects "
+                             f"C={Cw * groups}")
+        Cw = C
     if Cw != C:
         raise ValueError(f"{fn}: channel mismatch: x {tuple(x_shape)} has C={C} channels but "
                          f"w {tuple(w_shape)} expects C={Cw}")

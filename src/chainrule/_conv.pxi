@@ -117,3 +117,62 @@ def col2im(floating[:, :, ::1] im, const floating[:, ::1] col, tuple wshape, tup
             cr_col2im_f32(&im[0, 0, 0], &col[0, 0], &d, p0, p1)
         else:
             cr_col2im_f64(&im[0, 0, 0], &col[0, 0], &d, p0, p1)
+
+
+cdef cr_conv2d_dims _depthwise_dims(str fn, x, w, tuple stride, tuple padding,
+                                    tuple dilation) except *:
+    """Sizes of a depthwise conv: x (N, C, H, W), w (C, 1, R, S)."""
+    if w.shape[0] != x.shape[1] or w.shape[1] != 1:
+        raise ValueError(f"{fn}: w must be (C, 1, R, S) for C = {x.shape[1]}")
+    return _conv_dims(fn, tuple(x.shape[:4]), (w.shape[0], x.shape[1], w.shape[2], w.shape[3]),
+                      stride, padding, dilation)
+
+
+def conv2d_depthwise_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
+                             const floating[:, :, :, ::1] w, const floating[::1] b,
+                             tuple stride, tuple padding, tuple dilation):
+    """y (N, C, P, Q) = depthwise conv(x (N, C, H, W), w (C, 1, R, S)) + b (C,) or None."""
+    cdef cr_conv2d_dims d = _depthwise_dims("conv2d_depthwise_forward", x, w, stride, padding,
+                                            dilation)
+    if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != (d.N, d.C, d.P, d.Q) or (b is not None and b.shape[0] != d.C):
+        raise ValueError("conv2d_depthwise_forward: output or bias shape does not match")
+    if d.N == 0:
+        return
+    cdef const floating *pb = &b[0] if b is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_depthwise_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d)
+        else:
+            rc = cr_conv2d_depthwise_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d)
+    if rc != 0:
+        raise MemoryError("conv2d_depthwise_forward: could not allocate a plane")
+
+
+def conv2d_depthwise_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw,
+                              floating[::1] db, const floating[:, :, :, ::1] dy,
+                              const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                              tuple stride, tuple padding, tuple dilation):
+    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) of a depthwise conv."""
+    cdef cr_conv2d_dims d = _depthwise_dims("conv2d_depthwise_backward", x, w, stride,
+                                            padding, dilation)
+    if ((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.C, d.P, d.Q)
+            or (dx is not None and (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]) != (d.N, d.C, d.H, d.W))
+            or (dw is not None and (dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3]) != (d.C, 1, d.R, d.S))
+            or (db is not None and db.shape[0] != d.C)):
+        raise ValueError("conv2d_depthwise_backward: gradient shapes do not match the inputs")
+    if d.N == 0:
+        return
+    cdef floating *pdx = &dx[0, 0, 0, 0] if dx is not None else NULL
+    cdef floating *pdw = &dw[0, 0, 0, 0] if dw is not None else NULL
+    cdef floating *pdb = &db[0] if db is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_depthwise_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                  &w[0, 0, 0, 0], &d)
+        else:
+            rc = cr_conv2d_depthwise_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                  &w[0, 0, 0, 0], &d)
+    if rc != 0:
+        raise MemoryError("conv2d_depthwise_backward: could not allocate a plane")

@@ -1,7 +1,7 @@
 # _kernels.pxd — every C declaration the bindings use, in one place (Cython includes this
 # file into _kernels.pyx automatically). Mirrors csrc/*.h; CMake re-runs Cython when this
 # file, a .pxi or a C header changes.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 cdef extern from "chainrule.h" nogil:
     # ---- CPU runtime (cpu.h) ----
@@ -57,6 +57,16 @@ cdef extern from "chainrule.h" nogil:
                                const float *inp, const float *weight, const cr_conv2d_dims *d)
     int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
                                const double *inp, const double *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_forward_f32(float *out, const float *inp, const float *weight,
+                                        const float *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_forward_f64(double *out, const double *inp, const double *weight,
+                                        const double *bias, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_f32(float *dinp, float *dweight, float *dbias,
+                                         const float *dout, const float *inp,
+                                         const float *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_f64(double *dinp, double *dweight, double *dbias,
+                                         const double *dout, const double *inp,
+                                         const double *weight, const cr_conv2d_dims *d)
 
     # ---- pool.h ----
     ctypedef struct cr_pool2d_dims:
@@ -145,3 +155,38 @@ cdef extern from "chainrule.h" nogil:
     void cr_sddmm_f64(double *dvalues, const int64_t *indptr, const int64_t *indices,
                       const int64_t *perm, const double *dy, const double *x, int64_t R,
                       int64_t F)
+    # ---- norm.h ----
+    int CR_NORM_PARALLEL_MIN
+    void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
+                                   const float *x, const float *weight, const float *bias,
+                                   int64_t N, int64_t C, int64_t L, double eps)
+    void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
+                                   const double *x, const double *weight, const double *bias,
+                                   int64_t N, int64_t C, int64_t L, double eps)
+    void cr_batch_norm_apply_f32(float *y, const float *x, const float *mean,
+                                 const float *invstd, const float *weight, const float *bias,
+                                 int64_t N, int64_t C, int64_t L)
+    void cr_batch_norm_apply_f64(double *y, const double *x, const double *mean,
+                                 const double *invstd, const double *weight,
+                                 const double *bias, int64_t N, int64_t C, int64_t L)
+    void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                    const float *x, const float *mean, const float *invstd,
+                                    const float *weight, int64_t N, int64_t C, int64_t L,
+                                    int training)
+    void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias,
+                                    const double *dy, const double *x, const double *mean,
+                                    const double *invstd, const double *weight, int64_t N,
+                                    int64_t C, int64_t L, int training)
+
+    # ---- dropout.h ----
+    int CR_DROPOUT_PARALLEL_MIN
+    void cr_philox4x32_10(uint32_t *out, const uint32_t *ctr, const uint32_t *key)
+    void cr_dropout_mask(uint8_t *mask, int64_t n, double p, uint64_t seed, uint64_t offset)
+    void cr_dropout_forward_f32(float *y, uint8_t *mask, const float *x, int64_t n, double p,
+                                uint64_t seed, uint64_t offset)
+    void cr_dropout_forward_f64(double *y, uint8_t *mask, const double *x, int64_t n,
+                                double p, uint64_t seed, uint64_t offset)
+    void cr_dropout_backward_f32(float *dx, const float *dy, const uint8_t *mask, int64_t n,
+                                 double p)
+    void cr_dropout_backward_f64(double *dx, const double *dy, const uint8_t *mask, int64_t n,
+                                 double p)

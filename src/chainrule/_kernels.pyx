@@ -15,7 +15,7 @@ the helpers below (at a small network's size a memoryview per argument costs as 
 the kernel).
 """
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
                              PyBUF_FORMAT, PyBUF_STRIDES, PyBUF_WRITABLE)
 import numpy as _np
@@ -130,3 +130,4 @@ include "_rnn.pxi"
 include "_optim.pxi"
 include "_act.pxi"
 include "_spmm.pxi"
+include "_norm.pxi"

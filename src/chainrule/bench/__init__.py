@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-FAMILIES = ["gemm", "conv", "rnn", "train", "graph"]
+FAMILIES = ["gemm", "conv", "rnn", "train", "graph", "norm"]
 
 
 def run(families=None, threads: int = 2, quick: bool = False, out=print) -> None:

@@ -84,6 +84,32 @@ def run(threads: int = 2, quick: bool = False) -> str:
                      f"{t_cr * 1e3:.3f}", "-" if t_th is None else f"{t_th * 1e3:.3f}",
                      fmt_ratio(t_cr, t_th), f"{gflops:.1f}", _mib(ws)])
 
+    # depthwise (groups = C): issue 11's bar is <= 0.67x PyTorch's time
+    for name, N, C, H, R, pad in bench_cases("conv2d_forward", "cli_depthwise"):
+        x = rng.standard_normal((N, C, H, H)).astype(np.float32)
+        w = (rng.standard_normal((C, 1, R, R)) * 0.1).astype(np.float32)
+        b = rng.standard_normal(C).astype(np.float32)
+        dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 1, pad, 1, C).shape).astype(np.float32)
+
+        def dw_ours():
+            ops.conv2d_forward(x, w, b, 1, pad, 1, C)
+            ops.conv2d_backward(dy, x, w, 1, pad, 1, C)
+
+        t_cr, t_th = best_time(dw_ours, budget), None
+        if torch is not None:
+            tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+            tdy = torch.tensor(dy)
+
+            def dw_theirs():
+                tx.grad = tw.grad = tb.grad = None
+                torch.nn.functional.conv2d(tx, tw, tb, 1, pad, 1, C).backward(tdy)
+
+            t_th = best_time(dw_theirs, budget)
+        gflops = 3 * 2 * N * C * H * H * R * R / t_cr / 1e9
+        rows.append([f"conv2d {name} (N={N}, C={C}, {H}x{H}, groups={C}, pad {pad})",
+                     f"{t_cr * 1e3:.3f}", "-" if t_th is None else f"{t_th * 1e3:.3f}",
+                     fmt_ratio(t_cr, t_th), f"{gflops:.1f}", "0 MiB"])
+
     # max pooling 2x2, forward + backward
     name, shape, k = POOL
     x = rng.standard_normal(shape).astype(np.float32)

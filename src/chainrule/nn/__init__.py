@@ -4,9 +4,13 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
                       Tanh, Flatten, Sequential, MSELoss, BCELoss, BCEWithLogitsLoss,
                       CrossEntropyLoss)
 from .rnn import RNN
+from .norm import BatchNorm1d, BatchNorm2d
+from .dropout import Dropout, Dropout2d
+from .conv import Conv1d, ConvTranspose2d
 from . import utils
 from .graph import GCNConv, ChebConv, SGConv  # noqa: E402  (graph layers)
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GCNConv", "ChebConv", "SGConv"]
+__all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]

@@ -101,8 +101,10 @@ def linear(x, w, b=None):
     return make(y, parents, backward)
 
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation, NCHW.  x (N, C, H, W), w (K, C, R, S), b (K,) -> (N, K, P, Q)
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation, NCHW.  x (N, C, H, W), w (K, C / groups, R, S), b (K,) ->
+    (N, K, P, Q). padding: int, pair, "valid" or "same" (stride 1). groups splits C and K
+    into independent convolutions (groups = C: depthwise).
 
     One autograd node on ops.conv2d_forward / ops.conv2d_backward.
     """
@@ -112,25 +114,31 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     b = as_tensor(b, fn, "bias") if b is not None else None
     _same_dtype(fn, x=x, weight=w, bias=b)
     stride = pair(fn, "stride", stride, 1)
-    padding = pair(fn, "padding", padding, 0)
+    if not isinstance(padding, str):
+        padding = pair(fn, "padding", padding, 0)
+    elif padding not in ("same", "valid"):
+        raise ValueError(f"{fn}: padding must be an int, a pair, 'valid' or 'same', got "
+                         f"{padding!r}")
     dilation = pair(fn, "dilation", dilation, 1)
     xd, wd = x.array, w.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
     if wd.ndim != 4:
-        raise ValueError(f"{fn}: weight must have shape (out_channels, in_channels, kh, kw), "
-                         f"got {wd.shape}")
+        raise ValueError(f"{fn}: weight must have shape (out_channels, in_channels / groups, "
+                         f"kh, kw), got {wd.shape}")
     unbatched = xd.ndim == 3
     if unbatched:
         xd = xd[None]
-    y = ops.conv2d_forward(xd, wd, b.array if b is not None else None, stride, padding, dilation)
+    y = ops.conv2d_forward(xd, wd, b.array if b is not None else None, stride, padding, dilation,
+                           groups)
     has_bias = b is not None
     parents = (x, w, b) if has_bias else (x, w)
     # a data input (the first layer's images) needs no dx: LeNet conv1 backward 420 -> 150 us
 
     def backward(g):
         dx, dw, db = ops.conv2d_backward(g[None] if unbatched else g, xd, wd, stride, padding,
-                                         dilation, bias=has_bias, need_dx=x.requires_grad)
+                                         dilation, groups, bias=has_bias,
+                                         need_dx=x.requires_grad)
         if unbatched and dx is not None:
             dx = dx[0]
         return (dx, dw, db) if has_bias else (dx, dw)
@@ -409,3 +417,10 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         dx = ops.softmax_cross_entropy_backward(prob, idx, scale)
         return (dx[0] if single else dx,)
     return make(out, (x,), backward)
+
+
+# batch norm and dropout live in their own modules (they need nn.Module for their layers)
+from .norm import batch_norm  # noqa: E402
+from .dropout import dropout, dropout2d  # noqa: E402
+from .conv import conv1d, conv_transpose2d  # noqa: E402
+__all__ += ["batch_norm", "dropout", "dropout2d", "conv1d", "conv_transpose2d"]

@@ -65,12 +65,23 @@ def _int_arg(fn, name, v, minimum):
     return int(v)
 
 
+class _BufferRef:
+    """A buffer seen through ``.array`` like a Parameter (for the state-dict code)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
 class Module:
     """Base class of every layer: parameter registry, train/eval mode, state dicts."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -80,7 +91,13 @@ class Module:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() "
                                  f"(call super().__init__() first)")
         mods = self.__dict__["_modules"]
-        if isinstance(value, Parameter):
+        bufs = self.__dict__.get("_buffers")
+        if bufs is not None and name in bufs:
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
+                                f"(np.ndarray or None expected)")
+            bufs[name] = value
+        elif isinstance(value, Parameter):
             mods.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
@@ -101,6 +118,7 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
@@ -110,6 +128,38 @@ class Module:
                             f"got {type(param).__name__}")
         self._parameters[name] = param
         object.__setattr__(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a state array that is not a parameter (e.g. BatchNorm's running_mean):
+        an np.ndarray (a Tensor is stored as its array) or None. Persistent buffers are in
+        state_dict() after the module's parameters, as in PyTorch."""
+        if isinstance(tensor, Tensor):
+            tensor = tensor.array
+        if tensor is not None and not isinstance(tensor, np.ndarray):
+            raise TypeError(f"register_buffer: '{name}' must be an np.ndarray or None, got "
+                            f"{type(tensor).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: invalid buffer name {name!r}")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self, prefix="", recurse=True):
+        """(name, array) pairs of the buffers that are not None, PyTorch's order."""
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (mprefix + "." if mprefix else "") + name, b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -197,6 +247,10 @@ class Module:
                 p.array = p.array.astype(dt)
                 if p._grad is not None:
                     p._grad = p._grad.astype(dt)
+        for m in self.modules():  # float buffers too (not num_batches_tracked)
+            for name, b in m._buffers.items():
+                if b is not None and b.dtype.kind == "f" and b.dtype != dt:
+                    setattr(m, name, b.astype(dt))
         return self
 
     def float(self):
@@ -210,6 +264,9 @@ class Module:
         for name, p in self._parameters.items():
             if p is not None:
                 yield prefix + name, p
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                yield prefix + name, _BufferRef(b)
         for name, m in self._modules.items():
             if m is not None:
                 yield from m._state_items(prefix + name + ".")
@@ -313,24 +370,45 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation), NCHW; weight (out, in, kh, kw), bias (out,).
+def _padding_mode(fn, padding_mode):
+    if padding_mode != "zeros":
+        raise ValueError(f"{fn}: padding_mode={padding_mode!r} is not supported (only "
+                         f"'zeros')")
+    return padding_mode
 
-    Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * kh * kw.
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation), NCHW; weight (out, in / groups, kh, kw), bias (out,).
+
+    Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * kh * kw.
+    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" only.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, dtype=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        fn = "Conv2d"
+        fn = type(self).__name__
         self.in_channels = _int_arg(fn, "in_channels", in_channels, 1)
         self.out_channels = _int_arg(fn, "out_channels", out_channels, 1)
+        self.groups = _int_arg(fn, "groups", groups, 1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{fn}: groups={self.groups} must divide in_channels "
+                             f"({self.in_channels}) and out_channels ({self.out_channels})")
         self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
         self.stride = pair(fn, "stride", stride, 1)
-        self.padding = pair(fn, "padding", padding, 0)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{fn}: padding must be an int, a pair, 'valid' or 'same', "
+                                 f"got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"{fn}: padding='same' needs stride 1, got {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = pair(fn, "padding", padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
+        self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) +
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups) +
                                          self.kernel_size, dtype=dt))
         if bias:
             self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
@@ -341,12 +419,13 @@ class Conv2d(Module):
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.weight.array[0].size
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -355,6 +434,8 @@ class Conv2d(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         return s

@@ -18,8 +18,8 @@ thread count: threads split images and the columns of dw, never a sum.
 import numpy as np
 
 from .. import _kernels
-from .._checks import (as_float_array, as_int, conv2d_output_size, same_dtype, shape_nd,
-                       unfold_args)
+from .._checks import (as_float_array, as_int, conv2d_output_size, conv_padding, same_dtype,
+                       shape_nd, unfold_args)
 
 __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "set_workspace_limit",
            "get_workspace_limit", "conv2d_workspace_bytes"]
@@ -57,50 +57,93 @@ def _inputs(fn, x, w):
     return x, w
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+def _group_slices(x, w, groups):
+    """Per group g: the contiguous x channels and w filters it convolves."""
+    Cg, Kg = x.shape[1] // groups, w.shape[0] // groups
+    for g in range(groups):
+        yield (g, np.ascontiguousarray(x[:, g * Cg:(g + 1) * Cg]),
+               np.ascontiguousarray(w[g * Kg:(g + 1) * Kg]), slice(g * Kg, (g + 1) * Kg))
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """y = conv2d(x, w) + b (cross-correlation, as torch.nn.functional.conv2d).
 
-    x (N, C, H, W), w (K, C, R, S), b (K,) or None  ->  y (N, K, P, Q)
+    x (N, C, H, W), w (K, C / groups, R, S), b (K,) or None  ->  y (N, K, P, Q)
+    padding: int, pair, "valid" (0) or "same" (stride 1; an even kernel pads one more zero
+    at the bottom/right, as PyTorch). groups: C and K split into that many independent
+    convolutions; depthwise (groups = C = K) runs plane-wise loops in C, other groups run
+    the im2col path once per group.
     """
     fn = "conv2d_forward"
     x, w = _inputs(fn, x, w)
     if b is not None:
         b = as_float_array(fn, "b", b, 1)
     dt = same_dtype(fn, x=x, w=w, b=b)
+    x, padding, _ = conv_padding(fn, x, w.shape, stride, padding, dilation)
     stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation)
-    K = w.shape[0]
+                                                           padding, dilation, groups)
+    K, groups = w.shape[0], int(groups)
     if b is not None and b.shape[0] != K:
         raise ValueError(f"{fn}: argument 'b' must have shape ({K},) for w {w.shape}, got {b.shape}")
     y = np.empty((x.shape[0], K, P, Q), dtype=dt)
-    _kernels.conv2d_forward(y, x, w, b, stride, padding, dilation)
+    if groups == 1:
+        _kernels.conv2d_forward(y, x, w, b, stride, padding, dilation)
+    elif groups == x.shape[1] == K:
+        _kernels.conv2d_depthwise_forward(y, x, w, b, stride, padding, dilation)
+    else:
+        for g, xg, wg, ks in _group_slices(x, w, groups):
+            yg = np.empty((x.shape[0], wg.shape[0], P, Q), dtype=dt)
+            _kernels.conv2d_forward(yg, xg, wg, None if b is None else b[ks], stride, padding,
+                                    dilation)
+            y[:, ks] = yg
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, need_dx=True):
-    """Gradients of y = conv2d(x, w, b) given dy = dL/dy.
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias=True,
+                    need_dx=True):
+    """Gradients of y = conv2d(x, w, b, stride, padding, dilation, groups) given dy = dL/dy.
 
-    dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S)
-    -> dx (N, C, H, W), dw (K, C, R, S), db (K,) (None if bias=False)
+    dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S)
+    -> dx (N, C, H, W), dw (K, C / groups, R, S), db (K,) (None if bias=False)
     need_dx=False skips dx (returned as None): a first layer's input needs no gradient.
     """
     fn = "conv2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
     x, w = _inputs(fn, x, w)
     dt = same_dtype(fn, dy=dy, x=x, w=w)
+    xs = x.shape
+    x, padding, crop = conv_padding(fn, x, w.shape, stride, padding, dilation)
     stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation)
+                                                           padding, dilation, groups)
+    groups = int(groups)
     want = (x.shape[0], w.shape[0], P, Q)
     if dy.shape != want:
-        raise ValueError(f"{fn}: argument 'dy' must have shape {want} for x {x.shape}, "
+        raise ValueError(f"{fn}: argument 'dy' must have shape {want} for x {xs}, "
                          f"w {w.shape}, stride {stride}, padding {padding}, dilation "
-                         f"{dilation}, got {dy.shape}")
+                         f"{dilation}, groups {groups}, got {dy.shape}")
     dx = np.zeros(x.shape, dtype=dt) if need_dx else None
     dw = np.zeros(w.shape, dtype=dt)
     db = np.zeros(w.shape[0], dtype=dt) if bias else None
     # pick the fused specialisation by dtype: dispatch cannot infer it from a None dx
-    kernel = _kernels.conv2d_backward["float" if dt == np.float32 else "double"]
-    kernel(dx, dw, db, dy, x, w, stride, padding, dilation)
+    sig = "float" if dt == np.float32 else "double"
+    if groups == 1:
+        _kernels.conv2d_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
+    elif groups == x.shape[1] == w.shape[0]:
+        _kernels.conv2d_depthwise_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
+    else:
+        Cg = x.shape[1] // groups
+        for g, xg, wg, ks in _group_slices(x, w, groups):
+            dxg = np.zeros(xg.shape, dtype=dt) if need_dx else None
+            dwg, dbg = np.zeros(wg.shape, dtype=dt), np.zeros(wg.shape[0], dt) if bias else None
+            _kernels.conv2d_backward[sig](dxg, dwg, dbg, np.ascontiguousarray(dy[:, ks]), xg, wg,
+                                          stride, padding, dilation)
+            dw[ks] = dwg
+            if bias:
+                db[ks] = dbg
+            if need_dx:
+                dx[:, g * Cg:(g + 1) * Cg] = dxg
+    if need_dx and crop:
+        dx = np.ascontiguousarray(dx[:, :, :xs[2], :xs[3]])
     return dx, dw, db
 
 

@@ -80,12 +80,24 @@ _CONV = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0, 1), ((1, 2, 9, 7), (3, 2, 3, 3), 2, 
          ((3, 1, 6, 11), (2, 1, 2, 3), (1, 2), (2, 1), (2, 1))]
 
 
+# grouped / depthwise / "same" convolutions: (x shape, w shape, stride, padding, dilation, groups)
+_GCONV = [((2, 5, 7, 6), (5, 1, 3, 3), 1, 1, 1, 5), ((1, 3, 9, 8), (3, 1, 5, 5), (2, 3), 2, 1, 3),
+          ((2, 3, 6, 5), (6, 1, 3, 3), 1, 1, 1, 3), ((2, 6, 7, 5), (4, 3, 3, 2), 1, (1, 0), 1, 2),
+          ((1, 2, 7, 6), (3, 2, 4, 2), 1, "same", (1, 2), 1), ((1, 1, 5, 5), (1, 1, 3, 3), 1,
+                                                               "valid", 1, 1),
+          ((3, 4, 6, 7), (4, 1, 5, 5), 1, "same", 1, 4)]
+
+
 def _conv_cases(rng, dt):
     out = []
     for i, (xs, ws, s, p, d) in enumerate(_CONV):
         x = _a(rng, xs, dt)
         out.append(((_strided(x) if i == 2 else x, _a(rng, ws, dt, 0.5),
                      _a(rng, ws[0], dt) if i != 1 else None, s, p, d), {}))
+    for i, (xs, ws, s, p, d, g) in enumerate(_GCONV):
+        x = _a(rng, xs, dt)
+        out.append(((_strided(x) if i == 1 else x, _a(rng, ws, dt, 0.5),
+                     _a(rng, ws[0], dt) if i != 2 else None, s, p, d, g), {}))
     return out
 
 
@@ -96,9 +108,14 @@ def _conv_out(xs, ws, s, p, d):
 
 
 def _conv_bwd_cases(rng, dt):
-    return [((_a(rng, (xs[0], ws[0]) + _conv_out(xs, ws, s, p, d), dt), _a(rng, xs, dt),
-              _a(rng, ws, dt), s, p, d), dict(bias=i != 1)) for i, (xs, ws, s, p, d)
-            in enumerate(_CONV)]
+    out = [((_a(rng, (xs[0], ws[0]) + _conv_out(xs, ws, s, p, d), dt), _a(rng, xs, dt),
+             _a(rng, ws, dt), s, p, d), dict(bias=i != 1)) for i, (xs, ws, s, p, d)
+           in enumerate(_CONV)]
+    for i, (xs, ws, s, p, d, g) in enumerate(_GCONV):
+        pq = xs[2:] if p == "same" else _conv_out(xs, ws, s, 0 if p == "valid" else p, d)
+        out.append(((_a(rng, (xs[0], ws[0]) + pq, dt), _a(rng, xs, dt), _a(rng, ws, dt), s, p,
+                     d, g), dict(bias=i != 2, need_dx=i != 3)))
+    return out
 
 
 def _unfold_cases(rng, dt):
@@ -219,6 +236,60 @@ def _adam_cases(rng, dt):
              dict(step=3, weight_decay=0.05, decoupled=True, maximize=True))]
 
 
+# ---- batch norm and dropout (x shapes: NC, NCL, NCHW; odd sizes, batch 1) ----
+_BN = [(7, 3), (1, 5, 9), (3, 4, 5, 3), (2, 1, 3, 7)]
+
+
+def _bn_cases(rng, dt):
+    out = []
+    for i, xs in enumerate(_BN):
+        C = xs[1]
+        x = _a(rng, xs, dt, 2.0) + 0.5
+        w, b = (_a(rng, C, dt), _a(rng, C, dt)) if i != 1 else (None, None)
+        out.append(((_strided(x) if i == 2 else x, w, b, 1e-5 if i else 1e-3), {}))
+    return out
+
+
+def _bn_inference_cases(rng, dt):
+    return [((x, _a(rng, x.shape[1], dt), np.abs(_a(rng, x.shape[1], dt)) + 0.1, w, b, eps), {})
+            for (x, w, b, eps), _ in _bn_cases(rng, dt)]
+
+
+def _bn_bwd_cases(rng, dt):
+    out = []
+    for i, ((x, w, b, eps), _) in enumerate(_bn_cases(rng, dt)):
+        C = x.shape[1]
+        mean, invstd = _a(rng, C, dt), np.abs(_a(rng, C, dt)) + 0.5
+        mask = [(True, True, True), (True, False, True), (False, True, True), (True,) * 3][i]
+        out.append(((_a(rng, x.shape, dt), x, w, mean, invstd),
+                    dict(training=i != 3, output_mask=mask)))
+    return out
+
+
+def _bn_torch(torch, x, w=None, b=None, eps=1e-5):
+    dims = [0] + list(range(2, x.dim()))
+    var = x.detach().var(dims, unbiased=False)
+    y = torch.nn.functional.batch_norm(x, None, None, w, b, training=True, eps=eps)
+    return y, x.detach().mean(dims), 1 / torch.sqrt(var + eps), var
+
+
+_DROP = [((7, 5), 0.5, 3, 0), ((1, 130), 0.1, 2**64 - 1, 5), ((2, 3, 4, 5), 0.9, 0, 2**40),
+         ((11,), 0.0, 7, 0)]
+
+
+def _dropout_cases(rng, dt):
+    return [((_strided(_a(rng, s, dt)) if i == 1 else _a(rng, s, dt), p, seed, off), {})
+            for i, (s, p, seed, off) in enumerate(_DROP)]
+
+
+def _dropout_bwd_cases(rng, dt):
+    return [((_a(rng, s, dt), rng.random(s) < 0.5, p), {}) for s, p, _, _ in _DROP]
+
+
+def _dropout_mask_cases(rng, dt):
+    return [((s, p, seed), dict(offset=off)) for s, p, seed, off in _DROP]
+
+
 def _xent_torch(torch, logits, target):
     F = torch.nn.functional
     return F.cross_entropy(logits, target, reduction="none"), torch.softmax(logits, 1)
@@ -332,9 +403,9 @@ _entries = [
            grad=Grad("linear_backward", (0, 1, 2), lambda a, k, y, dy: ((dy, a[0], a[1]), {})),
            bench={"cli": [(256, 1024, 1024)], "pytest": [(64, 256, 128), (256, 512, 512)]}),
     Kernel("linear_backward", ("linear_backward",), cases=_linear_bwd_cases),
-    Kernel("conv2d_forward", ("conv2d_forward",), cases=_conv_cases,
-           torch=lambda torch, x, w, b=None, s=1, p=0, d=1:
-           torch.nn.functional.conv2d(x, w, b, s, p, d),
+    Kernel("conv2d_forward", ("conv2d_forward", "conv2d_depthwise_forward"), cases=_conv_cases,
+           torch=lambda torch, x, w, b=None, s=1, p=0, d=1, g=1:
+           torch.nn.functional.conv2d(x, w, b, s, p, d, g),
            grad=Grad("conv2d_backward", (0, 1, 2),
                      lambda a, k, y, dy: ((dy,) + tuple(a[:2]) + tuple(a[3:]), {})),
            # name, N, C, K, H (= W), R (= S), padding
@@ -344,8 +415,13 @@ _entries = [
                           ("CIFAR 3->32 3x3", 32, 3, 32, 32, 3, 1)],
                   "pytest": [("lenet-conv1-N16", 16, 1, 6, 28, 5, 0),
                              ("lenet-conv2-N16", 16, 6, 16, 12, 5, 0),
-                             ("cifar-3x3-N4", 4, 16, 16, 16, 3, 1)]}),
-    Kernel("conv2d_backward", ("conv2d_backward",), cases=_conv_bwd_cases),
+                             ("cifar-3x3-N4", 4, 16, 16, 16, 3, 1)],
+                  # depthwise (groups = C): name, N, C, H (= W), R (= S), padding
+                  "cli_depthwise": [("depthwise 3x3", 32, 64, 32, 3, 1)],
+                  "pytest_depthwise": [("dw3x3-N32-C64-32x32", 32, 64, 32, 3, 1),
+                                       ("dw5x5-N8-C32-16x16", 8, 32, 16, 5, 2)]}),
+    Kernel("conv2d_backward", ("conv2d_backward", "conv2d_depthwise_backward"),
+           cases=_conv_bwd_cases),
     Kernel("im2col", ("im2col",), cases=_unfold_cases,
            torch=lambda torch, x, k, s=1, p=0, d=1: torch.nn.functional.unfold(x, k, d, p, s),
            grad=Grad("col2im", (0,), lambda a, k, y, dy: ((dy, a[0].shape) + tuple(a[1:]), {})),
@@ -394,6 +470,21 @@ _entries = [
            bench={"cli": [(100_000, 1_000_000, 64)], "cli_quick": [(20_000, 200_000, 64)],
                   "pytest": [(10_000, 100_000, 64), (100_000, 1_000_000, 64)]}),
     Kernel("spmm_backward", ("sddmm",), cases=_spmm_bwd_cases),
+    Kernel("batch_norm_forward", ("batch_norm_forward",), cases=_bn_cases, torch=_bn_torch,
+           grad=Grad("batch_norm_backward", (0, 1, 2),
+                     lambda a, k, y, dy: ((dy, a[0], a[1], y[1], y[2]), {}),
+                     output=lambda y: y[0]),
+           bench={"pytest": [(32, 64, 32, 32), (256, 512)]}),
+    Kernel("batch_norm_inference", ("batch_norm_apply",), cases=_bn_inference_cases,
+           torch=lambda torch, x, rm, rv, w=None, b=None, eps=1e-5:
+           torch.nn.functional.batch_norm(x, rm, rv, w, b, training=False, eps=eps)),
+    Kernel("batch_norm_backward", ("batch_norm_backward",), cases=_bn_bwd_cases),
+    Kernel("dropout_forward", ("dropout_forward",), cases=_dropout_cases,
+           grad=Grad("dropout_backward", (0,), lambda a, k, y, dy: ((dy, y[1], a[1]), {}),
+                     output=lambda y: y[0]),
+           bench={"pytest": [(1 << 20,)]}),
+    Kernel("dropout_backward", ("dropout_backward",), cases=_dropout_bwd_cases),
+    Kernel("dropout_mask", ("dropout_mask",), cases=_dropout_mask_cases),
     Kernel("set_workspace_limit", ("conv_set_workspace_limit",), config=True),
     Kernel("get_workspace_limit", ("conv_get_workspace_limit",), config=True),
     Kernel("conv2d_workspace_bytes", ("conv2d_workspace_bytes",), config=True),

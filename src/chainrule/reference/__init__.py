@@ -11,6 +11,8 @@ from ._rnn import *  # noqa: F401,F403
 from ._act import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
 from ._spmm import *  # noqa: F401,F403
-from . import _linear, _conv, _pool, _rnn, _act, _optim, _spmm
+from ._norm import *  # noqa: F401,F403
+from . import _linear, _conv, _pool, _rnn, _act, _optim, _spmm, _norm
 
-__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _optim, _spmm) for n in m.__all__]
+__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _optim, _spmm, _norm)
+           for n in m.__all__]

@@ -7,7 +7,8 @@ with x taken as zero outside the image. Each (p, q) contracts one receptive fiel
 """
 import numpy as np
 
-from .._checks import as_float_array, conv2d_output_size, same_dtype, shape_nd, unfold_args
+from .._checks import (as_float_array, conv2d_output_size, conv_padding, same_dtype, shape_nd,
+                       unfold_args)
 
 __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im"]
 
@@ -20,36 +21,43 @@ def _receptive_field(p, q, R, S, stride, dilation):
             slice(q * sw, q * sw + dw * (S - 1) + 1, dw))
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
-    """x (N, C, H, W), w (K, C, R, S), b (K,) or None -> y (N, K, P, Q)."""
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), w (K, C / groups, R, S), b (K,) or None -> y (N, K, P, Q).
+
+    Group g convolves input channels [g*C/G, (g+1)*C/G) with filters [g*K/G, (g+1)*K/G)."""
     fn = "conv2d_forward"
     x = as_float_array(fn, "x", x, 4)
     w = as_float_array(fn, "w", w, 4)
     if b is not None:
         b = as_float_array(fn, "b", b, 1)
     dt = same_dtype(fn, x=x, w=w, b=b)
+    x, padding, _ = conv_padding(fn, x, w.shape, stride, padding, dilation)
     stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation)
-    K, _, R, S = w.shape
+                                                           padding, dilation, groups)
+    K, Cg, R, S = w.shape
+    G = int(groups)
     if b is not None and b.shape != (K,):
         raise ValueError(f"{fn}: argument 'b' must have shape ({K},), got {b.shape}")
     (ph, pw) = padding
+    N = x.shape[0]
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # zeros outside the image
-    y = np.zeros((x.shape[0], K, P, Q), dtype=dt)
+    wg = w.reshape(G, K // G, Cg, R, S)
+    y = np.zeros((N, K, P, Q), dtype=dt)
     for p in range(P):
         for q in range(Q):
             rows, cols = _receptive_field(p, q, R, S, stride, dilation)
-            field = xp[:, :, rows, cols]                        # (N, C, R, S)
-            y[:, :, p, q] = np.einsum("ncrs,kcrs->nk", field, w)
+            field = xp[:, :, rows, cols].reshape(N, G, Cg, R, S)
+            y[:, :, p, q] = np.einsum("ngcrs,gkcrs->ngk", field, wg).reshape(N, K)
     if b is not None:
         y += b[None, :, None, None]
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, need_dx=True):
-    """dy (N, K, P, Q), x (N, C, H, W), w (K, C, R, S) -> (dx or None, dw, db or None).
+def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias=True,
+                    need_dx=True):
+    """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw, db or None).
 
-    dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+    dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*C/G + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
     dx[n, c, i, j] = sum over every (k, p, q, r, s) that reads x[n, c, i, j] of dy * w
     db[k]          = sum_{n, p, q} dy[n, k, p, q]
     """
@@ -58,25 +66,29 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, nee
     x = as_float_array(fn, "x", x, 4)
     w = as_float_array(fn, "w", w, 4)
     dt = same_dtype(fn, dy=dy, x=x, w=w)
+    H0, W0 = x.shape[2:]
+    x, padding, _ = conv_padding(fn, x, w.shape, stride, padding, dilation)
     stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation)
+                                                           padding, dilation, groups)
     N, C, H, W = x.shape
-    K, _, R, S = w.shape
+    K, Cg, R, S = w.shape
+    G = int(groups)
     if dy.shape != (N, K, P, Q):
         raise ValueError(f"{fn}: argument 'dy' must have shape {(N, K, P, Q)}, got {dy.shape}")
     (ph, pw) = padding
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     dxp = np.zeros_like(xp)
-    dw = np.zeros(w.shape, dtype=dt)
+    wg = w.reshape(G, K // G, Cg, R, S)
+    dw = np.zeros(wg.shape, dtype=dt)
     for p in range(P):
         for q in range(Q):
             rows, cols = _receptive_field(p, q, R, S, stride, dilation)
-            g = dy[:, :, p, q]                                    # (N, K)
-            dw += np.einsum("nk,ncrs->kcrs", g, xp[:, :, rows, cols])
-            dxp[:, :, rows, cols] += np.einsum("nk,kcrs->ncrs", g, w)
-    dx = np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])  # padding gets no gradient
+            g = dy[:, :, p, q].reshape(N, G, K // G)
+            dw += np.einsum("ngk,ngcrs->gkcrs", g, xp[:, :, rows, cols].reshape(N, G, Cg, R, S))
+            dxp[:, :, rows, cols] += np.einsum("ngk,gkcrs->ngcrs", g, wg).reshape(N, C, R, S)
+    dx = np.ascontiguousarray(dxp[:, :, ph:ph + H0, pw:pw + W0])  # padding gets no gradient
     db = dy.sum(axis=(0, 2, 3)) if bias else None
-    return (dx if need_dx else None), dw, db
+    return (dx if need_dx else None), dw.reshape(w.shape), db
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):

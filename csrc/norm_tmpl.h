@@ -1,0 +1,207 @@
+/* norm_tmpl.h — batch norm loops, the dtype template of norm.c (cpu.h's idiom: T, SUF,
+ * CR_FN(name)). See norm.h for the math and the layout (N, C, L).
+ *
+ * Each thread takes its channels in blocks and runs all passes over a block back to back,
+ * rows in memory order within the block:
+ *   - long rows (L >= NORM_ROW_MIN, NCHW feature maps): blocks as large as fit in L2
+ *     (NORM_BLOCK_BYTES), so the block is read from memory once and the later passes find
+ *     it in cache, in runs of (block channels) x L contiguous values;
+ *   - short rows (NC, short NCL): one block, so memory is read in order instead of one
+ *     value per cache line.
+ * Whatever the blocking, every channel's sums run in one fixed order (lanes l % NL, rows
+ * in order), so the results do not depend on it or on the thread count.
+ */
+
+/* acc[j] += sum of p[l] over l % NL == j, l < L (the lane an element goes to is fixed).
+ * The lanes are copied to a local array so they stay in registers (NL / 8 independent
+ * vector chains), and back at the end. */
+CR_CLONES static void CR_FN(lane_sum)(double *restrict acc, const T *restrict p, int64_t L) {
+    double a[NL];
+    for (int j = 0; j < NL; j++) a[j] = acc[j];
+    int64_t l = 0;
+    for (; l + NL <= L; l += NL)
+        for (int j = 0; j < NL; j++) a[j] += (double)p[l + j];
+    for (int j = 0; l + j < L; j++) a[j] += (double)p[l + j];
+    for (int j = 0; j < NL; j++) acc[j] = a[j];
+}
+
+/* acc[j] += (p[l] - m)^2 over l % NL == j */
+CR_CLONES static void CR_FN(lane_sqdev)(double *restrict acc, const T *restrict p, double m,
+                                      int64_t L) {
+    double a[NL];
+    for (int j = 0; j < NL; j++) a[j] = acc[j];
+    int64_t l = 0;
+    for (; l + NL <= L; l += NL)
+        for (int j = 0; j < NL; j++) {
+            const double d = (double)p[l + j] - m;
+            a[j] += d * d;
+        }
+    for (int j = 0; l + j < L; j++) {
+        const double d = (double)p[l + j] - m;
+        a[j] += d * d;
+    }
+    for (int j = 0; j < NL; j++) acc[j] = a[j];
+}
+
+/* acc[j] += dy[l] * (x[l] - m) over l % NL == j */
+CR_CLONES static void CR_FN(lane_dot)(double *restrict acc, const T *restrict dy,
+                                    const T *restrict x, double m, int64_t L) {
+    double a[NL];
+    for (int j = 0; j < NL; j++) a[j] = acc[j];
+    int64_t l = 0;
+    for (; l + NL <= L; l += NL)
+        for (int j = 0; j < NL; j++) a[j] += (double)dy[l + j] * ((double)x[l + j] - m);
+    for (int j = 0; l + j < L; j++) a[j] += (double)dy[l + j] * ((double)x[l + j] - m);
+    for (int j = 0; j < NL; j++) acc[j] = a[j];
+}
+
+/* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
+ * evaluation mode. Centring first keeps y exact where x == mean (x * a + (b - m * a)
+ * would cancel two large terms). */
+CR_CLONES static void CR_FN(affine_row)(T *restrict out, const T *restrict p, T m, T a, T b,
+                                      int64_t L) {
+    for (int64_t l = 0; l < L; l++) out[l] = (p[l] - m) * a + b;
+}
+
+/* dx[l] = dy[l] * a + (x[l] - m) * b + c */
+CR_CLONES static void CR_FN(dx_row)(T *restrict dx, const T *restrict dy, const T *restrict x,
+                                  T m, T a, T b, T c, int64_t L) {
+    for (int64_t l = 0; l < L; l++) dx[l] = dy[l] * a + (x[l] - m) * b + c;
+}
+
+/* s = weight * invstd (in double, then rounded to T) and t = bias */
+static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const T *bias,
+                             int64_t c) {
+    *s = (T)((weight ? (double)weight[c] : 1.0) * invstd);
+    *t = bias ? bias[c] : (T)0;
+}
+
+/* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
+ * channel (the lanes, then the mean and var). Rows in memory order within the block. */
+static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const T *x,
+                                  const T *weight, const T *bias, int64_t N, int64_t C,
+                                  int64_t L, double eps, int64_t b0, int64_t b1, double *w) {
+    const double M = (double)(N * L);
+    const int64_t B = b1 - b0;
+    double *lanes = w, *st = w + 2 * NL * B;  /* st[2i] = mean, st[2i + 1] = var */
+    for (int64_t i = 0; i < 2 * NL * B; i++) lanes[i] = 0.0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = b0; c < b1; c++)
+            CR_FN(lane_sum)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L, L);
+    for (int64_t c = b0; c < b1; c++) st[2 * (c - b0)] = lanes_total(lanes + 2 * NL * (c - b0)) / M;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = b0; c < b1; c++)
+            CR_FN(lane_sqdev)(lanes + 2 * NL * (c - b0) + NL, x + (n * C + c) * L,
+                            st[2 * (c - b0)], L);
+    for (int64_t c = b0; c < b1; c++) {
+        const double v = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
+        const double is = 1.0 / sqrt(v + eps);
+        mean[c] = (T)st[2 * (c - b0)];
+        invstd[c] = (T)is;
+        if (var) var[c] = v;
+        st[2 * (c - b0) + 1] = is;
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = b0; c < b1; c++) {
+            T sc, t;
+            CR_FN(scale_shift)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
+            CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc, t, L);
+        }
+}
+
+/* Backward of the channel block [b0, b1) (see norm.h); w: scratch of 2 NL doubles per
+ * channel (the dbias and dweight lanes). */
+static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
+                                   const T *mean, const T *invstd, const T *weight,
+                                   int64_t N, int64_t C, int64_t L, int training,
+                                   int64_t b0, int64_t b1, double *w) {
+    const double M = (double)(N * L);
+    const int64_t B = b1 - b0;
+    if (training || dweight || dbias) {
+        for (int64_t i = 0; i < 2 * NL * B; i++) w[i] = 0.0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = b0; c < b1; c++) {
+                const int64_t o = (n * C + c) * L;
+                CR_FN(lane_sum)(w + 2 * NL * (c - b0), dy + o, L);
+                CR_FN(lane_dot)(w + 2 * NL * (c - b0) + NL, dy + o, x + o, (double)mean[c], L);
+            }
+        for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
+            const double gb = lanes_total(w + 2 * NL * (c - b0));
+            const double gw = lanes_total(w + 2 * NL * (c - b0) + NL) * (double)invstd[c];
+            if (dbias) dbias[c] = (T)gb;
+            if (dweight) dweight[c] = (T)gw;
+            w[2 * (c - b0)] = gb;
+            w[2 * (c - b0) + 1] = gw;
+        }
+    }
+    if (dx == NULL) return;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = b0; c < b1; c++) {
+            const int64_t o = (n * C + c) * L;
+            const double is = (double)invstd[c];
+            const double k = (weight ? (double)weight[c] : 1.0) * is;
+            if (training) {
+                const double gb = w[2 * (c - b0)], gw = w[2 * (c - b0) + 1];
+                CR_FN(dx_row)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
+                            (T)(-k * gb / M), L);
+            } else {
+                CR_FN(affine_row)(dx + o, dy + o, (T)0, (T)k, (T)0, L);
+            }
+        }
+}
+
+/* Runs BLOCK(b0, b1, w) over [c0, c1) in blocks of channels with a scratch w of 2 NL + 2
+ * doubles per channel: short rows take the whole range at once (memory read in order);
+ * long rows take as many channels as keep `arrays` arrays of the block in L2. If the
+ * scratch cannot be allocated, one channel at a time on the stack (same sums). */
+#define NORM_BLOCKS(arrays, BLOCK)                                                        \
+    do {                                                                                  \
+        int64_t cb_ = c1 - c0;                                                            \
+        if (L >= NORM_ROW_MIN) {                                                          \
+            const int64_t per_ = (arrays) * N * L * (int64_t)sizeof(T);                   \
+            cb_ = per_ > 0 ? NORM_BLOCK_BYTES / per_ : cb_;                               \
+            cb_ = cb_ < 1 ? 1 : cb_ > c1 - c0 ? c1 - c0 : cb_;                            \
+        }                                                                                 \
+        double one_[2 * NL + 2];                                                          \
+        double *w = (double *)malloc(sizeof(double) * (size_t)(2 * NL + 2) * (size_t)cb_); \
+        if (w == NULL) cb_ = 1;                                                           \
+        for (int64_t b0 = c0; b0 < c1; b0 += cb_) {                                       \
+            const int64_t b1 = b0 + cb_ < c1 ? b0 + cb_ : c1;                             \
+            BLOCK(b0, b1, w ? w : one_);                                                  \
+        }                                                                                 \
+        free(w);                                                                          \
+    } while (0)
+
+void CR_FN(cr_batch_norm_forward)(T *y, T *mean, T *invstd, double *var, const T *x,
+                                const T *weight, const T *bias, int64_t N, int64_t C,
+                                int64_t L, double eps) {
+#define FWD_BLOCK(b0, b1, w) \
+    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, b0, b1, w)
+    NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(1, FWD_BLOCK));
+#undef FWD_BLOCK
+}
+
+void CR_FN(cr_batch_norm_apply)(T *y, const T *x, const T *mean, const T *invstd,
+                              const T *weight, const T *bias, int64_t N, int64_t C,
+                              int64_t L) {
+    NORM_CHANNELS(C, N * C * L, {
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = c0; c < c1; c++) {
+                T s, t;
+                CR_FN(scale_shift)(&s, &t, (double)invstd[c], weight, bias, c);
+                CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], s, t, L);
+            }
+    });
+}
+
+void CR_FN(cr_batch_norm_backward)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
+                                 const T *mean, const T *invstd, const T *weight, int64_t N,
+                                 int64_t C, int64_t L, int training) {
+#define BWD_BLOCK(b0, b1, w) \
+    CR_FN(bn_backward_block)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L, \
+                           training, b0, b1, w)
+    NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(2, BWD_BLOCK));
+#undef BWD_BLOCK
+}
+
+#undef NORM_BLOCKS

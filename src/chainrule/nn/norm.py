@@ -1,0 +1,180 @@
+"""Batch normalization: ``F.batch_norm`` and ``nn.BatchNorm1d`` / ``nn.BatchNorm2d``
+(PyTorch's names, arguments, defaults, state-dict keys and semantics).
+
+Training uses the batch statistics (biased variance to normalise) and, when running
+statistics are given, updates them in place with the unbiased variance:
+    running = (1 - momentum) * running + momentum * batch_stat
+Evaluation normalises with the running statistics. One autograd node on the C kernels of
+``chainrule.ops`` (batch_norm_forward / batch_norm_inference / batch_norm_backward).
+"""
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..autograd import Tensor
+from ..autograd.function import as_tensor, make
+from .modules import Module, Parameter, _as_dtype, _int_arg
+
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
+
+
+def _array_arg(fn, name, v, C, dt):
+    """A running statistic: an ndarray (updated in place) or a Tensor (its array), (C,)."""
+    if isinstance(v, Tensor):
+        v = v.array
+    if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+        raise TypeError(f"{fn}: {name} must be a float ndarray or Tensor of shape ({C},), "
+                        f"got {type(v).__name__}")
+    if v.shape != (C,):
+        raise ValueError(f"{fn}: {name} must have shape ({C},) for input with C = {C} "
+                         f"channels, got {v.shape}")
+    if v.dtype != dt:
+        raise TypeError(f"{fn}: {name} has dtype {v.dtype} but the input has {dt}")
+    return v
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalization over the channel dim 1 of input (N, C, *).
+
+    training=True: batch statistics; running_mean/running_var (ndarrays of shape (C,), or
+    None) are updated in place. training=False: the running statistics are required.
+    """
+    fn = "batch_norm"
+    x = as_tensor(input, fn, "input")
+    xd = x.array
+    if xd.ndim < 2:
+        raise ValueError(f"{fn}: input must have shape (N, C) or (N, C, *), got {xd.shape}")
+    C, dt = xd.shape[1], xd.dtype
+    w = as_tensor(weight, fn, "weight") if weight is not None else None
+    b = as_tensor(bias, fn, "bias") if bias is not None else None
+    for name, t in (("weight", w), ("bias", b)):
+        if t is not None:
+            if t.array.dtype != dt:
+                raise TypeError(f"{fn}: {name} has dtype {t.array.dtype} but the input has "
+                                f"{dt} (convert the module with .float()/.double())")
+            if t.array.shape != (C,):
+                raise ValueError(f"{fn}: {name} must have shape ({C},) for input "
+                                 f"{xd.shape}, got {t.array.shape}")
+    rm = None if running_mean is None else _array_arg(fn, "running_mean", running_mean, C, dt)
+    rv = None if running_var is None else _array_arg(fn, "running_var", running_var, C, dt)
+    if not isinstance(momentum, numbers.Real) or isinstance(momentum, (bool, np.bool_)):
+        raise TypeError(f"{fn}: momentum must be a float, got {momentum!r}")
+    wd = w.array if w is not None else None
+    bd = b.array if b is not None else None
+    if training:
+        M = xd.size // C if C else 0
+        if M <= 1:
+            raise ValueError(f"{fn}: expected more than 1 value per channel when training, "
+                             f"got input size {xd.shape}")
+        y, mean, invstd, var = ops.batch_norm_forward(xd, wd, bd, eps)
+        if rm is not None:
+            rm *= 1.0 - momentum
+            rm += momentum * mean
+        if rv is not None:
+            rv *= 1.0 - momentum
+            rv += (momentum * M / (M - 1)) * var.astype(np.float64)
+    else:
+        if rm is None or rv is None:
+            raise ValueError(f"{fn}: running_mean and running_var are required when "
+                             f"training=False")
+        y = ops.batch_norm_inference(xd, rm, rv, wd, bd, eps)
+        mean = rm.copy()  # the backward needs the statistics of this call
+        invstd = (1.0 / np.sqrt(rv.astype(np.float64) + eps)).astype(dt)
+    parents = tuple(t for t in (x, w, b) if t is not None)
+    xc = np.ascontiguousarray(xd)
+
+    def backward(g):
+        mask = (x.requires_grad, w is not None and w.requires_grad,
+                b is not None and b.requires_grad)
+        dx, dw, db = ops.batch_norm_backward(g, xc, wd, mean, invstd, training, mask)
+        out = [dx]
+        if w is not None:
+            out.append(dw)
+        if b is not None:
+            out.append(db)
+        return tuple(out)
+    return make(y, parents, backward)
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: weight (ones), bias (zeros), buffers running_mean (zeros),
+    running_var (ones), num_batches_tracked (int64 0)."""
+
+    _ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None):
+        super().__init__()
+        fn = type(self).__name__
+        self.num_features = _int_arg(fn, "num_features", num_features, 1)
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or eps < 0:
+            raise ValueError(f"{fn}: eps must be a float >= 0, got {eps!r}")
+        if momentum is not None and (isinstance(momentum, (bool, np.bool_))
+                                     or not isinstance(momentum, numbers.Real)):
+            raise TypeError(f"{fn}: momentum must be a float or None, got {momentum!r}")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        C = self.num_features
+        if self.affine:
+            self.weight = Parameter(np.ones(C, dt))
+            self.bias = Parameter(np.zeros(C, dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(C, dt))
+            self.register_buffer("running_var", np.ones(C, dt))
+            self.register_buffer("num_batches_tracked", np.array(0, np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.array[...] = 1
+            self.bias.array[...] = 0
+
+    def forward(self, input):
+        fn = type(self).__name__
+        x = as_tensor(input, fn, "input")
+        if x.array.ndim not in self._ndims:
+            want = " or ".join(f"{d}D" for d in self._ndims)
+            raise ValueError(f"{fn}: expected {want} input (got {x.array.ndim}D input of shape "
+                             f"{x.array.shape})")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return batch_norm(x, self.running_mean if keep else None,
+                          self.running_var if keep else None, self.weight, self.bias,
+                          use_batch, factor, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) input."""
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) input."""
+    _ndims = (4,)

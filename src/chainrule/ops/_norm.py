@@ -1,0 +1,125 @@
+"""Batch normalization and dropout (C with OpenMP; see csrc/norm.h and csrc/dropout.h).
+
+Batch norm takes x (N, C) or (N, C, *) (NC, NCL, NCHW, ...) and normalises each channel c
+over its M = N * prod(*) values:
+    mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)
+    y = (x - mean) * invstd * weight + bias            (weight, bias: (C,) or None)
+Statistics are computed in float64 (two passes, fixed order): bitwise the same for any
+thread count. Dropout draws its mask from Philox4x32-10 keyed by (seed, offset): element
+i's keep bit depends only on (seed, offset, i); kept elements are scaled by 1 / (1 - p).
+"""
+import numpy as np
+
+from .. import _kernels
+from .._checks import as_float_array
+from .._normchecks import (bn_input, eps_arg, mask_arg, per_channel, prob_arg, same_shape,
+                           shape_arg, u64_arg)
+
+__all__ = ["batch_norm_forward", "batch_norm_inference", "batch_norm_backward",
+           "dropout_forward", "dropout_backward", "dropout_mask"]
+
+
+def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
+    """Training mode (batch statistics): x (N, C, *) -> (y, mean, invstd, var).
+
+    y has x's shape; mean, invstd and var (the biased batch variance, for the running
+    statistics) are (C,) in x's dtype. Needs at least one value per channel.
+    """
+    fn = "batch_norm_forward"
+    x, (N, C, L) = bn_input(fn, x)
+    weight = per_channel(fn, "weight", weight, C, x.dtype)
+    bias = per_channel(fn, "bias", bias, C, x.dtype)
+    eps = eps_arg(fn, eps)
+    if C and N * L == 0:
+        raise ValueError(f"{fn}: x {x.shape} has no values per channel")
+    y = np.empty(x.shape, x.dtype)
+    mean = np.empty(C, x.dtype)
+    invstd = np.empty(C, x.dtype)
+    var = np.empty(C, np.float64)
+    _kernels.batch_norm_forward(y.reshape(N, C, L), mean, invstd, var, x.reshape(N, C, L),
+                                weight, bias, eps)
+    return y, mean, invstd, var.astype(x.dtype)
+
+
+def batch_norm_inference(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
+    """Evaluation mode: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias."""
+    fn = "batch_norm_inference"
+    x, (N, C, L) = bn_input(fn, x)
+    mean = per_channel(fn, "running_mean", running_mean, C, x.dtype, optional=False)
+    var = per_channel(fn, "running_var", running_var, C, x.dtype, optional=False)
+    weight = per_channel(fn, "weight", weight, C, x.dtype)
+    bias = per_channel(fn, "bias", bias, C, x.dtype)
+    invstd = (1.0 / np.sqrt(var.astype(np.float64) + eps_arg(fn, eps))).astype(x.dtype)
+    y = np.empty(x.shape, x.dtype)
+    _kernels.batch_norm_apply(y.reshape(N, C, L), x.reshape(N, C, L), mean, invstd, weight,
+                              bias)
+    return y
+
+
+def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
+                        output_mask=(True, True, True)):
+    """-> (dx, dweight, dbias); an entry is None where output_mask says it is not wanted.
+
+    dy, x (N, C, *); weight (C,) or None (ones); mean, invstd (C,): the forward's batch
+    statistics (training=True) or the running ones (training=False: then the statistics
+    are constants and dx = dy * weight * invstd).
+        dbias = sum dy,  dweight = sum dy * (x - mean) * invstd   (per channel)
+        dx = weight * invstd * (dy - dbias / M - (x - mean) * invstd * dweight / M)
+    """
+    fn = "batch_norm_backward"
+    x, (N, C, L) = bn_input(fn, x)
+    dy = same_shape(fn, "dy", dy, x)
+    weight = per_channel(fn, "weight", weight, C, x.dtype)
+    mean = per_channel(fn, "mean", mean, C, x.dtype, optional=False)
+    invstd = per_channel(fn, "invstd", invstd, C, x.dtype, optional=False)
+    if not isinstance(output_mask, (tuple, list)) or len(output_mask) != 3:
+        raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
+                         f"got {output_mask!r}")
+    want_dx, want_dw, want_db = (bool(v) for v in output_mask)
+    dx = np.empty(x.shape, x.dtype) if want_dx else None
+    dw = np.empty(C, x.dtype) if want_dw else None
+    db = np.empty(C, x.dtype) if want_db else None
+    _kernels.batch_norm_backward(dy.reshape(N, C, L), x.reshape(N, C, L), mean, invstd, weight,
+                                 None if dx is None else dx.reshape(N, C, L), dw, db,
+                                 bool(training))
+    return dx, dw, db
+
+
+def dropout_forward(x, p, seed, offset=0):
+    """-> (y, mask): mask (x's shape, uint8) is 1 where kept; y = x * mask / (1 - p).
+
+    Element i = 64 g + 16 q + k (row-major, q < 4, k < 16) is kept iff word q of
+    Philox4x32-10 with counter (16 g + k, offset) and key seed is >= floor(p * 2**32):
+    reproducible for (seed, offset) on any thread count (see csrc/dropout.h).
+    """
+    fn = "dropout_forward"
+    x = as_float_array(fn, "x", x)
+    p = prob_arg(fn, p)
+    seed = u64_arg(fn, "seed", seed)
+    offset = u64_arg(fn, "offset", offset)
+    y = np.empty(x.shape, x.dtype)
+    mask = np.empty(x.shape, np.uint8)
+    _kernels.dropout_forward(y.reshape(-1), mask.reshape(-1), x.reshape(-1), p, seed, offset)
+    return y, mask
+
+
+def dropout_backward(dy, mask, p):
+    """dx = dy * mask / (1 - p); mask from dropout_forward (uint8 or bool, dy's shape)."""
+    fn = "dropout_backward"
+    dy = as_float_array(fn, "dy", dy)
+    mask = mask_arg(fn, mask, dy.shape)
+    p = prob_arg(fn, p)
+    dx = np.empty(dy.shape, dy.dtype)
+    _kernels.dropout_backward(dx.reshape(-1), dy.reshape(-1), mask.reshape(-1), p)
+    return dx
+
+
+def dropout_mask(shape, p, seed, offset=0):
+    """The keep mask (uint8, ``shape``) that dropout_forward would draw for this shape."""
+    fn = "dropout_mask"
+    shape = shape_arg(fn, shape)
+    p = prob_arg(fn, p)
+    mask = np.empty(shape, np.uint8)
+    _kernels.dropout_mask(mask.reshape(-1), p, u64_arg(fn, "seed", seed),
+                          u64_arg(fn, "offset", offset))
+    return mask
