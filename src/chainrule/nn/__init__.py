@@ -4,8 +4,12 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
                       Tanh, Flatten, Sequential, MSELoss, BCELoss, BCEWithLogitsLoss,
                       CrossEntropyLoss)
 from .rnn import RNN
+from .pool_modules import (MaxUnpool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool1d,
+                           AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
 from . import utils
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
-           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
+           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MaxUnpool2d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
+           "AdaptiveMaxPool1d"]
