@@ -87,3 +87,71 @@ def test_max_pool_forward_lenet_torch(benchmark, layer):
     tx = torch.from_numpy(np.random.default_rng(0).standard_normal(LENET[layer]).astype(np.float32))
     y, idx = benchmark(torch.nn.functional.max_pool2d, tx, 2, 2, return_indices=True)
     assert y.shape == idx.shape
+
+
+# adaptive pooling (global average = output 1x1, and a 3x3 output) forward + backward, and
+# max unpooling forward + backward (a scatter and a gather), chainrule vs PyTorch
+ADAPT = bench_cases("adaptive_avg_pool2d_forward", "pytest")
+UNPOOL = bench_cases("max_unpool2d_forward", "pytest")
+
+
+def _adaptive(kind, mod, x, size):
+    if kind == "avg":
+        y = mod.adaptive_avg_pool2d_forward(x, size)
+        return mod.adaptive_avg_pool2d_backward(np.ones_like(y), x.shape)
+    y, idx = mod.adaptive_max_pool2d_forward(x, size)
+    return mod.max_pool2d_backward(np.ones_like(y), idx, x.shape)
+
+
+def _unpool(mod, x, y, idx):
+    up = mod.max_unpool2d_forward(y, idx, x.shape)
+    return mod.max_unpool2d_backward(up, idx)
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("size", list(ADAPT["sizes"]))
+def test_adaptive_chainrule(benchmark, kind, size):
+    x = np.random.default_rng(0).standard_normal(ADAPT["shape"]).astype(np.float32)
+    assert benchmark(_adaptive, kind, ops, x, ADAPT["sizes"][size]).shape == x.shape
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("size", list(ADAPT["sizes"]))
+def test_adaptive_torch(benchmark, kind, size):
+    tx = torch.tensor(np.random.default_rng(0).standard_normal(ADAPT["shape"]).astype(np.float32),
+                      requires_grad=True)
+    F = torch.nn.functional
+    fwd = F.adaptive_avg_pool2d if kind == "avg" else F.adaptive_max_pool2d
+
+    def step():
+        tx.grad = None
+        y = fwd(tx, ADAPT["sizes"][size])
+        y.backward(torch.ones_like(y))
+        return tx.grad
+
+    assert tuple(benchmark(step).shape) == ADAPT["shape"]
+
+
+@pytest.mark.parametrize("size", list(UNPOOL["sizes"]))
+def test_unpool_chainrule(benchmark, size):
+    x = np.random.default_rng(0).standard_normal(UNPOOL["shape"]).astype(np.float32)
+    y, idx = ops.max_pool2d_forward(x, UNPOOL["sizes"][size])
+    assert benchmark(_unpool, ops, x, y, idx).shape == y.shape
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("size", list(UNPOOL["sizes"]))
+def test_unpool_torch(benchmark, size):
+    k = UNPOOL["sizes"][size]
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal(UNPOOL["shape"]).astype(np.float32))
+    y, idx = torch.nn.functional.max_pool2d(x, k, return_indices=True)
+    y.requires_grad_(True)
+
+    def step():
+        y.grad = None
+        up = torch.nn.functional.max_unpool2d(y, idx, k)
+        up.backward(up.detach())
+        return y.grad
+
+    assert benchmark(step).shape == y.shape

@@ -34,16 +34,44 @@ void cr_max_pool2x2_plane_f64_avx2(double *y, int64_t *idx, const double *x, int
 static int pool_isa(void) { return cr_isa(); }
 #endif
 
+/* Output size of one axis (PyTorch's pooling_output_shape); -1 if invalid. */
+static int64_t out_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t dil, int64_t ceil) {
+    const __int128 e = (__int128)n + 2 * (__int128)p - (__int128)dil * (k - 1) - 1;
+    if (e < 0 || e > INT64_MAX / 2) return -1;
+    int64_t o = (ceil ? e / s + (e % s != 0) : e / s) + 1;
+    if (ceil && (__int128)(o - 1) * s >= (__int128)n + p) o--;
+    return o;
+}
+
+/* 1 if every window start o*s - p (o < n_out) of a dilated window meets [0, n). Only
+ * windows starting in the left padding can miss (the others hold their start). */
+static int windows_hit(int64_t n, int64_t k, int64_t s, int64_t p, int64_t dil, int64_t n_out) {
+    if (dil == 1) return 1; /* p <= k/2: the window holds its element at 0 */
+    for (int64_t o = 0; o < n_out && o * s < p; o++) {
+        const int64_t a = o * s - p, i0 = (-a + dil - 1) / dil;
+        if (i0 >= k || a + i0 * dil >= n) return 0;
+    }
+    return 1;
+}
+
 int cr_pool2d_dims_init(cr_pool2d_dims *d) {
     if (d->N < 0 || d->C < 0 || d->H < 1 || d->W < 1 || d->kh < 1 || d->kw < 1 ||
         d->sh < 1 || d->sw < 1 || d->ph < 0 || d->pw < 0 || 2 * d->ph > d->kh ||
-        2 * d->pw > d->kw)
+        2 * d->pw > d->kw || d->dh < 1 || d->dw < 1 || d->divisor < 0)
         return -1;
-    int64_t eh = d->H + 2 * d->ph - d->kh, ew = d->W + 2 * d->pw - d->kw;
-    if (eh < 0 || ew < 0) return -1;
-    d->P = eh / d->sh + 1;
-    d->Q = ew / d->sw + 1;
+    d->P = out_size(d->H, d->kh, d->sh, d->ph, d->dh, d->ceil_mode);
+    d->Q = out_size(d->W, d->kw, d->sw, d->pw, d->dw, d->ceil_mode);
+    if (d->P < 1 || d->Q < 1) return -1;
+    if (!windows_hit(d->H, d->kh, d->sh, d->ph, d->dh, d->P) ||
+        !windows_hit(d->W, d->kw, d->sw, d->pw, d->dw, d->Q))
+        return -1;
     return 0;
+}
+
+/* 1 when the options leave the plain floor-mode, undilated windows of the fast paths. */
+static int plain_windows(const cr_pool2d_dims *d) {
+    return d->dh == 1 && d->dw == 1 && d->P == (d->H + 2 * d->ph - d->kh) / d->sh + 1 &&
+           d->Q == (d->W + 2 * d->pw - d->kw) / d->sw + 1;
 }
 
 /* tiny problems stay serial */
@@ -77,18 +105,38 @@ static inline void in_range(int64_t off, int64_t stride, int64_t n_out, int64_t 
     *hi = h;
 }
 
-/* Kernel columns [*s0, *s1) whose input column q*sw + s - pw lies in [0, W) for some output
- * q < Q; the others add nothing (a huge padded kernel would loop over all of them). */
-static inline void kernel_cols(int64_t kw, int64_t sw, int64_t pw, int64_t Q, int64_t W,
-                               int64_t *s0, int64_t *s1) {
+/* Kernel columns [*s0, *s1) whose input column q*sw + s*dw - pw lies in [0, W) for some
+ * output q < Q; the others add nothing (a huge padded kernel would loop over all of them). */
+static inline void kernel_cols(int64_t kw, int64_t sw, int64_t pw, int64_t dw, int64_t Q,
+                               int64_t W, int64_t *s0, int64_t *s1) {
     const int64_t lo = pw - (Q - 1) * sw, hi = pw + W;
-    *s0 = lo > 0 ? lo : 0;
-    *s1 = hi < kw ? hi : kw;
+    *s0 = lo > 0 ? (lo + dw - 1) / dw : 0;
+    const int64_t e = (hi + dw - 1) / dw;
+    *s1 = e < kw ? e : kw;
+}
+
+/* Kernel rows [*i0, *i1) whose input row start + i*dil lies in [0, size). */
+static inline void dilated_rows(int64_t start, int64_t k, int64_t dil, int64_t size,
+                                int64_t *i0, int64_t *i1) {
+    *i0 = start < 0 ? (-start + dil - 1) / dil : 0;
+    const int64_t e = size - start <= 0 ? 0 : (size - start + dil - 1) / dil;
+    *i1 = e < k ? e : k;
 }
 
 /* kh*kw in T, rounded once from the exact product: it can exceed int64 (kernel and padding
  * of 2^32 on a 1x1 input are valid sizes). */
 #define POOL_DIV(TY, d) ((TY)((unsigned __int128)(d)->kh * (unsigned __int128)(d)->kw))
+
+/* Divisor of window (start, k) on an axis of size n with padding p for the avg options:
+ * the window clipped to the padded input, or to the input without count_include_pad. */
+static inline int64_t avg_count(int64_t start, int64_t k, int64_t n, int64_t p, int64_t incl) {
+    int64_t end = start + k < n + p ? start + k : n + p;
+    if (!incl) {
+        end = end < n ? end : n;
+        start = start < 0 ? 0 : start;
+    }
+    return end - start;
+}
 
 #define T float
 #define SUF f32

@@ -64,16 +64,17 @@ static void CR_FN(max_pool2x2_forward)(T *restrict out, int64_t *restrict idx,
 POOL_CLONES void CR_FN(cr_max_pool2d_forward)(T *restrict out, int64_t *restrict idx,
                                    const T *restrict inp, const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
-    const int64_t sw = d->sw, pw = d->pw, kw = d->kw;
-    if (d->kh == 2 && kw == 2 && d->sh == 2 && sw == 2 && d->ph == 0 && pw == 0) {
+    const int64_t sw = d->sw, pw = d->pw, kw = d->kw, dh = d->dh, dw = d->dw;
+    const int plain = plain_windows(d);
+    if (plain && d->kh == 2 && kw == 2 && d->sh == 2 && sw == 2 && d->ph == 0 && pw == 0) {
         CR_FN(max_pool2x2_forward)(out, idx, inp, d);
         return;
     }
     const int nt = pool_threads(planes * H * W);
 #ifdef CR_X86
     /* no padding: every window is in range; gather 16/8 output columns at once (AVX-512) */
-    if (d->ph == 0 && pw == 0 && H * W < ((int64_t)1 << 30) && sw < ((int64_t)1 << 25) &&
-        pool_isa() == 2) {
+    if (plain && d->ph == 0 && pw == 0 && H * W < ((int64_t)1 << 30) &&
+        sw < ((int64_t)1 << 25) && pool_isa() == 2) {
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t pl = 0; pl < planes; pl++)
             CR_CAT3(cr_max_pool2d_plane_, SUF, _avx512)(out + pl * P * Q, idx + pl * P * Q, inp + pl * H * W, W, P, Q,
@@ -82,28 +83,31 @@ POOL_CLONES void CR_FN(cr_max_pool2d_forward)(T *restrict out, int64_t *restrict
     }
 #endif
     int64_t s0, s1;
-    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
+    kernel_cols(kw, sw, pw, dw, Q, W, &s0, &s1);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
         const T *x = inp + pl * H * W;
         for (int64_t p = 0; p < P; p++) {
             T *restrict y = out + (pl * P + p) * Q;
             int64_t *restrict ix = idx + (pl * P + p) * Q;
-            int64_t h0, h1;
-            window(p, d->sh, d->ph, d->kh, H, &h0, &h1);
+            const int64_t hs = p * d->sh - d->ph;
+            int64_t i0, i1;
+            dilated_rows(hs, d->kh, dh, H, &i0, &i1);
             for (int64_t q = 0; q < Q; q++) { /* padding is -inf: start at the first in-range */
-                int64_t w0, w1;
-                window(q, sw, pw, kw, W, &w0, &w1);
+                int64_t j0, j1;
+                dilated_rows(q * sw - pw, kw, dw, W, &j0, &j1);
                 y[q] = -(T)INFINITY;
-                ix[q] = h0 * W + w0;
+                ix[q] = (hs + i0 * dh) * W + q * sw - pw + j0 * dw;
             }
-            for (int64_t ih = h0; ih < h1; ih++) {
+            for (int64_t i = i0; i < i1; i++) {
+                const int64_t ih = hs + i * dh;
                 const T *x_row = x + ih * W;
                 for (int64_t s = s0; s < s1; s++) {
-                    int64_t qlo, qhi; /* columns q whose iw = q*sw + s - pw is in [0, W) */
-                    in_range(s - pw, sw, Q, W, &qlo, &qhi);
+                    int64_t qlo, qhi; /* columns q whose iw = q*sw + s*dw - pw is in [0, W) */
+                    const int64_t off = s * dw - pw;
+                    in_range(off, sw, Q, W, &qlo, &qhi);
                     for (int64_t q = qlo; q < qhi; q++) {
-                        const int64_t iw = q * sw + s - pw;
+                        const int64_t iw = q * sw + off;
                         const T v = x_row[iw], m = y[q];
                         const int64_t take = -(int64_t)((v > m) | ((v != v) & (m == m)));
                         y[q] = take ? v : m;
@@ -134,14 +138,39 @@ int64_t CR_FN(cr_max_pool2d_backward)(T *restrict dinp, const T *restrict dout,
     return bad;
 }
 
-/* y[p, q] = (sum of the in-range window) / (kh*kw); same loop order as the max. */
-POOL_CLONES void CR_FN(cr_avg_pool2d_forward)(T *restrict out, const T *restrict inp,
+/* The P*Q divisors of the avg options, or NULL (and *err = 0) when every window divides by
+ * kh*kw (the default options); *err = -1 when out of memory. */
+static T *CR_FN(avg_divisors)(const cr_pool2d_dims *d, int *err) {
+    *err = 0;
+    if (d->divisor == 0 && d->count_include_pad && plain_windows(d)) return NULL;
+    T *dv = malloc((size_t)(d->P * d->Q) * sizeof(T));
+    if (!dv) {
+        *err = -1;
+        return NULL;
+    }
+    for (int64_t p = 0; p < d->P; p++) {
+        const int64_t ch = avg_count(p * d->sh - d->ph, d->kh, d->H, d->ph, d->count_include_pad);
+        for (int64_t q = 0; q < d->Q; q++) {
+            const int64_t cw = avg_count(q * d->sw - d->pw, d->kw, d->W, d->pw,
+                                         d->count_include_pad);
+            dv[p * d->Q + q] = d->divisor ? (T)d->divisor
+                                          : (T)((unsigned __int128)ch * (unsigned __int128)cw);
+        }
+    }
+    return dv;
+}
+
+/* y[p, q] = (sum of the in-range window) / divisor; same loop order as the max. */
+POOL_CLONES int CR_FN(cr_avg_pool2d_forward)(T *restrict out, const T *restrict inp,
                                    const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int64_t sw = d->sw, pw = d->pw, kw = d->kw;
     const T div = POOL_DIV(T, d);
+    int err;
+    T *dvs = CR_FN(avg_divisors)(d, &err);
+    if (err) return err;
     int64_t s0, s1;
-    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
+    kernel_cols(kw, sw, pw, 1, Q, W, &s0, &s1);
     const int nt = pool_threads(planes * H * W);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -160,25 +189,35 @@ POOL_CLONES void CR_FN(cr_avg_pool2d_forward)(T *restrict out, const T *restrict
                     for (int64_t q = qlo; q < qhi; q++) y[q] += x_row[q * sw + off];
                 }
             }
-            for (int64_t q = 0; q < Q; q++) y[q] /= div;
+            if (dvs) {
+                for (int64_t q = 0; q < Q; q++) y[q] /= dvs[p * Q + q];
+            } else {
+                for (int64_t q = 0; q < Q; q++) y[q] /= div;
+            }
         }
     }
+    free(dvs);
+    return 0;
 }
 
-/* dx[ih, iw] += dy[p, q] / (kh*kw) for every (p, q) whose window covers (ih, iw). */
-POOL_CLONES void CR_FN(cr_avg_pool2d_backward)(T *restrict dinp, const T *restrict dout,
+/* dx[ih, iw] += dy[p, q] / divisor for every (p, q) whose window covers (ih, iw). */
+POOL_CLONES int CR_FN(cr_avg_pool2d_backward)(T *restrict dinp, const T *restrict dout,
                                     const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int64_t sw = d->sw, pw = d->pw, kw = d->kw;
     const T div = POOL_DIV(T, d);
+    int err;
+    T *dvs = CR_FN(avg_divisors)(d, &err);
+    if (err) return err;
     int64_t s0, s1;
-    kernel_cols(kw, sw, pw, Q, W, &s0, &s1);
+    kernel_cols(kw, sw, pw, 1, Q, W, &s0, &s1);
     const int nt = pool_threads(planes * H * W);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
         T *dx = dinp + pl * H * W;
         for (int64_t p = 0; p < P; p++) {
             const T *restrict dy = dout + (pl * P + p) * Q;
+            const T *restrict dv = dvs ? dvs + p * Q : NULL;
             int64_t h0, h1;
             window(p, d->sh, d->ph, d->kh, H, &h0, &h1);
             for (int64_t ih = h0; ih < h1; ih++) {
@@ -187,9 +226,56 @@ POOL_CLONES void CR_FN(cr_avg_pool2d_backward)(T *restrict dinp, const T *restri
                     int64_t qlo, qhi;
                     const int64_t off = s - pw;
                     in_range(off, sw, Q, W, &qlo, &qhi);
-                    for (int64_t q = qlo; q < qhi; q++) dx_row[q * sw + off] += dy[q] / div;
+                    if (dv) {
+                        for (int64_t q = qlo; q < qhi; q++) dx_row[q * sw + off] += dy[q] / dv[q];
+                    } else {
+                        for (int64_t q = qlo; q < qhi; q++) dx_row[q * sw + off] += dy[q] / div;
+                    }
                 }
             }
         }
     }
+    free(dvs);
+    return 0;
+}
+
+int64_t CR_FN(cr_max_unpool2d_forward)(T *restrict out, const T *restrict inp,
+                                        const int64_t *restrict idx, const cr_pool2d_dims *d) {
+    const int64_t HW = d->H * d->W, PQ = d->P * d->Q, planes = d->N * d->C;
+    const int nt = pool_threads(planes * PQ);
+    int64_t bad = 0;
+    #pragma omp parallel for num_threads(nt) schedule(static) reduction(+:bad) if (nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        T *y = out + pl * HW;
+        const T *x = inp + pl * PQ;
+        const int64_t *ix = idx + pl * PQ;
+        for (int64_t i = 0; i < PQ; i++) {
+            const int64_t j = ix[i];
+            if ((uint64_t)j < (uint64_t)HW) y[j] = x[i];
+            else bad++;
+        }
+    }
+    return bad;
+}
+
+int64_t CR_FN(cr_max_unpool2d_backward)(T *restrict dinp, const T *restrict dout,
+                                         const int64_t *restrict idx, const cr_pool2d_dims *d) {
+    const int64_t HW = d->H * d->W, PQ = d->P * d->Q, planes = d->N * d->C;
+    const int nt = pool_threads(planes * PQ);
+    int64_t bad = 0;
+    #pragma omp parallel for num_threads(nt) schedule(static) reduction(+:bad) if (nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        T *dx = dinp + pl * PQ;
+        const T *dy = dout + pl * HW;
+        const int64_t *ix = idx + pl * PQ;
+        for (int64_t i = 0; i < PQ; i++) {
+            const int64_t j = ix[i];
+            if ((uint64_t)j < (uint64_t)HW) dx[i] = dy[j];
+            else {
+                dx[i] = 0;
+                bad++;
+            }
+        }
+    }
+    return bad;
 }

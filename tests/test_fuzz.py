@@ -294,7 +294,8 @@ def test_fuzz_max_pool2d(data):
     d = data.draw
     x, kernel, stride, padding, base = _pool_case(d)
     if d(st.booleans()):
-        _check("max_pool2d_forward", (x, kernel, stride, padding), None, base)
+        opts = dict(dilation=_int_arg(d, 0, 3), ceil_mode=d(st.booleans())) if d(st.booleans()) else {}
+        _check("max_pool2d_forward", (x, kernel, stride, padding), opts, base)
         return
     # backward: indices from a valid forward when possible, then perturbed
     try:
@@ -319,8 +320,11 @@ def test_fuzz_max_pool2d(data):
 def test_fuzz_avg_pool2d(data):
     d = data.draw
     x, kernel, stride, padding, base = _pool_case(d)
+    opts = dict(ceil_mode=d(st.booleans()), count_include_pad=d(st.booleans()),
+                divisor_override=d(st.sampled_from([None, None, 1, 3, 0, -2, 2.5]))) \
+        if d(st.booleans()) else {}
     if d(st.booleans()):
-        _check("avg_pool2d_forward", (x, kernel, stride, padding), None, base)
+        _check("avg_pool2d_forward", (x, kernel, stride, padding), opts, base)
         return
     try:
         y = reference.avg_pool2d_forward(x, kernel, stride, padding)
@@ -330,7 +334,50 @@ def test_fuzz_avg_pool2d(data):
     dy = _array(d, _maybe_perturb_shape(d, yshape), _dtype(d, base))
     shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
         [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2, 3), (2**31, 2**31, 2**31, 2**31)]))
-    _check("avg_pool2d_backward", (dy, shape, kernel, stride, padding), None, base)
+    _check("avg_pool2d_backward", (dy, shape, kernel, stride, padding), opts, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_max_unpool2d(data):
+    d = data.draw
+    x, kernel, stride, padding, base = _pool_case(d)
+    try:  # distinct indices of a non-overlapping pool when possible, then perturbed
+        y, idx = reference.max_pool2d_forward(x, kernel, None, 0)
+    except ALLOWED:
+        y, idx = _array(d, (1, 1, 2, 2), base), np.zeros((1, 1, 2, 2), np.int64)
+    idx = idx.copy()
+    if d(st.integers(0, 5)) == 0 and idx.size:
+        idx.flat[0] = d(st.sampled_from([-1, 10**6, 2**62]))
+    shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
+        [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2, 3), (1, 1, 0, 3), "abc"]))
+    if d(st.booleans()):
+        yy = _array(d, _maybe_perturb_shape(d, y.shape), _dtype(d, base))
+        _check("max_unpool2d_forward", (yy, idx, shape), None, base)
+    else:
+        dy = _array(d, _maybe_perturb_shape(d, x.shape), _dtype(d, base))
+        _check("max_unpool2d_backward", (dy, idx), None, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_adaptive_pool2d(data):
+    d = data.draw
+    x, _, _, _, base = _pool_case(d)
+    size = d(st.sampled_from([1, 2, 5, (3, None), (None, 1), 0, -1, (1, 2, 3), None, 1.5]))
+    kind = d(st.integers(0, 2))
+    if kind < 2:
+        name = ["adaptive_avg_pool2d_forward", "adaptive_max_pool2d_forward"][kind]
+        _check(name, (x, size), None, base)
+        return
+    try:
+        yshape = reference.adaptive_avg_pool2d_forward(x, size).shape
+    except ALLOWED:
+        yshape = (1, 1, 2, 2)
+    dy = _array(d, _maybe_perturb_shape(d, yshape), _dtype(d, base))
+    shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
+        [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2, 3), (1, 1, 0, 3)]))
+    _check("adaptive_avg_pool2d_backward", (dy, shape), None, base)
 
 
 def _rnn_case(d):

@@ -194,23 +194,80 @@ def pool2d_output_size(fn: str, x_shape, kernel_size, stride, padding) -> tuple:
     """Normalise kernel/stride/padding (stride None = kernel) and return
     (kernel, stride, padding, (P, Q)); P = (H + 2ph - kh)//sh + 1. PyTorch's rule
     padding <= kernel/2 is enforced."""
+    kernel, stride, padding, _, PQ = pool2d_args(fn, x_shape, kernel_size, stride, padding)
+    return kernel, stride, padding, PQ
+
+
+def pool2d_args(fn: str, x_shape, kernel_size, stride, padding, dilation=1,
+                ceil_mode=False) -> tuple:
+    """pool2d_output_size with dilation and ceil_mode: (kernel, stride, padding, dilation,
+    (P, Q)). P = (H + 2ph - dh*(kh-1) - 1)/sh + 1 rounded down, or up with ceil_mode (then
+    one less when the last window would start past the input and the left padding, PyTorch's
+    rule). padding <= kernel/2 (the undilated kernel, PyTorch's rule); a dilated window
+    that holds no input element is a ValueError (PyTorch returns -inf and a bad index)."""
     kernel = pair(fn, "kernel_size", kernel_size, 1)
     stride = kernel if stride is None else pair(fn, "stride", stride, 1)
     padding = pair(fn, "padding", padding, 0)
+    dilation = pair(fn, "dilation", dilation, 1)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument 'ceil_mode' must be a bool, got {ceil_mode!r}")
     N, C, H, W = x_shape
     if min(H, W) < 1:
         raise ValueError(f"{fn}: input {tuple(x_shape)} has an empty plane")
     out = []
-    for name, size, k, s, p in (("height", H, kernel[0], stride[0], padding[0]),
-                                ("width", W, kernel[1], stride[1], padding[1])):
+    for name, size, k, s, p, dl in (("height", H, kernel[0], stride[0], padding[0], dilation[0]),
+                                    ("width", W, kernel[1], stride[1], padding[1], dilation[1])):
         if 2 * p > k:
             raise ValueError(f"{fn}: padding {name} {p} must be at most half the kernel size "
                              f"{k} (got kernel_size {kernel}, padding {padding})")
-        if k > size + 2 * p:
-            raise ValueError(f"{fn}: kernel {name} {k} is larger than the padded input "
+        ext = dl * (k - 1) + 1
+        if ext > size + 2 * p:
+            what = "kernel" if dl == 1 else "dilated kernel"
+            raise ValueError(f"{fn}: {what} {name} {ext} is larger than the padded input "
                              f"{name} {size} + 2*{p} (input {tuple(x_shape)})")
-        out.append((size + 2 * p - k) // s + 1)
-    return kernel, stride, padding, tuple(out)
+        e = size + 2 * p - ext
+        o = (-(-e // s) if ceil_mode else e // s) + 1
+        if ceil_mode and (o - 1) * s >= size + p:
+            o -= 1
+        for j in range(o if dl > 1 else 0):  # windows starting in the left padding
+            a = j * s - p
+            if a >= 0:
+                break
+            i0 = -(a // dl)
+            if i0 >= k or a + i0 * dl >= size:
+                raise ValueError(f"{fn}: window {j} along the {name} holds no input element "
+                                 f"(input {tuple(x_shape)}, kernel_size {kernel}, padding "
+                                 f"{padding}, dilation {dilation})")
+        out.append(o)
+    return kernel, stride, padding, dilation, tuple(out)
+
+
+def divisor_arg(fn: str, divisor_override) -> int:
+    """avg pooling's divisor_override: None -> 0, else an int >= 1."""
+    if divisor_override is None:
+        return 0
+    return as_int(fn, "divisor_override", divisor_override, 1)
+
+
+def flag(fn: str, name: str, v) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument '{name}' must be a bool, got {v!r}")
+    return bool(v)
+
+
+def adaptive_output_size(fn: str, x_shape, output_size) -> tuple:
+    """(P, Q) from an int, a pair, or a pair with None entries (None keeps the input size)."""
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise ValueError(f"{fn}: argument 'output_size' must be an int or a pair, got "
+                             f"{output_size!r}")
+        pq = tuple(x_shape[2 + i] if v is None else as_int(fn, "output_size", v, 1)
+                   for i, v in enumerate(output_size))
+    else:
+        pq = (as_int(fn, "output_size", output_size, 1),) * 2
+    if min(x_shape[2], x_shape[3]) < 1:
+        raise ValueError(f"{fn}: input {tuple(x_shape)} has an empty plane")
+    return pq
 
 
 def unfold_args(fn: str, x_shape, kernel_size, stride, padding, dilation) -> tuple:

@@ -70,7 +70,8 @@ cdef extern from "chainrule.h" nogil:
 
     # ---- pool.h ----
     ctypedef struct cr_pool2d_dims:
-        int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q
+        int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q, dh, dw, ceil_mode
+        int64_t count_include_pad, divisor
     int cr_pool2d_dims_init(cr_pool2d_dims *d)
     void cr_max_pool2d_forward_f32(float *out, int64_t *idx, const float *inp, const cr_pool2d_dims *d)
     void cr_max_pool2d_forward_f64(double *out, int64_t *idx, const double *inp, const cr_pool2d_dims *d)
@@ -78,10 +79,29 @@ cdef extern from "chainrule.h" nogil:
                                        const cr_pool2d_dims *d)
     int64_t cr_max_pool2d_backward_f64(double *dinp, const double *dout, const int64_t *idx,
                                        const cr_pool2d_dims *d)
-    void cr_avg_pool2d_forward_f32(float *out, const float *inp, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_forward_f64(double *out, const double *inp, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_backward_f32(float *dinp, const float *dout, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_backward_f64(double *dinp, const double *dout, const cr_pool2d_dims *d)
+    int cr_avg_pool2d_forward_f32(float *out, const float *inp, const cr_pool2d_dims *d)
+    int cr_avg_pool2d_forward_f64(double *out, const double *inp, const cr_pool2d_dims *d)
+    int cr_avg_pool2d_backward_f32(float *dinp, const float *dout, const cr_pool2d_dims *d)
+    int cr_avg_pool2d_backward_f64(double *dinp, const double *dout, const cr_pool2d_dims *d)
+    int64_t cr_max_unpool2d_forward_f32(float *out, const float *inp, const int64_t *idx,
+                                        const cr_pool2d_dims *d)
+    int64_t cr_max_unpool2d_forward_f64(double *out, const double *inp, const int64_t *idx,
+                                        const cr_pool2d_dims *d)
+    int64_t cr_max_unpool2d_backward_f32(float *dinp, const float *dout, const int64_t *idx,
+                                         const cr_pool2d_dims *d)
+    int64_t cr_max_unpool2d_backward_f64(double *dinp, const double *dout, const int64_t *idx,
+                                         const cr_pool2d_dims *d)
+    void cr_adaptive_max_pool2d_forward_f32(float *out, int64_t *idx, const float *inp,
+                                            const cr_pool2d_dims *d)
+    void cr_adaptive_max_pool2d_forward_f64(double *out, int64_t *idx, const double *inp,
+                                            const cr_pool2d_dims *d)
+    void cr_adaptive_avg_pool2d_forward_f32(float *out, const float *inp, const cr_pool2d_dims *d)
+    void cr_adaptive_avg_pool2d_forward_f64(double *out, const double *inp,
+                                            const cr_pool2d_dims *d)
+    void cr_adaptive_avg_pool2d_backward_f32(float *dinp, const float *dout,
+                                             const cr_pool2d_dims *d)
+    void cr_adaptive_avg_pool2d_backward_f64(double *dinp, const double *dout,
+                                             const cr_pool2d_dims *d)
 
     # ---- rnn.h ----
     int cr_rnn_forward_f32(float *hs, const float *x, const float *h0, const float *w_ih,

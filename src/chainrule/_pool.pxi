@@ -1,30 +1,49 @@
-# _pool.pxi — bindings for csrc/pool.c (included by _kernels.pyx)
+# _pool.pxi — bindings for csrc/pool.c and csrc/pool_adaptive.c (included by _kernels.pyx)
 # Shapes are checked in chainrule.ops; here we only re-derive the sizes from the arrays and
 # refuse anything that would make the C code step out of bounds.
 
 cdef cr_pool2d_dims _pool_dims(str fn, tuple xshape, tuple kernel, tuple stride,
-                               tuple padding) except *:
+                               tuple padding, tuple dilation=(1, 1), bint ceil_mode=False,
+                               bint count_include_pad=True, int64_t divisor=0) except *:
     cdef cr_pool2d_dims d
     d.N, d.C, d.H, d.W = xshape
     d.kh, d.kw = kernel
     d.sh, d.sw = stride
     d.ph, d.pw = padding
+    d.dh, d.dw = dilation
+    d.ceil_mode = ceil_mode
+    d.count_include_pad = count_include_pad
+    d.divisor = divisor
     if cr_pool2d_dims_init(&d) != 0:
         raise ValueError(f"{fn}: invalid pooling sizes: input {xshape}, kernel_size {kernel}, "
-                         f"stride {stride}, padding {padding}")
+                         f"stride {stride}, padding {padding}, dilation {dilation}, "
+                         f"ceil_mode {ceil_mode}")
     return d
 
 
-def pool2d_dims(tuple xshape, tuple kernel, tuple stride, tuple padding):
+cdef cr_pool2d_dims _plane_dims(tuple big, tuple small) except *:
+    """N, C, H, W = big; P, Q = small[2:] (unpooling and adaptive pooling)."""
+    cdef cr_pool2d_dims d
+    d.N, d.C, d.H, d.W = big
+    d.P, d.Q = small[2], small[3]
+    if big[:2] != small[:2]:
+        raise ValueError("pooling: N and C of the planes do not match")
+    return d
+
+
+def pool2d_dims(tuple xshape, tuple kernel, tuple stride, tuple padding,
+                tuple dilation=(1, 1), bint ceil_mode=False):
     """(P, Q) of the output, or ValueError."""
-    cdef cr_pool2d_dims d = _pool_dims("pool2d", xshape, kernel, stride, padding)
+    cdef cr_pool2d_dims d = _pool_dims("pool2d", xshape, kernel, stride, padding, dilation,
+                                       ceil_mode)
     return d.P, d.Q
 
 
 def max_pool2d_forward(floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] idx,
-                       const floating[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding):
+                       const floating[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding,
+                       tuple dilation=(1, 1), bint ceil_mode=False):
     cdef cr_pool2d_dims d = _pool_dims("max_pool2d_forward", (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), kernel, stride,
-                                       padding)
+                                       padding, dilation, ceil_mode)
     cdef tuple ys = (d.N, d.C, d.P, d.Q)
     if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != ys or (idx.shape[0], idx.shape[1], idx.shape[2], idx.shape[3]) != ys:
         raise ValueError("max_pool2d_forward: output shapes do not match the input")
@@ -58,30 +77,120 @@ def max_pool2d_backward(floating[:, :, :, ::1] dx, const floating[:, :, :, ::1] 
 
 
 def avg_pool2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x, tuple kernel,
-                       tuple stride, tuple padding):
+                       tuple stride, tuple padding, bint ceil_mode=False,
+                       bint count_include_pad=True, int64_t divisor=0):
     cdef cr_pool2d_dims d = _pool_dims("avg_pool2d_forward", (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), kernel, stride,
-                                       padding)
+                                       padding, (1, 1), ceil_mode, count_include_pad, divisor)
     if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != (d.N, d.C, d.P, d.Q):
         raise ValueError("avg_pool2d_forward: output shape does not match the input")
     if d.N * d.C == 0:
         return
+    cdef int err
     with nogil:
         if floating is float:
-            cr_avg_pool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+            err = cr_avg_pool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
         else:
-            cr_avg_pool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+            err = cr_avg_pool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+    if err:
+        raise MemoryError("avg_pool2d_forward: out of memory")
 
 
 def avg_pool2d_backward(floating[:, :, :, ::1] dx, const floating[:, :, :, ::1] dy, tuple kernel,
-                        tuple stride, tuple padding):
+                        tuple stride, tuple padding, bint ceil_mode=False,
+                        bint count_include_pad=True, int64_t divisor=0):
     cdef cr_pool2d_dims d = _pool_dims("avg_pool2d_backward", (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]), kernel, stride,
-                                       padding)
+                                       padding, (1, 1), ceil_mode, count_include_pad, divisor)
     if (dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.C, d.P, d.Q):
         raise ValueError("avg_pool2d_backward: dy shape does not match the input shape")
     if d.N * d.C == 0:
         return
+    cdef int err
     with nogil:
         if floating is float:
-            cr_avg_pool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)
+            err = cr_avg_pool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)
         else:
-            cr_avg_pool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)
+            err = cr_avg_pool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)
+    if err:
+        raise MemoryError("avg_pool2d_backward: out of memory")
+
+
+def max_unpool2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
+                         const int64_t[:, :, :, ::1] idx):
+    """y (N, C, H, W), zeroed by the caller, .flat[idx] = x per plane; returns the bad count."""
+    cdef tuple xs = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    if xs != (idx.shape[0], idx.shape[1], idx.shape[2], idx.shape[3]):
+        raise ValueError("max_unpool2d_forward: shapes of x and indices do not match")
+    cdef cr_pool2d_dims d = _plane_dims((y.shape[0], y.shape[1], y.shape[2], y.shape[3]), xs)
+    if d.N * d.C * d.P * d.Q == 0:
+        return 0
+    cdef int64_t bad
+    with nogil:
+        if floating is float:
+            bad = cr_max_unpool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &d)
+        else:
+            bad = cr_max_unpool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &idx[0, 0, 0, 0], &d)
+    return bad
+
+
+def max_unpool2d_backward(floating[:, :, :, ::1] dx, const floating[:, :, :, ::1] dy,
+                          const int64_t[:, :, :, ::1] idx):
+    """dx (N, C, P, Q) = dy (N, C, H, W).flat[idx] per plane; returns the bad count."""
+    cdef tuple xs = (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])
+    if xs != (idx.shape[0], idx.shape[1], idx.shape[2], idx.shape[3]):
+        raise ValueError("max_unpool2d_backward: shapes of dx and indices do not match")
+    cdef cr_pool2d_dims d = _plane_dims((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]), xs)
+    if d.N * d.C * d.P * d.Q == 0:
+        return 0
+    cdef int64_t bad
+    with nogil:
+        if floating is float:
+            bad = cr_max_unpool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &idx[0, 0, 0, 0], &d)
+        else:
+            bad = cr_max_unpool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &idx[0, 0, 0, 0], &d)
+    return bad
+
+
+def adaptive_max_pool2d_forward(floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] idx,
+                                const floating[:, :, :, ::1] x):
+    cdef tuple ys = (y.shape[0], y.shape[1], y.shape[2], y.shape[3])
+    if ys != (idx.shape[0], idx.shape[1], idx.shape[2], idx.shape[3]):
+        raise ValueError("adaptive_max_pool2d_forward: shapes of y and indices do not match")
+    cdef cr_pool2d_dims d = _plane_dims((x.shape[0], x.shape[1], x.shape[2], x.shape[3]), ys)
+    if d.N * d.C == 0:
+        return
+    if d.H < 1 or d.W < 1 or d.P < 1 or d.Q < 1:
+        raise ValueError("adaptive_max_pool2d_forward: empty input or output plane")
+    with nogil:
+        if floating is float:
+            cr_adaptive_max_pool2d_forward_f32(&y[0, 0, 0, 0], &idx[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+        else:
+            cr_adaptive_max_pool2d_forward_f64(&y[0, 0, 0, 0], &idx[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+
+
+def adaptive_avg_pool2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x):
+    cdef cr_pool2d_dims d = _plane_dims((x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
+                                        (y.shape[0], y.shape[1], y.shape[2], y.shape[3]))
+    if d.N * d.C == 0:
+        return
+    if d.H < 1 or d.W < 1 or d.P < 1 or d.Q < 1:
+        raise ValueError("adaptive_avg_pool2d_forward: empty input or output plane")
+    with nogil:
+        if floating is float:
+            cr_adaptive_avg_pool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+        else:
+            cr_adaptive_avg_pool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &d)
+
+
+def adaptive_avg_pool2d_backward(floating[:, :, :, ::1] dx, const floating[:, :, :, ::1] dy):
+    """dx (N, C, H, W) += dy (N, C, P, Q) spread over the adaptive windows."""
+    cdef cr_pool2d_dims d = _plane_dims((dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]),
+                                        (dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]))
+    if d.N * d.C == 0:
+        return
+    if d.H < 1 or d.W < 1 or d.P < 1 or d.Q < 1:
+        raise ValueError("adaptive_avg_pool2d_backward: empty input or output plane")
+    with nogil:
+        if floating is float:
+            cr_adaptive_avg_pool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)
+        else:
+            cr_adaptive_avg_pool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &d)

@@ -7,10 +7,14 @@ from .rnn import RNN
 from .norm import BatchNorm1d, BatchNorm2d
 from .dropout import Dropout, Dropout2d
 from .conv import Conv1d, ConvTranspose2d
+from .pool_modules import (MaxUnpool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool1d,
+                           AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
 from . import utils
 from .graph import GCNConv, ChebConv, SGConv  # noqa: E402  (graph layers)
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
-           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GCNConv", "ChebConv", "SGConv"]
+           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GCNConv", "ChebConv", "SGConv",
+           "MaxUnpool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d",
+           "AdaptiveAvgPool1d", "AdaptiveMaxPool1d"]
 __all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]

@@ -13,10 +13,13 @@ from .. import ops
 from .._checks import pair
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
+from .pooling import *  # noqa: F401,F403  (max/avg/adaptive pooling, unpooling, 1-D)
+from . import pooling as _pooling
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy"]
+           "binary_cross_entropy_with_logits", "cross_entropy"] + [
+               n for n in _pooling.__all__ if n not in ("max_pool2d", "avg_pool2d")]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -143,40 +146,6 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
             dx = dx[0]
         return (dx, dw, db) if has_bias else (dx, dw)
     return make(y[0] if unbatched else y, parents, backward)
-
-
-def _pool_input(fn, x):
-    x = as_tensor(x, fn, "x")
-    xd = x.array
-    if xd.ndim not in (3, 4):
-        raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
-    return x, (xd[None] if xd.ndim == 3 else xd), xd.ndim == 3
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max pooling, NCHW (or CHW); the gradient goes to the first maximum (row-major) of
-    each window."""
-    x, xd, unbatched = _pool_input("max_pool2d", x)
-    y, indices = ops.max_pool2d_forward(xd, kernel_size, stride, padding)
-    shape = xd.shape
-
-    def backward(g):
-        dx = ops.max_pool2d_backward(g[None] if unbatched else g, indices, shape)
-        return (dx[0] if unbatched else dx,)
-    return make(y[0] if unbatched else y, (x,), backward)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Average pooling, NCHW (or CHW); padding counts in the divisor (PyTorch's default)."""
-    x, xd, unbatched = _pool_input("avg_pool2d", x)
-    y = ops.avg_pool2d_forward(xd, kernel_size, stride, padding)
-    shape = xd.shape
-
-    def backward(g):
-        dx = ops.avg_pool2d_backward(g[None] if unbatched else g, shape, kernel_size, stride,
-                                     padding)
-        return (dx[0] if unbatched else dx,)
-    return make(y[0] if unbatched else y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- activations

@@ -441,26 +441,47 @@ class Conv2d(Module):
         return s
 
 
-class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+class MaxPool2d(Module):
+    """F.max_pool2d as a layer (PyTorch's arguments and defaults)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         super().__init__()
-        fn = type(self).__name__
+        fn = "MaxPool2d"
         self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
         self.stride = pair(fn, "stride", stride, 1) if stride is not None else self.kernel_size
         self.padding = pair(fn, "padding", padding, 0)
+        self.dilation = pair(fn, "dilation", dilation, 1)
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """F.avg_pool2d as a layer (PyTorch's arguments and defaults)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        fn = "AvgPool2d"
+        self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
+        self.stride = pair(fn, "stride", stride, 1) if stride is not None else self.kernel_size
+        self.padding = pair(fn, "padding", padding, 0)
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
-class MaxPool2d(_Pool2d):
-    def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-
-class AvgPool2d(_Pool2d):
-    def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
 class ReLU(Module):

@@ -135,6 +135,17 @@ def _fold_cases(rng, dt):
 
 
 _POOL = [((2, 3, 7, 5), 2, None, 0), ((1, 2, 9, 8), 3, 2, 1), ((3, 1, 6, 11), (2, 3), (1, 2), (1, 1))]
+# max options: (x shape, kernel, stride, padding, dilation, ceil_mode)
+_MAX_OPT = [((2, 3, 7, 5), 2, None, 0, 1, True), ((1, 2, 9, 8), 3, 2, 1, 2, False),
+            ((3, 1, 6, 11), (2, 3), (1, 2), (1, 1), (2, 1), True),
+            ((1, 1, 5, 7), 3, 2, 1, (1, 2), True)]
+# avg options: (x shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor)
+_AVG_OPT = [((2, 3, 7, 5), 3, 2, 1, True, True, None), ((1, 2, 9, 8), 3, 2, 1, False, False, None),
+            ((3, 1, 6, 11), (2, 3), (1, 2), (1, 1), True, False, None),
+            ((1, 1, 5, 7), 3, 2, 1, True, True, 5), ((2, 1, 4, 4), 2, None, 0, False, True, 3)]
+# adaptive: (x shape, output_size)
+_ADAPT = [((2, 3, 7, 5), 3), ((1, 2, 9, 8), (4, None)), ((3, 1, 6, 11), (1, 1)),
+          ((1, 1, 5, 7), (7, 3)), ((2, 3, 10, 10), 1)]
 
 
 def _pool_cases(rng, dt):
@@ -142,19 +153,60 @@ def _pool_cases(rng, dt):
             for i, (xs, k, s, p) in enumerate(_POOL)]
 
 
+def _max_pool_cases(rng, dt):
+    return _pool_cases(rng, dt) + [
+        ((_strided(_a(rng, xs, dt)) if i == 2 else _a(rng, xs, dt), k, s, p),
+         dict(dilation=d, ceil_mode=c)) for i, (xs, k, s, p, d, c) in enumerate(_MAX_OPT)]
+
+
+def _avg_pool_cases(rng, dt):
+    return _pool_cases(rng, dt) + [
+        ((_strided(_a(rng, xs, dt)) if i == 2 else _a(rng, xs, dt), k, s, p),
+         dict(ceil_mode=c, count_include_pad=inc, divisor_override=dv))
+        for i, (xs, k, s, p, c, inc, dv) in enumerate(_AVG_OPT)]
+
+
 def _max_pool_bwd_cases(rng, dt):
     from . import max_pool2d_forward
     out = []
-    for (x, k, s, p), _ in _pool_cases(rng, dt):
-        y, idx = max_pool2d_forward(x, k, s, p)
+    for (x, k, s, p), kw in _max_pool_cases(rng, dt):
+        y, idx = max_pool2d_forward(x, k, s, p, **kw)
         out.append(((_a(rng, y.shape, dt), idx, x.shape), {}))
     return out
 
 
 def _avg_pool_bwd_cases(rng, dt):
     from . import avg_pool2d_forward
-    return [((_a(rng, avg_pool2d_forward(x, k, s, p).shape, dt), x.shape, k, s, p), {})
-            for (x, k, s, p), _ in _pool_cases(rng, dt)]
+    return [((_a(rng, avg_pool2d_forward(x, k, s, p, **kw).shape, dt), x.shape, k, s, p), kw)
+            for (x, k, s, p), kw in _avg_pool_cases(rng, dt)]
+
+
+def _unpool_cases(rng, dt):
+    """Indices of non-overlapping max pools (distinct indices: repeated ones keep only the
+    last write, which finite differences cannot see; tests/test_pool_options.py has them)."""
+    from . import max_pool2d_forward
+    out = []
+    for i, (xs, k, kw) in enumerate([((2, 3, 7, 5), 2, {}), ((1, 2, 9, 8), 3, dict(ceil_mode=True)),
+                                     ((3, 1, 6, 11), (2, 3), {}), ((1, 1, 5, 5), 1, {})]):
+        y, idx = max_pool2d_forward(_a(rng, xs, dt), k, **kw)
+        x = _a(rng, y.shape, dt)
+        out.append(((_strided(x) if i == 2 else x, idx, xs), {}))
+    return out
+
+
+def _unpool_bwd_cases(rng, dt):
+    return [((_a(rng, shape, dt), idx), {}) for (x, idx, shape), _ in _unpool_cases(rng, dt)]
+
+
+def _adaptive_cases(rng, dt):
+    return [((_strided(_a(rng, xs, dt)) if i == 2 else _a(rng, xs, dt), o), {})
+            for i, (xs, o) in enumerate(_ADAPT)]
+
+
+def _adaptive_bwd_cases(rng, dt):
+    from . import adaptive_avg_pool2d_forward
+    return [((_a(rng, adaptive_avg_pool2d_forward(x, o).shape, dt), x.shape), {})
+            for (x, o), _ in _adaptive_cases(rng, dt)]
 
 
 # (T, N, I, H, nonlinearity)
@@ -296,11 +348,11 @@ def _xent_torch(torch, logits, target):
 
 
 def _pool_torch(kind):
-    def run(torch, x, k, s=None, p=0):
+    def run(torch, x, k, s=None, p=0, **kw):
         F = torch.nn.functional
         if kind == "max":
-            return F.max_pool2d(x, k, s, p, return_indices=True)
-        return F.avg_pool2d(x, k, s, p)
+            return F.max_pool2d(x, k, s, p, return_indices=True, **kw)
+        return F.avg_pool2d(x, k, s, p, **kw)
     return run
 
 
@@ -361,6 +413,12 @@ def _spmm_torch(torch, indptr, indices, values, x, perm=None):
 
 def _coo_pairs(rng, dt):
     return [((r, c, R, C), {}) for R, C, r, c in _coo_cases(rng)]
+
+
+def _unpool_torch(torch, x, idx, shape):
+    # torch wants a kernel: stride 1 and kernel H-P+1 make its default output size H
+    k = (shape[2] - x.shape[2] + 1, shape[3] - x.shape[3] + 1)
+    return torch.nn.functional.max_unpool2d(x, idx, k, 1, output_size=shape[2:])
 
 
 _ACT_BENCH = [(128, 256), (64, 6, 24, 24), (1 << 20,)]
@@ -428,18 +486,36 @@ _entries = [
            bench={"pytest": [("lenet-conv2-N16", (16, 6, 12, 12), 5, 1, 0, 1),
                              ("cifar-3x3-N4", (4, 16, 16, 16), 3, 1, 1, 1)]}),
     Kernel("col2im", ("col2im",), cases=_fold_cases),
-    Kernel("max_pool2d_forward", ("max_pool2d_forward",), cases=_pool_cases,
+    Kernel("max_pool2d_forward", ("max_pool2d_forward",), cases=_max_pool_cases,
            torch=_pool_torch("max"),
            grad=Grad("max_pool2d_backward", (0,),
                      lambda a, k, y, dy: ((dy, y[1], a[0].shape), {}), output=lambda y: y[0]),
            bench=_POOL_BENCH),
     Kernel("max_pool2d_backward", ("max_pool2d_backward",), cases=_max_pool_bwd_cases),
-    Kernel("avg_pool2d_forward", ("avg_pool2d_forward",), cases=_pool_cases,
+    Kernel("avg_pool2d_forward", ("avg_pool2d_forward",), cases=_avg_pool_cases,
            torch=_pool_torch("avg"),
            grad=Grad("avg_pool2d_backward", (0,),
-                     lambda a, k, y, dy: ((dy, a[0].shape) + tuple(a[1:]), {})),
+                     lambda a, k, y, dy: ((dy, a[0].shape) + tuple(a[1:]), k)),
            bench=_POOL_BENCH),
     Kernel("avg_pool2d_backward", ("avg_pool2d_backward",), cases=_avg_pool_bwd_cases),
+    Kernel("max_unpool2d_forward", ("max_unpool2d_forward",), cases=_unpool_cases,
+           torch=_unpool_torch,
+           grad=Grad("max_unpool2d_backward", (0,), lambda a, k, y, dy: ((dy, a[1]), {})),
+           bench={"pytest": {"shape": (32, 64, 16, 16), "sizes": {"2x2": 2}}}),
+    Kernel("max_unpool2d_backward", ("max_unpool2d_backward",), cases=_unpool_bwd_cases),
+    Kernel("adaptive_max_pool2d_forward", ("adaptive_max_pool2d_forward",), cases=_adaptive_cases,
+           torch=lambda torch, x, o: torch.nn.functional.adaptive_max_pool2d(x, o, True),
+           grad=Grad("max_pool2d_backward", (0,),
+                     lambda a, k, y, dy: ((dy, y[1], a[0].shape), {}), output=lambda y: y[0]),
+           bench={"pytest": {"shape": (32, 64, 16, 16), "sizes": {"1x1": 1, "3x3": 3}}}),
+    Kernel("adaptive_avg_pool2d_forward", ("adaptive_avg_pool2d_forward",),
+           cases=_adaptive_cases,
+           torch=lambda torch, x, o: torch.nn.functional.adaptive_avg_pool2d(x, o),
+           grad=Grad("adaptive_avg_pool2d_backward", (0,),
+                     lambda a, k, y, dy: ((dy, a[0].shape), {})),
+           bench={"pytest": {"shape": (32, 64, 16, 16), "sizes": {"1x1": 1, "3x3": 3}}}),
+    Kernel("adaptive_avg_pool2d_backward", ("adaptive_avg_pool2d_backward",),
+           cases=_adaptive_bwd_cases),
     Kernel("rnn_forward", ("rnn_forward",), cases=_rnn_cases,
            grad=Grad("rnn_backward", (0, 1, 2, 3, 4, 5),
                      lambda a, k, y, dy: ((dy, a[0], a[1], y, a[2], a[3], a[6]), {}),

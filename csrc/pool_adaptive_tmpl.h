@@ -1,0 +1,96 @@
+/* pool_adaptive_tmpl.h — adaptive pooling for one dtype; included by pool_adaptive.c with T
+ * and SUF defined (the template idiom of cpu.h). */
+
+/* Sum of n contiguous values in 8 interleaved partial sums, added pairwise at the end. */
+ADAPTIVE_CLONES static T CR_FN(plane_sum)(const T *restrict x, int64_t n) {
+    T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k];
+    for (int k = 0; i < n; i++, k++) acc[k] += x[i];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+/* y[p, q] = max of the window, idx = ih*W + iw of the first maximum (row-major; strict >,
+ * the first NaN wins), the rule of cr_max_pool2d_forward. */
+void CR_FN(cr_adaptive_max_pool2d_forward)(T *restrict out, int64_t *restrict idx,
+                                           const T *restrict inp, const cr_pool2d_dims *d) {
+    const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
+    const int nt = adaptive_threads(planes * H * W);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const T *x = inp + pl * H * W;
+        for (int64_t p = 0; p < P; p++) {
+            int64_t h0, h1;
+            adaptive_window(p, P, H, &h0, &h1);
+            for (int64_t q = 0; q < Q; q++) {
+                int64_t w0, w1;
+                adaptive_window(q, Q, W, &w0, &w1);
+                T m = x[h0 * W + w0];
+                int64_t at = h0 * W + w0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) {
+                        const T v = x[ih * W + iw];
+                        if ((v > m) | ((v != v) & (m == m))) {
+                            m = v;
+                            at = ih * W + iw;
+                        }
+                    }
+                out[(pl * P + p) * Q + q] = m;
+                idx[(pl * P + p) * Q + q] = at;
+            }
+        }
+    }
+}
+
+/* y[p, q] = window sum / window size (the size exact in int128, rounded once). */
+void CR_FN(cr_adaptive_avg_pool2d_forward)(T *restrict out, const T *restrict inp,
+                                           const cr_pool2d_dims *d) {
+    const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
+    const int nt = adaptive_threads(planes * H * W);
+    if (P == 1 && Q == 1) { /* global average pooling */
+        const T div = (T)((unsigned __int128)H * (unsigned __int128)W);
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t pl = 0; pl < planes; pl++) out[pl] = CR_FN(plane_sum)(inp + pl * H * W, H * W) / div;
+        return;
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const T *x = inp + pl * H * W;
+        for (int64_t p = 0; p < P; p++) {
+            int64_t h0, h1;
+            adaptive_window(p, P, H, &h0, &h1);
+            for (int64_t q = 0; q < Q; q++) {
+                int64_t w0, w1;
+                adaptive_window(q, Q, W, &w0, &w1);
+                T s = 0;
+                for (int64_t ih = h0; ih < h1; ih++) s += CR_FN(plane_sum)(x + ih * W + w0, w1 - w0);
+                out[(pl * P + p) * Q + q] =
+                    s / (T)((unsigned __int128)(h1 - h0) * (unsigned __int128)(w1 - w0));
+            }
+        }
+    }
+}
+
+/* dx[ih, iw] += dy[p, q] / window size for every window covering (ih, iw). */
+void CR_FN(cr_adaptive_avg_pool2d_backward)(T *restrict dinp, const T *restrict dout,
+                                            const cr_pool2d_dims *d) {
+    const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
+    const int nt = adaptive_threads(planes * H * W);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        T *dx = dinp + pl * H * W;
+        for (int64_t p = 0; p < P; p++) {
+            int64_t h0, h1;
+            adaptive_window(p, P, H, &h0, &h1);
+            for (int64_t q = 0; q < Q; q++) {
+                int64_t w0, w1;
+                adaptive_window(q, Q, W, &w0, &w1);
+                const T g = dout[(pl * P + p) * Q + q] /
+                            (T)((unsigned __int128)(h1 - h0) * (unsigned __int128)(w1 - w0));
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) dx[ih * W + iw] += g;
+            }
+        }
+    }
+}
