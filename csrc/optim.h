@@ -28,28 +28,69 @@ extern "C" {
  *   buf = momentum * buf + (1 - dampening) * g   otherwise
  *   g   = nesterov ? g + momentum * buf : buf  (momentum != 0)
  *   param -= lr * g
+ * maximize uses -grad for grad (here and in every step below).
  * momentum_buf may be NULL when momentum == 0. Shapes: all buffers (n,). */
 void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,
                      double lr, double momentum, double dampening, double weight_decay,
-                     int nesterov, int first);
+                     int nesterov, int first, int maximize);
 void cr_sgd_step_f64(double *param, double *momentum_buf, const double *grad, int64_t n,
                      double lr, double momentum, double dampening, double weight_decay,
-                     int nesterov, int first);
+                     int nesterov, int first, int maximize);
 
 /* Adam / AdamW (torch.optim.Adam, torch.optim.AdamW), step = t >= 1 after increment:
  *   param *= 1 - lr * weight_decay            if decoupled (AdamW)
  *   g      = grad + weight_decay * param      if not decoupled (Adam's L2)
  *   m      = m + (1 - beta1) * (g - m)        (lerp, as PyTorch)
  *   v      = beta2 * v + (1 - beta2) * g * g
+ *   vmax   = max(vmax, v), v = vmax           if max_exp_avg_sq != NULL (amsgrad)
  *   denom  = sqrt(v) / sqrt(1 - beta2^t) + eps
  *   param -= (lr / (1 - beta1^t)) * m / denom
  * Shapes: all buffers (n,). */
-void cr_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq, const float *grad,
-                      int64_t n, double lr, double beta1, double beta2, double eps,
-                      double weight_decay, int decoupled, int64_t step);
-void cr_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq, const double *grad,
-                      int64_t n, double lr, double beta1, double beta2, double eps,
-                      double weight_decay, int decoupled, int64_t step);
+void cr_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                      const float *grad, int64_t n, double lr, double beta1, double beta2,
+                      double eps, double weight_decay, int decoupled, int maximize,
+                      int64_t step);
+void cr_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq,
+                      double *max_exp_avg_sq, const double *grad, int64_t n, double lr,
+                      double beta1, double beta2, double eps, double weight_decay,
+                      int decoupled, int maximize, int64_t step);
+
+/* RMSprop (torch.optim.RMSprop):
+ *   g   = grad + weight_decay * param
+ *   sq  = alpha * sq + (1 - alpha) * g * g
+ *   avg = sqrt(sq - ga * ga) + eps after ga += (1 - alpha) * (g - ga)   if grad_avg (centered)
+ *   avg = sqrt(sq) + eps                                                 otherwise
+ *   buf = momentum * buf + g / avg, param -= lr * buf    if momentum > 0
+ *   param -= lr * g / avg                                 otherwise
+ * grad_avg may be NULL (not centered), momentum_buf NULL when momentum == 0. */
+void cr_rmsprop_step_f32(float *param, float *square_avg, float *grad_avg, float *momentum_buf,
+                         const float *grad, int64_t n, double lr, double alpha, double eps,
+                         double weight_decay, double momentum, int maximize);
+void cr_rmsprop_step_f64(double *param, double *square_avg, double *grad_avg,
+                         double *momentum_buf, const double *grad, int64_t n, double lr,
+                         double alpha, double eps, double weight_decay, double momentum,
+                         int maximize);
+
+/* Adagrad (torch.optim.Adagrad), step = t >= 1 after increment:
+ *   g = grad + weight_decay * param;  sum += g * g
+ *   param -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps) */
+void cr_adagrad_step_f32(float *param, float *state_sum, const float *grad, int64_t n,
+                         double lr, double lr_decay, double eps, double weight_decay,
+                         int maximize, int64_t step);
+void cr_adagrad_step_f64(double *param, double *state_sum, const double *grad, int64_t n,
+                         double lr, double lr_decay, double eps, double weight_decay,
+                         int maximize, int64_t step);
+
+/* Adadelta (torch.optim.Adadelta):
+ *   g = grad + weight_decay * param;  sq = rho * sq + (1 - rho) * g * g
+ *   d = sqrt(acc + eps) / sqrt(sq + eps) * g;  acc = rho * acc + (1 - rho) * d * d
+ *   param -= lr * d */
+void cr_adadelta_step_f32(float *param, float *square_avg, float *acc_delta, const float *grad,
+                          int64_t n, double lr, double rho, double eps, double weight_decay,
+                          int maximize);
+void cr_adadelta_step_f64(double *param, double *square_avg, double *acc_delta,
+                          const double *grad, int64_t n, double lr, double rho, double eps,
+                          double weight_decay, int maximize);
 
 #ifdef __cplusplus
 }

@@ -474,6 +474,20 @@ def _state_array(d, shape, base):
     return np.ascontiguousarray(a)
 
 
+def _optim_grad(d, shape, base):
+    """A gradient array; the special value 1e30 becomes 1e15 (in place, layout kept): the
+    twins square the gradient in float64, the kernels in the buffer's dtype, where 1e30^2
+    overflows float32 (as in PyTorch): a range difference, not a defect. inf/NaN stay."""
+    g = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    if isinstance(g, np.ndarray) and g.dtype.kind == "f":
+        big = np.isfinite(g) & (np.abs(g) > 1e15)
+        if big.any() and g.flags.writeable:
+            g[big] = np.sign(g[big]) * 1e15
+        elif big.any():  # a read-only (broadcast) view: a tamed copy
+            g = np.where(big, np.sign(g) * 1e15, g).astype(g.dtype)
+    return g
+
+
 @FUZZ
 @given(st.data())
 def test_fuzz_optimizer_steps(data):
@@ -481,7 +495,7 @@ def test_fuzz_optimizer_steps(data):
     shape = tuple(d(st.lists(st.integers(0, 5), min_size=1, max_size=3)))
     base = d(st.sampled_from([np.float32, np.float64]))
     param = _state_array(d, shape, base)
-    grad = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    grad = _optim_grad(d, shape, base)
     num = lambda: d(st.sampled_from([0.0, 0.1, 0.9, 1e-3, 2.0, -0.5, "x", None]))
     if d(st.booleans()):
         momentum = d(st.sampled_from([0.0, 0.9, 0.5, "fast"]))
@@ -492,11 +506,41 @@ def test_fuzz_optimizer_steps(data):
         _check("sgd_step", (param, grad, buf), kw, base, inplace=(0, 2))
         return
     m, v = _state_array(d, shape, base), np.abs(_state_array(d, shape, base))
+    vmax = np.abs(_state_array(d, shape, base)) if d(st.booleans()) else None
     kw = dict(step=d(st.sampled_from([1, 2, 10, 0, -1, 1.5])), lr=num(),
               beta1=d(st.sampled_from([0.9, 0.5])), beta2=d(st.sampled_from([0.999, 0.9])),
               eps=d(st.sampled_from([1e-8, 1e-3])), weight_decay=num(),
               decoupled=d(st.booleans()), maximize=d(st.booleans()))
-    _check("adam_step", (param, grad, m, v), kw, base, inplace=(0, 2, 3))
+    _check("adam_step", (param, grad, m, v, vmax), kw, base, inplace=(0, 2, 3, 4))
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_rmsprop_adagrad_adadelta_steps(data):
+    d = data.draw
+    shape = tuple(d(st.lists(st.integers(0, 5), min_size=1, max_size=3)))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    param = _state_array(d, shape, base)
+    grad = _optim_grad(d, shape, base)
+    num = lambda: d(st.sampled_from([0.0, 0.1, 0.9, 1e-3, 2.0, -0.5, "x", None]))
+    pos = lambda: np.abs(_state_array(d, shape, base)) + 1
+    kind = d(st.sampled_from(["rmsprop", "adagrad", "adadelta"]))
+    maximize = d(st.booleans())
+    if kind == "rmsprop":
+        momentum = d(st.sampled_from([0.0, 0.9, "fast"]))
+        ga = _state_array(d, shape, base) * 0.1 if d(st.booleans()) else None
+        buf = None if momentum == 0.0 and d(st.booleans()) else _state_array(d, shape, base)
+        kw = dict(lr=num(), alpha=d(st.sampled_from([0.99, 0.5])), eps=1e-8,
+                  weight_decay=num(), momentum=momentum, maximize=maximize)
+        _check("rmsprop_step", (param, grad, pos(), ga, buf), kw, base, inplace=(0, 2, 3, 4))
+    elif kind == "adagrad":
+        kw = dict(step=d(st.sampled_from([1, 3, 0, 1.5])), lr=num(), lr_decay=num(),
+                  eps=1e-10, weight_decay=num(), maximize=maximize)
+        _check("adagrad_step", (param, grad, pos()), kw, base, inplace=(0, 2))
+    else:
+        kw = dict(lr=num(), rho=d(st.sampled_from([0.9, 0.5])), eps=1e-6,
+                  weight_decay=num(), maximize=maximize)
+        _check("adadelta_step", (param, grad, pos(), pos()), kw, base, inplace=(0, 2, 3))
 
 
 @FUZZ

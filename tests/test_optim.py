@@ -226,11 +226,12 @@ def test_torch_state_dict_with_unsupported_options_is_refused():
     import torch
     tp = torch.zeros(3, requires_grad=True)
     p = Param(np.zeros(3))
-    with pytest.raises(ValueError, match="maximize=True"):
+    # maximize and amsgrad are supported now (tests/test_optim_torch.py); these are not
+    with pytest.raises(ValueError, match="differentiable=True"):
         optim.SGD([p], lr=0.1).load_state_dict(
-            torch.optim.SGD([tp], lr=0.1, maximize=True).state_dict())
-    with pytest.raises(ValueError, match="amsgrad=True"):
-        optim.Adam([p]).load_state_dict(torch.optim.Adam([tp], amsgrad=True).state_dict())
+            torch.optim.SGD([tp], lr=0.1, differentiable=True).state_dict())
+    with pytest.raises(ValueError, match="capturable=True"):
+        optim.Adam([p]).load_state_dict(torch.optim.Adam([tp], capturable=True).state_dict())
     with pytest.raises(ValueError, match="use AdamW"):
         optim.Adam([p]).load_state_dict(torch.optim.AdamW([tp]).state_dict())
 

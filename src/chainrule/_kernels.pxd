@@ -125,16 +125,38 @@ cdef extern from "chainrule.h" nogil:
     int CR_OPTIM_PARALLEL_MIN
     void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,
                          double lr, double momentum, double dampening, double weight_decay,
-                         int nesterov, int first)
+                         int nesterov, int first, int maximize)
     void cr_sgd_step_f64(double *param, double *momentum_buf, const double *grad, int64_t n,
                          double lr, double momentum, double dampening, double weight_decay,
-                         int nesterov, int first)
-    void cr_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq, const float *grad,
-                          int64_t n, double lr, double beta1, double beta2, double eps,
-                          double weight_decay, int decoupled, int64_t step)
+                         int nesterov, int first, int maximize)
+    void cr_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq,
+                          float *max_exp_avg_sq, const float *grad, int64_t n, double lr,
+                          double beta1, double beta2, double eps, double weight_decay,
+                          int decoupled, int maximize, int64_t step)
     void cr_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq,
-                          const double *grad, int64_t n, double lr, double beta1, double beta2,
-                          double eps, double weight_decay, int decoupled, int64_t step)
+                          double *max_exp_avg_sq, const double *grad, int64_t n, double lr,
+                          double beta1, double beta2, double eps, double weight_decay,
+                          int decoupled, int maximize, int64_t step)
+    void cr_rmsprop_step_f32(float *param, float *square_avg, float *grad_avg,
+                             float *momentum_buf, const float *grad, int64_t n, double lr,
+                             double alpha, double eps, double weight_decay, double momentum,
+                             int maximize)
+    void cr_rmsprop_step_f64(double *param, double *square_avg, double *grad_avg,
+                             double *momentum_buf, const double *grad, int64_t n, double lr,
+                             double alpha, double eps, double weight_decay, double momentum,
+                             int maximize)
+    void cr_adagrad_step_f32(float *param, float *state_sum, const float *grad, int64_t n,
+                             double lr, double lr_decay, double eps, double weight_decay,
+                             int maximize, int64_t step)
+    void cr_adagrad_step_f64(double *param, double *state_sum, const double *grad, int64_t n,
+                             double lr, double lr_decay, double eps, double weight_decay,
+                             int maximize, int64_t step)
+    void cr_adadelta_step_f32(float *param, float *square_avg, float *acc_delta,
+                              const float *grad, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize)
+    void cr_adadelta_step_f64(double *param, double *square_avg, double *acc_delta,
+                              const double *grad, int64_t n, double lr, double rho, double eps,
+                              double weight_decay, int maximize)
 
     # ---- act.h ----
     int CR_ACT_PARALLEL_MIN

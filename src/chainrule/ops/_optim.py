@@ -4,7 +4,8 @@ Arrays of any shape: ``param`` and the state buffers are updated in place, so th
 writable C-contiguous float32/float64 ndarrays of one dtype and shape (never copied);
 ``grad`` may be any float array of that shape and dtype (copied if not C-contiguous).
 Distinct arrays must not share memory. The rules are PyTorch's (torch.optim.SGD, Adam,
-AdamW, single-tensor, no amsgrad); both return None.
+AdamW with amsgrad, RMSprop, Adagrad, Adadelta; single-tensor, each with ``maximize``); all
+return None.
 """
 import numpy as np
 
@@ -12,7 +13,7 @@ from .. import _kernels
 from .._checks import (_F32, _F64, _ND, FLOAT_DTYPES, _describe, as_float_array, as_int,
                        as_real, plain)
 
-__all__ = ["sgd_step", "adam_step"]
+__all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step"]
 
 
 def _state(fn, name, a, param):
@@ -83,21 +84,22 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
         momentum_buf = None
     elif momentum_buf is None:
         raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum != 0")
-    if maximize:
-        grad = np.negative(grad)
     _kernels.sgd_step(param, momentum_buf, grad, lr, momentum, dampening, weight_decay,
-                      bool(nesterov), bool(first_step))
+                      bool(nesterov), bool(first_step), bool(maximize))
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999,
-              eps=1e-8, weight_decay=0.0, decoupled=False, maximize=False):
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr=1e-3,
+              beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False,
+              maximize=False):
     """One Adam (decoupled=False) or AdamW (decoupled=True) step in place on param,
-    exp_avg and exp_avg_sq; step is the 1-based step count (bias corrections)::
+    exp_avg and exp_avg_sq (and max_exp_avg_sq: amsgrad, when given); step is the 1-based
+    step count (bias corrections)::
 
         g = -grad if maximize else grad
         Adam: g = g + weight_decay * param     AdamW: param *= 1 - lr * weight_decay
         exp_avg += (1 - beta1) * (g - exp_avg);  exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) g^2
-        param -= lr / (1 - beta1^step) * exp_avg / (sqrt(exp_avg_sq) / sqrt(1 - beta2^step) + eps)
+        amsgrad: max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq), used for v below
+        param -= lr / (1 - beta1^step) * v / (sqrt(v) / sqrt(1 - beta2^step) + eps)
     """
     fn = "adam_step"
     if not (plain(getattr(param, "dtype", None), param, grad, exp_avg, exp_avg_sq)
@@ -114,7 +116,77 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, bet
         lr, beta1, beta2 = as_real(fn, "lr", lr), as_real(fn, "beta1", beta1), \
             as_real(fn, "beta2", beta2)
         eps, weight_decay = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
-    if maximize:
-        grad = np.negative(grad)
+    if max_exp_avg_sq is not None:
+        max_exp_avg_sq = _state(fn, "max_exp_avg_sq", max_exp_avg_sq, param)
     _kernels.adam_step(param, exp_avg, exp_avg_sq, grad, lr, beta1, beta2, eps, weight_decay,
-                       bool(decoupled), step)
+                       bool(decoupled), step, max_exp_avg_sq, bool(maximize))
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, lr=1e-2,
+                 alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, maximize=False):
+    """One RMSprop step in place (torch.optim.RMSprop)::
+
+        g = (-grad if maximize else grad) + weight_decay * param
+        square_avg = alpha * square_avg + (1 - alpha) * g^2
+        centered (grad_avg given): grad_avg += (1 - alpha) * (g - grad_avg);
+            avg = sqrt(square_avg - grad_avg^2) + eps;   else avg = sqrt(square_avg) + eps
+        momentum > 0: momentum_buf = momentum * momentum_buf + g / avg; param -= lr * momentum_buf
+        else: param -= lr * g / avg
+    """
+    fn = "rmsprop_step"
+    param = _state(fn, "param", param, param)
+    grad = _grad(fn, grad, param)
+    square_avg = _state(fn, "square_avg", square_avg, param)
+    if grad_avg is not None:
+        grad_avg = _state(fn, "grad_avg", grad_avg, param)
+    lr, alpha, eps = as_real(fn, "lr", lr), as_real(fn, "alpha", alpha), as_real(fn, "eps", eps)
+    weight_decay = as_real(fn, "weight_decay", weight_decay)
+    momentum = as_real(fn, "momentum", momentum)
+    if momentum > 0:
+        if momentum_buf is None:
+            raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum > 0")
+        momentum_buf = _state(fn, "momentum_buf", momentum_buf, param)
+    else:
+        momentum_buf = None
+    _kernels.rmsprop_step(param, square_avg, grad_avg, momentum_buf, grad, lr, alpha, eps,
+                          weight_decay, momentum, bool(maximize))
+
+
+def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-10,
+                 weight_decay=0.0, maximize=False):
+    """One Adagrad step in place (torch.optim.Adagrad); step is the 1-based step count::
+
+        g = (-grad if maximize else grad) + weight_decay * param;  state_sum += g^2
+        param -= lr / (1 + (step - 1) * lr_decay) * g / (sqrt(state_sum) + eps)
+    """
+    fn = "adagrad_step"
+    param = _state(fn, "param", param, param)
+    grad = _grad(fn, grad, param)
+    state_sum = _state(fn, "state_sum", state_sum, param)
+    step = as_int(fn, "step", step, 1)
+    lr, lr_decay = as_real(fn, "lr", lr), as_real(fn, "lr_decay", lr_decay)
+    if not lr_decay >= 0:
+        raise ValueError(f"{fn}: argument 'lr_decay' must be >= 0, got {lr_decay}")
+    eps, weight_decay = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
+    _kernels.adagrad_step(param, state_sum, grad, lr, lr_decay, eps, weight_decay,
+                          bool(maximize), step)
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, *, lr=1.0, rho=0.9, eps=1e-6,
+                  weight_decay=0.0, maximize=False):
+    """One Adadelta step in place (torch.optim.Adadelta)::
+
+        g = (-grad if maximize else grad) + weight_decay * param
+        square_avg = rho * square_avg + (1 - rho) * g^2
+        delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g
+        acc_delta = rho * acc_delta + (1 - rho) * delta^2;  param -= lr * delta
+    """
+    fn = "adadelta_step"
+    param = _state(fn, "param", param, param)
+    grad = _grad(fn, grad, param)
+    square_avg = _state(fn, "square_avg", square_avg, param)
+    acc_delta = _state(fn, "acc_delta", acc_delta, param)
+    lr, rho, eps = as_real(fn, "lr", lr), as_real(fn, "rho", rho), as_real(fn, "eps", eps)
+    weight_decay = as_real(fn, "weight_decay", weight_decay)
+    _kernels.adadelta_step(param, square_avg, acc_delta, grad, lr, rho, eps, weight_decay,
+                           bool(maximize))

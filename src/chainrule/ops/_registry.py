@@ -281,11 +281,44 @@ def _sgd_cases(rng, dt):
 def _adam_cases(rng, dt):
     p = lambda n: _a(rng, n, dt)
     v = lambda n: np.abs(_a(rng, n, dt))
-    return [((p((5, 7)), p((5, 7)), p((5, 7)), v((5, 7))), dict(step=1)),
-            ((p(13), _strided(p(13)), p(13), v(13)),
+    return [((p((5, 7)), p((5, 7)), p((5, 7)), v((5, 7)), None), dict(step=1)),
+            ((p(13), _strided(p(13)), p(13), v(13), None),
              dict(step=7, lr=0.01, beta1=0.8, beta2=0.99, weight_decay=0.1)),
-            ((p((2, 3, 3)), p((2, 3, 3)), p((2, 3, 3)), v((2, 3, 3))),
-             dict(step=3, weight_decay=0.05, decoupled=True, maximize=True))]
+            ((p((2, 3, 3)), p((2, 3, 3)), p((2, 3, 3)), v((2, 3, 3)), None),
+             dict(step=3, weight_decay=0.05, decoupled=True, maximize=True)),
+            ((p((3, 5)), p((3, 5)), p((3, 5)), v((3, 5)), v((3, 5))),
+             dict(step=4, lr=0.02, weight_decay=0.1, maximize=True)),
+            ((p(11), _strided(p(11)), p(11), v(11), v(11)),
+             dict(step=2, decoupled=True, weight_decay=0.01))]
+
+
+def _rmsprop_cases(rng, dt):
+    p = lambda n: _a(rng, n, dt)
+    v = lambda n: np.abs(_a(rng, n, dt)) + 1
+    return [((p((5, 7)), p((5, 7)), v((5, 7)), None, None), {}),
+            ((p(13), _strided(p(13)), v(13), p(13) * 0.1, p(13)),
+             dict(lr=0.01, alpha=0.9, momentum=0.9, weight_decay=0.1, maximize=True)),
+            ((p((2, 3, 3)), p((2, 3, 3)), v((2, 3, 3)), p((2, 3, 3)) * 0.1, None),
+             dict(lr=0.05, eps=1e-4)),
+            ((p(11), p(11), v(11), None, p(11)), dict(momentum=0.5))]
+
+
+def _adagrad_cases(rng, dt):
+    p = lambda n: _a(rng, n, dt)
+    v = lambda n: np.abs(_a(rng, n, dt))
+    return [((p((5, 7)), p((5, 7)), v((5, 7))), dict(step=1)),
+            ((p(13), _strided(p(13)), v(13)),
+             dict(step=5, lr=0.1, lr_decay=0.01, weight_decay=0.1, maximize=True)),
+            ((p((2, 3, 3)), p((2, 3, 3)), v((2, 3, 3))), dict(step=2, eps=1e-6))]
+
+
+def _adadelta_cases(rng, dt):
+    p = lambda n: _a(rng, n, dt)
+    v = lambda n: np.abs(_a(rng, n, dt))
+    return [((p((5, 7)), p((5, 7)), v((5, 7)), v((5, 7))), {}),
+            ((p(13), _strided(p(13)), v(13), v(13)),
+             dict(lr=0.5, rho=0.8, weight_decay=0.1, maximize=True)),
+            ((p((2, 3, 3)), p((2, 3, 3)), v((2, 3, 3)), v((2, 3, 3))), dict(eps=1e-3))]
 
 
 # ---- batch norm and dropout (x shapes: NC, NCL, NCHW; odd sizes, batch 1) ----
@@ -537,7 +570,13 @@ _entries = [
     Kernel("softmax_cross_entropy_backward", ("softmax_xent_backward",), cases=_xent_bwd_cases),
     Kernel("sgd_step", ("sgd_step",), cases=_sgd_cases, inplace=(0, 2),
            bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
-    Kernel("adam_step", ("adam_step",), cases=_adam_cases, inplace=(0, 2, 3),
+    Kernel("adam_step", ("adam_step",), cases=_adam_cases, inplace=(0, 2, 3, 4),
+           bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
+    Kernel("rmsprop_step", ("rmsprop_step",), cases=_rmsprop_cases, inplace=(0, 2, 3, 4),
+           bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
+    Kernel("adagrad_step", ("adagrad_step",), cases=_adagrad_cases, inplace=(0, 2),
+           bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
+    Kernel("adadelta_step", ("adadelta_step",), cases=_adadelta_cases, inplace=(0, 2, 3),
            bench={"pytest": [(784 * 256,), (256,), (10 * 256,)]}),
     Kernel("csr_from_coo", ("csr_from_coo",), cases=_coo_pairs),
     Kernel("spmm", ("spmm",), cases=_spmm_cases, torch=_spmm_torch,

@@ -3,8 +3,9 @@
 torch.optim.SGD:   g = grad + wd p;  b = g (first step) | mu b + (1 - damp) g;
                    g = g + mu b (nesterov) | b;  p = p - lr g
 torch.optim.Adam:  g = grad + wd p (Adam) or p = p (1 - lr wd) (AdamW);
-                   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+                   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  (amsgrad: v = max(vmax, v))
                    p = p - lr/(1 - b1^t) * m / (sqrt(v)/sqrt(1 - b2^t) + eps)
+torch.optim.RMSprop, Adagrad, Adadelta: as documented on each function below.
 maximize uses -grad. The same argument checks as chainrule.ops (arrays updated in place
 must be writable C-contiguous float arrays of param's shape and dtype).
 """
@@ -12,7 +13,7 @@ import numpy as np
 
 from .._checks import FLOAT_DTYPES, as_float_array, as_int, as_real
 
-__all__ = ["sgd_step", "adam_step"]
+__all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step"]
 
 
 def _check_state(fn, name, a, like):
@@ -64,8 +65,9 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
     param[...] = p - lr * g
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999,
-              eps=1e-8, weight_decay=0.0, decoupled=False, maximize=False):
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr=1e-3,
+              beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False,
+              maximize=False):
     """In place: param, exp_avg, exp_avg_sq; step >= 1 is the step count. Returns None."""
     fn = "adam_step"
     _check_state(fn, "param", param, None)
@@ -75,6 +77,8 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, bet
     t = as_int(fn, "step", step, 1)
     lr, b1, b2 = as_real(fn, "lr", lr), as_real(fn, "beta1", beta1), as_real(fn, "beta2", beta2)
     eps, wd = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
+    if max_exp_avg_sq is not None:
+        _check_state(fn, "max_exp_avg_sq", max_exp_avg_sq, param)
     p = param.astype(np.float64)
     g = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
     if decoupled:
@@ -85,5 +89,79 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, bet
     v = b2 * exp_avg_sq.astype(np.float64) + (1 - b2) * g * g
     exp_avg[...] = m
     exp_avg_sq[...] = v
+    if max_exp_avg_sq is not None:  # amsgrad: the running maximum (NaN propagates)
+        v = np.maximum(max_exp_avg_sq.astype(np.float64), v)
+        max_exp_avg_sq[...] = v
     m_hat_scale = lr / (1 - b1 ** t)
     param[...] = p - m_hat_scale * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
+
+
+def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, lr=1e-2,
+                 alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, maximize=False):
+    """In place: param, square_avg (grad_avg if centered, momentum_buf if momentum > 0)."""
+    fn = "rmsprop_step"
+    _check_state(fn, "param", param, None)
+    grad = _check_grad(fn, grad, param)
+    _check_state(fn, "square_avg", square_avg, param)
+    if grad_avg is not None:
+        _check_state(fn, "grad_avg", grad_avg, param)
+    lr, alpha, eps = as_real(fn, "lr", lr), as_real(fn, "alpha", alpha), as_real(fn, "eps", eps)
+    wd, mu = as_real(fn, "weight_decay", weight_decay), as_real(fn, "momentum", momentum)
+    if mu > 0:
+        if momentum_buf is None:
+            raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum > 0")
+        _check_state(fn, "momentum_buf", momentum_buf, param)
+    p = param.astype(np.float64)
+    g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
+    sq = alpha * square_avg.astype(np.float64) + (1 - alpha) * g * g
+    square_avg[...] = sq
+    if grad_avg is not None:
+        ga = alpha * grad_avg.astype(np.float64) + (1 - alpha) * g
+        grad_avg[...] = ga
+        avg = np.sqrt(sq - ga * ga) + eps
+    else:
+        avg = np.sqrt(sq) + eps
+    if mu > 0:
+        b = mu * momentum_buf.astype(np.float64) + g / avg
+        momentum_buf[...] = b
+        param[...] = p - lr * b
+    else:
+        param[...] = p - lr * g / avg
+
+
+def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-10,
+                 weight_decay=0.0, maximize=False):
+    """In place: param and state_sum; step >= 1 is the step count."""
+    fn = "adagrad_step"
+    _check_state(fn, "param", param, None)
+    grad = _check_grad(fn, grad, param)
+    _check_state(fn, "state_sum", state_sum, param)
+    t = as_int(fn, "step", step, 1)
+    lr, lr_decay = as_real(fn, "lr", lr), as_real(fn, "lr_decay", lr_decay)
+    if not lr_decay >= 0:
+        raise ValueError(f"{fn}: argument 'lr_decay' must be >= 0, got {lr_decay}")
+    eps, wd = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
+    p = param.astype(np.float64)
+    g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
+    s = state_sum.astype(np.float64) + g * g
+    state_sum[...] = s
+    param[...] = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, *, lr=1.0, rho=0.9, eps=1e-6,
+                  weight_decay=0.0, maximize=False):
+    """In place: param, square_avg and acc_delta."""
+    fn = "adadelta_step"
+    _check_state(fn, "param", param, None)
+    grad = _check_grad(fn, grad, param)
+    _check_state(fn, "square_avg", square_avg, param)
+    _check_state(fn, "acc_delta", acc_delta, param)
+    lr, rho, eps = as_real(fn, "lr", lr), as_real(fn, "rho", rho), as_real(fn, "eps", eps)
+    wd = as_real(fn, "weight_decay", weight_decay)
+    p = param.astype(np.float64)
+    g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
+    sq = rho * square_avg.astype(np.float64) + (1 - rho) * g * g
+    square_avg[...] = sq
+    d = np.sqrt(acc_delta.astype(np.float64) + eps) / np.sqrt(sq + eps) * g
+    acc_delta[...] = rho * acc_delta.astype(np.float64) + (1 - rho) * d * d
+    param[...] = p - lr * d

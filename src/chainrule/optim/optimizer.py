@@ -1,11 +1,12 @@
-"""chainrule.optim — SGD, Adam and AdamW with PyTorch's update rules, fused in C.
+"""The optimizer base class: parameter groups, zero_grad, state_dict / load_state_dict.
 
-Each ``step()`` makes ONE call into C per parameter buffer (``ops.sgd_step`` /
-``ops.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
-parameter update happen in a single pass over memory, in place on ``param.array``.
+Each subclass's ``step()`` makes ONE call into C per parameter buffer (``ops.sgd_step``,
+``ops.adam_step``, ... in csrc/optim.c): weight decay, moment updates and the parameter
+update happen in a single pass over memory, in place on ``param.array``.
 
-Parameters are chainrule Tensors (anything with an ndarray ``.array`` and a ``.grad`` that
-is an ndarray or None). Parameters whose ``.grad`` is None are skipped, as in PyTorch.
+Parameters are chainrule Tensors (anything with an ndarray ``.array`` and a ``.grad``: an
+ndarray, a Tensor or None; ``_grad_array`` is the one place that reads it). Parameters
+whose ``.grad`` is None are skipped, as in PyTorch.
 Hyper-parameters live in ``param_groups`` (a list of dicts, PyTorch-style) and may be
 changed between steps (e.g. a learning-rate schedule writes ``group["lr"]``).
 
@@ -22,24 +23,40 @@ import numbers
 
 import numpy as np
 
-from . import ops
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+
+__all__ = ["Optimizer"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# keys the lr schedulers keep in a parameter group (PyTorch's names)
+_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 
 
-def _check_number(cls: str, name: str, v, *, low=0.0, low_inclusive=True, high=None) -> float:
+def _grad_array(p):
+    """p.grad as an ndarray (or None), whether .grad holds an ndarray or a Tensor."""
+    g = p.grad
+    return getattr(g, "array", g)
+
+
+def _check_number(cls: str, name: str, v, *, low=0.0, low_inclusive=True, high=None,
+                  high_inclusive=False) -> float:
     """A real number within [low, high) (ValueError like PyTorch), TypeError for non-numbers."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{cls}: '{name}' must be a real number, got {v!r}")
     v = float(v)
     bad = math.isnan(v) or (v < low if low_inclusive else v <= low) or \
-        (high is not None and v >= high)
+        (high is not None and (v > high if high_inclusive else v >= high))
     if bad:
-        rng = f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'})"
+        rng = (f"{'[' if low_inclusive else '('}{low}, {high if high is not None else 'inf'}"
+               f"{']' if high_inclusive else ')'}")
         raise ValueError(f"{cls}: invalid {name} value {v!r}; must be in {rng}")
     return v
+
+
+def _check_bool(cls: str, name: str, v) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{cls}: '{name}' must be a bool, got {v!r}")
+    return bool(v)
 
 
 class Optimizer:
@@ -87,7 +104,7 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if seen.intersection(ids):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
-        unknown = set(group) - set(self.defaults) - {"params"}
+        unknown = set(group) - set(self.defaults) - {"params"} - _SCHEDULER_KEYS
         if unknown:
             raise TypeError(f"{name}: unknown hyper-parameters {sorted(unknown)} in a parameter "
                             f"group; expected some of {sorted(self.defaults)}")
@@ -117,7 +134,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    _grad_array(p)[...] = 0
 
     @property
     def state(self) -> dict:
@@ -176,8 +193,8 @@ class Optimizer:
 
     # PyTorch's group flags chainrule does not implement, with the value that means "off";
     # a torch state dict loads if every such flag is off (else ValueError, never ignored)
-    _TORCH_FLAGS = {"foreach": None, "maximize": False, "differentiable": False,
-                    "fused": None, "capturable": False, "amsgrad": False}
+    _TORCH_FLAGS = {"foreach": None, "differentiable": False, "fused": None,
+                    "capturable": False, "maximize": False, "amsgrad": False}
 
     def _drop_torch_flags(self, name: str, group: dict) -> dict:
         out = {}
@@ -187,7 +204,7 @@ class Optimizer:
                     raise ValueError(f"{name}.load_state_dict: the state dict has "
                                      f"decoupled_weight_decay={v}; use "
                                      f"{'AdamW' if v else 'Adam'} to load it")
-            elif k in self._TORCH_FLAGS:
+            elif k in self._TORCH_FLAGS and k not in self.defaults:
                 if v != self._TORCH_FLAGS[k] and not (k in ("foreach", "fused") and not v):
                     raise ValueError(f"{name}.load_state_dict: option {k}={v!r} is not "
                                      f"supported by chainrule")
@@ -212,7 +229,7 @@ class Optimizer:
     # -- helpers for subclasses -----------------------------------------------------------
     def _arrays(self, p, i: int):
         """(data, grad) ready for the kernel, or None if p has no grad. Validates once."""
-        g = p.grad
+        g = _grad_array(p)
         if g is None:
             return None
         d = p.array
@@ -225,7 +242,7 @@ class Optimizer:
     def _fix_grad(self, p, i, d, g):
         name = type(self).__name__
         if not isinstance(g, np.ndarray):
-            g = np.asarray(getattr(g, "array", g))
+            g = np.asarray(g)
         if g.dtype != d.dtype:
             raise TypeError(f"{name}.step: parameter {i} has dtype {d.dtype} but its grad has "
                             f"dtype {g.dtype}")
@@ -239,124 +256,21 @@ def _is_tensor_like(x) -> bool:
     return isinstance(getattr(x, "array", None), np.ndarray) and hasattr(x, "grad")
 
 
+def _buffer(state: dict, key: str, name: str, p, fill=0.0):
+    """state[key] as a buffer of p's shape and dtype: created (filled) when missing, cast
+    when a loaded state dict brought another dtype."""
+    b = state.get(key)
+    d = p.array
+    if b is None:
+        b = state[key] = np.full(d.shape, fill, d.dtype)
+    elif b.dtype != d.dtype or b.shape != d.shape or not b.flags.c_contiguous:
+        b = state[key] = Optimizer._cast_state(name, key, b, p)
+    return b
+
+
 def _writable(d):
     """d itself when the kernels can update it in place, else a C-contiguous copy that the
     caller writes back (d[...] = copy) after the step."""
     return d if d.flags.c_contiguous and d.flags.writeable else np.ascontiguousarray(d)
 
 
-class SGD(Optimizer):
-    """Stochastic gradient descent with PyTorch's rule (torch.optim.SGD)::
-
-        g = grad + weight_decay * p
-        buf = g (first step) | momentum * buf + (1 - dampening) * g   (if momentum != 0)
-        g = g + momentum * buf (nesterov) | buf                       (if momentum != 0)
-        p = p - lr * g
-    """
-
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      nesterov=nesterov, weight_decay=weight_decay))
-
-    def _check_group(self, group):
-        n = "SGD"
-        group["lr"] = _check_number(n, "learning rate (lr)", group["lr"])
-        group["momentum"] = _check_number(n, "momentum", group["momentum"])
-        group["dampening"] = _check_number(n, "dampening", group["dampening"], low=-math.inf)
-        group["weight_decay"] = _check_number(n, "weight_decay", group["weight_decay"])
-        if not isinstance(group["nesterov"], (bool, np.bool_)):
-            raise TypeError(f"{n}: 'nesterov' must be a bool, got {group['nesterov']!r}")
-        group["nesterov"] = bool(group["nesterov"])
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"{n}: Nesterov momentum requires a momentum > 0 and zero "
-                             f"dampening, got momentum={group['momentum']}, "
-                             f"dampening={group['dampening']}")
-
-    def _step_group(self, group):
-        lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
-        wd, nesterov = group["weight_decay"], group["nesterov"]
-        sgd_step = ops.sgd_step
-        state = self._state
-        for i, p in enumerate(group["params"]):
-            arrs = self._arrays(p, i)
-            if arrs is None:
-                continue
-            d, g = arrs
-            if mom != 0.0:
-                st = state.get(id(p))
-                buf = st.get("momentum_buffer") if st else None
-                first = buf is None
-                if first:
-                    buf = np.empty(d.shape, d.dtype)
-                    state[id(p)] = {"momentum_buffer": buf}
-                elif buf.dtype != d.dtype or buf.shape != d.shape:
-                    buf = self._cast_state("SGD", "momentum_buffer", buf, p)
-                    state[id(p)]["momentum_buffer"] = buf
-            else:
-                buf, first = None, False
-            w = _writable(d)
-            sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
-                     nesterov=nesterov, first_step=first)
-            if w is not d:
-                d[...] = w
-
-
-class Adam(Optimizer):
-    """Adam with PyTorch's rule (torch.optim.Adam; weight_decay is an L2 term on the grad)::
-
-        g = grad + weight_decay * p
-        m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
-        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
-    """
-
-    _decoupled = False
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-
-    def _check_group(self, group):
-        n = type(self).__name__
-        group["lr"] = _check_number(n, "learning rate (lr)", group["lr"])
-        group["eps"] = _check_number(n, "epsilon (eps)", group["eps"])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{n}: 'betas' must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (_check_number(n, "beta parameter at index 0", betas[0], high=1.0),
-                          _check_number(n, "beta parameter at index 1", betas[1], high=1.0))
-        group["weight_decay"] = _check_number(n, "weight_decay", group["weight_decay"])
-
-    def _step_group(self, group):
-        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        adam_step = ops.adam_step
-        decoupled = self._decoupled
-        state = self._state
-        for i, p in enumerate(group["params"]):
-            arrs = self._arrays(p, i)
-            if arrs is None:
-                continue
-            d, g = arrs
-            st = state.get(id(p))
-            if not st:
-                st = state[id(p)] = {"step": 0.0, "exp_avg": np.zeros(d.shape, d.dtype),
-                                     "exp_avg_sq": np.zeros(d.shape, d.dtype)}
-            else:
-                for k in ("exp_avg", "exp_avg_sq"):
-                    if st[k].dtype != d.dtype or st[k].shape != d.shape:
-                        st[k] = self._cast_state(type(self).__name__, k, st[k], p)
-            st["step"] = float(st["step"]) + 1.0
-            w = _writable(d)
-            adam_step(w, g, st["exp_avg"], st["exp_avg_sq"], step=int(st["step"]), lr=lr,
-                      beta1=b1, beta2=b2, eps=eps, weight_decay=wd, decoupled=decoupled)
-            if w is not d:
-                d[...] = w
-
-
-class AdamW(Adam):
-    """AdamW (torch.optim.AdamW): Adam with decoupled weight decay, p *= 1 - lr*weight_decay
-    before the Adam update (no L2 term in the gradient)."""
-
-    _decoupled = True
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

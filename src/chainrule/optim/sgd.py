@@ -1,0 +1,67 @@
+"""torch.optim.SGD: momentum, dampening, Nesterov, L2 weight decay, maximize; one fused C
+call per parameter (ops.sgd_step)."""
+import math
+
+import numpy as np
+
+from .. import ops
+from .optimizer import Optimizer, _check_bool, _check_number, _writable
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with PyTorch's rule (torch.optim.SGD)::
+
+        g = (-grad if maximize else grad) + weight_decay * p
+        buf = g (first step) | momentum * buf + (1 - dampening) * g   (if momentum != 0)
+        g = g + momentum * buf (nesterov) | buf                       (if momentum != 0)
+        p = p - lr * g
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      nesterov=nesterov, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _check_group(self, group):
+        n = "SGD"
+        group["lr"] = _check_number(n, "learning rate (lr)", group["lr"])
+        group["momentum"] = _check_number(n, "momentum", group["momentum"])
+        group["dampening"] = _check_number(n, "dampening", group["dampening"], low=-math.inf)
+        group["weight_decay"] = _check_number(n, "weight_decay", group["weight_decay"])
+        group["nesterov"] = _check_bool(n, "nesterov", group["nesterov"])
+        group["maximize"] = _check_bool(n, "maximize", group.get("maximize", False))
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"{n}: Nesterov momentum requires a momentum > 0 and zero "
+                             f"dampening, got momentum={group['momentum']}, "
+                             f"dampening={group['dampening']}")
+
+    def _step_group(self, group):
+        lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
+        wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+        sgd_step = ops.sgd_step
+        state = self._state
+        for i, p in enumerate(group["params"]):
+            arrs = self._arrays(p, i)
+            if arrs is None:
+                continue
+            d, g = arrs
+            if mom != 0.0:
+                st = state.get(id(p))
+                buf = st.get("momentum_buffer") if st else None
+                first = buf is None
+                if first:
+                    buf = np.empty(d.shape, d.dtype)
+                    state[id(p)] = {"momentum_buffer": buf}
+                elif buf.dtype != d.dtype or buf.shape != d.shape:
+                    buf = self._cast_state("SGD", "momentum_buffer", buf, p)
+                    state[id(p)]["momentum_buffer"] = buf
+            else:
+                buf, first = None, False
+            w = _writable(d)
+            sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
+                     nesterov=nesterov, maximize=maximize, first_step=first)
+            if w is not d:
+                d[...] = w
