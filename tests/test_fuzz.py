@@ -317,3 +317,40 @@ def test_fuzz_rnn_backward(data):
     hs = arr((T, N, H))
     dhs = arr((T, N, H))
     _check("rnn_backward", (dhs, x, h0, hs, w_ih, w_hh, nl), dict(bias=d(st.booleans())), base)
+
+
+def _gated_case(d, G):
+    T, N, I, H = d(st.integers(0, 4)), d(st.integers(0, 3)), d(st.integers(0, 4)), d(st.integers(0, 5))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    arr = lambda shape: _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    x, h0, w_ih, w_hh = arr((T, N, I)), arr((N, H)), arr((G * H, I)), arr((G * H, H))
+    bias = [None if d(st.booleans()) else arr((G * H,)) for _ in range(2)]
+    return T, N, H, x, h0, w_ih, w_hh, bias, base, arr
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_lstm(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 4)
+    c0 = arr((N, H))
+    if d(st.booleans()):
+        _check("lstm_forward", (x, h0, c0, w_ih, w_hh, *bias), None, base)
+    else:
+        dc_n = None if d(st.booleans()) else arr((N, H))
+        saved = (arr((T, N, H)), arr((T, N, H)), arr((T, N, 4 * H)))
+        _check("lstm_backward", (arr((T, N, H)), dc_n, x, h0, c0, w_ih, w_hh, *saved),
+               dict(bias=d(st.booleans())), base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_gru(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 3)
+    if d(st.booleans()):
+        _check("gru_forward", (x, h0, w_ih, w_hh, *bias), None, base)
+    else:
+        saved = (arr((T, N, H)), arr((T, N, 4 * H)))
+        _check("gru_backward", (arr((T, N, H)), x, h0, w_ih, w_hh, *saved),
+               dict(bias=d(st.booleans())), base)

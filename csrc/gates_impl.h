@@ -1,0 +1,187 @@
+/* gates_impl.h — the LSTM / GRU kernels for one element type; included by gates.c only,
+ * with REAL, ITYPE (same-width int), SUF(name), GEMM, VREAL (64-byte vector), VL (its
+ * lanes), FABS, COPYSIGN and the exp constants defined. */
+
+/* ---- scalar gate math, written so that `omp simd` loops vectorize it ---------------------
+ * (GCC 12 does not if-convert float selects in these loops: clamps are integer min/max on
+ * the bit patterns and the remaining choices are products with 0/1.)
+ * e^{-u} for u >= 0 as 2^n (1 + q): -u = n ln2 + r, |r| <= ln2/2, q = e^r - 1 by Taylor
+ * (Horner, without the leading 1), 2^n built in the exponent bits. u is clamped to
+ * -EXP_LO (e^{-u} ~ 1e-38 / 1e-308 there, where the result no longer matters); a NaN u
+ * gives a NaN q. *big is 1 where u was clamped, else 0. */
+GT_INLINE REAL SUF(gt_expneg_parts)(REAL u, REAL *q, REAL *big) {
+    const REAL lo = -(REAL)EXP_LO, inf = (REAL)INFINITY;
+    ITYPE b, lob, infb;
+    memcpy(&b, &u, sizeof b);
+    memcpy(&lob, &lo, sizeof b);
+    memcpy(&infb, &inf, sizeof b);
+    const ITYPE cl = b < lob ? b : lob;                 /* min(u, lo); a NaN becomes lo */
+    const ITYPE nanb = b & -(ITYPE)(b > infb);          /* u's bits if NaN, else 0 */
+    const ITYPE keepb = cl > nanb ? cl : nanb;          /* min(u, lo), NaN kept */
+    REAL uf, uc;
+    memcpy(&uf, &cl, sizeof b);
+    memcpy(&uc, &keepb, sizeof b);
+    *big = (REAL)(ITYPE)(b > lob);
+    const ITYPE n = (ITYPE)(uf * (REAL)-1.4426950408889634 - (REAL)0.5); /* toward 0 */
+    const REAL nf = (REAL)n;
+    const REAL r = -uc - nf * (REAL)LN2_HI - nf * (REAL)LN2_LO;
+    REAL p;
+#if EXP_DEG > 7
+    p = (REAL)(1.0 / 6227020800.0);
+    p = p * r + (REAL)(1.0 / 479001600.0);
+    p = p * r + (REAL)(1.0 / 39916800.0);
+    p = p * r + (REAL)(1.0 / 3628800.0);
+    p = p * r + (REAL)(1.0 / 362880.0);
+    p = p * r + (REAL)(1.0 / 40320.0);
+    p = p * r + (REAL)(1.0 / 5040.0);
+#else
+    p = (REAL)(1.0 / 5040.0);
+#endif
+    p = p * r + (REAL)(1.0 / 720.0);
+    p = p * r + (REAL)(1.0 / 120.0);
+    p = p * r + (REAL)(1.0 / 24.0);
+    p = p * r + (REAL)(1.0 / 6.0);
+    p = p * r + (REAL)0.5;
+    p = p * r + (REAL)1;
+    *q = p * r;
+    const ITYPE bits = (ITYPE)(n + EXP_BIAS) << EXP_MANT; /* n + BIAS >= 1 */
+    REAL scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return scale;
+}
+
+/* sigmoid(v) = 1 / (1 + e^{-|v|}) for v >= 0, e^{-|v|} / (1 + e^{-|v|}) below */
+GT_INLINE REAL SUF(gt_sigmoid)(REAL v) {
+    REAL q, big;
+    const REAL scale = SUF(gt_expneg_parts)(FABS(v), &q, &big);
+    const REAL t = (scale * q + scale) * ((REAL)1 - big);  /* e^{-|v|}, 0 when tiny */
+    const REAL s = (REAL)1 / ((REAL)1 + t);
+    ITYPE vb;
+    memcpy(&vb, &v, sizeof vb);
+    const REAL neg = (REAL)(ITYPE)(vb < 0);                 /* sign bit */
+    return s * (t * neg + ((REAL)1 - neg));
+}
+
+/* tanh|v| = -m / (2 + m), m = expm1(-2|v|) (no cancellation for small |v|); sign put back */
+GT_INLINE REAL SUF(gt_tanh)(REAL v) {
+    REAL q, big;
+    const REAL scale = SUF(gt_expneg_parts)((REAL)2 * FABS(v), &q, &big);
+    const REAL m = scale * q + (scale - (REAL)1);
+    return COPYSIGN(-m / ((REAL)2 + m), v);
+}
+
+/* ---- the step products ---------------------------------------------------------------
+ * tile[mr x G*VL] = A[rows 0 .. mr) (row stride lda, K columns) @ panel (K x G*VL packed).
+ * mr and G are compile-time constants at every call (always inlined): the mr*G
+ * accumulators live in registers. Rows past `valid` are clamped to row valid-1 (computed,
+ * never stored). Each element's sum over k has one fixed order whatever the tile shape. */
+GT_INLINE void SUF(gt_tile_mr)(REAL *tile, const REAL *A, int64_t lda, int64_t valid,
+                               const REAL *panel, int64_t K, const int mr, const int G) {
+    const REAL *a[GT_MR_MAX];
+    for (int i = 0; i < mr; i++) a[i] = A + (i < valid ? i : valid - 1) * lda;
+    VREAL c[GT_MR_MAX][4];
+    for (int i = 0; i < mr; i++)
+        for (int g = 0; g < G; g++) c[i][g] = (VREAL){0};
+    for (int64_t k = 0; k < K; k++) {
+        VREAL b[4];
+        for (int g = 0; g < G; g++) b[g] = *(const VREAL *)(panel + (k * G + g) * VL);
+        for (int i = 0; i < mr; i++) {
+            const REAL aik = a[i][k];
+            for (int g = 0; g < G; g++) c[i][g] += b[g] * aik;
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int g = 0; g < G; g++) *(VREAL *)(tile + (i * G + g) * VL) = c[i][g];
+}
+
+/* the tile for rows i0 .. min(i0 + MR, i1) of A; small remainders get a tile of their own
+ * height. A == NULL gives zeros. */
+GT_INLINE void SUF(gt_tile)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t i1,
+                            const REAL *panel, int64_t K, const int G, const int MR) {
+    const int64_t rows = i1 - i0;
+    if (A == NULL) {
+        memset(tile, 0, (size_t)(MR * G * VL) * sizeof(REAL));
+        return;
+    }
+    const REAL *A0 = A + i0 * lda;
+    if (rows >= MR) SUF(gt_tile_mr)(tile, A0, lda, MR, panel, K, MR, G);
+    else if (rows > 4) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, MR, G);
+    else if (rows > 2) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 4, G);
+    else if (rows == 2) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 2, G);
+    else SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 1, G);
+}
+
+/* Forward panel p of w_hh^T, gates interleaved: for the VL hidden units u = p*VL + c,
+ * Bp[k][g*VL + c] = w_hh[g*H + u][k] (0 past H). K = H rows of G*VL. */
+static void SUF(gt_pack_fwd)(REAL *Bp, const REAL *w_hh, int G, int64_t p, int64_t H) {
+    REAL *panel = Bp + p * H * G * VL;
+    for (int g = 0; g < G; g++) {
+        for (int c = 0; c < VL; c++) {
+            const int64_t u = p * VL + c;
+            const REAL *w = w_hh + (g * H + u) * H;
+            for (int64_t k = 0; k < H; k++) panel[(k * G + g) * VL + c] = u < H ? w[k] : 0;
+        }
+    }
+}
+
+/* Backward panel jb of w_hh itself (K = G*H rows x H columns), 2*VL columns:
+ * Bp[k][c] = w_hh[k][jb*2VL + c] (0 past H). */
+static void SUF(gt_pack_bwd)(REAL *Bp, const REAL *w_hh, int G, int64_t jb, int64_t H) {
+    const int64_t K = G * H, NRB = 2 * VL;
+    REAL *panel = Bp + jb * K * NRB;
+    for (int64_t k = 0; k < K; k++) {
+        for (int64_t c = 0; c < NRB; c++) {
+            const int64_t j = jb * NRB + c;
+            panel[k * NRB + c] = j < H ? w_hh[k * H + j] : 0;
+        }
+    }
+}
+
+/* The step kernels, compiled once per instruction set. */
+#define STEP(name) SUF(name##_generic)
+#define STEP_ATTR
+#include "gates_step.h"
+#undef STEP
+#undef STEP_ATTR
+#ifdef CR_X86
+#define STEP(name) SUF(name##_v3)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v3")))
+#include "gates_step.h"
+#undef STEP
+#undef STEP_ATTR
+#define STEP(name) SUF(name##_v4)
+#define STEP_ATTR __attribute__((target("arch=x86-64-v4")))
+#include "gates_step.h"
+#undef STEP
+#undef STEP_ATTR
+#endif
+
+typedef struct {
+    void (*lstm_fwd)(REAL *, REAL *, REAL *, const REAL *, const REAL *, const REAL *,
+                     const REAL *, int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*lstm_bwd)(REAL *, REAL *, REAL *, const REAL *, const REAL *, const REAL *,
+                     const REAL *, const REAL *, const REAL *, int64_t, int64_t, int64_t,
+                     int64_t, int64_t);
+    void (*gru_fwd)(REAL *, REAL *, const REAL *, const REAL *, const REAL *, int64_t, int64_t,
+                    int64_t, int64_t, int64_t);
+    void (*gru_bwd)(REAL *, REAL *, REAL *, const REAL *, const REAL *, const REAL *,
+                    const REAL *, const REAL *, int64_t, int64_t, int64_t, int64_t, int64_t);
+} SUF(gt_steps);
+
+static SUF(gt_steps) SUF(gt_pick)(void) {
+    SUF(gt_steps) s = {SUF(lstm_fwd_step_generic), SUF(lstm_bwd_step_generic),
+                       SUF(gru_fwd_step_generic), SUF(gru_bwd_step_generic)};
+#ifdef CR_X86
+    const int path = gt_path();
+    if (path == GT_V4) {
+        s = (SUF(gt_steps)){SUF(lstm_fwd_step_v4), SUF(lstm_bwd_step_v4),
+                            SUF(gru_fwd_step_v4), SUF(gru_bwd_step_v4)};
+    } else if (path == GT_V3) {
+        s = (SUF(gt_steps)){SUF(lstm_fwd_step_v3), SUF(lstm_bwd_step_v3),
+                            SUF(gru_fwd_step_v3), SUF(gru_bwd_step_v3)};
+    }
+#endif
+    return s;
+}
+
+#include "gates_drive.h"
