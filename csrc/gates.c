@@ -46,6 +46,7 @@
 /* row-tile heights of the step products: G = 4 (LSTM forward) keeps 6 x 4 vector
  * accumulators, the others 8 x 3 or 8 x 2 */
 #define GT_MR_MAX 8
+#define GT_MR_LSTM 6
 /* several threads only when the sequence has at least this many multiply-adds */
 #define GT_PAR_MIN_FLOPS 2000000.0
 

@@ -81,13 +81,13 @@ int SUF(cr_lstm_forward)(REAL *hs, REAL *cs, REAL *gates, const REAL *x, const R
          NULL, CR_ACT_NONE);
     const SUF(gt_steps) st = SUF(gt_pick)();
     int by_hidden;
-    const int nt = SUF(gt_plan)(Ts, N, H, 4, 6, np, &by_hidden);
+    const int nt = SUF(gt_plan)(Ts, N, H, 4, GT_MR_LSTM, np, &by_hidden);
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t p = 0; p < np; p++) SUF(gt_pack_fwd)(Bp, w_hh, 4, p, H);
         int64_t r0, r1, p0, p1;
-        SUF(gt_share)(by_hidden, N, 6, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
+        SUF(gt_share)(by_hidden, N, GT_MR_LSTM, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
         for (int64_t t = 0; t < Ts; t++) {
             const REAL *hp = t > 0 ? hs + (t - 1) * NH : h0, *cp = t > 0 ? cs + (t - 1) * NH : c0;
             st.lstm_fwd(gates + t * N * GH, hs + t * NH, cs + t * NH, hp, cp, Bp, bh, r0, r1,

@@ -11,7 +11,7 @@ STEP_ATTR
 static void STEP(lstm_fwd_step)(REAL *g_t, REAL *h_t, REAL *c_t, const REAL *h_prev,
                                 const REAL *c_prev, const REAL *Bp, const REAL *bh,
                                 int64_t r0, int64_t r1, int64_t p0, int64_t p1, int64_t H) {
-    enum { G = 4, MR = 6 };
+    enum { G = 4, MR = GT_MR_LSTM };
     REAL tile[MR * G * VL] __attribute__((aligned(64)));
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * H * G * VL;

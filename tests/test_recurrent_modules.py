@@ -201,3 +201,62 @@ def test_errors(mode):
             m(x, (good, bad))
         with pytest.raises(NotImplementedError, match="proj_size"):
             nn.LSTM(3, 4, proj_size=2)
+
+
+# ---- cells ------------------------------------------------------------------------------
+CELLS = ["LSTMCell", "GRUCell", "RNNCell"]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [{}, {"bias": False}, {"unbatched": True}, {"no_hx": True}])
+def test_cell_matches_torch(rng, cell, dtype, kw):
+    import torch
+    kw = dict(kw)
+    unbatched, no_hx = kw.pop("unbatched", False), kw.pop("no_hx", False)
+    N, I, H = 4, 5, 7
+    tdt = torch.float64 if dtype == np.float64 else torch.float32
+    tm = getattr(torch.nn, cell)(I, H, **kw).to(tdt)
+    m = getattr(nn, cell)(I, H, **kw).to(dtype)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    m.load_state_dict(tm.state_dict())
+    xs, hs = ((I,), (H,)) if unbatched else ((N, I), (N, H))
+    xd, hd, cd, g1, g2 = (rng.standard_normal(s).astype(dtype) for s in (xs, hs, hs, hs, hs))
+    x, h, c = (cr.tensor(a, requires_grad=True) for a in (xd, hd, cd))
+    tx, th, tc = (torch.from_numpy(a).requires_grad_(True) for a in (xd, hd, cd))
+    if cell == "LSTMCell":
+        h1, c1 = m(x, None if no_hx else (h, c))
+        th1, tc1 = tm(tx, None if no_hx else (th, tc))
+        ((h1 * g1).sum() + (c1 * g2).sum()).backward()
+        ((th1 * torch.from_numpy(g1)).sum() + (tc1 * torch.from_numpy(g2)).sum()).backward()
+        assert_close(c1.data, tc1.detach().numpy(), name="c'")
+    else:
+        h1 = m(x, None if no_hx else h)
+        th1 = tm(tx, None if no_hx else th)
+        (h1 * g1).sum().backward()
+        (th1 * torch.from_numpy(g1)).sum().backward()
+    assert h1.shape == tuple(th1.shape)
+    assert_close(h1.data, th1.detach().numpy(), name="h'")
+    assert_close(x.grad, tx.grad.numpy(), name="input.grad")
+    if not no_hx:
+        assert_close(h.grad, th.grad.numpy(), name="h.grad")
+        if cell == "LSTMCell":
+            assert_close(c.grad, tc.grad.numpy(), name="c.grad")
+    for n, p in m.named_parameters():
+        assert_close(p.grad, getattr(tm, n).grad.numpy(), name=f"{n}.grad")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_cell_errors_and_repr(cell):
+    m = getattr(nn, cell)(3, 4)
+    assert repr(m) == f"{cell}(3, 4)"
+    with pytest.raises(ValueError, match=rf"{cell}.forward: input must have shape \(N, 3\)"):
+        m(np.zeros((2, 4), np.float32))
+    with pytest.raises(TypeError, match="dtype float64 but the parameters are float32"):
+        m(np.zeros((2, 3)))
+    bad = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"must have shape \(2, 4\)"):
+        m(np.zeros((2, 3), np.float32), (bad, bad) if cell == "LSTMCell" else bad)
+    with pytest.raises(ValueError, match="hidden_size"):
+        getattr(nn, cell)(3, 0)

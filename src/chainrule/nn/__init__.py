@@ -4,9 +4,10 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
                       Tanh, Flatten, Sequential, MSELoss, BCELoss, BCEWithLogitsLoss,
                       CrossEntropyLoss)
 from .rnn import RNN
-from .recurrent import LSTM, GRU
+from .recurrent import LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from . import utils
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
-           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "LSTM", "GRU"]
+           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "LSTM", "GRU", "RNNCell", "LSTMCell",
+           "GRUCell"]

@@ -1,5 +1,6 @@
 """nn.RNN, nn.LSTM, nn.GRU: PyTorch's recurrent layers (stacked, bidirectional, dropout
-between layers) on the C kernels ops.rnn_* / ops.lstm_* / ops.gru_*.
+between layers) on the C kernels ops.rnn_* / ops.lstm_* / ops.gru_*; nn.RNNCell,
+nn.LSTMCell, nn.GRUCell (one step) on the same kernels.
 
 Each layer and direction is ONE autograd node: the forward runs the kernel's whole
 recurrence once, the backward the full BPTT once (records ||dL/dh_t||, see
@@ -19,7 +20,7 @@ from .. import ops
 from . import init
 from .modules import Module, Parameter
 
-__all__ = ["RNN", "LSTM", "GRU"]
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -94,6 +95,17 @@ def _cat(tensors, axis):
     return _make(data, tuple(tensors), backward)
 
 
+def _state(fn, name, h, want, wdt, shape):
+    """An initial state as a Tensor of shape ``want`` and the parameters' dtype."""
+    h = as_tensor(h, fn, name)
+    if h.data.shape != want:
+        raise ValueError(f"{fn}: {name} must have shape {want} for input {shape}, got "
+                         f"{h.data.shape}")
+    if h.data.dtype != wdt:
+        raise TypeError(f"{fn}: {name} has dtype {h.data.dtype} but the parameters are {wdt}")
+    return h
+
+
 class _RecurrentBase(Module):
     """Shared parameters, checks and stacking of nn.RNN / nn.LSTM / nn.GRU."""
 
@@ -154,16 +166,6 @@ class _RecurrentBase(Module):
                 object.__setattr__(self, "last_grad_norms", norms)
         return record
 
-    def _state(self, fn, name, h, want, wdt, shape):
-        h = as_tensor(h, fn, name)
-        if h.data.shape != want:
-            raise ValueError(f"{fn}: {name} must have shape {want} for input {shape}, got "
-                             f"{h.data.shape}")
-        if h.data.dtype != wdt:
-            raise TypeError(f"{fn}: {name} has dtype {h.data.dtype} but the parameters are "
-                            f"{wdt}")
-        return h
-
     def _run(self, x, hx):
         """-> (output, h_n, c_n or None) in PyTorch's layouts."""
         fn = f"{type(self).__name__}.forward"
@@ -197,10 +199,10 @@ class _RecurrentBase(Module):
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                     raise TypeError(f"{fn}: hx must be a tuple (h0, c0), got "
                                     f"{type(hx).__name__}")
-                h0 = self._state(fn, "h0", hx[0], want, wdt, xs).reshape(L * D, N, H)
-                c0 = self._state(fn, "c0", hx[1], want, wdt, xs).reshape(L * D, N, H)
+                h0 = _state(fn, "h0", hx[0], want, wdt, xs).reshape(L * D, N, H)
+                c0 = _state(fn, "c0", hx[1], want, wdt, xs).reshape(L * D, N, H)
             else:
-                h0 = self._state(fn, "h0", hx, want, wdt, xs).reshape(L * D, N, H)
+                h0 = _state(fn, "h0", hx, want, wdt, xs).reshape(L * D, N, H)
         zeros = as_tensor(np.zeros((N, H), wdt))
         inp, h_n, c_n = seq, [], []
         for layer in range(L):
@@ -317,3 +319,116 @@ class GRU(_RecurrentBase):
     def forward(self, input, hx=None):
         out, h_n, _ = self._run(input, hx)
         return out, h_n
+
+
+# ---- cells: one step, on the same kernels with T = 1 -------------------------------------
+class _CellBase(Module):
+    _mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+        super().__init__()
+        fn = type(self).__name__
+        self.input_size = as_int(fn, "input_size", input_size, 0)
+        self.hidden_size = as_int(fn, "hidden_size", hidden_size, 1)
+        self.bias = bool(bias)
+        self.nonlinearity = nonlinearity
+        dt = np.dtype(dtype if dtype is not None else np.float32)
+        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
+        GH, H, I = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.input_size
+        self.weight_ih = Parameter(np.empty((GH, I), dt))
+        self.weight_hh = Parameter(np.empty((GH, H), dt))
+        if self.bias:
+            self.bias_ih = Parameter(np.empty((GH,), dt))
+            self.bias_hh = Parameter(np.empty((GH,), dt))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    reset_parameters = _RecurrentBase.reset_parameters
+
+    def _step(self, x, hx):
+        """-> (h', c' or None), unbatched input giving unbatched states."""
+        fn = f"{type(self).__name__}.forward"
+        lstm = self._mode == "LSTM"
+        x = as_tensor(x, fn, "input")
+        wdt = self.weight_hh.data.dtype
+        if x.data.dtype != wdt:
+            raise TypeError(f"{fn}: input has dtype {x.data.dtype} but the parameters are "
+                            f"{wdt} (convert the module with .to(dtype) / .double() / .float())")
+        I, H = self.input_size, self.hidden_size
+        xs = x.data.shape
+        if x.data.ndim not in (1, 2) or xs[-1] != I:
+            raise ValueError(f"{fn}: input must have shape (N, {I}) or unbatched ({I},), "
+                             f"got {xs}")
+        unbatched = x.data.ndim == 1
+        N = 1 if unbatched else xs[0]
+        want = (H,) if unbatched else (N, H)
+        h0 = c0 = as_tensor(np.zeros((N, H), wdt))
+        if hx is not None:
+            if lstm:
+                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                    raise TypeError(f"{fn}: hx must be a tuple (h, c), got {type(hx).__name__}")
+                h0 = _state(fn, "h", hx[0], want, wdt, xs).reshape(N, H)
+                c0 = _state(fn, "c", hx[1], want, wdt, xs).reshape(N, H)
+            else:
+                h0 = _state(fn, "hx", hx, want, wdt, xs).reshape(N, H)
+        y = _layer(self._mode, self.nonlinearity, x.reshape(1, N, I), h0, c0, self.weight_ih,
+                   self.weight_hh, self.bias_ih, self.bias_hh, False, None)
+        h, c = y[0], (y[1] if lstm else None)
+        if unbatched:
+            h = h.reshape(H)
+            c = c.reshape(H) if lstm else None
+        return h, c
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        if self._mode == "RNN" and self.nonlinearity != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        return s
+
+
+class RNNCell(_CellBase):
+    """One Elman step, PyTorch's nn.RNNCell(input_size, hidden_size, bias=True,
+    nonlinearity='tanh', *, dtype=None): forward(input, hx=None) -> h' with input (N, I) or
+    (I,), hx (N, H) or (H,) (None: zeros). Parameters weight_ih (H, I), weight_hh (H, H),
+    bias_ih, bias_hh (H,), U(-1/sqrt(H), 1/sqrt(H))."""
+
+    _mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=None):
+        nonlinearity = rnn_nonlinearity("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, nonlinearity, dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)[0]
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step, PyTorch's nn.LSTMCell(input_size, hidden_size, bias=True, *,
+    dtype=None): forward(input, hx=None) -> (h', c') with hx = (h, c) or None; weight_ih
+    (4H, I), weight_hh (4H, H), biases (4H,)."""
+
+    _mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+        super().__init__(input_size, hidden_size, bias, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)
+
+
+class GRUCell(_CellBase):
+    """One GRU step, PyTorch's nn.GRUCell(input_size, hidden_size, bias=True, *, dtype=None):
+    forward(input, hx=None) -> h'; weight_ih (3H, I), weight_hh (3H, H), biases (3H,)."""
+
+    _mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+        super().__init__(input_size, hidden_size, bias, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)[0]
