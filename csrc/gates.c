@@ -21,9 +21,9 @@
  *   GRU  hs (T,N,H) [the output], gates (T,N,4H) = r, z, n, W_hn h + b_hn: 5*T*N*H.
  * Backward work space: dG (T,N,4H), the packed w_hh (4H*H), a carry (N,H).
  *
- * Threads: ONE parallel region per call. A big batch is split by rows (row n of step t
- * depends only on row n of step t-1: no barrier between steps); a small batch (fewer
- * than two row tiles per thread) is split by hidden units instead, with one barrier per
+ * Threads: ONE parallel region per call. The batch is split by rows (row n of step t
+ * depends only on row n of step t-1: no barrier between steps); a tiny batch (fewer than
+ * GT_MIN_ROWS rows per thread) is split by hidden units instead, with one barrier per
  * step. Every element is computed by the same code with its sums over k in one fixed
  * order whatever the split, so results are bitwise identical for any thread count.
  */
@@ -47,6 +47,8 @@
  * accumulators, the others 8 x 3 or 8 x 2 */
 #define GT_MR_MAX 8
 #define GT_MR_LSTM 6
+/* split the batch only when each thread gets at least this many rows (else hidden units) */
+#define GT_MIN_ROWS 4
 /* several threads only when the sequence has at least this many multiply-adds */
 #define GT_PAR_MIN_FLOPS 2000000.0
 

@@ -6,37 +6,32 @@ static REAL *SUF(gt_alloc)(int64_t n) {
     return (REAL *)aligned_alloc(64, bytes ? bytes : 64);
 }
 
-/* How the recurrence is split: over row tiles of MR (no barrier) when there are at least
- * two tiles per thread, else over the `panels` blocks of hidden units (barrier per step). */
-static int SUF(gt_plan)(int64_t T, int64_t N, int64_t H, int G, int MR, int64_t panels,
+/* How the recurrence is split: over the batch rows (no barrier) when every thread gets at
+ * least GT_MIN_ROWS rows, else over the `panels` blocks of hidden units (one barrier per
+ * step: the only way to keep the cores busy on a tiny batch). */
+static int SUF(gt_plan)(int64_t T, int64_t N, int64_t H, int G, int64_t panels,
                         int *by_hidden) {
     *by_hidden = 0;
     if (cr_in_parallel()) return 1;
     int64_t nt = cr_get_num_threads();
     if ((double)T * (double)N * (double)H * (double)H * G < GT_PAR_MIN_FLOPS) return 1;
-    const int64_t tiles = (N + MR - 1) / MR;
-    if (nt > 1 && tiles < 2 * nt) {
+    if (nt > 1 && N < GT_MIN_ROWS * nt) {
         *by_hidden = 1;
         if (nt > panels) nt = panels;
-    } else if (nt > tiles) {
-        nt = tiles;
     }
     return nt < 1 ? 1 : (int)nt;
 }
 
 /* this thread's rows [r0, r1) and panels [p0, p1) */
-static void SUF(gt_share)(int by_hidden, int64_t N, int MR, int64_t panels, int tid, int nthr,
+static void SUF(gt_share)(int by_hidden, int64_t N, int64_t panels, int tid, int nthr,
                           int64_t *r0, int64_t *r1, int64_t *p0, int64_t *p1) {
     *r0 = 0; *r1 = N; *p0 = 0; *p1 = panels;
     if (by_hidden) {
         *p0 = panels * tid / nthr;
         *p1 = panels * (tid + 1) / nthr;
     } else {
-        const int64_t tiles = (N + MR - 1) / MR;
-        *r0 = tiles * tid / nthr * MR;
-        *r1 = tiles * (tid + 1) / nthr * MR;
-        if (*r0 > N) *r0 = N;
-        if (*r1 > N) *r1 = N;
+        *r0 = N * tid / nthr;
+        *r1 = N * (tid + 1) / nthr;
     }
 }
 
@@ -81,13 +76,13 @@ int SUF(cr_lstm_forward)(REAL *hs, REAL *cs, REAL *gates, const REAL *x, const R
          NULL, CR_ACT_NONE);
     const SUF(gt_steps) st = SUF(gt_pick)();
     int by_hidden;
-    const int nt = SUF(gt_plan)(Ts, N, H, 4, GT_MR_LSTM, np, &by_hidden);
+    const int nt = SUF(gt_plan)(Ts, N, H, 4, np, &by_hidden);
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t p = 0; p < np; p++) SUF(gt_pack_fwd)(Bp, w_hh, 4, p, H);
         int64_t r0, r1, p0, p1;
-        SUF(gt_share)(by_hidden, N, GT_MR_LSTM, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
+        SUF(gt_share)(by_hidden, N, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
         for (int64_t t = 0; t < Ts; t++) {
             const REAL *hp = t > 0 ? hs + (t - 1) * NH : h0, *cp = t > 0 ? cs + (t - 1) * NH : c0;
             st.lstm_fwd(gates + t * N * GH, hs + t * NH, cs + t * NH, hp, cp, Bp, bh, r0, r1,
@@ -125,13 +120,13 @@ int SUF(cr_lstm_backward)(REAL *dx, REAL *dh0, REAL *dc0, REAL *dw_ih, REAL *dw_
     else memset(dc, 0, (size_t)NH * sizeof(REAL));
     const SUF(gt_steps) st = SUF(gt_pick)();
     int by_hidden;
-    const int nt = SUF(gt_plan)(Ts, N, H, 4, 8, nb, &by_hidden);
+    const int nt = SUF(gt_plan)(Ts, N, H, 4, nb, &by_hidden);
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t p = 0; p < nb; p++) SUF(gt_pack_bwd)(Bp, w_hh, 4, p, H);
         int64_t r0, r1, p0, p1;
-        SUF(gt_share)(by_hidden, N, 8, nb, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
+        SUF(gt_share)(by_hidden, N, nb, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
         for (int64_t t = Ts - 1; t >= 0; t--) {
             st.lstm_bwd(dG + t * N * GH, dc, rowsq ? rowsq + t * N * nb : NULL,
                         t < Ts - 1 ? dG + (t + 1) * N * GH : NULL, dhs + t * NH,
@@ -181,13 +176,13 @@ int SUF(cr_gru_forward)(REAL *hs, REAL *gates, const REAL *x, const REAL *h0, co
          NULL, CR_ACT_NONE);
     const SUF(gt_steps) st = SUF(gt_pick)();
     int by_hidden;
-    const int nt = SUF(gt_plan)(Ts, N, H, 3, 8, np, &by_hidden);
+    const int nt = SUF(gt_plan)(Ts, N, H, 3, np, &by_hidden);
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t p = 0; p < np; p++) SUF(gt_pack_fwd)(Bp, w_hh, 3, p, H);
         int64_t r0, r1, p0, p1;
-        SUF(gt_share)(by_hidden, N, 8, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
+        SUF(gt_share)(by_hidden, N, np, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
         for (int64_t t = 0; t < Ts; t++) {
             st.gru_fwd(gates + t * N * ld, hs + t * NH, t > 0 ? hs + (t - 1) * NH : h0, Bp, bh,
                        r0, r1, p0, p1, H);
@@ -220,13 +215,13 @@ int SUF(cr_gru_backward)(REAL *dx, REAL *dh0, REAL *dw_ih, REAL *dw_hh, REAL *db
     }
     const SUF(gt_steps) st = SUF(gt_pick)();
     int by_hidden;
-    const int nt = SUF(gt_plan)(Ts, N, H, 3, 8, nb, &by_hidden);
+    const int nt = SUF(gt_plan)(Ts, N, H, 3, nb, &by_hidden);
     #pragma omp parallel num_threads(nt)
     {
         #pragma omp for schedule(static)
         for (int64_t p = 0; p < nb; p++) SUF(gt_pack_bwd)(Bp, w_hh, 3, p, H);
         int64_t r0, r1, p0, p1;
-        SUF(gt_share)(by_hidden, N, 8, nb, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
+        SUF(gt_share)(by_hidden, N, nb, CR_THREAD_NUM(), CR_TEAM_SIZE(), &r0, &r1, &p0, &p1);
         for (int64_t t = Ts - 1; t >= 0; t--) {
             st.gru_bwd(dG + t * N * ld, carry, rowsq ? rowsq + t * N * nb : NULL,
                        t < Ts - 1 ? dG + (t + 1) * N * ld : NULL, dhs + t * NH,

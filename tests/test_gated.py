@@ -195,9 +195,10 @@ def test_matches_torch(rng, cell, dtype, bias):
 # ---- threads and ISA paths ---------------------------------------------------------------
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-# big enough for two threads: (T, N, I, H) split over the batch rows, and a small batch
-# split over the hidden units (one barrier per step)
-@pytest.mark.parametrize("shape", [(5, 40, 17, 53), (4, 3, 9, 150), (3, 13, 5, 131)])
+# (T, N, I, H) with T*N*H*H*G > 2e6 (two threads): split over the batch rows, and tiny
+# batches (N < 4 rows per thread) split over the hidden units (one barrier per step)
+@pytest.mark.parametrize("shape", [(7, 40, 17, 53), (4, 13, 5, 131), (12, 3, 9, 150),
+                                   (6, 7, 5, 131)])
 def test_one_and_two_threads_bitwise_identical(rng, cell, dtype, shape):
     c = make_case(rng, cell, *shape, dtype=dtype)
     T, N, I, H = shape
