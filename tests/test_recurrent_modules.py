@@ -159,6 +159,11 @@ def test_dropout_between_layers(rng, mode):
     b = m(x)[0].data
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, ev)
+    full = _make(mode, 3, 5, 2, dropout=1.0)           # p = 1: layer 2 sees zeros
+    zero_in = _make(mode, 5, 5, 1)
+    zero_in.load_state_dict({k.replace("_l1", "_l0"): v for k, v in full.state_dict().items()
+                             if "_l1" in k})
+    np.testing.assert_array_equal(full(x)[0].data, zero_in(np.zeros((6, 4, 5)))[0].data)
     one = _make(mode, 3, 5, 1, dropout=0.5)            # one layer: nothing to drop
     one.load_state_dict({k: v for k, v in m.state_dict().items() if "_l0" in k})
     one.eval()

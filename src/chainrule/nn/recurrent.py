@@ -222,7 +222,8 @@ class _RecurrentBase(Module):
             inp = _cat(outs, 2)
             if self.dropout > 0 and self.training and layer < L - 1:
                 keep = get_generator().random(inp.data.shape) >= self.dropout
-                inp = inp * (keep / (1 - self.dropout)).astype(wdt)
+                scale = 1 / (1 - self.dropout) if self.dropout < 1 else 0.0  # p = 1: all 0
+                inp = inp * (keep * scale).astype(wdt)
         h_n = _cat(h_n, 0)
         c_n = _cat(c_n, 0) if lstm else None
         if unbatched:
