@@ -16,9 +16,11 @@ static void STEP(lstm_fwd_step)(REAL *g_t, REAL *h_t, REAL *c_t, const REAL *h_p
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * H * G * VL;
         const int64_t j0 = p * VL, n = H - j0 < VL ? H - j0 : VL;
-        for (int64_t i0 = r0; i0 < r1; i0 += MR) {
-            SUF(gt_tile)(tile, h_prev, H, i0, r1, panel, H, G, MR);
-            const int64_t rows = r1 - i0 < MR ? r1 - i0 : MR;
+        for (int64_t i0 = r0, rows; i0 < r1; i0 += rows) {
+            /* 6 + 2 rows are done as 4 + 4 (a 2-row tile is load-bound) */
+            const int64_t left = r1 - i0;
+            rows = left > MR && left <= MR + 4 ? 4 : left < MR ? left : MR;
+            SUF(gt_tile)(tile, h_prev, H, i0, i0 + rows, panel, H, G, MR);
             for (int64_t i = 0; i < rows; i++) {
                 const int64_t row = i0 + i;
                 REAL *g = g_t + row * 4 * H + j0;
