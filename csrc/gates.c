@@ -46,6 +46,9 @@
 /* row-tile heights of the step products: G = 4 (LSTM forward) keeps 6 x 4 vector
  * accumulators, the others 8 x 3 or 8 x 2 */
 #define GT_MR_MAX 8
+/* rows per block of a step product, and the bytes of a packed panel kept in L1 */
+#define GT_RB 48
+#define GT_L1_PANEL 24576
 #define GT_MR_LSTM 6
 /* split the batch only when each thread gets at least this many rows (else hidden units) */
 #define GT_MIN_ROWS 4

@@ -71,18 +71,22 @@ GT_INLINE REAL SUF(gt_tanh)(REAL v) {
 }
 
 /* ---- the step products ---------------------------------------------------------------
- * tile[mr x G*VL] = A[rows 0 .. mr) (row stride lda, K columns) @ panel (K x G*VL packed).
+ * tile[mr x G*VL] (+)= A[rows 0 .. mr) (row stride lda), columns k0 .. k1, @ panel rows
+ * k0 .. k1 (packed G*VL wide). load = 0 starts from zero, 1 continues the sums in tile.
  * mr and G are compile-time constants at every call (always inlined): the mr*G
  * accumulators live in registers. Rows past `valid` are clamped to row valid-1 (computed,
- * never stored). Each element's sum over k has one fixed order whatever the tile shape. */
+ * never stored). Each element's sum runs over k in one fixed order whatever the tile
+ * shape or the k blocking (a stored and reloaded partial sum is exact). */
 GT_INLINE void SUF(gt_tile_mr)(REAL *tile, const REAL *A, int64_t lda, int64_t valid,
-                               const REAL *panel, int64_t K, const int mr, const int G) {
+                               const REAL *panel, int64_t k0, int64_t k1, int load,
+                               const int mr, const int G) {
     const REAL *a[GT_MR_MAX];
     for (int i = 0; i < mr; i++) a[i] = A + (i < valid ? i : valid - 1) * lda;
     VREAL c[GT_MR_MAX][4];
     for (int i = 0; i < mr; i++)
-        for (int g = 0; g < G; g++) c[i][g] = (VREAL){0};
-    for (int64_t k = 0; k < K; k++) {
+        for (int g = 0; g < G; g++)
+            c[i][g] = load ? *(const VREAL *)(tile + (i * G + g) * VL) : (VREAL){0};
+    for (int64_t k = k0; k < k1; k++) {
         VREAL b[4];
         for (int g = 0; g < G; g++) b[g] = *(const VREAL *)(panel + (k * G + g) * VL);
         for (int i = 0; i < mr; i++) {
@@ -94,21 +98,39 @@ GT_INLINE void SUF(gt_tile_mr)(REAL *tile, const REAL *A, int64_t lda, int64_t v
         for (int g = 0; g < G; g++) *(VREAL *)(tile + (i * G + g) * VL) = c[i][g];
 }
 
-/* the tile for rows i0 .. min(i0 + MR, i1) of A; small remainders get a tile of their own
- * height. A == NULL gives zeros. */
-GT_INLINE void SUF(gt_tile)(REAL *tile, const REAL *A, int64_t lda, int64_t i0, int64_t i1,
-                            const REAL *panel, int64_t K, const int G, const int MR) {
-    const int64_t rows = i1 - i0;
+/* one tile of `rows` rows (<= MR) starting at A; small heights get a tile of their own */
+GT_INLINE void SUF(gt_tile)(REAL *tile, const REAL *A, int64_t lda, int64_t rows,
+                            const REAL *panel, int64_t k0, int64_t k1, int load, const int G,
+                            const int MR) {
+    if (rows >= MR) SUF(gt_tile_mr)(tile, A, lda, MR, panel, k0, k1, load, MR, G);
+    else if (rows > 4) SUF(gt_tile_mr)(tile, A, lda, rows, panel, k0, k1, load, MR, G);
+    else if (rows > 2) SUF(gt_tile_mr)(tile, A, lda, rows, panel, k0, k1, load, 4, G);
+    else if (rows == 2) SUF(gt_tile_mr)(tile, A, lda, rows, panel, k0, k1, load, 2, G);
+    else SUF(gt_tile_mr)(tile, A, lda, rows, panel, k0, k1, load, 1, G);
+}
+
+/* Rows [r0, r1) (at most GT_RB) of A (K columns, row stride lda) @ one packed panel
+ * (K x G*VL) -> tile, row r at tile + (r - r0) * G*VL. The k range is cut in blocks whose
+ * part of the panel fits in L1 and each block is run over every row tile, so the panel is
+ * read from L2 once per step instead of once per row tile. A == NULL gives zeros. A row
+ * block that leaves 1-4 rows after its full MR tiles ends with two 4-row tiles instead. */
+GT_INLINE void SUF(gt_rows_product)(REAL *tile, const REAL *A, int64_t lda, int64_t r0,
+                                    int64_t r1, const REAL *panel, int64_t K, const int G,
+                                    const int MR) {
     if (A == NULL) {
-        memset(tile, 0, (size_t)(MR * G * VL) * sizeof(REAL));
+        memset(tile, 0, (size_t)((r1 - r0) * G * VL) * sizeof(REAL));
         return;
     }
-    const REAL *A0 = A + i0 * lda;
-    if (rows >= MR) SUF(gt_tile_mr)(tile, A0, lda, MR, panel, K, MR, G);
-    else if (rows > 4) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, MR, G);
-    else if (rows > 2) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 4, G);
-    else if (rows == 2) SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 2, G);
-    else SUF(gt_tile_mr)(tile, A0, lda, rows, panel, K, 1, G);
+    const int64_t KC = GT_L1_PANEL / (G * VL * (int64_t)sizeof(REAL));
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t k1 = k0 + KC < K ? k0 + KC : K;
+        for (int64_t i0 = r0, rows; i0 < r1; i0 += rows) {
+            const int64_t left = r1 - i0;
+            rows = left > MR && left <= MR + 4 && MR > 4 ? 4 : left < MR ? left : MR;
+            SUF(gt_tile)(tile + (i0 - r0) * G * VL, A + i0 * lda, lda, rows, panel, k0, k1,
+                         k0 > 0, G, MR);
+        }
+    }
 }
 
 /* Forward panel p of w_hh^T, gates interleaved: for the VL hidden units u = p*VL + c,

@@ -12,20 +12,18 @@ static void STEP(lstm_fwd_step)(REAL *g_t, REAL *h_t, REAL *c_t, const REAL *h_p
                                 const REAL *c_prev, const REAL *Bp, const REAL *bh,
                                 int64_t r0, int64_t r1, int64_t p0, int64_t p1, int64_t H) {
     enum { G = 4, MR = GT_MR_LSTM };
-    REAL tile[MR * G * VL] __attribute__((aligned(64)));
+    REAL tile[GT_RB * G * VL] __attribute__((aligned(64)));
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * H * G * VL;
         const int64_t j0 = p * VL, n = H - j0 < VL ? H - j0 : VL;
-        for (int64_t i0 = r0, rows; i0 < r1; i0 += rows) {
-            /* 6 + 2 rows are done as 4 + 4 (a 2-row tile is load-bound) */
-            const int64_t left = r1 - i0;
-            rows = left > MR && left <= MR + 4 ? 4 : left < MR ? left : MR;
-            SUF(gt_tile)(tile, h_prev, H, i0, i0 + rows, panel, H, G, MR);
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = i0 + i;
+        for (int64_t b0 = r0; b0 < r1; b0 += GT_RB) {
+            const int64_t b1 = b0 + GT_RB < r1 ? b0 + GT_RB : r1;
+            SUF(gt_rows_product)(tile, h_prev, H, b0, b1, panel, H, G, MR);
+            for (int64_t row = b0; row < b1; row++) {
                 REAL *g = g_t + row * 4 * H + j0;
                 REAL *hr = h_t + row * H + j0, *cr = c_t + row * H + j0;
-                const REAL *cp = c_prev + row * H + j0, *tl = tile + i * G * VL, *b = bh + j0;
+                const REAL *cp = c_prev + row * H + j0, *tl = tile + (row - b0) * G * VL;
+                const REAL *b = bh + j0;
                 #pragma omp simd
                 for (int64_t c = 0; c < n; c++) {
                     const REAL ig = SUF(gt_sigmoid)(tl[c] + g[c] + b[c]);
@@ -54,18 +52,17 @@ static void STEP(lstm_bwd_step)(REAL *dG_t, REAL *dc, REAL *rowsq, const REAL *d
                                 const REAL *c_prev, const REAL *Bp, int64_t r0, int64_t r1,
                                 int64_t p0, int64_t p1, int64_t H) {
     enum { G = 2, MR = 8 };
-    REAL tile[MR * G * VL] __attribute__((aligned(64)));
+    REAL tile[GT_RB * G * VL] __attribute__((aligned(64)));
     const int64_t NRB = G * VL, nb = (H + NRB - 1) / NRB, K = 4 * H;
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * K * NRB;
         const int64_t j0 = p * NRB, n = H - j0 < NRB ? H - j0 : NRB;
-        for (int64_t i0 = r0; i0 < r1; i0 += MR) {
-            SUF(gt_tile)(tile, dG_next, K, i0, r1, panel, K, G, MR);
-            const int64_t rows = r1 - i0 < MR ? r1 - i0 : MR;
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = i0 + i;
+        for (int64_t b0 = r0; b0 < r1; b0 += GT_RB) {
+            const int64_t b1 = b0 + GT_RB < r1 ? b0 + GT_RB : r1;
+            SUF(gt_rows_product)(tile, dG_next, K, b0, b1, panel, K, G, MR);
+            for (int64_t row = b0; row < b1; row++) {
                 REAL *d = dG_t + row * K + j0, *dcr = dc + row * H + j0;
-                const REAL *g = g_t + row * K + j0, *tl = tile + i * NRB;
+                const REAL *g = g_t + row * K + j0, *tl = tile + (row - b0) * NRB;
                 const REAL *dh_out = dhs_t + row * H + j0;
                 const REAL *cr = c_t + row * H + j0, *cp = c_prev + row * H + j0;
                 REAL sq = 0;
@@ -95,17 +92,17 @@ static void STEP(gru_fwd_step)(REAL *g_t, REAL *h_t, const REAL *h_prev, const R
                                const REAL *bh, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
                                int64_t H) {
     enum { G = 3, MR = 8 };
-    REAL tile[MR * G * VL] __attribute__((aligned(64)));
+    REAL tile[GT_RB * G * VL] __attribute__((aligned(64)));
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * H * G * VL;
         const int64_t j0 = p * VL, n = H - j0 < VL ? H - j0 : VL;
-        for (int64_t i0 = r0; i0 < r1; i0 += MR) {
-            SUF(gt_tile)(tile, h_prev, H, i0, r1, panel, H, G, MR);
-            const int64_t rows = r1 - i0 < MR ? r1 - i0 : MR;
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = i0 + i;
+        for (int64_t b0 = r0; b0 < r1; b0 += GT_RB) {
+            const int64_t b1 = b0 + GT_RB < r1 ? b0 + GT_RB : r1;
+            SUF(gt_rows_product)(tile, h_prev, H, b0, b1, panel, H, G, MR);
+            for (int64_t row = b0; row < b1; row++) {
                 REAL *g = g_t + row * 4 * H + j0, *hr = h_t + row * H + j0;
-                const REAL *hp = h_prev + row * H + j0, *tl = tile + i * G * VL, *b = bh + j0;
+                const REAL *hp = h_prev + row * H + j0, *tl = tile + (row - b0) * G * VL;
+                const REAL *b = bh + j0;
                 #pragma omp simd
                 for (int64_t c = 0; c < n; c++) {
                     const REAL hn = tl[2 * VL + c] + b[2 * H + c];
@@ -132,18 +129,17 @@ static void STEP(gru_bwd_step)(REAL *dG_t, REAL *carry, REAL *rowsq, const REAL 
                                const REAL *Bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
                                int64_t H) {
     enum { G = 2, MR = 8 };
-    REAL tile[MR * G * VL] __attribute__((aligned(64)));
+    REAL tile[GT_RB * G * VL] __attribute__((aligned(64)));
     const int64_t NRB = G * VL, nb = (H + NRB - 1) / NRB, K = 3 * H, ld = 4 * H;
     for (int64_t p = p0; p < p1; p++) {
         const REAL *panel = Bp + p * K * NRB;
         const int64_t j0 = p * NRB, n = H - j0 < NRB ? H - j0 : NRB;
-        for (int64_t i0 = r0; i0 < r1; i0 += MR) {
-            SUF(gt_tile)(tile, dG_next, ld, i0, r1, panel, K, G, MR);
-            const int64_t rows = r1 - i0 < MR ? r1 - i0 : MR;
-            for (int64_t i = 0; i < rows; i++) {
-                const int64_t row = i0 + i;
+        for (int64_t b0 = r0; b0 < r1; b0 += GT_RB) {
+            const int64_t b1 = b0 + GT_RB < r1 ? b0 + GT_RB : r1;
+            SUF(gt_rows_product)(tile, dG_next, ld, b0, b1, panel, K, G, MR);
+            for (int64_t row = b0; row < b1; row++) {
                 REAL *d = dG_t + row * ld + j0, *cy = carry + row * H + j0;
-                const REAL *g = g_t + row * ld + j0, *tl = tile + i * NRB;
+                const REAL *g = g_t + row * ld + j0, *tl = tile + (row - b0) * NRB;
                 const REAL *dh_out = dhs_t + row * H + j0, *hp = h_prev + row * H + j0;
                 REAL sq = 0;
                 #pragma omp simd reduction(+ : sq)
