@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chainrule import ops, reference as ref
+from chainrule.ops._registry import bench_cases
 
 try:
     import torch
@@ -15,11 +16,7 @@ except ImportError:  # pragma: no cover - PyTorch is an optional peer
     torch = None
 
 # name -> (N, C, K, H, R, padding); the reference only runs on the smaller ones
-LAYERS = {
-    "lenet-conv1-N16": (16, 1, 6, 28, 5, 0),
-    "lenet-conv2-N16": (16, 6, 16, 12, 5, 0),
-    "cifar-3x3-N4": (4, 16, 16, 16, 3, 1),
-}
+LAYERS = {name: tuple(shape) for name, *shape in bench_cases("conv2d_forward", "pytest")}
 
 
 def _data(layer):
@@ -67,3 +64,27 @@ def test_conv2d_torch(benchmark, layer):
 
     y = benchmark(step)
     assert tuple(y.shape) == dy.shape
+
+
+UNFOLD = {name: args for name, *args in bench_cases("im2col", "pytest")}
+
+
+@pytest.mark.parametrize("impl", ["chainrule", "torch"])
+@pytest.mark.parametrize("layer", list(UNFOLD))
+def test_im2col_col2im(benchmark, layer, impl):
+    """im2col then its adjoint col2im (torch: unfold then fold) on a layer's input."""
+    shape, k, s, p, d = UNFOLD[layer]
+    benchmark.group = f"im2col+col2im {layer}"
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    if impl == "torch":
+        if torch is None:
+            pytest.skip("PyTorch not installed")
+        F, tx = torch.nn.functional, torch.from_numpy(x)
+
+        def step():
+            return F.fold(F.unfold(tx, k, d, p, s), shape[2:], k, d, p, s).numpy()
+    else:
+        def step():
+            return ops.col2im(ops.im2col(x, k, s, p, d), shape, k, s, p, d)
+    back = benchmark(step)
+    assert back.shape == x.shape

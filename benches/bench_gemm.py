@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 from chainrule import ops
+from chainrule.ops._registry import bench_cases
 
 try:
     import torch
 except ImportError:  # PyTorch is an optional peer
     torch = None
 
-SHAPES = [(32, 32, 32, "float32"), (64, 64, 64, "float32"), (256, 256, 256, "float32"),
-          (512, 512, 512, "float32"), (256, 256, 256, "float64"), (128, 1024, 10, "float32"),
-          (128, 10, 1024, "float32")]
+SHAPES = bench_cases("matmul", "pytest")  # (M, N, K, dtype)
 IMPLS = ["chainrule", "numpy", "torch"]
 
 

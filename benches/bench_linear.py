@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from chainrule import ops
+from chainrule.ops._registry import bench_cases
 
 try:
     import torch
 except ImportError:  # PyTorch is an optional peer
     torch = None
 
-SIZES = [(64, 256, 128), (256, 512, 512)]
+SIZES = bench_cases("linear_forward", "pytest")  # (N, C, OC)
 IMPLS = ["chainrule", "numpy", "torch"]
 
 

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from chainrule import ops
+from chainrule.ops._registry import bench_cases
 
 # (cell, H, N, T); input size = hidden size
-if os.environ.get("CHAINRULE_BENCH_FULL"):
-    CASES = [("lstm", 512, 32, 25), ("lstm", 256, 16, 150), ("gru", 512, 32, 100)]
-else:
-    CASES = [("lstm", 64, 8, 10), ("gru", 64, 8, 10)]
+SUITE = "full" if os.environ.get("CHAINRULE_BENCH_FULL") else "pytest"
+CASES = [tuple(c) for k in ("lstm_forward", "gru_forward") for c in bench_cases(k, SUITE)]
 IDS = [f"{c}-H{H}-N{N}-T{T}" for c, H, N, T in CASES]
 
 pytestmark = pytest.mark.usefixtures("two_threads")  # benches/conftest.py

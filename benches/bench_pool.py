@@ -4,15 +4,18 @@ import numpy as np
 import pytest
 
 from chainrule import ops, reference as ref
+from chainrule.ops._registry import bench_cases
 
 try:
     import torch
 except ImportError:  # pragma: no cover - PyTorch is an optional peer
     torch = None
 
-SHAPE = (8, 32, 32, 32)
+_CASES = bench_cases("max_pool2d_forward", "pytest")
+assert _CASES is bench_cases("avg_pool2d_forward", "pytest")  # one set for both poolings
+SHAPE = _CASES["shape"]
 # name -> (kernel_size, stride, padding)
-POOLS = {"2x2": (2, None, 0), "3x3-s2-p1": (3, 2, 1)}
+POOLS = _CASES["pools"]
 
 
 def _data():
@@ -68,7 +71,7 @@ def test_pool_torch(benchmark, kind, pool):
 
 # max_pool2d forward alone on LeNet's pooling layers (2x2, stride 2): the dedicated
 # AVX-512/AVX2 path of csrc/pool.c against PyTorch's forward with indices
-LENET = {"pool1": (64, 6, 28, 28), "pool2": (64, 16, 14, 14)}
+LENET = _CASES["lenet"]
 
 
 @pytest.mark.parametrize("layer", list(LENET))

@@ -8,8 +8,9 @@ import pytest
 
 from chainrule import ops, reference
 from chainrule.bench.rnn import _case, fwd_bwd_fn, torch_fwd_bwd_fn
+from chainrule.ops._registry import bench_cases
 
-SIZES = {"I32-H64-N16-T20": (32, 64, 16, 20), "I64-H256-N32-T10": (64, 256, 32, 10)}
+SIZES = bench_cases("rnn_forward", "pytest")  # name -> (input, hidden, batch, T)
 
 
 pytestmark = pytest.mark.usefixtures("two_threads")  # benches/conftest.py

@@ -5,7 +5,7 @@
  *   - outputs first, inputs next, sizes last (llm.c style);
  *   - every backward ACCUMULATES (+=) into its gradient buffers; callers zero them;
  *   - sizes are int64_t; the Python layer validates every shape before calling;
- *   - no Python API in here. Threads come from cr_get_num_threads().
+ *   - no Python API in here. ISA level and threads come from the CPU runtime (cpu.h).
  */
 #ifndef CHAINRULE_H
 #define CHAINRULE_H
@@ -17,11 +17,6 @@
 extern "C" {
 #endif
 
-/* ---- threads (threads.c) ---------------------------------------------------- */
-void cr_set_num_threads(int n);    /* n >= 1 */
-int cr_get_num_threads(void);      /* initialised from OMP_NUM_THREADS / omp_get_max_threads */
-int cr_in_parallel(void);          /* 1 inside an OpenMP parallel region */
-
 /* ---- activations shared by the GEMM epilogue and the RNN ------------------- */
 enum { CR_ACT_NONE = 0, CR_ACT_TANH = 1, CR_ACT_RELU = 2, CR_ACT_SIGMOID = 3 };
 
@@ -29,11 +24,14 @@ enum { CR_ACT_NONE = 0, CR_ACT_TANH = 1, CR_ACT_RELU = 2, CR_ACT_SIGMOID = 3 };
 }
 #endif
 
+#include "cpu.h"
 #include "gemm.h"
 #include "linear.h"
 #include "conv.h"
 #include "pool.h"
 #include "rnn.h"
+#include "gates.h"
 #include "optim.h"
+#include "act.h"
 
 #endif

@@ -1,4 +1,6 @@
-/* conv.h — 2-D convolution (NCHW, weight (K, C, R, S)) by im2col + GEMM (see conv.c).
+/* conv.h — 2-D convolution (NCHW, weight (K, C, R, S)) by im2col + GEMM (conv_gemm.c; the
+ * plan of a call in conv_plan.c, im2col in conv_im2col.c, float32 paths without im2col in
+ * conv_implicit.c).
  *
  *   y[n,k,p,q] = b[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
  *   (x is zero outside [0,H) x [0,W));  P = (H + 2ph - dh(R-1) - 1)/sh + 1, same for Q.

@@ -1,7 +1,7 @@
 /* conv_avx512.c — AVX-512 float32 kernels for the matrix products of a convolution whose
  * shapes the general GEMM handles poorly (few output channels, short reductions: LeNet, a
  * net's first layer) or where its packing is the cost (dw). Compiled with -mavx512f/vl/bw/dq
- * -mfma, called only when the CPU has all of them (see conv.c). The kernels read their
+ * -mfma, called only when the CPU has all of them (see conv_plan.c). The kernels read their
  * operands in place (no packing) and sum every output in a fixed order, so results do not
  * depend on the thread count.
  *

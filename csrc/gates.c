@@ -1,8 +1,9 @@
 /* gates.c — LSTM and GRU forward over a sequence and full BPTT (see gates.h).
  *
- * The float and double kernels are one template, csrc/gates_impl.h, included twice; the
- * per-step kernels (csrc/gates_step.h) are compiled for x86-64-v4, x86-64-v3 and the
- * baseline, and the path follows the RNN's (cr_rnn_path: CHAINRULE_ISA / rnn_set_path).
+ * The float and double kernels are one template, csrc/gates_tmpl.h, included twice (T, SUF
+ * and the vector types; the template idiom of cpu.h); the per-step kernels
+ * (csrc/gates_step.h) are compiled for x86-64-v4, x86-64-v3 and the baseline and picked
+ * by the ISA level of cpu.h (cr_isa: CHAINRULE_ISA / set_isa).
  *
  * forward : the input projection of all T steps is ONE cr_gemm into the gates buffer
  *           (T*N x 4H, bias b_ih fused); then per step the recurrent product
@@ -21,7 +22,8 @@
  *   GRU  hs (T,N,H) [the output], gates (T,N,4H) = r, z, n, W_hn h + b_hn: 5*T*N*H.
  * Backward work space: dG (T,N,4H), the packed w_hh (4H*H), a carry (N,H).
  *
- * Threads: ONE parallel region per call. The batch is split by rows (row n of step t
+ * Threads: ONE parallel region per call, on cr_threads_for(T*N*H*H*G, GT_PAR_MIN_FLOPS)
+ * threads. The batch is split by rows (row n of step t
  * depends only on row n of step t-1: no barrier between steps); a tiny batch (fewer than
  * GT_MIN_ROWS rows per thread) is split by hidden units instead, with one barrier per
  * step. Every element is computed by the same code with its sums over k in one fixed
@@ -55,23 +57,18 @@
 /* several threads only when the sequence has at least this many multiply-adds */
 #define GT_PAR_MIN_FLOPS 2000000.0
 
-/* which step kernels: the RNN's path (so CHAINRULE_ISA and rnn_set_path act on both) */
-enum { GT_GENERIC = 0, GT_V3 = 1, GT_V4 = 2 };
-static int gt_path(void) {
-    const char *p = cr_rnn_path();
-#ifdef CR_X86
-    if (strcmp(p, "avx512") == 0) return GT_V4;
-    if (strcmp(p, "avx2") == 0) return GT_V3;
-#endif
-    (void)p;
-    return GT_GENERIC;
-}
+/* column sums (db) on several threads only from this many elements */
+#define GT_COLSUM_MIN 65536.0
+
+/* which compiled step kernels run: the ISA level of cpu.h */
+enum { GT_GENERIC = CR_ISA_GENERIC, GT_V3 = CR_ISA_AVX2, GT_V4 = CR_ISA_AVX512 };
+static int gt_path(void) { return cr_isa(); }
 
 /* ---- float ---- */
 typedef float gt_vf32 __attribute__((vector_size(64)));
-#define REAL float
+#define T float
 #define ITYPE int32_t
-#define SUF(name) name##_f32
+#define SUF f32
 #define GEMM cr_gemm_f32
 #define VREAL gt_vf32
 #define VL 16
@@ -83,8 +80,8 @@ typedef float gt_vf32 __attribute__((vector_size(64)));
 #define EXP_DEG 7
 #define LN2_HI 0.693359375f
 #define LN2_LO (-2.12194440e-4f)
-#include "gates_impl.h"
-#undef REAL
+#include "gates_tmpl.h"
+#undef T
 #undef ITYPE
 #undef SUF
 #undef GEMM
@@ -101,9 +98,9 @@ typedef float gt_vf32 __attribute__((vector_size(64)));
 
 /* ---- double ---- */
 typedef double gt_vf64 __attribute__((vector_size(64)));
-#define REAL double
+#define T double
 #define ITYPE int64_t
-#define SUF(name) name##_f64
+#define SUF f64
 #define GEMM cr_gemm_f64
 #define VREAL gt_vf64
 #define VL 8
@@ -115,4 +112,4 @@ typedef double gt_vf64 __attribute__((vector_size(64)));
 #define EXP_DEG 13
 #define LN2_HI 6.93147180369123816490e-01
 #define LN2_LO 1.90821492927058770002e-10
-#include "gates_impl.h"
+#include "gates_tmpl.h"

@@ -3,7 +3,7 @@
  *
  *   C[M x N] = act( alpha * op(A)[M x K] @ op(B)[K x N] + beta * C + bias_n[j] + bias_m[i] )
  *
- * Structure (see gemm_driver.h, included once per dtype):
+ * Structure (see gemm_tmpl.h, included once per dtype):
  *   tiny (M*N*K <= NAIVE_MAX_WORK)   -> the naive triple loop (the definition);
  *   small (<= DIRECT_MAX_WORK)        -> micro-kernel on the operands in place, no packing;
  *   otherwise                         -> pack A (MC x KC, per thread) and B (KC x NC, shared)
@@ -18,8 +18,8 @@
  * long KC halves the passes over C compared with KC = 256 (measured: 1024^3 went from
  * 170 to 220 GFLOP/s on one core, with the C tile prefetched at the kernel start).
  *
- * CHAINRULE_ISA=avx512|avx2|generic forces a (lower) path; CHAINRULE_GEMM_BLOCKS=kc,mc,nc
- * overrides the block sizes (for tuning only).
+ * The path follows the ISA level of cpu.h (CHAINRULE_ISA, cr_set_isa);
+ * CHAINRULE_GEMM_BLOCKS=kc,mc,nc overrides the block sizes (for tuning only).
  */
 #include <math.h>
 #include <pthread.h>
@@ -68,62 +68,17 @@ static const gemm_path PATH_AVX512 = {
     512, 144, 4096, 512, 96, 2048};
 #endif
 
-/* The best path this CPU runs, then an optional lower one from the environment. */
-static const gemm_path *best_path(void) {
+/* The path for the CPU runtime's ISA level (cpu.h), switched with cr_set_isa. */
+static const gemm_path *current_path(void) {
 #ifdef CR_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("fma"))
-        return &PATH_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &PATH_AVX2;
+    switch (cr_isa()) {
+    case CR_ISA_AVX512: return &PATH_AVX512;
+    case CR_ISA_AVX2: return &PATH_AVX2;
+    default: break;
+    }
 #endif
     return &PATH_GENERIC;
 }
-
-static int path_rank(const gemm_path *p) {
-    (void)p;
-#ifdef CR_X86
-    if (p == &PATH_AVX512) return 2;
-    if (p == &PATH_AVX2) return 1;
-#endif
-    return 0;
-}
-
-static const gemm_path *path_by_name(const char *name) {
-#ifdef CR_X86
-    if (strcmp(name, "avx512") == 0) return &PATH_AVX512;
-    if (strcmp(name, "avx2") == 0) return &PATH_AVX2;
-#endif
-    if (strcmp(name, "generic") == 0) return &PATH_GENERIC;
-    return NULL;
-}
-
-static const gemm_path *volatile g_path = NULL;
-
-int cr_gemm_set_path(const char *name) {
-    const gemm_path *best = best_path();
-    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
-        g_path = best;
-        return 0;
-    }
-    const gemm_path *p = path_by_name(name);
-    if (p == NULL || path_rank(p) > path_rank(best)) return -1;
-    g_path = p;
-    return 0;
-}
-
-static const gemm_path *current_path(void) {
-    const gemm_path *p = g_path;
-    if (p == NULL) {
-        const char *env = getenv("CHAINRULE_ISA");
-        if (env == NULL || cr_gemm_set_path(env) != 0) cr_gemm_set_path(NULL);
-        p = g_path;
-    }
-    return p;
-}
-
-const char *cr_gemm_path(void) { return current_path()->name; }
 
 /* Block-size override: CHAINRULE_GEMM_BLOCKS=kc,mc,nc (read at the first call) or
  * cr_gemm_set_blocks; values <= 0 keep the path's defaults. For tuning and for tests that
@@ -195,49 +150,12 @@ static void *scratch(int slot, size_t bytes) {
 
 #define T float
 #define SUF f32
-#define UKR cr_ukr_f32
-#define PACKT cr_pack_t_f32
-#include "gemm_driver.h"
+#include "gemm_tmpl.h"
 #undef T
 #undef SUF
-#undef UKR
-#undef PACKT
 
 #define T double
 #define SUF f64
-#define UKR cr_ukr_f64
-#define PACKT cr_pack_t_f64
-#include "gemm_driver.h"
+#include "gemm_tmpl.h"
 #undef T
 #undef SUF
-#undef UKR
-#undef PACKT
-
-/* Effective core clock in GHz, measured: a chain of dependent integer adds retires one
- * add per cycle, so adds per second = cycles per second. Best of a few 5 ms runs (a run
- * that gets preempted only reads low). For the benchmark's "% of peak", since the clock a
- * VM reports (/proc/cpuinfo) is the base clock, not the boost clock the kernels run at.
- * Returns 0 where not implemented (non-x86). */
-#include <time.h>
-double cr_cpu_clock_ghz(void) {
-#if defined(CR_X86) && defined(__GNUC__)
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        struct timespec t0, t1;
-        uint64_t x = 0;
-        const int64_t iters = 2000000; /* 8 dependent adds each: ~16M cycles, ~5 ms */
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (int64_t i = 0; i < iters; i++)
-            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                             : "+r"(x));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        double ghz = s > 0 ? 8.0 * (double)iters / s / 1e9 : 0;
-        if (ghz > best) best = ghz;
-    }
-    return best;
-#else
-    return 0;
-#endif
-}

@@ -25,22 +25,12 @@ void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                  double beta, double *C, int64_t ldc,
                  const double *bias_n, const double *bias_m, int act);
 
-/* Name of the micro-kernel path chosen at run time: "avx512", "avx2" or "generic". */
-const char *cr_gemm_path(void);
-
-/* Force a micro-kernel path ("avx512", "avx2", "generic"; NULL, "" or "auto" = the best this
- * CPU runs). Returns 0, or -1 if the name is unknown or the CPU cannot run that path.
- * The environment variable CHAINRULE_ISA does the same at the first call. For tests. */
-int cr_gemm_set_path(const char *name);
+/* The micro-kernel path follows the CPU runtime's ISA level (cpu.h: cr_isa). */
 
 /* Override the cache block sizes KC, MC, NC (<= 0: the path's default). For tests/tuning;
  * CHAINRULE_GEMM_BLOCKS=kc,mc,nc does the same at the first call. Results do not depend
  * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). */
 void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc);
-
-/* The core clock in GHz measured with a chain of dependent adds (0 if not available);
- * for benchmark reports (% of peak). Takes ~25 ms. */
-double cr_cpu_clock_ghz(void);
 
 #ifdef __cplusplus
 }

@@ -7,42 +7,25 @@
  */
 #include <math.h>
 #include <string.h>
+#include "cpu.h"
 #include "gemm_ukr.h"
 
-#define GENERIC_KERNEL(NAME, T, NR, S_FMA)                                                \
-void NAME(CR_UKR_ARGS(T)) {                                                               \
-    enum { MR = CR_GENERIC_MR };                                                          \
-    T acc[MR][NR];                                                                        \
-    memset(acc, 0, sizeof acc);                                                           \
-    if (m == MR && n == NR) {                                                             \
-        /* full tile: fixed trip counts so the compiler keeps acc in registers */         \
-        for (int64_t p = 0; p < k; p++) {                                                 \
-            const T *b_p = b + p * rsb;                                                   \
-            for (int i = 0; i < MR; i++) {                                                \
-                T a_ip = a[i * rsa + p * csa];                                            \
-                for (int j = 0; j < NR; j++) acc[i][j] += a_ip * b_p[j];                  \
-            }                                                                             \
-        }                                                                                 \
-    } else {                                                                              \
-        for (int64_t p = 0; p < k; p++) {                                                 \
-            const T *b_p = b + p * rsb;                                                   \
-            for (int64_t i = 0; i < m; i++) {                                             \
-                T a_ip = a[i * rsa + p * csa];                                            \
-                for (int64_t j = 0; j < n; j++) acc[i][j] += a_ip * b_p[j];               \
-            }                                                                             \
-        }                                                                                 \
-    }                                                                                     \
-    for (int64_t i = 0; i < m; i++) {                                                     \
-        for (int64_t j = 0; j < n; j++) {                                                 \
-            T *cij = c + i * rsc + j * csc;                                               \
-            T x = alpha * acc[i][j];                                                      \
-            if (beta != 0) x = S_FMA(beta, *cij, x);                                      \
-            if (bias_n) x = x + bias_n[j];                                                \
-            if (bias_m) x = x + bias_m[i];                                                \
-            *cij = x;                                                                     \
-        }                                                                                 \
-    }                                                                                     \
-}
+#define T float
+#define SUF f32
+#define NR CR_GENERIC_NR_F32
+#define S_FMA fmaf
+#include "gemm_generic_tmpl.h"
+#undef T
+#undef SUF
+#undef NR
+#undef S_FMA
 
-GENERIC_KERNEL(cr_ukr_f32_generic, float, CR_GENERIC_NR_F32, fmaf)
-GENERIC_KERNEL(cr_ukr_f64_generic, double, CR_GENERIC_NR_F64, fma)
+#define T double
+#define SUF f64
+#define NR CR_GENERIC_NR_F64
+#define S_FMA fma
+#include "gemm_generic_tmpl.h"
+#undef T
+#undef SUF
+#undef NR
+#undef S_FMA

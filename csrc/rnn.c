@@ -1,6 +1,7 @@
 /* rnn.c — Elman RNN forward over a sequence and full backprop-through-time (see rnn.h).
  *
- * The float and double kernels are one template, csrc/rnn_impl.h, included twice.
+ * The float and double kernels are one template, csrc/rnn_tmpl.h, included twice (T, SUF
+ * and the vector types; the template idiom of cpu.h).
  *   forward : A = x @ w_ih^T + b_ih for all T*N rows in ONE cr_gemm (written into hs), then
  *             per step h_t = act(h_{t-1} @ w_hh^T + A_t + b_hh) with bias and activation
  *             fused into the write-out of the step's matrix product.
@@ -31,49 +32,10 @@
 #include <omp.h>
 #endif
 
-/* Which compiled step kernels run: the best the CPU has, or a lower one named by the
- * environment variable CHAINRULE_ISA ("avx512", "avx2", "generic"; as for the GEMM) at
- * the first call, or by cr_rnn_set_path. For tests of the portable code. */
-enum { RNN_PATH_GENERIC = 0, RNN_PATH_V3 = 1, RNN_PATH_V4 = 2 };
-static const char *const rnn_path_names[] = {"generic", "avx2", "avx512"};
-static volatile int g_rnn_path = -1;
-
-static int rnn_best_path(void) {
-#ifdef CR_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return RNN_PATH_V4;
-    if (__builtin_cpu_supports("x86-64-v3")) return RNN_PATH_V3;
-#endif
-    return RNN_PATH_GENERIC;
-}
-
-int cr_rnn_set_path(const char *name) {
-    const int best = rnn_best_path();
-    if (name == NULL || name[0] == '\0' || strcmp(name, "auto") == 0) {
-        g_rnn_path = best;
-        return 0;
-    }
-    for (int p = 0; p <= RNN_PATH_V4; p++) {
-        if (strcmp(name, rnn_path_names[p]) == 0) {
-            if (p > best) return -1;
-            g_rnn_path = p;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int rnn_path_id(void) {
-    int p = g_rnn_path;
-    if (p < 0) {
-        const char *env = getenv("CHAINRULE_ISA");
-        if (env == NULL || cr_rnn_set_path(env) != 0) cr_rnn_set_path(NULL);
-        p = g_rnn_path;
-    }
-    return p;
-}
-
-const char *cr_rnn_path(void) { return rnn_path_names[rnn_path_id()]; }
+/* Which compiled step kernels run: the ISA level of cpu.h (cr_isa), mapped to the
+ * baseline, x86-64-v3 and x86-64-v4 clones. */
+enum { RNN_PATH_GENERIC = CR_ISA_GENERIC, RNN_PATH_V3 = CR_ISA_AVX2, RNN_PATH_V4 = CR_ISA_AVX512 };
+static int rnn_path_id(void) { return cr_isa(); }
 
 #define RNN_INLINE static inline __attribute__((always_inline))
 /* the 64-byte vector helpers are always inlined: no call ABI is involved */
@@ -89,9 +51,8 @@ const char *cr_rnn_path(void) { return rnn_path_names[rnn_path_id()]; }
 typedef float rnn_vf32 __attribute__((vector_size(64)));
 typedef float rnn_vf32u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
-#define REAL float
-#define SUF(name) name##_f32
-#define GEMM cr_gemm_f32
+#define T float
+#define SUF f32
 #define VREAL rnn_vf32
 #define VREALU rnn_vf32u
 #define VINT rnn_vi32
@@ -103,10 +64,9 @@ typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
 #define LN2_HI 0.693359375f
 #define LN2_LO (-2.12194440e-4f)
 #define SIGN_BIT ((int32_t)0x80000000u)
-#include "rnn_impl.h"
-#undef REAL
+#include "rnn_tmpl.h"
+#undef T
 #undef SUF
-#undef GEMM
 #undef VREAL
 #undef VREALU
 #undef VINT
@@ -123,9 +83,8 @@ typedef int32_t rnn_vi32 __attribute__((vector_size(64)));
 typedef double rnn_vf64 __attribute__((vector_size(64)));
 typedef double rnn_vf64u __attribute__((vector_size(64), aligned(8), may_alias));
 typedef int64_t rnn_vi64 __attribute__((vector_size(64)));
-#define REAL double
-#define SUF(name) name##_f64
-#define GEMM cr_gemm_f64
+#define T double
+#define SUF f64
 #define VREAL rnn_vf64
 #define VREALU rnn_vf64u
 #define VINT rnn_vi64
@@ -137,4 +96,4 @@ typedef int64_t rnn_vi64 __attribute__((vector_size(64)));
 #define LN2_HI 6.93147180369123816490e-01
 #define LN2_LO 1.90821492927058770002e-10
 #define SIGN_BIT ((int64_t)0x8000000000000000ull)
-#include "rnn_impl.h"
+#include "rnn_tmpl.h"

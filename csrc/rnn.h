@@ -31,12 +31,7 @@ int cr_rnn_backward_f64(double *dx, double *dh0, double *dw_ih, double *dw_hh, d
                         const double *h0, const double *hs, const double *w_ih,
                         const double *w_hh, int act, int64_t T, int64_t N, int64_t I, int64_t H);
 
-/* Name of the step-kernel path in use: "avx512", "avx2" or "generic". */
-const char *cr_rnn_path(void);
-/* Force a path ("avx512", "avx2", "generic"; NULL, "" or "auto" = the best this CPU runs).
- * Returns 0, or -1 if the name is unknown or the CPU cannot run it. The environment
- * variable CHAINRULE_ISA does the same at the first call. For tests. */
-int cr_rnn_set_path(const char *name);
+/* The step-kernel path follows the CPU runtime's ISA level (cpu.h: cr_isa). */
 
 #ifdef __cplusplus
 }

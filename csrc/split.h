@@ -29,8 +29,8 @@
 
 #define CR_SPLIT_RANGE(n, min_n, CALL)                                                \
     do {                                                                              \
-        int nt_ = cr_get_num_threads();                                               \
-        if ((n) < (min_n) || nt_ <= 1 || cr_in_parallel()) {                          \
+        const int nt_ = cr_threads_for((double)(n), (double)(min_n));                 \
+        if (nt_ <= 1) {                                                               \
             int64_t lo = 0, hi = (n);                                                 \
             CALL;                                                                     \
         } else {                                                                      \

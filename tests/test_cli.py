@@ -52,8 +52,9 @@ def test_train_cli_mlp_one_epoch(tmp_path):
 def test_train_cli_resume_continues(tmp_path):
     out = tmp_path / "run"
     run_cli("--model", "mlp", "--epochs", "1", "--out", str(out), "--threads", "1")
+    # more epochs change the cosine schedule: --resume refuses that unless --force
     proc = run_cli("--model", "mlp", "--epochs", "2", "--out", str(out), "--resume",
-                   "--threads", "1")
+                   "--threads", "1", "--force")
     assert "epoch 2/2" in proc.stdout and "epoch 1/2" not in proc.stdout
     assert len(json.loads((out / "metrics.json").read_text())["history"]) == 2
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from chainrule import ops, reference
 
 CASES = {"n": 0}
-# per test function; 8 functions over 11 ops -> > 2,000 cases per run. Raise it for a deep
+# per test function; 12 functions over 23 ops -> > 3,000 cases per run. Raise it for a deep
 # local hunt: CHAINRULE_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py
 EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "260"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -131,12 +131,16 @@ def _same(a, b, dtype, finite_inputs=True):
         np.testing.assert_allclose(a[fin], b[fin], rtol=tol, atol=tol * scale)
 
 
-def _check(name, args, kwargs=None, dtype=None):
-    """Call ops.<name> and reference.<name>; both agree or both raise an allowed error."""
+def _check(name, args, kwargs=None, dtype=None, inplace=()):
+    """Call ops.<name> and reference.<name>; both agree or both raise an allowed error.
+    For in-place kernels (``inplace``: positions of the arguments they update) each side
+    gets its own copies, and the updated arguments are what is compared."""
     kwargs = kwargs or {}
     CASES["n"] += 1
     fast = getattr(ops, name)
     ref = getattr(reference, name)
+    if inplace:
+        fast, ref = _in_place(fast, inplace), _in_place(ref, inplace)
     try:
         out = fast(*args, **kwargs)
     except ALLOWED as e:
@@ -159,6 +163,15 @@ def _check(name, args, kwargs=None, dtype=None):
     finite = all(np.isfinite(v).all() for v in list(args) + list(kwargs.values())
                  if isinstance(v, np.ndarray) and v.dtype.kind == "f")
     _same(out, expected, dtype, finite)
+
+
+def _in_place(fn, inplace):
+    """fn on copies of its arguments, returning the updated ones (and fn's result)."""
+    def run(*args, **kwargs):
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        out = fn(*args, **kwargs)
+        return tuple(args[i] for i in inplace) + (out,)
+    return run
 
 
 @FUZZ
@@ -319,6 +332,117 @@ def test_fuzz_rnn_backward(data):
     _check("rnn_backward", (dhs, x, h0, hs, w_ih, w_hh, nl), dict(bias=d(st.booleans())), base)
 
 
+def _act_case(d):
+    shape = tuple(d(st.lists(st.integers(0, 6), min_size=0, max_size=4)))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    return shape, base
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_activations(data):
+    d = data.draw
+    shape, base = _act_case(d)
+    fwd, bwd = d(st.sampled_from([("relu_forward", "relu_backward"),
+                                  ("sigmoid_forward", "sigmoid_backward"),
+                                  ("tanh_forward", "tanh_backward")]))
+    x = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    r = d(st.integers(0, 5))
+    kwargs = {}
+    if r == 0:  # a wrong or a right out=
+        kwargs["out"] = d(st.sampled_from([None, "junk", np.empty(shape, base),
+                                           np.empty(shape, np.float16), np.empty((7,), base)]))
+        kwargs["out"] = kwargs["out"].copy() if isinstance(kwargs["out"], np.ndarray) \
+            else kwargs["out"]
+    if d(st.booleans()):
+        _check(fwd, (x,), kwargs, base)
+        return
+    y = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base), special=False)
+    if fwd != "relu_forward" and y.dtype in (np.float32, np.float64):
+        y = getattr(reference, fwd)(y)  # a forward's output
+    _check(bwd, (x, y), kwargs, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_softmax_cross_entropy(data):
+    d = data.draw
+    N, C = d(st.integers(0, 5)), d(st.integers(0, 6))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    a = _array(d, _maybe_perturb_shape(d, (N, C)), _dtype(d, base))
+    r = d(st.integers(0, 8))
+    t = np.random.default_rng(d(st.integers(0, 99))).integers(0, max(C, 1), N)
+    if r == 0:
+        t = t.astype(d(st.sampled_from([np.float64, np.bool_, np.int32, np.uint8])))
+    elif r == 1 and N:
+        t[0] = d(st.sampled_from([-1, C, 2**62, -(2**62)]))
+    elif r == 2:
+        t = np.resize(t, d(st.integers(0, 7)))
+    if d(st.booleans()):
+        _check("softmax_cross_entropy_forward", (a, t), None, base)
+        return
+    scale = d(st.sampled_from(["one", "rows", "array1", "bad", "junk"]))
+    scale = {"one": 0.5, "rows": _array(d, (N,), _dtype(d, base), special=False),
+             "array1": np.full(1, 2.0, base), "bad": np.ones(N + 2, base),
+             "junk": d(st.sampled_from([None, "2", 1j, True]))}[scale]
+    prob = _array(d, _maybe_perturb_shape(d, (N, C)), _dtype(d, base))
+    _check("softmax_cross_entropy_backward", (prob, t, scale), None, base)
+
+
+def _state_array(d, shape, base):
+    """A parameter or state buffer: mostly a fresh C-contiguous array, sometimes not."""
+    a = _array(d, shape, base, special=False)
+    if d(st.integers(0, 8)) == 0:
+        return _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))  # maybe strided
+    return np.ascontiguousarray(a)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_optimizer_steps(data):
+    d = data.draw
+    shape = tuple(d(st.lists(st.integers(0, 5), min_size=1, max_size=3)))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    param = _state_array(d, shape, base)
+    grad = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    num = lambda: d(st.sampled_from([0.0, 0.1, 0.9, 1e-3, 2.0, -0.5, "x", None]))
+    if d(st.booleans()):
+        momentum = d(st.sampled_from([0.0, 0.9, 0.5, "fast"]))
+        buf = None if momentum == 0.0 and d(st.booleans()) else _state_array(d, shape, base)
+        kw = dict(lr=num(), momentum=momentum, dampening=d(st.sampled_from([0.0, 0.1])),
+                  nesterov=d(st.booleans()), weight_decay=num(),
+                  maximize=d(st.booleans()), first_step=d(st.booleans()))
+        _check("sgd_step", (param, grad, buf), kw, base, inplace=(0, 2))
+        return
+    m, v = _state_array(d, shape, base), np.abs(_state_array(d, shape, base))
+    kw = dict(step=d(st.sampled_from([1, 2, 10, 0, -1, 1.5])), lr=num(),
+              beta1=d(st.sampled_from([0.9, 0.5])), beta2=d(st.sampled_from([0.999, 0.9])),
+              eps=d(st.sampled_from([1e-8, 1e-3])), weight_decay=num(),
+              decoupled=d(st.booleans()), maximize=d(st.booleans()))
+    _check("adam_step", (param, grad, m, v), kw, base, inplace=(0, 2, 3))
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_im2col_col2im(data):
+    d = data.draw
+    N, K, x, w, stride, padding, dilation, base = _conv_case(d)
+    if d(st.booleans()):
+        x = x[0] if x.ndim == 4 and x.shape[0] else x  # unbatched (C, H, W)
+    ks = w.shape[2:] if w.ndim == 4 else _int_arg(d, 0, 4)
+    if d(st.booleans()):
+        _check("im2col", (x, ks, stride, padding, dilation), None, base)
+        return
+    try:
+        cshape = reference.im2col(x, ks, stride, padding, dilation).shape
+    except ALLOWED:
+        cshape = (1, 4, 4)
+    col = _array(d, _maybe_perturb_shape(d, cshape), _dtype(d, base))
+    shape = tuple(x.shape) if d(st.integers(0, 6)) else d(st.sampled_from(
+        [(2**62, 2**62, 4, 4), (1, 1, -3, 4), (1, 2), (2**31, 2**31, 2**31), "abc"]))
+    _check("col2im", (col, shape, ks, stride, padding, dilation), None, base)
+
+
 def _gated_case(d, G):
     T, N, I, H = d(st.integers(0, 4)), d(st.integers(0, 3)), d(st.integers(0, 4)), d(st.integers(0, 5))
     base = d(st.sampled_from([np.float32, np.float64]))
@@ -354,3 +478,4 @@ def test_fuzz_gru(data):
         saved = (arr((T, N, H)), arr((T, N, 4 * H)))
         _check("gru_backward", (arr((T, N, H)), x, h0, w_ih, w_hh, *saved),
                dict(bias=d(st.booleans())), base)
+

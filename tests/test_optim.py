@@ -15,11 +15,14 @@ from helpers import HAVE_TORCH, assert_close
 
 
 class Param:
-    """The smallest thing an optimizer accepts: an ndarray .data and a .grad."""
+    """The smallest thing an optimizer accepts: an ndarray .array (a Tensor's values) and a
+    .grad."""
 
     def __init__(self, data):
-        self.data = data
+        self.array = data
         self.grad = None
+
+    data = property(lambda self: self.array, lambda self, v: setattr(self, "array", v))
 
 
 # the last size runs the OpenMP path (threads split the buffer into chunks)

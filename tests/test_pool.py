@@ -421,3 +421,27 @@ np.savez(sys.argv[1], **out)
         yr, idxr = ref.max_pool2d_forward(x, k, s)
         assert _bitwise_equal(got[key + "_y"], y) and _bitwise_equal(y, yr), key
         assert np.array_equal(got[key + "_i"], idx) and np.array_equal(idx, idxr), key
+
+
+# ---- huge padded kernels (issue 13): kh*kw overflows int64 ----------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, padding", [((2**32, 2**32), (2**31, 2**31)),
+                                             ((2**31 + 1, 2**33), (2**30, 2**32)),
+                                             ((2**62, 3), (2**61, 1))])
+def test_avg_pool_huge_kernel_matches_reference(dtype, kernel, padding):
+    # kh*kw >= 2^63 used to overflow (UB; inf or a wrong divisor) and the kernel looped over
+    # all kw columns (a minute); now the exact product, rounded once, and only the columns
+    # that reach the input
+    x = np.arange(1, 3, dtype=dtype).reshape(1, 1, 1, 2)
+    y = ops.avg_pool2d_forward(x, kernel, 1, padding)
+    y_ref = ref.avg_pool2d_forward(x, kernel, 1, padding)
+    assert np.isfinite(y).all() and (y > 0).all()
+    assert_close(y, y_ref, dtype=dtype, name="avg_pool2d_forward", scale=float(np.abs(y_ref).max()))
+    dy = np.ones_like(y)
+    dx = ops.avg_pool2d_backward(dy, x.shape, kernel, 1, padding)
+    dx_ref = ref.avg_pool2d_backward(dy, x.shape, kernel, 1, padding)
+    assert_close(dx, dx_ref, dtype=dtype, name="avg_pool2d_backward", scale=float(np.abs(dx_ref).max()))
+    ym, idx = ops.max_pool2d_forward(x, kernel, 1, padding)
+    ym_ref, idx_ref = ref.max_pool2d_forward(x, kernel, 1, padding)
+    np.testing.assert_array_equal(ym, ym_ref)
+    np.testing.assert_array_equal(idx, idx_ref)

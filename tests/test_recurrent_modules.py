@@ -36,7 +36,7 @@ def test_parameters_state_dict_and_init(mode):
     assert m.weight_hh_l1.shape == (G * 7, 7) and m.bias_hh_l0_reverse.shape == (G * 7,)
     k = 1 / np.sqrt(7)
     for n, p in m.named_parameters():
-        assert p.dtype == np.float32 and np.abs(p.data).max() <= k, n
+        assert p.dtype == np.float32 and np.abs(p.array).max() <= k, n
     m2 = getattr(nn, mode)(5, 7, 3, bias=False)
     assert list(m2.state_dict()) == _keys(mode, 3, 1, False)
     assert m2.num_layers == 3 and m2.bias_ih_l2 is None
@@ -102,12 +102,12 @@ def test_module_matches_torch(rng, mode, dtype, cfg):
     ((y * gy).sum() + (hn * gh).sum() + extra).backward()
     ((ty * torch.from_numpy(gy)).sum() + (thn * torch.from_numpy(gh)).sum() + textra).backward()
     assert y.shape == tuple(ty.shape) and hn.shape == tuple(thn.shape)
-    assert_close(y.data, ty.detach().numpy(), name="output")
-    assert_close(hn.data, thn.detach().numpy(), name="h_n")
+    assert_close(y.array, ty.detach().numpy(), name="output")
+    assert_close(hn.array, thn.detach().numpy(), name="h_n")
     assert_close(x.grad, tx.grad.numpy(), name="input.grad")
     assert_close(h0.grad, th0.grad.numpy(), name="h0.grad")
     if mode == "LSTM":
-        assert_close(cn.data, tcn.detach().numpy(), name="c_n")
+        assert_close(cn.array, tcn.detach().numpy(), name="c_n")
         assert_close(c0.grad, tc0.grad.numpy(), name="c0.grad")
     for n, p in m.named_parameters():
         assert_close(p.grad, getattr(tm, n).grad.numpy(), name=f"{n}.grad")
@@ -120,7 +120,7 @@ def test_default_state_is_zeros_and_norms_recorded(rng, mode):
     z = np.zeros((4, 2, 4))
     a = m(x)
     b = m(x, (z, z) if mode == "LSTM" else z)
-    np.testing.assert_array_equal(a[0].data, b[0].data)
+    np.testing.assert_array_equal(a[0].array, b[0].array)
     xt = cr.tensor(x, requires_grad=True)
     out = m(xt)[0]
     out.sum().backward()
@@ -136,10 +136,10 @@ def test_stacked_bidirectional_vs_finite_differences(rng, mode):
     gy = rng.standard_normal((2, 4, 6))
     x = cr.tensor(xd, requires_grad=True)
     (m(x)[0] * gy).sum().backward()
-    num = numerical_grad(lambda v: m(v)[0].data, xd.copy(), gy)
+    num = numerical_grad(lambda v: m(v)[0].array, xd.copy(), gy)
     assert_grad_close(x.grad, num, tol=1e-6, name="input")
     p = m.weight_hh_l0_reverse
-    num = numerical_grad(lambda v: (setattr(p, "data", v), m(xd)[0].data)[1], p.data.copy(), gy)
+    num = numerical_grad(lambda v: (setattr(p, "data", v), m(xd)[0].array)[1], p.array.copy(), gy)
     assert_grad_close(p.grad, num, tol=1e-6, name="weight_hh_l0_reverse")
 
 
@@ -148,28 +148,28 @@ def test_dropout_between_layers(rng, mode):
     x = rng.standard_normal((6, 4, 3))
     m = _make(mode, 3, 5, 3, dropout=0.5)
     m.eval()
-    ev = m(x)[0].data
+    ev = m(x)[0].array
     m1 = _make(mode, 3, 5, 3)
     m1.load_state_dict(m.state_dict())
-    np.testing.assert_array_equal(ev, m1(x)[0].data)  # eval: no dropout
+    np.testing.assert_array_equal(ev, m1(x)[0].array)  # eval: no dropout
     m.train()
     cr.manual_seed(5)
-    a = m(x)[0].data
+    a = m(x)[0].array
     cr.manual_seed(5)
-    b = m(x)[0].data
+    b = m(x)[0].array
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, ev)
     full = _make(mode, 3, 5, 2, dropout=1.0)           # p = 1: layer 2 sees zeros
     zero_in = _make(mode, 5, 5, 1)
     zero_in.load_state_dict({k.replace("_l1", "_l0"): v for k, v in full.state_dict().items()
                              if "_l1" in k})
-    np.testing.assert_array_equal(full(x)[0].data, zero_in(np.zeros((6, 4, 5)))[0].data)
+    np.testing.assert_array_equal(full(x)[0].array, zero_in(np.zeros((6, 4, 5)))[0].array)
     one = _make(mode, 3, 5, 1, dropout=0.5)            # one layer: nothing to drop
     one.load_state_dict({k: v for k, v in m.state_dict().items() if "_l0" in k})
     one.eval()
-    e1 = one(x)[0].data
+    e1 = one(x)[0].array
     one.train()
-    np.testing.assert_array_equal(one(x)[0].data, e1)
+    np.testing.assert_array_equal(one(x)[0].array, e1)
 
 
 def test_float32_default_and_repr():
@@ -235,14 +235,14 @@ def test_cell_matches_torch(rng, cell, dtype, kw):
         th1, tc1 = tm(tx, None if no_hx else (th, tc))
         ((h1 * g1).sum() + (c1 * g2).sum()).backward()
         ((th1 * torch.from_numpy(g1)).sum() + (tc1 * torch.from_numpy(g2)).sum()).backward()
-        assert_close(c1.data, tc1.detach().numpy(), name="c'")
+        assert_close(c1.array, tc1.detach().numpy(), name="c'")
     else:
         h1 = m(x, None if no_hx else h)
         th1 = tm(tx, None if no_hx else th)
         (h1 * g1).sum().backward()
         (th1 * torch.from_numpy(g1)).sum().backward()
     assert h1.shape == tuple(th1.shape)
-    assert_close(h1.data, th1.detach().numpy(), name="h'")
+    assert_close(h1.array, th1.detach().numpy(), name="h'")
     assert_close(x.grad, tx.grad.numpy(), name="input.grad")
     if not no_hx:
         assert_close(h.grad, th.grad.numpy(), name="h.grad")

@@ -362,12 +362,12 @@ def test_conversions(rng):
 
 # ---------------------------------------------------------------------------- gradcheck itself
 def _wrong_square(x):
-    from chainrule.autograd import _make
+    from chainrule.autograd.function import make
     a = x.data
 
     def backward(g):
         return (g * a,)  # wrong: should be 2 a
-    return _make(a * a, (x,), backward)
+    return make(a * a, (x,), backward)
 
 
 def test_gradcheck_detects_a_wrong_gradient(rng):
@@ -551,7 +551,7 @@ def test_op_matches_torch(rng, name, shapes, fn, dtype):
 def test_float32_gradients_are_never_promoted(rng, monkeypatch):
     """Every op's backward must hand float32 gradients to float32 leaves: a float64 gradient
     would be silently cast at the leaf but slow everything and trip the kernels' dtype checks."""
-    import chainrule.autograd as ag
+    import chainrule.autograd.engine as ag
     import chainrule.nn.functional as F
     seen = []
     real = ag._accumulate
@@ -580,7 +580,7 @@ def test_float32_gradients_are_never_promoted(rng, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- fused relu,
-# gradient reuse without copies (autograd._sole)
+# gradient reuse without copies (autograd.engine.sole)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_kernel_matches_numpy_special_values(rng, dtype):
     from chainrule import _kernels
@@ -709,10 +709,10 @@ def test_malloc_tuning_keeps_step_memory_mapped():
     CHAINRULE_MALLOC_TUNING=0 or the user's own malloc settings turn the tuning off."""
     import platform
     import subprocess
-    import chainrule.autograd as A
-    assert A._keep_freed_memory({"CHAINRULE_MALLOC_TUNING": "0"}) is False
-    assert A._keep_freed_memory({"MALLOC_TRIM_THRESHOLD_": "0"}) is False
-    assert A._keep_freed_memory({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
+    from chainrule import _runtime as A  # the tuning moved from autograd to the runtime
+    assert A.tune_heap({"CHAINRULE_MALLOC_TUNING": "0"}) is False
+    assert A.tune_heap({"MALLOC_TRIM_THRESHOLD_": "0"}) is False
+    assert A.tune_heap({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("the tuning is glibc-only")
     code = ("import resource, numpy as np, chainrule\n"

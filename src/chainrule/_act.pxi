@@ -1,48 +1,12 @@
-# _act.pxi — bindings for csrc/act.c (included by _kernels.pyx after _optim.pxi, whose
-# buffer helpers _get/_buf_kind it reuses).
+# _act.pxi — bindings for csrc/act.c and heap.c (included by _kernels.pyx; the buffer
+# helpers _get/_buf_kind/_same_or_disjoint live there).
 #
 # Called once per activation per step by the autograd layer, so like the optimizer these
 # take arrays of any rank through the buffer protocol (C-contiguous, float32/float64) and
 # re-check dtype, contiguity, writability and sizes so the C loops stay in bounds.
 
-cdef extern from "act.h" nogil:
-    int CR_ACT_PARALLEL_MIN
-    void cr_relu_forward_f32(float *out, const float *inp, int64_t n)
-    void cr_relu_forward_f64(double *out, const double *inp, int64_t n)
-    void cr_relu_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
-    void cr_relu_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
-    int cr_heap_keep_freed(int64_t trim_threshold, int64_t mmap_threshold)
-    void cr_sigmoid_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
-    void cr_sigmoid_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
-    void cr_tanh_backward_f32(float *dinp, const float *dout, const float *out, int64_t n)
-    void cr_tanh_backward_f64(double *dinp, const double *dout, const double *out, int64_t n)
-    int64_t cr_softmax_xent_forward_f32(float *prob, float *loss, const float *logits,
-                                        const int64_t *target, int64_t N, int64_t C)
-    int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *logits,
-                                        const int64_t *target, int64_t N, int64_t C)
-    void cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
-                                      const float *scale, int64_t scale_stride, int64_t N,
-                                      int64_t C)
-    void cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
-                                      const int64_t *target, const double *scale,
-                                      int64_t scale_stride, int64_t N, int64_t C)
-
-
 # activations with at least this many elements run on cr_get_num_threads() threads
 ACT_PARALLEL_MIN = CR_ACT_PARALLEL_MIN
-
-
-cdef int _same_or_disjoint(const char *fn, str na, Py_buffer *a, str nb,
-                           Py_buffer *b) except -1:
-    """Elementwise kernels may run in place (a is b) but not on partly overlapping memory."""
-    cdef char *pa = <char *>a.buf
-    cdef char *pb = <char *>b.buf
-    if pa == pb:
-        return 0
-    if a.len > 0 and b.len > 0 and pa < pb + b.len and pb < pa + a.len:
-        raise ValueError(f"{fn.decode()}: '{na}' and '{nb}' partly overlap; they must be the "
-                         f"same array or disjoint")
-    return 0
 
 
 def relu_forward(out, inp):

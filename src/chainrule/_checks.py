@@ -11,6 +11,9 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = FLOAT_DTYPES
+_ND = np.ndarray
+_I64 = np.dtype(np.int64)
 
 
 def _describe(x) -> str:
@@ -24,11 +27,14 @@ def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True)
 
     ``ndim`` may be an int or a tuple of allowed ranks. Non-contiguous inputs are copied.
     """
+    if type(x) is _ND and (x.dtype is _F32 or x.dtype is _F64) and x.flags.c_contiguous \
+            and (ndim is None or x.ndim == ndim):  # fast path: nothing to convert
+        return x
     if x is None:
         raise TypeError(f"{fn}: argument '{name}' must be a float32 or float64 array, got None")
-    if not isinstance(x, np.ndarray):
-        if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):  # a Tensor
-            x = x.data
+    if type(x) is not np.ndarray:  # np.matrix etc. become plain arrays (never their own `*`)
+        if isinstance(getattr(x, "array", None), np.ndarray):  # a Tensor
+            x = x.array
         else:
             try:
                 x = np.asarray(x)
@@ -46,6 +52,18 @@ def as_float_array(fn: str, name: str, x, ndim=None, *, contiguous: bool = True)
     if contiguous and not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     return x
+
+
+def plain(dt, *arrays) -> bool:
+    """True when dt is float32/float64 and every array is a C-contiguous ndarray of dtype
+    dt: the common case, handed to C without conversion (the caller still checks the
+    shapes, and takes the full checks when this is False)."""
+    if dt is not _F32 and dt is not _F64:
+        return False
+    for a in arrays:
+        if not (type(a) is _ND and a.dtype is dt and a.flags.c_contiguous):
+            return False
+    return True
 
 
 def same_dtype(fn: str, **arrays) -> np.dtype:
@@ -87,6 +105,8 @@ def as_int(fn: str, name: str, v, minimum=None) -> int:
     v = int(v)
     if minimum is not None and v < minimum:
         raise ValueError(f"{fn}: argument '{name}' must be >= {minimum}, got {v}")
+    if v > 2**63 - 1:
+        raise ValueError(f"{fn}: argument '{name}' must be < 2**63, got {v}")
     return v
 
 
@@ -155,6 +175,25 @@ def pool2d_output_size(fn: str, x_shape, kernel_size, stride, padding) -> tuple:
     return kernel, stride, padding, tuple(out)
 
 
+def unfold_args(fn: str, x_shape, kernel_size, stride, padding, dilation) -> tuple:
+    """im2col / col2im: x_shape (N, C, H, W) -> (wshape (1, C, R, S), stride, padding,
+    dilation, (P, Q)), everything normalised to pairs and checked like a convolution."""
+    R, S = pair(fn, "kernel_size", kernel_size, 1)
+    wshape = (1, x_shape[1], R, S)
+    stride, padding, dilation, PQ = conv2d_output_size(fn, x_shape, wshape, stride, padding,
+                                                       dilation)
+    return wshape, stride, padding, dilation, PQ
+
+
+def shape_nd(fn: str, name: str, shape, ndim: int) -> tuple:
+    """An ``ndim``-tuple of non-negative ints (a shape given by the caller)."""
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if not isinstance(shape, (tuple, list)) or len(shape) != ndim:
+        raise ValueError(f"{fn}: argument '{name}' must be a {ndim}-tuple, got {shape!r}")
+    return tuple(as_int(fn, name, v, 0) for v in shape)
+
+
 def shape4(fn: str, name: str, shape) -> tuple:
     """A 4-tuple of non-negative ints (an NCHW shape given by the caller)."""
     if isinstance(shape, np.ndarray):
@@ -166,6 +205,8 @@ def shape4(fn: str, name: str, shape) -> tuple:
 
 def as_index_array(fn: str, name: str, x) -> np.ndarray:
     """An integer ndarray as C-contiguous int64 (floats and bools are a TypeError)."""
+    if type(x) is _ND and x.dtype is _I64 and x.flags.c_contiguous:  # fast path
+        return x
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
     if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
@@ -232,3 +273,34 @@ def linear_args(fn: str, x, w, b):
     if b is not None:
         check_shape(fn, "b", b, (w.shape[0],))
     return x, w, b
+
+
+# ---- outputs written in place (ops' keyword-only ``out=``; optimizer state) ------------
+def out_array(fn: str, name: str, out, shape: tuple, dtype) -> np.ndarray:
+    """``out`` must be a writable C-contiguous ndarray of exactly this shape and dtype (it is
+    written in place, so it is never copied or cast)."""
+    if type(out) is np.ndarray and out.shape == shape and out.dtype == dtype \
+            and out.flags.c_contiguous and out.flags.writeable:  # fast path
+        return out
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fn}: argument '{name}' must be an ndarray (written in place), "
+                        f"got {_describe(out)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fn}: argument '{name}' must have dtype {np.dtype(dtype)}, got "
+                        f"{out.dtype} (shape {out.shape})")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fn}: argument '{name}' must have shape {tuple(shape)}, got "
+                         f"{out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{fn}: argument '{name}' must be a writable C-contiguous array "
+                         f"(it is written in place), got strides {out.strides}")
+    return out
+
+
+def as_real(fn: str, name: str, v) -> float:
+    """A real number (bool and complex are a TypeError) as a float."""
+    if type(v) is float:  # fast path
+        return v
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{fn}: argument '{name}' must be a real number, got {v!r}")
+    return float(v)

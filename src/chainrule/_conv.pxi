@@ -1,27 +1,6 @@
-# _conv.pxi — bindings for csrc/conv.c (included by _kernels.pyx)
+# _conv.pxi — bindings for csrc/conv.h (conv_*.c; included by _kernels.pyx)
 # Shapes are checked in chainrule.ops; here we only re-derive the sizes from the arrays and
 # refuse anything that would make the C code step out of bounds.
-
-cdef extern from "chainrule.h" nogil:
-    ctypedef struct cr_conv2d_dims:
-        int64_t N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, P, Q
-    int cr_conv2d_dims_init(cr_conv2d_dims *d)
-    void cr_conv_set_workspace_limit(int64_t nbytes)
-    int64_t cr_conv_get_workspace_limit()
-    int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize)
-    void cr_im2col_f32(float *col, const float *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
-    void cr_im2col_f64(double *col, const double *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
-    void cr_col2im_f32(float *im, const float *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
-    void cr_col2im_f64(double *im, const double *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
-    int cr_conv2d_forward_f32(float *out, const float *inp, const float *weight,
-                              const float *bias, const cr_conv2d_dims *d)
-    int cr_conv2d_forward_f64(double *out, const double *inp, const double *weight,
-                              const double *bias, const cr_conv2d_dims *d)
-    int cr_conv2d_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
-                               const float *inp, const float *weight, const cr_conv2d_dims *d)
-    int cr_conv2d_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
-                               const double *inp, const double *weight, const cr_conv2d_dims *d)
-
 
 def conv_set_workspace_limit(int64_t nbytes):
     if nbytes < 1:

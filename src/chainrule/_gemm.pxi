@@ -1,40 +1,22 @@
 # _gemm.pxi — bindings for csrc/gemm.c (included by _kernels.pyx)
 
-cdef extern from "chainrule.h" nogil:
-    void cr_gemm_f32(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                     float beta, float *C, int64_t ldc,
-                     const float *bias_n, const float *bias_m, int act)
-    void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                     double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
-                     double beta, double *C, int64_t ldc,
-                     const double *bias_n, const double *bias_m, int act)
-    const char *cr_gemm_path()
-    int cr_gemm_set_path(const char *name)
-    void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
-    double cr_cpu_clock_ghz()
-
-
 def gemm_path():
-    """The micro-kernel path in use: "avx512", "avx2" or "generic"."""
-    return cr_gemm_path().decode()
+    """The micro-kernel path in use: "avx512", "avx2" or "generic" (= isa())."""
+    return isa()
 
 
 def gemm_set_path(name=None):
-    """Force a micro-kernel path (None = the best this CPU runs). For tests and benchmarks.
+    """Force a micro-kernel path (None = the default) for every kernel family, as set_isa.
+    For tests and benchmarks.
 
     Raises ValueError if the name is unknown or this CPU cannot run it."""
-    cdef bytes nm = b"" if name is None else str(name).encode()
-    if cr_gemm_set_path(nm) != 0:
+    if name is None or name == "" or name == "auto":
+        set_isa(None)
+        return
+    if _isa_level(name) < 0 or _isa_level(name) > cr_isa_detected():
         raise ValueError(f"gemm_set_path: unknown or unsupported path {name!r} on this CPU "
-                         f"(best available: see gemm_path() after gemm_set_path(None))")
-
-
-def cpu_clock_ghz():
-    """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
-    with nogil:
-        g = cr_cpu_clock_ghz()
-    return g
+                         f"(best available: {cr_isa_name(cr_isa_detected()).decode()!r})")
+    set_isa(name)
 
 
 def gemm_set_blocks(kc=0, mc=0, nc=0):
@@ -123,8 +105,6 @@ def gemm(bint trans_a, bint trans_b, const floating[:, :] a, const floating[:, :
                         beta, &c[0, 0], ldc, pbn, pbm, act)
 
 
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES, PyBUF_WRITABLE
-import numpy as _np
 _np_empty = _np.empty
 _ndarray = _np.ndarray
 _F32 = _np.dtype(_np.float32)

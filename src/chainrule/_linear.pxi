@@ -1,18 +1,5 @@
 # _linear.pxi — bindings for csrc/linear.c (included by _kernels.pyx)
 
-cdef extern from "chainrule.h" nogil:
-    void cr_linear_forward_f32(float *out, const float *inp, const float *weight,
-                               const float *bias, int64_t N, int64_t C, int64_t OC)
-    void cr_linear_forward_f64(double *out, const double *inp, const double *weight,
-                               const double *bias, int64_t N, int64_t C, int64_t OC)
-    void cr_linear_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
-                                const float *inp, const float *weight, int64_t N, int64_t C,
-                                int64_t OC, int accumulate)
-    void cr_linear_backward_f64(double *dinp, double *dweight, double *dbias,
-                                const double *dout, const double *inp, const double *weight,
-                                int64_t N, int64_t C, int64_t OC, int accumulate)
-
-
 def linear_forward(floating[:, ::1] out, const floating[:, ::1] x, const floating[:, ::1] w,
                    const floating[::1] b=None):
     """out (N, OC) = x (N, C) @ w (OC, C)^T + b (OC,), written into out."""

@@ -1,46 +1,8 @@
-# _lstm.pxi — bindings for csrc/gates.c, LSTM and GRU (included by _kernels.pyx)
+# _lstm.pxi — bindings for csrc/gates.c, LSTM and GRU (included by _kernels.pyx; the C
+# declarations are in _kernels.pxd)
 #
 # chainrule.ops validates every shape and dtype; here the sizes are re-derived from the
 # arrays and re-checked so that the C code stays in bounds whatever is passed.
-
-cdef extern from "gates.h" nogil:
-    int cr_lstm_forward_f32(float *hs, float *cs, float *gates, const float *x,
-                            const float *h0, const float *c0, const float *w_ih,
-                            const float *w_hh, const float *b_ih, const float *b_hh,
-                            int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_lstm_forward_f64(double *hs, double *cs, double *gates, const double *x,
-                            const double *h0, const double *c0, const double *w_ih,
-                            const double *w_hh, const double *b_ih, const double *b_hh,
-                            int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_lstm_backward_f32(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh,
-                             float *db_ih, float *db_hh, double *dh_norms, const float *dhs,
-                             const float *dc_n, const float *x, const float *h0,
-                             const float *c0, const float *w_ih, const float *w_hh,
-                             const float *hs, const float *cs, const float *gates, int64_t T,
-                             int64_t N, int64_t I, int64_t H)
-    int cr_lstm_backward_f64(double *dx, double *dh0, double *dc0, double *dw_ih,
-                             double *dw_hh, double *db_ih, double *db_hh, double *dh_norms,
-                             const double *dhs, const double *dc_n, const double *x,
-                             const double *h0, const double *c0, const double *w_ih,
-                             const double *w_hh, const double *hs, const double *cs,
-                             const double *gates, int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_gru_forward_f32(float *hs, float *gates, const float *x, const float *h0,
-                           const float *w_ih, const float *w_hh, const float *b_ih,
-                           const float *b_hh, int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_gru_forward_f64(double *hs, double *gates, const double *x, const double *h0,
-                           const double *w_ih, const double *w_hh, const double *b_ih,
-                           const double *b_hh, int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_gru_backward_f32(float *dx, float *dh0, float *dw_ih, float *dw_hh, float *db_ih,
-                            float *db_hh, double *dh_norms, const float *dhs, const float *x,
-                            const float *h0, const float *w_ih, const float *w_hh,
-                            const float *hs, const float *gates, int64_t T, int64_t N,
-                            int64_t I, int64_t H)
-    int cr_gru_backward_f64(double *dx, double *dh0, double *dw_ih, double *dw_hh,
-                            double *db_ih, double *db_hh, double *dh_norms, const double *dhs,
-                            const double *x, const double *h0, const double *w_ih,
-                            const double *w_hh, const double *hs, const double *gates,
-                            int64_t T, int64_t N, int64_t I, int64_t H)
-
 
 cdef inline void _gt_check(str fn, str name, tuple got, tuple want):
     if got != want:

@@ -5,62 +5,9 @@
 # reshaping to 1-D memoryviews: a step on a small network is dominated by call overhead.
 # chainrule.optim validates the arguments; these re-check dtype, contiguity, writability
 # and lengths so the C code can never run out of bounds.
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
-                             PyBUF_FORMAT, PyBUF_WRITABLE)
-
-cdef extern from "chainrule.h" nogil:
-    int CR_OPTIM_PARALLEL_MIN
-    void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,
-                         double lr, double momentum, double dampening, double weight_decay,
-                         int nesterov, int first)
-    void cr_sgd_step_f64(double *param, double *momentum_buf, const double *grad, int64_t n,
-                         double lr, double momentum, double dampening, double weight_decay,
-                         int nesterov, int first)
-    void cr_adam_step_f32(float *param, float *exp_avg, float *exp_avg_sq, const float *grad,
-                          int64_t n, double lr, double beta1, double beta2, double eps,
-                          double weight_decay, int decoupled, int64_t step)
-    void cr_adam_step_f64(double *param, double *exp_avg, double *exp_avg_sq,
-                          const double *grad, int64_t n, double lr, double beta1, double beta2,
-                          double eps, double weight_decay, int decoupled, int64_t step)
-
 
 # steps on buffers with at least this many elements run on cr_get_num_threads() threads
 OPTIM_PARALLEL_MIN = CR_OPTIM_PARALLEL_MIN
-
-
-cdef int _buf_kind(const char *fn, str name, Py_buffer *b) except -1:
-    """1 for float32, 2 for float64; TypeError otherwise (format '=f', '<f' etc. allowed)."""
-    cdef const char *f = b.format
-    if f != NULL and (f[0] == b'=' or f[0] == b'<' or f[0] == b'@'):
-        f += 1
-    if f != NULL and f[0] == b'f' and f[1] == 0 and b.itemsize == 4:
-        return 1
-    if f != NULL and f[0] == b'd' and f[1] == 0 and b.itemsize == 8:
-        return 2
-    raise TypeError(f"{fn.decode()}: '{name}' must be a float32 or float64 array, "
-                    f"got buffer format {(<bytes>b.format).decode() if b.format else '?'}")
-
-
-cdef int _get(const char *fn, str name, object obj, Py_buffer *b, bint writable) except -1:
-    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
-    if writable:
-        flags |= PyBUF_WRITABLE
-    try:
-        PyObject_GetBuffer(obj, b, flags)
-    except (BufferError, TypeError, ValueError) as e:
-        raise ValueError(f"{fn.decode()}: '{name}' must be a C-contiguous"
-                         f"{' writable' if writable else ''} float array ({e})") from None
-    return 0
-
-
-cdef int _no_overlap(const char *fn, str na, Py_buffer *a, str nb, Py_buffer *b) except -1:
-    """The C loops declare their buffers restrict: distinct arrays must not share memory."""
-    cdef char *pa = <char *>a.buf
-    cdef char *pb = <char *>b.buf
-    if a.len > 0 and b.len > 0 and pa < pb + b.len and pb < pa + a.len:
-        raise ValueError(f"{fn.decode()}: '{na}' and '{nb}' share memory; they must be "
-                         f"distinct arrays")
-    return 0
 
 
 def sgd_step(param, momentum_buf, grad, double lr, double momentum, double dampening,

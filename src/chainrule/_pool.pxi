@@ -2,22 +2,6 @@
 # Shapes are checked in chainrule.ops; here we only re-derive the sizes from the arrays and
 # refuse anything that would make the C code step out of bounds.
 
-cdef extern from "chainrule.h" nogil:
-    ctypedef struct cr_pool2d_dims:
-        int64_t N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q
-    int cr_pool2d_dims_init(cr_pool2d_dims *d)
-    void cr_max_pool2d_forward_f32(float *out, int64_t *idx, const float *inp, const cr_pool2d_dims *d)
-    void cr_max_pool2d_forward_f64(double *out, int64_t *idx, const double *inp, const cr_pool2d_dims *d)
-    int64_t cr_max_pool2d_backward_f32(float *dinp, const float *dout, const int64_t *idx,
-                                       const cr_pool2d_dims *d)
-    int64_t cr_max_pool2d_backward_f64(double *dinp, const double *dout, const int64_t *idx,
-                                       const cr_pool2d_dims *d)
-    void cr_avg_pool2d_forward_f32(float *out, const float *inp, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_forward_f64(double *out, const double *inp, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_backward_f32(float *dinp, const float *dout, const cr_pool2d_dims *d)
-    void cr_avg_pool2d_backward_f64(double *dinp, const double *dout, const cr_pool2d_dims *d)
-
-
 cdef cr_pool2d_dims _pool_dims(str fn, tuple xshape, tuple kernel, tuple stride,
                                tuple padding) except *:
     cdef cr_pool2d_dims d

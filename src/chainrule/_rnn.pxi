@@ -3,40 +3,20 @@
 # chainrule.ops validates every shape and dtype; here the sizes are re-derived from the
 # arrays and re-checked so that the C code stays in bounds whatever is passed.
 
-cdef extern from "chainrule.h" nogil:
-    int cr_rnn_forward_f32(float *hs, const float *x, const float *h0, const float *w_ih,
-                           const float *w_hh, const float *b_ih, const float *b_hh, int act,
-                           int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_rnn_forward_f64(double *hs, const double *x, const double *h0, const double *w_ih,
-                           const double *w_hh, const double *b_ih, const double *b_hh, int act,
-                           int64_t T, int64_t N, int64_t I, int64_t H)
-    int cr_rnn_backward_f32(float *dx, float *dh0, float *dw_ih, float *dw_hh, float *db_ih,
-                            float *db_hh, double *dh_norms, const float *dhs, const float *x,
-                            const float *h0, const float *hs, const float *w_ih,
-                            const float *w_hh, int act, int64_t T, int64_t N, int64_t I,
-                            int64_t H)
-    int cr_rnn_backward_f64(double *dx, double *dh0, double *dw_ih, double *dw_hh,
-                            double *db_ih, double *db_hh, double *dh_norms, const double *dhs,
-                            const double *x, const double *h0, const double *hs,
-                            const double *w_ih, const double *w_hh, int act, int64_t T,
-                            int64_t N, int64_t I, int64_t H)
-
-
-cdef extern from "chainrule.h" nogil:
-    const char *cr_rnn_path()
-    int cr_rnn_set_path(const char *name)
-
-
 def rnn_path():
-    """The RNN step-kernel path in use: "avx512", "avx2" or "generic"."""
-    return cr_rnn_path().decode()
+    """The RNN step-kernel path in use: "avx512", "avx2" or "generic" (= isa())."""
+    return isa()
 
 
 def rnn_set_path(str name):
-    """Force the RNN step-kernel path ("avx512", "avx2", "generic" or "auto"); for tests."""
-    cdef bytes b = name.encode()
-    if cr_rnn_set_path(b) != 0:
+    """Force the step-kernel path ("avx512", "avx2", "generic" or "auto") for every kernel
+    family, as set_isa; for tests."""
+    if name == "" or name == "auto":
+        set_isa(None)
+        return
+    if _isa_level(name) < 0 or _isa_level(name) > cr_isa_detected():
         raise ValueError(f"rnn_set_path: unknown path {name!r} or not supported by this CPU")
+    set_isa(name)
 
 
 cdef inline void _rnn_check(str fn, tuple got, tuple want, str name):

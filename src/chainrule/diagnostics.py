@@ -34,8 +34,8 @@ def _matrix(fn, w):
     """w as a float64 square matrix; accepts an ndarray, a Tensor/Parameter or an nn.RNN."""
     if hasattr(w, "weight_hh_l0"):
         w = w.weight_hh_l0
-    if hasattr(w, "data") and isinstance(getattr(w, "data"), np.ndarray):
-        w = w.data
+    if isinstance(getattr(w, "array", None), np.ndarray):
+        w = w.array
     if not isinstance(w, np.ndarray):
         raise TypeError(f"{fn}: w_hh must be an ndarray, a Tensor or an nn.RNN, "
                         f"got {type(w).__name__}")

@@ -61,19 +61,19 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for o, d in zip(outs, douts):
         if o.requires_grad:
             o.backward(d, retain_graph=True)
-    analytic = [t.grad if t.grad is not None else np.zeros_like(t.data) for _, t in targets]
+    analytic = [t.grad if t.grad is not None else np.zeros_like(t.array) for _, t in targets]
     for (_, t), g in zip(targets, saved):
         t.grad = g
 
     def scalar():
         with no_grad():
             res = _output(fn, inputs)
-        return sum(float(np.sum(o.data.astype(np.float64) * d)) for o, d in zip(res, douts))
+        return sum(float(np.sum(o.array.astype(np.float64) * d)) for o, d in zip(res, douts))
 
     worst = None  # (excess, input index, element index, analytic, numeric)
     ok = True
     for (i, t), a in zip(targets, analytic):
-        x = t.data
+        x = t.array
         numeric = np.zeros(x.shape, dtype=np.float64)
         flat = x.reshape(-1) if x.flags.c_contiguous else None
         if flat is None:

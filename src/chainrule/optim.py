@@ -1,10 +1,10 @@
 """chainrule.optim — SGD, Adam and AdamW with PyTorch's update rules, fused in C.
 
-Each ``step()`` makes ONE call into C per parameter buffer (``_kernels.sgd_step`` /
-``_kernels.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
-parameter update happen in a single pass over memory, in place on ``param.data``.
+Each ``step()`` makes ONE call into C per parameter buffer (``ops.sgd_step`` /
+``ops.adam_step``, csrc/optim.c): weight decay, momentum or moment updates and the
+parameter update happen in a single pass over memory, in place on ``param.array``.
 
-Parameters are chainrule Tensors (anything with an ndarray ``.data`` and a ``.grad`` that
+Parameters are chainrule Tensors (anything with an ndarray ``.array`` and a ``.grad`` that
 is an ndarray or None). Parameters whose ``.grad`` is None are skipped, as in PyTorch.
 Hyper-parameters live in ``param_groups`` (a list of dicts, PyTorch-style) and may be
 changed between steps (e.g. a learning-rate schedule writes ``group["lr"]``).
@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from . import ops
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -76,10 +76,10 @@ class Optimizer:
         params = [params] if _is_tensor_like(params) else list(params)
         for i, p in enumerate(params):
             if not _is_tensor_like(p):
-                raise TypeError(f"{name}: params[{i}] must be a Tensor with ndarray .data, got "
+                raise TypeError(f"{name}: params[{i}] must be a Tensor with an ndarray .array, got "
                                 f"{type(p).__name__}")
-            if p.data.dtype not in _FLOATS:
-                raise TypeError(f"{name}: params[{i}] has dtype {p.data.dtype}; only float32 "
+            if p.array.dtype not in _FLOATS:
+                raise TypeError(f"{name}: params[{i}] has dtype {p.array.dtype}; only float32 "
                                 f"and float64 parameters can be optimized")
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
@@ -203,10 +203,10 @@ class Optimizer:
             return float(v)
         if v is None or not isinstance(v, (np.ndarray, list)):
             return v
-        a = np.array(v, dtype=p.data.dtype, order="C", copy=True)
-        if a.shape != p.data.shape:
+        a = np.array(v, dtype=p.array.dtype, order="C", copy=True)
+        if a.shape != p.array.shape:
             raise ValueError(f"{name}.load_state_dict: state '{key}' has shape {a.shape}, "
-                             f"the parameter has shape {p.data.shape}")
+                             f"the parameter has shape {p.array.shape}")
         return a
 
     # -- helpers for subclasses -----------------------------------------------------------
@@ -215,7 +215,7 @@ class Optimizer:
         g = p.grad
         if g is None:
             return None
-        d = p.data
+        d = p.array
         if type(g) is not np.ndarray or g.shape != d.shape or g.dtype != d.dtype:
             g = self._fix_grad(p, i, d, g)
         elif not g.flags.c_contiguous:
@@ -225,7 +225,7 @@ class Optimizer:
     def _fix_grad(self, p, i, d, g):
         name = type(self).__name__
         if not isinstance(g, np.ndarray):
-            g = np.asarray(getattr(g, "data", g))
+            g = np.asarray(getattr(g, "array", g))
         if g.dtype != d.dtype:
             raise TypeError(f"{name}.step: parameter {i} has dtype {d.dtype} but its grad has "
                             f"dtype {g.dtype}")
@@ -236,17 +236,13 @@ class Optimizer:
 
 
 def _is_tensor_like(x) -> bool:
-    return isinstance(getattr(x, "data", None), np.ndarray) and hasattr(x, "grad")
+    return isinstance(getattr(x, "array", None), np.ndarray) and hasattr(x, "grad")
 
 
-def _run_in_place(kernel, d, *args):
-    """Call kernel(d, *args) on a C-contiguous d; a non-contiguous d goes via a copy."""
-    if d.flags.c_contiguous and d.flags.writeable:
-        kernel(d, *args)
-    else:
-        tmp = np.ascontiguousarray(d)
-        kernel(tmp, *args)
-        d[...] = tmp
+def _writable(d):
+    """d itself when the kernels can update it in place, else a C-contiguous copy that the
+    caller writes back (d[...] = copy) after the step."""
+    return d if d.flags.c_contiguous and d.flags.writeable else np.ascontiguousarray(d)
 
 
 class SGD(Optimizer):
@@ -280,7 +276,7 @@ class SGD(Optimizer):
     def _step_group(self, group):
         lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov = group["weight_decay"], group["nesterov"]
-        kernel = _kernels.sgd_step
+        sgd_step = ops.sgd_step
         state = self._state
         for i, p in enumerate(group["params"]):
             arrs = self._arrays(p, i)
@@ -299,7 +295,11 @@ class SGD(Optimizer):
                     state[id(p)]["momentum_buffer"] = buf
             else:
                 buf, first = None, False
-            _run_in_place(kernel, d, buf, g, lr, mom, damp, wd, nesterov, first)
+            w = _writable(d)
+            sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
+                     nesterov=nesterov, first_step=first)
+            if w is not d:
+                d[...] = w
 
 
 class Adam(Optimizer):
@@ -328,7 +328,7 @@ class Adam(Optimizer):
 
     def _step_group(self, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        kernel = _kernels.adam_step
+        adam_step = ops.adam_step
         decoupled = self._decoupled
         state = self._state
         for i, p in enumerate(group["params"]):
@@ -345,8 +345,11 @@ class Adam(Optimizer):
                     if st[k].dtype != d.dtype or st[k].shape != d.shape:
                         st[k] = self._cast_state(type(self).__name__, k, st[k], p)
             st["step"] = float(st["step"]) + 1.0
-            _run_in_place(kernel, d, st["exp_avg"], st["exp_avg_sq"], g, lr, b1, b2, eps, wd,
-                          decoupled, int(st["step"]))
+            w = _writable(d)
+            adam_step(w, g, st["exp_avg"], st["exp_avg_sq"], step=int(st["step"]), lr=lr,
+                      beta1=b1, beta2=b2, eps=eps, weight_decay=wd, decoupled=decoupled)
+            if w is not d:
+                d[...] = w
 
 
 class AdamW(Adam):

@@ -12,6 +12,7 @@ import numpy as np
 
 import time
 
+from ..ops._registry import bench_cases
 from ._util import fmt_ratio, table, try_torch
 
 
@@ -29,14 +30,9 @@ def best_time(fn, budget: float) -> float:
         calls += 1
     return best
 
-# name, N, C, K, H (= W), R (= S), padding
-LAYERS = [
-    ("LeNet conv1", 64, 1, 6, 28, 5, 0),
-    ("LeNet conv2", 64, 6, 16, 12, 5, 0),
-    ("CIFAR 64->64 3x3", 32, 64, 64, 32, 3, 1),
-    ("CIFAR 3->32 3x3", 32, 3, 32, 32, 3, 1),
-]
-POOL = ("max_pool2d 2x2", (32, 64, 32, 32), 2)
+# name, N, C, K, H (= W), R (= S), padding; and (name, x shape, kernel): the kernel table's
+LAYERS = bench_cases("conv2d_forward", "cli")
+POOL = bench_cases("max_pool2d_forward", "cli")
 
 
 def _conv_flops(N, C, K, H, R, pad):

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..ops._registry import bench_cases
 from ._util import fmt_ratio, table, timeit, try_torch
 
 # FLOP per cycle per core of each micro-kernel path: FMA units x lanes x 2
@@ -39,8 +40,8 @@ def cpu_mhz() -> float | None:
 def clock_mhz() -> tuple[float | None, str]:
     """(MHz, how it was obtained): measured with a dependent-add chain in C when possible
     (the boost clock the kernels really run at), else the reported clock."""
-    from chainrule import _kernels
-    ghz = _kernels.cpu_clock_ghz()
+    from chainrule import _runtime
+    ghz = _runtime.cpu_clock_ghz()
     if ghz > 0:
         return 1000.0 * ghz, "measured by a chain of dependent adds"
     return cpu_mhz(), "reported by the kernel (base clock; boost can exceed it)"
@@ -78,21 +79,17 @@ def _best_of_rounds(fns, rounds: int, min_time: float):
 
 
 def _gemm_cases(quick: bool):
-    sq32 = [32, 64, 512, 1024] if quick else [32, 64, 512, 1024, 2048]
-    cases = [((n, n, n), "float32") for n in sq32]
-    cases.append(((512, 512, 512) if quick else (1024, 1024, 1024), "float64"))
-    cases += [((128, 1024, 10), "float32"), ((128, 10, 1024), "float32"),
-              ((10, 1024, 128), "float32")]
-    return cases
+    """((M, N, K), dtype) pairs: the kernel table's matmul bench shapes."""
+    return bench_cases("matmul", "cli_quick" if quick else "cli")
 
 
 def run(threads: int = 2, quick: bool = False) -> str:
     import chainrule as cr
-    from chainrule import _kernels, ops
+    from chainrule import _runtime, ops
 
     cr.set_num_threads(threads)
     torch = try_torch(threads)
-    path = _kernels.gemm_path()
+    path = _runtime.isa()
     mhz, how = clock_mhz()
     min_time = 0.1 if quick else 0.3
     rounds = 2 if quick else 5
@@ -112,7 +109,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
             rows.append(_row(f"{M}x{N}x{K}", dt, flop, t_cr, t_np, t_th, path, threads, mhz))
 
         # dense layer forward + backward, batch 256, 1024 -> 1024
-        N, C, OC = (256, 1024, 1024)
+        (N, C, OC), = bench_cases("linear_forward", "cli")
         for dt in ("float32",):
             x = rng.standard_normal((N, C)).astype(dt)
             w = (rng.standard_normal((OC, C)) / 32).astype(dt)

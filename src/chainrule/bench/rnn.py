@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops._registry import bench_cases
 from ._util import fmt_ratio, table, timeit, try_torch
 
-# (input, hidden, batch, T)
-SIZES = [(64, 256, 32, 100), (64, 64, 32, 100)]
-QUICK_SIZES = [(64, 256, 32, 20), (64, 64, 32, 20)]
+# (input, hidden, batch, T): the kernel table's
+SIZES = bench_cases("rnn_forward", "cli")
+QUICK_SIZES = bench_cases("rnn_forward", "cli_quick")
 
 
 def _case(I, H, N, T, dtype=np.float32, seed=0):

@@ -9,9 +9,10 @@ import numbers
 
 import numpy as np
 
-from .. import _kernels, ops
+from .. import ops
 from .._checks import pair
-from ..autograd import Tensor, _make, _sigmoid, as_tensor
+from ..autograd import Tensor
+from ..autograd.function import as_tensor, make
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -22,10 +23,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _same_dtype(fn, **tensors):
     items = [(k, v) for k, v in tensors.items() if v is not None]
-    dt = items[0][1].data.dtype
+    dt = items[0][1].array.dtype
     for k, v in items[1:]:
-        if v.data.dtype != dt:
-            desc = ", ".join(f"'{kk}' {vv.data.dtype}" for kk, vv in items)
+        if v.array.dtype != dt:
+            desc = ", ".join(f"'{kk}' {vv.array.dtype}" for kk, vv in items)
             raise TypeError(f"{fn}: mixed float dtypes ({desc}); all operands must share one "
                             f"dtype (convert the module with .float()/.double() or the data "
                             f"with .astype)")
@@ -61,31 +62,30 @@ def linear(x, w, b=None):
     """y = x @ w.T + b.   x (*, in), w (out, in), b (out,) or None -> y (*, out)
 
     One autograd node on the dense kernels of ``chainrule.ops`` (linear_forward /
-    linear_backward). The arguments are checked here, so the node calls the bindings
-    directly (``ops`` would check them again: ~1.5 us per call), and the backward asks
-    only for the gradients some operand needs (no dx for a data input) in one call.
+    linear_backward). The arguments are checked here with the messages nn promises; the
+    C-contiguous arrays then take ops' fast path, and the backward asks only for the
+    gradients some operand needs (no dx for a data input) in one call.
     """
     fn = "linear"
     x = as_tensor(x, fn, "x")
     w = as_tensor(w, fn, "weight")
     b = as_tensor(b, fn, "bias") if b is not None else None
-    if x.data.dtype is not w.data.dtype or (b is not None and b.data.dtype is not w.data.dtype):
+    if x.array.dtype is not w.array.dtype or (b is not None and b.array.dtype is not w.array.dtype):
         _same_dtype(fn, x=x, weight=w, bias=b)
-    xd, wd = x.data, w.data
+    xd, wd = x.array, w.array
     if wd.ndim != 2:
         raise ValueError(f"{fn}: weight must be 2-D (out_features, in_features), got {wd.shape}")
     if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"{fn}: x must have shape (*, {wd.shape[1]}) to match weight "
                          f"{wd.shape}, got {xd.shape}")
-    if b is not None and b.data.shape != (wd.shape[0],):
+    if b is not None and b.array.shape != (wd.shape[0],):
         raise ValueError(f"{fn}: bias must have shape ({wd.shape[0]},) to match weight "
-                         f"{wd.shape}, got {b.data.shape}")
+                         f"{wd.shape}, got {b.array.shape}")
     x2 = np.ascontiguousarray(xd if xd.ndim == 2 else xd.reshape(-1, wd.shape[1]))
     wc = np.ascontiguousarray(wd)
-    bc = np.ascontiguousarray(b.data) if b is not None else None
+    bc = np.ascontiguousarray(b.array) if b is not None else None
     dt = wc.dtype
-    y = np.empty((x2.shape[0], wc.shape[0]), dt)
-    _kernels.linear_forward(y, x2, wc, bc)
+    y = ops.linear_forward(x2, wc, bc)
     if xd.ndim != 2:
         y = y.reshape(xd.shape[:-1] + (wd.shape[0],))
     has_bias = b is not None
@@ -93,14 +93,12 @@ def linear(x, w, b=None):
 
     def backward(g):
         g2 = np.ascontiguousarray(g if g.ndim == 2 else g.reshape(-1, wc.shape[0]), dtype=dt)
-        dx = np.empty(x2.shape, dt) if x.requires_grad else None
-        dw = np.empty(wc.shape, dt) if w.requires_grad else None
-        db = np.empty(wc.shape[0], dt) if has_bias and b.requires_grad else None
-        _kernels.linear_backward(dx, dw, db, g2, x2, wc, accumulate=False)  # fresh: overwrite
+        dx, dw, db = ops.linear_backward(g2, x2, wc, bias=has_bias and b.requires_grad,
+                                         need_dx=x.requires_grad, need_dw=w.requires_grad)
         if dx is not None and xd.ndim != 2:
             dx = dx.reshape(xd.shape)
         return (dx, dw, db) if has_bias else (dx, dw)
-    return _make(y, parents, backward)
+    return make(y, parents, backward)
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -116,7 +114,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     stride = pair(fn, "stride", stride, 1)
     padding = pair(fn, "padding", padding, 0)
     dilation = pair(fn, "dilation", dilation, 1)
-    xd, wd = x.data, w.data
+    xd, wd = x.array, w.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
     if wd.ndim != 4:
@@ -125,7 +123,7 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     unbatched = xd.ndim == 3
     if unbatched:
         xd = xd[None]
-    y = ops.conv2d_forward(xd, wd, b.data if b is not None else None, stride, padding, dilation)
+    y = ops.conv2d_forward(xd, wd, b.array if b is not None else None, stride, padding, dilation)
     has_bias = b is not None
     parents = (x, w, b) if has_bias else (x, w)
     # a data input (the first layer's images) needs no dx: LeNet conv1 backward 420 -> 150 us
@@ -136,12 +134,12 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
         if unbatched and dx is not None:
             dx = dx[0]
         return (dx, dw, db) if has_bias else (dx, dw)
-    return _make(y[0] if unbatched else y, parents, backward)
+    return make(y[0] if unbatched else y, parents, backward)
 
 
 def _pool_input(fn, x):
     x = as_tensor(x, fn, "x")
-    xd = x.data
+    xd = x.array
     if xd.ndim not in (3, 4):
         raise ValueError(f"{fn}: x must have shape (N, C, H, W) or (C, H, W), got {xd.shape}")
     return x, (xd[None] if xd.ndim == 3 else xd), xd.ndim == 3
@@ -157,7 +155,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     def backward(g):
         dx = ops.max_pool2d_backward(g[None] if unbatched else g, indices, shape)
         return (dx[0] if unbatched else dx,)
-    return _make(y[0] if unbatched else y, (x,), backward)
+    return make(y[0] if unbatched else y, (x,), backward)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -170,7 +168,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         dx = ops.avg_pool2d_backward(g[None] if unbatched else g, shape, kernel_size, stride,
                                      padding)
         return (dx[0] if unbatched else dx,)
-    return _make(y[0] if unbatched else y, (x,), backward)
+    return make(y[0] if unbatched else y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- activations
@@ -189,7 +187,7 @@ def tanh(x):
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits)."""
     x = as_tensor(x, "softmax", "x")
-    a = x.data
+    a = x.array
     d = _dim("softmax", dim, a.ndim)
     e = np.exp(a - a.max(axis=d, keepdims=True))
     y = e / e.sum(axis=d, keepdims=True)
@@ -197,7 +195,7 @@ def softmax(x, dim):
     def backward(g):
         # dx = y * (g - sum(g * y))
         return (y * (g - (g * y).sum(axis=d, keepdims=True)),)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 def _log_softmax(a, d):
@@ -208,26 +206,26 @@ def _log_softmax(a, d):
 def log_softmax(x, dim):
     """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits)."""
     x = as_tensor(x, "log_softmax", "x")
-    a = x.data
+    a = x.array
     d = _dim("log_softmax", dim, a.ndim)
     y = _log_softmax(a, d)
 
     def backward(g):
         # dx = g - softmax * sum(g)
         return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
-    return _make(y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 # ---------------------------------------------------------------------------- losses
 def _target(fn, input, target):
     """Loss target as a Tensor of the input's dtype and shape (arrays become constants)."""
     if isinstance(target, (list, tuple)) or isinstance(target, numbers.Real):
-        target = np.asarray(target, dtype=input.data.dtype)
+        target = np.asarray(target, dtype=input.array.dtype)
     t = as_tensor(target, fn, "target")
     _same_dtype(fn, input=input, target=t)
-    if t.data.shape != input.data.shape:
-        raise ValueError(f"{fn}: target shape {t.data.shape} must equal input shape "
-                         f"{input.data.shape}")
+    if t.array.shape != input.array.shape:
+        raise ValueError(f"{fn}: target shape {t.array.shape} must equal input shape "
+                         f"{input.array.shape}")
     return t
 
 
@@ -237,13 +235,13 @@ def mse_loss(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    diff = x.data - t.data
+    diff = x.array - t.array
     out, mult = _reduce(fn, diff * diff, reduction)
 
     def backward(g):
         dx = mult(g) * (2.0 * diff)
         return (dx if x.requires_grad else None, -dx if t.requires_grad else None)
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
@@ -255,7 +253,7 @@ def binary_cross_entropy(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    p, y = x.data, t.data
+    p, y = x.array, t.array
     if np.any((p < 0) | (p > 1)) or np.isnan(p).any():
         raise ValueError(f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid, or use "
                          f"binary_cross_entropy_with_logits); got values in "
@@ -273,7 +271,7 @@ def binary_cross_entropy(input, target, reduction="mean"):
         if t.requires_grad:
             dt = m * (log1mp - logp)
         return dx, dt
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
@@ -282,15 +280,15 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     _check_reduction(fn, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
-    a, y = x.data, t.data
+    a, y = x.array, t.array
     loss = np.maximum(a, 0.0) - a * y + np.log1p(np.exp(-np.abs(a)))
     out, mult = _reduce(fn, loss, reduction)
 
     def backward(g):
         m = mult(g)
-        return (m * (_sigmoid(a) - y) if x.requires_grad else None,
+        return (m * (ops.sigmoid_forward(a) - y) if x.requires_grad else None,
                 -m * a if t.requires_grad else None)
-    return _make(out, (x, t), backward)
+    return make(out, (x, t), backward)
 
 
 def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
@@ -307,12 +305,14 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
         raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
     x = as_tensor(input, fn, "input")
-    a = x.data
+    a = x.array
     if a.ndim not in (1, 2):
         raise ValueError(f"{fn}: input must be logits of shape (N, C) or (C,), got {a.shape}")
     single = a.ndim == 1
     a2 = a[None] if single else a
     N, C = a2.shape
+    if C == 0:
+        raise ValueError(f"{fn}: input {a.shape} has 0 classes; at least one is needed")
     eps = float(label_smoothing)
 
     t = None  # a probability target Tensor (may require grad)
@@ -331,13 +331,13 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
                             f"got dtype {target.dtype}")
     if t is not None:  # probabilities
         _same_dtype(fn, input=x, target=t)
-        if t.data.shape != a.shape:
+        if t.array.shape != a.shape:
             raise ValueError(f"{fn}: probability target must have the input's shape {a.shape}, "
-                             f"got {t.data.shape} (class indices must be an int array)")
-        q = t.data[None] if single else t.data
+                             f"got {t.array.shape} (class indices must be an int array)")
+        q = t.array[None] if single else t.array
         q = q * (1.0 - eps) + eps / C if eps else q
     else:
-        idx = target
+        idx = np.asarray(target, dtype=target.dtype.newbyteorder("="))  # '>i8', np.matrix
         want = () if single else (N,)
         if idx.shape != want:
             raise ValueError(f"{fn}: class-index target must have shape {want} for input "
@@ -382,7 +382,7 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
             if single:
                 dt = dt[0]
         return (dx,) if t is None else (dx, dt)
-    return _make(out, parents, backward)
+    return make(out, parents, backward)
 
 
 def _cross_entropy_indices(x, a2, idx, single, reduction):
@@ -394,10 +394,7 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
     dt = a2.dtype
     a2 = np.ascontiguousarray(a2)
     idx = np.ascontiguousarray(idx, dtype=np.int64)
-    prob = np.empty((N, C), dt)
-    loss = np.empty(N, dt)
-    if _kernels.softmax_xent_forward(prob, loss, a2, idx):  # pragma: no cover - checked above
-        raise ValueError(f"cross_entropy: a class index is out of range for {C} classes")
+    loss, prob = ops.softmax_cross_entropy_forward(a2, idx)  # idx checked above
     if reduction == "none":
         out = np.asarray(loss[0] if single else loss, dtype=dt)
     elif reduction == "sum":
@@ -409,7 +406,6 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         if reduction == "mean":
             g = g / N
         scale = np.ascontiguousarray(g, dtype=dt).reshape(-1)  # 1 or N factors
-        dx = np.empty((N, C), dt)
-        _kernels.softmax_xent_backward(dx, prob, idx, scale)
+        dx = ops.softmax_cross_entropy_backward(prob, idx, scale)
         return (dx[0] if single else dx,)
-    return _make(out, (x,), backward)
+    return make(out, (x,), backward)

@@ -1,6 +1,6 @@
 """Parameter initialisation (PyTorch's nn.init), drawing from chainrule's generator.
 
-Every function fills ``tensor.data`` in place (keeping its dtype) and returns the tensor.
+Every function fills ``tensor.array`` in place (keeping its dtype) and returns the tensor.
 ``cr.manual_seed(s)`` makes the draws reproducible; pass ``generator=`` to use your own
 ``np.random.Generator``.
 """
@@ -19,7 +19,7 @@ def _gen(generator):
 
 
 def _fill(tensor, values):
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -39,7 +39,7 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fans(tensor):
     """(fan_in, fan_out) of a weight (out, in, *kernel), as PyTorch computes them."""
-    shape = tensor.data.shape
+    shape = tensor.array.shape
     if len(shape) < 2:
         raise ValueError(f"init: fan in/out need a tensor with at least 2 dims, got {shape}")
     receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
@@ -47,11 +47,11 @@ def _fans(tensor):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    return _fill(tensor, _gen(generator).uniform(a, b, size=tensor.data.shape))
+    return _fill(tensor, _gen(generator).uniform(a, b, size=tensor.array.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    return _fill(tensor, _gen(generator).normal(mean, std, size=tensor.data.shape))
+    return _fill(tensor, _gen(generator).normal(mean, std, size=tensor.array.shape))
 
 
 def constant_(tensor, val):

@@ -11,7 +11,8 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .._checks import pair
-from ..autograd import Tensor, _FLOATS, _float_array, as_tensor
+from ..autograd import Tensor
+from ..autograd.function import FLOATS, as_tensor, float_array
 from . import functional as F
 from . import init
 
@@ -29,12 +30,12 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
-            data = data.data
-        if isinstance(data, np.ndarray) and data.dtype in _FLOATS:
+            data = data.array
+        if isinstance(data, np.ndarray) and data.dtype in FLOATS:
             data = np.ascontiguousarray(data)  # shares memory like torch.nn.Parameter
         else:
-            data = _float_array("Parameter", "data", data)
-        self.data = data
+            data = float_array("Parameter", "data", data)
+        self.array = data
         self._grad = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
@@ -49,7 +50,7 @@ def _as_dtype(fn, dtype):
         dt = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         dt = None
-    if dt is None or dt not in _FLOATS:
+    if dt is None or dt not in FLOATS:
         raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
     return dt
 
@@ -59,6 +60,8 @@ def _int_arg(fn, name, v, minimum):
         raise TypeError(f"{fn}: {name} must be an int, got {v!r}")
     if v < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v}")
+    if v > 2**63 - 1:
+        raise ValueError(f"{fn}: {name} must be < 2**63, got {v}")
     return int(v)
 
 
@@ -190,8 +193,8 @@ class Module:
         """Convert every parameter (and its gradient) to ``dtype`` in place; returns self."""
         dt = _as_dtype(f"{type(self).__name__}.to", dtype)
         for p in self.parameters():
-            if p.data.dtype != dt:
-                p.data = p.data.astype(dt)
+            if p.array.dtype != dt:
+                p.array = p.array.astype(dt)
                 if p._grad is not None:
                     p._grad = p._grad.astype(dt)
         return self
@@ -213,7 +216,7 @@ class Module:
 
     def state_dict(self):
         """OrderedDict name -> copy of the parameter's array (PyTorch's keys and order)."""
-        return OrderedDict((k, p.data.copy()) for k, p in self._state_items())
+        return OrderedDict((k, p.array.copy()) for k, p in self._state_items())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters in place, cast to each parameter's dtype.
@@ -242,18 +245,18 @@ class Module:
                 continue
             v = state_dict[k]
             if isinstance(v, Tensor):
-                v = v.data
+                v = v.array
             elif not isinstance(v, np.ndarray) and hasattr(v, "detach"):  # a torch tensor
                 v = v.detach().cpu().numpy()
             arr = np.asarray(v)
             if arr.dtype.kind not in "fiub":
                 raise TypeError(f"{fn}: '{k}' must hold real numbers, got dtype {arr.dtype}")
-            if arr.shape != p.data.shape:
+            if arr.shape != p.array.shape:
                 raise ValueError(f"{fn}: shape mismatch for '{k}': the checkpoint has "
-                                 f"{arr.shape}, the module has {p.data.shape}")
+                                 f"{arr.shape}, the module has {p.array.shape}")
             staged.append((p, arr))
         for p, arr in staged:
-            np.copyto(p.data, arr, casting="unsafe")
+            np.copyto(p.array, arr, casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ calling
@@ -404,11 +407,11 @@ class Flatten(Module):
 
     def forward(self, x):
         x = as_tensor(x, "Flatten", "x")
-        nd = x.data.ndim
+        nd = x.array.ndim
         for d in (self.start_dim, self.end_dim):
             if not -max(nd, 1) <= d < max(nd, 1):
                 raise ValueError(f"Flatten: dim {d} is out of range for input shape "
-                                 f"{x.data.shape}")
+                                 f"{x.array.shape}")
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

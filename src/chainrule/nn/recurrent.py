@@ -15,7 +15,7 @@ import numpy as np
 
 from .._checks import as_int, rnn_nonlinearity
 from .._random import get_generator
-from ..autograd import _make, as_tensor
+from ..autograd.function import as_tensor, make
 from .. import ops
 from . import init
 from .modules import Module, Parameter
@@ -36,14 +36,14 @@ def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_no
     -> Tensor (T, N, H) of the outputs in x's time order; for the LSTM (T + 1, N, H) with
     c_n appended as row T.
     """
-    xd = _flip(x.data) if reverse else x.data
-    h0d = h0.data
-    wid, whd = w_ih.data, w_hh.data
+    xd = _flip(x.array) if reverse else x.array
+    h0d = h0.array
+    wid, whd = w_ih.array, w_hh.array
     has_bias = b_ih is not None
-    bid, bhd = (b_ih.data, b_hh.data) if has_bias else (None, None)
+    bid, bhd = (b_ih.array, b_hh.array) if has_bias else (None, None)
     T = xd.shape[0]
     if mode == "LSTM":
-        c0d = c0.data
+        c0d = c0.array
         saved = ops.lstm_forward(xd, h0d, c0d, wid, whd, bid, bhd)
         hs = saved[0]
         y = np.empty((T + 1,) + hs.shape[1:], hs.dtype)
@@ -80,29 +80,29 @@ def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_no
             grads[0] = _flip(grads[0])
         return tuple(grads if has_bias else grads[:-2])
 
-    return _make(y, parents, backward)
+    return make(y, parents, backward)
 
 
 def _cat(tensors, axis):
     """np.concatenate as an autograd node."""
     if len(tensors) == 1:
         return tensors[0]
-    data = np.concatenate([t.data for t in tensors], axis=axis)
-    splits = np.cumsum([t.data.shape[axis] for t in tensors])[:-1]
+    data = np.concatenate([t.array for t in tensors], axis=axis)
+    splits = np.cumsum([t.array.shape[axis] for t in tensors])[:-1]
 
     def backward(g):
         return tuple(np.ascontiguousarray(p) for p in np.split(g, splits, axis=axis))
-    return _make(data, tuple(tensors), backward)
+    return make(data, tuple(tensors), backward)
 
 
 def _state(fn, name, h, want, wdt, shape):
     """An initial state as a Tensor of shape ``want`` and the parameters' dtype."""
     h = as_tensor(h, fn, name)
-    if h.data.shape != want:
+    if h.array.shape != want:
         raise ValueError(f"{fn}: {name} must have shape {want} for input {shape}, got "
-                         f"{h.data.shape}")
-    if h.data.dtype != wdt:
-        raise TypeError(f"{fn}: {name} has dtype {h.data.dtype} but the parameters are {wdt}")
+                         f"{h.array.shape}")
+    if h.array.dtype != wdt:
+        raise TypeError(f"{fn}: {name} has dtype {h.array.dtype} but the parameters are {wdt}")
     return h
 
 
@@ -171,18 +171,18 @@ class _RecurrentBase(Module):
         fn = f"{type(self).__name__}.forward"
         lstm = self._mode == "LSTM"
         x = as_tensor(x, fn, "input")
-        wdt = self.weight_hh_l0.data.dtype
-        if x.data.dtype != wdt:
-            raise TypeError(f"{fn}: input has dtype {x.data.dtype} but the parameters are "
+        wdt = self.weight_hh_l0.array.dtype
+        if x.array.dtype != wdt:
+            raise TypeError(f"{fn}: input has dtype {x.array.dtype} but the parameters are "
                             f"{wdt} (convert the module with .to(dtype) / .double() / .float())")
         I, H, L = self.input_size, self.hidden_size, self.num_layers
         D = 2 if self.bidirectional else 1
-        xs = x.data.shape
-        if x.data.ndim not in (2, 3) or xs[-1] != I:
+        xs = x.array.shape
+        if x.array.ndim not in (2, 3) or xs[-1] != I:
             raise ValueError(f"{fn}: input must have shape (T, N, {I})"
                              f"{' [batch_first: (N, T, %d)]' % I if self.batch_first else ''}"
                              f" or unbatched (T, {I}), got {xs}")
-        unbatched = x.data.ndim == 2
+        unbatched = x.array.ndim == 2
         if xs[1 if self.batch_first and not unbatched else 0] == 0:
             raise ValueError(f"{fn}: the sequence length must be > 0, got input shape {xs}")
         if unbatched:
@@ -191,7 +191,7 @@ class _RecurrentBase(Module):
             seq = x.transpose(0, 1)
         else:
             seq = x
-        T, N = seq.data.shape[:2]
+        T, N = seq.array.shape[:2]
         want = (L * D, H) if unbatched else (L * D, N, H)
         h0 = c0 = None
         if hx is not None:
@@ -221,7 +221,7 @@ class _RecurrentBase(Module):
                     c_n.append(y[T:T + 1])
             inp = _cat(outs, 2)
             if self.dropout > 0 and self.training and layer < L - 1:
-                keep = get_generator().random(inp.data.shape) >= self.dropout
+                keep = get_generator().random(inp.array.shape) >= self.dropout
                 scale = 1 / (1 - self.dropout) if self.dropout < 1 else 0.0  # p = 1: all 0
                 inp = inp * (keep * scale).astype(wdt)
         h_n = _cat(h_n, 0)
@@ -354,16 +354,16 @@ class _CellBase(Module):
         fn = f"{type(self).__name__}.forward"
         lstm = self._mode == "LSTM"
         x = as_tensor(x, fn, "input")
-        wdt = self.weight_hh.data.dtype
-        if x.data.dtype != wdt:
-            raise TypeError(f"{fn}: input has dtype {x.data.dtype} but the parameters are "
+        wdt = self.weight_hh.array.dtype
+        if x.array.dtype != wdt:
+            raise TypeError(f"{fn}: input has dtype {x.array.dtype} but the parameters are "
                             f"{wdt} (convert the module with .to(dtype) / .double() / .float())")
         I, H = self.input_size, self.hidden_size
-        xs = x.data.shape
-        if x.data.ndim not in (1, 2) or xs[-1] != I:
+        xs = x.array.shape
+        if x.array.ndim not in (1, 2) or xs[-1] != I:
             raise ValueError(f"{fn}: input must have shape (N, {I}) or unbatched ({I},), "
                              f"got {xs}")
-        unbatched = x.data.ndim == 1
+        unbatched = x.array.ndim == 1
         N = 1 if unbatched else xs[0]
         want = (H,) if unbatched else (N, H)
         h0 = c0 = as_tensor(np.zeros((N, H), wdt))

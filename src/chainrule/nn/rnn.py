@@ -7,15 +7,10 @@ The whole sequence is ONE autograd node (``rnn``): the forward runs the C recurr
 the backward runs the full BPTT once and records ||dL/dh_t|| for every step, which the
 module keeps as ``last_grad_norms`` (see chainrule.diagnostics).
 """
-import math
-
 import numpy as np
 
-from .._checks import as_int, rnn_nonlinearity
-from ..autograd import _make, as_tensor
+from ..autograd.function import as_tensor, make
 from .. import ops
-from . import init
-from .modules import Module, Parameter
 
 __all__ = ["RNN", "rnn"]
 
@@ -38,14 +33,14 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", *, on_grad
     b_ih = as_tensor(b_ih, fn, "b_ih") if has_bias else None
     b_hh = as_tensor(b_hh, fn, "b_hh") if has_bias else None
     if h0 is None:
-        if x.data.ndim != 3 or w_hh.data.ndim != 2:  # let ops word the shape error
-            ops.rnn_forward(x.data, None, w_ih.data, w_hh.data)
-        h0 = as_tensor(np.zeros((x.data.shape[1], w_hh.data.shape[0]), x.data.dtype))
+        if x.array.ndim != 3 or w_hh.array.ndim != 2:  # let ops word the shape error
+            ops.rnn_forward(x.array, None, w_ih.array, w_hh.array)
+        h0 = as_tensor(np.zeros((x.array.shape[1], w_hh.array.shape[0]), x.array.dtype))
     else:
         h0 = as_tensor(h0, fn, "h0")
-    xd, h0d, wid, whd = x.data, h0.data, w_ih.data, w_hh.data
-    hs = ops.rnn_forward(xd, h0d, wid, whd, b_ih.data if has_bias else None,
-                         b_hh.data if has_bias else None, nonlinearity)
+    xd, h0d, wid, whd = x.array, h0.array, w_ih.array, w_hh.array
+    hs = ops.rnn_forward(xd, h0d, wid, whd, b_ih.array if has_bias else None,
+                         b_hh.array if has_bias else None, nonlinearity)
     parents = (x, h0, w_ih, w_hh) + ((b_ih, b_hh) if has_bias else ())
 
     def backward(g):
@@ -55,8 +50,8 @@ def rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", *, on_grad
             on_grad_norms(norms)
         return (dx, dh0, dwi, dwh) + ((dbi, dbh) if has_bias else ())
 
-    return _make(hs, parents, backward)
+    return make(hs, parents, backward)
 
 
 # nn.RNN (stacked, bidirectional, PyTorch's positional order) lives with nn.LSTM / nn.GRU
-from .recurrent import RNN  # noqa: E402
+from .recurrent import RNN  # noqa: E402,F401

@@ -18,10 +18,11 @@ thread count: threads split images and the columns of dw, never a sum.
 import numpy as np
 
 from .. import _kernels
-from .._checks import as_float_array, as_int, conv2d_output_size, same_dtype
+from .._checks import (as_float_array, as_int, conv2d_output_size, same_dtype, shape_nd,
+                       unfold_args)
 
-__all__ = ["conv2d_forward", "conv2d_backward", "set_workspace_limit", "get_workspace_limit",
-           "conv2d_workspace_bytes"]
+__all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "set_workspace_limit",
+           "get_workspace_limit", "conv2d_workspace_bytes"]
 
 
 def set_workspace_limit(nbytes):
@@ -101,3 +102,46 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, nee
     kernel = _kernels.conv2d_backward["float" if dt == np.float32 else "double"]
     kernel(dx, dw, db, dy, x, w, stride, padding, dilation)
     return dx, dw, db
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """The receptive fields of a convolution as columns (torch.nn.functional.unfold).
+
+    x (N, C, H, W) -> col (N, C*R*S, P*Q), or x (C, H, W) -> (C*R*S, P*Q), with
+    col[n, (c*R + r)*S + s, p*Q + q] = x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+    (0 outside the image); kernel_size (R, S), stride, padding, dilation: int or pair.
+    """
+    fn = "im2col"
+    x = as_float_array(fn, "x", x, (3, 4))
+    xs = x.shape if x.ndim == 4 else (1,) + x.shape
+    wshape, stride, padding, dilation, (P, Q) = unfold_args(fn, xs, kernel_size, stride,
+                                                            padding, dilation)
+    col = np.empty((xs[0], wshape[1] * wshape[2] * wshape[3], P * Q), dtype=x.dtype)
+    for n in range(xs[0]):
+        _kernels.im2col(col[n], x[n] if x.ndim == 4 else x, wshape, stride, padding, dilation)
+    return col if x.ndim == 4 else col[0]
+
+
+def col2im(col, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """The adjoint of im2col (torch.nn.functional.fold): every column entry is added back
+    to the input position it was read from (overlaps sum, padding is dropped).
+
+    col (N, C*R*S, P*Q) and input_shape (N, C, H, W), or col (C*R*S, P*Q) and input_shape
+    (C, H, W) -> an array of input_shape.
+    """
+    fn = "col2im"
+    col = as_float_array(fn, "col", col, (2, 3))
+    shape = shape_nd(fn, "input_shape", input_shape, col.ndim + 1)
+    xs = shape if len(shape) == 4 else (1,) + shape
+    wshape, stride, padding, dilation, (P, Q) = unfold_args(fn, xs, kernel_size, stride,
+                                                            padding, dilation)
+    want = (xs[0], wshape[1] * wshape[2] * wshape[3], P * Q)
+    if (col.shape if col.ndim == 3 else (1,) + col.shape) != want:
+        raise ValueError(f"{fn}: argument 'col' must have shape {want[3 - col.ndim:]} for "
+                         f"input_shape {shape}, kernel_size {wshape[2:]}, stride {stride}, "
+                         f"padding {padding}, dilation {dilation}, got {col.shape}")
+    im = np.zeros(xs, dtype=col.dtype)
+    cols = col if col.ndim == 3 else col[None]
+    for n in range(xs[0]):
+        _kernels.col2im(im[n], cols[n], wshape, stride, padding, dilation)
+    return im if len(shape) == 4 else im[0]

@@ -7,9 +7,9 @@ with x taken as zero outside the image. Each (p, q) contracts one receptive fiel
 """
 import numpy as np
 
-from .._checks import as_float_array, conv2d_output_size, same_dtype
+from .._checks import as_float_array, conv2d_output_size, same_dtype, shape_nd, unfold_args
 
-__all__ = ["conv2d_forward", "conv2d_backward"]
+__all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im"]
 
 
 def _receptive_field(p, q, R, S, stride, dilation):
@@ -77,3 +77,43 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, *, bias=True, nee
     dx = np.ascontiguousarray(dxp[:, :, ph:ph + H, pw:pw + W])  # padding gets no gradient
     db = dy.sum(axis=(0, 2, 3)) if bias else None
     return (dx if need_dx else None), dw, db
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """x (N, C, H, W) -> col (N, C*R*S, P*Q) (or unbatched (C, H, W) -> (C*R*S, P*Q)):
+    column p*Q + q holds the receptive field of output (p, q), rows ordered (c, r, s)."""
+    fn = "im2col"
+    x = as_float_array(fn, "x", x, (3, 4))
+    xb = x if x.ndim == 4 else x[None]
+    wshape, stride, padding, dilation, (P, Q) = unfold_args(fn, xb.shape, kernel_size, stride,
+                                                            padding, dilation)
+    (_, C, R, S), (ph, pw) = wshape, padding
+    xp = np.pad(xb, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    col = np.zeros((xb.shape[0], C * R * S, P * Q), dtype=x.dtype)
+    for p in range(P):
+        for q in range(Q):
+            rows, cols = _receptive_field(p, q, R, S, stride, dilation)
+            col[:, :, p * Q + q] = xp[:, :, rows, cols].reshape(xb.shape[0], C * R * S)
+    return col if x.ndim == 4 else col[0]
+
+
+def col2im(col, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+    """The adjoint of im2col: each column entry is added to the input position it reads."""
+    fn = "col2im"
+    col = as_float_array(fn, "col", col, (2, 3))
+    shape = shape_nd(fn, "input_shape", input_shape, col.ndim + 1)
+    xs = shape if len(shape) == 4 else (1,) + shape
+    wshape, stride, padding, dilation, (P, Q) = unfold_args(fn, xs, kernel_size, stride,
+                                                            padding, dilation)
+    (N, C, H, W), (_, _, R, S), (ph, pw) = xs, wshape, padding
+    cb = col if col.ndim == 3 else col[None]
+    if cb.shape != (N, C * R * S, P * Q):
+        raise ValueError(f"{fn}: argument 'col' must have shape {(N, C * R * S, P * Q)} "
+                         f"(batched), got {col.shape}")
+    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=col.dtype)
+    for p in range(P):
+        for q in range(Q):
+            rows, cols = _receptive_field(p, q, R, S, stride, dilation)
+            xp[:, :, rows, cols] += cb[:, :, p * Q + q].reshape(N, C, R, S)
+    im = np.ascontiguousarray(xp[:, :, ph:ph + H, pw:pw + W])  # padding is dropped
+    return im if len(shape) == 4 else im[0]

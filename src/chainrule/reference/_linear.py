@@ -40,12 +40,13 @@ def linear_forward(x, w, b=None):
     return y
 
 
-def linear_backward(dy, x, w, *, bias=True):
+def linear_backward(dy, x, w, *, bias=True, need_dx=True, need_dw=True):
     """For y = x @ w.T + b and dy = dL/dy (N, out):
 
     dx[n, i] = sum_o dy[n, o] * w[o, i]        (N, in)
     dw[o, i] = sum_n dy[n, o] * x[n, i]        (out, in)
     db[o]    = sum_n dy[n, o]                  (out,), None when bias=False
+    need_dx=False / need_dw=False return None for dx / dw.
     """
     fn = "linear_backward"
     x, w, _ = linear_args(fn, x, w, None)
@@ -61,4 +62,4 @@ def linear_backward(dy, x, w, *, bias=True):
         dw += np.multiply.outer(dy[n], x[n])         # dy[n, o] * x[n, i]
         if bias:
             db += dy[n]
-    return dx, dw, db
+    return (dx if need_dx else None), (dw if need_dw else None), db

@@ -1,14 +1,11 @@
-/* gemm_driver.h — the BLIS-style loops around a micro-kernel, included by gemm.c once
- * per dtype with T (float/double), SUF (f32/f64) and UKR (cr_ukr_f32/cr_ukr_f64) defined.
+/* gemm_tmpl.h — the BLIS-style loops around a micro-kernel, included by gemm.c once per
+ * dtype with T (float/double) and SUF (f32/f64) defined (the template idiom of cpu.h).
  *
  * Notation: op(A)(i, p) = A[i*rs_a + p*cs_a] is M x K, op(B)(p, j) = B[p*rs_b + j*cs_b] is
  * K x N, C(i, j) = C[i*rsc + j*csc] is M x N (csc != 1 only for the transposed problem).
  */
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, SUF)
 
-static inline T FN(act_)(T v, int act) {
+static inline T CR_FN(act)(T v, int act) {
     switch (act) {
     case CR_ACT_TANH: return sizeof(T) == 4 ? (T)tanhf((float)v) : (T)tanh((double)v);
     case CR_ACT_RELU: return v < 0 ? (T)0 : v; /* NaN stays NaN, as in PyTorch */
@@ -20,7 +17,7 @@ static inline T FN(act_)(T v, int act) {
 
 /* The naive twin: the definition, one output at a time, serial. Used for tiny problems,
  * for K == 0 and if scratch memory cannot be allocated. */
-static void FN(gemm_naive_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha,
+static void CR_FN(gemm_naive)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha,
                             const T *A, int64_t lda, const T *B, int64_t ldb, T beta, T *C,
                             int64_t ldc, const T *bias_n, const T *bias_m, int act) {
     for (int64_t i = 0; i < M; i++) {
@@ -36,21 +33,21 @@ static void FN(gemm_naive_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T a
             if (beta != 0) v += beta * *cij;
             if (bias_n) v += bias_n[j];
             if (bias_m) v += bias_m[i];
-            *cij = FN(act_)(v, act);
+            *cij = CR_FN(act)(v, act);
         }
     }
 }
 
 /* Activation over one written tile (after the last K block). */
-static void FN(act_tile_)(T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, int act) {
+static void CR_FN(act_tile)(T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n, int act) {
     for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = FN(act_)(c[i * rsc + j * csc], act);
+        for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = CR_FN(act)(c[i * rsc + j * csc], act);
 }
 
 /* Pack rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into MR-row panels:
  * panel r at dst + r*MR*kc holds dst[p*MR + i] = op(A)(i0 + r*MR + i, p0 + p), zero-padded. */
-static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int64_t cs_a,
-                        int64_t i0, int64_t p0, int64_t mc, int64_t kc, int MR, PACKT pack_t) {
+static void CR_FN(pack_a)(T *restrict dst, const T *restrict A, int64_t rs_a, int64_t cs_a,
+                        int64_t i0, int64_t p0, int64_t mc, int64_t kc, int MR, CR_FN(cr_pack_t) pack_t) {
     for (int64_t ir = 0; ir < mc; ir += MR) {
         int64_t mr = mc - ir < MR ? mc - ir : MR;
         T *d = dst + ir * kc;
@@ -76,9 +73,9 @@ static void FN(pack_a_)(T *restrict dst, const T *restrict A, int64_t rs_a, int6
 }
 
 /* Pack one NR-column panel: dst[p*NR + j] = op(B)(p0 + p, j0 + j), j < nr, zero-padded. */
-static void FN(pack_b_panel_)(T *restrict dst, const T *restrict B, int64_t rs_b, int64_t cs_b,
+static void CR_FN(pack_b_panel)(T *restrict dst, const T *restrict B, int64_t rs_b, int64_t cs_b,
                               int64_t p0, int64_t j0, int64_t kc, int64_t nr, int NR,
-                              PACKT pack_t) {
+                              CR_FN(cr_pack_t) pack_t) {
     const T *src = B + p0 * rs_b + j0 * cs_b;
     if (cs_b == 1) { /* rows of op(B) contiguous: straight copies */
         for (int64_t p = 0; p < kc; p++) {
@@ -110,11 +107,11 @@ typedef struct {
     int act, MR, NR, direct;
     int64_t KC, MC, NC;
     const gemm_path *P;
-} FN(job_);
+} CR_FN(job);
 
 /* The naive loop on strided operands, for the rows [i0, i1) and columns [j0, j1) of C:
  * the fallback when no packing memory can be had. */
-static void FN(gemm_strided_naive_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0,
+static void CR_FN(gemm_strided_naive)(const CR_FN(job) *J, int64_t i0, int64_t i1, int64_t j0,
                                     int64_t j1) {
     for (int64_t i = i0; i < i1; i++)
         for (int64_t j = j0; j < j1; j++) {
@@ -126,7 +123,7 @@ static void FN(gemm_strided_naive_)(const FN(job_) *J, int64_t i0, int64_t i1, i
             if (J->beta != 0) v += J->beta * *cij;
             if (J->bias_n) v += J->bias_n[j];
             if (J->bias_m) v += J->bias_m[i];
-            *cij = FN(act_)(v, J->act);
+            *cij = CR_FN(act)(v, J->act);
         }
 }
 
@@ -136,10 +133,10 @@ static void FN(gemm_strided_naive_)(const FN(job_) *J, int64_t i0, int64_t i1, i
  * same order whatever part of C a thread owns, so results do not depend on the split.
  * direct = no packing of A (nor of B when its rows are contiguous): for small problems the
  * copies cost more than they save. Packing buffers are cached per thread (scratch). */
-static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+static void CR_FN(gemm_part)(const CR_FN(job) *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     const int64_t K = J->K, MR = J->MR, NR = J->NR;
     const int pack_a = !J->direct, pack_b = !J->direct || J->cs_b != 1;
-    const UKR ukr = (pack_a && pack_b) ? J->P->FN(packed_) : J->P->FN(strided_);
+    const CR_FN(cr_ukr) ukr = (pack_a && pack_b) ? J->P->CR_FN(packed) : J->P->CR_FN(strided);
     const int64_t M = i1 - i0, N = j1 - j0;
     /* balanced blocks: K in equal slices of at most KC (the same for every part: the K
      * split decides the rounding), M and N in MR / NR multiples */
@@ -150,7 +147,7 @@ static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0
     if (pack_b) bbuf = (T *)scratch(0, (size_t)kc_max * (size_t)nc_max * sizeof(T));
     if (pack_a) abuf = (T *)scratch(1, (size_t)mc_max * (size_t)kc_max * sizeof(T));
     if ((pack_b && !bbuf) || (pack_a && !abuf)) {
-        FN(gemm_strided_naive_)(J, i0, i1, j0, j1);
+        CR_FN(gemm_strided_naive)(J, i0, i1, j0, j1);
         return;
     }
     for (int64_t jc = j0; jc < j1; jc += nc_max) {
@@ -160,12 +157,12 @@ static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0
             const int first = pc == 0, last = pc + kc >= K;
             if (pack_b)
                 for (int64_t jr = 0; jr < nc; jr += NR)
-                    FN(pack_b_panel_)(bbuf + jr * kc, J->B, J->rs_b, J->cs_b, pc, jc + jr, kc,
-                                      nc - jr < NR ? nc - jr : NR, NR, J->P->FN(pack_t_));
+                    CR_FN(pack_b_panel)(bbuf + jr * kc, J->B, J->rs_b, J->cs_b, pc, jc + jr, kc,
+                                      nc - jr < NR ? nc - jr : NR, NR, J->P->CR_FN(pack_t));
             for (int64_t ic = i0; ic < i1; ic += mc_max) {
                 const int64_t mc = i1 - ic < mc_max ? i1 - ic : mc_max;
                 if (pack_a)
-                    FN(pack_a_)(abuf, J->A, J->rs_a, J->cs_a, ic, pc, mc, kc, MR, J->P->FN(pack_t_));
+                    CR_FN(pack_a)(abuf, J->A, J->rs_a, J->cs_a, ic, pc, mc, kc, MR, J->P->CR_FN(pack_t));
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int64_t nr = nc - jr < NR ? nc - jr : NR;
                     const T *b_p = pack_b ? bbuf + jr * kc : J->B + pc * J->rs_b + (jc + jr);
@@ -181,7 +178,7 @@ static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0
                         ukr(kc, a_p, rsa, csa, b_p, rsb, c_t, J->rsc, J->csc, mr, nr, J->alpha,
                             first ? J->beta : (T)1, bn, bm);
                         if (last && J->act != CR_ACT_NONE)
-                            FN(act_tile_)(c_t, J->rsc, J->csc, mr, nr, J->act);
+                            CR_FN(act_tile)(c_t, J->rsc, J->csc, mr, nr, J->act);
                     }
                 }
             }
@@ -193,13 +190,13 @@ static void FN(gemm_part_)(const FN(job_) *J, int64_t i0, int64_t i1, int64_t j0
  * NR-column chunks when there are more column tiles than row tiles, else along M in MR-row
  * chunks. No barrier anywhere (the team only joins at the end): on a busy machine a
  * descheduled thread then delays one join, not every block. */
-static void FN(gemm_threads_)(const FN(job_) *J, int nt) {
+static void CR_FN(gemm_threads)(const CR_FN(job) *J, int nt) {
     const int64_t tm = cdiv(J->M, J->MR), tn = cdiv(J->N, J->NR);
     const int by_cols = tn >= tm;
     const int64_t tiles = by_cols ? tn : tm;
     if (nt > tiles) nt = (int)tiles;
     if (nt <= 1) {
-        FN(gemm_part_)(J, 0, J->M, 0, J->N);
+        CR_FN(gemm_part)(J, 0, J->M, 0, J->N);
         return;
     }
 #pragma omp parallel num_threads(nt)
@@ -208,16 +205,16 @@ static void FN(gemm_threads_)(const FN(job_) *J, int nt) {
         const int64_t t0 = tiles * tid / team, t1 = tiles * (tid + 1) / team;
         if (by_cols) {
             const int64_t j0 = t0 * J->NR, j1 = t1 * J->NR < J->N ? t1 * J->NR : J->N;
-            if (j0 < j1) FN(gemm_part_)(J, 0, J->M, j0, j1);
+            if (j0 < j1) CR_FN(gemm_part)(J, 0, J->M, j0, j1);
         } else {
             const int64_t i0 = t0 * J->MR, i1 = t1 * J->MR < J->M ? t1 * J->MR : J->M;
-            if (i0 < i1) FN(gemm_part_)(J, i0, i1, 0, J->N);
+            if (i0 < i1) CR_FN(gemm_part)(J, i0, i1, 0, J->N);
         }
     }
 }
 
 /* C = act(beta*C + biases) when there is nothing to multiply (K == 0). */
-static void FN(gemm_k0_)(int64_t M, int64_t N, T beta, T *C, int64_t ldc, const T *bias_n,
+static void CR_FN(gemm_k0)(int64_t M, int64_t N, T beta, T *C, int64_t ldc, const T *bias_n,
                          const T *bias_m, int act) {
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -225,22 +222,22 @@ static void FN(gemm_k0_)(int64_t M, int64_t N, T beta, T *C, int64_t ldc, const 
             T v = beta != 0 ? beta * *cij : (T)0;
             if (bias_n) v += bias_n[j];
             if (bias_m) v += bias_m[i];
-            *cij = FN(act_)(v, act);
+            *cij = CR_FN(act)(v, act);
         }
 }
 
-void FN(cr_gemm_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,
+void CR_FN(cr_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,
                   int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc,
                   const T *bias_n, const T *bias_m, int act) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
-        FN(gemm_k0_)(M, N, beta, C, ldc, bias_n, bias_m, act);
+        CR_FN(gemm_k0)(M, N, beta, C, ldc, bias_n, bias_m, act);
         return;
     }
     const gemm_path *P = current_path();
     const double work = (double)M * (double)N * (double)K;
     if (work <= NAIVE_MAX_WORK) {
-        FN(gemm_naive_)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias_n, bias_m, act);
+        CR_FN(gemm_naive)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias_n, bias_m, act);
         return;
     }
     int nt = cr_in_parallel() ? 1 : cr_get_num_threads();
@@ -250,7 +247,7 @@ void FN(cr_gemm_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, cons
     const T *a = A, *b = B, *bn = bias_n, *bm = bias_m;
     int64_t rs_a = ta ? 1 : lda, cs_a = ta ? lda : 1;
     int64_t rs_b = tb ? 1 : ldb, cs_b = tb ? ldb : 1;
-    const int MR = P->FN(mr_), NR = P->FN(nr_);
+    const int MR = P->CR_FN(mr), NR = P->CR_FN(nr);
     /* Few columns (e.g. a 10-class output layer): compute C^T = op(B)^T op(A)^T instead,
      * so the vector dimension of the tile runs along M and is not mostly padding. */
     if (K >= 16 && N < NR &&
@@ -262,11 +259,10 @@ void FN(cr_gemm_)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, cons
         rsc = 1; csc = ldc;
         bn = bias_m; bm = bias_n;
     }
-    FN(job_) J = {m, n, K, a, b, rs_a, cs_a, rs_b, cs_b, alpha, beta, C, rsc, csc, bn, bm,
-                  act, MR, NR, P->FN(strided_) != NULL && work <= DIRECT_MAX_WORK,
-                  P->FN(kc_), P->FN(mc_), P->FN(nc_), P};
+    CR_FN(job) J = {m, n, K, a, b, rs_a, cs_a, rs_b, cs_b, alpha, beta, C, rsc, csc, bn, bm,
+                  act, MR, NR, P->CR_FN(strided) != NULL && work <= DIRECT_MAX_WORK,
+                  P->CR_FN(kc), P->CR_FN(mc), P->CR_FN(nc), P};
     block_override(&J.KC, &J.MC, &J.NC);
-    FN(gemm_threads_)(&J, nt);
+    CR_FN(gemm_threads)(&J, nt);
 }
 
-#undef FN

@@ -1,0 +1,113 @@
+/* conv_internal.h — what the convolution files share (internal; the API is conv.h).
+ *
+ *   conv_plan.c     the plan of one call (path, threads, blocking, scratch bytes) and the
+ *                   cached scratch buffer; cr_conv2d_workspace_bytes reports the plan
+ *   conv_im2col.c   im2col / col2im (conv_im2col_tmpl.h, float and double)
+ *   conv_gemm.c     the entry points and the im2col + matrix-product path
+ *                   (conv_gemm_tmpl.h, float and double)
+ *   conv_implicit.c the float32 paths without im2col (x86 only; their inner products are
+ *                   the AVX-512 kernels of conv_avx512.c)
+ */
+#ifndef CHAINRULE_CONV_INTERNAL_H
+#define CHAINRULE_CONV_INTERNAL_H
+#include <stdint.h>
+#include "chainrule.h"
+
+/* How work is cut into blocks: G images per block (whole images) when G > 1, else
+ * `rows` output rows of one image. Depends on the sizes and the limit, never on threads. */
+typedef struct { int64_t G, rows, cols; } conv_blocking;
+
+enum {
+    CONV_GEMM = 0,        /* im2col + matrix products, both dtypes */
+    CONV_IMPLICIT = 1,    /* forward: implicit im2col; backward: dx, dw, db in place (small dw) */
+    CONV_IMPLICIT_DW = 2, /* backward: dw, db in place (dx as a convolution, see dx_as_conv) */
+};
+
+/* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
+ * workspace limit and the thread count: computed once per call by conv_plan_make, and
+ * reported by cr_conv2d_workspace_bytes. */
+typedef struct {
+    int path;           /* CONV_GEMM, CONV_IMPLICIT or CONV_IMPLICIT_DW */
+    int nt;             /* threads */
+    int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the implicit forward of dd */
+    cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
+    conv_blocking bl;   /* CONV_GEMM: the blocks */
+    int64_t nblocks;    /* CONV_GEMM: number of blocks of bl.G images */
+    int by_block;       /* CONV_GEMM forward and dx: threads take whole blocks (else they
+                         * work inside each block in turn) */
+    int64_t ws_elems;   /* scratch elements per thread */
+    int64_t ws_threads; /* threads that get a scratch slice */
+    int64_t ws_bytes;   /* all scratch of the call (max over its phases), in bytes */
+} conv_plan;
+
+/* which: 0 forward, 1 backward; elsize: 4 (float32) or 8 (float64). d->N > 0. */
+void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t elsize);
+
+/* 1x1 kernel, stride 1, no padding: the image itself is the im2col matrix. */
+static inline int conv_is_pointwise(const cr_conv2d_dims *d) {
+    return d->R == 1 && d->S == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+/* The AVX-512 kernels of conv_avx512.c run at ISA level avx512 (cpu.h). */
+#ifdef CR_X86
+static inline int conv_avx512(void) { return cr_isa() >= CR_ISA_AVX512; }
+#else
+static inline int conv_avx512(void) { return 0; }
+#endif
+
+/* The scratch buffer: one is cached across calls (see conv_plan.c). */
+void *conv_ws_alloc(int64_t bytes);
+void conv_ws_free(void *p);
+
+/* im2col_rows / col2im_rows of CRS rows [row0, row1), output rows [p0, p1) of one image,
+ * col with row stride ld; _par splits one image by channel over nt threads. */
+void conv_im2col_rows_f32(float *col, int64_t ld, const float *im, const cr_conv2d_dims *d,
+                          int64_t row0, int64_t row1, int64_t p0, int64_t p1);
+void conv_im2col_rows_f64(double *col, int64_t ld, const double *im, const cr_conv2d_dims *d,
+                          int64_t row0, int64_t row1, int64_t p0, int64_t p1);
+void conv_col2im_rows_f32(float *im, const float *col, int64_t ld, const cr_conv2d_dims *d,
+                          int64_t row0, int64_t row1, int64_t p0, int64_t p1);
+void conv_col2im_rows_f64(double *im, const double *col, int64_t ld, const cr_conv2d_dims *d,
+                          int64_t row0, int64_t row1, int64_t p0, int64_t p1);
+void conv_im2col_par_f32(float *col, int64_t ld, const float *im, const cr_conv2d_dims *d,
+                         int64_t p0, int64_t p1, int nt);
+void conv_im2col_par_f64(double *col, int64_t ld, const double *im, const cr_conv2d_dims *d,
+                         int64_t p0, int64_t p1, int nt);
+void conv_col2im_par_f32(float *im, const float *col, int64_t ld, const cr_conv2d_dims *d,
+                         int64_t p0, int64_t p1, int nt);
+void conv_col2im_par_f64(double *im, const double *col, int64_t ld, const cr_conv2d_dims *d,
+                         int64_t p0, int64_t p1, int nt);
+
+/* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1) (conv_gemm_tmpl.h). */
+void conv_bias_grad_rows_f32(float *dbias, const float *dout, const cr_conv2d_dims *d,
+                             int64_t k0, int64_t k1);
+void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_dims *d,
+                             int64_t k0, int64_t k1);
+
+#ifdef CR_X86
+/* conv_avx512.c: the unpacked float32 products (see there). */
+void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, int64_t rsa,
+                              int64_t csa, const float *B, int64_t ldb, const int64_t *boff,
+                              float *C, int64_t ldc, const int64_t *coff, int acc,
+                              const float *bias);
+void cr_conv_dot_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
+                            const float *B, int64_t ldb, const int64_t *boff, float *C,
+                            int64_t ldc);
+void cr_conv_dot_acc_f32_avx512(int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
+                                const float *B, const int64_t *boff, float *acc);
+void cr_conv_dot_reduce_f32_avx512(int64_t m, int64_t n, const float *acc, float *C, int64_t ldc);
+
+/* conv_implicit.c: the float32 paths without im2col, by plan path. */
+int conv_forward_implicit_f32(float *out, const float *inp, const float *w, const float *bias,
+                              const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_backward_implicit_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *w, const cr_conv2d_dims *d,
+                               const conv_plan *pl);
+int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float *dout,
+                                      const float *inp, const cr_conv2d_dims *d,
+                                      const conv_plan *pl);
+int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
+                                    const cr_conv2d_dims *d, const conv_plan *pl);
+#endif
+
+#endif

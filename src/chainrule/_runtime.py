@@ -1,0 +1,91 @@
+"""The CPU runtime: thread count, glibc heap tuning, instruction-set query.
+
+With ``chainrule.ops`` this is the only module that imports the C extension
+(``chainrule._kernels``); everything above (autograd, nn, optim, train, bench) goes
+through these two. ``chainrule.set_num_threads`` / ``get_num_threads`` are re-exported
+from here; ``tune_heap()`` is called once by the package ``__init__``.
+"""
+import os
+
+from . import _cpus, _kernels
+
+__all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
+           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file"]
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of OpenMP threads every chainrule kernel uses (n >= 1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
+    if n > 2**31 - 1:
+        raise ValueError(f"set_num_threads: n must be <= {2**31 - 1} (a C int), got {n}")
+    _kernels.set_num_threads(_cpus.fork_safe_threads(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads chainrule's kernels use."""
+    return _kernels.get_num_threads()
+
+
+def tune_heap(environ=os.environ) -> bool:
+    """Ask glibc to keep memory freed between training steps mapped (see csrc/heap.c):
+    otherwise every step page-faults its activations back in (measured: ~35% of a
+    LeNet-5 batch-64 step). Keeps up to 128 MiB of freed heap; blocks up to 32 MiB come
+    from the heap. Skipped if CHAINRULE_MALLOC_TUNING=0 or the user tuned malloc through
+    the environment. True when applied."""
+    if environ.get("CHAINRULE_MALLOC_TUNING", "1") == "0":
+        return False
+    if ("MALLOC_TRIM_THRESHOLD_" in environ or "MALLOC_MMAP_THRESHOLD_" in environ
+            or "glibc.malloc" in environ.get("GLIBC_TUNABLES", "")):
+        return False
+    return _kernels.heap_keep_freed(128 << 20, 32 << 20)
+
+
+def isa() -> str:
+    """The vector instruction set the kernels use: "avx512", "avx2" or "generic"
+    (capped by the CHAINRULE_ISA environment variable or :func:`set_isa`)."""
+    return _kernels.isa()
+
+
+def isa_detected() -> str:
+    """The best instruction set this CPU runs, before any CHAINRULE_ISA cap."""
+    return _kernels.isa_detected()
+
+
+def set_isa(name=None) -> None:
+    """Force the kernels onto one instruction set ("avx512", "avx2", "generic"; None =
+    the best this CPU runs), for tests and benchmarks. ValueError if unknown or not
+    supported by this CPU."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"set_isa: name must be a str or None, got {name!r}")
+    _kernels.set_isa(name)
+
+
+def cpu_clock_ghz() -> float:
+    """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
+    return _kernels.cpu_clock_ghz()
+
+
+def extension_file() -> str:
+    """Path of the compiled extension (show_config finds its OpenMP runtime from it)."""
+    return _kernels.__file__
+
+
+def apply_default_threads() -> None:
+    """Without OMP_NUM_THREADS, use as many threads as this process has usable CPUs
+    (affinity mask capped by the cgroup quota), not the host's core count."""
+    if not os.environ.get("OMP_NUM_THREADS", "").strip():
+        _kernels.set_num_threads(_cpus.available_cpus())
+
+
+def _after_fork_in_child() -> None:
+    _cpus.mark_forked_child()
+    _kernels.set_num_threads(1)  # libgomp's pool does not survive fork: run serially
+
+
+def install() -> None:
+    """Run once by the package __init__: default threads, fork handler, heap tuning."""
+    apply_default_threads()
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+    tune_heap()

@@ -1,0 +1,183 @@
+"""The backward walk, gradient accumulation and the buffer-reuse trick.
+
+A recorded node is a :class:`~chainrule.autograd.Tensor` with ``_parents`` (the Tensor
+operands), ``_backward`` (maps ``g = dL/d(result)`` to a tuple ``(dL/d(parent) or None,
+...)`` aligned with ``_parents``) and ``_seq``, its creation number taken from
+:data:`counter` (see :func:`chainrule.autograd.function.make`). :func:`backward` (bound as
+``Tensor.backward``) collects the nodes reachable from the output (iteratively, so deep
+graphs do not hit Python's recursion limit) and visits them in decreasing creation number
+-- a topological order, since a node is always created after its parents -- summing the
+contributions reaching each node and accumulating (``+=``) into ``.grad`` of the leaves
+that require a gradient, as PyTorch does. Gradients of intermediate results are not kept.
+
+This module never needs the Tensor class itself: it walks the node fields only.
+"""
+from __future__ import annotations
+
+import itertools
+import operator
+import sys
+
+import numpy as np
+
+from .modes import anomaly, check_finite, op_name
+
+__all__ = ["counter", "backward", "sole", "CLOSURE_REFS"]
+
+counter = itertools.count()  # creation numbers: make() gives each new node next(counter)
+
+
+def _freed(g):
+    raise RuntimeError("Tensor.backward: trying to backward through a part of the graph that "
+                       "was already freed by an earlier backward(); call that backward with "
+                       "retain_graph=True to keep it")
+
+
+_seq_of = operator.attrgetter("_seq")
+
+
+def _accumulate(leaf, g):
+    """leaf.grad += g. The first gradient is stored as a C-ordered array of the leaf's
+    dtype that aliases nothing: ``g`` itself when it is a fresh array only the engine
+    holds (a kernel's output, see :func:`sole`), else a copy (``g`` may be an array an op
+    handed to several parents, a view, or the caller's own ``grad``)."""
+    if g.shape != leaf.array.shape:  # pragma: no cover - guards op bugs
+        raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
+                           f"{leaf.array.shape}")
+    if leaf._grad is None:
+        if g.dtype == leaf.array.dtype and sole(g, _LEAF_REFS):
+            leaf._grad = g
+        else:
+            leaf._grad = np.array(g, dtype=leaf.array.dtype, order="C")
+    else:
+        leaf._grad += g
+
+
+# ---------------------------------------------------------------------------- ownership
+# A gradient array that nothing but the backward walk references can be reused in place
+# (a ReLU backward writes into its incoming gradient) or stored as a leaf's .grad without
+# a copy. CPython's reference count tells: ``sole(a, refs)`` is true when ``a`` is a
+# writable, C-contiguous base array (not a view) with at most ``refs`` references, the
+# number the walk itself holds at that call site (measured below by running the same call
+# pattern on a fresh array, so it follows the interpreter). Anything else -- another
+# parent's gradient, a tensor's data, a closure's saved array, the caller's ``grad`` --
+# adds a reference and the array is copied instead. Without sys.getrefcount (or on a
+# free-threaded build): always copy.
+_getrefcount = getattr(sys, "getrefcount", None)
+if not getattr(sys, "_is_gil_enabled", lambda: True)():  # free-threaded: counts are loose
+    _getrefcount = None
+
+
+def sole(a, refs):
+    """True when ``a`` is a fresh gradient array nothing but the walk holds: a backward
+    closure may then overwrite it. Inside a closure ``fn(g)`` called by the walk, pass
+    ``refs=CLOSURE_REFS`` and call it on the closure's own argument."""
+    return (_getrefcount is not None and type(a) is np.ndarray and a.base is None
+            and a.flags.writeable and a.flags.c_contiguous and _getrefcount(a) <= refs)
+
+
+def _count_leaf_refs():
+    """References to a fresh leaf gradient inside ``_accumulate``, as the walk calls it:
+    the closure's result tuple, zip's reused item tuple, the loop variable, the argument."""
+    seen = []
+
+    def probe(leaf, g):
+        seen.append(_getrefcount(g))
+    parents, pgs = (None,), (np.empty(1),)
+    for p, pg in zip(parents, pgs):
+        probe(p, pg)
+    return seen[0] + 1  # + the reference sole's own argument adds
+
+
+def _count_closure_refs():
+    """References to a fresh incoming gradient ``g`` inside a backward closure calling
+    ``sole(g, ...)``: the walk's ``g`` variable and the closure's argument."""
+    seen = []
+
+    def closure(g):
+        seen.append(_getrefcount(g))
+    g = np.empty(1)
+    closure(g)
+    return seen[0] + 1
+
+
+_LEAF_REFS = _count_leaf_refs() if _getrefcount is not None else 0
+CLOSURE_REFS = _count_closure_refs() if _getrefcount is not None else 0
+
+
+# ---------------------------------------------------------------------------- the walk
+def backward(self, grad=None, retain_graph=False):
+    """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
+
+    ``grad`` is dL/d(self); it defaults to 1 when self has one element. As in PyTorch,
+    the graph's saved arrays are released as the walk passes them (so a training loop
+    does not keep last step's activations alive); pass ``retain_graph=True`` to call
+    backward through the same graph again.
+    """
+    # Bound as Tensor.backward itself (not called through a wrapper): a wrapper's frame
+    # would hold one more reference to the root gradient and defeat sole().
+    if not self.requires_grad:
+        raise RuntimeError("Tensor.backward: this tensor does not require grad and has no "
+                           "graph (were its inputs created with requires_grad=True, and "
+                           "was it computed outside no_grad?)")
+    if grad is None:
+        if self.array.size != 1:
+            raise ValueError(f"Tensor.backward: grad can be omitted only for a tensor with "
+                             f"one element; got shape {self.array.shape}, pass grad=")
+        grad = np.ones_like(self.array)
+    else:
+        grad = np.asarray(grad)  # a Tensor gives its own data (Tensor.__array__)
+        if grad.dtype.kind not in "iuf":
+            raise TypeError(f"Tensor.backward: grad must be a float array, got {grad.dtype}")
+        if grad.shape != self.array.shape:
+            raise ValueError(f"Tensor.backward: grad has shape {grad.shape}, expected "
+                             f"{self.array.shape}")
+        if grad.dtype != self.array.dtype:
+            if grad.dtype.kind == "f":
+                raise TypeError(f"Tensor.backward: grad dtype {grad.dtype} differs from "
+                                f"the tensor's dtype {self.array.dtype}")
+            grad = grad.astype(self.array.dtype)
+
+    if self._backward is None:  # backward() on a leaf
+        _accumulate(self, grad)
+        return
+    # Collect the interior nodes reachable from self (iteratively: no recursion limit).
+    # Every node is created after its parents, so decreasing creation number is a
+    # topological order: a node is visited only after everything that consumes it.
+    nodes = [self]
+    seen = {id(self)}
+    for node in nodes:  # the list grows while we walk it
+        for p in node._parents:
+            if p._backward is not None and id(p) not in seen:
+                seen.add(id(p))
+                nodes.append(p)
+    if len(nodes) > 1:
+        nodes.sort(key=_seq_of, reverse=True)
+
+    grads = {id(self): grad}
+    del grad  # the root gradient may be sole too (unless the caller holds it)
+    for node in nodes:
+        g = grads.pop(id(node), None)
+        parents, fn = node._parents, node._backward
+        if not retain_graph:
+            node._parents = ()
+            node._backward = _freed
+        if g is None:
+            continue
+        pgs = pg = None  # the last node's references: g may be sole (see sole)
+        pgs = fn(g)
+        g = None  # the walk's own reference: lets a leaf adopt a passed-through array
+        if anomaly.enabled:
+            for i, pg in enumerate(pgs):
+                if pg is not None:
+                    check_finite(np.asarray(pg), f"the backward of '{op_name(fn)}' "
+                                 f"(gradient of its input {i})")
+        for p, pg in zip(parents, pgs):
+            if pg is None or not p.requires_grad:
+                continue
+            if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
+                _accumulate(p, pg)
+                continue
+            pid = id(p)
+            prev = grads.get(pid)
+            grads[pid] = pg if prev is None else prev + pg

@@ -1,0 +1,120 @@
+"""Fused optimizer steps (C, csrc/optim.c): one pass over each parameter buffer, in place.
+
+Arrays of any shape: ``param`` and the state buffers are updated in place, so they must be
+writable C-contiguous float32/float64 ndarrays of one dtype and shape (never copied);
+``grad`` may be any float array of that shape and dtype (copied if not C-contiguous).
+Distinct arrays must not share memory. The rules are PyTorch's (torch.optim.SGD, Adam,
+AdamW, single-tensor, no amsgrad); both return None.
+"""
+import numpy as np
+
+from .. import _kernels
+from .._checks import (_F32, _F64, _ND, FLOAT_DTYPES, _describe, as_float_array, as_int,
+                       as_real, plain)
+
+__all__ = ["sgd_step", "adam_step"]
+
+
+def _state(fn, name, a, param):
+    """A buffer updated in place: exactly param's shape and dtype, C-contiguous, writable."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{fn}: argument '{name}' must be an ndarray (updated in place), got "
+                        f"{_describe(a)}")
+    if a.dtype not in FLOAT_DTYPES or (name != "param" and a.dtype != param.dtype):
+        raise TypeError(f"{fn}: argument '{name}' must have dtype "
+                        f"{param.dtype if name != 'param' else 'float32 or float64'}, got "
+                        f"{a.dtype} (shape {a.shape})")
+    if a.shape != param.shape:
+        raise ValueError(f"{fn}: argument '{name}' must have the shape of param "
+                         f"{param.shape}, got {a.shape}")
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{fn}: argument '{name}' must be a writable C-contiguous array "
+                         f"(it is updated in place), got strides {a.strides}")
+    return a
+
+
+def _grad(fn, grad, param):
+    """grad as a C-contiguous array of param's shape and dtype (copied if needed)."""
+    grad = as_float_array(fn, "grad", grad)
+    if grad.dtype != param.dtype:
+        raise TypeError(f"{fn}: argument 'grad' must have param's dtype {param.dtype}, "
+                        f"got {grad.dtype}")
+    if grad.shape != param.shape:
+        raise ValueError(f"{fn}: argument 'grad' must have the shape of param "
+                         f"{param.shape}, got {grad.shape}")
+    return grad
+
+
+def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
+             weight_decay=0.0, maximize=False, first_step=False):
+    """One SGD step in place on param (and momentum_buf unless momentum == 0)::
+
+        g = (-grad if maximize else grad) + weight_decay * param
+        buf = g  if first_step  else  momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf  if nesterov  else  buf           (when momentum != 0)
+        param -= lr * g
+
+    momentum_buf may be None when momentum == 0; first_step=True starts the buffer
+    (PyTorch's first step, when its buffer is still None).
+    """
+    fn = "sgd_step"
+    if not (type(param) is _ND and type(grad) is _ND and grad.dtype is param.dtype
+            and grad.shape == param.shape and param.flags.c_contiguous
+            and param.flags.writeable and grad.flags.c_contiguous
+            and (param.dtype is _F32 or param.dtype is _F64)
+            and (momentum_buf is None or (type(momentum_buf) is _ND
+                                          and momentum_buf.dtype is param.dtype
+                                          and momentum_buf.shape == param.shape
+                                          and momentum_buf.flags.c_contiguous
+                                          and momentum_buf.flags.writeable))
+            and type(lr) is float and type(momentum) is float and type(dampening) is float
+            and type(weight_decay) is float):  # else the full checks
+        param = _state(fn, "param", param, param)
+        grad = _grad(fn, grad, param)
+        lr, momentum = as_real(fn, "lr", lr), as_real(fn, "momentum", momentum)
+        dampening = as_real(fn, "dampening", dampening)
+        weight_decay = as_real(fn, "weight_decay", weight_decay)
+        if momentum != 0.0 and momentum_buf is not None:
+            momentum_buf = _state(fn, "momentum_buf", momentum_buf, param)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"{fn}: Nesterov momentum requires a momentum > 0 and zero "
+                         f"dampening, got momentum={momentum}, dampening={dampening}")
+    if momentum == 0.0:
+        momentum_buf = None
+    elif momentum_buf is None:
+        raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum != 0")
+    if maximize:
+        grad = np.negative(grad)
+    _kernels.sgd_step(param, momentum_buf, grad, lr, momentum, dampening, weight_decay,
+                      bool(nesterov), bool(first_step))
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, *, step, lr=1e-3, beta1=0.9, beta2=0.999,
+              eps=1e-8, weight_decay=0.0, decoupled=False, maximize=False):
+    """One Adam (decoupled=False) or AdamW (decoupled=True) step in place on param,
+    exp_avg and exp_avg_sq; step is the 1-based step count (bias corrections)::
+
+        g = -grad if maximize else grad
+        Adam: g = g + weight_decay * param     AdamW: param *= 1 - lr * weight_decay
+        exp_avg += (1 - beta1) * (g - exp_avg);  exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) g^2
+        param -= lr / (1 - beta1^step) * exp_avg / (sqrt(exp_avg_sq) / sqrt(1 - beta2^step) + eps)
+    """
+    fn = "adam_step"
+    if not (plain(getattr(param, "dtype", None), param, grad, exp_avg, exp_avg_sq)
+            and param.shape == grad.shape == exp_avg.shape == exp_avg_sq.shape
+            and param.flags.writeable and exp_avg.flags.writeable
+            and exp_avg_sq.flags.writeable and type(step) is int and step >= 1
+            and type(lr) is float and type(beta1) is float and type(beta2) is float
+            and type(eps) is float and type(weight_decay) is float):  # else the full checks
+        param = _state(fn, "param", param, param)
+        grad = _grad(fn, grad, param)
+        exp_avg = _state(fn, "exp_avg", exp_avg, param)
+        exp_avg_sq = _state(fn, "exp_avg_sq", exp_avg_sq, param)
+        step = as_int(fn, "step", step, 1)
+        lr, beta1, beta2 = as_real(fn, "lr", lr), as_real(fn, "beta1", beta1), \
+            as_real(fn, "beta2", beta2)
+        eps, weight_decay = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
+    if maximize:
+        grad = np.negative(grad)
+    _kernels.adam_step(param, exp_avg, exp_avg_sq, grad, lr, beta1, beta2, eps, weight_decay,
+                       bool(decoupled), step)
