@@ -479,3 +479,29 @@ def test_fuzz_gru(data):
         _check("gru_backward", (arr((T, N, H)), x, h0, w_ih, w_hh, *saved),
                dict(bias=d(st.booleans())), base)
 
+
+@FUZZ
+@given(st.data())
+def test_fuzz_embedding(data):
+    d = data.draw
+    num, dim = d(st.integers(0, 6)), d(st.integers(0, 4))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    ishape = tuple(d(st.lists(st.integers(0, 4), max_size=3)))
+    rng = np.random.default_rng(d(st.integers(0, 99)))
+    idx = rng.integers(0, max(num, 1), ishape)
+    r = d(st.integers(0, 8))
+    if r == 0 and idx.size:
+        idx.flat[0] = d(st.sampled_from([-1, num, 2**62, -(2**62)]))
+    elif r == 1:
+        idx = idx.astype(d(st.sampled_from([np.float64, np.bool_, np.int32, np.uint8])))
+    elif r == 2:
+        idx = d(st.sampled_from([None, "junk", [[0, 1], [2]], 1.5]))
+    if d(st.booleans()):
+        _check("embedding_forward", (_array(d, _maybe_perturb_shape(d, (num, dim)),
+                                            _dtype(d, base)), idx), None, base)
+        return
+    dy = _array(d, _maybe_perturb_shape(d, np.shape(idx) + (dim,)), _dtype(d, base))
+    kw = dict(padding_idx=d(st.sampled_from([None, 0, -1, num, -num - 1, 1.0, "x"])),
+              scale_grad_by_freq=d(st.sampled_from([False, True, 1, None])))
+    n = d(st.sampled_from([num, num, -1, 2**62, 1.5, None]))
+    _check("embedding_backward", (dy, idx, n), kw, base)

@@ -129,6 +129,18 @@ cdef extern from "chainrule.h" nogil:
                             const double *w_hh, const double *hs, const double *gates,
                             int64_t T, int64_t N, int64_t I, int64_t H)
 
+    # ---- embed.h ----
+    void cr_embedding_forward_f32(float *out, const float *weight, const int64_t *idx,
+                                  int64_t n, int64_t dim)
+    void cr_embedding_forward_f64(double *out, const double *weight, const int64_t *idx,
+                                  int64_t n, int64_t dim)
+    int cr_embedding_backward_f32(float *dweight, const float *dout, const int64_t *idx,
+                                  int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
+                                  int scale_by_freq)
+    int cr_embedding_backward_f64(double *dweight, const double *dout, const int64_t *idx,
+                                  int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
+                                  int scale_by_freq)
+
     # ---- optim.h ----
     int CR_OPTIM_PARALLEL_MIN
     void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,

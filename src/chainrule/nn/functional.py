@@ -16,7 +16,7 @@ from ..autograd.function import as_tensor, make
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy"]
+           "binary_cross_entropy_with_logits", "cross_entropy", "embedding", "embedding_bag"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -409,3 +409,6 @@ def _cross_entropy_indices(x, a2, idx, single, reduction):
         dx = ops.softmax_cross_entropy_backward(prob, idx, scale)
         return (dx[0] if single else dx,)
     return make(out, (x,), backward)
+
+
+from .sparse import embedding, embedding_bag  # noqa: E402  (uses nn.modules)

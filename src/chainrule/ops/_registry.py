@@ -228,6 +228,25 @@ def _gated_torch(G):
     return run
 
 
+# ---- embedding ----------------------------------------------------------------------------
+def _embedding_cases(rng, dt):
+    """(weight, indices): repeated rows, 2-D indices, a non-contiguous table, batch 1."""
+    w = lambda n, d: _a(rng, (n, d), dt)
+    return [((w(11, 7), rng.integers(0, 11, 13)), {}),
+            ((_strided(w(5, 3)), rng.integers(0, 5, (4, 6))), {}),
+            ((w(17, 1), np.array([16])), {}),
+            ((w(3, 5), np.array([[2, 2], [2, 0]], np.int32)), {})]
+
+
+def _embedding_bwd_cases(rng, dt):
+    out = []
+    for i, ((w, idx), _) in enumerate(_embedding_cases(rng, dt)):
+        kw = [{}, dict(padding_idx=1), dict(scale_grad_by_freq=True),
+              dict(padding_idx=-1, scale_grad_by_freq=True)][i]
+        out.append(((_a(rng, np.shape(idx) + (w.shape[1],), dt), idx, w.shape[0]), kw))
+    return out
+
+
 # ---- activations, softmax cross-entropy, optimizer steps --------------------------------
 _ACT_SHAPES = [(7, 13), (1, 5), (2, 3, 5, 7), (11,)]
 
@@ -395,6 +414,17 @@ _entries = [
                      output=lambda y: y[0]),
            bench={"pytest": [("gru", 64, 8, 10)], "full": [("gru", 512, 32, 100)]}),
     Kernel("gru_backward", ("gru_backward",), cases=_gru_bwd_cases),
+    Kernel("embedding_forward", ("embedding_forward",), cases=_embedding_cases,
+           torch=lambda torch, w, idx: torch.nn.functional.embedding(idx, w),
+           grad=Grad("embedding_backward", (0,),
+                     lambda a, k, y, dy: ((dy, a[1], a[0].shape[0]), {})),
+           # (num_embeddings, dim, lookups): issue 12's bar is the first
+           bench={"pytest": [(50000, 256, 65536), (1000, 64, 4096)]}),
+    Kernel("embedding_backward", ("embedding_backward",), cases=_embedding_bwd_cases,
+           torch=lambda torch, dy, idx, num, padding_idx=None, scale_grad_by_freq=False:
+           torch.ops.aten.embedding_dense_backward(dy, idx, num, -1 if padding_idx is None
+                                                   else padding_idx % num,
+                                                   scale_grad_by_freq)),
     *_act_entries("relu", "relu"),
     *_act_entries("sigmoid", "sigmoid"),
     *_act_entries("tanh", "tanh"),

@@ -9,9 +9,10 @@ from ._conv import *  # noqa: F401,F403
 from ._pool import *  # noqa: F401,F403
 from ._rnn import *  # noqa: F401,F403
 from ._lstm import *  # noqa: F401,F403
+from ._embed import *  # noqa: F401,F403
 from ._act import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
-from . import _linear, _conv, _pool, _rnn, _act, _optim, _lstm
+from . import _linear, _conv, _pool, _rnn, _act, _optim, _lstm, _embed
 
-__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _optim, _lstm)
+__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _optim, _lstm, _embed)
            for n in m.__all__]
