@@ -168,6 +168,10 @@ class _RecurrentBase(Module):
 
     def _run(self, x, hx):
         """-> (output, h_n, c_n or None) in PyTorch's layouts."""
+        from .utils.rnn import PackedSequence
+        if isinstance(x, PackedSequence):
+            from ._packed import run_packed
+            return run_packed(self, x, hx)
         fn = f"{type(self).__name__}.forward"
         lstm = self._mode == "LSTM"
         x = as_tensor(x, fn, "input")
