@@ -74,9 +74,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise ValueError(f"{fn}: per_sample_weights is only supported for mode='sum', "
                              f"got mode={mode!r}")
         psw = as_tensor(per_sample_weights, fn, "per_sample_weights")
-        if psw.array.size != idx.size or psw.array.shape != np.shape(getattr(input, "array", input)):
+        ishape = np.shape(getattr(input, "array", input))
+        if psw.array.size != idx.size or psw.array.shape != ishape:
             raise ValueError(f"{fn}: per_sample_weights must have the shape of input "
-                             f"{np.shape(getattr(input, 'array', input))}, got {psw.array.shape}")
+                             f"{ishape}, got {psw.array.shape}")
         if psw.array.dtype != w.array.dtype:
             raise TypeError(f"{fn}: per_sample_weights has dtype {psw.array.dtype} but weight "
                             f"has {w.array.dtype}")
