@@ -13,16 +13,23 @@ void CR_FN(cr_embedding_forward)(T *out, const T *weight, const int64_t *idx, in
     CR_SPLIT_RANGE(n, EMB_PAR_MIN / (double)dim, CR_FN(emb_gather)(out, weight, idx, lo, hi, dim));
 }
 
-/* rows [r0, r1) of dweight from the sorted lookups */
+/* rows [r0, r1) of dweight from the sorted lookups. Runs of rows without lookups (or the
+ * padding row) are zeroed by ONE memset each: for a long run libc writes without reading
+ * the lines first, which is most of the table when lookups are few or skewed. A row with
+ * lookups starts as a copy of its first dout row and adds the rest in lookup order. */
 static void CR_FN(emb_rows)(T *dweight, const T *dout, const int64_t *order,
                             const int64_t *start, int64_t r0, int64_t r1, int64_t dim,
                             int64_t padding_idx, int scale_by_freq) {
+    int64_t zero_from = r0;  /* the first row of the current run without lookups */
     for (int64_t r = r0; r < r1; r++) {
-        T *restrict g = dweight + r * dim;
-        memset(g, 0, (size_t)dim * sizeof(T));
         const int64_t s0 = start[r], s1 = start[r + 1];
         if (r == padding_idx || s0 == s1) continue;
-        for (int64_t s = s0; s < s1; s++) {
+        if (zero_from < r)
+            memset(dweight + zero_from * dim, 0, (size_t)((r - zero_from) * dim) * sizeof(T));
+        zero_from = r + 1;
+        T *restrict g = dweight + r * dim;
+        memcpy(g, dout + order[s0] * dim, (size_t)dim * sizeof(T));
+        for (int64_t s = s0 + 1; s < s1; s++) {
             const T *restrict d = dout + order[s] * dim;
             #pragma omp simd
             for (int64_t j = 0; j < dim; j++) g[j] += d[j];
@@ -32,6 +39,8 @@ static void CR_FN(emb_rows)(T *dweight, const T *dout, const int64_t *order,
             for (int64_t j = 0; j < dim; j++) g[j] *= inv;
         }
     }
+    if (zero_from < r1)
+        memset(dweight + zero_from * dim, 0, (size_t)((r1 - zero_from) * dim) * sizeof(T));
 }
 
 int CR_FN(cr_embedding_backward)(T *dweight, const T *dout, const int64_t *idx, int64_t n,

@@ -419,7 +419,9 @@ _entries = [
            grad=Grad("embedding_backward", (0,),
                      lambda a, k, y, dy: ((dy, a[1], a[0].shape[0]), {})),
            # (num_embeddings, dim, lookups): issue 12's bar is the first
-           bench={"pytest": [(50000, 256, 65536), (1000, 64, 4096)]}),
+           bench={"pytest": [(50000, 256, 65536), (1000, 64, 4096)],
+                  "cli": [(50000, 256, 65536), (50000, 64, 65536)],
+                  "cli_quick": [(50000, 256, 65536)]}),
     Kernel("embedding_backward", ("embedding_backward",), cases=_embedding_bwd_cases,
            torch=lambda torch, dy, idx, num, padding_idx=None, scale_grad_by_freq=False:
            torch.ops.aten.embedding_dense_backward(dy, idx, num, -1 if padding_idx is None
