@@ -30,6 +30,8 @@ enum { CR_ACT_NONE = 0, CR_ACT_TANH = 1, CR_ACT_RELU = 2, CR_ACT_SIGMOID = 3 };
 #include "conv.h"
 #include "pool.h"
 #include "rnn.h"
+#include "gates.h"
+#include "embed.h"
 #include "optim.h"
 #include "act.h"
 #include "spmm.h"

@@ -18,7 +18,8 @@ __all__ = ["check_op", "check_grad", "check_torch"]
 
 # rtol, atol for float32 results of long sums / recurrences (GEMM, conv, RNN over time)
 LOOSE32 = {"matmul", "linear_forward", "linear_backward", "conv2d_forward",
-           "conv2d_backward", "rnn_forward", "rnn_backward"}
+           "conv2d_backward", "rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward",
+           "gru_forward", "gru_backward"}
 
 
 def _call(fn, args, kwargs, inplace):

@@ -596,6 +596,15 @@ def _bn_case(d):
     return arr(shape), shape, C, base, arr, vec, eps
 
 
+def _gated_case(d, G):
+    T, N, I, H = d(st.integers(0, 4)), d(st.integers(0, 3)), d(st.integers(0, 4)), d(st.integers(0, 5))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    arr = lambda shape: _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    x, h0, w_ih, w_hh = arr((T, N, I)), arr((N, H)), arr((G * H, I)), arr((G * H, H))
+    bias = [None if d(st.booleans()) else arr((G * H,)) for _ in range(2)]
+    return T, N, H, x, h0, w_ih, w_hh, bias, base, arr
+
+
 @FUZZ
 @given(st.data())
 def test_fuzz_spmm(data):
@@ -655,6 +664,21 @@ def test_fuzz_batch_norm(data):
 
 @FUZZ
 @given(st.data())
+def test_fuzz_lstm(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 4)
+    c0 = arr((N, H))
+    if d(st.booleans()):
+        _check("lstm_forward", (x, h0, c0, w_ih, w_hh, *bias), None, base)
+    else:
+        dc_n = None if d(st.booleans()) else arr((N, H))
+        saved = (arr((T, N, H)), arr((T, N, H)), arr((T, N, 4 * H)))
+        _check("lstm_backward", (arr((T, N, H)), dc_n, x, h0, c0, w_ih, w_hh, *saved),
+               dict(bias=d(st.booleans())), base)
+
+
+@FUZZ
+@given(st.data())
 def test_fuzz_dropout(data):
     d = data.draw
     shape = tuple(d(st.integers(0, 70)) for _ in range(d(st.integers(0, 3))))
@@ -673,3 +697,44 @@ def test_fuzz_dropout(data):
         _check("dropout_backward", (x, mask, p), None, base)
     else:
         _check("dropout_mask", (_maybe_perturb_shape(d, shape), p, seed, offset), None, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_gru(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 3)
+    if d(st.booleans()):
+        _check("gru_forward", (x, h0, w_ih, w_hh, *bias), None, base)
+    else:
+        saved = (arr((T, N, H)), arr((T, N, 4 * H)))
+        _check("gru_backward", (arr((T, N, H)), x, h0, w_ih, w_hh, *saved),
+               dict(bias=d(st.booleans())), base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_embedding(data):
+    d = data.draw
+    num, dim = d(st.integers(0, 6)), d(st.integers(0, 4))
+    base = d(st.sampled_from([np.float32, np.float64]))
+    ishape = tuple(d(st.lists(st.integers(0, 4), max_size=3)))
+    rng = np.random.default_rng(d(st.integers(0, 99)))
+    idx = rng.integers(0, max(num, 1), ishape)
+    r = d(st.integers(0, 8))
+    if r == 0 and idx.size:
+        idx.flat[0] = d(st.sampled_from([-1, num, 2**62, -(2**62)]))
+    elif r == 1:
+        idx = idx.astype(d(st.sampled_from([np.float64, np.bool_, np.int32, np.uint8])))
+    elif r == 2:
+        idx = d(st.sampled_from([None, "junk", [[0, 1], [2]], 1.5]))
+    if d(st.booleans()):
+        _check("embedding_forward", (_array(d, _maybe_perturb_shape(d, (num, dim)),
+                                            _dtype(d, base)), idx), None, base)
+        return
+    ishape = idx.shape if isinstance(idx, np.ndarray) else (2,)  # junk: any dout
+    dy = _array(d, _maybe_perturb_shape(d, ishape + (dim,)), _dtype(d, base))
+    kw = dict(padding_idx=d(st.sampled_from([None, 0, -1, num, -num - 1, 1.0, "x"])),
+              scale_grad_by_freq=d(st.sampled_from([False, True, 1, None])))
+    n = d(st.sampled_from([num, num, -1, 2**62, 1.5, None]))
+    _check("embedding_backward", (dy, idx, n), kw, base)

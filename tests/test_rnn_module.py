@@ -63,11 +63,15 @@ def test_state_dict_matches_torch_keys():
 
 def test_constructor_errors():
     with pytest.raises(ValueError, match="nonlinearity"):
-        nn.RNN(3, 4, "gelu")
+        nn.RNN(3, 4, nonlinearity="gelu")
     with pytest.raises(TypeError, match="nonlinearity"):
-        nn.RNN(3, 4, 2)  # torch's positional num_layers is not ours
+        nn.RNN(3, 4, nonlinearity=2)
+    # PyTorch's positional order: the third argument is num_layers (issue 12)
+    assert nn.RNN(3, 4, 2).num_layers == 2
+    with pytest.raises(TypeError, match="num_layers"):
+        nn.RNN(3, 4, "gelu")
     with pytest.raises(ValueError, match="num_layers"):
-        nn.RNN(3, 4, num_layers=2)
+        nn.RNN(3, 4, num_layers=0)
     with pytest.raises(ValueError, match="hidden_size"):
         nn.RNN(3, 0)
     with pytest.raises(TypeError, match="input_size"):

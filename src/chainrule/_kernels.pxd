@@ -121,6 +121,56 @@ cdef extern from "chainrule.h" nogil:
                             const double *w_ih, const double *w_hh, int act, int64_t T,
                             int64_t N, int64_t I, int64_t H)
 
+    # ---- gates.h (LSTM, GRU) ----
+    int cr_lstm_forward_f32(float *hs, float *cs, float *gates, const float *x,
+                            const float *h0, const float *c0, const float *w_ih,
+                            const float *w_hh, const float *b_ih, const float *b_hh,
+                            int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_lstm_forward_f64(double *hs, double *cs, double *gates, const double *x,
+                            const double *h0, const double *c0, const double *w_ih,
+                            const double *w_hh, const double *b_ih, const double *b_hh,
+                            int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_lstm_backward_f32(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh,
+                             float *db_ih, float *db_hh, double *dh_norms, const float *dhs,
+                             const float *dc_n, const float *x, const float *h0,
+                             const float *c0, const float *w_ih, const float *w_hh,
+                             const float *hs, const float *cs, const float *gates, int64_t T,
+                             int64_t N, int64_t I, int64_t H)
+    int cr_lstm_backward_f64(double *dx, double *dh0, double *dc0, double *dw_ih,
+                             double *dw_hh, double *db_ih, double *db_hh, double *dh_norms,
+                             const double *dhs, const double *dc_n, const double *x,
+                             const double *h0, const double *c0, const double *w_ih,
+                             const double *w_hh, const double *hs, const double *cs,
+                             const double *gates, int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_gru_forward_f32(float *hs, float *gates, const float *x, const float *h0,
+                           const float *w_ih, const float *w_hh, const float *b_ih,
+                           const float *b_hh, int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_gru_forward_f64(double *hs, double *gates, const double *x, const double *h0,
+                           const double *w_ih, const double *w_hh, const double *b_ih,
+                           const double *b_hh, int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_gru_backward_f32(float *dx, float *dh0, float *dw_ih, float *dw_hh, float *db_ih,
+                            float *db_hh, double *dh_norms, const float *dhs, const float *x,
+                            const float *h0, const float *w_ih, const float *w_hh,
+                            const float *hs, const float *gates, int64_t T, int64_t N,
+                            int64_t I, int64_t H)
+    int cr_gru_backward_f64(double *dx, double *dh0, double *dw_ih, double *dw_hh,
+                            double *db_ih, double *db_hh, double *dh_norms, const double *dhs,
+                            const double *x, const double *h0, const double *w_ih,
+                            const double *w_hh, const double *hs, const double *gates,
+                            int64_t T, int64_t N, int64_t I, int64_t H)
+
+    # ---- embed.h ----
+    void cr_embedding_forward_f32(float *out, const float *weight, const int64_t *idx,
+                                  int64_t n, int64_t dim)
+    void cr_embedding_forward_f64(double *out, const double *weight, const int64_t *idx,
+                                  int64_t n, int64_t dim)
+    int cr_embedding_backward_f32(float *dweight, const float *dout, const int64_t *idx,
+                                  int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
+                                  int scale_by_freq)
+    int cr_embedding_backward_f64(double *dweight, const double *dout, const int64_t *idx,
+                                  int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
+                                  int scale_by_freq)
+
     # ---- optim.h ----
     int CR_OPTIM_PARALLEL_MIN
     void cr_sgd_step_f32(float *param, float *momentum_buf, const float *grad, int64_t n,

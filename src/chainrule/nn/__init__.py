@@ -9,6 +9,8 @@ from .dropout import Dropout, Dropout2d
 from .conv import Conv1d, ConvTranspose2d
 from .pool_modules import (MaxUnpool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool1d,
                            AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
+from .recurrent import LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .sparse import Embedding, EmbeddingBag
 from . import utils
 from .graph import GCNConv, ChebConv, SGConv  # noqa: E402  (graph layers)
 
@@ -16,5 +18,6 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GCNConv", "ChebConv", "SGConv",
            "MaxUnpool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d",
-           "AdaptiveAvgPool1d", "AdaptiveMaxPool1d"]
+           "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "LSTM", "GRU", "RNNCell", "LSTMCell",
+           "GRUCell", "Embedding", "EmbeddingBag"]
 __all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]

@@ -18,7 +18,7 @@ from . import pooling as _pooling
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy"] + [
+           "binary_cross_entropy_with_logits", "cross_entropy", "embedding", "embedding_bag"] + [
                n for n in _pooling.__all__ if n not in ("max_pool2d", "avg_pool2d")]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -393,3 +393,4 @@ from .norm import batch_norm  # noqa: E402
 from .dropout import dropout, dropout2d  # noqa: E402
 from .conv import conv1d, conv_transpose2d  # noqa: E402
 __all__ += ["batch_norm", "dropout", "dropout2d", "conv1d", "conv_transpose2d"]
+from .sparse import embedding, embedding_bag  # noqa: E402  (uses nn.modules)

@@ -233,6 +233,89 @@ def _rnn_bwd_cases(rng, dt):
     return out
 
 
+# (T, N, I, H) for the LSTM / GRU kernels: odd sizes, batch 1, H past one vector
+_GATED = [(5, 3, 4, 7), (3, 1, 2, 5), (4, 2, 3, 17)]
+
+
+def _gated_cases(G):
+    def cases(rng, dt):
+        out = []
+        for i, (T, N, I, H) in enumerate(_GATED):
+            x, h0, w_ih, w_hh = _rnn_args(rng, dt, T, N, I, G * H)
+            h0, w_hh = h0[:, :H], w_hh[:, :H]
+            x = _strided(x) if i == 1 else x
+            b = (None, None) if i == 2 else (_a(rng, G * H, dt, 0.1), _a(rng, G * H, dt, 0.1))
+            c0 = (_a(rng, (N, H), dt, 0.5),) if G == 4 else ()
+            out.append(((x, h0) + c0 + (w_ih, np.ascontiguousarray(w_hh)) + b, {}))
+        return out
+    return cases
+
+
+def _lstm_bwd_cases(rng, dt):
+    from . import lstm_forward
+    out = []
+    for i, (args, _) in enumerate(_gated_cases(4)(rng, dt)):
+        hs, cs, gates = lstm_forward(*args)
+        dc_n = None if i == 1 else _a(rng, cs.shape[1:], dt)
+        out.append(((_a(rng, hs.shape, dt), dc_n) + args[:5] + (hs, cs, gates),
+                    dict(bias=args[5] is not None)))
+    return out
+
+
+def _gru_bwd_cases(rng, dt):
+    from . import gru_forward
+    out = []
+    for args, _ in _gated_cases(3)(rng, dt):
+        hs, gates = gru_forward(*args)
+        out.append(((_a(rng, hs.shape, dt),) + args[:4] + (hs, gates),
+                    dict(bias=args[4] is not None)))
+    return out
+
+
+def _gated_torch(G):
+    """hs (and cs) from torch's own cells, the activated gates recomputed with torch ops."""
+    def run(torch, x, h0, *rest):
+        c0, (w_ih, w_hh, b_ih, b_hh) = (rest[0], rest[1:]) if G == 4 else (None, rest)
+        H = h0.shape[1]
+        h, c, hs, cs, gs = h0, c0, [], [], []
+        for t in range(x.shape[0]):
+            gi = torch.nn.functional.linear(x[t], w_ih, b_ih)
+            gh = torch.nn.functional.linear(h, w_hh, b_hh)
+            if G == 4:
+                i, f, g, o = (gi + gh).split(H, 1)
+                gs.append(torch.cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()], 1))
+                h, c = torch.lstm_cell(x[t], (h, c), w_ih, w_hh, b_ih, b_hh)
+                cs.append(c)
+            else:
+                r, z = (gi[:, :2 * H] + gh[:, :2 * H]).sigmoid().split(H, 1)
+                n = (gi[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+                gs.append(torch.cat([r, z, n, gh[:, 2 * H:]], 1))
+                h = torch.gru_cell(x[t], h, w_ih, w_hh, b_ih, b_hh)
+            hs.append(h)
+        out = (torch.stack(hs),) + ((torch.stack(cs),) if G == 4 else ())
+        return out + (torch.stack(gs),)
+    return run
+
+
+# ---- embedding ----------------------------------------------------------------------------
+def _embedding_cases(rng, dt):
+    """(weight, indices): repeated rows, 2-D indices, a non-contiguous table, batch 1."""
+    w = lambda n, d: _a(rng, (n, d), dt)
+    return [((w(11, 7), rng.integers(0, 11, 13)), {}),
+            ((_strided(w(5, 3)), rng.integers(0, 5, (4, 6))), {}),
+            ((w(17, 1), np.array([16])), {}),
+            ((w(3, 5), np.array([[2, 2], [2, 0]], np.int32)), {})]
+
+
+def _embedding_bwd_cases(rng, dt):
+    out = []
+    for i, ((w, idx), _) in enumerate(_embedding_cases(rng, dt)):
+        kw = [{}, dict(padding_idx=1), dict(scale_grad_by_freq=True),
+              dict(padding_idx=-1, scale_grad_by_freq=True)][i]
+        out.append(((_a(rng, np.shape(idx) + (w.shape[1],), dt), idx, w.shape[0]), kw))
+    return out
+
+
 # ---- activations, softmax cross-entropy, optimizer steps --------------------------------
 _ACT_SHAPES = [(7, 13), (1, 5), (2, 3, 5, 7), (11,)]
 
@@ -559,6 +642,35 @@ _entries = [
                   "pytest": {"I32-H64-N16-T20": (32, 64, 16, 20),
                              "I64-H256-N32-T10": (64, 256, 32, 10)}}),
     Kernel("rnn_backward", ("rnn_backward",), cases=_rnn_bwd_cases),
+    Kernel("lstm_forward", ("lstm_forward",), cases=_gated_cases(4), torch=_gated_torch(4),
+           grad=Grad("lstm_backward", (0, 1, 2, 3, 4, 5, 6),
+                     lambda a, k, y, dy: ((dy, None) + tuple(a[:5]) + tuple(y),
+                                          dict(bias=a[5] is not None)),
+                     output=lambda y: y[0]),
+           # (cell, H, N, T), input size = hidden size; "full" = issue 12's bars
+           bench={"pytest": [("lstm", 64, 8, 10)],
+                  "full": [("lstm", 512, 32, 25), ("lstm", 256, 16, 150)]}),
+    Kernel("lstm_backward", ("lstm_backward",), cases=_lstm_bwd_cases),
+    Kernel("gru_forward", ("gru_forward",), cases=_gated_cases(3), torch=_gated_torch(3),
+           grad=Grad("gru_backward", (0, 1, 2, 3, 4, 5),
+                     lambda a, k, y, dy: ((dy,) + tuple(a[:4]) + tuple(y),
+                                          dict(bias=a[4] is not None)),
+                     output=lambda y: y[0]),
+           bench={"pytest": [("gru", 64, 8, 10)], "full": [("gru", 512, 32, 100)]}),
+    Kernel("gru_backward", ("gru_backward",), cases=_gru_bwd_cases),
+    Kernel("embedding_forward", ("embedding_forward",), cases=_embedding_cases,
+           torch=lambda torch, w, idx: torch.nn.functional.embedding(idx, w),
+           grad=Grad("embedding_backward", (0,),
+                     lambda a, k, y, dy: ((dy, a[1], a[0].shape[0]), {})),
+           # (num_embeddings, dim, lookups): issue 12's bar is the first
+           bench={"pytest": [(50000, 256, 65536), (1000, 64, 4096)],
+                  "cli": [(50000, 256, 65536), (50000, 64, 65536)],
+                  "cli_quick": [(50000, 256, 65536)]}),
+    Kernel("embedding_backward", ("embedding_backward",), cases=_embedding_bwd_cases,
+           torch=lambda torch, dy, idx, num, padding_idx=None, scale_grad_by_freq=False:
+           torch.ops.aten.embedding_dense_backward(dy, idx, num, -1 if padding_idx is None
+                                                   else padding_idx % num,
+                                                   scale_grad_by_freq)),
     *_act_entries("relu", "relu"),
     *_act_entries("sigmoid", "sigmoid"),
     *_act_entries("tanh", "tanh"),

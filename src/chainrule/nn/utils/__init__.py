@@ -1,12 +1,12 @@
-"""nn.utils: clip_grad_norm_ (PyTorch's semantics)."""
+"""nn.utils: clip_grad_norm_ (PyTorch's semantics); nn.utils.rnn: sequence packing."""
 import math
 import numbers
 
 import numpy as np
 
-from ..autograd import Tensor, tensor
+from ...autograd import Tensor, tensor
 
-__all__ = ["clip_grad_norm_"]
+__all__ = ["clip_grad_norm_", "rnn"]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -50,3 +50,6 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         if p.grad is not None:
             p.grad *= p.grad.dtype.type(coef)
     return tensor(np.asarray(total, dtype=dt))
+
+
+from . import rnn  # noqa: E402
