@@ -5,7 +5,8 @@ from .modules import (Module, Parameter, Linear, Conv2d, MaxPool2d, AvgPool2d, R
                       CrossEntropyLoss)
 from .rnn import RNN
 from . import utils
+from . import parallel
 
-__all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
+__all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss"]
