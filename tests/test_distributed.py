@@ -146,3 +146,26 @@ def test_post_accumulate_grad_hook_fires_once_after_all_contributions():
     assert len(seen) == 1 and order == ["done", "done"]
     with pytest.raises(RuntimeError, match="leaf"):
         (w * 2).register_post_accumulate_grad_hook(print)
+
+
+@needs_mpi
+def test_cli_distributed_reaches_one_process_accuracy_and_resumes(tmp_path):
+    def acc(text):
+        return float(text.strip().splitlines()[-1].split()[-1].rstrip("%"))
+    base = ["-m", "chainrule", "train", "--model", "mlp", "--no-progress"]
+    one = subprocess.run([sys.executable] + base + ["--epochs", "3", "--out",
+                                                    str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=240)
+    assert one.returncode == 0, one.stderr
+    two, _ = mpirun(base + ["--epochs", "2", "--distributed", "--out", str(tmp_path / "two")])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("training mlp") == 1  # rank 0 alone prints
+    two, _ = mpirun(base + ["--epochs", "3", "--distributed", "--resume", "--force", "--out",
+                            str(tmp_path / "two")])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert "resuming" in two.stdout
+    assert abs(acc(two.stdout) - acc(one.stdout)) <= 1.0, (one.stdout, two.stdout)
+    import json
+    with open(tmp_path / "two" / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["ranks"] == 2 and len(metrics["history"]) == 3

@@ -14,6 +14,7 @@ __all__ = ["ReduceOp", "Work", "init_process_group", "destroy_process_group", "i
            "broadcast", "all_gather", "reduce"]
 
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)  # PyTorch's default
+SPIN = 0.01  # seconds a wait polls MPI without sleeping before it backs off to sleeps
 
 
 class ReduceOp(enum.Enum):
@@ -143,14 +144,18 @@ def wait(request, what):
     """Wait for an MPI request, polling so the deadline can be enforced."""
     if request.Test():
         return
-    deadline = time.monotonic() + _G.timeout
-    pause = 1e-5
+    start = time.monotonic()
+    deadline = start + _G.timeout
+    pause = 0.0
     while not request.Test():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now < start + SPIN:  # a step's allreduce usually ends within microseconds
+            continue
+        if now > deadline:
             abort(f"{what} did not complete within {_G.timeout:g} s: another rank died, "
                   f"hung or skipped the collective; aborting all ranks")
         time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+        pause = min(pause * 2 + 1e-5, 1e-3)
 
 
 class Work:
@@ -296,6 +301,21 @@ def barrier(group=None, async_op=False, device_ids=None):
     """Wait until every rank has reached the barrier."""
     comm = _require("barrier")
     return _run(comm.Ibarrier(), "barrier", None, async_op)
+
+
+def local_world_size() -> int:
+    """Ranks of the job on this node (they share its cores)."""
+    comm = _require("local_world_size")
+    local = comm.Split_type(_G.MPI.COMM_TYPE_SHARED)
+    try:
+        return local.Get_size()
+    finally:
+        local.Free()
+
+
+def broadcast_object(obj, src=0):
+    """Rank ``src``'s picklable ``obj`` on every rank."""
+    return _require("broadcast_object").bcast(obj, root=src)
 
 
 def allgather_object(obj):
