@@ -17,12 +17,14 @@ from __future__ import annotations
 import itertools
 import operator
 import sys
+import weakref
 
 import numpy as np
 
 from .modes import anomaly, check_finite, op_name
 
-__all__ = ["counter", "backward", "sole", "CLOSURE_REFS"]
+__all__ = ["counter", "backward", "sole", "CLOSURE_REFS", "register_post_accumulate_grad_hook",
+           "queue_callback"]
 
 counter = itertools.count()  # creation numbers: make() gives each new node next(counter)
 
@@ -105,6 +107,85 @@ _LEAF_REFS = _count_leaf_refs() if _getrefcount is not None else 0
 CLOSURE_REFS = _count_closure_refs() if _getrefcount is not None else 0
 
 
+# ---------------------------------------------------------------------------- hooks
+# Two small hooks for code that must act during backward (DistributedDataParallel starts a
+# gradient bucket's allreduce as soon as its gradients are final):
+# - a per-leaf post-accumulate-grad hook (PyTorch 2.1+'s name): ``hook(leaf)`` runs once per
+#   backward after the leaf's ``.grad`` has received all of this backward's contributions
+#   (a weight used at every time step of an RNN fires once, after the last one);
+# - ``queue_callback(fn)``: ``fn()`` runs when the current backward finishes, before
+#   ``backward()`` returns (PyTorch's ``Variable._execution_engine.queue_callback``).
+# Registries live here, keyed by id(leaf) and dropped when the leaf dies, so Tensor keeps its
+# slots; with no hook registered the walk does no extra work.
+_post_hooks: dict = {}  # id(leaf) -> list of hooks
+_callbacks: list = []
+
+
+class RemovableHandle:
+    """Returned by :func:`register_post_accumulate_grad_hook`; ``remove()`` unregisters."""
+
+    def __init__(self, key, hook):
+        self._key, self._hook = key, hook
+
+    def remove(self):
+        hooks = _post_hooks.get(self._key)
+        if hooks is not None and self._hook in hooks:
+            hooks.remove(self._hook)
+            if not hooks:
+                del _post_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(self, hook):
+    """Call ``hook(tensor)`` after each backward has finished accumulating into this leaf's
+    ``.grad`` (bound as ``Tensor.register_post_accumulate_grad_hook``). Returns a handle
+    with ``remove()``."""
+    if self._backward is not None:
+        raise RuntimeError("Tensor.register_post_accumulate_grad_hook: only leaf tensors "
+                           "accumulate gradients; this tensor is the result of an op")
+    if not callable(hook):
+        raise TypeError(f"Tensor.register_post_accumulate_grad_hook: hook must be callable, "
+                        f"got {type(hook).__name__}")
+    key = id(self)
+    if key not in _post_hooks:
+        _post_hooks[key] = []
+        weakref.finalize(self, _post_hooks.pop, key, None)
+    _post_hooks[key].append(hook)
+    return RemovableHandle(key, hook)
+
+
+def queue_callback(fn):
+    """Run ``fn()`` when the backward in progress finishes (before it returns)."""
+    _callbacks.append(fn)
+
+
+def _run_callbacks():
+    while _callbacks:
+        _callbacks.pop(0)()
+
+
+def _count_hooked(nodes):
+    """id(leaf) -> [leaf, edges still to visit] for the hooked leaves under ``nodes``."""
+    hooked = {}
+    for node in nodes:
+        for p in node._parents:
+            if p._backward is None and id(p) in _post_hooks:
+                entry = hooked.setdefault(id(p), [p, 0])
+                entry[1] += 1
+    return hooked
+
+
+def _settle(parents, hooked, got):
+    """One node's edges have been visited: fire the hooks of leaves with no edge left."""
+    for p in parents:
+        entry = hooked.get(id(p))
+        if entry is None:
+            continue
+        entry[1] -= 1
+        if entry[1] == 0 and id(p) in got:
+            for hook in list(_post_hooks.get(id(p), ())):
+                hook(p)
+
+
 # ---------------------------------------------------------------------------- the walk
 def backward(self, grad=None, retain_graph=False):
     """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
@@ -140,6 +221,9 @@ def backward(self, grad=None, retain_graph=False):
 
     if self._backward is None:  # backward() on a leaf
         _accumulate(self, grad)
+        for hook in list(_post_hooks.get(id(self), ())):
+            hook(self)
+        _run_callbacks()
         return
     # Collect the interior nodes reachable from self (iteratively: no recursion limit).
     # Every node is created after its parents, so decreasing creation number is a
@@ -154,8 +238,20 @@ def backward(self, grad=None, retain_graph=False):
     if len(nodes) > 1:
         nodes.sort(key=_seq_of, reverse=True)
 
+    hooked = _count_hooked(nodes) if _post_hooks else None
+    got = set()  # hooked leaves that received a gradient in this backward
     grads = {id(self): grad}
     del grad  # the root gradient may be sole too (unless the caller holds it)
+    try:
+        _walk(nodes, grads, retain_graph, hooked, got)
+    except BaseException:
+        _callbacks.clear()
+        raise
+    _run_callbacks()
+
+
+def _walk(nodes, grads, retain_graph, hooked, got):
+    """Visit ``nodes`` (decreasing creation number) with ``grads`` = {id(root): dL/d(root)}."""
     for node in nodes:
         g = grads.pop(id(node), None)
         parents, fn = node._parents, node._backward
@@ -163,6 +259,8 @@ def backward(self, grad=None, retain_graph=False):
             node._parents = ()
             node._backward = _freed
         if g is None:
+            if hooked:
+                _settle(parents, hooked, got)
             continue
         pgs = pg = None  # the last node's references: g may be sole (see sole)
         pgs = fn(g)
@@ -177,7 +275,11 @@ def backward(self, grad=None, retain_graph=False):
                 continue
             if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
                 _accumulate(p, pg)
+                if hooked:
+                    got.add(id(p))
                 continue
             pid = id(p)
             prev = grads.get(pid)
             grads[pid] = pg if prev is None else prev + pg
+        if hooked:
+            _settle(parents, hooked, got)

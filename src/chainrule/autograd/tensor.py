@@ -180,6 +180,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     backward = engine.backward  # the walk itself (engine.py), bound without a wrapper
+    register_post_accumulate_grad_hook = engine.register_post_accumulate_grad_hook
 
 
 def tensor(data, dtype=None, requires_grad=False):

@@ -13,8 +13,9 @@ from .recurrent import LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .sparse import Embedding, EmbeddingBag
 from . import utils
 from .graph import GCNConv, ChebConv, SGConv  # noqa: E402  (graph layers)
+from . import parallel
 
-__all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
+__all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Sigmoid", "Tanh", "Flatten", "Sequential", "RNN", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GCNConv", "ChebConv", "SGConv",
            "MaxUnpool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d",

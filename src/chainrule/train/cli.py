@@ -66,6 +66,11 @@ def add_cli_arguments(parser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="with --resume: continue even if hyper-parameters changed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over MPI: launch as `mpiexec -n 2 python -m "
+                             "chainrule train --distributed` (pip install 'chainrule[dist]'); "
+                             "each rank trains on its slice of every batch with the node's "
+                             "cores shared out, rank 0 prints and writes the run folder")
 
 
 class CLIError(Exception):
@@ -201,10 +206,26 @@ def cli_main(args) -> int:
         return 130
 
 
+def _start_distributed(args):
+    """init_process_group for --distributed; returns (rank, print for rank 0 only)."""
+    from .. import distributed as dist
+    if not dist.is_available():
+        raise CLIError("--distributed needs mpi4py and an MPI library: pip install "
+                       "'chainrule[dist]'")
+    if not dist.is_initialized():
+        dist.init_process_group("mpi", timeout=600)
+    rank = dist.get_rank()
+    return rank, (print if rank == 0 else (lambda *a, **k: None))
+
+
 def _run(args) -> int:
     import chainrule as cr
     from .. import data, models, nn, optim
 
+    rank, say = 0, print
+    distributed = getattr(args, "distributed", False)
+    if distributed:
+        rank, say = _start_distributed(args)
     settings = _settings(args)
     epochs, batch_size, lr = settings["epochs"], settings["batch_size"], settings["lr"]
     opt_name = settings["optimizer"]
@@ -212,12 +233,18 @@ def _run(args) -> int:
         out = _latest_run()
     else:
         out = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+    if distributed:  # rank 0's clock names the run folder
+        from ..distributed._comm import broadcast_object
+        out = broadcast_object(out)
     ckpt = os.path.join(out, "checkpoint.npz")
     done = _check_resume(ckpt, settings, getattr(args, "force", False)) if args.resume else 0
     if args.threads is not None:
         cr.set_num_threads(args.threads)
     elif not args.mnist:
         cr.set_num_threads(1)
+    elif distributed:  # the ranks on this node share its cores
+        from ..distributed._comm import local_world_size
+        cr.set_num_threads(max(1, cr.get_num_threads() // local_world_size()))
 
     if args.model == "gcn":
         from .graph import run_gcn
@@ -240,7 +267,7 @@ def _run(args) -> int:
     test_loader = data.DataLoader((x_test, y_test), batch_size=256)
     n_params = sum(p.array.size for p in model.parameters())
     nt = cr.get_num_threads()
-    print(f"training {args.model} ({n_params} parameters) on {source}: {len(x_train)} train / "
+    say(f"training {args.model} ({n_params} parameters) on {source}: {len(x_train)} train / "
           f"{len(x_test)} test images, {epochs} epochs, batch {batch_size}, {opt_name} "
           f"lr {lr:g} (cosine decay), {nt} thread{'s' if nt != 1 else ''}, seed {args.seed}; "
           f"'val' below is the held-out test split",
@@ -248,14 +275,15 @@ def _run(args) -> int:
     extra = {"model": args.model, "input_shape": list(x_train.shape[1:]),
              "input_mean": mean, "input_std": std, "settings": settings}
     if args.resume:
-        print(f"resuming {ckpt}: {done} of {epochs} epochs done", flush=True)
-    else:  # so that a Ctrl-C during the first epoch leaves a resumable checkpoint too
+        say(f"resuming {ckpt}: {done} of {epochs} epochs done", flush=True)
+    elif rank == 0:  # so that a Ctrl-C during the first epoch leaves a resumable checkpoint
         save_checkpoint(ckpt, model, opt, 0, loader, [], extra)
     try:
         history = fit(model, loader, nn.CrossEntropyLoss(), opt, epochs, test_loader,
                       checkpoint=ckpt, resume=args.resume, schedule=cosine_schedule(epochs),
                       progress=False if args.no_progress else None,
-                      log=lambda s: print(s, flush=True), extra=extra)
+                      log=lambda s: print(s, flush=True), extra=extra,
+                      distributed=distributed)
     except KeyboardInterrupt:
         with open_checkpoint(ckpt, fn="interrupted") as r:
             saved = r.meta["epoch"]
@@ -273,6 +301,11 @@ def _run(args) -> int:
                "threads": cr.get_num_threads(), "parameters": int(n_params),
                "test_loss": test["loss"], "test_accuracy": test["accuracy"],
                "seconds": seconds, "history": history}
+    if rank != 0:  # rank 0 writes the results
+        return 0
+    if distributed:
+        from .. import distributed as dist
+        metrics["ranks"] = dist.get_world_size()
     try:
         with open(os.path.join(out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)

@@ -111,7 +111,7 @@ def _apply_schedule(optimizer, schedule, epoch):
 # ---- the epoch scaffold -----------------------------------------------------------------------
 def run_epochs(model, optimizer, epochs, train_epoch, *, validate=None, line, loader=None,
                checkpoint=None, resume=False, schedule=None, progress=None, log=None,
-               extra=None) -> list:
+               extra=None, write=True) -> list:
     """Run epochs ``start..epochs-1`` and return the history (one dict per epoch).
 
     ``train_epoch(epoch, desc, show, t0) -> dict`` trains one epoch (``desc`` labels its
@@ -120,7 +120,8 @@ def run_epochs(model, optimizer, epochs, train_epoch, *, validate=None, line, lo
     ``line(record, epochs) -> str`` formats the ``log`` line. With ``resume`` and an
     existing ``checkpoint`` the model, optimizer, RNG states (global and ``loader``'s) and
     history are restored and training continues after the saved epoch; the checkpoint is
-    rewritten after every epoch.
+    rewritten after every epoch (unless ``write`` is False: a distributed rank other than 0
+    reads the checkpoint to resume but never writes it).
     """
     history, start = [], 0
     if resume and checkpoint is not None and os.path.exists(checkpoint):
@@ -138,14 +139,15 @@ def run_epochs(model, optimizer, epochs, train_epoch, *, validate=None, line, lo
         history.append(rec)
         if log is not None:
             log(line(rec, epochs))
-        if checkpoint is not None:
+        if checkpoint is not None and write:
             save_checkpoint(checkpoint, model, optimizer, epoch + 1, loader, history, extra)
     return history
 
 
 # ---- fit ------------------------------------------------------------------------------------
 def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpoint=None,
-        resume=False, schedule=None, progress=None, log=None, extra=None) -> list:
+        resume=False, schedule=None, progress=None, log=None, extra=None,
+        distributed=False) -> list:
     """Train ``model`` for ``epochs`` epochs; returns the history (one dict per epoch).
 
     Each step: ``optimizer.zero_grad()``, ``loss = loss_fn(model(x), y)``,
@@ -158,7 +160,24 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
     the start of each epoch. ``progress``: True/False, or None to show a bar only on a
     terminal. ``log(str)`` is called with a one-line summary per epoch. ``extra`` (a
     JSON-able dict) is stored in every checkpoint, e.g. how inputs were normalized.
+
+    ``distributed=True`` (after ``chainrule.distributed.init_process_group``, every rank
+    calling fit with the same arguments): data-parallel training. ``loader`` must yield the
+    same batches on every rank (seed it); rank r trains on the r-th of world-size equal
+    slices of each batch through :class:`~chainrule.nn.parallel.DistributedDataParallel`, so
+    a step is the one-process step on the whole batch. Loss, accuracy and sample counts are
+    summed over ranks; only rank 0 shows progress, logs and writes the checkpoint (every
+    rank reads it with ``resume``).
     """
+    net, rank, world = model, 0, 1
+    if distributed:
+        from .. import distributed as dist
+        from ..nn.parallel import DistributedDataParallel
+        rank, world = dist.get_rank(), dist.get_world_size()
+        net = DistributedDataParallel(model)
+        if rank != 0:
+            progress, log = False, None
+
     def train_epoch(epoch, desc, show, t0):
         dtype = _param_dtype(model)
         total_loss, correct, seen, acc_ok = 0.0, 0, 0, True
@@ -166,8 +185,11 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
         try:
             for xb, yb in bar:
                 xb, yb = _as_input(xb, dtype), _as_target(yb, dtype)
+                if world > 1:  # this rank's slice of the batch
+                    lo, hi = len(yb) * rank // world, len(yb) * (rank + 1) // world
+                    xb, yb = xb[lo:hi], yb[lo:hi]
                 optimizer.zero_grad()
-                out = model(xb)
+                out = net(xb)
                 loss = loss_fn(out, yb)
                 loss.backward()
                 optimizer.step()
@@ -189,6 +211,12 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
                     bar.set_postfix(post, refresh=False)
         finally:
             bar.close()
+        if distributed:  # the epoch's numbers over all ranks
+            from .. import distributed as dist
+            sums = np.array([total_loss, correct, seen, int(acc_ok)], dtype=np.float64)
+            dist.all_reduce(sums)
+            total_loss, correct, seen = float(sums[0]), int(sums[1]), int(sums[2])
+            acc_ok = int(sums[3]) == world
         seconds = time.perf_counter() - t0
         return {"train_loss": total_loss / seen if seen else None,
                 "train_accuracy": correct / seen if (seen and acc_ok) else None,
@@ -198,10 +226,15 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
         ev = evaluate(model, val_loader, loss_fn)
         return {"val_loss": ev["loss"], "val_accuracy": ev["accuracy"]}
 
-    return run_epochs(model, optimizer, epochs, train_epoch,
-                      validate=None if val_loader is None else validate, line=_epoch_line,
-                      loader=loader, checkpoint=checkpoint, resume=resume, schedule=schedule,
-                      progress=progress, log=log, extra=extra)
+    try:
+        return run_epochs(model, optimizer, epochs, train_epoch,
+                          validate=None if val_loader is None else validate, line=_epoch_line,
+                          loader=loader, checkpoint=checkpoint, resume=resume,
+                          schedule=schedule, progress=progress, log=log, extra=extra,
+                          write=rank == 0)
+    finally:
+        for handle in getattr(net, "_handles", ()):  # the model trains alone again
+            handle.remove()
 
 
 def _epoch_line(rec, epochs) -> str:

@@ -1,0 +1,171 @@
+"""chainrule.distributed and DistributedDataParallel: 2-rank jobs launched with mpiexec
+(programs in tests/dist_worker.py), plus the single-process parts (sampler, engine hooks)."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.distributed import DistributedSampler
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _mpiexec():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None, "mpi4py is not installed (pip install 'chainrule[dist]')"
+    exe = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep
+                       + os.environ.get("PATH", ""))
+    if exe is None:
+        return None, "mpiexec is not on PATH (pip install 'chainrule[dist]' provides one)"
+    return exe, ""
+
+
+MPIEXEC, WHY = _mpiexec()
+needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason=WHY)
+
+
+def mpirun(args, n=2, timeout=240, env=None):
+    cmd = [MPIEXEC, "-n", str(n)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd += ["--allow-run-as-root"]
+    cmd += ["--oversubscribe", sys.executable] + list(args)
+    full_env = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return r, time.monotonic() - t0
+
+
+def worker(scenario, **kw):
+    return mpirun([os.path.join(HERE, "dist_worker.py"), scenario], **kw)
+
+
+# ---- multi-rank (mpiexec) -------------------------------------------------------------------
+@needs_mpi
+def test_two_ranks_match_one_rank_mlp_cnn_rnn_sgd_adam_with_and_without_no_sync():
+    r, _ = worker("equivalence")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK equivalence" in r.stdout
+
+
+@needs_mpi
+def test_first_bucket_allreduce_starts_before_backward_finishes():
+    r, _ = worker("overlap")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK overlap" in r.stdout
+
+
+@needs_mpi
+def test_killed_rank_ends_the_job_within_60s_naming_the_rank():
+    r, seconds = worker("kill", timeout=120, env={"DIST_TIMEOUT": "30"})
+    assert r.returncode != 0
+    assert seconds < 60
+    assert "NOT KILLED" not in r.stdout
+    assert "rank 1" in r.stdout + r.stderr
+
+
+@needs_mpi
+def test_collective_timeout_aborts_the_job_with_the_rank_named():
+    r, seconds = worker("hang", env={"DIST_TIMEOUT": "2"})
+    assert r.returncode != 0
+    assert seconds < 25  # the silent rank sleeps 30 s: the watchdog ended the job first
+    assert "chainrule.distributed: rank 0: all_reduce" in r.stderr
+
+
+@needs_mpi
+def test_ranks_with_different_models_fail_at_construction():
+    r, _ = worker("shapes")
+    assert r.returncode != 0
+    assert "rank 1 has a model different from rank 0's" in r.stderr
+
+
+# ---- single process ---------------------------------------------------------------------------
+def test_not_initialized_is_a_clear_error():
+    import chainrule.distributed as dist
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        dist.get_rank()
+    with pytest.raises(ValueError, match="backend must be 'mpi'"):
+        dist.init_process_group("nccl")
+
+
+@pytest.mark.parametrize("n,replicas,drop_last", [(10, 3, False), (10, 3, True), (7, 2, False),
+                                                   (2, 4, False), (12, 4, True), (1, 1, False)])
+def test_sampler_shards_are_disjoint_padded_like_pytorch(n, replicas, drop_last):
+    data = list(range(n))
+    shards = [list(DistributedSampler(data, replicas, r, shuffle=False, drop_last=drop_last))
+              for r in range(replicas)]
+    per = n // replicas if (drop_last and n % replicas) else -(-n // replicas)
+    assert all(len(s) == per for s in shards)
+    flat = [i for pos in range(per) for s in shards for i in [s[pos]]]
+    expect = list(range(n)) * (-(-per * replicas // n)) if per * replicas > n else list(range(n))
+    assert flat == expect[:per * replicas]
+    torch = pytest.importorskip("torch.utils.data")
+    for r in range(replicas):
+        ts = torch.DistributedSampler(data, replicas, r, shuffle=False, drop_last=drop_last)
+        assert shards[r] == list(ts)
+
+
+def test_sampler_shuffle_depends_on_seed_and_epoch_same_for_every_rank():
+    data = list(range(50))
+    a0, a1 = DistributedSampler(data, 2, 0, seed=3), DistributedSampler(data, 2, 1, seed=3)
+    e0 = list(a0) + list(a1)
+    assert sorted(e0) == data
+    a0.set_epoch(1)
+    a1.set_epoch(1)
+    e1 = list(a0) + list(a1)
+    assert sorted(e1) == data and e1 != e0
+    assert list(DistributedSampler(data, 2, 0, seed=4)) != list(DistributedSampler(data, 2, 0,
+                                                                                    seed=3))
+    with pytest.raises(ValueError, match="rank"):
+        DistributedSampler(data, 2, 2)
+
+
+def test_post_accumulate_grad_hook_fires_once_after_all_contributions():
+    w = cr.tensor(np.arange(3.0), dtype=np.float64, requires_grad=True)
+    u = cr.tensor(np.ones(3), dtype=np.float64, requires_grad=True)
+    seen, order = [], []
+    h = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.copy()))
+    from chainrule.autograd import engine
+
+    def go():
+        engine.queue_callback(lambda: order.append("done"))
+        y = (w * w).sum() + (w * u).sum() + (w * 3).sum()  # three uses of w
+        y.backward()
+    go()
+    assert len(seen) == 1 and np.array_equal(seen[0], 2 * np.arange(3.0) + 1 + 3)
+    assert order == ["done"]
+    h.remove()
+    go()
+    assert len(seen) == 1 and order == ["done", "done"]
+    with pytest.raises(RuntimeError, match="leaf"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+
+
+@needs_mpi
+def test_cli_distributed_reaches_one_process_accuracy_and_resumes(tmp_path):
+    def acc(text):
+        return float(text.strip().splitlines()[-1].split()[-1].rstrip("%"))
+    base = ["-m", "chainrule", "train", "--model", "mlp", "--no-progress"]
+    one = subprocess.run([sys.executable] + base + ["--epochs", "3", "--out",
+                                                    str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=240)
+    assert one.returncode == 0, one.stderr
+    two, _ = mpirun(base + ["--epochs", "2", "--distributed", "--out", str(tmp_path / "two")])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("training mlp") == 1  # rank 0 alone prints
+    two, _ = mpirun(base + ["--epochs", "3", "--distributed", "--resume", "--force", "--out",
+                            str(tmp_path / "two")])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert "resuming" in two.stdout
+    assert abs(acc(two.stdout) - acc(one.stdout)) <= 1.0, (one.stdout, two.stdout)
+    import json
+    with open(tmp_path / "two" / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["ranks"] == 2 and len(metrics["history"]) == 3
