@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from . import ops
+from .autograd.function import grad_array
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -116,8 +117,8 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none:
                     p.grad = None
-                elif p.grad is not None:
-                    p.grad[...] = 0
+                elif grad_array(p) is not None:
+                    grad_array(p)[...] = 0
 
     @property
     def state(self) -> dict:
@@ -212,7 +213,7 @@ class Optimizer:
     # -- helpers for subclasses -----------------------------------------------------------
     def _arrays(self, p, i: int):
         """(data, grad) ready for the kernel, or None if p has no grad. Validates once."""
-        g = p.grad
+        g = grad_array(p)  # the ndarray behind p.grad (no Tensor wrapper)
         if g is None:
             return None
         d = p.array

@@ -21,6 +21,7 @@ from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, n
 from .tensor import Tensor, tensor
 from .function import as_tensor
 from . import arith, convert, pointwise, reduce, shape  # noqa: F401  (attach Tensor's ops)
+from . import compare, stats, joins, views, inplace  # noqa: F401
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "AnomalyError"]
