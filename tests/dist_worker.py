@@ -97,7 +97,7 @@ def overlap():
     assert len(launches) == len(ddp._buckets) > 1, ddp.trace
     assert launches[0][2] < nparams, ddp.trace  # first bucket left while grads still to come
     assert ddp.trace[-1][0] == "finished"
-    got = [p.grad.copy() for p in m.parameters()]
+    got = [p.grad.array.copy() for p in m.parameters()]
     m.zero_grad()
     cross_entropy(m(x), y).backward()  # the same gradients, reduced by one all_reduce each
     for p, g in zip(m.parameters(), got):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDepre
 
 
 def _plain(a):
-    return a.data if isinstance(a, cr.Tensor) else a
+    return a.array if isinstance(a, cr.Tensor) else a
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_matrix_to_tensor_and_operators(mats):
     a, b = mats
     m, n = np.matrix(a), np.matrix(b)
     t = cr.tensor(m)
-    assert type(t.data) is np.ndarray and t.shape == (3, 3)
+    assert type(t.array) is np.ndarray and t.shape == (3, 3)
     ta = cr.tensor(a)
     for name, got, want in [
         ("t*m", ta * n, a * b), ("m*t", n * ta, b * a), ("t+m", ta + n, a + b),
@@ -62,8 +62,8 @@ def test_matrix_to_tensor_and_operators(mats):
                                                                    cr.tensor(m) * cr.tensor(n), a * b),
     ]:
         assert isinstance(got, cr.Tensor), name
-        assert type(got.data) is np.ndarray, name
-        assert_close(got.data, want)
+        assert type(got.array) is np.ndarray, name
+        assert_close(got.array, want)
 
 
 def test_matrix_in_functional_and_losses(mats):
@@ -104,10 +104,10 @@ def test_cross_entropy_big_endian_target(rng, dt, smoothing):
     logits = rng.standard_normal((5, 4))
     target = np.array([3, 0, 2, 1, 3])
     want = F.cross_entropy(cr.tensor(logits), target.astype(np.int64), label_smoothing=smoothing,
-                           reduction="none").data
+                           reduction="none").array
     x = cr.tensor(logits, requires_grad=True)
     loss = F.cross_entropy(x, target.astype(dt), label_smoothing=smoothing, reduction="none")
-    assert_close(loss.data, want)
+    assert_close(loss.array, want)
     loss.sum().backward()
     assert np.isfinite(x.grad).all()
     # out-of-range big-endian indices are still reported by value

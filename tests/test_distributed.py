@@ -131,7 +131,7 @@ def test_post_accumulate_grad_hook_fires_once_after_all_contributions():
     w = cr.tensor(np.arange(3.0), dtype=np.float64, requires_grad=True)
     u = cr.tensor(np.ones(3), dtype=np.float64, requires_grad=True)
     seen, order = [], []
-    h = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.copy()))
+    h = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.array.copy()))
     from chainrule.autograd import engine
 
     def go():

@@ -126,7 +126,7 @@ def _train_steps(steps=3, seed=0):
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-    return [p.data.copy() for p in model.parameters()]
+    return [p.array.copy() for p in model.parameters()]
 
 
 def _child_work(seed):

@@ -316,7 +316,7 @@ def test_conv2d_unbatched_and_errors(rng):
     assert_close(out.data, F.conv2d(x.data[None], w.data, padding=1).data[0])
     assert cr.gradcheck(lambda a, b: F.conv2d(a, b, padding=1), (x, w))
     with pytest.raises(TypeError, match="mixed float dtypes"):
-        F.conv2d(x.data.astype(np.float32), w)
+        F.conv2d(x.array.astype(np.float32), w)
     with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\)"):
         F.conv2d(x.data[0], w)
     with pytest.raises(ValueError, match=r"weight must have shape.*got \(2, 2, 2\)"):
@@ -377,7 +377,7 @@ def test_cross_entropy_index_dtypes_and_range(rng, dtype):
     y = np.array([0, 3, 1, 2, 3], dtype)
     loss = F.cross_entropy(x, y)
     assert loss.dtype == np.float32
-    logp = x.data - np.log(np.exp(x.data.astype(f64)).sum(1, keepdims=True))
+    logp = x.array - np.log(np.exp(x.array.astype(f64)).sum(1, keepdims=True))
     assert_close(loss.data, -logp[np.arange(5), y.astype(np.int64)].mean(), rtol=1e-5)
     loss.backward()
     p = np.exp(logp)
@@ -485,7 +485,7 @@ def test_cross_entropy_indices_retain_graph_and_nan(rng):
     y = np.array([2, 0, 1, 1])
     loss = F.cross_entropy(x, y, reduction="sum")
     loss.backward(retain_graph=True)
-    g1 = x.grad.copy()
+    g1 = x.grad.array.copy()
     loss.backward()  # the saved probabilities are intact for a second walk
     assert_close(x.grad, 2 * g1)
     xn = cr.tensor(np.array([[np.nan, 0.0], [1.0, 2.0]]), requires_grad=True)

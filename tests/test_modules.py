@@ -66,7 +66,7 @@ def test_state_dict_keys_and_shapes_match_torch():
     assert list(seq.state_dict()) == list(tseq.state_dict())
     # a torch state dict loads directly (CPU tensors go through np.asarray)
     seq.load_state_dict(tseq.state_dict())
-    assert_close(seq[2].weight.data, tseq[2].weight.detach().numpy())
+    assert_close(seq[2].weight.array, tseq[2].weight.detach().numpy())
 
 
 def test_shared_parameter_listed_once():
@@ -81,11 +81,11 @@ def test_state_dict_is_a_copy_and_roundtrips(rng):
     sd = a.state_dict()
     assert isinstance(sd, OrderedDict)
     sd["conv.bias"][:] = 7.0
-    assert not np.any(a.conv.bias.data == 7.0)
-    data_before = b.conv.weight.data
+    assert not np.any(a.conv.bias.array == 7.0)
+    data_before = b.conv.weight.array
     res = b.load_state_dict(a.state_dict())
     assert res.missing_keys == [] and res.unexpected_keys == []
-    assert b.conv.weight.data is data_before  # copied in place
+    assert b.conv.weight.array is data_before  # copied in place
     for (k, v), (k2, w) in zip(a.state_dict().items(), b.state_dict().items()):
         assert k == k2
         assert_close(w, v)
@@ -96,19 +96,19 @@ def test_load_state_dict_casts_and_checks():
     sd = {"weight": np.arange(6.0).reshape(2, 3), "bias": [1, 2]}
     m.load_state_dict(sd)
     assert m.weight.dtype == np.float32 and m.bias.dtype == np.float32
-    assert_close(m.weight.data, np.arange(6.0, dtype=np.float32).reshape(2, 3))
+    assert_close(m.weight.array, np.arange(6.0, dtype=np.float32).reshape(2, 3))
     with pytest.raises(ValueError, match=r"missing keys \['bias'\]"):
         m.load_state_dict({"weight": np.zeros((2, 3))})
     with pytest.raises(ValueError, match=r"unexpected keys \['extra'\]"):
         m.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.zeros(2), "extra": 1})
     with pytest.raises(ValueError, match=r"shape mismatch for 'weight'.*\(3, 2\).*\(2, 3\)"):
         m.load_state_dict({"weight": np.zeros((3, 2)), "bias": np.ones(2)})
-    assert_close(m.bias.data, np.array([1, 2], np.float32))  # nothing changed on error
+    assert_close(m.bias.array, np.array([1, 2], np.float32))  # nothing changed on error
     with pytest.raises(TypeError, match="real numbers"):
         m.load_state_dict({"weight": np.zeros((2, 3), complex), "bias": np.ones(2)})
     res = m.load_state_dict({"weight": np.ones((2, 3)), "extra": 0}, strict=False)
     assert res.missing_keys == ["bias"] and res.unexpected_keys == ["extra"]
-    assert_close(m.weight.data, np.ones((2, 3), np.float32))
+    assert_close(m.weight.array, np.ones((2, 3), np.float32))
 
 
 def test_to_float_double_in_place():
@@ -185,16 +185,16 @@ def test_default_init_bounds_and_seed(make, fan_in):
     bound = 1 / np.sqrt(fan_in)
     for p in (m.weight, m.bias):
         assert p.dtype == np.float32
-        assert np.all(np.abs(p.data) <= bound)
-    w = m.weight.data.ravel()
+        assert np.all(np.abs(p.array) <= bound)
+    w = m.weight.array.ravel()
     assert w.max() > 0.9 * bound and w.min() < -0.9 * bound  # fills the interval
     assert abs(w.std() - bound / np.sqrt(3)) < 0.1 * bound  # uniform's std
     cr.manual_seed(3)
     m2 = make()
-    assert np.array_equal(m2.weight.data, m.weight.data)
-    assert np.array_equal(m2.bias.data, m.bias.data)
+    assert np.array_equal(m2.weight.array, m.weight.array)
+    assert np.array_equal(m2.bias.array, m.bias.array)
     m3 = make()
-    assert not np.array_equal(m3.weight.data, m.weight.data)
+    assert not np.array_equal(m3.weight.array, m.weight.array)
 
 
 def test_init_functions():
@@ -202,12 +202,12 @@ def test_init_functions():
     t = nn.Parameter(np.zeros((200, 100)))
     nn.init.xavier_uniform_(t, generator=g)
     b = np.sqrt(6 / 300)
-    assert np.abs(t.data).max() <= b and np.abs(t.data).max() > 0.95 * b
+    assert np.abs(t.array).max() <= b and np.abs(t.array).max() > 0.95 * b
     nn.init.kaiming_normal_(t, nonlinearity="relu", generator=g)
-    assert abs(t.data.std() - np.sqrt(2 / 100)) < 0.01
+    assert abs(t.array.std() - np.sqrt(2 / 100)) < 0.01
     nn.init.constant_(t, 0.5)
-    assert np.all(t.data == 0.5)
-    assert nn.init.zeros_(t) is t and np.all(t.data == 0)
+    assert np.all(t.array == 0.5)
+    assert nn.init.zeros_(t) is t and np.all(t.array == 0)
     with pytest.raises(ValueError, match="at least 2 dims"):
         nn.init.kaiming_uniform_(nn.Parameter(np.zeros(3)))
     with pytest.raises(TypeError, match="seed must be an int"):
@@ -231,9 +231,9 @@ def test_constructor_argument_errors():
 
 def test_activation_flatten_and_loss_modules(rng):
     x = cr.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
-    assert_close(nn.ReLU()(x).data, F.relu(x).data)
-    assert_close(nn.Sigmoid()(x).data, F.sigmoid(x).data)
-    assert_close(nn.Tanh()(x).data, F.tanh(x).data)
+    assert_close(nn.ReLU()(x).array, F.relu(x).array)
+    assert_close(nn.Sigmoid()(x).array, F.sigmoid(x).array)
+    assert_close(nn.Tanh()(x).array, F.tanh(x).array)
     assert nn.Flatten()(x).shape == (2, 12)
     assert nn.Flatten(0)(x).shape == (24,)
     assert nn.Flatten(0, 1)(x).shape == (6, 4)
@@ -241,16 +241,16 @@ def test_activation_flatten_and_loss_modules(rng):
     with pytest.raises(ValueError, match="out of range"):
         nn.Flatten(3)(x)
     y = rng.standard_normal((2, 3, 4))
-    assert_close(nn.MSELoss(reduction="sum")(x, y).data,
-                 F.mse_loss(x, y, reduction="sum").data)
+    assert_close(nn.MSELoss(reduction="sum")(x, y).array,
+                 F.mse_loss(x, y, reduction="sum").array)
     p = rng.uniform(0.1, 0.9, (4,))
-    assert_close(nn.BCELoss()(p, p).data, F.binary_cross_entropy(p, p).data)
-    assert_close(nn.BCEWithLogitsLoss(reduction="none")(y, p[None, None, :] * np.ones_like(y)).data,
-                 F.binary_cross_entropy_with_logits(y, p * np.ones_like(y), "none").data)
+    assert_close(nn.BCELoss()(p, p).array, F.binary_cross_entropy(p, p).array)
+    assert_close(nn.BCEWithLogitsLoss(reduction="none")(y, p[None, None, :] * np.ones_like(y)).array,
+                 F.binary_cross_entropy_with_logits(y, p * np.ones_like(y), "none").array)
     logits = rng.standard_normal((3, 5))
     tgt = np.array([4, 0, 2])
-    assert_close(nn.CrossEntropyLoss(label_smoothing=0.2)(logits, tgt).data,
-                 F.cross_entropy(logits, tgt, label_smoothing=0.2).data)
+    assert_close(nn.CrossEntropyLoss(label_smoothing=0.2)(logits, tgt).array,
+                 F.cross_entropy(logits, tgt, label_smoothing=0.2).array)
 
 
 # ---------------------------------------------------------------------------- layers, gradients
@@ -283,7 +283,7 @@ def test_linear_forward_backward_values(rng):
     x = rng.standard_normal((5, 4)).astype(np.float32)
     out = m(x)  # a plain array input is a constant
     assert out.dtype == np.float32 and out.requires_grad
-    assert_close(out.data, x @ m.weight.data.T + m.bias.data)
+    assert_close(out.array, x @ m.weight.array.T + m.bias.array)
     out.sum().backward()
     assert_close(m.weight.grad, np.ones((3, 5), np.float32) @ x)
     assert_close(m.bias.grad, np.full(3, 5.0, np.float32))
@@ -319,7 +319,7 @@ def test_dtype_keyword_and_parameter_construction():
         nn.Linear(3, 2, dtype=np.int64)
     base = np.zeros((2, 2))
     p = nn.Parameter(base)
-    assert p.requires_grad and p.is_leaf and p.data is base  # shares memory like PyTorch
+    assert p.requires_grad and p.is_leaf and p.array is base  # shares memory like PyTorch
     assert nn.Parameter([1, 2]).dtype == np.float32
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     with pytest.raises(TypeError, match="float16"):

@@ -120,7 +120,7 @@ def tol(dtype):
 @pytest.mark.parametrize("cfg", SGD_CONFIGS, ids=str)
 def test_sgd_matches_numpy_formula(rng, dtype, cfg):
     params = make_params(rng, dtype)
-    init = [p.data.copy() for p in params]
+    init = [p.array.copy() for p in params]
     grads = grads_for(rng, params, 5)
     run(lambda ps: optim.SGD(ps, **cfg), params, grads)
     expected = ref_sgd(init, grads, **cfg)
@@ -134,7 +134,7 @@ def test_sgd_matches_numpy_formula(rng, dtype, cfg):
 @pytest.mark.parametrize("cfg", ADAM_CONFIGS, ids=str)
 def test_adam_matches_numpy_formula(rng, dtype, cls, cfg):
     params = make_params(rng, dtype)
-    init = [p.data.copy() for p in params]
+    init = [p.array.copy() for p in params]
     grads = grads_for(rng, params, 6)
     Opt = getattr(optim, cls)
     run(lambda ps: Opt(ps, **cfg), params, grads)
@@ -178,7 +178,7 @@ def test_matches_torch_optim(rng, dtype, name, cfg):
     import torch
     params = make_params(rng, dtype)
     grads = grads_for(rng, params, 6)
-    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    tparams = [torch.tensor(p.array.copy(), requires_grad=True) for p in params]
     run(lambda ps: getattr(optim, name)(ps, **cfg), params, grads)
     topt = getattr(torch.optim, name)(tparams, **cfg)
     for gs in grads:
@@ -200,7 +200,7 @@ def test_continues_from_a_torch_state_dict(rng, name, cfg):
     import torch
     params = make_params(rng, np.float64, [(4, 3), (5,)])
     grads = grads_for(rng, params, 6)
-    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    tparams = [torch.tensor(p.array.copy(), requires_grad=True) for p in params]
     topt = getattr(torch.optim, name)(tparams, **cfg)
     for t, gs in enumerate(grads):
         for tp, g in zip(tparams, gs):
@@ -257,15 +257,15 @@ def test_same_result_for_any_thread_count(rng, name):
 def test_state_dict_round_trip_resumes_bitwise(rng, name, kw):
     Opt = getattr(optim, name)
     params = make_params(rng, np.float32, [(5, 3), (3,), (2, 2)])
-    init = [p.data.copy() for p in params]
+    init = [p.array.copy() for p in params]
     grads = grads_for(rng, params, 6)
     straight = run(lambda ps: Opt(ps, **kw), params, grads)
-    want = [p.data.copy() for p in params]
+    want = [p.array.copy() for p in params]
 
     resumed = [Param(d.copy()) for d in init]
     first = run(lambda ps: Opt(ps, **kw), resumed, grads[:3])
     sd = first.state_dict()
-    snapshot = [p.data.copy() for p in resumed]
+    snapshot = [p.array.copy() for p in resumed]
     for p in resumed:  # keep stepping: the saved state must be a copy, not the live state
         p.grad = np.ones_like(p.data)
     first.step()
@@ -292,7 +292,7 @@ def test_state_dict_layout_and_dtype_cast(rng):
     assert set(sd) == {"state", "param_groups"}
     assert sd["param_groups"][0]["params"] == [0]
     assert sd["state"][0]["momentum_buffer"].dtype == np.float64
-    p32 = Param(p64.data.astype(np.float32))
+    p32 = Param(p64.array.astype(np.float32))
     opt32 = optim.SGD([p32], lr=0.1, momentum=0.9)
     opt32.load_state_dict(sd)
     assert opt32.state_dict()["state"][0]["momentum_buffer"].dtype == np.float32

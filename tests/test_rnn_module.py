@@ -163,7 +163,7 @@ def test_gradients_accumulate_over_backward_calls(rng):
     m = _module(3, 4)
     x = rng.standard_normal((5, 2, 3))
     m(x)[0].sum().backward()
-    g1 = m.weight_hh_l0.grad.copy()
+    g1 = m.weight_hh_l0.grad.array.copy()
     m(x)[0].sum().backward()
     assert_close(m.weight_hh_l0.grad, 2 * g1, name="accumulated grad")
 
@@ -242,7 +242,7 @@ def _params_with_grads(rng, dtype=np.float64):
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
 def test_clip_grad_norm(rng, norm_type, max_norm):
     ps = _params_with_grads(rng)
-    before = [p.grad.copy() for p in ps]
+    before = [p.grad.array.copy() for p in ps]
     flat = np.concatenate([g.ravel() for g in before])
     p_ = math.inf if norm_type == "inf" else float(norm_type)
     expected = np.max(np.abs(flat)) if p_ == math.inf else np.sum(np.abs(flat) ** p_) ** (1 / p_)
@@ -252,7 +252,7 @@ def test_clip_grad_norm(rng, norm_type, max_norm):
     coef = min(1.0, max_norm / (expected + 1e-6))
     for p, g in zip(ps, before):
         assert_close(p.grad, g * coef, name="clipped grad")
-    after = np.concatenate([p.grad.ravel() for p in ps])
+    after = np.concatenate([p.grad.array.ravel() for p in ps])
     after_norm = np.max(np.abs(after)) if p_ == math.inf else np.sum(np.abs(after) ** p_) ** (1 / p_)
     assert after_norm <= max_norm * (1 + 1e-9) or coef == 1.0
 
@@ -260,7 +260,7 @@ def test_clip_grad_norm(rng, norm_type, max_norm):
 def test_clip_grad_norm_edge_cases(rng):
     ps = _params_with_grads(rng)
     ps.append(nn.Parameter(np.zeros(3)))  # no grad: skipped
-    g = [p.grad.copy() for p in ps[:3]]
+    g = [p.grad.array.copy() for p in ps[:3]]
     total = nn.utils.clip_grad_norm_(iter(ps), 1.0)  # a generator works
     assert_close(total.item(), np.sqrt(sum(np.sum(x ** 2) for x in g)), name="total")
     assert ps[3].grad is None
@@ -285,9 +285,9 @@ def test_clip_grad_norm_edge_cases(rng):
 def test_clip_grad_norm_matches_torch(rng, norm_type):
     import torch
     ps = _params_with_grads(rng)
-    tps = [torch.nn.Parameter(torch.from_numpy(p.data.copy())) for p in ps]
+    tps = [torch.nn.Parameter(torch.from_numpy(p.array.copy())) for p in ps]
     for tp, p in zip(tps, ps):
-        tp.grad = torch.from_numpy(p.grad.copy())
+        tp.grad = torch.from_numpy(p.grad.array.copy())
     total = nn.utils.clip_grad_norm_(ps, 0.7, norm_type)
     ttotal = torch.nn.utils.clip_grad_norm_(tps, 0.7, norm_type)
     assert_close(total.item(), ttotal.item(), name="total")

@@ -33,7 +33,7 @@ class Recorder:
             p.grad = None
 
     def step(self):
-        self.grads.append([None if p.grad is None else p.grad.copy() for p in self.params])
+        self.grads.append([None if p.grad is None else p.grad.array.copy() for p in self.params])
         if self.inner is not None:
             self.inner.step()
 
@@ -51,7 +51,7 @@ def _data(T=30, N=4, I=3, O=2, seed=1, dtype=np.float64):
 
 
 def _params(model):
-    return [p.data.copy() for p in model.parameters()]
+    return [p.array.copy() for p in model.parameters()]
 
 
 def _hand_tbptt(model, x, y, k, opt, clip=None, detach=True):
@@ -64,7 +64,7 @@ def _hand_tbptt(model, x, y, k, opt, clip=None, detach=True):
         loss_fn(out, y[s:s + k]).backward()
         if clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
-        grads.append([p.grad.copy() for p in model.parameters()])
+        grads.append([p.grad.array.copy() for p in model.parameters()])
         opt.step()
         h = h_n.detach() if detach else h_n
     return grads
@@ -175,7 +175,7 @@ def test_carried_state_equals_full_forward_states():
             self.inner = inner
 
         def forward(self, xc, h):
-            seen.append(None if h is None else h.data.copy())
+            seen.append(None if h is None else h.array.copy())
             return self.inner(xc, h)
 
     train.fit_sequence(Spy(model), (x, y), nn.MSELoss(), Recorder(model.parameters()), 1,
@@ -346,7 +346,7 @@ def test_several_sequences_each_start_from_zero_state():
             out, _ = model(xs)
         for s in range(0, xs.shape[0], 6):
             c = slice(s, s + 6)
-            losses.append((np.mean((out.data[c] - ys[c]) ** 2), out.data[c].shape[0] * xs.shape[1]))
+            losses.append((np.mean((out.array[c] - ys[c]) ** 2), out.array[c].shape[0] * xs.shape[1]))
     expect = sum(l * w for l, w in losses) / sum(w for _, w in losses)
     assert hist[0]["train_loss"] == pytest.approx(expect, rel=1e-12)
 

@@ -14,6 +14,19 @@ from . import ops, reference
 from ._random import manual_seed
 from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                        no_grad, tensor)
+from .autograd.dtypes import (bool, device, double, float, float32, float64, int, int8, int16,
+                              int32, int64, long, short, uint8)
+from .autograd.factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                                 full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                                 randn, randn_like, randperm, zeros, zeros_like)
+from .autograd.joins import (cat, clamp, clip, concat, concatenate, cos, is_tensor, log1p,
+                             log_softmax, matmul, maximum, minimum, mm, neg, pow, sign, sin,
+                             softmax, square, stack, where)
+from .autograd.functions import (abs, all, allclose, any, argmax, argmin, clone, eq, equal, exp,
+                                 flatten, ge, gt, is_floating_point, le, log, logical_not, lt,
+                                 max, mean, min, ne, norm, numel, permute, prod, relu, reshape,
+                                 sigmoid, sqrt, squeeze, std, sum, tanh, transpose, unsqueeze,
+                                 var)
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
 from . import explain  # callable: cr.explain(model, x, target, loss, optimizer=None, l2=0.0)
@@ -22,3 +35,16 @@ __all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_thread
            "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "gradcheck", "detect_anomaly", "AnomalyError", "diagnostics", "explain",
            "show_config"]
+# PyTorch's spellings (dtypes, device, factories, tensor functions): see docs/API.md
+__all__ += ["bool", "device", "double", "float", "float32", "float64", "int", "int8", "int16",
+            "int32", "int64", "long", "short", "uint8"]
+__all__ += ["arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full",
+            "full_like", "linspace", "ones", "ones_like", "rand", "rand_like", "randint",
+            "randn", "randn_like", "randperm", "zeros", "zeros_like"]
+__all__ += ["abs", "all", "allclose", "any", "argmax", "argmin", "cat", "clamp", "clip",
+            "clone", "concat", "concatenate", "cos", "eq", "equal", "exp", "flatten", "ge",
+            "gt", "is_floating_point", "is_tensor", "le", "log", "log1p", "log_softmax",
+            "logical_not", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mm",
+            "ne", "neg", "norm", "numel", "permute", "pow", "prod", "relu", "reshape",
+            "sigmoid", "sign", "sin", "softmax", "sqrt", "square", "squeeze", "stack", "std",
+            "sum", "tanh", "transpose", "unsqueeze", "var", "where"]

@@ -61,7 +61,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     for o, d in zip(outs, douts):
         if o.requires_grad:
             o.backward(d, retain_graph=True)
-    analytic = [t.grad if t.grad is not None else np.zeros_like(t.array) for _, t in targets]
+    analytic = [t._grad if t._grad is not None else np.zeros_like(t.array) for _, t in targets]
     for (_, t), g in zip(targets, saved):
         t.grad = g
 

@@ -16,11 +16,17 @@ The package, in dependency order:
 - ``function.py``: the internal API chainrule's layers build ops with (``make``, ...)
 - ``arith.py``, ``shape.py``, ``reduce.py``, ``pointwise.py``, ``convert.py``: the ops,
   grouped by kind, each attaching its methods to Tensor when imported here
+- ``dtypes.py``: cr.float32/long/... and cr.device; ``compare.py``: comparisons and logic;
+  ``stats.py``: max/min/argmax/prod/var/std/norm/all/any; ``views.py``: squeeze, permute,
+  expand, repeat, ...; ``joins.py``: cat/stack/where/maximum/clamp/softmax/...;
+  ``inplace.py``: add_/fill_/+=/t[i] = v with the version check; ``factories.py``: zeros,
+  arange, rand, ...; ``functions.py``: cr.sum(t, ...) and the other method-functions
 """
 from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor, tensor
 from .function import as_tensor
 from . import arith, convert, pointwise, reduce, shape  # noqa: F401  (attach Tensor's ops)
+from . import compare, stats, joins, views, inplace  # noqa: F401
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "AnomalyError"]

@@ -17,7 +17,7 @@ from .. import ops as _ops
 from .function import FLOATS, attach, const, make, unbroadcast
 from .tensor import Tensor
 
-__all__ = ["binary_op", "operand"]
+__all__ = ["binary_op", "operand", "result_dtype"]
 
 
 def _check_same(fn, a, b):
@@ -26,22 +26,69 @@ def _check_same(fn, a, b):
                         f"must share one dtype (convert with cr.tensor(x, dtype=...))")
 
 
+def result_dtype(fn, da, db):
+    """PyTorch's type promotion between two tensors' dtypes, except that float32 with
+    float64 is a TypeError (chainrule never silently changes a float dtype): a float beats
+    an integer or bool; two integer dtypes give the wider; bool with bool stays bool."""
+    if da == db:
+        return da
+    fa, fb = da in FLOATS, db in FLOATS
+    if fa and fb:
+        raise TypeError(f"{fn}: mixed float dtypes ({da} and {db}); both operands "
+                        f"must share one dtype (convert with .to(dtype) or .float()/.double())")
+    if fa or fb:
+        return da if fa else db
+    return np.promote_types(da, db)
+
+
+def _scalar_dtype(fn, dt, x):
+    """The dtype of ``tensor (op) Python number`` (PyTorch: the number never widens a
+    tensor of the same kind; a float number with an integer tensor gives float32)."""
+    if dt in FLOATS:
+        return dt
+    if isinstance(x, (bool, np.bool_)):
+        return dt
+    if isinstance(x, numbers.Integral):
+        return dt if dt.kind in "iu" else np.dtype(np.int64)
+    return np.dtype(np.float32)
+
+
 def operand(self, other, fn):
     """The other operand of a binary op as a Tensor (numbers keep self's dtype), or
-    NotImplemented for a type the op does not take."""
+    NotImplemented for a type the op does not take. When the dtypes differ (an integer
+    or bool tensor with a float one, ...), returns the pair (self, other) both cast to
+    the promoted dtype instead (see :func:`result_dtype`)."""
     if isinstance(other, Tensor):
-        if other.array.dtype != self.array.dtype:
-            _check_same(fn, self.array, other.array)
+        if other.array.dtype is not self.array.dtype and other.array.dtype != self.array.dtype:
+            return _promote(fn, self, other)
         return other
-    if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)):
-        return const(np.asarray(other, dtype=self.array.dtype))
+    if isinstance(other, numbers.Real):
+        dt = self.array.dtype
+        if dt in FLOATS and not isinstance(other, (bool, np.bool_)):
+            return const(np.asarray(other, dtype=dt))
+        odt = _scalar_dtype(fn, dt, other)
+        o = const(np.asarray(other, dtype=odt))
+        return o if odt == dt else (_cast(self, odt), o)
     if isinstance(other, np.ndarray):
-        if other.dtype not in FLOATS:
-            raise TypeError(f"{fn}: operand must be a float32/float64 array, got dtype "
+        if type(other) is not np.ndarray:  # np.matrix & co: plain array semantics
+            other = np.asarray(other)
+        if other.dtype.kind not in "biuf":
+            raise TypeError(f"{fn}: operand must be a numeric array, got dtype "
                             f"{other.dtype} with shape {other.shape}")
-        _check_same(fn, self.array, other)
-        return const(other)
+        o = const(other)
+        if other.dtype != self.array.dtype:
+            return _promote(fn, self, o)
+        return o
     return NotImplemented
+
+
+def _cast(t, dt):
+    return t if t.array.dtype == dt else t.to(dt)
+
+
+def _promote(fn, a, b):
+    dt = result_dtype(fn, a.array.dtype, b.array.dtype)
+    return _cast(a, dt), _cast(b, dt)
 
 
 def _bcast_error(fn, a, b):
@@ -55,8 +102,11 @@ def _bcast_error(fn, a, b):
 _TEMPLATE = """\
 def {method}(self, other):
     o = operand(self, other, "{fn}")
-    if o is NotImplemented:
-        return o
+    if o.__class__ is not Tensor:
+        if o is NotImplemented:
+            return o
+        if o.__class__ is tuple:
+            self, o = o
     a, b = self.array, o.array
     try:
         y = {forward}
@@ -89,6 +139,13 @@ def binary_op(method, fn, forward, d_self, d_other):
     return op
 
 
+def _true_divide(a, b):
+    """a / b; integer or bool operands give float32 (PyTorch's true division)."""
+    if a.dtype.kind in "biu":
+        return np.true_divide(a, b, dtype=np.float32)
+    return a / b
+
+
 def _pow_exponent_grad(g, a, b, y):
     """g * d(a^b)/db = g a^b log a, with log a taken as 0 where a <= 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -102,7 +159,7 @@ _BINARY = {
     "__add__": ("add", "a + b", "g", "g"),
     "__sub__": ("sub", "a - b", "g", "-g"),
     "__mul__": ("mul", "a * b", "g * b", "g * a"),
-    "__truediv__": ("div", "a / b", "g / b", "-g * y / b"),
+    "__truediv__": ("div", "_true_divide(a, b)", "g / b", "-g * y / b"),
     "__pow__": ("pow", "a ** b", "g * b * a ** (b - 1)", "_pow_exponent_grad(g, a, b, y)"),
 }
 _OPS = {method: binary_op(method, *spec) for method, spec in _BINARY.items()}
@@ -119,22 +176,29 @@ class _Arithmetic:
 
     def __rsub__(self, other):
         o = operand(self, other, "sub")
-        if o is NotImplemented:
-            return o
+        if o.__class__ is not Tensor:
+            if o is NotImplemented:
+                return o
+            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
+                self, o = o
         return o.__sub__(self)
 
     def __rtruediv__(self, other):
         o = operand(self, other, "div")
-        if o is NotImplemented:
-            return o
+        if o.__class__ is not Tensor:
+            if o is NotImplemented:
+                return o
+            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
+                self, o = o
         return o.__truediv__(self)
 
     def __pow__(self, other):
-        if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)):
+        if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)) \
+                and (self.array.dtype in FLOATS or isinstance(other, numbers.Integral)):
             # constant exponent: d(a^p)/da = p a^(p-1); keeps a^0 and a^1 exact at a = 0
             p = float(other)
             a = self.array
-            out = a ** p
+            out = a ** p if a.dtype in FLOATS else a ** int(other)
 
             def backward(g):
                 if p == 0.0:
@@ -149,8 +213,11 @@ class _Arithmetic:
 
     def __rpow__(self, other):
         o = operand(self, other, "pow")
-        if o is NotImplemented:
-            return o
+        if o.__class__ is not Tensor:
+            if o is NotImplemented:
+                return o
+            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
+                self, o = o
         return _tensor_pow(o, self)
 
     def __neg__(self):
@@ -163,14 +230,20 @@ class _Arithmetic:
 
     def __matmul__(self, other):
         o = operand(self, other, "matmul")
-        if o is NotImplemented:
-            return o
+        if o.__class__ is not Tensor:
+            if o is NotImplemented:
+                return o
+            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
+                self, o = o
         return _matmul(self, o)
 
     def __rmatmul__(self, other):
         o = operand(self, other, "matmul")
-        if o is NotImplemented:
-            return o
+        if o.__class__ is not Tensor:
+            if o is NotImplemented:
+                return o
+            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
+                self, o = o
         return _matmul(o, self)
 
 

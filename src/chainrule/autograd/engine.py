@@ -24,9 +24,32 @@ import numpy as np
 from .modes import anomaly, check_finite, op_name
 
 __all__ = ["counter", "backward", "sole", "CLOSURE_REFS", "register_post_accumulate_grad_hook",
-           "queue_callback"]
+           "queue_callback", "mark_modified"]
 
 counter = itertools.count()  # creation numbers: make() gives each new node next(counter)
+
+# In-place ops (inplace.py) stamp the tensor they modify with a fresh creation number
+# (``_version``) and record the latest stamp here. A node created before a stamp on one of
+# its parents (or on itself) would backward with changed saved values: the walk checks
+# nodes older than the latest stamp only, so a graph built after the last in-place change
+# (every training step) pays nothing.
+_last_modified = -1
+
+
+def mark_modified(t):
+    """Record that ``t``'s values were changed in place (PyTorch's version counter)."""
+    global _last_modified
+    t._version = _last_modified = next(counter)
+
+
+def _check_versions(node, parents):
+    for p in (node,) + tuple(parents):
+        if getattr(p, "_version", -1) > node._seq:
+            raise RuntimeError(
+                f"Tensor.backward: one of the variables needed for gradient computation has "
+                f"been modified by an inplace operation: a tensor of shape {p.array.shape} "
+                f"used by '{op_name(node._backward)}' was changed after the op recorded it "
+                f"(do the in-place change after backward(), or use an out-of-place op)")
 
 
 def _freed(g):
@@ -255,6 +278,8 @@ def _walk(nodes, grads, retain_graph, hooked, got):
     for node in nodes:
         g = grads.pop(id(node), None)
         parents, fn = node._parents, node._backward
+        if node._seq < _last_modified:
+            _check_versions(node, parents)
         if not retain_graph:
             node._parents = ()
             node._backward = _freed

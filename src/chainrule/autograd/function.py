@@ -31,7 +31,7 @@ from .modes import anomaly, check_finite, grad_mode, op_name
 from .tensor import FLOATS, Tensor, float_array
 
 __all__ = ["make", "const", "as_tensor", "unbroadcast", "sigmoid_array", "FLOATS",
-           "float_array", "attach"]
+           "float_array", "attach", "grad_array"]
 
 
 def make(data, parents, backward):
@@ -83,6 +83,17 @@ def as_tensor(x, fn="tensor op", name="operand", dtype=None):
         return const(np.asarray(x, dtype=dtype if dtype is not None else np.float32))
     raise TypeError(f"{fn}: argument '{name}' must be a Tensor or a float ndarray, "
                     f"got {type(x).__name__}")
+
+
+def grad_array(p):
+    """The ndarray holding ``p``'s accumulated gradient (or None), without the Tensor
+    wrapper ``p.grad`` builds: what optimizers and gradient clipping read and update in
+    place. Accepts any parameter-like object with a ``grad`` attribute too."""
+    try:
+        return p._grad
+    except AttributeError:
+        g = p.grad
+        return None if g is None else np.asarray(g)
 
 
 def unbroadcast(g, shape):

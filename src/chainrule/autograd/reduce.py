@@ -12,9 +12,11 @@ from .function import attach, make
 class _Reductions:
     """Tensor's reductions (attached to Tensor at the end of this file)."""
 
-    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
         """Sum over ``axis`` (an int, a tuple or None for all); PyTorch's
-        ``dim``/``keepdim`` spellings are accepted too."""
+        ``dim``/``keepdim`` spellings are accepted too. An integer or bool tensor sums to
+        int64 (as PyTorch); ``dtype`` casts first."""
+        self = _reduce_input(self, "Tensor.sum", dtype, out, True)
         a = self.array
         axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.sum")
         out = np.sum(a, axis=axes, keepdims=keepdims)
@@ -28,9 +30,11 @@ class _Reductions:
             return (np.broadcast_to(g, shape),)
         return make(out, (self,), backward)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None,
+             out=None):
         """Mean over ``axis`` (an int, a tuple or None for all); PyTorch's
-        ``dim``/``keepdim`` spellings are accepted too."""
+        ``dim``/``keepdim`` spellings are accepted too (a float tensor, or ``dtype=``)."""
+        self = _reduce_input(self, "Tensor.mean", dtype, out, False)
         a = self.array
         axes, keepdims = _reduction_args(a.ndim, axis, keepdims, dim, keepdim, "Tensor.mean")
         if axes is None:
@@ -61,6 +65,19 @@ class _Reductions:
         return make(np.asarray(np.trace(a), dtype=a.dtype), (self,), backward)
 
 
+def _reduce_input(t, fn, dtype, out, ints_ok):
+    if out is not None:
+        raise TypeError(f"{fn}: out= is not supported")
+    if dtype is not None:
+        return t.to(dtype)
+    if t.array.dtype.kind in "biu":
+        if not ints_ok:
+            raise TypeError(f"{fn}: expects a float tensor, got dtype {t.array.dtype} (pass "
+                            f"dtype= or convert with .float())")
+        return t.to(np.int64)
+    return t
+
+
 def _norm_axes(axis, ndim, fn):
     if axis is None:
         return tuple(range(ndim))
@@ -83,7 +100,11 @@ def _reduction_args(ndim, axis, keepdims, dim, keepdim, fn):
         axis = dim
     if keepdim is not None:
         keepdims = keepdim
+    if ndim == 0 and axis is not None:  # PyTorch: dim 0 or -1 of a 0-d tensor is itself
+        _norm_axes(axis, ndim, fn)
+        return None, False
     return (_norm_axes(axis, ndim, fn) if axis is not None else None), keepdims
 
 
 attach(vars(_Reductions))
+norm_axes = _norm_axes  # shared with stats.py

@@ -65,6 +65,8 @@ class _Shape:
     def __getitem__(self, index):
         if isinstance(index, Tensor):
             index = index.array
+        elif isinstance(index, tuple):
+            index = tuple(i.array if isinstance(i, Tensor) else i for i in index)
         a = self.array
         out = a[index]
         if not isinstance(out, np.ndarray):

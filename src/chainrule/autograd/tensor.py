@@ -19,11 +19,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import engine
+from . import dtypes, engine
+from .dtypes import FLOATS, SUPPORTED
 
-__all__ = ["Tensor", "tensor", "FLOATS", "float_array"]
+__all__ = ["Tensor", "tensor", "FLOATS", "float_array", "new_array"]
 
-FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes a Tensor may hold
+
+def new_array(fn, data, dtype=None, copy=True):
+    """data -> ndarray with PyTorch's dtype inference (``cr.tensor``): Python floats ->
+    float32, ints -> int64, bools -> bool; NumPy arrays and scalars keep their dtype;
+    ``dtype`` (any spelling :func:`dtypes.to_dtype` takes) converts. ``copy=False`` shares
+    an ndarray's memory when no conversion is needed. np.matrix becomes a plain array."""
+    dt = dtypes.to_dtype(fn, dtype) if dtype is not None else None
+    if isinstance(data, Tensor):
+        data = data.array
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)
+        if arr.dtype not in SUPPORTED and dt is None:
+            raise TypeError(f"{fn}: argument 'data' has dtype {arr.dtype}; supported dtypes "
+                            f"are {', '.join(str(d) for d in SUPPORTED)}")
+        if dt is None:
+            dt = arr.dtype
+        return np.array(arr, dtype=dt, copy=True) if copy else arr.astype(dt, copy=False)
+    try:
+        arr = np.array(data)
+    except Exception as e:
+        raise TypeError(f"{fn}: cannot make a tensor from {type(data).__name__}") from e
+    kind = arr.dtype.kind
+    if kind not in "iubf":
+        raise TypeError(f"{fn}: argument 'data' must be numbers (a number, nested lists or an "
+                        f"array), got {type(data).__name__} giving dtype {arr.dtype}")
+    if dt is None:
+        dt = {"f": dtypes.float32, "i": dtypes.int64, "u": dtypes.int64,
+              "b": dtypes.bool}[kind]
+    return arr.astype(dt, copy=False)
 
 
 def float_array(fn, name, data, dtype=None):
@@ -60,6 +89,27 @@ def float_array(fn, name, data, dtype=None):
     return arr.astype(dtype if dtype is not None else np.float32)
 
 
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    if method == "__call__" and not kwargs and len(inputs) == 2 and ufunc in _UFUNC_OPS:
+        a, b = inputs
+        if isinstance(a, Tensor):
+            return getattr(a, _UFUNC_OPS[ufunc][0])(b)
+        return getattr(b, _UFUNC_OPS[ufunc][1])(a)  # b is the Tensor: its reflected op
+    inputs = tuple(x.array if isinstance(x, Tensor) else x for x in inputs)
+    if "out" in kwargs:
+        kwargs["out"] = tuple(x.array if isinstance(x, Tensor) else x for x in kwargs["out"])
+    return getattr(ufunc, method)(*inputs, **kwargs)
+
+
+_UFUNC_OPS = {np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+              np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__",
+                                                                     "__rtruediv__"),
+              np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+              np.equal: ("__eq__", "__eq__"), np.not_equal: ("__ne__", "__ne__"),
+              np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"),
+              np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__")}
+
+
 class Tensor:
     """A float32/float64 NumPy array with reverse-mode autograd.
 
@@ -69,10 +119,14 @@ class Tensor:
     ``backward()`` calls (leaves only).
     """
 
+    # _version: bumped (to a fresh creation number) by in-place ops; _gradt: the cached
+    # Tensor view of _grad. Both may be unset (read with getattr): make() never pays for them.
     __slots__ = ("array", "_grad", "requires_grad", "_parents", "_backward", "_seq",
-                 "__weakref__")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
+                 "_version", "_gradt", "__weakref__")
     __array_priority__ = 1000
+    # NumPy ufuncs on Tensors: ``ndarray (op) Tensor`` runs the Tensor op (gradients flow);
+    # any other ufunc (np.isfinite(t), np.exp(t), ...) sees the ndarrays and returns one.
+    __array_ufunc__ = _array_ufunc
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.array = float_array("Tensor", "data", data, dtype)
@@ -83,17 +137,45 @@ class Tensor:
 
     @property
     def data(self):
-        """The values without the graph (currently the ndarray ``array`` itself)."""
-        return self.array
+        """A Tensor sharing this tensor's memory, outside the graph (PyTorch's ``.data``):
+        in-place changes through it are not tracked. chainrule's own code uses ``array``."""
+        t = Tensor.__new__(Tensor)
+        t.array = self.array
+        t._grad = None
+        t.requires_grad = False
+        t._parents = ()
+        t._backward = None
+        return t
 
     @data.setter
     def data(self, value):
-        self.array = value
+        if isinstance(value, Tensor):
+            value = value.array
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data: must be a Tensor or an ndarray, got "
+                            f"{type(value).__name__}")
+        if value.dtype not in SUPPORTED:
+            raise TypeError(f"Tensor.data: dtype {value.dtype} is not supported")
+        self.array = np.asarray(value)
 
     # ------------------------------------------------------------------ properties
     @property
     def grad(self):
-        return self._grad
+        """None or a Tensor (no graph) viewing the accumulated gradient ndarray ``_grad``;
+        assignable (a Tensor or ndarray of this shape and dtype; None clears)."""
+        g = self._grad
+        if g is None:
+            return None
+        t = getattr(self, "_gradt", None)
+        if t is None or t.array is not g:
+            t = Tensor.__new__(Tensor)
+            t.array = g
+            t._grad = None
+            t.requires_grad = False
+            t._parents = ()
+            t._backward = None
+            self._gradt = t
+        return t
 
     @grad.setter
     def grad(self, value):
@@ -103,7 +185,8 @@ class Tensor:
         if isinstance(value, Tensor):
             value = value.array
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"Tensor.grad: must be None or an ndarray, got {type(value).__name__}")
+            raise TypeError(f"Tensor.grad: must be None, a Tensor or an ndarray, got "
+                            f"{type(value).__name__}")
         if value.dtype != self.array.dtype:
             raise TypeError(f"Tensor.grad: dtype {value.dtype} does not match the tensor's "
                             f"dtype {self.array.dtype}")
@@ -124,9 +207,38 @@ class Tensor:
     def ndim(self):
         return self.array.ndim
 
-    @property
-    def size(self):
+    def size(self, dim=None):
+        """The shape (a tuple), or its entry ``dim``."""
+        if dim is None:
+            return self.array.shape
+        nd = self.array.ndim
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) \
+                or not -max(nd, 1) <= dim < max(nd, 1):
+            raise IndexError(f"Tensor.size: dim {dim!r} is out of range for a tensor of "
+                             f"shape {self.array.shape}")
+        return self.array.shape[dim] if nd else 1
+
+    def dim(self):
+        return self.array.ndim
+
+    def numel(self):
         return self.array.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self.array.itemsize
+
+    @property
+    def device(self):
+        return dtypes.CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def is_floating_point(self):
+        return self.array.dtype in FLOATS
 
     @property
     def is_leaf(self):
@@ -141,7 +253,8 @@ class Tensor:
 
     def __repr__(self):
         body = np.array2string(self.array, prefix="tensor(", separator=", ")
-        extra = "" if self.array.dtype == np.float32 else f", dtype={self.array.dtype}"
+        extra = "" if self.array.dtype in (np.float32, np.int64, np.bool_) \
+            else f", dtype={self.array.dtype}"
         if self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -155,15 +268,36 @@ class Tensor:
         return id(self)
 
     def __bool__(self):
-        return bool(self.array)
+        if self.array.size != 1:
+            raise RuntimeError(f"Tensor.__bool__: the truth value of a tensor with "
+                               f"{self.array.size} elements is ambiguous (use .any() or .all())")
+        return bool(self.array.reshape(()))
 
     def __float__(self):
         return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
+            raise TypeError(f"Tensor.__index__: only an integer tensor with one element can "
+                            f"be used as an index, got dtype {self.array.dtype} shape "
+                            f"{self.array.shape}")
+        return int(self.item())
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("Tensor.__iter__: iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
 
     # ------------------------------------------------------------------ conversions
     def numpy(self):
         """The underlying ndarray (shared, not a copy)."""
         return self.array
+
+    def tolist(self):
+        return self.array.tolist()
 
     def item(self):
         if self.array.size != 1:
@@ -172,6 +306,9 @@ class Tensor:
         return self.array.item()
 
     def requires_grad_(self, flag=True):
+        if flag and self.array.dtype not in FLOATS:
+            raise RuntimeError(f"Tensor.requires_grad_: only float32/float64 tensors can "
+                               f"require gradients, got dtype {self.array.dtype}")
         self.requires_grad = bool(flag)
         return self
 
@@ -183,14 +320,18 @@ class Tensor:
     register_post_accumulate_grad_hook = engine.register_post_accumulate_grad_hook
 
 
-def tensor(data, dtype=None, requires_grad=False):
-    """A new leaf Tensor holding a copy of ``data``.
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new leaf Tensor holding a copy of ``data`` (PyTorch's ``torch.tensor``).
 
-    dtype=None keeps a float32/float64 array's dtype; Python numbers, lists and integer
-    arrays become float32. ``dtype`` may be float32 or float64.
+    dtype=None infers like PyTorch: Python floats -> float32, ints -> int64, bools -> bool;
+    NumPy arrays keep their dtype. Only float tensors may require gradients.
     """
+    dtypes.check_device("tensor", device)
     t = Tensor.__new__(Tensor)
-    t.array = float_array("tensor", "data", data, dtype)
+    t.array = new_array("tensor", data, dtype)
+    if requires_grad and t.array.dtype not in FLOATS:
+        raise RuntimeError(f"tensor: only float32/float64 tensors can require gradients, "
+                           f"got dtype {t.array.dtype}")
     t._grad = None
     t.requires_grad = bool(requires_grad)
     t._parents = ()

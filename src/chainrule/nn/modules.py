@@ -12,7 +12,7 @@ import numpy as np
 
 from .._checks import pair
 from ..autograd import Tensor
-from ..autograd.function import FLOATS, as_tensor, float_array
+from ..autograd.function import FLOATS, as_tensor, float_array, grad_array
 from . import functional as F
 from . import init
 
@@ -231,7 +231,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad[...] = 0
+                grad_array(p)[...] = 0
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():

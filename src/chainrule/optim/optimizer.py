@@ -5,7 +5,7 @@ Each subclass's ``step()`` makes ONE call into C per parameter buffer (``ops.sgd
 update happen in a single pass over memory, in place on ``param.array``.
 
 Parameters are chainrule Tensors (anything with an ndarray ``.array`` and a ``.grad``: an
-ndarray, a Tensor or None; ``_grad_array`` is the one place that reads it). Parameters
+ndarray, a Tensor or None; ``grad_array`` (chainrule.autograd.function) is the one place that reads it). Parameters
 whose ``.grad`` is None are skipped, as in PyTorch.
 Hyper-parameters live in ``param_groups`` (a list of dicts, PyTorch-style) and may be
 changed between steps (e.g. a learning-rate schedule writes ``group["lr"]``).
@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from ..autograd.function import grad_array
 
 
 __all__ = ["Optimizer"]
@@ -32,10 +33,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 
 
-def _grad_array(p):
-    """p.grad as an ndarray (or None), whether .grad holds an ndarray or a Tensor."""
-    g = p.grad
-    return getattr(g, "array", g)
+_grad_array = grad_array  # p.grad's ndarray (or None), without the Tensor wrapper
 
 
 def _check_number(cls: str, name: str, v, *, low=0.0, low_inclusive=True, high=None,
@@ -133,8 +131,8 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none:
                     p.grad = None
-                elif p.grad is not None:
-                    _grad_array(p)[...] = 0
+                elif grad_array(p) is not None:
+                    grad_array(p)[...] = 0
 
     @property
     def state(self) -> dict:
@@ -229,7 +227,7 @@ class Optimizer:
     # -- helpers for subclasses -----------------------------------------------------------
     def _arrays(self, p, i: int):
         """(data, grad) ready for the kernel, or None if p has no grad. Validates once."""
-        g = _grad_array(p)
+        g = grad_array(p)  # the ndarray behind p.grad (no Tensor wrapper)
         if g is None:
             return None
         d = p.array

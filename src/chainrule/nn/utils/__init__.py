@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from ...autograd import Tensor, tensor
+from ...autograd.function import grad_array
 
 __all__ = ["clip_grad_norm_", "rnn"]
 
@@ -33,7 +34,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"{fn}: norm_type must be > 0, got {norm_type}")
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [g for g in map(grad_array, params) if g is not None]
     if not grads:
         return tensor(0.0)
     dt = grads[0].dtype
@@ -46,9 +47,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise RuntimeError(f"{fn}: the total norm of order {norm_type} of the gradients is "
                            f"non-finite ({total}); set error_if_nonfinite=False to clip anyway")
     coef = min(1.0, float(max_norm) / (total + 1e-6))
-    for p in params:
-        if p.grad is not None:
-            p.grad *= p.grad.dtype.type(coef)
+    for g in grads:
+        g *= g.dtype.type(coef)
     return tensor(np.asarray(total, dtype=dt))
 
 

@@ -1,0 +1,196 @@
+"""Tensor factories as PyTorch spells them: from_numpy, as_tensor, zeros, ones, full, empty,
+the ``*_like`` forms, arange, linspace, eye, rand, randn, randint, randperm. Sizes go as
+varargs or one tuple; ``dtype=``, ``device=`` (CPU only) and ``requires_grad=`` keywords.
+Random draws come from chainrule's global generator (``cr.manual_seed``) unless a
+``generator=`` (a NumPy ``Generator``) is given."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _random
+from . import dtypes
+from .function import FLOATS, const
+from .tensor import Tensor, new_array
+
+__all__ = ["from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
+           "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand",
+           "randn", "randint", "randperm", "rand_like", "randn_like"]
+
+
+def _size(fn, size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 0:
+            raise ValueError(f"{fn}: size must be non-negative ints (as varargs or a tuple), "
+                             f"got {size!r}")
+    return tuple(int(s) for s in size)
+
+
+def _leaf(fn, arr, requires_grad, device):
+    dtypes.check_device(fn, device)
+    t = const(arr)
+    if requires_grad:
+        if arr.dtype not in FLOATS:
+            raise RuntimeError(f"{fn}: only float32/float64 tensors can require gradients, "
+                               f"got dtype {arr.dtype}")
+        t.requires_grad = True
+    return t
+
+
+def _dt(fn, dtype, default=dtypes.float32):
+    return default if dtype is None else dtypes.to_dtype(fn, dtype)
+
+
+def from_numpy(ndarray):
+    """A Tensor sharing ``ndarray``'s memory (no copy), like torch.from_numpy."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"from_numpy: dtype {ndarray.dtype} is not supported; use one of "
+                        f"{', '.join(str(d) for d in dtypes.SUPPORTED)}")
+    return const(np.asarray(ndarray))
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor, sharing memory when it is already a Tensor or an ndarray of
+    the requested dtype (a copy otherwise)."""
+    dtypes.check_device("as_tensor", device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    return const(new_array("as_tensor", data, dtype, copy=False))
+
+
+def _filled(fn, size, value, dtype, requires_grad, device):
+    return _leaf(fn, np.full(_size(fn, size), value, _dt(fn, dtype)), requires_grad, device)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _filled("zeros", size, 0, dtype, requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _filled("ones", size, 1, dtype, requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _filled("empty", size, 0, dtype, requires_grad, device)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = new_array("full", fill_value).dtype
+    return _filled("full", (size,) if not isinstance(size, (tuple, list)) else (tuple(size),),
+                   fill_value, dtype, requires_grad, device)
+
+
+def _like(fn, x, dtype):
+    if not isinstance(x, (Tensor, np.ndarray)):
+        raise TypeError(f"{fn}: argument 'input' must be a Tensor, got {type(x).__name__}")
+    return x.shape, (x.dtype if dtype is None else dtype)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dt = _like("zeros_like", input, dtype)
+    return _filled("zeros_like", (shape,), 0, dt, requires_grad, device)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dt = _like("ones_like", input, dtype)
+    return _filled("ones_like", (shape,), 1, dt, requires_grad, device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    shape, dt = _like("full_like", input, dtype)
+    return _filled("full_like", (shape,), fill_value, dt, requires_grad, device)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """[start, end) in steps of ``step``; int64 when all are ints, else float32."""
+    if end is None:
+        start, end = 0, start
+    for nm, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, Tensor):
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"arange: argument '{nm}' must be a number, got {v!r}")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dt = _dt("arange", dtype, dtypes.int64 if ints else dtypes.float32)
+    n = max(int(np.ceil((end - start) / step)), 0)
+    arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt) if not ints \
+        else np.arange(start, end, step).astype(dt)
+    return _leaf("arange", arr, requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    arr = np.linspace(start, end, int(steps)).astype(_dt("linspace", dtype))
+    return _leaf("linspace", arr, requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    _size("eye", (n,) if m is None else (n, m))
+    return _leaf("eye", np.eye(n, m, dtype=_dt("eye", dtype)), requires_grad, device)
+
+
+def _gen(generator):
+    return generator if generator is not None else _random.get_generator()
+
+
+def _float_dt(fn, dtype):
+    dt = _dt(fn, dtype)
+    if dt not in FLOATS:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    dt = _float_dt("rand", dtype)
+    return _leaf("rand", _gen(generator).random(_size("rand", size)).astype(dt),
+                 requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    dt = _float_dt("randn", dtype)
+    return _leaf("randn", _gen(generator).standard_normal(_size("randn", size)).astype(dt),
+                 requires_grad, device)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dt = _like("rand_like", input, dtype)
+    return rand(shape, dtype=dt, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, dt = _like("randn_like", input, dtype)
+    return randn(shape, dtype=dt, device=device, requires_grad=requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    if size is None or high is None:
+        raise TypeError("randint: expected randint(low=0, high, size) with a size tuple")
+    if not high > low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    arr = _gen(generator).integers(low, high, _size("randint", (size,)))
+    return _leaf("randint", arr.astype(_dt("randint", dtype, dtypes.int64)), requires_grad,
+                 device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    _size("randperm", (n,))
+    arr = _gen(generator).permutation(int(n))
+    return _leaf("randperm", arr.astype(_dt("randperm", dtype, dtypes.int64)), requires_grad,
+                 device)
