@@ -16,9 +16,11 @@ from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_gra
                        no_grad, tensor)
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
+from . import utils
+from ._save import save, load
 from . import explain  # callable: cr.explain(model, x, target, loss, optimizer=None, l2=0.0)
 
 __all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_threads",
            "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "gradcheck", "detect_anomaly", "AnomalyError", "diagnostics", "explain",
-           "show_config"]
+           "show_config", "utils", "save", "load"]

@@ -304,3 +304,22 @@ def as_real(fn: str, name: str, v) -> float:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{fn}: argument '{name}' must be a real number, got {v!r}")
     return float(v)
+
+
+def actfn_params(fn: str, kind: str, p0, p1) -> tuple:
+    """Checked parameters (p0, p1) of a parameterised activation (csrc/actfn.h)."""
+    if kind == "gelu":
+        if p0 not in ("none", "tanh"):
+            raise ValueError(f"{fn}: approximate must be 'none' or 'tanh', got {p0!r}")
+        return (1.0 if p0 == "tanh" else 0.0), 0.0
+    if kind == "silu":
+        return 0.0, 0.0
+    names = {"leaky_relu": ("negative_slope", None), "elu": ("alpha", None),
+             "softplus": ("beta", "threshold"), "hardtanh": ("min_val", "max_val")}[kind]
+    a = as_real(fn, names[0], p0)
+    b = as_real(fn, names[1], p1) if names[1] else 0.0
+    if kind == "softplus" and a == 0:
+        raise ValueError(f"{fn}: beta must be non-zero, got {p0!r}")
+    if kind == "hardtanh" and a > b:
+        raise ValueError(f"{fn}: max_val ({p1!r}) must be >= min_val ({p0!r})")
+    return a, b

@@ -127,3 +127,14 @@ cdef extern from "chainrule.h" nogil:
     void cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
                                       const int64_t *target, const double *scale,
                                       int64_t scale_stride, int64_t N, int64_t C)
+
+cdef extern from "actfn.h" nogil:
+    # ---- actfn.h ----
+    int cr_actfn_forward_f32(int kind, float *out, const float *inp, int64_t n, double p0,
+                             double p1)
+    int cr_actfn_forward_f64(int kind, double *out, const double *inp, int64_t n, double p0,
+                             double p1)
+    int cr_actfn_backward_f32(int kind, float *dinp, const float *dout, const float *inp,
+                              int64_t n, double p0, double p1)
+    int cr_actfn_backward_f64(int kind, double *dinp, const double *dout, const double *inp,
+                              int64_t n, double p0, double p1)

@@ -252,6 +252,44 @@ def _act_entries(name, torch_fn):
     ]
 
 
+# parameterised activations (csrc/actfn.c): name -> (torch function, parameter sets)
+_ACTFN = {
+    "leaky_relu": ("leaky_relu", [{}, dict(negative_slope=0.2)]),
+    "elu": ("elu", [{}, dict(alpha=0.5)]),
+    "gelu": ("gelu", [{}, dict(approximate="tanh")]),
+    "silu": ("silu", [{}]),
+    "softplus": ("softplus", [{}, dict(beta=2.0, threshold=3.0)]),
+    "hardtanh": ("hardtanh", [{}, dict(min_val=-0.5, max_val=2.0)]),
+}
+
+
+def _actfn_cases(name):
+    def cases(rng, dt):
+        base = _unary_cases(rng, dt)
+        return [(args, kw) for kw in _ACTFN[name][1] for args, _ in base]
+    return cases
+
+
+def _actfn_bwd_cases(name):
+    def cases(rng, dt):
+        out = [((_a(rng, x.shape, dt), x), kw) for (x,), kw in _actfn_cases(name)(rng, dt)]
+        (dy, x), kw = out[0]
+        out.append(((dy.copy(), x), dict(kw, out=np.empty(x.shape, dt))))  # out=: same answer
+        return out
+    return cases
+
+
+def _actfn_entries(name):
+    torch_fn = _ACTFN[name][0]
+    return [
+        Kernel(f"{name}_forward", ("actfn_forward",), cases=_actfn_cases(name),
+               torch=lambda torch, x, *a, **k: getattr(torch.nn.functional, torch_fn)(x, *a, **k),
+               grad=Grad(f"{name}_backward", (0,), lambda a, k, y, dy: ((dy, a[0]), k)),
+               bench={"pytest": _ACT_BENCH}),
+        Kernel(f"{name}_backward", ("actfn_backward",), cases=_actfn_bwd_cases(name)),
+    ]
+
+
 _entries = [
     Kernel("matmul", ("matmul_fast", "gemm"), cases=_matmul_cases,
            torch=lambda torch, a, b, trans_a=False, trans_b=False:
@@ -318,6 +356,7 @@ _entries = [
     *_act_entries("relu", "relu"),
     *_act_entries("sigmoid", "sigmoid"),
     *_act_entries("tanh", "tanh"),
+    *[e for name in _ACTFN for e in _actfn_entries(name)],
     Kernel("softmax_cross_entropy_forward", ("softmax_xent_forward",), cases=_xent_cases,
            torch=_xent_torch,
            grad=Grad("softmax_cross_entropy_backward", (0,),

@@ -9,7 +9,8 @@ from ._conv import *  # noqa: F401,F403
 from ._pool import *  # noqa: F401,F403
 from ._rnn import *  # noqa: F401,F403
 from ._act import *  # noqa: F401,F403
+from ._actfn import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
-from . import _linear, _conv, _pool, _rnn, _act, _optim
+from . import _linear, _conv, _pool, _rnn, _act, _actfn, _optim
 
-__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _optim) for n in m.__all__]
+__all__ = [n for m in (_linear, _conv, _pool, _rnn, _act, _actfn, _optim) for n in m.__all__]
