@@ -32,6 +32,18 @@ int cr_actfn_backward_f32(int kind, float *dinp, const float *dout, const float 
 int cr_actfn_backward_f64(int kind, double *dinp, const double *dout, const double *inp,
                           int64_t n, double p0, double p1);
 
+/* Softmax over the last axis of N rows of C (C >= 1), max-shifted, sums in double:
+ *   log = 0: out = exp(x - m) / sum exp(x - m)     log = 1: out = x - m - log sum exp(x - m)
+ * backward from the forward OUTPUT y, WRITES dinp (dinp may equal dout):
+ *   softmax: dinp = y (dout - sum(dout y))          log: dinp = dout - exp(y) sum(dout)
+ * Rows run on the chainrule threads when N * C >= CR_ACT_PARALLEL_MIN. */
+void cr_softmax_rows_f32(float *out, const float *inp, int64_t N, int64_t C, int log);
+void cr_softmax_rows_f64(double *out, const double *inp, int64_t N, int64_t C, int log);
+void cr_softmax_rows_backward_f32(float *dinp, const float *dout, const float *out, int64_t N,
+                                  int64_t C, int log);
+void cr_softmax_rows_backward_f64(double *dinp, const double *dout, const double *out,
+                                  int64_t N, int64_t C, int log);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,6 +119,65 @@ int CR_FN(cr_actfn_backward)(int kind, T *dinp, const T *dout, const T *inp, int
     return 0;
 }
 
+/* softmax / log-softmax rows [lo, hi) (see actfn.h) */
+CR_CLONES static void CR_FN(softmax_rows_range)(T *out, const T *inp, int64_t C, int log,
+                                               int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; n++) {
+        const T *x = inp + n * C;
+        T *y = out + n * C;
+        T m = x[0];
+        for (int64_t c = 1; c < C; c++)
+            m = (x[c] > m || x[c] != x[c]) && m == m ? x[c] : m; /* NaN wins */
+        double sum = 0.0;
+        for (int64_t c = 0; c < C; c++)
+            sum += (double)EXP(x[c] - m);
+        if (log) {
+            const T ls = (T)logl(sum);
+            for (int64_t c = 0; c < C; c++)
+                y[c] = x[c] - m - ls;
+        } else {
+            const T inv = (T)(1.0 / sum);
+            for (int64_t c = 0; c < C; c++)
+                y[c] = EXP(x[c] - m) * inv;
+        }
+    }
+}
+
+CR_CLONES static void CR_FN(softmax_rows_bwd_range)(T *dinp, const T *dout, const T *out,
+                                                   int64_t C, int log, int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; n++) {
+        const T *g = dout + n * C, *y = out + n * C;
+        T *d = dinp + n * C;
+        double s = 0.0;
+        if (log) {
+            for (int64_t c = 0; c < C; c++)
+                s += (double)g[c];
+            for (int64_t c = 0; c < C; c++)
+                d[c] = g[c] - EXP(y[c]) * (T)s;
+        } else {
+            for (int64_t c = 0; c < C; c++)
+                s += (double)g[c] * (double)y[c];
+            for (int64_t c = 0; c < C; c++)
+                d[c] = y[c] * (g[c] - (T)s);
+        }
+    }
+}
+
+void CR_FN(cr_softmax_rows)(T *out, const T *inp, int64_t N, int64_t C, int log) {
+    if (C < 1)
+        return;
+    CR_SPLIT_RANGE(N, CR_ACT_PARALLEL_MIN / C + 1,
+                   CR_FN(softmax_rows_range)(out, inp, C, log, lo, hi));
+}
+
+void CR_FN(cr_softmax_rows_backward)(T *dinp, const T *dout, const T *out, int64_t N,
+                                     int64_t C, int log) {
+    if (C < 1)
+        return;
+    CR_SPLIT_RANGE(N, CR_ACT_PARALLEL_MIN / C + 1,
+                   CR_FN(softmax_rows_bwd_range)(dinp, dout, out, C, log, lo, hi));
+}
+
 #undef CR_ACTFN_RANGES
 #undef CR_K_BETA
 #undef CR_K_RSQRT2

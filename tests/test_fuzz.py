@@ -401,6 +401,28 @@ def test_fuzz_parameterised_activations(data):
 
 @FUZZ
 @given(st.data())
+def test_fuzz_softmax_along_a_dim(data):
+    d = data.draw
+    shape, base = _act_case(d)
+    fwd = d(st.sampled_from(["softmax_forward", "log_softmax_forward"]))
+    dim = d(st.sampled_from([0, -1, 1, 2, -3, 7, None, 1.0, True]))
+    kwargs = {} if dim == -1 and d(st.booleans()) else {"dim": dim}
+    x = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    if d(st.booleans()):
+        _check(fwd, (x,), kwargs, base)
+        return
+    y = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base), special=False)
+    if y.dtype in (np.float32, np.float64):
+        try:
+            y = getattr(reference, fwd)(y, **kwargs)  # a forward's output
+        except (TypeError, ValueError):
+            pass
+    _check({"softmax_forward": "softmax_backward",
+            "log_softmax_forward": "log_softmax_backward"}[fwd], (x, y), kwargs, base)
+
+
+@FUZZ
+@given(st.data())
 def test_fuzz_softmax_cross_entropy(data):
     d = data.draw
     N, C = d(st.integers(0, 5)), d(st.integers(0, 6))

@@ -77,3 +77,34 @@ def actfn_backward(int kind, dinp, dout, inp, double p0=0.0, double p1=0.0):
         PyBuffer_Release(&bd)
     if rc:
         raise ValueError(f"actfn_backward: unknown kind {kind}")
+
+
+def softmax_rows(floating[:, ::1] out, const floating[:, ::1] inp, bint log):
+    """out = softmax (log=False) or log_softmax (log=True) of each row of inp (N, C)."""
+    cdef int64_t N = inp.shape[0], C = inp.shape[1]
+    if out.shape[0] != N or out.shape[1] != C:
+        raise ValueError(f"softmax_rows: out ({out.shape[0]}, {out.shape[1]}) and inp "
+                         f"({N}, {C}) differ")
+    if N == 0 or C == 0:
+        return
+    with nogil:
+        if floating is float:
+            cr_softmax_rows_f32(&out[0, 0], &inp[0, 0], N, C, log)
+        else:
+            cr_softmax_rows_f64(&out[0, 0], &inp[0, 0], N, C, log)
+
+
+def softmax_rows_backward(floating[:, ::1] dinp, const floating[:, ::1] dout,
+                          const floating[:, ::1] out, bint log):
+    """dinp (WRITTEN) from dout and the forward output out, rows of C (see actfn.h)."""
+    cdef int64_t N = out.shape[0], C = out.shape[1]
+    if (dinp.shape[0] != N or dinp.shape[1] != C or dout.shape[0] != N
+            or dout.shape[1] != C):
+        raise ValueError(f"softmax_rows_backward: dinp, dout and out must all be ({N}, {C})")
+    if N == 0 or C == 0:
+        return
+    with nogil:
+        if floating is float:
+            cr_softmax_rows_backward_f32(&dinp[0, 0], &dout[0, 0], &out[0, 0], N, C, log)
+        else:
+            cr_softmax_rows_backward_f64(&dinp[0, 0], &dout[0, 0], &out[0, 0], N, C, log)

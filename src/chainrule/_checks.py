@@ -318,8 +318,20 @@ def actfn_params(fn: str, kind: str, p0, p1) -> tuple:
              "softplus": ("beta", "threshold"), "hardtanh": ("min_val", "max_val")}[kind]
     a = as_real(fn, names[0], p0)
     b = as_real(fn, names[1], p1) if names[1] else 0.0
-    if kind == "softplus" and a == 0:
-        raise ValueError(f"{fn}: beta must be non-zero, got {p0!r}")
+    if kind == "softplus" and not 1e-30 <= abs(a) <= 1e30:  # float32 keeps it non-zero
+        raise ValueError(f"{fn}: beta must be non-zero with 1e-30 <= |beta| <= 1e30, got "
+                         f"{p0!r}")
     if kind == "hardtanh" and a > b:
         raise ValueError(f"{fn}: max_val ({p1!r}) must be >= min_val ({p0!r})")
     return a, b
+
+
+def softmax_dim(fn: str, dim, ndim: int) -> int:
+    """A softmax axis: an int in [-ndim, ndim) (0-d arrays take 0 or -1) -> a non-negative
+    axis of a max(ndim, 1)-D array."""
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{fn}: argument 'dim' must be an int, got {dim!r}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise ValueError(f"{fn}: dim {dim} is out of range for an array with {ndim} dims")
+    return int(dim) % n

@@ -138,3 +138,9 @@ cdef extern from "actfn.h" nogil:
                               int64_t n, double p0, double p1)
     int cr_actfn_backward_f64(int kind, double *dinp, const double *dout, const double *inp,
                               int64_t n, double p0, double p1)
+    void cr_softmax_rows_f32(float *out, const float *inp, int64_t N, int64_t C, int log)
+    void cr_softmax_rows_f64(double *out, const double *inp, int64_t N, int64_t C, int log)
+    void cr_softmax_rows_backward_f32(float *dinp, const float *dout, const float *out,
+                                      int64_t N, int64_t C, int log)
+    void cr_softmax_rows_backward_f64(double *dinp, const double *dout, const double *out,
+                                      int64_t N, int64_t C, int log)

@@ -191,18 +191,16 @@ def tanh(x):
 
 
 def softmax(x, dim=None, _stacklevel=3, dtype=None):
-    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits)."""
+    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits);
+    fused C kernels both ways (ops.softmax_forward / softmax_backward)."""
     x = as_tensor(x, "softmax", "x")
     if dtype is not None:
         x = x.to(dtype)
-    a = x.array
-    d = _dim("softmax", dim, a.ndim)
-    e = np.exp(a - a.max(axis=d, keepdims=True))
-    y = e / e.sum(axis=d, keepdims=True)
+    d = _dim("softmax", dim, x.array.ndim)
+    y = ops.softmax_forward(x.array, d)
 
     def backward(g):
-        # dx = y * (g - sum(g * y))
-        return (y * (g - (g * y).sum(axis=d, keepdims=True)),)
+        return (ops.softmax_backward(g, y, d),)
     return make(y, (x,), backward)
 
 
@@ -212,17 +210,16 @@ def _log_softmax(a, d):
 
 
 def log_softmax(x, dim=None, _stacklevel=3, dtype=None):
-    """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits)."""
+    """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits); fused C
+    kernels both ways (ops.log_softmax_forward / log_softmax_backward)."""
     x = as_tensor(x, "log_softmax", "x")
     if dtype is not None:
         x = x.to(dtype)
-    a = x.array
-    d = _dim("log_softmax", dim, a.ndim)
-    y = _log_softmax(a, d)
+    d = _dim("log_softmax", dim, x.array.ndim)
+    y = ops.log_softmax_forward(x.array, d)
 
     def backward(g):
-        # dx = g - softmax * sum(g)
-        return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
+        return (ops.log_softmax_backward(g, y, d),)
     return make(y, (x,), backward)
 
 

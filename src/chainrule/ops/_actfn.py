@@ -9,11 +9,12 @@ right shape and dtype (may be the input itself, must not partly overlap it).
 import numpy as np
 
 from .. import _kernels
-from .._checks import actfn_params, as_float_array, out_array, plain, same_dtype
+from .._checks import actfn_params, as_float_array, out_array, plain, same_dtype, softmax_dim
 
 __all__ = ["leaky_relu_forward", "leaky_relu_backward", "elu_forward", "elu_backward",
            "gelu_forward", "gelu_backward", "silu_forward", "silu_backward",
-           "softplus_forward", "softplus_backward", "hardtanh_forward", "hardtanh_backward"]
+           "softplus_forward", "softplus_backward", "hardtanh_forward", "hardtanh_backward",
+           "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward"]
 
 _KINDS = _kernels.ACTFN_KINDS
 
@@ -108,3 +109,60 @@ def hardtanh_forward(x, min_val=-1.0, max_val=1.0, *, out=None):
 def hardtanh_backward(dy, x, min_val=-1.0, max_val=1.0, *, out=None):
     """dx = dy where min_val < x < max_val, else 0."""
     return _bwd("hardtanh", dy, x, min_val, max_val, out)
+
+
+# ---- softmax over one axis (csrc/actfn.c: rows of the moved-last axis) ------------------
+def _rows(a, d):
+    """a with axis d moved last, C-contiguous, as (rows, C); and the inverse."""
+    a1 = a.reshape(1) if a.ndim == 0 else a
+    m = np.ascontiguousarray(np.moveaxis(a1, d, -1))
+    return m.reshape(-1, m.shape[-1]) if m.shape[-1] else m.reshape(0, 0), m.shape
+
+
+def _unrows(r, shape, d, like):
+    out = np.moveaxis(r.reshape(shape), -1, d)
+    return np.ascontiguousarray(out).reshape(like.shape)
+
+
+def _softmax_fwd(fn, x, dim, log):
+    x = as_float_array(fn, "x", x)
+    d = softmax_dim(fn, dim, x.ndim)
+    r, shape = _rows(x, d)
+    out = np.empty_like(r)
+    _kernels.softmax_rows(out, r, log)
+    return _unrows(out, shape, d, x)
+
+
+def _softmax_bwd(fn, dy, y, dim, log):
+    dy = as_float_array(fn, "dy", dy)
+    y = as_float_array(fn, "y", y)
+    same_dtype(fn, dy=dy, y=y)
+    if dy.shape != y.shape:
+        raise ValueError(f"{fn}: argument 'dy' must have the shape of y {y.shape}, got "
+                         f"{dy.shape}")
+    d = softmax_dim(fn, dim, y.ndim)
+    ry, shape = _rows(y, d)
+    rg, _ = _rows(dy, d)
+    out = np.empty_like(ry)
+    _kernels.softmax_rows_backward(out, rg, ry, log)
+    return _unrows(out, shape, d, y)
+
+
+def softmax_forward(x, dim=-1):
+    """y = exp(x - max) / sum(exp(x - max)) along ``dim`` (sums in double)."""
+    return _softmax_fwd("softmax_forward", x, dim, False)
+
+
+def softmax_backward(dy, y, dim=-1):
+    """dx = y * (dy - sum(dy * y)) along ``dim``, from y = softmax_forward(x, dim)."""
+    return _softmax_bwd("softmax_backward", dy, y, dim, False)
+
+
+def log_softmax_forward(x, dim=-1):
+    """y = x - max - log(sum(exp(x - max))) along ``dim``."""
+    return _softmax_fwd("log_softmax_forward", x, dim, True)
+
+
+def log_softmax_backward(dy, y, dim=-1):
+    """dx = dy - exp(y) * sum(dy) along ``dim``, from y = log_softmax_forward(x, dim)."""
+    return _softmax_bwd("log_softmax_backward", dy, y, dim, True)

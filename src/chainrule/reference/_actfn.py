@@ -14,11 +14,12 @@ import math
 
 import numpy as np
 
-from .._checks import actfn_params, as_float_array, out_array, same_dtype
+from .._checks import actfn_params, as_float_array, out_array, same_dtype, softmax_dim
 
 __all__ = ["leaky_relu_forward", "leaky_relu_backward", "elu_forward", "elu_backward",
            "gelu_forward", "gelu_backward", "silu_forward", "silu_backward",
-           "softplus_forward", "softplus_backward", "hardtanh_forward", "hardtanh_backward"]
+           "softplus_forward", "softplus_backward", "hardtanh_forward", "hardtanh_backward",
+           "softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward"]
 
 _erf = np.frompyfunc(math.erf, 1, 1)
 _K = math.sqrt(2.0 / math.pi)
@@ -140,3 +141,52 @@ def hardtanh_forward(x, min_val=-1.0, max_val=1.0, *, out=None):
 
 def hardtanh_backward(dy, x, min_val=-1.0, max_val=1.0, *, out=None):
     return _bwd("hardtanh", dy, x, min_val, max_val, out)
+
+
+# ---- softmax over one axis -----------------------------------------------------------------
+def _softmax_args(fn, x, dim):
+    x = as_float_array(fn, "x", x)
+    return x, softmax_dim(fn, dim, x.ndim)
+
+
+def softmax_forward(x, dim=-1):
+    """softmax(x)_i = e^(x_i) / sum_k e^(x_k) along dim (shifted by the max, float64)."""
+    x, d = _softmax_args("softmax_forward", x, dim)
+    a = x.astype(np.float64).reshape(x.shape or (1,))
+    e = np.exp(a - a.max(axis=d, keepdims=True, initial=-np.inf))
+    return (e / e.sum(axis=d, keepdims=True)).reshape(x.shape).astype(x.dtype)
+
+
+def log_softmax_forward(x, dim=-1):
+    """log_softmax(x)_i = x_i - log sum_k e^(x_k) along dim (float64)."""
+    x, d = _softmax_args("log_softmax_forward", x, dim)
+    a = x.astype(np.float64).reshape(x.shape or (1,))
+    z = a - a.max(axis=d, keepdims=True, initial=-np.inf)
+    return (z - np.log(np.exp(z).sum(axis=d, keepdims=True))).reshape(x.shape).astype(x.dtype)
+
+
+def _softmax_grad(fn, dy, y, dim, log):
+    dy = as_float_array(fn, "dy", dy)
+    y = as_float_array(fn, "y", y)
+    same_dtype(fn, dy=dy, y=y)
+    if dy.shape != y.shape:
+        raise ValueError(f"{fn}: argument 'dy' must have the shape of y {y.shape}, got "
+                         f"{dy.shape}")
+    d = softmax_dim(fn, dim, y.ndim)
+    g = dy.astype(np.float64).reshape(y.shape or (1,))
+    v = y.astype(np.float64).reshape(y.shape or (1,))
+    if log:
+        dx = g - np.exp(v) * g.sum(axis=d, keepdims=True)
+    else:
+        dx = v * (g - (g * v).sum(axis=d, keepdims=True))
+    return dx.reshape(y.shape).astype(y.dtype)
+
+
+def softmax_backward(dy, y, dim=-1):
+    """dx = y (dy - sum(dy y)) along dim."""
+    return _softmax_grad("softmax_backward", dy, y, dim, False)
+
+
+def log_softmax_backward(dy, y, dim=-1):
+    """dx = dy - e^y sum(dy) along dim."""
+    return _softmax_grad("log_softmax_backward", dy, y, dim, True)
