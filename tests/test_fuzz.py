@@ -440,6 +440,64 @@ def test_fuzz_activations(data):
     _check(bwd, (x, y), kwargs, base)
 
 
+_ACTFN_PARAMS = {
+    "leaky_relu": ("negative_slope",), "elu": ("alpha",), "gelu": ("approximate",),
+    "silu": (), "softplus": ("beta", "threshold"), "hardtanh": ("min_val", "max_val")}
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_parameterised_activations(data):
+    d = data.draw
+    shape, base = _act_case(d)
+    name = d(st.sampled_from(["leaky_relu_forward", "elu_forward", "gelu_forward",
+                              "silu_forward", "softplus_forward", "hardtanh_forward"]))
+    kind = name[:-len("_forward")]
+    kwargs = {}
+    for p in _ACTFN_PARAMS[kind]:
+        if d(st.booleans()):
+            good = st.sampled_from(["none", "tanh"]) if p == "approximate" else \
+                st.floats(-3, 3, allow_nan=False)
+            bad = st.sampled_from(["junk", None, True, 1j, np.nan, 0.0, "tanh"])
+            kwargs[p] = d(good) if d(st.integers(0, 4)) else d(bad)
+    x = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    if d(st.integers(0, 5)) == 0:  # a wrong or a right out=
+        out = d(st.sampled_from([None, "junk", np.empty(shape, base),
+                                 np.empty(shape, np.float16), np.empty((7,), base)]))
+        kwargs["out"] = out.copy() if isinstance(out, np.ndarray) else out
+    if d(st.booleans()):
+        _check(name, (x,), kwargs, base)
+        return
+    xin = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base), special=False)
+    names = {"leaky_relu_backward", "elu_backward", "gelu_backward", "silu_backward",
+             "softplus_backward", "hardtanh_backward"}
+    bwd = kind + "_backward"
+    assert bwd in names
+    _check(bwd, (x, xin), kwargs, base)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_softmax_along_a_dim(data):
+    d = data.draw
+    shape, base = _act_case(d)
+    fwd = d(st.sampled_from(["softmax_forward", "log_softmax_forward"]))
+    dim = d(st.sampled_from([0, -1, 1, 2, -3, 7, None, 1.0, True]))
+    kwargs = {} if dim == -1 and d(st.booleans()) else {"dim": dim}
+    x = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base))
+    if d(st.booleans()):
+        _check(fwd, (x,), kwargs, base)
+        return
+    y = _array(d, _maybe_perturb_shape(d, shape), _dtype(d, base), special=False)
+    if y.dtype in (np.float32, np.float64):
+        try:
+            y = getattr(reference, fwd)(y, **kwargs)  # a forward's output
+        except (TypeError, ValueError):
+            pass
+    _check({"softmax_forward": "softmax_backward",
+            "log_softmax_forward": "log_softmax_backward"}[fwd], (x, y), kwargs, base)
+
+
 @FUZZ
 @given(st.data())
 def test_fuzz_softmax_cross_entropy(data):

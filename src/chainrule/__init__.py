@@ -29,12 +29,14 @@ from .autograd.functions import (abs, all, allclose, any, argmax, argmin, clone,
                                  var)
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
+from . import utils
+from ._save import save, load
 from . import explain  # callable: cr.explain(model, x, target, loss, optimizer=None, l2=0.0)
 
 __all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_threads",
            "manual_seed", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
            "gradcheck", "detect_anomaly", "AnomalyError", "diagnostics", "explain",
-           "show_config"]
+           "show_config", "utils", "save", "load"]
 # PyTorch's spellings (dtypes, device, factories, tensor functions): see docs/API.md
 __all__ += ["bool", "device", "double", "float", "float32", "float64", "int", "int8", "int16",
             "int32", "int64", "long", "short", "uint8"]

@@ -399,3 +399,34 @@ def as_real(fn: str, name: str, v) -> float:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{fn}: argument '{name}' must be a real number, got {v!r}")
     return float(v)
+
+
+def actfn_params(fn: str, kind: str, p0, p1) -> tuple:
+    """Checked parameters (p0, p1) of a parameterised activation (csrc/actfn.h)."""
+    if kind == "gelu":
+        if p0 not in ("none", "tanh"):
+            raise ValueError(f"{fn}: approximate must be 'none' or 'tanh', got {p0!r}")
+        return (1.0 if p0 == "tanh" else 0.0), 0.0
+    if kind == "silu":
+        return 0.0, 0.0
+    names = {"leaky_relu": ("negative_slope", None), "elu": ("alpha", None),
+             "softplus": ("beta", "threshold"), "hardtanh": ("min_val", "max_val")}[kind]
+    a = as_real(fn, names[0], p0)
+    b = as_real(fn, names[1], p1) if names[1] else 0.0
+    if kind == "softplus" and not 1e-30 <= abs(a) <= 1e30:  # float32 keeps it non-zero
+        raise ValueError(f"{fn}: beta must be non-zero with 1e-30 <= |beta| <= 1e30, got "
+                         f"{p0!r}")
+    if kind == "hardtanh" and a > b:
+        raise ValueError(f"{fn}: max_val ({p1!r}) must be >= min_val ({p0!r})")
+    return a, b
+
+
+def softmax_dim(fn: str, dim, ndim: int) -> int:
+    """A softmax axis: an int in [-ndim, ndim) (0-d arrays take 0 or -1) -> a non-negative
+    axis of a max(ndim, 1)-D array."""
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{fn}: argument 'dim' must be an int, got {dim!r}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise ValueError(f"{fn}: dim {dim} is out of range for an array with {ndim} dims")
+    return int(dim) % n

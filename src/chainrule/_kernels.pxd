@@ -282,3 +282,19 @@ cdef extern from "chainrule.h" nogil:
                                  double p)
     void cr_dropout_backward_f64(double *dx, const double *dy, const uint8_t *mask, int64_t n,
                                  double p)
+cdef extern from "actfn.h" nogil:
+    # ---- actfn.h ----
+    int cr_actfn_forward_f32(int kind, float *out, const float *inp, int64_t n, double p0,
+                             double p1)
+    int cr_actfn_forward_f64(int kind, double *out, const double *inp, int64_t n, double p0,
+                             double p1)
+    int cr_actfn_backward_f32(int kind, float *dinp, const float *dout, const float *inp,
+                              int64_t n, double p0, double p1)
+    int cr_actfn_backward_f64(int kind, double *dinp, const double *dout, const double *inp,
+                              int64_t n, double p0, double p1)
+    void cr_softmax_rows_f32(float *out, const float *inp, int64_t N, int64_t C, int log)
+    void cr_softmax_rows_f64(double *out, const double *inp, int64_t N, int64_t C, int log)
+    void cr_softmax_rows_backward_f32(float *dinp, const float *dout, const float *out,
+                                      int64_t N, int64_t C, int log)
+    void cr_softmax_rows_backward_f64(double *dinp, const double *dout, const double *out,
+                                      int64_t N, int64_t C, int log)

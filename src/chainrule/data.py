@@ -18,6 +18,8 @@ from importlib import resources
 
 import numpy as np
 
+from .utils.data import Dataset
+
 __all__ = ["load_digits", "train_test_split", "load_idx", "save_idx", "load_mnist",
            "DataLoader", "ArrayDataset"]
 
@@ -162,7 +164,7 @@ def load_mnist(root, train=True, dtype=np.float32):
 
 
 # ---- DataLoader -----------------------------------------------------------------------------
-class ArrayDataset:
+class ArrayDataset(Dataset):
     """Aligned arrays indexed together: ``ds[i] -> (x[i], y[i])``; batches by fancy index."""
 
     def __init__(self, *arrays):

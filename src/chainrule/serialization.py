@@ -284,8 +284,8 @@ def _encode(obj, arrays):
     if isinstance(obj, (Tensor, np.ndarray, np.generic)):
         name = f"a{len(arrays)}"
         arrays[name] = np.asarray(obj.array if isinstance(obj, Tensor) else obj)
-        kind = "tensor" if isinstance(obj, Tensor) else (
-            "scalar" if isinstance(obj, np.generic) else "array")
+        kind = ("parameter" if _is_parameter(obj) else "tensor") if isinstance(obj, Tensor) \
+            else ("scalar" if isinstance(obj, np.generic) else "array")
         return {"__" + kind + "__": name}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
@@ -302,6 +302,21 @@ def _encode(obj, arrays):
                     f"arrays, Tensors, numbers, strings and None)")
 
 
+def _is_parameter(obj):
+    from .nn.modules import Parameter
+    return isinstance(obj, Parameter)
+
+
+def _tensor(a, parameter):
+    """A Tensor (or nn.Parameter) holding ``a`` with its dtype kept (int64 stays int64)."""
+    if parameter:
+        from .nn.modules import Parameter
+        if a.dtype.kind == "f":
+            return Parameter(a)
+    from .autograd.function import const
+    return const(a)
+
+
 def _decode(v, read, path):
     if isinstance(v, list):
         return [_decode(x, read, path) for x in v]
@@ -314,11 +329,11 @@ def _decode(v, read, path):
             return {kv[0]: _decode(kv[1], read, path) for kv in x}
         if tag == "__tuple__" and isinstance(x, list):
             return tuple(_decode(i, read, path) for i in x)
-        if tag in ("__array__", "__tensor__", "__scalar__") and isinstance(x, str):
+        if tag in ("__array__", "__tensor__", "__parameter__", "__scalar__") and \
+                isinstance(x, str):
             a = read(x)
-            if tag == "__tensor__":
-                from .autograd import Tensor
-                return Tensor(a)
+            if tag in ("__tensor__", "__parameter__"):
+                return _tensor(a, tag == "__parameter__")
             return a[()] if tag == "__scalar__" else a
     raise SerializationError(f"load: {path} has a damaged manifest (unexpected {v!r:.80})")
 

@@ -15,10 +15,15 @@ from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
 from .pooling import *  # noqa: F401,F403  (max/avg/adaptive pooling, unpooling, 1-D)
 from . import pooling as _pooling
+from . import _losses as _L
+from ._losses import huber_loss, kl_div, l1_loss, nll_loss, smooth_l1_loss
+from ._activations import elu, gelu, hardtanh, leaky_relu, relu6, silu, softplus
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "cross_entropy", "embedding", "embedding_bag"] + [
+           "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "l1_loss",
+           "smooth_l1_loss", "huber_loss", "kl_div", "leaky_relu", "elu", "gelu", "silu",
+           "softplus", "hardtanh", "relu6", "embedding", "embedding_bag"] + [
                n for n in _pooling.__all__ if n not in ("max_pool2d", "avg_pool2d")]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -149,7 +154,8 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # ---------------------------------------------------------------------------- activations
-def relu(x):
+def relu(x, inplace=False):
+    """max(x, 0); ``inplace=True`` is accepted (the result is a new tensor either way)."""
     return as_tensor(x, "relu", "x").relu()
 
 
@@ -161,17 +167,17 @@ def tanh(x):
     return as_tensor(x, "tanh", "x").tanh()
 
 
-def softmax(x, dim):
-    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits)."""
+def softmax(x, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits);
+    fused C kernels both ways (ops.softmax_forward / softmax_backward)."""
     x = as_tensor(x, "softmax", "x")
-    a = x.array
-    d = _dim("softmax", dim, a.ndim)
-    e = np.exp(a - a.max(axis=d, keepdims=True))
-    y = e / e.sum(axis=d, keepdims=True)
+    if dtype is not None:
+        x = x.to(dtype)
+    d = _dim("softmax", dim, x.array.ndim)
+    y = ops.softmax_forward(x.array, d)
 
     def backward(g):
-        # dx = y * (g - sum(g * y))
-        return (y * (g - (g * y).sum(axis=d, keepdims=True)),)
+        return (ops.softmax_backward(g, y, d),)
     return make(y, (x,), backward)
 
 
@@ -180,16 +186,17 @@ def _log_softmax(a, d):
     return z - np.log(np.exp(z).sum(axis=d, keepdims=True))
 
 
-def log_softmax(x, dim):
-    """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits)."""
+def log_softmax(x, dim=None, _stacklevel=3, dtype=None):
+    """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits); fused C
+    kernels both ways (ops.log_softmax_forward / log_softmax_backward)."""
     x = as_tensor(x, "log_softmax", "x")
-    a = x.array
-    d = _dim("log_softmax", dim, a.ndim)
-    y = _log_softmax(a, d)
+    if dtype is not None:
+        x = x.to(dtype)
+    d = _dim("log_softmax", dim, x.array.ndim)
+    y = ops.log_softmax_forward(x.array, d)
 
     def backward(g):
-        # dx = g - softmax * sum(g)
-        return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
+        return (ops.log_softmax_backward(g, y, d),)
     return make(y, (x,), backward)
 
 
@@ -206,10 +213,10 @@ def _target(fn, input, target):
     return t
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """mean/sum/none of (input - target)^2."""
     fn = "mse_loss"
-    _check_reduction(fn, reduction)
+    reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
     diff = x.array - t.array
@@ -221,15 +228,31 @@ def mse_loss(input, target, reduction="mean"):
     return make(out, (x, t), backward)
 
 
-def binary_cross_entropy(input, target, reduction="mean"):
-    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch.
+def _weight(fn, weight, x):
+    if weight is None:
+        return None
+    w = weight.array if isinstance(weight, Tensor) else np.asarray(weight)
+    try:
+        np.broadcast_shapes(w.shape, x.array.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: weight of shape {w.shape} does not broadcast to the input "
+                         f"shape {x.array.shape}") from None
+    return w.astype(x.array.dtype, copy=False)
 
-    input holds probabilities in [0, 1].
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch.
+
+    input holds probabilities in [0, 1]; weight (optional) broadcasts to the input.
     """
     fn = "binary_cross_entropy"
-    _check_reduction(fn, reduction)
+    if isinstance(weight, str):  # the positional reduction of chainrule <= 0.1
+        weight, reduction = None, weight
+    reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
+    w = _weight(fn, weight, x)
     p, y = x.array, t.array
     if np.any((p < 0) | (p > 1)) or np.isnan(p).any():
         raise ValueError(f"{fn}: input must hold probabilities in [0, 1] (apply sigmoid, or use "
@@ -238,10 +261,11 @@ def binary_cross_entropy(input, target, reduction="mean"):
     with np.errstate(divide="ignore"):
         logp = np.maximum(np.log(p), -100.0)
         log1mp = np.maximum(np.log1p(-p), -100.0)
-    out, mult = _reduce(fn, -(y * logp + (1.0 - y) * log1mp), reduction)
+    loss = -(y * logp + (1.0 - y) * log1mp)
+    out, mult = _reduce(fn, loss if w is None else loss * w, reduction)
 
     def backward(g):
-        m = mult(g)
+        m = mult(g) if w is None else mult(g) * w
         dx = dt = None
         if x.requires_grad:  # PyTorch: (p - t) / max(p (1 - p), 1e-12)
             dx = m * (p - y) / np.maximum(p * (1.0 - p), 1e-12)
@@ -251,40 +275,85 @@ def binary_cross_entropy(input, target, reduction="mean"):
     return make(out, (x, t), backward)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """BCE of sigmoid(input), computed stably: max(x, 0) - x t + log(1 + exp(-|x|))."""
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input), computed stably: max(x, 0) - x t + log(1 + exp(-|x|)).
+
+    pos_weight (broadcast over the last dim, one per class) scales the positive term:
+    (1 - t) x + (1 + (pos_weight - 1) t) (log(1 + exp(-|x|)) + max(-x, 0)).
+    """
     fn = "binary_cross_entropy_with_logits"
-    _check_reduction(fn, reduction)
+    if isinstance(weight, str):  # the positional reduction of chainrule <= 0.1
+        weight, reduction = None, weight
+    reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
+    w = _weight(fn, weight, x)
+    pw = _weight(fn + " (pos_weight)", pos_weight, x)
     a, y = x.array, t.array
-    loss = np.maximum(a, 0.0) - a * y + np.log1p(np.exp(-np.abs(a)))
-    out, mult = _reduce(fn, loss, reduction)
+    sp = np.log1p(np.exp(-np.abs(a)))  # log(1 + exp(-|x|))
+    if pw is None:
+        loss = np.maximum(a, 0.0) - a * y + sp
+    else:
+        lw = 1.0 + (pw - 1.0) * y
+        loss = (1.0 - y) * a + lw * (sp + np.maximum(-a, 0.0))
+    out, mult = _reduce(fn, loss if w is None else loss * w, reduction)
 
     def backward(g):
-        m = mult(g)
-        return (m * (ops.sigmoid_forward(a) - y) if x.requires_grad else None,
-                -m * a if t.requires_grad else None)
+        m = mult(g) if w is None else mult(g) * w
+        dx = dt = None
+        if x.requires_grad:
+            s = ops.sigmoid_forward(a)
+            dx = m * (s - y) if pw is None else m * ((1.0 - y) - lw * (1.0 - s))
+        if t.requires_grad:
+            dt = -m * a if pw is None else m * (-a + (pw - 1.0) * (sp + np.maximum(-a, 0.0)))
+        return dx, dt
     return make(out, (x, t), backward)
 
 
-def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
-    """Softmax cross-entropy of logits ``input`` (N, C) (or (C,) for one sample).
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits ``input`` (N, C), (C,) or (N, C, d1, ...).
 
-    target: int class indices (N,) (a () int for 1-D input), or class probabilities of the
+    target: int class indices (N,) / () / (N, d1, ...), or class probabilities of the
     input's shape. With label smoothing eps the target distribution becomes
-    q = (1 - eps) * target + eps / C; loss_n = -sum_c q_nc log_softmax(input)_nc;
-    'mean' divides the sum over samples by N.
+    q = (1 - eps) * target + eps / C; loss_n = -sum_c q_nc log_softmax(input)_nc.
+    ``weight`` (C,) weighs each class; targets equal to ``ignore_index`` add nothing;
+    with class indices 'mean' divides by the summed weights of the counted targets
+    (PyTorch's weighted mean), with probabilities by the number of samples.
+    (A number in the third place is the label smoothing of chainrule <= 0.1.)
     """
     fn = "cross_entropy"
-    _check_reduction(fn, reduction)
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):  # old positional
+        weight, label_smoothing = None, weight
+        if isinstance(size_average, str):
+            size_average, reduction = None, size_average
+    reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
     x = as_tensor(input, fn, "input")
     a = x.array
-    if a.ndim not in (1, 2):
-        raise ValueError(f"{fn}: input must be logits of shape (N, C) or (C,), got {a.shape}")
+    if a.ndim == 0:
+        raise ValueError(f"{fn}: input must be logits of shape (N, C), (C,) or (N, C, d1, ...),"
+                         f" got {a.shape}")
+    general = a.ndim > 2 or weight is not None
+    if general or (isinstance(target, Tensor) and target.array.dtype.kind in "iu"):
+        probs = isinstance(target, Tensor) and target.array.dtype.kind == "f" or \
+            isinstance(target, np.ndarray) and target.dtype.kind == "f"
+        if probs:
+            t = as_tensor(target, fn, "target")
+            _same_dtype(fn, input=x, target=t)
+            if t.array.shape != a.shape:
+                raise ValueError(f"{fn}: probability target must have the input's shape "
+                                 f"{a.shape}, got {t.array.shape}")
+            return _L.cross_entropy_probs(fn, x, t, weight, reduction, float(label_smoothing))
+        idx = _L.class_target(fn, target)
+        if not general and ignore_index < 0 and (idx.size == 0 or idx.min() >= 0):
+            target = idx  # the plain case: the fused kernel below
+        else:
+            return _L.cross_entropy_general(fn, x, idx, weight, ignore_index, reduction,
+                                            float(label_smoothing))
     single = a.ndim == 1
     a2 = a[None] if single else a
     N, C = a2.shape
@@ -319,6 +388,9 @@ def cross_entropy(input, target, label_smoothing=0.0, reduction="mean"):
         if idx.shape != want:
             raise ValueError(f"{fn}: class-index target must have shape {want} for input "
                              f"{a.shape}, got {idx.shape}")
+        if idx.size and (idx == ignore_index).any():
+            return _L.cross_entropy_general(fn, x, np.asarray(idx, np.int64), None,
+                                            ignore_index, reduction, eps)
         idx = idx.reshape(-1)
         # one reduction finds negatives too: as unsigned they are >= 2**63 > C
         u = idx.view(f"u{idx.dtype.itemsize}") if idx.dtype.kind == "i" else idx

@@ -12,13 +12,30 @@ import numpy as np
 
 from .._checks import pair
 from ..autograd import Tensor
-from ..autograd.function import FLOATS, as_tensor, float_array, grad_array
+from ..autograd.function import FLOATS, as_tensor, const, float_array, grad_array
+from . import _hooks
 from . import functional as F
 from . import init
 
 __all__ = ["Parameter", "Module", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
-           "Sigmoid", "Tanh", "Flatten", "Sequential", "MSELoss", "BCELoss",
-           "BCEWithLogitsLoss", "CrossEntropyLoss"]
+           "Sigmoid", "Tanh", "Flatten", "Sequential"]
+
+def _buffer_value(v):
+    """A buffer is a Tensor (or None); an ndarray becomes a constant Tensor around it."""
+    if isinstance(v, np.ndarray):
+        return const(v)
+    return v
+
+
+def _add_hook(table, hook, prepend, with_kwargs):
+    if not callable(hook):
+        raise TypeError(f"register hook: hook must be callable, got {type(hook).__name__}")
+    handle = _hooks.RemovableHandle(table)
+    table[handle.id] = (hook, with_kwargs)
+    if prepend:
+        table.move_to_end(handle.id, last=False)
+    return handle
+
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -65,23 +82,17 @@ def _int_arg(fn, name, v, minimum):
     return int(v)
 
 
-class _BufferRef:
-    """A buffer seen through ``.array`` like a Parameter (for the state-dict code)."""
-
-    __slots__ = ("array",)
-
-    def __init__(self, array):
-        self.array = array
-
-
 class Module:
     """Base class of every layer: parameter registry, train/eval mode, state dicts."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
@@ -91,18 +102,21 @@ class Module:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() "
                                  f"(call super().__init__() first)")
         mods = self.__dict__["_modules"]
-        bufs = self.__dict__.get("_buffers")
-        if bufs is not None and name in bufs:
-            if value is not None and not isinstance(value, np.ndarray):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
-                                f"(np.ndarray or None expected)")
-            bufs[name] = value
-        elif isinstance(value, Parameter):
+        bufs = self.__dict__.get("_buffers", {})
+        if isinstance(value, Parameter):
             mods.pop(name, None)
+            bufs.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            bufs.pop(name, None)
             mods[name] = value
+        elif name in bufs:
+            if value is not None and not isinstance(value, (Tensor, np.ndarray)):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
+                                f"(Tensor or None expected)")
+            value = _buffer_value(value)
+            bufs[name] = value
         elif name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
@@ -119,95 +133,131 @@ class Module:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._buffers.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
         object.__delattr__(self, name)
+
+    def _check_name(self, fn, name):
+        if not isinstance(name, str):
+            raise TypeError(f"{fn}: name must be a str, got {type(name).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f"{fn}: name {name!r} must be non-empty and contain no '.'")
+        if hasattr(self, name) and name not in self._parameters and name not in \
+                self._modules and name not in self._buffers:
+            raise KeyError(f"{fn}: attribute '{name}' already exists")
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register ``tensor`` (a Tensor, an ndarray -- kept as a Tensor -- or None) as a
+        buffer: state that is not a parameter (e.g. running statistics). Persistent
+        buffers appear in ``state_dict()`` after the module's own parameters."""
+        self._check_name("register_buffer", name)
+        if tensor is not None and not isinstance(tensor, (Tensor, np.ndarray)):
+            raise TypeError(f"register_buffer: cannot assign {type(tensor).__name__} as "
+                            f"buffer '{name}' (Tensor or None expected)")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        tensor = _buffer_value(tensor)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+        object.__setattr__(self, name, tensor)
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter or None, which keeps the name but no state)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be an nn.Parameter or None, "
                             f"got {type(param).__name__}")
+        self._check_name("register_parameter", name)
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
-
-    def register_buffer(self, name, tensor, persistent=True):
-        """Register a state array that is not a parameter (e.g. BatchNorm's running_mean):
-        an np.ndarray (a Tensor is stored as its array) or None. Persistent buffers are in
-        state_dict() after the module's parameters, as in PyTorch."""
-        if isinstance(tensor, Tensor):
-            tensor = tensor.array
-        if tensor is not None and not isinstance(tensor, np.ndarray):
-            raise TypeError(f"register_buffer: '{name}' must be an np.ndarray or None, got "
-                            f"{type(tensor).__name__}")
-        if not isinstance(name, str) or not name or "." in name:
-            raise ValueError(f"register_buffer: invalid buffer name {name!r}")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        self._buffers[name] = tensor
-        if persistent:
-            self._non_persistent.discard(name)
-        else:
-            self._non_persistent.add(name)
-        object.__setattr__(self, name, tensor)
-
-    def named_buffers(self, prefix="", recurse=True):
-        """(name, array) pairs of the buffers that are not None, PyTorch's order."""
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for mprefix, m in mods:
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield (mprefix + "." if mprefix else "") + name, b
-
-    def buffers(self, recurse=True):
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: '{name}' must be an nn.Module, got "
                             f"{type(module).__name__}")
+        self._check_name("add_module", name)
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, memo=None, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) pairs, this module first, depth-first; a module reachable under
+        several names appears once unless ``remove_duplicate=False``."""
         if memo is None:
             memo = set()
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is None:
                 continue
-            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                       remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        seen = set()
         for name, m in self._modules.items():
-            if m is not None:
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
                 yield name, m
 
     def children(self):
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(name, Parameter) pairs in PyTorch's order; a shared Parameter appears once."""
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
         for mprefix, m in mods:
-            for name, p in m._parameters.items():
-                if p is None or id(p) in seen:
+            for name, v in getattr(m, table).items():
+                if v is None or (remove_duplicate and id(v) in seen):
                     continue
-                seen.add(id(p))
-                yield (mprefix + "." if mprefix else "") + name, p
+                seen.add(id(v))
+                yield (mprefix + "." if mprefix else "") + name, v
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, Parameter) pairs in PyTorch's order; a shared Parameter appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target):
+        m = self
+        for part in target.split(".") if target else []:
+            if part not in m._modules:
+                raise AttributeError(f"get_submodule: {type(m).__name__} has no submodule "
+                                     f"'{part}' (in {target!r})")
+            m = m._modules[part]
+        return m
+
+    def get_parameter(self, target):
+        mod, _, name = target.rpartition(".")
+        m = self.get_submodule(mod)
+        if name not in m._parameters:
+            raise AttributeError(f"get_parameter: {type(m).__name__} has no parameter "
+                                 f"'{name}'")
+        return m._parameters[name]
 
     def apply(self, fn):
         for m in self.children():
@@ -239,18 +289,36 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ dtype
-    def to(self, dtype):
-        """Convert every parameter (and its gradient) to ``dtype`` in place; returns self."""
-        dt = _as_dtype(f"{type(self).__name__}.to", dtype)
+    def to(self, *args, dtype=None, device=None, non_blocking=False):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: converts
+        every parameter (and its gradient) and float buffer to the float dtype in place;
+        the device must be the CPU. Returns self."""
+        fn = f"{type(self).__name__}.to"
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.array.dtype
+            elif type(a).__name__ == "device" or (isinstance(a, str) and a.split(":")[0] in
+                                                  ("cpu", "cuda", "mps", "xpu", "meta")):
+                device = a
+            else:
+                dtype = a
+        if device is not None and str(device) not in ("cpu", "cpu:0"):
+            raise TypeError(f"{fn}: chainrule runs on the CPU only (device 'cpu'; dtypes "
+                            f"float32 or float64), got device {device!r}")
+        if dtype is None:
+            return self
+        dt = _as_dtype(fn, dtype)
         for p in self.parameters():
             if p.array.dtype != dt:
                 p.array = p.array.astype(dt)
                 if p._grad is not None:
                     p._grad = p._grad.astype(dt)
-        for m in self.modules():  # float buffers too (not num_batches_tracked)
-            for name, b in m._buffers.items():
-                if b is not None and b.dtype.kind == "f" and b.dtype != dt:
-                    setattr(m, name, b.astype(dt))
+        for b in self.buffers():
+            if b.array.dtype.kind == "f" and b.array.dtype != dt:
+                b.array = b.array.astype(dt)
+        return self
+
+    def cpu(self):
         return self
 
     def float(self):
@@ -261,26 +329,42 @@ class Module:
 
     # ------------------------------------------------------------------ state dict
     def _state_items(self, prefix=""):
+        """(key, Tensor) for every parameter and persistent buffer, PyTorch's order: a
+        module's own parameters, its buffers, then each child. A Parameter (or module)
+        shared under several names appears under each of them, as in PyTorch."""
         for name, p in self._parameters.items():
             if p is not None:
                 yield prefix + name, p
         for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent:
-                yield prefix + name, _BufferRef(b)
+            if b is not None and name not in self._non_persistent_buffers_set:
+                yield prefix + name, b
         for name, m in self._modules.items():
             if m is not None:
                 yield from m._state_items(prefix + name + ".")
 
-    def state_dict(self):
-        """OrderedDict name -> copy of the parameter's array (PyTorch's keys and order)."""
-        return OrderedDict((k, p.array.copy()) for k, p in self._state_items())
+    def state_dict(self, *, prefix="", keep_vars=False):
+        """OrderedDict key -> a copy of the parameter's (or buffer's) array, PyTorch's keys
+        and order; a tensor shared under several keys gives one array under each, so an
+        in-place edit of one key is seen by all of them (PyTorch's shared storage)."""
+        copies = {}
+        out = OrderedDict()
+        for k, t in self._state_items(prefix):
+            if keep_vars:
+                out[k] = t
+                continue
+            if id(t) not in copies:
+                copies[id(t)] = t.array.copy()
+            out[k] = copies[id(t)]
+        return out
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays into the parameters in place, cast to each parameter's dtype.
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy arrays into the parameters and buffers in place, cast to each one's dtype.
 
         Checks every key and shape before changing anything; with strict=True missing or
         unexpected keys are a ValueError. Values may be ndarrays, Tensors or anything
-        np.asarray accepts (e.g. CPU torch tensors). Returns (missing_keys, unexpected_keys).
+        np.asarray accepts (e.g. CPU torch tensors). A tensor shared under several keys
+        (tied weights) takes the value of a key that differs from its current value, so
+        an edit under either name is loaded. Returns (missing_keys, unexpected_keys).
         """
         fn = f"{type(self).__name__}.load_state_dict"
         if not hasattr(state_dict, "items"):
@@ -296,7 +380,7 @@ class Module:
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
             raise ValueError(f"{fn}: " + "; ".join(parts) + f" (expected keys {list(own)})")
-        staged = []
+        staged = OrderedDict()  # id(tensor) -> (tensor, array); tied: a changed value wins
         for k, p in own.items():
             if k not in state_dict:
                 continue
@@ -311,16 +395,41 @@ class Module:
             if arr.shape != p.array.shape:
                 raise ValueError(f"{fn}: shape mismatch for '{k}': the checkpoint has "
                                  f"{arr.shape}, the module has {p.array.shape}")
-            staged.append((p, arr))
-        for p, arr in staged:
+            if id(p) in staged and np.array_equal(arr, p.array):
+                continue  # an unchanged alias of a tied tensor must not undo an edit
+            staged[id(p)] = (p, arr)
+        for p, arr in staged.values():
             np.copyto(p.array, arr, casting="unsafe")
         return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with_kwargs) runs
+        before forward; it may return new args (a tuple, or one value)."""
+        return _add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs
+        after forward; it may return a new output."""
+        return _add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect
+        to the module's Tensor inputs have been computed (tuples of Tensors, None for an
+        input that needs no gradient); it may return a new grad_input tuple."""
+        return _add_hook(self._backward_hooks, hook, prepend, False)
+
+    register_backward_hook = register_full_backward_hook
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
+            return _hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self):
@@ -485,8 +594,17 @@ class AvgPool2d(Module):
 
 
 class ReLU(Module):
+    """max(x, 0). ``inplace=True`` is accepted (the result is a new tensor either way)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
     def forward(self, x):
         return F.relu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -559,42 +677,3 @@ class Sequential(Module):
         for m in self._modules.values():
             x = m(x)
         return x
-
-
-# ---------------------------------------------------------------------------- losses
-class _Loss(Module):
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        F._check_reduction(type(self).__name__, reduction)
-        self.reduction = reduction
-
-    def extra_repr(self):
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
-
-
-class MSELoss(_Loss):
-    def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
-
-
-class BCELoss(_Loss):
-    def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, reduction=self.reduction)
-
-
-class BCEWithLogitsLoss(_Loss):
-    def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
-
-
-class CrossEntropyLoss(_Loss):
-    def __init__(self, label_smoothing=0.0, reduction="mean"):
-        super().__init__(reduction)
-        if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing!r}")
-        self.label_smoothing = float(label_smoothing)
-
-    def forward(self, input, target):
-        return F.cross_entropy(input, target, label_smoothing=self.label_smoothing,
-                               reduction=self.reduction)

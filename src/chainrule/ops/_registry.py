@@ -556,6 +556,68 @@ def _act_entries(name, torch_fn):
     ]
 
 
+# parameterised activations (csrc/actfn.c): name -> (torch function, parameter sets)
+_ACTFN = {
+    "leaky_relu": ("leaky_relu", [{}, dict(negative_slope=0.2)]),
+    "elu": ("elu", [{}, dict(alpha=0.5)]),
+    "gelu": ("gelu", [{}, dict(approximate="tanh")]),
+    "silu": ("silu", [{}]),
+    "softplus": ("softplus", [{}, dict(beta=2.0, threshold=3.0)]),
+    "hardtanh": ("hardtanh", [{}, dict(min_val=-0.5, max_val=2.0)]),
+}
+
+
+def _actfn_cases(name):
+    def cases(rng, dt):
+        base = _unary_cases(rng, dt)
+        return [(args, kw) for kw in _ACTFN[name][1] for args, _ in base]
+    return cases
+
+
+def _actfn_bwd_cases(name):
+    def cases(rng, dt):
+        out = [((_a(rng, x.shape, dt), x), kw) for (x,), kw in _actfn_cases(name)(rng, dt)]
+        (dy, x), kw = out[0]
+        out.append(((dy.copy(), x), dict(kw, out=np.empty(x.shape, dt))))  # out=: same answer
+        return out
+    return cases
+
+
+def _actfn_entries(name):
+    torch_fn = _ACTFN[name][0]
+    return [
+        Kernel(f"{name}_forward", ("actfn_forward",), cases=_actfn_cases(name),
+               torch=lambda torch, x, *a, **k: getattr(torch.nn.functional, torch_fn)(x, *a, **k),
+               grad=Grad(f"{name}_backward", (0,), lambda a, k, y, dy: ((dy, a[0]), k)),
+               bench={"pytest": _ACT_BENCH}),
+        Kernel(f"{name}_backward", ("actfn_backward",), cases=_actfn_bwd_cases(name)),
+    ]
+
+
+def _softmax_cases(rng, dt):
+    xs = [x for (x,), _ in _unary_cases(rng, dt)] + [_a(rng, (3, 1, 7), dt, 3.0)]
+    return [((x,), dict(dim=d)) for x in xs for d in sorted({0, -1, x.ndim // 2}) if x.ndim]
+
+
+def _softmax_bwd_cases(fwd):
+    def cases(rng, dt):
+        from . import _actfn
+        f = getattr(_actfn, fwd)
+        return [((_a(rng, x.shape, dt), f(x, **kw)), kw) for (x,), kw in _softmax_cases(rng, dt)]
+    return cases
+
+
+def _softmax_entries(name):
+    return [
+        Kernel(f"{name}_forward", ("softmax_rows",), cases=_softmax_cases,
+               torch=lambda torch, x, dim=-1: getattr(torch, name)(x, dim),
+               grad=Grad(f"{name}_backward", (0,), lambda a, k, y, dy: ((dy, y), k)),
+               bench={"pytest": _ACT_BENCH}),
+        Kernel(f"{name}_backward", ("softmax_rows_backward",),
+               cases=_softmax_bwd_cases(f"{name}_forward")),
+    ]
+
+
 _entries = [
     Kernel("matmul", ("matmul_fast", "gemm"), cases=_matmul_cases,
            torch=lambda torch, a, b, trans_a=False, trans_b=False:
@@ -674,6 +736,9 @@ _entries = [
     *_act_entries("relu", "relu"),
     *_act_entries("sigmoid", "sigmoid"),
     *_act_entries("tanh", "tanh"),
+    *[e for name in _ACTFN for e in _actfn_entries(name)],
+    *_softmax_entries("softmax"),
+    *_softmax_entries("log_softmax"),
     Kernel("softmax_cross_entropy_forward", ("softmax_xent_forward",), cases=_xent_cases,
            torch=_xent_torch,
            grad=Grad("softmax_cross_entropy_backward", (0,),
