@@ -166,6 +166,15 @@ _OPS = {method: binary_op(method, *spec) for method, spec in _BINARY.items()}
 _tensor_pow = _OPS.pop("__pow__")  # Tensor.__pow__ below tries a constant exponent first
 
 
+
+def _reflected(self, other, fn):
+    """(self, other as a Tensor) for a reflected op, promoted like the forward ops;
+    other is NotImplemented when the operand is not ours."""
+    o = operand(self, other, fn)
+    if o.__class__ is not Tensor and o is not NotImplemented and o.__class__ is tuple:
+        self, o = o  # promoted pair (else a Tensor subclass)
+    return self, o
+
 class _Arithmetic:
     """The rest of Tensor's arithmetic (attached to Tensor at the end of this file)."""
 
@@ -175,22 +184,12 @@ class _Arithmetic:
     __truediv__ = _OPS["__truediv__"]
 
     def __rsub__(self, other):
-        o = operand(self, other, "sub")
-        if o.__class__ is not Tensor:
-            if o is NotImplemented:
-                return o
-            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
-                self, o = o
-        return o.__sub__(self)
+        x, o = _reflected(self, other, "sub")
+        return o if o is NotImplemented else o.__sub__(x)
 
     def __rtruediv__(self, other):
-        o = operand(self, other, "div")
-        if o.__class__ is not Tensor:
-            if o is NotImplemented:
-                return o
-            if o.__class__ is tuple:  # promoted pair (else a Tensor subclass)
-                self, o = o
-        return o.__truediv__(self)
+        x, o = _reflected(self, other, "div")
+        return o if o is NotImplemented else o.__truediv__(x)
 
     def __pow__(self, other):
         if isinstance(other, numbers.Real) and not isinstance(other, (bool, np.bool_)) \
