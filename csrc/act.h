@@ -50,11 +50,12 @@ int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *lo
 
 /* dlogits[n, c] = scale[n * scale_stride] * (prob[n, c] - [c == t_n])   (WRITES dlogits;
  * dlogits may equal prob). scale_stride is 0 (one scale, reduction mean/sum) or 1 (per
- * sample, reduction none). Targets outside [0, C) are skipped. */
-void cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
-                                  const float *scale, int64_t scale_stride, int64_t N,
-                                  int64_t C);
-void cr_softmax_xent_backward_f64(double *dlogits, const double *prob, const int64_t *target,
+ * sample, reduction none). Targets outside [0, C) are skipped and counted: returns
+ * their number (0 for valid input), so a caller can validate without a second pass. */
+int64_t cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
+                                     const float *scale, int64_t scale_stride, int64_t N,
+                                     int64_t C);
+int64_t cr_softmax_xent_backward_f64(double *dlogits, const double *prob, const int64_t *target,
                                   const double *scale, int64_t scale_stride, int64_t N,
                                   int64_t C);
 

@@ -79,15 +79,18 @@ int64_t CR_FN(cr_softmax_xent_forward)(T *prob, T *loss, const T *logits,
     return bad;
 }
 
-void CR_FN(cr_softmax_xent_backward)(T *dlogits, const T *prob, const int64_t *target,
-                                    const T *scale, int64_t scale_stride, int64_t N,
-                                    int64_t C) {
+int64_t CR_FN(cr_softmax_xent_backward)(T *dlogits, const T *prob, const int64_t *target,
+                                       const T *scale, int64_t scale_stride, int64_t N,
+                                       int64_t C) {
+    int64_t bad = 0;
     for (int64_t n = 0; n < N; n++) {
         const T s = scale[n * scale_stride];
         const T *p_n = prob + n * C;
         T *d_n = dlogits + n * C;
         const int64_t t = target[n];
+        bad += t < 0 || t >= C;
         for (int64_t c = 0; c < C; c++)
             d_n[c] = s * (p_n[c] - (c == t ? (T)1 : (T)0));
     }
+    return bad;
 }

@@ -140,7 +140,8 @@ def softmax_xent_forward(floating[:, ::1] prob, floating[::1] loss,
 def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] prob,
                           const int64_t[::1] target, const floating[::1] scale):
     """dlogits (N, C) = scale * (prob - onehot(target)) (WRITES; may be prob itself).
-    scale has 1 element (one factor) or N (one per sample)."""
+    scale has 1 element (one factor) or N (one per sample). Returns the number of targets
+    outside [0, C) (their rows get no -1)."""
     cdef int64_t N = prob.shape[0], C = prob.shape[1]
     cdef int64_t ss = 1 if scale.shape[0] == N and N != 1 else 0
     if dlogits.shape[0] != N or dlogits.shape[1] != C or target.shape[0] != N:
@@ -151,7 +152,8 @@ def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] prob,
         raise ValueError(f"softmax_xent_backward: scale must have 1 or {N} elements, got "
                          f"{scale.shape[0]}")
     if N == 0 or C == 0:
-        return
+        return 0
+    cdef int64_t bad
     cdef char *pd = <char *>&dlogits[0, 0]
     cdef const char *pp = <const char *>&prob[0, 0]
     cdef int64_t nbytes = N * C * sizeof(floating)
@@ -159,8 +161,9 @@ def softmax_xent_backward(floating[:, ::1] dlogits, const floating[:, ::1] prob,
         raise ValueError("softmax_xent_backward: 'dlogits' and 'prob' partly overlap")
     with nogil:
         if floating is float:
-            cr_softmax_xent_backward_f32(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
-                                         ss, N, C)
+            bad = cr_softmax_xent_backward_f32(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
+                                               ss, N, C)
         else:
-            cr_softmax_xent_backward_f64(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
-                                         ss, N, C)
+            bad = cr_softmax_xent_backward_f64(&dlogits[0, 0], &prob[0, 0], &target[0], &scale[0],
+                                               ss, N, C)
+    return bad

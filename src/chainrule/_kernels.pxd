@@ -223,10 +223,10 @@ cdef extern from "chainrule.h" nogil:
                                         const int64_t *target, int64_t N, int64_t C)
     int64_t cr_softmax_xent_forward_f64(double *prob, double *loss, const double *logits,
                                         const int64_t *target, int64_t N, int64_t C)
-    void cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
+    int64_t cr_softmax_xent_backward_f32(float *dlogits, const float *prob, const int64_t *target,
                                       const float *scale, int64_t scale_stride, int64_t N,
                                       int64_t C)
-    void cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
+    int64_t cr_softmax_xent_backward_f64(double *dlogits, const double *prob,
                                       const int64_t *target, const double *scale,
                                       int64_t scale_stride, int64_t N, int64_t C)
 

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from .._checks import pair
+from .._checks import FLOAT_DTYPES as _FLOAT_DTYPES, pair
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
 from .pooling import *  # noqa: F401,F403  (max/avg/adaptive pooling, unpooling, 1-D)
@@ -18,6 +18,8 @@ from . import pooling as _pooling
 from . import _losses as _L
 from ._losses import huber_loss, kl_div, l1_loss, nll_loss, smooth_l1_loss
 from ._activations import elu, gelu, hardtanh, leaky_relu, relu6, silu, softplus
+
+_I64 = np.dtype(np.int64)
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -324,6 +326,21 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     (A number in the third place is the label smoothing of chainrule <= 0.1.)
     """
     fn = "cross_entropy"
+    if (weight is None and size_average is None and reduce is None and type(input) is Tensor
+            and type(label_smoothing) is float and label_smoothing == 0.0
+            and type(ignore_index) is int and ignore_index < 0
+            and (reduction == "mean" or reduction == "sum" or reduction == "none")):
+        # The common call -- float logits (N, C), int64 class indices (N,) -- straight to the
+        # fused kernels. They refuse a target outside [0, C) (an ignore_index one included):
+        # the general path below then handles it or raises the error naming it.
+        a = input.array
+        idx = target.array if type(target) is Tensor else target
+        if (type(idx) is np.ndarray and idx.dtype is _I64 and a.ndim == 2
+                and idx.shape == (a.shape[0],) and a.shape[1] and a.dtype in _FLOAT_DTYPES):
+            try:
+                return _cross_entropy_indices(input, a, idx, False, reduction)
+            except ValueError:
+                pass
     if isinstance(weight, numbers.Real) and not isinstance(weight, bool):  # old positional
         weight, label_smoothing = None, weight
         if isinstance(size_average, str):

@@ -11,8 +11,11 @@ reuse gradient buffers. sigmoid_forward and tanh_forward are NumPy ufunc express
 import numpy as np
 
 from .. import _kernels
+from .._checks import _ND
 from .._checks import (as_float_array, as_index_array, as_real, check_shape, out_array,
                        plain, same_dtype)
+
+_I64 = np.dtype(np.int64)
 
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "softmax_cross_entropy_forward",
@@ -106,6 +109,15 @@ def softmax_cross_entropy_forward(logits, target):
     logsumexp - logit, exact for large logits). C >= 1.
     """
     fn = "softmax_cross_entropy_forward"
+    if (type(logits) is _ND and type(target) is _ND and logits.ndim == 2
+            and target.dtype is _I64 and logits.shape[1]):  # the binding checks the rest
+        prob = np.empty(logits.shape, logits.dtype)
+        loss = np.empty(logits.shape[0], logits.dtype)
+        try:
+            if not _kernels.softmax_xent_forward(prob, loss, logits, target):
+                return loss, prob
+        except (TypeError, ValueError, BufferError):  # refused: the checks below say why, or convert
+            pass
     logits = as_float_array(fn, "logits", logits, 2)
     N, C = logits.shape
     if C == 0:
@@ -128,6 +140,16 @@ def softmax_cross_entropy_backward(prob, target, scale, *, out=None):
     of each row's loss, e.g. 1/N for a mean). -> dlogits (N, C); out= may be prob itself.
     """
     fn = "softmax_cross_entropy_backward"
+    if (out is None and type(prob) is _ND and type(target) is _ND and type(scale) is _ND
+            and target.dtype is _I64 and scale.dtype is prob.dtype and prob.ndim == 2
+            and prob.shape[1]):
+        # the autograd layer's call: the kernel skips and counts bad targets, no 2nd pass
+        dl = np.empty(prob.shape, prob.dtype)
+        try:
+            if not _kernels.softmax_xent_backward(dl, prob, target, scale):
+                return dl
+        except (TypeError, ValueError, BufferError):  # refused: the checks below say why, or convert
+            pass
     prob = as_float_array(fn, "prob", prob, 2)
     N, C = prob.shape
     target = _targets(fn, target, N, C)

@@ -10,8 +10,7 @@ return None.
 import numpy as np
 
 from .. import _kernels
-from .._checks import (_F32, _F64, _ND, FLOAT_DTYPES, _describe, as_float_array, as_int,
-                       as_real, plain)
+from .._checks import _ND, FLOAT_DTYPES, _describe, as_float_array, as_int, as_real
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step"]
 
@@ -59,24 +58,28 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
     (PyTorch's first step, when its buffer is still None).
     """
     fn = "sgd_step"
-    if not (type(param) is _ND and type(grad) is _ND and grad.dtype is param.dtype
-            and grad.shape == param.shape and param.flags.c_contiguous
-            and param.flags.writeable and grad.flags.c_contiguous
-            and (param.dtype is _F32 or param.dtype is _F64)
-            and (momentum_buf is None or (type(momentum_buf) is _ND
-                                          and momentum_buf.dtype is param.dtype
-                                          and momentum_buf.shape == param.shape
-                                          and momentum_buf.flags.c_contiguous
-                                          and momentum_buf.flags.writeable))
+    if (type(param) is _ND and type(grad) is _ND and grad.shape == param.shape
             and type(lr) is float and type(momentum) is float and type(dampening) is float
-            and type(weight_decay) is float):  # else the full checks
-        param = _state(fn, "param", param, param)
-        grad = _grad(fn, grad, param)
-        lr, momentum = as_real(fn, "lr", lr), as_real(fn, "momentum", momentum)
-        dampening = as_real(fn, "dampening", dampening)
-        weight_decay = as_real(fn, "weight_decay", weight_decay)
-        if momentum != 0.0 and momentum_buf is not None:
-            momentum_buf = _state(fn, "momentum_buf", momentum_buf, param)
+            and type(weight_decay) is float
+            and (not nesterov or (momentum > 0.0 and dampening == 0.0))
+            and (momentum_buf is None if momentum == 0.0 else
+                 type(momentum_buf) is _ND and momentum_buf.shape == param.shape)):
+        # the optimizers' call: the binding checks dtypes, contiguity, writability and
+        # overlap before it writes; what it refuses gets the full checks' message below
+        try:
+            _kernels.sgd_step(param, momentum_buf, grad, lr, momentum, dampening, weight_decay,
+                              bool(nesterov), bool(first_step), bool(maximize))
+            return
+        except (TypeError, ValueError, OverflowError, BufferError):
+            pass
+    # the full checks (and their messages)
+    param = _state(fn, "param", param, param)
+    grad = _grad(fn, grad, param)
+    lr, momentum = as_real(fn, "lr", lr), as_real(fn, "momentum", momentum)
+    dampening = as_real(fn, "dampening", dampening)
+    weight_decay = as_real(fn, "weight_decay", weight_decay)
+    if momentum != 0.0 and momentum_buf is not None:
+        momentum_buf = _state(fn, "momentum_buf", momentum_buf, param)
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError(f"{fn}: Nesterov momentum requires a momentum > 0 and zero "
                          f"dampening, got momentum={momentum}, dampening={dampening}")
@@ -102,20 +105,32 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr
         param -= lr / (1 - beta1^step) * v / (sqrt(v) / sqrt(1 - beta2^step) + eps)
     """
     fn = "adam_step"
-    if not (plain(getattr(param, "dtype", None), param, grad, exp_avg, exp_avg_sq)
+    if (type(param) is _ND and type(grad) is _ND and type(exp_avg) is _ND
+            and type(exp_avg_sq) is _ND
             and param.shape == grad.shape == exp_avg.shape == exp_avg_sq.shape
-            and param.flags.writeable and exp_avg.flags.writeable
-            and exp_avg_sq.flags.writeable and type(step) is int and step >= 1
+            and (max_exp_avg_sq is None or (type(max_exp_avg_sq) is _ND
+                                            and max_exp_avg_sq.shape == param.shape))
+            and type(step) is int and step >= 1
             and type(lr) is float and type(beta1) is float and type(beta2) is float
-            and type(eps) is float and type(weight_decay) is float):  # else the full checks
-        param = _state(fn, "param", param, param)
-        grad = _grad(fn, grad, param)
-        exp_avg = _state(fn, "exp_avg", exp_avg, param)
-        exp_avg_sq = _state(fn, "exp_avg_sq", exp_avg_sq, param)
-        step = as_int(fn, "step", step, 1)
-        lr, beta1, beta2 = as_real(fn, "lr", lr), as_real(fn, "beta1", beta1), \
-            as_real(fn, "beta2", beta2)
-        eps, weight_decay = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
+            and type(eps) is float and type(weight_decay) is float):
+        # the optimizers' call: the binding checks dtypes, contiguity, writability and
+        # overlap before it writes; what it refuses gets the full checks' message below
+        try:
+            _kernels.adam_step(param, exp_avg, exp_avg_sq, grad, lr, beta1, beta2, eps,
+                               weight_decay, bool(decoupled), step, max_exp_avg_sq,
+                               bool(maximize))
+            return
+        except (TypeError, ValueError, OverflowError, BufferError):
+            pass
+    # the full checks (and their messages)
+    param = _state(fn, "param", param, param)
+    grad = _grad(fn, grad, param)
+    exp_avg = _state(fn, "exp_avg", exp_avg, param)
+    exp_avg_sq = _state(fn, "exp_avg_sq", exp_avg_sq, param)
+    step = as_int(fn, "step", step, 1)
+    lr, beta1, beta2 = as_real(fn, "lr", lr), as_real(fn, "beta1", beta1), \
+        as_real(fn, "beta2", beta2)
+    eps, weight_decay = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
     if max_exp_avg_sq is not None:
         max_exp_avg_sq = _state(fn, "max_exp_avg_sq", max_exp_avg_sq, param)
     _kernels.adam_step(param, exp_avg, exp_avg_sq, grad, lr, beta1, beta2, eps, weight_decay,
