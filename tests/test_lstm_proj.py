@@ -195,3 +195,46 @@ def test_grad_norms_recorded_for_every_layer_and_direction(rng):
     assert m.last_grad_norms.shape == (6,)
     top = m.last_grad_norms_all[(1, 0)]
     assert top[-1] > 0 and np.all(top > 0)
+
+
+@needs_torch
+@pytest.mark.parametrize("seed", range(8))
+def test_random_configurations_match_torch(seed):
+    """Odd sizes incl. T = 1, N = 1, P = 1, up to 3 layers, float64, default states."""
+    import torch
+    r = np.random.default_rng(100 + seed)
+    T, N, I, H = (int(v) for v in (r.integers(1, 6), r.integers(1, 5), r.integers(1, 6),
+                                   r.integers(2, 9)))
+    P, L, bid = int(r.integers(1, H)), int(r.integers(1, 4)), bool(r.integers(0, 2))
+    tm = torch.nn.LSTM(I, H, L, bidirectional=bid, proj_size=P).double()
+    m = nn.LSTM(I, H, L, bidirectional=bid, proj_size=P, dtype=np.float64)
+    m.load_state_dict(tm.state_dict())
+    xd = r.standard_normal((T, N, I))
+    x, tx = cr.tensor(xd, requires_grad=True), torch.tensor(xd, requires_grad=True)
+    y, (hn, cn) = m(x)
+    ty, (thn, tcn) = tm(tx)
+    (y.sum() + (hn * hn).sum() + cn.sum()).backward()
+    (ty.sum() + (thn * thn).sum() + tcn.sum()).backward()
+    assert_close(y.array, ty.detach().numpy(), name="output")
+    assert_close(hn.array, thn.detach().numpy(), name="h_n")
+    assert_close(cn.array, tcn.detach().numpy(), name="c_n")
+    assert_close(x.grad, tx.grad.numpy(), name="dx")
+    for n, p in m.named_parameters():
+        assert_close(p.grad, getattr(tm, n).grad.numpy(), name=n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_and_two_threads_bitwise_identical(rng, dtype):
+    m = nn.LSTM(37, 96, 2, bidirectional=True, proj_size=41, dtype=dtype)
+    xd = rng.standard_normal((5, 33, 37)).astype(dtype)
+    res = []
+    for nt in (1, 2):
+        cr.set_num_threads(nt)
+        m.zero_grad()
+        x = cr.tensor(xd, requires_grad=True)
+        y, (hn, cn) = m(x)
+        (y.sum() + hn.sum() + cn.sum()).backward()
+        res.append([y.array, hn.array, cn.array, x.grad.array]
+                   + [p.grad.array.copy() for p in m.parameters()])
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)

@@ -7,7 +7,8 @@ recurrence once, the backward the full BPTT once (records ||dL/dh_t||, see
 ``last_grad_norms``). A reverse direction runs the same kernel on the time-reversed
 sequence. Names, argument order, defaults, shapes, gate order, initialisation
 U(-1/sqrt(H), 1/sqrt(H)) and state-dict keys (weight_ih_l{k}[_reverse], ...) are
-PyTorch's, so a PyTorch state dict loads directly.
+PyTorch's, so a PyTorch state dict loads directly. An LSTM with ``proj_size`` runs each
+layer and direction as one node too, stepping on ops.matmul (nn/_proj_lstm.py).
 """
 import math
 
