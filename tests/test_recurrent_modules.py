@@ -204,8 +204,8 @@ def test_errors(mode):
         good = np.zeros((2, 2, 4), np.float32)
         with pytest.raises(ValueError, match=r"c0 must have shape \(2, 2, 4\)"):
             m(x, (good, bad))
-        with pytest.raises(NotImplementedError, match="proj_size"):
-            nn.LSTM(3, 4, proj_size=2)
+        with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+            nn.LSTM(3, 4, proj_size=4)
 
 
 # ---- cells ------------------------------------------------------------------------------

@@ -14,9 +14,16 @@ asymptotically the product grows like (gamma * rho(w_hh))^k, rho the spectral ra
     gamma * ||w_hh||_2 < 1 is the sufficient (worst-case) condition for vanishing
     (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training RNNs").
 
-The measured side: ``nn.RNN`` keeps ||dL/dh_t|| of its last backward pass
-(``rnn.last_grad_norms``, also ``ops.rnn_backward(..., return_dh_norms=True)``);
-``grad_norms`` fetches them and ``grad_norm_reading`` turns them into a per-step factor.
+The measured side: ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` keep ||dL/dh_t|| of their last
+backward pass for every layer and direction (``rnn.last_grad_norms`` = layer 0 forward,
+``rnn.last_grad_norms_all[(layer, direction)]``; also ``ops.*_backward(...,
+return_dh_norms=True)``); ``grad_norms`` fetches them, ``grad_norm_reading`` turns them
+into a per-step factor and ``layer_readings`` gives one such line per layer and direction.
+
+Gates: a sigmoid gate near 0 or 1, or a tanh near -1 or 1, passes (almost) no gradient to
+its pre-activation. ``gate_saturation`` runs the module once on an input and measures, per
+layer, direction and gate, the fraction of activations within ``eps`` of those limits;
+``gate_saturation_reading`` says it in one line.
 """
 from __future__ import annotations
 
@@ -25,7 +32,8 @@ import math
 import numpy as np
 
 __all__ = ["spectral_radius", "spectral_norm", "act_grad_bound", "gradient_reading",
-           "grad_norms", "per_step_factor", "grad_norm_reading"]
+           "grad_norms", "per_step_factor", "grad_norm_reading", "layer_readings",
+           "gate_saturation", "gate_saturation_reading"]
 
 _ACT_BOUND = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0}
 
@@ -99,12 +107,21 @@ def gradient_reading(w_hh, nonlinearity: str | None = None) -> str:
     return f"{head} = 1: at the edge; gradients neither vanish nor explode geometrically"
 
 
-def grad_norms(rnn) -> np.ndarray:
+def grad_norms(rnn, layer=0, direction=0) -> np.ndarray:
     """||dL/dh_t|| for t = 1..T from the module's last backward pass, float64 (T,).
 
-    Takes an ``nn.RNN`` (its ``last_grad_norms``) or passes an array through.
+    Takes an ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (its ``last_grad_norms_all[(layer,
+    direction)]``; direction 1 is the reverse one, its t still in the input's order) or
+    passes an array through.
     """
-    norms = getattr(rnn, "last_grad_norms", rnn)
+    if hasattr(rnn, "last_grad_norms_all"):
+        norms = rnn.last_grad_norms_all.get((layer, direction))
+        if norms is None and rnn.last_grad_norms_all:
+            raise ValueError(f"grad_norms: no reading for layer {layer}, direction "
+                             f"{direction}; the module has "
+                             f"{sorted(rnn.last_grad_norms_all)}")
+    else:
+        norms = getattr(rnn, "last_grad_norms", rnn)
     if norms is None:
         raise ValueError("grad_norms: no backward pass has run through this RNN yet")
     norms = np.asarray(norms, dtype=np.float64)
@@ -136,3 +153,89 @@ def grad_norm_reading(norms) -> str:
         trend = "fades" if f < 1 else "grows" if f > 1 else "stays level"
         line += f"; per-step factor {f:.4g} (the gradient {trend} going back in time)"
     return line
+
+
+def layer_readings(rnn) -> list:
+    """One :func:`grad_norm_reading` line per layer and direction of the module's last
+    backward pass, e.g. ``"layer 1 reverse: ||dL/dh_t||: t=1 0.02, ..."``."""
+    found = getattr(rnn, "last_grad_norms_all", None)
+    if not found:
+        raise ValueError("layer_readings: no backward pass has run through this module yet")
+    return [f"layer {k[0]} {'reverse' if k[1] else 'forward'}: {grad_norm_reading(found[k])}"
+            for k in sorted(found)]
+
+
+# ---- gate saturation ------------------------------------------------------------------------
+_GATE_KINDS = {"LSTM": (("i", "sigmoid"), ("f", "sigmoid"), ("g", "tanh"), ("o", "sigmoid")),
+               "GRU": (("r", "sigmoid"), ("z", "sigmoid"), ("n", "tanh"))}
+
+
+def _saturated(a, kind, eps):
+    if kind == "sigmoid":
+        return np.count_nonzero((a <= eps) | (a >= 1 - eps))
+    if kind == "tanh":
+        return np.count_nonzero(np.abs(a) >= 1 - eps)
+    return np.count_nonzero(a <= 0)  # relu: dead units (zero gradient)
+
+
+def gate_saturation(rnn, input, hx=None, eps=0.02) -> dict:
+    """Fraction of saturated gate activations, per layer, direction and gate.
+
+    Runs ``rnn(input, hx)`` once without a graph (eval mode, so no dropout), and returns
+    ``{(layer, direction): {gate: fraction}}``. LSTM gates ``i, f, g, o``, GRU ``r, z, n``;
+    a sigmoid gate counts as saturated within ``eps`` of 0 or 1, a tanh one (g, n) within
+    ``eps`` of -1 or 1. For an ``nn.RNN`` the one entry ``h`` is the hidden activation
+    (tanh within eps of +-1, sigmoid of 0 / 1, relu: exactly 0, dead). Packed input works
+    (each step a sequence has counts once).
+    """
+    import chainrule as cr
+    mode = getattr(rnn, "_mode", None)
+    if not hasattr(rnn, "last_grad_norms_all") or mode is None:
+        raise TypeError(f"gate_saturation: rnn must be an nn.RNN, nn.LSTM or nn.GRU, got "
+                        f"{type(rnn).__name__}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < 0.5:
+        raise ValueError(f"gate_saturation: eps must be a number in [0, 0.5), got {eps!r}")
+    kinds = _GATE_KINDS.get(mode, (("h", rnn.nonlinearity),))
+    probe = {}
+    was_training = rnn.training
+    object.__setattr__(rnn, "_gate_probe", probe)
+    rnn.eval()
+    try:
+        with cr.no_grad():
+            rnn(input, hx)
+    finally:
+        object.__setattr__(rnn, "_gate_probe", None)
+        rnn.train(was_training)
+    out = {}
+    for key in sorted(probe):
+        arrays = probe[key]
+        H = arrays[0].shape[-1] // len(kinds)
+        total = sum(a.size for a in arrays) // len(kinds)
+        out[key] = {name: (sum(_saturated(a[..., j * H:(j + 1) * H], kind, eps)
+                               for a in arrays) / total if total else 0.0)
+                    for j, (name, kind) in enumerate(kinds)}
+    return out
+
+
+def gate_saturation_reading(rnn, input, hx=None, eps=0.02) -> str:
+    """One line from :func:`gate_saturation`: every layer's gates and a verdict on the
+    most saturated one, e.g. ``"LSTM gate saturation (eps 0.02): l0 i 1% f 3% g 0% o 2%;
+    most saturated: f of layer 0 forward (3%): gradients flow"``."""
+    sat = gate_saturation(rnn, input, hx, eps)
+    parts, worst = [], (-1.0, None, None)
+    for (layer, d), gates in sat.items():
+        tag = f"l{layer}{'r' if d else ''}"
+        parts.append(tag + " " + " ".join(f"{g} {100 * v:.0f}%" for g, v in gates.items()))
+        for g, v in gates.items():
+            if v > worst[0]:
+                worst = (v, g, f"layer {layer} {'reverse' if d else 'forward'}")
+    v, g, where = worst
+    if v > 0.5:
+        verdict = ("mostly saturated: little gradient passes that gate (vanishing); lower "
+                   "the learning rate, clip gradients or rescale the inputs / weights")
+    elif v > 0.1:
+        verdict = "partly saturated: watch it"
+    else:
+        verdict = "gradients flow"
+    return (f"{rnn._mode} gate saturation (eps {eps:g}): {'; '.join(parts)}; most "
+            f"saturated: {g} of {where} ({100 * v:.0f}%): {verdict}")

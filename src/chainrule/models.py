@@ -177,3 +177,7 @@ class GCN(nn.Module):
     def forward(self, x, edge_index, edge_weight=None):
         h = nn.functional.relu(self.conv1(x, edge_index, edge_weight))
         return self.conv2(h, edge_index, edge_weight)
+
+from .seqmodels import *  # noqa: E402,F401,F403  (sequence models: seqmodels.py)
+from .seqmodels import __all__ as _seq_all  # noqa: E402
+__all__ += _seq_all

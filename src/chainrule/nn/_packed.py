@@ -24,14 +24,32 @@ def _groups(lengths):
     return out
 
 
+def _group_norms(mod, layer, d, T):
+    """A recorder factory: group gi's ||dL/dh_t|| (its own steps) combine into the
+    module's reading for (layer, d), sqrt(sum over the groups of the squares), (T,)."""
+    parts = {}
+    rec = mod._norms_recorder(layer, d)
+
+    def factory(gi):
+        def record(norms):
+            parts[gi] = norms
+            sq = np.zeros(T, np.float64)
+            for n in parts.values():
+                sq[:n.shape[0]] += np.square(n)
+            rec(np.sqrt(sq))
+        return record
+    return factory
+
+
 def run_packed(mod, packed, hx):
     """-> (PackedSequence output, h_n, c_n or None), PyTorch's semantics."""
-    from .recurrent import _cat, _layer, _state
+    from .recurrent import _cat, _direction, _state
     fn = f"{type(mod).__name__}.forward"
     lstm = mod._mode == "LSTM"
     data = as_tensor(packed.data, fn, "input.data")
     wdt = mod.weight_hh_l0.array.dtype
     I, H, L = mod.input_size, mod.hidden_size, mod.num_layers
+    R = getattr(mod, "proj_size", 0) or H
     D = 2 if mod.bidirectional else 1
     if data.array.ndim != 2 or data.array.shape[1] != I:
         raise ValueError(f"{fn}: a PackedSequence's data must have shape (*, {I}), got "
@@ -44,39 +62,39 @@ def run_packed(mod, packed, hx):
     lengths = np.array([(bs > i).sum() for i in range(B)], np.int64)
     x = _scatter(data, (t, b), (T, B, I), 0)
     si, ui = packed.sorted_indices, packed.unsorted_indices
-    want = (L * D, B, H)
+    want = (L * D, B, R)
     h0 = c0 = None
     if hx is not None:
         if lstm:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise TypeError(f"{fn}: hx must be a tuple (h0, c0), got {type(hx).__name__}")
             h0 = _state(fn, "h0", hx[0], want, wdt, data.array.shape)
-            c0 = _state(fn, "c0", hx[1], want, wdt, data.array.shape)
+            c0 = _state(fn, "c0", hx[1], (L * D, B, H), wdt, data.array.shape)
         else:
             h0 = _state(fn, "h0", hx, want, wdt, data.array.shape)
         if si is not None:  # the states come in the caller's order
             h0 = _gather(h0, (slice(None), si))
             c0 = _gather(c0, (slice(None), si)) if c0 is not None else None
     zeros = as_tensor(np.zeros((B, H), wdt))
+    zeros_h = zeros if R == H else as_tensor(np.zeros((B, R), wdt))
     groups = _groups(lengths)
     inp, h_n, c_n = x, [], []
     for layer in range(L):
         outs = []
         for d in range(D):
-            k, s = layer * D + d, f"_l{layer}" + ("_reverse" if d else "")
+            k = layer * D + d
             ys, hs, cs = [], [], []
-            for Lg, b0, b1 in groups:
-                y = _layer(mod._mode, mod.nonlinearity, inp[:Lg, b0:b1],
-                           (h0[k] if h0 is not None else zeros)[b0:b1],
-                           (c0[k] if c0 is not None else zeros)[b0:b1],
-                           getattr(mod, "weight_ih" + s), getattr(mod, "weight_hh" + s),
-                           getattr(mod, "bias_ih" + s), getattr(mod, "bias_hh" + s),
-                           bool(d), None)
-                pad = [as_tensor(np.zeros((T - Lg, b1 - b0, H), wdt))] if Lg < T else []
-                ys.append(_cat([y[:Lg]] + pad, 0))
-                hs.append(y[0:1] if d else y[Lg - 1:Lg])
+            record = _group_norms(mod, layer, d, T)
+            for gi, (Lg, b0, b1) in enumerate(groups):
+                y, h, c = _direction(mod, layer, d, inp[:Lg, b0:b1],
+                                     (h0[k] if h0 is not None else zeros_h)[b0:b1],
+                                     (c0[k] if c0 is not None else zeros)[b0:b1],
+                                     record(gi))
+                pad = [as_tensor(np.zeros((T - Lg, b1 - b0, R), wdt))] if Lg < T else []
+                ys.append(_cat([y] + pad, 0))
+                hs.append(h)
                 if lstm:
-                    cs.append(y[Lg:Lg + 1])
+                    cs.append(c)
             outs.append(_cat(ys, 1))
             h_n.append(_cat(hs, 1))
             if lstm:

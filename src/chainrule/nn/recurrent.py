@@ -7,7 +7,8 @@ recurrence once, the backward the full BPTT once (records ||dL/dh_t||, see
 ``last_grad_norms``). A reverse direction runs the same kernel on the time-reversed
 sequence. Names, argument order, defaults, shapes, gate order, initialisation
 U(-1/sqrt(H), 1/sqrt(H)) and state-dict keys (weight_ih_l{k}[_reverse], ...) are
-PyTorch's, so a PyTorch state dict loads directly.
+PyTorch's, so a PyTorch state dict loads directly. An LSTM with ``proj_size`` runs each
+layer and direction as one node too, stepping on ops.matmul (nn/_proj_lstm.py).
 """
 import math
 
@@ -29,12 +30,14 @@ def _flip(a):
     return np.ascontiguousarray(a[::-1])
 
 
-def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_norms):
+def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_norms,
+           on_gates=None):
     """One layer, one direction, as one autograd node over the C kernels.
 
     x (T, N, I) Tensor, h0 / c0 (N, H) Tensors, parameters Tensors (b_* may be None).
     -> Tensor (T, N, H) of the outputs in x's time order; for the LSTM (T + 1, N, H) with
-    c_n appended as row T.
+    c_n appended as row T. ``on_gates``, if given, receives the activated gates (T, N, G*H)
+    (LSTM i, f, g, o; GRU r, z, n; RNN the hidden states) in the kernel's time order.
     """
     xd = _flip(x.array) if reverse else x.array
     h0d = h0.array
@@ -60,6 +63,10 @@ def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_no
         parents = (x, h0, w_ih, w_hh)
     if has_bias:
         parents = parents + (b_ih, b_hh)
+    if on_gates is not None:
+        H = h0d.shape[1]
+        on_gates(saved[2] if mode == "LSTM" else saved[1][..., :3 * H] if mode == "GRU"
+                 else saved[0])
 
     def backward(g):
         dhs = g[:T] if mode == "LSTM" else g
@@ -81,6 +88,30 @@ def _layer(mode, nonlinearity, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, on_no
         return tuple(grads if has_bias else grads[:-2])
 
     return make(y, parents, backward)
+
+
+def _direction(mod, layer, d, inp, h0, c0, on_norms):
+    """Layer ``layer``, direction ``d`` of ``mod`` over ``inp`` (T, N, *) from h0 / c0 ->
+    (output (T, N, H_out), h_n (1, N, H_out), c_n (1, N, H) or None); H_out is proj_size
+    for an LSTM with projections, else hidden_size."""
+    s = f"_l{layer}" + ("_reverse" if d else "")
+    T = inp.array.shape[0]
+    last = slice(0, 1) if d else slice(T - 1, T)
+    args = (inp, h0, c0, getattr(mod, "weight_ih" + s), getattr(mod, "weight_hh" + s))
+    bias = (getattr(mod, "bias_ih" + s), getattr(mod, "bias_hh" + s))
+    probe = getattr(mod, "_gate_probe", None)  # set by diagnostics.gate_saturation
+    on_gates = None if probe is None else probe.setdefault((layer, d), []).append
+    if getattr(mod, "proj_size", 0):
+        from ._proj_lstm import proj_layer
+        P = mod.proj_size
+        y = proj_layer(*args, getattr(mod, "weight_hr" + s), *bias, bool(d), on_norms,
+                       on_gates)
+        return y[:, :, :P], y[last, :, :P], y[last, :, P:]
+    y = _layer(mod._mode, mod.nonlinearity, inp, h0, c0, args[3], args[4], *bias, bool(d),
+               on_norms, on_gates)
+    if mod._mode == "LSTM":
+        return y[:T], y[last], y[T:T + 1]
+    return y, y[last], None
 
 
 def _cat(tensors, axis):
@@ -128,27 +159,34 @@ class _RecurrentBase(Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.proj_size = as_int(fn, "proj_size", proj_size, 0)
-        if self.proj_size:
-            raise NotImplementedError(f"{fn}: proj_size > 0 (LSTM with projections) is not "
-                                      f"implemented yet; got proj_size={proj_size}")
+        if self.proj_size and self._mode != "LSTM":
+            raise ValueError(f"{fn}: proj_size is supported only by LSTM, got "
+                             f"proj_size={proj_size}")
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"{fn}: proj_size has to be smaller than hidden_size, got "
+                             f"proj_size={proj_size}, hidden_size={hidden_size}")
         dt = np.dtype(dtype if dtype is not None else np.float32)
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
         G, H, D = _GATES[self._mode], self.hidden_size, 2 if self.bidirectional else 1
+        R = self.proj_size or H  # the width of h (the layer's output)
         for layer in range(self.num_layers):
-            size_in = self.input_size if layer == 0 else D * H
+            size_in = self.input_size if layer == 0 else D * R
             for suffix in ("", "_reverse")[:D]:
                 s = f"_l{layer}{suffix}"
                 setattr(self, "weight_ih" + s, Parameter(np.empty((G * H, size_in), dt)))
-                setattr(self, "weight_hh" + s, Parameter(np.empty((G * H, H), dt)))
+                setattr(self, "weight_hh" + s, Parameter(np.empty((G * H, R), dt)))
                 if self.bias:
                     setattr(self, "bias_ih" + s, Parameter(np.empty((G * H,), dt)))
                     setattr(self, "bias_hh" + s, Parameter(np.empty((G * H,), dt)))
                 else:
                     self.register_parameter("bias_ih" + s, None)
                     self.register_parameter("bias_hh" + s, None)
+                if self.proj_size:
+                    setattr(self, "weight_hr" + s, Parameter(np.empty((R, H), dt)))
         object.__setattr__(self, "last_grad_norms", None)
         object.__setattr__(self, "last_grad_norms_all", {})
+        object.__setattr__(self, "_gate_probe", None)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -180,6 +218,7 @@ class _RecurrentBase(Module):
             raise TypeError(f"{fn}: input has dtype {x.array.dtype} but the parameters are "
                             f"{wdt} (convert the module with .to(dtype) / .double() / .float())")
         I, H, L = self.input_size, self.hidden_size, self.num_layers
+        R = self.proj_size or H
         D = 2 if self.bidirectional else 1
         xs = x.array.shape
         if x.array.ndim not in (2, 3) or xs[-1] != I:
@@ -196,33 +235,33 @@ class _RecurrentBase(Module):
         else:
             seq = x
         T, N = seq.array.shape[:2]
-        want = (L * D, H) if unbatched else (L * D, N, H)
+        want = (L * D, R) if unbatched else (L * D, N, R)
+        want_c = (L * D, H) if unbatched else (L * D, N, H)
         h0 = c0 = None
         if hx is not None:
             if lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                     raise TypeError(f"{fn}: hx must be a tuple (h0, c0), got "
                                     f"{type(hx).__name__}")
-                h0 = _state(fn, "h0", hx[0], want, wdt, xs).reshape(L * D, N, H)
-                c0 = _state(fn, "c0", hx[1], want, wdt, xs).reshape(L * D, N, H)
+                h0 = _state(fn, "h0", hx[0], want, wdt, xs).reshape(L * D, N, R)
+                c0 = _state(fn, "c0", hx[1], want_c, wdt, xs).reshape(L * D, N, H)
             else:
                 h0 = _state(fn, "h0", hx, want, wdt, xs).reshape(L * D, N, H)
         zeros = as_tensor(np.zeros((N, H), wdt))
+        zeros_h = zeros if R == H else as_tensor(np.zeros((N, R), wdt))
         inp, h_n, c_n = seq, [], []
         for layer in range(L):
             outs = []
             for d in range(D):
-                k, s = layer * D + d, f"_l{layer}" + ("_reverse" if d else "")
-                y = _layer(self._mode, self.nonlinearity, inp,
-                           h0[k] if h0 is not None else zeros,
-                           c0[k] if c0 is not None else zeros,
-                           getattr(self, "weight_ih" + s), getattr(self, "weight_hh" + s),
-                           getattr(self, "bias_ih" + s), getattr(self, "bias_hh" + s),
-                           bool(d), self._norms_recorder(layer, d))
-                outs.append(y[:T] if lstm else y)
-                h_n.append(y[0:1] if d else y[T - 1:T])
+                k = layer * D + d
+                y, h, c = _direction(self, layer, d, inp,
+                                     h0[k] if h0 is not None else zeros_h,
+                                     c0[k] if c0 is not None else zeros,
+                                     self._norms_recorder(layer, d))
+                outs.append(y)
+                h_n.append(h)
                 if lstm:
-                    c_n.append(y[T:T + 1])
+                    c_n.append(c)
             inp = _cat(outs, 2)
             if self.dropout > 0 and self.training and layer < L - 1:
                 keep = get_generator().random(inp.array.shape) >= self.dropout
@@ -231,8 +270,8 @@ class _RecurrentBase(Module):
         h_n = _cat(h_n, 0)
         c_n = _cat(c_n, 0) if lstm else None
         if unbatched:
-            inp = inp.reshape(T, D * H)
-            h_n = h_n.reshape(L * D, H)
+            inp = inp.reshape(T, D * R)
+            h_n = h_n.reshape(L * D, R)
             c_n = c_n.reshape(L * D, H) if lstm else None
         elif self.batch_first:
             inp = inp.transpose(0, 1)
@@ -252,6 +291,8 @@ class _RecurrentBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -287,10 +328,16 @@ class LSTM(_RecurrentBase):
     """Long short-term memory, PyTorch's nn.LSTM (gates i, f, g, o stacked in that order).
 
     LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False, proj_size=0, *, dtype=None); proj_size > 0 is not implemented
-    (NotImplementedError). forward(input, hx=None) -> (output, (h_n, c_n)) with hx = (h0, c0)
-    or None, shapes as nn.RNN's. weight_ih_l{k} (4H, I or D*H), weight_hh_l{k} (4H, H),
-    biases (4H,). See nn.RNN for dropout and the gradient-norm readings.
+    bidirectional=False, proj_size=0, *, dtype=None). forward(input, hx=None) -> (output,
+    (h_n, c_n)) with hx = (h0, c0) or None, shapes as nn.RNN's. weight_ih_l{k} (4H, I or
+    D*H), weight_hh_l{k} (4H, H), biases (4H,). See nn.RNN for dropout and the
+    gradient-norm readings.
+
+    proj_size = P > 0 (0 < P < H): PyTorch's LSTM with projections, h_t = W_hr (o_t *
+    tanh(c_t)) has P features: weight_hr_l{k}[_reverse] (P, H), weight_hh_l{k} (4H, P),
+    weight_ih_l{k} (4H, D*P) for k > 0, output (T, N, D*P), h0 / h_n (L*D, N, P), c0 / c_n
+    (L*D, N, H). Such a layer runs step by step on ops.matmul (nn/_proj_lstm.py), not on
+    the fused kernel.
     """
 
     _mode = "LSTM"

@@ -1,5 +1,6 @@
-"""``python -m chainrule train``: LeNet-5 (or an MLP / RNN) on the bundled 8x8 digits or
-MNIST; argument parsing, data loading, the run folder (checkpoint, metrics.json, curves.png).
+"""``python -m chainrule train``: LeNet-5 (or an MLP / RNN / LSTM / bidirectional GRU, the
+recurrent ones reading the images row by row) on the bundled 8x8 digits or MNIST;
+argument parsing, data loading, the run folder (checkpoint, metrics.json, curves.png).
 
 Expected failures print one line ``chainrule train: error: ...`` to stderr, no traceback:
 exit status 2 when the command line is wrong (bad values, a missing --mnist folder, an
@@ -32,11 +33,15 @@ DEFAULTS = {
     "mlp": dict(epochs=20, batch_size=32, optimizer="adam"),
     "rnn": dict(epochs=20, batch_size=32, optimizer="adam"),
     "gcn": dict(epochs=200, batch_size=1, optimizer="adam"),  # full batch: one step per epoch
+    "lstm": dict(epochs=20, batch_size=32, optimizer="adam"),  # rows as steps: seqmodels.py
+    "gru": dict(epochs=20, batch_size=32, optimizer="adam"),   # bidirectional GRU
 }
 DEFAULT_LR = {("lenet", "sgd"): 0.05, ("lenet", "adam"): 3e-3,
               ("mlp", "sgd"): 0.05, ("mlp", "adam"): 2e-3,
               ("rnn", "sgd"): 0.02, ("rnn", "adam"): 3e-3,
-              ("gcn", "sgd"): 0.1, ("gcn", "adam"): 0.01}
+              ("gcn", "sgd"): 0.1, ("gcn", "adam"): 0.01,
+              ("lstm", "sgd"): 0.05, ("lstm", "adam"): 5e-3,
+              ("gru", "sgd"): 0.05, ("gru", "adam"): 5e-3}
 
 
 def add_cli_arguments(parser) -> None:
@@ -257,7 +262,8 @@ def _run(args) -> int:
     x_train = ((x_train - mean) / std).astype(np.float32)
     x_test = ((x_test - mean) / std).astype(np.float32)
     cr.manual_seed(args.seed)
-    model = models.build(args.model, x_train.shape[1:], 10)
+    build = models.build_sequence_model if args.model in ("lstm", "gru") else models.build
+    model = build(args.model, x_train.shape[1:], 10)
     if opt_name == "sgd":
         opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     else:

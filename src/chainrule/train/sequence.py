@@ -85,6 +85,13 @@ def _chunks(T, k):
     return [(s, min(s + k, T)) for s in range(0, T, k)]
 
 
+def _detach(state):
+    """h_n.detach(), or each part's for a tuple state such as an LSTM's (h_n, c_n)."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(_detach(s) for s in state)
+    return state.detach()
+
+
 def _run_model(fn, model, x, h):
     res = model(x, h)
     if not (isinstance(res, tuple) and len(res) == 2):
@@ -130,8 +137,11 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     """Train a sequence model on long sequences with truncated BPTT; returns the history.
 
     ``model(x, h0) -> (output, h_n)`` is time-major like ``nn.RNN`` (``h0=None`` means a
-    zero state), e.g. :class:`chainrule.models.SequenceRegressor`. ``sequences`` is one
-    pair ``(x, y)`` -- x (T, N, I), y (T, ...) with a target for every step -- or an
+    zero state), e.g. :class:`chainrule.models.SequenceRegressor` or
+    :class:`chainrule.models.RecurrentRegressor` (RNN, GRU or LSTM); the state may be a
+    tuple such as an LSTM's ``(h_n, c_n)``, carried and detached part by part.
+    ``sequences`` is one pair ``(x, y)`` -- x (T, N, I), y (T, ...) with a target for
+    every step -- or an
     iterable of such pairs (independent sequences, each starting from a zero state),
     re-iterated every epoch (a one-shot iterator is read into a list first). Note the
     time-major layout: a :class:`chainrule.data.DataLoader` over (S, T, I) samples yields
@@ -146,7 +156,7 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
         loss.backward()                      # gradients stop at the chunk's start
         nn.utils.clip_grad_norm_(model.parameters(), clip)   # if clip is not None
         optimizer.step()
-        h = h_n.detach()
+        h = h_n.detach()                     # an LSTM: tuple(s.detach() for s in h_n)
 
     The forward values are never truncated: the state entering a chunk is the state of
     the full-sequence forward pass at that step; only the gradients are. So an update
@@ -204,7 +214,7 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
                         norm_max = max(norm_max, norm)
                         n_clipped += norm > clip
                     optimizer.step()
-                    h = h_n.detach()  # carry the state forward, cut the graph
+                    h = _detach(h_n)  # carry the state forward, cut the graph
                     lv = float(loss.item())
                     if not np.isfinite(lv):
                         raise FloatingPointError(
