@@ -202,6 +202,55 @@ def batchnorm():
         print(f"OK batchnorm worst {worst:.3g}", flush=True)
 
 
+def sequence():
+    """fit_sequence(distributed=True): truncated BPTT with clipping over 2 ranks (each its
+    half of the batch axis and its own hidden state) == one process on the whole batch,
+    float64 to 1e-12 -- parameters and history; resumed from rank 0's checkpoint after
+    epoch 1; only rank 0 logs."""
+    import shutil
+    import tempfile
+    from chainrule import train
+    from chainrule.distributed._comm import broadcast_object
+    rank = dist.get_rank()
+    rng = np.random.default_rng(5)
+    seqs = []
+    for T in (23, 17):  # two independent sequences: 4 + 3 chunks of <= 7 steps
+        x = rng.standard_normal((T, 4, 2))
+        seqs.append((x, np.concatenate([np.zeros((2, 4, 2)), x[:-2]]) + 0.1 * x))
+
+    def model_opt(seed):
+        cr.manual_seed(seed)
+        m = models.SequenceRegressor(2, 6, 2).double()
+        return m, optim.Adam(m.parameters(), lr=0.02)
+    kw = dict(tbptt=7, clip=1.0, progress=False)
+    ref, ref_opt = model_opt(0)
+    want = train.fit_sequence(ref, seqs, nn.MSELoss(), ref_opt, epochs=2, **kw)
+    folder = broadcast_object(tempfile.mkdtemp() if rank == 0 else None)
+    ckpt = os.path.join(folder, "ckpt.npz")
+    lines = []
+    m, opt = model_opt(0 if rank == 0 else 100 + rank)
+    train.fit_sequence(m, seqs, nn.MSELoss(), opt, epochs=1, checkpoint=ckpt, log=lines.append,
+                       distributed=True, **kw)
+    m, opt = model_opt(200 + rank)  # everything comes back from the checkpoint
+    got = train.fit_sequence(m, seqs, nn.MSELoss(), opt, epochs=2, checkpoint=ckpt,
+                             resume=True, log=lines.append, distributed=True, **kw)
+    assert (len(lines) == 2) if rank == 0 else not lines, lines
+    for k, a in ref.state_dict().items():
+        err = float(np.max(np.abs(a - m.state_dict()[k])))
+        assert err < 1e-12, (k, err)
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want):
+        assert g["chunks"] == w["chunks"] == 7 and g["clipped"] == w["clipped"], (g, w)
+        assert abs(g["train_loss"] - w["train_loss"]) < 1e-12 * w["train_loss"], (g, w)
+        assert abs(g["grad_norm_max"] - w["grad_norm_max"]) < 1e-12, (g, w)
+    assert 0 < want[0]["clipped"] + want[1]["clipped"] < 14, want  # some chunks clipped
+    dist.barrier()
+    if rank == 0:
+        shutil.rmtree(folder)
+        print(f"OK sequence loss {want[0]['train_loss']:.4f} -> {want[1]['train_loss']:.4f}",
+              flush=True)
+
+
 def overlap():
     rank, world = dist.get_rank(), dist.get_world_size()
     m = build("cnn", 0)
@@ -256,6 +305,6 @@ if __name__ == "__main__":
     cr.set_num_threads(1)
     dist.init_process_group("mpi", timeout=float(os.environ.get("DIST_TIMEOUT", 600)))
     {"equivalence": equivalence, "equivalence32": equivalence32, "batchnorm": batchnorm,
-     "overlap": overlap, "kill": kill, "hang": hang,
+     "sequence": sequence, "overlap": overlap, "kill": kill, "hang": hang,
      "shapes": shapes}[sys.argv[1]]()
     dist.destroy_process_group()

@@ -72,6 +72,22 @@ def test_training_mode_batch_norm_has_pytorch_ddp_semantics():
 
 
 @needs_mpi
+def test_fit_sequence_distributed_tbptt_matches_one_process_and_resumes():
+    r, _ = worker("sequence")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK sequence" in r.stdout
+
+
+def test_fit_sequence_distributed_needs_a_process_group():
+    from chainrule import models, nn, optim, train
+    m = models.SequenceRegressor(1, 3, 1)
+    x = np.zeros((4, 2, 1), np.float32)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        train.fit_sequence(m, (x, x), nn.MSELoss(), optim.SGD(m.parameters(), lr=0.1),
+                           distributed=True, progress=False)
+
+
+@needs_mpi
 def test_first_bucket_allreduce_starts_before_backward_finishes():
     r, _ = worker("overlap")
     assert r.returncode == 0, r.stdout + r.stderr
