@@ -118,6 +118,23 @@ def test_ranks_with_different_models_fail_at_construction():
     assert "rank 1 has a model different from rank 0's" in r.stderr
 
 
+@needs_mpi
+def test_bench_dist_runs_both_configurations_and_reports_ratio_and_bandwidth():
+    from chainrule.bench import dist as bench_dist
+    text = bench_dist.run(threads=2, quick=True)  # tiny sizes: only that it runs
+    lines = text.splitlines()
+    for name in bench_dist.CASES:
+        row = [ln for ln in lines if ln.lstrip("| ").startswith(name)]
+        assert len(row) == 1, text
+        cells = [c.strip() for c in row[0].strip("|").split("|")]
+        one, two, ratio = float(cells[1]), float(cells[2]), float(cells[3])
+        rounding = (two / one) * (0.5 / one + 0.5 / two) + 0.005  # the rates print as ints
+        assert one > 0 and two > 0 and abs(ratio - two / one) <= rounding, text
+        assert "0.85x" in cells[4]
+    assert "1 rank x 2 threads" in text and "2 ranks x 1 thread" in text
+    assert "bus bandwidth GB/s" in text and "0.25 MB float32" in text
+
+
 # ---- single process ---------------------------------------------------------------------------
 def test_not_initialized_is_a_clear_error():
     import chainrule.distributed as dist
