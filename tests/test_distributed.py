@@ -51,7 +51,40 @@ def worker(scenario, **kw):
 def test_two_ranks_match_one_rank_mlp_cnn_rnn_sgd_adam_with_and_without_no_sync():
     r, _ = worker("equivalence")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "OK equivalence" in r.stdout
+    assert "OK equivalence float64" in r.stdout
+
+
+@needs_mpi
+def test_two_ranks_match_one_rank_in_float32_within_the_stated_tolerance():
+    # MLP, LeNet-5, RNN, LSTM, eval-mode batch norm; SGD 1e-6, Adam 3e-5 (see dist_worker.py)
+    r, _ = worker("equivalence32")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK equivalence float32" in r.stdout
+
+
+@needs_mpi
+def test_training_mode_batch_norm_has_pytorch_ddp_semantics():
+    # per-rank batch statistics, averaged gradients, buffers broadcast from rank 0 before
+    # every forward: equal to a one-process simulation of that, to 1e-12
+    r, _ = worker("batchnorm")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK batchnorm" in r.stdout
+
+
+@needs_mpi
+def test_fit_sequence_distributed_tbptt_matches_one_process_and_resumes():
+    r, _ = worker("sequence")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK sequence" in r.stdout
+
+
+def test_fit_sequence_distributed_needs_a_process_group():
+    from chainrule import models, nn, optim, train
+    m = models.SequenceRegressor(1, 3, 1)
+    x = np.zeros((4, 2, 1), np.float32)
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        train.fit_sequence(m, (x, x), nn.MSELoss(), optim.SGD(m.parameters(), lr=0.1),
+                           distributed=True, progress=False)
 
 
 @needs_mpi
@@ -83,6 +116,23 @@ def test_ranks_with_different_models_fail_at_construction():
     r, _ = worker("shapes")
     assert r.returncode != 0
     assert "rank 1 has a model different from rank 0's" in r.stderr
+
+
+@needs_mpi
+def test_bench_dist_runs_both_configurations_and_reports_ratio_and_bandwidth():
+    from chainrule.bench import dist as bench_dist
+    text = bench_dist.run(threads=2, quick=True)  # tiny sizes: only that it runs
+    lines = text.splitlines()
+    for name in bench_dist.CASES:
+        row = [ln for ln in lines if ln.lstrip("| ").startswith(name)]
+        assert len(row) == 1, text
+        cells = [c.strip() for c in row[0].strip("|").split("|")]
+        one, two, ratio = float(cells[1]), float(cells[2]), float(cells[3])
+        rounding = (two / one) * (0.5 / one + 0.5 / two) + 0.005  # the rates print as ints
+        assert one > 0 and two > 0 and abs(ratio - two / one) <= rounding, text
+        assert "0.85x" in cells[4]
+    assert "1 rank x 2 threads" in text and "2 ranks x 1 thread" in text
+    assert "bus bandwidth GB/s" in text and "0.25 MB float32" in text
 
 
 # ---- single process ---------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """``python -m chainrule bench``: kernel and training-step benchmarks against NumPy and PyTorch.
 
-Each family module (gemm, conv, rnn, embedding, train) has ``run(threads, quick) -> str`` that times
-chainrule and its peers in the same run and returns a markdown table of times and ratios.
+Each family module (gemm, conv, rnn, embedding, train, graph, norm, dist) has
+``run(threads, quick) -> str`` that times chainrule and its peers in the same run and returns
+a markdown table of times and ratios (dist: 1 rank x p threads vs p ranks under mpiexec).
 """
 from __future__ import annotations
 
 import importlib
 
-FAMILIES = ["gemm", "conv", "rnn", "embedding", "train", "graph", "norm"]
+FAMILIES = ["gemm", "conv", "rnn", "embedding", "train", "graph", "norm", "dist"]
 
 
 def run(families=None, threads: int = 2, quick: bool = False, out=print) -> None:

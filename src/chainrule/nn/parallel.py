@@ -18,6 +18,7 @@ import contextlib
 import numpy as np
 
 from ..autograd import engine
+from ..autograd.function import grad_array
 from .modules import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -160,10 +161,11 @@ class DistributedDataParallel(Module):
     def _launch(self, b):
         from ..distributed import _comm
         for p, view in b.views():
-            if p._grad is None:
+            g = grad_array(p)
+            if g is None:
                 view[...] = 0
             else:
-                np.copyto(view, p._grad)
+                np.copyto(view, g)
         if self.trace is not None:
             self.trace.append(("launch", self._buckets.index(b), self._ready))
         b.request = _comm._G.comm.Iallreduce(_comm._G.MPI.IN_PLACE, b.flat, _comm._G.MPI.SUM)
@@ -181,9 +183,10 @@ class DistributedDataParallel(Module):
             b.pending = len(b.params)
             np.divide(b.flat, self.world_size, out=b.flat)
             for p, view in b.views():
-                if p._grad is None:
-                    p._grad = view.copy()
+                g = grad_array(p)
+                if g is None:
+                    p.grad = view.copy()
                 else:
-                    np.copyto(p._grad, view)
+                    np.copyto(g, view)
         if self.trace is not None:
             self.trace.append(("finished", None, None))

@@ -108,6 +108,37 @@ def _apply_schedule(optimizer, schedule, epoch):
         group["lr"] = group["initial_lr"] * float(schedule(epoch))
 
 
+# ---- data parallel (shared by fit and fit_sequence) -------------------------------------------
+def data_parallel(model, distributed):
+    """(the module to call, rank, world size): ``model`` itself and (0, 1) unless
+    ``distributed``, else ``model`` wrapped in DistributedDataParallel (process group
+    initialized by the caller)."""
+    if not distributed:
+        return model, 0, 1
+    from .. import distributed as dist
+    from ..nn.parallel import DistributedDataParallel
+    return DistributedDataParallel(model), dist.get_rank(), dist.get_world_size()
+
+
+def shard_bounds(n, rank, world):
+    """[lo, hi) of rank's slice when n samples are split into world nearly equal parts."""
+    return n * rank // world, n * (rank + 1) // world
+
+
+def sum_over_ranks(*numbers):
+    """The numbers summed over all ranks (float64), one all_reduce."""
+    from .. import distributed as dist
+    sums = np.array(numbers, dtype=np.float64)
+    dist.all_reduce(sums)
+    return [float(v) for v in sums]
+
+
+def release(net):
+    """Remove DistributedDataParallel's gradient hooks: the model trains alone again."""
+    for handle in getattr(net, "_handles", ()):
+        handle.remove()
+
+
 # ---- the epoch scaffold -----------------------------------------------------------------------
 def run_epochs(model, optimizer, epochs, train_epoch, *, validate=None, line, loader=None,
                checkpoint=None, resume=False, schedule=None, progress=None, log=None,
@@ -169,14 +200,9 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
     summed over ranks; only rank 0 shows progress, logs and writes the checkpoint (every
     rank reads it with ``resume``).
     """
-    net, rank, world = model, 0, 1
-    if distributed:
-        from .. import distributed as dist
-        from ..nn.parallel import DistributedDataParallel
-        rank, world = dist.get_rank(), dist.get_world_size()
-        net = DistributedDataParallel(model)
-        if rank != 0:
-            progress, log = False, None
+    net, rank, world = data_parallel(model, distributed)
+    if rank != 0:
+        progress, log = False, None
 
     def train_epoch(epoch, desc, show, t0):
         dtype = _param_dtype(model)
@@ -186,7 +212,7 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
             for xb, yb in bar:
                 xb, yb = _as_input(xb, dtype), _as_target(yb, dtype)
                 if world > 1:  # this rank's slice of the batch
-                    lo, hi = len(yb) * rank // world, len(yb) * (rank + 1) // world
+                    lo, hi = shard_bounds(len(yb), rank, world)
                     xb, yb = xb[lo:hi], yb[lo:hi]
                 optimizer.zero_grad()
                 out = net(xb)
@@ -212,11 +238,9 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
         finally:
             bar.close()
         if distributed:  # the epoch's numbers over all ranks
-            from .. import distributed as dist
-            sums = np.array([total_loss, correct, seen, int(acc_ok)], dtype=np.float64)
-            dist.all_reduce(sums)
-            total_loss, correct, seen = float(sums[0]), int(sums[1]), int(sums[2])
-            acc_ok = int(sums[3]) == world
+            total_loss, correct, seen, ok = sum_over_ranks(total_loss, correct, seen,
+                                                           int(acc_ok))
+            correct, seen, acc_ok = int(correct), int(seen), int(ok) == world
         seconds = time.perf_counter() - t0
         return {"train_loss": total_loss / seen if seen else None,
                 "train_accuracy": correct / seen if (seen and acc_ok) else None,
@@ -233,8 +257,7 @@ def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpo
                           schedule=schedule, progress=progress, log=log, extra=extra,
                           write=rank == 0)
     finally:
-        for handle in getattr(net, "_handles", ()):  # the model trains alone again
-            handle.remove()
+        release(net)
 
 
 def _epoch_line(rec, epochs) -> str:

@@ -12,7 +12,8 @@ import time
 import numpy as np
 
 from .._checks import as_int
-from .loop import _as_input, _as_target, _param_dtype, progress_bar, run_epochs
+from .loop import (_as_input, _as_target, _param_dtype, data_parallel, progress_bar, release,
+                   run_epochs, shard_bounds, sum_over_ranks)
 
 
 # ---- truncated backpropagation through time -------------------------------------------------
@@ -133,7 +134,7 @@ def evaluate_sequence(model, sequences, loss_fn, *, chunk=None) -> dict:
 
 def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, clip=None,
                  val_sequences=None, checkpoint=None, resume=False, schedule=None,
-                 progress=None, log=None, extra=None) -> list:
+                 progress=None, log=None, extra=None, distributed=False) -> list:
     """Train a sequence model on long sequences with truncated BPTT; returns the history.
 
     ``model(x, h0) -> (output, h_n)`` is time-major like ``nn.RNN`` (``h0=None`` means a
@@ -172,6 +173,16 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     ``tbptt``). ``checkpoint``, ``resume``, ``schedule``, ``progress``, ``log`` and
     ``extra`` work as in :func:`fit`. A non-finite loss raises FloatingPointError.
 
+    ``distributed=True`` (after ``chainrule.distributed.init_process_group``, every rank
+    calling with the same ``sequences``): data-parallel TBPTT as :func:`fit` does it. Rank r
+    takes the r-th of world-size slices of the batch axis (axis 1 of x and y; N must be at
+    least the world size) of every sequence and carries its own hidden state for its
+    slice; each chunk's gradients are averaged by
+    :class:`~chainrule.nn.parallel.DistributedDataParallel` before clipping and the step,
+    so with N divisible by the world size an update is the one-process update on all N
+    (to rounding). Losses are summed over ranks; only rank 0 shows progress, logs and
+    writes the checkpoint.
+
     Example -- echo the input from 3 steps back along 600-step sequences::
 
         import numpy as np, chainrule as cr
@@ -194,6 +205,9 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     epochs = as_int(fn, "epochs", epochs, 0)
     source = _sequence_source(fn, sequences)
     loader = sequences if hasattr(sequences, "state_dict") else None  # e.g. a DataLoader
+    net, rank, world = data_parallel(model, distributed)
+    if rank != 0:
+        progress, log = False, None
 
     def train_epoch(epoch, desc, show, t0):
         dtype = _param_dtype(model)
@@ -203,10 +217,12 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
         try:
             for pair in source:
                 x, y = _sequence_pair(fn, pair, dtype)
+                if world > 1:
+                    x, y = _shard(fn, x, y, rank, world)
                 h = None
                 for s, e in _chunks(x.shape[0], k):
                     optimizer.zero_grad()
-                    out, h_n = _run_model(fn, model, x[s:e], h)
+                    out, h_n = _run_model(fn, net, x[s:e], h)
                     loss = loss_fn(out, y[s:e])
                     loss.backward()
                     if clip is not None:
@@ -229,6 +245,8 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
                         bar.set_postfix({"loss": f"{total_loss / seen:.4f}"}, refresh=False)
         finally:
             bar.close()
+        if world > 1:  # grad norms and chunk counts are the same on every rank
+            total_loss, seen = sum_over_ranks(total_loss, seen)
         seconds = time.perf_counter() - t0
         rec = {"train_loss": total_loss / seen if seen else None, "chunks": n_chunks,
                "seconds": seconds, "steps_per_s": seen / seconds if seconds > 0 else None}
@@ -239,11 +257,27 @@ def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, 
     def validate():
         return {"val_loss": evaluate_sequence(model, val_sequences, loss_fn, chunk=k)["loss"]}
 
-    return run_epochs(model, optimizer, epochs, train_epoch,
-                      validate=None if val_sequences is None else validate,
-                      line=_sequence_epoch_line, loader=loader, checkpoint=checkpoint,
-                      resume=resume, schedule=schedule, progress=progress, log=log,
-                      extra=extra)
+    try:
+        return run_epochs(model, optimizer, epochs, train_epoch,
+                          validate=None if val_sequences is None else validate,
+                          line=_sequence_epoch_line, loader=loader, checkpoint=checkpoint,
+                          resume=resume, schedule=schedule, progress=progress, log=log,
+                          extra=extra, write=rank == 0)
+    finally:
+        release(net)
+
+
+def _shard(fn, x, y, rank, world):
+    """Rank's slice of the batch axis (1) of a time-major pair."""
+    n = x.shape[1]
+    if n < world:
+        raise ValueError(f"{fn}: distributed over {world} ranks, the batch axis (1) of x must "
+                         f"hold at least {world} sequences, got x of shape {x.shape}")
+    if y.ndim < 2 or y.shape[1] != n:
+        raise ValueError(f"{fn}: distributed, y must have the batch on axis 1 like x: x "
+                         f"{x.shape}, y {y.shape}")
+    lo, hi = shard_bounds(n, rank, world)
+    return x[:, lo:hi], y[:, lo:hi]
 
 
 def _sequence_epoch_line(rec, epochs) -> str:
