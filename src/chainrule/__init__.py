@@ -26,7 +26,14 @@ from .autograd.functions import (abs, all, allclose, any, argmax, argmin, clone,
                                  flatten, ge, gt, is_floating_point, le, log, logical_not, lt,
                                  max, mean, min, ne, norm, numel, permute, prod, relu, reshape,
                                  sigmoid, sqrt, squeeze, std, sum, tanh, transpose, unsqueeze,
-                                 var)
+                                 var, masked_fill)
+from .autograd.size import Size
+from .autograd.indexing import (gather, index_select, masked_select, nonzero, scatter,
+                                scatter_add, take_along_dim)
+from .autograd.sorting import argsort, sort, topk
+from .autograd.einsum import einsum
+from .autograd.reorder import (chunk, cumprod, cumsum, flip, fliplr, flipud, narrow, roll,
+                               split, tril, triu, unbind)
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
 from . import utils
@@ -50,3 +57,7 @@ __all__ += ["abs", "all", "allclose", "any", "argmax", "argmin", "cat", "clamp",
             "ne", "neg", "norm", "numel", "permute", "pow", "prod", "relu", "reshape",
             "sigmoid", "sign", "sin", "softmax", "sqrt", "square", "squeeze", "stack", "std",
             "sum", "tanh", "transpose", "unsqueeze", "var", "where"]
+__all__ += ["Size", "gather", "index_select", "masked_select", "nonzero", "scatter",
+            "scatter_add", "take_along_dim", "argsort", "sort", "topk", "chunk", "cumprod",
+            "cumsum", "flip", "fliplr", "flipud", "narrow", "roll", "split", "tril", "triu",
+            "unbind", "einsum", "masked_fill"]
