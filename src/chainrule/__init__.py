@@ -37,6 +37,7 @@ from .autograd.reorder import (chunk, cumprod, cumsum, flip, fliplr, flipud, nar
 from .gradcheck import gradcheck
 from . import nn, optim, diagnostics
 from . import utils
+from . import backends, cuda
 from ._save import save, load
 from . import explain  # callable: cr.explain(model, x, target, loss, optimizer=None, l2=0.0)
 
@@ -61,3 +62,4 @@ __all__ += ["Size", "gather", "index_select", "masked_select", "nonzero", "scatt
             "scatter_add", "take_along_dim", "argsort", "sort", "topk", "chunk", "cumprod",
             "cumsum", "flip", "fliplr", "flipud", "narrow", "roll", "split", "tril", "triu",
             "unbind", "einsum", "masked_fill"]
+__all__ += ["backends", "cuda"]
