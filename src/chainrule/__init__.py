@@ -32,6 +32,10 @@ from .autograd.indexing import (gather, index_select, masked_select, nonzero, sc
                                 scatter_add, take_along_dim)
 from .autograd.sorting import argsort, sort, topk
 from .autograd.einsum import einsum
+from .autograd.mathops import (bincount, bmm, ceil, diag, diagonal, floor, frac, ger,
+                               inference_mode, is_inference_mode_enabled, isclose, lerp, log2,
+                               log10, logsumexp, outer, reciprocal, round, set_grad_enabled,
+                               tan, trunc, unique)
 from .autograd.reorder import (chunk, cumprod, cumsum, flip, fliplr, flipud, narrow, roll,
                                split, tril, triu, unbind)
 from .gradcheck import gradcheck
@@ -62,4 +66,8 @@ __all__ += ["Size", "gather", "index_select", "masked_select", "nonzero", "scatt
             "scatter_add", "take_along_dim", "argsort", "sort", "topk", "chunk", "cumprod",
             "cumsum", "flip", "fliplr", "flipud", "narrow", "roll", "split", "tril", "triu",
             "unbind", "einsum", "masked_fill"]
+__all__ += ["bincount", "bmm", "ceil", "diag", "diagonal", "floor", "frac", "ger",
+            "inference_mode", "is_inference_mode_enabled", "isclose", "lerp", "log2", "log10",
+            "logsumexp", "outer", "reciprocal", "round", "set_grad_enabled", "tan", "trunc",
+            "unique"]
 __all__ += ["backends", "cuda"]
