@@ -11,7 +11,7 @@ import numpy as np
 
 from . import dtypes
 from .function import FLOATS, attach, const, make
-from .joins import _unary, to_tensor
+from .joins import to_tensor
 from .modes import grad_mode, no_grad
 from .stats import check_dim
 from .tensor import Tensor, new_array
@@ -49,6 +49,20 @@ def round(input, *, decimals=0):
 def frac(input):
     x = to_tensor("frac", input)
     return x - trunc(x)
+
+
+def _unary(fn, f, d):
+    """An elementwise op from f(a) and d(g, a, y) = g * f'(a); integer input -> float32."""
+    def op(input):
+        x = to_tensor(fn, input)
+        a = x.array if x.array.dtype in FLOATS else x.array.astype(np.float32)
+        y = f(a)
+
+        def backward(g):
+            return (d(g, a, y),)
+        return make(y, (x,), backward)
+    op.__name__ = op.__qualname__ = fn
+    return op
 
 
 tan = _unary("tan", np.tan, lambda g, a, y: g * (1 + y * y))
