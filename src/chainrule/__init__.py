@@ -11,7 +11,7 @@ from ._runtime import get_num_threads, set_num_threads
 _runtime.install()  # once per process: default threads, fork handler, glibc heap tuning
 from ._config import show_config
 from . import ops, reference
-from ._random import manual_seed
+from ._random import Generator, manual_seed
 from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_grad_enabled,
                        no_grad, tensor)
 from .autograd.dtypes import (bool, device, double, float, float32, float64, int, int8, int16,
@@ -71,3 +71,4 @@ __all__ += ["bincount", "bmm", "ceil", "diag", "diagonal", "floor", "frac", "ger
             "logsumexp", "outer", "reciprocal", "round", "set_grad_enabled", "tan", "trunc",
             "unique"]
 __all__ += ["backends", "cuda"]
+__all__ += ["Generator"]
