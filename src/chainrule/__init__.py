@@ -32,6 +32,7 @@ from .autograd.indexing import (gather, index_select, masked_select, nonzero, sc
                                 scatter_add, take_along_dim)
 from .autograd.sorting import argsort, sort, topk
 from .autograd.einsum import einsum
+from .autograd.protocols import floor_divide, fmod, remainder
 from .autograd.mathops import (bincount, bmm, ceil, diag, diagonal, floor, frac, ger,
                                inference_mode, is_inference_mode_enabled, isclose, lerp, log2,
                                log10, logsumexp, outer, reciprocal, round, set_grad_enabled,
@@ -71,4 +72,4 @@ __all__ += ["bincount", "bmm", "ceil", "diag", "diagonal", "floor", "frac", "ger
             "logsumexp", "outer", "reciprocal", "round", "set_grad_enabled", "tan", "trunc",
             "unique"]
 __all__ += ["backends", "cuda"]
-__all__ += ["Generator"]
+__all__ += ["Generator", "floor_divide", "fmod", "remainder"]
