@@ -145,6 +145,8 @@ def test_values_without_torch():
     assert cr.triu(cr.ones(3, 3)).sum().item() == 6
     assert [c.shape for c in cr.arange(10).chunk(4)] == [(3,), (3,), (3,), (1,)]
     assert [c.shape for c in cr.arange(5).chunk(4)] == [(2,), (2,), (1,)]
+    assert [c.shape for c in cr.zeros(0, 2).chunk(3)] == [(0, 2)] * 3  # as PyTorch
+    assert [c.shape for c in cr.zeros(6).chunk(4)] == [(2,)] * 3
     assert [c.tolist() for c in cr.arange(5).split(2)] == [[0, 1], [2, 3], [4]]
     assert cr.nonzero(cr.tensor([0, 3, 0, 1])).tolist() == [[1], [3]]
     assert cr.index_select(x, 1, cr.tensor([2, 2])).tolist() == [[2, 2], [4, 4]]

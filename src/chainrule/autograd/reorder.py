@@ -187,7 +187,9 @@ def chunk(input, chunks, dim=0):
         raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
     d = check_dim("chunk", dim, x.array.ndim)
     n = x.array.shape[d]
-    return split(x, -(-n // chunks) if n else 0, d)
+    if n == 0:  # PyTorch: `chunks` empty pieces
+        return tuple(narrow(x, d, 0, 0) for _ in range(chunks))
+    return split(x, -(-n // chunks), d)
 
 
 def unbind(input, dim=0):
