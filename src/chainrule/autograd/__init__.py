@@ -25,14 +25,15 @@ The package, in dependency order:
   ``reorder.py``: cumsum/cumprod/flip/roll/tril/triu/split/chunk/unbind/narrow;
   ``size.py``: the Size tuple t.shape returns; ``mathops.py``: floor/round/logsumexp/
   bmm/diag/unique/new_zeros/set_grad_enabled/...; ``einsum.py``: cr.einsum;
-  ``protocols.py``: % // format(t, spec) ``in`` reversed()
+  ``protocols.py``: % // format(t, spec) ``in`` reversed(); ``hooks.py``: grad_fn,
+  retain_grad, register_hook (wrapping a node's backward)
 """
 from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor, tensor
 from .function import as_tensor
 from . import arith, convert, pointwise, reduce, shape  # noqa: F401  (attach Tensor's ops)
 from . import compare, stats, joins, views, inplace  # noqa: F401
-from . import indexing, sorting, reorder, mathops, protocols  # noqa: F401
+from . import indexing, sorting, reorder, mathops, protocols, hooks  # noqa: F401
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
            "AnomalyError"]
