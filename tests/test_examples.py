@@ -16,6 +16,22 @@ from chainrule.data import load_digits
 from example_loader import load, torch_source
 
 F64 = dict(rtol=1e-10, atol=1e-12)
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    """PyTorch on 1 thread while these tests run: its thread pool on a loaded 2-core
+    machine made the small comparison runs 40x slower. Restored afterwards."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 F32 = dict(rtol=1e-4, atol=1e-5)
 
 
