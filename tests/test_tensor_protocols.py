@@ -68,3 +68,30 @@ def test_format_contains_reversed():
     with pytest.raises(RuntimeError, match="Tensor.__contains__"):
         "a" in cr.tensor([1, 3])
     assert [t.item() for t in reversed(cr.tensor([1, 2, 3]))] == [3, 2, 1]
+
+
+def test_legacy_tensor_types_like_torch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m: m.FloatTensor([1, 2]), lambda m: m.LongTensor([[1], [2]]),
+             lambda m: m.DoubleTensor(np.array([0.5])), lambda m: m.BoolTensor([True, False]),
+             lambda m: m.tensor([1.7, -2.2]).type(m.LongTensor),
+             lambda m: m.tensor([1, 0]).type(m.FloatTensor), lambda m: m.IntTensor([3]),
+             lambda m: m.ByteTensor([1, 255])]
+    for f in cases:
+        got, want = f(cr), f(torch)
+        assert got.dtype == np.dtype(str(want.dtype).replace("torch.", ""))
+        assert got.tolist() == want.tolist()
+    assert cr.FloatTensor(2, 3).shape == torch.FloatTensor(2, 3).shape
+    assert isinstance(cr.tensor([1.0]), cr.FloatTensor) == isinstance(torch.tensor([1.0]),
+                                                                       torch.FloatTensor)
+    assert isinstance(cr.tensor([1]), cr.FloatTensor) == isinstance(torch.tensor([1]),
+                                                                    torch.FloatTensor)
+
+
+def test_legacy_tensor_types_without_torch():
+    assert cr.FloatTensor(3).tolist() == [0, 0, 0] and cr.LongTensor().shape == (0,)
+    assert cr.zeros(2, dtype=cr.LongTensor).dtype == cr.int64
+    assert isinstance(cr.zeros(1, dtype=cr.float64), cr.DoubleTensor)
+    assert not isinstance(cr.zeros(1), cr.DoubleTensor) and not isinstance(3, cr.FloatTensor)
+    with pytest.raises(TypeError, match="FloatTensor: expects sizes"):
+        cr.FloatTensor([1], [2])

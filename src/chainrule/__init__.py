@@ -33,6 +33,8 @@ from .autograd.indexing import (gather, index_select, masked_select, nonzero, sc
 from .autograd.sorting import argsort, sort, topk
 from .autograd.einsum import einsum
 from .autograd.protocols import floor_divide, fmod, remainder
+from .autograd.legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,
+                              LongTensor)
 from .autograd.mathops import (bincount, bmm, ceil, diag, diagonal, floor, frac, ger,
                                inference_mode, is_inference_mode_enabled, isclose, lerp, log2,
                                log10, logsumexp, outer, reciprocal, round, set_grad_enabled,
@@ -72,4 +74,5 @@ __all__ += ["bincount", "bmm", "ceil", "diag", "diagonal", "floor", "frac", "ger
             "logsumexp", "outer", "reciprocal", "round", "set_grad_enabled", "tan", "trunc",
             "unique"]
 __all__ += ["backends", "cuda"]
-__all__ += ["Generator", "floor_divide", "fmod", "remainder"]
+__all__ += ["Generator", "floor_divide", "fmod", "remainder", "BoolTensor", "ByteTensor",
+            "DoubleTensor", "FloatTensor", "IntTensor", "LongTensor"]

@@ -26,7 +26,8 @@ The package, in dependency order:
   ``size.py``: the Size tuple t.shape returns; ``mathops.py``: floor/round/logsumexp/
   bmm/diag/unique/new_zeros/set_grad_enabled/...; ``einsum.py``: cr.einsum;
   ``protocols.py``: % // format(t, spec) ``in`` reversed(); ``hooks.py``: grad_fn,
-  retain_grad, register_hook (wrapping a node's backward)
+  retain_grad, register_hook (wrapping a node's backward); ``legacy.py``: cr.FloatTensor
+  & co (imported by chainrule/__init__.py)
 """
 from .modes import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor, tensor
