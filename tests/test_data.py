@@ -7,6 +7,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import data
+from chainrule.utils import data as D
 
 
 # ---- bundled digits ------------------------------------------------------------------------
@@ -242,3 +243,38 @@ def test_loader_bad_datasets():
         data.DataLoader((np.zeros(3), np.zeros(4)))
     with pytest.raises(TypeError, match="DataLoader"):
         data.DataLoader(42)
+
+
+def test_chainrule_data_loader_is_the_utils_data_loader():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    dl = data.DataLoader((x, y), batch_size=4, shuffle=True, seed=5)
+    assert isinstance(dl, D.DataLoader) and data.DataLoader.__iter__ is D.DataLoader.__iter__
+    assert isinstance(dl.sampler, D.RandomSampler) and isinstance(dl.batch_sampler,
+                                                                  D.BatchSampler)
+    rng = np.random.default_rng(5)  # the order: one permutation of the seeded generator/epoch
+    for _ in range(2):
+        want = rng.permutation(10)
+        got = [b for b in dl]
+        assert all(isinstance(a, np.ndarray) for b in got for a in b)
+        assert np.array_equal(np.concatenate([b[1] for b in got]), want)
+        assert np.array_equal(np.concatenate([b[0] for b in got]), x[want])
+
+
+def test_chainrule_data_loader_resumes_a_seedless_loader():
+    x = np.arange(12)
+    a = data.DataLoader((x,), batch_size=5, shuffle=True, seed=2)
+    state = a.state_dict()
+    b = data.DataLoader((x,), batch_size=5, shuffle=True)  # global generator until loaded
+    b.load_state_dict(state)
+    assert [t.tolist() for (t,) in a] == [t.tolist() for (t,) in b]
+    assert b.state_dict()["generator"] == a.state_dict()["generator"]
+
+
+def test_distributed_sampler_is_reexported():
+    from chainrule.distributed import DistributedSampler
+    assert D.DistributedSampler is DistributedSampler and D.get_worker_info() is None
+    ds = D.TensorDataset(cr.arange(10))
+    shards = [[int(v) for (b,) in D.DataLoader(ds, batch_size=2, sampler=D.DistributedSampler(
+        ds, num_replicas=3, rank=r, shuffle=False)) for v in b] for r in range(3)]
+    assert shards == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]  # padded from the start

@@ -7,7 +7,9 @@
 - :func:`load_idx` / :func:`save_idx` read and write MNIST's IDX format (also gzipped);
   :func:`load_mnist` reads the four standard MNIST files from a folder.
 - :class:`DataLoader` yields ``(x, y)`` NumPy batches, optionally shuffled by a seeded
-  generator (chainrule's global one when ``seed`` is None, see ``cr.manual_seed``).
+  generator (chainrule's global one when ``seed`` is None, see ``cr.manual_seed``): the
+  one loader implementation of :mod:`chainrule.utils.data` with a NumPy collate and a
+  ``seed`` argument (``isinstance(loader, chainrule.utils.data.DataLoader)`` holds).
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from importlib import resources
 
 import numpy as np
 
+from .utils import data as _data
 from .utils.data import Dataset
 
 __all__ = ["load_digits", "train_test_split", "load_idx", "save_idx", "load_mnist",
-           "DataLoader", "ArrayDataset"]
+           "DataLoader", "ArrayDataset", "numpy_collate"]
 
 
 # ---- bundled digits ---------------------------------------------------------------------
@@ -164,6 +167,10 @@ def load_mnist(root, train=True, dtype=np.float32):
 
 
 # ---- DataLoader -----------------------------------------------------------------------------
+class _Stacked(tuple):
+    """A batch already stacked by :meth:`ArrayDataset.__getitems__` (one fancy index)."""
+
+
 class ArrayDataset(Dataset):
     """Aligned arrays indexed together: ``ds[i] -> (x[i], y[i])``; batches by fancy index."""
 
@@ -183,22 +190,28 @@ class ArrayDataset(Dataset):
     def __getitem__(self, index):
         return tuple(a[index] for a in self.arrays)
 
+    def __getitems__(self, indices):
+        idx = np.asarray(indices, dtype=np.intp)
+        return _Stacked(a[idx] for a in self.arrays)
 
-def _global_generator() -> np.random.Generator:
-    from . import _random  # chainrule's global generator (cr.manual_seed re-creates it)
-    return _random.get_generator()
+
+def numpy_collate(batch):
+    """A list of samples (tuples) -> a tuple of stacked NumPy arrays, one per field."""
+    if isinstance(batch, _Stacked):
+        return tuple(batch)
+    return tuple(np.stack([np.asarray(it[k]) for it in batch]) for k in range(len(batch[0])))
 
 
-class DataLoader:
-    """Iterate over a dataset in batches of NumPy arrays.
+class DataLoader(_data.DataLoader):
+    """:class:`chainrule.utils.data.DataLoader` yielding ``(x, y)`` NumPy batches.
 
     ``dataset`` is a tuple/list of aligned arrays ``(x, y)``, an :class:`ArrayDataset`,
-    or any object with ``__len__`` and ``__getitem__(i) -> tuple`` (stacked per batch).
-    ``shuffle`` draws a new permutation at the start of every pass from ``generator``:
-    a private ``np.random.default_rng(seed)`` when ``seed`` is given, else chainrule's
-    global generator (``cr.manual_seed``). The last partial batch is dropped if
-    ``drop_last``. ``state_dict()`` / ``load_state_dict()`` save and restore the private
-    generator so a resumed run sees the same batches.
+    or any object with ``__len__`` and ``__getitem__(i) -> tuple`` (stacked per batch by
+    :func:`numpy_collate`). ``shuffle`` draws a new permutation at the start of every pass
+    (the utils.data RandomSampler) from a private ``np.random.default_rng(seed)`` when
+    ``seed`` is given, else from chainrule's global generator (``cr.manual_seed``). The last
+    partial batch is dropped if ``drop_last``. ``state_dict()`` / ``load_state_dict()`` save
+    and restore the private generator so a resumed run sees the same batches.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
@@ -207,46 +220,14 @@ class DataLoader:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must be a tuple of arrays or have __len__ and "
                             f"__getitem__, got {type(dataset).__name__}")
-        if isinstance(batch_size, (bool, np.bool_)) or \
-                not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or seed < 0):
             raise ValueError(f"DataLoader: seed must be None or an int >= 0, got {seed!r}")
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
         self.seed = seed
         self._generator = np.random.default_rng(seed) if seed is not None else None
-
-    @property
-    def generator(self) -> np.random.Generator:
-        return self._generator if self._generator is not None else _global_generator()
-
-    def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else None
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            end = min(start + self.batch_size, n)
-            idx = order[start:end] if order is not None else slice(start, end)
-            yield self._fetch(idx)
-
-    def _fetch(self, idx):
-        ds = self.dataset
-        if isinstance(ds, ArrayDataset):
-            return tuple(a[idx] for a in ds.arrays)
-        if isinstance(idx, slice):
-            idx = range(idx.start, idx.stop)
-        items = [ds[int(i)] for i in idx]
-        return tuple(np.stack([np.asarray(it[k]) for it in items]) for k in range(len(items[0])))
+        super().__init__(dataset, batch_size, shuffle=bool(shuffle), drop_last=drop_last,
+                         collate_fn=numpy_collate, generator=self._generator)
+        self.shuffle = bool(shuffle)
 
     def state_dict(self) -> dict:
         """The private generator's state (None when the global generator is used)."""
@@ -259,4 +240,7 @@ class DataLoader:
             return
         if self._generator is None:
             self._generator = np.random.default_rng()
+            self.generator = self._generator
+            if isinstance(self.sampler, _data.RandomSampler):
+                self.sampler.generator = self._generator
         self._generator.bit_generator.state = st

@@ -8,7 +8,8 @@ from .joins import to_tensor
 NAMES = ("exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sum", "mean", "argmax",
          "argmin", "max", "min", "flatten", "reshape", "transpose", "permute", "squeeze",
          "unsqueeze", "prod", "std", "var", "norm", "all", "any", "eq", "ne", "lt", "le", "gt",
-         "ge", "clone", "logical_not", "numel", "allclose", "equal", "is_floating_point")
+         "ge", "clone", "logical_not", "numel", "allclose", "equal", "is_floating_point",
+         "masked_fill")
 __all__ = list(NAMES)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import dtypes, engine
 from .dtypes import FLOATS, SUPPORTED
+from .size import Size
 
 __all__ = ["Tensor", "tensor", "FLOATS", "float_array", "new_array"]
 
@@ -197,7 +198,8 @@ class Tensor:
 
     @property
     def shape(self):
-        return self.array.shape
+        """The shape as a :class:`chainrule.Size` (a tuple subclass, PyTorch's torch.Size)."""
+        return Size(self.array.shape)
 
     @property
     def dtype(self):
@@ -208,9 +210,9 @@ class Tensor:
         return self.array.ndim
 
     def size(self, dim=None):
-        """The shape (a tuple), or its entry ``dim``."""
+        """The shape (a :class:`chainrule.Size`), or its entry ``dim``."""
         if dim is None:
-            return self.array.shape
+            return Size(self.array.shape)
         nd = self.array.ndim
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) \
                 or not -max(nd, 1) <= dim < max(nd, 1):

@@ -483,3 +483,7 @@ from .dropout import dropout, dropout2d  # noqa: E402
 from .conv import conv1d, conv_transpose2d  # noqa: E402
 __all__ += ["batch_norm", "dropout", "dropout2d", "conv1d", "conv_transpose2d"]
 from .sparse import embedding, embedding_bag  # noqa: E402  (uses nn.modules)
+from ._tensor_fns import (cosine_similarity, logsigmoid, normalize, one_hot, pad,  # noqa: E402
+                          pairwise_distance)
+__all__ += ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
+            "logsigmoid"]

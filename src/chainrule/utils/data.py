@@ -6,7 +6,7 @@ Same names, argument order, defaults and semantics as PyTorch: a map-style
 collates it with :func:`default_collate` into Tensors (float arrays keep their dtype,
 Python floats give float64, ints int64, bools bool; dicts, tuples and lists are collated
 field by field). ``num_workers`` / ``pin_memory`` are accepted; batches are loaded in the
-calling process.
+calling process. ``DistributedSampler`` is :class:`chainrule.distributed.DistributedSampler`.
 
 Randomness: ``generator`` may be a ``np.random.Generator`` or an int seed; None draws
 from chainrule's global generator (``cr.manual_seed``), so a seeded run is reproducible.
@@ -25,7 +25,7 @@ from ..autograd.function import const
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
-           "DataLoader", "default_collate"]
+           "DataLoader", "default_collate", "DistributedSampler", "get_worker_info"]
 
 
 def _rng(fn, generator):
@@ -384,3 +384,12 @@ class DataLoader:
                 getitems = getattr(self.dataset, "__getitems__", None)
                 items = getitems(indices) if getitems else [self.dataset[i] for i in indices]
                 yield self.collate_fn(items)
+
+
+def get_worker_info():
+    """None: batches are always loaded in the calling process (PyTorch's value there)."""
+    return None
+
+
+# PyTorch keeps DistributedSampler in torch.utils.data: the one in chainrule.distributed
+from ..distributed.sampler import DistributedSampler  # noqa: E402

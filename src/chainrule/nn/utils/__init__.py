@@ -1,4 +1,5 @@
-"""nn.utils: clip_grad_norm_ (PyTorch's semantics); nn.utils.rnn: sequence packing."""
+"""nn.utils: clip_grad_norm_, clip_grad_value_, parameters_to_vector,
+vector_to_parameters (PyTorch's semantics); nn.utils.rnn: sequence packing."""
 import math
 import numbers
 
@@ -7,7 +8,8 @@ import numpy as np
 from ...autograd import Tensor, tensor
 from ...autograd.function import grad_array
 
-__all__ = ["clip_grad_norm_", "rnn"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
+           "vector_to_parameters", "rnn"]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -53,3 +55,4 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 from . import rnn  # noqa: E402
+from .params import clip_grad_value_, parameters_to_vector, vector_to_parameters  # noqa: E402
