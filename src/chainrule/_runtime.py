@@ -10,7 +10,8 @@ import os
 from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
-           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file"]
+           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file",
+           "threads_in_use", "contention_probe"]
 
 
 def set_num_threads(n: int) -> None:
@@ -25,6 +26,24 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads chainrule's kernels use."""
     return _kernels.get_num_threads()
+
+
+def threads_in_use() -> int:
+    """The threads a parallel kernel starting now runs on: get_num_threads(), or 1 while
+    the contention probe (csrc/cpu.c) finds the worker threads kept off the cores by other
+    processes or another library's spinning threads. Results are the same bits either way."""
+    return _kernels.threads_now()
+
+
+def contention_probe(enabled=None, bad_latency_us=None):
+    """Configure the contention probe: ``enabled`` True/False (default on; the environment
+    variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start), ``bad_latency_us`` the
+    worker start latency that counts as contended (default 250). None leaves a setting
+    alone / restores the default latency; every call re-arms the probe. Returns
+    (threads in use, the last probe's worker start latency in us or None)."""
+    if enabled is not None or bad_latency_us is not None:
+        _kernels.contention_config(enabled, bad_latency_us)
+    return _kernels.contention_state()
 
 
 def tune_heap(environ=os.environ) -> bool:
