@@ -1,10 +1,14 @@
 /* cpu.c — the CPU runtime (see cpu.h): ISA level, thread counts, clock measurement.
  * The only file that probes CPU features or reads CHAINRULE_ISA. */
+#ifdef __linux__
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <sched.h>
 #include <unistd.h>
 #endif
 #ifdef _OPENMP
@@ -69,10 +73,7 @@ int cr_isa(void) {
  * Kept in C (not omp_set_num_threads) because OpenMP's ICV is per Python thread. */
 static volatile int g_num_threads = 0; /* 0 = not yet initialised */
 
-void cr_set_num_threads(int n) {
-    g_num_threads = n < 1 ? 1 : n;
-    cr_contention_reset();
-}
+void cr_set_num_threads(int n) { g_num_threads = n < 1 ? 1 : n; }
 
 int cr_num_threads_setting(void) {
     int n = g_num_threads;
@@ -150,14 +151,19 @@ static int64_t team_start_ns(int n) {
  * contended probe itself waits for a time slice. 0 where unknown. */
 static int cores_taken(int n) {
 #ifdef __linux__
+    /* the count is machine-wide: meaningless when this process may use only some CPUs
+     * (a container's cpuset on a big host) */
+    cpu_set_t mask;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus <= 0 || sched_getaffinity(0, sizeof mask, &mask) != 0 || CPU_COUNT(&mask) != cpus)
+        return 0;
     FILE *f = fopen("/proc/loadavg", "r");
     if (!f) return 0;
     double l1, l5, l15;
     long running = 0, total = 0;
     const int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &running, &total);
     fclose(f);
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return got == 5 && cpus > 0 && cpus - (running - 1) < n;
+    return got == 5 && cpus - (running - 1) < n;
 #else
     (void)n;
     return 0;
@@ -236,8 +242,9 @@ void cr_contention_config(int enabled, int64_t bad_latency_ns) {
     cr_contention_reset();
 }
 
-int cr_contention_state(int64_t *last_latency_ns) {
+int cr_contention_state(int64_t *last_latency_ns, int *enabled) {
     if (last_latency_ns) *last_latency_ns = g_last_ns;
+    if (enabled) *enabled = adaptive_on();
     const int n = cr_num_threads_setting(), e = g_eff;
     return adaptive_on() && e > 0 && e < n ? e : n;
 }

@@ -64,8 +64,9 @@ int cr_threads_for(double work, double min_work);
  * (-1 = default 250 us); both reset the probe so the next parallel kernel probes. */
 void cr_contention_config(int enabled, int64_t bad_latency_ns);
 void cr_contention_reset(void);
-/* The threads kernels use now; *last_latency_ns = the last probe's latency (-1: none). */
-int cr_contention_state(int64_t *last_latency_ns);
+/* The threads kernels use now; *last_latency_ns = the last probe's latency (-1: none),
+ * *enabled = whether the probe is on (either pointer may be NULL). */
+int cr_contention_state(int64_t *last_latency_ns, int *enabled);
 
 /* ---- clock ---------------------------------------------------------------------------- */
 /* The core clock in GHz measured with a chain of dependent register adds (0 where not

@@ -141,8 +141,9 @@ def test_same_bits_on_one_and_two_threads(dtype):
 @pytest.fixture
 def probe_defaults():
     from chainrule import _runtime
+    was_on = _runtime.contention_probe()[2]
     yield _runtime
-    _runtime.contention_probe(True, None)
+    _runtime.contention_probe(was_on, None)
     cr.set_num_threads(2)
 
 
@@ -153,8 +154,8 @@ def test_contention_probe_drops_to_one_thread_and_keeps_the_setting(probe_defaul
     a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 250))
     rt.contention_probe(True, 0)  # every worker start latency counts as contended
     assert rt.threads_in_use() == 1
-    threads, latency = rt.contention_probe()
-    assert threads == 1 and latency is not None and latency >= 0
+    threads, latency, on = rt.contention_probe()
+    assert threads == 1 and latency is not None and latency >= 0 and on
     assert cr.get_num_threads() == 2  # the setting is unchanged
     c1 = ops.matmul(a, b)
     rt.contention_probe(True, 1e9)  # nothing counts as contended
@@ -167,11 +168,19 @@ def test_contention_probe_drops_to_one_thread_and_keeps_the_setting(probe_defaul
     assert rt.threads_in_use() == 1 and rt.contention_probe()[1] is None  # no probe on 1
 
 
-def test_adaptive_threads_env_turns_the_probe_off():
+@pytest.mark.parametrize("env, want", [("0", ["2", "None", "False"]), (None, ["1", "True"])])
+def test_adaptive_threads_env_turns_the_probe_off(env, want):
+    """On by default; CHAINRULE_ADAPTIVE_THREADS=0 turns it off (the suite runs with it off,
+    see conftest.py)."""
+    import os
     import subprocess
     import sys
     code = ("import chainrule as cr; from chainrule import _runtime as rt; cr.set_num_threads(2);"
-            "rt.contention_probe(bad_latency_us=0); print(rt.threads_in_use(), rt.contention_probe()[1])")
+            "rt.contention_probe(bad_latency_us=0); n = rt.threads_in_use(); "
+            "_, lat, on = rt.contention_probe(); print(n, *([lat] if lat is None else []), on)")
+    environ = {k: v for k, v in os.environ.items() if k != "CHAINRULE_ADAPTIVE_THREADS"}
+    if env is not None:
+        environ["CHAINRULE_ADAPTIVE_THREADS"] = env
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "CHAINRULE_ADAPTIVE_THREADS": "0"})
-    assert out.stdout.split() == ["2", "None"]
+                         env=environ)
+    assert out.stdout.split() == want

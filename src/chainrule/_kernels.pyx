@@ -87,10 +87,12 @@ def contention_config(enabled=None, bad_latency_us=None):
 
 
 def contention_state():
-    """(threads the kernels use now, the last probe's worker start latency in us or None)."""
+    """(threads the kernels use now, the last probe's worker start latency in us or None,
+    whether the probe is on)."""
     cdef int64_t lat = -1
-    n = cr_contention_state(&lat)
-    return n, (None if lat < 0 else lat / 1000.0)
+    cdef int on = 0
+    n = cr_contention_state(&lat, &on)
+    return n, (None if lat < 0 else lat / 1000.0), bool(on)
 
 
 # ---- buffer-protocol helpers (activations, optimizer steps) ---------------------------

@@ -39,8 +39,8 @@ def contention_probe(enabled=None, bad_latency_us=None):
     """Configure the contention probe: ``enabled`` True/False (default on; the environment
     variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start), ``bad_latency_us`` the
     worker start latency that counts as contended (default 250). None leaves a setting
-    alone / restores the default latency; every call re-arms the probe. Returns
-    (threads in use, the last probe's worker start latency in us or None)."""
+    alone / restores the default latency; a call with either argument re-arms the probe.
+    Returns (threads in use, the last probe's worker start latency in us or None, on?)."""
     if enabled is not None or bad_latency_us is not None:
         _kernels.contention_config(enabled, bad_latency_us)
     return _kernels.contention_state()
@@ -103,8 +103,14 @@ def _after_fork_in_child() -> None:
 
 
 def install() -> None:
-    """Run once by the package __init__: default threads, fork handler, heap tuning."""
+    """Run once by the package __init__: default threads, fork handler, heap tuning,
+    threadpoolctl registration (when installed)."""
     apply_default_threads()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     tune_heap()
+    from . import _threadpool
+    try:
+        _threadpool.register()
+    except Exception:  # noqa: BLE001 - an incompatible threadpoolctl must not break import
+        pass
