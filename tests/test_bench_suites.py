@@ -94,6 +94,7 @@ def _cli(argv):
     (["conv", "--suite", "nosuch"], "unknown conv suite"),
     (["gemm", "--suite", "resnet"], "unknown gemm suite"),
     (["rnn", "--suite", "resnet"], "conv and gemm families only"),
+    (["--suite", "nosuch"], "unknown conv suite"),
 ])
 def test_cli_rejects_bad_suites(argv, msg, capsys):
     with pytest.raises(SystemExit) as e:
@@ -171,3 +172,12 @@ def test_every_family_states_its_method(monkeypatch):
     monkeypatch.setattr(_util.time, "sleep", slept.append)
     _util.timeit(lambda: None, min_time=0.001, repeat=1)
     assert slept == [_util.IDLE]
+
+
+def test_cli_suite_alone_picks_its_family(monkeypatch):
+    ran = []
+    monkeypatch.setattr("chainrule.bench.run", lambda fams, **kw: ran.append((fams, kw)))
+    assert _cli(["--suite", "skinny", "--quick"]) == 0
+    assert _cli(["--suite", "vgg"]) == 0
+    assert [r[0] for r in ran] == [["gemm"], ["conv"]]
+    assert ran[0][1] == {"threads": 2, "quick": True, "suite": "skinny"}

@@ -24,6 +24,9 @@ def main(args, parser) -> int:
     if args.suite is not None:
         from .gemm import GEMM_SUITES
         from .suites import SUITE_NAMES
+        if not args.families:  # the families that have this suite
+            fams = [f for f, names in (("conv", SUITE_NAMES), ("gemm", GEMM_SUITES))
+                    if args.suite in names] or ["conv"]
         if not set(fams) <= {"conv", "gemm"}:
             parser.error("--suite applies to the conv and gemm families only")
         for f, names in (("conv", SUITE_NAMES), ("gemm", GEMM_SUITES)):
