@@ -181,3 +181,8 @@ def test_cli_suite_alone_picks_its_family(monkeypatch):
     assert _cli(["--suite", "vgg"]) == 0
     assert [r[0] for r in ran] == [["gemm"], ["conv"]]
     assert ran[0][1] == {"threads": 2, "quick": True, "suite": "skinny"}
+
+
+def test_train_peer_process_failure_is_reported():
+    with pytest.raises(RuntimeError, match="nosuch peer's process failed(.|\n)*unknown peer"):
+        train.time_peers_apart(["nosuch"], 1, True, 1)

@@ -202,6 +202,8 @@ def time_peer(peer: str, threads: int, quick: bool) -> dict:
     "torch") in this process; cases the peer does not have are left out."""
     import chainrule as cr
 
+    if peer not in ("cr", "np", "torch"):
+        raise ValueError(f"bench train: unknown peer {peer!r}; expected 'cr', 'np' or 'torch'")
     cr.set_num_threads(threads)
     min_time = 0.05 if quick else 0.3
     torch = try_torch(threads) if peer == "torch" else None
@@ -252,8 +254,10 @@ def time_peers_apart(peers, threads: int, quick: bool, rounds: int) -> dict:
     for _ in range(rounds):
         for p in peers:
             out = subprocess.run([sys.executable, "-c", code, p, str(threads),
-                                  "1" if quick else "0"], capture_output=True, text=True,
-                                 check=True)
+                                  "1" if quick else "0"], capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"bench train: the {p} peer's process failed:\n"
+                                   f"{out.stderr[-2000:]}")
             for name, (t, t_opt) in json.loads(out.stdout.strip().splitlines()[-1]).items():
                 old = best[p].get(name)
                 best[p][name] = (t, t_opt) if old is None else \
