@@ -103,16 +103,16 @@ int cr_in_parallel(void) {
  * for a scheduler time slice (measured on a loaded 2-core VM: an MLP step from 0.6 ms to
  * 100+ ms at 2 threads, 2 ms at 1). So now and then (every PROBE_OK_NS while fine) the
  * caller times an empty region: if the last worker needs more than g_bad_ns to start,
- * the kernels run on 1 thread for a while (PROBE_BAD_NS, doubling up to PROBE_MAX_NS
- * while the probes stay bad); a good probe restores the configured count, confirmed by
- * a second probe PROBE_CONFIRM_NS later (a worker woken from sleep gets a core at once;
+ * the kernels run on half the threads (down to 1) for a while, and more again when a
+ * probe finds them starting at once (see threads_now), each increase confirmed by a
+ * second probe PROBE_CONFIRM_NS later (a worker woken from sleep gets a core at once;
  * whether it keeps one shows only when it is running). Every kernel computes the same
  * bits on any thread count (tests/test_threads.py), so this changes speed, never results.
  * CHAINRULE_ADAPTIVE_THREADS=0 turns it off. */
 #define PROBE_OK_NS 20000000LL      /* 20 ms between probes while the team starts at once */
 #define PROBE_CONFIRM_NS 2000000LL  /* 2 ms: re-check right after restoring the team */
-#define PROBE_BAD_NS 50000000LL     /* 50 ms on 1 thread after a slow probe, then doubled */
-#define PROBE_MAX_NS 1000000000LL   /* up to 1 s */
+#define PROBE_BAD_NS 50000000LL     /* 50 ms on fewer threads after a slow probe */
+#define PROBE_MAX_NS 1000000000LL   /* the back-off doubles up to 1 s */
 #define PROBE_BAD_DEFAULT_NS 250000LL /* a worker 250 us late = descheduled (a futex wake-up
                                        * from sleep takes ~10-80 us) */
 
@@ -123,7 +123,8 @@ static volatile int64_t g_next_ns = 0; /* time of the next probe */
 static volatile int64_t g_backoff_ns = PROBE_BAD_NS;
 static volatile int64_t g_bad_ns = PROBE_BAD_DEFAULT_NS;
 static volatile int64_t g_last_ns = -1; /* the last probe's latency */
-static volatile int g_confirming = 0;
+static volatile int g_confirming = 0;  /* the next probe verifies the count in use */
+static volatile int g_raised = 0;      /* the count in use was just raised */
 
 static int64_t mono_ns(void) {
     struct timespec t;
@@ -180,41 +181,58 @@ static int adaptive_on(void) {
     return a;
 }
 
+static int eff_threads(int n) {
+    const int e = g_eff;
+    return e > 0 && e < n ? e : n;
+}
+
+/* The probe's state machine. cur = the threads in use. A probe times a team of m threads:
+ * m = cur to verify it (at the full count, or right after a change), else 2 x cur to try
+ * more. Slow at m = cur: halve (down to 1), verify the new count after PROBE_BAD_NS. Slow
+ * at m > cur: stay, wait twice as long before trying again (up to PROBE_MAX_NS). Fast at
+ * m > cur: take m, verify it PROBE_CONFIRM_NS later. Fast at m = cur: next probe after
+ * PROBE_OK_NS at the full count, else after the back-off (to try more). */
 static int threads_now(int n) {
     if (n <= 1 || !adaptive_on()) return n;
     const int64_t now = mono_ns();
-    if (now < g_next_ns || __atomic_exchange_n(&g_probing, 1, __ATOMIC_ACQUIRE)) {
-        const int e = g_eff;
-        return e > 0 && e < n ? e : n;
-    }
-    int64_t lat;
-    if (g_eff == 1 && cores_taken(n)) { /* still busy: no need to wait for a worker to know */
+    if (now < g_next_ns || __atomic_exchange_n(&g_probing, 1, __ATOMIC_ACQUIRE))
+        return eff_threads(n);
+    const int cur = eff_threads(n);
+    int m = cur;
+    if (cur < n && (!g_confirming || cur == 1)) m = 2 * cur < n ? 2 * cur : n;
+    if (cur == 1 && cores_taken(m)) { /* still busy: no need to wait for a worker to know */
         g_next_ns = mono_ns() + PROBE_BAD_NS;
         __atomic_store_n(&g_probing, 0, __ATOMIC_RELEASE);
         return 1;
     }
-    lat = team_start_ns(n);
-    if (g_last_ns < 0) lat = team_start_ns(n); /* the first region creates the threads */
+    int64_t lat = team_start_ns(m);
+    if (g_last_ns < 0) lat = team_start_ns(m); /* the first region creates the threads */
     g_last_ns = lat;
-    if (lat >= g_bad_ns) {          /* a worker was not running: serial for a while */
-        int64_t b = g_eff == 1 || g_confirming ? 2 * g_backoff_ns : g_backoff_ns;
-        if (b > PROBE_MAX_NS) b = PROBE_MAX_NS;
-        g_backoff_ns = b;
-        g_eff = 1;
-        g_confirming = 0;
-        g_next_ns = mono_ns() + b;
-    } else if (g_eff == 1) {        /* looks free again: restore, re-check soon */
-        g_eff = 0;
+    if (lat >= g_bad_ns && m == cur) {          /* workers kept off the cores: halve */
+        g_eff = cur / 2 > 1 ? cur / 2 : 1;
         g_confirming = 1;
-        g_next_ns = mono_ns() + PROBE_CONFIRM_NS;
-    } else {                        /* fine, twice in a row */
+        if (g_raised) {                         /* a fresh increase did not hold: back off */
+            int64_t b = 2 * g_backoff_ns;
+            g_backoff_ns = b > PROBE_MAX_NS ? PROBE_MAX_NS : b;
+        }
+        g_next_ns = mono_ns() + (g_raised ? g_backoff_ns : PROBE_BAD_NS);
+        g_raised = 0;
+    } else if (lat >= g_bad_ns) {               /* more threads do not fit yet: wait longer */
+        int64_t b = 2 * g_backoff_ns;
+        g_backoff_ns = b > PROBE_MAX_NS ? PROBE_MAX_NS : b;
         g_confirming = 0;
-        g_backoff_ns = PROBE_BAD_NS;
-        g_next_ns = mono_ns() + PROBE_OK_NS;
+        g_next_ns = mono_ns() + g_backoff_ns;
+    } else if (m > cur) {                       /* more fit: take them, verify soon */
+        g_eff = m < n ? m : 0;
+        g_confirming = g_raised = 1;
+        g_next_ns = mono_ns() + PROBE_CONFIRM_NS;
+    } else {                                    /* the count in use is fine */
+        g_confirming = g_raised = 0;
+        if (cur == n) g_backoff_ns = PROBE_BAD_NS;
+        g_next_ns = mono_ns() + (cur == n ? PROBE_OK_NS : g_backoff_ns);
     }
     __atomic_store_n(&g_probing, 0, __ATOMIC_RELEASE);
-    const int e = g_eff;
-    return e > 0 && e < n ? e : n;
+    return eff_threads(n);
 }
 
 int cr_get_num_threads(void) {
@@ -229,7 +247,7 @@ int cr_threads_for(double work, double min_work) {
 
 void cr_contention_reset(void) {
     g_eff = 0;
-    g_confirming = 0;
+    g_confirming = g_raised = 0;
     g_backoff_ns = PROBE_BAD_NS;
     g_next_ns = 0;
 }

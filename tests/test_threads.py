@@ -168,6 +168,20 @@ def test_contention_probe_drops_to_one_thread_and_keeps_the_setting(probe_defaul
     assert rt.threads_in_use() == 1 and rt.contention_probe()[1] is None  # no probe on 1
 
 
+def test_contention_probe_halves_then_verifies(probe_defaults):
+    """With 4 threads configured, a slow probe halves the count (4 -> 2); the next probe,
+    once the back-off (50 ms) has passed, verifies 2 and halves again (-> 1)."""
+    import time
+    rt = probe_defaults
+    cr.set_num_threads(4)
+    rt.contention_probe(True, 0)
+    assert rt.threads_in_use() == 2
+    time.sleep(0.06)
+    assert rt.threads_in_use() == 1
+    rt.contention_probe(True, 1e9)
+    assert rt.threads_in_use() == 4
+
+
 @pytest.mark.parametrize("env, want", [("0", ["2", "None", "False"]), (None, ["1", "True"])])
 def test_adaptive_threads_env_turns_the_probe_off(env, want):
     """On by default; CHAINRULE_ADAPTIVE_THREADS=0 turns it off (the suite runs with it off,
