@@ -1,8 +1,16 @@
 /* cpu.c — the CPU runtime (see cpu.h): ISA level, thread counts, clock measurement.
  * The only file that probes CPU features or reads CHAINRULE_ISA. */
+#ifdef __linux__
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sched.h>
+#include <unistd.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -67,7 +75,7 @@ static volatile int g_num_threads = 0; /* 0 = not yet initialised */
 
 void cr_set_num_threads(int n) { g_num_threads = n < 1 ? 1 : n; }
 
-int cr_get_num_threads(void) {
+int cr_num_threads_setting(void) {
     int n = g_num_threads;
     if (n <= 0) {
 #ifdef _OPENMP
@@ -89,9 +97,174 @@ int cr_in_parallel(void) {
 #endif
 }
 
+/* ---- contention probe ----------------------------------------------------------------
+ * An OpenMP region waits for every thread of its team: when another process (or another
+ * library's spinning BLAS threads) holds a core, a descheduled worker stalls each region
+ * for a scheduler time slice (measured on a loaded 2-core VM: an MLP step from 0.6 ms to
+ * 100+ ms at 2 threads, 2 ms at 1). So now and then (every PROBE_OK_NS while fine) the
+ * caller times an empty region: if the last worker needs more than g_bad_ns to start,
+ * the kernels run on half the threads (down to 1) for a while, and more again when a
+ * probe finds them starting at once (see threads_now), each increase confirmed by a
+ * second probe PROBE_CONFIRM_NS later (a worker woken from sleep gets a core at once;
+ * whether it keeps one shows only when it is running). Every kernel computes the same
+ * bits on any thread count (tests/test_threads.py), so this changes speed, never results.
+ * CHAINRULE_ADAPTIVE_THREADS=0 turns it off. */
+#define PROBE_OK_NS 20000000LL      /* 20 ms between probes while the team starts at once */
+#define PROBE_CONFIRM_NS 2000000LL  /* 2 ms: re-check right after restoring the team */
+#define PROBE_BAD_NS 50000000LL     /* 50 ms on fewer threads after a slow probe */
+#define PROBE_MAX_NS 1000000000LL   /* the back-off doubles up to 1 s */
+#define PROBE_BAD_DEFAULT_NS 250000LL /* a worker 250 us late = descheduled (a futex wake-up
+                                       * from sleep takes ~10-80 us) */
+
+static volatile int g_adaptive = -1;   /* -1 = read CHAINRULE_ADAPTIVE_THREADS on first use */
+static volatile int g_eff = 0;         /* threads now; 0 = the configured count */
+static volatile int g_probing = 0;     /* one probe at a time (Python threads call kernels) */
+static volatile int64_t g_next_ns = 0; /* time of the next probe */
+static volatile int64_t g_backoff_ns = PROBE_BAD_NS;
+static volatile int64_t g_bad_ns = PROBE_BAD_DEFAULT_NS;
+static volatile int64_t g_last_ns = -1; /* the last probe's latency */
+static volatile int g_confirming = 0;  /* the next probe verifies the count in use */
+static volatile int g_raised = 0;      /* the count in use was just raised */
+
+static int64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Nanoseconds until the last of n threads has entered an empty parallel region. */
+static int64_t team_start_ns(int n) {
+#ifdef _OPENMP
+    const int64_t t0 = mono_ns();
+    int64_t last = t0;
+#pragma omp parallel num_threads(n) reduction(max : last)
+    last = mono_ns();
+    return last - t0;
+#else
+    (void)n;
+    return 0;
+#endif
+}
+
+/* While on 1 thread (the workers asleep): are fewer than n cores free of other runnable
+ * threads? From the kernel's count of runnable threads (/proc/loadavg, 4th field "r/t",
+ * which includes the caller). Lets a probe be skipped while the machine stays busy: a
+ * contended probe itself waits for a time slice. 0 where unknown. */
+static int cores_taken(int n) {
+#ifdef __linux__
+    /* the count is machine-wide: meaningless when this process may use only some CPUs
+     * (a container's cpuset on a big host) */
+    cpu_set_t mask;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus <= 0 || sched_getaffinity(0, sizeof mask, &mask) != 0 || CPU_COUNT(&mask) != cpus)
+        return 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return 0;
+    double l1, l5, l15;
+    long running = 0, total = 0;
+    const int got = fscanf(f, "%lf %lf %lf %ld/%ld", &l1, &l5, &l15, &running, &total);
+    fclose(f);
+    return got == 5 && cpus - (running - 1) < n;
+#else
+    (void)n;
+    return 0;
+#endif
+}
+
+static int adaptive_on(void) {
+    int a = g_adaptive;
+    if (a < 0) {
+        const char *e = getenv("CHAINRULE_ADAPTIVE_THREADS");
+        a = !(e != NULL && strcmp(e, "0") == 0);
+        g_adaptive = a;
+    }
+    return a;
+}
+
+static int eff_threads(int n) {
+    const int e = g_eff;
+    return e > 0 && e < n ? e : n;
+}
+
+/* The probe's state machine. cur = the threads in use. A probe times a team of m threads:
+ * m = cur to verify it (at the full count, or right after a change), else 2 x cur to try
+ * more. Slow at m = cur: halve (down to 1), verify the new count after PROBE_BAD_NS. Slow
+ * at m > cur: stay, wait twice as long before trying again (up to PROBE_MAX_NS). Fast at
+ * m > cur: take m, verify it PROBE_CONFIRM_NS later. Fast at m = cur: next probe after
+ * PROBE_OK_NS at the full count, else after the back-off (to try more). */
+static int threads_now(int n) {
+    if (n <= 1 || !adaptive_on()) return n;
+    const int64_t now = mono_ns();
+    if (now < g_next_ns || __atomic_exchange_n(&g_probing, 1, __ATOMIC_ACQUIRE))
+        return eff_threads(n);
+    const int cur = eff_threads(n);
+    int m = cur;
+    if (cur < n && (!g_confirming || cur == 1)) m = 2 * cur < n ? 2 * cur : n;
+    if (cur == 1 && cores_taken(m)) { /* still busy: no need to wait for a worker to know */
+        g_next_ns = mono_ns() + PROBE_BAD_NS;
+        __atomic_store_n(&g_probing, 0, __ATOMIC_RELEASE);
+        return 1;
+    }
+    int64_t lat = team_start_ns(m);
+    if (g_last_ns < 0) lat = team_start_ns(m); /* the first region creates the threads */
+    g_last_ns = lat;
+    if (lat >= g_bad_ns && m == cur) {          /* workers kept off the cores: halve */
+        g_eff = cur / 2 > 1 ? cur / 2 : 1;
+        g_confirming = 1;
+        if (g_raised) {                         /* a fresh increase did not hold: back off */
+            int64_t b = 2 * g_backoff_ns;
+            g_backoff_ns = b > PROBE_MAX_NS ? PROBE_MAX_NS : b;
+        }
+        g_next_ns = mono_ns() + (g_raised ? g_backoff_ns : PROBE_BAD_NS);
+        g_raised = 0;
+    } else if (lat >= g_bad_ns) {               /* more threads do not fit yet: wait longer */
+        int64_t b = 2 * g_backoff_ns;
+        g_backoff_ns = b > PROBE_MAX_NS ? PROBE_MAX_NS : b;
+        g_confirming = 0;
+        g_next_ns = mono_ns() + g_backoff_ns;
+    } else if (m > cur) {                       /* more fit: take them, verify soon */
+        g_eff = m < n ? m : 0;
+        g_confirming = g_raised = 1;
+        g_next_ns = mono_ns() + PROBE_CONFIRM_NS;
+    } else {                                    /* the count in use is fine */
+        g_confirming = g_raised = 0;
+        if (cur == n) g_backoff_ns = PROBE_BAD_NS;
+        g_next_ns = mono_ns() + (cur == n ? PROBE_OK_NS : g_backoff_ns);
+    }
+    __atomic_store_n(&g_probing, 0, __ATOMIC_RELEASE);
+    return eff_threads(n);
+}
+
+int cr_get_num_threads(void) {
+    const int n = cr_num_threads_setting();
+    return n > 1 && !cr_in_parallel() ? threads_now(n) : n;
+}
+
 int cr_threads_for(double work, double min_work) {
     if (cr_in_parallel() || work < min_work) return 1;
     return cr_get_num_threads();
+}
+
+void cr_contention_reset(void) {
+    g_eff = 0;
+    g_confirming = g_raised = 0;
+    g_backoff_ns = PROBE_BAD_NS;
+    g_next_ns = 0;
+}
+
+void cr_contention_config(int enabled, int64_t bad_latency_ns) {
+    if (enabled >= 0) g_adaptive = enabled != 0;
+    if (bad_latency_ns >= 0) g_bad_ns = bad_latency_ns;
+    else g_bad_ns = PROBE_BAD_DEFAULT_NS;
+    g_last_ns = -1;
+    cr_contention_reset();
+}
+
+int cr_contention_state(int64_t *last_latency_ns, int *enabled) {
+    if (last_latency_ns) *last_latency_ns = g_last_ns;
+    if (enabled) *enabled = adaptive_on();
+    const int n = cr_num_threads_setting(), e = g_eff;
+    return adaptive_on() && e > 0 && e < n ? e : n;
 }
 
 /* ---- clock ----------------------------------------------------------------------------

@@ -11,7 +11,10 @@
  * Threads. One process-wide count (cr_set_num_threads; OpenMP's own ICV is per Python
  * thread). cr_threads_for(work, min_work) is the one rule for "stay serial below N": 1
  * inside a parallel region or when work < min_work, else cr_get_num_threads(). Each call
- * site keeps its own min_work (measured where it was tuned).
+ * site keeps its own min_work (measured where it was tuned). cr_get_num_threads drops to
+ * 1 while other processes keep the workers off the cores (the contention probe, cpu.c):
+ * kernels must therefore compute the same bits on any thread count (fixed chunk
+ * boundaries, fixed-order reductions), which tests/test_threads.py checks.
  *
  * dtype templates (the one idiom of csrc/). A family whose float and double kernels share
  * a body keeps it in <family>_tmpl.h, written with T (the element type) and SUF (f32 or
@@ -45,11 +48,25 @@ int cr_isa_from_name(const char *name); /* the level, or -1 for an unknown name 
 
 /* ---- threads ------------------------------------------------------------------------ */
 void cr_set_num_threads(int n);    /* n >= 1 */
-int cr_get_num_threads(void);      /* initialised from OMP_NUM_THREADS / omp_get_max_threads */
+/* The configured count: cr_set_num_threads, else OMP_NUM_THREADS / omp_get_max_threads. */
+int cr_num_threads_setting(void);
+/* The threads a kernel starting now runs on: the configured count, or 1 while the
+ * contention probe (cpu.c) finds workers descheduled by other processes or threads, or
+ * 1 inside a parallel region. Kernels compute the same bits on any count, so this only
+ * changes speed. */
+int cr_get_num_threads(void);
 int cr_in_parallel(void);          /* 1 inside an OpenMP parallel region */
 /* Threads for a job of `work` units: 1 inside a parallel region or below min_work, else
  * cr_get_num_threads(). */
 int cr_threads_for(double work, double min_work);
+/* Contention probe controls (tests, benchmarks): enabled 1/0 (-1 = unchanged; default
+ * on unless CHAINRULE_ADAPTIVE_THREADS=0), the start latency that counts as contended
+ * (-1 = default 250 us); both reset the probe so the next parallel kernel probes. */
+void cr_contention_config(int enabled, int64_t bad_latency_ns);
+void cr_contention_reset(void);
+/* The threads kernels use now; *last_latency_ns = the last probe's latency (-1: none),
+ * *enabled = whether the probe is on (either pointer may be NULL). */
+int cr_contention_state(int64_t *last_latency_ns, int *enabled);
 
 /* ---- clock ---------------------------------------------------------------------------- */
 /* The core clock in GHz measured with a chain of dependent register adds (0 where not

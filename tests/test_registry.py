@@ -17,6 +17,7 @@ from helpers import HAVE_TORCH
 # exports must be listed in the registry (with its ops wrapper, twin and tests).
 NOT_KERNELS = {
     "set_num_threads", "get_num_threads",           # chainrule._runtime
+    "threads_now", "contention_config", "contention_state",  # the contention probe (cpu.c)
     "isa", "isa_detected", "set_isa",               # chainrule._runtime (CPU runtime)
     "gemm_path", "gemm_set_path", "gemm_set_blocks",  # GEMM micro-kernel choice, tests
     "rnn_path", "rnn_set_path",                     # RNN step-kernel choice, tests

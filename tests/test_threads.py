@@ -123,3 +123,78 @@ def test_set_num_threads_while_kernels_run():
     stop.set()
     f.join()
     assert not errors, errors
+
+
+# ---- contention probe (csrc/cpu.c): the thread count in use may drop to 1 under load ----
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_on_one_and_two_threads(dtype):
+    """The contention probe may run any kernel on fewer threads than configured, so every
+    kernel must compute the same bits on 1 and 2 threads (fixed chunk boundaries)."""
+    got = {}
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        got[threads] = {name: fn() for name, fn in _cases(np.random.default_rng(11), dtype)}
+    for name in got[1]:
+        assert _bits_equal(got[1][name], got[2][name]), f"{name}: 1 and 2 threads differ"
+
+
+@pytest.fixture
+def probe_defaults():
+    from chainrule import _runtime
+    was_on = _runtime.contention_probe()[2]
+    yield _runtime
+    _runtime.contention_probe(was_on, None)
+    cr.set_num_threads(2)
+
+
+def test_contention_probe_drops_to_one_thread_and_keeps_the_setting(probe_defaults):
+    rt = probe_defaults
+    cr.set_num_threads(2)
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 250))
+    rt.contention_probe(True, 0)  # every worker start latency counts as contended
+    assert rt.threads_in_use() == 1
+    threads, latency, on = rt.contention_probe()
+    assert threads == 1 and latency is not None and latency >= 0 and on
+    assert cr.get_num_threads() == 2  # the setting is unchanged
+    c1 = ops.matmul(a, b)
+    rt.contention_probe(True, 1e9)  # nothing counts as contended
+    assert rt.threads_in_use() == 2
+    assert ops.matmul(a, b).tobytes() == c1.tobytes()
+    rt.contention_probe(False, 0)  # off: always the configured count
+    assert rt.threads_in_use() == 2
+    cr.set_num_threads(1)
+    rt.contention_probe(True, 0)
+    assert rt.threads_in_use() == 1 and rt.contention_probe()[1] is None  # no probe on 1
+
+
+def test_contention_probe_halves_then_verifies(probe_defaults):
+    """With 4 threads configured, a slow probe halves the count (4 -> 2); the next probe,
+    once the back-off (50 ms) has passed, verifies 2 and halves again (-> 1)."""
+    import time
+    rt = probe_defaults
+    cr.set_num_threads(4)
+    rt.contention_probe(True, 0)
+    assert rt.threads_in_use() == 2
+    time.sleep(0.06)
+    assert rt.threads_in_use() == 1
+    rt.contention_probe(True, 1e9)
+    assert rt.threads_in_use() == 4
+
+
+@pytest.mark.parametrize("env, want", [("0", ["2", "None", "False"]), (None, ["1", "True"])])
+def test_adaptive_threads_env_turns_the_probe_off(env, want):
+    """On by default; CHAINRULE_ADAPTIVE_THREADS=0 turns it off (the suite runs with it off,
+    see conftest.py)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import chainrule as cr; from chainrule import _runtime as rt; cr.set_num_threads(2);"
+            "rt.contention_probe(bad_latency_us=0); n = rt.threads_in_use(); "
+            "_, lat, on = rt.contention_probe(); print(n, *([lat] if lat is None else []), on)")
+    environ = {k: v for k, v in os.environ.items() if k != "CHAINRULE_ADAPTIVE_THREADS"}
+    if env is not None:
+        environ["CHAINRULE_ADAPTIVE_THREADS"] = env
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=environ)
+    assert out.stdout.split() == want

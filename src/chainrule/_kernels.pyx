@@ -69,7 +69,30 @@ def set_num_threads(int n):
 
 
 def get_num_threads():
-    return cr_get_num_threads()
+    return cr_num_threads_setting()
+
+
+def threads_now():
+    """The threads a kernel starting now would use (may probe for contention; cpu.c)."""
+    with nogil:
+        n = cr_get_num_threads()
+    return n
+
+
+def contention_config(enabled=None, bad_latency_us=None):
+    """Turn the contention probe on/off and set the worker start latency that counts as
+    contended (None: leave on/off unchanged / the default 250 us). Resets the probe."""
+    cr_contention_config(-1 if enabled is None else (1 if enabled else 0),
+                         -1 if bad_latency_us is None else <int64_t>(bad_latency_us * 1000))
+
+
+def contention_state():
+    """(threads the kernels use now, the last probe's worker start latency in us or None,
+    whether the probe is on)."""
+    cdef int64_t lat = -1
+    cdef int on = 0
+    n = cr_contention_state(&lat, &on)
+    return n, (None if lat < 0 else lat / 1000.0), bool(on)
 
 
 # ---- buffer-protocol helpers (activations, optimizer steps) ---------------------------

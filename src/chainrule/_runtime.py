@@ -10,7 +10,8 @@ import os
 from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
-           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file"]
+           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file",
+           "threads_in_use", "contention_probe"]
 
 
 def set_num_threads(n: int) -> None:
@@ -25,6 +26,24 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads chainrule's kernels use."""
     return _kernels.get_num_threads()
+
+
+def threads_in_use() -> int:
+    """The threads a parallel kernel starting now runs on: get_num_threads(), or 1 while
+    the contention probe (csrc/cpu.c) finds the worker threads kept off the cores by other
+    processes or another library's spinning threads. Results are the same bits either way."""
+    return _kernels.threads_now()
+
+
+def contention_probe(enabled=None, bad_latency_us=None):
+    """Configure the contention probe: ``enabled`` True/False (default on; the environment
+    variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start), ``bad_latency_us`` the
+    worker start latency that counts as contended (default 250). None leaves a setting
+    alone / restores the default latency; a call with either argument re-arms the probe.
+    Returns (threads in use, the last probe's worker start latency in us or None, on?)."""
+    if enabled is not None or bad_latency_us is not None:
+        _kernels.contention_config(enabled, bad_latency_us)
+    return _kernels.contention_state()
 
 
 def tune_heap(environ=os.environ) -> bool:
@@ -84,8 +103,14 @@ def _after_fork_in_child() -> None:
 
 
 def install() -> None:
-    """Run once by the package __init__: default threads, fork handler, heap tuning."""
+    """Run once by the package __init__: default threads, fork handler, heap tuning,
+    threadpoolctl registration (when installed)."""
     apply_default_threads()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     tune_heap()
+    from . import _threadpool
+    try:
+        _threadpool.register()
+    except Exception:  # noqa: BLE001 - an incompatible threadpoolctl must not break import
+        pass

@@ -8,8 +8,24 @@ import time
 import numpy as np
 
 
+# Before each timing block the process sleeps this long, so that a peer timed just before
+# (another library) has no thread still spinning: OpenBLAS's threads spin ~0.1 s after a
+# call, libgomp's (chainrule's, PyTorch's) a few ms.
+IDLE = 0.15
+METHOD = (f"Method: chainrule and its peers are timed in turns in one process; each timing "
+          f"block starts after {IDLE} s without calls, so no other library's threads are "
+          f"still spinning while a peer runs.")
+
+
+def quiesce(idle: float | None = None) -> None:
+    """Sleep until other libraries' worker threads have stopped spinning (see IDLE)."""
+    time.sleep(IDLE if idle is None else idle)
+
+
 def timeit(fn, *, min_time: float = 0.2, repeat: int = 5, warmup: int = 1) -> float:
-    """Best-of-``repeat`` seconds per call, each repeat running >= min_time/repeat seconds."""
+    """Best-of-``repeat`` seconds per call, each repeat running >= min_time/repeat seconds,
+    after IDLE seconds without calls (quiesce)."""
+    quiesce()
     for _ in range(warmup):
         fn()
     # pick the inner loop count so one repeat takes about min_time / repeat

@@ -13,12 +13,14 @@ import numpy as np
 import time
 
 from ..ops._registry import bench_cases
-from ._util import fmt_ratio, table, try_torch
+from ._util import fmt_ratio, quiesce, table, try_torch
 
 
 def best_time(fn, budget: float) -> float:
     """Minimum wall time of single calls of ``fn`` over about ``budget`` seconds (>= 5 calls),
-    after one warm-up call. Peers are timed the same way, in turns, in the same run."""
+    after IDLE seconds without calls and one warm-up call. Peers are timed the same way, in
+    turns, in the same run."""
+    quiesce()
     fn()
     best, spent, calls = float("inf"), 0.0, 0
     while calls < 5 or spent < budget:
@@ -44,10 +46,13 @@ def _mib(nbytes):
     return f"{nbytes / 2**20:.2f} MiB"
 
 
-def run(threads: int = 2, quick: bool = False) -> str:
+def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
     import chainrule as cr
     from chainrule import ops, reference as ref
 
+    if suite is not None:  # a network's layers (bench/suites.py)
+        from .suites import run_conv
+        return run_conv(suite, threads, quick)
     cr.set_num_threads(threads)
     torch = try_torch(threads)
     budget = 0.1 if quick else 1.0

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from ..ops._registry import bench_cases
-from ._util import fmt_ratio, table, timeit, try_torch
+from ._util import IDLE, fmt_ratio, table, timeit, try_torch
 
 # FLOP per cycle per core of each micro-kernel path: FMA units x lanes x 2
 FLOP_PER_CYCLE = {"avx512": {"float32": 2 * 16 * 2, "float64": 2 * 8 * 2},
@@ -69,7 +69,9 @@ def _blas_threads(n: int):
 def _best_of_rounds(fns, rounds: int, min_time: float):
     """Seconds per call of each function: the best of several rounds that alternate between
     the implementations, so a burst of load from other processes hits all of them alike
-    and the best round of each is one where it ran undisturbed."""
+    and the best round of each is one where it ran undisturbed. Each block starts after
+    _util.IDLE seconds without calls (timeit), so no peer runs while another's threads
+    still spin."""
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for i, fn in enumerate(fns):
@@ -78,12 +80,24 @@ def _best_of_rounds(fns, rounds: int, min_time: float):
     return [None if fn is None else b for fn, b in zip(fns, best)]
 
 
-def _gemm_cases(quick: bool):
-    """((M, N, K), dtype) pairs: the kernel table's matmul bench shapes."""
+# --suite skinny (issue 14): one operand with <= 32 rows or columns and the other in the
+# thousands (RNN and fully-connected layers at small batch), plus the square 2048
+SKINNY = [(7680, 16, 2560), (2560, 16, 2560), (4096, 32, 4096), (8192, 1, 4096),
+          (16, 7680, 2560), (32, 4096, 4096), (2048, 2048, 2048)]
+SKINNY_QUICK = [(1024, 16, 512), (16, 1024, 512), (512, 512, 512)]
+GEMM_SUITES = ["skinny"]
+
+
+def _gemm_cases(quick: bool, suite: str | None = None):
+    """((M, N, K), dtype) pairs: the kernel table's matmul bench shapes, or a suite's."""
+    if suite == "skinny":
+        return [(s, "float32") for s in (SKINNY_QUICK if quick else SKINNY)]
+    if suite is not None:
+        raise ValueError(f"bench gemm: unknown suite {suite!r}; choose from {GEMM_SUITES}")
     return bench_cases("matmul", "cli_quick" if quick else "cli")
 
 
-def run(threads: int = 2, quick: bool = False) -> str:
+def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
     import chainrule as cr
     from chainrule import _runtime, ops
 
@@ -96,7 +110,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
     rng = np.random.default_rng(0)
     rows = []
     with _blas_threads(threads) as limited:
-        for (M, N, K), dt in _gemm_cases(quick):
+        for (M, N, K), dt in _gemm_cases(quick, suite):
             a = rng.standard_normal((M, K)).astype(dt)
             b = rng.standard_normal((K, N)).astype(dt)
             flop = 2.0 * M * N * K
@@ -110,7 +124,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
 
         # dense layer forward + backward, batch 256, 1024 -> 1024
         (N, C, OC), = bench_cases("linear_forward", "cli")
-        for dt in ("float32",):
+        for dt in (("float32",) if suite is None else ()):
             x = rng.standard_normal((N, C)).astype(dt)
             w = (rng.standard_normal((OC, C)) / 32).astype(dt)
             bias = rng.standard_normal(OC).astype(dt)
@@ -141,7 +155,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
                "ratio vs best peer", "% of peak"]
     reported = cpu_mhz()
     notes = [
-        f"### gemm (path {path}, {threads} threads"
+        f"### gemm{'' if suite is None else f' suite {suite}'} (path {path}, {threads} threads"
         f"{'' if limited else '; NumPy BLAS threads NOT limited: threadpoolctl missing'})",
         "",
         table(headers, rows),
@@ -151,8 +165,11 @@ def run(threads: int = 2, quick: bool = False) -> str:
         f"{'?' if reported is None else f'{reported:.0f}'} MHz) x FLOP/cycle of the {path} path "
         f"({FLOP_PER_CYCLE.get(path, {}).get('float32')} fp32, "
         f"{FLOP_PER_CYCLE.get(path, {}).get('float64')} fp64 = 2 FMA units x lanes x 2).",
-        "ratio = chainrule speed / the faster of NumPy and PyTorch (> 1: chainrule faster); "
-        "linear row: y = x@w.T+b, dx = dy@w, dw = dy.T@x, db = dy.sum(0).",
+        "ratio = chainrule speed / the faster of NumPy and PyTorch (> 1: chainrule faster)"
+        + ("; linear row: y = x@w.T+b, dx = dy@w, dw = dy.T@x, db = dy.sum(0)."
+           if suite is None else "."),
+        f"Method: best of {rounds} rounds; each round times chainrule, NumPy and PyTorch in "
+        f"turn, each block after {IDLE} s idle so no other library's threads still spin.",
     ]
     return "\n".join(notes)
 
