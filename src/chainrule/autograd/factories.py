@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from .. import _random
+from .._checks import alloc, check_bytes
 from . import dtypes
 from .function import FLOATS, const
 from .tensor import Tensor, new_array
@@ -64,7 +65,8 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def _filled(fn, size, value, dtype, requires_grad, device):
-    return _leaf(fn, np.full(_size(fn, size), value, _dt(fn, dtype)), requires_grad, device)
+    return _leaf(fn, alloc(fn, "size", _size(fn, size), _dt(fn, dtype), fill=value),
+                 requires_grad, device)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
@@ -125,6 +127,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dt("arange", dtype, dtypes.int64 if ints else dtypes.float32)
     n = max(int(np.ceil((end - start) / step)), 0)
+    check_bytes("arange", "the result", (n,), np.float64)
     arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt) if not ints \
         else np.arange(start, end, step).astype(dt)
     return _leaf("arange", arr, requires_grad, device)
@@ -133,12 +136,13 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    check_bytes("linspace", "steps", (steps,), np.float64)
     arr = np.linspace(start, end, int(steps)).astype(_dt("linspace", dtype))
     return _leaf("linspace", arr, requires_grad, device)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    _size("eye", (n,) if m is None else (n, m))
+    check_bytes("eye", "size", _size("eye", (n, n) if m is None else (n, m)), _dt("eye", dtype))
     return _leaf("eye", np.eye(n, m, dtype=_dt("eye", dtype)), requires_grad, device)
 
 
@@ -155,13 +159,17 @@ def _float_dt(fn, dtype):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     dt = _float_dt("rand", dtype)
-    return _leaf("rand", _gen(generator).random(_size("rand", size)).astype(dt),
+    size = _size("rand", size)
+    check_bytes("rand", "size", size, np.float64)
+    return _leaf("rand", _gen(generator).random(size).astype(dt),
                  requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     dt = _float_dt("randn", dtype)
-    return _leaf("randn", _gen(generator).standard_normal(_size("randn", size)).astype(dt),
+    size = _size("randn", size)
+    check_bytes("randn", "size", size, np.float64)
+    return _leaf("randn", _gen(generator).standard_normal(size).astype(dt),
                  requires_grad, device)
 
 
@@ -184,13 +192,15 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint: expected randint(low=0, high, size) with a size tuple")
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    arr = _gen(generator).integers(low, high, _size("randint", (size,)))
+    size = _size("randint", (size,))
+    check_bytes("randint", "size", size, np.int64)
+    arr = _gen(generator).integers(low, high, size)
     return _leaf("randint", arr.astype(_dt("randint", dtype, dtypes.int64)), requires_grad,
                  device)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    _size("randperm", (n,))
+    check_bytes("randperm", "n", _size("randperm", (n,)), np.int64)
     arr = _gen(generator).permutation(int(n))
     return _leaf("randperm", arr.astype(_dt("randperm", dtype, dtypes.int64)), requires_grad,
                  device)

@@ -4,7 +4,7 @@ kernels of ops.embedding_*; the per-bag reduction is NumPy."""
 import numpy as np
 
 from .. import ops
-from .._checks import as_int
+from .._checks import alloc, as_int
 from .._embed_checks import padding_index
 from ..autograd.function import as_tensor, make
 from . import init
@@ -145,7 +145,7 @@ class EmbeddingBag(Module):
         self.include_last_offset = bool(include_last_offset)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            self.weight = Parameter(np.empty(shape, np.dtype(dtype or np.float32)))
+            self.weight = Parameter(alloc(fn, "weight", shape, np.dtype(dtype or np.float32)))
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0

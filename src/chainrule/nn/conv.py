@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import ops
-from .._checks import pair
+from .._checks import alloc, check_numel, pair
 from ..autograd.function import as_tensor, make
 from . import functional as F
 from . import init
@@ -82,6 +82,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
         raise ValueError(f"{fn}: output size {out} is empty for x {xd.shape}, weight "
                          f"{wd.shape}, stride {stride}, padding {padding}")
     shape = (N, Cout) + out
+    check_numel(fn, "the output (N, C_out, Ho, Wo)", shape)
     y, _, _ = ops.conv2d_backward(xd, np.zeros(shape, xd.dtype), wd, stride, padding,
                                   dilation, groups, bias=False)
     if b is not None:
@@ -155,10 +156,10 @@ class ConvTranspose2d(Module):
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.in_channels, self.out_channels // self.groups)
-                                         + self.kernel_size, dtype=dt))
+        self.weight = Parameter(alloc(fn, "weight", (self.in_channels, self.out_channels //
+                                                     self.groups) + self.kernel_size, dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
+            self.bias = Parameter(alloc(fn, "bias", (self.out_channels,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

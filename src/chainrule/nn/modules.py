@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._checks import pair
+from .._checks import alloc, pair
 from ..autograd import Tensor
 from ..autograd.function import FLOATS, as_tensor, const, float_array, grad_array
 from . import _hooks
@@ -458,9 +458,10 @@ class Linear(Module):
         self.in_features = _int_arg("Linear", "in_features", in_features, 0)
         self.out_features = _int_arg("Linear", "out_features", out_features, 0)
         dt = _as_dtype("Linear", dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        self.weight = Parameter(alloc("Linear", "weight", (self.out_features, self.in_features),
+                                      dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dtype=dt))
+            self.bias = Parameter(alloc("Linear", "bias", (self.out_features,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -517,10 +518,10 @@ class Conv2d(Module):
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups) +
-                                         self.kernel_size, dtype=dt))
+        self.weight = Parameter(alloc(fn, "weight", (self.out_channels, self.in_channels //
+                                                     self.groups) + self.kernel_size, dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
+            self.bias = Parameter(alloc(fn, "bias", (self.out_channels,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

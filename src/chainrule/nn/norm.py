@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import ops
+from .._checks import alloc
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
@@ -121,8 +122,8 @@ class _BatchNorm(Module):
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
         C = self.num_features
         if self.affine:
-            self.weight = Parameter(np.ones(C, dt))
-            self.bias = Parameter(np.zeros(C, dt))
+            self.weight = Parameter(alloc(fn, "weight", (C,), dt, fill=1))
+            self.bias = Parameter(alloc(fn, "bias", (C,), dt, fill=0))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_int, rnn_nonlinearity
+from .._checks import alloc, as_int, rnn_nonlinearity
 from .._random import get_generator
 from ..autograd.function import as_tensor, make
 from .. import ops
@@ -139,11 +139,13 @@ class _RecurrentBase(Module):
             size_in = self.input_size if layer == 0 else D * H
             for suffix in ("", "_reverse")[:D]:
                 s = f"_l{layer}{suffix}"
-                setattr(self, "weight_ih" + s, Parameter(np.empty((G * H, size_in), dt)))
-                setattr(self, "weight_hh" + s, Parameter(np.empty((G * H, H), dt)))
+                setattr(self, "weight_ih" + s, Parameter(alloc(fn, "weight_ih" + s,
+                                                                     (G * H, size_in), dt)))
+                setattr(self, "weight_hh" + s, Parameter(alloc(fn, "weight_hh" + s, (G * H, H),
+                                                                     dt)))
                 if self.bias:
-                    setattr(self, "bias_ih" + s, Parameter(np.empty((G * H,), dt)))
-                    setattr(self, "bias_hh" + s, Parameter(np.empty((G * H,), dt)))
+                    setattr(self, "bias_ih" + s, Parameter(alloc(fn, "bias_ih" + s, (G * H,), dt)))
+                    setattr(self, "bias_hh" + s, Parameter(alloc(fn, "bias_hh" + s, (G * H,), dt)))
                 else:
                     self.register_parameter("bias_ih" + s, None)
                     self.register_parameter("bias_hh" + s, None)
@@ -341,11 +343,11 @@ class _CellBase(Module):
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
         GH, H, I = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.input_size
-        self.weight_ih = Parameter(np.empty((GH, I), dt))
-        self.weight_hh = Parameter(np.empty((GH, H), dt))
+        self.weight_ih = Parameter(alloc(fn, "weight_ih", (GH, I), dt))
+        self.weight_hh = Parameter(alloc(fn, "weight_hh", (GH, H), dt))
         if self.bias:
-            self.bias_ih = Parameter(np.empty((GH,), dt))
-            self.bias_hh = Parameter(np.empty((GH,), dt))
+            self.bias_ih = Parameter(alloc(fn, "bias_ih", (GH,), dt))
+            self.bias_hh = Parameter(alloc(fn, "bias_hh", (GH,), dt))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)

@@ -9,7 +9,7 @@ sparse tensors).
 import numpy as np
 
 from .. import ops
-from .._checks import as_int
+from .._checks import alloc, as_int
 from .._embed_checks import index_array, padding_index
 from ..autograd.function import as_tensor, make
 from . import init
@@ -90,7 +90,7 @@ class Embedding(Module):
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
             dt = np.dtype(dtype if dtype is not None else np.float32)
-            self.weight = Parameter(np.empty(shape, dt))
+            self.weight = Parameter(alloc(fn, "weight", shape, dt))
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0
