@@ -341,7 +341,7 @@ def _decode(v, read, path):
 def save(obj, path) -> None:
     """Store ``obj`` (nested dict/list/tuple of arrays, Tensors, numbers, strings, None) in
     ``path`` atomically, without pickle."""
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays)
     write_archive(path, {"format": FORMAT, "version": VERSION, "tree": tree}, arrays)
 

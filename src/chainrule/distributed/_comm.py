@@ -6,6 +6,7 @@ import enum
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class ReduceOp(enum.Enum):
 
 class _Group:
     comm = None      # the mpi4py communicator (a duplicate of COMM_WORLD)
-    MPI = None       # the mpi4py.MPI module
+    MPI: Any = None  # the mpi4py.MPI module
     timeout = None   # seconds a collective may take before the job is aborted
     hook = None      # the sys.excepthook that was installed before ours
 

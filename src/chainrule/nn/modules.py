@@ -37,7 +37,8 @@ def _add_hook(table, hook, prepend, with_kwargs):
     return handle
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_IncompatibleKeys = namedtuple("IncompatibleKeys",  # type: ignore[name-match]  # PyTorch's names
+                               ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):

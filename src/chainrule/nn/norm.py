@@ -103,7 +103,7 @@ class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: weight (ones), bias (zeros), buffers running_mean (zeros),
     running_var (ones), num_batches_tracked (int64 0)."""
 
-    _ndims = ()
+    _ndims: tuple[int, ...] = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):

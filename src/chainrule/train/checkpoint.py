@@ -56,7 +56,7 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, loader=None, history=N
                     "loader": _jsonable(loader.state_dict()) if loader is not None else None}}
     if optimizer is not None:
         sd = optimizer.state_dict()
-        scalars = {}
+        scalars: dict = {}
         for idx, st in sd["state"].items():
             for name, v in st.items():
                 if isinstance(v, np.ndarray):
