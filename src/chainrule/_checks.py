@@ -269,8 +269,6 @@ def pool2d_args(fn: str, x_shape, kernel_size, stride, padding, dilation=1,
     N, C, H, W = x_shape
     if min(H, W) < 1:
         raise ValueError(f"{fn}: input {tuple(x_shape)} has an empty plane")
-    check_numel(fn, "the zero-padded input plane (H + 2*ph, W + 2*pw)",
-                (H + 2 * padding[0], W + 2 * padding[1]))
     out = []
     for name, size, k, s, p, dl in (("height", H, kernel[0], stride[0], padding[0], dilation[0]),
                                     ("width", W, kernel[1], stride[1], padding[1], dilation[1])):

@@ -1,5 +1,5 @@
 """Type stub for the compiled extension (src/chainrule/_kernels.pyx + *.pxi): one line per
-def, arrays as np.ndarray. tests/test_package.py checks it lists exactly the extension's
+def, arrays as np.ndarray. tests/test_typing_stubs.py checks it lists exactly the extension's
 public names. Internal: only chainrule.ops and chainrule._runtime import _kernels."""
 from typing import Any, Optional
 
