@@ -33,8 +33,9 @@ def gated_args(fn: str, G: int, **arrays):
     b_ih, b_hh, dc_n) must have its shape from the table above. All arrays share one float
     dtype and are returned C-contiguous: (dict name -> array or None, (T, N, I, H)).
     """
-    a: dict[str, Any] = {k: None if v is None and k in _OPTIONAL else as_float_array(fn, k, v, _NDIM[k])
-         for k, v in arrays.items()}
+    a: dict[str, Any] = {
+        k: None if v is None and k in _OPTIONAL else as_float_array(fn, k, v, _NDIM[k])
+        for k, v in arrays.items()}
     same_dtype(fn, **a)
     T, N, I = a["x"].shape
     w = a["w_hh"]

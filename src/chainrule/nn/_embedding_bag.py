@@ -139,8 +139,9 @@ class EmbeddingBag(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: Optional[float] = None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
-                 sparse: bool = False, _weight=None, include_last_offset: bool = False,
-                 padding_idx: Optional[int] = None, *, dtype: Optional[DTypeLike] = None) -> None:
+                 sparse: bool = False, _weight: Optional[TensorLike] = None,
+                 include_last_offset: bool = False, padding_idx: Optional[int] = None, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "EmbeddingBag"
         from .sparse import _check_sparse
@@ -180,7 +181,8 @@ class EmbeddingBag(Module):
         m.weight.requires_grad = not freeze
         return m
 
-    def forward(self, input, offsets=None, per_sample_weights=None):
+    def forward(self, input: TensorLike, offsets: Optional[TensorLike] = None,
+                per_sample_weights: Optional[TensorLike] = None) -> Tensor:
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
                              self.scale_grad_by_freq, self.mode, self.sparse,
                              per_sample_weights, self.include_last_offset, self.padding_idx)

@@ -117,8 +117,8 @@ def conv_transpose2d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = Non
 class Conv1d(Conv2d):
     """1-D convolution, NCL; weight (out, in / groups, k). PyTorch's arguments and init."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride=1,
-                 padding=0, dilation: IntPair = 1, groups: int = 1, bias: TensorLike = True,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
+                 padding: Any = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", dtype: Optional[DTypeLike] = None) -> None:
         fn = "Conv1d"
         k = _one(fn, "kernel_size", kernel_size, 1)
@@ -132,7 +132,7 @@ class Conv1d(Conv2d):
         if not isinstance(self.padding, str):
             self.padding = (self.padding[1],)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -149,9 +149,9 @@ class ConvTranspose2d(Module):
     """Transposed 2-D convolution; weight (in, out / groups, kh, kw), bias (out,).
     Initialised as PyTorch (fan_in from weight.shape[1] * kh * kw)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride=1,
-                 padding=0, output_padding: IntPair = 0, groups: int = 1, bias: TensorLike = True,
-                 dilation: IntPair = 1, padding_mode: str = "zeros",
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
+                 padding: Any = 0, output_padding: IntPair = 0, groups: int = 1,
+                 bias: bool = True, dilation: IntPair = 1, padding_mode: str = "zeros",
                  dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "ConvTranspose2d"
@@ -182,7 +182,7 @@ class ConvTranspose2d(Module):
             bound = 1.0 / math.sqrt(self.weight.array[0].size)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 

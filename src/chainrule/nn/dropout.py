@@ -104,10 +104,10 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return dropout2d(input, self.p, self.training, self.inplace)

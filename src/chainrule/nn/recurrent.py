@@ -9,6 +9,10 @@ sequence. Names, argument order, defaults, shapes, gate order, initialisation
 U(-1/sqrt(H), 1/sqrt(H)) and state-dict keys (weight_ih_l{k}[_reverse], ...) are
 PyTorch's, so a PyTorch state dict loads directly.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING
+
 import math
 
 import numpy as np
@@ -19,6 +23,10 @@ from ..autograd.function import as_tensor, make
 from .. import ops
 from . import init
 from .modules import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -111,9 +119,10 @@ class _RecurrentBase(Module):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh",
-                 dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, nonlinearity: str = "tanh",
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.input_size = as_int(fn, "input_size", input_size, 0)
@@ -274,13 +283,15 @@ class RNN(_RecurrentBase):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         nonlinearity = rnn_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, nonlinearity=nonlinearity, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, _ = self._run(input, hx)
         return out, h_n
 
@@ -297,12 +308,13 @@ class LSTM(_RecurrentBase):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, *, dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, c_n = self._run(input, hx)
         return out, (h_n, c_n)
 
@@ -318,12 +330,13 @@ class GRU(_RecurrentBase):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, _ = self._run(input, hx)
         return out, h_n
 
@@ -332,7 +345,8 @@ class GRU(_RecurrentBase):
 class _CellBase(Module):
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.input_size = as_int(fn, "input_size", input_size, 0)
@@ -351,7 +365,7 @@ class _CellBase(Module):
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+        self.reset_parameters()  # type: ignore[misc]  # shared from _RecurrentBase
 
     reset_parameters = _RecurrentBase.reset_parameters
 
@@ -406,11 +420,12 @@ class RNNCell(_CellBase):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", *, dtype: Optional[DTypeLike] = None) -> None:
         nonlinearity = rnn_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, nonlinearity, dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Tensor:
         return self._step(input, hx)[0]
 
 
@@ -421,10 +436,11 @@ class LSTMCell(_CellBase):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         return self._step(input, hx)
 
 
@@ -434,8 +450,9 @@ class GRUCell(_CellBase):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Tensor:
         return self._step(input, hx)[0]

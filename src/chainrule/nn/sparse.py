@@ -86,8 +86,9 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  max_norm: Optional[float] = None, norm_type: float = 2.0,
-                 scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
-                 _freeze=False, *, dtype: Optional[DTypeLike] = None) -> None:
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Optional[TensorLike] = None, _freeze=False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "Embedding"
         _check_sparse(fn, sparse)
@@ -123,7 +124,7 @@ class Embedding(Module):
         return cls(e.shape[0], e.shape[1], padding_idx, max_norm, norm_type,
                    scale_grad_by_freq, sparse, _weight=e, _freeze=bool(freeze))
 
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                          self.scale_grad_by_freq, self.sparse)
 
