@@ -1,6 +1,9 @@
 """nn.utils: clip_grad_norm_ (PyTorch's semantics); nn.utils.rnn: sequence packing."""
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +13,8 @@ from ...autograd.function import grad_array
 __all__ = ["clip_grad_norm_", "rnn"]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Scale the gradients of ``parameters`` in place so that their total norm is at most
     ``max_norm``; return the total norm from before clipping (a 0-d Tensor, like PyTorch).
 
