@@ -1,9 +1,17 @@
 """Type stub for the compiled extension (src/chainrule/_kernels.pyx + *.pxi): one line per
 def, arrays as np.ndarray. tests/test_typing_stubs.py checks it lists exactly the extension's
 public names. Internal: only chainrule.ops and chainrule._runtime import _kernels."""
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
+
+
+class _Fused:
+    """A Cython fused-type function: call it, or index it by "float"/"double" to pick one
+    specialisation (needed when an optional array argument is None)."""
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __getitem__(self, signature: str) -> Callable[..., Any]: ...
+
 
 ACTFN_KINDS: dict[str, int]
 ACT_NONE: int
@@ -50,13 +58,8 @@ def batch_norm_forward(y: Optional[np.ndarray], mean: Optional[np.ndarray],
                        bias: Optional[np.ndarray], eps: float) -> Any: ...
 def col2im(im: Optional[np.ndarray], col: Optional[np.ndarray], wshape: tuple, stride: tuple,
            padding: tuple, dilation: tuple, p0: int = ..., p1: int = ...) -> Any: ...
-def conv2d_backward(dx: Optional[np.ndarray], dw: Optional[np.ndarray], db: Optional[np.ndarray],
-                    dy: Optional[np.ndarray], x: Optional[np.ndarray], w: Optional[np.ndarray],
-                    stride: tuple, padding: tuple, dilation: tuple) -> Any: ...
-def conv2d_depthwise_backward(dx: Optional[np.ndarray], dw: Optional[np.ndarray],
-                              db: Optional[np.ndarray], dy: Optional[np.ndarray],
-                              x: Optional[np.ndarray], w: Optional[np.ndarray], stride: tuple,
-                              padding: tuple, dilation: tuple) -> Any: ...
+conv2d_backward: _Fused  # indexed: f['float'](...)
+conv2d_depthwise_backward: _Fused  # indexed: f['float'](...)
 def conv2d_depthwise_forward(y: Optional[np.ndarray], x: Optional[np.ndarray],
                              w: Optional[np.ndarray], b: Optional[np.ndarray], stride: tuple,
                              padding: tuple, dilation: tuple) -> Any: ...

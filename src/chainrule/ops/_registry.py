@@ -51,7 +51,8 @@ from ._cases import (_a, _act_bwd_cases, _adadelta_cases, _adagrad_cases, _adam_
                      _pool_torch, _rmsprop_cases, _rnn_bwd_cases, _rnn_cases, _sgd_cases,
                      _spmm_bwd_call, _spmm_bwd_cases, _spmm_cases, _spmm_torch,
                      _unary_cases, _unfold_cases, _unpool_bwd_cases, _unpool_cases,
-                     _unpool_torch, _xent_bwd_cases, _xent_cases, _xent_torch)  # the case generators
+                     _unpool_torch, _xent_bwd_cases, _xent_cases,
+                     _xent_torch)  # the case generators
 
 
 _ACT_BENCH = [(128, 256), (64, 6, 24, 24), (1 << 20,)]
