@@ -142,7 +142,7 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset: Any, lengths: Sequence[Union[int, float]],
-                 generator: Optional[np.random.Generator] = None) -> List[Subset]:
+                 generator: Union[int, np.random.Generator, None] = None) -> List[Subset]:
     """Split ``dataset`` into non-overlapping :class:`Subset` s of the given ``lengths``
     (ints summing to len(dataset), or fractions summing to 1: floor counts, then the
     remainder given one by one to the first subsets, as PyTorch)."""
@@ -199,7 +199,7 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source: Any, replacement: bool = False,
                  num_samples: Optional[int] = None,
-                 generator: Optional[np.random.Generator] = None) -> None:
+                 generator: Union[int, np.random.Generator, None] = None) -> None:
         self.data_source = data_source
         self.replacement = bool(replacement)
         self._num_samples = num_samples
@@ -229,7 +229,7 @@ class SubsetRandomSampler(Sampler):
     """The given ``indices`` in a random order."""
 
     def __init__(self, indices: Sequence[int],
-                 generator: Optional[np.random.Generator] = None) -> None:
+                 generator: Union[int, np.random.Generator, None] = None) -> None:
         self.indices = indices
         self.generator = generator
         _rng("SubsetRandomSampler", generator)
@@ -334,7 +334,7 @@ class DataLoader:
                  collate_fn: Optional[Callable[..., Any]] = None, pin_memory: bool = False,
                  drop_last: bool = False, timeout: float = 0, worker_init_fn: Any = None,
                  multiprocessing_context: Any = None,
-                 generator: Optional[np.random.Generator] = None, *,
+                 generator: Union[int, np.random.Generator, None] = None, *,
                  prefetch_factor: Optional[int] = None, persistent_workers: bool = False,
                  pin_memory_device: str = "") -> None:
         fn = "DataLoader"
