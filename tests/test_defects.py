@@ -177,3 +177,98 @@ def test_cross_entropy_zero_classes(target, smoothing, shape):
                    lambda: F.cross_entropy(x, t, label_smoothing=smoothing))
     _raises_naming(ValueError, "cross_entropy", "classes",
                    lambda: nn.CrossEntropyLoss(label_smoothing=smoothing)(x, t))
+
+
+# ---- absurd but int64 sizes: a ValueError (or MemoryError) naming the function, never a
+# NumPy "array is too big" / OverflowError traceback, never a C kernel on overflowing sizes
+@pytest.mark.parametrize("make, fn, arg", [
+    (lambda: nn.Linear(2**62, 2), "Linear", "weight"),
+    (lambda: nn.Linear(2, 2**62), "Linear", "weight"),
+    (lambda: nn.Conv2d(2**62, 4, 3), "Conv2d", "weight"),
+    (lambda: nn.Conv2d(3, 4, 2**40), "Conv2d", "weight"),
+    (lambda: nn.ConvTranspose2d(3, 2**62, 3), "ConvTranspose2d", "weight"),
+    (lambda: nn.Embedding(2**62, 4), "Embedding", "weight"),
+    (lambda: nn.EmbeddingBag(2**62, 4), "EmbeddingBag", "weight"),
+    (lambda: nn.LSTM(2**62, 4), "LSTM", "weight_ih_l0"),
+    (lambda: nn.LSTM(4, 2**62), "LSTM", "weight_ih_l0"),
+    (lambda: nn.GRU(2**62, 4), "GRU", "weight_ih_l0"),
+    (lambda: nn.RNN(2**62, 4), "RNN", "weight_ih_l0"),
+    (lambda: nn.LSTMCell(2**62, 4), "LSTMCell", "weight_ih"),
+    (lambda: nn.GRUCell(4, 2**62), "GRUCell", "weight_ih"),
+    (lambda: nn.BatchNorm2d(2**62), "BatchNorm2d", "weight"),
+])
+def test_huge_module_sizes(make, fn, arg):
+    _raises_naming(ValueError, fn, arg, make)
+
+
+@pytest.mark.parametrize("make, fn", [
+    (lambda: cr.zeros(2**62), "zeros"), (lambda: cr.zeros(2**31, 2**31), "zeros"),
+    (lambda: cr.zeros(2**63), "zeros"), (lambda: cr.ones((2**62,)), "ones"),
+    (lambda: cr.empty(2**62), "empty"), (lambda: cr.full((2**62,), 1.0), "full"),
+    (lambda: cr.rand(2**62), "rand"),
+    (lambda: cr.randn(2**62), "randn"), (lambda: cr.randint(0, 3, (2**62,)), "randint"),
+    (lambda: cr.randperm(2**62), "randperm"), (lambda: cr.arange(2**62), "arange"),
+    (lambda: cr.eye(2**62), "eye"), (lambda: cr.linspace(0, 1, 2**62), "linspace"),
+])
+def test_huge_factory_sizes(make, fn):
+    with pytest.raises(ValueError) as info:
+        make()
+    msg = str(info.value)
+    assert msg.startswith(f"{fn}:") and "bytes" in msg, msg
+
+
+def test_unallocatable_sizes_name_the_function():
+    # 2**49 bytes: representable, but past the 47-bit user address space of x86-64/aarch64
+    _raises_naming(MemoryError, "zeros", "size", lambda: cr.zeros(2**47))
+    _raises_naming(MemoryError, "Linear", "weight", lambda: nn.Linear(2**24, 2**23))
+
+
+X8, W3 = np.zeros((1, 3, 8, 8)), np.zeros((4, 3, 3, 3))
+
+
+@pytest.mark.parametrize("mod", [ops, ref], ids=["ops", "reference"])
+@pytest.mark.parametrize("call, fn", [
+    (lambda m: m.conv2d_forward(X8, W3, None, padding=2**62), "conv2d_forward"),
+    (lambda m: m.conv2d_forward(X8, W3, None, padding=2**40), "conv2d_forward"),
+    (lambda m: m.conv2d_forward(X8, W3, None, padding=(0, 2**40)), "conv2d_forward"),
+    (lambda m: m.conv2d_backward(np.zeros((1, 4, 6, 6)), X8, W3, padding=2**62), "conv2d_backward"),
+    (lambda m: m.im2col(X8, 3, padding=2**40), "im2col"),
+    (lambda m: m.col2im(np.zeros((1, 27, 4)), (1, 3, 2**40, 2**40), 3), "col2im"),
+    (lambda m: m.adaptive_avg_pool2d_forward(X8, 2**40), "adaptive_avg_pool2d_forward"),
+])
+def test_huge_kernel_sizes(mod, call, fn):
+    # (pooling never pads a copy and its output is at most H + 1 rows: a huge padded kernel
+    # computes, see test_pool.py::test_avg_pool_huge_kernel_matches_reference)
+    with pytest.raises(ValueError) as info:
+        call(mod)
+    msg = str(info.value)
+    assert msg.startswith(f"{fn}:") and "2**48" in msg, msg
+
+
+def test_huge_workspace_query_never_reaches_c():
+    # H + 2*padding overflows int64 in the C size arithmetic: rejected in Python first
+    _raises_naming(ValueError, "conv2d_workspace_bytes", "padded",
+                   lambda: ops.conv2d_workspace_bytes((1, 3, 8, 8), (4, 3, 3, 3), padding=2**62))
+
+
+@pytest.mark.parametrize("call, fn", [
+    (lambda x, w: F.conv2d(x, w, padding=2**62), "conv2d_forward"),
+    (lambda x, w: nn.Conv2d(3, 4, 3, padding=2**62)(x), "conv2d_forward"),
+    (lambda x, w: F.max_pool2d(x, 2**40), "max_pool2d"),
+    (lambda x, w: F.max_pool2d(x, 2, padding=2**40), "max_pool2d"),
+    (lambda x, w: F.adaptive_avg_pool2d(x, 2**40), "adaptive_avg_pool2d"),
+    (lambda x, w: F.conv_transpose2d(x, w.transpose(0, 1), stride=2**40), "conv_transpose2d"),
+])
+def test_huge_functional_sizes(call, fn):
+    x, w = cr.zeros(1, 3, 8, 8), cr.zeros(4, 3, 3, 3)
+    with pytest.raises(ValueError) as info:
+        call(x, w)
+    assert fn in str(info.value), str(info.value)
+
+
+def test_sizes_at_the_limit_still_work():
+    # a large but possible padding computes (the checks reject sizes, not big arguments)
+    x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1))
+    y = ops.conv2d_forward(x, w, None, padding=300)
+    assert y.shape == (1, 1, 602, 602) and y.sum() == 4
+    assert_close(y, ref.conv2d_forward(x, w, None, padding=300))

@@ -7,13 +7,14 @@ function, the argument, what was expected and what was received.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _F32, _F64 = FLOAT_DTYPES
 _ND = np.ndarray
-_I64 = np.dtype(np.int64)
+_I64: np.dtype = np.dtype(np.int64)
 
 
 def _describe(x) -> str:
@@ -110,6 +111,55 @@ def as_int(fn: str, name: str, v, minimum=None) -> int:
     return v
 
 
+# ---- sizes -------------------------------------------------------------------------------
+# A kernel's output or work array of more than 2**48 elements is past the address space of
+# any machine chainrule runs on (and far past its RAM), and the C side's int64 index and
+# byte products (N*K*P*Q, (C*R*S + K)*P*Q*threads*8, kh*kw, ...) could overflow on such
+# sizes: the wrappers reject them with a ValueError before allocating or calling C.
+MAX_ELEMS = 2**48
+MAX_BYTES = 2**63 - 1  # NumPy's (and malloc's) limit for one array
+
+
+def check_numel(fn: str, what: str, shape) -> int:
+    """The element count of ``shape``; a ValueError naming ``fn`` and ``what`` past 2**48."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    if n > MAX_ELEMS:
+        raise ValueError(f"{fn}: {what} {tuple(int(s) for s in shape)} would hold {n} elements, "
+                         f"more than any machine can address (2**48); the sizes are too large")
+    return n
+
+
+def check_bytes(fn: str, name: str, shape, dtype) -> int:
+    """The bytes of an array of ``shape`` and ``dtype``; a ValueError naming ``fn`` and
+    ``name`` when no array can be that large (NumPy's limit, 2**63 - 1 bytes)."""
+    dt = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    nbytes = dt.itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes > MAX_BYTES or any(s > MAX_BYTES for s in shape):
+        raise ValueError(f"{fn}: {name} of shape {shape} and dtype {dt} would take {nbytes} "
+                         f"bytes, more than an array can hold (2**63 - 1)")
+    return nbytes
+
+
+def alloc(fn: str, name: str, shape, dtype, fill=None) -> np.ndarray:
+    """``np.empty(shape, dtype)`` (``np.full`` with ``fill``) for a size the user chose (a
+    module's parameters, a factory): a size no array can have is a ValueError, one the
+    machine cannot give a MemoryError, both naming ``fn``, ``name``, the shape and the
+    bytes (PyTorch raises RuntimeError naming the bytes for both)."""
+    dt = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    nbytes = check_bytes(fn, name, shape, dt)
+    try:
+        return np.empty(shape, dt) if fill is None else np.full(shape, fill, dt)
+    except MemoryError:
+        raise MemoryError(f"{fn}: cannot allocate {nbytes} bytes for {name} of shape {shape} "
+                          f"and dtype {dt}") from None
+
+
 def pair(fn: str, name: str, v, minimum=None) -> tuple:
     """An int or an (h, w) pair of ints -> (h, w), each checked against ``minimum``."""
     if isinstance(v, (tuple, list)):
@@ -178,6 +228,8 @@ def conv2d_output_size(fn: str, x_shape, w_shape, stride, padding, dilation,
     if min(C, H, W) < 1 or min(K, R, S) < 1:
         raise ValueError(f"{fn}: empty dimension: x {tuple(x_shape)}, w {tuple(w_shape)} "
                          f"(only the batch N may be 0)")
+    check_numel(fn, "the zero-padded input image (C, H + 2*ph, W + 2*pw)",
+                (C, H + 2 * padding[0], W + 2 * padding[1]))
     out = []
     for name, size, k, s, p, d in (("height", H, R, stride[0], padding[0], dilation[0]),
                                    ("width", W, S, stride[1], padding[1], dilation[1])):
@@ -187,6 +239,9 @@ def conv2d_output_size(fn: str, x_shape, w_shape, stride, padding, dilation,
                              f"padded input {name} {size} + 2*{p} (x {tuple(x_shape)}, "
                              f"w {tuple(w_shape)})")
         out.append((size + 2 * p - eff) // s + 1)
+    check_numel(fn, "the output (N, K, P, Q)", (N, K) + tuple(out))
+    check_numel(fn, "one image's im2col columns (C*R*S + K, P*Q)",
+                (C * R * S + K, out[0] * out[1]))
     return stride, padding, dilation, tuple(out)
 
 
@@ -239,6 +294,7 @@ def pool2d_args(fn: str, x_shape, kernel_size, stride, padding, dilation=1,
                                  f"(input {tuple(x_shape)}, kernel_size {kernel}, padding "
                                  f"{padding}, dilation {dilation})")
         out.append(o)
+    check_numel(fn, "the output (N, C, P, Q)", (N, C) + tuple(out))
     return kernel, stride, padding, dilation, tuple(out)
 
 
@@ -267,6 +323,7 @@ def adaptive_output_size(fn: str, x_shape, output_size) -> tuple:
         pq = (as_int(fn, "output_size", output_size, 1),) * 2
     if min(x_shape[2], x_shape[3]) < 1:
         raise ValueError(f"{fn}: input {tuple(x_shape)} has an empty plane")
+    check_numel(fn, "the output (N, C, P, Q) for this output_size", tuple(x_shape[:2]) + pq)
     return pq
 
 
@@ -286,7 +343,9 @@ def shape_nd(fn: str, name: str, shape, ndim: int) -> tuple:
         shape = shape.tolist()
     if not isinstance(shape, (tuple, list)) or len(shape) != ndim:
         raise ValueError(f"{fn}: argument '{name}' must be a {ndim}-tuple, got {shape!r}")
-    return tuple(as_int(fn, name, v, 0) for v in shape)
+    shape = tuple(as_int(fn, name, v, 0) for v in shape)
+    check_numel(fn, f"argument '{name}'", shape)
+    return shape
 
 
 def shape4(fn: str, name: str, shape) -> tuple:
@@ -295,7 +354,9 @@ def shape4(fn: str, name: str, shape) -> tuple:
         shape = shape.tolist()
     if not isinstance(shape, (tuple, list)) or len(shape) != 4:
         raise ValueError(f"{fn}: argument '{name}' must be a 4-tuple (N, C, H, W), got {shape!r}")
-    return tuple(as_int(fn, name, v, 0) for v in shape)
+    shape = tuple(as_int(fn, name, v, 0) for v in shape)
+    check_numel(fn, f"argument '{name}'", shape)
+    return shape
 
 
 def as_index_array(fn: str, name: str, x) -> np.ndarray:
@@ -330,7 +391,7 @@ def rnn_args(fn: str, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, **seqs):
     each of ``seqs`` (e.g. hs, dhs) must be (T, N, H). All arrays share one float dtype and
     are returned C-contiguous.
     """
-    a = {"x": as_float_array(fn, "x", x, 3),
+    a: dict[str, Any] = {"x": as_float_array(fn, "x", x, 3),
          "h0": as_float_array(fn, "h0", h0, 2),
          "w_ih": as_float_array(fn, "w_ih", w_ih, 2),
          "w_hh": as_float_array(fn, "w_hh", w_hh, 2)}

@@ -44,7 +44,7 @@ def _loaded_openmp_runtimes() -> List[str]:
 
 def _build_info() -> Dict[str, str]:
     try:
-        from . import _build_info as b
+        from . import _build_info as b  # type: ignore[attr-defined, unused-ignore]  # by the build
     except ImportError:
         return {}
     return {k: v for k, v in vars(b).items() if not k.startswith("_") and isinstance(v, str)}

@@ -2,6 +2,8 @@
 and ``chainrule.reference``: one table says which shape each argument must have."""
 from __future__ import annotations
 
+from typing import Any
+
 from ._checks import as_float_array, same_dtype
 
 # the shape of each argument in terms of T, N, I, H and the gate count G
@@ -31,8 +33,9 @@ def gated_args(fn: str, G: int, **arrays):
     b_ih, b_hh, dc_n) must have its shape from the table above. All arrays share one float
     dtype and are returned C-contiguous: (dict name -> array or None, (T, N, I, H)).
     """
-    a = {k: None if v is None and k in _OPTIONAL else as_float_array(fn, k, v, _NDIM[k])
-         for k, v in arrays.items()}
+    a: dict[str, Any] = {
+        k: None if v is None and k in _OPTIONAL else as_float_array(fn, k, v, _NDIM[k])
+        for k, v in arrays.items()}
     same_dtype(fn, **a)
     T, N, I = a["x"].shape
     w = a["w_hh"]

@@ -10,6 +10,7 @@ holds. A damaged, truncated or foreign file raises one
 from __future__ import annotations
 
 import os
+from typing import Any, Union
 
 from . import serialization
 
@@ -23,7 +24,8 @@ def _path(fn, f):
                     f"(file objects are not supported)")
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
+def save(obj: Any, f: Union[str, bytes, os.PathLike], pickle_module: None = None,
+         pickle_protocol: None = None, _use_new_zipfile_serialization: bool = True) -> None:
     """Save ``obj`` to the file ``f`` (atomically). ``pickle_module`` / ``pickle_protocol``
     are accepted for PyTorch compatibility and must be left at their defaults: objects
     outside the storable kinds are a TypeError, never pickled."""
@@ -41,8 +43,8 @@ def _check_location(map_location):
                          f"{map_location!r}")
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
-         **pickle_load_args):
+def load(f: Union[str, bytes, os.PathLike], map_location: Any = None, pickle_module: None = None,
+         *, weights_only: bool = True, mmap: Any = None, **pickle_load_args: Any) -> Any:
     """Load what :func:`save` wrote. Everything loads onto the CPU (``map_location`` may be
     None, "cpu", a ``cr.device("cpu")``, a dict or a callable, which are ignored); the
     file is read as data whatever ``weights_only`` says, since it can hold no code."""

@@ -5,6 +5,8 @@
 d<fn(inputs), dout>/d(input) from ``backward()`` with central differences for every input
 Tensor that requires a gradient.
 """
+from typing import Any, Callable
+
 import numpy as np
 
 from .autograd import Tensor, no_grad
@@ -29,7 +31,8 @@ def _output(fn, inputs):
     return out
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
+def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
     """Compare autograd with central differences for each input that requires grad.
 
     fn:      callable taking ``*inputs`` and returning a Tensor (or a tuple of Tensors)
@@ -98,6 +101,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
                 ok = False
     if ok:
         return True
+    assert worst is not None  # not ok: some input had elements
     _, i, idx, a, n = worst
     msg = (f"gradcheck: autograd and finite differences disagree for input {i} at element "
            f"{tuple(int(v) for v in idx)}: analytic {a:.10g}, numeric {n:.10g}, "

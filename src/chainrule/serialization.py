@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -338,15 +339,15 @@ def _decode(v, read, path):
     raise SerializationError(f"load: {path} has a damaged manifest (unexpected {v!r:.80})")
 
 
-def save(obj, path) -> None:
+def save(obj: Any, path: Any) -> None:
     """Store ``obj`` (nested dict/list/tuple of arrays, Tensors, numbers, strings, None) in
     ``path`` atomically, without pickle."""
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays)
     write_archive(path, {"format": FORMAT, "version": VERSION, "tree": tree}, arrays)
 
 
-def load(path):
+def load(path: Any) -> Any:
     """Read what :func:`save` wrote (validated before any array is read)."""
     with ArchiveReader(path, fmt=FORMAT, version=VERSION, fn="load") as r:
         names = set()

@@ -15,6 +15,15 @@ __all__ = ["float32", "float64", "float", "double", "int64", "long", "int32", "i
 
 _builtin_float, _builtin_int, _builtin_bool = float, int, bool
 
+# declared first: mypy cannot infer np.dtype(np.int64)'s type through the chained names
+int64: np.dtype
+long: np.dtype
+int32: np.dtype
+int: np.dtype
+int16: np.dtype
+short: np.dtype
+int8: np.dtype
+bool: np.dtype
 float32 = float = np.dtype(np.float32)
 float64 = double = np.dtype(np.float64)
 int64 = long = np.dtype(np.int64)

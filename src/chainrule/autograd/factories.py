@@ -6,13 +6,18 @@ Random draws come from chainrule's global generator (``cr.manual_seed``) unless 
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .. import _random
+from .._checks import alloc, check_bytes
 from . import dtypes
 from .function import FLOATS, const
 from .tensor import Tensor, new_array
+
+if TYPE_CHECKING:
+    from .._typing import ArrayLike, Device, DTypeLike, Number, Size
 
 __all__ = ["from_numpy", "as_tensor", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand",
@@ -44,7 +49,7 @@ def _dt(fn, dtype, default=dtypes.float32):
     return default if dtype is None else dtypes.to_dtype(fn, dtype)
 
 
-def from_numpy(ndarray):
+def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A Tensor sharing ``ndarray``'s memory (no copy), like torch.from_numpy."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy: expected an np.ndarray, got {type(ndarray).__name__}")
@@ -54,7 +59,7 @@ def from_numpy(ndarray):
     return const(np.asarray(ndarray))
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data: Any, dtype: DTypeLike = None, device: Device = None) -> Tensor:
     """``data`` as a Tensor, sharing memory when it is already a Tensor or an ndarray of
     the requested dtype (a copy otherwise)."""
     dtypes.check_device("as_tensor", device)
@@ -64,22 +69,27 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def _filled(fn, size, value, dtype, requires_grad, device):
-    return _leaf(fn, np.full(_size(fn, size), value, _dt(fn, dtype)), requires_grad, device)
+    return _leaf(fn, alloc(fn, "size", _size(fn, size), _dt(fn, dtype), fill=value),
+                 requires_grad, device)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+def zeros(*size: Size, dtype: DTypeLike = None, device: Device = None,
+          requires_grad: bool = False, out: None = None) -> Tensor:
     return _filled("zeros", size, 0, dtype, requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+def ones(*size: Size, dtype: DTypeLike = None, device: Device = None,
+         requires_grad: bool = False, out: None = None) -> Tensor:
     return _filled("ones", size, 1, dtype, requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
+def empty(*size: Size, dtype: DTypeLike = None, device: Device = None,
+          requires_grad: bool = False, memory_format: Any = None) -> Tensor:
     return _filled("empty", size, 0, dtype, requires_grad, device)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+def full(size: Size, fill_value: Number, *, dtype: DTypeLike = None, device: Device = None,
+         requires_grad: bool = False) -> Tensor:
     if dtype is None:
         dtype = new_array("full", fill_value).dtype
     return _filled("full", (size,) if not isinstance(size, (tuple, list)) else (tuple(size),),
@@ -92,26 +102,31 @@ def _like(fn, x, dtype):
     return x.shape, (x.dtype if dtype is None else dtype)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+def zeros_like(input: Any, *, dtype: DTypeLike = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     shape, dt = _like("zeros_like", input, dtype)
     return _filled("zeros_like", (shape,), 0, dt, requires_grad, device)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+def ones_like(input: Any, *, dtype: DTypeLike = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
     shape, dt = _like("ones_like", input, dtype)
     return _filled("ones_like", (shape,), 1, dt, requires_grad, device)
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+def empty_like(input: Any, *, dtype: DTypeLike = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+def full_like(input: Any, fill_value: Number, *, dtype: DTypeLike = None,
+              device: Device = None, requires_grad: bool = False) -> Tensor:
     shape, dt = _like("full_like", input, dtype)
     return _filled("full_like", (shape,), fill_value, dt, requires_grad, device)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+def arange(start: Number, end: Optional[Number] = None, step: Number = 1, *,
+           dtype: DTypeLike = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     """[start, end) in steps of ``step``; int64 when all are ints, else float32."""
     if end is None:
         start, end = 0, start
@@ -125,20 +140,24 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dt("arange", dtype, dtypes.int64 if ints else dtypes.float32)
     n = max(int(np.ceil((end - start) / step)), 0)
+    check_bytes("arange", "the result", (n,), np.float64)
     arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt) if not ints \
         else np.arange(start, end, step).astype(dt)
     return _leaf("arange", arr, requires_grad, device)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+def linspace(start: Number, end: Number, steps: int, *, dtype: DTypeLike = None,
+             device: Device = None, requires_grad: bool = False) -> Tensor:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    check_bytes("linspace", "steps", (steps,), np.float64)
     arr = np.linspace(start, end, int(steps)).astype(_dt("linspace", dtype))
     return _leaf("linspace", arr, requires_grad, device)
 
 
-def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    _size("eye", (n,) if m is None else (n, m))
+def eye(n: int, m: Optional[int] = None, *, dtype: DTypeLike = None, device: Device = None,
+        requires_grad: bool = False) -> Tensor:
+    check_bytes("eye", "size", _size("eye", (n, n) if m is None else (n, m)), _dt("eye", dtype))
     return _leaf("eye", np.eye(n, m, dtype=_dt("eye", dtype)), requires_grad, device)
 
 
@@ -153,30 +172,39 @@ def _float_dt(fn, dtype):
     return dt
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size: Size, generator: Optional[np.random.Generator] = None,
+         dtype: DTypeLike = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     dt = _float_dt("rand", dtype)
-    return _leaf("rand", _gen(generator).random(_size("rand", size)).astype(dt),
+    size = _size("rand", size)
+    check_bytes("rand", "size", size, np.float64)
+    return _leaf("rand", _gen(generator).random(size).astype(dt),
                  requires_grad, device)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size: Size, generator: Optional[np.random.Generator] = None,
+          dtype: DTypeLike = None, device: Device = None, requires_grad: bool = False) -> Tensor:
     dt = _float_dt("randn", dtype)
-    return _leaf("randn", _gen(generator).standard_normal(_size("randn", size)).astype(dt),
+    size = _size("randn", size)
+    check_bytes("randn", "size", size, np.float64)
+    return _leaf("randn", _gen(generator).standard_normal(size).astype(dt),
                  requires_grad, device)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+def rand_like(input: Any, *, dtype: DTypeLike = None, device: Device = None,
+              requires_grad: bool = False) -> Tensor:
     shape, dt = _like("rand_like", input, dtype)
     return rand(shape, dtype=dt, device=device, requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+def randn_like(input: Any, *, dtype: DTypeLike = None, device: Device = None,
+               requires_grad: bool = False) -> Tensor:
     shape, dt = _like("randn_like", input, dtype)
     return randn(shape, dtype=dt, device=device, requires_grad=requires_grad)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False):
+def randint(low: Any = 0, high: Any = None, size: Any = None, *,
+            generator: Optional[np.random.Generator] = None, dtype: DTypeLike = None,
+            device: Device = None, requires_grad: bool = False) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
@@ -184,13 +212,17 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint: expected randint(low=0, high, size) with a size tuple")
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    arr = _gen(generator).integers(low, high, _size("randint", (size,)))
+    size = _size("randint", (size,))
+    check_bytes("randint", "size", size, np.int64)
+    arr = _gen(generator).integers(low, high, size)
     return _leaf("randint", arr.astype(_dt("randint", dtype, dtypes.int64)), requires_grad,
                  device)
 
 
-def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    _size("randperm", (n,))
+def randperm(n: int, *, generator: Optional[np.random.Generator] = None,
+             dtype: DTypeLike = None, device: Device = None,
+             requires_grad: bool = False) -> Tensor:
+    check_bytes("randperm", "n", _size("randperm", (n,)), np.int64)
     arr = _gen(generator).permutation(int(n))
     return _leaf("randperm", arr.astype(_dt("randperm", dtype, dtypes.int64)), requires_grad,
                  device)

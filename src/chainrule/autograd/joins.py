@@ -4,6 +4,8 @@ square, softmax, log_softmax, matmul. Each is a ``cr.<name>`` function and (wher
 has it) a Tensor method."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
 import numbers
 
 import numpy as np
@@ -12,6 +14,9 @@ from .arith import operand
 from .function import FLOATS, attach, const, make, unbroadcast
 from .stats import check_dim
 from .tensor import Tensor, new_array
+
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["cat", "concat", "concatenate", "stack", "where", "maximum", "minimum", "clamp",
            "clip", "neg", "pow", "sin", "cos", "log1p", "sign", "square", "softmax",
@@ -42,7 +47,7 @@ def _tensors(fn, tensors):
     return ts
 
 
-def cat(tensors, dim=0):
+def cat(tensors: Sequence[TensorLike], dim: int = 0) -> Tensor:
     ts = _tensors("cat", tensors)
     ts = [t for t in ts if not (t.array.ndim == 1 and t.array.shape[0] == 0)] or ts[:1]
     nd = ts[0].array.ndim
@@ -62,7 +67,7 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
-def stack(tensors, dim=0):
+def stack(tensors: Sequence[TensorLike], dim: int = 0) -> Tensor:
     ts = _tensors("stack", tensors)
     shp = ts[0].array.shape
     if any(t.array.shape != shp for t in ts):
@@ -75,7 +80,8 @@ def stack(tensors, dim=0):
     return make(np.stack([t.array for t in ts], axis=d), tuple(ts), backward)
 
 
-def where(condition, input=None, other=None):
+def where(condition: TensorLike, input: Optional[TensorLike] = None,
+          other: Optional[TensorLike] = None) -> Any:
     c = np.asarray(condition.array if isinstance(condition, Tensor) else condition)
     if input is None and other is None:
         return tuple(const(i.astype(np.int64)) for i in np.nonzero(c))
@@ -133,15 +139,15 @@ def _extreme2(fn, x, y, take_x):
     return make(out, (x, y), backward)
 
 
-def maximum(input, other):
+def maximum(input: TensorLike, other: TensorLike) -> Tensor:
     return _extreme2("maximum", input, other, np.greater)
 
 
-def minimum(input, other):
+def minimum(input: TensorLike, other: TensorLike) -> Tensor:
     return _extreme2("minimum", input, other, np.less)
 
 
-def clamp(input, min=None, max=None):
+def clamp(input: TensorLike, min: Any = None, max: Any = None) -> Tensor:
     x = to_tensor("clamp", input)
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' and 'max' must be given")
@@ -188,16 +194,16 @@ rsqrt = _unary("rsqrt", lambda a: 1 / np.sqrt(a), lambda g, a, y: -0.5 * g * y /
 expm1 = _unary("expm1", np.expm1, lambda g, a, y: g * (y + 1))
 
 
-def sign(input):
+def sign(input: TensorLike) -> Tensor:
     x = to_tensor("sign", input)
     return const(np.sign(x.array))
 
 
-def neg(input):
+def neg(input: TensorLike) -> Tensor:
     return -to_tensor("neg", input)
 
 
-def pow(input, exponent):
+def pow(input: TensorLike, exponent: Any) -> Tensor:
     if not isinstance(input, Tensor):
         return to_tensor("pow", exponent, "exponent").__rpow__(input)
     return input ** exponent
@@ -213,7 +219,8 @@ def _softmax_args(fn, x, dim, dtype):
     return x, check_dim(fn, dim, x.array.ndim)
 
 
-def softmax(input, dim=None, dtype=None):
+def softmax(input: TensorLike, dim: Optional[int] = None,
+            dtype: Optional[DTypeLike] = None) -> Tensor:
     x, d = _softmax_args("softmax", input, dim, dtype)
     a = x.array
     e = np.exp(a - a.max(axis=d, keepdims=True))
@@ -224,7 +231,8 @@ def softmax(input, dim=None, dtype=None):
     return make(y, (x,), backward)
 
 
-def log_softmax(input, dim=None, dtype=None):
+def log_softmax(input: TensorLike, dim: Optional[int] = None,
+                dtype: Optional[DTypeLike] = None) -> Tensor:
     x, d = _softmax_args("log_softmax", input, dim, dtype)
     a = x.array
     s = a - a.max(axis=d, keepdims=True)
@@ -235,14 +243,14 @@ def log_softmax(input, dim=None, dtype=None):
     return make(y, (x,), backward)
 
 
-def matmul(input, other):
+def matmul(input: TensorLike, other: TensorLike) -> Tensor:
     return to_tensor("matmul", input) @ other
 
 
 mm = matmul
 
 
-def is_tensor(obj):
+def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
 
 

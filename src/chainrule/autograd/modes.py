@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from typing import Any, Callable, Literal, TypeVar
 
 import numpy as np
 
@@ -51,6 +52,9 @@ def check_finite(arr, what):
         raise AnomalyError(f"detect_anomaly: {what} produced {bad} (shape {arr.shape})")
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
 class detect_anomaly:
     """Context manager: raise :class:`AnomalyError` at the first op that produces NaN/inf,
     in the forward pass (its result) or the backward pass (a gradient it returns), naming
@@ -62,12 +66,12 @@ class detect_anomaly:
 
     __slots__ = ("_prev",)
 
-    def __enter__(self):
+    def __enter__(self) -> detect_anomaly:
         self._prev = anomaly.enabled
         anomaly.enabled = True
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         anomaly.enabled = self._prev
         return False
 
@@ -78,21 +82,21 @@ class no_grad:
 
     __slots__ = ("_prev",)
 
-    def __enter__(self):
+    def __enter__(self) -> no_grad:
         self._prev = grad_mode.enabled
         grad_mode.enabled = False
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         grad_mode.enabled = self._prev
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with type(self)():  # the subclass's mode: enable_grad() decorates as enable_grad
                 return fn(*args, **kwargs)
-        return wrapper
+        return wrapper  # type: ignore[return-value]  # functools.wraps keeps fn's signature
 
 
 class enable_grad(no_grad):
@@ -101,7 +105,7 @@ class enable_grad(no_grad):
 
     __slots__ = ()
 
-    def __enter__(self):
+    def __enter__(self) -> enable_grad:
         self._prev = grad_mode.enabled
         grad_mode.enabled = True
         return self

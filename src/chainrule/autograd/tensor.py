@@ -17,11 +17,18 @@ goes in a new module ending with ``attach(vars(<its class of methods>))``, impor
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple, Union, overload
+
 import numpy as np
 
 from . import dtypes, engine
 from .dtypes import FLOATS, SUPPORTED
 from .size import Size
+
+if TYPE_CHECKING:  # the methods the op modules attach at import (function.attach), for checkers
+    from ._methods import TensorMethods as _AttachedOps
+else:
+    _AttachedOps = object  # at run time Tensor's only base is object, as before
 
 __all__ = ["Tensor", "tensor", "FLOATS", "float_array", "new_array"]
 
@@ -111,7 +118,7 @@ _UFUNC_OPS = {np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub_
               np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__")}
 
 
-class Tensor:
+class Tensor(_AttachedOps):
     """A float32/float64 NumPy array with reverse-mode autograd.
 
     ``array`` is the ndarray holding the values (what ``np.asarray(t)`` and ``t.numpy()``
@@ -129,7 +136,10 @@ class Tensor:
     # any other ufunc (np.isfinite(t), np.exp(t), ...) sees the ndarrays and returns one.
     __array_ufunc__ = _array_ufunc
 
-    def __init__(self, data, requires_grad=False, dtype=None):
+    array: np.ndarray  # the values (a slot)
+    _grad: Optional[np.ndarray]
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.array = float_array("Tensor", "data", data, dtype)
         self._grad = None
         self.requires_grad = bool(requires_grad)
@@ -137,7 +147,7 @@ class Tensor:
         self._backward = None
 
     @property
-    def data(self):
+    def data(self) -> Tensor:
         """A Tensor sharing this tensor's memory, outside the graph (PyTorch's ``.data``):
         in-place changes through it are not tracked. chainrule's own code uses ``array``."""
         t = Tensor.__new__(Tensor)
@@ -149,7 +159,7 @@ class Tensor:
         return t
 
     @data.setter
-    def data(self, value):
+    def data(self, value: Union[Tensor, np.ndarray]) -> None:
         if isinstance(value, Tensor):
             value = value.array
         if not isinstance(value, np.ndarray):
@@ -161,7 +171,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
-    def grad(self):
+    def grad(self) -> Optional[Tensor]:
         """None or a Tensor (no graph) viewing the accumulated gradient ndarray ``_grad``;
         assignable (a Tensor or ndarray of this shape and dtype; None clears)."""
         g = self._grad
@@ -179,7 +189,7 @@ class Tensor:
         return t
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: Union[Tensor, np.ndarray, None]) -> None:
         if value is None:
             self._grad = None
             return
@@ -197,19 +207,24 @@ class Tensor:
         self._grad = value
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, ...]:
         """The shape as a :class:`chainrule.Size` (a tuple subclass, PyTorch's torch.Size)."""
         return Size(self.array.shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.array.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.array.ndim
 
-    def size(self, dim=None):
+    @overload
+    def size(self, dim: None = None) -> Tuple[int, ...]: ...
+    @overload
+    def size(self, dim: int) -> int: ...
+
+    def size(self, dim: Optional[int] = None) -> Union[Tuple[int, ...], int]:
         """The shape (a :class:`chainrule.Size`), or its entry ``dim``."""
         if dim is None:
             return Size(self.array.shape)
@@ -220,40 +235,40 @@ class Tensor:
                              f"shape {self.array.shape}")
         return self.array.shape[dim] if nd else 1
 
-    def dim(self):
+    def dim(self) -> int:
         return self.array.ndim
 
-    def numel(self):
+    def numel(self) -> int:
         return self.array.size
 
     nelement = numel
 
-    def element_size(self):
+    def element_size(self) -> int:
         return self.array.itemsize
 
     @property
-    def device(self):
+    def device(self) -> dtypes.device:
         return dtypes.CPU
 
     @property
-    def is_cuda(self):
+    def is_cuda(self) -> bool:
         return False
 
-    def is_floating_point(self):
+    def is_floating_point(self) -> bool:
         return self.array.dtype in FLOATS
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self._backward is None
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return self.transpose()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.array)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.array, prefix="tensor(", separator=", ")
         extra = "" if self.array.dtype in (np.float32, np.int64, np.bool_) \
             else f", dtype={self.array.dtype}"
@@ -261,60 +276,60 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
         if dtype is not None and np.dtype(dtype) != self.array.dtype:
             return self.array.astype(dtype)
         return self.array
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.array.size != 1:
             raise RuntimeError(f"Tensor.__bool__: the truth value of a tensor with "
                                f"{self.array.size} elements is ambiguous (use .any() or .all())")
         return bool(self.array.reshape(()))
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError(f"Tensor.__index__: only an integer tensor with one element can "
                             f"be used as an index, got dtype {self.array.dtype} shape "
                             f"{self.array.shape}")
         return int(self.item())
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if self.array.ndim == 0:
             raise TypeError("Tensor.__iter__: iteration over a 0-d tensor")
         return (self[i] for i in range(self.array.shape[0]))
 
     # ------------------------------------------------------------------ conversions
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not a copy)."""
         return self.array
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.array.tolist()
 
-    def item(self):
+    def item(self) -> Union[int, float, bool]:
         if self.array.size != 1:
             raise ValueError(f"Tensor.item: only a tensor with one element can be converted to "
                              f"a Python number, got shape {self.array.shape}")
         return self.array.item()
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.array.dtype not in FLOATS:
             raise RuntimeError(f"Tensor.requires_grad_: only float32/float64 tensors can "
                                f"require gradients, got dtype {self.array.dtype}")
         self.requires_grad = bool(flag)
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self._grad = None
 
     # ------------------------------------------------------------------ autograd
@@ -322,7 +337,8 @@ class Tensor:
     register_post_accumulate_grad_hook = engine.register_post_accumulate_grad_hook
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
     """A new leaf Tensor holding a copy of ``data`` (PyTorch's ``torch.tensor``).
 
     dtype=None infers like PyTorch: Python floats -> float32, ints -> int64, bools -> bool;

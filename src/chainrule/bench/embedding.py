@@ -37,6 +37,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
                                                                        False)
         # alternate the peers and keep each one's best: on a shared machine some calls
         # lose their core to other processes; the best call did not
+        t_torch: float | None  # None when torch is missing
         t_cr = t_torch = float("inf")
         for _ in range(rounds):
             t_cr = min(t_cr, timeit(f_cr, min_time=min_time, repeat=repeat))

@@ -6,8 +6,12 @@ import enum
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
 
 __all__ = ["ReduceOp", "Work", "init_process_group", "destroy_process_group", "is_available",
            "is_initialized", "get_rank", "get_world_size", "barrier", "all_reduce",
@@ -28,9 +32,9 @@ class ReduceOp(enum.Enum):
 
 class _Group:
     comm = None      # the mpi4py communicator (a duplicate of COMM_WORLD)
-    MPI = None       # the mpi4py.MPI module
+    MPI: Any = None  # the mpi4py.MPI module
     timeout = None   # seconds a collective may take before the job is aborted
-    hook = None      # the sys.excepthook that was installed before ours
+    hook: Any = None  # the sys.excepthook that was installed before ours
 
 
 _G = _Group()
@@ -67,8 +71,9 @@ def _seconds(fn, timeout):
     return float(timeout)
 
 
-def init_process_group(backend="mpi", init_method=None, timeout=None, world_size=-1, rank=-1,
-                       store=None, group_name="", pg_options=None):
+def init_process_group(backend: Optional[str] = "mpi", init_method: Optional[str] = None,
+                       timeout: Any = None, world_size: int = -1, rank: int = -1,
+                       store: Any = None, group_name: str = "", pg_options: Any = None) -> None:
     """Join the job started by the MPI launcher (``mpiexec``/``srun``).
 
     Only ``backend="mpi"`` (or None) exists; the rank and world size come from MPI, and
@@ -106,7 +111,7 @@ def init_process_group(backend="mpi", init_method=None, timeout=None, world_size
     sys.excepthook = _abort_on_exception
 
 
-def destroy_process_group(group=None):
+def destroy_process_group(group: Any = None) -> None:
     """Leave the process group (MPI itself is finalized at interpreter exit)."""
     if _G.comm is None:
         return
@@ -116,16 +121,16 @@ def destroy_process_group(group=None):
         sys.excepthook = _G.hook
 
 
-def get_rank(group=None) -> int:
+def get_rank(group: Any = None) -> int:
     return _require("get_rank").Get_rank()
 
 
-def get_world_size(group=None) -> int:
+def get_world_size(group: Any = None) -> int:
     return _require("get_world_size").Get_size()
 
 
 # ---- faults -------------------------------------------------------------------------------
-def abort(message, code=1):
+def abort(message: str, code: int = 1) -> None:
     """Print ``message`` (prefixed with this rank) to stderr and end every rank of the job."""
     rank = _G.comm.Get_rank() if _G.comm is not None else "?"
     print(f"chainrule.distributed: rank {rank}: {message}", file=sys.stderr, flush=True)
@@ -169,7 +174,7 @@ class Work:
             self._complete()
         return self._done
 
-    def wait(self, timeout=None) -> bool:
+    def wait(self, timeout: Any = None) -> bool:
         if not self._done:
             wait(self._request, self._what)
             self._complete()
@@ -230,7 +235,8 @@ def _finisher(buf, back, divide=None):
     return finish
 
 
-def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: Any = None,
+               async_op: bool = False) -> Optional[Work]:
     """Reduce ``tensor`` over all ranks, in place on every rank (``op``: a ReduceOp)."""
     comm = _require("all_reduce")
     buf, back = _buffer("all_reduce", tensor)
@@ -247,7 +253,8 @@ def _check_rank(fn, name, r, comm):
                          f"[0, {comm.Get_size() - 1}], got {r!r}")
 
 
-def broadcast(tensor, src, group=None, async_op=False):
+def broadcast(tensor: Tensor, src: int, group: Any = None,
+              async_op: bool = False) -> Optional[Work]:
     """Copy ``tensor`` of rank ``src`` into ``tensor`` of every rank, in place."""
     comm = _require("broadcast")
     _check_rank("broadcast", "src", src, comm)
@@ -257,7 +264,8 @@ def broadcast(tensor, src, group=None, async_op=False):
                 _finisher(buf, back), async_op)
 
 
-def reduce(tensor, dst, op=ReduceOp.SUM, group=None, async_op=False):
+def reduce(tensor: Tensor, dst: int, op: ReduceOp = ReduceOp.SUM, group: Any = None,
+           async_op: bool = False) -> Optional[Work]:
     """Reduce ``tensor`` over all ranks into ``tensor`` of rank ``dst`` (others unchanged)."""
     comm = _require("reduce")
     _check_rank("reduce", "dst", dst, comm)
@@ -273,7 +281,8 @@ def reduce(tensor, dst, op=ReduceOp.SUM, group=None, async_op=False):
     return _run(req, f"reduce of shape {buf.shape} to rank {dst}", finish, async_op)
 
 
-def all_gather(tensor_list, tensor, group=None, async_op=False):
+def all_gather(tensor_list: List[Tensor], tensor: Tensor, group: Any = None,
+               async_op: bool = False) -> Optional[Work]:
     """``tensor_list[r]`` (one tensor per rank, same shape and dtype) <- rank r's ``tensor``."""
     comm = _require("all_gather")
     size = comm.Get_size()
@@ -297,7 +306,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     return _run(req, f"all_gather of shape {src.shape}", finish, async_op)
 
 
-def barrier(group=None, async_op=False, device_ids=None):
+def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None) -> Optional[Work]:
     """Wait until every rank has reached the barrier."""
     comm = _require("barrier")
     return _run(comm.Ibarrier(), "barrier", None, async_op)
@@ -313,12 +322,12 @@ def local_world_size() -> int:
         local.Free()
 
 
-def broadcast_object(obj, src=0):
+def broadcast_object(obj: Any, src: int = 0) -> Any:
     """Rank ``src``'s picklable ``obj`` on every rank."""
     return _require("broadcast_object").bcast(obj, root=src)
 
 
-def allgather_object(obj):
+def allgather_object(obj: Any) -> List[Any]:
     """Every rank's picklable ``obj`` as a list (used for checks, not for tensors)."""
     comm = _require("allgather_object")
     return comm.allgather(obj)

@@ -1,6 +1,8 @@
 """DistributedSampler: each rank iterates over its own disjoint shard of a dataset."""
 from __future__ import annotations
 
+from typing import Any, Iterator, Optional, TYPE_CHECKING
+
 import math
 
 import numpy as np
@@ -19,8 +21,9 @@ class DistributedSampler:
     ``len(self)`` indices. ``num_replicas``/``rank`` default to the process group's.
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
-                 drop_last=False):
+    def __init__(self, dataset: Any, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
         from . import _comm
         if num_replicas is None:
             num_replicas = _comm.get_world_size()
@@ -43,14 +46,14 @@ class DistributedSampler:
             self.num_samples = math.ceil(n / self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Set the epoch: the shuffle order of every rank depends on seed + epoch."""
         self.epoch = int(epoch)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
         if self.shuffle:
             idx = np.random.default_rng(self.seed + self.epoch).permutation(n)

@@ -1,14 +1,22 @@
 """F.embedding_bag and nn.EmbeddingBag: sums, means or maxima of bags of embeddings
 without materialising the bags as a tensor. The lookup and the table gradient are the C
 kernels of ops.embedding_*; the per-bag reduction is NumPy."""
+from __future__ import annotations
+
+from typing import Optional, TYPE_CHECKING
+
 import numpy as np
 
 from .. import ops
-from .._checks import as_int
+from .._checks import alloc, as_int
 from .._embed_checks import padding_index
 from ..autograd.function import as_tensor, make
 from . import init
 from .modules import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["embedding_bag", "EmbeddingBag"]
 
@@ -50,9 +58,11 @@ def _bags(fn, input, offsets, include_last_offset):
     return idx, seg, B
 
 
-def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
-                  mode="mean", sparse=False, per_sample_weights=None,
-                  include_last_offset=False, padding_idx=None):
+def embedding_bag(input: TensorLike, weight: TensorLike, offsets: Optional[TensorLike] = None,
+                  max_norm: Optional[float] = None, norm_type: float = 2,
+                  scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Optional[TensorLike] = None,
+                  include_last_offset: bool = False, padding_idx: Optional[int] = None) -> Tensor:
     """(B, dim): the sum / mean / max over each bag of weight[input]. input 2-D (B, L) (one
     bag per row) or 1-D with offsets (B,) (bag b = input[offsets[b]:offsets[b+1]]); entries
     equal to padding_idx are left out of their bag; an empty bag gives zeros.
@@ -127,9 +137,11 @@ class EmbeddingBag(Module):
     """forward(input, offsets=None, per_sample_weights=None) = F.embedding_bag with this
     module's weight (num_embeddings, embedding_dim) ~ N(0, 1) and settings."""
 
-    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
-                 include_last_offset=False, padding_idx=None, *, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, max_norm: Optional[float] = None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False, mode: str = "mean",
+                 sparse: bool = False, _weight: Optional[TensorLike] = None,
+                 include_last_offset: bool = False, padding_idx: Optional[int] = None, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "EmbeddingBag"
         from .sparse import _check_sparse
@@ -145,7 +157,7 @@ class EmbeddingBag(Module):
         self.include_last_offset = bool(include_last_offset)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            self.weight = Parameter(np.empty(shape, np.dtype(dtype or np.float32)))
+            self.weight = Parameter(alloc(fn, "weight", shape, np.dtype(dtype or np.float32)))
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0
@@ -169,7 +181,8 @@ class EmbeddingBag(Module):
         m.weight.requires_grad = not freeze
         return m
 
-    def forward(self, input, offsets=None, per_sample_weights=None):
+    def forward(self, input: TensorLike, offsets: Optional[TensorLike] = None,
+                per_sample_weights: Optional[TensorLike] = None) -> Tensor:
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
                              self.scale_grad_by_freq, self.mode, self.sparse,
                              per_sample_weights, self.include_last_offset, self.padding_idx)

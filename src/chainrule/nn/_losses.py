@@ -6,12 +6,19 @@ Each is one autograd node: a NumPy forward and its closed-form backward. Class-i
 losses flatten (N, C, d1, ...) to (M, C) rows (classes last) and share one core,
 :func:`_nll_rows`, for the weighted / ignored / smoothed negative log-likelihood.
 """
+from __future__ import annotations
+
+from typing import Optional, TYPE_CHECKING
+
 import numbers
 
 import numpy as np
 
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
+
+if TYPE_CHECKING:
+    from .._typing import TensorLike
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -124,8 +131,9 @@ def log_softmax_rows(a2):
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-             reduction="mean"):
+def nll_loss(input: TensorLike, target: TensorLike, weight: Optional[TensorLike] = None,
+             size_average: Optional[bool] = None, ignore_index: int = -100,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) or (C,) at
     class indices ``target`` (N, d1, ...) or (): -weight[t] * input[n, t]; 'mean' divides
     by the summed weights of the non-ignored targets (PyTorch)."""
@@ -219,7 +227,8 @@ def _reduced(x, t, loss, d_input, reduction, d_target=None):
     return make(np.asarray(out, dtype=dt), (x, t), backward)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input: TensorLike, target: TensorLike, size_average: Optional[bool] = None,
+            reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """|input - target|, reduced."""
     fn = "l1_loss"
     reduction = legacy_reduction(fn, size_average, reduce, reduction)
@@ -228,7 +237,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _reduced(x, t, np.abs(d), np.sign(d), reduction)
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+def smooth_l1_loss(input: TensorLike, target: TensorLike, size_average: Optional[bool] = None,
+                   reduce: Optional[bool] = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
     fn = "smooth_l1_loss"
     reduction = legacy_reduction(fn, size_average, reduce, reduction)
@@ -244,7 +255,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduced(x, t, loss, np.where(small, d / beta, np.sign(d)), reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+def huber_loss(input: TensorLike, target: TensorLike, reduction: str = "mean", delta: float = 1.0,
+               weight: Optional[TensorLike] = None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target)."""
     fn = "huber_loss"
     reduction = legacy_reduction(fn, None, None, reduction)
@@ -260,7 +272,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduced(x, t, loss, np.where(small, d, delta * np.sign(d)), reduction)
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+def kl_div(input: TensorLike, target: TensorLike, size_average: Optional[bool] = None,
+           reduce: Optional[bool] = None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
     """Pointwise KL divergence with log-probabilities ``input``: target * (log target -
     input) (0 where target is 0), or exp(target) * (target - input) with log_target.
     'batchmean' divides the sum by input.size(0); 'mean' by the element count."""

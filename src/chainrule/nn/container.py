@@ -1,6 +1,10 @@
 """Containers (PyTorch's names and semantics): ModuleList, ModuleDict, ParameterList,
 ParameterDict, and Identity. Children and parameters register under their index ("0",
 "1", ...) or key, which gives state_dict keys like "layers.0.weight"."""
+from __future__ import annotations
+
+from typing import Any, TYPE_CHECKING
+
 import numbers
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -9,6 +13,10 @@ import numpy as np
 
 from ..autograd import Tensor
 from .modules import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import TensorLike
 
 __all__ = ["Identity", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
@@ -24,17 +32,17 @@ def _index(fn, idx, n):
 class Identity(Module):
     """Returns its input unchanged (any constructor arguments are ignored)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__()
 
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Any:
         return input
 
 
 class ModuleList(Module):
     """A list of modules, registered as children "0", "1", ... (no forward of its own)."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Any = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -102,7 +110,7 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """An ordered dict of modules, registered as children under their keys."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Any = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -175,7 +183,7 @@ class ParameterList(Module):
     """A list of Parameters registered as "0", "1", ...; Tensors and arrays are wrapped
     into Parameters."""
 
-    def __init__(self, values=None):
+    def __init__(self, values=None) -> None:
         super().__init__()
         if values is not None:
             self.extend(values)
@@ -228,7 +236,7 @@ class ParameterList(Module):
 class ParameterDict(Module):
     """An ordered dict of Parameters registered under their keys."""
 
-    def __init__(self, parameters=None):
+    def __init__(self, parameters=None) -> None:
         super().__init__()
         object.__setattr__(self, "_keys", OrderedDict())
         if parameters is not None:

@@ -5,16 +5,24 @@ forward is ops.conv2d_backward's dx (the conv weight (C_in, C_out / groups, kh, 
 K = C_in filters over C_out channels), its backward is ops.conv2d_forward (dx) and
 ops.conv2d_backward's dw (dw).
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING
+
 import math
 
 import numpy as np
 
 from .. import ops
-from .._checks import pair
+from .._checks import alloc, check_numel, pair
 from ..autograd.function import as_tensor, make
 from . import functional as F
 from . import init
 from .modules import Conv2d, Module, Parameter, _as_dtype, _int_arg, _padding_mode
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import DTypeLike, IntPair, TensorLike
 
 __all__ = ["conv1d", "conv_transpose2d", "Conv1d", "ConvTranspose2d"]
 
@@ -26,7 +34,8 @@ def _one(fn, name, v, minimum):
     return pair(fn, name, v, minimum)[0]
 
 
-def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv1d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = None, stride: IntPair = 1,
+           padding: Any = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation, NCL: x (N, C, L) or (C, L), w (K, C / groups, k), b (K,)."""
     fn = "conv1d"
     x = as_tensor(x, fn, "x")
@@ -44,8 +53,9 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return y.reshape(y.array.shape[:-2] + (y.array.shape[-1],))
 
 
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1):
+def conv_transpose2d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = None,
+                     stride: IntPair = 1, padding: Any = 0, output_padding: IntPair = 0,
+                     groups: int = 1, dilation: IntPair = 1) -> Tensor:
     """Transposed 2-D convolution (PyTorch's argument order): x (N, C_in, H, W),
     w (C_in, C_out / groups, kh, kw), b (C_out,) -> (N, C_out, Ho, Wo) with
     Ho = (H - 1)*sh - 2*ph + dh*(kh - 1) + output_padding_h + 1."""
@@ -82,6 +92,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
         raise ValueError(f"{fn}: output size {out} is empty for x {xd.shape}, weight "
                          f"{wd.shape}, stride {stride}, padding {padding}")
     shape = (N, Cout) + out
+    check_numel(fn, "the output (N, C_out, Ho, Wo)", shape)
     y, _, _ = ops.conv2d_backward(xd, np.zeros(shape, xd.dtype), wd, stride, padding,
                                   dilation, groups, bias=False)
     if b is not None:
@@ -106,8 +117,9 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups
 class Conv1d(Conv2d):
     """1-D convolution, NCL; weight (out, in / groups, k). PyTorch's arguments and init."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
+                 padding: Any = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Optional[DTypeLike] = None) -> None:
         fn = "Conv1d"
         k = _one(fn, "kernel_size", kernel_size, 1)
         p = padding if isinstance(padding, str) else (0, _one(fn, "padding", padding, 0))
@@ -120,7 +132,7 @@ class Conv1d(Conv2d):
         if not isinstance(self.padding, str):
             self.padding = (self.padding[1],)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -137,9 +149,10 @@ class ConvTranspose2d(Module):
     """Transposed 2-D convolution; weight (in, out / groups, kh, kw), bias (out,).
     Initialised as PyTorch (fan_in from weight.shape[1] * kh * kw)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
+                 padding: Any = 0, output_padding: IntPair = 0, groups: int = 1,
+                 bias: bool = True, dilation: IntPair = 1, padding_mode: str = "zeros",
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "ConvTranspose2d"
         self.in_channels = _int_arg(fn, "in_channels", in_channels, 1)
@@ -155,10 +168,10 @@ class ConvTranspose2d(Module):
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.in_channels, self.out_channels // self.groups)
-                                         + self.kernel_size, dtype=dt))
+        self.weight = Parameter(alloc(fn, "weight", (self.in_channels, self.out_channels //
+                                                     self.groups) + self.kernel_size, dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
+            self.bias = Parameter(alloc(fn, "bias", (self.out_channels,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -169,7 +182,7 @@ class ConvTranspose2d(Module):
             bound = 1.0 / math.sqrt(self.weight.array[0].size)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                 self.output_padding, self.groups, self.dilation)
 

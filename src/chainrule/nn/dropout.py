@@ -7,6 +7,10 @@ probability p and the rest are scaled by 1 / (1 - p); in evaluation they are the
 so successive calls differ and ``cr.manual_seed(s)`` replays a run exactly, on any thread
 count.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import ops
@@ -14,6 +18,10 @@ from .._normchecks import prob_arg
 from .._random import get_generator
 from ..autograd.function import as_tensor, make
 from .modules import Module
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import TensorLike
 
 __all__ = ["dropout", "dropout2d", "Dropout", "Dropout2d"]
 
@@ -31,7 +39,8 @@ def _inplace_target(fn, x):
     return x.array
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
+def dropout(input: TensorLike, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
     """Zero each element with probability p, scale the others by 1 / (1 - p) (training);
     the identity otherwise. inplace=True writes the result into input's array."""
     fn = "dropout"
@@ -53,7 +62,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return make(y, (x,), backward)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
+def dropout2d(input: TensorLike, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
     """Zero whole channels: input (N, C, H, W) (or (N, C, L)); channel (n, c) is dropped
     with probability p, the kept ones are scaled by 1 / (1 - p)."""
     fn = "dropout2d"
@@ -84,7 +94,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 class _DropoutNd(Module):
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = prob_arg(type(self).__name__, p)
         self.inplace = bool(inplace)
@@ -94,10 +104,10 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return dropout(input, self.p, self.training, self.inplace)
 
 
 class Dropout2d(_DropoutNd):
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return dropout2d(input, self.p, self.training, self.inplace)

@@ -5,6 +5,10 @@ Each function is one autograd node whose forward and backward call the fast kern
 losses). Every argument that takes a tensor also takes a float NumPy array (a constant).
 Operands of different float dtypes raise TypeError; wrong shapes raise ValueError.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING
+
 import numbers
 
 import numpy as np
@@ -20,6 +24,9 @@ from ._losses import huber_loss, kl_div, l1_loss, nll_loss, smooth_l1_loss
 from ._activations import elu, gelu, hardtanh, leaky_relu, relu6, silu, softplus
 
 _I64 = np.dtype(np.int64)
+
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, IntPair, TensorLike
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "sigmoid", "tanh",
            "softmax", "log_softmax", "mse_loss", "binary_cross_entropy",
@@ -68,7 +75,7 @@ def _dim(fn, dim, ndim):
 
 
 # ---------------------------------------------------------------------------- layers
-def linear(x, w, b=None):
+def linear(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = None) -> Tensor:
     """y = x @ w.T + b.   x (*, in), w (out, in), b (out,) or None -> y (*, out)
 
     One autograd node on the dense kernels of ``chainrule.ops`` (linear_forward /
@@ -111,7 +118,8 @@ def linear(x, w, b=None):
     return make(y, parents, backward)
 
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = None, stride: IntPair = 1,
+           padding: Any = 0, dilation: IntPair = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation, NCHW.  x (N, C, H, W), w (K, C / groups, R, S), b (K,) ->
     (N, K, P, Q). padding: int, pair, "valid" or "same" (stride 1). groups splits C and K
     into independent convolutions (groups = C: depthwise).
@@ -156,20 +164,21 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # ---------------------------------------------------------------------------- activations
-def relu(x, inplace=False):
+def relu(x: TensorLike, inplace: bool = False) -> Tensor:
     """max(x, 0); ``inplace=True`` is accepted (the result is a new tensor either way)."""
     return as_tensor(x, "relu", "x").relu()
 
 
-def sigmoid(x):
+def sigmoid(x: TensorLike) -> Tensor:
     return as_tensor(x, "sigmoid", "x").sigmoid()
 
 
-def tanh(x):
+def tanh(x: TensorLike) -> Tensor:
     return as_tensor(x, "tanh", "x").tanh()
 
 
-def softmax(x, dim=None, _stacklevel=3, dtype=None):
+def softmax(x: TensorLike, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype: Optional[DTypeLike] = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted, stable for any finite logits);
     fused C kernels both ways (ops.softmax_forward / softmax_backward)."""
     x = as_tensor(x, "softmax", "x")
@@ -188,7 +197,8 @@ def _log_softmax(a, d):
     return z - np.log(np.exp(z).sum(axis=d, keepdims=True))
 
 
-def log_softmax(x, dim=None, _stacklevel=3, dtype=None):
+def log_softmax(x: TensorLike, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype: Optional[DTypeLike] = None) -> Tensor:
     """x - logsumexp(x) along ``dim`` (max-shifted, stable for any finite logits); fused C
     kernels both ways (ops.log_softmax_forward / log_softmax_backward)."""
     x = as_tensor(x, "log_softmax", "x")
@@ -215,7 +225,8 @@ def _target(fn, input, target):
     return t
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def mse_loss(input: TensorLike, target: TensorLike, size_average: Optional[bool] = None,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """mean/sum/none of (input - target)^2."""
     fn = "mse_loss"
     reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
@@ -242,8 +253,9 @@ def _weight(fn, weight, x):
     return w.astype(x.array.dtype, copy=False)
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction="mean"):
+def binary_cross_entropy(input: TensorLike, target: TensorLike,
+                         weight: Any = None, size_average: Optional[bool] = None,
+                         reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """-w (t log p + (1 - t) log(1 - p)), each log clamped at -100 as in PyTorch.
 
     input holds probabilities in [0, 1]; weight (optional) broadcasts to the input.
@@ -277,8 +289,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return make(out, (x, t), backward)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
-                                     reduce=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input: TensorLike, target: TensorLike,
+                                     weight: Any = None,
+                                     size_average: Optional[bool] = None,
+                                     reduce: Optional[bool] = None, reduction: str = "mean",
+                                     pos_weight: Optional[TensorLike] = None) -> Tensor:
     """BCE of sigmoid(input), computed stably: max(x, 0) - x t + log(1 + exp(-|x|)).
 
     pos_weight (broadcast over the last dim, one per class) scales the positive term:
@@ -313,8 +328,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return make(out, (x, t), backward)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
-                  reduce=None, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: TensorLike, target: TensorLike, weight: Any = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100,
+                  reduce: Optional[bool] = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C), (C,) or (N, C, d1, ...).
 
     target: int class indices (N,) / () / (N, d1, ...), or class probabilities of the

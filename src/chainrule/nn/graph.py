@@ -7,6 +7,10 @@ array. Propagation is the C SpMM (chainrule.ops.spmm) as one autograd node whose
 gives d(features) through A^T's CSR and d(edge weights) as an SDDMM; the normalisations
 are autograd expressions over it, so gradients reach x, the weights and edge_weight.
 """
+from __future__ import annotations
+
+from typing import Optional, TYPE_CHECKING
+
 import numpy as np
 
 from .. import ops
@@ -16,6 +20,10 @@ from . import functional as F
 from . import init
 from .modules import Linear, Module, Parameter
 
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import TensorLike
+
 __all__ = ["GCNConv", "ChebConv", "SGConv", "Propagation", "propagate", "gcn_norm"]
 
 
@@ -23,7 +31,7 @@ class Propagation:
     """The CSR of A (A[target, source]) and of A^T for the edges (src[e] -> tgt[e]) on n
     nodes, both pointing at the edges' values in edge order (see ops.csr_from_coo)."""
 
-    def __init__(self, src, tgt, num_nodes):
+    def __init__(self, src, tgt, num_nodes) -> None:
         self.num_nodes = num_nodes
         self.num_edges = len(src)
         self.a = ops.csr_from_coo(tgt, src, num_nodes, num_nodes)
@@ -134,15 +142,16 @@ class GCNConv(Module):
     keeps the normalised adjacency of the first call (transductive use); normalize=False
     propagates with edge_weight (or ones) as given, without self loops."""
 
-    def __init__(self, in_channels, out_channels, improved=False, cached=False,
-                 add_self_loops=True, normalize=True, bias=True):
+    def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
+                 cached: bool = False, add_self_loops: bool = True, normalize: bool = True,
+                 bias: bool = True) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.improved, self.cached = improved, cached
         self.add_self_loops, self.normalize = add_self_loops, normalize
         self.lin = _glorot_lin(in_channels, out_channels)
         _bias(self, bias, out_channels)
-        self._cache = None
+        self._cache: Optional[tuple] = None
 
     def reset_parameters(self):
         init.xavier_uniform_(self.lin.weight)
@@ -150,7 +159,8 @@ class GCNConv(Module):
             init.zeros_(self.bias)
         self._cache = None
 
-    def forward(self, x, edge_index, edge_weight=None):
+    def forward(self, x: TensorLike, edge_index: TensorLike,
+                edge_weight: Optional[TensorLike] = None) -> Tensor:
         x = as_tensor(x, "GCNConv", "x")
         dt = self.lin.weight.array.dtype
         if self._cache is not None:
@@ -197,7 +207,7 @@ class _Lins(Module):
     """The K linear maps of ChebConv as children "0".."K-1" (PyG's ModuleList keys:
     lins.0.weight, ...); indexable and iterable."""
 
-    def __init__(self, lins):
+    def __init__(self, lins) -> None:
         super().__init__()
         for k, lin in enumerate(lins):
             setattr(self, str(k), lin)
@@ -219,7 +229,8 @@ class ChebConv(Module):
     L_hat = 2 L / lambda_max - I and L the Laplacian of ``normalization`` (None, "sym",
     "rw"); lambda_max defaults to 2.0 ("sym" only, as PyG)."""
 
-    def __init__(self, in_channels, out_channels, K, normalization="sym", bias=True):
+    def __init__(self, in_channels: int, out_channels: int, K: int,
+                 normalization: Optional[str] = "sym", bias: bool = True) -> None:
         super().__init__()
         if not isinstance(K, int) or K < 1:
             raise ValueError(f"ChebConv: argument 'K' must be an int >= 1, got {K!r}")
@@ -231,7 +242,8 @@ class ChebConv(Module):
         self.lins = _Lins([_glorot_lin(in_channels, out_channels) for _ in range(K)])
         _bias(self, bias, out_channels)
 
-    def forward(self, x, edge_index, edge_weight=None, batch=None, lambda_max=None):
+    def forward(self, x: TensorLike, edge_index: TensorLike,
+                edge_weight: Optional[TensorLike] = None, batch=None, lambda_max=None) -> Tensor:
         x = as_tensor(x, "ChebConv", "x")
         if lambda_max is None:
             if self.normalization != "sym":
@@ -264,15 +276,16 @@ class SGConv(Module):
     """Simplified graph convolution (Wu et al.), PyG's SGConv: x' = lin(S^K x) with S the
     GCN normalisation D^-1/2 (A + I) D^-1/2; cached keeps S^K x of the first call."""
 
-    def __init__(self, in_channels, out_channels, K=1, cached=False, add_self_loops=True,
-                 bias=True):
+    def __init__(self, in_channels: int, out_channels: int, K: int = 1, cached: bool = False,
+                 add_self_loops: bool = True, bias: bool = True) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.K = in_channels, out_channels, K
         self.cached, self.add_self_loops = cached, add_self_loops
         self.lin = Linear(in_channels, out_channels, bias=bias)
         self._cache = None
 
-    def forward(self, x, edge_index, edge_weight=None):
+    def forward(self, x: TensorLike, edge_index: TensorLike,
+                edge_weight: Optional[TensorLike] = None) -> Tensor:
         x = as_tensor(x, "SGConv", "x")
         if self._cache is not None:
             return self.lin(self._cache)

@@ -4,18 +4,26 @@ A Module registers every ``Parameter`` and sub-``Module`` assigned to one of its
 in assignment order, which gives ``named_parameters()`` and ``state_dict()`` PyTorch's keys
 and order (``"0.weight"`` in a Sequential, ``"fc.bias"`` for an attribute ``fc``).
 """
+from __future__ import annotations
+
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Tuple,
+                    TypeVar, Union)
+
 import math
 import numbers
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .._checks import pair
+from .._checks import alloc, pair
 from ..autograd import Tensor
 from ..autograd.function import FLOATS, as_tensor, const, float_array, grad_array
 from . import _hooks
 from . import functional as F
 from . import init
+
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, IntPair, TensorLike
 
 __all__ = ["Parameter", "Module", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Sigmoid", "Tanh", "Flatten", "Sequential"]
@@ -37,7 +45,8 @@ def _add_hook(table, hook, prepend, with_kwargs):
     return handle
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_IncompatibleKeys = namedtuple("IncompatibleKeys",  # type: ignore[name-match]  # PyTorch's names
+                               ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -45,7 +54,7 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True):
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
         if isinstance(data, Tensor):
             data = data.array
         if isinstance(data, np.ndarray) and data.dtype in FLOATS:
@@ -82,10 +91,17 @@ def _int_arg(fn, name, v, minimum):
     return int(v)
 
 
+_M = TypeVar("_M", bound="Module")
+
+
 class Module:
     """Base class of every layer: parameter registry, train/eval mode, state dicts."""
 
-    def __init__(self):
+    training: bool
+    if TYPE_CHECKING:  # parameters, buffers and submodules are set through __setattr__
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
@@ -145,7 +161,8 @@ class Module:
                 self._modules and name not in self._buffers:
             raise KeyError(f"{fn}: attribute '{name}' already exists")
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(self, name: str, tensor: Optional[TensorLike],
+                        persistent: bool = True) -> None:
         """Register ``tensor`` (a Tensor, an ndarray -- kept as a Tensor -- or None) as a
         buffer: state that is not a parameter (e.g. running statistics). Persistent
         buffers appear in ``state_dict()`` after the module's own parameters."""
@@ -163,7 +180,7 @@ class Module:
             self._non_persistent_buffers_set.add(name)
         object.__setattr__(self, name, tensor)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
         """Register ``param`` (a Parameter or None, which keeps the name but no state)."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be an nn.Parameter or None, "
@@ -174,7 +191,7 @@ class Module:
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Optional[Module]) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: '{name}' must be an nn.Module, got "
                             f"{type(module).__name__}")
@@ -185,7 +202,8 @@ class Module:
         object.__setattr__(self, name, module)
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+    def named_modules(self, memo: Optional[set] = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, Module]]:
         """(name, module) pairs, this module first, depth-first; a module reachable under
         several names appears once unless ``remove_duplicate=False``."""
         if memo is None:
@@ -201,18 +219,18 @@ class Module:
             yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
                                        remove_duplicate)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, Module]]:
         seen = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen:
                 seen.add(id(m))
                 yield name, m
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -227,22 +245,24 @@ class Module:
                 seen.add(id(v))
                 yield (mprefix + "." if mprefix else "") + name, v
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
         """(name, Parameter) pairs in PyTorch's order; a shared Parameter appears once."""
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, Tensor]]:
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target):
+    def get_submodule(self, target: str) -> Module:
         m = self
         for part in target.split(".") if target else []:
             if part not in m._modules:
@@ -251,7 +271,7 @@ class Module:
             m = m._modules[part]
         return m
 
-    def get_parameter(self, target):
+    def get_parameter(self, target: str) -> Parameter:
         mod, _, name = target.rpartition(".")
         m = self.get_submodule(mod)
         if name not in m._parameters:
@@ -259,23 +279,23 @@ class Module:
                                  f"'{name}'")
         return m._parameters[name]
 
-    def apply(self, fn):
+    def apply(self: _M, fn: Callable[[Module], Any]) -> _M:
         for m in self.children():
             m.apply(fn)
         fn(self)
         return self
 
     # ------------------------------------------------------------------ modes and grads
-    def train(self, mode=True):
+    def train(self: _M, mode: bool = True) -> _M:
         object.__setattr__(self, "training", bool(mode))
         for m in self.children():
             m.train(mode)
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
         return self.train(False)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (None by default, like PyTorch)."""
         for p in self.parameters():
             if set_to_none or p.grad is None:
@@ -283,13 +303,14 @@ class Module:
             else:
                 grad_array(p)[...] = 0
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self: _M, requires_grad: bool = True) -> _M:
         for p in self.parameters():
             p.requires_grad = bool(requires_grad)
         return self
 
     # ------------------------------------------------------------------ dtype
-    def to(self, *args, dtype=None, device=None, non_blocking=False):
+    def to(self: _M, *args: Any, dtype: Optional[DTypeLike] = None, device: Any = None,
+           non_blocking: bool = False) -> _M:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: converts
         every parameter (and its gradient) and float buffer to the float dtype in place;
         the device must be the CPU. Returns self."""
@@ -318,13 +339,13 @@ class Module:
                 b.array = b.array.astype(dt)
         return self
 
-    def cpu(self):
+    def cpu(self: _M) -> _M:
         return self
 
-    def float(self):
+    def float(self: _M) -> _M:
         return self.to(np.float32)
 
-    def double(self):
+    def double(self: _M) -> _M:
         return self.to(np.float64)
 
     # ------------------------------------------------------------------ state dict
@@ -342,7 +363,7 @@ class Module:
             if m is not None:
                 yield from m._state_items(prefix + name + ".")
 
-    def state_dict(self, *, prefix="", keep_vars=False):
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> Dict[str, Any]:
         """OrderedDict key -> a copy of the parameter's (or buffer's) array, PyTorch's keys
         and order; a tensor shared under several keys gives one array under each, so an
         in-place edit of one key is seen by all of them (PyTorch's shared storage)."""
@@ -357,7 +378,8 @@ class Module:
             out[k] = copies[id(t)]
         return out
 
-    def load_state_dict(self, state_dict, strict=True, assign=False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
         """Copy arrays into the parameters and buffers in place, cast to each one's dtype.
 
         Checks every key and shape before changing anything; with strict=True missing or
@@ -403,18 +425,19 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> Any:
         """``hook(module, args)`` (or ``hook(module, args, kwargs)`` with_kwargs) runs
         before forward; it may return new args (a tuple, or one value)."""
         return _add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
 
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
-                              always_call=False):
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False, always_call: bool = False) -> Any:
         """``hook(module, args, output)`` (or ``hook(module, args, kwargs, output)``) runs
         after forward; it may return a new output."""
         return _add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
-    def register_full_backward_hook(self, hook, prepend=False):
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> Any:
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect
         to the module's Tensor inputs have been computed (tuples of Tensors, None for an
         input that needs no gradient); it may return a new grad_input tuple."""
@@ -423,7 +446,7 @@ class Module:
     register_backward_hook = register_full_backward_hook
 
     # ------------------------------------------------------------------ calling
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -432,7 +455,7 @@ class Module:
             return _hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
     def __repr__(self):
@@ -453,14 +476,16 @@ class Linear(Module):
     Initialised as PyTorch: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         self.in_features = _int_arg("Linear", "in_features", in_features, 0)
         self.out_features = _int_arg("Linear", "out_features", out_features, 0)
         dt = _as_dtype("Linear", dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        self.weight = Parameter(alloc("Linear", "weight", (self.out_features, self.in_features),
+                                      dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_features,), dtype=dt))
+            self.bias = Parameter(alloc("Linear", "bias", (self.out_features,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -471,7 +496,7 @@ class Linear(Module):
             bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
@@ -493,8 +518,9 @@ class Conv2d(Module):
     padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" only.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
+                 padding: Any = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.in_channels = _int_arg(fn, "in_channels", in_channels, 1)
@@ -511,16 +537,16 @@ class Conv2d(Module):
                                  f"got {padding!r}")
             if padding == "same" and self.stride != (1, 1):
                 raise ValueError(f"{fn}: padding='same' needs stride 1, got {self.stride}")
-            self.padding = padding
+            self.padding: Union[str, Tuple[int, ...]] = padding
         else:
             self.padding = pair(fn, "padding", padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups) +
-                                         self.kernel_size, dtype=dt))
+        self.weight = Parameter(alloc(fn, "weight", (self.out_channels, self.in_channels //
+                                                     self.groups) + self.kernel_size, dt))
         if bias:
-            self.bias = Parameter(np.empty((self.out_channels,), dtype=dt))
+            self.bias = Parameter(alloc(fn, "bias", (self.out_channels,), dt))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -532,7 +558,7 @@ class Conv2d(Module):
             bound = 1.0 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -553,8 +579,9 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     """F.max_pool2d as a layer (PyTorch's arguments and defaults)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
+    def __init__(self, kernel_size: IntPair, stride: Any = None, padding: Any = 0,
+                 dilation: IntPair = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
         super().__init__()
         fn = "MaxPool2d"
         self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
@@ -563,7 +590,7 @@ class MaxPool2d(Module):
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Any:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
 
@@ -575,8 +602,9 @@ class MaxPool2d(Module):
 class AvgPool2d(Module):
     """F.avg_pool2d as a layer (PyTorch's arguments and defaults)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+    def __init__(self, kernel_size: IntPair, stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: Optional[int] = None) -> None:
         super().__init__()
         fn = "AvgPool2d"
         self.kernel_size = pair(fn, "kernel_size", kernel_size, 1)
@@ -585,7 +613,7 @@ class AvgPool2d(Module):
         self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
         self.divisor_override = divisor_override
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -596,11 +624,11 @@ class AvgPool2d(Module):
 class ReLU(Module):
     """max(x, 0). ``inplace=True`` is accepted (the result is a new tensor either way)."""
 
-    def __init__(self, inplace=False):
+    def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = bool(inplace)
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.relu(x)
 
     def extra_repr(self):
@@ -608,24 +636,24 @@ class ReLU(Module):
 
 
 class Sigmoid(Module):
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.sigmoid(x)
 
 
 class Tanh(Module):
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         return F.tanh(x)
 
 
 class Flatten(Module):
     """Flatten dims start_dim..end_dim into one (default: all but the batch dim)."""
 
-    def __init__(self, start_dim=1, end_dim=-1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim = _int_arg("Flatten", "start_dim", start_dim, -(1 << 30))
         self.end_dim = _int_arg("Flatten", "end_dim", end_dim, -(1 << 30))
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Tensor:
         x = as_tensor(x, "Flatten", "x")
         nd = x.array.ndim
         for d in (self.start_dim, self.end_dim):
@@ -641,7 +669,7 @@ class Flatten(Module):
 class Sequential(Module):
     """Modules applied in order; children are named "0", "1", ... (or by an OrderedDict)."""
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Any) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
             for name, m in modules[0].items():
@@ -673,7 +701,7 @@ class Sequential(Module):
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def forward(self, x):
+    def forward(self, x: TensorLike) -> Any:
         for m in self._modules.values():
             x = m(x)
         return x

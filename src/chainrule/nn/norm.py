@@ -7,14 +7,22 @@ statistics are given, updates them in place with the unbiased variance:
 Evaluation normalises with the running statistics. One autograd node on the C kernels of
 ``chainrule.ops`` (batch_norm_forward / batch_norm_inference / batch_norm_backward).
 """
+from __future__ import annotations
+
+from typing import Optional, TYPE_CHECKING
+
 import numbers
 
 import numpy as np
 
 from .. import ops
+from .._checks import alloc
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
+
+if TYPE_CHECKING:
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
 
@@ -34,8 +42,10 @@ def _array_arg(fn, name, v, C, dt):
     return v
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorLike,
+               weight: Optional[TensorLike] = None, bias: Optional[TensorLike] = None,
+               training: bool = False, momentum: Optional[float] = 0.1,
+               eps: float = 1e-5) -> Tensor:
     """Batch normalization over the channel dim 1 of input (N, C, *).
 
     training=True: batch statistics; running_mean/running_var (ndarrays of shape (C,), or
@@ -102,10 +112,11 @@ class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: weight (ones), bias (zeros), buffers running_mean (zeros),
     running_var (ones), num_batches_tracked (int64 0)."""
 
-    _ndims = ()
+    _ndims: tuple[int, ...] = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=None):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.num_features = _int_arg(fn, "num_features", num_features, 1)
@@ -121,8 +132,8 @@ class _BatchNorm(Module):
         dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
         C = self.num_features
         if self.affine:
-            self.weight = Parameter(np.ones(C, dt))
-            self.bias = Parameter(np.zeros(C, dt))
+            self.weight = Parameter(alloc(fn, "weight", (C,), dt, fill=1))
+            self.bias = Parameter(alloc(fn, "bias", (C,), dt, fill=0))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

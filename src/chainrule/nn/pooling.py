@@ -3,11 +3,19 @@ and backward call ``chainrule.ops`` (C kernels). Inputs are NCHW or unbatched CH
 or CL (1-D: the 2-D kernels on a height-1 plane). Indices (``return_indices``) are constant
 int64 Tensors holding flat positions in each input plane, PyTorch's convention.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING
+
 import numpy as np
 
 from .. import ops
 from .._checks import as_int, pair
 from ..autograd.function import as_tensor, const, make
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import IntPair, TensorLike
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_unpool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
@@ -52,8 +60,9 @@ def _max_pool(fn, x, kernel_size, stride, padding, dilation, ceil_mode, return_i
     return (out, const(_out(indices, unbatched, dims))) if return_indices else out
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(input: TensorLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
     """Max pooling, NCHW (or CHW); the gradient goes to the first maximum (row-major) of
     each window. With return_indices, also the int64 indices (flat in each H*W plane)."""
     return _max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -74,8 +83,9 @@ def _avg_pool(fn, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
     return make(_out(y, unbatched, dims), (x,), backward)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(input: TensorLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> Tensor:
     """Average pooling, NCHW (or CHW). The divisor: divisor_override if given, else the
     window clipped to the padded input (count_include_pad, PyTorch's default) or its number
     of input elements."""
@@ -93,8 +103,9 @@ def _line(fn, name, v, minimum):
     return (minimum, as_int(fn, name, v, minimum))
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool1d(input: TensorLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
     """Max pooling over the last axis of (N, C, L) or (C, L); indices are positions in L."""
     fn = "max_pool1d"
     stride = None if stride is None else _line(fn, "stride", stride, 1)
@@ -103,8 +114,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      ceil_mode, return_indices, 1)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+def avg_pool1d(input: TensorLike, kernel_size: IntPair, stride: Optional[IntPair] = None,
+               padding: IntPair = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
     """Average pooling over the last axis of (N, C, L) or (C, L)."""
     fn = "avg_pool1d"
     stride = None if stride is None else _line(fn, "stride", stride, 1)
@@ -112,7 +124,9 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                      _line(fn, "padding", padding, 0), ceil_mode, count_include_pad, None, 1)
 
 
-def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool2d(input: TensorLike, indices: TensorLike, kernel_size: IntPair,
+                 stride: Optional[IntPair] = None, padding: IntPair = 0,
+                 output_size: Any = None) -> Any:
     """The inverse of max_pool2d: zeros of the output size with input[n, c, p, q] written at
     indices[n, c, p, q] (flat in each plane). Output size (H_in - 1)*stride - 2*padding +
     kernel_size, or output_size ((H, W), or a longer shape whose last two entries count)."""
@@ -160,13 +174,13 @@ def _adaptive_max(fn, x, output_size, return_indices, dims):
     return (out, const(_out(indices, unbatched, dims))) if return_indices else out
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input: TensorLike, output_size: Any) -> Tensor:
     """Mean over PyTorch's adaptive windows (rows [floor(p*H/P), ceil((p+1)*H/P))); an int,
     a pair, None entries keep the input size. output_size 1 = global average pooling."""
     return _adaptive_avg("adaptive_avg_pool2d", input, output_size, 2)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
+def adaptive_max_pool2d(input: TensorLike, output_size: Any, return_indices: bool = False) -> Any:
     """Max over PyTorch's adaptive windows (first maximum, row-major)."""
     return _adaptive_max("adaptive_max_pool2d", input, output_size, return_indices, 2)
 
@@ -180,13 +194,13 @@ def _size1(fn, output_size):
     return (1, output_size)
 
 
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input: TensorLike, output_size: Any) -> Tensor:
     """adaptive_avg_pool2d over the last axis of (N, C, L) or (C, L)."""
     fn = "adaptive_avg_pool1d"
     return _adaptive_avg(fn, input, _size1(fn, output_size), 1)
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d(input: TensorLike, output_size: Any, return_indices: bool = False) -> Any:
     """adaptive_max_pool2d over the last axis of (N, C, L) or (C, L)."""
     fn = "adaptive_max_pool1d"
     return _adaptive_max(fn, input, _size1(fn, output_size), return_indices, 1)

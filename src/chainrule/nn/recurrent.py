@@ -10,16 +10,24 @@ U(-1/sqrt(H), 1/sqrt(H)) and state-dict keys (weight_ih_l{k}[_reverse], ...) are
 PyTorch's, so a PyTorch state dict loads directly. An LSTM with ``proj_size`` runs each
 layer and direction as one node too, stepping on ops.matmul (nn/_proj_lstm.py).
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING
+
 import math
 
 import numpy as np
 
-from .._checks import as_int, rnn_nonlinearity
+from .._checks import alloc, as_int, rnn_nonlinearity
 from .._random import get_generator
 from ..autograd.function import as_tensor, make
 from .. import ops
 from . import init
 from .modules import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -142,9 +150,10 @@ class _RecurrentBase(Module):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh",
-                 dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, nonlinearity: str = "tanh",
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.input_size = as_int(fn, "input_size", input_size, 0)
@@ -174,11 +183,13 @@ class _RecurrentBase(Module):
             size_in = self.input_size if layer == 0 else D * R
             for suffix in ("", "_reverse")[:D]:
                 s = f"_l{layer}{suffix}"
-                setattr(self, "weight_ih" + s, Parameter(np.empty((G * H, size_in), dt)))
-                setattr(self, "weight_hh" + s, Parameter(np.empty((G * H, R), dt)))
+                setattr(self, "weight_ih" + s, Parameter(alloc(fn, "weight_ih" + s,
+                                                                     (G * H, size_in), dt)))
+                setattr(self, "weight_hh" + s, Parameter(alloc(fn, "weight_hh" + s, (G * H, R),
+                                                                     dt)))
                 if self.bias:
-                    setattr(self, "bias_ih" + s, Parameter(np.empty((G * H,), dt)))
-                    setattr(self, "bias_hh" + s, Parameter(np.empty((G * H,), dt)))
+                    setattr(self, "bias_ih" + s, Parameter(alloc(fn, "bias_ih" + s, (G * H,), dt)))
+                    setattr(self, "bias_hh" + s, Parameter(alloc(fn, "bias_hh" + s, (G * H,), dt)))
                 else:
                     self.register_parameter("bias_ih" + s, None)
                     self.register_parameter("bias_hh" + s, None)
@@ -313,13 +324,15 @@ class RNN(_RecurrentBase):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         nonlinearity = rnn_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, nonlinearity=nonlinearity, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, _ = self._run(input, hx)
         return out, h_n
 
@@ -342,12 +355,13 @@ class LSTM(_RecurrentBase):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, *, dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, c_n = self._run(input, hx)
         return out, (h_n, c_n)
 
@@ -363,12 +377,13 @@ class GRU(_RecurrentBase):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         out, h_n, _ = self._run(input, hx)
         return out, h_n
 
@@ -377,7 +392,8 @@ class GRU(_RecurrentBase):
 class _CellBase(Module):
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = type(self).__name__
         self.input_size = as_int(fn, "input_size", input_size, 0)
@@ -388,15 +404,15 @@ class _CellBase(Module):
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
         GH, H, I = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.input_size
-        self.weight_ih = Parameter(np.empty((GH, I), dt))
-        self.weight_hh = Parameter(np.empty((GH, H), dt))
+        self.weight_ih = Parameter(alloc(fn, "weight_ih", (GH, I), dt))
+        self.weight_hh = Parameter(alloc(fn, "weight_hh", (GH, H), dt))
         if self.bias:
-            self.bias_ih = Parameter(np.empty((GH,), dt))
-            self.bias_hh = Parameter(np.empty((GH,), dt))
+            self.bias_ih = Parameter(alloc(fn, "bias_ih", (GH,), dt))
+            self.bias_hh = Parameter(alloc(fn, "bias_hh", (GH,), dt))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
-        self.reset_parameters()
+        self.reset_parameters()  # type: ignore[misc]  # shared from _RecurrentBase
 
     reset_parameters = _RecurrentBase.reset_parameters
 
@@ -451,11 +467,12 @@ class RNNCell(_CellBase):
 
     _mode = "RNN"
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", *, dtype: Optional[DTypeLike] = None) -> None:
         nonlinearity = rnn_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, nonlinearity, dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Tensor:
         return self._step(input, hx)[0]
 
 
@@ -466,10 +483,11 @@ class LSTMCell(_CellBase):
 
     _mode = "LSTM"
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Any:
         return self._step(input, hx)
 
 
@@ -479,8 +497,9 @@ class GRUCell(_CellBase):
 
     _mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__(input_size, hidden_size, bias, dtype=dtype)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: TensorLike, hx: Any = None) -> Tensor:
         return self._step(input, hx)[0]

@@ -6,14 +6,22 @@ count). max_norm renormalises the looked-up rows of the weight in place, outside
 as PyTorch does. Gradients are dense (sparse=True is not supported: chainrule has no
 sparse tensors).
 """
+from __future__ import annotations
+
+from typing import Optional, TYPE_CHECKING
+
 import numpy as np
 
 from .. import ops
-from .._checks import as_int
+from .._checks import alloc, as_int
 from .._embed_checks import index_array, padding_index
 from ..autograd.function import as_tensor, make
 from . import init
 from .modules import Module, Parameter
+
+if TYPE_CHECKING:
+    from ..autograd import Tensor
+    from .._typing import DTypeLike, TensorLike
 
 __all__ = ["embedding", "embedding_bag", "Embedding", "EmbeddingBag"]
 
@@ -47,8 +55,9 @@ def _check_sparse(fn, sparse):
                                   f"chainrule's gradients are dense")
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(input: TensorLike, weight: TensorLike, padding_idx: Optional[int] = None,
+              max_norm: Optional[float] = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """weight[input]: input an integer array (any shape), weight (num_embeddings, dim) ->
     input.shape + (dim,). padding_idx's row gets no gradient; max_norm renormalises the
     looked-up rows of weight in place first."""
@@ -75,9 +84,11 @@ class Embedding(Module):
     """A lookup table: forward(input) = weight[input]. weight (num_embeddings,
     embedding_dim) ~ N(0, 1) from chainrule's generator, the padding_idx row zeroed."""
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, *, dtype=None):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
+                 max_norm: Optional[float] = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Optional[TensorLike] = None, _freeze=False, *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         super().__init__()
         fn = "Embedding"
         _check_sparse(fn, sparse)
@@ -90,7 +101,7 @@ class Embedding(Module):
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
             dt = np.dtype(dtype if dtype is not None else np.float32)
-            self.weight = Parameter(np.empty(shape, dt))
+            self.weight = Parameter(alloc(fn, "weight", shape, dt))
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0
@@ -113,7 +124,7 @@ class Embedding(Module):
         return cls(e.shape[0], e.shape[1], padding_idx, max_norm, norm_type,
                    scale_grad_by_freq, sparse, _weight=e, _freeze=bool(freeze))
 
-    def forward(self, input):
+    def forward(self, input: TensorLike) -> Tensor:
         return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
                          self.scale_grad_by_freq, self.sparse)
 

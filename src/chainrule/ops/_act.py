@@ -8,6 +8,10 @@ input itself (in place) but must not partly overlap it; the autograd layer uses 
 reuse gradient buffers. sigmoid_forward and tanh_forward are NumPy ufunc expressions
 (there is nothing to fuse); they are here so every activation has one entry point.
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -29,7 +33,7 @@ def _output(fn, out, like):
     return out_array(fn, "out", out, like.shape, like.dtype)
 
 
-def relu_forward(x, *, out=None):
+def relu_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = max(x, 0) elementwise, any shape (NaN stays NaN)."""
     fn = "relu_forward"
     x = as_float_array(fn, "x", x)
@@ -52,12 +56,13 @@ def _act_backward(fn, kernel, dy, y, out):
     return out
 
 
-def relu_backward(dy, y, *, out=None):
+def relu_backward(dy: np.ndarray, y: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * (y > 0) from y = relu_forward(x) (x > 0 exactly where y > 0)."""
     return _act_backward("relu_backward", _kernels.relu_backward, dy, y, out)
 
 
-def sigmoid_forward(x, *, out=None):
+def sigmoid_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = 1 / (1 + exp(-x)), computed as exp(x) / (1 + exp(x)) for x < 0 (no overflow)."""
     fn = "sigmoid_forward"
     x = as_float_array(fn, "x", x)
@@ -70,12 +75,13 @@ def sigmoid_forward(x, *, out=None):
     return out
 
 
-def sigmoid_backward(dy, y, *, out=None):
+def sigmoid_backward(dy: np.ndarray, y: np.ndarray, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * y * (1 - y) from y = sigmoid_forward(x)."""
     return _act_backward("sigmoid_backward", _kernels.sigmoid_backward, dy, y, out)
 
 
-def tanh_forward(x, *, out=None):
+def tanh_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = tanh(x) elementwise (NumPy's ufunc)."""
     fn = "tanh_forward"
     x = as_float_array(fn, "x", x)
@@ -84,7 +90,8 @@ def tanh_forward(x, *, out=None):
     return np.tanh(x, out=out)
 
 
-def tanh_backward(dy, y, *, out=None):
+def tanh_backward(dy: np.ndarray, y: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * (1 - y * y) from y = tanh_forward(x)."""
     return _act_backward("tanh_backward", _kernels.tanh_backward, dy, y, out)
 
@@ -101,7 +108,8 @@ def _targets(fn, target, N, C):
     return target
 
 
-def softmax_cross_entropy_forward(logits, target):
+def softmax_cross_entropy_forward(logits: np.ndarray,
+                                  target: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Per-row cross-entropy of softmax(logits) against class indices, and the softmax.
 
     logits (N, C) float, target (N,) int in [0, C) -> (loss (N,), prob (N, C)) with
@@ -132,7 +140,8 @@ def softmax_cross_entropy_forward(logits, target):
     return loss, prob
 
 
-def softmax_cross_entropy_backward(prob, target, scale, *, out=None):
+def softmax_cross_entropy_backward(prob: np.ndarray, target: np.ndarray, scale, *,
+                                   out: Optional[np.ndarray] = None) -> np.ndarray:
     """dlogits = scale * (prob - onehot(target)): the gradient of sum_n scale_n * loss_n.
 
     prob (N, C) from softmax_cross_entropy_forward, target (N,) int in [0, C), scale a

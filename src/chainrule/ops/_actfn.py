@@ -6,6 +6,10 @@ Hardtanh, any shape, NumPy in/out, PyTorch's formulas and defaults.
 on all threads for large arrays. ``out=`` writes into a given C-contiguous array of the
 right shape and dtype (may be the input itself, must not partly overlap it).
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .. import _kernels
@@ -50,63 +54,74 @@ def _bwd(kind, dy, x, p0, p1, out):
     return out
 
 
-def leaky_relu_forward(x, negative_slope=0.01, *, out=None):
+def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01, *,
+                       out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x if x > 0 else negative_slope * x."""
     return _fwd("leaky_relu", x, negative_slope, None, out)
 
 
-def leaky_relu_backward(dy, x, negative_slope=0.01, *, out=None):
+def leaky_relu_backward(dy: np.ndarray, x: np.ndarray, negative_slope: float = 0.01, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy if x > 0 else negative_slope * dy."""
     return _bwd("leaky_relu", dy, x, negative_slope, None, out)
 
 
-def elu_forward(x, alpha=1.0, *, out=None):
+def elu_forward(x: np.ndarray, alpha: float = 1.0, *,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
     return _fwd("elu", x, alpha, None, out)
 
 
-def elu_backward(dy, x, alpha=1.0, *, out=None):
+def elu_backward(dy: np.ndarray, x: np.ndarray, alpha: float = 1.0, *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy if x > 0 else dy * alpha * exp(x)."""
     return _bwd("elu", dy, x, alpha, None, out)
 
 
-def gelu_forward(x, approximate="none", *, out=None):
+def gelu_forward(x: np.ndarray, approximate: str = "none", *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or with approximate='tanh'
     x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2."""
     return _fwd("gelu", x, approximate, None, out)
 
 
-def gelu_backward(dy, x, approximate="none", *, out=None):
+def gelu_backward(dy: np.ndarray, x: np.ndarray, approximate: str = "none", *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * (Phi(x) + x phi(x)) (or the derivative of the tanh form)."""
     return _bwd("gelu", dy, x, approximate, None, out)
 
 
-def silu_forward(x, *, out=None):
+def silu_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x * sigmoid(x)."""
     return _fwd("silu", x, None, None, out)
 
 
-def silu_backward(dy, x, *, out=None):
+def silu_backward(dy: np.ndarray, x: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * s (1 + x (1 - s)), s = sigmoid(x)."""
     return _bwd("silu", dy, x, None, None, out)
 
 
-def softplus_forward(x, beta=1.0, threshold=20.0, *, out=None):
+def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = log(1 + exp(beta x)) / beta, or x where beta x > threshold."""
     return _fwd("softplus", x, beta, threshold, out)
 
 
-def softplus_backward(dy, x, beta=1.0, threshold=20.0, *, out=None):
+def softplus_backward(dy: np.ndarray, x: np.ndarray, beta: float = 1.0, threshold: float = 20.0, *,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * sigmoid(beta x), or dy where beta x > threshold."""
     return _bwd("softplus", dy, x, beta, threshold, out)
 
 
-def hardtanh_forward(x, min_val=-1.0, max_val=1.0, *, out=None):
+def hardtanh_forward(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = clamp(x, min_val, max_val) (NaN stays NaN)."""
     return _fwd("hardtanh", x, min_val, max_val, out)
 
 
-def hardtanh_backward(dy, x, min_val=-1.0, max_val=1.0, *, out=None):
+def hardtanh_backward(dy: np.ndarray, x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0,
+                      *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy where min_val < x < max_val, else 0."""
     return _bwd("hardtanh", dy, x, min_val, max_val, out)
 
@@ -148,21 +163,21 @@ def _softmax_bwd(fn, dy, y, dim, log):
     return _unrows(out, shape, d, y)
 
 
-def softmax_forward(x, dim=-1):
+def softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """y = exp(x - max) / sum(exp(x - max)) along ``dim`` (sums in double)."""
     return _softmax_fwd("softmax_forward", x, dim, False)
 
 
-def softmax_backward(dy, y, dim=-1):
+def softmax_backward(dy: np.ndarray, y: np.ndarray, dim: int = -1) -> np.ndarray:
     """dx = y * (dy - sum(dy * y)) along ``dim``, from y = softmax_forward(x, dim)."""
     return _softmax_bwd("softmax_backward", dy, y, dim, False)
 
 
-def log_softmax_forward(x, dim=-1):
+def log_softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """y = x - max - log(sum(exp(x - max))) along ``dim``."""
     return _softmax_fwd("log_softmax_forward", x, dim, True)
 
 
-def log_softmax_backward(dy, y, dim=-1):
+def log_softmax_backward(dy: np.ndarray, y: np.ndarray, dim: int = -1) -> np.ndarray:
     """dx = dy - exp(y) * sum(dy) along ``dim``, from y = log_softmax_forward(x, dim)."""
     return _softmax_bwd("log_softmax_backward", dy, y, dim, True)

@@ -15,17 +15,24 @@ allocates in total; one such buffer is kept between calls for reuse.
 Results are deterministic: bitwise identical run to run, and (tested for 1 and 2) for any
 thread count: threads split images and the columns of dw, never a sum.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, TYPE_CHECKING, Tuple
+
 import numpy as np
 
 from .. import _kernels
 from .._checks import (as_float_array, as_int, conv2d_output_size, conv_padding, same_dtype,
                        shape_nd, unfold_args)
 
+if TYPE_CHECKING:
+    from .._typing import DTypeLike
+
 __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "set_workspace_limit",
            "get_workspace_limit", "conv2d_workspace_bytes"]
 
 
-def set_workspace_limit(nbytes):
+def set_workspace_limit(nbytes: int) -> None:
     """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1).
 
     Also releases the scratch buffer the kernels keep between calls."""
@@ -33,13 +40,13 @@ def set_workspace_limit(nbytes):
     _kernels.conv_set_workspace_limit(nbytes)
 
 
-def get_workspace_limit():
+def get_workspace_limit() -> int:
     """The current per-thread cap of the conv scratch, in bytes."""
     return _kernels.conv_get_workspace_limit()
 
 
-def conv2d_workspace_bytes(x_shape, w_shape, stride=1, padding=0, dilation=1, dtype=np.float32,
-                           *, backward=False):
+def conv2d_workspace_bytes(x_shape, w_shape, stride=1, padding=0, dilation=1,
+                           dtype: DTypeLike = np.float32, *, backward: bool = False) -> int:
     """Total scratch bytes (all threads) conv2d_forward / conv2d_backward allocate for
     these shapes with the current thread count and workspace limit."""
     fn = "conv2d_workspace_bytes"
@@ -65,7 +72,8 @@ def _group_slices(x, w, groups):
                np.ascontiguousarray(w[g * Kg:(g + 1) * Kg]), slice(g * Kg, (g + 1) * Kg))
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None, stride=1,
+                   padding=0, dilation=1, groups: int = 1) -> np.ndarray:
     """y = conv2d(x, w) + b (cross-correlation, as torch.nn.functional.conv2d).
 
     x (N, C, H, W), w (K, C / groups, R, S), b (K,) or None  ->  y (N, K, P, Q)
@@ -99,8 +107,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias=True,
-                    need_dx=True):
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
+                    groups: int = 1, *, bias=True, need_dx: bool = True) -> Tuple[Any, Any, Any]:
     """Gradients of y = conv2d(x, w, b, stride, padding, dilation, groups) given dy = dL/dy.
 
     dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S)
@@ -139,15 +147,15 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias
                                           stride, padding, dilation)
             dw[ks] = dwg
             if bias:
-                db[ks] = dbg
+                db[ks] = dbg  # type: ignore[index]  # not None here (see the flags)
             if need_dx:
-                dx[:, g * Cg:(g + 1) * Cg] = dxg
+                dx[:, g * Cg:(g + 1) * Cg] = dxg  # type: ignore[index]
     if need_dx and crop:
-        dx = np.ascontiguousarray(dx[:, :, :xs[2], :xs[3]])
+        dx = np.ascontiguousarray(dx[:, :, :xs[2], :xs[3]])  # type: ignore[index]
     return dx, dw, db
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x: np.ndarray, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
     """The receptive fields of a convolution as columns (torch.nn.functional.unfold).
 
     x (N, C, H, W) -> col (N, C*R*S, P*Q), or x (C, H, W) -> (C*R*S, P*Q), with
@@ -165,7 +173,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     return col if x.ndim == 4 else col[0]
 
 
-def col2im(col, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(col: np.ndarray, input_shape, kernel_size, stride=1, padding=0,
+           dilation=1) -> np.ndarray:
     """The adjoint of im2col (torch.nn.functional.fold): every column entry is added back
     to the input position it was read from (overlaps sum, padding is dropped).
 

@@ -6,6 +6,10 @@ table row and each thread owns a contiguous range of rows, so every row is summe
 increasing lookup order whatever the thread count (bitwise identical for 1 or N threads).
 It writes the whole (num_embeddings, dim) gradient, zero for rows no index names.
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .. import _kernels
@@ -14,7 +18,7 @@ from .._embed_checks import embedding_args, embedding_grad_args
 __all__ = ["embedding_forward", "embedding_backward"]
 
 
-def embedding_forward(weight, indices):
+def embedding_forward(weight: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """weight[indices]: weight (num_embeddings, dim) float32/float64, indices an integer
     array of any shape with values in [0, num_embeddings) -> indices.shape + (dim,)."""
     w, idx = embedding_args("embedding_forward", weight, indices)
@@ -23,8 +27,9 @@ def embedding_forward(weight, indices):
     return out.reshape(idx.shape + (w.shape[1],))
 
 
-def embedding_backward(dout, indices, num_embeddings, padding_idx=None,
-                       scale_grad_by_freq=False):
+def embedding_backward(dout: np.ndarray, indices: np.ndarray, num_embeddings: int,
+                       padding_idx: Optional[int] = None,
+                       scale_grad_by_freq: bool = False) -> np.ndarray:
     """dL/dweight (num_embeddings, dim) from dout (indices.shape + (dim,)): row r is the sum
     of dout over the lookups of r (divided by their count if scale_grad_by_freq); row
     padding_idx (None, or negative counted from the end as in PyTorch) gets zeros."""

@@ -1,4 +1,8 @@
 """Dense kernels: matmul, linear_forward, linear_backward (C GEMM underneath)."""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -20,7 +24,8 @@ def _gemm_operand(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def matmul(a, b, *, trans_a=False, trans_b=False):
+def matmul(a: np.ndarray, b: np.ndarray, *, trans_a: bool = False,
+           trans_b: bool = False) -> np.ndarray:
     """op(a) @ op(b) for 2-D arrays; op transposes when trans_a / trans_b is set.
 
     a: (M, K) or (K, M) if trans_a;  b: (K, N) or (N, K) if trans_b  ->  (M, N)
@@ -45,7 +50,7 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return c
 
 
-def linear_forward(x, w, b=None):
+def linear_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x @ w.T + b.   x (N, in), w (out, in), b (out,) or None -> y (N, out)
 
     One GEMM; the bias is added when the tile is written, not in a second pass.
@@ -65,7 +70,8 @@ def linear_forward(x, w, b=None):
     return y
 
 
-def linear_backward(dy, x, w, *, bias=True, need_dx=True, need_dw=True):
+def linear_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, bias=True,
+                    need_dx: bool = True, need_dw: bool = True) -> Tuple[Any, Any, Any]:
     """Gradients of y = x @ w.T + b given dy = dL/dy.
 
     dy (N, out), x (N, in), w (out, in) -> dx = dy @ w (N, in), dw = dy.T @ x (out, in),

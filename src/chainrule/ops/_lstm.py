@@ -11,6 +11,10 @@ Memory kept for the backward (besides inputs and parameters): LSTM hs, cs (T, N,
 gates (T, N, 4H); GRU hs (T, N, H) and gates (T, N, 4H). The backward needs a (T, N, 4H)
 work buffer. The NumPy twins are in chainrule.reference, same names and signatures.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -19,7 +23,9 @@ from .._gated_checks import gated_args
 __all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward"]
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_forward(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                 b_ih: Optional[np.ndarray] = None,
+                 b_hh: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LSTM over a sequence -> (hs, cs, gates).
 
     x (T, N, I), h0, c0 (N, H), w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,) or None, all
@@ -37,8 +43,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     return hs, cs, gates
 
 
-def lstm_backward(dhs, dc_n, x, h0, c0, w_ih, w_hh, hs, cs, gates, *, bias=True,
-                  return_dh_norms=False):
+def lstm_backward(dhs: np.ndarray, dc_n: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                  w_ih: np.ndarray, w_hh: np.ndarray, hs: np.ndarray, cs: np.ndarray,
+                  gates: np.ndarray, *, bias=True,
+                  return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full backprop through time -> (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh).
 
     dhs (T, N, H): dL/dh_t from outside the recurrence (zeros where a step has no loss; the
@@ -65,7 +73,9 @@ def lstm_backward(dhs, dc_n, x, h0, c0, w_ih, w_hh, hs, cs, gates, *, bias=True,
     return out + (norms,) if return_dh_norms else out
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+def gru_forward(x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: Optional[np.ndarray] = None,
+                b_hh: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """GRU over a sequence -> (hs, gates).
 
     x (T, N, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), b_ih, b_hh (3H,) or None, all
@@ -82,7 +92,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
     return hs, gates
 
 
-def gru_backward(dhs, x, h0, w_ih, w_hh, hs, gates, *, bias=True, return_dh_norms=False):
+def gru_backward(dhs: np.ndarray, x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray,
+                 w_hh: np.ndarray, hs: np.ndarray, gates: np.ndarray, *, bias=True,
+                 return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full backprop through time -> (dx, dh0, dw_ih, dw_hh, db_ih, db_hh).
 
     dhs (T, N, H): dL/dh_t from outside the recurrence; x, h0, w_ih, w_hh as given to

@@ -8,6 +8,10 @@ Statistics are computed in float64 (two passes, fixed order): bitwise the same f
 thread count. Dropout draws its mask from Philox4x32-10 keyed by (seed, offset): element
 i's keep bit depends only on (seed, offset, i); kept elements are scaled by 1 / (1 - p).
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -19,7 +23,8 @@ __all__ = ["batch_norm_forward", "batch_norm_inference", "batch_norm_backward",
            "dropout_forward", "dropout_backward", "dropout_mask"]
 
 
-def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
+def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
+                       eps: float = 1e-5) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training mode (batch statistics): x (N, C, *) -> (y, mean, invstd, var).
 
     y has x's shape; mean, invstd and var (the biased batch variance, for the running
@@ -41,7 +46,9 @@ def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
     return y, mean, invstd, var.astype(x.dtype)
 
 
-def batch_norm_inference(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
+def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
+                         weight: Optional[np.ndarray] = None, bias=None,
+                         eps: float = 1e-5) -> np.ndarray:
     """Evaluation mode: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias."""
     fn = "batch_norm_inference"
     x, (N, C, L) = bn_input(fn, x)
@@ -56,8 +63,10 @@ def batch_norm_inference(x, running_mean, running_var, weight=None, bias=None, e
     return y
 
 
-def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
-                        output_mask=(True, True, True)):
+def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
+                        invstd: np.ndarray, training: bool = True,
+                        output_mask: Tuple[bool, bool, bool] = (True, True, True)
+                        ) -> Tuple[Any, ...]:
     """-> (dx, dweight, dbias); an entry is None where output_mask says it is not wanted.
 
     dy, x (N, C, *); weight (C,) or None (ones); mean, invstd (C,): the forward's batch
@@ -85,7 +94,8 @@ def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
     return dx, dw, db
 
 
-def dropout_forward(x, p, seed, offset=0):
+def dropout_forward(x: np.ndarray, p: float, seed: int,
+                    offset: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """-> (y, mask): mask (x's shape, uint8) is 1 where kept; y = x * mask / (1 - p).
 
     Element i = 64 g + 16 q + k (row-major, q < 4, k < 16) is kept iff word q of
@@ -103,7 +113,7 @@ def dropout_forward(x, p, seed, offset=0):
     return y, mask
 
 
-def dropout_backward(dy, mask, p):
+def dropout_backward(dy: np.ndarray, mask: np.ndarray, p: float) -> np.ndarray:
     """dx = dy * mask / (1 - p); mask from dropout_forward (uint8 or bool, dy's shape)."""
     fn = "dropout_backward"
     dy = as_float_array(fn, "dy", dy)
@@ -114,7 +124,7 @@ def dropout_backward(dy, mask, p):
     return dx
 
 
-def dropout_mask(shape, p, seed, offset=0):
+def dropout_mask(shape, p: float, seed: int, offset: int = 0) -> np.ndarray:
     """The keep mask (uint8, ``shape``) that dropout_forward would draw for this shape."""
     fn = "dropout_mask"
     shape = shape_arg(fn, shape)

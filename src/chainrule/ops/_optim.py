@@ -7,6 +7,10 @@ Distinct arrays must not share memory. The rules are PyTorch's (torch.optim.SGD,
 AdamW with amsgrad, RMSprop, Adagrad, Adadelta; single-tensor, each with ``maximize``); all
 return None.
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .. import _kernels
@@ -45,8 +49,9 @@ def _grad(fn, grad, param):
     return grad
 
 
-def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-             weight_decay=0.0, maximize=False, first_step=False):
+def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buf: Optional[np.ndarray], *, lr: float,
+             momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+             weight_decay=0.0, maximize: bool = False, first_step: bool = False) -> None:
     """One SGD step in place on param (and momentum_buf unless momentum == 0)::
 
         g = (-grad if maximize else grad) + weight_decay * param
@@ -91,9 +96,10 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
                       bool(nesterov), bool(first_step), bool(maximize))
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr=1e-3,
-              beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False,
-              maximize=False):
+def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+              max_exp_avg_sq: Optional[np.ndarray] = None, *, step: int, lr: float = 1e-3,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay=0.0,
+              decoupled: bool = False, maximize: bool = False) -> None:
     """One Adam (decoupled=False) or AdamW (decoupled=True) step in place on param,
     exp_avg and exp_avg_sq (and max_exp_avg_sq: amsgrad, when given); step is the 1-based
     step count (bias corrections)::
@@ -137,8 +143,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr
                        bool(decoupled), step, max_exp_avg_sq, bool(maximize))
 
 
-def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, lr=1e-2,
-                 alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, maximize=False):
+def rmsprop_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                 grad_avg: Optional[np.ndarray] = None, momentum_buf: Optional[np.ndarray] = None,
+                 *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay=0.0,
+                 momentum: float = 0.0, maximize: bool = False) -> None:
     """One RMSprop step in place (torch.optim.RMSprop)::
 
         g = (-grad if maximize else grad) + weight_decay * param
@@ -167,8 +175,9 @@ def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, l
                           weight_decay, momentum, bool(maximize))
 
 
-def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-10,
-                 weight_decay=0.0, maximize=False):
+def adagrad_step(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *, step: int,
+                 lr: float = 1e-2, lr_decay: float = 0.0, eps: float = 1e-10, weight_decay=0.0,
+                 maximize: bool = False) -> None:
     """One Adagrad step in place (torch.optim.Adagrad); step is the 1-based step count::
 
         g = (-grad if maximize else grad) + weight_decay * param;  state_sum += g^2
@@ -187,8 +196,9 @@ def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-
                           bool(maximize), step)
 
 
-def adadelta_step(param, grad, square_avg, acc_delta, *, lr=1.0, rho=0.9, eps=1e-6,
-                  weight_decay=0.0, maximize=False):
+def adadelta_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                  acc_delta: np.ndarray, *, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                  weight_decay=0.0, maximize: bool = False) -> None:
     """One Adadelta step in place (torch.optim.Adadelta)::
 
         g = (-grad if maximize else grad) + weight_decay * param

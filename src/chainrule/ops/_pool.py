@@ -13,6 +13,10 @@ given, else by the window's size clipped to the padded input (``count_include_pa
 kh*kw but for ceil_mode's last windows) or by its number of input elements.
 Adaptive pooling: output (P, Q) given; window of p = rows [floor(p*H/P), ceil((p+1)*H/P)).
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -25,7 +29,8 @@ __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
            "adaptive_avg_pool2d_backward"]
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                       ceil_mode: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W) -> (y (N, C, P, Q), indices (N, C, P, Q) int64)."""
     fn = "max_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -58,7 +63,7 @@ def _bad(fn, bad, indices, shape, what="input"):
                          f"[0, H*W) = [0, {shape[2] * shape[3]}) for {what}_shape {shape}")
 
 
-def max_pool2d_backward(dy, indices, input_shape):
+def max_pool2d_backward(dy: np.ndarray, indices: np.ndarray, input_shape) -> np.ndarray:
     """dx (input_shape) with dx[n, c].flat[indices[n, c, p, q]] += dy[n, c, p, q].
 
     dy (N, C, P, Q), indices (N, C, P, Q) int64 in [0, H*W), input_shape (N, C, H, W).
@@ -80,8 +85,9 @@ def _avg_args(fn, shape, kernel_size, stride, padding, ceil_mode, count_include_
             divisor_arg(fn, divisor_override)), PQ
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                       count_include_pad=True, divisor_override=None):
+def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                       count_include_pad: bool = True,
+                       divisor_override: Optional[int] = None) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C, P, Q), window sums divided by the divisor (see above)."""
     fn = "avg_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -92,8 +98,9 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y
 
 
-def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None):
+def avg_pool2d_backward(dy: np.ndarray, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None) -> np.ndarray:
     """dx (input_shape): every input position gets dy/divisor from each window covering it.
 
     dy (N, C, P, Q), input_shape (N, C, H, W).
@@ -113,7 +120,7 @@ def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ce
     return dx
 
 
-def max_unpool2d_forward(x, indices, output_shape):
+def max_unpool2d_forward(x: np.ndarray, indices: np.ndarray, output_shape) -> np.ndarray:
     """y (output_shape (N, C, H, W)) zero but y[n, c].flat[indices[n, c, p, q]] = x[n, c, p, q]
     (x and indices (N, C, P, Q); on repeated indices the last one in row-major order wins)."""
     fn = "max_unpool2d_forward"
@@ -123,7 +130,7 @@ def max_unpool2d_forward(x, indices, output_shape):
     return y
 
 
-def max_unpool2d_backward(dy, indices):
+def max_unpool2d_backward(dy: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """dx (N, C, P, Q) = dy[n, c].flat[indices[n, c, p, q]] (a gather); dy (N, C, H, W)."""
     fn = "max_unpool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -138,7 +145,7 @@ def max_unpool2d_backward(dy, indices):
     return dx
 
 
-def adaptive_max_pool2d_forward(x, output_size):
+def adaptive_max_pool2d_forward(x: np.ndarray, output_size) -> Tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W) -> (y, indices) (N, C, P, Q): max of each adaptive window, indices as
     max_pool2d_forward's. output_size: int, pair, None entries keep the input size."""
     fn = "adaptive_max_pool2d_forward"
@@ -150,7 +157,7 @@ def adaptive_max_pool2d_forward(x, output_size):
     return y, idx
 
 
-def adaptive_avg_pool2d_forward(x, output_size):
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C, P, Q), the mean of each adaptive window (output 1x1: a
     global average pool)."""
     fn = "adaptive_avg_pool2d_forward"
@@ -161,7 +168,7 @@ def adaptive_avg_pool2d_forward(x, output_size):
     return y
 
 
-def adaptive_avg_pool2d_backward(dy, input_shape):
+def adaptive_avg_pool2d_backward(dy: np.ndarray, input_shape) -> np.ndarray:
     """dx (input_shape): each window's elements get dy[n, c, p, q] / its size."""
     fn = "adaptive_avg_pool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)

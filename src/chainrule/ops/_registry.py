@@ -40,7 +40,19 @@ class Kernel:
     bench: dict = field(default_factory=dict)  # suite -> shapes (see bench_cases)
 
 
-from ._cases import *  # noqa: F401,F403  (the case generators)
+from ._cases import (_a, _act_bwd_cases, _adadelta_cases, _adagrad_cases, _adam_cases,
+                     _adaptive_bwd_cases, _adaptive_cases, _avg_pool_bwd_cases,
+                     _avg_pool_cases, _bn_bwd_cases, _bn_cases, _bn_inference_cases,
+                     _bn_torch, _conv_bwd_cases, _conv_cases, _coo_pairs,
+                     _dropout_bwd_cases, _dropout_cases, _dropout_mask_cases,
+                     _embedding_bwd_cases, _embedding_cases, _fold_cases, _gated_cases,
+                     _gated_torch, _gru_bwd_cases, _linear_bwd_cases, _linear_cases,
+                     _lstm_bwd_cases, _matmul_cases, _max_pool_bwd_cases, _max_pool_cases,
+                     _pool_torch, _rmsprop_cases, _rnn_bwd_cases, _rnn_cases, _sgd_cases,
+                     _spmm_bwd_call, _spmm_bwd_cases, _spmm_cases, _spmm_torch,
+                     _unary_cases, _unfold_cases, _unpool_bwd_cases, _unpool_cases,
+                     _unpool_torch, _xent_bwd_cases, _xent_cases,
+                     _xent_torch)  # the case generators
 
 
 _ACT_BENCH = [(128, 256), (64, 6, 24, 24), (1 << 20,)]

@@ -7,6 +7,10 @@ the bias and the activation fused into its write-out. Backward: the serial walk 
 through time keeps every dL/da_t, then dw_ih, dw_hh and dx are single GEMMs over all
 T*N rows and db a column sum.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -17,7 +21,9 @@ __all__ = ["rnn_forward", "rnn_backward"]
 _ACT = {"tanh": _kernels.ACT_TANH, "relu": _kernels.ACT_RELU, "sigmoid": _kernels.ACT_SIGMOID}
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+def rnn_forward(x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: Optional[np.ndarray] = None, b_hh: Optional[np.ndarray] = None,
+                nonlinearity: str = "tanh") -> np.ndarray:
     """hs = h_1 .. h_T.
 
     x (T, N, I), h0 (N, H), w_ih (H, I), w_hh (H, H), b_ih (H,) or None, b_hh (H,) or None
@@ -32,8 +38,9 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     return hs
 
 
-def rnn_backward(dhs, x, h0, hs, w_ih, w_hh, nonlinearity="tanh", *, bias=True,
-                 return_dh_norms=False):
+def rnn_backward(dhs: np.ndarray, x: np.ndarray, h0: np.ndarray, hs: np.ndarray, w_ih: np.ndarray,
+                 w_hh: np.ndarray, nonlinearity: str = "tanh", *, bias=True,
+                 return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full backprop through time -> (dx, dh0, dw_ih, dw_hh, db_ih, db_hh).
 
     dhs (T, N, H): dL/dh_t from outside the recurrence (zeros where a step has no loss);

@@ -7,6 +7,10 @@ serves A and A^T. csr_from_coo builds both from an edge list (a stable counting 
 spmm_backward gets dx = A^T dy from the transpose (no atomics, deterministic) and
 d(values) as a sampled dense-dense product. Threads split rows by nonzero count.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .. import _kernels
@@ -15,7 +19,8 @@ from .._spmm_checks import coo_args, spmm_args, spmm_backward_args
 __all__ = ["csr_from_coo", "spmm", "spmm_backward"]
 
 
-def csr_from_coo(rows, cols, num_rows, num_cols):
+def csr_from_coo(rows: np.ndarray, cols: np.ndarray, num_rows: int,
+                 num_cols: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR of the num_rows x num_cols pattern with entries at (rows[e], cols[e]) ->
     (indptr (num_rows + 1,), indices (E,), perm (E,)) int64: entries sorted by row, in edge
     order within a row (stable); perm[j] is the edge id of entry j. Duplicates stay
@@ -23,7 +28,7 @@ def csr_from_coo(rows, cols, num_rows, num_cols):
     fn = "csr_from_coo"
     rows, cols, num_rows, num_cols = coo_args(fn, rows, cols, num_rows, num_cols)
     E = rows.shape[0]
-    indptr = np.empty(num_rows + 1, np.int64)
+    indptr: np.ndarray = np.empty(num_rows + 1, np.int64)
     indices = np.empty(E, np.int64)
     perm = np.empty(E, np.int64)
     if _kernels.csr_from_coo(indptr, indices, perm, rows, cols, num_cols):
@@ -31,7 +36,8 @@ def csr_from_coo(rows, cols, num_rows, num_cols):
     return indptr, indices, perm
 
 
-def spmm(indptr, indices, values, x, perm=None):
+def spmm(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, x: np.ndarray,
+         perm: Optional[np.ndarray] = None) -> np.ndarray:
     """y = A x: A (R, C) in CSR, x (C, F) float -> y (R, F) in x's dtype. values (nnz,)
     shares x's dtype; duplicate entries add up; empty rows give zeros."""
     indptr, indices, values, x, perm = spmm_args("spmm", indptr, indices, values, x, perm)
@@ -40,8 +46,10 @@ def spmm(indptr, indices, values, x, perm=None):
     return y
 
 
-def spmm_backward(dy, indptr, indices, values, x, t_indptr, t_indices, t_perm, perm=None,
-                  need_dx=True, need_dvalues=True):
+def spmm_backward(dy: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
+                  x: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray, t_perm: np.ndarray,
+                  perm: Optional[np.ndarray] = None, need_dx: bool = True,
+                  need_dvalues: bool = True) -> Tuple[Any, Any]:
     """Gradients of y = spmm(indptr, indices, values, x, perm) for upstream dy (R, F):
     (dx (C, F) = A^T dy, dvalues (nnz,) with dvalues[e] = <dy[row_e], x[col_e]> in the
     order of ``values``); None for what is not needed. (t_indptr, t_indices, t_perm) is

@@ -1,4 +1,8 @@
 """torch.optim.Adadelta (maximize); one fused C call per parameter (ops.adadelta_step)."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import ops
 from .optimizer import Optimizer, _buffer, _check_bool, _check_number, _writable
 
@@ -14,8 +18,8 @@ class Adadelta(Optimizer):
         acc_delta = rho * acc_delta + (1 - rho) * delta^2;   p -= lr * delta
     """
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
-                 maximize=False):
+    def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
 

@@ -1,5 +1,9 @@
 """torch.optim.Adagrad (lr_decay, initial_accumulator_value, maximize); one fused C call per
 parameter (ops.adagrad_step)."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import ops
 from .optimizer import Optimizer, _buffer, _check_bool, _check_number, _writable
 
@@ -15,8 +19,9 @@ class Adagrad(Optimizer):
         p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False):
+    def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
                                       weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,

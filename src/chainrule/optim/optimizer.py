@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class Optimizer:
     ``_step_group(group)`` (the fused update of every parameter in one group).
     """
 
-    def __init__(self, params, defaults: dict):
+    def __init__(self, params: Any, defaults: dict) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         self._state: dict[int, dict] = {}  # id(param) -> per-parameter state
@@ -118,7 +119,7 @@ class Optimizer:
         raise NotImplementedError
 
     # -- the public API -------------------------------------------------------------------
-    def step(self, closure=None):
+    def step(self, closure: Optional[Callable[[], Any]] = None) -> Optional[float]:
         """One update of every parameter that has a gradient. Returns closure() if given."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:

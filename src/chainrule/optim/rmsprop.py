@@ -1,5 +1,9 @@
 """torch.optim.RMSprop (momentum, centered, maximize); one fused C call per parameter
 (ops.rmsprop_step)."""
+from __future__ import annotations
+
+from typing import Any
+
 from .. import ops
 from .optimizer import Optimizer, _buffer, _check_bool, _check_number, _writable
 
@@ -16,8 +20,9 @@ class RMSprop(Optimizer):
         momentum > 0: buf = momentum * buf + g / avg; p -= lr * buf;   else p -= lr * g / avg
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False):
+    def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 

@@ -1,5 +1,9 @@
 """torch.optim.SGD: momentum, dampening, Nesterov, L2 weight decay, maximize; one fused C
 call per parameter (ops.sgd_step)."""
+from __future__ import annotations
+
+from typing import Any
+
 import math
 
 import numpy as np
@@ -20,8 +24,9 @@ class SGD(Optimizer):
         p = p - lr * g
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay,
                                       maximize=maximize))

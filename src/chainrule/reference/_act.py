@@ -6,6 +6,10 @@
     softmax(a)_c = e^(a_c) / sum_k e^(a_k);   loss = -log softmax(a)_t
     d loss / d a = softmax(a) - onehot(t)
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import numbers
 
 import numpy as np
@@ -27,13 +31,13 @@ def _result(fn, value, like, out):
     return out
 
 
-def relu_forward(x, *, out=None):
+def relu_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = x where x > 0, else 0 (NaN stays NaN)."""
     x = as_float_array("relu_forward", "x", x)
     return _result("relu_forward", np.where(x <= 0, 0.0, x), x, out)
 
 
-def sigmoid_forward(x, *, out=None):
+def sigmoid_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = 1 / (1 + exp(-x))."""
     x = as_float_array("sigmoid_forward", "x", x)
     with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives y = 0, as it should
@@ -41,7 +45,7 @@ def sigmoid_forward(x, *, out=None):
     return _result("sigmoid_forward", y, x, out)
 
 
-def tanh_forward(x, *, out=None):
+def tanh_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     """y = (e^x - e^-x) / (e^x + e^-x), written as NumPy's tanh."""
     x = as_float_array("tanh_forward", "x", x)
     return _result("tanh_forward", np.tanh(x.astype(np.float64)), x, out)
@@ -56,17 +60,20 @@ def _backward(fn, dy, y, out, derivative):
     return _result(fn, dy * derivative(y), y, out)
 
 
-def relu_backward(dy, y, *, out=None):
+def relu_backward(dy: np.ndarray, y: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * relu'(x), with relu'(x) = 1 where y > 0, else 0."""
     return _backward("relu_backward", dy, y, out, lambda y: (y > 0).astype(y.dtype))
 
 
-def sigmoid_backward(dy, y, *, out=None):
+def sigmoid_backward(dy: np.ndarray, y: np.ndarray, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * y * (1 - y)."""
     return _backward("sigmoid_backward", dy, y, out, lambda y: y * (1 - y))
 
 
-def tanh_backward(dy, y, *, out=None):
+def tanh_backward(dy: np.ndarray, y: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     """dx = dy * (1 - y^2)."""
     return _backward("tanh_backward", dy, y, out, lambda y: 1 - y * y)
 
@@ -80,7 +87,8 @@ def _targets(fn, target, N, C):
     return target
 
 
-def softmax_cross_entropy_forward(logits, target):
+def softmax_cross_entropy_forward(logits: np.ndarray,
+                                  target: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """logits (N, C), target (N,) -> (loss (N,), prob (N, C)), row by row in float64."""
     fn = "softmax_cross_entropy_forward"
     logits = as_float_array(fn, "logits", logits, 2)
@@ -91,7 +99,7 @@ def softmax_cross_entropy_forward(logits, target):
     loss = np.empty(N, logits.dtype)
     prob = np.empty((N, C), logits.dtype)
     for n in range(N):
-        a = logits[n].astype(np.float64)
+        a: np.ndarray = logits[n].astype(np.float64)
         shifted = a - a.max()              # softmax is shift-invariant; avoids overflow
         log_sum = np.log(np.exp(shifted).sum())
         prob[n] = np.exp(shifted - log_sum)
@@ -99,7 +107,8 @@ def softmax_cross_entropy_forward(logits, target):
     return loss, prob
 
 
-def softmax_cross_entropy_backward(prob, target, scale, *, out=None):
+def softmax_cross_entropy_backward(prob: np.ndarray, target: np.ndarray, scale, *,
+                                   out: Optional[np.ndarray] = None) -> np.ndarray:
     """dlogits[n] = scale[n] * (prob[n] - onehot(target[n])); scale: 1 or N factors."""
     fn = "softmax_cross_entropy_backward"
     prob = as_float_array(fn, "prob", prob, 2)

@@ -10,6 +10,10 @@ softplus/hardtanh forward and backward (same names and signatures).
     softplus    y = log(1 + e^(b x)) / b           y' = s(b x)   (x where b x > threshold)
     hardtanh    y = min(max(x, lo), hi)            y' = 1 on (lo, hi), else 0
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import math
 
 import numpy as np
@@ -95,51 +99,62 @@ def _bwd(kind, dy, x, p0, p1, out):
     return _result(fn, dy * _d(kind, x.astype(np.float64), a, b), x, out)
 
 
-def leaky_relu_forward(x, negative_slope=0.01, *, out=None):
+def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01, *,
+                       out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("leaky_relu", x, negative_slope, None, out)
 
 
-def leaky_relu_backward(dy, x, negative_slope=0.01, *, out=None):
+def leaky_relu_backward(dy: np.ndarray, x: np.ndarray, negative_slope: float = 0.01, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("leaky_relu", dy, x, negative_slope, None, out)
 
 
-def elu_forward(x, alpha=1.0, *, out=None):
+def elu_forward(x: np.ndarray, alpha: float = 1.0, *,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("elu", x, alpha, None, out)
 
 
-def elu_backward(dy, x, alpha=1.0, *, out=None):
+def elu_backward(dy: np.ndarray, x: np.ndarray, alpha: float = 1.0, *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("elu", dy, x, alpha, None, out)
 
 
-def gelu_forward(x, approximate="none", *, out=None):
+def gelu_forward(x: np.ndarray, approximate: str = "none", *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("gelu", x, approximate, None, out)
 
 
-def gelu_backward(dy, x, approximate="none", *, out=None):
+def gelu_backward(dy: np.ndarray, x: np.ndarray, approximate: str = "none", *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("gelu", dy, x, approximate, None, out)
 
 
-def silu_forward(x, *, out=None):
+def silu_forward(x: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("silu", x, None, None, out)
 
 
-def silu_backward(dy, x, *, out=None):
+def silu_backward(dy: np.ndarray, x: np.ndarray, *,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("silu", dy, x, None, None, out)
 
 
-def softplus_forward(x, beta=1.0, threshold=20.0, *, out=None):
+def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("softplus", x, beta, threshold, out)
 
 
-def softplus_backward(dy, x, beta=1.0, threshold=20.0, *, out=None):
+def softplus_backward(dy: np.ndarray, x: np.ndarray, beta: float = 1.0, threshold: float = 20.0, *,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("softplus", dy, x, beta, threshold, out)
 
 
-def hardtanh_forward(x, min_val=-1.0, max_val=1.0, *, out=None):
+def hardtanh_forward(x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0, *,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
     return _fwd("hardtanh", x, min_val, max_val, out)
 
 
-def hardtanh_backward(dy, x, min_val=-1.0, max_val=1.0, *, out=None):
+def hardtanh_backward(dy: np.ndarray, x: np.ndarray, min_val: float = -1.0, max_val: float = 1.0,
+                      *, out: Optional[np.ndarray] = None) -> np.ndarray:
     return _bwd("hardtanh", dy, x, min_val, max_val, out)
 
 
@@ -149,7 +164,7 @@ def _softmax_args(fn, x, dim):
     return x, softmax_dim(fn, dim, x.ndim)
 
 
-def softmax_forward(x, dim=-1):
+def softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """softmax(x)_i = e^(x_i) / sum_k e^(x_k) along dim (shifted by the max, float64)."""
     x, d = _softmax_args("softmax_forward", x, dim)
     a = x.astype(np.float64).reshape(x.shape or (1,))
@@ -157,7 +172,7 @@ def softmax_forward(x, dim=-1):
     return (e / e.sum(axis=d, keepdims=True)).reshape(x.shape).astype(x.dtype)
 
 
-def log_softmax_forward(x, dim=-1):
+def log_softmax_forward(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """log_softmax(x)_i = x_i - log sum_k e^(x_k) along dim (float64)."""
     x, d = _softmax_args("log_softmax_forward", x, dim)
     a = x.astype(np.float64).reshape(x.shape or (1,))
@@ -182,11 +197,11 @@ def _softmax_grad(fn, dy, y, dim, log):
     return dx.reshape(y.shape).astype(y.dtype)
 
 
-def softmax_backward(dy, y, dim=-1):
+def softmax_backward(dy: np.ndarray, y: np.ndarray, dim: int = -1) -> np.ndarray:
     """dx = y (dy - sum(dy y)) along dim."""
     return _softmax_grad("softmax_backward", dy, y, dim, False)
 
 
-def log_softmax_backward(dy, y, dim=-1):
+def log_softmax_backward(dy: np.ndarray, y: np.ndarray, dim: int = -1) -> np.ndarray:
     """dx = dy - e^y sum(dy) along dim."""
     return _softmax_grad("log_softmax_backward", dy, y, dim, True)

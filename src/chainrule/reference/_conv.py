@@ -5,6 +5,10 @@
 with x taken as zero outside the image. Each (p, q) contracts one receptive field
 (N, C, R, S) with the weights; the batch and channels are vectorised, nothing else.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .._checks import (as_float_array, conv2d_output_size, conv_padding, same_dtype, shape_nd,
@@ -21,7 +25,8 @@ def _receptive_field(p, q, R, S, stride, dilation):
             slice(q * sw, q * sw + dw * (S - 1) + 1, dw))
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None, stride=1,
+                   padding=0, dilation=1, groups: int = 1) -> np.ndarray:
     """x (N, C, H, W), w (K, C / groups, R, S), b (K,) or None -> y (N, K, P, Q).
 
     Group g convolves input channels [g*C/G, (g+1)*C/G) with filters [g*K/G, (g+1)*K/G)."""
@@ -53,8 +58,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias=True,
-                    need_dx=True):
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
+                    groups: int = 1, *, bias=True, need_dx: bool = True) -> Tuple[Any, Any, Any]:
     """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw, db or None).
 
     dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*C/G + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
@@ -91,7 +96,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias
     return (dx if need_dx else None), dw.reshape(w.shape), db
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x: np.ndarray, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:
     """x (N, C, H, W) -> col (N, C*R*S, P*Q) (or unbatched (C, H, W) -> (C*R*S, P*Q)):
     column p*Q + q holds the receptive field of output (p, q), rows ordered (c, r, s)."""
     fn = "im2col"
@@ -109,7 +114,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     return col if x.ndim == 4 else col[0]
 
 
-def col2im(col, input_shape, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(col: np.ndarray, input_shape, kernel_size, stride=1, padding=0,
+           dilation=1) -> np.ndarray:
     """The adjoint of im2col: each column entry is added to the input position it reads."""
     fn = "col2im"
     col = as_float_array(fn, "col", col, (2, 3))

@@ -1,5 +1,9 @@
 """NumPy twins of ops.embedding_forward / embedding_backward (same names, signatures and
 errors): fancy indexing and np.add.at, the textbook statement."""
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .._embed_checks import embedding_args, embedding_grad_args
@@ -7,14 +11,15 @@ from .._embed_checks import embedding_args, embedding_grad_args
 __all__ = ["embedding_forward", "embedding_backward"]
 
 
-def embedding_forward(weight, indices):
+def embedding_forward(weight: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """weight[indices] -> indices.shape + (dim,)."""
     w, idx = embedding_args("embedding_forward", weight, indices)
     return w[idx]
 
 
-def embedding_backward(dout, indices, num_embeddings, padding_idx=None,
-                       scale_grad_by_freq=False):
+def embedding_backward(dout: np.ndarray, indices: np.ndarray, num_embeddings: int,
+                       padding_idx: Optional[int] = None,
+                       scale_grad_by_freq: bool = False) -> np.ndarray:
     """dweight[r] = sum of dout over the lookups of row r (/ their count if
     scale_grad_by_freq); row padding_idx gets zeros."""
     d, idx, num, pad = embedding_grad_args("embedding_backward", dout, indices,

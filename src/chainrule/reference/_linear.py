@@ -3,6 +3,10 @@
 Written as the textbook sums, one output element or one row at a time, so that each line
 reads like the formula it implements. Slow on purpose.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .._checks import as_float_array, check_shape, linear_args, same_dtype
@@ -10,7 +14,8 @@ from .._checks import as_float_array, check_shape, linear_args, same_dtype
 __all__ = ["matmul", "linear_forward", "linear_backward"]
 
 
-def matmul(a, b, *, trans_a=False, trans_b=False):
+def matmul(a: np.ndarray, b: np.ndarray, *, trans_a: bool = False,
+           trans_b: bool = False) -> np.ndarray:
     """op(a) @ op(b) for 2-D arrays: c[i, j] = sum_k op(a)[i, k] * op(b)[k, j]."""
     fn = "matmul"
     a = as_float_array(fn, "a", a, 2)
@@ -28,7 +33,7 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return c
 
 
-def linear_forward(x, w, b=None):
+def linear_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None) -> np.ndarray:
     """y[n, o] = sum_i x[n, i] * w[o, i] + b[o].   x (N, in), w (out, in), b (out,) -> (N, out)"""
     x, w, b = linear_args("linear_forward", x, w, b)
     N, OC = x.shape[0], w.shape[0]
@@ -40,7 +45,8 @@ def linear_forward(x, w, b=None):
     return y
 
 
-def linear_backward(dy, x, w, *, bias=True, need_dx=True, need_dw=True):
+def linear_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, *, bias=True,
+                    need_dx: bool = True, need_dw: bool = True) -> Tuple[Any, Any, Any]:
     """For y = x @ w.T + b and dy = dL/dy (N, out):
 
     dx[n, i] = sum_o dy[n, o] * w[o, i]        (N, in)

@@ -12,6 +12,10 @@ GRU (gate order r, z, n):
 The forwards return what the backwards need: LSTM (hs, cs, gates) with gates (T, N, 4H) the
 activated i, f, g, o; GRU (hs, gates) with gates (T, N, 4H) = r, z, n, h_{t-1} W_hn + b_hn.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .._gated_checks import gated_args
@@ -29,7 +33,9 @@ def _bias(b, n, dt):
     return b if b is not None else np.zeros(n, dt)
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_forward(x: np.ndarray, h0: np.ndarray, c0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                 b_ih: Optional[np.ndarray] = None,
+                 b_hh: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x (T, N, I), h0, c0 (N, H), w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,) or None
     -> (hs, cs, gates): h_1..h_T, c_1..c_T (T, N, H) and the activated gates (T, N, 4H)."""
     a, (T, N, I, H) = gated_args("reference.lstm_forward", 4, x=x, h0=h0, c0=c0, w_ih=w_ih,
@@ -53,8 +59,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     return hs, cs, gates
 
 
-def lstm_backward(dhs, dc_n, x, h0, c0, w_ih, w_hh, hs, cs, gates, *, bias=True,
-                  return_dh_norms=False):
+def lstm_backward(dhs: np.ndarray, dc_n: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+                  w_ih: np.ndarray, w_hh: np.ndarray, hs: np.ndarray, cs: np.ndarray,
+                  gates: np.ndarray, *, bias=True,
+                  return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full BPTT -> (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh) (db_* None if not bias).
 
     dhs (T, N, H) is dL/dh_t from outside the recurrence (h_n's gradient included in its
@@ -91,7 +99,9 @@ def lstm_backward(dhs, dc_n, x, h0, c0, w_ih, w_hh, hs, cs, gates, *, bias=True,
     return out + (norms,) if return_dh_norms else out
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+def gru_forward(x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: Optional[np.ndarray] = None,
+                b_hh: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """x (T, N, I), h0 (N, H), w_ih (3H, I), w_hh (3H, H), b_ih, b_hh (3H,) or None
     -> (hs, gates): h_1..h_T (T, N, H) and gates (T, N, 4H) = r, z, n, h_{t-1} W_hn + b_hn."""
     a, (T, N, I, H) = gated_args("reference.gru_forward", 3, x=x, h0=h0, w_ih=w_ih, w_hh=w_hh,
@@ -113,7 +123,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
     return hs, gates
 
 
-def gru_backward(dhs, x, h0, w_ih, w_hh, hs, gates, *, bias=True, return_dh_norms=False):
+def gru_backward(dhs: np.ndarray, x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray,
+                 w_hh: np.ndarray, hs: np.ndarray, gates: np.ndarray, *, bias=True,
+                 return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full BPTT -> (dx, dh0, dw_ih, dw_hh, db_ih, db_hh) (db_* None if not bias).
 
     dhs (T, N, H) is dL/dh_t from outside the recurrence; hs, gates are gru_forward's

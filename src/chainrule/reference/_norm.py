@@ -5,6 +5,10 @@ Batch norm: per channel c of x (N, C, *), over its M values, in float64:
 Dropout: Philox4x32-10 (Salmon et al. 2011) written out with vectorised uint32 arithmetic,
 the same stream as the C kernel, so the masks agree bit for bit.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .._checks import as_float_array
@@ -25,7 +29,8 @@ def _bcast(v, C, ndim):
     return v.reshape((1, C) + (1,) * (ndim - 2))
 
 
-def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
+def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
+                       eps: float = 1e-5) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training mode: x (N, C, *) -> (y, mean, invstd, var) (var biased)."""
     fn = "batch_norm_forward"
     x, (N, C, L) = bn_input(fn, x)
@@ -45,7 +50,9 @@ def batch_norm_forward(x, weight=None, bias=None, eps=1e-5):
     return y.astype(dt), mean.astype(dt), invstd.astype(dt), var.astype(dt)
 
 
-def batch_norm_inference(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
+def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
+                         weight: Optional[np.ndarray] = None, bias=None,
+                         eps: float = 1e-5) -> np.ndarray:
     """y = (x - running_mean) / sqrt(running_var + eps) * weight + bias."""
     fn = "batch_norm_inference"
     x, (N, C, L) = bn_input(fn, x)
@@ -63,8 +70,10 @@ def batch_norm_inference(x, running_mean, running_var, weight=None, bias=None, e
     return y.astype(x.dtype)
 
 
-def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
-                        output_mask=(True, True, True)):
+def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
+                        invstd: np.ndarray, training: bool = True,
+                        output_mask: Tuple[bool, bool, bool] = (True, True, True)
+                        ) -> Tuple[Any, ...]:
     """(dx, dweight, dbias) of y = (x - mean) * invstd * weight + bias; in training mode
     mean and invstd are functions of x too (the three-term formula)."""
     fn = "batch_norm_backward"
@@ -80,7 +89,7 @@ def batch_norm_backward(dy, x, weight, mean, invstd, training=True,
     g = _channels(dy, N, C, L)
     xhat = (_channels(x, N, C, L) - mean.astype(np.float64)[:, None]) * \
         invstd.astype(np.float64)[:, None]
-    w = np.ones(C) if weight is None else weight.astype(np.float64)
+    w: np.ndarray = np.ones(C) if weight is None else weight.astype(np.float64)
     dbias = g.sum(axis=1)
     dweight = (g * xhat).sum(axis=1)
     k = (w * invstd.astype(np.float64))[:, None]
@@ -137,7 +146,8 @@ def _scaled(a, mask, p):
     return a * np.where(mask, s, dt(0))
 
 
-def dropout_forward(x, p, seed, offset=0):
+def dropout_forward(x: np.ndarray, p: float, seed: int,
+                    offset: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """-> (y, mask (uint8)); y = x * (kept ? 1 / (1 - p) : 0)."""
     fn = "dropout_forward"
     x = as_float_array(fn, "x", x)
@@ -147,7 +157,7 @@ def dropout_forward(x, p, seed, offset=0):
     return _scaled(x, mask, p), mask.astype(np.uint8)
 
 
-def dropout_backward(dy, mask, p):
+def dropout_backward(dy: np.ndarray, mask: np.ndarray, p: float) -> np.ndarray:
     """dx = dy * (mask ? 1 / (1 - p) : 0)."""
     fn = "dropout_backward"
     dy = as_float_array(fn, "dy", dy)
@@ -155,7 +165,7 @@ def dropout_backward(dy, mask, p):
     return _scaled(dy, mask != 0, prob_arg(fn, p))
 
 
-def dropout_mask(shape, p, seed, offset=0):
+def dropout_mask(shape, p: float, seed: int, offset: int = 0) -> np.ndarray:
     """The keep mask (uint8) of dropout_forward for this shape."""
     fn = "dropout_mask"
     shape = shape_arg(fn, shape)

@@ -9,6 +9,10 @@ torch.optim.RMSprop, Adagrad, Adadelta: as documented on each function below.
 maximize uses -grad. The same argument checks as chainrule.ops (arrays updated in place
 must be writable C-contiguous float arrays of param's shape and dtype).
 """
+from __future__ import annotations
+
+from typing import Optional
+
 import numpy as np
 
 from .._checks import FLOAT_DTYPES, as_float_array, as_int, as_real
@@ -41,8 +45,9 @@ def _check_grad(fn, grad, param):
     return grad
 
 
-def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
-             weight_decay=0.0, maximize=False, first_step=False):
+def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buf: Optional[np.ndarray], *, lr: float,
+             momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
+             weight_decay=0.0, maximize: bool = False, first_step: bool = False) -> None:
     """In place: param (and momentum_buf when momentum != 0); returns None."""
     fn = "sgd_step"
     _check_state(fn, "param", param, None)
@@ -55,19 +60,21 @@ def sgd_step(param, grad, momentum_buf, *, lr, momentum=0.0, dampening=0.0, nest
         if momentum_buf is None:
             raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum != 0")
         _check_state(fn, "momentum_buf", momentum_buf, param)
-    p = param.astype(np.float64)
-    g = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
+    p: np.ndarray = param.astype(np.float64)
+    g: np.ndarray = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
     g = g + wd * p
     if mu != 0:
+        assert momentum_buf is not None  # checked above
         b = g if first_step else mu * momentum_buf.astype(np.float64) + (1 - damp) * g
         momentum_buf[...] = b
         g = g + mu * b if nesterov else b
     param[...] = p - lr * g
 
 
-def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr=1e-3,
-              beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False,
-              maximize=False):
+def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+              max_exp_avg_sq: Optional[np.ndarray] = None, *, step: int, lr: float = 1e-3,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay=0.0,
+              decoupled: bool = False, maximize: bool = False) -> None:
     """In place: param, exp_avg, exp_avg_sq; step >= 1 is the step count. Returns None."""
     fn = "adam_step"
     _check_state(fn, "param", param, None)
@@ -79,8 +86,8 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr
     eps, wd = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
     if max_exp_avg_sq is not None:
         _check_state(fn, "max_exp_avg_sq", max_exp_avg_sq, param)
-    p = param.astype(np.float64)
-    g = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
+    p: np.ndarray = param.astype(np.float64)
+    g: np.ndarray = -grad.astype(np.float64) if maximize else grad.astype(np.float64)
     if decoupled:
         p = p * (1 - lr * wd)
     else:
@@ -96,8 +103,10 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, lr
     param[...] = p - m_hat_scale * m / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
 
 
-def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, lr=1e-2,
-                 alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, maximize=False):
+def rmsprop_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                 grad_avg: Optional[np.ndarray] = None, momentum_buf: Optional[np.ndarray] = None,
+                 *, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay=0.0,
+                 momentum: float = 0.0, maximize: bool = False) -> None:
     """In place: param, square_avg (grad_avg if centered, momentum_buf if momentum > 0)."""
     fn = "rmsprop_step"
     _check_state(fn, "param", param, None)
@@ -111,7 +120,7 @@ def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, l
         if momentum_buf is None:
             raise ValueError(f"{fn}: argument 'momentum_buf' is required when momentum > 0")
         _check_state(fn, "momentum_buf", momentum_buf, param)
-    p = param.astype(np.float64)
+    p: np.ndarray = param.astype(np.float64)
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     sq = alpha * square_avg.astype(np.float64) + (1 - alpha) * g * g
     square_avg[...] = sq
@@ -122,6 +131,7 @@ def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, l
     else:
         avg = np.sqrt(sq) + eps
     if mu > 0:
+        assert momentum_buf is not None  # checked above
         b = mu * momentum_buf.astype(np.float64) + g / avg
         momentum_buf[...] = b
         param[...] = p - lr * b
@@ -129,8 +139,9 @@ def rmsprop_step(param, grad, square_avg, grad_avg=None, momentum_buf=None, *, l
         param[...] = p - lr * g / avg
 
 
-def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-10,
-                 weight_decay=0.0, maximize=False):
+def adagrad_step(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *, step: int,
+                 lr: float = 1e-2, lr_decay: float = 0.0, eps: float = 1e-10, weight_decay=0.0,
+                 maximize: bool = False) -> None:
     """In place: param and state_sum; step >= 1 is the step count."""
     fn = "adagrad_step"
     _check_state(fn, "param", param, None)
@@ -141,15 +152,16 @@ def adagrad_step(param, grad, state_sum, *, step, lr=1e-2, lr_decay=0.0, eps=1e-
     if not lr_decay >= 0:
         raise ValueError(f"{fn}: argument 'lr_decay' must be >= 0, got {lr_decay}")
     eps, wd = as_real(fn, "eps", eps), as_real(fn, "weight_decay", weight_decay)
-    p = param.astype(np.float64)
+    p: np.ndarray = param.astype(np.float64)
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     s = state_sum.astype(np.float64) + g * g
     state_sum[...] = s
     param[...] = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
 
 
-def adadelta_step(param, grad, square_avg, acc_delta, *, lr=1.0, rho=0.9, eps=1e-6,
-                  weight_decay=0.0, maximize=False):
+def adadelta_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
+                  acc_delta: np.ndarray, *, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                  weight_decay=0.0, maximize: bool = False) -> None:
     """In place: param, square_avg and acc_delta."""
     fn = "adadelta_step"
     _check_state(fn, "param", param, None)
@@ -158,7 +170,7 @@ def adadelta_step(param, grad, square_avg, acc_delta, *, lr=1.0, rho=0.9, eps=1e
     _check_state(fn, "acc_delta", acc_delta, param)
     lr, rho, eps = as_real(fn, "lr", lr), as_real(fn, "rho", rho), as_real(fn, "eps", eps)
     wd = as_real(fn, "weight_decay", weight_decay)
-    p = param.astype(np.float64)
+    p: np.ndarray = param.astype(np.float64)
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     sq = rho * square_avg.astype(np.float64) + (1 - rho) * g * g
     square_avg[...] = sq

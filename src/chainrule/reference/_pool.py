@@ -5,6 +5,10 @@ clipped to the image (padding is -inf for max, 0 for the average). The average's
 divisor_override, else the window clipped to the padded input (count_include_pad) or to
 the image. Adaptive windows: rows [floor(p*H/P), ceil((p+1)*H/P)), columns likewise.
 """
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
 import numpy as np
 
 from .._checks import (adaptive_output_size, as_float_array, as_index_array, divisor_arg, flag,
@@ -30,7 +34,8 @@ def _taps(o, stride, pad, k, dil, size):
     return [start + i * dil for i in range(i0, i1)]
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, dilation=1,
+                       ceil_mode: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W) -> (y, indices) (N, C, P, Q); indices = ih*W + iw of the first max."""
     fn = "max_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -51,7 +56,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
     return y, idx
 
 
-def max_pool2d_backward(dy, indices, input_shape):
+def max_pool2d_backward(dy: np.ndarray, indices: np.ndarray, input_shape) -> np.ndarray:
     """dx[n, c].flat[indices[n, c, p, q]] += dy[n, c, p, q]."""
     fn = "max_pool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -95,8 +100,9 @@ def _avg_setup(fn, shape, kernel_size, stride, padding, ceil_mode, count_include
     return (P, Q), window
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                       count_include_pad=True, divisor_override=None):
+def avg_pool2d_forward(x: np.ndarray, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                       count_include_pad: bool = True,
+                       divisor_override: Optional[int] = None) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C, P, Q) = window sum / divisor."""
     fn = "avg_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -111,8 +117,9 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     return y
 
 
-def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
-                        count_include_pad=True, divisor_override=None):
+def avg_pool2d_backward(dy: np.ndarray, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None) -> np.ndarray:
     """dx[n, c, i, j] = sum over windows (p, q) covering (i, j) of dy[n, c, p, q] / divisor."""
     fn = "avg_pool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -135,7 +142,7 @@ def _check_indices(fn, indices, HW):
         raise ValueError(f"{fn}: indices lie outside the plane [0, {HW})")
 
 
-def max_unpool2d_forward(x, indices, output_shape):
+def max_unpool2d_forward(x: np.ndarray, indices: np.ndarray, output_shape) -> np.ndarray:
     """y (output_shape) zero, y[n, c].flat[indices[n, c, p, q]] = x[n, c, p, q] in row-major
     order (the last write wins)."""
     fn = "max_unpool2d_forward"
@@ -156,7 +163,7 @@ def max_unpool2d_forward(x, indices, output_shape):
     return y.reshape(N, C, H, W)
 
 
-def max_unpool2d_backward(dy, indices):
+def max_unpool2d_backward(dy: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """dx[n, c, p, q] = dy[n, c].flat[indices[n, c, p, q]]."""
     fn = "max_unpool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -179,7 +186,7 @@ def _adaptive(o, n_out, n):
     return (o * n) // n_out, -((-(o + 1) * n) // n_out)
 
 
-def adaptive_max_pool2d_forward(x, output_size):
+def adaptive_max_pool2d_forward(x: np.ndarray, output_size) -> Tuple[np.ndarray, np.ndarray]:
     """(y, indices) (N, C, P, Q): max of each adaptive window, first max in row-major order."""
     fn = "adaptive_max_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -198,7 +205,7 @@ def adaptive_max_pool2d_forward(x, output_size):
     return y, idx
 
 
-def adaptive_avg_pool2d_forward(x, output_size):
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size) -> np.ndarray:
     """y (N, C, P, Q): mean of each adaptive window."""
     fn = "adaptive_avg_pool2d_forward"
     x = as_float_array(fn, "x", x, 4)
@@ -213,7 +220,7 @@ def adaptive_avg_pool2d_forward(x, output_size):
     return y
 
 
-def adaptive_avg_pool2d_backward(dy, input_shape):
+def adaptive_avg_pool2d_backward(dy: np.ndarray, input_shape) -> np.ndarray:
     """dx: each adaptive window's elements get dy[n, c, p, q] / its size."""
     fn = "adaptive_avg_pool2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)

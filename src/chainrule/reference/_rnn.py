@@ -11,6 +11,10 @@ Backward, walking t = T .. 1 with the gradient g flowing into h_t from step t+1:
     dx_t    = dL/da_t @ w_ih
 and finally dh0 = g. Slow on purpose; shares nothing with chainrule.ops but the checks.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
 import numpy as np
 
 from .._checks import rnn_args, rnn_nonlinearity
@@ -35,7 +39,9 @@ def _act_grad_from_output(name, h):
     return h * (1.0 - h)
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+def rnn_forward(x: np.ndarray, h0: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: Optional[np.ndarray] = None, b_hh: Optional[np.ndarray] = None,
+                nonlinearity: str = "tanh") -> np.ndarray:
     """hs (T, N, H) = h_1 .. h_T for x (T, N, I), h0 (N, H), w_ih (H, I), w_hh (H, H)."""
     fn = "reference.rnn_forward"
     nonlinearity = rnn_nonlinearity(fn, nonlinearity)
@@ -52,8 +58,9 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     return hs
 
 
-def rnn_backward(dhs, x, h0, hs, w_ih, w_hh, nonlinearity="tanh", *, bias=True,
-                 return_dh_norms=False):
+def rnn_backward(dhs: np.ndarray, x: np.ndarray, h0: np.ndarray, hs: np.ndarray, w_ih: np.ndarray,
+                 w_hh: np.ndarray, nonlinearity: str = "tanh", *, bias=True,
+                 return_dh_norms: bool = False) -> Tuple[Any, ...]:
     """Full BPTT. Returns (dx, dh0, dw_ih, dw_hh, db_ih, db_hh); db_* are None if not bias.
 
     dhs (T, N, H) is dL/dh_t from outside the recurrence; hs is rnn_forward's output.

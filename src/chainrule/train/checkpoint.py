@@ -13,11 +13,17 @@ reading any array, and raises :class:`CheckpointError` (a ValueError) naming the
 """
 from __future__ import annotations
 
+from typing import Any, Dict, List, Optional, TYPE_CHECKING
+
 import os
 
 import numpy as np
 
 from ..serialization import ArchiveReader, SerializationError, write_archive
+
+if TYPE_CHECKING:
+    from ..nn import Module
+    from ..optim import Optimizer
 
 CHECKPOINT_FORMAT = "chainrule-checkpoint"
 CHECKPOINT_VERSION = 2   # 2: the manifest lists every array; 1 (still read): it did not
@@ -42,8 +48,10 @@ def _jsonable(v):
     return v
 
 
-def save_checkpoint(path, model, optimizer=None, epoch=0, loader=None, history=None,
-                    extra=None) -> None:
+def save_checkpoint(path: Any, model: Module, optimizer: Optional[Optimizer] = None,
+                    epoch: int = 0, loader: Any = None,
+                    history: Optional[List[Dict[str, Any]]] = None,
+                    extra: Optional[Dict[str, Any]] = None) -> None:
     """Write model + optimizer state, epoch, RNG states and history to ``path`` atomically.
 
     The file is a NumPy ``.npz`` (loadable with ``allow_pickle=False``): arrays under
@@ -56,7 +64,7 @@ def save_checkpoint(path, model, optimizer=None, epoch=0, loader=None, history=N
                     "loader": _jsonable(loader.state_dict()) if loader is not None else None}}
     if optimizer is not None:
         sd = optimizer.state_dict()
-        scalars = {}
+        scalars: dict = {}
         for idx, st in sd["state"].items():
             for name, v in st.items():
                 if isinstance(v, np.ndarray):
@@ -161,7 +169,8 @@ def read_checkpoint(path, model, optimizer=None, fn="load_checkpoint"):
         return r.meta, model_sd, opt_sd
 
 
-def load_checkpoint(path, model, optimizer=None, loader=None, restore_rng=True) -> dict:
+def load_checkpoint(path: Any, model: Module, optimizer: Optional[Optimizer] = None,
+                    loader: Any = None, restore_rng: bool = True) -> dict:
     """Restore what :func:`save_checkpoint` wrote; returns ``{"epoch", "history", "extra"}``.
 
     The model (and optimizer, loader) must have the same layout as when saving. With

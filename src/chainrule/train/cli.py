@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ PREFIX = "chainrule train"
 
 # per-model defaults for the bundled 8x8 digits (1438 training images); the learning rate
 # depends on the optimizer. Tuned for >= 95% test accuracy over several seeds (cosine decay).
-DEFAULTS = {
+DEFAULTS: dict[str, dict[str, Any]] = {
     "lenet": dict(epochs=15, batch_size=32, optimizer="sgd"),
     "mlp": dict(epochs=20, batch_size=32, optimizer="adam"),
     "rnn": dict(epochs=20, batch_size=32, optimizer="adam"),
@@ -264,6 +265,7 @@ def _run(args) -> int:
     cr.manual_seed(args.seed)
     build = models.build_sequence_model if args.model in ("lstm", "gru") else models.build
     model = build(args.model, x_train.shape[1:], 10)
+    opt: optim.Optimizer
     if opt_name == "sgd":
         opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     else:

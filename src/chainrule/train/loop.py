@@ -8,6 +8,8 @@ line and the checkpoint written after each epoch. A caller supplies only ``train
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Dict, Optional, TYPE_CHECKING
+
 import os
 import sys
 import time
@@ -15,6 +17,10 @@ import time
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint
+
+if TYPE_CHECKING:
+    from ..nn import Module
+    from ..optim import Optimizer
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -65,7 +71,7 @@ def progress_bar(desc, show, unit, iterable=None):
 
 
 # ---- evaluation -------------------------------------------------------------------------------
-def evaluate(model, loader, loss_fn=None) -> dict:
+def evaluate(model: Module, loader: Any, loss_fn: Optional[Callable[..., Any]] = None) -> dict:
     """Mean loss (if ``loss_fn``), accuracy (classification only) and sample count over
     ``loader``, in eval mode and without recording a graph; the mode is restored."""
     import chainrule as cr
@@ -176,9 +182,10 @@ def run_epochs(model, optimizer, epochs, train_epoch, *, validate=None, line, lo
 
 
 # ---- fit ------------------------------------------------------------------------------------
-def fit(model, loader, loss_fn, optimizer, epochs=1, val_loader=None, *, checkpoint=None,
-        resume=False, schedule=None, progress=None, log=None, extra=None,
-        distributed=False) -> list:
+def fit(model: Module, loader: Any, loss_fn: Callable[..., Any], optimizer: Optimizer,
+        epochs: int = 1, val_loader: Any = None, *, checkpoint: Any = None, resume: bool = False,
+        schedule: Any = None, progress: Optional[bool] = None, log: Any = None,
+        extra: Optional[Dict[str, Any]] = None, distributed: bool = False) -> list:
     """Train ``model`` for ``epochs`` epochs; returns the history (one dict per epoch).
 
     Each step: ``optimizer.zero_grad()``, ``loss = loss_fn(model(x), y)``,

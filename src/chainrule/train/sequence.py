@@ -6,6 +6,8 @@ gradient clipping) on the epoch scaffold of :mod:`chainrule.train.loop`;
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Dict, Optional, TYPE_CHECKING
+
 import numbers
 import time
 
@@ -14,6 +16,10 @@ import numpy as np
 from .._checks import as_int
 from .loop import (_as_input, _as_target, _param_dtype, data_parallel, progress_bar, release,
                    run_epochs, shard_bounds, sum_over_ranks)
+
+if TYPE_CHECKING:
+    from ..nn import Module
+    from ..optim import Optimizer
 
 
 # ---- truncated backpropagation through time -------------------------------------------------
@@ -101,7 +107,8 @@ def _run_model(fn, model, x, h):
     return res
 
 
-def evaluate_sequence(model, sequences, loss_fn, *, chunk=None) -> dict:
+def evaluate_sequence(model: Module, sequences: Any, loss_fn: Callable[..., Any], *,
+                      chunk: Optional[int] = None) -> dict:
     """Mean loss over every step of ``sequences`` (as in :func:`fit_sequence`), in eval
     mode and without recording a graph; returns ``{"loss", "steps"}``.
 
@@ -132,9 +139,12 @@ def evaluate_sequence(model, sequences, loss_fn, *, chunk=None) -> dict:
     return {"loss": total / steps if steps else None, "steps": steps}
 
 
-def fit_sequence(model, sequences, loss_fn, optimizer, epochs=1, *, tbptt=None, clip=None,
-                 val_sequences=None, checkpoint=None, resume=False, schedule=None,
-                 progress=None, log=None, extra=None, distributed=False) -> list:
+def fit_sequence(model: Module, sequences: Any, loss_fn: Callable[..., Any], optimizer: Optimizer,
+                 epochs: int = 1, *, tbptt: Optional[int] = None, clip: Optional[float] = None,
+                 val_sequences: Any = None, checkpoint: Any = None, resume: bool = False,
+                 schedule: Any = None, progress: Optional[bool] = None, log: Any = None,
+                 extra: Optional[Dict[str, Any]] = None,
+                 distributed: bool = False) -> list:
     """Train a sequence model on long sequences with truncated BPTT; returns the history.
 
     ``model(x, h0) -> (output, h_n)`` is time-major like ``nn.RNN`` (``h0=None`` means a

@@ -13,6 +13,8 @@ from chainrule's global generator (``cr.manual_seed``), so a seeded run is repro
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Optional, Union
+
 import bisect
 import math
 import numbers
@@ -22,6 +24,9 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..autograd.function import const
+
+if TYPE_CHECKING:
+    from .._typing import TensorLike
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
@@ -65,7 +70,7 @@ def _as_data_tensor(fn, x):
 class Dataset:
     """Map-style dataset: subclasses define ``__getitem__(index)`` and ``__len__()``."""
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
     def __add__(self, other):
@@ -76,7 +81,7 @@ class TensorDataset(Dataset):
     """Tensors (or ndarrays) sharing their first dimension; ``ds[i]`` is the tuple of
     their i-th rows."""
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: TensorLike) -> None:
         if not tensors:
             raise ValueError("TensorDataset: needs at least one tensor")
         self.tensors = tuple(_as_data_tensor("TensorDataset", t) for t in tensors)
@@ -87,42 +92,42 @@ class TensorDataset(Dataset):
                                  f"tensor needs the same first dimension (size mismatch)")
             n = len(t.array)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Any:
         return tuple(t[index] for t in self.tensors)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.tensors[0].array)
 
 
 class Subset(Dataset):
     """The items of ``dataset`` at ``indices`` (in that order)."""
 
-    def __init__(self, dataset, indices):
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
         self.dataset = dataset
         self.indices = indices
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: Any) -> Any:
         if isinstance(idx, list):
             return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
 class ConcatDataset(Dataset):
     """Datasets one after the other."""
 
-    def __init__(self, datasets):
+    def __init__(self, datasets: Iterable[Any]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.cumulative_sizes[-1]
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: Any) -> Any:
         n = len(self)
         if idx < 0:
             if -idx > n:
@@ -136,7 +141,8 @@ class ConcatDataset(Dataset):
         return self.datasets[d][idx - start]
 
 
-def random_split(dataset, lengths, generator=None):
+def random_split(dataset: Any, lengths: Sequence[Union[int, float]],
+                 generator: Union[int, np.random.Generator, None] = None) -> List[Subset]:
     """Split ``dataset`` into non-overlapping :class:`Subset` s of the given ``lengths``
     (ints summing to len(dataset), or fractions summing to 1: floor counts, then the
     remainder given one by one to the first subsets, as PyTorch)."""
@@ -160,8 +166,9 @@ def random_split(dataset, lengths, generator=None):
     perm = _rng(fn, generator).permutation(n).tolist()
     out, start = [], 0
     for length in lengths:
-        out.append(Subset(dataset, perm[start:start + length]))
-        start += length
+        # lengths are ints here (fractions became counts above)
+        out.append(Subset(dataset, perm[start:start + length]))  # type: ignore[misc]
+        start += length  # type: ignore[assignment]
     return out
 
 
@@ -169,28 +176,30 @@ def random_split(dataset, lengths, generator=None):
 class Sampler:
     """Base class: iterating a sampler yields dataset indices."""
 
-    def __init__(self, data_source=None):
+    def __init__(self, data_source: Any = None) -> None:
         pass
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         raise NotImplementedError
 
 
 class SequentialSampler(Sampler):
-    def __init__(self, data_source):
+    def __init__(self, data_source: Any) -> None:
         self.data_source = data_source
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(range(len(self.data_source)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data_source)
 
 
 class RandomSampler(Sampler):
     """A random permutation of the indices (or ``num_samples`` draws with replacement)."""
 
-    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+    def __init__(self, data_source: Any, replacement: bool = False,
+                 num_samples: Optional[int] = None,
+                 generator: Union[int, np.random.Generator, None] = None) -> None:
         self.data_source = data_source
         self.replacement = bool(replacement)
         self._num_samples = num_samples
@@ -203,7 +212,7 @@ class RandomSampler(Sampler):
     def num_samples(self):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         n = len(self.data_source)
         rng = _rng("RandomSampler", self.generator)
         if self.replacement:
@@ -212,23 +221,24 @@ class RandomSampler(Sampler):
         idx = [i for _ in range(reps) for i in rng.permutation(n).tolist()]
         return iter(idx[:self.num_samples])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.num_samples
 
 
 class SubsetRandomSampler(Sampler):
     """The given ``indices`` in a random order."""
 
-    def __init__(self, indices, generator=None):
+    def __init__(self, indices: Sequence[int],
+                 generator: Union[int, np.random.Generator, None] = None) -> None:
         self.indices = indices
         self.generator = generator
         _rng("SubsetRandomSampler", generator)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         perm = _rng("SubsetRandomSampler", self.generator).permutation(len(self.indices))
         return (self.indices[i] for i in perm.tolist())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.indices)
 
 
@@ -236,7 +246,7 @@ class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of ``batch_size`` (the last one shorter
     unless ``drop_last``)."""
 
-    def __init__(self, sampler, batch_size, drop_last):
+    def __init__(self, sampler: Any, batch_size: Optional[int], drop_last: bool) -> None:
         self.batch_size = _count("BatchSampler", "batch_size", batch_size, 1)
         if not isinstance(drop_last, bool):
             raise ValueError(f"BatchSampler: drop_last should be a boolean value, got "
@@ -244,7 +254,7 @@ class BatchSampler(Sampler):
         self.sampler = sampler
         self.drop_last = drop_last
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         batch = []
         for i in self.sampler:
             batch.append(i)
@@ -254,13 +264,13 @@ class BatchSampler(Sampler):
         if batch and not self.drop_last:
             yield batch
 
-    def __len__(self):
+    def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
 # ---------------------------------------------------------------------------- collation
-def default_collate(batch):
+def default_collate(batch: Sequence[Any]) -> Any:
     """Stack a list of samples into a batch: Tensors and arrays -> one stacked Tensor,
     Python floats -> float64, ints -> int64, bools -> bool Tensors; strings stay a list;
     dicts, tuples and lists are collated field by field (tuples and lists give lists)."""
@@ -294,7 +304,7 @@ def default_collate(batch):
                     f"dicts or lists; found {type(elem).__name__}")
 
 
-def default_convert(data):
+def default_convert(data: Any) -> Any:
     """batch_size=None: each sample as is, arrays turned into Tensors."""
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
         return const(data)
@@ -319,10 +329,14 @@ class DataLoader:
     ``persistent_workers`` are accepted and the data is loaded in this process.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
-                 prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
+    def __init__(self, dataset: Any, batch_size: Optional[int] = 1, shuffle: Optional[bool] = None,
+                 sampler: Any = None, batch_sampler: Any = None, num_workers: int = 0,
+                 collate_fn: Optional[Callable[..., Any]] = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn: Any = None,
+                 multiprocessing_context: Any = None,
+                 generator: Union[int, np.random.Generator, None] = None, *,
+                 prefetch_factor: Optional[int] = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "") -> None:
         fn = "DataLoader"
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"{fn}: dataset must have __getitem__ and __len__, got "
@@ -364,10 +378,10 @@ class DataLoader:
             collate_fn = default_collate if batch_sampler is not None else default_convert
         self.collate_fn = collate_fn
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         if self.worker_init_fn is not None and self.num_workers > 0:
             self.worker_init_fn(0)
         if self.batch_sampler is None:

@@ -1,7 +1,10 @@
 """nn.utils: clip_grad_norm_, clip_grad_value_, parameters_to_vector,
 vector_to_parameters (PyTorch's semantics); nn.utils.rnn: sequence packing."""
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +15,8 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
            "vector_to_parameters", "rnn"]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Scale the gradients of ``parameters`` in place so that their total norm is at most
     ``max_norm``; return the total norm from before clipping (a 0-d Tensor, like PyTorch).
 
