@@ -196,7 +196,7 @@ def gate_saturation(rnn, input, hx=None, eps=0.02) -> dict:
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < 0.5:
         raise ValueError(f"gate_saturation: eps must be a number in [0, 0.5), got {eps!r}")
     kinds = _GATE_KINDS.get(mode, (("h", rnn.nonlinearity),))
-    probe = {}
+    probe: dict = {}
     was_training = rnn.training
     object.__setattr__(rnn, "_gate_probe", probe)
     rnn.eval()
@@ -222,7 +222,8 @@ def gate_saturation_reading(rnn, input, hx=None, eps=0.02) -> str:
     most saturated one, e.g. ``"LSTM gate saturation (eps 0.02): l0 i 1% f 3% g 0% o 2%;
     most saturated: f of layer 0 forward (3%): gradients flow"``."""
     sat = gate_saturation(rnn, input, hx, eps)
-    parts, worst = [], (-1.0, None, None)
+    parts: list = []
+    worst: tuple = (-1.0, None, None)
     for (layer, d), gates in sat.items():
         tag = f"l{layer}{'r' if d else ''}"
         parts.append(tag + " " + " ".join(f"{g} {100 * v:.0f}%" for g, v in gates.items()))

@@ -16,8 +16,9 @@ from .stats import check_dim
 
 __all__ = ["sort", "argsort", "topk"]
 
-SortResult = collections.namedtuple("sort", ["values", "indices"])  # torch.return_types.sort
-TopkResult = collections.namedtuple("topk", ["values", "indices"])  # torch.return_types.topk
+# named "sort"/"topk" as torch.return_types.sort/topk (mypy wants the variable's name)
+SortResult = collections.namedtuple("sort", ["values", "indices"])  # type: ignore[name-match]
+TopkResult = collections.namedtuple("topk", ["values", "indices"])  # type: ignore[name-match]
 
 
 def _order(a, d, descending):

@@ -57,7 +57,7 @@ def step_latencies(settings: dict, steps: int, block: int = 25, before=None) -> 
     import chainrule as cr
     from chainrule import _runtime
 
-    out = {k: [] for k in settings}
+    out: dict = {k: [] for k in settings}
     for label, (fn, threads, probe) in settings.items():   # warm-up
         cr.set_num_threads(threads)
         _runtime.contention_probe(probe)

@@ -173,7 +173,9 @@ def run(threads: int = 2, quick: bool = False) -> str:
             str(blocks), "--allreduce-mb", mb]
     one_cmd = [sys.executable] + args + ["--threads", str(p)]
     many_cmd = mpi + ["-n", str(p), sys.executable] + args + ["--threads", "1"]
-    best_one, best_many, many = {}, {}, None
+    best_one: dict = {}
+    best_many: dict = {}
+    many: dict = {}
     for _ in range(rounds):  # alternate: load from other processes hits both alike
         one = _child(one_cmd, p)
         many = _child(many_cmd, 1)

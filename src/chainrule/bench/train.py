@@ -249,7 +249,7 @@ def time_peers_apart(peers, threads: int, quick: bool, rounds: int) -> dict:
     import subprocess
     import sys
 
-    best = {p: {} for p in peers}
+    best: dict = {p: {} for p in peers}
     code = "from chainrule.bench.train import _peer_main; _peer_main()"
     for _ in range(rounds):
         for p in peers:

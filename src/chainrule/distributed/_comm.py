@@ -31,7 +31,7 @@ class ReduceOp(enum.Enum):
 
 
 class _Group:
-    comm = None      # the mpi4py communicator (a duplicate of COMM_WORLD)
+    comm: Any = None  # the mpi4py communicator (a duplicate of COMM_WORLD)
     MPI: Any = None  # the mpi4py.MPI module
     timeout = None   # seconds a collective may take before the job is aborted
     hook: Any = None  # the sys.excepthook that was installed before ours

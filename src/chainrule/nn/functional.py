@@ -23,7 +23,7 @@ from . import _losses as _L
 from ._losses import huber_loss, kl_div, l1_loss, nll_loss, smooth_l1_loss
 from ._activations import elu, gelu, hardtanh, leaky_relu, relu6, silu, softplus
 
-_I64 = np.dtype(np.int64)
+_I64: np.dtype = np.dtype(np.int64)
 
 if TYPE_CHECKING:
     from .._typing import DTypeLike, IntPair, TensorLike
