@@ -54,8 +54,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias=True,
-                    need_dx=True):
-    """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw, db or None).
+                    need_dx=True, need_dw=True):
+    """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw or None,
+    db or None).
 
     dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*C/G + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
     dx[n, c, i, j] = sum over every (k, p, q, r, s) that reads x[n, c, i, j] of dy * w
@@ -88,7 +89,7 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1, *, bias
             dxp[:, :, rows, cols] += np.einsum("ngk,gkcrs->ngcrs", g, wg).reshape(N, C, R, S)
     dx = np.ascontiguousarray(dxp[:, :, ph:ph + H0, pw:pw + W0])  # padding gets no gradient
     db = dy.sum(axis=(0, 2, 3)) if bias else None
-    return (dx if need_dx else None), dw.reshape(w.shape), db
+    return (dx if need_dx else None), (dw.reshape(w.shape) if need_dw else None), db
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
