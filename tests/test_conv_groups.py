@@ -138,6 +138,47 @@ def test_conv_transpose2d_finite_differences():
     assert_grad_close(bt.grad, numerical_grad(lambda v: f(x, w, v), b, dy))
 
 
+@pytest.mark.parametrize("case", [DEPTHWISE[0], GROUPED[0], ((2, 3, 6, 5), (4, 3, 3, 3), 1, 1,
+                                                              1, 1)])
+def test_need_dw_false_skips_only_dw(case):
+    xs, ws, s, p, d, g = case
+    x, w, b, rng = _data(xs, ws, np.float64)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p, d, g).shape)
+    for impl in (ops, ref):
+        full = impl.conv2d_backward(dy, x, w, s, p, d, g)
+        part = impl.conv2d_backward(dy, x, w, s, p, d, g, need_dw=False)
+        assert part[1] is None
+        assert np.array_equal(part[0], full[0]) and np.array_equal(part[2], full[2])
+
+
+def test_conv_transpose2d_frozen_weight_gets_no_gradient(monkeypatch):
+    calls = []
+    real = ops.conv2d_backward
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(ops, "conv2d_backward", spy)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 2, 3, 4)), rng.standard_normal((2, 3, 3, 2))
+    b = rng.standard_normal(3)
+    xt = cr.tensor(x, requires_grad=True)
+    wt, bt = cr.tensor(w), cr.tensor(b, requires_grad=True)
+    y = F.conv_transpose2d(xt, wt, bt, 2, 1, 1)
+    dy = rng.standard_normal(y.array.shape)
+    y.backward(dy)
+    assert wt.grad is None
+    assert calls and all(not c.get("need_dw", True) for c in calls)  # no dW computed at all
+    want = ops.conv2d_forward(dy, w, None, 2, 1)
+    assert_close(xt.grad.array, want, np.float64)
+    assert_close(bt.grad.array, dy.sum(axis=(0, 2, 3)), np.float64)
+    xt2 = cr.tensor(x)
+    bt2 = cr.tensor(b)
+    wt2 = cr.tensor(w, requires_grad=True)
+    F.conv_transpose2d(xt2, wt2, bt2, 2, 1, 1).backward(dy)
+    assert wt2.grad is not None and bt2.grad is None and xt2.grad is None
+
+
 @pytest.mark.parametrize("case", DEPTHWISE[:2] + [((4, 16, 20, 20), (16, 1, 3, 3), 1, 1, 1, 16)])
 def test_depthwise_threads_bitwise(case):
     xs, ws, s, p, d, g = case

@@ -5,6 +5,9 @@
   the flatten size is computed from ``input_size``, so it fits 8x8 digits and 28x28 MNIST.
 - :class:`RNNClassifier` — reads an image row by row (each row one time step) with
   ``nn.RNN`` and classifies from the last hidden state.
+- :func:`resnet20` (:class:`ResNetCIFAR`), :func:`vgg11_bn` (:class:`VGG`),
+  :func:`mobilenet_v1` (:class:`MobileNetV1`) -- CNNs with batch norm for 32x32 images
+  (in chainrule/_cnn_models.py).
 - :class:`SequenceRegressor` — ``nn.RNN`` plus a Linear head on every step, for
   sequence-to-sequence tasks on long sequences (``forward(x, h0) -> (y, h_n)``, the
   shape :func:`chainrule.train.fit_sequence` trains with truncated BPTT).
@@ -21,8 +24,12 @@ import numpy as np
 
 from . import nn
 from ._checks import pair
+from ._cnn_models import (BasicBlock, ResNetCIFAR, resnet20, VGG, vgg11_bn,  # noqa: F401
+                          DepthwiseSeparable, MobileNetV1, mobilenet_v1)
 
 __all__ = ["MLP", "LeNet5", "RNNClassifier", "SequenceRegressor", "GCN", "build"]
+__all__ += ["BasicBlock", "ResNetCIFAR", "resnet20", "VGG", "vgg11_bn", "DepthwiseSeparable",
+            "MobileNetV1", "mobilenet_v1"]
 
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -151,7 +158,8 @@ class SequenceRegressor(nn.Module):
 
 
 def build(name: str, input_shape=(1, 8, 8), num_classes=10):
-    """The CLI's models by name: 'mlp', 'lenet' or 'rnn', sized for ``input_shape`` (C, H, W)."""
+    """The CLI's models by name: 'mlp', 'lenet', 'rnn', 'resnet20', 'vgg11' (vgg11_bn, width
+    16) or 'mobilenet' (mobilenet_v1, width_mult 0.5), sized for ``input_shape`` (C, H, W)."""
     c, h, w = input_shape
     if name == "mlp":
         return MLP(c * h * w, [128, 64], num_classes)
@@ -161,7 +169,16 @@ def build(name: str, input_shape=(1, 8, 8), num_classes=10):
         if c != 1:
             raise ValueError(f"build: the rnn model reads one-channel images, got {c} channels")
         return RNNClassifier(w, 64, num_classes)
-    raise ValueError(f"build: unknown model {name!r}; choose 'mlp', 'lenet' or 'rnn'")
+    if name in CNNS:
+        return CNNS[name](num_classes, c)
+    raise ValueError(f"build: unknown model {name!r}; choose 'mlp', 'lenet', 'rnn', "
+                     f"{', '.join(repr(n) for n in CNNS)}")
+
+
+# the CLI's CNNs (32x32 inputs): name -> f(num_classes, in_channels)
+CNNS = {"resnet20": lambda k, c: resnet20(k, c),
+        "vgg11": lambda k, c: vgg11_bn(k, c),
+        "mobilenet": lambda k, c: mobilenet_v1(k, c, width_mult=0.5)}
 
 
 class GCN(nn.Module):

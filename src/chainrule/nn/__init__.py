@@ -9,6 +9,7 @@ from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLog
                    CrossEntropyLoss, NLLLoss, KLDivLoss)
 from .rnn import RNN
 from .norm import BatchNorm1d, BatchNorm2d
+from .normalization import GroupNorm, LayerNorm, InstanceNorm1d, InstanceNorm2d
 from .dropout import Dropout, Dropout2d
 from .conv import Conv1d, ConvTranspose2d
 from .pool_modules import (MaxUnpool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxPool1d,
@@ -29,3 +30,4 @@ __all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", "Li
            "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "LSTM", "GRU", "RNNCell", "LSTMCell",
            "GRUCell", "Embedding", "EmbeddingBag"]
 __all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]
+__all__ += ["GroupNorm", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d"]

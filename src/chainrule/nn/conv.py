@@ -94,7 +94,7 @@ def conv_transpose2d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = Non
     shape = (N, Cout) + out
     check_numel(fn, "the output (N, C_out, Ho, Wo)", shape)
     y, _, _ = ops.conv2d_backward(xd, np.zeros(shape, xd.dtype), wd, stride, padding,
-                                  dilation, groups, bias=False)
+                                  dilation, groups, bias=False, need_dw=False)
     if b is not None:
         if b.array.shape != (Cout,):
             raise ValueError(f"{fn}: bias must have shape ({Cout},), got {b.array.shape}")
@@ -105,12 +105,16 @@ def conv_transpose2d(x: TensorLike, w: TensorLike, b: Optional[TensorLike] = Non
         g = g[None] if unbatched else g
         dx = ops.conv2d_forward(g, wd, None, stride, padding, dilation, groups) \
             if x.requires_grad else None
-        _, dw, _ = ops.conv2d_backward(xd, g, wd, stride, padding, dilation, groups,
-                                       bias=False, need_dx=False)
+        dw = None
+        if w.requires_grad:  # a frozen weight costs no dW
+            _, dw, _ = ops.conv2d_backward(xd, g, wd, stride, padding, dilation, groups,
+                                           bias=False, need_dx=False)
         if unbatched and dx is not None:
             dx = dx[0]
         grads = (dx, dw)
-        return grads if b is None else grads + (g.sum(axis=(0, 2, 3)),)
+        if b is None:
+            return grads
+        return grads + (g.sum(axis=(0, 2, 3)) if b.requires_grad else None,)
     return make(y[0] if unbatched else y, parents, backward)
 
 

@@ -499,6 +499,8 @@ from .norm import batch_norm  # noqa: E402
 from .dropout import dropout, dropout2d  # noqa: E402
 from .conv import conv1d, conv_transpose2d  # noqa: E402
 __all__ += ["batch_norm", "dropout", "dropout2d", "conv1d", "conv_transpose2d"]
+from .normalization import group_norm, layer_norm, instance_norm  # noqa: E402
+__all__ += ["group_norm", "layer_norm", "instance_norm"]
 from .sparse import embedding, embedding_bag  # noqa: E402  (uses nn.modules)
 from ._tensor_fns import (cosine_similarity, logsigmoid, normalize, one_hot, pad,  # noqa: E402
                           pairwise_distance)

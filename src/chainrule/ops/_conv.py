@@ -108,12 +108,15 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
-                    groups: int = 1, *, bias=True, need_dx: bool = True) -> Tuple[Any, Any, Any]:
+                    groups: int = 1, *, bias=True, need_dx: bool = True,
+                    need_dw: bool = True) -> Tuple[Any, Any, Any]:
     """Gradients of y = conv2d(x, w, b, stride, padding, dilation, groups) given dy = dL/dy.
 
     dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S)
     -> dx (N, C, H, W), dw (K, C / groups, R, S), db (K,) (None if bias=False)
-    need_dx=False skips dx (returned as None): a first layer's input needs no gradient.
+    need_dx=False skips dx (returned as None): a first layer's input needs no gradient;
+    need_dw=False skips dw (None): a frozen weight, or conv_transpose2d's forward (which
+    only wants dx, and whose x is then never read).
     """
     fn = "conv2d_backward"
     dy = as_float_array(fn, "dy", dy, 4)
@@ -130,7 +133,7 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
                          f"w {w.shape}, stride {stride}, padding {padding}, dilation "
                          f"{dilation}, groups {groups}, got {dy.shape}")
     dx = np.zeros(x.shape, dtype=dt) if need_dx else None
-    dw = np.zeros(w.shape, dtype=dt)
+    dw = np.zeros(w.shape, dtype=dt) if need_dw else None
     db = np.zeros(w.shape[0], dtype=dt) if bias else None
     # pick the fused specialisation by dtype: dispatch cannot infer it from a None dx
     sig = "float" if dt == np.float32 else "double"
@@ -142,10 +145,12 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
         Cg = x.shape[1] // groups
         for g, xg, wg, ks in _group_slices(x, w, groups):
             dxg = np.zeros(xg.shape, dtype=dt) if need_dx else None
-            dwg, dbg = np.zeros(wg.shape, dtype=dt), np.zeros(wg.shape[0], dt) if bias else None
+            dwg = np.zeros(wg.shape, dtype=dt) if need_dw else None
+            dbg = np.zeros(wg.shape[0], dt) if bias else None
             _kernels.conv2d_backward[sig](dxg, dwg, dbg, np.ascontiguousarray(dy[:, ks]), xg, wg,
                                           stride, padding, dilation)
-            dw[ks] = dwg
+            if need_dw:
+                dw[ks] = dwg
             if bias:
                 db[ks] = dbg  # type: ignore[index]  # not None here (see the flags)
             if need_dx:

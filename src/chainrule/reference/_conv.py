@@ -59,8 +59,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
-                    groups: int = 1, *, bias=True, need_dx: bool = True) -> Tuple[Any, Any, Any]:
-    """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw, db or None).
+                    groups: int = 1, *, bias=True, need_dx: bool = True,
+                    need_dw: bool = True) -> Tuple[Any, Any, Any]:
+    """dy (N, K, P, Q), x (N, C, H, W), w (K, C / groups, R, S) -> (dx or None, dw or None,
+    db or None).
 
     dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*C/G + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
     dx[n, c, i, j] = sum over every (k, p, q, r, s) that reads x[n, c, i, j] of dy * w
@@ -93,7 +95,7 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
             dxp[:, :, rows, cols] += np.einsum("ngk,gkcrs->ngcrs", g, wg).reshape(N, C, R, S)
     dx = np.ascontiguousarray(dxp[:, :, ph:ph + H0, pw:pw + W0])  # padding gets no gradient
     db = dy.sum(axis=(0, 2, 3)) if bias else None
-    return (dx if need_dx else None), dw.reshape(w.shape), db
+    return (dx if need_dx else None), (dw.reshape(w.shape) if need_dw else None), db
 
 
 def im2col(x: np.ndarray, kernel_size, stride=1, padding=0, dilation=1) -> np.ndarray:

@@ -1,5 +1,6 @@
 """``python -m chainrule train``: LeNet-5 (or an MLP / RNN / LSTM / bidirectional GRU, the
-recurrent ones reading the images row by row) on the bundled 8x8 digits or MNIST;
+recurrent ones reading the images row by row, or the CNNs resnet20 / vgg11 / mobilenet on
+32x32 inputs) on the bundled 8x8 digits, MNIST or ``--data path.npz`` (see image_data.py);
 argument parsing, data loading, the run folder (checkpoint, metrics.json, curves.png).
 
 Expected failures print one line ``chainrule train: error: ...`` to stderr, no traceback:
@@ -36,6 +37,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gcn": dict(epochs=200, batch_size=1, optimizer="adam"),  # full batch: one step per epoch
     "lstm": dict(epochs=20, batch_size=32, optimizer="adam"),  # rows as steps: seqmodels.py
     "gru": dict(epochs=20, batch_size=32, optimizer="adam"),   # bidirectional GRU
+    # CNNs with batch norm on 32x32 inputs (the digits upsampled 4x, see image_data.py);
+    # 3 epochs already reached 92.8-97.2% test accuracy on the digits (seed 0)
+    "resnet20": dict(epochs=5, batch_size=64, optimizer="sgd"),
+    "vgg11": dict(epochs=5, batch_size=64, optimizer="sgd"),
+    "mobilenet": dict(epochs=5, batch_size=64, optimizer="sgd"),
 }
 DEFAULT_LR = {("lenet", "sgd"): 0.05, ("lenet", "adam"): 3e-3,
               ("mlp", "sgd"): 0.05, ("mlp", "adam"): 2e-3,
@@ -43,6 +49,9 @@ DEFAULT_LR = {("lenet", "sgd"): 0.05, ("lenet", "adam"): 3e-3,
               ("gcn", "sgd"): 0.1, ("gcn", "adam"): 0.01,
               ("lstm", "sgd"): 0.05, ("lstm", "adam"): 5e-3,
               ("gru", "sgd"): 0.05, ("gru", "adam"): 5e-3}
+for _m in ("resnet20", "vgg11", "mobilenet"):
+    DEFAULT_LR[(_m, "sgd")], DEFAULT_LR[(_m, "adam")] = 0.05, 2e-3
+CNN_MODELS = ("resnet20", "vgg11", "mobilenet")
 
 
 def add_cli_arguments(parser) -> None:
@@ -63,6 +72,11 @@ def add_cli_arguments(parser) -> None:
                         help="output folder (default ./runs/<timestamp>)")
     parser.add_argument("--mnist", default=None, metavar="DIR",
                         help="train on MNIST IDX files in DIR instead of the bundled digits")
+    parser.add_argument("--data", default=None, metavar="NPZ",
+                        help="train on images from an .npz: x (N, C, H, W) float or uint8, y "
+                             "(N,) int labels, optionally x_test/y_test (else 20%% held out); "
+                             "resnet20/vgg11/mobilenet get inputs below 32x32 upsampled or "
+                             "padded to 32x32")
     parser.add_argument("--graph", default=None, metavar="NPZ",
                         help="with --model gcn: a graph .npz (x, edge_index, y, train_mask, "
                              "val_mask, test_mask) instead of the bundled karate club")
@@ -102,6 +116,10 @@ def _settings(args) -> dict:
          "lr": args.lr if args.lr is not None else DEFAULT_LR[(args.model, opt_name)],
          "seed": args.seed,
          "data": os.path.abspath(args.mnist) if args.mnist else "digits"}
+    if getattr(args, "data", None):
+        if args.mnist:
+            raise CLIError("--data and --mnist exclude each other")
+        s["data"] = os.path.abspath(args.data)
     if args.model == "gcn":
         graph = getattr(args, "graph", None)
         s["data"] = os.path.abspath(graph) if graph else "karate"
@@ -138,6 +156,14 @@ def _check_resume(ckpt, settings, force) -> int:
 
 def _load_data(args):
     from .. import data
+    if getattr(args, "data", None):
+        from .image_data import load_npz
+        if not os.path.isfile(args.data):
+            raise CLIError(f"--data {args.data}: no such file")
+        try:
+            return load_npz(args.data) + (f"images from {args.data}",)
+        except (OSError, ValueError, EOFError) as e:
+            raise CLIError(f"cannot read --data: {e}", 1) from None
     if not args.mnist:
         x, y = data.load_digits()
         x_train, x_test, y_train, y_test = data.train_test_split(x, y, test_fraction=0.2,
@@ -246,7 +272,7 @@ def _run(args) -> int:
     done = _check_resume(ckpt, settings, getattr(args, "force", False)) if args.resume else 0
     if args.threads is not None:
         cr.set_num_threads(args.threads)
-    elif not args.mnist:
+    elif not (args.mnist or getattr(args, "data", None) or args.model in CNN_MODELS):
         cr.set_num_threads(1)
     elif distributed:  # the ranks on this node share its cores
         from ..distributed._comm import local_world_size
@@ -258,16 +284,32 @@ def _run(args) -> int:
     t_start = time.perf_counter()
     x_train, y_train, x_test, y_test, source = _load_data(args)
     _prepare_out(out)
+    if args.model in CNN_MODELS:  # 32x32 inputs (the digits upsampled 4x, MNIST padded)
+        from .image_data import to_cnn_size
+        side = x_train.shape[2:]
+        x_train, x_test = to_cnn_size(x_train), to_cnn_size(x_test)
+        if x_train.shape[2:] != side:
+            source += f", {side[0]}x{side[1]} brought to {x_train.shape[2]}x{x_train.shape[3]}"
+    if args.model == "vgg11" and x_train.shape[2:] != (32, 32):
+        raise CLIError(f"--model vgg11 needs 32x32 images (5 max pools), got "
+                       f"{x_train.shape[2]}x{x_train.shape[3]}")
+    num_classes = 10  # the digits and MNIST; --data: the largest label + 1
+    if getattr(args, "data", None):
+        num_classes = max(2, int(np.concatenate([y_train, y_test]).max()) + 1)
     # standardize with the training set's statistics (the test set never informs training)
     mean, std = float(x_train.mean()), float(x_train.std())
     x_train = ((x_train - mean) / std).astype(np.float32)
     x_test = ((x_test - mean) / std).astype(np.float32)
     cr.manual_seed(args.seed)
     build = models.build_sequence_model if args.model in ("lstm", "gru") else models.build
-    model = build(args.model, x_train.shape[1:], 10)
+    try:
+        model = build(args.model, x_train.shape[1:], num_classes)
+    except ValueError as e:
+        raise CLIError(f"--model {args.model}: {e}") from None
     opt: optim.Optimizer
     if opt_name == "sgd":
-        opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        wd = 5e-4 if args.model in CNN_MODELS else 0.0  # He et al.'s CIFAR setting
+        opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
     else:
         opt = optim.Adam(model.parameters(), lr=lr)
     loader = data.DataLoader((x_train, y_train), batch_size=batch_size, shuffle=True,
@@ -281,6 +323,7 @@ def _run(args) -> int:
           f"'val' below is the held-out test split",
           flush=True)
     extra = {"model": args.model, "input_shape": list(x_train.shape[1:]),
+             "num_classes": num_classes,
              "input_mean": mean, "input_std": std, "settings": settings}
     if args.resume:
         say(f"resuming {ckpt}: {done} of {epochs} epochs done", flush=True)
