@@ -150,7 +150,7 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
             _kernels.conv2d_backward[sig](dxg, dwg, dbg, np.ascontiguousarray(dy[:, ks]), xg, wg,
                                           stride, padding, dilation)
             if need_dw:
-                dw[ks] = dwg
+                dw[ks] = dwg  # type: ignore[index]  # not None here (see the flags)
             if bias:
                 db[ks] = dbg  # type: ignore[index]  # not None here (see the flags)
             if need_dx:
