@@ -19,6 +19,7 @@ NOT_KERNELS = {
     "set_num_threads", "get_num_threads",           # chainrule._runtime
     "isa", "isa_detected", "set_isa",               # chainrule._runtime (CPU runtime)
     "gemm_path", "gemm_set_path", "gemm_set_blocks",  # GEMM micro-kernel choice, tests
+    "gemm_set_skinny",                              # GEMM skinny path on/off, tests
     "rnn_path", "rnn_set_path",                     # RNN step-kernel choice, tests
     "cpu_clock_ghz",                                # clock probe for bench's % of peak
     "heap_keep_freed",                              # glibc mallopt, _runtime.tune_heap

@@ -25,6 +25,7 @@ cdef extern from "chainrule.h" nogil:
                      double beta, double *C, int64_t ldc,
                      const double *bias_n, const double *bias_m, int act)
     void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
+    void cr_gemm_set_skinny(int mode)
 
     # ---- linear.h ----
     void cr_linear_forward_f32(float *out, const float *inp, const float *weight,
