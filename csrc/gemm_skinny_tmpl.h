@@ -65,7 +65,7 @@ static int CR_FN(gemm_skinny)(int ta, int tb, int64_t M, int64_t N, int64_t K, T
     /* axpy: K in chunks whose rb x kc block of the big operand stays in L1 (and its kc
      * pages in the TLB) while every thin column passes over it */
     const int64_t kc_l1 = SKINNY_AXPY_BYTES / (rb * (int64_t)sizeof(T));
-    const int64_t kc = dot ? K : kc_l1 > 32 ? kc_l1 : 32;
+    const int64_t kc = dot ? K : kc_l1 > 16 ? kc_l1 : 16;
     /* thread ranges in units of rb rows (of 8 when there are too few blocks) */
     const int64_t unit = cdiv(big, rb) >= nt ? rb : 8;
     const int64_t units = cdiv(big, unit);
