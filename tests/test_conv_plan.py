@@ -11,7 +11,7 @@ import pytest
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ALGOS = ["auto", "im2col", "implicit"]
+ALGOS = ["auto", "im2col", "implicit", "winograd"]
 IMPLICIT = {"implicit", "implicit_dw", "implicit_conv"}
 
 # (x shape, w shape, stride, padding, dilation, groups): stride-1 3x3 with few and with
@@ -60,6 +60,8 @@ def test_every_algorithm_matches_the_reference(algo, dtype, case, rng):
     algs = {plan[k]["algorithm"] for k in ("forward", "dx", "dw")}
     if algo == "im2col" or dtype == np.float64:
         assert algs <= {"im2col", "pointwise"}, plan
+    winograd = dtype == np.float32 and ws[2:] == (3, 3) and s == 1 and d == 1
+    assert (plan["forward"]["algorithm"] == "winograd") == (algo == "winograd" and winograd), plan
 
 
 def test_forced_algorithms_take_their_paths():
@@ -114,6 +116,44 @@ def test_the_plan_reports_what_runs(dtype, case, rng):
             xs, ws, s, p, d, dtype)
         assert plan["dw"]["workspace_bytes"] == ops.conv2d_workspace_bytes(
             xs, ws, s, p, d, dtype, backward=True)
+
+
+# stride-1 3x3 layers: odd sizes, padding 0-2, a P or Q of 1 and odd (half tiles), many channels
+WINOGRAD = [((2, 3, 9, 7), (5, 3, 3, 3), 1), ((1, 8, 6, 5), (131, 8, 3, 3), 0),
+            ((2, 64, 14, 14), (64, 64, 3, 3), 1), ((1, 4, 5, 5), (3, 4, 3, 3), 2),
+            ((2, 256, 7, 7), (32, 256, 3, 3), 1), ((3, 2, 3, 8), (4, 2, 3, 3), 0)]
+
+
+@pytest.mark.parametrize("xs,ws,pad", WINOGRAD)
+def test_winograd_error_is_bounded(xs, ws, pad, rng):
+    """Winograd F(2x2, 3x3) in float32 against the float64 definition: every output within
+    8 eps32 of the sum of |terms| (conv(|x|, |w|) + |b|; measured: <= 1.4, as the direct
+    sum), also with a small workspace limit that cuts images into blocks of tile rows, and
+    the same bits on 1 and 2 threads."""
+    import chainrule as cr
+    x, w, b = _data(rng, xs, ws, np.float32)
+    want = ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                              1, pad)
+    terms = ref.conv2d_forward(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
+                               np.abs(b).astype(np.float64), 1, pad)
+    limit = ops.get_workspace_limit()
+    outs = []
+    try:
+        _runtime.set_conv_algo("winograd")
+        for threads, lim in [(2, limit), (1, limit), (2, 4 * 16 * ws[0] * xs[1] + 1)]:
+            cr.set_num_threads(threads)
+            ops.set_workspace_limit(lim)
+            plan = ops.conv2d_plan(xs, ws, 1, pad)["forward"]
+            assert plan["algorithm"] == "winograd"
+            outs.append(ops.conv2d_forward(x, w, b, 1, pad))
+        assert plan["blocking"]["tile_rows_per_block"] == 1  # the small limit
+    finally:
+        _runtime.set_conv_algo(None)
+        ops.set_workspace_limit(limit)
+    for y in outs:
+        err = np.abs(y - want) / (np.finfo(np.float32).eps * terms)
+        assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
+    np.testing.assert_array_equal(outs[1], outs[0])  # blocks depend on sizes and limit only
 
 
 def test_depthwise_plan():

@@ -38,16 +38,16 @@ def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple paddi
     return cr_conv2d_workspace_bytes(&d, which, elsize)
 
 
-_CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv")
+_CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd")
 
 
 def conv_algo():
-    """The convolution algorithm setting: "auto", "im2col" or "implicit"."""
+    """The convolution algorithm setting: "auto", "im2col", "implicit" or "winograd"."""
     return cr_conv_algo_name(cr_conv_algo()).decode()
 
 
 def conv_set_algo(name=None):
-    """Force a convolution algorithm ("auto", "im2col", "implicit"; None = the default:
+    """Force a convolution algorithm ("auto", "im2col", "implicit", "winograd"; None = the default:
     CHAINRULE_CONV_ALGO, else auto). ValueError for an unknown name."""
     if name is None:
         cr_conv_set_algo(-1)
@@ -55,7 +55,7 @@ def conv_set_algo(name=None):
     cdef int a = cr_conv_algo_from_name(str(name).encode())
     if a < 0:
         raise ValueError(f"set_conv_algo: unknown algorithm {name!r} "
-                         f"(expected 'auto', 'im2col' or 'implicit')")
+                         f"(expected 'auto', 'im2col', 'implicit' or 'winograd')")
     cr_conv_set_algo(a)
 
 

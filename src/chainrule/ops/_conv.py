@@ -58,6 +58,9 @@ def _step(info, which):
     if algo in ("im2col", "pointwise"):
         blocking = dict(images_per_block=info["G"], rows_per_block=info["rows"],
                         columns=info["cols"], blocks=info["blocks"])
+    elif algo == "winograd":
+        blocking = dict(tile_rows_per_block=info["rows"], tiles_per_block=info["cols"],
+                        blocks=info["blocks"])
     return dict(algorithm=algo, threads=info["threads"], blocking=blocking,
                 workspace_bytes=info["ws_bytes"])
 
@@ -65,15 +68,18 @@ def _step(info, which):
 def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dtype=np.float32):
     """What conv2d_forward / conv2d_backward will run for these shapes, with the current
     thread count, workspace limit, instruction set and algorithm setting
-    (CHAINRULE_CONV_ALGO / chainrule._runtime.set_conv_algo: "auto", "im2col", "implicit").
+    (CHAINRULE_CONV_ALGO / chainrule._runtime.set_conv_algo: "auto", "im2col", "implicit",
+    "winograd").
 
     Returns {"algo": the setting, "groups": groups, "forward": step, "dx": step, "dw": step}
     where step = {"algorithm", "threads", "blocking", "workspace_bytes"}. algorithm is
     "im2col" (im2col + matrix products), "pointwise" (1x1 stride 1: the image is the
     matrix), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
     "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
-    kernel) or "depthwise". blocking (im2col paths): images per block, output rows per block,
-    columns and blocks. dx and dw run in one call: both report its total workspace_bytes.
+    kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers, only when
+    forced: its rounding error is a few times the direct sum's) or "depthwise". blocking
+    (im2col paths): images per block, output rows per block, columns and blocks; winograd:
+    tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers run the plan shown once per group.
     """
     fn = "conv2d_plan"
