@@ -44,6 +44,34 @@ int64_t cr_conv_get_workspace_limit(void);
  * allocates for these sizes with the current thread count, workspace limit and elsize. */
 int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize);
 
+/* Algorithm override (conv_plan.c; the one place that reads CHAINRULE_CONV_ALGO, at the
+ * first call, like CHAINRULE_ISA in cpu.c): CR_CONV_ALGO_AUTO picks the path per shape;
+ * IM2COL forces im2col + matrix products everywhere; IMPLICIT takes the float32 paths
+ * without im2col wherever they can run (AVX-512, stride 1, not 1x1, the padded copy under
+ * the workspace limit; the size heuristics of AUTO are dropped), im2col elsewhere;
+ * WINOGRAD runs the forward of float32 stride-1 undilated 3x3 layers as Winograd
+ * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO.
+ * cr_conv_set_algo(-1) restores the default (the environment, else auto). Results of every
+ * algorithm agree with the definition within rounding. */
+enum { CR_CONV_ALGO_AUTO = 0, CR_CONV_ALGO_IM2COL = 1, CR_CONV_ALGO_IMPLICIT = 2,
+       CR_CONV_ALGO_WINOGRAD = 3 };
+int cr_conv_algo(void);
+int cr_conv_set_algo(int algo);              /* returns the algorithm set */
+const char *cr_conv_algo_name(int algo);     /* "auto", "im2col", "implicit", "winograd" */
+int cr_conv_algo_from_name(const char *name); /* -1 for an unknown name */
+
+/* What a forward (which = 0) or backward (1) call will run, from its plan: path of the
+ * forward or of dx / dw (CR_CONV_PATH_*), threads, blocking of the im2col path (images per
+ * block G, output rows per block, columns, blocks) and all scratch bytes. */
+enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICIT = 2,
+       CR_CONV_PATH_IMPLICIT_DW = 3, CR_CONV_PATH_DX_AS_CONV = 4, CR_CONV_PATH_WINOGRAD = 5 };
+typedef struct {
+    int path, dx_path, dw_path, threads;
+    int64_t G, rows, cols, blocks, ws_bytes;
+} cr_conv2d_plan_info;
+void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d, int which,
+                             int64_t elsize);
+
 /* im2col of one image for output rows [p0, p1):
  *   col[(c*R + r)*S + s][(p - p0)*Q + q] = x[c, p*sh - ph + r*dh, q*sw - pw + s*dw] (0 outside)
  * col: (C*R*S, (p1-p0)*Q); im: (C, H, W). col2im is its exact adjoint and ACCUMULATES. */

@@ -103,6 +103,9 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (N == 0) return 0;
     conv_plan pl;
     conv_plan_make(&pl, d, 0, sizeof(T));
+#if CONV_F32
+    if (pl.path == CONV_WINOGRAD) return conv_forward_winograd_f32(out, inp, weight, bias, d, &pl);
+#endif
 #if CONV_F32 && defined(CR_X86)
     if (pl.path == CONV_IMPLICIT) return conv_forward_implicit_f32(out, inp, weight, bias, d, &pl, 0);
 #endif

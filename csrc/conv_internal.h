@@ -21,6 +21,7 @@ enum {
     CONV_GEMM = 0,        /* im2col + matrix products, both dtypes */
     CONV_IMPLICIT = 1,    /* forward: implicit im2col; backward: dx, dw, db in place (small dw) */
     CONV_IMPLICIT_DW = 2, /* backward: dw, db in place (dx as a convolution, see dx_as_conv) */
+    CONV_WINOGRAD = 3,    /* forward: Winograd F(2x2, 3x3), float32 (conv_winograd.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -31,7 +32,8 @@ typedef struct {
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the implicit forward of dd */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
-    conv_blocking bl;   /* CONV_GEMM: the blocks */
+    conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
+                         * cols = tiles per block */
     int64_t nblocks;    /* CONV_GEMM: number of blocks of bl.G images */
     int by_block;       /* CONV_GEMM forward and dx: threads take whole blocks (else they
                          * work inside each block in turn) */
@@ -42,6 +44,10 @@ typedef struct {
 
 /* which: 0 forward, 1 backward; elsize: 4 (float32) or 8 (float64). d->N > 0. */
 void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t elsize);
+
+/* conv_winograd.c: the Winograd forward (plan path CONV_WINOGRAD). */
+int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
+                              const cr_conv2d_dims *d, const conv_plan *pl);
 
 /* 1x1 kernel, stride 1, no padding: the image itself is the im2col matrix. */
 static inline int conv_is_pointwise(const cr_conv2d_dims *d) {

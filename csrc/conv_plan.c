@@ -42,6 +42,35 @@ int cr_conv2d_dims_init(cr_conv2d_dims *d) {
 }
 
 
+/* ---- algorithm override (conv.h) ---- */
+static const char *const algo_names[] = {"auto", "im2col", "implicit", "winograd"};
+static volatile int g_algo = -1; /* -1: not yet read from the environment */
+
+const char *cr_conv_algo_name(int algo) {
+    return algo >= CR_CONV_ALGO_AUTO && algo <= CR_CONV_ALGO_WINOGRAD ? algo_names[algo] : "unknown";
+}
+
+int cr_conv_algo_from_name(const char *name) {
+    if (name == NULL) return -1;
+    for (int a = CR_CONV_ALGO_AUTO; a <= CR_CONV_ALGO_WINOGRAD; a++)
+        if (strcmp(name, algo_names[a]) == 0) return a;
+    return -1;
+}
+
+int cr_conv_set_algo(int algo) {
+    if (algo < 0 || algo > CR_CONV_ALGO_WINOGRAD) { /* the default: environment, else auto */
+        algo = cr_conv_algo_from_name(getenv("CHAINRULE_CONV_ALGO"));
+        if (algo < 0) algo = CR_CONV_ALGO_AUTO;
+    }
+    g_algo = algo;
+    return algo;
+}
+
+int cr_conv_algo(void) {
+    int a = g_algo;
+    return a >= 0 ? a : cr_conv_set_algo(-1);
+}
+
 #define CONV_TARGET_COLS 512 /* below this many columns the products lose speed */
 
 static conv_blocking blocking(const cr_conv2d_dims *d, int64_t elsize) {
@@ -80,8 +109,9 @@ static int dw_small(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S 
  * the product itself. Wide columns: nw = (P-1)*Wp + Q; the last row ends at xp's end. */
 static int implicit_fwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
 #ifdef CR_X86
-    if (elsize != 4 || !conv_avx512() || d->sh != 1 || d->sw != 1 || d->K > 128 ||
-        conv_is_pointwise(d))
+    const int algo = cr_conv_algo();
+    if (algo == CR_CONV_ALGO_IM2COL || elsize != 4 || !conv_avx512() || d->sh != 1 ||
+        d->sw != 1 || (d->K > 128 && algo != CR_CONV_ALGO_IMPLICIT) || conv_is_pointwise(d))
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
@@ -129,6 +159,13 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     return dd->P == d->H && dd->Q == d->W && implicit_fwd_ok(dd, 4);
 }
 
+/* Winograd F(2x2, 3x3) forward (conv_winograd.c): only when asked for (its rounding differs
+ * more from the definition), float32, 3x3, stride 1, no dilation. */
+static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return cr_conv_algo() == CR_CONV_ALGO_WINOGRAD && elsize == 4 && d->R == 3 && d->S == 3 &&
+           d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1;
+}
+
 /* tiny problems stay serial: a fork costs more than they do */
 #define CONV_THREAD_MIN_WORK 32768.0
 
@@ -137,6 +174,22 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t); /* the implicit row offsets */
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
+    if (which == 0 && winograd_ok(d, elsize)) {
+        /* U (16 K C), then V (16 C T) and M (16 K T) for T tiles: whole tile rows, as many
+         * as the limit allows (one at least) */
+        const int64_t TQ = (d->Q + 1) / 2, TP = (d->P + 1) / 2;
+        int64_t rows = (g_ws_limit / elsize - 16 * K * d->C) / (16 * (d->C + K) * TQ);
+        rows = rows < 1 ? 1 : rows > TP ? TP : rows;
+        pl->path = CONV_WINOGRAD;
+        pl->bl.G = 1;
+        pl->bl.rows = rows;
+        pl->bl.cols = rows * TQ;
+        pl->nblocks = d->N * ((TP + rows - 1) / rows);
+        pl->ws_elems = 16 * K * d->C + 16 * (d->C + K) * pl->bl.cols;
+        pl->ws_threads = 1;
+        pl->ws_bytes = pl->ws_elems * elsize;
+        return;
+    }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
         pl->path = CONV_IMPLICIT;
         if (pl->nt > d->N) pl->nt = (int)d->N; /* threads take whole images */
@@ -184,6 +237,36 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     pl->ws_threads = which == 1 || pl->by_block ? pl->nt : 1;
     pl->ws_bytes = pl->ws_threads * pl->ws_elems * elsize;
     if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+}
+
+/* The plan, as conv.h reports it. */
+void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d, int which,
+                             int64_t elsize) {
+    conv_plan pl;
+    memset(info, 0, sizeof *info);
+    if (d->N == 0) return;
+    conv_plan_make(&pl, d, which, elsize);
+    const int gemm = conv_is_pointwise(d) ? CR_CONV_PATH_POINTWISE : CR_CONV_PATH_IM2COL;
+    info->threads = pl.nt;
+    info->ws_bytes = pl.ws_bytes;
+    if (pl.path == CONV_GEMM || pl.path == CONV_WINOGRAD) {
+        info->G = pl.bl.G;
+        info->rows = pl.bl.rows;
+        info->cols = pl.bl.cols;
+        info->blocks = pl.nblocks;
+    }
+    if (which == 0) {
+        info->path = pl.path == CONV_IMPLICIT   ? CR_CONV_PATH_IMPLICIT
+                     : pl.path == CONV_WINOGRAD ? CR_CONV_PATH_WINOGRAD
+                                                : gemm;
+        return;
+    }
+    info->path = info->dw_path = pl.path == CONV_IMPLICIT      ? CR_CONV_PATH_IMPLICIT
+                                 : pl.path == CONV_IMPLICIT_DW ? CR_CONV_PATH_IMPLICIT_DW
+                                                               : gemm;
+    info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
+                    : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
+                                             : gemm;
 }
 
 /* The plan's figure: exactly what the call allocates. */

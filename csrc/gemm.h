@@ -32,6 +32,10 @@ void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
  * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). */
 void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc);
 
+/* The skinny path (C with a side of at most 32, read like a GEMV; gemm_skinny_tmpl.h):
+ * mode -1 = chosen by size (the default), 0 = never, 1 = whenever a side is <= 32 (tests). */
+void cr_gemm_set_skinny(int mode);
+
 #ifdef __cplusplus
 }
 #endif

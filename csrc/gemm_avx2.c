@@ -10,6 +10,19 @@
 #include "cpu.h"
 #include "gemm_ukr.h"
 
+/* fixed-order horizontal sums for the skinny kernels */
+static inline float hsum_f32(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+static inline double hsum_f64(__m256d v) {
+    __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    x = _mm_add_sd(x, _mm_unpackhi_pd(x, x));
+    return _mm_cvtsd_f64(x);
+}
+
 #define T float
 #define SUF f32
 #define VT __m256
@@ -26,6 +39,13 @@
 #define V_STOREU _mm256_storeu_ps
 #define S_FMA fmaf
 #include "gemm_avx2_tmpl.h"
+#define V_HSUM hsum_f32
+#define FN_DOT cr_skinny_dot_f32_avx2
+#define FN_AXPY cr_skinny_axpy_f32_avx2
+#include "gemm_skinny_simd_tmpl.h"
+#undef V_HSUM
+#undef FN_DOT
+#undef FN_AXPY
 #undef T
 #undef SUF
 #undef VT
@@ -58,6 +78,13 @@
 #define V_STOREU _mm256_storeu_pd
 #define S_FMA fma
 #include "gemm_avx2_tmpl.h"
+#define V_HSUM hsum_f64
+#define FN_DOT cr_skinny_dot_f64_avx2
+#define FN_AXPY cr_skinny_axpy_f64_avx2
+#include "gemm_skinny_simd_tmpl.h"
+#undef V_HSUM
+#undef FN_DOT
+#undef FN_AXPY
 #undef T
 #undef SUF
 #undef VT

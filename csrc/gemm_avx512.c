@@ -36,6 +36,15 @@
 #define FN_PACKED cr_ukr_f32_avx512_packed
 #define FN_STRIDED cr_ukr_f32_avx512_strided
 #include "gemm_avx512_tmpl.h"
+#define V_STOREU _mm512_storeu_ps
+#define V_HSUM _mm512_reduce_add_ps
+#define FN_DOT cr_skinny_dot_f32_avx512
+#define FN_AXPY cr_skinny_axpy_f32_avx512
+#include "gemm_skinny_simd_tmpl.h"
+#undef V_STOREU
+#undef V_HSUM
+#undef FN_DOT
+#undef FN_AXPY
 #undef T
 #undef VT
 #undef MASKT
@@ -81,6 +90,11 @@
 #define FN_PACKED cr_ukr_f64_avx512_packed
 #define FN_STRIDED cr_ukr_f64_avx512_strided
 #include "gemm_avx512_tmpl.h"
+#define V_STOREU _mm512_storeu_pd
+#define V_HSUM _mm512_reduce_add_pd
+#define FN_DOT cr_skinny_dot_f64_avx512
+#define FN_AXPY cr_skinny_axpy_f64_avx512
+#include "gemm_skinny_simd_tmpl.h"
 
 /* ---- transposing pack -------------------------------------------------------------
  * dst[p*W + r] = src[r*ld + p] for r < R, p < kc, and 0 for R <= r < W: the packing of a

@@ -33,3 +33,28 @@ void CR_CAT3(cr_ukr_, SUF, _generic)(CR_UKR_ARGS(T)) {
         }
     }
 }
+
+/* Skinny-GEMM kernels (gemm_ukr.h): one sum per element over p in order. */
+void CR_CAT3(cr_skinny_dot_, SUF, _generic)(CR_SKINNY_ARGS(T)) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const T *ai = a + i * lda, *bj = b + j * ldb;
+            T s = 0;
+            for (int64_t p = 0; p < k; p++) s += ai[p] * bj[p];
+            (void)accum;
+            out[i * ors + j * ocs] = s;
+        }
+}
+
+void CR_CAT3(cr_skinny_axpy_, SUF, _generic)(CR_SKINNY_ARGS(T)) {
+    for (int64_t j = 0; j < n; j++) {
+        T *o = out + j * ocs;
+        if (!accum)
+            for (int64_t i = 0; i < rows; i++) o[i * ors] = 0;
+        for (int64_t p = 0; p < k; p++) { /* vectorizable over i */
+            const T *ap = a + p * lda;
+            const T bpj = b[p * ldb + j];
+            for (int64_t i = 0; i < rows; i++) o[i * ors] += ap[i] * bpj;
+        }
+    }
+}

@@ -226,6 +226,8 @@ static void CR_FN(gemm_k0)(int64_t M, int64_t N, T beta, T *C, int64_t ldc, cons
         }
 }
 
+#include "gemm_skinny_tmpl.h"
+
 void CR_FN(cr_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A,
                   int64_t lda, const T *B, int64_t ldb, T beta, T *C, int64_t ldc,
                   const T *bias_n, const T *bias_m, int act) {
@@ -242,6 +244,9 @@ void CR_FN(cr_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, co
     }
     int nt = cr_in_parallel() ? 1 : cr_get_num_threads();
     if (work < THREAD_MIN_WORK) nt = 1;
+    if (CR_FN(gemm_skinny)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias_n, bias_m,
+                           act, P, nt))
+        return;
     /* the problem as strides: op(A)(i, p) = a[i*rs_a + p*cs_a], and so on */
     int64_t m = M, n = N, rsc = ldc, csc = 1;
     const T *a = A, *b = B, *bn = bias_n, *bm = bias_m;

@@ -34,6 +34,20 @@ typedef void (*cr_pack_t_f32)(float *dst, int64_t W, const float *src, int64_t l
 typedef void (*cr_pack_t_f64)(double *dst, int64_t W, const double *src, int64_t ld, int64_t R,
                               int64_t kc);
 
+/* Skinny-GEMM kernels (gemm_skinny_tmpl.h): raw sums out(i, j) = sum_p a(i, p) * b(p, j) for
+ * i < rows, j < n (n <= 32), out(i, j) = out[i*ors + j*ocs].
+ *   dot:  a(i, p) = a[i*lda + p] (rows of the big operand contiguous), b(p, j) = b[j*ldb + p];
+ *   axpy: a(i, p) = a[i + p*lda] (its columns contiguous), b(p, j) = b[p*ldb + j]; ors == 1;
+ *         with accum, the sums continue from out (the caller splits K in chunks for L1 and
+ *         TLB: each element still gets one fused sum over p in order). dot ignores accum.
+ * Each element's arithmetic does not depend on where it falls in the block (see
+ * gemm_skinny_simd_tmpl.h), so results do not depend on the thread split. */
+#define CR_SKINNY_ARGS(T)                                                                 \
+    int64_t rows, int64_t n, int64_t k, const T *a, int64_t lda, const T *b, int64_t ldb, \
+    T *out, int64_t ors, int64_t ocs, int accum
+typedef void (*cr_skinny_f32)(CR_SKINNY_ARGS(float));
+typedef void (*cr_skinny_f64)(CR_SKINNY_ARGS(double));
+
 /* Register tile sizes of each path (rows MR broadcast from A, columns NR loaded from B). */
 #define CR_AVX512_MR_F32 12
 #define CR_AVX512_NR_F32 32
@@ -49,6 +63,10 @@ typedef void (*cr_pack_t_f64)(double *dst, int64_t W, const double *src, int64_t
 
 void cr_ukr_f32_generic(CR_UKR_ARGS(float));
 void cr_ukr_f64_generic(CR_UKR_ARGS(double));
+void cr_skinny_dot_f32_generic(CR_SKINNY_ARGS(float));
+void cr_skinny_axpy_f32_generic(CR_SKINNY_ARGS(float));
+void cr_skinny_dot_f64_generic(CR_SKINNY_ARGS(double));
+void cr_skinny_axpy_f64_generic(CR_SKINNY_ARGS(double));
 #ifdef CR_X86
 void cr_ukr_f32_avx512_packed(CR_UKR_ARGS(float));
 void cr_ukr_f32_avx512_strided(CR_UKR_ARGS(float));
@@ -60,6 +78,14 @@ void cr_pack_t_f64_avx512(double *dst, int64_t W, const double *src, int64_t ld,
                           int64_t kc);
 void cr_ukr_f32_avx2_packed(CR_UKR_ARGS(float));
 void cr_ukr_f64_avx2_packed(CR_UKR_ARGS(double));
+void cr_skinny_dot_f32_avx512(CR_SKINNY_ARGS(float));
+void cr_skinny_axpy_f32_avx512(CR_SKINNY_ARGS(float));
+void cr_skinny_dot_f64_avx512(CR_SKINNY_ARGS(double));
+void cr_skinny_axpy_f64_avx512(CR_SKINNY_ARGS(double));
+void cr_skinny_dot_f32_avx2(CR_SKINNY_ARGS(float));
+void cr_skinny_axpy_f32_avx2(CR_SKINNY_ARGS(float));
+void cr_skinny_dot_f64_avx2(CR_SKINNY_ARGS(double));
+void cr_skinny_axpy_f64_avx2(CR_SKINNY_ARGS(double));
 #endif
 
 #endif

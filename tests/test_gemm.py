@@ -111,6 +111,60 @@ def test_matmul_large_and_skinny(dtype, M, N, K, threads):
         _check(ops.matmul(a, b, trans_a=bool(ta), trans_b=bool(tb)), a, b, ta, tb, dtype)
 
 
+@pytest.fixture(params=[True, False], ids=["skinny", "packed"])
+def skinny(request):
+    """The skinny path forced on (whenever a side of C is <= 32) or off."""
+    _kernels.gemm_set_skinny(request.param)
+    yield request.param
+    _kernels.gemm_set_skinny(None)
+
+
+# thin side x big side x K: odd, prime, 1, around the 4-row / 4-column / vector blocks and
+# the axpy K chunks (32 KiB of rows), thin sides up to the limit (32)
+SKINNY_SHAPES = [(1, 1000, 1), (1, 257, 997), (2, 131, 67), (3, 64, 300), (4, 65, 64),
+                 (5, 127, 129), (7, 33, 17), (13, 300, 77), (16, 513, 31), (17, 97, 1031),
+                 (31, 200, 5), (32, 129, 260)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+@pytest.mark.parametrize("s,big,K", SKINNY_SHAPES)
+def test_matmul_skinny_shapes(path, skinny, dtype, ta, tb, s, big, K):
+    """Both orientations (thin N and thin M), every layout of the big operand (dot and axpy
+    kernels, thin operand repacked or not), on every ISA path, skinny path on and off."""
+    rng = np.random.default_rng(s * 1009 + big + K)
+    for M, N in [(big, s), (s, big)]:
+        a, b = _operands(rng, M, N, K, ta, tb, dtype)
+        _check(ops.matmul(a, b, trans_a=bool(ta), trans_b=bool(tb)), a, b, ta, tb, dtype,
+               name=f"{M}x{N}x{K}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,N,K", [(300, 5, 200), (3, 270, 150), (1, 129, 64)])
+def test_gemm_skinny_epilogue_and_bits(path, dtype, M, N, K, rng):
+    """alpha/beta/biases/act on the skinny path, and the same bits on 1 and 2 threads and
+    run to run (rows are split between threads; each element's sum never changes)."""
+    _kernels.gemm_set_skinny(True)
+    try:
+        for ta, tb in [(0, 0), (1, 1), (1, 0)]:
+            a, b = _operands(rng, M, N, K, ta, tb, dtype)
+            c0 = rng.standard_normal((M, N)).astype(dtype)
+            bn, bm = rng.standard_normal(N).astype(dtype), rng.standard_normal(M).astype(dtype)
+            outs = []
+            for threads in [2, 2, 1]:
+                cr.set_num_threads(threads)
+                c = c0.copy()
+                _kernels.gemm(bool(ta), bool(tb), a, b, c, -1.5, 0.5, bn, bm, _kernels.ACT_TANH)
+                outs.append(c)
+            want = np.tanh(-1.5 * _expected(a, b, ta, tb) + 0.5 * c0.astype(np.float64)
+                           + bn.astype(np.float64)[None, :] + bm.astype(np.float64)[:, None])
+            assert_close(outs[0], want, dtype=dtype, **_tol(dtype, K))
+            np.testing.assert_array_equal(outs[1], outs[0])
+            np.testing.assert_array_equal(outs[2], outs[0])
+    finally:
+        _kernels.gemm_set_skinny(None)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_matmul_matches_reference(dtype, rng):
     for M, N, K in [(1, 1, 1), (5, 7, 3), (13, 33, 17), (40, 3, 29)]:

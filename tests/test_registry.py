@@ -20,6 +20,8 @@ NOT_KERNELS = {
     "threads_now", "contention_config", "contention_state",  # the contention probe (cpu.c)
     "isa", "isa_detected", "set_isa",               # chainrule._runtime (CPU runtime)
     "gemm_path", "gemm_set_path", "gemm_set_blocks",  # GEMM micro-kernel choice, tests
+    "gemm_set_skinny",                              # GEMM skinny path on/off, tests
+    "conv_algo", "conv_set_algo",                   # chainrule._runtime (CHAINRULE_CONV_ALGO)
     "rnn_path", "rnn_set_path",                     # RNN step-kernel choice, tests
     "cpu_clock_ghz",                                # clock probe for bench's % of peak
     "heap_keep_freed",                              # glibc mallopt, _runtime.tune_heap

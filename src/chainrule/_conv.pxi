@@ -38,6 +38,38 @@ def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple paddi
     return cr_conv2d_workspace_bytes(&d, which, elsize)
 
 
+_CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd")
+
+
+def conv_algo():
+    """The convolution algorithm setting: "auto", "im2col", "implicit" or "winograd"."""
+    return cr_conv_algo_name(cr_conv_algo()).decode()
+
+
+def conv_set_algo(name=None):
+    """Force a convolution algorithm ("auto", "im2col", "implicit", "winograd"; None = the default:
+    CHAINRULE_CONV_ALGO, else auto). ValueError for an unknown name."""
+    if name is None:
+        cr_conv_set_algo(-1)
+        return
+    cdef int a = cr_conv_algo_from_name(str(name).encode())
+    if a < 0:
+        raise ValueError(f"set_conv_algo: unknown algorithm {name!r} "
+                         f"(expected 'auto', 'im2col', 'implicit' or 'winograd')")
+    cr_conv_set_algo(a)
+
+
+def conv2d_plan_info(tuple xshape, tuple wshape, tuple stride, tuple padding, tuple dilation,
+                     int which, int elsize):
+    """The plan of one forward (which=0) or backward (1) call, as a dict of C's figures."""
+    cdef cr_conv2d_dims d = _conv_dims("conv2d_plan", xshape, wshape, stride, padding, dilation)
+    cdef cr_conv2d_plan_info info
+    cr_conv2d_plan_info_get(&info, &d, which, elsize)
+    return dict(path=_CONV_PATHS[info.path], dx_path=_CONV_PATHS[info.dx_path],
+                dw_path=_CONV_PATHS[info.dw_path], threads=info.threads, G=info.G,
+                rows=info.rows, cols=info.cols, blocks=info.blocks, ws_bytes=info.ws_bytes)
+
+
 def conv2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
                    const floating[:, :, :, ::1] w, const floating[::1] b,
                    tuple stride, tuple padding, tuple dilation):

@@ -24,6 +24,12 @@ def gemm_set_blocks(kc=0, mc=0, nc=0):
     cr_gemm_set_blocks(int(kc), int(mc), int(nc))
 
 
+def gemm_set_skinny(mode=None):
+    """The skinny path (a side of C <= 32, read like a GEMV): None = chosen by size (the
+    default), False = never, True = whenever a side is <= 32. For tests and benchmarks."""
+    cr_gemm_set_skinny(-1 if mode is None else (1 if mode else 0))
+
+
 cdef inline int _rowmajor(int64_t s0, int64_t s1, int64_t rows, int64_t cols, int itemsize,
                           int64_t *ld) noexcept:
     """Return 0 with *ld set if a (rows, cols) view with byte strides (s0, s1) is row-major with

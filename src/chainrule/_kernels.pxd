@@ -29,6 +29,7 @@ cdef extern from "chainrule.h" nogil:
                      double beta, double *C, int64_t ldc,
                      const double *bias_n, const double *bias_m, int act)
     void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc)
+    void cr_gemm_set_skinny(int mode)
 
     # ---- linear.h ----
     void cr_linear_forward_f32(float *out, const float *inp, const float *weight,
@@ -49,6 +50,15 @@ cdef extern from "chainrule.h" nogil:
     void cr_conv_set_workspace_limit(int64_t nbytes)
     int64_t cr_conv_get_workspace_limit()
     int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t elsize)
+    int cr_conv_algo()
+    int cr_conv_set_algo(int algo)
+    const char *cr_conv_algo_name(int algo)
+    int cr_conv_algo_from_name(const char *name)
+    ctypedef struct cr_conv2d_plan_info:
+        int path, dx_path, dw_path, threads
+        int64_t G, rows, cols, blocks, ws_bytes
+    void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d, int which,
+                                 int64_t elsize)
     void cr_im2col_f32(float *col, const float *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
     void cr_im2col_f64(double *col, const double *im, const cr_conv2d_dims *d, int64_t p0, int64_t p1)
     void cr_col2im_f32(float *im, const float *col, const cr_conv2d_dims *d, int64_t p0, int64_t p1)

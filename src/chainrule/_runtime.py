@@ -10,8 +10,8 @@ import os
 from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
-           "cpu_clock_ghz", "install", "apply_default_threads", "extension_file",
-           "threads_in_use", "contention_probe"]
+           "conv_algo", "set_conv_algo", "cpu_clock_ghz", "install", "apply_default_threads",
+           "extension_file", "threads_in_use", "contention_probe"]
 
 
 def set_num_threads(n: int) -> None:
@@ -78,6 +78,21 @@ def set_isa(name=None) -> None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"set_isa: name must be a str or None, got {name!r}")
     _kernels.set_isa(name)
+
+
+def conv_algo() -> str:
+    """The convolution algorithm setting: "auto" (a path per shape), "im2col" or "implicit"
+    (read from CHAINRULE_CONV_ALGO by the C runtime, or set by :func:`set_conv_algo`).
+    ``chainrule.ops.conv2d_plan`` says what a given layer runs."""
+    return _kernels.conv_algo()
+
+
+def set_conv_algo(name=None) -> None:
+    """Force the convolution algorithm ("auto", "im2col", "implicit"; None = the default:
+    CHAINRULE_CONV_ALGO, else "auto"), for tests and benchmarks. ValueError if unknown."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"set_conv_algo: name must be a str or None, got {name!r}")
+    _kernels.conv_set_algo(name)
 
 
 def cpu_clock_ghz() -> float:

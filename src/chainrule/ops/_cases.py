@@ -21,7 +21,13 @@ def _matmul_cases(rng, dt):
     return [((_a(rng, (7, 5), dt), _a(rng, (5, 3), dt)), {}),
             ((_a(rng, (1, 13), dt), _a(rng, (13, 11), dt)), {}),
             ((_a(rng, (5, 7), dt), _a(rng, (3, 5), dt)), dict(trans_a=True, trans_b=True)),
-            ((_strided(_a(rng, (6, 9), dt)), _a(rng, (9, 4), dt).T.copy().T), {})]
+            ((_strided(_a(rng, (6, 9), dt)), _a(rng, (9, 4), dt).T.copy().T), {}),
+            # skinny: one side <= 16 with large K and M / N takes the GEMV-like path of
+            # csrc/gemm_skinny_tmpl.h (rows or columns of the big operand contiguous)
+            ((_a(rng, (257, 701), dt), _a(rng, (701, 5), dt)), {}),
+            ((_a(rng, (701, 263), dt), _a(rng, (3, 701), dt)), dict(trans_a=True, trans_b=True)),
+            ((_a(rng, (1, 997), dt), _a(rng, (997, 911), dt)), {}),
+            ((_strided(_a(rng, (131, 1009), dt)), _a(rng, (13, 1009), dt)), dict(trans_b=True))]
 
 
 def _linear_cases(rng, dt):

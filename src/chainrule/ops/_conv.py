@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .._typing import DTypeLike
 
 __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "set_workspace_limit",
-           "get_workspace_limit", "conv2d_workspace_bytes"]
+           "get_workspace_limit", "conv2d_workspace_bytes", "conv2d_plan"]
 
 
 def set_workspace_limit(nbytes: int) -> None:
@@ -56,6 +56,61 @@ def conv2d_workspace_bytes(x_shape, w_shape, stride=1, padding=0, dilation=1,
                                            tuple(int(v) for v in w_shape), stride, padding,
                                            dilation, int(bool(backward)),
                                            np.dtype(dtype).itemsize)
+
+
+def _step(info, which):
+    """One phase of a plan (forward, dx or dw) from the C plan's figures."""
+    algo = info["path"] if which == "forward" else info[f"{which}_path"]
+    blocking = None
+    if algo in ("im2col", "pointwise"):
+        blocking = dict(images_per_block=info["G"], rows_per_block=info["rows"],
+                        columns=info["cols"], blocks=info["blocks"])
+    elif algo == "winograd":
+        blocking = dict(tile_rows_per_block=info["rows"], tiles_per_block=info["cols"],
+                        blocks=info["blocks"])
+    return dict(algorithm=algo, threads=info["threads"], blocking=blocking,
+                workspace_bytes=info["ws_bytes"])
+
+
+def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dtype=np.float32):
+    """What conv2d_forward / conv2d_backward will run for these shapes, with the current
+    thread count, workspace limit, instruction set and algorithm setting
+    (CHAINRULE_CONV_ALGO / chainrule._runtime.set_conv_algo: "auto", "im2col", "implicit",
+    "winograd").
+
+    Returns {"algo": the setting, "groups": groups, "forward": step, "dx": step, "dw": step}
+    where step = {"algorithm", "threads", "blocking", "workspace_bytes"}. algorithm is
+    "im2col" (im2col + matrix products), "pointwise" (1x1 stride 1: the image is the
+    matrix), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
+    "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
+    kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers, only when
+    forced: its rounding error is a few times the direct sum's) or "depthwise". blocking
+    (im2col paths): images per block, output rows per block, columns and blocks; winograd:
+    tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
+    Grouped (not depthwise) layers run the plan shown once per group.
+    """
+    fn = "conv2d_plan"
+    x_shape, w_shape = shape_nd(fn, "x_shape", x_shape, 4), shape_nd(fn, "w_shape", w_shape, 4)
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
+    if isinstance(padding, str):  # "valid" / "same" (its odd extra row/column, as the call)
+        probe, padding, _ = conv_padding(fn, np.empty((1, 1, 1, 1)), w_shape, stride, padding,
+                                         dilation)
+        x_shape = x_shape[:2] + (x_shape[2] + probe.shape[2] - 1, x_shape[3] + probe.shape[3] - 1)
+    stride, padding, dilation, _ = conv2d_output_size(fn, x_shape, w_shape, stride, padding,
+                                                      dilation, groups)
+    groups = int(groups)
+    out = dict(algo=_kernels.conv_algo(), groups=groups)
+    if groups > 1 and groups == x_shape[1] == w_shape[0]:
+        step = dict(algorithm="depthwise", threads=None, blocking=None, workspace_bytes=None)
+        return dict(out, forward=step, dx=dict(step), dw=dict(step))
+    xs = (x_shape[0], x_shape[1] // groups) + tuple(x_shape[2:])
+    ws = (w_shape[0] // groups,) + tuple(w_shape[1:])
+    plan = [_kernels.conv2d_plan_info(xs, ws, stride, padding, dilation, which, dt.itemsize)
+            for which in (0, 1)]
+    return dict(out, forward=_step(plan[0], "forward"), dx=_step(plan[1], "dx"),
+                dw=_step(plan[1], "dw"))
 
 
 def _inputs(fn, x, w):

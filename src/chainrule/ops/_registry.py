@@ -298,6 +298,7 @@ _entries = [
     Kernel("set_workspace_limit", ("conv_set_workspace_limit",), config=True),
     Kernel("get_workspace_limit", ("conv_get_workspace_limit",), config=True),
     Kernel("conv2d_workspace_bytes", ("conv2d_workspace_bytes",), config=True),
+    Kernel("conv2d_plan", ("conv2d_plan_info",), config=True),
 ]
 
 REGISTRY = {k.name: k for k in _entries}

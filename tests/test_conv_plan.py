@@ -1,0 +1,187 @@
+"""Convolution algorithm selection: the CHAINRULE_CONV_ALGO override (and
+chainrule._runtime.set_conv_algo), ops.conv2d_plan reporting the path of the forward, dx
+and dw, and every algorithm agreeing with the reference on a set of layer shapes."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from chainrule import _runtime, ops, reference as ref
+from helpers import assert_close
+
+ALGOS = ["auto", "im2col", "implicit", "winograd"]
+IMPLICIT = {"implicit", "implicit_dw", "implicit_conv"}
+
+# (x shape, w shape, stride, padding, dilation, groups): stride-1 3x3 with few and with
+# more than 128 output channels, 5x5, non-square kernel, pointwise, strided 1x1 and 3x3,
+# dilation, "same", grouped, batch 1 and odd sizes
+SHAPES = [((2, 3, 9, 7), (5, 3, 3, 3), 1, 1, 1, 1),
+          ((1, 8, 6, 5), (131, 8, 3, 3), 1, 1, 1, 1),
+          ((2, 7, 11, 9), (6, 7, 5, 5), 1, 2, 1, 1),
+          ((2, 3, 13, 8), (4, 3, 5, 2), 1, (2, 0), 1, 1),
+          ((2, 6, 5, 7), (9, 6, 1, 1), 1, 0, 1, 1),
+          ((3, 4, 9, 9), (5, 4, 1, 1), 2, 0, 1, 1),
+          ((2, 5, 10, 11), (3, 5, 3, 3), 2, 1, 1, 1),
+          ((1, 3, 12, 10), (4, 3, 3, 3), 1, 2, 2, 1),
+          ((2, 4, 8, 7), (4, 4, 4, 2), 1, "same", 1, 1),
+          ((2, 6, 7, 8), (4, 3, 3, 3), 1, 1, 1, 2)]
+
+
+@pytest.fixture(params=ALGOS)
+def algo(request):
+    _runtime.set_conv_algo(request.param)
+    assert _runtime.conv_algo() == request.param
+    yield request.param
+    _runtime.set_conv_algo(None)
+
+
+def _data(rng, xs, ws, dtype):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (0.5 * rng.standard_normal(ws)).astype(dtype)
+    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(SHAPES)))
+def test_every_algorithm_matches_the_reference(algo, dtype, case, rng):
+    xs, ws, s, p, d, g = SHAPES[case]
+    x, w, b = _data(rng, xs, ws, dtype)
+    y = ops.conv2d_forward(x, w, b, s, p, d, g)
+    assert_close(y, ref.conv2d_forward(x, w, b, s, p, d, g), dtype=dtype, name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    got = ops.conv2d_backward(dy, x, w, s, p, d, g)
+    want = ref.conv2d_backward(dy, x, w, s, p, d, g)
+    for name, a, e in zip(("dx", "dw", "db"), got, want):
+        assert_close(a, e, dtype=dtype, name=name)
+    plan = ops.conv2d_plan(xs, ws, s, p, d, g, dtype)
+    assert plan["algo"] == algo and plan["groups"] == g
+    algs = {plan[k]["algorithm"] for k in ("forward", "dx", "dw")}
+    if algo == "im2col" or dtype == np.float64:
+        assert algs <= {"im2col", "pointwise"}, plan
+    winograd = dtype == np.float32 and ws[2:] == (3, 3) and s == 1 and d == 1
+    assert (plan["forward"]["algorithm"] == "winograd") == (algo == "winograd" and winograd), plan
+
+
+def test_forced_algorithms_take_their_paths():
+    """implicit is taken wherever its kernels run (float32, AVX-512, stride 1, not 1x1), also
+    beyond auto's size limits (> 128 output channels); im2col never takes it."""
+    big_k = ((1, 8, 6, 5), (131, 8, 3, 3), 1, 1, 1)
+    small = ((2, 3, 9, 7), (5, 3, 3, 3), 1, 1, 1)
+    strided = ((2, 5, 10, 11), (3, 5, 3, 3), 2, 1, 1)
+    try:
+        _runtime.set_conv_algo("im2col")
+        for sh in (big_k, small, strided):
+            p = ops.conv2d_plan(*sh)
+            assert {p[k]["algorithm"] for k in ("forward", "dx", "dw")} == {"im2col"}, p
+            assert p["forward"]["blocking"]["blocks"] >= 1
+        _runtime.set_conv_algo("implicit")
+        for sh in (big_k, small):
+            p = ops.conv2d_plan(*sh)
+            assert p["forward"]["algorithm"] == ("implicit" if _runtime.isa() == "avx512"
+                                                 else "im2col"), p
+            assert p["forward"]["blocking"] is None or p["forward"]["algorithm"] == "im2col"
+        assert ops.conv2d_plan(*strided)["forward"]["algorithm"] == "im2col"
+        _runtime.set_conv_algo("auto")
+        assert ops.conv2d_plan(*big_k)["forward"]["algorithm"] == "im2col"  # K > 128
+    finally:
+        _runtime.set_conv_algo(None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(SHAPES)))
+def test_the_plan_reports_what_runs(dtype, case, rng):
+    """The default's results are bitwise those of the algorithm its plan names (forced), and
+    the plan's workspace is what conv2d_workspace_bytes reports."""
+    xs, ws, s, p, d, g = SHAPES[case]
+    x, w, b = _data(rng, xs, ws, dtype)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p, d, g).shape).astype(dtype)
+    plan = ops.conv2d_plan(xs, ws, s, p, d, g, dtype)
+    y = ops.conv2d_forward(x, w, b, s, p, d, g)
+    dx, dw, _ = ops.conv2d_backward(dy, x, w, s, p, d, g)
+    try:
+        for key, out in (("forward", y), ("dx", dx), ("dw", dw)):
+            _runtime.set_conv_algo("implicit" if plan[key]["algorithm"] in IMPLICIT else "im2col")
+            forced = ops.conv2d_plan(xs, ws, s, p, d, g, dtype)
+            if forced[key]["algorithm"] != plan[key]["algorithm"]:
+                continue  # implicit forced also changes the other phase's choice
+            y2 = ops.conv2d_forward(x, w, b, s, p, d, g)
+            dx2, dw2, _ = ops.conv2d_backward(dy, x, w, s, p, d, g)
+            np.testing.assert_array_equal(out, {"forward": y2, "dx": dx2, "dw": dw2}[key])
+    finally:
+        _runtime.set_conv_algo(None)
+    if g == 1 and not isinstance(p, str):
+        assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(
+            xs, ws, s, p, d, dtype)
+        assert plan["dw"]["workspace_bytes"] == ops.conv2d_workspace_bytes(
+            xs, ws, s, p, d, dtype, backward=True)
+
+
+# stride-1 3x3 layers: odd sizes, padding 0-2, a P or Q of 1 and odd (half tiles), many channels
+WINOGRAD = [((2, 3, 9, 7), (5, 3, 3, 3), 1), ((1, 8, 6, 5), (131, 8, 3, 3), 0),
+            ((2, 64, 14, 14), (64, 64, 3, 3), 1), ((1, 4, 5, 5), (3, 4, 3, 3), 2),
+            ((2, 256, 7, 7), (32, 256, 3, 3), 1), ((3, 2, 3, 8), (4, 2, 3, 3), 0)]
+
+
+@pytest.mark.parametrize("xs,ws,pad", WINOGRAD)
+def test_winograd_error_is_bounded(xs, ws, pad, rng):
+    """Winograd F(2x2, 3x3) in float32 against the float64 definition: every output within
+    8 eps32 of the sum of |terms| (conv(|x|, |w|) + |b|; measured: <= 1.4, as the direct
+    sum), also with a small workspace limit that cuts images into blocks of tile rows, and
+    the same bits on 1 and 2 threads."""
+    import chainrule as cr
+    x, w, b = _data(rng, xs, ws, np.float32)
+    want = ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                              1, pad)
+    terms = ref.conv2d_forward(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
+                               np.abs(b).astype(np.float64), 1, pad)
+    limit = ops.get_workspace_limit()
+    outs = []
+    try:
+        _runtime.set_conv_algo("winograd")
+        for threads, lim in [(2, limit), (1, limit), (2, 4 * 16 * ws[0] * xs[1] + 1)]:
+            cr.set_num_threads(threads)
+            ops.set_workspace_limit(lim)
+            plan = ops.conv2d_plan(xs, ws, 1, pad)["forward"]
+            assert plan["algorithm"] == "winograd"
+            outs.append(ops.conv2d_forward(x, w, b, 1, pad))
+        assert plan["blocking"]["tile_rows_per_block"] == 1  # the small limit
+    finally:
+        _runtime.set_conv_algo(None)
+        ops.set_workspace_limit(limit)
+    for y in outs:
+        err = np.abs(y - want) / (np.finfo(np.float32).eps * terms)
+        assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
+    np.testing.assert_array_equal(outs[1], outs[0])  # blocks depend on sizes and limit only
+
+
+def test_depthwise_plan():
+    p = ops.conv2d_plan((2, 6, 9, 9), (6, 1, 3, 3), 1, 1, 1, 6)
+    assert {p[k]["algorithm"] for k in ("forward", "dx", "dw")} == {"depthwise"}
+
+
+def test_environment_variable_sets_the_algorithm():
+    code = ("from chainrule import _runtime, ops\n"
+            "p = ops.conv2d_plan((2, 3, 9, 7), (5, 3, 3, 3), 1, 1)\n"
+            "print(_runtime.conv_algo(), p['forward']['algorithm'], p['dw']['algorithm'])\n")
+    for value, want in [("im2col", "im2col im2col im2col"), ("bogus", "auto")]:
+        env = dict(os.environ, CHAINRULE_CONV_ALGO=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert " ".join(out).startswith(want), out
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="set_conv_algo: unknown algorithm 'winograd7'"):
+        _runtime.set_conv_algo("winograd7")
+    with pytest.raises(TypeError, match="set_conv_algo"):
+        _runtime.set_conv_algo(3)
+    with pytest.raises(TypeError, match="conv2d_plan: dtype must be float32 or float64"):
+        ops.conv2d_plan((1, 3, 5, 5), (2, 3, 3, 3), dtype=np.int32)
+    with pytest.raises(ValueError, match="conv2d_plan"):
+        ops.conv2d_plan((1, 3, 5, 5), (2, 3, 3))
+    with pytest.raises(ValueError, match="conv2d_plan"):
+        ops.conv2d_plan((1, 3, 2, 2), (2, 3, 3, 3))
+    with pytest.raises(ValueError):
+        ops.conv2d_plan((1, 4, 5, 5), (2, 3, 3, 3), groups=3)
