@@ -108,11 +108,10 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
     return make(y, parents, backward)
 
 
-class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d: weight (ones), bias (zeros), buffers running_mean (zeros),
-    running_var (ones), num_batches_tracked (int64 0)."""
-
-    _ndims: tuple[int, ...] = ()
+class _NormBase(Module):
+    """The state of batch and instance norm (PyTorch's _NormBase): weight (ones), bias
+    (zeros) when affine, buffers running_mean (zeros), running_var (ones),
+    num_batches_tracked (int64 0) when track_running_stats."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
@@ -120,7 +119,7 @@ class _BatchNorm(Module):
         super().__init__()
         fn = type(self).__name__
         self.num_features = _int_arg(fn, "num_features", num_features, 1)
-        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or eps < 0:
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not eps >= 0:
             raise ValueError(f"{fn}: eps must be a float >= 0, got {eps!r}")
         if momentum is not None and (isinstance(momentum, (bool, np.bool_))
                                      or not isinstance(momentum, numbers.Real)):
@@ -158,6 +157,16 @@ class _BatchNorm(Module):
             self.weight.array[...] = 1
             self.bias.array[...] = 0
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Shared by BatchNorm1d/2d."""
+
+    _ndims: tuple[int, ...] = ()
+
     def forward(self, input):
         fn = type(self).__name__
         x = as_tensor(input, fn, "input")
@@ -175,11 +184,6 @@ class _BatchNorm(Module):
         return batch_norm(x, self.running_mean if keep else None,
                           self.running_var if keep else None, self.weight, self.bias,
                           use_batch, factor, self.eps)
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (N, C) or (N, C, L) input."""

@@ -21,7 +21,7 @@ import numpy as np
 from .. import ops
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
-from .norm import _array_arg, batch_norm
+from .norm import _NormBase, _array_arg, batch_norm
 
 __all__ = ["group_norm", "layer_norm", "instance_norm", "GroupNorm", "LayerNorm",
            "InstanceNorm1d", "InstanceNorm2d"]
@@ -256,52 +256,15 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-class _InstanceNorm(Module):
-    """Shared by InstanceNorm1d/2d: like _BatchNorm's parameters and buffers, but
-    affine=False and track_running_stats=False by default."""
+class _InstanceNorm(_NormBase):
+    """Shared by InstanceNorm1d/2d: _NormBase's parameters and buffers, but affine=False and
+    track_running_stats=False by default."""
 
     _ndim = 4
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, dtype=None):
-        super().__init__()
-        fn = type(self).__name__
-        self.num_features = _int_arg(fn, "num_features", num_features, 1)
-        self.eps = _eps(fn, eps)
-        if momentum is not None and (isinstance(momentum, (bool, np.bool_))
-                                     or not isinstance(momentum, numbers.Real)):
-            raise TypeError(f"{fn}: momentum must be a float or None, got {momentum!r}")
-        self.momentum = None if momentum is None else float(momentum)
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
-        C = self.num_features
-        if self.affine:
-            self.weight = Parameter(np.ones(C, dt))
-            self.bias = Parameter(np.zeros(C, dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(C, dt))
-            self.register_buffer("running_var", np.ones(C, dt))
-            self.register_buffer("num_batches_tracked", np.array(0, np.int64))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self):
-        if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
-
-    def reset_parameters(self):
-        self.reset_running_stats()
-        if self.affine:
-            self.weight.array[...] = 1
-            self.bias.array[...] = 0
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, input):
         fn = type(self).__name__
@@ -321,11 +284,6 @@ class _InstanceNorm(Module):
                           self.training or not self.track_running_stats,
                           0.0 if self.momentum is None else self.momentum, self.eps)
         return y.reshape(y.array.shape[1:]) if unbatched else y
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class InstanceNorm1d(_InstanceNorm):
     """Instance norm over (N, C, L) or unbatched (C, L) input."""
