@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from .._checks import FLOAT_DTYPES as _FLOAT_DTYPES, pair
+from .._checks import _I64, FLOAT_DTYPES as _FLOAT_DTYPES, pair
 from ..autograd import Tensor
 from ..autograd.function import as_tensor, make
 from .pooling import *  # noqa: F401,F403  (max/avg/adaptive pooling, unpooling, 1-D)
@@ -22,8 +22,6 @@ from . import pooling as _pooling
 from . import _losses as _L
 from ._losses import huber_loss, kl_div, l1_loss, nll_loss, smooth_l1_loss
 from ._activations import elu, gelu, hardtanh, leaky_relu, relu6, silu, softplus
-
-_I64: np.dtype = np.dtype(np.int64)
 
 if TYPE_CHECKING:
     from .._typing import DTypeLike, IntPair, TensorLike

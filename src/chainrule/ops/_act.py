@@ -15,11 +15,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .. import _kernels
-from .._checks import _ND
-from .._checks import (as_float_array, as_index_array, as_real, check_shape, out_array,
-                       plain, same_dtype)
-
-_I64: np.dtype = np.dtype(np.int64)
+from .._checks import (_I64, _ND, as_float_array, as_index_array, as_real, check_shape,
+                       out_array, plain, same_dtype)
 
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "softmax_cross_entropy_forward",

@@ -7,7 +7,6 @@ from typing import Any, Tuple
 import numpy as np
 
 from .. import ops
-from ..autograd.function import grad_array
 from .optimizer import Optimizer, _buffer, _check_bool, _check_number, _writable
 
 __all__ = ["Adam", "AdamW"]
@@ -51,11 +50,10 @@ class Adam(Optimizer):
         state = self._state
         name = type(self).__name__
         for i, p in enumerate(group["params"]):
-            d, g = p.array, grad_array(p)  # the common case inline: a matching grad
-            if g is None:
+            arrs = self._arrays(p, i)
+            if arrs is None:
                 continue
-            if type(g) is not np.ndarray or g.shape != d.shape or g.dtype is not d.dtype:
-                d, g = self._arrays(p, i)
+            d, g = arrs
             st = state.get(id(p))
             if not st:
                 st = state[id(p)] = {"step": 0.0, "exp_avg": np.zeros(d.shape, d.dtype),

@@ -9,7 +9,6 @@ import math
 import numpy as np
 
 from .. import ops
-from ..autograd.function import grad_array
 from .optimizer import Optimizer, _check_bool, _check_number, _writable
 
 __all__ = ["SGD"]
@@ -50,11 +49,10 @@ class SGD(Optimizer):
         sgd_step = ops.sgd_step
         state = self._state
         for i, p in enumerate(group["params"]):
-            d, g = p.array, grad_array(p)  # the common case inline: a matching grad
-            if g is None:
+            arrs = self._arrays(p, i)
+            if arrs is None:
                 continue
-            if type(g) is not np.ndarray or g.shape != d.shape or g.dtype is not d.dtype:
-                d, g = self._arrays(p, i)
+            d, g = arrs
             if mom != 0.0:
                 st = state.get(id(p))
                 buf = st.get("momentum_buffer") if st else None
@@ -67,8 +65,7 @@ class SGD(Optimizer):
                     state[id(p)]["momentum_buffer"] = buf
             else:
                 buf, first = None, False
-            f = d.flags
-            w = d if f.c_contiguous and f.writeable else _writable(d)
+            w = _writable(d)
             sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
                      nesterov=nesterov, maximize=maximize, first_step=first)
             if w is not d:
