@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from helpers import assert_op_matches_torch
 import chainrule.nn.functional as F
 from chainrule.utils import data as D
 
@@ -41,18 +42,8 @@ def test_vs_torch(case, dtype):
     torch = pytest.importorskip("torch")
     TF = torch.nn.functional
     _, shapes, fn = case
-    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    arrays = _arrays(shapes, dtype)
-    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, tout = fn(F, *xs), fn(TF, *ts)
-    assert out.shape == tuple(tout.shape) and out.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), **tol)
-    w = np.random.default_rng(1).standard_normal(tuple(tout.shape)).astype(dtype)
-    (out * cr.tensor(w)).sum().backward()
-    (tout * torch.tensor(w)).sum().backward()
-    for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **tol)
+    assert_op_matches_torch(torch, _arrays(shapes, dtype), dtype, lambda *t: fn(F, *t),
+                            lambda *t: fn(TF, *t))
 
 
 def test_one_hot_vs_torch():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from helpers import assert_op_matches_torch
 
 IDX = np.array([[0, 2, 2], [3, 0, 1], [4, 4, 0]])          # for (5 or more, 3) inputs, dim 0
 IDX1 = np.array([[1, 0], [3, 3], [0, 2], [2, 1]])          # for (4, 4) inputs, dim 1
@@ -86,18 +87,8 @@ def test_gradcheck_float64(case):
 def test_vs_torch(case, dtype):
     torch = pytest.importorskip("torch")
     _, shapes, fn = case
-    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    arrays = _inputs(shapes, dtype)
-    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, tout = fn(cr, *xs), fn(torch, *ts)
-    assert out.shape == tuple(tout.shape) and out.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), **tol)
-    w = np.random.default_rng(1).standard_normal(tuple(tout.shape)).astype(dtype)
-    (out * cr.tensor(w)).sum().backward()
-    (tout * torch.tensor(w)).sum().backward()
-    for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **tol)
+    assert_op_matches_torch(torch, _inputs(shapes, dtype), dtype, lambda *t: fn(cr, *t),
+                            lambda *t: fn(torch, *t))
 
 
 INT_CASES = [  # results without gradients, compared exactly (integer outputs, indices)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from helpers import assert_op_matches_torch
 
 POS = (0.3, 2.0)  # inputs of log2/log10/reciprocal
 
@@ -50,18 +51,8 @@ def test_gradcheck_float64(case):
 def test_vs_torch(case, dtype):
     torch = pytest.importorskip("torch")
     _, shapes, fn, r = case
-    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    arrays = _arrays(shapes, dtype, r)
-    xs = [cr.tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, tout = fn(cr, *xs), fn(torch, *ts)
-    assert out.shape == tuple(tout.shape) and out.dtype == np.dtype(dtype)
-    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), **tol)
-    w = np.random.default_rng(1).standard_normal(tuple(tout.shape)).astype(dtype)
-    (out * cr.tensor(w)).sum().backward()
-    (tout * torch.tensor(w)).sum().backward()
-    for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **tol)
+    assert_op_matches_torch(torch, _arrays(shapes, dtype, r), dtype, lambda *t: fn(cr, *t),
+                            lambda *t: fn(torch, *t))
 
 
 EXACT = [
