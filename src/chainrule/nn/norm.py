@@ -108,6 +108,13 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
     return make(y, parents, backward)
 
 
+def _eps(fn, eps):
+    """eps as a float; a ValueError naming ``fn`` unless a real number >= 0."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{fn}: eps must be a float >= 0, got {eps!r}")
+    return float(eps)
+
+
 class _NormBase(Module):
     """The state of batch and instance norm (PyTorch's _NormBase): weight (ones), bias
     (zeros) when affine, buffers running_mean (zeros), running_var (ones),
@@ -119,12 +126,10 @@ class _NormBase(Module):
         super().__init__()
         fn = type(self).__name__
         self.num_features = _int_arg(fn, "num_features", num_features, 1)
-        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not eps >= 0:
-            raise ValueError(f"{fn}: eps must be a float >= 0, got {eps!r}")
+        self.eps = _eps(fn, eps)
         if momentum is not None and (isinstance(momentum, (bool, np.bool_))
                                      or not isinstance(momentum, numbers.Real)):
             raise TypeError(f"{fn}: momentum must be a float or None, got {momentum!r}")
-        self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)

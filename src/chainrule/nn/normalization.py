@@ -21,7 +21,7 @@ import numpy as np
 from .. import ops
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
-from .norm import _NormBase, _array_arg, batch_norm
+from .norm import _NormBase, _array_arg, _eps, batch_norm
 
 __all__ = ["group_norm", "layer_norm", "instance_norm", "GroupNorm", "LayerNorm",
            "InstanceNorm1d", "InstanceNorm2d"]
@@ -39,18 +39,12 @@ def _affine_arg(fn, name, t, shape, dt):
     return t
 
 
-def _eps(fn, eps):
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not eps >= 0:
-        raise ValueError(f"{fn}: eps must be a float >= 0, got {eps!r}")
-    return float(eps)
-
-
 def _normalize(x, w, b, rows, affine_view, eps):
     """One node: y = normalise(x over ``rows`` rows) * weight + bias.
 
     x, w, b: Tensors (w, b may be None); ``affine_view`` (A, C, B): the view of x in which
-    weight and bias (C elements each) are per-channel. Returns (y, mean, invstd) where
-    mean and invstd are (rows,) arrays (for the running statistics)."""
+    weight and bias (C elements each) are per-channel. Returns (y, mean, var) where
+    mean and var are (rows,) arrays (for the running statistics)."""
     xd = np.ascontiguousarray(x.array)
     shape, dt = xd.shape, xd.dtype
     x3 = xd.reshape(1, rows, -1)
