@@ -93,7 +93,7 @@ class _null:
         return False
 
 
-def ddp_replica(kind, rank, dtype, opt_name):
+def ddp_replica(kind, rank, dtype, opt_name, **ddp_kw):
     """Rank's model (a different init: DDP must broadcast rank 0's) wrapped in DDP with
     small buckets (several per model), and its optimizer."""
     m = build(kind, 100 + rank, dtype)
@@ -103,7 +103,7 @@ def ddp_replica(kind, rank, dtype, opt_name):
         rng = np.random.default_rng(100 + rank)
         m.bn.running_mean[...] = rng.standard_normal(4) * (rank + 1)
         m.bn.running_var[...] = rng.uniform(0.5, 2.0, 4)
-    ddp = DDP(m, bucket_cap_mb=0.002)
+    ddp = DDP(m, bucket_cap_mb=0.002, **ddp_kw)
     return m, ddp, make_opt(opt_name, ddp.parameters())
 
 
@@ -275,6 +275,54 @@ def overlap():
               f" gradients", flush=True)
 
 
+def views():
+    """Gradients are views into the buckets (no copy back) without changing what a user
+    sees: the averaged gradients; a gradient held from an earlier step never changes; the
+    buffer is reused when nothing else holds it, and always with gradient_as_bucket_view;
+    zero_grad(set_to_none=False) averages in place and trains like set_to_none=True."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    data = batches(4, 1, 8)
+    results = []
+    for as_view, none in ((False, True), (False, False), (True, True)):
+        m, ddp, opt = ddp_replica("mlp", rank, np.float64, "sgd",
+                                  gradient_as_bucket_view=as_view)
+        flats = []
+        for step, micro in enumerate(data):
+            opt.zero_grad(set_to_none=none)
+            (x, y), = micro
+            n = len(y) // world
+            cross_entropy(ddp(x[rank * n:(rank + 1) * n]), y[rank * n:(rank + 1) * n]).backward()
+            for b in ddp._buckets:
+                for p in b.params:
+                    assert p.grad.array.base is b.flat, "the gradient is a view into its bucket"
+            flats.append([id(b.flat) for b in ddp._buckets])
+            opt.step()
+        assert all(f == flats[0] for f in flats), (as_view, none, "buffers were reused")
+        # a held gradient: unchanged by the next step without gradient_as_bucket_view
+        held = next(iter(m.parameters())).grad
+        before = held.array.copy()
+        opt.zero_grad()
+        (x, y), = data[0]
+        cross_entropy(ddp(2 * x[rank::world]), y[rank::world]).backward()
+        now = next(iter(m.parameters())).grad.array
+        assert as_view or np.array_equal(held.array, before), "a held gradient changed"
+        assert as_view or now is not held.array
+        assert not as_view or held.array is now, "gradient_as_bucket_view reuses the bucket"
+        # the averaged gradient: equal on every rank, equal to the mean of the ranks' own
+        mine = [p.grad.array.copy() for p in m.parameters()]
+        m2 = build("mlp", 0)
+        m2.load_state_dict(m.state_dict())
+        cross_entropy(m2(2 * x[rank::world]), y[rank::world]).backward()
+        for p, g in zip(m2.parameters(), mine):
+            dist.all_reduce(p.grad, op=dist.ReduceOp.AVG)
+            assert np.array_equal(p.grad.array, g), "averaged gradients"  # p=2: exact
+        results.append(np.concatenate([np.ravel(v) for v in m.state_dict().values()]))
+    assert np.allclose(results[0], results[1], rtol=0, atol=1e-12)
+    assert np.allclose(results[0], results[2], rtol=0, atol=1e-12)
+    if rank == 0:
+        print("OK views", flush=True)
+
+
 def kill():
     rank = dist.get_rank()
     m = build("mlp", 0)
@@ -305,6 +353,6 @@ if __name__ == "__main__":
     cr.set_num_threads(1)
     dist.init_process_group("mpi", timeout=float(os.environ.get("DIST_TIMEOUT", 600)))
     {"equivalence": equivalence, "equivalence32": equivalence32, "batchnorm": batchnorm,
-     "sequence": sequence, "overlap": overlap, "kill": kill, "hang": hang,
+     "sequence": sequence, "overlap": overlap, "views": views, "kill": kill, "hang": hang,
      "shapes": shapes}[sys.argv[1]]()
     dist.destroy_process_group()

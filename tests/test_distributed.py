@@ -219,3 +219,43 @@ def test_cli_distributed_reaches_one_process_accuracy_and_resumes(tmp_path):
     with open(tmp_path / "two" / "metrics.json") as f:
         metrics = json.load(f)
     assert metrics["ranks"] == 2 and len(metrics["history"]) == 3
+
+
+@needs_mpi
+def test_gradients_are_bucket_views_and_held_gradients_never_change():
+    r, _ = worker("views")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK views" in r.stdout
+
+
+def test_scaling_model_matches_a_hand_computed_case():
+    from chainrule.bench import dist as bench_dist
+    # 1 MB over 4 ranks at 1 GB/s and 10 us: 2*3/4 * 1e6 / 1e9 + 2*3 * 1e-5 = 1.56 ms
+    ring = bench_dist.ring_allreduce_seconds(1e6, 4, 1e9, 1e-5)
+    assert ring == pytest.approx(1.56e-3, rel=1e-12)
+    assert bench_dist.ring_allreduce_seconds(1e6, 1, 1e9, 1e-5) == 0.0
+    # step: 0.2 ms fixed + 32 x 0.1 ms + 1.56 ms = 4.96 ms; one rank: 3.4 ms
+    args = (1e-4, 2e-4, 32, 1e6)
+    assert bench_dist.step_seconds(*args, 4, 1e9, 1e-5) == pytest.approx(4.96e-3, rel=1e-12)
+    assert bench_dist.speedup(*args, 4, 1e9, 1e-5) == pytest.approx(4 * 3.4 / 4.96, rel=1e-12)
+    assert bench_dist.speedup(*args, 1, 1e9, 1e-5) == 1.0
+    # 50% efficiency needs compute >= allreduce: 0.2 ms + b x 0.1 ms >= 1.56 ms -> b = 14
+    assert bench_dist.min_batch(1e-4, 2e-4, 1e6, 4, 1e9, 1e-5) == 14
+    assert bench_dist.speedup(1e-4, 2e-4, 14, 1e6, 4, 1e9, 1e-5) >= 2.0
+    assert bench_dist.speedup(1e-4, 2e-4, 13, 1e6, 4, 1e9, 1e-5) < 2.0
+    # 75%: compute >= 3 x allreduce = 4.68 ms -> b = 45
+    assert bench_dist.min_batch(1e-4, 2e-4, 1e6, 4, 1e9, 1e-5, efficiency=0.75) == 45
+
+
+def test_scaling_report_prints_every_model_network_and_rank_count():
+    from chainrule.bench import dist as bench_dist
+    text = bench_dist.scaling_main(measure=False)
+    for name in bench_dist.SCALING_MODELS:
+        assert name in text
+    for net in list(bench_dist.NETWORKS) + ["shared memory"]:
+        assert text.count(net) == len(bench_dist.SCALING_MODELS), net
+    assert "p=64" in text and "batch for 50% at p=16 / 64" in text
+    # the p=1 cell is the calibrated compute time with speed-up 1.0x
+    per_sample, fixed, _ = bench_dist.CALIBRATION["MLP 784-256-256-10"]
+    one = (fixed + 64 * per_sample) * 1e3
+    assert f"{one:.2f} ms 1.0x" in text

@@ -3,17 +3,20 @@
 Every rank holds a replica of the model and trains on its own shard of each batch (see
 :class:`chainrule.distributed.DistributedSampler`). At construction the replicas are checked
 to have the same parameter shapes and get rank 0's parameters (and buffers). During
-``loss.backward()`` each parameter's gradient, once final, marks its bucket; when every
-gradient of a bucket (about ``bucket_cap_mb`` MB of contiguous memory, parameters in
-reverse order, i.e. roughly the order backward produces them) is ready, the bucket is copied
-into its flat buffer and a non-blocking allreduce (MPI_Iallreduce) starts while backward goes
-on; before ``backward()`` returns all buckets are waited for and the averaged gradients
-written back to ``.grad``. Inside :meth:`no_sync` gradients only accumulate locally; the
-first backward after it averages the accumulated gradients.
+``loss.backward()`` each parameter's gradient, once final, is divided by the world size into
+its slot of its bucket's flat buffer (about ``bucket_cap_mb`` MB of contiguous memory,
+parameters in reverse order, i.e. roughly the order backward produces them) and ``.grad``
+becomes a view of that slot; when every gradient of a bucket is in, a non-blocking
+allreduce (MPI_Iallreduce, sum) starts while backward goes on, and every later gradient
+hook calls MPI_Test on the buckets in flight (Open MPI progresses a non-blocking collective
+only inside MPI calls). Before ``backward()`` returns all buckets are waited for: the views
+then hold the averaged gradients, with no copy back. Inside :meth:`no_sync` gradients only
+accumulate locally; the first backward after it averages the accumulated gradients.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -23,19 +26,95 @@ from .modules import Module
 
 __all__ = ["DistributedDataParallel"]
 
+_getrefcount = getattr(sys, "getrefcount", None)
+if not getattr(sys, "_is_gil_enabled", lambda: True)():  # free-threaded: counts are loose
+    _getrefcount = None
+
+
+def _gradt_refs():
+    """getrefcount of a parameter's cached ``_gradt`` that only the parameter holds, as seen
+    from _Bucket._refs (measured on a fresh tensor, so it follows the interpreter)."""
+    from ..autograd import Tensor
+    p = Tensor(np.zeros(1, np.float32), requires_grad=True)
+    p._grad = np.zeros(1, np.float32)
+    p.grad  # noqa: B018 - builds and caches p._gradt
+    t = getattr(p, "_gradt", None)
+    return None if t is None else _getrefcount(t)
+
+
+_GRADT_REFS = _gradt_refs() if _getrefcount is not None else None
+
 
 class _Bucket:
-    def __init__(self, params, dtype):
+    """Parameters whose gradients travel in one allreduce over one flat buffer.
+
+    Each parameter's gradient is copied (divided by the world size) into its slot of
+    ``flat`` as soon as it is final, and the parameter's ``.grad`` becomes that slot's view,
+    so the averaged result needs no copy back. The next backward writes into the same
+    ``flat`` when that cannot be seen: with ``gradient_as_bucket_view=True`` (PyTorch's
+    meaning: gradients are views into the bucket), or when nothing but the parameters' own
+    ``.grad`` references the views (their reference counts say so; a gradient zeroed or
+    accumulated in place is then averaged in place, as in PyTorch). Otherwise a gradient of
+    an earlier step is still held somewhere and a fresh buffer is taken, so it never changes.
+    """
+
+    def __init__(self, params, dtype, index):
         self.params = params
-        self.sizes = [p.array.size for p in params]
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int).tolist()
-        self.flat = np.empty(self.offsets[-1], dtype=dtype)
+        self.index = index
+        self.offsets = np.concatenate([[0], np.cumsum([p.array.size for p in params])])
+        self.offsets = self.offsets.astype(int).tolist()
+        self.dtype = dtype
+        self._new_flat()
+        self.done = [False] * len(params)  # gradient i is in its slot in this backward
         self.pending = len(params)
+        self.started = False  # the flat buffer of this backward has been chosen
         self.request = None
 
-    def views(self):
-        for p, a, b in zip(self.params, self.offsets, self.offsets[1:]):
-            yield p, self.flat[a:b].reshape(p.array.shape)
+    def _new_flat(self):
+        self.flat = self.views = None  # unless held elsewhere, malloc hands the memory back
+        self.flat = np.empty(self.offsets[-1], dtype=self.dtype)
+        self.views = [self.flat[a:b].reshape(p.array.shape)
+                      for p, a, b in zip(self.params, self.offsets, self.offsets[1:])]
+        self._baseline = self._refs() if _getrefcount is not None else None
+
+    def _refs(self):
+        """Reference counts of flat and of each view, less those the parameters hold."""
+        counts = [_getrefcount(self.flat)]
+        for p, v in zip(self.params, self.views):
+            n = _getrefcount(v) - (p._grad is v)
+            t = getattr(p, "_gradt", None)  # the cached Tensor of p.grad, if nobody holds it
+            if t is not None and t.array is v and _getrefcount(t) == _GRADT_REFS:
+                n -= 1
+            counts.append(n)
+        return counts
+
+    def start(self, reuse):
+        """Choose this backward's buffer (before the first gradient is written into it)."""
+        self.started = True
+        if not (reuse or (self._baseline is not None and self._refs() == self._baseline)):
+            self._new_flat()
+
+    def put(self, i, world):
+        """Parameter ``i``'s gradient / world into its slot; the slot becomes its .grad."""
+        p, view = self.params[i], self.views[i]
+        g = grad_array(p)
+        if g is view:
+            if world > 1:
+                np.divide(view, world, out=view)
+        elif g is None:
+            view[...] = 0
+        elif world > 1:
+            np.divide(g, world, out=view)
+        else:
+            np.copyto(view, g)
+        p._grad = view
+        self.done[i] = True
+
+    def reset(self):
+        self.done = [False] * len(self.params)
+        self.pending = len(self.params)
+        self.started = False
+        self.request = None
 
 
 class DistributedDataParallel(Module):
@@ -46,7 +125,10 @@ class DistributedDataParallel(Module):
     gradient bucket; ``broadcast_buffers`` re-sends rank 0's buffers (e.g. batch-norm running
     statistics, for a module with ``named_buffers``) before every forward in training mode.
     ``device_ids``/``output_device`` must be None (CPU only); ``find_unused_parameters`` is
-    accepted: a parameter that got no gradient counts as a zero gradient.
+    accepted: a parameter that got no gradient counts as a zero gradient. After backward every
+    ``.grad`` is a view into its bucket; with ``gradient_as_bucket_view=False`` (default) a
+    bucket's buffer is reused only when no gradient of an earlier step can see it (else a
+    fresh one is taken), with ``True`` it is always reused, as PyTorch's flag says.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
@@ -80,11 +162,12 @@ class DistributedDataParallel(Module):
         for _, p in named:
             dist.broadcast(p, 0)
         self._sync_buffers(dist)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self._buckets = self._make_buckets([p for _, p in named], bucket_cap_mb)
-        self._bucket_of = {}
+        self._bucket_of = {}  # id(parameter) -> (its bucket, its index there)
         for b in self._buckets:
-            for p in b.params:
-                self._bucket_of[id(p)] = b
+            for i, p in enumerate(b.params):
+                self._bucket_of[id(p)] = (b, i)
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready)
                          for _, p in named]
         self._queued = False
@@ -117,12 +200,12 @@ class DistributedDataParallel(Module):
         buckets, cur, nbytes = [], [], 0
         for p in reversed(params):  # backward yields the last layers' gradients first
             if cur and (nbytes + p.array.nbytes > cap or p.array.dtype != cur[0].array.dtype):
-                buckets.append(_Bucket(cur, cur[0].array.dtype))
+                buckets.append(_Bucket(cur, cur[0].array.dtype, len(buckets)))
                 cur, nbytes = [], 0
             cur.append(p)
             nbytes += p.array.nbytes
         if cur:
-            buckets.append(_Bucket(cur, cur[0].array.dtype))
+            buckets.append(_Bucket(cur, cur[0].array.dtype, len(buckets)))
         return buckets
 
     # ---- forward -------------------------------------------------------------------------
@@ -146,11 +229,16 @@ class DistributedDataParallel(Module):
     def _grad_ready(self, p):
         if not self.require_backward_grad_sync:
             return
-        if not self._queued:
+        if not self._queued:  # the first final gradient of this backward
             self._queued = True
             engine.queue_callback(self._finish)
+            for b in self._buckets:
+                b.reset()
         self._ready += 1
-        b = self._bucket_of[id(p)]
+        b, i = self._bucket_of[id(p)]
+        if not b.started:
+            b.start(self.gradient_as_bucket_view)
+        b.put(i, self.world_size)  # now, while the gradient is still in cache
         b.pending -= 1
         if b.pending == 0:
             self._launch(b)
@@ -160,33 +248,25 @@ class DistributedDataParallel(Module):
 
     def _launch(self, b):
         from ..distributed import _comm
-        for p, view in b.views():
-            g = grad_array(p)
-            if g is None:
-                view[...] = 0
-            else:
-                np.copyto(view, g)
         if self.trace is not None:
-            self.trace.append(("launch", self._buckets.index(b), self._ready))
+            self.trace.append(("launch", b.index, self._ready))
         b.request = _comm._G.comm.Iallreduce(_comm._G.MPI.IN_PLACE, b.flat, _comm._G.MPI.SUM)
 
     def _finish(self):
         from ..distributed import _comm
         self._queued = False
         self._ready = 0
-        for b in self._buckets:  # parameters that got no gradient count as zeros
+        for b in self._buckets:  # parameters that got no gradient count as their .grad or 0
             if b.request is None:
+                if not b.started:
+                    b.start(self.gradient_as_bucket_view)
+                for i, done in enumerate(b.done):
+                    if not done:
+                        b.put(i, self.world_size)
                 self._launch(b)
-        for i, b in enumerate(self._buckets):
-            _comm.wait(b.request, f"DistributedDataParallel gradient allreduce (bucket {i})")
-            b.request = None
-            b.pending = len(b.params)
-            np.divide(b.flat, self.world_size, out=b.flat)
-            for p, view in b.views():
-                g = grad_array(p)
-                if g is None:
-                    p.grad = view.copy()
-                else:
-                    np.copyto(g, view)
+        for b in self._buckets:
+            _comm.wait(b.request, f"DistributedDataParallel gradient allreduce "
+                                  f"(bucket {b.index})")
+            b.reset()
         if self.trace is not None:
             self.trace.append(("finished", None, None))
