@@ -133,6 +133,13 @@ def test_bench_dist_runs_both_configurations_and_reports_ratio_and_bandwidth():
         assert "0.85x" in cells[4]
     assert "1 rank x 2 threads" in text and "2 ranks x 1 thread" in text
     assert "bus bandwidth GB/s" in text and "0.25 MB float32" in text
+    for cfg in ("1 rank x 2 threads", "2 ranks x 1 thread"):  # the per-step phases
+        rows = [ln for ln in lines if ln.lstrip("| ").startswith(cfg)]
+        assert len(rows) == len(bench_dist.CASES), text
+        for row in rows:
+            ms = [float(c) for c in row.strip("|").split("|")[2:]]
+            assert len(ms) == 3 and all(v > 0 for v in ms), row
+    assert "placement (2 ranks): rank 0: cores" in text and "rank 1: cores" in text
 
 
 # ---- single process ---------------------------------------------------------------------------

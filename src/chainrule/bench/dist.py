@@ -56,7 +56,9 @@ def _make(kind):
 
 
 def samples_per_s(kind, batch, shape, rank, world, steps, blocks):
-    """Best-of-``blocks`` samples/s (global batch) over ``steps`` training steps."""
+    """(best-of-``blocks`` samples/s (global batch) over ``steps`` training steps, gradient
+    bytes, median ms per step of the phases: forward (with zero_grad and the loss),
+    backward (with DDP's allreduce), optimizer step)."""
     import chainrule as cr
     from .. import optim
     from ..nn.functional import cross_entropy
@@ -72,13 +74,23 @@ def samples_per_s(kind, batch, shape, rank, world, steps, blocks):
     lo, hi = batch * rank // world, batch * (rank + 1) // world
     xs, ys = x[lo:hi], y[lo:hi]
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    phases: List[List[float]] = [[], [], []]
 
     def step():
+        t0 = time.perf_counter()
         opt.zero_grad()
-        cross_entropy(net(xs), ys).backward()
+        loss = cross_entropy(net(xs), ys)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
         opt.step()
+        t3 = time.perf_counter()
+        for times, t in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
+            times.append(t)
     for _ in range(3):
         step()
+    for times in phases:
+        times.clear()
     best = 0.0
     for _ in range(blocks):  # a fixed step count: the ranks step in lockstep
         t0 = time.perf_counter()
@@ -87,7 +99,8 @@ def samples_per_s(kind, batch, shape, rank, world, steps, blocks):
         best = max(best, steps * batch / (time.perf_counter() - t0))
     for h in getattr(net, "_handles", ()):
         h.remove()
-    return best, sum(p.array.nbytes for p in model.parameters())
+    return (best, sum(p.array.nbytes for p in model.parameters()),
+            [float(np.median(t)) * 1e3 for t in phases])
 
 
 def allreduce_times(sizes_mb, world):
@@ -143,8 +156,9 @@ def worker(argv=None):
     res = {"ranks": world, "threads": args.threads, "cases": {}, "allreduce": [],
            "placement": placement(world)}
     for name, (kind, batch, shape) in CASES.items():
-        rate, nbytes = samples_per_s(kind, batch, shape, rank, world, args.steps, args.blocks)
-        res["cases"][name] = {"samples_per_s": rate, "gradient_bytes": nbytes}
+        rate, nbytes, ms = samples_per_s(kind, batch, shape, rank, world, args.steps,
+                                         args.blocks)
+        res["cases"][name] = {"samples_per_s": rate, "gradient_bytes": nbytes, "phases_ms": ms}
     if world > 1:
         sizes = [float(s) for s in args.allreduce_mb.split(",")]
         res["allreduce"] = allreduce_times(sizes, world)
@@ -196,6 +210,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
     best_one: dict = {}
     best_many: dict = {}
     many: dict = {}
+    one: dict = {}
     for _ in range(rounds):  # alternate: load from other processes hits both alike
         one = _child(one_cmd, p)
         many = _child(many_cmd, 1)
@@ -216,11 +231,17 @@ def run(threads: int = 2, quick: bool = False) -> str:
     head = [f"model (global batch), best of {rounds}", f"1 rank x {p} threads samples/s",
             f"{p} ranks x 1 thread samples/s", "ratio", "bar", "gradients MB"]
     ar = [[f"{m:g} MB float32", f"{t * 1e3:.3f}", f"{bw:.2f}"] for m, t, bw in many["allreduce"]]
+    phases = [[cfg, name] + [f"{v:.3f}" for v in res["cases"][name]["phases_ms"]]
+              for name in CASES for cfg, res in ((f"1 rank x {p} threads", one),
+                                                 (f"{p} ranks x 1 thread", many))]
     where = "; ".join(f"rank {r}: cores {','.join(map(str, c)) or '?'}, {t} thread"
                       + ("s" if t != 1 else "") for r, c, t in many["placement"])
     return (f"dist: data-parallel scaling ({' '.join(many_cmd[:len(mpi) + 2])} ...)\n\n"
             + table(head, rows) + "\n\n"
-            + table([f"allreduce ({p} ranks)", "ms", "bus bandwidth GB/s"], ar)
+            + table([f"allreduce ({p} ranks)", "ms", "bus bandwidth GB/s"], ar) + "\n\n"
+            + table(["per step, median of the last round (rank 0)", "model",
+                     "forward ms", "backward ms (with DDP's allreduce)", "optimizer ms"],
+                    phases)
             + f"\n\nplacement ({p} ranks): {where}")
 
 

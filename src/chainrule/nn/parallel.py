@@ -98,15 +98,14 @@ class _Bucket:
         """Parameter ``i``'s gradient / world into its slot; the slot becomes its .grad."""
         p, view = self.params[i], self.views[i]
         g = grad_array(p)
-        if g is view:
-            if world > 1:
-                np.divide(view, world, out=view)
-        elif g is None:
+        if g is None:
             view[...] = 0
-        elif world > 1:
-            np.divide(g, world, out=view)
+        elif g is view and world == 1:
+            pass
+        elif world & (world - 1) == 0:  # 1/world is exact: a multiply, the same bits
+            np.multiply(g, 1.0 / world, out=view)
         else:
-            np.copyto(view, g)
+            np.divide(g, world, out=view)
         p._grad = view
         self.done[i] = True
 
@@ -191,8 +190,22 @@ class DistributedDataParallel(Module):
         return [b for _, b in named_buffers()] if named_buffers is not None else []
 
     def _sync_buffers(self, dist):
+        """Rank 0's buffers on every rank: one broadcast per dtype (ResNet-20 has 57
+        buffers, each broadcast would pay the latency once per forward)."""
+        groups: dict = {}
         for b in self._module_buffers():
-            dist.broadcast(b, 0)
+            arr = getattr(b, "array", b)
+            groups.setdefault(arr.dtype, []).append(arr)
+        for arrays in groups.values():
+            if len(arrays) == 1:
+                dist.broadcast(arrays[0], 0)
+                continue
+            flat = np.concatenate([a.ravel() for a in arrays])
+            dist.broadcast(flat, 0)
+            start = 0
+            for a in arrays:
+                a[...] = flat[start:start + a.size].reshape(a.shape)
+                start += a.size
 
     @staticmethod
     def _make_buckets(params, cap_mb):
