@@ -323,6 +323,41 @@ def views():
         print("OK views", flush=True)
 
 
+class Branches(nn.Module):
+    """Two linear maps; the second used only when asked (by some ranks only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 2)
+        self.b = nn.Linear(3, 2)
+
+    def forward(self, x, use_b):
+        return self.a(x) + self.b(x) if use_b else self.a(x)
+
+
+def unused():
+    """A parameter only rank 0 uses: its bucket is ready on rank 0 during backward and only at
+    the end on rank 1, yet every rank starts the allreduces in bucket order (MPI matches
+    collectives by order: else they mix buckets or fail), and the unused gradient counts
+    as zero in the average."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    cr.manual_seed(0)
+    m = Branches().double()
+    ddp = DDP(m, bucket_cap_mb=0.00003)  # one bucket per parameter
+    assert len(ddp._buckets) == 4
+    x = np.full((2, 3), float(rank + 1))
+    for _ in range(2):
+        m.zero_grad()
+        ddp(x, use_b=rank == 0).sum().backward()
+        # d(sum)/dW = column sums of x: 2 (rank + 1) per entry; b only from rank 0
+        want_a = sum(2.0 * (r + 1) for r in range(world)) / world
+        assert np.array_equal(m.a.weight.grad.array, np.full((2, 3), want_a))
+        assert np.array_equal(m.b.weight.grad.array, np.full((2, 3), 2.0 / world))
+        assert np.array_equal(m.b.bias.grad.array, np.full(2, 2.0 / world))
+    if rank == 0:
+        print("OK unused", flush=True)
+
+
 def kill():
     rank = dist.get_rank()
     m = build("mlp", 0)
@@ -353,6 +388,6 @@ if __name__ == "__main__":
     cr.set_num_threads(1)
     dist.init_process_group("mpi", timeout=float(os.environ.get("DIST_TIMEOUT", 600)))
     {"equivalence": equivalence, "equivalence32": equivalence32, "batchnorm": batchnorm,
-     "sequence": sequence, "overlap": overlap, "views": views, "kill": kill, "hang": hang,
+     "sequence": sequence, "overlap": overlap, "views": views, "unused": unused, "kill": kill, "hang": hang,
      "shapes": shapes}[sys.argv[1]]()
     dist.destroy_process_group()

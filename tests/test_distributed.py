@@ -266,3 +266,10 @@ def test_scaling_report_prints_every_model_network_and_rank_count():
     per_sample, fixed, _ = bench_dist.CALIBRATION["MLP 784-256-256-10"]
     one = (fixed + 64 * per_sample) * 1e3
     assert f"{one:.2f} ms 1.0x" in text
+
+
+@needs_mpi
+def test_a_parameter_unused_on_one_rank_keeps_the_buckets_in_order():
+    r, _ = worker("unused")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK unused" in r.stdout

@@ -171,6 +171,7 @@ class DistributedDataParallel(Module):
                          for _, p in named]
         self._queued = False
         self._ready = 0
+        self._next = 0  # the next bucket to launch: every rank launches them in index order
 
     # ---- construction ------------------------------------------------------------------
     def _check_shapes(self, fn, named, _comm):
@@ -247,14 +248,19 @@ class DistributedDataParallel(Module):
             engine.queue_callback(self._finish)
             for b in self._buckets:
                 b.reset()
+            self._next = 0
         self._ready += 1
         b, i = self._bucket_of[id(p)]
         if not b.started:
             b.start(self.gradient_as_bucket_view)
         b.put(i, self.world_size)  # now, while the gradient is still in cache
         b.pending -= 1
-        if b.pending == 0:
-            self._launch(b)
+        # MPI matches non-blocking collectives by the order they start: a bucket leaves only
+        # after the ones before it (a rank where an earlier bucket has an unused parameter
+        # would otherwise start them in another order than its peers)
+        while self._next < len(self._buckets) and self._buckets[self._next].pending == 0:
+            self._launch(self._buckets[self._next])
+            self._next += 1
         for other in self._buckets:  # let MPI progress the buckets already in flight
             if other.request is not None:
                 other.request.Test()
@@ -269,14 +275,14 @@ class DistributedDataParallel(Module):
         from ..distributed import _comm
         self._queued = False
         self._ready = 0
-        for b in self._buckets:  # parameters that got no gradient count as their .grad or 0
-            if b.request is None:
-                if not b.started:
-                    b.start(self.gradient_as_bucket_view)
-                for i, done in enumerate(b.done):
-                    if not done:
-                        b.put(i, self.world_size)
-                self._launch(b)
+        for b in self._buckets[self._next:]:  # a gradient not produced counts as .grad or 0
+            if not b.started:
+                b.start(self.gradient_as_bucket_view)
+            for i, done in enumerate(b.done):
+                if not done:
+                    b.put(i, self.world_size)
+            self._launch(b)
+        self._next = 0
         for b in self._buckets:
             _comm.wait(b.request, f"DistributedDataParallel gradient allreduce "
                                   f"(bucket {b.index})")
