@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from chainrule import ops
+from chainrule.bench._gated import case as _case, fwd_bwd_fn, torch_fwd_bwd_fn
 from chainrule.ops._registry import bench_cases
 
 # (cell, H, N, T); input size = hidden size
@@ -20,53 +20,6 @@ CASES = [tuple(c) for k in ("lstm_forward", "gru_forward") for c in bench_cases(
 IDS = [f"{c}-H{H}-N{N}-T{T}" for c, H, N, T in CASES]
 
 pytestmark = pytest.mark.usefixtures("two_threads")  # benches/conftest.py
-
-
-def _case(cell, H, N, T, seed=0):
-    rng = np.random.default_rng(seed)
-    G = 4 if cell == "lstm" else 3
-    k = 1 / np.sqrt(H)
-    f = np.float32
-    return {"x": rng.standard_normal((T, N, H)).astype(f), "h0": np.zeros((N, H), f),
-            "w_ih": rng.uniform(-k, k, (G * H, H)).astype(f),
-            "w_hh": rng.uniform(-k, k, (G * H, H)).astype(f),
-            "b_ih": rng.uniform(-k, k, G * H).astype(f),
-            "b_hh": rng.uniform(-k, k, G * H).astype(f),
-            "dhs": rng.standard_normal((T, N, H)).astype(f)}
-
-
-def fwd_bwd_fn(cell, c):
-    """One forward + full BPTT on chainrule's kernels."""
-    x, h0, wi, wh, bi, bh, dhs = (c[k] for k in ("x", "h0", "w_ih", "w_hh", "b_ih", "b_hh",
-                                                 "dhs"))
-    if cell == "lstm":
-        def run():
-            out = ops.lstm_forward(x, h0, h0, wi, wh, bi, bh)
-            return ops.lstm_backward(dhs, None, x, h0, h0, wi, wh, *out)
-    else:
-        def run():
-            out = ops.gru_forward(x, h0, wi, wh, bi, bh)
-            return ops.gru_backward(dhs, x, h0, wi, wh, *out)
-    return run
-
-
-def torch_fwd_bwd_fn(torch, cell, c):
-    """The same step on torch.nn.LSTM / torch.nn.GRU with the same weights."""
-    T, N, H = c["x"].shape
-    m = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(H, H)
-    with torch.no_grad():
-        for k, n in [("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"),
-                     ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")]:
-            getattr(m, n).copy_(torch.from_numpy(c[k]))
-    x = torch.from_numpy(c["x"]).requires_grad_(True)
-    g = torch.from_numpy(c["dhs"])
-
-    def run():
-        x.grad = None
-        m.zero_grad()
-        out, _ = m(x)
-        out.backward(g)
-    return run
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

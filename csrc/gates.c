@@ -15,12 +15,14 @@
  * backward: per step (t = T..1) the recurrent gradient dG_{t+1} @ w_hh (packed once) with
  *           the gate derivatives fused into its write-out; every dG_t kept in one
  *           (T, N, 4H) buffer, then dw_ih, dx, dw_hh are single cr_gemm calls over all T*N
- *           rows and db column sums in a fixed order.
+ *           rows (dw_hh's over a copy of h0, h_1 .. h_{T-1} behind each other) and db
+ *           column sums in a fixed order.
  *
  * Memory saved by the forward for the backward (besides the inputs and parameters):
  *   LSTM hs (T,N,H) [the output], cs (T,N,H), gates (T,N,4H): 6*T*N*H elements;
  *   GRU  hs (T,N,H) [the output], gates (T,N,4H) = r, z, n, W_hn h + b_hn: 5*T*N*H.
- * Backward work space: dG (T,N,4H), the packed w_hh (4H*H), a carry (N,H).
+ * Backward work space: dG (T,N,4H), the packed w_hh (4H*H), a carry (N,H), and for dw_hh
+ * the previous states (T,N,H) (allocated after the walk back, while dG is still held).
  *
  * Threads: ONE parallel region per call, on cr_threads_for(T*N*H*H*G, GT_PAR_MIN_FLOPS)
  * threads. The batch is split by rows (row n of step t
@@ -52,6 +54,10 @@
 #define GT_RB 48
 #define GT_L1_PANEL 24576
 #define GT_MR_LSTM 6
+/* the backward's panels: GT_BWD_G vectors of hidden units wide, tiles of GT_MR_BWD rows
+ * (4 x 6 accumulators as the LSTM forward: 10 loads per 24 multiply-adds) */
+#define GT_BWD_G 4
+#define GT_MR_BWD 6
 /* split the batch only when each thread gets at least this many rows (else hidden units) */
 #define GT_MIN_ROWS 4
 /* several threads only when the sequence has at least this many multiply-adds */

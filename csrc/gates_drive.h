@@ -50,6 +50,21 @@ static void CR_FN(gt_colsum)(T *colsum, const T *A, int64_t R, int64_t W, int64_
     }
 }
 
+/* dw_hh += dGh^T @ [h0, h_1 .. h_{T-1}]: ONE product with K = T*N over the previous
+ * states copied behind each other (dGh: G*H columns of dG, row stride ld); -1 if the copy
+ * cannot be allocated */
+static int CR_FN(gt_dw_hh)(T *dw_hh, const T *dG, int64_t ld, int64_t GH, const T *h0,
+                           const T *hs, int64_t Ts, int64_t N, int64_t H) {
+    const int64_t NH = N * H;
+    T *hp = (T *)malloc((size_t)(Ts * NH) * sizeof(T));
+    if (!hp) return -1;
+    memcpy(hp, h0, (size_t)NH * sizeof(T));
+    if (Ts > 1) memcpy(hp + NH, hs, (size_t)((Ts - 1) * NH) * sizeof(T));
+    GEMM(1, 0, GH, H, Ts * N, 1, dG, ld, hp, H, 1, dw_hh, H, NULL, NULL, CR_ACT_NONE);
+    free(hp);
+    return 0;
+}
+
 /* dh_norms[t] = sqrt(sum over rows and panels of rowsq), summed in one order */
 static void CR_FN(gt_norms)(double *dh_norms, const T *rowsq, int64_t steps, int64_t N,
                           int64_t nb) {
@@ -99,7 +114,7 @@ int CR_FN(cr_lstm_backward)(T *dx, T *dh0, T *dc0, T *dw_ih, T *dw_hh,
                           const T *dc_n, const T *x, const T *h0, const T *c0,
                           const T *w_ih, const T *w_hh, const T *hs, const T *cs,
                           const T *gates, int64_t Ts, int64_t N, int64_t I, int64_t H) {
-    const int64_t NH = N * H, GH = 4 * H, NRB = 2 * VL, nb = (H + NRB - 1) / NRB;
+    const int64_t NH = N * H, GH = 4 * H, NRB = GT_BWD_G * VL, nb = (H + NRB - 1) / NRB;
     if (Ts == 0 || NH == 0) {
         if (dh_norms) for (int64_t t = 0; t < Ts; t++) dh_norms[t] = 0;
         if (Ts == 0 && dc_n) for (int64_t i = 0; i < NH; i++) dc0[i] += dc_n[i]; /* c_n = c0 */
@@ -145,10 +160,7 @@ int CR_FN(cr_lstm_backward)(T *dx, T *dh0, T *dc0, T *dw_ih, T *dw_hh,
         GEMM(0, 0, Ts * N, I, GH, 1, dG, GH, w_ih, I, 1, dx, I, NULL, NULL, CR_ACT_NONE);
     }
     /* dw_hh += dG^T @ [h0, h_1 .. h_{T-1}] */
-    GEMM(1, 0, GH, H, N, 1, dG, GH, h0, H, 1, dw_hh, H, NULL, NULL, CR_ACT_NONE);
-    if (Ts > 1)
-        GEMM(1, 0, GH, H, (Ts - 1) * N, 1, dG + N * GH, GH, hs, H, 1, dw_hh, H, NULL, NULL,
-             CR_ACT_NONE);
+    int rc = CR_FN(gt_dw_hh)(dw_hh, dG, GH, GH, h0, hs, Ts, N, H);
     if (db_ih || db_hh) {
         CR_FN(gt_colsum)(colsum, dG, Ts * N, GH, GH);
         for (int64_t j = 0; j < GH; j++) {
@@ -157,7 +169,7 @@ int CR_FN(cr_lstm_backward)(T *dx, T *dh0, T *dc0, T *dw_ih, T *dw_hh,
         }
     }
     free(dG); free(Bp); free(dc); free(rowsq); free(colsum);
-    return 0;
+    return rc;
 }
 
 int CR_FN(cr_gru_forward)(T *hs, T *gates, const T *x, const T *h0, const T *w_ih,
@@ -197,7 +209,7 @@ int CR_FN(cr_gru_backward)(T *dx, T *dh0, T *dw_ih, T *dw_hh, T *db_ih,
                          T *db_hh, double *dh_norms, const T *dhs, const T *x,
                          const T *h0, const T *w_ih, const T *w_hh, const T *hs,
                          const T *gates, int64_t Ts, int64_t N, int64_t I, int64_t H) {
-    const int64_t NH = N * H, ld = 4 * H, NRB = 2 * VL, nb = (H + NRB - 1) / NRB;
+    const int64_t NH = N * H, ld = 4 * H, NRB = GT_BWD_G * VL, nb = (H + NRB - 1) / NRB;
     if (Ts == 0 || NH == 0) {
         if (dh_norms) for (int64_t t = 0; t < Ts; t++) dh_norms[t] = 0;
         return 0;
@@ -244,10 +256,7 @@ int CR_FN(cr_gru_backward)(T *dx, T *dh0, T *dw_ih, T *dw_hh, T *db_ih,
              CR_ACT_NONE);
     }
     /* dw_hh += dGh^T @ [h0, h_1 .. h_{T-1}] */
-    GEMM(1, 0, 3 * H, H, N, 1, dG, ld, h0, H, 1, dw_hh, H, NULL, NULL, CR_ACT_NONE);
-    if (Ts > 1)
-        GEMM(1, 0, 3 * H, H, (Ts - 1) * N, 1, dG + N * ld, ld, hs, H, 1, dw_hh, H, NULL, NULL,
-             CR_ACT_NONE);
+    int rc = CR_FN(gt_dw_hh)(dw_hh, dG, ld, 3 * H, h0, hs, Ts, N, H);
     if (db_ih || db_hh) {
         CR_FN(gt_colsum)(colsum, dG, Ts * N, ld, ld);
         for (int64_t j = 0; j < 3 * H; j++) {
@@ -256,5 +265,5 @@ int CR_FN(cr_gru_backward)(T *dx, T *dh0, T *dw_ih, T *dw_hh, T *db_ih,
         }
     }
     free(dG); free(Bp); free(carry); free(rowsq); free(colsum);
-    return 0;
+    return rc;
 }

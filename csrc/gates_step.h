@@ -43,7 +43,7 @@ static void STEP(lstm_fwd_step)(T *g_t, T *h_t, T *c_t, const T *h_prev,
     }
 }
 
-/* LSTM backward, panels of 2*VL units: dh = dhs_t + dG_next @ w_hh (dG_next NULL at the
+/* LSTM backward, panels of GT_BWD_G*VL units: dh = dhs_t + dG_next @ w_hh (dG_next NULL at the
  * last step), dc (N, H) carries dL/dc from step t+1 to t; writes dG_t (pre-activation
  * gate gradients, (N, 4H)) and, if rowsq, rowsq[row * nb + p] = sum over the panel of dh^2. */
 STEP_ATTR
@@ -51,7 +51,7 @@ static void STEP(lstm_bwd_step)(T *dG_t, T *dc, T *rowsq, const T *dG_next,
                                 const T *dhs_t, const T *g_t, const T *c_t,
                                 const T *c_prev, const T *Bp, int64_t r0, int64_t r1,
                                 int64_t p0, int64_t p1, int64_t H) {
-    enum { G = 2, MR = 8 };
+    enum { G = GT_BWD_G, MR = GT_MR_BWD };
     T tile[GT_RB * G * VL] __attribute__((aligned(64)));
     const int64_t NRB = G * VL, nb = (H + NRB - 1) / NRB, K = 4 * H;
     for (int64_t p = p0; p < p1; p++) {
@@ -120,7 +120,7 @@ static void STEP(gru_fwd_step)(T *g_t, T *h_t, const T *h_prev, const T *Bp,
     }
 }
 
-/* GRU backward, panels of 2*VL units: dh = dhs_t + carry + dG_next[:, :3H] @ w_hh, carry
+/* GRU backward, panels of GT_BWD_G*VL units: dh = dhs_t + carry + dG_next[:, :3H] @ w_hh, carry
  * (N, H) = dh_{t+1} * z_{t+1} on entry and dh_t * z_t on exit; writes dG_t (N, 4H) =
  * dL/d(pre-activations) [r, z, hidden part of n (times r), input part of n]. */
 STEP_ATTR
@@ -128,7 +128,7 @@ static void STEP(gru_bwd_step)(T *dG_t, T *carry, T *rowsq, const T *dG_next,
                                const T *dhs_t, const T *g_t, const T *h_prev,
                                const T *Bp, int64_t r0, int64_t r1, int64_t p0, int64_t p1,
                                int64_t H) {
-    enum { G = 2, MR = 8 };
+    enum { G = GT_BWD_G, MR = GT_MR_BWD };
     T tile[GT_RB * G * VL] __attribute__((aligned(64)));
     const int64_t NRB = G * VL, nb = (H + NRB - 1) / NRB, K = 3 * H, ld = 4 * H;
     for (int64_t p = p0; p < p1; p++) {

@@ -146,10 +146,10 @@ static void CR_FN(gt_pack_fwd)(T *Bp, const T *w_hh, int G, int64_t p, int64_t H
     }
 }
 
-/* Backward panel jb of w_hh itself (K = G*H rows x H columns), 2*VL columns:
- * Bp[k][c] = w_hh[k][jb*2VL + c] (0 past H). */
+/* Backward panel jb of w_hh itself (K = G*H rows x H columns), GT_BWD_G*VL columns:
+ * Bp[k][c] = w_hh[k][jb*GT_BWD_G*VL + c] (0 past H). */
 static void CR_FN(gt_pack_bwd)(T *Bp, const T *w_hh, int G, int64_t jb, int64_t H) {
-    const int64_t K = G * H, NRB = 2 * VL;
+    const int64_t K = G * H, NRB = GT_BWD_G * VL;
     T *panel = Bp + jb * K * NRB;
     for (int64_t k = 0; k < K; k++) {
         for (int64_t c = 0; c < NRB; c++) {

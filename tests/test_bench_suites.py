@@ -186,3 +186,26 @@ def test_cli_suite_alone_picks_its_family(monkeypatch):
 def test_train_peer_process_failure_is_reported():
     with pytest.raises(RuntimeError, match="nosuch peer's process failed(.|\n)*unknown peer"):
         train.time_peers_apart(["nosuch"], 1, True, 1)
+
+
+def test_rnn_gated_rows(monkeypatch):
+    """bench rnn's gated table: one row per LSTM / GRU shape and the classifier row; the
+    closures compute what they claim (chainrule's dx equals PyTorch's)."""
+    from chainrule.bench import _gated
+    monkeypatch.setattr(_util, "IDLE", 0.0)
+    monkeypatch.setattr(_gated, "QUICK_SIZES", [("lstm", 5, 2, 3), ("gru", 7, 1, 2)])
+    monkeypatch.setattr(_gated, "CLASSIFIER", (3, 4, 2, 2, 5, 3))
+    text = _gated.run(None, threads=1, quick=True)
+    rows = _rows(text)
+    assert [r[0] for r in rows[:2]] == ["LSTM H=5 N=2 T=3", "GRU H=7 N=1 T=2"]
+    assert rows[2][0].startswith("biLSTM classifier 2 layers I=3 H=4 N=2 T=5")
+    assert all(float(r[1]) > 0 and r[2] == "-" for r in rows)
+    assert ("lstm", 512, 32, 25) in _gated.SIZES and ("gru", 512, 32, 100) in _gated.SIZES
+    torch = pytest.importorskip("torch")
+    for cell in ("lstm", "gru"):
+        c = _gated.case(cell, 6, 3, 4)
+        dx = _gated.fwd_bwd_fn(cell, c)()[0]
+        np.testing.assert_allclose(dx, _gated.torch_fwd_bwd_fn(torch, cell, c)().numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    assert float(_gated.classifier_step()()) > 0
+    assert float(_gated.torch_classifier_step(torch)()) > 0

@@ -1,7 +1,9 @@
 """Benchmarks for the rnn family: one-layer tanh RNN forward + full BPTT backward.
 
 chainrule (ops.rnn_forward + ops.rnn_backward) against torch.nn.RNN forward + backward
-on the same thread count, and against chainrule.reference (the NumPy loop over time).
+on the same thread count, and against chainrule.reference (the NumPy loop over time);
+then the gated table (bench/_gated.py): LSTM / GRU forward + BPTT at issue 12's bar shapes
+and a 2-layer bidirectional LSTM classifier training step, against PyTorch.
 """
 from __future__ import annotations
 
@@ -99,5 +101,7 @@ def run(threads: int = 2, quick: bool = False) -> str:
     head = (f"### rnn: tanh RNN forward + BPTT backward, float32, {threads} thread(s)\n"
             f"(cr/torch < 1: chainrule is faster; reference = chainrule.reference, the NumPy "
             f"loop over time on BLAS; speed-up = reference / chainrule)\n\n")
-    return head + table(["size", "chainrule ms", "torch.nn.RNN ms", "cr/torch",
-                         "NumPy reference ms", "speed-up vs reference"], rows)
+    from ._gated import run as run_gated
+    return (head + table(["size", "chainrule ms", "torch.nn.RNN ms", "cr/torch",
+                          "NumPy reference ms", "speed-up vs reference"], rows)
+            + "\n\n" + run_gated(torch, threads, quick))
