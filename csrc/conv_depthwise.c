@@ -9,11 +9,12 @@
  * fixed order, dx planes are independent), so results are bitwise the same for any thread
  * count. Serial below CONV_DW_MIN_WORK multiply-adds (cr_threads_for).
  *
- * float32 layers with stride 1, dilation 1 and "same" padding (odd R, S <= 7) run the
- * AVX-512 planes of conv_depthwise_avx512.c when cr_isa() allows: no padded copy, 16
- * outputs per step along the flattened plane (small 14x14, 7x7, 4x4 planes fill the
- * vectors too). Same thread split; dw/db lanes are summed per plane in float32 and over
- * the images in double, in a fixed order.
+ * float32 layers with stride 1 or 2, dilation 1 and padding (R-1)/2, (S-1)/2 (odd R, S
+ * <= 7; "same" at stride 1) run the AVX-512 planes of conv_depthwise_avx512.c when
+ * cr_isa() allows: no padded copy; at stride 1, 16 outputs per step along the flattened
+ * plane (small 14x14, 7x7, 4x4 planes fill the vectors too), at stride 2 along a row.
+ * Same thread split; dw/db lanes are summed per plane in float32 and over the images in
+ * double, in a fixed order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,16 @@ void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int
 void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                                   int64_t step, int64_t n, const float *w, const uint16_t *mt,
                                   int64_t H, int64_t W, int R, int S);
+void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
+                                   int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S);
+void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                   const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
+                                   int R, int S);
 
 /* 1 when the layer fits the AVX-512 planes (see the top comment) */
 static int dw_fast_f32(const cr_conv2d_dims *d) {
-    return cr_isa() >= CR_ISA_AVX512 && d->sh == 1 && d->sw == 1 && d->dh == 1 &&
-           d->dw == 1 && d->R % 2 == 1 && d->S % 2 == 1 && d->R <= 7 && d->S <= 7 &&
+    return cr_isa() >= CR_ISA_AVX512 && d->sh == d->sw && (d->sh == 1 || d->sh == 2) &&
+           d->dh == 1 && d->dw == 1 && d->R % 2 == 1 && d->S % 2 == 1 && d->R <= 7 && d->S <= 7 &&
            2 * d->ph == d->R - 1 && 2 * d->pw == d->S - 1 &&
            (d->H + 8) * d->W < ((int64_t)1 << 30);
 }
@@ -52,6 +58,15 @@ static int dw_fast_forward_f32(float *y, const float *x, const float *w, const f
                                const cr_conv2d_dims *d) {
     const int64_t N = d->N, C = d->C, HW = d->H * d->W, RS = d->R * d->S, CN = C * N;
     const int nt = cr_threads_for((double)CN * HW * RS, CONV_DW_MIN_WORK);
+    if (d->sh == 2) {
+        const int64_t PQ = d->P * d->Q;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < N * C; i++)
+            cr_dw_plane_fwd_s2_f32_avx512(y + i * PQ, x + i * HW, w + (i % C) * RS,
+                                          b ? b[i % C] : 0.0f, d->H, d->W, d->P, d->Q,
+                                          (int)d->R, (int)d->S);
+        return 0;
+    }
     uint16_t *mt = dw_masks(d);
     if (!mt) return -1;
 #pragma omp parallel num_threads(nt)
@@ -76,8 +91,8 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
                                 const float *x, const float *w, const cr_conv2d_dims *d) {
     const int64_t HW = d->H * d->W, RS = d->R * d->S;
     const int nt = cr_threads_for((double)d->N * d->C * HW * RS, CONV_DW_MIN_WORK);
-    uint16_t *mt = dw_masks(d);
-    if (!mt) return -1;
+    uint16_t *mt = d->sh == 1 ? dw_masks(d) : NULL;
+    if (d->sh == 1 && !mt) return -1;
     int fail = 0;
 #pragma omp parallel num_threads(nt) reduction(| : fail)
     {
@@ -87,9 +102,16 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
         for (int64_t c = 0; c < d->C; c++) {
             if ((dw || db) && !acc) continue;
             for (int64_t j = 0; acc && j < (RS + 1) * 16; j++) acc[j] = 0;
-            cr_dw_channel_bwd_f32_avx512(dx ? dx + c * HW : NULL, acc, dy + c * HW,
-                                         x + c * HW, d->C * HW, d->N, w + c * RS, mt, d->H,
-                                         d->W, (int)d->R, (int)d->S);
+            if (mt)
+                cr_dw_channel_bwd_f32_avx512(dx ? dx + c * HW : NULL, acc, dy + c * HW,
+                                             x + c * HW, d->C * HW, d->N, w + c * RS, mt,
+                                             d->H, d->W, (int)d->R, (int)d->S);
+            for (int64_t n = 0; !mt && n < d->N; n++) { /* stride 2 */
+                const int64_t i = n * d->C + c;
+                cr_dw_plane_bwd_s2_f32_avx512(dx ? dx + i * HW : NULL, acc,
+                                              dy + i * d->P * d->Q, x + i * HW, w + c * RS,
+                                              d->H, d->W, d->P, d->Q, (int)d->R, (int)d->S);
+            }
             for (int64_t t = 0; dw && t < RS; t++) {
                 double s = 0;
                 for (int l = 0; l < 16; l++) s += acc[t * 16 + l];

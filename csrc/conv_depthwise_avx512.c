@@ -152,3 +152,126 @@ void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const
     else
         bwd(dx, acc, dy, x, step, n, w, mt, H, W, R, S);
 }
+
+/* ------------------------------------------------------------------ stride 2
+ * Row by row, 16 outputs q0..q0+15 of row p at a time. Tap (r, s) needs the input columns
+ * 2q - pw + s: two masked loads of 32 neighbouring columns (only those inside the row)
+ * and their even lanes (vpermt2ps). dx is gathered, not scattered: for dx row h and a
+ * window of 32 columns, the even columns sum the taps with s = pw (mod 2), the odd ones
+ * the others (each reading dy at a lane shift), and the two halves are interleaved. */
+
+/* bits [lo, hi) of a 16-lane mask, clipped to [0, 16) */
+static inline __mmask16 span16(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+/* the 16 values row[c0 + 2l], zero outside the row's columns [0, W) */
+static inline __m512 even_cols(const float *row, int64_t c0, int64_t W, __m512i even) {
+    const __m512 lo = _mm512_maskz_loadu_ps(span16(-c0, W - c0), row + c0);
+    const __m512 hi = _mm512_maskz_loadu_ps(span16(-c0 - 16, W - c0 - 16), row + c0 + 16);
+    return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+static inline __attribute__((always_inline)) void fwd_s2(float *out, const float *x,
+                                                         const float *w, float bias,
+                                                         int64_t H, int64_t W, int64_t P,
+                                                         int64_t Q, int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    __m512 wv[IN_MAX * IN_MAX];
+    for (int t = 0; t < R * S; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+            __m512 a = _mm512_set1_ps(bias);
+            for (int r = 0; r < R; r++) {
+                const int64_t h = 2 * p + r - ph;
+                if (h < 0 || h >= H) continue;
+                for (int s = 0; s < S; s++)
+                    a = _mm512_fmadd_ps(wv[r * S + s],
+                                        even_cols(x + h * W, 2 * q0 - pw + s, W, even), a);
+            }
+            _mm512_mask_storeu_ps(out + p * Q + q0, tail16(Q - q0), a);
+        }
+}
+
+static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
+                                                         const float *dy, const float *x,
+                                                         const float *w, int64_t H,
+                                                         int64_t W, int64_t P, int64_t Q,
+                                                         int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2, RS = R * S;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    if (acc) {
+        __m512 av[IN_MAX * IN_MAX + 1];
+        for (int t = 0; t <= RS; t++) av[t] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+                const __m512 g = _mm512_maskz_loadu_ps(tail16(Q - q0), dy + p * Q + q0);
+                for (int r = 0; r < R; r++) {
+                    const int64_t h = 2 * p + r - ph;
+                    if (h < 0 || h >= H) continue;
+                    for (int s = 0; s < S; s++)
+                        av[r * S + s] = _mm512_fmadd_ps(
+                            g, even_cols(x + h * W, 2 * q0 - pw + s, W, even), av[r * S + s]);
+                }
+                av[RS] = _mm512_add_ps(av[RS], g);
+            }
+        add_lanes(acc, av, RS + 1);
+    }
+    if (!dx) return;
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                          23);
+    const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
+    __m512 wv[IN_MAX * IN_MAX];
+    for (int t = 0; t < RS; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t j0 = 0; 2 * j0 < W; j0 += 16) { /* dx columns 2*j0 ... 2*j0 + 31 */
+            __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+            for (int r = 0; r < R; r++) {
+                const int64_t t2 = h + ph - r; /* = 2p */
+                if (t2 < 0 || (t2 & 1) || t2 / 2 >= P) continue;
+                const float *g = dy + (t2 / 2) * Q;
+                for (int s = 0; s < S; s++) {
+                    /* column 2q - pw + s: even columns 2(j0+l) take q = j0 + l + (pw-s)/2 */
+                    const int odd = (s - pw) & 1;
+                    const int64_t k = j0 + (pw + odd - s) / 2;
+                    const __m512 v = _mm512_maskz_loadu_ps(span16(-k, Q - k), g + k);
+                    if (odd)
+                        o = _mm512_fmadd_ps(wv[r * S + s], v, o);
+                    else
+                        e = _mm512_fmadd_ps(wv[r * S + s], v, e);
+                }
+            }
+            float *d = dx + h * W + 2 * j0;
+            const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
+            _mm512_mask_storeu_ps(d, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d),
+                                                       _mm512_permutex2var_ps(e, ilo, o)));
+            _mm512_mask_storeu_ps(d + 16, m1,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16),
+                                                _mm512_permutex2var_ps(e, ihi, o)));
+        }
+}
+
+/* one plane (x (H, W) -> out (P, Q)) of a stride-2 "same"-padded layer */
+void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
+                                   int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S) {
+    if (R == 3 && S == 3)
+        fwd_s2(out, x, w, bias, H, W, P, Q, 3, 3);
+    else
+        fwd_s2(out, x, w, bias, H, W, P, Q, R, S);
+}
+
+/* dx (may be NULL) += ..., acc (may be NULL) += ... for one plane */
+void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                   const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
+                                   int R, int S) {
+    if (R == 3 && S == 3)
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, 3, 3);
+    else
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, R, S);
+}

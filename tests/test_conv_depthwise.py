@@ -1,5 +1,5 @@
 """Depthwise convolution's fast paths (csrc/conv_depthwise*.c): the AVX-512 planes for
-stride 1 and "same" padding in float32, and the portable loops for everything else, against
+stride 1 and 2 with padding (k-1)/2 in float32, and the portable loops for everything else, against
 the NumPy reference in float32 and float64 at every ISA level this CPU runs; 1 vs 2
 threads bitwise; the layers of MobileNet at small batch."""
 import numpy as np
@@ -12,7 +12,7 @@ from helpers import assert_close
 ORDER = ["generic", "avx2", "avx512"]
 LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
-# (x shape, kernel (R, S), stride, padding): "same" stride-1 ones take the AVX-512 path
+# (x shape, kernel (R, S), stride, padding): SAME and STRIDE2 take the AVX-512 path
 SAME = [((2, 5, 9, 7), (3, 3), 1, 1),        # odd plane, 63 = 3 vectors + 15
         ((1, 3, 11, 8), (5, 5), 1, 2),       # batch 1, 5x5
         ((3, 2, 4, 4), (3, 3), 1, 1),        # one vector per plane (MobileNet's 4x4)
@@ -23,9 +23,17 @@ SAME = [((2, 5, 9, 7), (3, 3), 1, 1),        # odd plane, 63 = 3 vectors + 15
         ((2, 3, 5, 13), (1, 1), 1, 0),       # 1x1 kernel
         ((2, 3, 6, 9), (3, 5), 1, (1, 2)),   # R != S
         ((1, 2, 40, 37), (3, 3), 1, 1)]      # W not a multiple of 16, many vectors
-OTHER = [((2, 3, 9, 8), (3, 3), 2, 1),        # stride 2 (portable loops)
-         ((1, 4, 8, 8), (3, 3), 2, 1),
-         ((2, 3, 7, 7), (3, 3), 1, 0),        # "valid"
+STRIDE2 = [((2, 3, 9, 8), (3, 3), 2, 1),      # odd H
+           ((1, 4, 8, 8), (3, 3), 2, 1),      # batch 1
+           ((2, 2, 4, 4), (3, 3), 2, 1),      # MobileNet's last stride-2 plane
+           ((1, 3, 1, 2), (3, 3), 2, 1),      # 1x2 plane
+           ((2, 2, 11, 37), (3, 3), 2, 1),    # 37 columns: two 32-column dx windows
+           ((1, 3, 13, 70), (5, 5), 2, 2),    # 5x5, Q = 35 > 16 (two output vectors)
+           ((1, 2, 9, 9), (3, 5), 2, (1, 2)),  # R != S
+           ((2, 1, 6, 7), (1, 1), 2, 0)]      # 1x1 kernel
+OTHER = [((2, 3, 7, 7), (3, 3), 1, 0),        # "valid" (portable loops)
+         ((2, 3, 9, 8), (3, 3), 2, 0),        # stride 2 without padding
+         ((1, 2, 9, 10), (3, 3), 3, 1),       # stride 3
          ((1, 2, 6, 6), (4, 4), 1, "same")]   # even kernel, asymmetric "same"
 
 
@@ -44,7 +52,7 @@ def _data(xs, rs, dt, seed=0):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("case", SAME + OTHER)
+@pytest.mark.parametrize("case", SAME + STRIDE2 + OTHER)
 def test_matches_reference(case, dt, level):
     xs, rs, s, p = case
     C = xs[1]
@@ -59,7 +67,7 @@ def test_matches_reference(case, dt, level):
         assert_close(got, want, dt, rtol=1e-4 if dt == np.float32 else None, name=n)
 
 
-@pytest.mark.parametrize("case", SAME[:3])
+@pytest.mark.parametrize("case", SAME[:3] + STRIDE2[:1])
 def test_non_contiguous_input(case, level):
     xs, rs, s, p = case
     C = xs[1]
@@ -93,7 +101,7 @@ def test_backward_accumulates_only_what_is_asked(level):
 # MobileNet's 16x16 / 4x4 layers
 @pytest.mark.parametrize("case", [((3, 5, 40, 40), (3, 3), 1, 1), ((4, 16, 20, 20), (5, 5), 1, 2),
                                   ((8, 64, 16, 16), (3, 3), 1, 1), ((16, 128, 4, 4), (3, 3), 1, 1),
-                                  ((4, 16, 21, 21), (3, 3), 2, 1)])
+                                  ((4, 16, 21, 21), (3, 3), 2, 1), ((8, 32, 16, 16), (3, 3), 2, 1)])
 def test_threads_bitwise(case, level):
     xs, rs, s, p = case
     C = xs[1]
