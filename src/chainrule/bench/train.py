@@ -89,8 +89,10 @@ def _steps(model, loss_fn, opt, x, y):
     return step, opt.step
 
 
-def build_chainrule(name, seed=0):
-    """(model, loss_fn, optimizer, x, y) for chainrule (float32)."""
+def build_chainrule(name, seed=0, double=False):
+    """(model, loss_fn, optimizer, x, y) for chainrule (float32; float64 if ``double``:
+    benches/bench_train.py checks the CNNs against PyTorch so, as their float32 steps
+    drift apart through 20+ batch norms)."""
     import chainrule as cr
     from chainrule import models, nn, optim
 
@@ -105,6 +107,8 @@ def build_chainrule(name, seed=0):
     elif kind in CNNS:
         model = models.resnet20() if kind == "resnet20" else models.mobilenet_v1(
             width_mult=widths)
+        if double:
+            model, x = model.double(), x.astype(np.float64)
         return (model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=LR,
                 momentum=MOMENTUM, weight_decay=WEIGHT_DECAY), x, y)
     else:
@@ -113,8 +117,9 @@ def build_chainrule(name, seed=0):
     return model, loss_fn, optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM), x, y
 
 
-def build_torch(torch, name, seed=0):
-    """(model, loss_fn, optimizer, x, y) for the same model in PyTorch (float32)."""
+def build_torch(torch, name, seed=0, double=False):
+    """(model, loss_fn, optimizer, x, y) for the same model in PyTorch (float32; float64
+    if ``double``, the CNNs only)."""
     kind, widths, _ = CASES[name]
     x, y = make_data(name, seed)
     torch.manual_seed(seed)
@@ -137,6 +142,8 @@ def build_torch(torch, name, seed=0):
         from . import _torch_cnn
         model = _torch_cnn.resnet20(torch) if kind == "resnet20" else \
             _torch_cnn.mobilenet_v1(torch, width_mult=widths)
+        if double:
+            model, x = model.double(), x.astype(np.float64)
         return (model, tnn.CrossEntropyLoss(), torch.optim.SGD(
             model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY), x, y)
     else:
