@@ -8,7 +8,7 @@ the headline table (with ratios, interleaved timing) is `python -m chainrule ben
 import numpy as np
 import pytest
 
-from chainrule.bench.train import (CASES, build_chainrule, build_torch, chainrule_step,
+from chainrule.bench.train import (CASES, CNNS, build_chainrule, build_torch, chainrule_step,
                                    numpy_step, torch_step)
 
 
@@ -33,7 +33,7 @@ def test_train_step_torch(benchmark, name):
     assert np.isfinite(benchmark(step).item())
 
 
-@pytest.mark.parametrize("name", [n for n in CASES if CASES[n][0] != "lenet"])
+@pytest.mark.parametrize("name", [n for n in CASES if CASES[n][0] in ("mlp", "tiny")])
 def test_train_step_numpy(benchmark, name):
     benchmark.group = f"train step {name}"
     benchmark(numpy_step(name))
@@ -42,10 +42,13 @@ def test_train_step_numpy(benchmark, name):
 @pytest.mark.parametrize("name", list(CASES))
 def test_chainrule_and_torch_steps_agree(name):
     """The benchmarked models are the same model: with torch's initial weights, two
-    chainrule steps give torch's losses and parameters."""
+    chainrule steps give torch's losses and parameters (the CNNs in float64: in float32
+    their rounding differences grow through the batch norms, ~1e-3 in MobileNet's loss
+    after one step with either library's kernels)."""
     torch = pytest.importorskip("torch")
-    model, loss_fn, opt, x, y = build_chainrule(name)
-    tmodel, tloss_fn, topt, _, _ = build_torch(torch, name)
+    cnn = CASES[name][0] in CNNS
+    model, loss_fn, opt, x, y = build_chainrule(name, double=cnn)
+    tmodel, tloss_fn, topt, _, _ = build_torch(torch, name, double=cnn)
     params, tparams = list(model.parameters()), list(tmodel.parameters())
     assert [p.shape for p in params] == [tuple(t.shape) for t in tparams]
     for p, t in zip(params, tparams):
@@ -60,10 +63,11 @@ def test_chainrule_and_torch_steps_agree(name):
         tloss = tloss_fn(tmodel(tx), ty)
         tloss.backward()
         topt.step()
-        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-4 if not cnn else 1e-10,
+                                   atol=1e-5 if not cnn else 1e-12)
     for i, (p, t) in enumerate(zip(params, tparams)):
-        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-4, atol=1e-5,
-                                   err_msg=f"param {i}")
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-4 if not cnn else 1e-9,
+                                   atol=1e-5 if not cnn else 1e-11, err_msg=f"param {i}")
 
 
 def test_bench_train_table_smoke():

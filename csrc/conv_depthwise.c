@@ -8,6 +8,13 @@
  * and one thread runs all of a channel's images in order (dw[c] and db[c] are summed in one
  * fixed order, dx planes are independent), so results are bitwise the same for any thread
  * count. Serial below CONV_DW_MIN_WORK multiply-adds (cr_threads_for).
+ *
+ * float32 layers with stride 1 or 2, dilation 1 and padding (R-1)/2, (S-1)/2 (odd R, S
+ * <= 7; "same" at stride 1) run the AVX-512 planes of conv_depthwise_avx512.c when
+ * cr_isa() allows: no padded copy; at stride 1, 16 outputs per step along the flattened
+ * plane (small 14x14, 7x7, 4x4 planes fill the vectors too), at stride 2 along a row.
+ * Same thread split; dw/db lanes are summed per plane in float32 and over the images in
+ * double, in a fixed order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +23,122 @@
 
 #define CONV_DW_MIN_WORK 65536.0
 
+#ifdef CR_X86
+void cr_dw_masks_avx512(uint16_t *mt, int64_t H, int64_t W, int R, int S);
+void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int64_t n,
+                                  const float *w, float bias, const uint16_t *mt, int64_t H,
+                                  int64_t W, int R, int S);
+void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                  int64_t step, int64_t n, const float *w, const uint16_t *mt,
+                                  int64_t H, int64_t W, int R, int S);
+void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
+                                   int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S);
+void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                   const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
+                                   int R, int S);
+
+/* 1 when the layer fits the AVX-512 planes (see the top comment) */
+static int dw_fast_f32(const cr_conv2d_dims *d) {
+    return cr_isa() >= CR_ISA_AVX512 && d->sh == d->sw && (d->sh == 1 || d->sh == 2) &&
+           d->dh == 1 && d->dw == 1 && d->R % 2 == 1 && d->S % 2 == 1 && d->R <= 7 && d->S <= 7 &&
+           2 * d->ph == d->R - 1 && 2 * d->pw == d->S - 1 &&
+           (d->H + 8) * d->W < ((int64_t)1 << 30);
+}
+
+/* the plane's mask table (cr_dw_masks_avx512), or NULL if out of memory */
+static uint16_t *dw_masks(const cr_conv2d_dims *d) {
+    const int64_t nvec = (d->H * d->W + 15) / 16;
+    uint16_t *mt = malloc((size_t)(nvec * (d->R + d->S)) * sizeof(uint16_t));
+    if (mt) cr_dw_masks_avx512(mt, d->H, d->W, (int)d->R, (int)d->S);
+    return mt;
+}
+
+/* planes j = c*N + n in channel-major order, a contiguous run of them per thread */
+static int dw_fast_forward_f32(float *y, const float *x, const float *w, const float *b,
+                               const cr_conv2d_dims *d) {
+    const int64_t N = d->N, C = d->C, HW = d->H * d->W, RS = d->R * d->S, CN = C * N;
+    const int nt = cr_threads_for((double)CN * HW * RS, CONV_DW_MIN_WORK);
+    if (d->sh == 2) {
+        const int64_t PQ = d->P * d->Q;
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < N * C; i++)
+            cr_dw_plane_fwd_s2_f32_avx512(y + i * PQ, x + i * HW, w + (i % C) * RS,
+                                          b ? b[i % C] : 0.0f, d->H, d->W, d->P, d->Q,
+                                          (int)d->R, (int)d->S);
+        return 0;
+    }
+    uint16_t *mt = dw_masks(d);
+    if (!mt) return -1;
+#pragma omp parallel num_threads(nt)
+    {
+        const int64_t T = CR_TEAM_SIZE(), per = (CN + T - 1) / T;
+        const int64_t lo = CR_THREAD_NUM() * per, hi = lo + per < CN ? lo + per : CN;
+        for (int64_t j = lo; j < hi;) {
+            const int64_t c = j / N, n0 = j % N, cnt = N - n0 < hi - j ? N - n0 : hi - j;
+            const int64_t off = (n0 * C + c) * HW;
+            cr_dw_channel_fwd_f32_avx512(y + off, x + off, C * HW, cnt, w + c * RS,
+                                         b ? b[c] : 0.0f, mt, d->H, d->W, (int)d->R,
+                                         (int)d->S);
+            j += cnt;
+        }
+    }
+    free(mt);
+    return 0;
+}
+
+/* per channel, all images in order (as the generic backward) */
+static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy,
+                                const float *x, const float *w, const cr_conv2d_dims *d) {
+    const int64_t HW = d->H * d->W, RS = d->R * d->S;
+    const int nt = cr_threads_for((double)d->N * d->C * HW * RS, CONV_DW_MIN_WORK);
+    uint16_t *mt = d->sh == 1 ? dw_masks(d) : NULL;
+    if (d->sh == 1 && !mt) return -1;
+    int fail = 0;
+#pragma omp parallel num_threads(nt) reduction(| : fail)
+    {
+        double *acc = (dw || db) ? malloc((size_t)((RS + 1) * 16) * sizeof(double)) : NULL;
+        if ((dw || db) && !acc) fail = 1;
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < d->C; c++) {
+            if ((dw || db) && !acc) continue;
+            for (int64_t j = 0; acc && j < (RS + 1) * 16; j++) acc[j] = 0;
+            if (mt)
+                cr_dw_channel_bwd_f32_avx512(dx ? dx + c * HW : NULL, acc, dy + c * HW,
+                                             x + c * HW, d->C * HW, d->N, w + c * RS, mt,
+                                             d->H, d->W, (int)d->R, (int)d->S);
+            for (int64_t n = 0; !mt && n < d->N; n++) { /* stride 2 */
+                const int64_t i = n * d->C + c;
+                cr_dw_plane_bwd_s2_f32_avx512(dx ? dx + i * HW : NULL, acc,
+                                              dy + i * d->P * d->Q, x + i * HW, w + c * RS,
+                                              d->H, d->W, d->P, d->Q, (int)d->R, (int)d->S);
+            }
+            for (int64_t t = 0; dw && t < RS; t++) {
+                double s = 0;
+                for (int l = 0; l < 16; l++) s += acc[t * 16 + l];
+                dw[c * RS + t] += (float)s;
+            }
+            if (db) {
+                double s = 0;
+                for (int l = 0; l < 16; l++) s += acc[RS * 16 + l];
+                db[c] += (float)s;
+            }
+        }
+        free(acc);
+    }
+    free(mt);
+    return fail ? -1 : 0;
+}
+#define DW_FAST dw_fast_f32
+#define DW_FAST_FORWARD dw_fast_forward_f32
+#define DW_FAST_BACKWARD dw_fast_backward_f32
+#endif
+
 #define T float
 #define SUF f32
 #include "conv_depthwise_tmpl.h"
 #undef T
 #undef SUF
+#undef DW_FAST
 
 #define T double
 #define SUF f64

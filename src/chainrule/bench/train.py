@@ -1,12 +1,14 @@
 """Benchmarks for the train family: one full training step (zero_grad, forward, loss,
 backward, SGD-with-momentum update) of whole models, chainrule vs the same model in
-PyTorch (same threads) and, for the dense nets, a hand-written NumPy step.
+PyTorch (same threads) and, for the dense nets, a hand-written NumPy step; the CNNs of
+issue 11 (ResNet-20, MobileNet v1, batch 32 of 3x32x32) train with SGD momentum + weight
+decay, their PyTorch twins come from bench/_torch_cnn.py.
 
 Columns: best-of-9 microseconds per step (each peer timed in a process of its own, so
 no peer pays for another library's spinning threads; issue 14), the ratio to PyTorch
 (< 1: chainrule faster), the part of chainrule's step spent in ``opt.step()`` (the fused
-C kernels), and whether the issue-5 bar is met: MLP b128 <= 1.0x PyTorch; MLP b16 and
-LeNet-5 b64 <= 0.5x; 2-2-1 < 100 us.
+C kernels), and whether the bar (issues 5 and 11) is met: MLP b128 <= 1.0x PyTorch; MLP b16 and
+LeNet-5 b64 <= 0.5x; 2-2-1 < 100 us; issue 11's: ResNet-20 and MobileNet v1 b32 <= 0.67x.
 On a loaded machine chainrule's kernels drop to 1 thread while the probe sees contention
 (csrc/cpu.c); PyTorch's do not: compare runs with ``--threads 1`` or repeat.
 """
@@ -19,20 +21,26 @@ import time
 
 from ._util import fmt_ratio, table, try_torch
 
-# name -> (kind, batch); dense nets are MLP(widths), LeNet-5 reads 1x28x28 images
+# name -> (kind, widths, batch); dense nets are MLP(widths), LeNet-5 reads 1x28x28 images,
+# the CNNs 3x32x32 ones (widths: MobileNet's width_mult)
 CASES = {
     "MLP 784-256-256-10 b128": ("mlp", (784, 256, 256, 10), 128),
     "MLP 784-256-256-10 b16": ("mlp", (784, 256, 256, 10), 16),
     "LeNet-5 1x28x28 b64": ("lenet", None, 64),
     "2-2-1 sigmoid MSE b4": ("tiny", (2, 2, 1), 4),
+    "ResNet-20 3x32x32 b32": ("resnet20", None, 32),
+    "MobileNet v1 3x32x32 b32": ("mobilenet", 1.0, 32),
 }
-LR, MOMENTUM = 0.01, 0.9
-# issue 5's bars: ("torch", r) = at most r times PyTorch's step; ("us", t) = under t us
+CNNS = ("resnet20", "mobilenet")
+LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.9, 5e-4  # weight decay for the CNNs only
+# issue 5 and 11 bars: ("torch", r) = at most r times PyTorch's step; ("us", t) = under t us
 BARS = {
     "MLP 784-256-256-10 b128": ("torch", 1.0),
     "MLP 784-256-256-10 b16": ("torch", 0.5),
     "LeNet-5 1x28x28 b64": ("torch", 0.5),
     "2-2-1 sigmoid MSE b4": ("us", 100.0),
+    "ResNet-20 3x32x32 b32": ("torch", 0.67),
+    "MobileNet v1 3x32x32 b32": ("torch", 0.67),
 }
 
 
@@ -53,6 +61,8 @@ def make_data(name, seed=0):
         return rng.standard_normal((n, widths[0])).astype(np.float32), rng.integers(0, 10, n)
     if kind == "lenet":
         return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+    if kind in CNNS:
+        return rng.random((n, 3, 32, 32), dtype=np.float32), rng.integers(0, 10, n)
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)  # XOR
     return x, np.array([[0], [1], [1], [0]], np.float32)
 
@@ -79,8 +89,10 @@ def _steps(model, loss_fn, opt, x, y):
     return step, opt.step
 
 
-def build_chainrule(name, seed=0):
-    """(model, loss_fn, optimizer, x, y) for chainrule (float32)."""
+def build_chainrule(name, seed=0, double=False):
+    """(model, loss_fn, optimizer, x, y) for chainrule (float32; float64 if ``double``:
+    benches/bench_train.py checks the CNNs against PyTorch so, as their float32 steps
+    drift apart through 20+ batch norms)."""
     import chainrule as cr
     from chainrule import models, nn, optim
 
@@ -92,14 +104,22 @@ def build_chainrule(name, seed=0):
             nn.CrossEntropyLoss()
     elif kind == "lenet":
         model, loss_fn = models.LeNet5(1, 10, 28), nn.CrossEntropyLoss()
+    elif kind in CNNS:
+        model = models.resnet20() if kind == "resnet20" else models.mobilenet_v1(
+            width_mult=widths)
+        if double:
+            model, x = model.double(), x.astype(np.float64)
+        return (model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=LR,
+                momentum=MOMENTUM, weight_decay=WEIGHT_DECAY), x, y)
     else:
         model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
         loss_fn = nn.MSELoss()
     return model, loss_fn, optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM), x, y
 
 
-def build_torch(torch, name, seed=0):
-    """(model, loss_fn, optimizer, x, y) for the same model in PyTorch (float32)."""
+def build_torch(torch, name, seed=0, double=False):
+    """(model, loss_fn, optimizer, x, y) for the same model in PyTorch (float32; float64
+    if ``double``, the CNNs only)."""
     kind, widths, _ = CASES[name]
     x, y = make_data(name, seed)
     torch.manual_seed(seed)
@@ -118,6 +138,14 @@ def build_torch(torch, name, seed=0):
             tnn.Linear(16 * 7 * 7, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
             tnn.Linear(84, 10))
         loss_fn = tnn.CrossEntropyLoss()
+    elif kind in CNNS:
+        from . import _torch_cnn
+        model = _torch_cnn.resnet20(torch) if kind == "resnet20" else \
+            _torch_cnn.mobilenet_v1(torch, width_mult=widths)
+        if double:
+            model, x = model.double(), x.astype(np.float64)
+        return (model, tnn.CrossEntropyLoss(), torch.optim.SGD(
+            model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY), x, y)
     else:
         model, loss_fn = tnn.Sequential(tnn.Linear(2, 2), tnn.Sigmoid(), tnn.Linear(2, 1)), \
             tnn.MSELoss()
@@ -125,10 +153,10 @@ def build_torch(torch, name, seed=0):
 
 
 def numpy_step(name, seed=0):
-    """A hand-written NumPy step for the dense nets (None for LeNet): the floor a Python
+    """A hand-written NumPy step for the dense nets (None for the CNNs): the floor a Python
     framework built on NumPy arrays could reach without any autograd bookkeeping."""
     kind, widths, _ = CASES[name]
-    if kind == "lenet":
+    if kind == "lenet" or kind in CNNS:
         return None
     x, y = make_data(name, seed)
     rng = np.random.default_rng(seed)
@@ -279,7 +307,8 @@ def run(threads: int = 2, quick: bool = False) -> str:
         rows.append([name, us(t_cr), us(t_th), fmt_ratio(t_cr, t_th), us(t_np),
                      fmt_ratio(t_cr, t_np), us(t_opt), us(t_th_opt),
                      bar_cell(name, t_cr, t_th)])
-    head = (f"### one training step (forward + backward + SGD momentum), float32, "
+    head = (f"### one training step (forward + backward + SGD momentum; weight decay 5e-4 for "
+            f"the CNNs), float32, "
             f"{threads} threads")
     method = (f"Method: each peer (chainrule, NumPy, PyTorch) runs in a process of its own, one "
               f"after the other, so no other library's threads spin while it is timed; NumPy's "
@@ -287,4 +316,4 @@ def run(threads: int = 2, quick: bool = False) -> str:
               f"the best of 9 blocks, best over {rounds} round(s) of the peers.")
     return "\n".join([head, "", table(
         ["model", "chainrule us", "torch us", "chainrule/torch", "numpy us", "chainrule/numpy",
-         "opt.step us", "torch opt.step us", "issue-5 bar"], rows), "", method])
+         "opt.step us", "torch opt.step us", "bar (issues 5, 11)"], rows), "", method])

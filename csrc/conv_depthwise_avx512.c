@@ -1,0 +1,277 @@
+/* conv_depthwise_avx512.c — AVX-512 planes of the depthwise convolution (float32), for
+ * stride 1, dilation 1 and "same" padding (odd R, S with ph = (R-1)/2, pw = (S-1)/2, so
+ * P = H and Q = W); chosen at run time by conv_depthwise.c (cr_isa()).
+ *
+ * A plane is walked flat, 16 outputs i = p*W + q at a time, whatever W is (a 4x4 plane is
+ * one vector, a 32x32 one 64). Tap (r, s) reads in[i + (r-ph)*W + (s-pw)]: one masked
+ * load, the mask keeping the lanes whose input row and column lie inside the plane (the
+ * zero padding; masked lanes are never touched, so reads before or after the plane cannot
+ * fault). The masks depend only on the plane's shape: cr_dw_masks_avx512 tabulates them
+ * once (per vector: R row masks, S column masks). One call runs n planes of one channel
+ * (`step` elements apart), with the weights broadcast once. 3x3 and 5x5 are unrolled
+ * (constant R, S), other odd sizes up to 7 loop.
+ *   fwd: out[i] = bias + sum_{r,s} w[r,s] * in[i + tap], taps in (r, s) order.
+ *   bwd: dx[i] += sum_{r,s} w[R-1-r,S-1-s] * dy[i + tap] (dx is the "same" correlation of
+ *        dy with the flipped kernel) and acc[t*16 + l] += lane l of the plane's sum of
+ *        dy[i] * x[i + tap t] (float32 over one plane, then added in double; acc[R*S*16+l]
+ *        the same for db).
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#define IN_MAX 7
+
+static inline __mmask16 tail16(int64_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* mt[v*(R+S) + r]: lanes of vector v whose input row p + r - ph is in the plane (and
+ * i < H*W); mt[v*(R+S) + R + s]: lanes whose input column q + s - pw is in the plane. */
+void cr_dw_masks_avx512(uint16_t *mt, int64_t H, int64_t W, int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2;
+    const int64_t HW = H * W;
+    int32_t q0[16];
+    for (int l = 0; l < 16; l++) q0[l] = (int32_t)(l % W);
+    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i qv = _mm512_loadu_si512(q0);
+    const __m512i step = _mm512_set1_epi32((int32_t)(16 % W)), wv = _mm512_set1_epi32((int32_t)W);
+    for (int64_t i0 = 0, v = 0; i0 < HW; i0 += 16, v++) {
+        uint16_t *m = mt + v * (R + S);
+        for (int r = 0; r < R; r++) {
+            const int64_t lo = (ph - r) * W, hi = (H + ph - r) * W;
+            m[r] = _mm512_cmpge_epi32_mask(iv, _mm512_set1_epi32((int32_t)lo)) &
+                   _mm512_cmplt_epi32_mask(iv, _mm512_set1_epi32((int32_t)(hi < HW ? hi : HW)));
+        }
+        for (int s = 0; s < S; s++)
+            m[R + s] = _mm512_cmpge_epi32_mask(qv, _mm512_set1_epi32(pw - s)) &
+                       _mm512_cmplt_epi32_mask(qv, _mm512_set1_epi32((int32_t)W + pw - s));
+        iv = _mm512_add_epi32(iv, _mm512_set1_epi32(16));
+        qv = _mm512_add_epi32(qv, step); /* next q = (q + 16) mod W */
+        qv = _mm512_mask_sub_epi32(qv, _mm512_cmpge_epi32_mask(qv, wv), qv, wv);
+    }
+}
+
+static inline __attribute__((always_inline)) void fwd(float *out, const float *in,
+                                                      int64_t step, int64_t n, const float *w,
+                                                      float bias, const uint16_t *mt,
+                                                      int64_t H, int64_t W, int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2;
+    const int64_t HW = H * W;
+    __m512 wv[IN_MAX * IN_MAX];
+    for (int t = 0; t < R * S; t++) wv[t] = _mm512_set1_ps(w[t]);
+    const __m512 bv = _mm512_set1_ps(bias);
+    for (int64_t k = 0; k < n; k++) {
+        float *o = out + k * step;
+        const float *x = in + k * step;
+        for (int64_t i0 = 0, v = 0; i0 < HW; i0 += 16, v++) {
+            const uint16_t *m = mt + v * (R + S);
+            __m512 a = bv;
+            for (int r = 0; r < R; r++) {
+                const float *row = x + i0 + (r - ph) * W - pw;
+                for (int s = 0; s < S; s++)
+                    a = _mm512_fmadd_ps(wv[r * S + s],
+                                        _mm512_maskz_loadu_ps(m[r] & m[R + s], row + s), a);
+            }
+            _mm512_mask_storeu_ps(o + i0, tail16(HW - i0), a);
+        }
+    }
+}
+
+void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int64_t n,
+                                  const float *w, float bias, const uint16_t *mt, int64_t H,
+                                  int64_t W, int R, int S) {
+    if (R == 3 && S == 3)
+        fwd(out, in, step, n, w, bias, mt, H, W, 3, 3);
+    else if (R == 5 && S == 5)
+        fwd(out, in, step, n, w, bias, mt, H, W, 5, 5);
+    else
+        fwd(out, in, step, n, w, bias, mt, H, W, R, S);
+}
+
+/* acc (R*S + 1) x 16 doubles += this plane's float32 lane sums */
+static inline void add_lanes(double *acc, const __m512 *av, int taps) {
+    for (int t = 0; t < taps; t++) {
+        double *o = acc + t * 16;
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av[t]));
+        const __m512d hi = _mm512_cvtps_pd(
+            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av[t]), 1)));
+        _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), lo));
+        _mm512_storeu_pd(o + 8, _mm512_add_pd(_mm512_loadu_pd(o + 8), hi));
+    }
+}
+
+static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
+                                                      const float *x, int64_t step, int64_t n,
+                                                      const float *w, const uint16_t *mt,
+                                                      int64_t H, int64_t W, int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2, RS = R * S;
+    const int64_t HW = H * W;
+    __m512 wf[IN_MAX * IN_MAX];
+    for (int t = 0; t < RS; t++) wf[t] = _mm512_set1_ps(w[RS - 1 - t]);
+    for (int64_t k = 0; k < n; k++) {
+        const float *g = dy + k * step, *xk = x + k * step;
+        float *d = dx ? dx + k * step : 0;
+        __m512 av[IN_MAX * IN_MAX + 1];
+        for (int t = 0; t <= RS; t++) av[t] = _mm512_setzero_ps();
+        for (int64_t i0 = 0, v = 0; i0 < HW; i0 += 16, v++) {
+            const uint16_t *m = mt + v * (R + S);
+            const __mmask16 tail = tail16(HW - i0);
+            if (acc) {
+                const __m512 gv = _mm512_maskz_loadu_ps(tail, g + i0);
+                for (int r = 0; r < R; r++) {
+                    const float *row = xk + i0 + (r - ph) * W - pw;
+                    for (int s = 0; s < S; s++)
+                        av[r * S + s] = _mm512_fmadd_ps(
+                            gv, _mm512_maskz_loadu_ps(m[r] & m[R + s], row + s), av[r * S + s]);
+                }
+                av[RS] = _mm512_add_ps(av[RS], gv);
+            }
+            if (d) {
+                __m512 a = _mm512_maskz_loadu_ps(tail, d + i0);
+                for (int r = 0; r < R; r++) {
+                    const float *row = g + i0 + (r - ph) * W - pw;
+                    for (int s = 0; s < S; s++)
+                        a = _mm512_fmadd_ps(wf[r * S + s],
+                                            _mm512_maskz_loadu_ps(m[r] & m[R + s], row + s), a);
+                }
+                _mm512_mask_storeu_ps(d + i0, tail, a);
+            }
+        }
+        if (acc) add_lanes(acc, av, RS + 1);
+    }
+}
+
+/* dx (may be NULL) += ..., acc (may be NULL) += ... for n planes of one channel */
+void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                  int64_t step, int64_t n, const float *w, const uint16_t *mt,
+                                  int64_t H, int64_t W, int R, int S) {
+    if (R == 3 && S == 3)
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 3, 3);
+    else if (R == 5 && S == 5)
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 5, 5);
+    else
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, R, S);
+}
+
+/* ------------------------------------------------------------------ stride 2
+ * Row by row, 16 outputs q0..q0+15 of row p at a time. Tap (r, s) needs the input columns
+ * 2q - pw + s: two masked loads of 32 neighbouring columns (only those inside the row)
+ * and their even lanes (vpermt2ps). dx is gathered, not scattered: for dx row h and a
+ * window of 32 columns, the even columns sum the taps with s = pw (mod 2), the odd ones
+ * the others (each reading dy at a lane shift), and the two halves are interleaved. */
+
+/* bits [lo, hi) of a 16-lane mask, clipped to [0, 16) */
+static inline __mmask16 span16(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)((((uint32_t)1 << hi) - 1) & ~(((uint32_t)1 << lo) - 1));
+}
+
+/* the 16 values row[c0 + 2l], zero outside the row's columns [0, W) */
+static inline __m512 even_cols(const float *row, int64_t c0, int64_t W, __m512i even) {
+    const __m512 lo = _mm512_maskz_loadu_ps(span16(-c0, W - c0), row + c0);
+    const __m512 hi = _mm512_maskz_loadu_ps(span16(-c0 - 16, W - c0 - 16), row + c0 + 16);
+    return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+static inline __attribute__((always_inline)) void fwd_s2(float *out, const float *x,
+                                                         const float *w, float bias,
+                                                         int64_t H, int64_t W, int64_t P,
+                                                         int64_t Q, int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    __m512 wv[IN_MAX * IN_MAX];
+    for (int t = 0; t < R * S; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+            __m512 a = _mm512_set1_ps(bias);
+            for (int r = 0; r < R; r++) {
+                const int64_t h = 2 * p + r - ph;
+                if (h < 0 || h >= H) continue;
+                for (int s = 0; s < S; s++)
+                    a = _mm512_fmadd_ps(wv[r * S + s],
+                                        even_cols(x + h * W, 2 * q0 - pw + s, W, even), a);
+            }
+            _mm512_mask_storeu_ps(out + p * Q + q0, tail16(Q - q0), a);
+        }
+}
+
+static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
+                                                         const float *dy, const float *x,
+                                                         const float *w, int64_t H,
+                                                         int64_t W, int64_t P, int64_t Q,
+                                                         int R, int S) {
+    const int ph = (R - 1) / 2, pw = (S - 1) / 2, RS = R * S;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    if (acc) {
+        __m512 av[IN_MAX * IN_MAX + 1];
+        for (int t = 0; t <= RS; t++) av[t] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+                const __m512 g = _mm512_maskz_loadu_ps(tail16(Q - q0), dy + p * Q + q0);
+                for (int r = 0; r < R; r++) {
+                    const int64_t h = 2 * p + r - ph;
+                    if (h < 0 || h >= H) continue;
+                    for (int s = 0; s < S; s++)
+                        av[r * S + s] = _mm512_fmadd_ps(
+                            g, even_cols(x + h * W, 2 * q0 - pw + s, W, even), av[r * S + s]);
+                }
+                av[RS] = _mm512_add_ps(av[RS], g);
+            }
+        add_lanes(acc, av, RS + 1);
+    }
+    if (!dx) return;
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                          23);
+    const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
+    __m512 wv[IN_MAX * IN_MAX];
+    for (int t = 0; t < RS; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t j0 = 0; 2 * j0 < W; j0 += 16) { /* dx columns 2*j0 ... 2*j0 + 31 */
+            __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+            for (int r = 0; r < R; r++) {
+                const int64_t t2 = h + ph - r; /* = 2p */
+                if (t2 < 0 || (t2 & 1) || t2 / 2 >= P) continue;
+                const float *g = dy + (t2 / 2) * Q;
+                for (int s = 0; s < S; s++) {
+                    /* column 2q - pw + s: even columns 2(j0+l) take q = j0 + l + (pw-s)/2 */
+                    const int odd = (s - pw) & 1;
+                    const int64_t k = j0 + (pw + odd - s) / 2;
+                    const __m512 v = _mm512_maskz_loadu_ps(span16(-k, Q - k), g + k);
+                    if (odd)
+                        o = _mm512_fmadd_ps(wv[r * S + s], v, o);
+                    else
+                        e = _mm512_fmadd_ps(wv[r * S + s], v, e);
+                }
+            }
+            float *d = dx + h * W + 2 * j0;
+            const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
+            _mm512_mask_storeu_ps(d, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d),
+                                                       _mm512_permutex2var_ps(e, ilo, o)));
+            _mm512_mask_storeu_ps(d + 16, m1,
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16),
+                                                _mm512_permutex2var_ps(e, ihi, o)));
+        }
+}
+
+/* one plane (x (H, W) -> out (P, Q)) of a stride-2 "same"-padded layer */
+void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
+                                   int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S) {
+    if (R == 3 && S == 3)
+        fwd_s2(out, x, w, bias, H, W, P, Q, 3, 3);
+    else
+        fwd_s2(out, x, w, bias, H, W, P, Q, R, S);
+}
+
+/* dx (may be NULL) += ..., acc (may be NULL) += ... for one plane */
+void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                                   const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
+                                   int R, int S) {
+    if (R == 3 && S == 3)
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, 3, 3);
+    else
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, R, S);
+}
