@@ -13,7 +13,7 @@
  * A 1x1 / stride 1 / padding 0 convolution has col == x_n: no im2col, no scratch.
  *
  * The products go to cr_gemm (csrc/gemm.h), except in float32 on AVX-512 CPUs, where the
- * unpacked kernels of conv_avx512.c do dw always, the forward up to K = 128 and dx for
+ * unpacked kernels of conv_avx512.c do dw for K < 64, the forward up to K = 128 and dx for
  * K <= 32 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
  * forward with K <= 128 skips im2col altogether ("implicit im2col", see implicit_fwd_ok),
  * and so does the backward of small layers and the dw of larger ones whose dx runs as a

@@ -7,11 +7,11 @@
  * Layout: the image zero-padded to (C, Hp, Wp) and the output "wide", P rows of Wp (see
  * implicit_fwd_ok in conv_plan.c); rows of the im2col matrix are offsets into xp.
  */
-#ifdef CR_X86
 #include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
 #include "split.h"
+#ifdef CR_X86
 
 /* The implicit-im2col forward (see implicit_fwd_ok): per image, pad into xp (borders
  * zeroed once), y_wide (K, nw) = w @ [rows of xp at offs] + b, copy the Q valid columns
@@ -198,8 +198,11 @@ int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float 
     return 0;
 }
 
-/* dx as the implicit forward of pl->dd (see dx_as_conv_ok in conv_plan.c), accumulating:
- * dy convolved with the weights flipped in space and transposed in channels. */
+#endif /* CR_X86 */
+
+/* dx as the forward of pl->dd (see dx_as_conv_ok in conv_plan.c), accumulating: dy convolved
+ * with the weights flipped in space and transposed in channels, by the implicit forward or
+ * (dx_as_conv == 2) Winograd. */
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
                                     const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t K = d->K, C = d->C, R = d->R, S = d->S;
@@ -212,9 +215,15 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
                     wf[((c * K + k) * R + r) * S + s] = w[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
     conv_plan dx_plan;
     conv_plan_make(&dx_plan, &pl->dd, 0, 4);
-    const int rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+    int rc;
+    if (dx_plan.path == CONV_WINOGRAD)
+        rc = conv_forward_winograd_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+    else
+#ifdef CR_X86
+        rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+#else
+        rc = -1; /* not planned: the implicit paths need AVX-512 */
+#endif
     free(wf);
     return rc;
 }
-
-#endif /* CR_X86 */
