@@ -14,7 +14,7 @@
  *
  * The products go to cr_gemm (csrc/gemm.h), except in float32 on AVX-512 CPUs, where the
  * unpacked kernels of conv_avx512.c do dw for K < 64, the forward up to K = 128 and dx for
- * K <= 32 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
+ * K <= 32 while C*R*S < 1024 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
  * forward with K <= 128 skips im2col altogether ("implicit im2col", see implicit_fwd_ok),
  * and so does the backward of small layers and the dw of larger ones whose dx runs as a
  * convolution (conv_plan.c decides, conv_implicit.c runs them).

@@ -36,11 +36,16 @@ static void CR_FN(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T *A,
 
 /* When the unpacked float32 kernels beat the packed GEMM (measured on the LeNet and CIFAR
  * layers of the conv bench): forward up to K = 128 output channels; dx only for a short
- * reduction (K <= 32); dw for K < 64 (no packing of the im2col matrix). From 64 output
- * channels on, the packed GEMM's dw is 1.1-2.3x faster (ResNet/VGG layers, 1 thread: its
+ * reduction (K <= 32); both only while C*R*S < 1024 (beyond, the GEMM's packed tiles win:
+ * 15-20% on the speech 10x5 stride-2 layers, C*R*S = 1600); dw for K < 64 (no packing of
+ * the im2col matrix). From 64 output channels on, the packed GEMM's dw is 1.1-2.3x faster (ResNet/VGG layers, 1 thread: its
  * register tile reuses each loaded value, the dot kernel's 4x4 tile reduces per output). */
-static int CR_FN(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 128; }
-static int CR_FN(small_dx)(const cr_conv2d_dims *d) { return d->K <= 32; }
+static int CR_FN(small_fwd)(const cr_conv2d_dims *d) {
+    return d->K <= 128 && d->C * d->R * d->S < 1024;
+}
+static int CR_FN(small_dx)(const cr_conv2d_dims *d) {
+    return d->K <= 32 && d->C * d->R * d->S < 1024;
+}
 static int CR_FN(small_dw)(const cr_conv2d_dims *d) { return d->K < 64; }
 
 /* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1). 16 independent partial sums (lane

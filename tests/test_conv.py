@@ -64,7 +64,8 @@ THREADED = [(1, 6, 14, 12, 8, 3, 3, 1, 1, 1), (5, 6, 14, 12, 8, 3, 3, 1, 1, 1),
             (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1),
             (2, 16, 18, 17, 64, 3, 3, 1, 1, 1),  # K = 64: implicit forward, im2col backward
             (3, 20, 11, 9, 72, 3, 3, 2, 1, 1),   # K >= 64, stride 2: dw by the packed GEMM
-            (2, 136, 7, 6, 24, 5, 5, 1, 2, 1)]   # C > 128, K <= 64: dx as a convolution
+            (2, 136, 7, 6, 24, 5, 5, 1, 2, 1),   # C > 128, K <= 64: dx as a convolution
+            (2, 120, 9, 8, 16, 3, 3, 2, 1, 1)]   # K <= 32, C*R*S >= 1024: packed GEMM
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
