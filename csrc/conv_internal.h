@@ -36,8 +36,8 @@ typedef struct {
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
     int64_t nblocks;    /* CONV_GEMM: number of blocks of bl.G images */
-    int by_block;       /* CONV_GEMM forward and dx: threads take whole blocks (else they
-                         * work inside each block in turn) */
+    int by_block;       /* CONV_GEMM forward and dx, CONV_IMPLICIT forward: threads take whole
+                         * blocks / images (else they work inside each one in turn) */
     int64_t ws_elems;   /* scratch elements per thread */
     int64_t ws_threads; /* threads that get a scratch slice */
     int64_t ws_bytes;   /* all scratch of the call (max over its phases), in bytes */

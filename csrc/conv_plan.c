@@ -219,10 +219,12 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         return;
     }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
+        /* threads take whole images, or with fewer images than threads share each image
+         * (one padded copy, columns of the wide output split between them) */
         pl->path = CONV_IMPLICIT;
-        if (pl->nt > d->N) pl->nt = (int)d->N; /* threads take whole images */
+        pl->by_block = d->N >= pl->nt;
         pl->ws_elems = implicit_ws_elems(d);
-        pl->ws_threads = pl->nt;
+        pl->ws_threads = pl->by_block ? pl->nt : 1;
         pl->ws_bytes = pl->ws_threads * pl->ws_elems * elsize + offs_bytes;
         return;
     }
