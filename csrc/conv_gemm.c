@@ -23,8 +23,8 @@
  * long as the GEMM sums each element in an order independent of its own threading):
  *   - forward and dx: whole blocks of images per thread (each writes its own y_n / dx_n;
  *     products run serially inside the region); with fewer image blocks than threads the
- *     blocks go one after another and the GEMM, im2col and col2im (split by channel)
- *     use the threads instead.
+ *     blocks go one after another and the GEMM, im2col and col2im (split by channel, or
+ *     by image in a block of several) use the threads instead.
  *   - dw and db: threads own disjoint column slices of dw (CRS rows of col) and rows of
  *     db, so no two threads write one address and every element is summed over images
  *     and blocks in the same order whatever the thread count.

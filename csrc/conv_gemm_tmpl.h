@@ -70,7 +70,7 @@ void CR_FN(conv_bias_grad_rows)(T *dbias, const T *dout, const cr_conv2d_dims *d
 }
 
 /* Forward of images [n0, n0 + g): y_n (K, PQ) = w @ im2col(x_n) + b.
- * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (g == 1 only). */
+ * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (im2col, copies, product). */
 static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias,
                                   const cr_conv2d_dims *d, const conv_blocking *bl,
                                   int64_t n0, int64_t g, T *ws, int nt) {
@@ -96,9 +96,11 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
     /* g whole images side by side: col (CRS, g*PQ), then y block (K, g*PQ) -> y_n */
     const int64_t ld = g * PQ;
     T *col = ws, *yb = ws + CRS * bl->cols;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         CR_FN(conv_im2col_rows)(col + j * PQ, ld, inp + (n0 + j) * CHW, d, 0, CRS, 0, d->P);
     CR_FN(mm)(small, 0, K, ld, CRS, w, CRS, col, ld, yb, ld, 0, bias);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
             memcpy(out + (n0 + j) * KPQ + k * PQ, yb + k * ld + j * PQ, (size_t)PQ * sizeof(T));
@@ -135,7 +137,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     } else {
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t n0 = blk * bl.G, g = N - n0 < bl.G ? N - n0 : bl.G;
-            CR_FN(forward_block)(out, inp, weight, bias, d, &bl, n0, g, ws, g == 1 ? nt : 1);
+            CR_FN(forward_block)(out, inp, weight, bias, d, &bl, n0, g, ws, nt);
         }
     }
     conv_ws_free(ws);
@@ -168,11 +170,13 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
     /* g whole images: gather dy (K, g*PQ), dcol (CRS, g*PQ) = w^T @ dy, col2im per image */
     const int64_t ld = g * PQ;
     T *dcol = ws, *dyb = ws + CRS * bl->cols;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
             memcpy(dyb + k * ld + j * PQ, dout + (n0 + j) * KPQ + k * PQ, (size_t)PQ * sizeof(T));
     CR_FN(mm)(small, 1, CRS, ld, K, w, CRS, dyb, ld, dcol, ld, 0, NULL);
-    for (int64_t j = 0; j < g; j++)
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t j = 0; j < g; j++) /* each image's own dx: no shared sums */
         CR_FN(conv_col2im_rows)(dinp + (n0 + j) * CHW, dcol + j * PQ, ld, d, 0, CRS, 0, d->P);
 }
 
@@ -276,8 +280,7 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         } else {
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 const int64_t n0 = blk * bl.G, g = N - n0 < bl.G ? N - n0 : bl.G;
-                CR_FN(backward_input_block)(dinp, dout, weight, d, &bl, n0, g, ws,
-                                             g == 1 ? nt : 1);
+                CR_FN(backward_input_block)(dinp, dout, weight, d, &bl, n0, g, ws, nt);
             }
         }
     }

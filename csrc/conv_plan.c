@@ -10,7 +10,8 @@
  *             CONV_IMPLICIT_DW when dx and the forward would be implicit, else CONV_GEMM.
  * Blocking (CONV_GEMM): a block of output rows [p0, p1) of one image (cols = (p1-p0)*Q
  * columns) or, when images are small (PQ < 512), a group of G whole images side by side
- * (cols = G*PQ), so the matrix products stay wide enough to run fast. Each thread owns one
+ * (cols = G*PQ), so the matrix products stay wide enough to run fast (at most N/8 images
+ * per block, so threads can take whole blocks, except in deep layers). Each thread owns one
  * scratch slice of (CRS + K) x cols values, cols chosen so that it stays under the
  * per-thread workspace limit (one output row at least). Block sizes depend only on the
  * sizes and the limit, never on threads, so results do not depend on the thread count.
@@ -83,7 +84,10 @@ static conv_blocking blocking(const cr_conv2d_dims *d, int64_t elsize) {
     if (PQ < CONV_TARGET_COLS && PQ <= max_cols) {
         int64_t g = (CONV_TARGET_COLS + PQ - 1) / PQ;
         if (g * PQ > max_cols) g = max_cols / PQ;
-        if (g > d->N / 8) g = d->N / 8;   /* keep >= 8 blocks for the threads */
+        /* keep >= 8 blocks for the threads, unless the layer is deep (K*CRS >= 2^19): its
+         * products then thread inside the block, and their width matters more (512->512
+         * 7x7 at batch 8: one block of 392 columns instead of 8 of 49) */
+        if (g > d->N / 8 && d->K * CRS < ((int64_t)1 << 19)) g = d->N / 8;
         if (g > 1) b.G = g;
     }
     if (b.G > 1) {

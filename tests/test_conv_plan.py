@@ -215,6 +215,16 @@ def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
     assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
 
 
+def test_deep_layers_put_whole_batches_in_one_block():
+    """Layers with K*C*R*S >= 2^19 take all images of a small batch into one im2col block (the
+    products thread inside it); smaller ones keep >= 8 blocks for the threads."""
+    deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)  # 8 x 49 columns fit 8 MiB
+    assert deep["forward"]["blocking"]["images_per_block"] == 8, deep
+    assert deep["forward"]["blocking"]["blocks"] == 1
+    small = ops.conv2d_plan((8, 64, 7, 7), (64, 64, 3, 3), 1, 1, dtype=np.float64)
+    assert small["forward"]["blocking"]["images_per_block"] == 1, small
+
+
 def test_depthwise_plan():
     p = ops.conv2d_plan((2, 6, 9, 9), (6, 1, 3, 3), 1, 1, 1, 6)
     assert {p[k]["algorithm"] for k in ("forward", "dx", "dw")} == {"depthwise"}
