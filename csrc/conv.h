@@ -49,8 +49,9 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
  * IM2COL forces im2col + matrix products everywhere; IMPLICIT takes the float32 paths
  * without im2col wherever they can run (AVX-512, stride 1, not 1x1, the padded copy under
  * the workspace limit; the size heuristics of AUTO are dropped), im2col elsewhere;
- * WINOGRAD runs the forward of float32 stride-1 undilated 3x3 layers as Winograd
- * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO.
+ * WINOGRAD runs the forward (and dx) of float32 stride-1 undilated 3x3 layers as Winograd
+ * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO; AUTO takes Winograd
+ * only for large images on AVX-512 CPUs (conv_plan.c: winograd_auto).
  * cr_conv_set_algo(-1) restores the default (the environment, else auto). Results of every
  * algorithm agree with the definition within rounding. */
 enum { CR_CONV_ALGO_AUTO = 0, CR_CONV_ALGO_IM2COL = 1, CR_CONV_ALGO_IMPLICIT = 2,
@@ -64,7 +65,8 @@ int cr_conv_algo_from_name(const char *name); /* -1 for an unknown name */
  * forward or of dx / dw (CR_CONV_PATH_*), threads, blocking of the im2col path (images per
  * block G, output rows per block, columns, blocks) and all scratch bytes. */
 enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICIT = 2,
-       CR_CONV_PATH_IMPLICIT_DW = 3, CR_CONV_PATH_DX_AS_CONV = 4, CR_CONV_PATH_WINOGRAD = 5 };
+       CR_CONV_PATH_IMPLICIT_DW = 3, CR_CONV_PATH_DX_AS_CONV = 4, CR_CONV_PATH_WINOGRAD = 5,
+       CR_CONV_PATH_DX_WINOGRAD = 6 /* dx as the Winograd forward of the flipped kernel */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;

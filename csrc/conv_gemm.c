@@ -13,8 +13,8 @@
  * A 1x1 / stride 1 / padding 0 convolution has col == x_n: no im2col, no scratch.
  *
  * The products go to cr_gemm (csrc/gemm.h), except in float32 on AVX-512 CPUs, where the
- * unpacked kernels of conv_avx512.c do dw always, the forward up to K = 128 and dx for
- * K <= 32 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
+ * unpacked kernels of conv_avx512.c do dw for K < 64, the forward up to K = 128 and dx for
+ * K <= 32 while C*R*S < 1024 (see small_fwd); the choice depends on the shapes only. A stride-1 float32
  * forward with K <= 128 skips im2col altogether ("implicit im2col", see implicit_fwd_ok),
  * and so does the backward of small layers and the dw of larger ones whose dx runs as a
  * convolution (conv_plan.c decides, conv_implicit.c runs them).
@@ -23,8 +23,8 @@
  * long as the GEMM sums each element in an order independent of its own threading):
  *   - forward and dx: whole blocks of images per thread (each writes its own y_n / dx_n;
  *     products run serially inside the region); with fewer image blocks than threads the
- *     blocks go one after another and the GEMM, im2col and col2im (split by channel)
- *     use the threads instead.
+ *     blocks go one after another and the GEMM, im2col and col2im (split by channel, or
+ *     by image in a block of several) use the threads instead.
  *   - dw and db: threads own disjoint column slices of dw (CRS rows of col) and rows of
  *     db, so no two threads write one address and every element is summed over images
  *     and blocks in the same order whatever the thread count.

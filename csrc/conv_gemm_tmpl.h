@@ -36,10 +36,17 @@ static void CR_FN(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T *A,
 
 /* When the unpacked float32 kernels beat the packed GEMM (measured on the LeNet and CIFAR
  * layers of the conv bench): forward up to K = 128 output channels; dx only for a short
- * reduction (K <= 32); dw always (no packing of the im2col matrix, 25% faster on 64->64). */
-static int CR_FN(small_fwd)(const cr_conv2d_dims *d) { return d->K <= 128; }
-static int CR_FN(small_dx)(const cr_conv2d_dims *d) { return d->K <= 32; }
-static int CR_FN(small_dw)(const cr_conv2d_dims *d) { (void)d; return 1; }
+ * reduction (K <= 32); both only while C*R*S < 1024 (beyond, the GEMM's packed tiles win:
+ * 15-20% on the speech 10x5 stride-2 layers, C*R*S = 1600); dw for K < 64 (no packing of
+ * the im2col matrix). From 64 output channels on, the packed GEMM's dw is 1.1-2.3x faster (ResNet/VGG layers, 1 thread: its
+ * register tile reuses each loaded value, the dot kernel's 4x4 tile reduces per output). */
+static int CR_FN(small_fwd)(const cr_conv2d_dims *d) {
+    return d->K <= 128 && d->C * d->R * d->S < 1024;
+}
+static int CR_FN(small_dx)(const cr_conv2d_dims *d) {
+    return d->K <= 32 && d->C * d->R * d->S < 1024;
+}
+static int CR_FN(small_dw)(const cr_conv2d_dims *d) { return d->K < 64; }
 
 /* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1). 16 independent partial sums (lane
  * l takes pq = l mod 16) added up in a fixed order at the end: vectorisable, deterministic,
@@ -63,7 +70,7 @@ void CR_FN(conv_bias_grad_rows)(T *dbias, const T *dout, const cr_conv2d_dims *d
 }
 
 /* Forward of images [n0, n0 + g): y_n (K, PQ) = w @ im2col(x_n) + b.
- * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (g == 1 only). */
+ * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (im2col, copies, product). */
 static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias,
                                   const cr_conv2d_dims *d, const conv_blocking *bl,
                                   int64_t n0, int64_t g, T *ws, int nt) {
@@ -89,9 +96,11 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
     /* g whole images side by side: col (CRS, g*PQ), then y block (K, g*PQ) -> y_n */
     const int64_t ld = g * PQ;
     T *col = ws, *yb = ws + CRS * bl->cols;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         CR_FN(conv_im2col_rows)(col + j * PQ, ld, inp + (n0 + j) * CHW, d, 0, CRS, 0, d->P);
     CR_FN(mm)(small, 0, K, ld, CRS, w, CRS, col, ld, yb, ld, 0, bias);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
             memcpy(out + (n0 + j) * KPQ + k * PQ, yb + k * ld + j * PQ, (size_t)PQ * sizeof(T));
@@ -104,7 +113,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     conv_plan pl;
     conv_plan_make(&pl, d, 0, sizeof(T));
 #if CONV_F32
-    if (pl.path == CONV_WINOGRAD) return conv_forward_winograd_f32(out, inp, weight, bias, d, &pl);
+    if (pl.path == CONV_WINOGRAD) return conv_forward_winograd_f32(out, inp, weight, bias, d, &pl, 0);
 #endif
 #if CONV_F32 && defined(CR_X86)
     if (pl.path == CONV_IMPLICIT) return conv_forward_implicit_f32(out, inp, weight, bias, d, &pl, 0);
@@ -128,7 +137,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     } else {
         for (int64_t blk = 0; blk < nblocks; blk++) {
             const int64_t n0 = blk * bl.G, g = N - n0 < bl.G ? N - n0 : bl.G;
-            CR_FN(forward_block)(out, inp, weight, bias, d, &bl, n0, g, ws, g == 1 ? nt : 1);
+            CR_FN(forward_block)(out, inp, weight, bias, d, &bl, n0, g, ws, nt);
         }
     }
     conv_ws_free(ws);
@@ -161,11 +170,13 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
     /* g whole images: gather dy (K, g*PQ), dcol (CRS, g*PQ) = w^T @ dy, col2im per image */
     const int64_t ld = g * PQ;
     T *dcol = ws, *dyb = ws + CRS * bl->cols;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
             memcpy(dyb + k * ld + j * PQ, dout + (n0 + j) * KPQ + k * PQ, (size_t)PQ * sizeof(T));
     CR_FN(mm)(small, 1, CRS, ld, K, w, CRS, dyb, ld, dcol, ld, 0, NULL);
-    for (int64_t j = 0; j < g; j++)
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t j = 0; j < g; j++) /* each image's own dx: no shared sums */
         CR_FN(conv_col2im_rows)(dinp + (n0 + j) * CHW, dcol + j * PQ, ld, d, 0, CRS, 0, d->P);
 }
 
@@ -212,6 +223,12 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     if (N == 0) return 0;
     conv_plan pl;
     conv_plan_make(&pl, d, 1, sizeof(T));
+#if CONV_F32
+    if (dinp && pl.dx_as_conv == 2) { /* Winograd: any CPU */
+        if (conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0) return -1;
+        dinp = NULL;
+    }
+#endif
 #if CONV_F32 && defined(CR_X86)
     if (pl.path == CONV_IMPLICIT)
         return conv_backward_implicit_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
@@ -263,8 +280,7 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         } else {
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 const int64_t n0 = blk * bl.G, g = N - n0 < bl.G ? N - n0 : bl.G;
-                CR_FN(backward_input_block)(dinp, dout, weight, d, &bl, n0, g, ws,
-                                             g == 1 ? nt : 1);
+                CR_FN(backward_input_block)(dinp, dout, weight, d, &bl, n0, g, ws, nt);
             }
         }
     }

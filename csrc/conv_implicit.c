@@ -7,15 +7,57 @@
  * Layout: the image zero-padded to (C, Hp, Wp) and the output "wide", P rows of Wp (see
  * implicit_fwd_ok in conv_plan.c); rows of the im2col matrix are offsets into xp.
  */
-#ifdef CR_X86
 #include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
 #include "split.h"
+#ifdef CR_X86
+
+/* Image n of the forward with nt threads sharing it: the padded copy made first (serial: a
+ * few % of the product), then each thread takes a run of wide columns (whole tiles of 48 of
+ * the kernel) and copies its own valid columns out, so the region has no barrier (a
+ * descheduled thread stalls the others only at its end). Every output is the same sum as
+ * with one thread. xp's borders are zero. */
+static void forward_shared_image(float *y_n, const float *x_n, const float *w, const float *bias,
+                                 const cr_conv2d_dims *d, const int64_t *offs, float *xp,
+                                 float *yw, int nt, int accumulate) {
+    const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
+    const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
+    const int64_t nw = (P - 1) * Wp + Q, CRS = C * d->R * d->S, PQ = P * Q;
+    const int padded = d->ph > 0 || d->pw > 0;
+    const int64_t nchunks = (nw + 47) / 48;
+    if (padded)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t h = 0; h < H; h++)
+                memcpy(xp + c * HWp + (h + d->ph) * Wp + d->pw, x_n + (c * H + h) * W,
+                       (size_t)W * sizeof(float));
+    #pragma omp parallel num_threads(nt)
+    {
+        const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+        const int64_t j0 = 48 * (nchunks * t / T);
+        const int64_t j1 = 48 * (nchunks * (t + 1) / T) < nw ? 48 * (nchunks * (t + 1) / T) : nw;
+        if (j1 > j0) {
+            cr_conv_bcast_f32_avx512(K, j1 - j0, CRS, w, CRS, 1, (padded ? xp : x_n) + j0, 0,
+                                     offs, yw + j0, nw, NULL, 0, bias);
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t p = j0 / Wp; p <= (j1 - 1) / Wp; p++) {
+                    const int64_t lo = p * Wp > j0 ? p * Wp : j0;
+                    const int64_t hi = p * Wp + Q < j1 ? p * Wp + Q : j1;
+                    float *dst = y_n + k * PQ + lo - p * (Wp - Q);
+                    const float *src = yw + k * nw + lo;
+                    if (accumulate)
+                        for (int64_t q = 0; q < hi - lo; q++) dst[q] += src[q];
+                    else if (hi > lo)
+                        memcpy(dst, src, (size_t)(hi - lo) * sizeof(float));
+                }
+        }
+    }
+}
 
 /* The implicit-im2col forward (see implicit_fwd_ok): per image, pad into xp (borders
  * zeroed once), y_wide (K, nw) = w @ [rows of xp at offs] + b, copy the Q valid columns
- * of each wide row out. Threads take whole images. */
+ * of each wide row out. Threads take whole images (pl->by_block), or all work on each
+ * image in turn when there are fewer images than threads (forward_shared_image). */
 int conv_forward_implicit_f32(float *out, const float *inp, const float *w, const float *bias,
                               const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
@@ -25,17 +67,27 @@ int conv_forward_implicit_f32(float *out, const float *inp, const float *w, cons
     const int64_t ws_elems = pl->ws_elems;
     const int nt = pl->nt;
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
-    float *ws = (float *)conv_ws_alloc(nt * ws_elems * (int64_t)sizeof(float));
+    const int nslices = (int)pl->ws_threads;
+    float *ws = (float *)conv_ws_alloc(nslices * ws_elems * (int64_t)sizeof(float));
     if (!offs || !ws) {
         free(offs);
         conv_ws_free(ws);
         return -1;
     }
     if (padded) /* zero borders: only the interior of xp is written per image */
-        for (int t = 0; t < nt; t++) memset(ws + t * ws_elems, 0, (size_t)(C * HWp) * sizeof(float));
+        for (int t = 0; t < nslices; t++)
+            memset(ws + t * ws_elems, 0, (size_t)(C * HWp) * sizeof(float));
     for (int64_t c = 0, i = 0; c < C; c++)
         for (int64_t r = 0; r < d->R; r++)
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * d->dh * Wp + s * d->dw;
+    if (!pl->by_block) {
+        for (int64_t n = 0; n < N; n++)
+            forward_shared_image(out + n * K * PQ, inp + n * C * H * W, w, bias, d, offs, ws,
+                                 ws + C * HWp, nt, accumulate);
+        free(offs);
+        conv_ws_free(ws);
+        return 0;
+    }
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM();
@@ -198,8 +250,11 @@ int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float 
     return 0;
 }
 
-/* dx as the implicit forward of pl->dd (see dx_as_conv_ok in conv_plan.c), accumulating:
- * dy convolved with the weights flipped in space and transposed in channels. */
+#endif /* CR_X86 */
+
+/* dx as the forward of pl->dd (see dx_as_conv_ok in conv_plan.c), accumulating: dy convolved
+ * with the weights flipped in space and transposed in channels, by the implicit forward or
+ * (dx_as_conv == 2) Winograd. */
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
                                     const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t K = d->K, C = d->C, R = d->R, S = d->S;
@@ -212,9 +267,15 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
                     wf[((c * K + k) * R + r) * S + s] = w[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
     conv_plan dx_plan;
     conv_plan_make(&dx_plan, &pl->dd, 0, 4);
-    const int rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+    int rc;
+    if (dx_plan.path == CONV_WINOGRAD)
+        rc = conv_forward_winograd_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+    else
+#ifdef CR_X86
+        rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+#else
+        rc = -1; /* not planned: the implicit paths need AVX-512 */
+#endif
     free(wf);
     return rc;
 }
-
-#endif /* CR_X86 */

@@ -30,13 +30,14 @@ enum {
 typedef struct {
     int path;           /* CONV_GEMM, CONV_IMPLICIT or CONV_IMPLICIT_DW */
     int nt;             /* threads */
-    int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the implicit forward of dd */
+    int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
+                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
     int64_t nblocks;    /* CONV_GEMM: number of blocks of bl.G images */
-    int by_block;       /* CONV_GEMM forward and dx: threads take whole blocks (else they
-                         * work inside each block in turn) */
+    int by_block;       /* CONV_GEMM forward and dx, CONV_IMPLICIT forward: threads take whole
+                         * blocks / images (else they work inside each one in turn) */
     int64_t ws_elems;   /* scratch elements per thread */
     int64_t ws_threads; /* threads that get a scratch slice */
     int64_t ws_bytes;   /* all scratch of the call (max over its phases), in bytes */
@@ -47,7 +48,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
 
 /* conv_winograd.c: the Winograd forward (plan path CONV_WINOGRAD). */
 int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
-                              const cr_conv2d_dims *d, const conv_plan *pl);
+                              const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
 
 /* 1x1 kernel, stride 1, no padding: the image itself is the im2col matrix. */
 static inline int conv_is_pointwise(const cr_conv2d_dims *d) {
@@ -91,6 +92,18 @@ void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_
                              int64_t k0, int64_t k1);
 
 #ifdef CR_X86
+/* conv_winograd_avx512.c: conv_winograd_xf.h's transforms of one tile row, AVX-512 build */
+void conv_wino_input_row_avx512(float *V, int64_t lde, const float *x_c, int64_t H, int64_t W,
+                                int64_t h0, int64_t pw, int64_t TQ, float *buf);
+void conv_wino_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde, int64_t TQ,
+                                 int64_t Q, float b, int accumulate, float *buf);
+#endif
+
+/* dx as the forward of pl->dd (dx_as_conv; conv_implicit.c, Winograd on any CPU) */
+int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
+                                    const cr_conv2d_dims *d, const conv_plan *pl);
+
+#ifdef CR_X86
 /* conv_avx512.c: the unpacked float32 products (see there). */
 void cr_conv_bcast_f32_avx512(int64_t m, int64_t n, int64_t kd, const float *A, int64_t rsa,
                               int64_t csa, const float *B, int64_t ldb, const int64_t *boff,
@@ -112,8 +125,6 @@ int conv_backward_implicit_f32(float *dinp, float *dweight, float *dbias, const 
 int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float *dout,
                                       const float *inp, const cr_conv2d_dims *d,
                                       const conv_plan *pl);
-int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
-                                    const cr_conv2d_dims *d, const conv_plan *pl);
 #endif
 
 #endif

@@ -2,14 +2,16 @@
  * conv_internal.h: conv_plan), and the scratch memory it runs in.
  *
  * Paths (float32 on AVX-512 CPUs may skip im2col; everything else is im2col + products):
- *   forward   CONV_IMPLICIT when implicit_fwd_ok (stride 1, K <= 128, the padded image fits
- *             the limit), else CONV_GEMM;
+ *   forward   CONV_WINOGRAD when winograd_ok (3x3 stride 1, large images: winograd_auto),
+ *             else CONV_IMPLICIT when implicit_fwd_ok (stride 1, K <= 128, the padded image
+ *             fits the limit), else CONV_GEMM;
  *   backward  CONV_IMPLICIT when implicit_bwd_ok (and a small dw); else dx may run as a
- *             convolution (dx_as_conv_ok), then dw and db run CONV_IMPLICIT_DW when the
- *             forward would be implicit, else CONV_GEMM.
+ *             convolution (dx_as_conv_ok: Winograd or implicit), then dw and db run
+ *             CONV_IMPLICIT_DW when dx and the forward would be implicit, else CONV_GEMM.
  * Blocking (CONV_GEMM): a block of output rows [p0, p1) of one image (cols = (p1-p0)*Q
  * columns) or, when images are small (PQ < 512), a group of G whole images side by side
- * (cols = G*PQ), so the matrix products stay wide enough to run fast. Each thread owns one
+ * (cols = G*PQ), so the matrix products stay wide enough to run fast (at most N/8 images
+ * per block, so threads can take whole blocks, except in deep layers). Each thread owns one
  * scratch slice of (CRS + K) x cols values, cols chosen so that it stays under the
  * per-thread workspace limit (one output row at least). Block sizes depend only on the
  * sizes and the limit, never on threads, so results do not depend on the thread count.
@@ -82,7 +84,10 @@ static conv_blocking blocking(const cr_conv2d_dims *d, int64_t elsize) {
     if (PQ < CONV_TARGET_COLS && PQ <= max_cols) {
         int64_t g = (CONV_TARGET_COLS + PQ - 1) / PQ;
         if (g * PQ > max_cols) g = max_cols / PQ;
-        if (g > d->N / 8) g = d->N / 8;   /* keep >= 8 blocks for the threads */
+        /* keep >= 8 blocks for the threads, unless the layer is deep (K*CRS >= 2^19): its
+         * products then thread inside the block, and their width matters more (512->512
+         * 7x7 at batch 8: one block of 392 columns instead of 8 of 49) */
+        if (g > d->N / 8 && d->K * CRS < ((int64_t)1 << 19)) g = d->N / 8;
         if (g > 1) b.G = g;
     }
     if (b.G > 1) {
@@ -107,19 +112,23 @@ static int dw_small(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S 
  * junk, dropped when copying out). The forward then reads the image in place through a
  * table of row offsets instead of building im2col, which for small images cost more than
  * the product itself. Wide columns: nw = (P-1)*Wp + Q; the last row ends at xp's end. */
-static int implicit_fwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
+static int implicit_fwd_ok_k(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
+    /* any_k: also beyond 128 output channels (dx as a convolution, see dx_as_conv_ok) */
 #ifdef CR_X86
     const int algo = cr_conv_algo();
     if (algo == CR_CONV_ALGO_IM2COL || elsize != 4 || !conv_avx512() || d->sh != 1 ||
-        d->sw != 1 || (d->K > 128 && algo != CR_CONV_ALGO_IMPLICIT) || conv_is_pointwise(d))
+        d->sw != 1 || (d->K > 128 && algo != CR_CONV_ALGO_IMPLICIT && !any_k) || conv_is_pointwise(d))
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
     return (d->C * Hp * Wp + d->K * nw) * elsize <= g_ws_limit;
 #else
-    (void)d; (void)elsize;
+    (void)d; (void)elsize; (void)any_k;
     return 0;
 #endif
+}
+static int implicit_fwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return implicit_fwd_ok_k(d, elsize, 0);
 }
 
 static int64_t implicit_ws_elems(const cr_conv2d_dims *d) {
@@ -142,13 +151,41 @@ static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
            implicit_bwd_elems(d, 1) * elsize <= g_ws_limit;
 }
 
+/* Winograd F(2x2, 3x3) forward (conv_winograd.c): float32, 3x3, stride 1, no dilation;
+ * everywhere when asked for, and by default (AVX-512) where it measured faster than the
+ * other paths: large images (>= 56x56 outputs) with 32+ channels in and out, whose
+ * transformed weights take at most half the workspace limit, and which would otherwise
+ * run the im2col path (K > 128) or the implicit one with a padded image beyond L2
+ * (> 2 MiB). On VGG-16's conv1_2 ... conv3_2 (1 thread) it runs the forward 1.4-2x
+ * faster than those; with smaller images (ResNet's 56x56 64->64, 28x28 and below) its
+ * short products lose. Its rounding is bounded in tests/test_conv_plan.py. */
+static int winograd_auto(const cr_conv2d_dims *d) {
+    const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
+    return conv_avx512() && d->C >= 32 && d->K >= 32 && d->P * d->Q >= 56 * 56 &&
+           16 * d->K * d->C * 4 <= g_ws_limit / 2 &&
+           (d->K > 128 || d->C * Hp * Wp * 4 > ((int64_t)2 << 20));
+}
+
+static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    const int algo = cr_conv_algo();
+    if (elsize != 4 || d->R != 3 || d->S != 3 || d->sh != 1 || d->sw != 1 || d->dh != 1 ||
+        d->dw != 1)
+        return 0;
+    return algo == CR_CONV_ALGO_WINOGRAD || (algo == CR_CONV_ALGO_AUTO && winograd_auto(d));
+}
+
 /* For stride 1, dx is itself a convolution: the correlation of dy with the kernel flipped
  * in space and transposed in channels,
  *   dx[n, c, i, j] = sum_{k,r,s} w[k, c, r, s] * dy[n, k, i + ph - r*dh, j + pw - s*dw]
  *                  = conv(dy, w')[n, c, i, j],  w'[c, k, r', s'] = w[k, c, R-1-r', S-1-s'],
  * with padding dh*(R-1) - ph (>= 0 needed) and the same dilation; its output is H x W.
  * Run through the implicit forward (accumulating into dx) it needs neither im2col nor
- * col2im: 20% faster than w^T @ dy + col2im on 64->64 3x3. Fills *dd with its sizes. */
+ * col2im: 20% faster than w^T @ dy + col2im on 64->64 3x3. With few output channels
+ * (K <= 64) it is taken for any C, since w^T @ dy then has a reduction of only K and
+ * col2im of a large C*R*S dominates: 2x faster on GoogLeNet's 192->32 and 480->48 5x5
+ * (1 thread); on 3x3 layers with 256+ channels both ways the GEMM stays ahead. Returns 2
+ * when dd runs Winograd (winograd_ok: 3x3 layers with large images), 1 implicit, 0 no;
+ * fills *dd. */
 static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (d->sh != 1 || d->sw != 1 || implicit_bwd_ok(d, 4)) return 0; /* small: see there */
     *dd = *d;
@@ -156,14 +193,9 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     dd->ph = d->dh * (d->R - 1) - d->ph;
     dd->pw = d->dw * (d->S - 1) - d->pw;
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
-    return dd->P == d->H && dd->Q == d->W && implicit_fwd_ok(dd, 4);
-}
-
-/* Winograd F(2x2, 3x3) forward (conv_winograd.c): only when asked for (its rounding differs
- * more from the definition), float32, 3x3, stride 1, no dilation. */
-static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
-    return cr_conv_algo() == CR_CONV_ALGO_WINOGRAD && elsize == 4 && d->R == 3 && d->S == 3 &&
-           d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1;
+    if (dd->P != d->H || dd->Q != d->W) return 0;
+    if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
 /* tiny problems stay serial: a fork costs more than they do */
@@ -191,10 +223,12 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         return;
     }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
+        /* threads take whole images, or with fewer images than threads share each image
+         * (one padded copy, columns of the wide output split between them) */
         pl->path = CONV_IMPLICIT;
-        if (pl->nt > d->N) pl->nt = (int)d->N; /* threads take whole images */
+        pl->by_block = d->N >= pl->nt;
         pl->ws_elems = implicit_ws_elems(d);
-        pl->ws_threads = pl->nt;
+        pl->ws_threads = pl->by_block ? pl->nt : 1;
         pl->ws_bytes = pl->ws_threads * pl->ws_elems * elsize + offs_bytes;
         return;
     }
@@ -208,10 +242,9 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     /* dx first (as a convolution: its own forward plan plus the flipped weights), then dw
      * and db: the call needs the larger of the two */
     int64_t dx_bytes = 0;
-    if (which == 1 && elsize == 4 && dx_as_conv_ok(d, &pl->dd)) {
+    if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
-        pl->dx_as_conv = 1;
         dx_bytes = dx_plan.ws_bytes + K * CRS * elsize;
     }
     /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
@@ -219,7 +252,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * backward's product, one horizontal sum per image instead of 16-wide partial sums of a
      * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
      * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
-    if (pl->dx_as_conv && implicit_fwd_ok(d, elsize)) {
+    if (pl->dx_as_conv == 1 && implicit_fwd_ok(d, elsize)) {
         pl->path = CONV_IMPLICIT_DW;
         pl->ws_elems = implicit_ws_elems(d); /* xp and dy_wide, as the forward */
         pl->ws_threads = pl->nt;
@@ -265,6 +298,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_IMPLICIT_DW ? CR_CONV_PATH_IMPLICIT_DW
                                                                : gemm;
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
+                    : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

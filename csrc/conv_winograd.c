@@ -1,5 +1,7 @@
 /* conv_winograd.c — the Winograd F(2x2, 3x3) forward for float32 stride-1, undilated 3x3
- * layers (CONV_WINOGRAD; chosen by the plan only when CHAINRULE_CONV_ALGO=winograd).
+ * layers (CONV_WINOGRAD): picked by the plan for large images with 32+ channels (see
+ * winograd_auto in conv_plan.c), or everywhere it applies with CHAINRULE_CONV_ALGO=winograd;
+ * also dx of such layers, as the forward of dy with the flipped kernel (accumulating).
  *
  * Each 2x2 output tile is  Y = A^T [ (G g G^T) .* (B^T d B) ] A  for the 4x4 input patch d
  * around it, so the products over channels become 16 matrix products, one per position e
@@ -35,8 +37,36 @@ static void weight_transform(float *U, const float *w, int64_t K, int64_t C) {
     }
 }
 
+#define WINO_FN(name) name
+#include "conv_winograd_xf.h"
+#undef WINO_FN
+
+/* The transforms of one tile row: the AVX-512 build of conv_winograd_xf.h when the CPU
+ * runs it (the same bits, vectorised 16-wide), else the portable one. */
+static void input_row(float *V, int64_t lde, const float *x_c, int64_t H, int64_t W,
+                      int64_t h0, int64_t pw, int64_t TQ, float *buf) {
+#ifdef CR_X86
+    if (conv_avx512()) {
+        conv_wino_input_row_avx512(V, lde, x_c, H, W, h0, pw, TQ, buf);
+        return;
+    }
+#endif
+    wino_input_row(V, lde, x_c, H, W, h0, pw, TQ, buf);
+}
+
+static void output_row(float *y0, float *y1, const float *M, int64_t lde, int64_t TQ,
+                       int64_t Q, float b, int accumulate, float *buf) {
+#ifdef CR_X86
+    if (conv_avx512()) {
+        conv_wino_output_row_avx512(y0, y1, M, lde, TQ, Q, b, accumulate, buf);
+        return;
+    }
+#endif
+    wino_output_row(y0, y1, M, lde, TQ, Q, b, accumulate, buf);
+}
+
 int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
-                              const cr_conv2d_dims *d, const conv_plan *pl) {
+                              const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int nt = pl->nt;
@@ -51,61 +81,22 @@ int conv_forward_winograd_f32(float *out, const float *inp, const float *w, cons
             const int64_t tp1 = tp0 + rows_b < TP ? tp0 + rows_b : TP, T = (tp1 - tp0) * TQ;
             #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
             for (int64_t c = 0; c < C; c++) {
-                const float *x_c = x_n + c * H * W;
-                float vt[16 * TQ]; /* one row of tiles by position e, copied out in 16 runs
-                                    * (one store per tile to 16 far-apart rows thrashes the TLB) */
-                for (int64_t tp = tp0; tp < tp1; tp++) {
-                    for (int64_t tq = 0; tq < TQ; tq++) {
-                        float dd[4][4], t[4][4];
-                        const int64_t h0 = 2 * tp - d->ph, w0 = 2 * tq - d->pw;
-                        for (int i = 0; i < 4; i++)
-                            for (int j = 0; j < 4; j++) {
-                                const int64_t h = h0 + i, x = w0 + j;
-                                dd[i][j] = h >= 0 && h < H && x >= 0 && x < W ? x_c[h * W + x] : 0.0f;
-                            }
-                        for (int j = 0; j < 4; j++) { /* B^T d */
-                            t[0][j] = dd[0][j] - dd[2][j];
-                            t[1][j] = dd[1][j] + dd[2][j];
-                            t[2][j] = dd[2][j] - dd[1][j];
-                            t[3][j] = dd[1][j] - dd[3][j];
-                        }
-                        for (int i = 0; i < 4; i++) { /* (B^T d) B */
-                            vt[(4 * i + 0) * TQ + tq] = t[i][0] - t[i][2];
-                            vt[(4 * i + 1) * TQ + tq] = t[i][1] + t[i][2];
-                            vt[(4 * i + 2) * TQ + tq] = t[i][2] - t[i][1];
-                            vt[(4 * i + 3) * TQ + tq] = t[i][1] - t[i][3];
-                        }
-                    }
-                    for (int e = 0; e < 16; e++)
-                        memcpy(V + (e * C + c) * T + (tp - tp0) * TQ, vt + e * TQ,
-                               (size_t)TQ * sizeof(float));
-                }
+                float buf[4 * (2 * TQ + 2)];
+                for (int64_t tp = tp0; tp < tp1; tp++)
+                    input_row(V + c * T + (tp - tp0) * TQ, C * T, x_n + c * H * W, H, W,
+                              2 * tp - d->ph, d->pw, TQ, buf);
             }
             for (int e = 0; e < 16; e++)
                 cr_gemm_f32(0, 0, K, T, C, 1.0f, U + e * K * C, C, V + e * C * T, T, 0.0f,
                             M + e * K * T, T, NULL, NULL, CR_ACT_NONE);
             #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
             for (int64_t k = 0; k < K; k++) {
+                float buf[4 * TQ];
                 const float b = bias ? bias[k] : 0.0f;
                 for (int64_t tp = tp0; tp < tp1; tp++) {
-                    const float *mk = M + k * T + (tp - tp0) * TQ; /* position e at e*K*T */
-                    const int64_t p0 = 2 * tp;
-                    for (int64_t tq = 0; tq < TQ; tq++) {
-                        float s[2][4];
-                        for (int j = 0; j < 4; j++) { /* A^T m */
-                            const float m0 = mk[j * K * T + tq], m1 = mk[(4 + j) * K * T + tq];
-                            const float m2 = mk[(8 + j) * K * T + tq], m3 = mk[(12 + j) * K * T + tq];
-                            s[0][j] = m0 + m1 + m2;
-                            s[1][j] = m1 - m2 - m3;
-                        }
-                        const int64_t q0 = 2 * tq;
-                        for (int i = 0; i < 2; i++) {
-                            if (p0 + i >= P) break;
-                            float *y = y_n + (k * P + p0 + i) * Q + q0;
-                            y[0] = (s[i][0] + s[i][1] + s[i][2]) + b;
-                            if (q0 + 1 < Q) y[1] = (s[i][1] - s[i][2] - s[i][3]) + b;
-                        }
-                    }
+                    float *y0 = y_n + (k * P + 2 * tp) * Q;
+                    output_row(y0, 2 * tp + 1 < P ? y0 + Q : NULL, M + k * T + (tp - tp0) * TQ,
+                               K * T, TQ, Q, b, accumulate, buf);
                 }
             }
         }

@@ -62,7 +62,11 @@ def test_fast_matches_reference(case, dtype, rng):
 THREADED = [(1, 6, 14, 12, 8, 3, 3, 1, 1, 1), (5, 6, 14, 12, 8, 3, 3, 1, 1, 1),
             (24, 3, 7, 6, 5, 3, 2, 1, (1, 0), 1), (17, 2, 5, 5, 4, 1, 1, 1, 0, 1),
             (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (3, 9000, 1, 1, 1, 1, 1, 1, 0, 1),
-            (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)]  # K = 64: implicit forward, im2col backward
+            (2, 16, 18, 17, 64, 3, 3, 1, 1, 1),  # K = 64: implicit forward, im2col backward
+            (3, 20, 11, 9, 72, 3, 3, 2, 1, 1),   # K >= 64, stride 2: dw by the packed GEMM
+            (2, 136, 7, 6, 24, 5, 5, 1, 2, 1),   # C > 128, K <= 64: dx as a convolution
+            (2, 120, 9, 8, 16, 3, 3, 2, 1, 1),   # K <= 32, C*R*S >= 1024: packed GEMM
+            (3, 256, 4, 5, 256, 3, 3, 1, 1, 1)]  # deep (K*C*R*S >= 2^19): all images in one block
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -187,8 +191,11 @@ def test_col2im_accumulates(rng):
 
 
 @pytest.mark.parametrize("case", [(4, 3, 10, 9, 5, 3, 3, 1, 1, 1), (1, 4, 16, 12, 6, 3, 2, 2, 1, 1),
+                                  (1, 24, 20, 19, 40, 3, 3, 1, 1, 1), (1, 6, 9, 70, 8, 3, 3, 1, 1, 1),
                                   (4, 8, 9, 9, 6, 1, 1, 1, 0, 1), (32, 3, 6, 6, 4, 3, 3, 1, 1, 1),
-                                  (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (2, 16, 18, 17, 64, 3, 3, 1, 1, 1)])
+                                  (3, 16, 6, 7, 64, 3, 3, 1, 1, 1), (2, 16, 18, 17, 64, 3, 3, 1, 1, 1),
+                                  (3, 20, 11, 9, 72, 3, 3, 2, 1, 1), (2, 136, 7, 6, 24, 5, 5, 1, 2, 1),
+                                  (3, 256, 4, 5, 256, 3, 3, 1, 1, 1)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_deterministic_and_thread_count_invariant(case, dtype, rng):
     x, w, b = _data(rng, case, dtype)

@@ -16,7 +16,8 @@ IMPLICIT = {"implicit", "implicit_dw", "implicit_conv"}
 
 # (x shape, w shape, stride, padding, dilation, groups): stride-1 3x3 with few and with
 # more than 128 output channels, 5x5, non-square kernel, pointwise, strided 1x1 and 3x3,
-# dilation, "same", grouped, batch 1 and odd sizes
+# dilation, "same", grouped, batch 1 and odd sizes, many input channels and few outputs (dx
+# as a convolution), a strided layer with 72 outputs (dw by the packed GEMM)
 SHAPES = [((2, 3, 9, 7), (5, 3, 3, 3), 1, 1, 1, 1),
           ((1, 8, 6, 5), (131, 8, 3, 3), 1, 1, 1, 1),
           ((2, 7, 11, 9), (6, 7, 5, 5), 1, 2, 1, 1),
@@ -26,7 +27,9 @@ SHAPES = [((2, 3, 9, 7), (5, 3, 3, 3), 1, 1, 1, 1),
           ((2, 5, 10, 11), (3, 5, 3, 3), 2, 1, 1, 1),
           ((1, 3, 12, 10), (4, 3, 3, 3), 1, 2, 2, 1),
           ((2, 4, 8, 7), (4, 4, 4, 2), 1, "same", 1, 1),
-          ((2, 6, 7, 8), (4, 3, 3, 3), 1, 1, 1, 2)]
+          ((2, 6, 7, 8), (4, 3, 3, 3), 1, 1, 1, 2),
+          ((2, 136, 6, 5), (24, 136, 5, 5), 1, 2, 1, 1),
+          ((2, 20, 9, 8), (72, 20, 3, 3), 2, 1, 1, 1)]
 
 
 @pytest.fixture(params=ALGOS)
@@ -85,6 +88,9 @@ def test_forced_algorithms_take_their_paths():
         assert ops.conv2d_plan(*strided)["forward"]["algorithm"] == "im2col"
         _runtime.set_conv_algo("auto")
         assert ops.conv2d_plan(*big_k)["forward"]["algorithm"] == "im2col"  # K > 128
+        if _runtime.isa() == "avx512":  # dx as a convolution with C = 136 > 128 outputs
+            p = ops.conv2d_plan((2, 136, 6, 5), (24, 136, 5, 5), 1, 2)
+            assert (p["dx"]["algorithm"], p["dw"]["algorithm"]) == ("implicit_conv", "implicit_dw")
     finally:
         _runtime.set_conv_algo(None)
 
@@ -154,6 +160,69 @@ def test_winograd_error_is_bounded(xs, ws, pad, rng):
         err = np.abs(y - want) / (np.finfo(np.float32).eps * terms)
         assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
     np.testing.assert_array_equal(outs[1], outs[0])  # blocks depend on sizes and limit only
+
+
+# Winograd by default (AVX-512): a forward with K > 128 and 56x56 outputs, and a dx whose
+# flipped layer has C > 128 outputs (winograd_auto in conv_plan.c)
+WINOGRAD_AUTO = [((1, 32, 56, 56), (136, 32, 3, 3), "forward"),
+                 ((2, 136, 56, 57), (32, 136, 3, 3), "dx")]
+
+
+@pytest.mark.parametrize("xs,ws,phase", WINOGRAD_AUTO)
+def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
+    """The default plan takes Winograd for the forward or dx of large 3x3 layers (on AVX-512),
+    with the forced algorithm's exact bits, an error within 8 eps32 of the sum of |terms|
+    against float64 and the same bits on 1 and 2 threads; im2col / implicit forced never
+    take it, and float64 never does."""
+    import chainrule as cr
+    if _runtime.isa() != "avx512":
+        pytest.skip("Winograd is picked by default only on AVX-512 CPUs")
+    x, w, b = _data(rng, xs, ws, np.float32)
+    plan = ops.conv2d_plan(xs, ws, 1, 1)
+    want_path = "winograd" if phase == "forward" else "winograd_conv"
+    assert plan[phase]["algorithm"] == want_path, plan
+    assert ops.conv2d_plan(xs, ws, 1, 1, dtype=np.float64)[phase]["algorithm"] != want_path
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 1, 1).shape).astype(np.float32)
+    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
+
+    def run():
+        if phase == "forward":
+            return ops.conv2d_forward(x, w, b, 1, 1)
+        return ops.conv2d_backward(dy, x, w, 1, 1, need_dw=False, bias=False)[0]
+
+    if phase == "forward":
+        want = ref.conv2d_forward(x64, w64, b64, 1, 1)
+        terms = ref.conv2d_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, 1)
+    else:  # float64 by the im2col path (tested against the reference elsewhere)
+        want = ops.conv2d_backward(dy64, x64, w64, 1, 1, need_dw=False, bias=False)[0]
+        terms = ops.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, 1, need_dw=False,
+                                    bias=False)[0]
+    outs = []
+    try:
+        for threads in (2, 1):
+            cr.set_num_threads(threads)
+            outs.append(run())
+        _runtime.set_conv_algo("winograd")
+        forced = run()
+        for algo in ("im2col", "implicit"):
+            _runtime.set_conv_algo(algo)
+            assert ops.conv2d_plan(xs, ws, 1, 1)[phase]["algorithm"] != want_path
+    finally:
+        _runtime.set_conv_algo(None)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], forced)
+    err = np.abs(outs[0] - want) / (np.finfo(np.float32).eps * terms)
+    assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
+
+
+def test_deep_layers_put_whole_batches_in_one_block():
+    """Layers with K*C*R*S >= 2^19 take all images of a small batch into one im2col block (the
+    products thread inside it); smaller ones keep >= 8 blocks for the threads."""
+    deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)  # 8 x 49 columns fit 8 MiB
+    assert deep["forward"]["blocking"]["images_per_block"] == 8, deep
+    assert deep["forward"]["blocking"]["blocks"] == 1
+    small = ops.conv2d_plan((8, 64, 7, 7), (64, 64, 3, 3), 1, 1, dtype=np.float64)
+    assert small["forward"]["blocking"]["images_per_block"] == 1, small
 
 
 def test_depthwise_plan():

@@ -38,7 +38,8 @@ def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple paddi
     return cr_conv2d_workspace_bytes(&d, which, elsize)
 
 
-_CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd")
+_CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd",
+               "winograd_conv")
 
 
 def conv_algo():
