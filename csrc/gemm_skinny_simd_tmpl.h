@@ -42,6 +42,7 @@ static inline T SK_FIN(VT acc, const T *ar, const T *bc, int64_t kv, int64_t k) 
 
 void FN_DOT(CR_SKINNY_ARGS(T)) {
     (void)accum;
+    (void)pf;
     const int64_t kv = k - k % LANES;
     int64_t i = 0;
     /* Four rows at a time, K in chunks of SK_KCH: the chunk of the four rows stays in L1
@@ -115,32 +116,51 @@ void FN_DOT(CR_SKINNY_ARGS(T)) {
 #define SK_XOUT(v, c) V_STOREU(out + i + (v) * LANES + (j + c) * ocs, x##v##c);
 #define SK_XOUTROW(v) SK_XOUT(v, 0) SK_XOUT(v, 1) SK_XOUT(v, 2) SK_XOUT(v, 3)
 
+/* the 4 vectors of rows (256 bytes) of the same columns in the next K chunk, into L2: a
+ * chunk is kc short runs in kc memory rows (pages), too short for the hardware prefetcher
+ * (measured on the Xeon, 1 thread: 16x7680x2560 and 32x4096x4096 f32 1.1x) */
+#define SK_PF(q) { const char *q_ = (const char *)(q);                                 \
+    _mm_prefetch(q_, _MM_HINT_T1); _mm_prefetch(q_ + 64, _MM_HINT_T1);                 \
+    _mm_prefetch(q_ + 128, _MM_HINT_T1); _mm_prefetch(q_ + 192, _MM_HINT_T1); }
+#define SK_XSTEP4                                                                           \
+    { VT va0 = V_LOADU(ap), va1 = V_LOADU(ap + LANES), va2 = V_LOADU(ap + 2 * LANES),      \
+         va3 = V_LOADU(ap + 3 * LANES);                                                     \
+      VT vb0 = V_SET1(bp[0]), vb1 = V_SET1(bp[1]), vb2 = V_SET1(bp[2]), vb3 = V_SET1(bp[3]); \
+      SK_XFMAROW(0) SK_XFMAROW(1) SK_XFMAROW(2) SK_XFMAROW(3) }
+#define SK_XSTEP1                                                                           \
+    { VT va0 = V_LOADU(ap), va1 = V_LOADU(ap + LANES), va2 = V_LOADU(ap + 2 * LANES),      \
+         va3 = V_LOADU(ap + 3 * LANES);                                                     \
+      VT vb0 = V_SET1(bp[0]);                                                               \
+      SK_XFMA(0, 0) SK_XFMA(1, 0) SK_XFMA(2, 0) SK_XFMA(3, 0) }
+
 void FN_AXPY(CR_SKINNY_ARGS(T)) {
     (void)ors; /* == 1 */
+    const int64_t npf = pf < k ? pf : k; /* rows prefetched by the first column pass */
     int64_t i = 0;
     for (; i + 4 * LANES <= rows; i += 4 * LANES) {
         int64_t j = 0;
         for (; j + 4 <= n; j += 4) {
             SK_XROW(0) SK_XROW(1) SK_XROW(2) SK_XROW(3)
             const T *ap = a + i, *bp = b + j;
-            for (int64_t p = 0; p < k; p++, ap += lda, bp += ldb) {
-                VT va0 = V_LOADU(ap), va1 = V_LOADU(ap + LANES), va2 = V_LOADU(ap + 2 * LANES),
-                   va3 = V_LOADU(ap + 3 * LANES);
-                VT vb0 = V_SET1(bp[0]), vb1 = V_SET1(bp[1]), vb2 = V_SET1(bp[2]),
-                   vb3 = V_SET1(bp[3]);
-                SK_XFMAROW(0) SK_XFMAROW(1) SK_XFMAROW(2) SK_XFMAROW(3)
-            }
+            int64_t p = 0;
+            if (j == 0)
+                for (; p < npf; p++, ap += lda, bp += ldb) {
+                    SK_PF(ap + k * lda)
+                    SK_XSTEP4
+                }
+            for (; p < k; p++, ap += lda, bp += ldb) SK_XSTEP4
             SK_XOUTROW(0) SK_XOUTROW(1) SK_XOUTROW(2) SK_XOUTROW(3)
         }
         for (; j < n; j++) {
             SK_X(0, 0) SK_X(1, 0) SK_X(2, 0) SK_X(3, 0)
             const T *ap = a + i, *bp = b + j;
-            for (int64_t p = 0; p < k; p++, ap += lda, bp += ldb) {
-                VT va0 = V_LOADU(ap), va1 = V_LOADU(ap + LANES), va2 = V_LOADU(ap + 2 * LANES),
-                   va3 = V_LOADU(ap + 3 * LANES);
-                VT vb0 = V_SET1(bp[0]);
-                SK_XFMA(0, 0) SK_XFMA(1, 0) SK_XFMA(2, 0) SK_XFMA(3, 0)
-            }
+            int64_t p = 0;
+            if (j == 0)
+                for (; p < npf; p++, ap += lda, bp += ldb) {
+                    SK_PF(ap + k * lda)
+                    SK_XSTEP1
+                }
+            for (; p < k; p++, ap += lda, bp += ldb) SK_XSTEP1
             SK_XOUT(0, 0) SK_XOUT(1, 0) SK_XOUT(2, 0) SK_XOUT(3, 0)
         }
     }
@@ -176,6 +196,9 @@ void FN_AXPY(CR_SKINNY_ARGS(T)) {
 }
 
 #undef SK_CAT_
+#undef SK_PF
+#undef SK_XSTEP4
+#undef SK_XSTEP1
 #undef SK_KCH
 #undef SK_SROW
 #undef SK_S
