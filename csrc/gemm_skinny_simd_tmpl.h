@@ -32,6 +32,12 @@
 /* K chunk of the 4-row dot kernel: 4 rows x SK_KCH of the big operand and up to 32 rows of
  * the thin one stay in L1 (4 KiB + 32 KiB) */
 #define SK_KCH ((int64_t)(1024 / sizeof(T)))
+#define SK_DSTEP44                                                                        \
+    { VT va0 = V_LOADU(a0 + p), va1 = V_LOADU(a1 + p), va2 = V_LOADU(a2 + p),              \
+         va3 = V_LOADU(a3 + p);                                                           \
+      VT vb0 = V_LOADU(b0 + p), vb1 = V_LOADU(b1 + p), vb2 = V_LOADU(b2 + p),              \
+         vb3 = V_LOADU(b3 + p);                                                           \
+      SK_DFMAROW(0) SK_DFMAROW(1) SK_DFMAROW(2) SK_DFMAROW(3) }
 
 /* reduce the lanes, then add the K tail in order */
 static inline T SK_FIN(VT acc, const T *ar, const T *bc, int64_t kv, int64_t k) {
@@ -58,13 +64,16 @@ void FN_DOT(CR_SKINNY_ARGS(T)) {
             for (; j + 4 <= n; j += 4) {
                 const T *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
                 SK_LROW(0) SK_LROW(1) SK_LROW(2) SK_LROW(3)
-                for (int64_t p = p0; p < pe; p += LANES) {
-                    VT va0 = V_LOADU(a0 + p), va1 = V_LOADU(a1 + p), va2 = V_LOADU(a2 + p),
-                       va3 = V_LOADU(a3 + p);
-                    VT vb0 = V_LOADU(b0 + p), vb1 = V_LOADU(b1 + p), vb2 = V_LOADU(b2 + p),
-                       vb3 = V_LOADU(b3 + p);
-                    SK_DFMAROW(0) SK_DFMAROW(1) SK_DFMAROW(2) SK_DFMAROW(3)
-                }
+                int64_t p = p0;
+                if (j == 0) /* the first pass fetches the four rows' next chunk into L1 */
+                    for (; p < pe && p + SK_KCH < kv; p += LANES) {
+                        _mm_prefetch((const char *)(a0 + p + SK_KCH), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(a1 + p + SK_KCH), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(a2 + p + SK_KCH), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(a3 + p + SK_KCH), _MM_HINT_T0);
+                        SK_DSTEP44
+                    }
+                for (; p < pe; p += LANES) SK_DSTEP44
                 SK_SROW(0) SK_SROW(1) SK_SROW(2) SK_SROW(3)
             }
             for (; j < n; j++) { /* one column, four rows */
@@ -196,6 +205,7 @@ void FN_AXPY(CR_SKINNY_ARGS(T)) {
 }
 
 #undef SK_CAT_
+#undef SK_DSTEP44
 #undef SK_PF
 #undef SK_XSTEP4
 #undef SK_XSTEP1
