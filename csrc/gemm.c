@@ -123,7 +123,7 @@ static void block_override(int64_t *kc, int64_t *mc, int64_t *nc) {
  * 1 = whenever the thin side fits (for tests). */
 #define SKINNY_MAX_N 32
 #define SKINNY_OUT 4096 /* elements of the per-thread raw-sum tile (blocks x thin side) */
-#define SKINNY_AXPY_BYTES (32 * 1024)
+#define SKINNY_AXPY_BYTES (16 * 1024)
 static volatile int g_skinny = -1;
 
 void cr_gemm_set_skinny(int mode) { g_skinny = mode < 0 ? -1 : mode > 0; }
@@ -133,11 +133,12 @@ static int skinny_wanted(int64_t big, int64_t s, int64_t K, size_t elem, int dot
     if (s > SKINNY_MAX_N || mode == 0) return 0;
     if (mode > 0) return 1;
     if (K < 64 || big < 64 || (double)big * (double)s * (double)K <= DIRECT_MAX_WORK) return 0;
-    /* measured (Xeon, AVX-512, 1 and 2 threads vs the packed path): rows of the big operand
-     * contiguous (dot) win up to 64 bytes of thin side (16 float32, 8 float64: a float64
-     * side of 16 fills the packed 12 x 16 tile exactly, 1.7x faster there); stored by
-     * columns (axpy) up to 16, and up to 32 when the big operand is out of the caches */
-    if (dot) return s * (int64_t)elem <= 64;
+    /* measured (Xeon, AVX-512, 1 thread vs the packed path): rows of the big operand
+     * contiguous (dot) win on every thin side up to 32 since the dot kernel streams them in
+     * K chunks (4096x32x4096 f32 1.2x; 16x2048x2048 f64 with B^T 2.7x: the packed path
+     * transposes the big operand and pads M = 16 to 12 + 4 rows); stored by columns (axpy)
+     * up to 16, and up to 32 when the big operand is out of the caches */
+    if (dot) return 1;
     return s <= 16 || (double)big * (double)K * (double)elem > 8e6;
 }
 

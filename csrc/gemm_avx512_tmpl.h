@@ -7,6 +7,7 @@
  * zmm accumulators (24 of the 32 registers), one broadcast of A per row per k step.
  */
 #define NR (NV * LANES)
+#define PF_K 8 /* packed kernels: prefetch distance in k steps */
 
 /* column masks: vector v of a row covers columns [v*LANES, v*LANES + LANES) */
 static inline __attribute__((always_inline)) void FN_MASKS(int64_t n, MASKT mk[NV]) {
@@ -126,3 +127,4 @@ void FN_STRIDED(CR_UKR_ARGS(T)) {
 #undef ACC_FMA_STRIDED
 #undef ACC_SAVE
 #undef NR
+#undef PF_K

@@ -42,11 +42,13 @@ void CR_CAT3(cr_skinny_dot_, SUF, _generic)(CR_SKINNY_ARGS(T)) {
             T s = 0;
             for (int64_t p = 0; p < k; p++) s += ai[p] * bj[p];
             (void)accum;
+            (void)pf;
             out[i * ors + j * ocs] = s;
         }
 }
 
 void CR_CAT3(cr_skinny_axpy_, SUF, _generic)(CR_SKINNY_ARGS(T)) {
+    (void)pf;
     for (int64_t j = 0; j < n; j++) {
         T *o = out + j * ocs;
         if (!accum)

@@ -40,11 +40,13 @@ typedef void (*cr_pack_t_f64)(double *dst, int64_t W, const double *src, int64_t
  *   axpy: a(i, p) = a[i + p*lda] (its columns contiguous), b(p, j) = b[p*ldb + j]; ors == 1;
  *         with accum, the sums continue from out (the caller splits K in chunks for L1 and
  *         TLB: each element still gets one fused sum over p in order). dot ignores accum.
+ *   pf:   rows of a past the k used here (p = k .. k+pf-1, same columns) that exist and come
+ *         next: axpy may prefetch them into L2 (a hint only; dot and generic ignore it).
  * Each element's arithmetic does not depend on where it falls in the block (see
  * gemm_skinny_simd_tmpl.h), so results do not depend on the thread split. */
 #define CR_SKINNY_ARGS(T)                                                                 \
     int64_t rows, int64_t n, int64_t k, const T *a, int64_t lda, const T *b, int64_t ldb, \
-    T *out, int64_t ors, int64_t ocs, int accum
+    T *out, int64_t ors, int64_t ocs, int accum, int64_t pf
 typedef void (*cr_skinny_f32)(CR_SKINNY_ARGS(float));
 typedef void (*cr_skinny_f64)(CR_SKINNY_ARGS(double));
 
