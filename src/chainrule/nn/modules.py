@@ -35,9 +35,16 @@ def _buffer_value(v):
     return v
 
 
+# False until some module registers a hook: Module.__call__ then skips the per-module check
+# (one global read per call on models without hooks, the common case).
+_any_hooks = False
+
+
 def _add_hook(table, hook, prepend, with_kwargs):
+    global _any_hooks
     if not callable(hook):
         raise TypeError(f"register hook: hook must be callable, got {type(hook).__name__}")
+    _any_hooks = True
     handle = _hooks.RemovableHandle(table)
     table[handle.id] = (hook, with_kwargs)
     if prepend:
@@ -450,9 +457,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        d = self.__dict__
-        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
-            return _hooks.call_with_hooks(self, args, kwargs)
+        if _any_hooks:
+            d = self.__dict__
+            if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or \
+                    d.get("_backward_hooks"):
+                return _hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
