@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc, check_numel, pair
 from ..autograd.function import as_tensor, make
@@ -171,7 +172,7 @@ class ConvTranspose2d(Module):
         self.output_padding = pair(fn, "output_padding", output_padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc(fn, "weight", (self.in_channels, self.out_channels //
                                                      self.groups) + self.kernel_size, dt))
         if bias:

@@ -15,6 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .._checks import alloc, pair
 from ..autograd import Tensor
 from ..autograd.function import FLOATS, as_tensor, const, float_array, grad_array
@@ -371,9 +372,10 @@ class Module:
                 yield from m._state_items(prefix + name + ".")
 
     def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> Dict[str, Any]:
-        """OrderedDict key -> a copy of the parameter's (or buffer's) array, PyTorch's keys
-        and order; a tensor shared under several keys gives one array under each, so an
-        in-place edit of one key is seen by all of them (PyTorch's shared storage)."""
+        """OrderedDict key -> a Tensor (no graph) holding a copy of the parameter's (or
+        buffer's) values, PyTorch's keys and order; a tensor shared under several keys gives
+        one Tensor under each, so an in-place edit of one key is seen by all of them
+        (PyTorch's shared storage). keep_vars=True gives the parameters themselves."""
         copies = {}
         out = OrderedDict()
         for k, t in self._state_items(prefix):
@@ -381,7 +383,7 @@ class Module:
                 out[k] = t
                 continue
             if id(t) not in copies:
-                copies[id(t)] = t.array.copy()
+                copies[id(t)] = const(t.array.copy())
             out[k] = copies[id(t)]
         return out
 
@@ -490,7 +492,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _int_arg("Linear", "in_features", in_features, 0)
         self.out_features = _int_arg("Linear", "out_features", out_features, 0)
-        dt = _as_dtype("Linear", dtype if dtype is not None else np.float32)
+        dt = _as_dtype("Linear", dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc("Linear", "weight", (self.out_features, self.in_features),
                                       dt))
         if bias:
@@ -551,7 +553,7 @@ class Conv2d(Module):
             self.padding = pair(fn, "padding", padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc(fn, "weight", (self.out_channels, self.in_channels //
                                                      self.groups) + self.kernel_size, dt))
         if bias:
