@@ -515,18 +515,38 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def _padding_mode(fn, padding_mode):
-    if padding_mode != "zeros":
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _padding_mode(fn, padding_mode, allowed=_PADDING_MODES):
+    if padding_mode not in allowed:
         raise ValueError(f"{fn}: padding_mode={padding_mode!r} is not supported (only "
-                         f"'zeros')")
+                         f"{', '.join(repr(m) for m in allowed)})")
     return padding_mode
+
+
+def _mode_pad(conv):
+    """F.pad's amounts (last dim first) for a conv with a non-'zeros' padding_mode:
+    PyTorch's _reversed_padding_repeated_twice ('same': dilation * (k - 1) split with the
+    extra element on the right)."""
+    if conv.padding == "valid":
+        return (0,) * (2 * len(conv.kernel_size))
+    out = []
+    for i in reversed(range(len(conv.kernel_size))):
+        if conv.padding == "same":
+            total = conv.dilation[i] * (conv.kernel_size[i] - 1)
+            out += [total // 2, total - total // 2]
+        else:
+            out += [conv.padding[i]] * 2
+    return tuple(out)
 
 
 class Conv2d(Module):
     """2-D convolution (cross-correlation), NCHW; weight (out, in / groups, kh, kw), bias (out,).
 
     Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * kh * kw.
-    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" only.
+    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" (default),
+    "reflect", "replicate" or "circular" (F.pad with that mode, then no padding).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
@@ -570,6 +590,9 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: TensorLike) -> Tensor:
+        if self.padding_mode != "zeros":  # pad explicitly, then a convolution without padding
+            return F.conv2d(F.pad(x, _mode_pad(self), mode=self.padding_mode), self.weight,
+                            self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -584,6 +607,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
