@@ -505,3 +505,5 @@ from ._tensor_fns import (cosine_similarity, logsigmoid, normalize, one_hot, pad
                           pairwise_distance)
 __all__ += ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
             "logsigmoid"]
+from .upsampling import interpolate, upsample  # noqa: E402  (uses nn.modules)
+__all__ += ["interpolate", "upsample"]
