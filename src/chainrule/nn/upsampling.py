@@ -2,9 +2,10 @@
 
 Modes 'nearest' (3-D, 4-D, 5-D inputs), 'linear' (3-D), 'bilinear' (4-D) and 'trilinear'
 (5-D), with ``size`` or ``scale_factor`` and, for the interpolating modes,
-``align_corners``. Resampling is separable: along each spatial dim the output is a fixed
-(out, in) matrix times the input (nearest: one 1 per row, linear: two weights per row), so
-the forward is one matmul per dim (BLAS) and the backward the transposed matmuls.
+``align_corners``. Resampling is separable: along each spatial dim (the last first, PyTorch's
+order of terms) the output gathers one (nearest) or two weighted (linear) input positions;
+the backward adds each gradient back to its sources (np.add.reduceat over the runs of
+equal indices), so both ways cost O(output) per dim.
 """
 from __future__ import annotations
 
@@ -21,26 +22,51 @@ __all__ = ["interpolate", "upsample", "Upsample", "UpsamplingNearest2d", "Upsamp
 _DIMS = {"nearest": (1, 2, 3), "linear": (1,), "bilinear": (2,), "trilinear": (3,)}
 
 
-def _matrix(mode, n_in, n_out, scale, align_corners, dtype):
-    """(n_out, n_in) resampling matrix along one dim; ``scale`` is PyTorch's in/out ratio
-    (1 / scale_factor when a scale factor is used as given)."""
-    m = np.zeros((n_out, n_in))
+def _taps(mode, n_in, n_out, scale, align_corners, dtype):
+    """Along one dim: source indices and weights of each output position, PyTorch's rules;
+    ``scale`` is the in/out ratio (1 / scale_factor when a scale factor is used as given).
+    nearest: [(index, None)]; linear: [(i0, 1 - w), (i1, w)]. Indices never decrease."""
     dst = np.arange(n_out, dtype=np.float64)
     if mode == "nearest":
-        src = np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1)
-        m[np.arange(n_out), src] = 1.0
-        return m.astype(dtype)
+        return [(np.minimum(np.floor(dst * scale).astype(np.int64), n_in - 1), None)]
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
     else:
         src = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    w1 = src - i0
-    rows = np.arange(n_out)
-    np.add.at(m, (rows, i0), 1.0 - w1)
-    np.add.at(m, (rows, i1), w1)
-    return m.astype(dtype)
+    w1 = (src - i0).astype(dtype)
+    return [(i0, (1 - w1).astype(dtype)), (np.minimum(i0 + 1, n_in - 1), w1)]
+
+
+def _shape_w(w, axis, ndim):
+    return w.reshape((-1,) + (1,) * (ndim - 1 - axis))
+
+
+def _gather(a, axis, taps):
+    """Forward along ``axis``: sum of weighted gathers (PyTorch's order of the terms)."""
+    out = None
+    for idx, w in taps:
+        t = np.take(a, idx, axis=axis)
+        if w is not None:
+            t *= _shape_w(w, axis, a.ndim)
+        out = t if out is None else out + t
+    return out
+
+
+def _scatter(g, axis, taps, n_in):
+    """Backward along ``axis``: each output gradient (times its weight) added to its source;
+    the indices never decrease, so each source's terms are one contiguous run (reduceat)."""
+    shape = list(g.shape)
+    shape[axis] = n_in
+    acc = np.zeros(shape, g.dtype)
+    for idx, w in taps:
+        gw = g * _shape_w(w, axis, g.ndim) if w is not None else g
+        starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        sums = np.add.reduceat(gw, starts, axis=axis)
+        where = [slice(None)] * g.ndim
+        where[axis] = idx[starts]
+        acc[tuple(where)] += sums
+    return acc
 
 
 def _per_dim(fn, name, value, k, kind):
@@ -100,16 +126,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if a.dtype not in FLOATS:
         raise TypeError(f"{fn}: input must be float32 or float64, got {a.dtype}")
     ac = bool(align_corners)
-    mats = [(2 + d, _matrix(mode, n_in[d], n_out[d], scales[d], ac, a.dtype))
-            for d in range(k) if n_in[d] != n_out[d] or scales[d] != 1.0]
+    # the last spatial dim first: the same order of terms as PyTorch's kernels
+    plan = [(2 + d, _taps(mode, n_in[d], n_out[d], scales[d], ac, a.dtype), n_in[d])
+            for d in reversed(range(k)) if n_in[d] != n_out[d] or scales[d] != 1.0]
     out = a
-    for axis, m in mats:
-        out = np.moveaxis(np.moveaxis(out, axis, -1) @ m.T, -1, axis)
-    out = np.ascontiguousarray(out) if mats else out.copy()
+    for axis, taps, _ in plan:
+        out = _gather(out, axis, taps)
+    out = np.ascontiguousarray(out) if plan else out.copy()
 
     def backward(g):
-        for axis, m in reversed(mats):
-            g = np.moveaxis(np.moveaxis(g, axis, -1) @ m, -1, axis)
+        for axis, taps, n in reversed(plan):
+            g = _scatter(g, axis, taps, n)
         return (np.ascontiguousarray(g),)
     return make(out, (x,), backward)
 
