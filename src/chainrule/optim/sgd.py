@@ -56,7 +56,10 @@ class SGD(Optimizer):
         update = _sgd_update
         state = self._state
         for i, p in enumerate(group["params"]):
-            g = grad_array(p)  # the ndarray behind p.grad (no Tensor wrapper)
+            try:
+                g = p._grad  # the ndarray behind p.grad: grad_array(p), inlined (per step)
+            except AttributeError:
+                g = grad_array(p)
             if g is None:
                 continue
             d = p.array
