@@ -211,8 +211,8 @@ def test_bad_input():
         ops.conv2d_forward(x, w, None, 2, "same", 1, 2)
     with pytest.raises(ValueError, match="'full'"):
         ops.conv2d_forward(x, w, None, 1, "full", 1, 2)
-    with pytest.raises(ValueError, match="Conv2d.*padding_mode='reflect'"):
-        nn.Conv2d(2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="Conv2d.*padding_mode='mirror'"):  # reflect exists
+        nn.Conv2d(2, 2, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="Conv2d.*groups=4"):
         nn.Conv2d(6, 4, 3, groups=4)
     with pytest.raises(ValueError, match="ConvTranspose2d.*padding_mode='circular'"):

@@ -237,7 +237,7 @@ def test_buffers_convert_with_the_module_and_round_trip():
     assert m[0].running_mean.dtype == np.float64 and m[0].num_batches_tracked.dtype == np.int64
     m2 = nn.Sequential(nn.BatchNorm1d(4, dtype=np.float64))
     m2.load_state_dict(sd)
-    assert np.array_equal(m2[0].running_var, sd["0.running_var"].astype(np.float64))
+    assert np.array_equal(m2[0].running_var, np.asarray(sd["0.running_var"]).astype(np.float64))
     assert [n for n, _ in m2.named_buffers()] == ["0.running_mean", "0.running_var",
                                                   "0.num_batches_tracked"]
     assert list(nn.BatchNorm2d(2, track_running_stats=False).state_dict()) == ["weight", "bias"]

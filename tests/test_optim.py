@@ -476,7 +476,7 @@ def test_worked_example_one_sgd_step(dtype):
     model.load_state_dict({"0.weight": [[-5, -5], [2, 2], [2, -1]], "0.bias": [-3, -2, -3],
                            "2.weight": [[3, -2, -4], [-4, -4, -2], [1, -2, 3]],
                            "2.bias": [4, 5, 5]})
-    before = model.state_dict()
+    before = {k: np.asarray(v) for k, v in model.state_dict().items()}  # Tensors -> arrays
     opt = optim.SGD(model.parameters(), lr=0.1)
     opt.zero_grad()
     loss = nn.CrossEntropyLoss(label_smoothing=0.3)(model(np.array([[0, 2]], dtype)),
@@ -484,7 +484,7 @@ def test_worked_example_one_sgd_step(dtype):
     assert loss.item() == pytest.approx(1.526563, abs=1e-6)
     loss.backward()
     opt.step()
-    after = model.state_dict()
+    after = {k: np.asarray(v) for k, v in model.state_dict().items()}
     assert_close(after["2.bias"], np.array([4.053461, 5.008679, 4.937860]), dtype=dtype,
                  rtol=0, atol=1e-6, name="second bias")
     dW2 = np.outer([-0.534612, -0.086787, 0.621399], [0, 2, 0])

@@ -207,7 +207,7 @@ def test_module_matches_torch(rng, dtype, kw):
     m = _module(I, H, dtype=dtype, **kw)
     tdt = torch.float64 if dtype == np.float64 else torch.float32
     tm = torch.nn.RNN(I, H, **kw).to(tdt)
-    tm.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    tm.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in m.state_dict().items()})
     shape = (T, I) if unbatched else ((N, T, I) if kw.get("batch_first") else (T, N, I))
     hshape = (1, H) if unbatched else (1, N, H)
     xd = rng.standard_normal(shape).astype(dtype)

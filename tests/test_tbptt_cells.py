@@ -155,7 +155,7 @@ def test_matches_pytorch_tbptt_loop(cell):
     x, y = _data(T)
     model = _model(cell, 2)
     tm = TorchSeq().double()
-    tm.load_state_dict({n: torch.from_numpy(v.copy()) for n, v in model.state_dict().items()})
+    tm.load_state_dict({n: torch.from_numpy(np.array(v)) for n, v in model.state_dict().items()})
     opt = optim.Adam(model.parameters(), lr=0.01)
     topt = torch.optim.Adam(tm.parameters(), lr=0.01)
     hist = train.fit_sequence(model, (x, y), nn.MSELoss(), opt, 2, tbptt=k, clip=clip)

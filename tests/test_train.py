@@ -26,7 +26,7 @@ def make(kind="sgd", seed=0, model="mlp"):
 
 
 def params_of(model):
-    return {k: v.copy() for k, v in model.state_dict().items()}
+    return {k: np.array(v) for k, v in model.state_dict().items()}  # Tensors -> arrays
 
 
 def test_fit_learns_and_reports_history():

@@ -99,6 +99,7 @@ def test_default_init_bounds_equal_torch():
         tsd = theirs.state_dict()
         bound = None
         for k, v in ours.state_dict().items():
+            v = np.asarray(v)  # a Tensor: its values as an array
             tv = tsd[k].numpy()
             if k.endswith("weight"):
                 bound = 1 / np.sqrt(np.prod(v.shape[1:]))

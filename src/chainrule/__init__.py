@@ -16,6 +16,7 @@ from .autograd import (AnomalyError, Tensor, detect_anomaly, enable_grad, is_gra
                        no_grad, tensor)
 from .autograd.dtypes import (bool, device, double, float, float32, float64, int, int8, int16,
                               int32, int64, long, short, uint8)
+from .autograd.dtypes import get_default_dtype, set_default_dtype
 from .autograd.factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
                                  full_like, linspace, ones, ones_like, rand, rand_like, randint,
                                  randn, randn_like, randperm, zeros, zeros_like)
@@ -54,7 +55,7 @@ __all__ = ["ops", "reference", "nn", "optim", "set_num_threads", "get_num_thread
            "show_config", "utils", "save", "load"]
 # PyTorch's spellings (dtypes, device, factories, tensor functions): see docs/API.md
 __all__ += ["bool", "device", "double", "float", "float32", "float64", "int", "int8", "int16",
-            "int32", "int64", "long", "short", "uint8"]
+            "int32", "int64", "long", "short", "uint8", "get_default_dtype", "set_default_dtype"]
 __all__ += ["arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full",
             "full_like", "linspace", "ones", "ones_like", "rand", "rand_like", "randint",
             "randn", "randn_like", "randperm", "zeros", "zeros_like"]

@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["float32", "float64", "float", "double", "int64", "long", "int32", "int", "int16",
            "short", "int8", "uint8", "bool", "FLOATS", "SUPPORTED", "to_dtype", "device",
-           "check_device", "CPU"]
+           "check_device", "CPU", "get_default_dtype", "set_default_dtype"]
 
 _builtin_float, _builtin_int, _builtin_bool = float, int, bool
 
@@ -36,6 +36,30 @@ bool = np.dtype(np.bool_)
 FLOATS = (float32, float64)  # the dtypes a tensor that requires grad may hold
 SUPPORTED = (float32, float64, int64, int32, int16, int8, uint8, bool)
 _PY = {_builtin_float: float32, _builtin_int: int64, _builtin_bool: bool}
+
+
+# PyTorch's default floating dtype: what factories, Python-float data and new module
+# parameters get when no dtype is given. A one-element list so readers see changes.
+_default = [float32]
+
+
+def get_default_dtype() -> np.dtype:
+    """The current default floating dtype (float32 unless :func:`set_default_dtype`)."""
+    return _default[0]
+
+
+def set_default_dtype(d) -> None:
+    """Set the default floating dtype (cr.float32 or cr.float64, as torch.set_default_dtype):
+    used by factories (zeros, rand, ...), tensors made from Python floats, arange/linspace
+    with float arguments and the parameters of modules created afterwards."""
+    try:
+        dt = None if d is None or (isinstance(d, type) and d in _PY) else np.dtype(d)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in FLOATS:  # (np.dtype("float64") == None is True)
+        raise TypeError(f"set_default_dtype: only floating dtypes cr.float32 and cr.float64 are "
+                        f"supported, got {d!r}")
+    _default[0] = dt
 
 
 def to_dtype(fn, dtype, name="dtype"):

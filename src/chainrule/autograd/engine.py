@@ -61,23 +61,6 @@ def _freed(g):
 _seq_of = operator.attrgetter("_seq")
 
 
-def _accumulate(leaf, g):
-    """leaf.grad += g. The first gradient is stored as a C-ordered array of the leaf's
-    dtype that aliases nothing: ``g`` itself when it is a fresh array only the engine
-    holds (a kernel's output, see :func:`sole`), else a copy (``g`` may be an array an op
-    handed to several parents, a view, or the caller's own ``grad``)."""
-    if g.shape != leaf.array.shape:  # pragma: no cover - guards op bugs
-        raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
-                           f"{leaf.array.shape}")
-    if leaf._grad is None:
-        if g.dtype == leaf.array.dtype and sole(g, _LEAF_REFS):
-            leaf._grad = g
-        else:
-            leaf._grad = np.array(g, dtype=leaf.array.dtype, order="C")
-    else:
-        leaf._grad += g
-
-
 # ---------------------------------------------------------------------------- ownership
 # A gradient array that nothing but the backward walk references can be reused in place
 # (a ReLU backward writes into its incoming gradient) or stored as a leaf's .grad without
@@ -130,32 +113,69 @@ _LEAF_REFS = _count_leaf_refs() if _getrefcount is not None else 0
 CLOSURE_REFS = _count_closure_refs() if _getrefcount is not None else 0
 
 
+def _accumulate(leaf, g, refs=_LEAF_REFS):
+    """leaf.grad += g. The first gradient is stored as a C-ordered array of the leaf's
+    dtype that aliases nothing: ``g`` itself when it is a fresh array only the engine
+    holds (a kernel's output, see :func:`sole`), else a copy (``g`` may be an array an op
+    handed to several parents, a view, or the caller's own ``grad``). ``refs=0`` always
+    copies."""
+    if g.shape != leaf.array.shape:  # pragma: no cover - guards op bugs
+        raise RuntimeError(f"autograd: gradient of shape {g.shape} for a leaf of shape "
+                           f"{leaf.array.shape}")
+    if leaf._grad is None:
+        if g.dtype == leaf.array.dtype and sole(g, refs):
+            leaf._grad = g
+        else:
+            leaf._grad = np.array(g, dtype=leaf.array.dtype, order="C")
+    else:
+        leaf._grad += g
+
+
 # ---------------------------------------------------------------------------- hooks
-# Two small hooks for code that must act during backward (DistributedDataParallel starts a
-# gradient bucket's allreduce as soon as its gradients are final):
+# Hooks for code that must act during backward:
+# - a per-leaf hook (``Tensor.register_hook`` on a leaf, PyTorch's tensor pre-hook on its
+#   AccumulateGrad): ``hook(grad)`` runs once per backward with the leaf's total gradient of
+#   this backward, before it is accumulated into ``.grad``; it may return a replacement;
 # - a per-leaf post-accumulate-grad hook (PyTorch 2.1+'s name): ``hook(leaf)`` runs once per
 #   backward after the leaf's ``.grad`` has received all of this backward's contributions
 #   (a weight used at every time step of an RNN fires once, after the last one);
 # - ``queue_callback(fn)``: ``fn()`` runs when the current backward finishes, before
 #   ``backward()`` returns (PyTorch's ``Variable._execution_engine.queue_callback``).
+# DistributedDataParallel starts a gradient bucket's allreduce from the post hooks.
 # Registries live here, keyed by id(leaf) and dropped when the leaf dies, so Tensor keeps its
 # slots; with no hook registered the walk does no extra work.
-_post_hooks: dict = {}  # id(leaf) -> list of hooks
+_pre_hooks: dict = {}   # id(leaf) -> list of hook(grad) (Tensor.register_hook on a leaf)
+_post_hooks: dict = {}  # id(leaf) -> list of hook(leaf)
 _callbacks: list = []
 
 
 class RemovableHandle:
-    """Returned by :func:`register_post_accumulate_grad_hook`; ``remove()`` unregisters."""
+    """Returned by the leaf hook registrations; ``remove()`` unregisters."""
 
-    def __init__(self, key, hook):
-        self._key, self._hook = key, hook
+    def __init__(self, table, key, hook):
+        self._table, self._key, self._hook = table, key, hook
 
     def remove(self):
-        hooks = _post_hooks.get(self._key)
+        hooks = self._table.get(self._key)
         if hooks is not None and self._hook in hooks:
             hooks.remove(self._hook)
             if not hooks:
-                del _post_hooks[self._key]
+                del self._table[self._key]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _register(table, leaf, hook):
+    key = id(leaf)
+    if key not in table:
+        table[key] = []
+        weakref.finalize(leaf, table.pop, key, None)
+    table[key].append(hook)
+    return RemovableHandle(table, key, hook)
 
 
 def register_post_accumulate_grad_hook(self, hook):
@@ -168,12 +188,13 @@ def register_post_accumulate_grad_hook(self, hook):
     if not callable(hook):
         raise TypeError(f"Tensor.register_post_accumulate_grad_hook: hook must be callable, "
                         f"got {type(hook).__name__}")
-    key = id(self)
-    if key not in _post_hooks:
-        _post_hooks[key] = []
-        weakref.finalize(self, _post_hooks.pop, key, None)
-    _post_hooks[key].append(hook)
-    return RemovableHandle(key, hook)
+    return _register(_post_hooks, self, hook)
+
+
+def register_leaf_hook(leaf, hook):
+    """``hook(grad)`` before each backward accumulates into ``leaf.grad`` (the leaf case of
+    ``Tensor.register_hook``; the caller has checked ``hook`` and ``requires_grad``)."""
+    return _register(_pre_hooks, leaf, hook)
 
 
 def queue_callback(fn):
@@ -186,25 +207,41 @@ def _run_callbacks():
         _callbacks.pop(0)()
 
 
+def _pre_hooked(leaf, g):
+    """Run ``leaf``'s pre-hooks on its gradient ``g``; returns the (maybe replaced) gradient."""
+    from .hooks import run_hooks  # hooks.py builds on tensor.py, which imports this module
+    return run_hooks(_pre_hooks.get(id(leaf), ()), g)
+
+
 def _count_hooked(nodes):
-    """id(leaf) -> [leaf, edges still to visit] for the hooked leaves under ``nodes``."""
+    """id(leaf) -> [leaf, edges still to visit, pending gradient] for the hooked leaves
+    under ``nodes``."""
     hooked = {}
     for node in nodes:
         for p in node._parents:
-            if p._backward is None and id(p) in _post_hooks:
-                entry = hooked.setdefault(id(p), [p, 0])
+            if p._backward is None and (id(p) in _post_hooks or id(p) in _pre_hooks):
+                entry = hooked.setdefault(id(p), [p, 0, None])
                 entry[1] += 1
     return hooked
 
 
 def _settle(parents, hooked, got):
-    """One node's edges have been visited: fire the hooks of leaves with no edge left."""
+    """One node's edges have been visited: for a hooked leaf with no edge left, run its
+    pre-hooks on the summed gradient and accumulate it, then its post hooks."""
     for p in parents:
         entry = hooked.get(id(p))
         if entry is None:
             continue
         entry[1] -= 1
-        if entry[1] == 0 and id(p) in got:
+        if entry[1]:
+            continue
+        g, entry[2] = entry[2], None
+        if g is not None:
+            g = _pre_hooked(p, g)
+            if g is not None:
+                _accumulate(p, g, 0)  # 0: the hook may keep g, so .grad gets a copy
+                got.add(id(p))
+        if id(p) in got:
             for hook in list(_post_hooks.get(id(p), ())):
                 hook(p)
 
@@ -243,7 +280,12 @@ def backward(self, grad=None, retain_graph=False):
             grad = grad.astype(self.array.dtype)
 
     if self._backward is None:  # backward() on a leaf
-        _accumulate(self, grad)
+        if id(self) in _pre_hooks:
+            grad = _pre_hooked(self, grad)
+            if grad is not None:
+                _accumulate(self, grad, 0)
+        else:
+            _accumulate(self, grad)
         for hook in list(_post_hooks.get(id(self), ())):
             hook(self)
         _run_callbacks()
@@ -261,50 +303,53 @@ def backward(self, grad=None, retain_graph=False):
     if len(nodes) > 1:
         nodes.sort(key=_seq_of, reverse=True)
 
-    hooked = _count_hooked(nodes) if _post_hooks else None
-    got = set()  # hooked leaves that received a gradient in this backward
+    # hooked leaves (see _count_hooked) and those that received a gradient in this backward
+    hooked = _count_hooked(nodes) if _post_hooks or _pre_hooks else None
+    got: set = set()
     grads = {id(self): grad}
     del grad  # the root gradient may be sole too (unless the caller holds it)
     try:
-        _walk(nodes, grads, retain_graph, hooked, got)
+        # Visit the nodes (one loop, no helper call: this runs every training step).
+        for node in nodes:
+            g = grads.pop(id(node), None)
+            parents, fn = node._parents, node._backward
+            if node._seq < _last_modified:
+                _check_versions(node, parents)
+            if not retain_graph:
+                node._parents = ()
+                node._backward = _freed
+            if g is None:
+                if hooked:
+                    _settle(parents, hooked, got)
+                continue
+            pgs = pg = None  # the last node's references: g may be sole (see sole)
+            pgs = fn(g)
+            g = None  # the walk's own reference: lets a leaf adopt a passed-through array
+            if anomaly.enabled:
+                for i, pg in enumerate(pgs):
+                    if pg is not None:
+                        check_finite(np.asarray(pg), f"the backward of '{op_name(fn)}' "
+                                     f"(gradient of its input {i})")
+            for p, pg in zip(parents, pgs):
+                if pg is None or not p.requires_grad:
+                    continue
+                if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
+                    if hooked:
+                        entry = hooked.get(id(p))
+                        if entry is not None:
+                            if id(p) in _pre_hooks:  # summed first, hooks see the total
+                                entry[2] = pg if entry[2] is None else entry[2] + pg
+                                continue
+                            got.add(id(p))
+                    _accumulate(p, pg)
+                    continue
+                pid = id(p)
+                prev = grads.get(pid)
+                grads[pid] = pg if prev is None else prev + pg
+            if hooked:
+                _settle(parents, hooked, got)
     except BaseException:
         _callbacks.clear()
         raise
-    _run_callbacks()
-
-
-def _walk(nodes, grads, retain_graph, hooked, got):
-    """Visit ``nodes`` (decreasing creation number) with ``grads`` = {id(root): dL/d(root)}."""
-    for node in nodes:
-        g = grads.pop(id(node), None)
-        parents, fn = node._parents, node._backward
-        if node._seq < _last_modified:
-            _check_versions(node, parents)
-        if not retain_graph:
-            node._parents = ()
-            node._backward = _freed
-        if g is None:
-            if hooked:
-                _settle(parents, hooked, got)
-            continue
-        pgs = pg = None  # the last node's references: g may be sole (see sole)
-        pgs = fn(g)
-        g = None  # the walk's own reference: lets a leaf adopt a passed-through array
-        if anomaly.enabled:
-            for i, pg in enumerate(pgs):
-                if pg is not None:
-                    check_finite(np.asarray(pg), f"the backward of '{op_name(fn)}' "
-                                 f"(gradient of its input {i})")
-        for p, pg in zip(parents, pgs):
-            if pg is None or not p.requires_grad:
-                continue
-            if p._backward is None:  # a leaf: accumulate into .grad like PyTorch
-                _accumulate(p, pg)
-                if hooked:
-                    got.add(id(p))
-                continue
-            pid = id(p)
-            prev = grads.get(pid)
-            grads[pid] = pg if prev is None else prev + pg
-        if hooked:
-            _settle(parents, hooked, got)
+    if _callbacks:
+        _run_callbacks()

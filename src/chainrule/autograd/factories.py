@@ -45,8 +45,11 @@ def _leaf(fn, arr, requires_grad, device):
     return t
 
 
-def _dt(fn, dtype, default=dtypes.float32):
-    return default if dtype is None else dtypes.to_dtype(fn, dtype)
+def _dt(fn, dtype, default=None):
+    """``dtype`` checked, or ``default`` when None (None: the default floating dtype)."""
+    if dtype is None:
+        return dtypes._default[0] if default is None else default
+    return dtypes.to_dtype(fn, dtype)
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
@@ -127,7 +130,7 @@ def full_like(input: Any, fill_value: Number, *, dtype: DTypeLike = None,
 
 def arange(start: Number, end: Optional[Number] = None, step: Number = 1, *,
            dtype: DTypeLike = None, device: Device = None, requires_grad: bool = False) -> Tensor:
-    """[start, end) in steps of ``step``; int64 when all are ints, else float32."""
+    """[start, end) in steps of ``step``; int64 when all are ints, else the default floating dtype."""
     if end is None:
         start, end = 0, start
     for nm, v in (("start", start), ("end", end), ("step", step)):
@@ -138,7 +141,7 @@ def arange(start: Number, end: Optional[Number] = None, step: Number = 1, *,
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-    dt = _dt("arange", dtype, dtypes.int64 if ints else dtypes.float32)
+    dt = _dt("arange", dtype, dtypes.int64 if ints else None)
     n = max(int(np.ceil((end - start) / step)), 0)
     check_bytes("arange", "the result", (n,), np.float64)
     arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt) if not ints \

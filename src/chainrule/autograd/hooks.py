@@ -4,13 +4,15 @@
 They work on the node fields only (no change to the backward walk): a non-leaf's
 ``_backward`` is wrapped so that, when the walk reaches it with the tensor's complete
 gradient ``g``, the hooks see ``g`` first (a hook returning a Tensor replaces it) and
-``retain_grad`` accumulates it into ``.grad``. A leaf keeps its gradient anyway;
-``register_hook`` on a leaf is not supported (RuntimeError naming the alternatives).
+``retain_grad`` accumulates it into ``.grad``. On a leaf, ``register_hook`` hooks run in
+the backward walk (``engine.py``) on the leaf's total gradient of that backward, before it
+is accumulated into ``.grad`` (a returned Tensor replaces what is accumulated), as PyTorch.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import engine
 from .function import attach
 from .modes import op_name
 from .tensor import Tensor
@@ -50,6 +52,16 @@ def _array(fn, value, like):
     return a.astype(like.dtype, copy=False)
 
 
+def run_hooks(hooks, g):
+    """Call each ``hook(grad)`` in turn on a Tensor view of ``g``; a returned value (Tensor
+    or array of ``g``'s shape) replaces the gradient the next hook and the op see."""
+    for h in list(hooks):
+        r = _array("register_hook", h(_view(g)), g)
+        if r is not None:
+            g = r
+    return g
+
+
 def _wrap(t):
     """Give non-leaf ``t`` a backward that runs its hooks / keeps its gradient first."""
     inner = t._backward
@@ -58,10 +70,7 @@ def _wrap(t):
     hooks = []
 
     def backward(g):
-        for h in list(hooks):
-            r = _array("register_hook", h(_view(g)), g)
-            if r is not None:
-                g = r
+        g = run_hooks(hooks, g)
         if backward._cr_retain:
             t._grad = np.array(g) if t._grad is None else t._grad + g
         return inner(g)
@@ -113,7 +122,9 @@ class _Hooks:
 
     def register_hook(self, hook):
         """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed
-        (a returned Tensor replaces the gradient); returns a handle with ``remove()``."""
+        (a returned Tensor replaces the gradient); returns a handle with ``remove()``. On a
+        leaf it runs once per backward with the leaf's total gradient, before that is
+        accumulated into ``.grad``."""
         if not self.requires_grad:
             raise RuntimeError("Tensor.register_hook: cannot register a hook on a tensor "
                                "that doesn't require gradient")
@@ -121,9 +132,7 @@ class _Hooks:
             raise TypeError(f"Tensor.register_hook: hook must be callable, got "
                             f"{type(hook).__name__}")
         if self._backward is None:
-            raise RuntimeError("Tensor.register_hook: hooks on leaf tensors are not "
-                               "supported; register the hook on a result (e.g. x * 1), or "
-                               "use register_post_accumulate_grad_hook")
+            return engine.register_leaf_hook(self, hook)
         hooks = _wrap(self)._cr_hooks
         hooks.append(hook)
         return _Handle(hooks, hook)

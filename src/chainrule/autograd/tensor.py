@@ -58,14 +58,15 @@ def new_array(fn, data, dtype=None, copy=True):
         raise TypeError(f"{fn}: argument 'data' must be numbers (a number, nested lists or an "
                         f"array), got {type(data).__name__} giving dtype {arr.dtype}")
     if dt is None:
-        dt = {"f": dtypes.float32, "i": dtypes.int64, "u": dtypes.int64,
+        dt = {"f": dtypes._default[0], "i": dtypes.int64, "u": dtypes.int64,
               "b": dtypes.bool}[kind]
     return arr.astype(dt, copy=False)
 
 
 def float_array(fn, name, data, dtype=None):
     """data -> float32/float64 ndarray (a copy). dtype=None keeps a float array's dtype;
-    Python numbers, lists and integer arrays become float32. ``fn`` and ``name`` (the
+    Python numbers, lists and integer arrays get the default floating dtype (float32 unless
+    ``cr.set_default_dtype``). ``fn`` and ``name`` (the
     calling function and its argument) go into the TypeError for anything else.
     Internal API (see ``function.py``)."""
     if dtype is not None:
@@ -82,7 +83,7 @@ def float_array(fn, name, data, dtype=None):
                                 f"only float32 and float64 are supported")
             return np.array(data, dtype=dtype if dtype is not None else data.dtype)
         if kind in "iub":
-            return np.array(data, dtype=dtype if dtype is not None else np.float32)
+            return np.array(data, dtype=dtype if dtype is not None else dtypes._default[0])
         raise TypeError(f"{fn}: argument '{name}' must be real numbers, got an array of dtype "
                         f"{data.dtype} with shape {data.shape}")
     try:
@@ -94,7 +95,7 @@ def float_array(fn, name, data, dtype=None):
                         f"or a float array), got {type(data).__name__} giving dtype {arr.dtype}")
     if arr.dtype.kind == "f" and isinstance(data, np.generic):
         return arr.astype(dtype if dtype is not None else arr.dtype)
-    return arr.astype(dtype if dtype is not None else np.float32)
+    return arr.astype(dtype if dtype is not None else dtypes._default[0])
 
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -270,7 +271,7 @@ class Tensor(_AttachedOps):
 
     def __repr__(self) -> str:
         body = np.array2string(self.array, prefix="tensor(", separator=", ")
-        extra = "" if self.array.dtype in (np.float32, np.int64, np.bool_) \
+        extra = "" if self.array.dtype in (dtypes._default[0], np.int64, np.bool_) \
             else f", dtype={self.array.dtype}"
         if self.requires_grad:
             extra += ", requires_grad=True"
@@ -341,7 +342,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
            pin_memory: bool = False) -> Tensor:
     """A new leaf Tensor holding a copy of ``data`` (PyTorch's ``torch.tensor``).
 
-    dtype=None infers like PyTorch: Python floats -> float32, ints -> int64, bools -> bool;
+    dtype=None infers like PyTorch: Python floats -> the default dtype (float32), ints -> int64, bools -> bool;
     NumPy arrays keep their dtype. Only float tensors may require gradients.
     """
     dtypes.check_device("tensor", device)

@@ -16,6 +16,7 @@ from .pool_modules import (MaxUnpool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Ma
                            AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
 from .recurrent import LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .sparse import Embedding, EmbeddingBag
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from . import utils
 from .graph import GCNConv, ChebConv, SGConv  # noqa: E402  (graph layers)
 from . import parallel
@@ -31,3 +32,4 @@ __all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", "Li
            "GRUCell", "Embedding", "EmbeddingBag"]
 __all__ += ["BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout2d", "Conv1d", "ConvTranspose2d"]
 __all__ += ["GroupNorm", "LayerNorm", "InstanceNorm1d", "InstanceNorm2d"]
+__all__ += ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]

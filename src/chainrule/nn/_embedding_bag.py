@@ -7,6 +7,7 @@ from typing import Optional, TYPE_CHECKING
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc, as_int
 from .._embed_checks import padding_index
@@ -157,7 +158,8 @@ class EmbeddingBag(Module):
         self.include_last_offset = bool(include_last_offset)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            self.weight = Parameter(alloc(fn, "weight", shape, np.dtype(dtype or np.float32)))
+            dt = np.dtype(dtype or get_default_dtype())
+            self.weight = Parameter(alloc(fn, "weight", shape, dt))
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0

@@ -1,4 +1,4 @@
-"""F.one_hot, F.pad (constant), F.normalize, F.cosine_similarity, F.pairwise_distance,
+"""F.one_hot, F.pad, F.normalize, F.cosine_similarity, F.pairwise_distance,
 F.logsigmoid: PyTorch's functional helpers built from Tensor ops (gradients come from
 those ops). Arrays are accepted wherever a tensor goes, as everywhere in F."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import numpy as np
 
 from ..autograd.function import FLOATS, const, make
 from ..autograd.joins import to_tensor
+from . import _padding
 
 __all__ = ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
            "logsigmoid"]
@@ -34,15 +35,23 @@ def one_hot(tensor, num_classes=-1):
 
 def pad(input, pad, mode="constant", value=None):
     """Pad (or, negative amounts, crop) the last len(pad) // 2 dims: ``pad`` = (left, right)
-    of the last dim, then of the one before, ... Only mode 'constant' (with ``value``)."""
+    of the last dim, then of the one before, ... Modes 'constant' (with ``value``) and,
+    as PyTorch, 'reflect', 'replicate' and 'circular' (``_padding.py``)."""
     x = to_tensor("pad", input)
-    if mode != "constant":
-        raise ValueError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    if mode != "constant" and mode not in _padding.MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or "
+                         f"'circular', got {mode!r}")
     pad = tuple(pad)
     if len(pad) % 2 or len(pad) // 2 > x.array.ndim or \
             any(isinstance(p, bool) or not isinstance(p, numbers.Integral) for p in pad):
         raise ValueError(f"pad: pad must be an even number of ints, at most 2 per dim of shape "
                          f"{x.array.shape}, got {pad}")
+    if mode != "constant":
+        if value is not None and value != 0:
+            raise ValueError(f"pad: value={value!r} applies to mode 'constant' only, not "
+                             f"{mode!r}")
+        _padding.check("pad", mode, pad, x.array.shape)
+        return _padding.pad(x, pad, mode)
     nd = x.array.ndim
     widths = [(0, 0)] * nd
     for i in range(len(pad) // 2):

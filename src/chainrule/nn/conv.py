@@ -13,12 +13,13 @@ import math
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc, check_numel, pair
 from ..autograd.function import as_tensor, make
 from . import functional as F
 from . import init
-from .modules import Conv2d, Module, Parameter, _as_dtype, _int_arg, _padding_mode
+from .modules import Conv2d, Module, Parameter, _as_dtype, _int_arg, _mode_pad, _padding_mode
 
 if TYPE_CHECKING:
     from ..autograd import Tensor
@@ -137,6 +138,9 @@ class Conv1d(Conv2d):
             self.padding = (self.padding[1],)
 
     def forward(self, x: TensorLike) -> Tensor:
+        if self.padding_mode != "zeros":
+            return conv1d(F.pad(x, _mode_pad(self), mode=self.padding_mode), self.weight,
+                          self.bias, self.stride, 0, self.dilation, self.groups)
         return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                       self.groups)
 
@@ -146,7 +150,8 @@ class Conv1d(Conv2d):
         for name, default in (("padding", (0,)), ("dilation", (1,)), ("groups", 1)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
-        return s + (", bias=False" if self.bias is None else "")
+        s += ", bias=False" if self.bias is None else ""
+        return s + (f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else "")
 
 
 class ConvTranspose2d(Module):
@@ -170,8 +175,8 @@ class ConvTranspose2d(Module):
         self.padding = pair(fn, "padding", padding, 0)
         self.output_padding = pair(fn, "output_padding", output_padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
-        self.padding_mode = _padding_mode(fn, padding_mode)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        self.padding_mode = _padding_mode(fn, padding_mode, ("zeros",))  # as PyTorch
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc(fn, "weight", (self.in_channels, self.out_channels //
                                                      self.groups) + self.kernel_size, dt))
         if bias:

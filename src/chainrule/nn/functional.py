@@ -227,7 +227,8 @@ def mse_loss(input: TensorLike, target: TensorLike, size_average: Optional[bool]
              reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """mean/sum/none of (input - target)^2."""
     fn = "mse_loss"
-    reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
+    if size_average is not None or reduce is not None or reduction not in _REDUCTIONS:
+        reduction = _L.legacy_reduction(fn, size_average, reduce, reduction)
     x = as_tensor(input, fn, "input")
     t = _target(fn, x, target)
     diff = x.array - t.array
@@ -504,3 +505,5 @@ from ._tensor_fns import (cosine_similarity, logsigmoid, normalize, one_hot, pad
                           pairwise_distance)
 __all__ += ["one_hot", "pad", "normalize", "cosine_similarity", "pairwise_distance",
             "logsigmoid"]
+from .upsampling import interpolate, upsample  # noqa: E402  (uses nn.modules)
+__all__ += ["interpolate", "upsample"]

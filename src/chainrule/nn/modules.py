@@ -15,6 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .._checks import alloc, pair
 from ..autograd import Tensor
 from ..autograd.function import FLOATS, as_tensor, const, float_array, grad_array
@@ -35,9 +36,16 @@ def _buffer_value(v):
     return v
 
 
+# False until some module registers a hook: Module.__call__ then skips the per-module check
+# (one global read per call on models without hooks, the common case).
+_any_hooks = False
+
+
 def _add_hook(table, hook, prepend, with_kwargs):
+    global _any_hooks
     if not callable(hook):
         raise TypeError(f"register hook: hook must be callable, got {type(hook).__name__}")
+    _any_hooks = True
     handle = _hooks.RemovableHandle(table)
     table[handle.id] = (hook, with_kwargs)
     if prepend:
@@ -364,9 +372,10 @@ class Module:
                 yield from m._state_items(prefix + name + ".")
 
     def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> Dict[str, Any]:
-        """OrderedDict key -> a copy of the parameter's (or buffer's) array, PyTorch's keys
-        and order; a tensor shared under several keys gives one array under each, so an
-        in-place edit of one key is seen by all of them (PyTorch's shared storage)."""
+        """OrderedDict key -> a Tensor (no graph) holding a copy of the parameter's (or
+        buffer's) values, PyTorch's keys and order; a tensor shared under several keys gives
+        one Tensor under each, so an in-place edit of one key is seen by all of them
+        (PyTorch's shared storage). keep_vars=True gives the parameters themselves."""
         copies = {}
         out = OrderedDict()
         for k, t in self._state_items(prefix):
@@ -374,7 +383,7 @@ class Module:
                 out[k] = t
                 continue
             if id(t) not in copies:
-                copies[id(t)] = t.array.copy()
+                copies[id(t)] = const(t.array.copy())
             out[k] = copies[id(t)]
         return out
 
@@ -450,9 +459,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        d = self.__dict__
-        if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"):
-            return _hooks.call_with_hooks(self, args, kwargs)
+        if _any_hooks:
+            d = self.__dict__
+            if d.get("_forward_pre_hooks") or d.get("_forward_hooks") or \
+                    d.get("_backward_hooks"):
+                return _hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
@@ -481,7 +492,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _int_arg("Linear", "in_features", in_features, 0)
         self.out_features = _int_arg("Linear", "out_features", out_features, 0)
-        dt = _as_dtype("Linear", dtype if dtype is not None else np.float32)
+        dt = _as_dtype("Linear", dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc("Linear", "weight", (self.out_features, self.in_features),
                                       dt))
         if bias:
@@ -504,18 +515,38 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def _padding_mode(fn, padding_mode):
-    if padding_mode != "zeros":
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _padding_mode(fn, padding_mode, allowed=_PADDING_MODES):
+    if padding_mode not in allowed:
         raise ValueError(f"{fn}: padding_mode={padding_mode!r} is not supported (only "
-                         f"'zeros')")
+                         f"{', '.join(repr(m) for m in allowed)})")
     return padding_mode
+
+
+def _mode_pad(conv):
+    """F.pad's amounts (last dim first) for a conv with a non-'zeros' padding_mode:
+    PyTorch's _reversed_padding_repeated_twice ('same': dilation * (k - 1) split with the
+    extra element on the right)."""
+    if conv.padding == "valid":
+        return (0,) * (2 * len(conv.kernel_size))
+    out = []
+    for i in reversed(range(len(conv.kernel_size))):
+        if conv.padding == "same":
+            total = conv.dilation[i] * (conv.kernel_size[i] - 1)
+            out += [total // 2, total - total // 2]
+        else:
+            out += [conv.padding[i]] * 2
+    return tuple(out)
 
 
 class Conv2d(Module):
     """2-D convolution (cross-correlation), NCHW; weight (out, in / groups, kh, kw), bias (out,).
 
     Initialised as PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * kh * kw.
-    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" only.
+    padding: int, pair, "valid" or "same" (stride 1); padding_mode: "zeros" (default),
+    "reflect", "replicate" or "circular" (F.pad with that mode, then no padding).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: Any = 1,
@@ -542,7 +573,7 @@ class Conv2d(Module):
             self.padding = pair(fn, "padding", padding, 0)
         self.dilation = pair(fn, "dilation", dilation, 1)
         self.padding_mode = _padding_mode(fn, padding_mode)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         self.weight = Parameter(alloc(fn, "weight", (self.out_channels, self.in_channels //
                                                      self.groups) + self.kernel_size, dt))
         if bias:
@@ -559,6 +590,9 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: TensorLike) -> Tensor:
+        if self.padding_mode != "zeros":  # pad explicitly, then a convolution without padding
+            return F.conv2d(F.pad(x, _mode_pad(self), mode=self.padding_mode), self.weight,
+                            self.bias, self.stride, 0, self.dilation, self.groups)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -573,6 +607,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 

@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc
 from ..autograd import Tensor
@@ -133,7 +134,7 @@ class _NormBase(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         C = self.num_features
         if self.affine:
             self.weight = Parameter(alloc(fn, "weight", (C,), dt, fill=1))

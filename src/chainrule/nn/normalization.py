@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
@@ -195,7 +196,7 @@ class GroupNorm(Module):
                              f"{num_channels} and {num_groups}")
         self.eps = _eps(fn, eps)
         self.affine = bool(affine)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         if self.affine:
             self.weight = Parameter(np.ones(self.num_channels, dt))
             self.bias = Parameter(np.zeros(self.num_channels, dt))
@@ -226,7 +227,7 @@ class LayerNorm(Module):
         self.normalized_shape = _normalized_shape(fn, normalized_shape)
         self.eps = _eps(fn, eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = _as_dtype(fn, dtype if dtype is not None else np.float32)
+        dt = _as_dtype(fn, dtype if dtype is not None else get_default_dtype())
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dt))
         else:

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .._checks import alloc, as_int, rnn_nonlinearity
 from .._random import get_generator
 from ..autograd.function import as_tensor, make
@@ -174,7 +175,7 @@ class _RecurrentBase(Module):
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"{fn}: proj_size has to be smaller than hidden_size, got "
                              f"proj_size={proj_size}, hidden_size={hidden_size}")
-        dt = np.dtype(dtype if dtype is not None else np.float32)
+        dt = np.dtype(dtype if dtype is not None else get_default_dtype())
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
         G, H, D = _GATES[self._mode], self.hidden_size, 2 if self.bidirectional else 1
@@ -400,7 +401,7 @@ class _CellBase(Module):
         self.hidden_size = as_int(fn, "hidden_size", hidden_size, 1)
         self.bias = bool(bias)
         self.nonlinearity = nonlinearity
-        dt = np.dtype(dtype if dtype is not None else np.float32)
+        dt = np.dtype(dtype if dtype is not None else get_default_dtype())
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {dt}")
         GH, H, I = _GATES[self._mode] * self.hidden_size, self.hidden_size, self.input_size

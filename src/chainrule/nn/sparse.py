@@ -12,6 +12,7 @@ from typing import Optional, TYPE_CHECKING
 
 import numpy as np
 
+from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc, as_int
 from .._embed_checks import index_array, padding_index
@@ -100,7 +101,7 @@ class Embedding(Module):
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            dt = np.dtype(dtype if dtype is not None else np.float32)
+            dt = np.dtype(dtype if dtype is not None else get_default_dtype())
             self.weight = Parameter(alloc(fn, "weight", shape, dt))
             init.normal_(self.weight)
             if self.padding_idx is not None:

@@ -96,6 +96,21 @@ def sgd_step(param: np.ndarray, grad: np.ndarray, momentum_buf: Optional[np.ndar
                       bool(nesterov), bool(first_step), bool(maximize))
 
 
+def sgd_update(param, grad, momentum_buf, lr, momentum, dampening, weight_decay, nesterov,
+               maximize, first_step) -> bool:
+    """sgd_step for the optimizers' loop (internal, not in ``__all__``): ``param``, ``grad``
+    (and ``momentum_buf`` when momentum != 0) ndarrays of one shape, the hyper-parameters
+    Python floats and bools already checked once per group. Straight to the binding, which
+    checks dtypes, contiguity, writability, sizes and overlap before it writes; returns
+    False (nothing written) when it refuses, and the caller takes sgd_step's full checks."""
+    try:
+        _kernels.sgd_step(param, momentum_buf, grad, lr, momentum, dampening, weight_decay,
+                          nesterov, first_step, maximize)
+        return True
+    except (TypeError, ValueError, OverflowError, BufferError):
+        return False
+
+
 def adam_step(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
               max_exp_avg_sq: Optional[np.ndarray] = None, *, step: int, lr: float = 1e-3,
               beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay=0.0,

@@ -9,6 +9,8 @@ import math
 import numpy as np
 
 from .. import ops
+from ..autograd.function import grad_array
+from ..ops._optim import sgd_update as _sgd_update
 from .optimizer import Optimizer, _check_bool, _check_number, _writable
 
 __all__ = ["SGD"]
@@ -46,13 +48,21 @@ class SGD(Optimizer):
     def _step_group(self, group):
         lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
         wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
-        sgd_step = ops.sgd_step
+        # hyper-parameters checked once per group (a scheduler or the user may have stored
+        # other types since): then each parameter goes straight to the fused kernel
+        fast = (type(lr) is float and type(mom) is float and type(damp) is float
+                and type(wd) is float and type(nesterov) is bool and type(maximize) is bool
+                and (not nesterov or (mom > 0.0 and damp == 0.0)))
+        update = _sgd_update
         state = self._state
         for i, p in enumerate(group["params"]):
-            arrs = self._arrays(p, i)
-            if arrs is None:
+            try:
+                g = p._grad  # the ndarray behind p.grad: grad_array(p), inlined (per step)
+            except AttributeError:
+                g = grad_array(p)
+            if g is None:
                 continue
-            d, g = arrs
+            d = p.array
             if mom != 0.0:
                 st = state.get(id(p))
                 buf = st.get("momentum_buffer") if st else None
@@ -65,8 +75,15 @@ class SGD(Optimizer):
                     state[id(p)]["momentum_buffer"] = buf
             else:
                 buf, first = None, False
+            if fast and g.shape == d.shape and update(d, g, buf, lr, mom, damp, wd, nesterov,
+                                                      maximize, first):
+                continue
+            arrs = self._arrays(p, i)  # the general path: checks, copies, messages
+            if arrs is None:
+                continue
+            d, g = arrs
             w = _writable(d)
-            sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
-                     nesterov=nesterov, maximize=maximize, first_step=first)
+            ops.sgd_step(w, g, buf, lr=lr, momentum=mom, dampening=damp, weight_decay=wd,
+                         nesterov=nesterov, maximize=maximize, first_step=first)
             if w is not d:
                 d[...] = w
