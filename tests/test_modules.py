@@ -1,5 +1,6 @@
 """nn.Module machinery and layers: registration order and state-dict keys (vs PyTorch),
 load_state_dict checks, dtype conversion, zero_grad, train/eval, initialisation, losses."""
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -76,12 +77,15 @@ def test_shared_parameter_listed_once():
     assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
-def test_state_dict_is_a_copy_and_roundtrips(rng):
+def test_state_dict_shares_memory_like_pytorch_and_roundtrips(rng):
     a, b = Block(), Block()
     sd = a.state_dict()
     assert isinstance(sd, OrderedDict)
-    sd["conv.bias"][:] = 7.0
-    assert not np.any(a.conv.bias.array == 7.0)
+    snapshot = copy.deepcopy(sd)
+    sd["conv.bias"][:] = 7.0  # PyTorch: state_dict values share storage with the model
+    assert np.all(a.conv.bias.array == 7.0)
+    assert not np.any(np.asarray(snapshot["conv.bias"]) == 7.0)
+    assert sd["conv.bias"].grad_fn is None and not sd["conv.bias"].requires_grad
     data_before = b.conv.weight.array
     res = b.load_state_dict(a.state_dict())
     assert res.missing_keys == [] and res.unexpected_keys == []

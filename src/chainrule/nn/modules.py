@@ -372,19 +372,20 @@ class Module:
                 yield from m._state_items(prefix + name + ".")
 
     def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> Dict[str, Any]:
-        """OrderedDict key -> a Tensor (no graph) holding a copy of the parameter's (or
-        buffer's) values, PyTorch's keys and order; a tensor shared under several keys gives
-        one Tensor under each, so an in-place edit of one key is seen by all of them
-        (PyTorch's shared storage). keep_vars=True gives the parameters themselves."""
-        copies = {}
+        """OrderedDict key -> a Tensor (no graph) sharing memory with the parameter (or
+        buffer), PyTorch's keys and order: as in PyTorch, an in-place edit of a value
+        changes the model, and a snapshot needs ``{k: v.clone() for k, v in sd.items()}``
+        or ``copy.deepcopy(sd)``. A tensor shared under several keys gives one Tensor
+        under each. keep_vars=True gives the parameters themselves."""
+        views = {}
         out = OrderedDict()
         for k, t in self._state_items(prefix):
             if keep_vars:
                 out[k] = t
                 continue
-            if id(t) not in copies:
-                copies[id(t)] = const(t.array.copy())
-            out[k] = copies[id(t)]
+            if id(t) not in views:
+                views[id(t)] = const(t.array)
+            out[k] = views[id(t)]
         return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
