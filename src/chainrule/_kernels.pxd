@@ -180,10 +180,10 @@ cdef extern from "chainrule.h" nogil:
                                   int64_t n, int64_t dim)
     int cr_embedding_backward_f32(float *dweight, const float *dout, const int64_t *idx,
                                   int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
-                                  int scale_by_freq)
+                                  int scale_by_freq, int zeroed)
     int cr_embedding_backward_f64(double *dweight, const double *dout, const int64_t *idx,
                                   int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
-                                  int scale_by_freq)
+                                  int scale_by_freq, int zeroed)
 
     # ---- optim.h ----
     int CR_OPTIM_PARALLEL_MIN
