@@ -4,10 +4,13 @@
  * L = 1. Channel c's M = N*L values are x[(n*C + c)*L + l]. All per-channel vectors
  * (mean, invstd, weight, bias, dweight, dbias) have C elements.
  *
- * Statistics are computed in double whatever T is: two passes over each channel (the sum,
- * then the sum of squared deviations from the mean), each into 16 fixed lanes combined in
- * a fixed order, so the result depends only on the shape, never on the thread count:
- * every channel is reduced by one thread, channels are shared out statically.
+ * Statistics are computed in double whatever T is, in ONE read of each channel: the sums
+ * of d = x - k and d^2 about a shift k (the channel's first value, so the digits lost to
+ * var = E[d^2] - E[d]^2 are those of (mean - k)^2 / var <= M - 1: shifted data, stable),
+ * each into 16 fixed lanes combined in a fixed order, so the result depends only on the
+ * shape, never on the thread count: every channel is reduced by one thread, channels are
+ * shared out statically. The write pass (y, or dx in the backward) follows per block of
+ * channels while the block is still in L2.
  *   mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)
  *   y = (x - mean) * s + bias  with  s = weight * invstd  (per channel, in T)
  * weight/bias may be NULL (1 and 0).
