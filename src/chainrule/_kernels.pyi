@@ -142,6 +142,15 @@ def relu_forward(out: Any, inp: Any) -> Any: ...
 def rmsprop_step(param: Any, square_avg: Any, grad_avg: Any, momentum_buf: Any, grad: Any,
                  lr: float, alpha: float, eps: float, weight_decay: float, momentum: float,
                  maximize: bool) -> Any: ...
+def row_norm_backward(dy: Optional[np.ndarray], x: Optional[np.ndarray],
+                      mean: Optional[np.ndarray], rstd: Optional[np.ndarray],
+                      weight: Optional[np.ndarray], dx: Optional[np.ndarray],
+                      dweight: Optional[np.ndarray], dbias: Optional[np.ndarray], G: int,
+                      L: int) -> Any: ...
+def row_norm_forward(y: Optional[np.ndarray], mean: Optional[np.ndarray],
+                     rstd: Optional[np.ndarray], var: Optional[np.ndarray],
+                     x: Optional[np.ndarray], weight: Optional[np.ndarray],
+                     bias: Optional[np.ndarray], G: int, L: int, eps: float) -> Any: ...
 def rnn_backward(dx: Optional[np.ndarray], dh0: Optional[np.ndarray], dw_ih: Optional[np.ndarray],
                  dw_hh: Optional[np.ndarray], db_ih: Optional[np.ndarray],
                  db_hh: Optional[np.ndarray], dh_norms: Optional[np.ndarray],
