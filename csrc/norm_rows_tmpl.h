@@ -44,25 +44,42 @@ CR_CLONES static void CR_FN(lane_wgrad)(double *restrict acc, double *restrict p
     for (int j = 0; j < NL; j++) a[j] = acc[j];
     for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
     int64_t k = 0;
-    for (; k + NL <= K; k += NL) {
-        #pragma omp simd
-        for (int j = 0; j < NL; j++) {
-            const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
-            a[j] += g;
-            q[j] += g * ((double)x[k + j] - m);
+    if (p1 && p2) {  /* both parameter partials (the usual case): in the same pass */
+        for (; k + NL <= K; k += NL) {
+            #pragma omp simd
+            for (int j = 0; j < NL; j++) {
+                const double e = (double)dy[k + j], d = (double)x[k + j] - m;
+                const double g = e * (w ? (double)w[k + j] : 1.0);
+                a[j] += g;
+                q[j] += g * d;
+                p1[k + j] += e;
+                p2[k + j] += e * d * rs;
+            }
         }
+    } else {
+        for (; k + NL <= K; k += NL) {
+            #pragma omp simd
+            for (int j = 0; j < NL; j++) {
+                const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
+                a[j] += g;
+                q[j] += g * ((double)x[k + j] - m);
+            }
+        }
+        if (p1)
+            for (int64_t i = 0; i < k; i++) p1[i] += (double)dy[i];
+        if (p2)
+            for (int64_t i = 0; i < k; i++) p2[i] += (double)dy[i] * ((double)x[i] - m) * rs;
     }
     for (int j = 0; k + j < K; j++) {
-        const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
+        const double e = (double)dy[k + j], d = (double)x[k + j] - m;
+        const double g = e * (w ? (double)w[k + j] : 1.0);
         a[j] += g;
-        q[j] += g * ((double)x[k + j] - m);
+        q[j] += g * d;
+        if (p1) p1[k + j] += e;
+        if (p2) p2[k + j] += e * d * rs;
     }
     for (int j = 0; j < NL; j++) acc[j] = a[j];
     for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
-    if (p1)
-        for (int64_t i = 0; i < K; i++) p1[i] += (double)dy[i];
-    if (p2)
-        for (int64_t i = 0; i < K; i++) p2[i] += (double)dy[i] * ((double)x[i] - m) * rs;
 }
 
 void CR_FN(cr_row_norm_forward)(T *y, T *mean, T *rstd, double *var, const T *x,
