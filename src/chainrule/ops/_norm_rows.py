@@ -27,6 +27,8 @@ def _forward(x, w, b, eps, R, K, G, L, stat_shape):
     y = np.empty(x.shape, x.dtype)
     mean = np.empty(R, x.dtype)
     rstd = np.empty(R, x.dtype)
+    if R * K == 0:  # no rows (the checks refuse rows without values)
+        return y, mean.reshape(stat_shape), rstd.reshape(stat_shape)
     _kernels.row_norm_forward(y.reshape(R, K), mean, rstd, None, x.reshape(R, K), w, b, G, L,
                               eps)
     return y, mean.reshape(stat_shape), rstd.reshape(stat_shape)
@@ -37,6 +39,9 @@ def _backward(dy, x, w, mean, rstd, mask, R, K, G, L, C):
     dx = np.empty(x.shape, x.dtype) if want_dx else None
     dw = np.empty(C, x.dtype) if want_dw else None
     db = np.empty(C, x.dtype) if want_db else None
+    if R * K == 0:  # no rows: zero parameter gradients
+        return (dx, None if dw is None else np.zeros_like(dw),
+                None if db is None else np.zeros_like(db))
     _kernels.row_norm_backward(dy.reshape(R, K), x.reshape(R, K), mean.reshape(-1),
                                rstd.reshape(-1), w, None if dx is None else dx.reshape(R, K),
                                dw, db, G, L)

@@ -23,6 +23,8 @@ __all__ = ["group_norm_forward", "group_norm_backward", "layer_norm_forward",
 def _rows_forward(x4, w4, b4, eps):
     """x4 (R, A, B) rows of A*B values; w4, b4 broadcast to (1, A, B) or None."""
     x = x4.astype(np.float64)
+    if x.shape[0] == 0:  # no rows
+        return x, np.zeros(0), np.zeros(0)
     mean = x.mean(axis=(1, 2))
     var = ((x - mean[:, None, None]) ** 2).mean(axis=(1, 2))
     rstd = 1.0 / np.sqrt(var + eps)
