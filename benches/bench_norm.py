@@ -107,3 +107,45 @@ def test_dropout_torch(benchmark):
         torch.nn.functional.dropout(tx, 0.5, True).backward(g)
         return tx.grad
     assert tuple(benchmark(step).shape) == (DROP_N,)
+
+
+GN_SHAPE = bench_cases("group_norm_forward", "pytest")[0]  # (32, 64, 32, 32), 32 groups
+LN_SHAPE = bench_cases("layer_norm_forward", "pytest")[0]  # (64, 128, 768)
+
+
+def _rows_data(shape):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal(shape).astype(np.float32),
+            rng.standard_normal(shape).astype(np.float32))
+
+
+@pytest.mark.parametrize("kind", ["group", "layer"])
+def test_row_norm_chainrule(benchmark, two_threads, kind):
+    shape = GN_SHAPE if kind == "group" else LN_SHAPE
+    x, dy = _rows_data(shape)
+    m = cr.nn.GroupNorm(32, shape[1]) if kind == "group" else cr.nn.LayerNorm(shape[-1])
+    xt = cr.tensor(x, requires_grad=True)
+
+    def step():
+        xt.grad = None
+        m.zero_grad()
+        m(xt).backward(dy)
+        return xt.grad
+    assert benchmark(step).shape == shape
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("kind", ["group", "layer"])
+def test_row_norm_torch(benchmark, kind):
+    torch.set_num_threads(2)
+    shape = GN_SHAPE if kind == "group" else LN_SHAPE
+    x, dy = _rows_data(shape)
+    m = torch.nn.GroupNorm(32, shape[1]) if kind == "group" else torch.nn.LayerNorm(shape[-1])
+    tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+    def step():
+        tx.grad = None
+        m.zero_grad()
+        m(tx).backward(tdy)
+        return tx.grad
+    assert benchmark(step).shape == shape

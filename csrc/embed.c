@@ -1,12 +1,13 @@
 /* embed.c — embedding forward (row gather) and backward (row scatter-add), see embed.h.
  *
- * The backward is a deterministic scatter-add without atomics: a counting sort of the
- * indices by table row (serial, O(n + num), stable so each row's lookups stay in
- * increasing i), then each thread OWNS a contiguous range of table rows. It zeroes those
- * rows and adds, row by row, the dout rows of that row's lookups in increasing i. Every
- * row is summed by the same code in the same order whatever the thread count, so the
- * result is bitwise identical for 1 or many threads, and no two threads touch one row.
- * Row ranges are cut so each thread gets about the same number of lookups + rows.
+ * The backward is a deterministic scatter-add without atomics: the lookups are counted
+ * per table row (serial, O(n + num)), then each thread OWNS a contiguous range of table
+ * rows; it zeroes those rows (unless the table is zeroed already) and scans the lookups in
+ * increasing i, adding the dout rows of its own rows (dout is read in memory order).
+ * Every row is summed by the same code in the same order (increasing i) whatever the
+ * thread count, so the result is bitwise identical for 1 or many threads, and no two
+ * threads touch one row. Row ranges are cut so each thread gets about the same number of
+ * lookups + rows.
  * One body for both dtypes: embed_tmpl.h, included twice (cpu.h's template idiom).
  */
 #include <stdlib.h>
@@ -18,17 +19,12 @@
 /* run on several threads only from this many copied / summed elements */
 #define EMB_PAR_MIN 65536.0
 
-/* order[] = the lookups i grouped by row (stable), start[r] .. start[r + 1] the slice of
- * row r. start has num + 1 entries. */
-static void emb_sort(int64_t *order, int64_t *start, const int64_t *idx, int64_t n,
-                     int64_t num) {
+/* start[r] = the number of lookups of rows < r (num + 1 entries): row r has
+ * start[r + 1] - start[r] lookups */
+static void emb_count(int64_t *start, const int64_t *idx, int64_t n, int64_t num) {
     memset(start, 0, (size_t)(num + 1) * sizeof(int64_t));
     for (int64_t i = 0; i < n; i++) start[idx[i] + 1]++;
     for (int64_t r = 0; r < num; r++) start[r + 1] += start[r];
-    int64_t *fill = start;  /* reuse: fill[r] walks from start[r]; restored below */
-    for (int64_t i = 0; i < n; i++) order[fill[idx[i]]++] = i;
-    for (int64_t r = num; r > 0; r--) start[r] = start[r - 1];
-    start[0] = 0;
 }
 
 /* the first row of thread tid's range: balanced on lookups + rows (both cost a row pass) */

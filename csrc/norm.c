@@ -1,4 +1,5 @@
-/* norm.c — batch normalization forward/backward over (N, C, L) (see norm.h for the math).
+/* norm.c — batch normalization over (N, C, L) and row (group / layer) normalization over
+ * (N, G, Cg, L), forward and backward (see norm.h for the math).
  *
  * Threads share the channels out statically (one contiguous block each); a channel is
  * always reduced by one thread in one fixed order (16 double lanes, rows in order), so
@@ -50,11 +51,13 @@ static double lanes_total(const double *a) {
 #define T float
 #define SUF f32
 #include "norm_tmpl.h"
+#include "norm_rows_tmpl.h"
 #undef T
 #undef SUF
 
 #define T double
 #define SUF f64
 #include "norm_tmpl.h"
+#include "norm_rows_tmpl.h"
 #undef T
 #undef SUF

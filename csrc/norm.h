@@ -4,10 +4,13 @@
  * L = 1. Channel c's M = N*L values are x[(n*C + c)*L + l]. All per-channel vectors
  * (mean, invstd, weight, bias, dweight, dbias) have C elements.
  *
- * Statistics are computed in double whatever T is: two passes over each channel (the sum,
- * then the sum of squared deviations from the mean), each into 16 fixed lanes combined in
- * a fixed order, so the result depends only on the shape, never on the thread count:
- * every channel is reduced by one thread, channels are shared out statically.
+ * Statistics are computed in double whatever T is, in ONE read of each channel: the sums
+ * of d = x - k and d^2 about a shift k (the channel's first value, so the digits lost to
+ * var = E[d^2] - E[d]^2 are those of (mean - k)^2 / var <= M - 1: shifted data, stable),
+ * each into 16 fixed lanes combined in a fixed order, so the result depends only on the
+ * shape, never on the thread count: every channel is reduced by one thread, channels are
+ * shared out statically. The write pass (y, or dx in the backward) follows per block of
+ * channels while the block is still in L2.
  *   mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)
  *   y = (x - mean) * s + bias  with  s = weight * invstd  (per channel, in T)
  * weight/bias may be NULL (1 and 0).
@@ -57,6 +60,36 @@ void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias, cons
                                 const double *x, const double *mean, const double *invstd,
                                 const double *weight, int64_t N, int64_t C, int64_t L,
                                 int training);
+
+/* Row normalization: group norm and layer norm. x is (N, G, Cg, L) row-major: row
+ * r = n*G + g holds K = Cg*L contiguous values, normalised by its own statistics (one read,
+ * float64 moments about the row's first value, 16 fixed lanes, as above); channel
+ * c = g*Cg + ci owns L consecutive values of the row and has weight[c], bias[c] (C = G*Cg
+ * elements; NULL: 1 and 0). Layer norm is G = 1, Cg = prod(normalized_shape), L = 1.
+ *   mean, rstd (N*G, in T);  y = (x - mean) * (rstd * w_c) + b_c   (in T)
+ * var (N*G doubles, the biased variance) may be NULL. Threads over rows. */
+void cr_row_norm_forward_f32(float *y, float *mean, float *rstd, double *var, const float *x,
+                             const float *weight, const float *bias, int64_t N, int64_t G,
+                             int64_t Cg, int64_t L, double eps);
+void cr_row_norm_forward_f64(double *y, double *mean, double *rstd, double *var,
+                             const double *x, const double *weight, const double *bias,
+                             int64_t N, int64_t G, int64_t Cg, int64_t L, double eps);
+
+/* Backward: WRITES dx (N, G, Cg, L), dweight, dbias (C) (any may be NULL: not wanted).
+ * With g = dy * w_c, A = sum_row g, B = sum_row g * (x - mean):
+ *   dx = g * rstd - rstd * A / K - (x - mean) * rstd^3 * B / K
+ *   dbias[c] = sum dy,  dweight[c] = sum dy * (x - mean) * rstd   (over n and c's values)
+ * one read of dy and x per row; the parameter sums go through per-chunk partials (chunks
+ * of samples fixed by the shape) added in chunk order. Returns 0, or -1 if the partials
+ * could not be allocated. */
+int cr_row_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                             const float *x, const float *mean, const float *rstd,
+                             const float *weight, int64_t N, int64_t G, int64_t Cg,
+                             int64_t L);
+int cr_row_norm_backward_f64(double *dx, double *dweight, double *dbias, const double *dy,
+                             const double *x, const double *mean, const double *rstd,
+                             const double *weight, int64_t N, int64_t G, int64_t Cg,
+                             int64_t L);
 
 #ifdef __cplusplus
 }

@@ -12,47 +12,55 @@
  * in order), so the results do not depend on it or on the thread count.
  */
 
-/* acc[j] += sum of p[l] over l % NL == j, l < L (the lane an element goes to is fixed).
- * The lanes are copied to a local array so they stay in registers (NL / 8 independent
- * vector chains), and back at the end. */
-CR_CLONES static void CR_FN(lane_sum)(double *restrict acc, const T *restrict p, int64_t L) {
-    double a[NL];
+/* One read of a row for two sums, each in NL fixed lanes (element l goes to lane l % NL;
+ * the lanes are copied to local arrays so they stay in registers, NL / 4 independent
+ * vector chains on AVX-512, and back at the end):
+ *   acc[j] += u[l],  acc[NL + j] += u[l] * v[l]
+ * with u = p - k, v = p - k (moments about the shift k) or u = dy, v = x - k. */
+CR_CLONES static void CR_FN(lane_moments)(double *restrict acc, const T *restrict p, double k,
+                                        int64_t L) {
+    double a[NL], q[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
+    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
     int64_t l = 0;
-    for (; l + NL <= L; l += NL)
-        for (int j = 0; j < NL; j++) a[j] += (double)p[l + j];
-    for (int j = 0; l + j < L; j++) a[j] += (double)p[l + j];
-    for (int j = 0; j < NL; j++) acc[j] = a[j];
-}
-
-/* acc[j] += (p[l] - m)^2 over l % NL == j */
-CR_CLONES static void CR_FN(lane_sqdev)(double *restrict acc, const T *restrict p, double m,
-                                      int64_t L) {
-    double a[NL];
-    for (int j = 0; j < NL; j++) a[j] = acc[j];
-    int64_t l = 0;
-    for (; l + NL <= L; l += NL)
+    for (; l + NL <= L; l += NL) {
+        #pragma omp simd  /* without it GCC 12 keeps a[] in scalar registers */
         for (int j = 0; j < NL; j++) {
-            const double d = (double)p[l + j] - m;
-            a[j] += d * d;
+            const double d = (double)p[l + j] - k;
+            a[j] += d;
+            q[j] += d * d;
         }
+    }
     for (int j = 0; l + j < L; j++) {
-        const double d = (double)p[l + j] - m;
-        a[j] += d * d;
+        const double d = (double)p[l + j] - k;
+        a[j] += d;
+        q[j] += d * d;
     }
     for (int j = 0; j < NL; j++) acc[j] = a[j];
+    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
-/* acc[j] += dy[l] * (x[l] - m) over l % NL == j */
-CR_CLONES static void CR_FN(lane_dot)(double *restrict acc, const T *restrict dy,
-                                    const T *restrict x, double m, int64_t L) {
-    double a[NL];
+CR_CLONES static void CR_FN(lane_grad)(double *restrict acc, const T *restrict dy,
+                                     const T *restrict x, double k, int64_t L) {
+    double a[NL], q[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
+    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
     int64_t l = 0;
-    for (; l + NL <= L; l += NL)
-        for (int j = 0; j < NL; j++) a[j] += (double)dy[l + j] * ((double)x[l + j] - m);
-    for (int j = 0; l + j < L; j++) a[j] += (double)dy[l + j] * ((double)x[l + j] - m);
+    for (; l + NL <= L; l += NL) {
+        #pragma omp simd
+        for (int j = 0; j < NL; j++) {
+            const double g = (double)dy[l + j];
+            a[j] += g;
+            q[j] += g * ((double)x[l + j] - k);
+        }
+    }
+    for (int j = 0; l + j < L; j++) {
+        const double g = (double)dy[l + j];
+        a[j] += g;
+        q[j] += g * ((double)x[l + j] - k);
+    }
     for (int j = 0; j < NL; j++) acc[j] = a[j];
+    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
 /* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
@@ -77,25 +85,28 @@ static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const
 }
 
 /* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
- * channel (the lanes, then the mean and var). Rows in memory order within the block. */
+ * channel (the lanes, then the mean and invstd). Rows in memory order within the block:
+ * one read for the statistics, one fused write pass for y (the block is still in L2).
+ * The moments are taken about the shift k = the channel's first value (shifted data:
+ * var = E[(x-k)^2] - E[x-k]^2 only loses the digits of (mean-k)^2 / var, which is small
+ * for a k drawn from the data -- at most M - 1 -- and the sums are in double). */
 static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const T *x,
                                   const T *weight, const T *bias, int64_t N, int64_t C,
                                   int64_t L, double eps, int64_t b0, int64_t b1, double *w) {
     const double M = (double)(N * L);
     const int64_t B = b1 - b0;
-    double *lanes = w, *st = w + 2 * NL * B;  /* st[2i] = mean, st[2i + 1] = var */
+    double *lanes = w, *st = w + 2 * NL * B;  /* st[2i] = mean, st[2i + 1] = invstd */
     for (int64_t i = 0; i < 2 * NL * B; i++) lanes[i] = 0.0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++)
-            CR_FN(lane_sum)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L, L);
-    for (int64_t c = b0; c < b1; c++) st[2 * (c - b0)] = lanes_total(lanes + 2 * NL * (c - b0)) / M;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = b0; c < b1; c++)
-            CR_FN(lane_sqdev)(lanes + 2 * NL * (c - b0) + NL, x + (n * C + c) * L,
-                            st[2 * (c - b0)], L);
+            CR_FN(lane_moments)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L,
+                              (double)x[c * L], L);
     for (int64_t c = b0; c < b1; c++) {
-        const double v = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
+        const double d = lanes_total(lanes + 2 * NL * (c - b0)) / M;
+        const double q = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
+        const double v = q - d * d > 0.0 ? q - d * d : 0.0;
         const double is = 1.0 / sqrt(v + eps);
+        st[2 * (c - b0)] = (double)x[c * L] + d;
         mean[c] = (T)st[2 * (c - b0)];
         invstd[c] = (T)is;
         if (var) var[c] = v;
@@ -122,8 +133,7 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = b0; c < b1; c++) {
                 const int64_t o = (n * C + c) * L;
-                CR_FN(lane_sum)(w + 2 * NL * (c - b0), dy + o, L);
-                CR_FN(lane_dot)(w + 2 * NL * (c - b0) + NL, dy + o, x + o, (double)mean[c], L);
+                CR_FN(lane_grad)(w + 2 * NL * (c - b0), dy + o, x + o, (double)mean[c], L);
             }
         for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
             const double gb = lanes_total(w + 2 * NL * (c - b0));

@@ -38,6 +38,29 @@ def test_backward_one_and_two_threads_bitwise(rng, dtype, num, dim, n):
     assert not res[0][1][0].any()  # the padding row
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pad,freq", [(-1, False), (5, False), (-1, True), (0, True)])
+def test_backward_kernel_zeroes_a_dirty_table_like_the_calloc_path(rng, dtype, pad, freq):
+    # ops passes a calloc'd table (zeroed=True: only rows with lookups are written); with
+    # zeroed=False the kernel must zero every other row itself: same bits, 1 and 2 threads
+    from chainrule import _kernels
+    num, dim, n = 2003, 33, 9001
+    idx = _zipf(rng, num, n)
+    idx[:3] = [num - 1, 1000, 5]
+    dy = rng.standard_normal((n, dim)).astype(dtype)
+    want = ops.embedding_backward(dy, idx, num, None if pad < 0 else pad, freq)
+    for nt in (1, 2):
+        cr.set_num_threads(nt)
+        dirty = np.full((num, dim), np.nan, dtype)
+        _kernels.embedding_backward(dirty, dy, idx, pad, freq)
+        np.testing.assert_array_equal(dirty, want)
+        clean = np.zeros((num, dim), dtype)
+        _kernels.embedding_backward(clean, dy, idx, pad, freq, True)
+        np.testing.assert_array_equal(clean, want)
+    np.testing.assert_array_equal(np.signbit(want), np.signbit(
+        reference.embedding_backward(dy, idx, num, None if pad < 0 else pad, freq)))
+
+
 def test_backward_rows_without_lookups_are_zero_and_sum_in_order(rng):
     dy = np.array([[1e8], [1.0], [-1e8]], np.float32)  # order matters in float32
     dw = ops.embedding_backward(dy, np.array([2, 2, 2]), 4)

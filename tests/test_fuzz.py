@@ -724,6 +724,35 @@ def test_fuzz_batch_norm(data):
 
 @FUZZ
 @given(st.data())
+def test_fuzz_group_and_layer_norm(data):
+    d = data.draw
+    x, shape, C, base, arr, vec, eps = _bn_case(d)
+    mask = d(st.sampled_from([(True, True, True), (False, True, False), (True,), None]))
+    if d(st.booleans()):
+        G = d(st.sampled_from([1, 2, 3, 0, -1, 2.0]))
+        Gn = G if isinstance(G, int) and G > 0 else 1
+        stat = (shape[0] if shape else 0, Gn)
+        if d(st.booleans()):
+            _check("group_norm_forward", (x, G, vec(), vec(), eps), None, base)
+        else:
+            _check("group_norm_backward", (arr(shape), x, G, vec(), arr(stat),
+                                           np.abs(arr(stat)), mask), None, base)
+        return
+    k = d(st.integers(0, min(2, len(shape)) + 1))
+    s = shape[len(shape) - k:] if k <= len(shape) else (3,) * k
+    s = d(st.sampled_from([s, s[:1], (), 4, (2.0,)] if s else [s, 4]))
+    ss = tuple(int(v) for v in ((s,) if isinstance(s, int) else s))
+    aff = lambda: None if d(st.integers(0, 3)) == 0 else arr(ss)  # noqa: E731
+    lead = shape[:len(shape) - len(ss)]
+    if d(st.booleans()):
+        _check("layer_norm_forward", (x, s, aff(), aff(), eps), None, base)
+    else:
+        _check("layer_norm_backward", (arr(shape), x, s, aff(), arr(lead), np.abs(arr(lead)),
+                                       mask), None, base)
+
+
+@FUZZ
+@given(st.data())
 def test_fuzz_lstm(data):
     d = data.draw
     T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 4)

@@ -85,12 +85,27 @@ def test_output_mask_skips_gradients(rng):
 
 
 def test_statistics_are_stable_with_a_large_mean(rng):
-    """Two passes in float64: a mean of 1e4 does not swamp a variance of 1e-4."""
+    """float64 moments about the channel's first value: a mean of 1e4 does not swamp a
+    variance of 1e-4."""
     x = (1e4 + 1e-2 * rng.standard_normal((8, 3, 16, 16))).astype(np.float64)
     _, mean, invstd, var = ops.batch_norm_forward(x, eps=0.0)
     xc = x.transpose(1, 0, 2, 3).reshape(3, -1)
     assert_close(var, xc.var(axis=1), np.float64, rtol=1e-9)
     assert_close(mean, xc.mean(axis=1), np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_statistics_are_stable_when_the_first_value_is_an_outlier(dtype, rng):
+    """The shift is a channel's first value: far from the mean it costs at most a factor
+    M of cancellation, which float64 sums absorb."""
+    x = (5e3 + 1e-2 * rng.standard_normal((16, 3, 8, 16))).astype(dtype)
+    x[0, :, 0, 0] = [1e3, -7e4, 5e3 + 30]
+    _, mean, invstd, var = ops.batch_norm_forward(x, eps=0.0)
+    xc = x.astype(np.float64).transpose(1, 0, 2, 3).reshape(3, -1)
+    assert_close(var, xc.var(axis=1), dtype, rtol=1e-9 if dtype == np.float64 else 1e-6)
+    assert_close(mean, xc.mean(axis=1), dtype)
+    want = ref.batch_norm_forward(x, eps=0.0)
+    assert_close(invstd, want[2], dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -31,8 +31,9 @@ def embedding_forward(floating[:, ::1] out not None, const floating[:, ::1] weig
 
 def embedding_backward(floating[:, ::1] dweight not None, const floating[:, ::1] dout not None,
                        const int64_t[::1] idx not None, int64_t padding_idx,
-                       bint scale_grad_by_freq):
-    """dweight (num, dim) WRITTEN with the row sums of dout (n, dim) over idx (n,)."""
+                       bint scale_grad_by_freq, bint zeroed=False):
+    """dweight (num, dim) WRITTEN with the row sums of dout (n, dim) over idx (n,);
+    zeroed=True: dweight is all zeros already, only rows with lookups are written."""
     cdef int64_t n = idx.shape[0], num = dweight.shape[0], dim = dweight.shape[1]
     if dout.shape[0] != n or dout.shape[1] != dim:
         raise ValueError(f"embedding_backward: 'dout' has shape "
@@ -46,9 +47,9 @@ def embedding_backward(floating[:, ::1] dweight not None, const floating[:, ::1]
     with nogil:
         if floating is float:
             rc = cr_embedding_backward_f32(&dweight[0, 0], pd, pi, n, num, dim, padding_idx,
-                                           scale_grad_by_freq)
+                                           scale_grad_by_freq, zeroed)
         else:
             rc = cr_embedding_backward_f64(&dweight[0, 0], pd, pi, n, num, dim, padding_idx,
-                                           scale_grad_by_freq)
+                                           scale_grad_by_freq, zeroed)
     if rc != 0:
         raise MemoryError("embedding_backward: could not allocate a work buffer")

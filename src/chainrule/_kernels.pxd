@@ -180,10 +180,10 @@ cdef extern from "chainrule.h" nogil:
                                   int64_t n, int64_t dim)
     int cr_embedding_backward_f32(float *dweight, const float *dout, const int64_t *idx,
                                   int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
-                                  int scale_by_freq)
+                                  int scale_by_freq, int zeroed)
     int cr_embedding_backward_f64(double *dweight, const double *dout, const int64_t *idx,
                                   int64_t n, int64_t num, int64_t dim, int64_t padding_idx,
-                                  int scale_by_freq)
+                                  int scale_by_freq, int zeroed)
 
     # ---- optim.h ----
     int CR_OPTIM_PARALLEL_MIN
@@ -283,6 +283,20 @@ cdef extern from "chainrule.h" nogil:
                                     const double *dy, const double *x, const double *mean,
                                     const double *invstd, const double *weight, int64_t N,
                                     int64_t C, int64_t L, int training)
+    void cr_row_norm_forward_f32(float *y, float *mean, float *rstd, double *var,
+                                 const float *x, const float *weight, const float *bias,
+                                 int64_t N, int64_t G, int64_t Cg, int64_t L, double eps)
+    void cr_row_norm_forward_f64(double *y, double *mean, double *rstd, double *var,
+                                 const double *x, const double *weight, const double *bias,
+                                 int64_t N, int64_t G, int64_t Cg, int64_t L, double eps)
+    int cr_row_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
+                                 const float *x, const float *mean, const float *rstd,
+                                 const float *weight, int64_t N, int64_t G, int64_t Cg,
+                                 int64_t L)
+    int cr_row_norm_backward_f64(double *dx, double *dweight, double *dbias,
+                                 const double *dy, const double *x, const double *mean,
+                                 const double *rstd, const double *weight, int64_t N,
+                                 int64_t G, int64_t Cg, int64_t L)
 
     # ---- dropout.h ----
     int CR_DROPOUT_PARALLEL_MIN

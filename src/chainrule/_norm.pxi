@@ -1,4 +1,5 @@
-# _norm.pxi — bindings for csrc/norm.c and csrc/dropout.c (included by _kernels.pyx).
+# _norm.pxi — bindings for csrc/norm.c (batch, group and layer norm) and csrc/dropout.c
+# (included by _kernels.pyx).
 #
 # chainrule.ops validates every argument; these re-derive the sizes from the arrays and
 # refuse anything that would let the C loops step out of bounds. Batch norm arrays are
@@ -133,6 +134,103 @@ def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] 
             cr_batch_norm_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0], &x[0, 0, 0], &mean[0],
                                        &invstd[0], pw, N, C, L, training)
 
+
+
+cdef int _row_dims(str fn, Py_ssize_t R, Py_ssize_t K, int64_t G, int64_t L) except -1:
+    if G < 1 or L < 1 or R % G or K % L:
+        raise ValueError(f"{fn}: rows {R} / values per row {K} do not split into G = {G} "
+                         f"groups / channels of L = {L} values")
+    return 0
+
+
+def row_norm_forward(floating[:, ::1] y, floating[::1] mean, floating[::1] rstd,
+                     double[::1] var, const floating[:, ::1] x, const floating[::1] weight,
+                     const floating[::1] bias, int64_t G, int64_t L, double eps):
+    """Group / layer norm (csrc/norm.h): x (N*G, K) with K = Cg*L -> y (x's shape), mean
+    and rstd (N*G), var (N*G, float64) or None; weight, bias (G*Cg) or None."""
+    cdef int64_t R = x.shape[0], K = x.shape[1]
+    cdef const floating *pw = NULL
+    cdef const floating *pb = NULL
+    cdef double *pv = NULL
+    fn = "row_norm_forward"
+    _row_dims(fn, R, K, G, L)
+    cdef int64_t N = R // G, Cg = K // L
+    if (y.shape[0], y.shape[1]) != (R, K):
+        raise ValueError(f"{fn}: 'y' must have the shape of x {(R, K)}")
+    _per_channel(fn, "mean", mean.shape[0], R)
+    _per_channel(fn, "rstd", rstd.shape[0], R)
+    if var is not None:
+        _per_channel(fn, "var", var.shape[0], R)
+        if R:
+            pv = &var[0]
+    if weight is not None:
+        _per_channel(fn, "weight", weight.shape[0], G * Cg)
+        if G * Cg:
+            pw = &weight[0]
+    if bias is not None:
+        _per_channel(fn, "bias", bias.shape[0], G * Cg)
+        if G * Cg:
+            pb = &bias[0]
+    if R == 0 or K == 0:
+        return
+    with nogil:
+        if floating is float:
+            cr_row_norm_forward_f32(&y[0, 0], &mean[0], &rstd[0], pv, &x[0, 0], pw, pb, N, G,
+                                    Cg, L, eps)
+        else:
+            cr_row_norm_forward_f64(&y[0, 0], &mean[0], &rstd[0], pv, &x[0, 0], pw, pb, N, G,
+                                    Cg, L, eps)
+
+
+def row_norm_backward(const floating[:, ::1] dy, const floating[:, ::1] x,
+                      const floating[::1] mean, const floating[::1] rstd,
+                      const floating[::1] weight, floating[:, ::1] dx, floating[::1] dweight,
+                      floating[::1] dbias, int64_t G, int64_t L):
+    """WRITES dx (N*G, K), dweight, dbias (G*Cg) (each may be None: not wanted) from dy,
+    x (N*G, K), mean, rstd (N*G) and weight (G*Cg) or None."""
+    cdef int64_t R = x.shape[0], K = x.shape[1]
+    cdef const floating *pw = NULL
+    cdef floating *pdx = NULL
+    cdef floating *pdw = NULL
+    cdef floating *pdb = NULL
+    cdef int rc
+    fn = "row_norm_backward"
+    _row_dims(fn, R, K, G, L)
+    cdef int64_t N = R // G, Cg = K // L
+    if (dy.shape[0], dy.shape[1]) != (R, K):
+        raise ValueError(f"{fn}: 'dy' must have the shape of x {(R, K)}")
+    _per_channel(fn, "mean", mean.shape[0], R)
+    _per_channel(fn, "rstd", rstd.shape[0], R)
+    if weight is not None:
+        _per_channel(fn, "weight", weight.shape[0], G * Cg)
+        if G * Cg:
+            pw = &weight[0]
+    if dx is not None:
+        if (dx.shape[0], dx.shape[1]) != (R, K):
+            raise ValueError(f"{fn}: 'dx' must have the shape of x {(R, K)}")
+        if R * K:
+            pdx = &dx[0, 0]
+    if dweight is not None:
+        _per_channel(fn, "dweight", dweight.shape[0], G * Cg)
+        if G * Cg:
+            pdw = &dweight[0]
+    if dbias is not None:
+        _per_channel(fn, "dbias", dbias.shape[0], G * Cg)
+        if G * Cg:
+            pdb = &dbias[0]
+    if G * Cg == 0:
+        return
+    cdef const floating *pdy = &dy[0, 0] if R * K else NULL
+    cdef const floating *px = &x[0, 0] if R * K else NULL
+    cdef const floating *pm = &mean[0] if R else NULL
+    cdef const floating *ps = &rstd[0] if R else NULL
+    with nogil:
+        if floating is float:
+            rc = cr_row_norm_backward_f32(pdx, pdw, pdb, pdy, px, pm, ps, pw, N, G, Cg, L)
+        else:
+            rc = cr_row_norm_backward_f64(pdx, pdw, pdb, pdy, px, pm, ps, pw, N, G, Cg, L)
+    if rc != 0:
+        raise MemoryError(f"{fn}: could not allocate the parameter partial sums")
 
 def philox4x32_10(ctr, key):
     """One Philox4x32-10 block: 4 uint32 words from a 4-word counter and a 2-word key."""

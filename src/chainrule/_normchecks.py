@@ -103,3 +103,66 @@ def shape_arg(fn, shape):
     if n >= 1 << 48:
         raise ValueError(f"{fn}: argument 'shape' {tuple(out)} has {n} elements, too many")
     return tuple(out)
+
+
+def _stats_arg(fn, name, v, shape, dtype):
+    v = as_float_array(fn, name, v)
+    if v.shape != tuple(shape):
+        raise ValueError(f"{fn}: argument '{name}' must have shape {tuple(shape)}, got {v.shape}")
+    same_dtype(fn, x=np.empty(0, dtype), **{name: v})
+    return np.ascontiguousarray(v)
+
+
+def _affine_arg(fn, name, v, shape, dtype):
+    if v is None:
+        return None
+    v = as_float_array(fn, name, v)
+    if v.shape != tuple(shape):
+        raise ValueError(f"{fn}: argument '{name}' must have shape {tuple(shape)}, got {v.shape}")
+    same_dtype(fn, x=np.empty(0, dtype), **{name: v})
+    return np.ascontiguousarray(v).reshape(-1)
+
+
+def group_norm_input(fn, x, num_groups):
+    """x (N, C, *) and num_groups (an int >= 1 dividing C) -> (x C-contiguous, (N, G, Cg, L))."""
+    x = as_float_array(fn, "x", x)
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: argument 'x' must be (N, C, *), got shape {x.shape}")
+    if isinstance(num_groups, (bool, np.bool_)) or not isinstance(num_groups, numbers.Integral):
+        raise TypeError(f"{fn}: argument 'num_groups' must be an int, got {num_groups!r}")
+    N, C, G = x.shape[0], x.shape[1], int(num_groups)
+    if G < 1 or C % G:
+        raise ValueError(f"{fn}: the {C} channels of x {x.shape} do not divide into "
+                         f"num_groups={G} groups")
+    L = int(np.prod(x.shape[2:], dtype=np.int64))
+    if N and C * L == 0:
+        raise ValueError(f"{fn}: x {x.shape} has no values per group")
+    return np.ascontiguousarray(x), (N, G, C // G, L)
+
+
+def layer_norm_input(fn, x, normalized_shape):
+    """x (*, S) with S = normalized_shape (an int or a tuple of ints) -> (x C-contiguous,
+    S, rows = prod(*), K = prod(S))."""
+    x = as_float_array(fn, "x", x)
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_))
+            for d in normalized_shape):
+        raise TypeError(f"{fn}: argument 'normalized_shape' must be an int or a tuple of "
+                        f"ints, got {normalized_shape!r}")
+    s = tuple(int(d) for d in normalized_shape)
+    if not s or x.ndim < len(s) or x.shape[x.ndim - len(s):] != s:
+        raise ValueError(f"{fn}: x of shape {x.shape} does not end with normalized_shape {s}")
+    K = int(np.prod(s, dtype=np.int64))
+    rows = int(np.prod(x.shape[:x.ndim - len(s)], dtype=np.int64))
+    if rows and K == 0:
+        raise ValueError(f"{fn}: normalized_shape {s} has no values")
+    return np.ascontiguousarray(x), s, rows, K
+
+
+def output_mask_arg(fn, output_mask):
+    if not isinstance(output_mask, (tuple, list)) or len(output_mask) != 3:
+        raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
+                         f"got {output_mask!r}")
+    return tuple(bool(v) for v in output_mask)

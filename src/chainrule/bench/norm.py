@@ -1,6 +1,7 @@
-"""Benchmarks for the norm family (issue 11): batch norm 2-D and dropout, forward +
-backward through autograd, against PyTorch's modules on the same thread count and the
-NumPy reference (ops-level, no autograd). Bars: at most 0.5x PyTorch's time for both.
+"""Benchmarks for the norm family (issue 11): batch norm 2-D, group norm, layer norm and
+dropout, forward + backward through autograd, against PyTorch's modules on the same
+thread count and the NumPy reference (ops-level, no autograd). Bars: at most 0.5x
+PyTorch's time for batch norm and dropout.
 """
 from __future__ import annotations
 
@@ -10,6 +11,44 @@ from ._util import fmt_ratio, table, timeit, try_torch
 
 BN_SHAPE, QUICK_BN_SHAPE = (32, 64, 32, 32), (8, 64, 32, 32)
 DROP_N, QUICK_DROP_N = 1 << 20, 1 << 18
+GN_SHAPE, QUICK_GN_SHAPE = (32, 64, 32, 32), (8, 64, 32, 32)  # 32 groups
+LN_SHAPE, QUICK_LN_SHAPE = (64, 128, 768), (16, 128, 768)    # a transformer's (B, T, D)
+
+
+def _rows(kind, shape, torch):
+    """nn.GroupNorm(32, C) or nn.LayerNorm(D), forward + backward through autograd."""
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule import reference as ref
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    if kind == "group":
+        m_cr, spec = nn.GroupNorm(32, shape[1]), 32
+        f_ref_fwd, f_ref_bwd = ref.group_norm_forward, ref.group_norm_backward
+    else:
+        m_cr, spec = nn.LayerNorm(shape[-1]), shape[-1]
+        f_ref_fwd, f_ref_bwd = ref.layer_norm_forward, ref.layer_norm_backward
+    xt = cr.tensor(x, requires_grad=True)
+
+    def f_cr():
+        xt.grad = None
+        m_cr.zero_grad()
+        m_cr(xt).backward(dy)
+
+    def f_ref():
+        y, mean, rstd = f_ref_fwd(x, spec, m_cr.weight.array, m_cr.bias.array)
+        f_ref_bwd(dy, x, spec, m_cr.weight.array, mean, rstd)
+    f_torch = None
+    if torch is not None:
+        m = torch.nn.GroupNorm(32, shape[1]) if kind == "group" else torch.nn.LayerNorm(shape[-1])
+        tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+        def f_torch():
+            tx.grad = None
+            m.zero_grad()
+            m(tx).backward(tdy)
+    return f_cr, f_torch, f_ref
 
 
 def _bn(shape, torch):
@@ -79,6 +118,10 @@ def run(threads: int = 2, quick: bool = False) -> str:
     repeat = 5 if quick else 15
     cases = [(f"batch norm 2-D {QUICK_BN_SHAPE if quick else BN_SHAPE}",
               _bn(QUICK_BN_SHAPE if quick else BN_SHAPE, torch)),
+             (f"group norm 32 groups {QUICK_GN_SHAPE if quick else GN_SHAPE}",
+              _rows("group", QUICK_GN_SHAPE if quick else GN_SHAPE, torch)),
+             (f"layer norm {QUICK_LN_SHAPE if quick else LN_SHAPE}",
+              _rows("layer", QUICK_LN_SHAPE if quick else LN_SHAPE, torch)),
              (f"dropout p=0.5, {QUICK_DROP_N if quick else DROP_N} elements",
               _dropout(QUICK_DROP_N if quick else DROP_N, torch))]
     rows = []
@@ -95,8 +138,10 @@ def run(threads: int = 2, quick: bool = False) -> str:
         t_ref = timeit(f_ref, min_time=min_time, repeat=1)
         rows.append([name, f"{t_cr * 1e3:.2f}", "-" if t_torch is None else f"{t_torch * 1e3:.2f}",
                      fmt_ratio(t_cr, t_torch), f"{t_ref * 1e3:.1f}", f"{t_ref / t_cr:.1f}x"])
-    head = (f"### norm: batch norm and dropout, forward + backward (autograd), float32, "
-            f"{threads} thread(s)\n(cr/torch < 1: chainrule is faster; issue 11's bar is 0.5; "
+    head = (f"### norm: batch, group and layer norm and dropout, forward + backward (autograd), "
+            f"float32, "
+            f"{threads} thread(s)\n(cr/torch < 1: chainrule is faster; issue 11's bar is 0.5 for "
+            f"batch norm and dropout; "
             f"reference = chainrule.reference, ops-level NumPy)\n\n")
     return head + table(["layer", "chainrule ms", "torch ms", "cr/torch", "NumPy reference ms",
                          "speed-up vs reference"], rows)

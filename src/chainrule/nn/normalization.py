@@ -2,9 +2,10 @@
 ``F.instance_norm`` and ``nn.GroupNorm``, ``nn.LayerNorm``, ``nn.InstanceNorm1d/2d``
 (PyTorch's names, arguments, defaults, state-dict keys and semantics).
 
-All three normalise rows of a reshaped view with the batch-norm C kernels of
-``chainrule.ops`` (statistics in float64, two fixed-order passes, the same for any thread
-count):
+Group and layer norm are one node each on the fused row kernels ``ops.group_norm_*`` /
+``ops.layer_norm_*`` (csrc/norm.h, cr_row_norm_*). Instance norm normalises rows of a
+reshaped view with the batch-norm C kernels of ``chainrule.ops`` (statistics in float64,
+fixed order, the same for any thread count):
     group norm:    x (N, C, *)      -> rows (N*G, C/G * prod(*)),   affine per channel
     layer norm:    x (*, S)         -> rows (prod(*), prod(S)),     affine over S
     instance norm: x (N, C, *)      -> rows (N*C, prod(*)),         affine per channel
@@ -87,6 +88,29 @@ def _normalize(x, w, b, rows, affine_view, eps):
     return make(y, parents, backward), mean, var
 
 
+def _rows_node(x, w, b, forward, backward, spec, eps):
+    """One node on the fused row kernels (ops.group_norm_* / ops.layer_norm_*): one read of
+    x for the statistics and one write of y; the backward reads dy and x once per row and
+    returns dx, dweight, dbias from the same call. ``spec``: num_groups or
+    normalized_shape."""
+    xd = x.array
+    wd = None if w is None else w.array
+    y, mean, rstd = forward(xd, spec, wd, None if b is None else b.array, eps)
+    parents = tuple(t for t in (x, w, b) if t is not None)
+
+    def backward_fn(g):
+        mask = (x.requires_grad, w is not None and w.requires_grad,
+                b is not None and b.requires_grad)
+        dx, dw, db = backward(g, xd, spec, wd, mean, rstd, mask)
+        out = [dx]
+        if w is not None:
+            out.append(dw)
+        if b is not None:
+            out.append(db)
+        return tuple(out)
+    return make(y, parents, backward_fn)
+
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Group normalization over input (N, C, *): the C channels in ``num_groups`` groups of
     C / num_groups, each group of each sample normalised over its channels and positions;
@@ -106,8 +130,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     b = _affine_arg(fn, "bias", bias, (C,), dt)
     if x.array.size == 0:
         raise ValueError(f"{fn}: input {shape} is empty")
-    L = x.array.size // (N * C)
-    return _normalize(x, w, b, N * G, (N, C, L), _eps(fn, eps))[0]
+    return _rows_node(x, w, b, ops.group_norm_forward, ops.group_norm_backward, G,
+                      _eps(fn, eps))
 
 
 def _normalized_shape(fn, normalized_shape):
@@ -140,7 +164,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     R = x.array.size // K
     if R == 0:
         raise ValueError(f"{fn}: input {shape} is empty")
-    return _normalize(x, w, b, R, (R, K, 1), _eps(fn, eps))[0]
+    return _rows_node(x, w, b, ops.layer_norm_forward, ops.layer_norm_backward, s,
+                      _eps(fn, eps))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,

@@ -410,6 +410,58 @@ def _bn_torch(torch, x, w=None, b=None, eps=1e-5):
     return y, x.detach().mean(dims), 1 / torch.sqrt(var + eps), var
 
 
+
+# ---- group and layer norm (odd sizes, batch 1, L = 1, no affine, non-contiguous) ----
+_GN = [((3, 6, 5, 7), 3), ((2, 4), 2), ((1, 5, 9), 1), ((2, 6, 3, 5), 6)]
+_LN = [((4, 7, 13), (13,)), ((3, 5, 6), (5, 6)), ((1, 37), 37), ((2, 3, 5), (5,))]
+
+
+def _gn_cases(rng, dt):
+    out = []
+    for i, (xs, G) in enumerate(_GN):
+        C = xs[1]
+        x = _a(rng, xs, dt, 2.0) + 0.5
+        w, b = (_a(rng, C, dt), _a(rng, C, dt)) if i != 2 else (None, None)
+        out.append(((_strided(x) if i == 3 else x, G, w, b, 1e-5 if i else 1e-3), {}))
+    return out
+
+
+def _ln_cases(rng, dt):
+    out = []
+    for i, (xs, s) in enumerate(_LN):
+        x = _a(rng, xs, dt, 2.0) - 0.3
+        w, b = (_a(rng, s, dt), _a(rng, s, dt)) if i != 2 else (None, None)
+        out.append(((_strided(x) if i == 3 else x, s, w, b, 1e-5), {}))
+    return out
+
+
+def _rows_bwd_cases(cases, stat_shape):
+    def make(rng, dt):
+        out = []
+        for i, ((x, spec, w, b, eps), _) in enumerate(cases(rng, dt)):
+            st = stat_shape(x, spec)
+            mean, rstd = _a(rng, st, dt), np.abs(_a(rng, st, dt)) + 0.5
+            mask = [(True, True, True), (True, False, True), (False, True, True), (True,) * 3][i]
+            out.append(((_a(rng, x.shape, dt), x, spec, w, mean, rstd), dict(output_mask=mask)))
+        return out
+    return make
+
+
+_gn_bwd_cases = _rows_bwd_cases(_gn_cases, lambda x, G: (x.shape[0], G))
+_ln_bwd_cases = _rows_bwd_cases(_ln_cases, lambda x, s: x.shape[:x.ndim - len(np.atleast_1d(s))])
+
+
+def _gn_torch(torch, x, G, w=None, b=None, eps=1e-5):
+    return torch.ops.aten.native_group_norm(x, w, b, x.shape[0], x.shape[1],
+                                            int(np.prod(x.shape[2:])), G, eps)
+
+
+def _ln_torch(torch, x, s, w=None, b=None, eps=1e-5):
+    s = tuple(np.atleast_1d(s))
+    y, mean, rstd = torch.ops.aten.native_layer_norm(x, list(s), w, b, eps)
+    lead = x.shape[:x.dim() - len(s)]
+    return y, mean.reshape(lead), rstd.reshape(lead)
+
 _DROP = [((7, 5), 0.5, 3, 0), ((1, 130), 0.1, 2**64 - 1, 5), ((2, 3, 4, 5), 0.9, 0, 2**40),
          ((11,), 0.0, 7, 0)]
 

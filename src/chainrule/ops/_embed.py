@@ -35,7 +35,11 @@ def embedding_backward(dout: np.ndarray, indices: np.ndarray, num_embeddings: in
     padding_idx (None, or negative counted from the end as in PyTorch) gets zeros."""
     d, idx, num, pad = embedding_grad_args("embedding_backward", dout, indices,
                                            num_embeddings, padding_idx, scale_grad_by_freq)
-    dw = np.empty((num, d.shape[-1]), d.dtype)
+    # np.zeros is calloc: a large table comes as fresh zero pages, so the kernel writes
+    # only the rows with lookups and the others are never faulted in (the dense 51 MB
+    # gradient of a 50k x 256 table used to cost more in page faults and zeroing than in
+    # the scatter-add itself)
+    dw = np.zeros((num, d.shape[-1]), d.dtype)
     _kernels.embedding_backward(dw, d.reshape(idx.size, d.shape[-1]), idx.reshape(-1),
-                                pad, bool(scale_grad_by_freq))
+                                pad, bool(scale_grad_by_freq), True)
     return dw

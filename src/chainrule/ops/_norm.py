@@ -4,8 +4,8 @@ Batch norm takes x (N, C) or (N, C, *) (NC, NCL, NCHW, ...) and normalises each 
 over its M = N * prod(*) values:
     mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)
     y = (x - mean) * invstd * weight + bias            (weight, bias: (C,) or None)
-Statistics are computed in float64 (two passes, fixed order): bitwise the same for any
-thread count. Dropout draws its mask from Philox4x32-10 keyed by (seed, offset): element
+Statistics are computed in float64 (one read: moments about the channel's first value,
+fixed order): bitwise the same for any thread count. Dropout draws its mask from Philox4x32-10 keyed by (seed, offset): element
 i's keep bit depends only on (seed, offset, i); kept elements are scaled by 1 / (1 - p).
 """
 from __future__ import annotations

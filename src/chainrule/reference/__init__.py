@@ -15,7 +15,9 @@ from ._actfn import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
 from ._spmm import *  # noqa: F401,F403
 from ._norm import *  # noqa: F401,F403
-from . import _linear, _conv, _pool, _rnn, _lstm, _embed, _act, _actfn, _optim, _spmm, _norm
+from ._norm_rows import *  # noqa: F401,F403
+from . import (_linear, _conv, _pool, _rnn, _lstm, _embed, _act, _actfn, _optim, _spmm, _norm,
+               _norm_rows)
 
 __all__ = [n for m in (_linear, _conv, _pool, _rnn, _lstm, _embed, _act, _actfn, _optim, _spmm,
-                       _norm) for n in m.__all__]
+                       _norm, _norm_rows) for n in m.__all__]
