@@ -95,3 +95,17 @@ def test_legacy_tensor_types_without_torch():
     assert not isinstance(cr.zeros(1), cr.DoubleTensor) and not isinstance(3, cr.FloatTensor)
     with pytest.raises(TypeError, match="FloatTensor: expects sizes"):
         cr.FloatTensor([1], [2])
+
+
+def test_numpy_array_protocol_copies_only_when_asked():
+    t = cr.tensor([1.0, 2.0, 3.0])
+    shared = np.asarray(t)
+    shared[0] = 5.0
+    assert t[0].item() == 5.0  # np.asarray: zero-copy
+    snap = np.array(t)  # NumPy 2 passes copy=True and trusts the result
+    snap[1] = 9.0
+    assert t[1].item() == 2.0
+    assert np.array(t, dtype=np.float64).dtype == np.float64
+    assert np.asarray(t, dtype=np.float32) is t.array
+    with pytest.raises(ValueError, match="copy=False"):
+        t.__array__(np.float64, copy=False)

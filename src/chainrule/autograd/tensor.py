@@ -278,9 +278,14 @@ class Tensor(_AttachedOps):
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
-        if dtype is not None and np.dtype(dtype) != self.array.dtype:
-            return self.array.astype(dtype)
-        return self.array
+        # NumPy 2 passes copy=True for np.array(t) and trusts the result to be a copy
+        a = self.array
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            if copy is False:
+                raise ValueError(f"Tensor.__array__: converting {a.dtype} to "
+                                 f"{np.dtype(dtype)} needs a copy, but copy=False")
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def __hash__(self) -> int:
         return id(self)
