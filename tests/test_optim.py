@@ -476,7 +476,7 @@ def test_worked_example_one_sgd_step(dtype):
     model.load_state_dict({"0.weight": [[-5, -5], [2, 2], [2, -1]], "0.bias": [-3, -2, -3],
                            "2.weight": [[3, -2, -4], [-4, -4, -2], [1, -2, 3]],
                            "2.bias": [4, 5, 5]})
-    before = {k: np.asarray(v) for k, v in model.state_dict().items()}  # Tensors -> arrays
+    before = {k: np.array(v) for k, v in model.state_dict().items()}  # copies: state_dict values share memory
     opt = optim.SGD(model.parameters(), lr=0.1)
     opt.zero_grad()
     loss = nn.CrossEntropyLoss(label_smoothing=0.3)(model(np.array([[0, 2]], dtype)),
