@@ -1,113 +1,21 @@
 """chainrule.models' CNNs (ResNet-20, VGG-11 with BN, MobileNet v1) against PyTorch twins
-written here with the same attributes: the twin's state dict loads into chainrule, and the
+with the same attributes: the twin's state dict loads into chainrule, and the
 outputs, the input gradient and every parameter gradient match in float64 (train and eval
-mode), and so do the running statistics after a training step."""
+mode), and so do the running statistics after a training step. The twins live in
+chainrule/bench/_torch_cnn.py (``bench train`` times them) and are written out from the
+published configurations, not read from chainrule.models."""
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import models
+from chainrule.bench import _torch_cnn as twins
 from helpers import HAVE_TORCH, torch
 
-# the published configurations, written out here (not read from chainrule)
-VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
-MOBILENET = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512,
-             (1024, 2), 1024)
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
 
 if HAVE_TORCH:
-    tnn, TF = torch.nn, torch.nn.functional
-
-    def _tconv_bn(cin, cout, k, stride=1, groups=1):
-        return (tnn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-                tnn.BatchNorm2d(cout))
-
-    class TBlock(tnn.Module):
-        def __init__(self, cin, planes, stride, shortcut):
-            super().__init__()
-            self.conv1, self.bn1 = _tconv_bn(cin, planes, 3, stride)
-            self.conv2, self.bn2 = _tconv_bn(planes, planes, 3)
-            self.stride, self.planes, self.option = stride, planes, shortcut
-            self.project = stride != 1 or cin != planes
-            if self.project and shortcut == "B":
-                self.shortcut = tnn.Sequential(*_tconv_bn(cin, planes, 1, stride))
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(TF.relu(self.bn1(self.conv1(x)))))
-            if not self.project:
-                s = x
-            elif self.option == "B":
-                s = self.shortcut(x)
-            else:
-                s = x[:, :, ::self.stride, ::self.stride]
-                lo = (self.planes - s.shape[1]) // 2
-                s = TF.pad(s, (0, 0, 0, 0, lo, self.planes - s.shape[1] - lo))
-            return TF.relu(out + s)
-
-    class TResNet(tnn.Module):
-        def __init__(self, depth, num_classes, cin, shortcut):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.conv1, self.bn1 = _tconv_bn(cin, 16, 3)
-            planes = 16
-            for i, (w, s) in enumerate(((16, 1), (32, 2), (64, 2))):
-                blocks = []
-                for j in range(n):
-                    blocks.append(TBlock(planes, w, s if j == 0 else 1, shortcut))
-                    planes = w
-                setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
-            self.fc = tnn.Linear(64, num_classes)
-
-        def forward(self, x):
-            out = TF.relu(self.bn1(self.conv1(x)))
-            out = self.layer3(self.layer2(self.layer1(out)))
-            return self.fc(TF.adaptive_avg_pool2d(out, 1).flatten(1))
-
-    class TVGG(tnn.Module):
-        def __init__(self, num_classes, cin, width, dropout):
-            super().__init__()
-            layers, c = [], cin
-            for v in VGG11:
-                if v == "M":
-                    layers.append(tnn.MaxPool2d(2, 2))
-                    continue
-                out = max(1, int(round(v * width / 64)))
-                layers += [tnn.Conv2d(c, out, 3, padding=1, bias=False), tnn.BatchNorm2d(out),
-                           tnn.ReLU()]
-                c = out
-            self.features = tnn.Sequential(*layers)
-            self.classifier = tnn.Sequential(tnn.Flatten(), tnn.Dropout(dropout),
-                                             tnn.Linear(c, c), tnn.ReLU(), tnn.Dropout(dropout),
-                                             tnn.Linear(c, num_classes))
-
-        def forward(self, x):
-            return self.classifier(self.features(x))
-
-    class TSep(tnn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1, self.bn1 = _tconv_bn(cin, cin, 3, stride, groups=cin)
-            self.conv2, self.bn2 = _tconv_bn(cin, cout, 1)
-
-        def forward(self, x):
-            return TF.relu(self.bn2(self.conv2(TF.relu(self.bn1(self.conv1(x))))))
-
-    class TMobileNet(tnn.Module):
-        def __init__(self, num_classes, cin, width_mult):
-            super().__init__()
-            c = int(32 * width_mult)
-            self.conv1, self.bn1 = _tconv_bn(cin, c, 3)
-            blocks = []
-            for v in MOBILENET:
-                out, s = (v, 1) if isinstance(v, int) else v
-                blocks.append(TSep(c, int(out * width_mult), s))
-                c = int(out * width_mult)
-            self.layers = tnn.Sequential(*blocks)
-            self.fc = tnn.Linear(c, num_classes)
-
-        def forward(self, x):
-            out = self.layers(TF.relu(self.bn1(self.conv1(x))))
-            return self.fc(TF.adaptive_avg_pool2d(out, 1).flatten(1))
+    tnn = torch.nn
 
 
 @pytest.fixture
@@ -133,13 +41,13 @@ def _randomize_bn(t, gen):
 
 
 CASES = {
-    "resnet20_A": (lambda: models.resnet20(10, 3), lambda: TResNet(20, 10, 3, "A"), (2, 3, 16, 16)),
-    "resnet20_B": (lambda: models.resnet20(7, 1, shortcut="B"), lambda: TResNet(20, 7, 1, "B"),
+    "resnet20_A": (lambda: models.resnet20(10, 3), lambda: twins.resnet(torch, 20, 10, 3, "A"), (2, 3, 16, 16)),
+    "resnet20_B": (lambda: models.resnet20(7, 1, shortcut="B"), lambda: twins.resnet(torch, 20, 7, 1, "B"),
                    (2, 1, 16, 16)),
     "vgg11_bn": (lambda: models.vgg11_bn(10, 3, width=8, dropout=0.0),
-                 lambda: TVGG(10, 3, 8, 0.0), (3, 3, 32, 32)),
+                 lambda: twins.vgg11_bn(torch, 10, 3, 8, 0.0), (3, 3, 32, 32)),
     "mobilenet_v1": (lambda: models.mobilenet_v1(10, 3, width_mult=0.25),
-                     lambda: TMobileNet(10, 3, 0.25), (2, 3, 16, 16)),
+                     lambda: twins.mobilenet_v1(torch, 10, 3, 0.25), (2, 3, 16, 16)),
 }
 
 

@@ -1,8 +1,11 @@
-"""PyTorch twins of chainrule.models.resnet20 and mobilenet_v1 for ``bench train``: the
-same layers, shapes and attribute names (tests/test_cnn_models.py checks chainrule's
-models against twins of the same design); built only when torch is installed."""
+"""PyTorch twins of chainrule.models' CNNs (ResNet-20/32/..., VGG-11 with batch norm,
+MobileNet v1): the same layers, shapes and attribute names, so a twin's state dict loads
+into chainrule's model. ``bench train`` times them against chainrule; tests/test_cnn_models.py
+uses them as the oracle. The configurations are written out here, not read from chainrule.
+Built only when torch is installed (pass the module in); untyped, like torch code."""
 from __future__ import annotations
 
+VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 MOBILENET = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512,
              (1024, 2), 1024)
 
@@ -12,8 +15,9 @@ def _conv_bn(tnn, cin, cout, k, stride=1, groups=1):
             tnn.BatchNorm2d(cout))
 
 
-def resnet20(torch, num_classes=10, cin=3):
-    """ResNet-20, CIFAR variant, option-A shortcuts (strided identity, zero channels)."""
+def resnet(torch, depth=20, num_classes=10, cin=3, shortcut="A"):
+    """CIFAR ResNet (He et al. 2015): 3 stages of (depth-2)/6 basic blocks, 16/32/64
+    channels; option-A shortcuts (strided identity, zero channels) or "B" (1x1 conv + BN)."""
     tnn, TF = torch.nn, torch.nn.functional
 
     class Block(tnn.Module):
@@ -23,11 +27,16 @@ def resnet20(torch, num_classes=10, cin=3):
             self.conv2, self.bn2 = _conv_bn(tnn, planes, planes, 3)
             self.stride, self.planes = stride, planes
             self.project = stride != 1 or cin != planes
+            if self.project and shortcut == "B":
+                self.shortcut = tnn.Sequential(*_conv_bn(tnn, cin, planes, 1, stride))
 
         def forward(self, x):
             out = self.bn2(self.conv2(TF.relu(self.bn1(self.conv1(x)))))
-            s = x
-            if self.project:
+            if not self.project:
+                s = x
+            elif shortcut == "B":
+                s = self.shortcut(x)
+            else:
                 s = x[:, :, ::self.stride, ::self.stride]
                 lo = (self.planes - s.shape[1]) // 2
                 s = TF.pad(s, (0, 0, 0, 0, lo, self.planes - s.shape[1] - lo))
@@ -36,11 +45,12 @@ def resnet20(torch, num_classes=10, cin=3):
     class ResNet(tnn.Module):
         def __init__(self):
             super().__init__()
+            n = (depth - 2) // 6
             self.conv1, self.bn1 = _conv_bn(tnn, cin, 16, 3)
             planes = 16
             for i, (w, s) in enumerate(((16, 1), (32, 2), (64, 2))):
                 blocks = []
-                for j in range(3):
+                for j in range(n):
                     blocks.append(Block(planes, w, s if j == 0 else 1))
                     planes = w
                 setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
@@ -52,6 +62,38 @@ def resnet20(torch, num_classes=10, cin=3):
             return self.fc(TF.adaptive_avg_pool2d(out, 1).flatten(1))
 
     return ResNet()
+
+
+def resnet20(torch, num_classes=10, cin=3):
+    """ResNet-20, CIFAR variant, option-A shortcuts."""
+    return resnet(torch, 20, num_classes, cin, "A")
+
+
+def vgg11_bn(torch, num_classes=10, cin=3, width=64, dropout=0.5):
+    """VGG-11 with batch norm; channel counts scaled by width/64 (at least 1)."""
+    tnn = torch.nn
+
+    class VGG(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            layers, c = [], cin
+            for v in VGG11:
+                if v == "M":
+                    layers.append(tnn.MaxPool2d(2, 2))
+                    continue
+                out = max(1, int(round(v * width / 64)))
+                layers += [tnn.Conv2d(c, out, 3, padding=1, bias=False), tnn.BatchNorm2d(out),
+                           tnn.ReLU()]
+                c = out
+            self.features = tnn.Sequential(*layers)
+            self.classifier = tnn.Sequential(tnn.Flatten(), tnn.Dropout(dropout),
+                                             tnn.Linear(c, c), tnn.ReLU(), tnn.Dropout(dropout),
+                                             tnn.Linear(c, num_classes))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    return VGG()
 
 
 def mobilenet_v1(torch, num_classes=10, cin=3, width_mult=1.0):
