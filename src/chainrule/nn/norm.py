@@ -93,19 +93,22 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
         y = ops.batch_norm_inference(xd, rm, rv, wd, bd, eps)
         mean = rm.copy()  # the backward needs the statistics of this call
         invstd = (1.0 / np.sqrt(rv.astype(np.float64) + eps)).astype(dt)
-    parents = tuple(t for t in (x, w, b) if t is not None)
     xc = np.ascontiguousarray(xd)
+    return _affine_node(y, x, w, b, lambda g, mask: ops.batch_norm_backward(
+        g, xc, wd, mean, invstd, training, mask))
+
+
+def _affine_node(y, x, w, b, grads):
+    """One autograd node y(x, weight, bias) for the normalizations: ``grads(g, mask)``
+    returns (dx, dweight, dbias) in one kernel call, mask saying which are wanted; a
+    missing weight or bias is no parent and gets no gradient."""
+    parents = tuple(t for t in (x, w, b) if t is not None)
 
     def backward(g):
         mask = (x.requires_grad, w is not None and w.requires_grad,
                 b is not None and b.requires_grad)
-        dx, dw, db = ops.batch_norm_backward(g, xc, wd, mean, invstd, training, mask)
-        out = [dx]
-        if w is not None:
-            out.append(dw)
-        if b is not None:
-            out.append(db)
-        return tuple(out)
+        dx, dw, db = grads(g, mask)
+        return (dx,) + tuple(d for t, d in ((w, dw), (b, db)) if t is not None)
     return make(y, parents, backward)
 
 

@@ -23,7 +23,7 @@ from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
-from .norm import _NormBase, _array_arg, _eps, batch_norm
+from .norm import _NormBase, _affine_node, _array_arg, _eps, batch_norm
 
 __all__ = ["group_norm", "layer_norm", "instance_norm", "GroupNorm", "LayerNorm",
            "InstanceNorm1d", "InstanceNorm2d"]
@@ -96,19 +96,8 @@ def _rows_node(x, w, b, forward, backward, spec, eps):
     xd = x.array
     wd = None if w is None else w.array
     y, mean, rstd = forward(xd, spec, wd, None if b is None else b.array, eps)
-    parents = tuple(t for t in (x, w, b) if t is not None)
-
-    def backward_fn(g):
-        mask = (x.requires_grad, w is not None and w.requires_grad,
-                b is not None and b.requires_grad)
-        dx, dw, db = backward(g, xd, spec, wd, mean, rstd, mask)
-        out = [dx]
-        if w is not None:
-            out.append(dw)
-        if b is not None:
-            out.append(db)
-        return tuple(out)
-    return make(y, parents, backward_fn)
+    return _affine_node(y, x, w, b, lambda g, mask: backward(g, xd, spec, wd, mean, rstd,
+                                                             mask))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
