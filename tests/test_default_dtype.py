@@ -4,6 +4,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
+from helpers import HAVE_TORCH, torch
 
 torch = pytest.importorskip("torch")
 
@@ -78,3 +79,12 @@ def test_set_default_dtype_bad_input():
     assert cr.get_default_dtype() == cr.float32
     cr.set_default_dtype(np.float32)  # NumPy spellings are accepted
     assert cr.get_default_dtype() is cr.float32
+
+
+def test_python_types_as_dtype_mean_what_they_mean_to_pytorch():
+    assert cr.tensor([1, 2], dtype=float).dtype == cr.float64
+    assert cr.zeros(2, dtype=int).dtype == cr.int64
+    assert cr.ones(2, dtype=bool).dtype == cr.bool
+    assert cr.tensor([1.0]).dtype == cr.float32 and cr.float == cr.float32
+    if HAVE_TORCH:
+        assert str(torch.tensor([1, 2], dtype=float).dtype) == "torch.float64"

@@ -35,7 +35,9 @@ bool = np.dtype(np.bool_)
 
 FLOATS = (float32, float64)  # the dtypes a tensor that requires grad may hold
 SUPPORTED = (float32, float64, int64, int32, int16, int8, uint8, bool)
-_PY = {_builtin_float: float32, _builtin_int: int64, _builtin_bool: bool}
+# dtype=float/int/bool (the Python types) mean what they mean to PyTorch: float64, int64,
+# bool (torch.tensor([1], dtype=float).dtype is torch.float64; cr.float is float32)
+_PY = {_builtin_float: float64, _builtin_int: int64, _builtin_bool: bool}
 
 
 # PyTorch's default floating dtype: what factories, Python-float data and new module
