@@ -209,3 +209,11 @@ def test_rnn_gated_rows(monkeypatch):
                                    rtol=1e-4, atol=1e-5)
     assert float(_gated.classifier_step()()) > 0
     assert float(_gated.torch_classifier_step(torch)()) > 0
+
+
+def test_gated_gflop_counts_six_products_of_two_flops_per_multiply_add():
+    from chainrule.bench._gated import gated_gflop
+    # LSTM H=512 N=32 T=25: each product has (T*N) x (4H) x H = 800 x 2048 x 512 multiply-adds
+    assert gated_gflop("lstm", 512, 32, 25) == pytest.approx(6 * 2 * 800 * 2048 * 512 / 1e9)
+    assert gated_gflop("gru", 512, 32, 100) == pytest.approx(6 * 2 * 3200 * 1536 * 512 / 1e9)
+    assert gated_gflop("lstm", 512, 32, 25) == pytest.approx(10.066329600)

@@ -139,6 +139,14 @@ def _bar(t_cr, t_torch, quick):
     return f"<= 0.5x torch: {'met' if t_cr <= 0.5 * t_torch else 'NOT met'}"
 
 
+def gated_gflop(cell, H, N, T):
+    """GFLOP of one LSTM/GRU forward + BPTT with input size = hidden size: six
+    (T*N) x (G*H) x H products (forward: x and h; backward: dx, dh, dW_ih, dW_hh), 2 FLOPs
+    per multiply-add; the gate pointwise work is not counted."""
+    G = 4 if cell == "lstm" else 3
+    return 6 * 2 * T * N * G * H * H / 1e9
+
+
 def run(torch, threads: int, quick: bool) -> str:
     """The gated table (markdown); ``torch`` is the module or None."""
     min_time = 0.1 if quick else 0.3
@@ -149,8 +157,7 @@ def run(torch, threads: int, quick: bool) -> str:
         c = case(cell, H, N, T)
         f_torch = torch_fwd_bwd_fn(torch, cell, c) if torch else None
         t_cr, t_torch = _pair(fwd_bwd_fn(cell, c), f_torch, min_time, repeat, rounds)
-        G = 4 if cell == "lstm" else 3
-        gflop = 6 * 2 * T * N * (2 * H) * G * H / 1e9  # fwd: x and h products; bwd: 2x
+        gflop = gated_gflop(cell, H, N, T)
         rows.append([f"{cell.upper()} H={H} N={N} T={T}", f"{t_cr * 1e3:.2f}",
                      "-" if t_torch is None else f"{t_torch * 1e3:.2f}",
                      fmt_ratio(t_cr, t_torch), f"{gflop / t_cr:.0f}", _bar(t_cr, t_torch, quick)])
