@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops._registry import bench_cases
-from ._util import fmt_ratio, table, timeit
+from ._util import fmt_ratio, step_fns, table, timeit
 
 # (cell, H, N, T), input size = hidden size: the kernel table's
 SIZES = [tuple(c) for k in ("lstm_forward", "gru_forward") for c in bench_cases(k, "cli")]
@@ -87,15 +87,7 @@ def classifier_step(seed=0):
     cr.manual_seed(seed)
     model = seqmodels.SequenceClassifier(I, H, C, "lstm", L, bidirectional=True)
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return step_fns(model, nn.CrossEntropyLoss(), opt, x, y)[0]
 
 
 def torch_classifier_step(torch, seed=0):

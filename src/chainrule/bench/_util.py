@@ -81,3 +81,16 @@ def machine_line(threads: int) -> str:
         pass
     return (f"machine: {cpu}, {os.cpu_count()} logical CPUs; threads used: {threads}; "
             f"numpy {np.__version__}")
+
+
+def step_fns(model, loss_fn, opt, x, y):
+    """(one training step: zero_grad, forward, loss, backward, opt.step; and opt.step alone),
+    for chainrule and PyTorch alike."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, opt.step

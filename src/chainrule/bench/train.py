@@ -19,7 +19,7 @@ import numpy as np
 import contextlib
 import time
 
-from ._util import fmt_ratio, table, try_torch
+from ._util import fmt_ratio, step_fns, table, try_torch
 
 # name -> (kind, widths, batch); dense nets are MLP(widths), LeNet-5 reads 1x28x28 images,
 # the CNNs 3x32x32 ones (widths: MobileNet's width_mult)
@@ -69,24 +69,13 @@ def make_data(name, seed=0):
 
 def chainrule_step(name, seed=0):
     """(step, opt_step) closures for chainrule; step() returns the loss Tensor."""
-    return _steps(*build_chainrule(name, seed))
+    return step_fns(*build_chainrule(name, seed))
 
 
 def torch_step(torch, name, seed=0):
     """(step, opt_step) closures for the same model, loss and optimizer in PyTorch."""
     model, loss_fn, opt, x, y = build_torch(torch, name, seed)
-    return _steps(model, loss_fn, opt, torch.from_numpy(x), torch.from_numpy(y))
-
-
-def _steps(model, loss_fn, opt, x, y):
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, opt.step
+    return step_fns(model, loss_fn, opt, torch.from_numpy(x), torch.from_numpy(y))
 
 
 def build_chainrule(name, seed=0, double=False):
