@@ -39,16 +39,21 @@ def _rows(kind, shape, torch):
     def f_ref():
         y, mean, rstd = f_ref_fwd(x, spec, m_cr.weight.array, m_cr.bias.array)
         f_ref_bwd(dy, x, spec, m_cr.weight.array, mean, rstd)
-    f_torch = None
-    if torch is not None:
-        m = torch.nn.GroupNorm(32, shape[1]) if kind == "group" else torch.nn.LayerNorm(shape[-1])
-        tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
-
-        def f_torch():
-            tx.grad = None
-            m.zero_grad()
-            m(tx).backward(tdy)
+    f_torch = None if torch is None else _torch_module_fn(
+        torch, torch.nn.GroupNorm(32, shape[1]) if kind == "group"
+        else torch.nn.LayerNorm(shape[-1]), x, dy)
     return f_cr, f_torch, f_ref
+
+
+def _torch_module_fn(torch, m, x, dy):
+    """PyTorch module ``m``'s forward + backward on (x, dy), gradients reset each call."""
+    tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+
+    def f_torch():
+        tx.grad = None
+        m.zero_grad()
+        m(tx).backward(tdy)
+    return f_torch
 
 
 def _bn(shape, torch):
@@ -71,15 +76,7 @@ def _bn(shape, torch):
     def f_ref():
         y, mean, invstd, var = ref.batch_norm_forward(x, w.array, b.array)
         ref.batch_norm_backward(dy, x, w.array, mean, invstd)
-    f_torch = None
-    if torch is not None:
-        m = torch.nn.BatchNorm2d(C)
-        tx, tdy = torch.tensor(x, requires_grad=True), torch.tensor(dy)
-
-        def f_torch():
-            tx.grad = None
-            m.zero_grad()
-            m(tx).backward(tdy)
+    f_torch = None if torch is None else _torch_module_fn(torch, torch.nn.BatchNorm2d(C), x, dy)
     return f_cr, f_torch, f_ref
 
 
