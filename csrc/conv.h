@@ -51,14 +51,18 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
  * the workspace limit; the size heuristics of AUTO are dropped), im2col elsewhere;
  * WINOGRAD runs the forward (and dx) of float32 stride-1 undilated 3x3 layers as Winograd
  * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO; AUTO takes Winograd
- * only for large images on AVX-512 CPUs (conv_plan.c: winograd_auto).
+ * only for large images on AVX-512 CPUs (conv_plan.c: winograd_auto). POINTWISE runs every
+ * 1x1 layer without padding (any stride) as one product over the batch's pixels
+ * (conv_pointwise.c), the rest as AUTO; AUTO takes it for small images and strided 1x1.
  * cr_conv_set_algo(-1) restores the default (the environment, else auto). Results of every
- * algorithm agree with the definition within rounding. */
+ * algorithm agree with the definition within rounding. 1x1 layers without padding run their
+ * pointwise paths (per image, or POINTWISE's batched one by size) under AUTO and IM2COL alike. */
 enum { CR_CONV_ALGO_AUTO = 0, CR_CONV_ALGO_IM2COL = 1, CR_CONV_ALGO_IMPLICIT = 2,
-       CR_CONV_ALGO_WINOGRAD = 3 };
+       CR_CONV_ALGO_WINOGRAD = 3, CR_CONV_ALGO_POINTWISE = 4 };
 int cr_conv_algo(void);
 int cr_conv_set_algo(int algo);              /* returns the algorithm set */
-const char *cr_conv_algo_name(int algo);     /* "auto", "im2col", "implicit", "winograd" */
+const char *cr_conv_algo_name(int algo);     /* "auto", "im2col", "implicit", "winograd",
+                                                "pointwise" */
 int cr_conv_algo_from_name(const char *name); /* -1 for an unknown name */
 
 /* What a forward (which = 0) or backward (1) call will run, from its plan: path of the

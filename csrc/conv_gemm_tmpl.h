@@ -112,6 +112,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (N == 0) return 0;
     conv_plan pl;
     conv_plan_make(&pl, d, 0, sizeof(T));
+    if (pl.path == CONV_POINTWISE) return CR_FN(conv_pointwise_forward)(out, inp, weight, bias, d, &pl);
 #if CONV_F32
     if (pl.path == CONV_WINOGRAD) return conv_forward_winograd_f32(out, inp, weight, bias, d, &pl, 0);
 #endif
@@ -223,6 +224,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     if (N == 0) return 0;
     conv_plan pl;
     conv_plan_make(&pl, d, 1, sizeof(T));
+    if (pl.path == CONV_POINTWISE)
+        return CR_FN(conv_pointwise_backward)(dinp, dweight, dbias, dout, inp, weight, d, &pl);
 #if CONV_F32
     if (dinp && pl.dx_as_conv == 2) { /* Winograd: any CPU */
         if (conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0) return -1;

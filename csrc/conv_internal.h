@@ -22,6 +22,7 @@ enum {
     CONV_IMPLICIT = 1,    /* forward: implicit im2col; backward: dx, dw, db in place (small dw) */
     CONV_IMPLICIT_DW = 2, /* backward: dw, db in place (dx as a convolution, see dx_as_conv) */
     CONV_WINOGRAD = 3,    /* forward: Winograd F(2x2, 3x3), float32 (conv_winograd.c) */
+    CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -49,6 +50,20 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
 /* conv_winograd.c: the Winograd forward (plan path CONV_WINOGRAD). */
 int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
                               const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+
+/* conv_pointwise.c: the batched 1x1 path (plan path CONV_POINTWISE), both dtypes. */
+void conv_pointwise_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize,
+                         int64_t ws_limit);
+int conv_pointwise_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                               const cr_conv2d_dims *d, const conv_plan *pl);
+int conv_pointwise_forward_f64(double *out, const double *inp, const double *w,
+                               const double *bias, const cr_conv2d_dims *d, const conv_plan *pl);
+int conv_pointwise_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *w, const cr_conv2d_dims *d,
+                                const conv_plan *pl);
+int conv_pointwise_backward_f64(double *dinp, double *dweight, double *dbias,
+                                const double *dout, const double *inp, const double *w,
+                                const cr_conv2d_dims *d, const conv_plan *pl);
 
 /* 1x1 kernel, stride 1, no padding: the image itself is the im2col matrix. */
 static inline int conv_is_pointwise(const cr_conv2d_dims *d) {

@@ -43,12 +43,13 @@ _CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv"
 
 
 def conv_algo():
-    """The convolution algorithm setting: "auto", "im2col", "implicit" or "winograd"."""
+    """The convolution algorithm setting: "auto", "im2col", "implicit", "winograd" or
+    "pointwise"."""
     return cr_conv_algo_name(cr_conv_algo()).decode()
 
 
 def conv_set_algo(name=None):
-    """Force a convolution algorithm ("auto", "im2col", "implicit", "winograd"; None = the default:
+    """Force a convolution algorithm ("auto", "im2col", "implicit", "winograd", "pointwise"; None = the default:
     CHAINRULE_CONV_ALGO, else auto). ValueError for an unknown name."""
     if name is None:
         cr_conv_set_algo(-1)
@@ -56,7 +57,7 @@ def conv_set_algo(name=None):
     cdef int a = cr_conv_algo_from_name(str(name).encode())
     if a < 0:
         raise ValueError(f"set_conv_algo: unknown algorithm {name!r} "
-                         f"(expected 'auto', 'im2col', 'implicit' or 'winograd')")
+                         f"(expected 'auto', 'im2col', 'implicit', 'winograd' or 'pointwise')")
     cr_conv_set_algo(a)
 
 

@@ -81,14 +81,16 @@ def set_isa(name=None) -> None:
 
 
 def conv_algo() -> str:
-    """The convolution algorithm setting: "auto" (a path per shape), "im2col" or "implicit"
+    """The convolution algorithm setting: "auto" (a path per shape), "im2col", "implicit",
+    "winograd" or "pointwise"
     (read from CHAINRULE_CONV_ALGO by the C runtime, or set by :func:`set_conv_algo`).
     ``chainrule.ops.conv2d_plan`` says what a given layer runs."""
     return _kernels.conv_algo()
 
 
 def set_conv_algo(name=None) -> None:
-    """Force the convolution algorithm ("auto", "im2col", "implicit"; None = the default:
+    """Force the convolution algorithm ("auto", "im2col", "implicit", "winograd", "pointwise"
+    (every 1x1 layer without padding as one product over the batch); None = the default:
     CHAINRULE_CONV_ALGO, else "auto"), for tests and benchmarks. ValueError if unknown."""
     if name is not None and not isinstance(name, str):
         raise TypeError(f"set_conv_algo: name must be a str or None, got {name!r}")

@@ -76,12 +76,14 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     """What conv2d_forward / conv2d_backward will run for these shapes, with the current
     thread count, workspace limit, instruction set and algorithm setting
     (CHAINRULE_CONV_ALGO / chainrule._runtime.set_conv_algo: "auto", "im2col", "implicit",
-    "winograd").
+    "winograd", "pointwise").
 
     Returns {"algo": the setting, "groups": groups, "forward": step, "dx": step, "dw": step}
     where step = {"algorithm", "threads", "blocking", "workspace_bytes"}. algorithm is
-    "im2col" (im2col + matrix products), "pointwise" (1x1 stride 1: the image is the
-    matrix), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
+    "im2col" (im2col + matrix products), "pointwise" (1x1 without padding: a product per
+    image, whose image is the matrix, or -- outputs of at most 8x8 pixels, strided 1x1, or
+    "pointwise" forced -- one product over the pixels of many images, images_per_block of
+    them, gathered side by side), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
     "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels), everywhere when

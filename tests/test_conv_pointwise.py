@@ -1,0 +1,194 @@
+"""The batched 1x1 convolution (csrc/conv_pointwise.c): 1x1 layers without padding run as one
+matrix product over the pixels of many images (outputs of at most 8x8, strided 1x1, or
+everywhere under CHAINRULE_CONV_ALGO=pointwise). Fast vs reference in float32 and float64,
+PyTorch as oracle, 1 vs 2 threads bitwise, every ISA level, and the plan reporting it."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import _runtime, ops, reference as ref
+from helpers import HAVE_TORCH, assert_close
+
+DTYPES = [np.float32, np.float64]
+LEVELS = ["generic", "avx2", "avx512"]
+LEVELS = LEVELS[:LEVELS.index(_runtime.isa_detected()) + 1]
+
+# (N, C, H, W, K, stride): one pixel, 2x2, 3x5, 7x7, odd C and K, batch 1, 2 and 33,
+# strides 1, 2 and (2, 3), a chunked batch (more images than one product takes)
+CASES = [(4, 5, 1, 1, 3, 1), (33, 7, 1, 1, 5, 1), (1, 3, 1, 1, 1, 1), (2, 9, 2, 2, 11, 1),
+         (33, 6, 2, 2, 4, 1), (1, 13, 3, 5, 7, 1), (2, 17, 7, 7, 3, 1), (3, 4, 9, 9, 5, 2),
+         (2, 8, 7, 7, 6, 2), (1, 5, 7, 9, 4, (2, 3)), (33, 3, 4, 4, 2, 2), (2, 6, 1, 1, 4, 2),
+         (40, 64, 4, 4, 48, 1), (3, 5, 8, 8, 9, 1)]
+
+
+def _data(rng, case, dtype):
+    N, C, H, W, K, s = case
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, 1, 1)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    return x, w, b, s
+
+
+def _run(x, w, b, s, dy):
+    y = ops.conv2d_forward(x, w, b, s)
+    return (y,) + tuple(ops.conv2d_backward(dy, x, w, s))
+
+
+def _want(x, w, b, s, dy):
+    return (ref.conv2d_forward(x, w, b, s),) + tuple(ref.conv2d_backward(dy, x, w, s))
+
+
+def _dy(rng, x, w, s, dtype):
+    return rng.standard_normal(ref.conv2d_forward(x, w, None, s).shape).astype(dtype)
+
+
+@pytest.fixture(params=["auto", "pointwise"])
+def algo(request):
+    _runtime.set_conv_algo(request.param)
+    yield request.param
+    _runtime.set_conv_algo(None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_matches_reference(algo, case, dtype, rng):
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    for bias in (b, None):
+        got, want = _run(x, w, bias, s, dy), _want(x, w, bias, s, dy)
+        for name, g, e in zip(("y", "dx", "dw", "db"), got, want):
+            assert_close(g, e, dtype=dtype, name=name)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_plan_reports_the_batched_path(algo, case):
+    N, C, H, W, K, s = case
+    plan = ops.conv2d_plan((N, C, H, W), (K, C, 1, 1), s)
+    for phase in ("forward", "dx", "dw"):
+        step = plan[phase]
+        assert step["algorithm"] == "pointwise", plan
+        blk = step["blocking"]
+        # small outputs: all images in one product (they fit the default workspace)
+        assert blk["images_per_block"] == N and blk["blocks"] == 1, plan
+        assert blk["columns"] == N * blk["rows_per_block"] * ((W - 1) // (s if isinstance(s, int) else s[1]) + 1)
+
+
+def test_large_images_keep_a_product_per_image_unless_forced():
+    shapes = ((8, 16, 16, 16), (32, 16, 1, 1))
+    try:
+        _runtime.set_conv_algo("auto")
+        blk = ops.conv2d_plan(*shapes)["forward"]["blocking"]
+        assert (blk["images_per_block"], blk["blocks"]) == (1, 8)
+        assert ops.conv2d_workspace_bytes(*shapes) == 0
+        _runtime.set_conv_algo("pointwise")
+        assert _runtime.conv_algo() == "pointwise"
+        blk = ops.conv2d_plan(*shapes)["forward"]["blocking"]
+        assert blk["images_per_block"] > 1 and blk["columns"] >= 256
+        assert ops.conv2d_workspace_bytes(*shapes) > 0
+        # a padded 1x1 layer is no pointwise layer
+        assert ops.conv2d_plan(*shapes, padding=1)["forward"]["algorithm"] != "pointwise"
+    finally:
+        _runtime.set_conv_algo(None)
+
+
+@pytest.fixture
+def _small_workspace():
+    old = ops.get_workspace_limit()
+    yield
+    ops.set_workspace_limit(old)
+
+
+@pytest.mark.usefixtures("_small_workspace")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_chunks_of_images_under_a_small_workspace(dtype, rng):
+    """A workspace limit below the whole batch splits it into chunks of images (summed into
+    dw one after another); one image at least, whatever the limit."""
+    x, w, b, s = _data(rng, (33, 6, 3, 3, 5, 1), dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    per_image = (6 + 5) * 9 * np.dtype(dtype).itemsize
+    for limit, g in ((per_image * 4, 4), (1, 1)):
+        ops.set_workspace_limit(limit)
+        blk = ops.conv2d_plan(x.shape, w.shape, s, dtype=dtype)["dw"]["blocking"]
+        assert blk["images_per_block"] == g and blk["blocks"] == -(-33 // g), blk
+        for name, a, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), _want(x, w, b, s, dy)):
+            assert_close(a, e, dtype=dtype, name=name)
+
+
+def test_backward_accumulates_and_skips_missing_gradients(rng):
+    from chainrule import _kernels
+    x, w, b, s = _data(rng, (5, 7, 2, 2, 3, 1), np.float32)  # the binding's None: float32
+    dy = _dy(rng, x, w, s, np.float32)
+    want = ref.conv2d_backward(dy, x, w, s)
+    dx0, dw0, db0 = (rng.standard_normal(a.shape).astype(np.float32) for a in want)
+    dx, dw, db = dx0.copy(), dw0.copy(), db0.copy()
+    _kernels.conv2d_backward(dx, None, None, dy, x, w, (1, 1), (0, 0), (1, 1))
+    _kernels.conv2d_backward(None, dw, db, dy, x, w, (1, 1), (0, 0), (1, 1))
+    for name, got, base, e in zip(("dx", "dw", "db"), (dx, dw, db), (dx0, dw0, db0), want):
+        assert_close(got - base, e, dtype=np.float32, name=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_non_contiguous_inputs(dtype, rng):
+    x, w, b, s = _data(rng, (3, 6, 4, 5, 7, 1), dtype)
+    xs = np.asfortranarray(x)[:, :, ::-1]
+    ws = np.asfortranarray(w)
+    dyb = rng.standard_normal((3, 7, 8, 10)).astype(dtype)
+    dy = dyb[:, :, ::2, ::2]
+    assert not xs.flags.c_contiguous and not dy.flags.c_contiguous
+    xc = np.ascontiguousarray(xs)
+    got = _run(xs, ws, b[::1], s, dy)
+    want = _want(xc, w, b, s, np.ascontiguousarray(dy))
+    for name, g, e in zip(("y", "dx", "dw", "db"), got, want):
+        assert_close(g, e, dtype=dtype, name=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [(33, 7, 1, 1, 5, 1), (32, 64, 4, 4, 96, 1),
+                                  (8, 48, 2, 2, 80, 1), (5, 40, 9, 9, 72, 2),
+                                  (32, 128, 8, 8, 128, 1)])
+def test_thread_count_invariant(case, dtype, rng):
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    results = {}
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        runs = [_run(x, w, b, s, dy) for _ in range(2)]
+        for a, c in zip(*runs):
+            assert np.array_equal(a, c), f"not repeatable at {threads} threads"
+        results[threads] = runs[0]
+    for name, a, c in zip(("y", "dx", "dw", "db"), results[1], results[2]):
+        assert np.array_equal(a, c), f"{name} differs between 1 and 2 threads"
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    _runtime.set_isa(request.param)
+    yield request.param
+    _runtime.set_isa(None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [(33, 7, 1, 1, 5, 1), (6, 37, 2, 2, 41, 1),
+                                  (3, 19, 7, 7, 23, 2), (32, 64, 4, 4, 96, 1)])
+def test_every_isa_level(level, case, dtype, rng):
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    for name, g, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), _want(x, w, b, s, dy)):
+        assert_close(g, e, dtype=dtype, name=f"{name} at {level}")
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [(33, 7, 1, 1, 5, 1), (2, 9, 2, 2, 11, 1), (3, 4, 9, 9, 5, 2),
+                                  (1, 5, 7, 9, 4, (2, 3)), (16, 32, 4, 4, 24, 1)])
+def test_matches_torch(case, dtype, rng):
+    import torch
+    import torch.nn.functional as F
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = F.conv2d(tx, tw, tb, s)
+    ty.backward(torch.tensor(dy))
+    got = _run(x, w, b, s, dy)
+    for name, g, t in zip(("y", "dx", "dw", "db"), got, (ty, tx.grad, tw.grad, tb.grad)):
+        assert_close(g, t.detach().numpy(), dtype, name=name)
