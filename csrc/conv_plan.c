@@ -198,6 +198,19 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
+/* A strided layer as one stride-1 convolution of its phase image (conv_phase.c): float32,
+ * stride 2 on one or both axes, no dilation, auto (or winograd) algorithm, where the
+ * stride-1 layer runs the implicit forward and its kernel's zero taps add at most 25%
+ * (10x5 and 20x5 kernels: 20%; 3x3: 78%, 7x7: 31% -- those measured slower). The speech
+ * front-end 10x5 s2 32->32 (341x79) ran forward + backward 1.6x faster (1 thread). */
+static int phase_ok(const cr_conv2d_dims *d, int64_t elsize, cr_conv2d_dims *e) {
+    const int algo = cr_conv_algo();
+    if (elsize != 4 || (algo != CR_CONV_ALGO_AUTO && algo != CR_CONV_ALGO_WINOGRAD) ||
+        d->sh > 2 || d->sw > 2 || (d->sh == 1 && d->sw == 1) || conv_phase_dims(d, e) != 0)
+        return 0;
+    return 4 * e->C * e->R * e->S <= 5 * d->C * d->R * d->S && implicit_fwd_ok(e, elsize);
+}
+
 /* tiny problems stay serial: a fork costs more than they do */
 #define CONV_THREAD_MIN_WORK 32768.0
 
@@ -206,6 +219,17 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t); /* the implicit row offsets */
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
+    cr_conv2d_dims e;
+    if (phase_ok(d, elsize, &e)) { /* x' (and dx') of bl.G images, then the stride-1 plan */
+        conv_plan inner;
+        pl->path = CONV_PHASE;
+        pl->bl.G = conv_phase_images(&e, which, elsize, g_ws_limit);
+        e.N = pl->bl.G;
+        conv_plan_make(&inner, &e, which, elsize);
+        pl->ws_bytes = (pl->bl.G * e.C * e.H * e.W * (which ? 2 : 1) + K * e.C * e.R * e.S *
+                        (which ? 2 : 1)) * elsize + inner.ws_bytes;
+        return;
+    }
     if (which == 0 && winograd_ok(d, elsize)) {
         /* U (16 K C), then V (16 C T) and M (16 K T) for T tiles: whole tile rows, as many
          * as the limit allows (one at least) */
@@ -287,6 +311,10 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
         info->rows = pl.bl.rows;
         info->cols = pl.bl.cols;
         info->blocks = pl.nblocks;
+    }
+    if (pl.path == CONV_PHASE) {
+        info->path = info->dx_path = info->dw_path = CR_CONV_PATH_PHASE;
+        return;
     }
     if (which == 0) {
         info->path = pl.path == CONV_IMPLICIT   ? CR_CONV_PATH_IMPLICIT
