@@ -100,10 +100,11 @@ void conv_wino_output_row_avx512(float *y0, float *y1, const float *M, int64_t l
                                  int64_t Q, float b, int accumulate, float *buf);
 #endif
 
-/* conv_phase.c (plan path CONV_PHASE): e = the stride-1 layer of the phase image (0, or -1
- * if none); images per chunk (bl.G of the plan); the forward and the backward. */
-int conv_phase_dims(const cr_conv2d_dims *d, cr_conv2d_dims *e);
-int64_t conv_phase_images(const cr_conv2d_dims *e, int which, int64_t elsize, int64_t limit);
+/* conv_phase.c (plan path CONV_PHASE): e = the stride-1 layer of column phase b (0; 1 if
+ * the phase has no taps, -1 if not a phase layer); images per chunk (bl.G of the plan);
+ * the forward and the backward. */
+int conv_phase_dims(const cr_conv2d_dims *d, int64_t b, cr_conv2d_dims *e);
+int64_t conv_phase_images(const cr_conv2d_dims *d, int which, int64_t elsize, int64_t limit);
 int conv_phase_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                            const cr_conv2d_dims *d, const conv_plan *pl);
 int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -198,17 +198,24 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
-/* A strided layer as one stride-1 convolution of its phase image (conv_phase.c): float32,
- * stride 2 on one or both axes, no dilation, auto (or winograd) algorithm, where the
- * stride-1 layer runs the implicit forward and its kernel's zero taps add at most 25%
- * (10x5 and 20x5 kernels: 20%; 3x3: 78%, 7x7: 31% -- those measured slower). The speech
- * front-end 10x5 s2 32->32 (341x79) ran forward + backward 1.6x faster (1 thread). */
-static int phase_ok(const cr_conv2d_dims *d, int64_t elsize, cr_conv2d_dims *e) {
+/* A strided layer as stride-1 convolutions of its phase images (conv_phase.c): float32,
+ * stride 2 on one or both axes, no dilation, auto (or winograd) algorithm, where each
+ * stride-1 layer runs the implicit forward and the zero kernel row of an odd R (with sh 2)
+ * adds at most 10% (10x5, 20x5: none; 7x7: 14% and 3x3: 33%, both measured slower). The speech
+ * front-end 10x5 s2 32->32 (341x79) ran forward + backward 1.5x faster (1 thread). */
+static int phase_ok(const cr_conv2d_dims *d, int64_t elsize) {
     const int algo = cr_conv_algo();
     if (elsize != 4 || (algo != CR_CONV_ALGO_AUTO && algo != CR_CONV_ALGO_WINOGRAD) ||
-        d->sh > 2 || d->sw > 2 || (d->sh == 1 && d->sw == 1) || conv_phase_dims(d, e) != 0)
+        d->sh > 2 || d->sw > 2 || (d->sh == 1 && d->sw == 1))
         return 0;
-    return 4 * e->C * e->R * e->S <= 5 * d->C * d->R * d->S && implicit_fwd_ok(e, elsize);
+    int64_t taps = 0;
+    for (int64_t b = 0; b < d->sw; b++) {
+        cr_conv2d_dims e;
+        const int r = conv_phase_dims(d, b, &e);
+        if (r < 0 || (r == 0 && !implicit_fwd_ok(&e, elsize))) return 0;
+        if (r == 0) taps += e.C * e.R * e.S;
+    }
+    return 10 * taps <= 11 * d->C * d->R * d->S;
 }
 
 /* tiny problems stay serial: a fork costs more than they do */
@@ -219,15 +226,23 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t); /* the implicit row offsets */
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
-    cr_conv2d_dims e;
-    if (phase_ok(d, elsize, &e)) { /* x' (and dx') of bl.G images, then the stride-1 plan */
-        conv_plan inner;
+    if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
         pl->path = CONV_PHASE;
-        pl->bl.G = conv_phase_images(&e, which, elsize, g_ws_limit);
-        e.N = pl->bl.G;
-        conv_plan_make(&inner, &e, which, elsize);
-        pl->ws_bytes = (pl->bl.G * e.C * e.H * e.W * (which ? 2 : 1) + K * e.C * e.R * e.S *
-                        (which ? 2 : 1)) * elsize + inner.ws_bytes;
+        pl->bl.G = conv_phase_images(d, which, elsize, g_ws_limit);
+        const int64_t wsz = K * CRS * d->sh; /* w'_b, and dw'_b per column phase */
+        int64_t img = 0, inner_ws = 0;
+        for (int64_t b = 0; b < d->sw; b++) {
+            cr_conv2d_dims e;
+            conv_plan inner;
+            if (conv_phase_dims(d, b, &e) != 0) continue;
+            img += e.C * e.H * e.W;
+            e.N = pl->bl.G;
+            conv_plan_make(&inner, &e, which, elsize);
+            if (inner.ws_bytes > inner_ws) inner_ws = inner.ws_bytes;
+        }
+        pl->ws_bytes = (pl->bl.G * img * (which ? 2 : 1) + wsz * (which ? 1 + d->sw : 1) +
+                        (which == 0 && d->sw > 1 ? pl->bl.G * K * d->P * d->Q : 0)) * elsize +
+                       inner_ws;
         return;
     }
     if (which == 0 && winograd_ok(d, elsize)) {
