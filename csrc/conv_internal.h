@@ -23,6 +23,7 @@ enum {
     CONV_IMPLICIT_DW = 2, /* backward: dw, db in place (dx as a convolution, see dx_as_conv) */
     CONV_WINOGRAD = 3,    /* forward: Winograd F(2x2, 3x3), float32 (conv_winograd.c) */
     CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
+    CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -113,6 +114,17 @@ void conv_wino_input_row_avx512(float *V, int64_t lde, const float *x_c, int64_t
 void conv_wino_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde, int64_t TQ,
                                  int64_t Q, float b, int accumulate, float *buf);
 #endif
+
+/* conv_phase.c (plan path CONV_PHASE): e = the stride-1 layer of column phase b (0; 1 if
+ * the phase has no taps, -1 if not a phase layer); images per chunk (bl.G of the plan);
+ * the forward and the backward. */
+int conv_phase_dims(const cr_conv2d_dims *d, int64_t b, cr_conv2d_dims *e);
+int64_t conv_phase_images(const cr_conv2d_dims *d, int which, int64_t elsize, int64_t limit);
+int conv_phase_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                           const cr_conv2d_dims *d, const conv_plan *pl);
+int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *w, const cr_conv2d_dims *d,
+                            const conv_plan *pl);
 
 /* dx as the forward of pl->dd (dx_as_conv; conv_implicit.c, Winograd on any CPU) */
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,

@@ -212,6 +212,26 @@ static int pointwise_batch_ok(const cr_conv2d_dims *d) {
            d->sw != 1;
 }
 
+/* A strided layer as stride-1 convolutions of its phase images (conv_phase.c): float32,
+ * stride 2 on one or both axes, no dilation, auto (or winograd) algorithm, where each
+ * stride-1 layer runs the implicit forward and the zero kernel row of an odd R (with sh 2)
+ * adds at most 10% (10x5, 20x5: none; 7x7: 14% and 3x3: 33%, both measured slower). The speech
+ * front-end 10x5 s2 32->32 (341x79) ran forward + backward 1.5x faster (1 thread). */
+static int phase_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    const int algo = cr_conv_algo();
+    if (elsize != 4 || (algo != CR_CONV_ALGO_AUTO && algo != CR_CONV_ALGO_WINOGRAD) ||
+        d->sh > 2 || d->sw > 2 || (d->sh == 1 && d->sw == 1))
+        return 0;
+    int64_t taps = 0;
+    for (int64_t b = 0; b < d->sw; b++) {
+        cr_conv2d_dims e;
+        const int r = conv_phase_dims(d, b, &e);
+        if (r < 0 || (r == 0 && !implicit_fwd_ok(&e, elsize))) return 0;
+        if (r == 0) taps += e.C * e.R * e.S;
+    }
+    return 10 * taps <= 11 * d->C * d->R * d->S;
+}
+
 /* tiny problems stay serial: a fork costs more than they do */
 #define CONV_THREAD_MIN_WORK 32768.0
 
@@ -221,6 +241,25 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
     if (pointwise_batch_ok(d)) { conv_pointwise_plan(pl, d, elsize, g_ws_limit); return; }
+    if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
+        pl->path = CONV_PHASE;
+        pl->bl.G = conv_phase_images(d, which, elsize, g_ws_limit);
+        const int64_t wsz = K * CRS * d->sh; /* w'_b, and dw'_b per column phase */
+        int64_t img = 0, inner_ws = 0;
+        for (int64_t b = 0; b < d->sw; b++) {
+            cr_conv2d_dims e;
+            conv_plan inner;
+            if (conv_phase_dims(d, b, &e) != 0) continue;
+            img += e.C * e.H * e.W;
+            e.N = pl->bl.G;
+            conv_plan_make(&inner, &e, which, elsize);
+            if (inner.ws_bytes > inner_ws) inner_ws = inner.ws_bytes;
+        }
+        pl->ws_bytes = (pl->bl.G * img * (which ? 2 : 1) + wsz * (which ? 1 + d->sw : 1) +
+                        (which == 0 && d->sw > 1 ? pl->bl.G * K * d->P * d->Q : 0)) * elsize +
+                       inner_ws;
+        return;
+    }
     if (which == 0 && winograd_ok(d, elsize)) {
         /* U (16 K C), then V (16 C T) and M (16 K T) for T tiles: whole tile rows, as many
          * as the limit allows (one at least) */
@@ -306,6 +345,10 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_GEMM && conv_is_pointwise(d)) { /* one product per image */
         info->G = 1; info->rows = d->P; info->cols = d->P * d->Q; info->blocks = d->N;
+    }
+    if (pl.path == CONV_PHASE) {
+        info->path = info->dx_path = info->dw_path = CR_CONV_PATH_PHASE;
+        return;
     }
     if (which == 0) {
         info->path = pl.path == CONV_IMPLICIT   ? CR_CONV_PATH_IMPLICIT

@@ -88,7 +88,10 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels), everywhere when
     forced; its rounding error is bounded by 8 eps32 x the sum of |terms|), "winograd_conv"
-    (dx as the Winograd forward of the flipped kernel) or "depthwise". blocking
+    (dx as the Winograd forward of the flipped kernel), "phase" (float32 stride-2 layers
+    whose kernel splits into phases with few zero taps, e.g. 10x5 and 20x5, on AVX-512
+    CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images) or
+    "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers run the plan shown once per group.
