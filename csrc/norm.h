@@ -30,14 +30,17 @@ extern "C" {
 
 /* Training forward: batch statistics. Writes y (N, C, L), mean (C), invstd (C) and, if
  * var is not NULL, the biased batch variance (C) in double (for the running statistics).
- * relu != 0: y = max(y, 0) in the same write pass (bitwise relu(batch_norm(x)): the
- * relu kernel's v <= 0 ? 0 : v on the value rounded to T). Needs M = N*L >= 1. */
+ * residual (N, C, L) or NULL: y = y + residual (rounded to T, as a separate add would);
+ * relu != 0: then y = max(y, 0) in the same write pass (bitwise relu(batch_norm(x) [+ r]):
+ * the relu kernel's v <= 0 ? 0 : v on the value rounded to T). Needs M = N*L >= 1. */
 void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
                                const float *x, const float *weight, const float *bias,
-                               int64_t N, int64_t C, int64_t L, double eps, int relu);
+                               int64_t N, int64_t C, int64_t L, double eps, int relu,
+                               const float *residual);
 void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
                                const double *x, const double *weight, const double *bias,
-                               int64_t N, int64_t C, int64_t L, double eps, int relu);
+                               int64_t N, int64_t C, int64_t L, double eps, int relu,
+                               const double *residual);
 
 /* Given statistics (evaluation mode): y = (x - mean) * invstd * weight + bias, computed as
  * (x - mean) * s + bias like the training forward. */

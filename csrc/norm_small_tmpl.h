@@ -74,6 +74,24 @@ CR_CLONES static void CR_FN(small_dx)(T *restrict dx, const T *restrict dy, cons
     for (int64_t i = 0; i < K; i++) dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i];
 }
 
+/* affine_add_row with per-element constants */
+CR_CLONES static void CR_FN(small_affine_add)(T *restrict out, const T *restrict p,
+                                            const T *restrict r, const T *restrict m,
+                                            const T *restrict a, const T *restrict b, int relu,
+                                            int64_t K) {
+    if (relu)
+        for (int64_t i = 0; i < K; i++) {
+            const T v = (p[i] - m[i]) * a[i] + b[i];
+            const T s = v + r[i];
+            out[i] = s <= (T)0 ? (T)0 : s;
+        }
+    else
+        for (int64_t i = 0; i < K; i++) {
+            const T v = (p[i] - m[i]) * a[i] + b[i];
+            out[i] = v + r[i];
+        }
+}
+
 /* small_dx and small_affine with dy masked by the relu output r */
 CR_CLONES static void CR_FN(small_dx_relu)(T *restrict dx, const T *restrict dy,
                                          const T *restrict r, const T *restrict x,
@@ -105,8 +123,8 @@ static double CR_FN(small_total)(const double *s, int64_t L) {
 /* bn_forward_block for L <= NL */
 static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const T *x,
                                   const T *weight, const T *bias, int64_t N, int64_t C,
-                                  int64_t L, double eps, int relu, int64_t b0, int64_t b1,
-                                  double *w) {
+                                  int64_t L, double eps, int relu, const T *res, int64_t b0,
+                                  int64_t b1, double *w) {
     const double M = (double)(N * L);
     const int64_t K = (b1 - b0) * L;
     double *A = w, *Q = w + K, *k = w + 2 * K;
@@ -136,9 +154,13 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
             b[o + l] = t;
         }
     }
-    for (int64_t n = 0; n < N; n++)
-        (relu ? CR_FN(small_affine_relu) : CR_FN(small_affine))(y + (n * C + b0) * L,
-                                                               x + (n * C + b0) * L, m, a, b, K);
+    for (int64_t n = 0; n < N; n++) {
+        const int64_t o = (n * C + b0) * L;
+        if (res)
+            CR_FN(small_affine_add)(y + o, x + o, res + o, m, a, b, relu, K);
+        else
+            (relu ? CR_FN(small_affine_relu) : CR_FN(small_affine))(y + o, x + o, m, a, b, K);
+    }
 }
 
 /* bn_backward_block for L <= NL */

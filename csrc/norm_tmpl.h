@@ -111,6 +111,24 @@ CR_CLONES static void CR_FN(dx_row)(T *restrict dx, const T *restrict dy, const 
     for (int64_t l = 0; l < L; l++) dx[l] = dy[l] * a + (x[l] - m) * b + c;
 }
 
+/* out[l] = (p[l] - m) * a + b + r[l], rounded to T after each step as separate kernels
+ * would, then relu when asked (the residual block's bn2 + add + relu) */
+CR_CLONES static void CR_FN(affine_add_row)(T *restrict out, const T *restrict p,
+                                          const T *restrict r, T m, T a, T b, int relu,
+                                          int64_t L) {
+    if (relu)
+        for (int64_t l = 0; l < L; l++) {
+            const T v = (p[l] - m) * a + b;
+            const T s = v + r[l];
+            out[l] = s <= (T)0 ? (T)0 : s;
+        }
+    else
+        for (int64_t l = 0; l < L; l++) {
+            const T v = (p[l] - m) * a + b;
+            out[l] = v + r[l];
+        }
+}
+
 /* dx_row with dy masked by the relu output r; affine_row likewise (evaluation) */
 CR_CLONES static void CR_FN(dx_relu_row)(T *restrict dx, const T *restrict dy,
                                        const T *restrict r, const T *restrict x, T m, T a, T b,
@@ -146,11 +164,11 @@ static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const
  * for a k drawn from the data -- at most M - 1 -- and the sums are in double). */
 static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const T *x,
                                   const T *weight, const T *bias, int64_t N, int64_t C,
-                                  int64_t L, double eps, int relu, int64_t b0, int64_t b1,
-                                  double *w) {
+                                  int64_t L, double eps, int relu, const T *res, int64_t b0,
+                                  int64_t b1, double *w) {
     if (L <= NL) {
-        CR_FN(bn_forward_small)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, b0,
-                              b1, w);
+        CR_FN(bn_forward_small)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, res,
+                              b0, b1, w);
         return;
     }
     const double M = (double)(N * L);
@@ -176,7 +194,10 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
         for (int64_t c = b0; c < b1; c++) {
             T sc, t;
             CR_FN(scale_shift)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
-            if (relu)
+            if (res)
+                CR_FN(affine_add_row)(y + (n * C + c) * L, x + (n * C + c) * L,
+                                    res + (n * C + c) * L, mean[c], sc, t, relu, L);
+            else if (relu)
                 CR_FN(affine_relu_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc,
                                      t, L);
             else
@@ -263,10 +284,10 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
 
 void CR_FN(cr_batch_norm_forward)(T *y, T *mean, T *invstd, double *var, const T *x,
                                 const T *weight, const T *bias, int64_t N, int64_t C,
-                                int64_t L, double eps, int relu) {
+                                int64_t L, double eps, int relu, const T *residual) {
 #define FWD_BLOCK(b0, b1, w) \
-    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, b0, \
-                          b1, w)
+    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, \
+                          residual, b0, b1, w)
     NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(1, FWD_BLOCK));
 #undef FWD_BLOCK
 }

@@ -712,7 +712,9 @@ def test_fuzz_batch_norm(data):
     which = d(st.integers(0, 2))
     if which == 0:
         relu = d(st.sampled_from([False, True, 1, None]))  # the fused ReLU flag
-        _check("batch_norm_forward", (x, vec(), vec(), eps), dict(relu=relu), base)
+        res = arr(_maybe_perturb_shape(d, shape)) if d(st.booleans()) else None
+        _check("batch_norm_forward", (x, vec(), vec(), eps), dict(relu=relu, residual=res),
+               base)
     elif which == 1:
         rv = np.abs(arr((C,))) if d(st.booleans()) else arr((C,))
         _check("batch_norm_inference", (x, arr((C,)), rv, vec(), vec(), eps), None, base)

@@ -204,3 +204,109 @@ def test_bn_relu_matches_pytorch(dtype, rng):
         assert_close(bn.bias.grad, tbn.bias.grad.numpy(), dtype, name="dbias", scale=10)
         assert_close(bn.running_mean, tbn.running_mean.numpy(), dtype)
         assert_close(bn.running_var, tbn.running_var.numpy(), dtype)
+
+
+# ---------------------------------------------------------------- residual (bn + r, relu)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_residual_is_bitwise_the_separate_kernels(shape, dtype, rng):
+    x, dy, w, b = _data(rng, shape, dtype)
+    r = rng.standard_normal(shape).astype(dtype)
+    y = ops.batch_norm_forward(x, w, b)[0]
+    for relu in (False, True):
+        want = y + r
+        if relu:
+            want = ops.relu_forward(want)
+        got = ops.batch_norm_forward(x, w, b, relu=relu, residual=r)[0]
+        assert np.array_equal(got, want)
+        assert_close(got, ref.batch_norm_forward(x, w, b, relu=relu, residual=r)[0], dtype)
+
+
+def test_residual_bad_input(rng):
+    x = rng.standard_normal((4, 3, 2, 2))
+    for mod in (ops, ref):
+        with pytest.raises(ValueError, match="batch_norm_forward: argument 'residual' must "
+                                             r"have the shape of 'x' \(4, 3, 2, 2\)"):
+            mod.batch_norm_forward(x, residual=x[:, :2])
+        with pytest.raises(TypeError, match="batch_norm_forward"):
+            mod.batch_norm_forward(x, residual=x.astype(np.float32))
+
+
+def _unfused_add(bn, x, r):
+    return F.relu(bn(x) + r)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6, 5, 4, 4), (2, 3, 1, 1), (4, 7, 9, 11), (8, 3)])
+def test_bn_add_relu_is_bitwise_the_three_calls_over_steps(shape, dtype, rng):
+    C = shape[1]
+    mods = []
+    for _ in range(2):
+        bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(C)
+        if dtype == np.float64:
+            bn = bn.double()
+        mods.append(bn)
+    mods[0].weight.array[...] = rng.standard_normal(C) + 1
+    mods[0].bias.array[...] = rng.standard_normal(C) * 0.5
+    mods[1].load_state_dict(mods[0].state_dict())
+    for step in range(4):
+        xs = (rng.standard_normal(shape) * 2 + 0.2).astype(dtype)
+        rs = rng.standard_normal(shape).astype(dtype)
+        g = rng.standard_normal(shape).astype(dtype)
+        if step == 2:
+            for m in mods:
+                m.eval()
+        outs = []
+        for bn, f in zip(mods, (nn.norm.bn_add_relu, _unfused_add)):
+            x = cr.tensor(xs, requires_grad=True)
+            r = cr.tensor(rs, requires_grad=True)
+            bn.zero_grad()
+            y = f(bn, x, r)
+            (y * cr.tensor(g)).sum().backward()
+            outs.append((y.array, x.grad, r.grad, bn.weight.grad, bn.bias.grad,
+                         bn.running_mean, bn.running_var, bn.num_batches_tracked))
+        for a, e in zip(*outs):
+            assert np.array_equal(a, e)
+
+
+def test_bn_add_relu_falls_back_on_broadcast_and_shared_input(rng):
+    bn = nn.BatchNorm2d(3).double()
+    x = cr.tensor(rng.standard_normal((4, 3, 2, 2)), requires_grad=True)
+    r = cr.tensor(rng.standard_normal((3, 1, 1)), requires_grad=True)
+    y = nn.norm.bn_add_relu(bn, x, r)
+    y.sum().backward()
+    assert r.grad.shape == (3, 1, 1)
+    # the residual is the input itself (an identity shortcut): gradients of both paths add
+    x2 = cr.tensor(x.array.copy(), requires_grad=True)
+    nn.norm.bn_add_relu(bn, x2, x2).sum().backward()
+    x3 = cr.tensor(x.array.copy(), requires_grad=True)
+    _unfused_add(bn, x3, x3).sum().backward()
+    assert np.array_equal(x2.grad, x3.grad)
+
+
+def test_bn_add_relu_finite_differences(rng):
+    bn = nn.BatchNorm2d(3).double()
+    bn.weight.array[...] = rng.standard_normal(3) + 1
+    r = cr.tensor(rng.standard_normal((4, 3, 2, 3)), requires_grad=True)
+    x = cr.tensor(rng.standard_normal((4, 3, 2, 3)) + 0.3, requires_grad=True)
+    assert cr.gradcheck(lambda x, r: nn.norm.bn_add_relu(bn, x, r), (x, r), atol=1e-6,
+                        rtol=1e-5)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+def test_resnet_block_matches_pytorch_with_fused_kernels(rng):
+    from chainrule import models
+    m = models.resnet20().double()
+    x = rng.standard_normal((2, 3, 8, 8))
+    xt = cr.tensor(x)
+    y = m(xt)
+    y.sum().backward()
+    from chainrule.bench import _torch_cnn
+    tm = _torch_cnn.resnet20(torch).double()
+    tm.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in m.state_dict().items()})
+    ty = tm(torch.from_numpy(x))
+    ty.sum().backward()
+    assert_close(y.array, ty.detach().numpy(), np.float64)
+    assert_close(m.conv1.weight.grad, tm.conv1.weight.grad.numpy(), np.float64, scale=10)
+    assert_close(m.layer3[2].bn2.weight.grad, tm.layer3[2].bn2.weight.grad.numpy(),
+                 np.float64, scale=10)

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from . import nn
-from .nn.norm import bn_relu
+from .nn.norm import bn_add_relu, bn_relu
 from .autograd.joins import cat
 from .autograd.function import const
 
@@ -85,8 +85,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         out = bn_relu(self.bn1, self.conv1(x))  # F.relu(self.bn1(...)), fused
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self._identity(x))
+        return bn_add_relu(self.bn2, self.conv2(out), self._identity(x))  # relu(bn2 + id)
 
 
 class ResNetCIFAR(nn.Module):

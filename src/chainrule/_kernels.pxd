@@ -265,10 +265,12 @@ cdef extern from "chainrule.h" nogil:
     int CR_NORM_PARALLEL_MIN
     void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
                                    const float *x, const float *weight, const float *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps, int relu)
+                                   int64_t N, int64_t C, int64_t L, double eps, int relu,
+                                   const float *residual)
     void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
                                    const double *x, const double *weight, const double *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps, int relu)
+                                   int64_t N, int64_t C, int64_t L, double eps, int relu,
+                                   const double *residual)
     void cr_batch_norm_apply_f32(float *y, const float *x, const float *mean,
                                  const float *invstd, const float *weight, const float *bias,
                                  int64_t N, int64_t C, int64_t L)

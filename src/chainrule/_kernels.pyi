@@ -55,7 +55,8 @@ def batch_norm_backward(dy: Optional[np.ndarray], x: Optional[np.ndarray],
 def batch_norm_forward(y: Optional[np.ndarray], mean: Optional[np.ndarray],
                        invstd: Optional[np.ndarray], var: Optional[np.ndarray],
                        x: Optional[np.ndarray], weight: Optional[np.ndarray],
-                       bias: Optional[np.ndarray], eps: float, relu: bool = ...) -> Any: ...
+                       bias: Optional[np.ndarray], eps: float, relu: bool = ...,
+                       residual: Optional[np.ndarray] = ...) -> Any: ...
 def col2im(im: Optional[np.ndarray], col: Optional[np.ndarray], wshape: tuple, stride: tuple,
            padding: tuple, dilation: tuple, p0: int = ..., p1: int = ...) -> Any: ...
 conv2d_backward: _Fused  # indexed: f['float'](...)

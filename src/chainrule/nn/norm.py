@@ -19,13 +19,14 @@ from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc
 from ..autograd import Tensor
+from ..autograd.engine import CLOSURE_REFS, sole
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
 
 if TYPE_CHECKING:
     from .._typing import DTypeLike, TensorLike
 
-__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "bn_relu"]
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "bn_relu", "bn_add_relu"]
 
 
 def _array_arg(fn, name, v, C, dt):
@@ -56,8 +57,9 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
 
 
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
-                relu=False):
-    """batch_norm; relu=True: relu(batch_norm(...)) as one node on the fused kernels."""
+                relu=False, residual=None):
+    """batch_norm; relu=True: relu(batch_norm(...)) as one node on the fused kernels;
+    residual (a Tensor of the input's shape and dtype): relu(batch_norm(...) + residual)."""
     fn = "batch_norm"
     x = as_tensor(input, fn, "input")
     xd = x.array
@@ -85,7 +87,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         if M <= 1:
             raise ValueError(f"{fn}: expected more than 1 value per channel when training, "
                              f"got input size {xd.shape}")
-        y, mean, invstd, var = ops.batch_norm_forward(xd, wd, bd, eps, relu=relu)
+        y, mean, invstd, var = ops.batch_norm_forward(
+            xd, wd, bd, eps, relu=relu, residual=None if residual is None else residual.array)
         if rm is not None:
             rm *= 1.0 - momentum
             rm += momentum * mean
@@ -97,14 +100,36 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
             raise ValueError(f"{fn}: running_mean and running_var are required when "
                              f"training=False")
         y = ops.batch_norm_inference(xd, rm, rv, wd, bd, eps)
+        if residual is not None:
+            np.add(y, residual.array, out=y)
         if relu:
             ops.relu_forward(y, out=y)
         mean = rm.copy()  # the backward needs the statistics of this call
         invstd = (1.0 / np.sqrt(rv.astype(np.float64) + eps)).astype(dt)
     xc = np.ascontiguousarray(xd)
+    if residual is not None:
+        return _residual_node(y, x, w, b, residual, lambda g, mask: ops.batch_norm_backward(
+            g, xc, wd, mean, invstd, training, mask))
     r = y if relu else None  # the relu's mask (y > 0) for the backward
     return _affine_node(y, x, w, b, lambda g, mask: ops.batch_norm_backward(
         g, xc, wd, mean, invstd, training, mask, relu_out=r))
+
+
+def _residual_node(y, x, w, b, res, grads):
+    """The node of y = relu(batch_norm(x) + res): the relu's mask applied to g (in place
+    when nothing else holds g) is res's gradient and batch norm's incoming one."""
+    parents = tuple(t for t in (x, w, b) if t is not None) + (res,)
+
+    def backward(g):
+        if sole(g, CLOSURE_REFS) and g.dtype == y.dtype:
+            g = ops.relu_backward(g, y, out=g)
+        else:
+            g = ops.relu_backward(np.ascontiguousarray(g, dtype=y.dtype), y)
+        mask = (x.requires_grad, w is not None and w.requires_grad,
+                b is not None and b.requires_grad)
+        dx, dw, db = grads(g, mask) if any(mask) else (None, None, None)
+        return (dx,) + tuple(d for t, d in ((w, dw), (b, db)) if t is not None) + (g,)
+    return make(y, parents, backward)
 
 
 def _affine_node(y, x, w, b, grads):
@@ -188,7 +213,7 @@ class _BatchNorm(_NormBase):
     def forward(self, input):
         return self._forward(input, False)
 
-    def _forward(self, input, relu):
+    def _forward(self, input, relu, residual=None):
         fn = type(self).__name__
         x = as_tensor(input, fn, "input")
         if x.array.ndim not in self._ndims:
@@ -209,7 +234,7 @@ class _BatchNorm(_NormBase):
         keep = not self.training or self.track_running_stats
         return _batch_norm(x, self.running_mean if keep else None,
                            self.running_var if keep else None, self.weight, self.bias,
-                           use_batch, factor, self.eps, relu)
+                           use_batch, factor, self.eps, relu, residual)
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (N, C) or (N, C, L) input."""
@@ -234,3 +259,19 @@ def bn_relu(bn: Module, x: TensorLike) -> Tensor:
             d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"))):
         return as_tensor(bn(x), "bn_relu", "x").relu()
     return bn._forward(x, True)
+
+
+def bn_add_relu(bn: Module, x: TensorLike, residual: TensorLike) -> Tensor:
+    """``F.relu(bn(x) + residual)`` (the end of a ResNet basic block) as one node: batch
+    norm, the add and the ReLU in one write pass, bitwise the three calls. Falls back to
+    them as :func:`bn_relu` does, and when ``residual`` is not a Tensor of ``bn(x)``'s
+    shape and dtype (broadcasting, promotion)."""
+    from . import modules
+    d = bn.__dict__
+    xt = as_tensor(x, "bn_add_relu", "x")
+    if type(bn).forward is not _BatchNorm.forward or (modules._any_hooks and (
+            d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"))) \
+            or not isinstance(residual, Tensor) or residual.array.shape != xt.array.shape \
+            or residual.array.dtype != xt.array.dtype or not residual.array.flags.c_contiguous:
+        return (as_tensor(bn(xt), "bn_add_relu", "x") + residual).relu()
+    return bn._forward(xt, True, residual)

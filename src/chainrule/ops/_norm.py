@@ -24,14 +24,16 @@ __all__ = ["batch_norm_forward", "batch_norm_inference", "batch_norm_backward",
 
 
 def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
-                       eps: float = 1e-5, *, relu: bool = False
+                       eps: float = 1e-5, *, relu: bool = False,
+                       residual: Optional[np.ndarray] = None
                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training mode (batch statistics): x (N, C, *) -> (y, mean, invstd, var).
 
     y has x's shape; mean, invstd and var (the biased batch variance, for the running
-    statistics) are (C,) in x's dtype. Needs at least one value per channel. relu=True:
-    y = relu_forward(y) in the same pass (bitwise the two calls; the backward then takes
-    this y as ``relu_out``).
+    statistics) are (C,) in x's dtype. Needs at least one value per channel. residual (x's
+    shape and dtype): y = y + residual; relu=True: y = relu_forward(y); both in the same
+    pass (bitwise the separate calls; with relu and no residual the backward takes this y
+    as ``relu_out``).
     """
     fn = "batch_norm_forward"
     x, (N, C, L) = bn_input(fn, x)
@@ -40,12 +42,14 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     eps = eps_arg(fn, eps)
     if C and N * L == 0:
         raise ValueError(f"{fn}: x {x.shape} has no values per channel")
+    if residual is not None:
+        residual = same_shape(fn, "residual", residual, x).reshape(N, C, L)
     y = np.empty(x.shape, x.dtype)
     mean = np.empty(C, x.dtype)
     invstd = np.empty(C, x.dtype)
     var = np.empty(C, np.float64)
     _kernels.batch_norm_forward(y.reshape(N, C, L), mean, invstd, var, x.reshape(N, C, L),
-                                weight, bias, eps, _flag(fn, "relu", relu))
+                                weight, bias, eps, _flag(fn, "relu", relu), residual)
     return y, mean, invstd, var.astype(x.dtype)
 
 

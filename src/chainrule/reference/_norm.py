@@ -30,10 +30,11 @@ def _bcast(v, C, ndim):
 
 
 def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
-                       eps: float = 1e-5, *, relu: bool = False
+                       eps: float = 1e-5, *, relu: bool = False,
+                       residual: Optional[np.ndarray] = None
                        ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training mode: x (N, C, *) -> (y, mean, invstd, var) (var biased); relu=True:
-    y = max(y, 0) (NaN stays NaN)."""
+    """Training mode: x (N, C, *) -> (y, mean, invstd, var) (var biased); residual:
+    y = y + residual (in x's dtype); relu=True: y = max(y, 0) (NaN stays NaN)."""
     fn = "batch_norm_forward"
     x, (N, C, L) = bn_input(fn, x)
     weight = per_channel(fn, "weight", weight, C, x.dtype)
@@ -41,6 +42,8 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     eps = eps_arg(fn, eps)
     if C and N * L == 0:
         raise ValueError(f"{fn}: x {x.shape} has no values per channel")
+    if residual is not None:
+        residual = same_shape(fn, "residual", residual, x)
     xc = _channels(x, N, C, L)
     mean = xc.mean(axis=1)
     var = ((xc - mean[:, None]) ** 2).mean(axis=1)
@@ -52,6 +55,8 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     if not isinstance(relu, (bool, np.bool_)):
         raise TypeError(f"{fn}: argument 'relu' must be a bool, got {relu!r}")
     y = y.astype(dt)
+    if residual is not None:
+        y = y + residual
     if relu:
         y = np.where(y <= 0, np.zeros((), dt), y)
     return y, mean.astype(dt), invstd.astype(dt), var.astype(dt)
