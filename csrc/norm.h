@@ -30,13 +30,17 @@ extern "C" {
 
 /* Training forward: batch statistics. Writes y (N, C, L), mean (C), invstd (C) and, if
  * var is not NULL, the biased batch variance (C) in double (for the running statistics).
- * Needs M = N*L >= 1. */
+ * residual (N, C, L) or NULL: y = y + residual (rounded to T, as a separate add would);
+ * relu != 0: then y = max(y, 0) in the same write pass (bitwise relu(batch_norm(x) [+ r]):
+ * the relu kernel's v <= 0 ? 0 : v on the value rounded to T). Needs M = N*L >= 1. */
 void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
                                const float *x, const float *weight, const float *bias,
-                               int64_t N, int64_t C, int64_t L, double eps);
+                               int64_t N, int64_t C, int64_t L, double eps, int relu,
+                               const float *residual);
 void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
                                const double *x, const double *weight, const double *bias,
-                               int64_t N, int64_t C, int64_t L, double eps);
+                               int64_t N, int64_t C, int64_t L, double eps, int relu,
+                               const double *residual);
 
 /* Given statistics (evaluation mode): y = (x - mean) * invstd * weight + bias, computed as
  * (x - mean) * s + bias like the training forward. */
@@ -51,15 +55,17 @@ void cr_batch_norm_apply_f64(double *y, const double *x, const double *mean,
  *   dbias = sum dy,  dweight = invstd * sum dy * (x - mean)
  *   training: dx = weight * invstd * (dy - dbias/M - (x - mean) * invstd * dweight/M)
  *   else (statistics were constants): dx = weight * invstd * dy
- * mean/invstd are the forward's (training) or the running ones (evaluation). */
+ * mean/invstd are the forward's (training) or the running ones (evaluation).
+ * relu_out (N, C, L) or NULL: the output of a forward with relu; dy is then first masked
+ * as the relu backward does (dy * (relu_out > 0 ? 1 : 0)), in the same passes. */
 void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
                                 const float *x, const float *mean, const float *invstd,
                                 const float *weight, int64_t N, int64_t C, int64_t L,
-                                int training);
+                                int training, const float *relu_out);
 void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias, const double *dy,
                                 const double *x, const double *mean, const double *invstd,
                                 const double *weight, int64_t N, int64_t C, int64_t L,
-                                int training);
+                                int training, const double *relu_out);
 
 /* Row normalization: group norm and layer norm. x is (N, G, Cg, L) row-major: row
  * r = n*G + g holds K = Cg*L contiguous values, normalised by its own statistics (one read,

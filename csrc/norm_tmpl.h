@@ -63,6 +63,31 @@ CR_CLONES static void CR_FN(lane_grad)(double *restrict acc, const T *restrict d
     for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
+/* lane_grad with g = dy * (r > 0 ? 1 : 0) (the relu backward's mask, r the relu output) */
+CR_CLONES static void CR_FN(lane_grad_relu)(double *restrict acc, const T *restrict dy,
+                                          const T *restrict r, const T *restrict x, double k,
+                                          int64_t L) {
+    double a[NL], q[NL];
+    for (int j = 0; j < NL; j++) a[j] = acc[j];
+    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
+    int64_t l = 0;
+    for (; l + NL <= L; l += NL) {
+        #pragma omp simd
+        for (int j = 0; j < NL; j++) {
+            const double g = (double)(dy[l + j] * (r[l + j] > (T)0 ? (T)1 : (T)0));
+            a[j] += g;
+            q[j] += g * ((double)x[l + j] - k);
+        }
+    }
+    for (int j = 0; l + j < L; j++) {
+        const double g = (double)(dy[l + j] * (r[l + j] > (T)0 ? (T)1 : (T)0));
+        a[j] += g;
+        q[j] += g * ((double)x[l + j] - k);
+    }
+    for (int j = 0; j < NL; j++) acc[j] = a[j];
+    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
+}
+
 /* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
  * evaluation mode. Centring first keeps y exact where x == mean (x * a + (b - m * a)
  * would cancel two large terms). */
@@ -71,10 +96,55 @@ CR_CLONES static void CR_FN(affine_row)(T *restrict out, const T *restrict p, T 
     for (int64_t l = 0; l < L; l++) out[l] = (p[l] - m) * a + b;
 }
 
+/* affine_row, then relu as the relu kernel does it: v <= 0 ? 0 : v (NaN passes) */
+CR_CLONES static void CR_FN(affine_relu_row)(T *restrict out, const T *restrict p, T m, T a,
+                                           T b, int64_t L) {
+    for (int64_t l = 0; l < L; l++) {
+        const T v = (p[l] - m) * a + b;
+        out[l] = v <= (T)0 ? (T)0 : v;
+    }
+}
+
 /* dx[l] = dy[l] * a + (x[l] - m) * b + c */
 CR_CLONES static void CR_FN(dx_row)(T *restrict dx, const T *restrict dy, const T *restrict x,
                                   T m, T a, T b, T c, int64_t L) {
     for (int64_t l = 0; l < L; l++) dx[l] = dy[l] * a + (x[l] - m) * b + c;
+}
+
+/* out[l] = (p[l] - m) * a + b + r[l], rounded to T after each step as separate kernels
+ * would, then relu when asked (the residual block's bn2 + add + relu) */
+CR_CLONES static void CR_FN(affine_add_row)(T *restrict out, const T *restrict p,
+                                          const T *restrict r, T m, T a, T b, int relu,
+                                          int64_t L) {
+    if (relu)
+        for (int64_t l = 0; l < L; l++) {
+            const T v = (p[l] - m) * a + b;
+            const T s = v + r[l];
+            out[l] = s <= (T)0 ? (T)0 : s;
+        }
+    else
+        for (int64_t l = 0; l < L; l++) {
+            const T v = (p[l] - m) * a + b;
+            out[l] = v + r[l];
+        }
+}
+
+/* dx_row with dy masked by the relu output r; affine_row likewise (evaluation) */
+CR_CLONES static void CR_FN(dx_relu_row)(T *restrict dx, const T *restrict dy,
+                                       const T *restrict r, const T *restrict x, T m, T a, T b,
+                                       T c, int64_t L) {
+    for (int64_t l = 0; l < L; l++) {
+        const T g = dy[l] * (r[l] > (T)0 ? (T)1 : (T)0);
+        dx[l] = g * a + (x[l] - m) * b + c;
+    }
+}
+
+CR_CLONES static void CR_FN(affine_masked_row)(T *restrict out, const T *restrict p,
+                                             const T *restrict r, T m, T a, T b, int64_t L) {
+    for (int64_t l = 0; l < L; l++) {
+        const T g = p[l] * (r[l] > (T)0 ? (T)1 : (T)0);
+        out[l] = (g - m) * a + b;
+    }
 }
 
 /* s = weight * invstd (in double, then rounded to T) and t = bias */
@@ -84,6 +154,8 @@ static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const
     *t = bias ? bias[c] : (T)0;
 }
 
+#include "norm_small_tmpl.h"  /* the blocks for rows of L <= NL values */
+
 /* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
  * channel (the lanes, then the mean and invstd). Rows in memory order within the block:
  * one read for the statistics, one fused write pass for y (the block is still in L2).
@@ -92,7 +164,13 @@ static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const
  * for a k drawn from the data -- at most M - 1 -- and the sums are in double). */
 static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const T *x,
                                   const T *weight, const T *bias, int64_t N, int64_t C,
-                                  int64_t L, double eps, int64_t b0, int64_t b1, double *w) {
+                                  int64_t L, double eps, int relu, const T *res, int64_t b0,
+                                  int64_t b1, double *w) {
+    if (L <= NL) {
+        CR_FN(bn_forward_small)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, res,
+                              b0, b1, w);
+        return;
+    }
     const double M = (double)(N * L);
     const int64_t B = b1 - b0;
     double *lanes = w, *st = w + 2 * NL * B;  /* st[2i] = mean, st[2i + 1] = invstd */
@@ -116,7 +194,14 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
         for (int64_t c = b0; c < b1; c++) {
             T sc, t;
             CR_FN(scale_shift)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
-            CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc, t, L);
+            if (res)
+                CR_FN(affine_add_row)(y + (n * C + c) * L, x + (n * C + c) * L,
+                                    res + (n * C + c) * L, mean[c], sc, t, relu, L);
+            else if (relu)
+                CR_FN(affine_relu_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc,
+                                     t, L);
+            else
+                CR_FN(affine_row)(y + (n * C + c) * L, x + (n * C + c) * L, mean[c], sc, t, L);
         }
 }
 
@@ -125,7 +210,12 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
 static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                    const T *mean, const T *invstd, const T *weight,
                                    int64_t N, int64_t C, int64_t L, int training,
-                                   int64_t b0, int64_t b1, double *w) {
+                                   const T *r, int64_t b0, int64_t b1, double *w) {
+    if (L <= NL) {
+        CR_FN(bn_backward_small)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L,
+                               training, r, b0, b1, w);
+        return;
+    }
     const double M = (double)(N * L);
     const int64_t B = b1 - b0;
     if (training || dweight || dbias) {
@@ -133,7 +223,11 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = b0; c < b1; c++) {
                 const int64_t o = (n * C + c) * L;
-                CR_FN(lane_grad)(w + 2 * NL * (c - b0), dy + o, x + o, (double)mean[c], L);
+                if (r)
+                    CR_FN(lane_grad_relu)(w + 2 * NL * (c - b0), dy + o, r + o, x + o,
+                                        (double)mean[c], L);
+                else
+                    CR_FN(lane_grad)(w + 2 * NL * (c - b0), dy + o, x + o, (double)mean[c], L);
             }
         for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
             const double gb = lanes_total(w + 2 * NL * (c - b0));
@@ -152,17 +246,23 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
             const double k = (weight ? (double)weight[c] : 1.0) * is;
             if (training) {
                 const double gb = w[2 * (c - b0)], gw = w[2 * (c - b0) + 1];
-                CR_FN(dx_row)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
-                            (T)(-k * gb / M), L);
+                if (r)
+                    CR_FN(dx_relu_row)(dx + o, dy + o, r + o, x + o, mean[c], (T)k,
+                                     (T)(-k * is * gw / M), (T)(-k * gb / M), L);
+                else
+                    CR_FN(dx_row)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
+                                (T)(-k * gb / M), L);
+            } else if (r) {
+                CR_FN(affine_masked_row)(dx + o, dy + o, r + o, (T)0, (T)k, (T)0, L);
             } else {
                 CR_FN(affine_row)(dx + o, dy + o, (T)0, (T)k, (T)0, L);
             }
         }
 }
 
-/* Runs BLOCK(b0, b1, w) over [c0, c1) in blocks of channels with a scratch w of 2 NL + 2
- * doubles per channel: short rows take the whole range at once (memory read in order);
- * long rows take as many channels as keep `arrays` arrays of the block in L2. If the
+/* Runs BLOCK(b0, b1, w) over [c0, c1) in blocks of channels with a scratch w of
+ * NORM_SCRATCH doubles per channel: short rows take the whole range at once (memory read
+ * in order); long rows take as many channels as keep `arrays` arrays of the block in L2. If the
  * scratch cannot be allocated, one channel at a time on the stack (same sums). */
 #define NORM_BLOCKS(arrays, BLOCK)                                                        \
     do {                                                                                  \
@@ -172,8 +272,8 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
             cb_ = per_ > 0 ? NORM_BLOCK_BYTES / per_ : cb_;                               \
             cb_ = cb_ < 1 ? 1 : cb_ > c1 - c0 ? c1 - c0 : cb_;                            \
         }                                                                                 \
-        double one_[2 * NL + 2];                                                          \
-        double *w = (double *)malloc(sizeof(double) * (size_t)(2 * NL + 2) * (size_t)cb_); \
+        double one_[NORM_SCRATCH];                                                        \
+        double *w = (double *)malloc(sizeof(double) * (size_t)NORM_SCRATCH * (size_t)cb_); \
         if (w == NULL) cb_ = 1;                                                           \
         for (int64_t b0 = c0; b0 < c1; b0 += cb_) {                                       \
             const int64_t b1 = b0 + cb_ < c1 ? b0 + cb_ : c1;                             \
@@ -184,9 +284,10 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
 
 void CR_FN(cr_batch_norm_forward)(T *y, T *mean, T *invstd, double *var, const T *x,
                                 const T *weight, const T *bias, int64_t N, int64_t C,
-                                int64_t L, double eps) {
+                                int64_t L, double eps, int relu, const T *residual) {
 #define FWD_BLOCK(b0, b1, w) \
-    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, b0, b1, w)
+    CR_FN(bn_forward_block)(y, mean, invstd, var, x, weight, bias, N, C, L, eps, relu, \
+                          residual, b0, b1, w)
     NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(1, FWD_BLOCK));
 #undef FWD_BLOCK
 }
@@ -206,11 +307,14 @@ void CR_FN(cr_batch_norm_apply)(T *y, const T *x, const T *mean, const T *invstd
 
 void CR_FN(cr_batch_norm_backward)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                  const T *mean, const T *invstd, const T *weight, int64_t N,
-                                 int64_t C, int64_t L, int training) {
+                                 int64_t C, int64_t L, int training, const T *relu_out) {
 #define BWD_BLOCK(b0, b1, w) \
     CR_FN(bn_backward_block)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L, \
-                           training, b0, b1, w)
-    NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(2, BWD_BLOCK));
+                           training, relu_out, b0, b1, w)
+    if (relu_out)
+        NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(3, BWD_BLOCK));
+    else
+        NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(2, BWD_BLOCK));
 #undef BWD_BLOCK
 }
 

@@ -711,15 +711,19 @@ def test_fuzz_batch_norm(data):
     x, shape, C, base, arr, vec, eps = _bn_case(d)
     which = d(st.integers(0, 2))
     if which == 0:
-        _check("batch_norm_forward", (x, vec(), vec(), eps), None, base)
+        relu = d(st.sampled_from([False, True, 1, None]))  # the fused ReLU flag
+        res = arr(_maybe_perturb_shape(d, shape)) if d(st.booleans()) else None
+        _check("batch_norm_forward", (x, vec(), vec(), eps), dict(relu=relu, residual=res),
+               base)
     elif which == 1:
         rv = np.abs(arr((C,))) if d(st.booleans()) else arr((C,))
         _check("batch_norm_inference", (x, arr((C,)), rv, vec(), vec(), eps), None, base)
     else:
         mask = d(st.sampled_from([(True, True, True), (False, True, False), (True,), None]))
         invstd = np.abs(arr((C,)))
+        relu_out = arr(_maybe_perturb_shape(d, shape)) if d(st.booleans()) else None
         _check("batch_norm_backward", (arr(shape), x, vec(), arr((C,)), invstd,
-                                       d(st.booleans()), mask), None, base)
+                                       d(st.booleans()), mask), dict(relu_out=relu_out), base)
 
 
 @FUZZ

@@ -12,9 +12,11 @@ from helpers import HAVE_TORCH, assert_close, torch
 DTYPES = [np.float32, np.float64]
 # (N, C, *): NC, NCL, NCHW; N = 1, C = 1, prime sizes, rows below and above the
 # cache-blocking threshold (L = 32), large enough to run on threads, and one whose
-# channels span several 1 MiB blocks per thread
+# channels span several 1 MiB blocks per thread; short rows (L <= 16, norm_small_tmpl.h)
+# over several 512-value runs, on threads
 SHAPES = [(7, 5), (1, 3), (13, 1), (4, 3, 17), (1, 2, 40), (3, 5, 3, 3), (2, 3, 8, 8),
-          (1, 1, 5, 7), (5, 7, 11, 13), (16, 8, 32, 32), (64, 128, 9), (40, 11, 32, 32)]
+          (1, 1, 5, 7), (5, 7, 11, 13), (16, 8, 32, 32), (64, 128, 9), (40, 11, 32, 32),
+          (33, 700, 2, 2), (2, 37, 4, 4), (1, 1, 1, 1), (3, 4, 16)]
 
 
 def _params(rng, C, dtype, affine):
@@ -110,7 +112,7 @@ def test_statistics_are_stable_when_the_first_value_is_an_outlier(dtype, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(32, 16, 16, 16), (4096, 40), (200, 24, 20),
-                                   (40, 11, 32, 32)])
+                                   (40, 11, 32, 32), (32, 1024, 2, 2), (16, 333, 4, 4)])
 def test_one_and_two_threads_agree_bitwise(shape, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
@@ -123,6 +125,29 @@ def test_one_and_two_threads_agree_bitwise(shape, dtype, rng):
         outs.append((y, mean, invstd, var) + grads)
     for other in outs[1:]:
         for a, e in zip(outs[0], other):
+            assert np.array_equal(a, e)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(9, 301, 2, 2), (5, 130, 4, 4), (3, 700, 1, 1), (4, 9, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_short_rows_match_channel_by_channel(shape, dtype, training, rng):
+    """The short-row path (L <= 16) sums a channel block in flat runs of 512 values: each
+    channel's results are bitwise those of the same channel normalised alone."""
+    x = (rng.standard_normal(shape) * 2 + 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = _params(rng, shape[1], dtype, True)
+    y, mean, invstd, var = ops.batch_norm_forward(x, w, b)
+    dx, dw, db = ops.batch_norm_backward(dy, x, w, mean, invstd, training)
+    for c in (0, 1, shape[1] // 2, shape[1] - 1):
+        sl = slice(c, c + 1)
+        one = ops.batch_norm_forward(np.ascontiguousarray(x[:, sl]), w[sl], b[sl])
+        for a, e in zip((y[:, sl], mean[sl], invstd[sl], var[sl]), one):
+            assert np.array_equal(a, e)
+        got = ops.batch_norm_backward(np.ascontiguousarray(dy[:, sl]),
+                                      np.ascontiguousarray(x[:, sl]), w[sl], mean[sl],
+                                      invstd[sl], training)
+        for a, e in zip((dx[:, sl], dw[sl], db[sl]), got):
             assert np.array_equal(a, e)
 
 

@@ -72,6 +72,40 @@ def test_instance_norm_finite_differences(shape, use_input_stats, rng):
     assert cr.gradcheck(f, ts, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", IN_CASES + [(1, 3, 2, 1)])
+@pytest.mark.parametrize("affine", ["both", "none", "weight"])
+def test_instance_norm_without_running_stats_finite_differences(shape, affine, rng):
+    """No running statistics: the row kernels (group norm with C groups)."""
+    C = shape[1]
+    w, b = _affine(rng, C, np.float64, affine)
+    x = cr.tensor(rng.standard_normal(shape) * 2 + 1, requires_grad=True)
+    ts = (x,) + tuple(cr.tensor(a, requires_grad=True) for a in (w, b) if a is not None)
+
+    def f(x, *wb):
+        return F.instance_norm(x, None, None, *(wb + (None,) * (2 - len(wb))), eps=1e-3)
+    assert cr.gradcheck(f, ts, atol=1e-6, rtol=1e-5)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", IN_CASES + [(1, 7, 3, 5), (8, 16, 32, 32)])
+def test_instance_norm_without_running_stats_matches_torch(shape, dtype, rng):
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = _affine(rng, C, dtype, "both")
+    y, (cx, cw, cb) = _call(lambda x, w, b: F.instance_norm(x, None, None, w, b, eps=1e-4),
+                            x, w, b)
+    y.backward(dy)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.instance_norm(tx, None, None, tw, tb, eps=1e-4)
+    ty.backward(torch.tensor(dy))
+    assert_close(y.array, ty.detach().numpy(), dtype, name="y")
+    for name, a, t in (("dx", cx, tx), ("dweight", cw, tw), ("dbias", cb, tb)):
+        assert_close(a.grad, t.grad.numpy(), dtype, name=name,
+                     scale=max(1.0, float(np.abs(t.grad.numpy()).max())))
+
+
 def test_gradients_only_where_needed(rng):
     x = rng.standard_normal((4, 6, 5))
     w = cr.tensor(np.ones(6), requires_grad=True)

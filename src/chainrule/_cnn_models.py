@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from . import nn
+from .nn.norm import bn_add_relu, bn_relu
 from .autograd.joins import cat
 from .autograd.function import const
 
@@ -83,9 +84,8 @@ class BasicBlock(nn.Module):
                    dim=1)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self._identity(x))
+        out = bn_relu(self.bn1, self.conv1(x))  # F.relu(self.bn1(...)), fused
+        return bn_add_relu(self.bn2, self.conv2(out), self._identity(x))  # relu(bn2 + id)
 
 
 class ResNetCIFAR(nn.Module):
@@ -118,7 +118,7 @@ class ResNetCIFAR(nn.Module):
         _he_init(self)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = bn_relu(self.bn1, self.conv1(x))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = F.adaptive_avg_pool2d(out, 1)
         return self.fc(out.reshape(out.shape[0], -1))
@@ -193,7 +193,7 @@ class DepthwiseSeparable(nn.Module):
         self.conv2, self.bn2 = _conv_bn(in_planes, out_planes, 1)
 
     def forward(self, x):
-        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        return bn_relu(self.bn2, self.conv2(bn_relu(self.bn1, self.conv1(x))))
 
 
 class MobileNetV1(nn.Module):
@@ -223,7 +223,7 @@ class MobileNetV1(nn.Module):
         _he_init(self)
 
     def forward(self, x):
-        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        out = self.layers(bn_relu(self.bn1, self.conv1(x)))
         out = F.adaptive_avg_pool2d(out, 1)
         return self.fc(out.reshape(out.shape[0], -1))
 

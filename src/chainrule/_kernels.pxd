@@ -265,10 +265,12 @@ cdef extern from "chainrule.h" nogil:
     int CR_NORM_PARALLEL_MIN
     void cr_batch_norm_forward_f32(float *y, float *mean, float *invstd, double *var,
                                    const float *x, const float *weight, const float *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps)
+                                   int64_t N, int64_t C, int64_t L, double eps, int relu,
+                                   const float *residual)
     void cr_batch_norm_forward_f64(double *y, double *mean, double *invstd, double *var,
                                    const double *x, const double *weight, const double *bias,
-                                   int64_t N, int64_t C, int64_t L, double eps)
+                                   int64_t N, int64_t C, int64_t L, double eps, int relu,
+                                   const double *residual)
     void cr_batch_norm_apply_f32(float *y, const float *x, const float *mean,
                                  const float *invstd, const float *weight, const float *bias,
                                  int64_t N, int64_t C, int64_t L)
@@ -278,11 +280,12 @@ cdef extern from "chainrule.h" nogil:
     void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
                                     const float *x, const float *mean, const float *invstd,
                                     const float *weight, int64_t N, int64_t C, int64_t L,
-                                    int training)
+                                    int training, const float *relu_out)
     void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias,
                                     const double *dy, const double *x, const double *mean,
                                     const double *invstd, const double *weight, int64_t N,
-                                    int64_t C, int64_t L, int training)
+                                    int64_t C, int64_t L, int training,
+                                    const double *relu_out)
     void cr_row_norm_forward_f32(float *y, float *mean, float *rstd, double *var,
                                  const float *x, const float *weight, const float *bias,
                                  int64_t N, int64_t G, int64_t Cg, int64_t L, double eps)

@@ -19,15 +19,23 @@ cdef int _per_channel(str fn, str name, Py_ssize_t n, Py_ssize_t C) except -1:
 
 def batch_norm_forward(floating[:, :, ::1] y, floating[::1] mean, floating[::1] invstd,
                        double[::1] var, const floating[:, :, ::1] x,
-                       const floating[::1] weight, const floating[::1] bias, double eps):
+                       const floating[::1] weight, const floating[::1] bias, double eps,
+                       bint relu=False, const floating[:, :, ::1] residual=None):
     """Training forward over x (N, C, L): writes y (N, C, L), mean, invstd (C) and the
-    biased batch variance var (C, float64). weight/bias: (C,) or None."""
+    biased batch variance var (C, float64). weight/bias: (C,) or None. residual (N, C, L)
+    or None: y += residual; relu: y = max(y, 0); both in the same pass."""
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
     cdef const floating *pw = NULL
     cdef const floating *pb = NULL
+    cdef const floating *pr = NULL
     fn = "batch_norm_forward"
     if (y.shape[0], y.shape[1], y.shape[2]) != (N, C, L):
         raise ValueError(f"{fn}: 'y' must have the shape of x {(N, C, L)}")
+    if residual is not None:
+        if (residual.shape[0], residual.shape[1], residual.shape[2]) != (N, C, L):
+            raise ValueError(f"{fn}: 'residual' must have the shape of x {(N, C, L)}")
+        if N * C * L:
+            pr = &residual[0, 0, 0]
     _per_channel(fn, "mean", mean.shape[0], C)
     _per_channel(fn, "invstd", invstd.shape[0], C)
     _per_channel(fn, "var", var.shape[0], C)
@@ -46,10 +54,10 @@ def batch_norm_forward(floating[:, :, ::1] y, floating[::1] mean, floating[::1] 
     with nogil:
         if floating is float:
             cr_batch_norm_forward_f32(&y[0, 0, 0], &mean[0], &invstd[0], &var[0], &x[0, 0, 0],
-                                      pw, pb, N, C, L, eps)
+                                      pw, pb, N, C, L, eps, relu, pr)
         else:
             cr_batch_norm_forward_f64(&y[0, 0, 0], &mean[0], &invstd[0], &var[0], &x[0, 0, 0],
-                                      pw, pb, N, C, L, eps)
+                                      pw, pb, N, C, L, eps, relu, pr)
 
 
 def batch_norm_apply(floating[:, :, ::1] y, const floating[:, :, ::1] x,
@@ -86,18 +94,26 @@ def batch_norm_apply(floating[:, :, ::1] y, const floating[:, :, ::1] x,
 def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
                         const floating[::1] mean, const floating[::1] invstd,
                         const floating[::1] weight, floating[:, :, ::1] dx,
-                        floating[::1] dweight, floating[::1] dbias, bint training):
+                        floating[::1] dweight, floating[::1] dbias, bint training,
+                        const floating[:, :, ::1] relu_out=None):
     """WRITES dx (N, C, L), dweight, dbias (C) (each may be None: not wanted) from dy and
-    x (N, C, L), mean and invstd (C), weight (C) or None. Inputs first here (unlike the C
-    order) so the dtype is always taken from an array."""
+    x (N, C, L), mean and invstd (C), weight (C) or None; relu_out (N, C, L) or None: the
+    output of a forward with relu (dy is masked where it is not > 0). Inputs first here
+    (unlike the C order) so the dtype is always taken from an array."""
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
     cdef const floating *pw = NULL
     cdef floating *pdx = NULL
     cdef floating *pdw = NULL
     cdef floating *pdb = NULL
+    cdef const floating *pr = NULL
     fn = "batch_norm_backward"
     if (dy.shape[0], dy.shape[1], dy.shape[2]) != (N, C, L):
         raise ValueError(f"{fn}: 'dy' must have the shape of x {(N, C, L)}")
+    if relu_out is not None:
+        if (relu_out.shape[0], relu_out.shape[1], relu_out.shape[2]) != (N, C, L):
+            raise ValueError(f"{fn}: 'relu_out' must have the shape of x {(N, C, L)}")
+        if N * C * L:
+            pr = &relu_out[0, 0, 0]
     _per_channel(fn, "mean", mean.shape[0], C)
     _per_channel(fn, "invstd", invstd.shape[0], C)
     if weight is not None:
@@ -129,10 +145,10 @@ def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] 
     with nogil:
         if floating is float:
             cr_batch_norm_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0], &x[0, 0, 0], &mean[0],
-                                       &invstd[0], pw, N, C, L, training)
+                                       &invstd[0], pw, N, C, L, training, pr)
         else:
             cr_batch_norm_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0], &x[0, 0, 0], &mean[0],
-                                       &invstd[0], pw, N, C, L, training)
+                                       &invstd[0], pw, N, C, L, training, pr)
 
 
 

@@ -13,6 +13,9 @@ BN_SHAPE, QUICK_BN_SHAPE = (32, 64, 32, 32), (8, 64, 32, 32)
 DROP_N, QUICK_DROP_N = 1 << 20, 1 << 18
 GN_SHAPE, QUICK_GN_SHAPE = (32, 64, 32, 32), (8, 64, 32, 32)  # 32 groups
 LN_SHAPE, QUICK_LN_SHAPE = (64, 128, 768), (16, 128, 768)    # a transformer's (B, T, D)
+# MobileNet's last maps (2x2: the short-row kernels), instance norm without running stats
+SMALL_BN_SHAPE, QUICK_SMALL_BN_SHAPE = (32, 1024, 2, 2), (8, 1024, 2, 2)
+IN_SHAPE, QUICK_IN_SHAPE = (32, 64, 32, 32), (8, 64, 32, 32)
 
 
 def _rows(kind, shape, torch):
@@ -56,8 +59,11 @@ def _torch_module_fn(torch, m, x, dy):
     return f_torch
 
 
-def _bn(shape, torch):
+def _bn(shape, torch, relu=False):
+    """F.batch_norm (relu: nn.norm.bn_relu, the models' fused BatchNorm2d + ReLU) vs
+    PyTorch's module (and a ReLU)."""
     import chainrule as cr
+    from chainrule import nn
     from chainrule import reference as ref
     from chainrule.nn import functional as F
     rng = np.random.default_rng(0)
@@ -69,14 +75,46 @@ def _bn(shape, torch):
     b = cr.tensor(np.zeros(C, np.float32), requires_grad=True)
     rm, rv = np.zeros(C, np.float32), np.ones(C, np.float32)
 
+    bn = nn.BatchNorm2d(C)
+
     def f_cr():
         xt.grad = w.grad = b.grad = None
-        F.batch_norm(xt, rm, rv, w, b, training=True).backward(dy)
+        if relu:
+            bn.zero_grad()
+            nn.norm.bn_relu(bn, xt).backward(dy)
+        else:
+            F.batch_norm(xt, rm, rv, w, b, training=True).backward(dy)
 
     def f_ref():
-        y, mean, invstd, var = ref.batch_norm_forward(x, w.array, b.array)
-        ref.batch_norm_backward(dy, x, w.array, mean, invstd)
-    f_torch = None if torch is None else _torch_module_fn(torch, torch.nn.BatchNorm2d(C), x, dy)
+        y, mean, invstd, var = ref.batch_norm_forward(x, w.array, b.array, relu=relu)
+        ref.batch_norm_backward(dy, x, w.array, mean, invstd, relu_out=y if relu else None)
+    f_torch = None if torch is None else _torch_module_fn(
+        torch, torch.nn.Sequential(torch.nn.BatchNorm2d(C), torch.nn.ReLU()) if relu
+        else torch.nn.BatchNorm2d(C), x, dy)
+    return f_cr, f_torch, f_ref
+
+
+def _instance(shape, torch):
+    """nn.InstanceNorm2d(C, affine=True) (no running statistics: the row kernels)."""
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule import reference as ref
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    m = nn.InstanceNorm2d(shape[1], affine=True)
+    xt = cr.tensor(x, requires_grad=True)
+
+    def f_cr():
+        xt.grad = None
+        m.zero_grad()
+        m(xt).backward(dy)
+
+    def f_ref():
+        y, mean, rstd = ref.group_norm_forward(x, shape[1], m.weight.array, m.bias.array)
+        ref.group_norm_backward(dy, x, shape[1], m.weight.array, mean, rstd)
+    f_torch = None if torch is None else _torch_module_fn(
+        torch, torch.nn.InstanceNorm2d(shape[1], affine=True), x, dy)
     return f_cr, f_torch, f_ref
 
 
@@ -113,8 +151,13 @@ def run(threads: int = 2, quick: bool = False) -> str:
     min_time = 0.1 if quick else 0.3
     rounds = 1 if quick else 3
     repeat = 5 if quick else 15
-    cases = [(f"batch norm 2-D {QUICK_BN_SHAPE if quick else BN_SHAPE}",
-              _bn(QUICK_BN_SHAPE if quick else BN_SHAPE, torch)),
+    bn_shape = QUICK_BN_SHAPE if quick else BN_SHAPE
+    small = QUICK_SMALL_BN_SHAPE if quick else SMALL_BN_SHAPE
+    cases = [(f"batch norm 2-D {bn_shape}", _bn(bn_shape, torch)),
+             (f"batch norm 2-D + ReLU (fused) {bn_shape}", _bn(bn_shape, torch, relu=True)),
+             (f"batch norm 2-D {small}", _bn(small, torch)),
+             (f"instance norm 2-D affine {QUICK_IN_SHAPE if quick else IN_SHAPE}",
+              _instance(QUICK_IN_SHAPE if quick else IN_SHAPE, torch)),
              (f"group norm 32 groups {QUICK_GN_SHAPE if quick else GN_SHAPE}",
               _rows("group", QUICK_GN_SHAPE if quick else GN_SHAPE, torch)),
              (f"layer norm {QUICK_LN_SHAPE if quick else LN_SHAPE}",

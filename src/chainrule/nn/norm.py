@@ -19,13 +19,14 @@ from ..autograd.dtypes import get_default_dtype
 from .. import ops
 from .._checks import alloc
 from ..autograd import Tensor
+from ..autograd.engine import CLOSURE_REFS, sole
 from ..autograd.function import as_tensor, make
 from .modules import Module, Parameter, _as_dtype, _int_arg
 
 if TYPE_CHECKING:
     from .._typing import DTypeLike, TensorLike
 
-__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d"]
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "bn_relu", "bn_add_relu"]
 
 
 def _array_arg(fn, name, v, C, dt):
@@ -52,6 +53,13 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
     training=True: batch statistics; running_mean/running_var (ndarrays of shape (C,), or
     None) are updated in place. training=False: the running statistics are required.
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                relu=False, residual=None):
+    """batch_norm; relu=True: relu(batch_norm(...)) as one node on the fused kernels;
+    residual (a Tensor of the input's shape and dtype): relu(batch_norm(...) + residual)."""
     fn = "batch_norm"
     x = as_tensor(input, fn, "input")
     xd = x.array
@@ -79,7 +87,8 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
         if M <= 1:
             raise ValueError(f"{fn}: expected more than 1 value per channel when training, "
                              f"got input size {xd.shape}")
-        y, mean, invstd, var = ops.batch_norm_forward(xd, wd, bd, eps)
+        y, mean, invstd, var = ops.batch_norm_forward(
+            xd, wd, bd, eps, relu=relu, residual=None if residual is None else residual.array)
         if rm is not None:
             rm *= 1.0 - momentum
             rm += momentum * mean
@@ -91,11 +100,36 @@ def batch_norm(input: TensorLike, running_mean: TensorLike, running_var: TensorL
             raise ValueError(f"{fn}: running_mean and running_var are required when "
                              f"training=False")
         y = ops.batch_norm_inference(xd, rm, rv, wd, bd, eps)
+        if residual is not None:
+            np.add(y, residual.array, out=y)
+        if relu:
+            ops.relu_forward(y, out=y)
         mean = rm.copy()  # the backward needs the statistics of this call
         invstd = (1.0 / np.sqrt(rv.astype(np.float64) + eps)).astype(dt)
     xc = np.ascontiguousarray(xd)
+    if residual is not None:
+        return _residual_node(y, x, w, b, residual, lambda g, mask: ops.batch_norm_backward(
+            g, xc, wd, mean, invstd, training, mask))
+    r = y if relu else None  # the relu's mask (y > 0) for the backward
     return _affine_node(y, x, w, b, lambda g, mask: ops.batch_norm_backward(
-        g, xc, wd, mean, invstd, training, mask))
+        g, xc, wd, mean, invstd, training, mask, relu_out=r))
+
+
+def _residual_node(y, x, w, b, res, grads):
+    """The node of y = relu(batch_norm(x) + res): the relu's mask applied to g (in place
+    when nothing else holds g) is res's gradient and batch norm's incoming one."""
+    parents = tuple(t for t in (x, w, b) if t is not None) + (res,)
+
+    def backward(g):
+        if sole(g, CLOSURE_REFS) and g.dtype == y.dtype:
+            g = ops.relu_backward(g, y, out=g)
+        else:
+            g = ops.relu_backward(np.ascontiguousarray(g, dtype=y.dtype), y)
+        mask = (x.requires_grad, w is not None and w.requires_grad,
+                b is not None and b.requires_grad)
+        dx, dw, db = grads(g, mask) if any(mask) else (None, None, None)
+        return (dx,) + tuple(d for t, d in ((w, dw), (b, db)) if t is not None) + (g,)
+    return make(y, parents, backward)
 
 
 def _affine_node(y, x, w, b, grads):
@@ -177,6 +211,9 @@ class _BatchNorm(_NormBase):
     _ndims: tuple[int, ...] = ()
 
     def forward(self, input):
+        return self._forward(input, False)
+
+    def _forward(self, input, relu, residual=None):
         fn = type(self).__name__
         x = as_tensor(input, fn, "input")
         if x.array.ndim not in self._ndims:
@@ -185,14 +222,19 @@ class _BatchNorm(_NormBase):
                              f"{x.array.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
+            # += 1 on the buffer's array: no in-place op on a Tensor, whose version stamp
+            # would make the next backward check every older node (engine.mark_modified);
+            # the int64 counter is never a saved operand of a graph
+            nbt = self.num_batches_tracked
+            nbt = nbt.array if isinstance(nbt, Tensor) else nbt
+            nbt += 1  # the ndarray, in place
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if keep else None,
-                          self.running_var if keep else None, self.weight, self.bias,
-                          use_batch, factor, self.eps)
+        return _batch_norm(x, self.running_mean if keep else None,
+                           self.running_var if keep else None, self.weight, self.bias,
+                           use_batch, factor, self.eps, relu, residual)
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (N, C) or (N, C, L) input."""
@@ -202,3 +244,34 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) input."""
     _ndims = (4,)
+
+
+def bn_relu(bn: Module, x: TensorLike) -> Tensor:
+    """``F.relu(bn(x))`` for a BatchNorm1d/2d module ``bn``, as one autograd node on the
+    fused kernels (``ops.batch_norm_forward(relu=True)``, ``batch_norm_backward(relu_out=)``):
+    one pass less over the activations each way, results bitwise those of the two calls
+    (running statistics and num_batches_tracked included). Used by chainrule.models. When
+    ``bn`` has hooks, or is a subclass with its own forward, it is called as usual (hooks
+    run) and F.relu applied."""
+    from . import modules
+    d = bn.__dict__
+    if type(bn).forward is not _BatchNorm.forward or (modules._any_hooks and (
+            d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"))):
+        return as_tensor(bn(x), "bn_relu", "x").relu()
+    return bn._forward(x, True)
+
+
+def bn_add_relu(bn: Module, x: TensorLike, residual: TensorLike) -> Tensor:
+    """``F.relu(bn(x) + residual)`` (the end of a ResNet basic block) as one node: batch
+    norm, the add and the ReLU in one write pass, bitwise the three calls. Falls back to
+    them as :func:`bn_relu` does, and when ``residual`` is not a Tensor of ``bn(x)``'s
+    shape and dtype (broadcasting, promotion)."""
+    from . import modules
+    d = bn.__dict__
+    xt = as_tensor(x, "bn_add_relu", "x")
+    if type(bn).forward is not _BatchNorm.forward or (modules._any_hooks and (
+            d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks"))) \
+            or not isinstance(residual, Tensor) or residual.array.shape != xt.array.shape \
+            or residual.array.dtype != xt.array.dtype or not residual.array.flags.c_contiguous:
+        return (as_tensor(bn(xt), "bn_add_relu", "x") + residual).relu()
+    return bn._forward(xt, True, residual)

@@ -3,9 +3,11 @@
 (PyTorch's names, arguments, defaults, state-dict keys and semantics).
 
 Group and layer norm are one node each on the fused row kernels ``ops.group_norm_*`` /
-``ops.layer_norm_*`` (csrc/norm.h, cr_row_norm_*). Instance norm normalises rows of a
-reshaped view with the batch-norm C kernels of ``chainrule.ops`` (statistics in float64,
-fixed order, the same for any thread count):
+``ops.layer_norm_*`` (csrc/norm.h, cr_row_norm_*); so is instance norm without running
+statistics (the default; group norm with C groups: one read and one write each way).
+Instance norm updating running statistics (which need each row's variance) normalises
+rows of a reshaped view with the batch-norm C kernels of ``chainrule.ops`` (statistics in
+float64, fixed order, the same for any thread count):
     group norm:    x (N, C, *)      -> rows (N*G, C/G * prod(*)),   affine per channel
     layer norm:    x (*, S)         -> rows (prod(*), prod(S)),     affine over S
     instance norm: x (N, C, *)      -> rows (N*C, prod(*)),         affine per channel
@@ -186,6 +188,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if L <= 1:
         raise ValueError(f"{fn}: expected more than 1 spatial element when training, got "
                          f"input size {shape}")
+    if rm is None and rv is None:  # no running statistics: group norm with C groups
+        return _rows_node(x, w, b, ops.group_norm_forward, ops.group_norm_backward, C,
+                          _eps(fn, eps))
     y, mean, var = _normalize(x, w, b, N * C, (N, C, L), _eps(fn, eps))
     if rm is not None:
         rm *= 1.0 - momentum

@@ -384,29 +384,36 @@ def _bn_cases(rng, dt):
         x = _a(rng, xs, dt, 2.0) + 0.5
         w, b = (_a(rng, C, dt), _a(rng, C, dt)) if i != 1 else (None, None)
         out.append(((_strided(x) if i == 2 else x, w, b, 1e-5 if i else 1e-3), {}))
+    x = _a(rng, _BN[2], dt, 2.0)  # fused with a residual add and a ReLU
+    out.append(((x, _a(rng, x.shape[1], dt), _a(rng, x.shape[1], dt), 1e-5),
+                dict(relu=True, residual=_a(rng, x.shape, dt))))
     return out
 
 
 def _bn_inference_cases(rng, dt):
     return [((x, _a(rng, x.shape[1], dt), np.abs(_a(rng, x.shape[1], dt)) + 0.1, w, b, eps), {})
-            for (x, w, b, eps), _ in _bn_cases(rng, dt)]
+            for (x, w, b, eps), k in _bn_cases(rng, dt) if not k]
 
 
 def _bn_bwd_cases(rng, dt):
     out = []
-    for i, ((x, w, b, eps), _) in enumerate(_bn_cases(rng, dt)):
+    for i, ((x, w, b, eps), k) in enumerate(_bn_cases(rng, dt)):
         C = x.shape[1]
         mean, invstd = _a(rng, C, dt), np.abs(_a(rng, C, dt)) + 0.5
-        mask = [(True, True, True), (True, False, True), (False, True, True), (True,) * 3][i]
+        mask = [(True, True, True), (True, False, True), (False, True, True), (True,) * 3,
+                (True,) * 3][i]
+        extra = dict(relu_out=_a(rng, x.shape, dt)) if k else {}  # the fused ReLU's mask
         out.append(((_a(rng, x.shape, dt), x, w, mean, invstd),
-                    dict(training=i != 3, output_mask=mask)))
+                    dict(training=i != 3, output_mask=mask, **extra)))
     return out
 
 
-def _bn_torch(torch, x, w=None, b=None, eps=1e-5):
+def _bn_torch(torch, x, w=None, b=None, eps=1e-5, relu=False, residual=None):
     dims = [0] + list(range(2, x.dim()))
     var = x.detach().var(dims, unbiased=False)
     y = torch.nn.functional.batch_norm(x, None, None, w, b, training=True, eps=eps)
+    y = y if residual is None else y + torch.as_tensor(residual)
+    y = torch.relu(y) if relu else y
     return y, x.detach().mean(dims), 1 / torch.sqrt(var + eps), var
 
 

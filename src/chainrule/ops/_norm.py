@@ -24,11 +24,16 @@ __all__ = ["batch_norm_forward", "batch_norm_inference", "batch_norm_backward",
 
 
 def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
-                       eps: float = 1e-5) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       eps: float = 1e-5, *, relu: bool = False,
+                       residual: Optional[np.ndarray] = None
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training mode (batch statistics): x (N, C, *) -> (y, mean, invstd, var).
 
     y has x's shape; mean, invstd and var (the biased batch variance, for the running
-    statistics) are (C,) in x's dtype. Needs at least one value per channel.
+    statistics) are (C,) in x's dtype. Needs at least one value per channel. residual (x's
+    shape and dtype): y = y + residual; relu=True: y = relu_forward(y); both in the same
+    pass (bitwise the separate calls; with relu and no residual the backward takes this y
+    as ``relu_out``).
     """
     fn = "batch_norm_forward"
     x, (N, C, L) = bn_input(fn, x)
@@ -37,12 +42,14 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     eps = eps_arg(fn, eps)
     if C and N * L == 0:
         raise ValueError(f"{fn}: x {x.shape} has no values per channel")
+    if residual is not None:
+        residual = same_shape(fn, "residual", residual, x).reshape(N, C, L)
     y = np.empty(x.shape, x.dtype)
     mean = np.empty(C, x.dtype)
     invstd = np.empty(C, x.dtype)
     var = np.empty(C, np.float64)
     _kernels.batch_norm_forward(y.reshape(N, C, L), mean, invstd, var, x.reshape(N, C, L),
-                                weight, bias, eps)
+                                weight, bias, eps, _flag(fn, "relu", relu), residual)
     return y, mean, invstd, var.astype(x.dtype)
 
 
@@ -65,9 +72,13 @@ def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: n
 
 def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
                         invstd: np.ndarray, training: bool = True,
-                        output_mask: Tuple[bool, bool, bool] = (True, True, True)
-                        ) -> Tuple[Any, ...]:
+                        output_mask: Tuple[bool, bool, bool] = (True, True, True), *,
+                        relu_out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
     """-> (dx, dweight, dbias); an entry is None where output_mask says it is not wanted.
+
+    relu_out: the y of ``batch_norm_forward(..., relu=True)`` (x's shape): the gradient of
+    relu(batch_norm(x)), i.e. dy first masked as relu_backward(dy, relu_out) does, in the
+    same passes.
 
     dy, x (N, C, *); weight (C,) or None (ones); mean, invstd (C,): the forward's batch
     statistics (training=True) or the running ones (training=False: then the statistics
@@ -85,13 +96,21 @@ def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean:
         raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
                          f"got {output_mask!r}")
     want_dx, want_dw, want_db = (bool(v) for v in output_mask)
+    if relu_out is not None:
+        relu_out = same_shape(fn, "relu_out", relu_out, x).reshape(N, C, L)
     dx = np.empty(x.shape, x.dtype) if want_dx else None
     dw = np.empty(C, x.dtype) if want_dw else None
     db = np.empty(C, x.dtype) if want_db else None
     _kernels.batch_norm_backward(dy.reshape(N, C, L), x.reshape(N, C, L), mean, invstd, weight,
                                  None if dx is None else dx.reshape(N, C, L), dw, db,
-                                 bool(training))
+                                 bool(training), relu_out)
     return dx, dw, db
+
+
+def _flag(fn, name, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument '{name}' must be a bool, got {v!r}")
+    return bool(v)
 
 
 def dropout_forward(x: np.ndarray, p: float, seed: int,

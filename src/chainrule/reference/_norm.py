@@ -30,8 +30,11 @@ def _bcast(v, C, ndim):
 
 
 def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=None,
-                       eps: float = 1e-5) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training mode: x (N, C, *) -> (y, mean, invstd, var) (var biased)."""
+                       eps: float = 1e-5, *, relu: bool = False,
+                       residual: Optional[np.ndarray] = None
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training mode: x (N, C, *) -> (y, mean, invstd, var) (var biased); residual:
+    y = y + residual (in x's dtype); relu=True: y = max(y, 0) (NaN stays NaN)."""
     fn = "batch_norm_forward"
     x, (N, C, L) = bn_input(fn, x)
     weight = per_channel(fn, "weight", weight, C, x.dtype)
@@ -39,6 +42,8 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     eps = eps_arg(fn, eps)
     if C and N * L == 0:
         raise ValueError(f"{fn}: x {x.shape} has no values per channel")
+    if residual is not None:
+        residual = same_shape(fn, "residual", residual, x)
     xc = _channels(x, N, C, L)
     mean = xc.mean(axis=1)
     var = ((xc - mean[:, None]) ** 2).mean(axis=1)
@@ -47,7 +52,14 @@ def batch_norm_forward(x: np.ndarray, weight: Optional[np.ndarray] = None, bias=
     b = np.zeros(C) if bias is None else bias.astype(np.float64)
     y = (x - _bcast(mean, C, x.ndim)) * _bcast(invstd * w, C, x.ndim) + _bcast(b, C, x.ndim)
     dt = x.dtype
-    return y.astype(dt), mean.astype(dt), invstd.astype(dt), var.astype(dt)
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument 'relu' must be a bool, got {relu!r}")
+    y = y.astype(dt)
+    if residual is not None:
+        y = y + residual
+    if relu:
+        y = np.where(y <= 0, np.zeros((), dt), y)
+    return y, mean.astype(dt), invstd.astype(dt), var.astype(dt)
 
 
 def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
@@ -72,10 +84,11 @@ def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: n
 
 def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
                         invstd: np.ndarray, training: bool = True,
-                        output_mask: Tuple[bool, bool, bool] = (True, True, True)
-                        ) -> Tuple[Any, ...]:
+                        output_mask: Tuple[bool, bool, bool] = (True, True, True), *,
+                        relu_out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
     """(dx, dweight, dbias) of y = (x - mean) * invstd * weight + bias; in training mode
-    mean and invstd are functions of x too (the three-term formula)."""
+    mean and invstd are functions of x too (the three-term formula). relu_out: the output
+    of relu(y) -- dy is first multiplied by (relu_out > 0)."""
     fn = "batch_norm_backward"
     x, (N, C, L) = bn_input(fn, x)
     dy = same_shape(fn, "dy", dy, x)
@@ -86,6 +99,9 @@ def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean:
         raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
                          f"got {output_mask!r}")
     M = N * L
+    if relu_out is not None:
+        relu_out = same_shape(fn, "relu_out", relu_out, x)
+        dy = dy * (relu_out > 0).astype(dy.dtype)
     g = _channels(dy, N, C, L)
     xhat = (_channels(x, N, C, L) - mean.astype(np.float64)[:, None]) * \
         invstd.astype(np.float64)[:, None]

@@ -1,0 +1,220 @@
+/* norm_small_tmpl.h — batch norm over short rows (L <= NL: NC, or NCHW with HW <= 16,
+ * e.g. the 4x4 and 2x2 maps at the end of MobileNet), a dtype template of norm.c (cpu.h's
+ * idiom: T, SUF, CR_FN(name); included after norm_tmpl.h, whose blocks call it).
+ *
+ * With L <= NL element l of a row goes to lane l, so a channel's lanes are its L columns
+ * summed over n in order. Here the channel block [b0, b1) of sample n is one contiguous run
+ * of K = (b1 - b0) * L values: each pass is one flat loop over it with per-element copies
+ * of the per-channel constants, instead of a call (and a copy of the NL lanes in and out)
+ * per row of L values. Same operations in the same order as the row loops of norm_tmpl.h
+ * (lanes L .. NL - 1 stay 0), so the results are bitwise those of the general path.
+ * The sums are taken in runs of NORM_SMALL_RUN values (all n for one run, then the next),
+ * so the run's accumulators stay in L1; each element's sum is in the same order whatever the
+ * run. Scratch w: 3 L doubles and 4 L values per channel (NORM_SCRATCH).
+ */
+#ifndef NORM_SMALL_RUN
+#define NORM_SMALL_RUN 512
+#endif
+
+/* A[i] += u, Q[i] += u * v over one run of K values: u = p - k (moments) or u = dy,
+ * v = x - k (gradient sums), k per element */
+CR_CLONES static void CR_FN(small_moments)(double *restrict A, double *restrict Q,
+                                         const T *restrict p, const double *restrict k,
+                                         int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const double d = (double)p[i] - k[i];
+        A[i] += d;
+        Q[i] += d * d;
+    }
+}
+
+CR_CLONES static void CR_FN(small_grad)(double *restrict A, double *restrict Q,
+                                      const T *restrict dy, const T *restrict x,
+                                      const double *restrict k, int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const double g = (double)dy[i];
+        A[i] += g;
+        Q[i] += g * ((double)x[i] - k[i]);
+    }
+}
+
+/* small_grad with dy masked by the relu output r (lane_grad_relu) */
+CR_CLONES static void CR_FN(small_grad_relu)(double *restrict A, double *restrict Q,
+                                           const T *restrict dy, const T *restrict r,
+                                           const T *restrict x, const double *restrict k,
+                                           int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const double g = (double)(dy[i] * (r[i] > (T)0 ? (T)1 : (T)0));
+        A[i] += g;
+        Q[i] += g * ((double)x[i] - k[i]);
+    }
+}
+
+/* out[i] = (p[i] - m[i]) * a[i] + b[i] (affine_row with per-element constants) */
+CR_CLONES static void CR_FN(small_affine)(T *restrict out, const T *restrict p,
+                                        const T *restrict m, const T *restrict a,
+                                        const T *restrict b, int64_t K) {
+    for (int64_t i = 0; i < K; i++) out[i] = (p[i] - m[i]) * a[i] + b[i];
+}
+
+/* small_affine, then the relu kernel's v <= 0 ? 0 : v */
+CR_CLONES static void CR_FN(small_affine_relu)(T *restrict out, const T *restrict p,
+                                             const T *restrict m, const T *restrict a,
+                                             const T *restrict b, int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const T v = (p[i] - m[i]) * a[i] + b[i];
+        out[i] = v <= (T)0 ? (T)0 : v;
+    }
+}
+
+/* dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i] (dx_row, per-element constants) */
+CR_CLONES static void CR_FN(small_dx)(T *restrict dx, const T *restrict dy, const T *restrict x,
+                                    const T *restrict m, const T *restrict a,
+                                    const T *restrict b, const T *restrict c, int64_t K) {
+    for (int64_t i = 0; i < K; i++) dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i];
+}
+
+/* affine_add_row with per-element constants */
+CR_CLONES static void CR_FN(small_affine_add)(T *restrict out, const T *restrict p,
+                                            const T *restrict r, const T *restrict m,
+                                            const T *restrict a, const T *restrict b, int relu,
+                                            int64_t K) {
+    if (relu)
+        for (int64_t i = 0; i < K; i++) {
+            const T v = (p[i] - m[i]) * a[i] + b[i];
+            const T s = v + r[i];
+            out[i] = s <= (T)0 ? (T)0 : s;
+        }
+    else
+        for (int64_t i = 0; i < K; i++) {
+            const T v = (p[i] - m[i]) * a[i] + b[i];
+            out[i] = v + r[i];
+        }
+}
+
+/* small_dx and small_affine with dy masked by the relu output r */
+CR_CLONES static void CR_FN(small_dx_relu)(T *restrict dx, const T *restrict dy,
+                                         const T *restrict r, const T *restrict x,
+                                         const T *restrict m, const T *restrict a,
+                                         const T *restrict b, const T *restrict c, int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const T g = dy[i] * (r[i] > (T)0 ? (T)1 : (T)0);
+        dx[i] = g * a[i] + (x[i] - m[i]) * b[i] + c[i];
+    }
+}
+
+CR_CLONES static void CR_FN(small_affine_masked)(T *restrict out, const T *restrict p,
+                                               const T *restrict r, const T *restrict m,
+                                               const T *restrict a, const T *restrict b,
+                                               int64_t K) {
+    for (int64_t i = 0; i < K; i++) {
+        const T g = p[i] * (r[i] > (T)0 ? (T)1 : (T)0);
+        out[i] = (g - m[i]) * a[i] + b[i];
+    }
+}
+
+/* lanes_total of a channel's L sums (lanes L .. NL - 1 are 0) */
+static double CR_FN(small_total)(const double *s, int64_t L) {
+    double t[NL];
+    for (int j = 0; j < NL; j++) t[j] = j < L ? s[j] : 0.0;
+    return lanes_total(t);
+}
+
+/* bn_forward_block for L <= NL */
+static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const T *x,
+                                  const T *weight, const T *bias, int64_t N, int64_t C,
+                                  int64_t L, double eps, int relu, const T *res, int64_t b0,
+                                  int64_t b1, double *w) {
+    const double M = (double)(N * L);
+    const int64_t K = (b1 - b0) * L;
+    double *A = w, *Q = w + K, *k = w + 2 * K;
+    T *m = (T *)(w + 3 * K), *a = m + K, *b = a + K;
+    for (int64_t i = 0; i < K; i++) {
+        A[i] = Q[i] = 0.0;
+        k[i] = (double)x[(b0 + i / L) * L];
+    }
+    for (int64_t s = 0; s < K; s += NORM_SMALL_RUN)  /* the sums of a run stay in L1 */
+        for (int64_t n = 0; n < N; n++)
+            CR_FN(small_moments)(A + s, Q + s, x + (n * C + b0) * L + s, k + s,
+                               K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN);
+    for (int64_t c = b0; c < b1; c++) {
+        const int64_t o = (c - b0) * L;
+        const double d = CR_FN(small_total)(A + o, L) / M;
+        const double q = CR_FN(small_total)(Q + o, L) / M;
+        const double v = q - d * d > 0.0 ? q - d * d : 0.0;
+        const double is = 1.0 / sqrt(v + eps);
+        mean[c] = (T)((double)x[c * L] + d);
+        invstd[c] = (T)is;
+        if (var) var[c] = v;
+        T sc, t;
+        CR_FN(scale_shift)(&sc, &t, is, weight, bias, c);
+        for (int64_t l = 0; l < L; l++) {
+            m[o + l] = mean[c];
+            a[o + l] = sc;
+            b[o + l] = t;
+        }
+    }
+    for (int64_t n = 0; n < N; n++) {
+        const int64_t o = (n * C + b0) * L;
+        if (res)
+            CR_FN(small_affine_add)(y + o, x + o, res + o, m, a, b, relu, K);
+        else
+            (relu ? CR_FN(small_affine_relu) : CR_FN(small_affine))(y + o, x + o, m, a, b, K);
+    }
+}
+
+/* bn_backward_block for L <= NL */
+static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
+                                   const T *mean, const T *invstd, const T *weight,
+                                   int64_t N, int64_t C, int64_t L, int training,
+                                   const T *r, int64_t b0, int64_t b1, double *w) {
+    const double M = (double)(N * L);
+    const int64_t K = (b1 - b0) * L;
+    double *A = w, *Q = w + K, *k = w + 2 * K;
+    T *m = (T *)(w + 3 * K), *a = m + K, *bb = a + K, *cc = bb + K;
+    if (training || dweight || dbias) {
+        for (int64_t i = 0; i < K; i++) {
+            A[i] = Q[i] = 0.0;
+            k[i] = (double)mean[b0 + i / L];
+        }
+        for (int64_t s = 0; s < K; s += NORM_SMALL_RUN)
+            for (int64_t n = 0; n < N; n++) {
+                const int64_t o = (n * C + b0) * L + s;
+                const int64_t ks = K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN;
+                if (r)
+                    CR_FN(small_grad_relu)(A + s, Q + s, dy + o, r + o, x + o, k + s, ks);
+                else
+                    CR_FN(small_grad)(A + s, Q + s, dy + o, x + o, k + s, ks);
+            }
+    }
+    for (int64_t c = b0; c < b1; c++) {
+        const int64_t o = (c - b0) * L;
+        double gb = 0.0, gw = 0.0;
+        if (training || dweight || dbias) {
+            gb = CR_FN(small_total)(A + o, L);
+            gw = CR_FN(small_total)(Q + o, L) * (double)invstd[c];
+            if (dbias) dbias[c] = (T)gb;
+            if (dweight) dweight[c] = (T)gw;
+        }
+        const double is = (double)invstd[c];
+        const double kc = (weight ? (double)weight[c] : 1.0) * is;
+        for (int64_t l = 0; l < L; l++) {
+            m[o + l] = training ? mean[c] : (T)0;
+            a[o + l] = (T)kc;
+            bb[o + l] = training ? (T)(-kc * is * gw / M) : (T)0;
+            cc[o + l] = training ? (T)(-kc * gb / M) : (T)0;
+        }
+    }
+    if (dx == NULL) return;
+    for (int64_t n = 0; n < N; n++) {
+        const int64_t o = (n * C + b0) * L;
+        if (training && r)
+            CR_FN(small_dx_relu)(dx + o, dy + o, r + o, x + o, m, a, bb, cc, K);
+        else if (training)
+            CR_FN(small_dx)(dx + o, dy + o, x + o, m, a, bb, cc, K);
+        else if (r)
+            CR_FN(small_affine_masked)(dx + o, dy + o, r + o, m, a, bb, K);
+        else
+            CR_FN(small_affine)(dx + o, dy + o, m, a, bb, K);
+    }
+}
