@@ -81,9 +81,12 @@ static int grp_implicit_ok(const cr_conv2d_dims *d, int64_t G, int which, int64_
     return (grp_implicit_elems(&g) + acc) * elsize <= lim;
 }
 
-/* im2col path: while a group is small (the ungrouped kernels win beyond, see the top) */
+/* im2col path: while a group is small (the ungrouped kernels win beyond, see the top).
+ * CHAINRULE_CONV_ALGO=winograd keeps the ungrouped plans, so the forced Winograd runs. */
 static int grp_path(const cr_conv2d_dims *d, int64_t G, int which, int64_t elsize) {
-    if (G < 2 || d->C % G || d->K % G || (G == d->C && G == d->K)) return CR_CONV_GROUPED_NONE;
+    if (G < 2 || d->C % G || d->K % G || (G == d->C && G == d->K) ||
+        cr_conv_algo() == CR_CONV_ALGO_WINOGRAD)
+        return CR_CONV_GROUPED_NONE;
     if (grp_implicit_ok(d, G, which, elsize)) return CR_CONV_GROUPED_IMPLICIT;
     if (d->C / G <= 64 && d->K / G <= 64) return CR_CONV_GROUPED_IM2COL;
     return CR_CONV_GROUPED_NONE;
@@ -120,6 +123,27 @@ int64_t cr_conv2d_grouped_workspace_bytes(const cr_conv2d_dims *d, int64_t group
 }
 
 #ifdef CR_X86
+/* Copies of short rows (Q, W ~ 7..56 values): inline loops, not a libc memcpy per row,
+ * which cost as much as the product itself on ResNeXt's 28x28 groups (GCC would turn the
+ * loop back into memcpy without the attribute). dst[i*ldd + q] (+)= src[i*lds + q]. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GRP_NO_MEMCPY __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define GRP_NO_MEMCPY
+#endif
+GRP_NO_MEMCPY CR_CLONES static void grp_copy_rows(float *restrict dst, int64_t ldd,
+                                                  const float *restrict src, int64_t lds,
+                                                  int64_t rows, int64_t n, int accumulate) {
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict d = dst + i * ldd;
+        const float *restrict s = src + i * lds;
+        if (accumulate)
+            for (int64_t q = 0; q < n; q++) d[q] += s[q];
+        else
+            for (int64_t q = 0; q < n; q++) d[q] = s[q];
+    }
+}
+
 /* y_nj (K, P, Q) [+]= implicit conv of x_nj (C, H, W) by w_j (g: one group), through the
  * padded copy xp (borders zero) and the wide output yw (K, nw). */
 static void grp_implicit_item(float *y, const float *x, const float *w, const float *b,
@@ -131,19 +155,10 @@ static void grp_implicit_item(float *y, const float *x, const float *w, const fl
     const int padded = g->ph > 0 || g->pw > 0;
     if (padded)
         for (int64_t c = 0; c < C; c++)
-            for (int64_t h = 0; h < H; h++)
-                memcpy(xp + c * HWp + (h + g->ph) * Wp + g->pw, x + (c * H + h) * W,
-                       (size_t)W * sizeof(float));
+            grp_copy_rows(xp + c * HWp + g->ph * Wp + g->pw, Wp, x + c * H * W, W, H, W, 0);
     cr_conv_bcast_f32_avx512(K, nw, CRS, w, CRS, 1, padded ? xp : x, 0, offs, yw, nw, NULL, 0, b);
     for (int64_t k = 0; k < K; k++)
-        for (int64_t p = 0; p < P; p++) {
-            float *dst = y + k * PQ + p * Q;
-            const float *src = yw + k * nw + p * Wp;
-            if (accumulate)
-                for (int64_t q = 0; q < Q; q++) dst[q] += src[q];
-            else
-                memcpy(dst, src, (size_t)Q * sizeof(float));
-        }
+        grp_copy_rows(y + k * PQ, Q, yw + k * nw, Wp, P, Q, accumulate);
 }
 
 /* offsets of the rows (c, r, s) of im2col in the padded group (C, Hp, Wp) */
@@ -242,13 +257,10 @@ static int grp_dw_implicit(float *dw, float *db, const float *dy, const float *x
                     const float *x_n = x + (n * G + j) * CHWg, *dy_n = dy + (n * G + j) * KPQg;
                     if (padded)
                         for (int64_t c = 0; c < C; c++)
-                            for (int64_t h = 0; h < H; h++)
-                                memcpy(xp + c * HWp + (h + g->ph) * Wp + g->pw,
-                                       x_n + (c * H + h) * W, (size_t)W * sizeof(float));
+                            grp_copy_rows(xp + c * HWp + g->ph * Wp + g->pw, Wp, x_n + c * H * W,
+                                          W, H, W, 0);
                     for (int64_t k = 0; k < K; k++)
-                        for (int64_t p = 0; p < P; p++)
-                            memcpy(dyw + k * nw + p * Wp, dy_n + k * PQ + p * Q,
-                                   (size_t)Q * sizeof(float));
+                        grp_copy_rows(dyw + k * nw, Wp, dy_n + k * PQ, Q, P, Q, 0);
                     cr_conv_dot_acc_f32_avx512(K, CRS, nw, dyw, nw, padded ? xp : x_n, offs, acc);
                 }
                 cr_conv_dot_reduce_f32_avx512(K, CRS, acc, dw + j * wsz, CRS);
