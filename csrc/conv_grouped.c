@@ -8,12 +8,13 @@
  *   dw, db       threads own whole groups of dw, summing the images in order, and rows of
  *                db, so every element is summed in the same order for any thread count.
  * Paths (grp_path):
- *   implicit  float32 on AVX-512, stride 1, not 1x1 (CR_CONV_GROUPED_IMPLICIT): the group's
- *             Cg channels copied zero-padded per item and read in place through a table of
- *             row offsets by the unpacked kernels of conv_avx512.c (conv_implicit.c's layout:
- *             the output "wide", P rows of Wp); dx is the same forward of dy with the
- *             weights flipped in space and transposed in channels (needs padding <=
- *             dilation*(kernel-1)); dw the dot kernel with 16-wide partial sums over images.
+ *   implicit  float32 on AVX-512, stride 1 or 2, not 1x1 (CR_CONV_GROUPED_IMPLICIT): the
+ *             group's Cg channels copied zero-padded per item (at stride 2 split into 4
+ *             phase planes, see grp_lay) and read in place through a table of row offsets
+ *             by the unpacked kernels of conv_avx512.c (conv_implicit.c's layout: the output
+ *             "wide"); dx (stride 1) is the same forward of dy with the weights flipped in
+ *             space and transposed in channels (needs padding <= dilation*(kernel-1)); dw
+ *             the dot kernel with 16-wide partial sums over images.
  *   im2col    everything else (conv_grouped_tmpl.h): im2col of one group of one image,
  *             blocked by output rows under the workspace limit, and a small product.
  * Layers with many channels per group (groups = 2 of wide layers) keep the ungrouped
@@ -58,10 +59,29 @@ static int grp_dx_dims(const cr_conv2d_dims *g, cr_conv2d_dims *dd) {
     return dd->P == g->H && dd->Q == g->W ? 0 : -1;
 }
 
+/* The implicit layout of g: the zero-padded group split into sh x sw phase planes of
+ * Hs x Ws values per channel (plane (a, b) of channel c holds the padded rows a, a + sh, ...
+ * and columns b, b + sw, ...), so that every tap (r, s) of a strided layer reads a
+ * contiguous run of one plane, as at stride 1; the output "wide": P rows of Ws values (the
+ * last Ws - Q of each are junk). Stride 1: one plane, the padded image itself. copy: 0 when
+ * the image can be read in place (stride 1, no padding). */
+typedef struct { int64_t Hs, Ws, plane, xp, nw; int copy; } grp_layout;
+static grp_layout grp_lay(const cr_conv2d_dims *g) {
+    grp_layout l;
+    const int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
+    l.Hs = (Hp + g->sh - 1) / g->sh;
+    l.Ws = (Wp + g->sw - 1) / g->sw;
+    l.plane = l.Hs * l.Ws;
+    l.xp = g->sh * g->sw * g->C * l.plane;
+    l.nw = (g->P - 1) * l.Ws + g->Q;
+    l.copy = g->ph > 0 || g->pw > 0 || g->sh > 1 || g->sw > 1;
+    return l;
+}
+
 /* scratch elements per thread of the implicit forward of g: padded group + wide output */
 static int64_t grp_implicit_elems(const cr_conv2d_dims *g) {
-    const int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw;
-    return g->C * Hp * Wp + g->K * ((g->P - 1) * Wp + g->Q);
+    const grp_layout l = grp_lay(g);
+    return l.xp + g->K * l.nw;
 }
 
 /* The implicit path's limits: float32 on AVX-512, stride 1, not 1x1, few channels per
@@ -70,10 +90,10 @@ static int64_t grp_implicit_elems(const cr_conv2d_dims *g) {
 static int grp_implicit_ok(const cr_conv2d_dims *d, int64_t G, int which, int64_t elsize) {
     const cr_conv2d_dims g = grp_dims(d, G);
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() == CR_CONV_ALGO_IM2COL ||
-        d->sh != 1 || d->sw != 1 || conv_is_pointwise(d) || g.C > 64 || g.K > 64)
+        d->sh > 2 || d->sw > 2 || conv_is_pointwise(d) || g.C > 64 || g.K > 64)
         return 0;
     const int64_t lim = cr_conv_get_workspace_limit();
-    if (which == 1) {
+    if (which == 1) { /* stride 1 only: dx as a convolution */
         cr_conv2d_dims dd;
         return grp_dx_dims(&g, &dd) == 0 && grp_implicit_elems(&dd) * elsize <= lim;
     }
@@ -144,32 +164,55 @@ GRP_NO_MEMCPY CR_CLONES static void grp_copy_rows(float *restrict dst, int64_t l
     }
 }
 
+/* xp (grp_lay) = the padded group x (C, H, W); borders stay as they are (zero) */
+static void grp_pad(float *xp, const float *x, const cr_conv2d_dims *g, const grp_layout *l) {
+    const int64_t C = g->C, H = g->H, W = g->W, sh = g->sh, sw = g->sw;
+    if (sh == 1 && sw == 1) {
+        for (int64_t c = 0; c < C; c++)
+            grp_copy_rows(xp + c * l->plane + g->ph * l->Ws + g->pw, l->Ws, x + c * H * W, W, H,
+                          W, 0);
+        return;
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t hp = h + g->ph;
+            const float *src = x + (c * H + h) * W;
+            for (int64_t b = 0; b < sw; b++) {
+                const int64_t w0 = ((b - g->pw) % sw + sw) % sw; /* (w0 + pw) % sw == b */
+                float *dst = xp + (((hp % sh) * sw + b) * C + c) * l->plane + (hp / sh) * l->Ws +
+                             (w0 + g->pw) / sw;
+                for (int64_t w = w0, j = 0; w < W; w += sw, j++) dst[j] = src[w];
+            }
+        }
+}
+
 /* y_nj (K, P, Q) [+]= implicit conv of x_nj (C, H, W) by w_j (g: one group), through the
  * padded copy xp (borders zero) and the wide output yw (K, nw). */
 static void grp_implicit_item(float *y, const float *x, const float *w, const float *b,
                               const cr_conv2d_dims *g, const int64_t *offs, float *xp,
                               float *yw, int accumulate) {
-    const int64_t C = g->C, H = g->H, W = g->W, K = g->K, P = g->P, Q = g->Q, PQ = P * Q;
-    const int64_t Hp = H + 2 * g->ph, Wp = W + 2 * g->pw, HWp = Hp * Wp;
-    const int64_t nw = (P - 1) * Wp + Q, CRS = C * g->R * g->S;
-    const int padded = g->ph > 0 || g->pw > 0;
-    if (padded)
-        for (int64_t c = 0; c < C; c++)
-            grp_copy_rows(xp + c * HWp + g->ph * Wp + g->pw, Wp, x + c * H * W, W, H, W, 0);
-    cr_conv_bcast_f32_avx512(K, nw, CRS, w, CRS, 1, padded ? xp : x, 0, offs, yw, nw, NULL, 0, b);
+    const int64_t K = g->K, P = g->P, Q = g->Q, PQ = P * Q, CRS = g->C * g->R * g->S;
+    const grp_layout l = grp_lay(g);
+    if (l.copy) grp_pad(xp, x, g, &l);
+    cr_conv_bcast_f32_avx512(K, l.nw, CRS, w, CRS, 1, l.copy ? xp : x, 0, offs, yw, l.nw, NULL, 0,
+                             b);
     for (int64_t k = 0; k < K; k++)
-        grp_copy_rows(y + k * PQ, Q, yw + k * nw, Wp, P, Q, accumulate);
+        grp_copy_rows(y + k * PQ, Q, yw + k * l.nw, l.Ws, P, Q, accumulate);
 }
 
-/* offsets of the rows (c, r, s) of im2col in the padded group (C, Hp, Wp) */
+/* offsets of the rows (c, r, s) of im2col in the padded group's planes (grp_lay) */
 static int64_t *grp_offsets(const cr_conv2d_dims *g) {
-    const int64_t Wp = g->W + 2 * g->pw, HWp = (g->H + 2 * g->ph) * Wp;
+    const grp_layout l = grp_lay(g);
+    const int64_t sh = g->sh, sw = g->sw;
     int64_t *offs = (int64_t *)malloc((size_t)(g->C * g->R * g->S) * sizeof(int64_t));
     if (offs)
         for (int64_t c = 0, i = 0; c < g->C; c++)
             for (int64_t r = 0; r < g->R; r++)
-                for (int64_t s = 0; s < g->S; s++, i++)
-                    offs[i] = c * HWp + r * g->dh * Wp + s * g->dw;
+                for (int64_t s = 0; s < g->S; s++, i++) {
+                    const int64_t a = r * g->dh % sh, bb = s * g->dw % sw;
+                    offs[i] = ((a * sw + bb) * g->C + c) * l.plane + (r * g->dh / sh) * l.Ws +
+                              s * g->dw / sw;
+                }
     return offs;
 }
 
@@ -179,7 +222,7 @@ static int grp_forward_implicit(float *out, const float *inp, const float *w, co
                                 const cr_conv2d_dims *g, int64_t G, int64_t N, int accumulate) {
     const int64_t CHWg = g->C * g->H * g->W, KPQg = g->K * g->P * g->Q;
     const int64_t wsz = g->K * g->C * g->R * g->S, per_t = grp_implicit_elems(g);
-    const int64_t xp_elems = g->C * (g->H + 2 * g->ph) * (g->W + 2 * g->pw);
+    const int64_t xp_elems = grp_lay(g).xp;
     const int nt = cr_threads_for((double)N * G * KPQg * g->C * g->R * g->S, CONV_GRP_MIN_WORK);
     int64_t *offs = grp_offsets(g);
     float *ws = (float *)conv_ws_alloc(nt * per_t * (int64_t)sizeof(float));
@@ -230,11 +273,10 @@ static int grp_dx_implicit(float *dx, const float *dy, const float *w, const cr_
 static int grp_dw_implicit(float *dw, float *db, const float *dy, const float *x,
                            const cr_conv2d_dims *d, const cr_conv2d_dims *g, int64_t G,
                            int64_t N) {
-    const int64_t C = g->C, H = g->H, W = g->W, K = g->K, P = g->P, Q = g->Q, PQ = P * Q;
-    const int64_t Hp = H + 2 * g->ph, Wp = W + 2 * g->pw, HWp = Hp * Wp;
-    const int64_t nw = (P - 1) * Wp + Q, CRS = C * g->R * g->S;
-    const int64_t CHWg = C * H * W, KPQg = K * PQ, wsz = K * CRS;
-    const int padded = g->ph > 0 || g->pw > 0;
+    const int64_t C = g->C, K = g->K, P = g->P, Q = g->Q, PQ = P * Q;
+    const grp_layout l = grp_lay(g);
+    const int64_t nw = l.nw, CRS = C * g->R * g->S;
+    const int64_t CHWg = C * g->H * g->W, KPQg = K * PQ, wsz = K * CRS;
     const int64_t per_t = grp_implicit_elems(g) + wsz * 16;
     const int nt = cr_conv2d_grouped_threads(d, G);
     int64_t *offs = grp_offsets(g);
@@ -247,21 +289,18 @@ static int grp_dw_implicit(float *dw, float *db, const float *dy, const float *x
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), TT = CR_TEAM_SIZE();
-        float *xp = ws + t * per_t, *dyw = xp + C * HWp, *acc = dyw + K * nw;
-        memset(xp, 0, (size_t)(C * HWp + K * nw) * sizeof(float)); /* borders, junk */
+        float *xp = ws + t * per_t, *dyw = xp + l.xp, *acc = dyw + K * nw;
+        memset(xp, 0, (size_t)(l.xp + K * nw) * sizeof(float)); /* borders, junk */
         if (db) conv_bias_grad_rows_f32(db, dy, d, d->K * t / TT, d->K * (t + 1) / TT);
         if (dw)
             for (int64_t j = G * t / TT; j < G * (t + 1) / TT; j++) {
                 memset(acc, 0, (size_t)(wsz * 16) * sizeof(float));
                 for (int64_t n = 0; n < N; n++) {
                     const float *x_n = x + (n * G + j) * CHWg, *dy_n = dy + (n * G + j) * KPQg;
-                    if (padded)
-                        for (int64_t c = 0; c < C; c++)
-                            grp_copy_rows(xp + c * HWp + g->ph * Wp + g->pw, Wp, x_n + c * H * W,
-                                          W, H, W, 0);
+                    if (l.copy) grp_pad(xp, x_n, g, &l);
                     for (int64_t k = 0; k < K; k++)
-                        grp_copy_rows(dyw + k * nw, Wp, dy_n + k * PQ, Q, P, Q, 0);
-                    cr_conv_dot_acc_f32_avx512(K, CRS, nw, dyw, nw, padded ? xp : x_n, offs, acc);
+                        grp_copy_rows(dyw + k * nw, l.Ws, dy_n + k * PQ, Q, P, Q, 0);
+                    cr_conv_dot_acc_f32_avx512(K, CRS, nw, dyw, nw, l.copy ? xp : x_n, offs, acc);
                 }
                 cr_conv_dot_reduce_f32_avx512(K, CRS, acc, dw + j * wsz, CRS);
             }
