@@ -90,8 +90,9 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one
-    parallel region over images x groups: "grouped_implicit" (float32 AVX-512 stride 1: the
-    group read in place, dx as the convolution of dy by the flipped weights) or
+    parallel region over images x groups: "grouped_implicit" (float32 AVX-512, stride 1 or 2: the
+    group read in place; dx at stride 1 only, as the convolution of dy by the flipped
+    weights) or
     "grouped_im2col" (im2col of one group of one image and a small product), blocking None;
     wider groups run the plan shown once per group.
     """
