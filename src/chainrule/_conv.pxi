@@ -210,3 +210,81 @@ def conv2d_depthwise_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] 
                                                   &w[0, 0, 0, 0], &d)
     if rc != 0:
         raise MemoryError("conv2d_depthwise_backward: could not allocate a plane")
+
+
+cdef cr_conv2d_dims _grouped_dims(str fn, x, w, int64_t groups, tuple stride, tuple padding,
+                                  tuple dilation) except *:
+    """Sizes of a grouped conv: x (N, C, H, W), w (K, C / groups, R, S), groups | C and K."""
+    if groups < 2 or x.shape[1] % groups or w.shape[0] % groups or w.shape[1] * groups != x.shape[1]:
+        raise ValueError(f"{fn}: w {tuple(w.shape)} does not fit x {tuple(x.shape)} with "
+                         f"groups {groups}")
+    cdef cr_conv2d_dims d = _conv_dims(fn, (x.shape[0], w.shape[1], x.shape[2], x.shape[3]),
+                                       (w.shape[0], w.shape[1], w.shape[2], w.shape[3]),
+                                       stride, padding, dilation)
+    d.C = x.shape[1]
+    return d
+
+
+def conv2d_grouped_info(tuple xshape, tuple wshape, int64_t groups, tuple stride,
+                        tuple padding, tuple dilation, int which, int elsize):
+    """(forward or dx path, dw path, threads, workspace bytes) of a grouped call: paths
+    0 = none (the ungrouped kernels once per group), 1 = implicit, 2 = im2col."""
+    cdef cr_conv2d_dims d = _conv_dims("conv2d_plan", (xshape[0], wshape[1]) + tuple(xshape[2:]),
+                                       wshape, stride, padding, dilation)
+    d.C = xshape[1]
+    if groups < 2 or d.C % groups or d.K % groups or wshape[1] * groups != d.C:
+        raise ValueError(f"conv2d_plan: w {wshape} does not fit x {xshape} with groups {groups}")
+    return (cr_conv2d_grouped_path(&d, groups, which, elsize),
+            cr_conv2d_grouped_path(&d, groups, 2, elsize) if which else 0,
+            cr_conv2d_grouped_threads(&d, groups),
+            cr_conv2d_grouped_workspace_bytes(&d, groups, which, elsize) if d.N else 0)
+
+
+def conv2d_grouped_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
+                           const floating[:, :, :, ::1] w, const floating[::1] b, int64_t groups,
+                           tuple stride, tuple padding, tuple dilation):
+    """y (N, K, P, Q) = grouped conv(x (N, C, H, W), w (K, C / groups, R, S)) + b (K,) or None."""
+    cdef cr_conv2d_dims d = _grouped_dims("conv2d_grouped_forward", x, w, groups, stride,
+                                          padding, dilation)
+    if (y.shape[0], y.shape[1], y.shape[2], y.shape[3]) != (d.N, d.K, d.P, d.Q) or (b is not None and b.shape[0] != d.K):
+        raise ValueError("conv2d_grouped_forward: output or bias shape does not match")
+    if d.N == 0:
+        return
+    cdef const floating *pb = &b[0] if b is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_grouped_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d, groups)
+        else:
+            rc = cr_conv2d_grouped_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0], pb, &d, groups)
+    if rc != 0:
+        raise MemoryError("conv2d_grouped_forward: could not allocate the workspace")
+
+
+def conv2d_grouped_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw,
+                            floating[::1] db, const floating[:, :, :, ::1] dy,
+                            const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                            int64_t groups, tuple stride, tuple padding, tuple dilation):
+    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) of a grouped conv."""
+    cdef cr_conv2d_dims d = _grouped_dims("conv2d_grouped_backward", x, w, groups, stride,
+                                          padding, dilation)
+    if ((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.K, d.P, d.Q)
+            or (dx is not None and (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3]) != (d.N, d.C, d.H, d.W))
+            or (dw is not None and (dw.shape[0], dw.shape[1], dw.shape[2], dw.shape[3]) != (w.shape[0], w.shape[1], w.shape[2], w.shape[3]))
+            or (db is not None and db.shape[0] != d.K)):
+        raise ValueError("conv2d_grouped_backward: gradient shapes do not match the inputs")
+    if d.N == 0:
+        return
+    cdef floating *pdx = &dx[0, 0, 0, 0] if dx is not None else NULL
+    cdef floating *pdw = &dw[0, 0, 0, 0] if dw is not None else NULL
+    cdef floating *pdb = &db[0] if db is not None else NULL
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = cr_conv2d_grouped_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                &w[0, 0, 0, 0], &d, groups)
+        else:
+            rc = cr_conv2d_grouped_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                &w[0, 0, 0, 0], &d, groups)
+    if rc != 0:
+        raise MemoryError("conv2d_grouped_backward: could not allocate the workspace")

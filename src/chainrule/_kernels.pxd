@@ -329,3 +329,21 @@ cdef extern from "actfn.h" nogil:
                                       int64_t N, int64_t C, int log)
     void cr_softmax_rows_backward_f64(double *dinp, const double *dout, const double *out,
                                       int64_t N, int64_t C, int log)
+
+cdef extern from "conv_grouped.h" nogil:
+    # ---- conv_grouped.h ----
+    int cr_conv2d_grouped_path(const cr_conv2d_dims *d, int64_t groups, int which, int64_t elsize)
+    int cr_conv2d_grouped_threads(const cr_conv2d_dims *d, int64_t groups)
+    int64_t cr_conv2d_grouped_workspace_bytes(const cr_conv2d_dims *d, int64_t groups, int which,
+                                              int64_t elsize)
+    int cr_conv2d_grouped_forward_f32(float *out, const float *inp, const float *weight,
+                                      const float *bias, const cr_conv2d_dims *d, int64_t groups)
+    int cr_conv2d_grouped_forward_f64(double *out, const double *inp, const double *weight,
+                                      const double *bias, const cr_conv2d_dims *d, int64_t groups)
+    int cr_conv2d_grouped_backward_f32(float *dinp, float *dweight, float *dbias,
+                                       const float *dout, const float *inp, const float *weight,
+                                       const cr_conv2d_dims *d, int64_t groups)
+    int cr_conv2d_grouped_backward_f64(double *dinp, double *dweight, double *dbias,
+                                       const double *dout, const double *inp,
+                                       const double *weight, const cr_conv2d_dims *d,
+                                       int64_t groups)

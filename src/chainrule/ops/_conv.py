@@ -94,7 +94,12 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
-    Grouped (not depthwise) layers run the plan shown once per group.
+    Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one
+    parallel region over images x groups: "grouped_implicit" (float32 AVX-512, stride 1 or 2: the
+    group read in place; dx at stride 1 only, as the convolution of dy by the flipped
+    weights) or
+    "grouped_im2col" (im2col of one group of one image and a small product), blocking None;
+    wider groups run the plan shown once per group.
     """
     fn = "conv2d_plan"
     x_shape, w_shape = shape_nd(fn, "x_shape", x_shape, 4), shape_nd(fn, "w_shape", w_shape, 4)
@@ -112,6 +117,14 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     if groups > 1 and groups == x_shape[1] == w_shape[0]:
         step = dict(algorithm="depthwise", threads=None, blocking=None, workspace_bytes=None)
         return dict(out, forward=step, dx=dict(step), dw=dict(step))
+    if groups > 1:
+        g = [_kernels.conv2d_grouped_info(x_shape, w_shape, groups, stride, padding, dilation,
+                                          which, dt.itemsize) for which in (0, 1)]
+        if g[0][0] and g[1][0]:  # both calls run the grouped kernels
+            steps = [dict(algorithm=_GROUPED_PATHS[path], threads=info[2], blocking=None,
+                          workspace_bytes=info[3])
+                     for path, info in ((g[0][0], g[0]), (g[1][0], g[1]), (g[1][1], g[1]))]
+            return dict(out, forward=steps[0], dx=steps[1], dw=steps[2])
     xs = (x_shape[0], x_shape[1] // groups) + tuple(x_shape[2:])
     ws = (w_shape[0] // groups,) + tuple(w_shape[1:])
     plan = [_kernels.conv2d_plan_info(xs, ws, stride, padding, dilation, which, dt.itemsize)
@@ -124,6 +137,17 @@ def _inputs(fn, x, w):
     x = as_float_array(fn, "x", x, 4)
     w = as_float_array(fn, "w", w, 4)
     return x, w
+
+
+_GROUPED_PATHS = (None, "grouped_implicit", "grouped_im2col")
+
+
+def _grouped_path(x_shape, w_shape, groups, stride, padding, dilation, which, dt) -> bool:
+    """True when the grouped kernels (one parallel region over images x groups) run this
+    call; else the ungrouped kernels run once per group."""
+    info = _kernels.conv2d_grouped_info(tuple(x_shape), tuple(w_shape), groups, stride, padding,
+                                        dilation, which, np.dtype(dt).itemsize)
+    return info[0] != 0
 
 
 def _group_slices(x, w, groups):
@@ -141,8 +165,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None,
     x (N, C, H, W), w (K, C / groups, R, S), b (K,) or None  ->  y (N, K, P, Q)
     padding: int, pair, "valid" (0) or "same" (stride 1; an even kernel pads one more zero
     at the bottom/right, as PyTorch). groups: C and K split into that many independent
-    convolutions; depthwise (groups = C = K) runs plane-wise loops in C, other groups run
-    the im2col path once per group.
+    convolutions; depthwise (groups = C = K) runs plane-wise loops in C, other groups the
+    grouped kernels (see conv2d_plan) or, with many channels per group, the ungrouped ones
+    once per group.
     """
     fn = "conv2d_forward"
     x, w = _inputs(fn, x, w)
@@ -160,6 +185,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None,
         _kernels.conv2d_forward(y, x, w, b, stride, padding, dilation)
     elif groups == x.shape[1] == K:
         _kernels.conv2d_depthwise_forward(y, x, w, b, stride, padding, dilation)
+    elif _grouped_path(x.shape, w.shape, groups, stride, padding, dilation, 0, dt):
+        _kernels.conv2d_grouped_forward(y, x, w, b, groups, stride, padding, dilation)
     else:
         for g, xg, wg, ks in _group_slices(x, w, groups):
             yg = np.empty((x.shape[0], wg.shape[0], P, Q), dtype=dt)
@@ -203,6 +230,9 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
         _kernels.conv2d_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
     elif groups == x.shape[1] == w.shape[0]:
         _kernels.conv2d_depthwise_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
+    elif _grouped_path(x.shape, w.shape, groups, stride, padding, dilation, 1, dt):
+        _kernels.conv2d_grouped_backward[sig](dx, dw, db, dy, x, w, groups, stride, padding,
+                                              dilation)
     else:
         Cg = x.shape[1] // groups
         for g, xg, wg, ks in _group_slices(x, w, groups):

@@ -158,7 +158,8 @@ _entries = [
            grad=Grad("linear_backward", (0, 1, 2), lambda a, k, y, dy: ((dy, a[0], a[1]), {})),
            bench={"cli": [(256, 1024, 1024)], "pytest": [(64, 256, 128), (256, 512, 512)]}),
     Kernel("linear_backward", ("linear_backward",), cases=_linear_bwd_cases),
-    Kernel("conv2d_forward", ("conv2d_forward", "conv2d_depthwise_forward"), cases=_conv_cases,
+    Kernel("conv2d_forward", ("conv2d_forward", "conv2d_depthwise_forward",
+                             "conv2d_grouped_forward"), cases=_conv_cases,
            torch=lambda torch, x, w, b=None, s=1, p=0, d=1, g=1:
            torch.nn.functional.conv2d(x, w, b, s, p, d, g),
            grad=Grad("conv2d_backward", (0, 1, 2),
@@ -175,7 +176,8 @@ _entries = [
                   "cli_depthwise": [("depthwise 3x3", 32, 64, 32, 3, 1)],
                   "pytest_depthwise": [("dw3x3-N32-C64-32x32", 32, 64, 32, 3, 1),
                                        ("dw5x5-N8-C32-16x16", 8, 32, 16, 5, 2)]}),
-    Kernel("conv2d_backward", ("conv2d_backward", "conv2d_depthwise_backward"),
+    Kernel("conv2d_backward", ("conv2d_backward", "conv2d_depthwise_backward",
+                              "conv2d_grouped_backward"),
            cases=_conv_bwd_cases),
     Kernel("im2col", ("im2col",), cases=_unfold_cases,
            torch=lambda torch, x, k, s=1, p=0, d=1: torch.nn.functional.unfold(x, k, d, p, s),
@@ -315,7 +317,7 @@ _entries = [
     Kernel("set_workspace_limit", ("conv_set_workspace_limit",), config=True),
     Kernel("get_workspace_limit", ("conv_get_workspace_limit",), config=True),
     Kernel("conv2d_workspace_bytes", ("conv2d_workspace_bytes",), config=True),
-    Kernel("conv2d_plan", ("conv2d_plan_info",), config=True),
+    Kernel("conv2d_plan", ("conv2d_plan_info", "conv2d_grouped_info"), config=True),
 ]
 
 REGISTRY = {k.name: k for k in _entries}
