@@ -264,7 +264,12 @@ class _RecurrentBase(Module):
         inp, h_n, c_n = seq, [], []
         for layer in range(L):
             outs = []
-            for d in range(D):
+            if lstm and D == 2 and not self.proj_size:  # both directions in one node
+                inp = self._bidir(layer, inp, h0, c0, zeros, h_n, c_n)
+                outs, D_run = [inp], 0
+            else:
+                D_run = D
+            for d in range(D_run):
                 k = layer * D + d
                 y, h, c = _direction(self, layer, d, inp,
                                      h0[k] if h0 is not None else zeros_h,
@@ -288,6 +293,26 @@ class _RecurrentBase(Module):
         elif self.batch_first:
             inp = inp.transpose(0, 1)
         return inp, h_n, c_n
+
+    def _bidir(self, layer, inp, h0, c0, zeros, h_n, c_n):
+        """Both directions of LSTM layer ``layer`` as one node (nn/_bidir.py); appends the
+        final states to h_n / c_n and returns the output (T, N, 2H)."""
+        from ._bidir import bidir_lstm_layer
+        T, H = inp.array.shape[0], self.hidden_size
+        states, params = [], []
+        for d, s in ((0, f"_l{layer}"), (1, f"_l{layer}_reverse")):
+            k = 2 * layer + d
+            states += [h0[k] if h0 is not None else zeros, c0[k] if c0 is not None else zeros]
+            params += [getattr(self, n + s) for n in ("weight_ih", "weight_hh", "bias_ih",
+                                                      "bias_hh")]
+        probe = getattr(self, "_gate_probe", None)  # set by diagnostics.gate_saturation
+        on_gates = [None if probe is None else probe.setdefault((layer, d), []).append
+                    for d in (0, 1)]
+        y = bidir_lstm_layer(inp, states, params,
+                             [self._norms_recorder(layer, d) for d in (0, 1)], on_gates)
+        h_n += [y[T - 1:T, :, :H], y[0:1, :, H:]]
+        c_n += [y[T:T + 1, :, :H], y[T:T + 1, :, H:]]
+        return y[:T]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -450,6 +475,26 @@ class _CellBase(Module):
             h = h.reshape(H)
             c = c.reshape(H) if lstm else None
         return h, c
+
+    def _bidir(self, layer, inp, h0, c0, zeros, h_n, c_n):
+        """Both directions of LSTM layer ``layer`` as one node (nn/_bidir.py); appends the
+        final states to h_n / c_n and returns the output (T, N, 2H)."""
+        from ._bidir import bidir_lstm_layer
+        T, H = inp.array.shape[0], self.hidden_size
+        states, params = [], []
+        for d, s in ((0, f"_l{layer}"), (1, f"_l{layer}_reverse")):
+            k = 2 * layer + d
+            states += [h0[k] if h0 is not None else zeros, c0[k] if c0 is not None else zeros]
+            params += [getattr(self, n + s) for n in ("weight_ih", "weight_hh", "bias_ih",
+                                                      "bias_hh")]
+        probe = getattr(self, "_gate_probe", None)  # set by diagnostics.gate_saturation
+        on_gates = [None if probe is None else probe.setdefault((layer, d), []).append
+                    for d in (0, 1)]
+        y = bidir_lstm_layer(inp, states, params,
+                             [self._norms_recorder(layer, d) for d in (0, 1)], on_gates)
+        h_n += [y[T - 1:T, :, :H], y[0:1, :, H:]]
+        c_n += [y[T:T + 1, :, :H], y[T:T + 1, :, H:]]
+        return y[:T]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
