@@ -28,7 +28,8 @@
  * threads. The batch is split by rows (row n of step t
  * depends only on row n of step t-1: no barrier between steps); a small batch (fewer than
  * GT_MIN_ROWS rows per thread) or a w_hh larger than GT_L2_BYTES is split by hidden units
- * instead (gt_plan: each thread's slice of w_hh stays in its L2), one barrier per step. Every element is computed by the same code with its sums over k in one fixed
+ * instead (gt_plan: each thread's slice of w_hh stays in its L2), one barrier per step.
+ * Every element is computed by the same code with its sums over k in one fixed
  * order whatever the split, so results are bitwise identical for any thread count.
  */
 #include <math.h>

@@ -50,3 +50,24 @@ def bidir_lstm_layer(x, states, params, on_norms, on_gates):
         return grads
 
     return make(y, parents, backward)
+
+
+def bidir_layer(mod, layer, inp, h0, c0, zeros, h_n, c_n):
+    """Both directions of layer ``layer`` of the nn.LSTM ``mod`` over inp (T, N, I) as one
+    node; h0 / c0 (L*2, N, H) Tensors or None (zeros); appends the final states to the
+    lists h_n / c_n and returns the output (T, N, 2H)."""
+    T, H = inp.array.shape[0], mod.hidden_size
+    states, params = [], []
+    for d, s in ((0, f"_l{layer}"), (1, f"_l{layer}_reverse")):
+        k = 2 * layer + d
+        states += [h0[k] if h0 is not None else zeros, c0[k] if c0 is not None else zeros]
+        params += [getattr(mod, n + s) for n in ("weight_ih", "weight_hh", "bias_ih",
+                                                 "bias_hh")]
+    probe = getattr(mod, "_gate_probe", None)  # set by diagnostics.gate_saturation
+    on_gates = [None if probe is None else probe.setdefault((layer, d), []).append
+                for d in (0, 1)]
+    y = bidir_lstm_layer(inp, states, params,
+                         [mod._norms_recorder(layer, d) for d in (0, 1)], on_gates)
+    h_n += [y[T - 1:T, :, :H], y[0:1, :, H:]]
+    c_n += [y[T:T + 1, :, :H], y[T:T + 1, :, H:]]
+    return y[:T]

@@ -265,7 +265,8 @@ class _RecurrentBase(Module):
         for layer in range(L):
             outs = []
             if lstm and D == 2 and not self.proj_size:  # both directions in one node
-                inp = self._bidir(layer, inp, h0, c0, zeros, h_n, c_n)
+                from ._bidir import bidir_layer
+                inp = bidir_layer(self, layer, inp, h0, c0, zeros, h_n, c_n)
                 outs, D_run = [inp], 0
             else:
                 D_run = D
@@ -293,26 +294,6 @@ class _RecurrentBase(Module):
         elif self.batch_first:
             inp = inp.transpose(0, 1)
         return inp, h_n, c_n
-
-    def _bidir(self, layer, inp, h0, c0, zeros, h_n, c_n):
-        """Both directions of LSTM layer ``layer`` as one node (nn/_bidir.py); appends the
-        final states to h_n / c_n and returns the output (T, N, 2H)."""
-        from ._bidir import bidir_lstm_layer
-        T, H = inp.array.shape[0], self.hidden_size
-        states, params = [], []
-        for d, s in ((0, f"_l{layer}"), (1, f"_l{layer}_reverse")):
-            k = 2 * layer + d
-            states += [h0[k] if h0 is not None else zeros, c0[k] if c0 is not None else zeros]
-            params += [getattr(self, n + s) for n in ("weight_ih", "weight_hh", "bias_ih",
-                                                      "bias_hh")]
-        probe = getattr(self, "_gate_probe", None)  # set by diagnostics.gate_saturation
-        on_gates = [None if probe is None else probe.setdefault((layer, d), []).append
-                    for d in (0, 1)]
-        y = bidir_lstm_layer(inp, states, params,
-                             [self._norms_recorder(layer, d) for d in (0, 1)], on_gates)
-        h_n += [y[T - 1:T, :, :H], y[0:1, :, H:]]
-        c_n += [y[T:T + 1, :, :H], y[T:T + 1, :, H:]]
-        return y[:T]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -475,26 +456,6 @@ class _CellBase(Module):
             h = h.reshape(H)
             c = c.reshape(H) if lstm else None
         return h, c
-
-    def _bidir(self, layer, inp, h0, c0, zeros, h_n, c_n):
-        """Both directions of LSTM layer ``layer`` as one node (nn/_bidir.py); appends the
-        final states to h_n / c_n and returns the output (T, N, 2H)."""
-        from ._bidir import bidir_lstm_layer
-        T, H = inp.array.shape[0], self.hidden_size
-        states, params = [], []
-        for d, s in ((0, f"_l{layer}"), (1, f"_l{layer}_reverse")):
-            k = 2 * layer + d
-            states += [h0[k] if h0 is not None else zeros, c0[k] if c0 is not None else zeros]
-            params += [getattr(self, n + s) for n in ("weight_ih", "weight_hh", "bias_ih",
-                                                      "bias_hh")]
-        probe = getattr(self, "_gate_probe", None)  # set by diagnostics.gate_saturation
-        on_gates = [None if probe is None else probe.setdefault((layer, d), []).append
-                    for d in (0, 1)]
-        y = bidir_lstm_layer(inp, states, params,
-                             [self._norms_recorder(layer, d) for d in (0, 1)], on_gates)
-        h_n += [y[T - 1:T, :, :H], y[0:1, :, H:]]
-        c_n += [y[T:T + 1, :, :H], y[T:T + 1, :, H:]]
-        return y[:T]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
