@@ -26,9 +26,10 @@
  *
  * Threads: ONE parallel region per call, on cr_threads_for(T*N*H*H*G, GT_PAR_MIN_FLOPS)
  * threads. The batch is split by rows (row n of step t
- * depends only on row n of step t-1: no barrier between steps); a tiny batch (fewer than
- * GT_MIN_ROWS rows per thread) is split by hidden units instead, with one barrier per
- * step. Every element is computed by the same code with its sums over k in one fixed
+ * depends only on row n of step t-1: no barrier between steps); a small batch (fewer than
+ * GT_MIN_ROWS rows per thread) or a w_hh larger than GT_L2_BYTES is split by hidden units
+ * instead (gt_plan: each thread's slice of w_hh stays in its L2), one barrier per step.
+ * Every element is computed by the same code with its sums over k in one fixed
  * order whatever the split, so results are bitwise identical for any thread count.
  */
 #include <math.h>
@@ -58,8 +59,11 @@
  * (4 x 6 accumulators as the LSTM forward: 10 loads per 24 multiply-adds) */
 #define GT_BWD_G 4
 #define GT_MR_BWD 6
-/* split the batch only when each thread gets at least this many rows (else hidden units) */
-#define GT_MIN_ROWS 4
+/* split the batch only when each thread gets at least this many rows (two row tiles;
+ * else hidden units) and w_hh is at most GT_L2_BYTES (else each thread keeps its slice
+ * of w_hh in its own L2: hidden units); this Xeon has 2 MiB of L2 per core */
+#define GT_MIN_ROWS 12
+#define GT_L2_BYTES 1048576.0
 /* several threads only when the sequence has at least this many multiply-adds */
 #define GT_PAR_MIN_FLOPS 2000000.0
 
@@ -119,3 +123,12 @@ typedef double gt_vf64 __attribute__((vector_size(64)));
 #define LN2_HI 6.93147180369123816490e-01
 #define LN2_LO 1.90821492927058770002e-10
 #include "gates_tmpl.h"
+
+int cr_gt_run_calls(int (*fn)(void *ctx, int64_t i), void *ctx, int64_t n) {
+    int64_t nt = n > 1 ? cr_threads_for(1.0, 0.0) : 1;
+    if (nt > n) nt = n;
+    int rc = 0;
+    #pragma omp parallel for num_threads((int)nt) schedule(static, 1) reduction(| : rc)
+    for (int64_t i = 0; i < n; i++) rc |= fn(ctx, i) != 0;
+    return rc ? -1 : 0;
+}

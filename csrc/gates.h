@@ -10,7 +10,8 @@
  *   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}
  *   forward writes hs (T, N, H) and gates (T, N, 4H) = r, z, n, W_hn h_{t-1} + b_hn.
  * x (T, N, I), h0 / c0 (N, H); all row-major and contiguous.
- * Backward ACCUMULATES into dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh (db_* may be NULL);
+ * Backward ACCUMULATES into dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh (db_* may be NULL;
+ * the LSTM's dx may be NULL: no input gradient, one product less);
  * dhs (T, N, H) is dL/dh_t from outside the recurrence, dc_n (N, H) dL/dc_T or NULL;
  * dh_norms (T) or NULL is WRITTEN with ||dL/dh_t||_F. All return 0, or -1 if a work buffer
  * could not be allocated (outputs then undefined).
@@ -42,6 +43,13 @@ extern "C" {
 CR_GATES_DECLARE(float, f32)
 CR_GATES_DECLARE(double, f64)
 #undef CR_GATES_DECLARE
+
+/* Runs fn(ctx, 0) .. fn(ctx, n-1), n independent calls of the entry points above (e.g.
+ * the two directions of a bidirectional layer), at once: one thread per call (each call
+ * then runs on one thread), up to the thread setting; one after the other on one thread.
+ * The results are those of the calls run alone (every entry point above is bitwise
+ * identical for any thread count). Returns -1 if any call did, else 0. */
+int cr_gt_run_calls(int (*fn)(void *ctx, int64_t i), void *ctx, int64_t n);
 
 #ifdef __cplusplus
 }

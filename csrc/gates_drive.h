@@ -6,15 +6,19 @@ static T *CR_FN(gt_alloc)(int64_t n) {
     return (T *)aligned_alloc(64, bytes ? bytes : 64);
 }
 
-/* How the recurrence is split: over the batch rows (no barrier) when every thread gets at
- * least GT_MIN_ROWS rows, else over the `panels` blocks of hidden units (one barrier per
- * step: the only way to keep the cores busy on a tiny batch). */
+/* How the recurrence is split: over the batch rows (no barrier), or over the `panels`
+ * blocks of hidden units (one barrier per step) when a thread would get fewer than
+ * GT_MIN_ROWS rows (too few for the register tiles) or when w_hh (G*H*H elements of
+ * `elem` bytes) is larger than GT_L2_BYTES: then every thread would stream all of it from
+ * L3 at every step, while a thread owning a slice of the hidden units reads only the rows
+ * of its slice, which can stay in its own L2 across the T steps. */
 static int CR_FN(gt_plan)(int64_t steps, int64_t N, int64_t H, int G, int64_t panels,
                           int *by_hidden) {
     *by_hidden = 0;
     int64_t nt = cr_threads_for((double)steps * (double)N * (double)H * (double)H * G,
                                 GT_PAR_MIN_FLOPS);
-    if (nt > 1 && N < GT_MIN_ROWS * nt) {
+    const double wbytes = (double)G * (double)H * (double)H * (double)sizeof(T);
+    if (nt > 1 && (N < GT_MIN_ROWS * nt || wbytes > GT_L2_BYTES)) {
         *by_hidden = 1;
         if (nt > panels) nt = panels;
     }
@@ -157,7 +161,7 @@ int CR_FN(cr_lstm_backward)(T *dx, T *dh0, T *dc0, T *dw_ih, T *dw_hh,
     if (I > 0) {
         /* dw_ih += dG^T (4H x T*N) @ x;  dx += dG @ w_ih */
         GEMM(1, 0, GH, I, Ts * N, 1, dG, GH, x, I, 1, dw_ih, I, NULL, NULL, CR_ACT_NONE);
-        GEMM(0, 0, Ts * N, I, GH, 1, dG, GH, w_ih, I, 1, dx, I, NULL, NULL, CR_ACT_NONE);
+        if (dx) GEMM(0, 0, Ts * N, I, GH, 1, dG, GH, w_ih, I, 1, dx, I, NULL, NULL, CR_ACT_NONE);
     }
     /* dw_hh += dG^T @ [h0, h_1 .. h_{T-1}] */
     int rc = CR_FN(gt_dw_hh)(dw_hh, dG, GH, GH, h0, hs, Ts, N, H);

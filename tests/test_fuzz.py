@@ -772,6 +772,23 @@ def test_fuzz_lstm(data):
 
 @FUZZ
 @given(st.data())
+def test_fuzz_lstm_bidir(data):
+    d = data.draw
+    T, N, H, x, h0, w_ih, w_hh, bias, base, arr = _gated_case(d, 4)
+    c0 = arr((N, H))
+    rev = (arr((N, H)), arr((N, H)), arr(np.shape(w_ih)), arr((4 * H, H)))
+    if d(st.booleans()):
+        _check("lstm_bidir_forward", (x, h0, c0, w_ih, w_hh, *bias, *rev, *bias), None, base)
+    else:
+        saved = (arr((T, N, H)), arr((T, N, H)), arr((T, N, 4 * H)))
+        dc_n = None if d(st.booleans()) else arr((N, H))
+        _check("lstm_bidir_backward", (arr((T, N, H)), dc_n, arr((T, N, H)), dc_n, x, h0, c0,
+                                       w_ih, w_hh, *saved, *rev, *saved),
+               dict(bias=d(st.booleans()), input_grad=d(st.booleans())), base)
+
+
+@FUZZ
+@given(st.data())
 def test_fuzz_dropout(data):
     d = data.draw
     shape = tuple(d(st.integers(0, 70)) for _ in range(d(st.integers(0, 3))))

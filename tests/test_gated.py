@@ -195,10 +195,11 @@ def test_matches_torch(rng, cell, dtype, bias):
 # ---- threads and ISA paths ---------------------------------------------------------------
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
-# (T, N, I, H) with T*N*H*H*G > 2e6 (two threads): split over the batch rows, and tiny
-# batches (N < 4 rows per thread) split over the hidden units (one barrier per step)
+# (T, N, I, H) with T*N*H*H*G > 2e6 (two threads): split over the batch rows, and small
+# batches (N < 12 rows per thread) or a w_hh over 1 MiB (H = 301) split over the hidden
+# units (one barrier per step)
 @pytest.mark.parametrize("shape", [(7, 40, 17, 53), (4, 13, 5, 131), (12, 3, 9, 150),
-                                   (6, 7, 5, 131)])
+                                   (6, 7, 5, 131), (3, 29, 5, 301), (2, 25, 3, 97)])
 def test_one_and_two_threads_bitwise_identical(rng, cell, dtype, shape):
     c = make_case(rng, cell, *shape, dtype=dtype)
     T, N, I, H = shape

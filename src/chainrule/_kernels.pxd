@@ -172,6 +172,8 @@ cdef extern from "chainrule.h" nogil:
                             const double *x, const double *h0, const double *w_ih,
                             const double *w_hh, const double *hs, const double *gates,
                             int64_t T, int64_t N, int64_t I, int64_t H)
+    int cr_gt_run_calls(int (*fn)(void *ctx, int64_t i) noexcept nogil, void *ctx,
+                        int64_t n)
 
     # ---- embed.h ----
     void cr_embedding_forward_f32(float *out, const float *weight, const int64_t *idx,

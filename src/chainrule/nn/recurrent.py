@@ -264,7 +264,13 @@ class _RecurrentBase(Module):
         inp, h_n, c_n = seq, [], []
         for layer in range(L):
             outs = []
-            for d in range(D):
+            if lstm and D == 2 and not self.proj_size:  # both directions in one node
+                from ._bidir import bidir_layer
+                inp = bidir_layer(self, layer, inp, h0, c0, zeros, h_n, c_n)
+                outs, D_run = [inp], 0
+            else:
+                D_run = D
+            for d in range(D_run):
                 k = layer * D + d
                 y, h, c = _direction(self, layer, d, inp,
                                      h0[k] if h0 is not None else zeros_h,

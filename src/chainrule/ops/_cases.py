@@ -241,6 +241,33 @@ def _gru_bwd_cases(rng, dt):
     return out
 
 
+def _bidir_cases(rng, dt):
+    """lstm_bidir_forward: the LSTM cases, each with a second (reverse) set of states and
+    weights; the third case without biases."""
+    out = []
+    for args, _ in _gated_cases(4)(rng, dt):
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh = args
+        rev = (_a(rng, h0.shape, dt, 0.5), _a(rng, c0.shape, dt, 0.5), _a(rng, w_ih.shape, dt),
+               _a(rng, w_hh.shape, dt)) + ((None, None) if b_ih is None else
+                                          (_a(rng, b_ih.shape, dt, 0.1),
+                                           _a(rng, b_hh.shape, dt, 0.1)))
+        out.append(((x, h0, c0, w_ih, w_hh, b_ih, b_hh) + rev, {}))
+    return out
+
+
+def _bidir_bwd_cases(rng, dt):
+    from . import lstm_bidir_forward
+    out = []
+    for i, (args, _) in enumerate(_bidir_cases(rng, dt)):
+        y = lstm_bidir_forward(*args)
+        hs = y[0]
+        dc_n = None if i == 1 else _a(rng, hs.shape[1:], dt)
+        grads = (_a(rng, hs.shape, dt), dc_n, _a(rng, hs.shape, dt), _a(rng, hs.shape[1:], dt))
+        out.append((grads + args[:5] + y[:3] + args[7:11] + y[3:],
+                    dict(bias=args[5] is not None, input_grad=i != 0)))
+    return out
+
+
 def _gated_torch(G):
     """hs (and cs) from torch's own cells, the activated gates recomputed with torch ops."""
     def run(torch, x, h0, *rest):

@@ -42,7 +42,8 @@ class Kernel:
 
 from ._cases import (_a, _act_bwd_cases, _adadelta_cases, _adagrad_cases, _adam_cases,
                      _adaptive_bwd_cases, _adaptive_cases, _avg_pool_bwd_cases,
-                     _avg_pool_cases, _bn_bwd_cases, _bn_cases, _bn_inference_cases,
+                     _avg_pool_cases, _bidir_bwd_cases, _bidir_cases, _bn_bwd_cases,
+                     _bn_cases, _bn_inference_cases,
                      _bn_torch, _conv_bwd_cases, _conv_cases, _coo_pairs,
                      _dropout_bwd_cases, _dropout_cases, _dropout_mask_cases,
                      _embedding_bwd_cases, _embedding_cases, _fold_cases, _gated_cases,
@@ -236,6 +237,8 @@ _entries = [
                   "cli": [("lstm", 512, 32, 25), ("lstm", 256, 16, 150)],
                   "cli_quick": [("lstm", 128, 16, 20)]}),
     Kernel("lstm_backward", ("lstm_backward",), cases=_lstm_bwd_cases),
+    Kernel("lstm_bidir_forward", ("lstm_forward_dirs",), cases=_bidir_cases),
+    Kernel("lstm_bidir_backward", ("lstm_backward_dirs",), cases=_bidir_bwd_cases),
     Kernel("gru_forward", ("gru_forward",), cases=_gated_cases(3), torch=_gated_torch(3),
            grad=Grad("gru_backward", (0, 1, 2, 3, 4, 5),
                      lambda a, k, y, dy: ((dy,) + tuple(a[:4]) + tuple(y),
