@@ -72,6 +72,17 @@ int cr_contention_state(int64_t *last_latency_ns, int *enabled);
 /* The core clock in GHz measured with a chain of dependent register adds (0 where not
  * available); for benchmark reports (% of peak). Takes ~25 ms. */
 double cr_cpu_clock_ghz(void);
+/* The measured vector FMA peak in GFLOP/s of `threads` threads running at once (f64: double,
+ * else float), on the active ISA level's widest FMA (cr_isa): best of a few ~10 ms runs of
+ * 16 independent FMA chains per thread, summed over the threads of the same run. Unlike
+ * cores x clock x FLOP/cycle it includes the clock the cores hold with that ISA on all of
+ * them (AVX-512 licence) and any VM overhead. 0 where not available (generic level). */
+double cr_fma_peak_gflops(int f64, int threads);
+#ifdef CR_X86
+/* the per-ISA loops (peak_avx512.c, peak_avx2.c): iters x 16 FMAs; returns a sink value */
+double cr_fma_loop_avx512(int64_t iters, int f64);
+double cr_fma_loop_avx2(int64_t iters, int f64);
+#endif
 
 /* ---- dtype templates (see the header comment) ----------------------------------------- */
 #define CR_CAT3_(a, b, c) a##b##c

@@ -123,7 +123,10 @@ static void block_override(int64_t *kc, int64_t *mc, int64_t *nc) {
  * 1 = whenever the thin side fits (for tests). */
 #define SKINNY_MAX_N 32
 #define SKINNY_OUT 4096 /* elements of the per-thread raw-sum tile (blocks x thin side) */
-#define SKINNY_AXPY_BYTES (16 * 1024)
+#define SKINNY_AXPY_OUT (256 * 1024) /* bytes of the axpy raw-sum tile, per thread (in L2) */
+#define SKINNY_AXPY_KC 8               /* axpy K chunk (rows of the big operand) ... */
+#define SKINNY_AXPY_KC_CACHED 32       /* ... and when it fits the caches (bytes below:) */
+#define SKINNY_AXPY_STREAM 8e6
 static volatile int g_skinny = -1;
 
 void cr_gemm_set_skinny(int mode) { g_skinny = mode < 0 ? -1 : mode > 0; }

@@ -29,7 +29,9 @@ void cr_gemm_f64(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
 
 /* Override the cache block sizes KC, MC, NC (<= 0: the path's default). For tests/tuning;
  * CHAINRULE_GEMM_BLOCKS=kc,mc,nc does the same at the first call. Results do not depend
- * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). */
+ * on MC and NC; they depend on KC only through rounding (the K sum is split at KC). The
+ * skinny path's axpy kernel takes KC and MC as its K chunk and block rows (no change in
+ * results there). */
 void cr_gemm_set_blocks(int64_t kc, int64_t mc, int64_t nc);
 
 /* The skinny path (C with a side of at most 32, read like a GEMV; gemm_skinny_tmpl.h):

@@ -59,18 +59,34 @@ static int CR_FN(gemm_skinny)(int ta, int tb, int64_t M, int64_t N, int64_t K, T
         b = pk;
         ldb_k = dot ? K : s;
     }
-    /* rows per block: the raw-sum tile holds SKINNY_OUT elements; axpy takes as many rows as
-     * fit (long contiguous runs of each memory row), in whole vector blocks of 64 */
-    const int64_t rb = dot ? SKINNY_OUT / SKINNY_MAX_N : (SKINNY_OUT / s) / 64 * 64;
-    /* axpy: K in chunks whose rb x kc block of the big operand stays in L1 (and its kc
-     * pages in the TLB) while every thin column passes over it; 16 KiB leaves L1 room for
-     * the raw-sum tile (16 KiB) and the thin chunk (measured on the Xeon, 48 KiB L1d:
-     * 16 KiB 1.05-1.2x faster than 32 KiB at 16x7680x2560 and 32x4096x4096 f32); the next
-     * chunk is prefetched into L2 meanwhile (pf) */
-    const int64_t kc_l1 = SKINNY_AXPY_BYTES / (rb * (int64_t)sizeof(T));
-    const int64_t kc = dot ? K : kc_l1 > 16 ? kc_l1 : 16;
-    /* thread ranges in units of rb rows (of 8 when there are too few blocks) */
-    const int64_t unit = cdiv(big, rb) >= nt ? rb : 8;
+    /* rows per block. dot: the raw-sum tile (on the stack) holds SKINNY_OUT elements.
+     * axpy: long blocks, so that each memory row of the big operand is read in one long run
+     * per K chunk (DRAM pages, the L2 streamer and the TLB work on runs, not on the 512-byte
+     * pieces of short blocks); the raw-sum tile (SKINNY_AXPY_OUT bytes, per thread, in L2)
+     * bounds them. K in chunks: the 256-byte piece of each chunk row that the kernel's
+     * vector block reads stays in L1 while every thin column passes over it. A big operand
+     * streamed from memory takes chunks of SKINNY_AXPY_KC = 8 rows (8 concurrent streams for
+     * the L2 streamer, and rows whose stride is a multiple of 4 KiB share L1 sets: 8 fit the
+     * 12 ways); one that fits the caches chunks of SKINNY_AXPY_KC_CACHED = 32 (fewer reloads
+     * of the raw sums). The chunk size does not change results (the sums continue in order,
+     * one fused sum each). Measured on the Xeon, 1 thread, CPU time under load, vs 128-row
+     * blocks and 32-row chunks: 32x4096x4096 f32 1.4x, 16x7680x2560 1.8x, f64 1.45-1.55x
+     * (8-row chunks; 32 ran 0.8x / 0.65x), 32x1024x1024 f32 1.13x (32-row chunks; 8 ran 0.7x);
+     * 2 threads (wall time, loaded machine) 32x4096x4096 1.7x.
+     * cr_gemm_set_blocks' kc and mc (tests) override the chunk and the block rows. */
+    int64_t rb = dot ? SKINNY_OUT / SKINNY_MAX_N
+                     : SKINNY_AXPY_OUT / (s * (int64_t)sizeof(T)) / 64 * 64;
+    int64_t kc = dot ? K
+                     : (double)big * (double)K * (double)sizeof(T) > SKINNY_AXPY_STREAM
+                         ? SKINNY_AXPY_KC
+                         : SKINNY_AXPY_KC_CACHED;
+    if (!dot) {
+        int64_t nc_unused = 0;
+        block_override(&kc, &rb, &nc_unused);
+    }
+    /* thread ranges in units of rb rows (dot) or vector blocks of 64 (axpy; of 8 when there
+     * are too few) */
+    const int64_t unit = dot && cdiv(big, rb) >= nt ? rb : !dot && cdiv(big, 64) >= nt ? 64 : 8;
     const int64_t units = cdiv(big, unit);
     if (nt > units) nt = (int)units;
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -78,10 +94,17 @@ static int CR_FN(gemm_skinny)(int ta, int tb, int64_t M, int64_t N, int64_t K, T
         const int64_t tid = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
         const int64_t r0 = units * tid / team * unit, r1e = units * (tid + 1) / team * unit;
         const int64_t r1 = r1e < big ? r1e : big;
-        T out[SKINNY_OUT] __attribute__((aligned(64)));
-        const int64_t ors = dot ? s : 1, ocs = dot ? 1 : rb;
-        for (int64_t i0 = r0; i0 < r1; i0 += rb) {
-            const int64_t rows = r1 - i0 < rb ? r1 - i0 : rb;
+        T out_stack[SKINNY_OUT] __attribute__((aligned(64)));
+        /* axpy: columns of the tile one cache line apart from a multiple of 4 KiB (L1 sets) */
+        int64_t rbt = rb < r1 - r0 ? rb : round_up(r1 - r0, 8);
+        T *out = dot ? NULL : (T *)scratch(1, (size_t)(rbt + 64 / sizeof(T)) * s * sizeof(T));
+        if (out == NULL) { /* dot, or no memory for the long tile: the stack one */
+            out = out_stack;
+            if (!dot) rbt = (SKINNY_OUT / s - 64 / (int64_t)sizeof(T)) / 8 * 8;
+        }
+        const int64_t ors = dot ? s : 1, ocs = dot ? 1 : rbt + 64 / (int64_t)sizeof(T);
+        for (int64_t i0 = r0; i0 < r1; i0 += rbt) {
+            const int64_t rows = r1 - i0 < rbt ? r1 - i0 : rbt;
             for (int64_t p0 = 0; p0 < K; p0 += kc) {
                 const int64_t k = K - p0 < kc ? K - p0 : kc, rest = K - p0 - k;
                 kern(rows, s, k, dot ? ab + i0 * lda_k : ab + i0 + p0 * lda_k, lda_k,

@@ -79,6 +79,7 @@ def test_gemm_skinny_suite(monkeypatch):
     rows = _rows(text)
     assert [r[0] for r in rows] == ["96x4x40", "3x70x33"]  # no linear row in a suite
     assert "suite skinny" in text and "Method:" in text
+    assert "% of clock peak" in text and "% of FMA peak" in text and "FMA peak = measured" in text
     with pytest.raises(ValueError, match="unknown suite"):
         gemm.run(threads=1, quick=True, suite="nosuch")
 

@@ -24,6 +24,7 @@ NOT_KERNELS = {
     "conv_algo", "conv_set_algo",                   # chainrule._runtime (CHAINRULE_CONV_ALGO)
     "rnn_path", "rnn_set_path",                     # RNN step-kernel choice, tests
     "cpu_clock_ghz",                                # clock probe for bench's % of peak
+    "fma_peak_gflops",                              # measured FMA peak, bench's % of peak
     "heap_keep_freed",                              # glibc mallopt, _runtime.tune_heap
     "conv2d_dims", "pool2d_dims",                   # output-size helpers
     "philox4x32_10",                                # dropout's RNG block, known-answer test

@@ -11,6 +11,7 @@ cdef extern from "chainrule.h" nogil:
     const char *cr_isa_name(int level)
     int cr_isa_from_name(const char *name)
     double cr_cpu_clock_ghz()
+    double cr_fma_peak_gflops(int f64, int threads)
     void cr_set_num_threads(int n)
     int cr_get_num_threads()
     int cr_num_threads_setting()

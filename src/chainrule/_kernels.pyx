@@ -62,6 +62,13 @@ def cpu_clock_ghz():
     return g
 
 
+def fma_peak_gflops(bint f64, int threads):
+    """Measured vector FMA peak in GFLOP/s of `threads` threads at once (0.0 if unavailable)."""
+    with nogil:
+        g = cr_fma_peak_gflops(f64, threads)
+    return g
+
+
 def set_num_threads(int n):
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")

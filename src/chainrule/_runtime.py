@@ -10,7 +10,7 @@ import os
 from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
-           "conv_algo", "set_conv_algo", "cpu_clock_ghz", "install", "apply_default_threads",
+           "conv_algo", "set_conv_algo", "cpu_clock_ghz", "fma_peak_gflops", "install", "apply_default_threads",
            "extension_file", "threads_in_use", "contention_probe"]
 
 
@@ -100,6 +100,17 @@ def set_conv_algo(name=None) -> None:
 def cpu_clock_ghz() -> float:
     """The core clock in GHz, measured with a chain of dependent adds (0.0 if unavailable)."""
     return _kernels.cpu_clock_ghz()
+
+
+def fma_peak_gflops(dtype: str = "float32", threads: int = 1) -> float:
+    """The measured vector FMA peak in GFLOP/s of `threads` threads running at once, on the
+    active ISA level's widest FMA (0.0 on the generic level): what a loop of independent
+    FMAs reaches at the clock the cores really hold with that ISA. For benchmark reports."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"fma_peak_gflops: dtype must be 'float32' or 'float64', got {dtype!r}")
+    if threads < 1:
+        raise ValueError(f"fma_peak_gflops: threads must be >= 1, got {threads}")
+    return float(_kernels.fma_peak_gflops(dtype == "float64", threads))
 
 
 def extension_file() -> str:

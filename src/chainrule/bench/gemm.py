@@ -2,7 +2,10 @@
 
 GFLOP/s of chainrule, NumPy (its BLAS limited to the same thread count with threadpoolctl
 when installed) and PyTorch, the ratio of chainrule to the better peer (> 1: chainrule is
-faster), and chainrule as a % of this CPU's peak for the vector path in use.
+faster), and chainrule as a % of two peaks of this CPU for the vector path in use: the
+clock peak (cores x measured scalar clock x FLOP/cycle of the path) and the measured FMA
+peak (what a loop of independent vector FMAs reaches on the same threads at once: it
+includes the lower clock the cores hold while running AVX-512 on all of them).
 """
 from __future__ import annotations
 
@@ -52,6 +55,15 @@ def peak_gflops(path: str, dtype: str, threads: int, mhz: float | None) -> float
         return None
     cores = min(threads, os.cpu_count() or 1)
     return cores * mhz / 1000.0 * FLOP_PER_CYCLE.get(path, FLOP_PER_CYCLE["generic"])[dtype]
+
+
+def fma_peaks(threads: int) -> dict[str, float | None]:
+    """dtype -> the measured FMA peak in GFLOP/s of `threads` threads at once (None where
+    the probe is not available: generic path)."""
+    from chainrule import _runtime
+    cores = min(threads, os.cpu_count() or 1)
+    peaks = {dt: _runtime.fma_peak_gflops(dt, cores) for dt in ("float32", "float64")}
+    return {dt: (g if g > 0 else None) for dt, g in peaks.items()}
 
 
 @contextlib.contextmanager
@@ -105,6 +117,7 @@ def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
     torch = try_torch(threads)
     path = _runtime.isa()
     mhz, how = clock_mhz()
+    fma = fma_peaks(threads)
     min_time = 0.1 if quick else 0.3
     rounds = 2 if quick else 5
     rng = np.random.default_rng(0)
@@ -120,7 +133,8 @@ def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
                 f_th = lambda: ta @ tb
             t_cr, t_np, t_th = _best_of_rounds([lambda: ops.matmul(a, b), lambda: a @ b, f_th],
                                                rounds, min_time)
-            rows.append(_row(f"{M}x{N}x{K}", dt, flop, t_cr, t_np, t_th, path, threads, mhz))
+            rows.append(_row(f"{M}x{N}x{K}", dt, flop, t_cr, t_np, t_th, path, threads, mhz,
+                             fma[dt]))
 
         # dense layer forward + backward, batch 256, 1024 -> 1024
         (N, C, OC), = bench_cases("linear_forward", "cli")
@@ -149,10 +163,10 @@ def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
 
             t_cr, t_np, t_th = _best_of_rounds([step_cr, step_np, step_th], rounds, min_time)
             rows.append(_row(f"linear fwd+bwd {N}x{C}->{OC}", dt, flop, t_cr, t_np, t_th, path,
-                             threads, mhz))
+                             threads, mhz, fma[dt]))
 
     headers = ["shape (M,N,K)", "dtype", "chainrule GFLOP/s", "numpy GFLOP/s", "torch GFLOP/s",
-               "ratio vs best peer", "% of peak"]
+               "ratio vs best peer", "% of clock peak", "% of FMA peak"]
     reported = cpu_mhz()
     notes = [
         f"### gemm{'' if suite is None else f' suite {suite}'} (path {path}, {threads} threads"
@@ -164,7 +178,14 @@ def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
         f"{'?' if mhz is None else f'{mhz:.0f}'} MHz ({how}; /proc/cpuinfo says "
         f"{'?' if reported is None else f'{reported:.0f}'} MHz) x FLOP/cycle of the {path} path "
         f"({FLOP_PER_CYCLE.get(path, {}).get('float32')} fp32, "
-        f"{FLOP_PER_CYCLE.get(path, {}).get('float64')} fp64 = 2 FMA units x lanes x 2).",
+        f"{FLOP_PER_CYCLE.get(path, {}).get('float64')} fp64 = 2 FMA units x lanes x 2) = "
+        f"{_fmt_peak(peak_gflops(path, 'float32', threads, mhz))} fp32 GFLOP/s "
+        f"(the clock peak).",
+        f"FMA peak = measured: {min(threads, os.cpu_count() or 1)} threads at once each run "
+        f"16 independent chains of {path} FMAs (best of 7 runs) = "
+        f"{_fmt_peak(fma['float32'])} fp32, {_fmt_peak(fma['float64'])} fp64 GFLOP/s; below "
+        f"the clock peak when the cores clock down for wide vectors on all cores (or under "
+        f"load: it is measured in the same conditions as the table).",
         "ratio = chainrule speed / the faster of NumPy and PyTorch (> 1: chainrule faster)"
         + ("; linear row: y = x@w.T+b, dx = dy@w, dw = dy.T@x, db = dy.sum(0)."
            if suite is None else "."),
@@ -174,10 +195,15 @@ def run(threads: int = 2, quick: bool = False, suite: str | None = None) -> str:
     return "\n".join(notes)
 
 
-def _row(shape, dt, flop, t_cr, t_np, t_th, path, threads, mhz):
+def _fmt_peak(g: float | None) -> str:
+    return "?" if g is None else f"{g:.0f}"
+
+
+def _row(shape, dt, flop, t_cr, t_np, t_th, path, threads, mhz, fma=None):
     g = lambda t: None if t is None else flop / t / 1e9
     best_peer = min(t for t in (t_np, t_th) if t is not None)
     peak = peak_gflops(path, dt, threads, mhz)
     return [shape, dt, f"{g(t_cr):.1f}", f"{g(t_np):.1f}",
             "-" if t_th is None else f"{g(t_th):.1f}", fmt_ratio(best_peer, t_cr),
-            "-" if peak is None else f"{100 * g(t_cr) / peak:.0f}%"]
+            "-" if peak is None else f"{100 * g(t_cr) / peak:.0f}%",
+            "-" if fma is None else f"{100 * g(t_cr) / fma:.0f}%"]
