@@ -22,6 +22,7 @@ enum {
     CONV_IMPLICIT = 1,    /* forward: implicit im2col; backward: dx, dw, db in place (small dw) */
     CONV_IMPLICIT_DW = 2, /* backward: dw, db in place (dx as a convolution, see dx_as_conv) */
     CONV_WINOGRAD = 3,    /* forward: Winograd F(2x2, 3x3), float32 (conv_winograd.c) */
+    CONV_WINO_DW = 4,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -98,6 +99,11 @@ void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t k
 /* conv_wino_small.c: the Winograd forward with G > 1 whole small images per block (AVX-512) */
 int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
                                 const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
+                                        const float *inp, const cr_conv2d_dims *d,
+                                        const conv_plan *pl);
+void conv_wino_small_grad_row_avx512(float *Mg, int64_t lde, const float *yr, int64_t ldy,
+                                     int64_t TQ);
 void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, int64_t ldx,
                                       int64_t TQ);
 void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde,

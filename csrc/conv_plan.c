@@ -8,6 +8,7 @@
  *             fits the limit), else CONV_GEMM;
  *   backward  CONV_IMPLICIT when implicit_bwd_ok (and a small dw); else dx may run as a
  *             convolution (dx_as_conv_ok: Winograd or implicit), then dw and db run
+ *             CONV_WINO_DW when the forward batches small images in Winograd (wino_dw_plan),
  *             CONV_IMPLICIT_DW when dx and the forward would be implicit, else CONV_GEMM.
  * Blocking (CONV_GEMM): a block of output rows [p0, p1) of one image (cols = (p1-p0)*Q
  * columns) or, when images are small (PQ < 512), a group of G whole images side by side
@@ -213,6 +214,24 @@ static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
            (algo == CR_CONV_ALGO_AUTO && (winograd_auto(d) || wino_small_auto(d)));
 }
 
+/* dw by Winograd (conv_wino_small.c: the adjoint of the forward in the filter), backward of
+ * a layer whose forward runs Winograd with G > 1 small images per block, when the implicit
+ * backward does not take it and dx runs as a convolution (done before); scratch: dU (16 K C), V and M of one block (threads share it). */
+static int wino_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes) {
+    const int64_t g = pl->dx_as_conv && winograd_ok(d, elsize) ? wino_small_G(d, elsize) : 1;
+    if (g < 2) return 0;
+    pl->path = CONV_WINO_DW;
+    pl->bl.G = g;
+    pl->bl.rows = (d->P + 1) / 2;
+    pl->bl.cols = g * ((d->P + 1) / 2) * ((d->Q + 1) / 2);
+    pl->nblocks = (d->N + g - 1) / g;
+    pl->ws_elems = 16 * (d->C + d->K) * pl->bl.cols + 2 * 16 * 16;
+    pl->ws_threads = 1;
+    pl->ws_bytes = (16 * (d->K * d->C + 16) + pl->ws_elems) * elsize;
+    if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+    return 1;
+}
+
 /* For stride 1, dx is itself a convolution: the correlation of dy with the kernel flipped
  * in space and transposed in channels,
  *   dx[n, c, i, j] = sum_{k,r,s} w[k, c, r, s] * dy[n, k, i + ph - r*dh, j + pw - s*dw]
@@ -292,6 +311,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * backward's product, one horizontal sum per image instead of 16-wide partial sums of a
      * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
      * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
+    if (which == 1 && wino_dw_plan(pl, d, elsize, dx_bytes)) return;
     if (pl->dx_as_conv == 1 && implicit_fwd_ok(d, elsize)) {
         pl->path = CONV_IMPLICIT_DW;
         pl->ws_elems = implicit_ws_elems(d); /* xp and dy_wide, as the forward */
@@ -336,6 +356,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     info->path = info->dw_path = pl.path == CONV_IMPLICIT      ? CR_CONV_PATH_IMPLICIT
                                  : pl.path == CONV_IMPLICIT_DW ? CR_CONV_PATH_IMPLICIT_DW
+                                 : pl.path == CONV_WINO_DW     ? CR_CONV_PATH_WINO_DW
                                                                : gemm;
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD

@@ -92,3 +92,36 @@ void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int
         }
     }
 }
+
+/* dW (conv_wino_small.c): the gradient transform A dY A^T of one tile row, the adjoint of the
+ * output transform: yr points at column 2*tq0 of the tile row's two rows of a zero-padded
+ * dy plane (row stride ldy, 32 readable floats), tiles [[a, b], [c, d]]:
+ *   rows  [a, b], [a + c, b + d], [a - c, b - d], [-c, -d],  each [x, y] -> [x, x + y, x - y, -y]
+ * stored as Mg[e * lde + tq] for the 16 positions e. */
+void conv_wino_small_grad_row_avx512(float *Mg, int64_t lde, const float *yr, int64_t ldy,
+                                     int64_t TQ) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t tq0 = 0; tq0 < TQ; tq0 += 16) {
+        const int64_t n = TQ - tq0 < 16 ? TQ - tq0 : 16;
+        const __mmask16 mk = (__mmask16)(n == 16 ? 0xffffu : (1u << n) - 1);
+        const float *r0 = yr + 2 * tq0, *r1 = r0 + ldy;
+        const __m512 l0 = _mm512_loadu_ps(r0), h0 = _mm512_loadu_ps(r0 + 16);
+        const __m512 l1 = _mm512_loadu_ps(r1), h1 = _mm512_loadu_ps(r1 + 16);
+        __m512 x[4], y[4];
+        const __m512 a = _mm512_permutex2var_ps(l0, ie, h0), b = _mm512_permutex2var_ps(l0, io, h0);
+        const __m512 c = _mm512_permutex2var_ps(l1, ie, h1), d = _mm512_permutex2var_ps(l1, io, h1);
+        x[0] = a; y[0] = b;
+        x[1] = _mm512_add_ps(a, c); y[1] = _mm512_add_ps(b, d);
+        x[2] = _mm512_sub_ps(a, c); y[2] = _mm512_sub_ps(b, d);
+        x[3] = _mm512_sub_ps(zero, c); y[3] = _mm512_sub_ps(zero, d);
+        float *m = Mg + tq0;
+        for (int i = 0; i < 4; i++) {
+            _mm512_mask_storeu_ps(m + (4 * i + 0) * lde, mk, x[i]);
+            _mm512_mask_storeu_ps(m + (4 * i + 1) * lde, mk, _mm512_add_ps(x[i], y[i]));
+            _mm512_mask_storeu_ps(m + (4 * i + 2) * lde, mk, _mm512_sub_ps(x[i], y[i]));
+            _mm512_mask_storeu_ps(m + (4 * i + 3) * lde, mk, _mm512_sub_ps(zero, y[i]));
+        }
+    }
+}

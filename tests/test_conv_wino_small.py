@@ -11,6 +11,7 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 
 EPS = np.finfo(np.float32).eps
+DW_TOL = 8  # dw: measured <= ~1.5
 
 
 def _avx512():
@@ -151,3 +152,67 @@ def test_pytorch_oracle(rng):
     want = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
                                       torch.from_numpy(b).double(), 1, 1).numpy()
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+
+
+def _check_dw(dw, dy, x, pad, tol):
+    dy64, x64 = dy.astype(np.float64), x.astype(np.float64)
+    ws = (dy.shape[1], x.shape[1], 3, 3)
+    w0 = np.zeros(ws)
+    want = ref.conv2d_backward(dy64, x64, w0, 1, pad)[1]
+    terms = ref.conv2d_backward(np.abs(dy64), np.abs(x64), w0, 1, pad)[1]
+    err = np.abs(dw - want) / (EPS * terms + 1e-30)
+    assert err.max() <= tol, f"winograd dw error {err.max():.2f} eps32 x sum|terms|"
+    return err.max()
+
+
+DW_SHAPES = [((33, 17, 9, 9), (3, 17, 3, 3), 1), ((5, 3, 7, 7), (17, 3, 3, 3), 2),
+             ((4, 36, 13, 13), (40, 36, 3, 3), 0), ((2, 4, 3, 4), (3, 4, 3, 3), 0),
+             ((3, 20, 10, 9), (24, 20, 3, 3), 1)]
+
+
+@pytest.mark.parametrize("xs,ws,pad", DW_SHAPES)
+def test_winograd_dw(xs, ws, pad, rng):
+    """dw by Winograd (the adjoint of the forward in the filter, reduced over the whole
+    batch block after block): within DW_TOL eps32 of the sum of |terms| against float64, db
+    and dx as with the other paths, 1 vs 2 threads bitwise."""
+    _avx512()
+    x, w, _ = _data(rng, xs, ws)
+    dy = rng.standard_normal((xs[0], ws[0], xs[2] + 2 * pad - 2, xs[3] + 2 * pad - 2)).astype(np.float32)
+    _runtime.set_conv_algo("winograd")
+    outs = []
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        plan = ops.conv2d_plan(xs, ws, 1, pad)
+        assert plan["dw"]["algorithm"] == ("winograd_dw" if plan["dx"]["algorithm"] != "implicit"
+                                           else "implicit"), plan
+        outs.append(ops.conv2d_backward(dy, x, w, 1, pad))
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_array_equal(a, b)
+    dx, dw, db = outs[0]
+    _check_dw(dw, dy, x, pad, DW_TOL)
+    np.testing.assert_allclose(db, dy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-4)
+    want_dx = ref.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                  w.astype(np.float64), 1, pad)[0]
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=1e-4 * np.abs(want_dx).max())
+    # need_dx=False: the same dw, no dx
+    dx2, dw2, _ = ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False)
+    assert dx2 is None
+    np.testing.assert_array_equal(dw2, dw)
+
+
+@pytest.mark.parametrize("xs,ws", RESNET)
+def test_auto_takes_winograd_dw(xs, ws, rng):
+    """The default backward of the small-image layers: dx and dw by Winograd (float64: not),
+    dw within the bound, 1 vs 2 threads bitwise."""
+    _avx512()
+    plan = ops.conv2d_plan(xs, ws, 1, 1)
+    assert plan["dw"]["algorithm"] == "winograd_dw", plan
+    assert ops.conv2d_plan(xs, ws, 1, 1, dtype=np.float64)["dw"]["algorithm"] != "winograd_dw"
+    x, w, _ = _data(rng, xs, ws)
+    dy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(np.float32)
+    runs = []
+    for threads in (2, 1):
+        cr.set_num_threads(threads)
+        runs.append(ops.conv2d_backward(dy, x, w, 1, 1, need_dx=False)[1])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    _check_dw(runs[0], dy, x, 1, DW_TOL)

@@ -87,7 +87,9 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels) and for small ones
     (< 256 2x2 tiles, 32-256 channels: several whole images per block), everywhere when
     forced; its rounding error is bounded by 8 eps32 x the sum of |terms|), "winograd_conv"
-    (dx as the Winograd forward of the flipped kernel) or "depthwise". blocking
+    (dx as the Winograd forward of the flipped kernel), "winograd_dw" (dw by Winograd, the
+    adjoint of the forward in the filter, where the forward batches small images; same error
+    bound) or "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers run the plan shown once per group.
