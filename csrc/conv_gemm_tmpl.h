@@ -244,6 +244,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     }
     if (pl.path == CONV_IMPLICIT_DW)
         return conv_backward_weight_implicit_f32(dweight, dbias, dout, inp, d, &pl);
+    if (pl.path == CONV_WINO_DW)
+        return conv_backward_weight_wino_small_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;

@@ -24,6 +24,7 @@ enum {
     CONV_WINOGRAD = 3,    /* forward: Winograd F(2x2, 3x3), float32 (conv_winograd.c) */
     CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
     CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
+    CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -106,6 +107,24 @@ void conv_bias_grad_rows_f32(float *dbias, const float *dout, const cr_conv2d_di
                              int64_t k0, int64_t k1);
 void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_dims *d,
                              int64_t k0, int64_t k1);
+
+/* conv_winograd.c: U[e * ldu + kc] = the transformed 3x3 filter kc = k*C + c, kc in [kc0, kc1) */
+void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t kc0, int64_t kc1);
+
+#ifdef CR_X86
+/* conv_wino_small.c: the Winograd forward with G > 1 whole small images per block (AVX-512) */
+int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
+                                const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
+                                        const float *inp, const cr_conv2d_dims *d,
+                                        const conv_plan *pl);
+void conv_wino_small_grad_row_avx512(float *Mg, int64_t lde, const float *yr, int64_t ldy,
+                                     int64_t TQ);
+void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, int64_t ldx,
+                                      int64_t TQ);
+void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde,
+                                       int64_t TQ, int64_t Q, float bias, int accumulate);
+#endif
 
 #ifdef CR_X86
 /* conv_winograd_avx512.c: conv_winograd_xf.h's transforms of one tile row, AVX-512 build */

@@ -16,9 +16,10 @@
 #include <string.h>
 #include "conv_internal.h"
 
-/* U[e][k*C + c] = (G g G^T)[e] for the 3x3 filter g = w[k, c] */
-static void weight_transform(float *U, const float *w, int64_t K, int64_t C) {
-    for (int64_t kc = 0; kc < K * C; kc++) {
+/* U[e * ldu + k*C + c] = (G g G^T)[e] for the 3x3 filter g = w[k, c], kc = k*C + c in
+ * [kc0, kc1) (also conv_wino_small.c's) */
+void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t kc0, int64_t kc1) {
+    for (int64_t kc = kc0; kc < kc1; kc++) {
         const float *g = w + kc * 9;
         float t[4][3], u[4][4];
         for (int j = 0; j < 3; j++) {
@@ -33,7 +34,7 @@ static void weight_transform(float *U, const float *w, int64_t K, int64_t C) {
             u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
             u[i][3] = t[i][2];
         }
-        for (int e = 0; e < 16; e++) U[e * K * C + kc] = u[e / 4][e % 4];
+        for (int e = 0; e < 16; e++) U[e * ldu + kc] = u[e / 4][e % 4];
     }
 }
 
@@ -70,10 +71,14 @@ int conv_forward_winograd_f32(float *out, const float *inp, const float *w, cons
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int nt = pl->nt;
+#ifdef CR_X86
+    if (pl->bl.G > 1) /* small images, whole ones per block (conv_wino_small.c) */
+        return conv_forward_wino_small_f32(out, inp, w, bias, d, pl, accumulate);
+#endif
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     float *U = ws, *V = U + 16 * K * C, *M = V + 16 * C * Tmax;
-    weight_transform(U, w, K, C);
+    conv_wino_weight_transform(U, w, K * C, 0, K * C);
     for (int64_t n = 0; n < N; n++) {
         const float *x_n = inp + n * C * H * W;
         float *y_n = out + n * K * P * Q;

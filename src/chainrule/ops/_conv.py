@@ -66,8 +66,8 @@ def _step(info, which):
         blocking = dict(images_per_block=info["G"], rows_per_block=info["rows"],
                         columns=info["cols"], blocks=info["blocks"])
     elif algo == "winograd":
-        blocking = dict(tile_rows_per_block=info["rows"], tiles_per_block=info["cols"],
-                        blocks=info["blocks"])
+        blocking = dict(images_per_block=info["G"], tile_rows_per_block=info["rows"],
+                        tiles_per_block=info["cols"], blocks=info["blocks"])
     return dict(algorithm=algo, threads=info["threads"], blocking=blocking,
                 workspace_bytes=info["ws_bytes"])
 
@@ -86,14 +86,17 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     them, gathered side by side), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
     "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
-    on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels), everywhere when
+    on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels) and for small ones
+    (< 256 2x2 tiles, 32-256 channels: several whole images per block), everywhere when
     forced; its rounding error is bounded by 8 eps32 x the sum of |terms|), "winograd_conv"
-    (dx as the Winograd forward of the flipped kernel), "phase" (float32 stride-2 layers
+    (dx as the Winograd forward of the flipped kernel), "winograd_dw" (dw by Winograd, the
+    adjoint of the forward in the filter, where the forward batches small images; same error
+    bound), "phase" (float32 stride-2 layers
     whose kernel splits into phases with few zero taps, e.g. 10x5 and 20x5, on AVX-512
     CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images) or
     "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
-    tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
+    images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one
     parallel region over images x groups: "grouped_implicit" (float32 AVX-512, stride 1 or 2: the
     group read in place; dx at stride 1 only, as the convolution of dy by the flipped

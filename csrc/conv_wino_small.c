@@ -1,0 +1,177 @@
+/* conv_wino_small.c — the Winograd F(2x2, 3x3) forward (CONV_WINOGRAD, see conv_winograd.c
+ * for the algorithm) for small images, float32 on AVX-512 CPUs: the plan (conv_plan.c:
+ * wino_images_per_block) puts G > 1 whole images in a block, so that each of the 16 products
+ * M[e] (K x T) = U[e] (K x C) @ V[e] (C x T) has T = G * ceil(P/2) * ceil(Q/2) columns, wide
+ * enough to run fast even for 8x8 images (ResNet-20's 64-channel stage: T = 256 with G = 16).
+ * Per block: each (image, channel) plane is zero-padded into a small buffer and transformed
+ * tile row by tile row (conv_wino_small_avx512.c, same bits as conv_winograd_xf.h), the 16
+ * products run, then the output transform. With at least as many blocks as threads each
+ * thread takes whole blocks (its own V and M, serial products); else the threads share each
+ * block (planes, products and output channels split between them). Either way every value
+ * is computed by the same operations, so results do not depend on the thread count.
+ * Also dw of such layers (CONV_WINO_DW, conv_backward_weight_wino_small_f32 below).
+ * The 16 matrices of U, V and M are WINO_PAD floats apart beyond their size: with sizes that
+ * are multiples of 4 KiB, the 16 values of one tile would otherwise share one L1 set. */
+#include <string.h>
+#include "conv_internal.h"
+#include "split.h"
+
+#ifdef CR_X86
+
+/* xp (rows x ldx, +32 readable floats) = plane x_c (H x W) placed at row ph, column pw, zeros around */
+static void pad_plane(float *xp, const float *x_c, const cr_conv2d_dims *d, int64_t rows,
+                      int64_t ldx) {
+    memset(xp, 0, (size_t)(rows * ldx + 32) * sizeof(float));
+    const int64_t w = d->W < ldx - d->pw ? d->W : ldx - d->pw;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t h = r - d->ph;
+        if (h >= 0 && h < d->H && w > 0)
+            memcpy(xp + r * ldx + d->pw, x_c + h * d->W, (size_t)w * sizeof(float));
+    }
+}
+
+#define WINO_PAD 16
+
+/* images [n0, n0 + g), all tile rows; V (16 x (C T + pad)) and M (16 x (K T + pad)) this
+ * block's scratch */
+static void wino_block(float *out, const float *inp, const float *U, const float *bias,
+                       const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, float *M,
+                       int nt, int accumulate) {
+    const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti;
+    const int64_t ldu = K * C + WINO_PAD, ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+    const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t jc = 0; jc < g * C; jc++) {
+        const int64_t j = jc / C, c = jc % C;
+        float xp[rows * ldx + 32];
+        pad_plane(xp, inp + ((n0 + j) * C + c) * H * W, d, rows, ldx);
+        for (int64_t tp = 0; tp < TP; tp++)
+            conv_wino_small_input_row_avx512(V + c * T + j * Ti + tp * TQ, ldv,
+                                             xp + 2 * tp * ldx, ldx, TQ);
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int e = 0; e < 16; e++) /* inside a parallel region each product runs serially */
+        cr_gemm_f32(0, 0, K, T, C, 1.0f, U + e * ldu, C, V + e * ldv, T, 0.0f, M + e * ldm, T,
+                    NULL, NULL, CR_ACT_NONE);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t jk = 0; jk < g * K; jk++) {
+        const int64_t j = jk / K, k = jk % K;
+        float *y = out + ((n0 + j) * K + k) * P * Q;
+        const float b = bias ? bias[k] : 0.0f;
+        for (int64_t tp = 0; tp < TP; tp++) {
+            float *y0 = y + 2 * tp * Q;
+            conv_wino_small_output_row_avx512(y0, 2 * tp + 1 < P ? y0 + Q : NULL,
+                                              M + k * T + j * Ti + tp * TQ, ldm, TQ, Q, b,
+                                              accumulate);
+        }
+    }
+}
+
+int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
+                                const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, KC = K * C;
+    const int nt = pl->nt;
+    float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
+    if (!ws) return -1;
+    float *U = ws, *slots = U + 16 * (KC + WINO_PAD);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 4096)
+    for (int64_t b = 0; b < (KC + 255) / 256; b++)
+        conv_wino_weight_transform(U, w, KC + WINO_PAD, b * 256,
+                                   (b + 1) * 256 < KC ? (b + 1) * 256 : KC);
+    /* V, then M, per slot */
+    const int64_t slot = pl->ws_elems, vm = 16 * (C * pl->bl.cols + WINO_PAD);
+    if (pl->by_block) {
+        #pragma omp parallel num_threads(nt)
+        {
+            float *V = slots + CR_THREAD_NUM() * slot;
+            #pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+                const int64_t n0 = blk * G, g = N - n0 < G ? N - n0 : G;
+                wino_block(out, inp, U, bias, d, n0, g, V, V + vm, 1, accumulate);
+            }
+        }
+    } else {
+        for (int64_t n0 = 0; n0 < N; n0 += G)
+            wino_block(out, inp, U, bias, d, n0, N - n0 < G ? N - n0 : G, slots, slots + vm, nt,
+                       accumulate);
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+
+/* dw (CONV_WINO_DW): the adjoint of the forward in the filter. Per tile, y = A^T [U .* V] A
+ * with U = G g G^T, so dg = G^T [(A dy A^T) .* V] G; summed over tiles,
+ *   dU[e] (K x C) = sum_t Mg[e] (K x T) @ V[e]^T (T x C),  dw[k, c] += G^T dU[e][k, c] G,
+ * the 16 products reducing over all tiles of the batch, block after block of G images
+ * (beta = 1 after the first: a fixed order), each product on one thread (16 split between
+ * threads), so results do not depend on the thread count. db by conv_bias_grad_rows. */
+int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
+                                        const float *inp, const cr_conv2d_dims *d,
+                                        const conv_plan *pl) {
+    const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
+    const int64_t G = pl->bl.G, KC = K * C, TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ;
+    const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2, ldy = 2 * TQ, ldu = KC + WINO_PAD;
+    const int nt = pl->nt;
+    if (dbias) {
+        #pragma omp parallel num_threads(nt)
+        {
+            const int t = CR_THREAD_NUM(), nth = CR_TEAM_SIZE();
+            conv_bias_grad_rows_f32(dbias, dout, d, K * t / nth, K * (t + 1) / nth);
+        }
+    }
+    if (!dweight) return 0;
+    float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
+    if (!ws) return -1;
+    float *dU = ws, *V = dU + 16 * ldu, *Mg = V + 16 * (C * pl->bl.cols + WINO_PAD);
+    for (int64_t n0 = 0; n0 < N; n0 += G) {
+        const int64_t g = N - n0 < G ? N - n0 : G, T = g * Ti;
+        const int64_t ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t jc = 0; jc < g * C; jc++) {
+            const int64_t j = jc / C, c = jc % C;
+            float xp[rows * ldx + 32];
+            pad_plane(xp, inp + ((n0 + j) * C + c) * H * W, d, rows, ldx);
+            for (int64_t tp = 0; tp < TP; tp++)
+                conv_wino_small_input_row_avx512(V + c * T + j * Ti + tp * TQ, ldv,
+                                                 xp + 2 * tp * ldx, ldx, TQ);
+        }
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t jk = 0; jk < g * K; jk++) {
+            const int64_t j = jk / K, k = jk % K;
+            float yp[2 * TP * ldy + 32];
+            const float *y = dout + ((n0 + j) * K + k) * P * Q;
+            memset(yp, 0, sizeof yp);
+            for (int64_t p = 0; p < P; p++)
+                memcpy(yp + p * ldy, y + p * Q, (size_t)Q * sizeof(float));
+            for (int64_t tp = 0; tp < TP; tp++)
+                conv_wino_small_grad_row_avx512(Mg + k * T + j * Ti + tp * TQ, ldm,
+                                                yp + 2 * tp * ldy, ldy, TQ);
+        }
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int e = 0; e < 16; e++)
+            cr_gemm_f32(0, 1, K, C, T, 1.0f, Mg + e * ldm, T, V + e * ldv, T, n0 > 0 ? 1.0f : 0.0f,
+                        dU + e * ldu, C, NULL, NULL, CR_ACT_NONE);
+    }
+    /* dw[k, c] += G^T dU G: rows t_i = G^T dU (3 x 4), then its columns */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 4096)
+    for (int64_t kc = 0; kc < KC; kc++) {
+        float u[16], t[3][4];
+        for (int e = 0; e < 16; e++) u[e] = dU[e * ldu + kc];
+        for (int j = 0; j < 4; j++) {
+            t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
+            t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
+            t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+        }
+        float *g = dweight + kc * 9;
+        for (int i = 0; i < 3; i++) {
+            g[3 * i + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+            g[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
+            g[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+        }
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+
+#endif /* CR_X86 */
