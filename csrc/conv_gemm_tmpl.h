@@ -4,7 +4,7 @@
 /* C (m, n) = op(A) (m, kd) @ B (kd, n) [+ C if acc] [+ bias[i]]; op(A)(i, p) is
  * A[i*lda + p] or, if trans_a, A[p*lda + i]. `small` picks the unpacked AVX-512 kernel
  * for float32 (a decision made from the shapes only). */
-static void CR_FN(mm)(int small, int trans_a, int64_t m, int64_t n, int64_t kd, const T *A,
+void CR_FN(conv_mm)(int small, int trans_a, int64_t m, int64_t n, int64_t kd, const T *A,
                        int64_t lda, const T *B, int64_t ldb, T *C, int64_t ldc, int acc,
                        const T *bias) {
 #if CONV_F32 && defined(CR_X86)
@@ -21,7 +21,7 @@ static void CR_FN(mm)(int small, int trans_a, int64_t m, int64_t n, int64_t kd, 
 }
 
 /* C (m, n) += A (m, L) @ B (n, L)^T, rows of A and B contiguous (the dw product). */
-static void CR_FN(mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T *A, int64_t lda,
+void CR_FN(conv_mm_nt)(int small, int64_t m, int64_t n, int64_t L, const T *A, int64_t lda,
                           const T *B, int64_t ldb, T *C, int64_t ldc) {
 #if CONV_F32 && defined(CR_X86)
     if (small && conv_avx512()) {
@@ -79,7 +79,7 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
     const int small = CR_FN(small_fwd)(d);
     if (conv_is_pointwise(d)) {
         for (int64_t n = n0; n < n0 + g; n++)
-            CR_FN(mm)(small, 0, K, PQ, CRS, w, CRS, inp + n * CHW, PQ, out + n * KPQ, PQ, 0, bias);
+            CR_FN(conv_mm)(small, 0, K, PQ, CRS, w, CRS, inp + n * CHW, PQ, out + n * KPQ, PQ, 0, bias);
         return;
     }
     if (g == 1) {
@@ -89,7 +89,7 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
             const int64_t p1 = p0 + bl->rows < d->P ? p0 + bl->rows : d->P;
             const int64_t cols = (p1 - p0) * d->Q;
             CR_FN(conv_im2col_par)(ws, cols, x_n, d, p0, p1, nt);
-            CR_FN(mm)(small, 0, K, cols, CRS, w, CRS, ws, cols, y_n + p0 * d->Q, PQ, 0, bias);
+            CR_FN(conv_mm)(small, 0, K, cols, CRS, w, CRS, ws, cols, y_n + p0 * d->Q, PQ, 0, bias);
         }
         return;
     }
@@ -99,7 +99,7 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         CR_FN(conv_im2col_rows)(col + j * PQ, ld, inp + (n0 + j) * CHW, d, 0, CRS, 0, d->P);
-    CR_FN(mm)(small, 0, K, ld, CRS, w, CRS, col, ld, yb, ld, 0, bias);
+    CR_FN(conv_mm)(small, 0, K, ld, CRS, w, CRS, col, ld, yb, ld, 0, bias);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
@@ -155,7 +155,7 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
     const int small = CR_FN(small_dx)(d);
     if (conv_is_pointwise(d)) {
         for (int64_t n = n0; n < n0 + g; n++)
-            CR_FN(mm)(small, 1, CRS, PQ, K, w, CRS, dout + n * KPQ, PQ, dinp + n * CHW, PQ, 1, NULL);
+            CR_FN(conv_mm)(small, 1, CRS, PQ, K, w, CRS, dout + n * KPQ, PQ, dinp + n * CHW, PQ, 1, NULL);
         return;
     }
     if (g == 1) {
@@ -164,7 +164,7 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
         for (int64_t p0 = 0; p0 < d->P; p0 += bl->rows) {
             const int64_t p1 = p0 + bl->rows < d->P ? p0 + bl->rows : d->P;
             const int64_t cols = (p1 - p0) * d->Q;
-            CR_FN(mm)(small, 1, CRS, cols, K, w, CRS, dy_n + p0 * d->Q, PQ, ws, cols, 0, NULL);
+            CR_FN(conv_mm)(small, 1, CRS, cols, K, w, CRS, dy_n + p0 * d->Q, PQ, ws, cols, 0, NULL);
             CR_FN(conv_col2im_par)(dx_n, ws, cols, d, p0, p1, nt);
         }
         return;
@@ -176,7 +176,7 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
     for (int64_t j = 0; j < g; j++)
         for (int64_t k = 0; k < K; k++)
             memcpy(dyb + k * ld + j * PQ, dout + (n0 + j) * KPQ + k * PQ, (size_t)PQ * sizeof(T));
-    CR_FN(mm)(small, 1, CRS, ld, K, w, CRS, dyb, ld, dcol, ld, 0, NULL);
+    CR_FN(conv_mm)(small, 1, CRS, ld, K, w, CRS, dyb, ld, dcol, ld, 0, NULL);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j = 0; j < g; j++) /* each image's own dx: no shared sums */
         CR_FN(conv_col2im_rows)(dinp + (n0 + j) * CHW, dcol + j * PQ, ld, d, 0, CRS, 0, d->P);
@@ -192,7 +192,7 @@ static void CR_FN(backward_weight_block)(T *dw, const T *dout, const T *inp,
     const int small = CR_FN(small_dw)(d);
     /* one product: dy (K, L, row stride LDY) against col rows [r0, r1) (L, row stride LDC) */
 #define DW_PRODUCT(DY, LDY, COL, LDC, L) \
-    CR_FN(mm_nt)(small, K, nr, L, DY, LDY, COL, LDC, dw + r0, CRS)
+    CR_FN(conv_mm_nt)(small, K, nr, L, DY, LDY, COL, LDC, dw + r0, CRS)
     if (conv_is_pointwise(d)) { /* col_n = x_n (C, HW) */
         for (int64_t n = n0; n < n0 + g; n++)
             DW_PRODUCT(dout + n * KPQ, PQ, inp + n * CHW + r0 * PQ, PQ, PQ);

@@ -2,37 +2,7 @@
  * conv_grouped.c); included there with T, SUF and CONV_F32 (1 for float) defined.
  * g is one group of one image: g->N = 1, g->C = C/groups, g->K = K/groups. */
 
-/* C (m, n) = op(A) @ B [+ C if acc] [+ bias[i]], op(A) = A (m, kd) or A^T (A stored kd x m).
- * float32 on AVX-512 takes the unpacked broadcast kernel for few rows (as conv_gemm_tmpl.h:
- * small_fwd / small_dx), else the GEMM (serial inside the parallel region). */
-static void CR_FN(grp_mm)(int trans_a, int64_t m, int64_t n, int64_t kd, const T *A,
-                           int64_t lda, const T *B, int64_t ldb, T *C, int64_t ldc, int acc,
-                           const T *bias, int small) {
-#if CONV_F32 && defined(CR_X86)
-    if (small && conv_avx512()) {
-        cr_conv_bcast_f32_avx512(m, n, kd, (const float *)A, trans_a ? 1 : lda,
-                                 trans_a ? lda : 1, (const float *)B, ldb, NULL, (float *)C, ldc,
-                                 NULL, acc, (const float *)bias);
-        return;
-    }
-#endif
-    (void)small;
-    CR_FN(cr_gemm)(trans_a, 0, m, n, kd, 1, A, lda, B, ldb, acc ? 1 : 0, C, ldc, NULL, bias,
-                   CR_ACT_NONE);
-}
-
-/* C (m, n) += A (m, L) @ B (n, L)^T (the dw product). */
-static void CR_FN(grp_mm_nt)(int64_t m, int64_t n, int64_t L, const T *A, int64_t lda,
-                              const T *B, int64_t ldb, T *C, int64_t ldc) {
-#if CONV_F32 && defined(CR_X86)
-    if (m < 64 && conv_avx512()) {
-        cr_conv_dot_f32_avx512(m, n, L, (const float *)A, lda, (const float *)B, ldb, NULL,
-                               (float *)C, ldc);
-        return;
-    }
-#endif
-    CR_FN(cr_gemm)(0, 1, m, n, L, 1, A, lda, B, ldb, 1, C, ldc, NULL, NULL, CR_ACT_NONE);
-}
+/* products: conv_mm / conv_mm_nt of conv_gemm_tmpl.h (the same choice of kernel) */
 
 /* y_ng (Kg, PQ) = w_g @ im2col(x_ng) + b_g, `rows` output rows at a time. */
 static void CR_FN(grp_fwd_item)(T *y, const T *x, const T *w, const T *b,
@@ -40,13 +10,13 @@ static void CR_FN(grp_fwd_item)(T *y, const T *x, const T *w, const T *b,
     const int64_t CRS = g->C * g->R * g->S, PQ = g->P * g->Q, Q = g->Q;
     const int small = g->K <= 128 && CRS < 1024;
     if (conv_is_pointwise(g)) {
-        CR_FN(grp_mm)(0, g->K, PQ, g->C, w, g->C, x, PQ, y, PQ, 0, b, small);
+        CR_FN(conv_mm)(small, 0, g->K, PQ, g->C, w, g->C, x, PQ, y, PQ, 0, b);
         return;
     }
     for (int64_t p0 = 0; p0 < g->P; p0 += rows) {
         const int64_t p1 = p0 + rows < g->P ? p0 + rows : g->P, cols = (p1 - p0) * Q;
         CR_FN(conv_im2col_rows)(col, cols, x, g, 0, CRS, p0, p1);
-        CR_FN(grp_mm)(0, g->K, cols, CRS, w, CRS, col, cols, y + p0 * Q, PQ, 0, b, small);
+        CR_FN(conv_mm)(small, 0, g->K, cols, CRS, w, CRS, col, cols, y + p0 * Q, PQ, 0, b);
     }
 }
 
@@ -56,12 +26,12 @@ static void CR_FN(grp_dx_item)(T *dx, const T *dy, const T *w, const cr_conv2d_d
     const int64_t CRS = g->C * g->R * g->S, PQ = g->P * g->Q, Q = g->Q;
     const int small = g->K <= 32 && CRS < 1024;
     if (conv_is_pointwise(g)) {
-        CR_FN(grp_mm)(1, g->C, PQ, g->K, w, g->C, dy, PQ, dx, PQ, 1, NULL, small);
+        CR_FN(conv_mm)(small, 1, g->C, PQ, g->K, w, g->C, dy, PQ, dx, PQ, 1, NULL);
         return;
     }
     for (int64_t p0 = 0; p0 < g->P; p0 += rows) {
         const int64_t p1 = p0 + rows < g->P ? p0 + rows : g->P, cols = (p1 - p0) * Q;
-        CR_FN(grp_mm)(1, CRS, cols, g->K, w, CRS, dy + p0 * Q, PQ, col, cols, 0, NULL, small);
+        CR_FN(conv_mm)(small, 1, CRS, cols, g->K, w, CRS, dy + p0 * Q, PQ, col, cols, 0, NULL);
         CR_FN(conv_col2im_rows)(dx, col, cols, g, 0, CRS, p0, p1);
     }
 }
@@ -71,13 +41,13 @@ static void CR_FN(grp_dw_item)(T *dw, const T *dy, const T *x, const cr_conv2d_d
                                 int64_t rows, T *col) {
     const int64_t CRS = g->C * g->R * g->S, PQ = g->P * g->Q, Q = g->Q;
     if (conv_is_pointwise(g)) {
-        CR_FN(grp_mm_nt)(g->K, g->C, PQ, dy, PQ, x, PQ, dw, g->C);
+        CR_FN(conv_mm_nt)(g->K < 64, g->K, g->C, PQ, dy, PQ, x, PQ, dw, g->C);
         return;
     }
     for (int64_t p0 = 0; p0 < g->P; p0 += rows) {
         const int64_t p1 = p0 + rows < g->P ? p0 + rows : g->P, cols = (p1 - p0) * Q;
         CR_FN(conv_im2col_rows)(col, cols, x, g, 0, CRS, p0, p1);
-        CR_FN(grp_mm_nt)(g->K, CRS, cols, dy + p0 * Q, PQ, col, cols, dw, CRS);
+        CR_FN(conv_mm_nt)(g->K < 64, g->K, CRS, cols, dy + p0 * Q, PQ, col, cols, dw, CRS);
     }
 }
 

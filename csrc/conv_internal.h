@@ -103,6 +103,18 @@ void conv_col2im_par_f64(double *im, const double *col, int64_t ld, const cr_con
                          int64_t p0, int64_t p1, int nt);
 
 /* db[k] += sum_n sum_pq dy[n, k, pq] for k in [k0, k1) (conv_gemm_tmpl.h). */
+/* conv_gemm_tmpl.h: C = op(A) B [+ C] [+ bias] and C += A B^T, the products of the im2col
+ * paths (small: the unpacked AVX-512 kernel for float32; the GEMM otherwise). */
+void conv_mm_f32(int small, int trans_a, int64_t m, int64_t n, int64_t kd, const float *A,
+                 int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, int acc,
+                 const float *bias);
+void conv_mm_f64(int small, int trans_a, int64_t m, int64_t n, int64_t kd, const double *A,
+                 int64_t lda, const double *B, int64_t ldb, double *C, int64_t ldc, int acc,
+                 const double *bias);
+void conv_mm_nt_f32(int small, int64_t m, int64_t n, int64_t L, const float *A, int64_t lda,
+                    const float *B, int64_t ldb, float *C, int64_t ldc);
+void conv_mm_nt_f64(int small, int64_t m, int64_t n, int64_t L, const double *A, int64_t lda,
+                    const double *B, int64_t ldb, double *C, int64_t ldc);
 void conv_bias_grad_rows_f32(float *dbias, const float *dout, const cr_conv2d_dims *d,
                              int64_t k0, int64_t k1);
 void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_dims *d,
