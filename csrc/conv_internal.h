@@ -49,6 +49,7 @@ typedef struct {
 /* which: 0 forward, 1 backward; elsize: 4 (float32) or 8 (float64). d->N > 0. */
 void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t elsize);
 
+#define WINO_LD_PAD 16 /* floats between the 16 matrices of the one-image Winograd path */
 /* conv_winograd.c: the Winograd forward (plan path CONV_WINOGRAD). */
 int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
                               const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);

@@ -322,14 +322,15 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         /* U (16 K C), then V (16 C T) and M (16 K T) for T tiles: whole tile rows, as many
          * as the limit allows (one at least) */
         const int64_t TQ = (d->Q + 1) / 2, TP = (d->P + 1) / 2;
-        int64_t rows = (g_ws_limit / elsize - 16 * K * d->C) / (16 * (d->C + K) * TQ);
+        int64_t rows = (g_ws_limit / elsize - 16 * (K * d->C + 3 * WINO_LD_PAD)) /
+                       (16 * (d->C + K) * TQ);
         rows = rows < 1 ? 1 : rows > TP ? TP : rows;
         pl->path = CONV_WINOGRAD;
         pl->bl.G = 1;
         pl->bl.rows = rows;
         pl->bl.cols = rows * TQ;
         pl->nblocks = d->N * ((TP + rows - 1) / rows);
-        pl->ws_elems = 16 * K * d->C + 16 * (d->C + K) * pl->bl.cols;
+        pl->ws_elems = 16 * (K * d->C + 3 * WINO_LD_PAD) + 16 * (d->C + K) * pl->bl.cols;
         pl->ws_threads = 1;
         pl->ws_bytes = pl->ws_elems * elsize;
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
