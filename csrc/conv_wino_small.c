@@ -32,14 +32,12 @@ static void pad_plane(float *xp, const float *x_c, const cr_conv2d_dims *d, int6
 
 #define WINO_PAD 16
 
-/* images [n0, n0 + g), all tile rows; V (16 x (C T + pad)) and M (16 x (K T + pad)) this
- * block's scratch */
-static void wino_block(float *out, const float *inp, const float *U, const float *bias,
-                       const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, float *M,
-                       int nt, int accumulate) {
-    const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
-    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti;
-    const int64_t ldu = K * C + WINO_PAD, ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+/* V (16 x ldv) = B^T d B of every input tile of images [n0, n0 + g): channel c, image j,
+ * tile row tp at column c T + j Ti + tp TQ (T = g Ti tiles); threads split (image, channel) */
+static void wino_input_block(float *V, int64_t ldv, const float *inp, const cr_conv2d_dims *d,
+                             int64_t n0, int64_t g, int nt) {
+    const int64_t C = d->C, H = d->H, W = d->W;
+    const int64_t TQ = (d->Q + 1) / 2, TP = (d->P + 1) / 2, Ti = TP * TQ, T = g * Ti;
     const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t jc = 0; jc < g * C; jc++) {
@@ -50,6 +48,17 @@ static void wino_block(float *out, const float *inp, const float *U, const float
             conv_wino_small_input_row_avx512(V + c * T + j * Ti + tp * TQ, ldv,
                                              xp + 2 * tp * ldx, ldx, TQ);
     }
+}
+
+/* images [n0, n0 + g), all tile rows; V (16 x (C T + pad)) and M (16 x (K T + pad)) this
+ * block's scratch */
+static void wino_block(float *out, const float *inp, const float *U, const float *bias,
+                       const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, float *M,
+                       int nt, int accumulate) {
+    const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti;
+    const int64_t ldu = K * C + WINO_PAD, ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+    wino_input_block(V, ldv, inp, d, n0, g, nt);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int e = 0; e < 16; e++) /* inside a parallel region each product runs serially */
         cr_gemm_f32(0, 0, K, T, C, 1.0f, U + e * ldu, C, V + e * ldv, T, 0.0f, M + e * ldm, T,
@@ -109,9 +118,9 @@ int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, co
 int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
                                         const float *inp, const cr_conv2d_dims *d,
                                         const conv_plan *pl) {
-    const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
+    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t G = pl->bl.G, KC = K * C, TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ;
-    const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2, ldy = 2 * TQ, ldu = KC + WINO_PAD;
+    const int64_t ldy = 2 * TQ, ldu = KC + WINO_PAD;
     const int nt = pl->nt;
     if (dbias) {
         #pragma omp parallel num_threads(nt)
@@ -127,15 +136,7 @@ int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const floa
     for (int64_t n0 = 0; n0 < N; n0 += G) {
         const int64_t g = N - n0 < G ? N - n0 : G, T = g * Ti;
         const int64_t ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
-        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t jc = 0; jc < g * C; jc++) {
-            const int64_t j = jc / C, c = jc % C;
-            float xp[rows * ldx + 32];
-            pad_plane(xp, inp + ((n0 + j) * C + c) * H * W, d, rows, ldx);
-            for (int64_t tp = 0; tp < TP; tp++)
-                conv_wino_small_input_row_avx512(V + c * T + j * Ti + tp * TQ, ldv,
-                                                 xp + 2 * tp * ldx, ldx, TQ);
-        }
+        wino_input_block(V, ldv, inp, d, n0, g, nt);
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t jk = 0; jk < g * K; jk++) {
             const int64_t j = jk / K, k = jk % K;
