@@ -159,10 +159,19 @@ int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const flo
                             const float *inp, const float *w, const cr_conv2d_dims *d,
                             const conv_plan *pl);
 
-/* conv_s2.c (plan path CONV_S2): the plan (pl->nt set), its bytes with one thread, and
- * the forward and backward (x86, AVX-512 kernels). */
-void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which);
-int64_t conv_s2_slice_bytes(const cr_conv2d_dims *d, int which);
+/* conv_s2.c (plan path CONV_S2): the plan (pl->nt set; bl.G images per block), whether
+ * one image fits the limit, and the forward and backward (x86, AVX-512 kernels). */
+void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit);
+int conv_s2_fits(const cr_conv2d_dims *d, int64_t limit);
+#ifdef CR_X86
+void cr_s2_gather2_f32_avx512(float *dst, const float *src, int64_t n);      /* dst[j] = src[2j] */
+void cr_s2_scatter2_add_f32_avx512(float *dst, const float *src, int64_t n); /* dst[2j] += src[j] */
+/* one input row to / from both column phases, padding pw (conv_s2_avx512.c) */
+void cr_s2_split_row_f32_avx512(float *r0, float *r1, const float *src, int64_t W, int64_t pw,
+                                int64_t Ws);
+void cr_s2_merge_row_add_f32_avx512(float *dst, const float *r0, const float *r1, int64_t W,
+                                    int64_t pw, int64_t Ws);
+#endif
 int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,

@@ -17,9 +17,12 @@
  *            dy with the sub-kernel w[:, :, a::sh, b::sw] flipped,
  *              dxs[c, a, b, i, j] = sum_{k,u,v} w[k, c, a + u*sh, b + v*sw] dy[k, i-u, j-v],
  *            read from dy zero-padded by U = (R-1)/sh rows on top and V = (S-1)/sw columns on
- *            the left, (K, Hd = Hs + U, Wd = Ws + V): tap (k, u, v) is the run
- *            dyp + k*Hd*Wd + (U-u)*Wd + (V-v) + i*Wd + j. Then dx += dxs at the positions
- *            that are input pixels (each pixel is one phase's, so no two sums meet).
+ *            the left, rows of Wd = Q + V = Ws (a row's padding on the right is the next
+ *            row's on the left), images of Hd = P + U = Hs rows stacked (the next image's top
+ *            padding is this one's bottom): tap (k, u, v) is the run dyp + k*plane +
+ *            (U-u)*Wd + (V-v) + i*Wd + j, so every column computed is a pixel of a phase.
+ *            Then dx += dxs at the positions that are input pixels (each pixel is one
+ *            phase's, so no two sums meet).
  * Threads: forward and dx take whole images (N >= threads) or share each image by runs of
  * wide columns (whole 48-column tiles); dw: threads own channel slices of dw (each builds
  * the phase image of its channels), db rows. Every output is the same sum, in the same
@@ -31,52 +34,76 @@
 #include "split.h"
 
 typedef struct {
-    int64_t Hs, Ws, plane, nph, nw, U, V, Hd, Wd, nwd;
+    int64_t G;                /* images per block, stacked along the rows */
+    int64_t Hs, Ws, plane;    /* phase rows per image, columns, one phase plane of a block */
+    int64_t nph, U, V, Hd, Wd; /* phases; dx: dy's padding, rows per image, columns */
 } s2_geom;
 
-static void s2_geom_init(s2_geom *g, const cr_conv2d_dims *d) {
+#define S2_TARGET_COLS 512 /* wide columns a block aims at (images stacked to get there) */
+
+static void s2_geom_init(s2_geom *g, const cr_conv2d_dims *d, int64_t G) {
+    g->G = G;
     g->Hs = d->P + (d->R - 1) / d->sh;
     g->Ws = d->Q + (d->S - 1) / d->sw;
-    g->plane = g->Hs * g->Ws;
+    g->plane = G * g->Hs * g->Ws;
     g->nph = d->sh * d->sw;
-    g->nw = (d->P - 1) * g->Ws + d->Q;
     g->U = (d->R - 1) / d->sh;
     g->V = (d->S - 1) / d->sw;
-    g->Hd = g->Hs + g->U;
-    g->Wd = g->Ws + g->V;
-    g->nwd = (g->Hs - 1) * g->Wd + g->Ws;
+    g->Hd = d->P + g->U; /* = Hs */
+    g->Wd = d->Q + g->V; /* = Ws */
 }
-
+/* wide columns of a block of gc images: forward / dw, and dx */
+static int64_t s2_nw(const cr_conv2d_dims *d, const s2_geom *g, int64_t gc) {
+    return ((gc - 1) * g->Hs + d->P - 1) * g->Ws + d->Q;
+}
+static int64_t s2_nwd(const s2_geom *g, int64_t gc) { return gc * g->Hd * g->Wd; }
+/* floats of one plane k of dyp: G images of Hd rows, U + 1 zero rows after them */
+static int64_t s2_dyp_plane(const s2_geom *g) { return (g->G * g->Hd + g->U + 1) * g->Wd; }
 static int64_t s2_xs_elems(const cr_conv2d_dims *d, const s2_geom *g) {
     return d->C * g->nph * g->plane;
 }
+/* floats of one thread's slice: the larger of xs + y_wide (forward, dw) and dyp + dxs (dx) */
+static int64_t s2_slice(const cr_conv2d_dims *d, const s2_geom *g, int which) {
+    const int64_t a = s2_xs_elems(d, g) + d->K * s2_nw(d, g, g->G);
+    const int64_t b = d->K * s2_dyp_plane(g) + d->C * g->nph * s2_nwd(g, g->G);
+    return which == 0 || a > b ? a : b;
+}
+/* images per block: enough for S2_TARGET_COLS wide columns, at most N, the slice within the
+ * workspace limit (0: not even one image fits). From the sizes only. */
+static int64_t s2_images(const cr_conv2d_dims *d, int which, int64_t limit) {
+    const int64_t per = (d->P + (d->R - 1) / d->sh) * (d->Q + (d->S - 1) / d->sw);
+    int64_t G = (S2_TARGET_COLS + per - 1) / per;
+    if (G > d->N) G = d->N;
+    for (; G > 0; G--) {
+        s2_geom g;
+        s2_geom_init(&g, d, G);
+        if (s2_slice(d, &g, which) * 4 <= limit) break;
+    }
+    return G;
+}
 
-/* The plan (pl->nt set): threads take whole images when there are as many as threads.
- * Scratch: per slice the larger of xs + y_wide (forward, dw) and dyp + dxs (dx); in front
- * of the slices the offsets (forward, dw: CRS) or dx's tap offsets (K*R*S) and sub-kernels
- * (C*K*R*S floats). dw always takes one slice per thread. */
-void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which) {
-    s2_geom g;
-    s2_geom_init(&g, d);
+/* The plan (pl->nt set): blocks of bl.G images; threads take whole blocks when there are as
+ * many as threads, else share each block. Scratch: the slices, and in front of them the
+ * offsets (forward, dw: CRS) or dx's tap offsets (K*R*S) and sub-kernels (C*K*R*S floats).
+ * dw always takes one slice per thread. */
+void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit) {
     const int64_t CRS = d->C * d->R * d->S, KRS = d->K * d->R * d->S;
-    const int64_t a = s2_xs_elems(d, &g) + d->K * g.nw;
-    const int64_t b = d->K * g.Hd * g.Wd + d->C * g.nph * g.nwd;
+    s2_geom g;
+    s2_geom_init(&g, d, s2_images(d, which, limit));
     pl->path = CONV_S2;
-    pl->by_block = d->N >= pl->nt;
-    pl->ws_elems = which == 0 || a > b ? a : b;
+    pl->bl.G = g.G;
+    pl->nblocks = g.G > 0 ? (d->N + g.G - 1) / g.G : 0;
+    pl->by_block = pl->nblocks >= pl->nt;
+    pl->ws_elems = g.G > 0 ? s2_slice(d, &g, which) : 0;
     pl->ws_threads = which == 1 || pl->by_block ? pl->nt : 1;
     const int64_t fwd = 8 * CRS + pl->ws_threads * pl->ws_elems * 4;
     const int64_t dx = 8 * KRS + 4 * d->C * KRS + (pl->by_block ? pl->nt : 1) * pl->ws_elems * 4;
     pl->ws_bytes = which == 0 || fwd > dx ? fwd : dx;
 }
 
-/* all scratch bytes of the path with one thread (the plan's predicate) */
-int64_t conv_s2_slice_bytes(const cr_conv2d_dims *d, int which) {
-    conv_plan pl;
-    memset(&pl, 0, sizeof pl);
-    pl.nt = 1;
-    conv_s2_plan(&pl, d, which);
-    return pl.ws_bytes;
+/* whether one image's slice fits the limit (the plan's predicate) */
+int conv_s2_fits(const cr_conv2d_dims *d, int64_t limit) {
+    return d->N > 0 && s2_images(d, 1, limit) > 0;
 }
 
 #ifdef CR_X86
@@ -101,39 +128,75 @@ static void s2_cols(const cr_conv2d_dims *d, const s2_geom *g, int64_t b, int64_
     *j1 = hi;
 }
 
-/* xs of channels [c0, c1) of one image */
-static void s2_split(float *xs, const float *x_n, const cr_conv2d_dims *d, const s2_geom *g,
-                     int64_t c0, int64_t c1) {
+/* xs of channels [c0, c1) of the block's images x_0 .. x_{gc-1} (image m at rows m*Hs) */
+static void s2_split(float *xs, const float *x0, int64_t gc, const cr_conv2d_dims *d,
+                     const s2_geom *g, int64_t c0, int64_t c1) {
     const int64_t H = d->H, W = d->W, sh = d->sh, sw = d->sw, Hs = g->Hs, Ws = g->Ws;
-    for (int64_t c = c0; c < c1; c++)
-        for (int64_t a = 0; a < sh; a++)
-            for (int64_t b = 0; b < sw; b++) {
-                float *dst = xs + ((c * sh + a) * sw + b) * g->plane;
-                int64_t j0, j1;
-                s2_cols(d, g, b, &j0, &j1);
-                const int64_t off = b - d->pw;
-                for (int64_t i = 0; i < Hs; i++) {
-                    float *row = dst + i * Ws;
-                    const int64_t h = i * sh + a - d->ph;
-                    if (h < 0 || h >= H) {
-                        memset(row, 0, (size_t)Ws * sizeof(float));
-                        continue;
+    const int64_t CHW = d->C * H * W;
+    if (sh == 2 && sw == 2) { /* one input row to both column phases */
+        for (int64_t m = 0; m < gc; m++)
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t i = 0; i < Hs; i++)
+                    for (int64_t a = 0; a < 2; a++) {
+                        float *r0 = xs + (c * 4 + a * 2) * g->plane + (m * Hs + i) * Ws;
+                        const int64_t h = 2 * i + a - d->ph;
+                        if (h < 0 || h >= H) {
+                            memset(r0, 0, (size_t)Ws * sizeof(float));
+                            memset(r0 + g->plane, 0, (size_t)Ws * sizeof(float));
+                        } else {
+                            cr_s2_split_row_f32_avx512(r0, r0 + g->plane,
+                                                       x0 + m * CHW + (c * H + h) * W, W,
+                                                       d->pw, Ws);
+                        }
                     }
-                    const float *src = x_n + (c * H + h) * W + off;
-                    for (int64_t j = 0; j < j0; j++) row[j] = 0.0f;
-                    for (int64_t j = j0; j < j1; j++) row[j] = src[j * sw];
-                    for (int64_t j = j1; j < Ws; j++) row[j] = 0.0f;
+        return;
+    }
+    for (int64_t m = 0; m < gc; m++)
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t a = 0; a < sh; a++)
+                for (int64_t b = 0; b < sw; b++) {
+                    float *dst = xs + ((c * sh + a) * sw + b) * g->plane + m * Hs * Ws;
+                    int64_t j0, j1;
+                    s2_cols(d, g, b, &j0, &j1);
+                    const int64_t off = b - d->pw;
+                    for (int64_t i = 0; i < Hs; i++) {
+                        float *row = dst + i * Ws;
+                        const int64_t h = i * sh + a - d->ph;
+                        if (h < 0 || h >= H) {
+                            memset(row, 0, (size_t)Ws * sizeof(float));
+                            continue;
+                        }
+                        const float *src = x0 + m * CHW + (c * H + h) * W + off;
+                        for (int64_t j = 0; j < j0; j++) row[j] = 0.0f;
+                        if (sw == 2 && j1 > j0)
+                            cr_s2_gather2_f32_avx512(row + j0, src + 2 * j0, j1 - j0);
+                        else
+                            for (int64_t j = j0; j < j1; j++) row[j] = src[j * sw];
+                        for (int64_t j = j1; j < Ws; j++) row[j] = 0.0f;
+                    }
                 }
-            }
 }
 
-/* y_n rows [k0, k1) = the valid columns of y_wide */
-static void s2_copy_out(float *y_n, const float *yw, const cr_conv2d_dims *d, const s2_geom *g,
-                        int64_t k0, int64_t k1) {
-    const int64_t P = d->P, Q = d->Q;
-    for (int64_t k = k0; k < k1; k++)
-        for (int64_t p = 0; p < P; p++)
-            memcpy(y_n + (k * P + p) * Q, yw + k * g->nw + p * g->Ws, (size_t)Q * sizeof(float));
+/* rows [k0, k1) of the block's outputs = the valid columns of y_wide (row stride nw) */
+static void s2_copy_out(float *y0, const float *yw, int64_t nw, int64_t gc,
+                        const cr_conv2d_dims *d, const s2_geom *g, int64_t k0, int64_t k1) {
+    const int64_t P = d->P, Q = d->Q, KPQ = d->K * P * Q;
+    for (int64_t m = 0; m < gc; m++)
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t p = 0; p < P; p++)
+                memcpy(y0 + m * KPQ + (k * P + p) * Q, yw + k * nw + (m * g->Hs + p) * g->Ws,
+                       (size_t)Q * sizeof(float));
+}
+
+/* dy of the block into y_wide's layout (rows [k0, k1); the junk stays zero) */
+static void s2_fill_dyw(float *dyw, const float *dy0, int64_t nw, int64_t gc,
+                        const cr_conv2d_dims *d, const s2_geom *g) {
+    const int64_t P = d->P, Q = d->Q, KPQ = d->K * P * Q;
+    for (int64_t m = 0; m < gc; m++)
+        for (int64_t k = 0; k < d->K; k++)
+            for (int64_t p = 0; p < P; p++)
+                memcpy(dyw + k * nw + (m * g->Hs + p) * g->Ws, dy0 + m * KPQ + (k * P + p) * Q,
+                       (size_t)Q * sizeof(float));
 }
 
 /* [j0, j1): thread t's run of n wide columns, whole tiles of 48 */
@@ -148,8 +211,8 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
     const int64_t N = d->N, C = d->C, K = d->K, CRS = C * d->R * d->S;
     const int64_t CHW = C * d->H * d->W, KPQ = K * d->P * d->Q;
     s2_geom g;
-    s2_geom_init(&g, d);
-    const int64_t xs_elems = s2_xs_elems(d, &g), per = pl->ws_elems, nw = g.nw;
+    s2_geom_init(&g, d, pl->bl.G);
+    const int64_t G = g.G, xs_elems = s2_xs_elems(d, &g), per = pl->ws_elems;
     char *ws = (char *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     int64_t *offs = (int64_t *)ws;
@@ -161,20 +224,22 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
         {
             float *xs = slices + CR_THREAD_NUM() * per, *yw = xs + xs_elems;
             #pragma omp for schedule(static)
-            for (int64_t n = 0; n < N; n++) {
-                s2_split(xs, inp + n * CHW, d, &g, 0, C);
+            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+                const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G, nw = s2_nw(d, &g, gc);
+                s2_split(xs, inp + n0 * CHW, gc, d, &g, 0, C);
                 cr_conv_bcast_f32_avx512(K, nw, CRS, w, CRS, 1, xs, 0, offs, yw, nw, NULL, 0,
                                          bias);
-                s2_copy_out(out + n * KPQ, yw, d, &g, 0, K);
+                s2_copy_out(out + n0 * KPQ, yw, nw, gc, d, &g, 0, K);
             }
         }
     } else {
         float *xs = slices, *yw = xs + xs_elems;
-        for (int64_t n = 0; n < N; n++) {
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G, nw = s2_nw(d, &g, gc);
             #pragma omp parallel num_threads(nt) if (nt > 1)
             {
                 const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
-                s2_split(xs, inp + n * CHW, d, &g, C * t / T, C * (t + 1) / T);
+                s2_split(xs, inp + n0 * CHW, gc, d, &g, C * t / T, C * (t + 1) / T);
                 #pragma omp barrier
                 int64_t j0, j1;
                 s2_chunk(nw, t, T, &j0, &j1);
@@ -182,7 +247,7 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
                     cr_conv_bcast_f32_avx512(K, j1 - j0, CRS, w, CRS, 1, xs + j0, 0, offs,
                                              yw + j0, nw, NULL, 0, bias);
                 #pragma omp barrier
-                s2_copy_out(out + n * KPQ, yw, d, &g, K * t / T, K * (t + 1) / T);
+                s2_copy_out(out + n0 * KPQ, yw, nw, gc, d, &g, K * t / T, K * (t + 1) / T);
             }
         }
     }
@@ -190,14 +255,15 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
     return 0;
 }
 
-/* dw and db: thread t owns channels [c0, c1) of dw (columns [c0*RS, c1*RS)) and rows of db */
+/* dw and db: thread t owns channels [c0, c1) of dw (columns [c0*RS, c1*RS)) and rows of db;
+ * per block, dw += dy_wide @ xs rows^T (one dot product per output over the block) */
 static void s2_backward_weight(float *dweight, float *dbias, const float *dout, const float *inp,
                                const cr_conv2d_dims *d, const conv_plan *pl, char *ws) {
-    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q, RS = d->R * d->S;
-    const int64_t CRS = C * RS, CHW = C * d->H * d->W, PQ = P * Q;
+    const int64_t N = d->N, C = d->C, K = d->K, RS = d->R * d->S;
+    const int64_t CRS = C * RS, CHW = C * d->H * d->W, KPQ = K * d->P * d->Q;
     s2_geom g;
-    s2_geom_init(&g, d);
-    const int64_t xs_elems = s2_xs_elems(d, &g), per = pl->ws_elems, nw = g.nw;
+    s2_geom_init(&g, d, pl->bl.G);
+    const int64_t G = g.G, xs_elems = s2_xs_elems(d, &g), per = pl->ws_elems;
     int64_t *offs = (int64_t *)ws;
     float *slices = (float *)(offs + CRS);
     s2_offsets(offs, d, &g);
@@ -208,13 +274,12 @@ static void s2_backward_weight(float *dweight, float *dbias, const float *dout, 
         if (dbias) conv_bias_grad_rows_f32(dbias, dout, d, K * t / T, K * (t + 1) / T);
         const int64_t c0 = C * t / T, c1 = C * (t + 1) / T;
         if (dweight && c1 > c0) {
-            memset(dyw, 0, (size_t)(K * nw) * sizeof(float)); /* junk columns */
-            for (int64_t n = 0; n < N; n++) {
-                s2_split(xs, inp + n * CHW, d, &g, c0, c1);
-                for (int64_t k = 0; k < K; k++)
-                    for (int64_t p = 0; p < P; p++)
-                        memcpy(dyw + k * nw + p * g.Ws, dout + n * K * PQ + k * PQ + p * Q,
-                               (size_t)Q * sizeof(float));
+            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+                const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G, nw = s2_nw(d, &g, gc);
+                if (blk == 0 || gc < G) /* junk of this layout */
+                    memset(dyw, 0, (size_t)(K * nw) * sizeof(float));
+                s2_split(xs, inp + n0 * CHW, gc, d, &g, c0, c1);
+                s2_fill_dyw(dyw, dout + n0 * KPQ, nw, gc, d, &g);
                 cr_conv_dot_f32_avx512(K, (c1 - c0) * RS, nw, dyw, nw, xs, 0, offs + c0 * RS,
                                        dweight + c0 * RS, CRS);
             }
@@ -222,53 +287,71 @@ static void s2_backward_weight(float *dweight, float *dbias, const float *dout, 
     }
 }
 
-/* dx of one image's columns [j0, j1) of every phase: dxs = sub-kernels @ taps of dyp */
-static void s2_dx_cols(float *dxs, const float *dyp, const float *wt, const int64_t *toff,
-                       const int64_t *ntap, const cr_conv2d_dims *d, const s2_geom *g,
-                       int64_t j0, int64_t j1) {
+/* dx of a block's columns [j0, j1) of every phase: dxs = sub-kernels @ taps of dyp */
+static void s2_dx_cols(float *dxs, int64_t ldx, const float *dyp, const float *wt,
+                       const int64_t *toff, const int64_t *ntap, const cr_conv2d_dims *d,
+                       const s2_geom *g, int64_t j0, int64_t j1) {
     int64_t tap0 = 0;
     for (int64_t ab = 0; ab < g->nph; ab++) {
-        float *o = dxs + ab * d->C * g->nwd;
+        float *o = dxs + ab * d->C * ldx;
         if (ntap[ab] == 0) {
             for (int64_t c = 0; c < d->C; c++)
-                memset(o + c * g->nwd + j0, 0, (size_t)(j1 - j0) * sizeof(float));
+                memset(o + c * ldx + j0, 0, (size_t)(j1 - j0) * sizeof(float));
         } else {
             cr_conv_bcast_f32_avx512(d->C, j1 - j0, ntap[ab], wt + d->C * tap0, ntap[ab], 1,
-                                     dyp + j0, 0, toff + tap0, o + j0, g->nwd, NULL, 0, NULL);
+                                     dyp + j0, 0, toff + tap0, o + j0, ldx, NULL, 0, NULL);
         }
         tap0 += ntap[ab];
     }
 }
 
-/* dx_n channels [c0, c1) += dxs at the input pixels */
-static void s2_dx_scatter(float *dx_n, const float *dxs, const cr_conv2d_dims *d,
-                          const s2_geom *g, int64_t c0, int64_t c1) {
-    const int64_t H = d->H, W = d->W, sh = d->sh, sw = d->sw;
-    for (int64_t c = c0; c < c1; c++)
-        for (int64_t a = 0; a < sh; a++)
-            for (int64_t b = 0; b < sw; b++) {
-                const float *src = dxs + ((a * sw + b) * d->C + c) * g->nwd;
-                int64_t j0, j1;
-                s2_cols(d, g, b, &j0, &j1);
-                const int64_t off = b - d->pw;
-                for (int64_t i = 0; i < g->Hs; i++) {
-                    const int64_t h = i * sh + a - d->ph;
-                    if (h < 0 || h >= H) continue;
-                    float *dst = dx_n + (c * H + h) * W + off;
-                    const float *s = src + i * g->Wd;
-                    for (int64_t j = j0; j < j1; j++) dst[j * sw] += s[j];
+/* dx of the block's images, channels [c0, c1), += dxs at the input pixels */
+static void s2_dx_scatter(float *dx0, const float *dxs, int64_t ldx, int64_t gc,
+                          const cr_conv2d_dims *d, const s2_geom *g, int64_t c0, int64_t c1) {
+    const int64_t H = d->H, W = d->W, sh = d->sh, sw = d->sw, CHW = d->C * H * W;
+    if (sh == 2 && sw == 2) { /* both column phases into one input row */
+        for (int64_t m = 0; m < gc; m++)
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t i = 0; i < g->Hs; i++)
+                    for (int64_t a = 0; a < 2; a++) {
+                        const int64_t h = 2 * i + a - d->ph;
+                        if (h < 0 || h >= H) continue;
+                        const float *s0 = dxs + (a * 2 * d->C + c) * ldx + m * g->Hd * g->Wd + i * g->Wd;
+                        cr_s2_merge_row_add_f32_avx512(dx0 + m * CHW + (c * H + h) * W, s0,
+                                                       s0 + d->C * ldx, W, d->pw, g->Ws);
+                    }
+        return;
+    }
+    for (int64_t m = 0; m < gc; m++)
+        for (int64_t c = c0; c < c1; c++)
+            for (int64_t a = 0; a < sh; a++)
+                for (int64_t b = 0; b < sw; b++) {
+                    const float *src = dxs + ((a * sw + b) * d->C + c) * ldx + m * g->Hd * g->Wd;
+                    int64_t j0, j1;
+                    s2_cols(d, g, b, &j0, &j1);
+                    const int64_t off = b - d->pw;
+                    for (int64_t i = 0; i < g->Hs; i++) {
+                        const int64_t h = i * sh + a - d->ph;
+                        if (h < 0 || h >= H) continue;
+                        float *dst = dx0 + m * CHW + (c * H + h) * W + off;
+                        const float *s = src + i * g->Wd;
+                        if (sw == 2 && j1 > j0)
+                            cr_s2_scatter2_add_f32_avx512(dst + 2 * j0, s + j0, j1 - j0);
+                        else
+                            for (int64_t j = j0; j < j1; j++) dst[j * sw] += s[j];
+                    }
                 }
-            }
 }
 
-/* dy_n into the interior of dyp (borders stay zero) */
-static void s2_fill_dyp(float *dyp, const float *dy_n, const cr_conv2d_dims *d, const s2_geom *g,
-                        int64_t k0, int64_t k1) {
-    const int64_t P = d->P, Q = d->Q;
-    for (int64_t k = k0; k < k1; k++)
-        for (int64_t p = 0; p < P; p++)
-            memcpy(dyp + (k * g->Hd + g->U + p) * g->Wd + g->V, dy_n + (k * P + p) * Q,
-                   (size_t)Q * sizeof(float));
+/* dy of the block into the interiors of dyp (K, G*Hd, Wd), rows [k0, k1) */
+static void s2_fill_dyp(float *dyp, const float *dy0, int64_t gc, const cr_conv2d_dims *d,
+                        const s2_geom *g, int64_t k0, int64_t k1) {
+    const int64_t P = d->P, Q = d->Q, KPQ = d->K * P * Q;
+    for (int64_t m = 0; m < gc; m++)
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t p = 0; p < P; p++)
+                memcpy(dyp + k * s2_dyp_plane(g) + (m * g->Hd + g->U + p) * g->Wd + g->V,
+                       dy0 + m * KPQ + (k * P + p) * Q, (size_t)Q * sizeof(float));
 }
 
 static void s2_backward_input(float *dinp, const float *dout, const float *w,
@@ -276,8 +359,9 @@ static void s2_backward_input(float *dinp, const float *dout, const float *w,
     const int64_t N = d->N, C = d->C, K = d->K, R = d->R, S = d->S, sh = d->sh, sw = d->sw;
     const int64_t CHW = C * d->H * d->W, KPQ = K * d->P * d->Q, KRS = K * R * S;
     s2_geom g;
-    s2_geom_init(&g, d);
-    const int64_t per = pl->ws_elems, dyp_elems = K * g.Hd * g.Wd;
+    s2_geom_init(&g, d, pl->bl.G);
+    const int64_t G = g.G, per = pl->ws_elems, dyp_elems = K * s2_dyp_plane(&g);
+    const int64_t ldx = s2_nwd(&g, G), kstride = s2_dyp_plane(&g);
     int64_t *toff = (int64_t *)ws, ntap[16] = {0};
     float *wt = (float *)(toff + KRS), *slices = wt + C * KRS;
     /* taps of phase (a, b) in the order (k, u, v): offsets into dyp and the sub-kernel
@@ -288,7 +372,7 @@ static void s2_backward_input(float *dinp, const float *dout, const float *w,
             for (int64_t k = 0; k < K; k++)
                 for (int64_t u = 0; a + u * sh < R; u++)
                     for (int64_t v = 0; b + v * sw < S; v++, t++)
-                        toff[t] = k * g.Hd * g.Wd + (g.U - u) * g.Wd + (g.V - v);
+                        toff[t] = k * kstride + (g.U - u) * g.Wd + (g.V - v);
             const int64_t nt_ab = t - t0;
             ntap[a * sw + b] = nt_ab;
             for (int64_t c = 0; c < C; c++) {
@@ -309,25 +393,27 @@ static void s2_backward_input(float *dinp, const float *dout, const float *w,
         {
             float *dyp = slices + CR_THREAD_NUM() * per, *dxs = dyp + dyp_elems;
             #pragma omp for schedule(static)
-            for (int64_t n = 0; n < N; n++) {
-                s2_fill_dyp(dyp, dout + n * KPQ, d, &g, 0, K);
-                s2_dx_cols(dxs, dyp, wt, toff, ntap, d, &g, 0, g.nwd);
-                s2_dx_scatter(dinp + n * CHW, dxs, d, &g, 0, C);
+            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+                const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G;
+                s2_fill_dyp(dyp, dout + n0 * KPQ, gc, d, &g, 0, K);
+                s2_dx_cols(dxs, ldx, dyp, wt, toff, ntap, d, &g, 0, s2_nwd(&g, gc));
+                s2_dx_scatter(dinp + n0 * CHW, dxs, ldx, gc, d, &g, 0, C);
             }
         }
     } else {
         float *dyp = slices, *dxs = dyp + dyp_elems;
-        for (int64_t n = 0; n < N; n++) {
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G;
             #pragma omp parallel num_threads(nt) if (nt > 1)
             {
                 const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
-                s2_fill_dyp(dyp, dout + n * KPQ, d, &g, K * t / T, K * (t + 1) / T);
+                s2_fill_dyp(dyp, dout + n0 * KPQ, gc, d, &g, K * t / T, K * (t + 1) / T);
                 #pragma omp barrier
                 int64_t j0, j1;
-                s2_chunk(g.nwd, t, T, &j0, &j1);
-                if (j1 > j0) s2_dx_cols(dxs, dyp, wt, toff, ntap, d, &g, j0, j1);
+                s2_chunk(s2_nwd(&g, gc), t, T, &j0, &j1);
+                if (j1 > j0) s2_dx_cols(dxs, ldx, dyp, wt, toff, ntap, d, &g, j0, j1);
                 #pragma omp barrier
-                s2_dx_scatter(dinp + n * CHW, dxs, d, &g, C * t / T, C * (t + 1) / T);
+                s2_dx_scatter(dinp + n0 * CHW, dxs, ldx, gc, d, &g, C * t / T, C * (t + 1) / T);
             }
         }
     }
