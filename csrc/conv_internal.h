@@ -164,8 +164,6 @@ int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const flo
 void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit);
 int conv_s2_fits(const cr_conv2d_dims *d, int64_t limit);
 #ifdef CR_X86
-void cr_s2_gather2_f32_avx512(float *dst, const float *src, int64_t n);      /* dst[j] = src[2j] */
-void cr_s2_scatter2_add_f32_avx512(float *dst, const float *src, int64_t n); /* dst[2j] += src[j] */
 /* one input row to / from both column phases, padding pw (conv_s2_avx512.c) */
 void cr_s2_split_row_f32_avx512(float *r0, float *r1, const float *src, int64_t W, int64_t pw,
                                 int64_t Ws);

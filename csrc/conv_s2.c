@@ -1,6 +1,7 @@
-/* conv_s2.c — strided float32 convolutions (stride 2, 3x3 by default; plan path CONV_S2, see
- * s2_ok in conv_plan.c) without im2col and without zero taps: the implicit-im2col products
- * of conv_avx512.c run on the input split into its sh*sw stride phases.
+/* conv_s2.c — stride-2 float32 convolutions (3x3 by default; plan path CONV_S2, see s2_ok
+ * in conv_plan.c) without im2col and without zero taps: the implicit-im2col products of
+ * conv_avx512.c run on the input split into its 4 stride phases. The geometry below is
+ * written for any stride sh x sw; the copies (conv_s2_avx512.c) are stride 2's.
  *
  * Phase image (per image, zero outside x):
  *   xs[c, a, b, i, j] = x[c, i*sh + a - ph, j*sw + b - pw],  a < sh, b < sw, i < Hs, j < Ws,
@@ -8,9 +9,11 @@
  * Tap (r, s) of output (p, q) reads xp[c, p*sh + r, q*sw + s] = xs[c, r%sh, s%sw, p + r/sh,
  * q + s/sw]: with the output laid out "wide" (P rows of Ws, nw = (P-1)*Ws + Q columns) row
  * (c, r, s) of the im2col matrix is the contiguous run xs + offs[crs] + j,
- *   offs[c, r, s] = ((c*sh + r%sh)*sw + s%sw)*Hs*Ws + (r/sh)*Ws + s/sw,
+ *   offs[c, r, s] = ((c*sh + r%sh)*sw + s%sw)*plane + (r/sh)*Ws + s/sw,
  * exactly the stride-1 implicit layout (conv_implicit.c), with every one of the C*R*S taps
- * used and an image copy of |x| values instead of an im2col of C*R*S*P*Q.
+ * used and an image copy of |x| values instead of an im2col of C*R*S*P*Q. G images are
+ * stacked along the rows of each phase plane (plane = G*Hs*Ws; image m's output row p is
+ * wide row m*Hs + p), so a block's products get ~S2_TARGET_COLS columns.
  *   forward  y_wide (K, nw) = w @ [rows of xs at offs] + b, copy the Q valid columns out
  *   dw       dw[k, crs] += sum_j dy_wide[k, j] * xs[offs[crs] + j]   (dot kernel)
  *   dx       by phases, no scatter of taps: phase (a, b) of dx is a stride-1 correlation of
@@ -23,8 +26,9 @@
  *            (U-u)*Wd + (V-v) + i*Wd + j, so every column computed is a pixel of a phase.
  *            Then dx += dxs at the positions that are input pixels (each pixel is one
  *            phase's, so no two sums meet).
- * Threads: forward and dx take whole images (N >= threads) or share each image by runs of
- * wide columns (whole 48-column tiles); dw: threads own channel slices of dw (each builds
+ * Threads: forward and dx take even ranges of images, cut into blocks of G (N >= threads;
+ * G does not change their sums), or share each block by runs of wide columns (whole
+ * 48-column tiles); dw: threads own channel slices of dw (each builds
  * the phase image of its channels), db rows. Every output is the same sum, in the same
  * order, whatever the thread count.
  */
@@ -82,8 +86,8 @@ static int64_t s2_images(const cr_conv2d_dims *d, int which, int64_t limit) {
     return G;
 }
 
-/* The plan (pl->nt set): blocks of bl.G images; threads take whole blocks when there are as
- * many as threads, else share each block. Scratch: the slices, and in front of them the
+/* The plan (pl->nt set): blocks of bl.G images; threads take even ranges of images when
+ * there are as many as threads, else share each block. Scratch: the slices, and in front of them the
  * offsets (forward, dw: CRS) or dx's tap offsets (K*R*S) and sub-kernels (C*K*R*S floats).
  * dw always takes one slice per thread. */
 void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit) {
@@ -93,7 +97,7 @@ void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t lim
     pl->path = CONV_S2;
     pl->bl.G = g.G;
     pl->nblocks = g.G > 0 ? (d->N + g.G - 1) / g.G : 0;
-    pl->by_block = pl->nblocks >= pl->nt;
+    pl->by_block = d->N >= pl->nt; /* forward, dx: even image ranges, blocks of G in each */
     pl->ws_elems = g.G > 0 ? s2_slice(d, &g, which) : 0;
     pl->ws_threads = which == 1 || pl->by_block ? pl->nt : 1;
     const int64_t fwd = 8 * CRS + pl->ws_threads * pl->ws_elems * 4;
@@ -116,63 +120,23 @@ static void s2_offsets(int64_t *offs, const cr_conv2d_dims *d, const s2_geom *g)
                           (r / d->sh) * g->Ws + s / d->sw;
 }
 
-/* columns j of a phase with 0 <= j*sw + b - pw < W: [j0, j1) */
-static void s2_cols(const cr_conv2d_dims *d, const s2_geom *g, int64_t b, int64_t *j0,
-                    int64_t *j1) {
-    const int64_t off = b - d->pw, sw = d->sw;
-    int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    int64_t hi = d->W - off <= 0 ? 0 : (d->W - off + sw - 1) / sw;
-    if (hi > g->Ws) hi = g->Ws;
-    if (lo > hi) lo = hi;
-    *j0 = lo;
-    *j1 = hi;
-}
-
 /* xs of channels [c0, c1) of the block's images x_0 .. x_{gc-1} (image m at rows m*Hs) */
 static void s2_split(float *xs, const float *x0, int64_t gc, const cr_conv2d_dims *d,
                      const s2_geom *g, int64_t c0, int64_t c1) {
-    const int64_t H = d->H, W = d->W, sh = d->sh, sw = d->sw, Hs = g->Hs, Ws = g->Ws;
-    const int64_t CHW = d->C * H * W;
-    if (sh == 2 && sw == 2) { /* one input row to both column phases */
-        for (int64_t m = 0; m < gc; m++)
-            for (int64_t c = c0; c < c1; c++)
-                for (int64_t i = 0; i < Hs; i++)
-                    for (int64_t a = 0; a < 2; a++) {
-                        float *r0 = xs + (c * 4 + a * 2) * g->plane + (m * Hs + i) * Ws;
-                        const int64_t h = 2 * i + a - d->ph;
-                        if (h < 0 || h >= H) {
-                            memset(r0, 0, (size_t)Ws * sizeof(float));
-                            memset(r0 + g->plane, 0, (size_t)Ws * sizeof(float));
-                        } else {
-                            cr_s2_split_row_f32_avx512(r0, r0 + g->plane,
-                                                       x0 + m * CHW + (c * H + h) * W, W,
-                                                       d->pw, Ws);
-                        }
-                    }
-        return;
-    }
+    const int64_t H = d->H, W = d->W, Hs = g->Hs, Ws = g->Ws, CHW = d->C * H * W;
     for (int64_t m = 0; m < gc; m++)
         for (int64_t c = c0; c < c1; c++)
-            for (int64_t a = 0; a < sh; a++)
-                for (int64_t b = 0; b < sw; b++) {
-                    float *dst = xs + ((c * sh + a) * sw + b) * g->plane + m * Hs * Ws;
-                    int64_t j0, j1;
-                    s2_cols(d, g, b, &j0, &j1);
-                    const int64_t off = b - d->pw;
-                    for (int64_t i = 0; i < Hs; i++) {
-                        float *row = dst + i * Ws;
-                        const int64_t h = i * sh + a - d->ph;
-                        if (h < 0 || h >= H) {
-                            memset(row, 0, (size_t)Ws * sizeof(float));
-                            continue;
-                        }
-                        const float *src = x0 + m * CHW + (c * H + h) * W + off;
-                        for (int64_t j = 0; j < j0; j++) row[j] = 0.0f;
-                        if (sw == 2 && j1 > j0)
-                            cr_s2_gather2_f32_avx512(row + j0, src + 2 * j0, j1 - j0);
-                        else
-                            for (int64_t j = j0; j < j1; j++) row[j] = src[j * sw];
-                        for (int64_t j = j1; j < Ws; j++) row[j] = 0.0f;
+            for (int64_t i = 0; i < Hs; i++)
+                for (int64_t a = 0; a < 2; a++) {
+                    float *r0 = xs + (c * 4 + a * 2) * g->plane + (m * Hs + i) * Ws;
+                    const int64_t h = 2 * i + a - d->ph;
+                    if (h < 0 || h >= H) {
+                        memset(r0, 0, (size_t)Ws * sizeof(float));
+                        memset(r0 + g->plane, 0, (size_t)Ws * sizeof(float));
+                    } else {
+                        cr_s2_split_row_f32_avx512(r0, r0 + g->plane,
+                                                   x0 + m * CHW + (c * H + h) * W, W,
+                                                   d->pw, Ws);
                     }
                 }
 }
@@ -210,6 +174,7 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
                         const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, K = d->K, CRS = C * d->R * d->S;
     const int64_t CHW = C * d->H * d->W, KPQ = K * d->P * d->Q;
+    if (d->sh != 2 || d->sw != 2) return -1; /* the copies are stride 2's */
     s2_geom g;
     s2_geom_init(&g, d, pl->bl.G);
     const int64_t G = g.G, xs_elems = s2_xs_elems(d, &g), per = pl->ws_elems;
@@ -222,10 +187,11 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
     if (pl->by_block) {
         #pragma omp parallel num_threads(nt) if (nt > 1)
         {
-            float *xs = slices + CR_THREAD_NUM() * per, *yw = xs + xs_elems;
-            #pragma omp for schedule(static)
-            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
-                const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G, nw = s2_nw(d, &g, gc);
+            const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+            float *xs = slices + t * per, *yw = xs + xs_elems;
+            const int64_t n1 = N * (t + 1) / T;
+            for (int64_t n0 = N * t / T; n0 < n1; n0 += G) {
+                const int64_t gc = n1 - n0 < G ? n1 - n0 : G, nw = s2_nw(d, &g, gc);
                 s2_split(xs, inp + n0 * CHW, gc, d, &g, 0, C);
                 cr_conv_bcast_f32_avx512(K, nw, CRS, w, CRS, 1, xs, 0, offs, yw, nw, NULL, 0,
                                          bias);
@@ -308,38 +274,16 @@ static void s2_dx_cols(float *dxs, int64_t ldx, const float *dyp, const float *w
 /* dx of the block's images, channels [c0, c1), += dxs at the input pixels */
 static void s2_dx_scatter(float *dx0, const float *dxs, int64_t ldx, int64_t gc,
                           const cr_conv2d_dims *d, const s2_geom *g, int64_t c0, int64_t c1) {
-    const int64_t H = d->H, W = d->W, sh = d->sh, sw = d->sw, CHW = d->C * H * W;
-    if (sh == 2 && sw == 2) { /* both column phases into one input row */
-        for (int64_t m = 0; m < gc; m++)
-            for (int64_t c = c0; c < c1; c++)
-                for (int64_t i = 0; i < g->Hs; i++)
-                    for (int64_t a = 0; a < 2; a++) {
-                        const int64_t h = 2 * i + a - d->ph;
-                        if (h < 0 || h >= H) continue;
-                        const float *s0 = dxs + (a * 2 * d->C + c) * ldx + m * g->Hd * g->Wd + i * g->Wd;
-                        cr_s2_merge_row_add_f32_avx512(dx0 + m * CHW + (c * H + h) * W, s0,
-                                                       s0 + d->C * ldx, W, d->pw, g->Ws);
-                    }
-        return;
-    }
+    const int64_t H = d->H, W = d->W, CHW = d->C * H * W;
     for (int64_t m = 0; m < gc; m++)
         for (int64_t c = c0; c < c1; c++)
-            for (int64_t a = 0; a < sh; a++)
-                for (int64_t b = 0; b < sw; b++) {
-                    const float *src = dxs + ((a * sw + b) * d->C + c) * ldx + m * g->Hd * g->Wd;
-                    int64_t j0, j1;
-                    s2_cols(d, g, b, &j0, &j1);
-                    const int64_t off = b - d->pw;
-                    for (int64_t i = 0; i < g->Hs; i++) {
-                        const int64_t h = i * sh + a - d->ph;
-                        if (h < 0 || h >= H) continue;
-                        float *dst = dx0 + m * CHW + (c * H + h) * W + off;
-                        const float *s = src + i * g->Wd;
-                        if (sw == 2 && j1 > j0)
-                            cr_s2_scatter2_add_f32_avx512(dst + 2 * j0, s + j0, j1 - j0);
-                        else
-                            for (int64_t j = j0; j < j1; j++) dst[j * sw] += s[j];
-                    }
+            for (int64_t i = 0; i < g->Hs; i++)
+                for (int64_t a = 0; a < 2; a++) {
+                    const int64_t h = 2 * i + a - d->ph;
+                    if (h < 0 || h >= H) continue;
+                    const float *s0 = dxs + (a * 2 * d->C + c) * ldx + m * g->Hd * g->Wd + i * g->Wd;
+                    cr_s2_merge_row_add_f32_avx512(dx0 + m * CHW + (c * H + h) * W, s0,
+                                                   s0 + d->C * ldx, W, d->pw, g->Ws);
                 }
 }
 
@@ -391,10 +335,11 @@ static void s2_backward_input(float *dinp, const float *dout, const float *w,
     if (pl->by_block) {
         #pragma omp parallel num_threads(nt) if (nt > 1)
         {
-            float *dyp = slices + CR_THREAD_NUM() * per, *dxs = dyp + dyp_elems;
-            #pragma omp for schedule(static)
-            for (int64_t blk = 0; blk < pl->nblocks; blk++) {
-                const int64_t n0 = blk * G, gc = N - n0 < G ? N - n0 : G;
+            const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+            float *dyp = slices + t * per, *dxs = dyp + dyp_elems;
+            const int64_t n1 = N * (t + 1) / T;
+            for (int64_t n0 = N * t / T; n0 < n1; n0 += G) {
+                const int64_t gc = n1 - n0 < G ? n1 - n0 : G;
                 s2_fill_dyp(dyp, dout + n0 * KPQ, gc, d, &g, 0, K);
                 s2_dx_cols(dxs, ldx, dyp, wt, toff, ntap, d, &g, 0, s2_nwd(&g, gc));
                 s2_dx_scatter(dinp + n0 * CHW, dxs, ldx, gc, d, &g, 0, C);
@@ -422,7 +367,7 @@ static void s2_backward_input(float *dinp, const float *dout, const float *w,
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl) {
-    if (d->sh * d->sw > 16) return -1;
+    if (d->sh != 2 || d->sw != 2) return -1; /* the copies are stride 2's */
     char *ws = (char *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     if (dweight || dbias) s2_backward_weight(dweight, dbias, dout, inp, d, pl, ws);

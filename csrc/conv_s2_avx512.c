@@ -1,43 +1,13 @@
-/* conv_s2_avx512.c — the stride-2 copies of conv_s2.c (AVX-512 build): one row of a phase
- * image from every other input value, and its adjoint, the scatter-add of a phase row of
- * dx into every other value of an input row. Masked loads and stores: nothing outside the
- * 2n-1 values src[0], ..., src[2n-2] (dst[0], ..., dst[2n-2]) is read or written.
- *   cr_s2_gather2_f32_avx512:      dst[j] = src[2j]          j < n
- *   cr_s2_scatter2_add_f32_avx512: dst[2j] += src[j]         j < n
+/* conv_s2_avx512.c — the stride-2 copies of conv_s2.c (AVX-512 build): one input row into
+ * the rows of its two column phases (even / odd columns, vpermt2ps), and the adjoint, the
+ * two phase rows of dx added into one input row. Masked loads and stores: nothing outside
+ * the row's W values is read or written (the padding columns read as zero).
  */
 #include <immintrin.h>
 #include <stdint.h>
 
 static inline __mmask16 m16(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-void cr_s2_gather2_f32_avx512(float *dst, const float *src, int64_t n) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const int64_t len = 2 * n - 1; /* values of src read */
-    for (int64_t j = 0; j < n; j += 16) {
-        const int64_t i = 2 * j;
-        const __m512 lo = _mm512_maskz_loadu_ps(m16(len - i), src + i);
-        const __m512 hi = _mm512_maskz_loadu_ps(m16(len - i - 16), src + i + 16);
-        _mm512_mask_storeu_ps(dst + j, m16(n - j), _mm512_permutex2var_ps(lo, even, hi));
-    }
-}
-
-void cr_s2_scatter2_add_f32_avx512(float *dst, const float *src, int64_t n) {
-    const __m512i ilo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
-    const __mmask16 ev = 0x5555;
-    const int64_t len = 2 * n - 1; /* values of dst touched */
-    for (int64_t j = 0; j < n; j += 16) {
-        const int64_t i = 2 * j;
-        const __mmask16 k0 = m16(len - i) & ev, k1 = m16(len - i - 16) & ev;
-        const __m512 s = _mm512_maskz_loadu_ps(m16(n - j), src + j);
-        const __m512 d0 = _mm512_maskz_loadu_ps(k0, dst + i);
-        const __m512 d1 = _mm512_maskz_loadu_ps(k1, dst + i + 16);
-        _mm512_mask_storeu_ps(dst + i, k0, _mm512_add_ps(d0, _mm512_permutexvar_ps(ilo, s)));
-        _mm512_mask_storeu_ps(dst + i + 16, k1, _mm512_add_ps(d1, _mm512_permutexvar_ps(ihi, s)));
-    }
 }
 
 /* Both column phases of one input row: r_b[j] = src[2j + b - pw] (0 outside [0, W)), j < Ws */
