@@ -162,7 +162,7 @@ int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const flo
 /* conv_s2.c (plan path CONV_S2): the plan (pl->nt set; bl.G images per block), whether
  * one image fits the limit, and the forward and backward (x86, AVX-512 kernels). */
 void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit);
-int conv_s2_fits(const cr_conv2d_dims *d, int64_t limit);
+int conv_s2_fits(const cr_conv2d_dims *d, int which, int64_t limit);
 #ifdef CR_X86
 /* one input row to / from both column phases, padding pw (conv_s2_avx512.c) */
 void cr_s2_split_row_f32_avx512(float *r0, float *r1, const float *src, int64_t W, int64_t pw,

@@ -105,9 +105,9 @@ void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t lim
     pl->ws_bytes = which == 0 || fwd > dx ? fwd : dx;
 }
 
-/* whether one image's slice fits the limit (the plan's predicate) */
-int conv_s2_fits(const cr_conv2d_dims *d, int64_t limit) {
-    return d->N > 0 && s2_images(d, 1, limit) > 0;
+/* whether one image's slice of the forward (which 0) or backward (1) fits the limit */
+int conv_s2_fits(const cr_conv2d_dims *d, int which, int64_t limit) {
+    return d->N > 0 && s2_images(d, which, limit) > 0;
 }
 
 #ifdef CR_X86
@@ -170,6 +170,26 @@ static void s2_chunk(int64_t n, int t, int T, int64_t *j0, int64_t *j1) {
     *j1 = 48 * (nch * (t + 1) / T) < n ? 48 * (nch * (t + 1) / T) : n;
 }
 
+/* y_wide columns [j0, j1) = w @ [rows of xs at offs] + b: per tile of 48 columns, the
+ * reduction in near-equal chunks of at most S2_KC rows, added one after another into the
+ * tile (bias with the last), so a chunk's rows of the tile stay in L1 while every row block
+ * of w passes over them: 64->128 56x56 at batch 8, 1 thread, 19.1 -> 17.3 ms (576 rows in
+ * one pass; chunks of 72 took 23). The chunks depend on the sizes only. */
+#define S2_KC 144
+static void s2_product(float *yw, int64_t ldc, const float *xs, const int64_t *offs,
+                       const float *w, const float *bias, int64_t K, int64_t CRS, int64_t j0,
+                       int64_t j1) {
+    const int64_t nch = (CRS + S2_KC - 1) / S2_KC, kc = (CRS + nch - 1) / nch;
+    for (int64_t j = j0; j < j1; j += 48) {
+        const int64_t n = j1 - j < 48 ? j1 - j : 48;
+        for (int64_t p0 = 0; p0 < CRS; p0 += kc) {
+            const int64_t np = CRS - p0 < kc ? CRS - p0 : kc;
+            cr_conv_bcast_f32_avx512(K, n, np, w + p0, CRS, 1, xs + j, 0, offs + p0, yw + j, ldc,
+                                     NULL, p0 > 0, p0 + np >= CRS ? bias : NULL);
+        }
+    }
+}
+
 int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, K = d->K, CRS = C * d->R * d->S;
@@ -193,8 +213,7 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
             for (int64_t n0 = N * t / T; n0 < n1; n0 += G) {
                 const int64_t gc = n1 - n0 < G ? n1 - n0 : G, nw = s2_nw(d, &g, gc);
                 s2_split(xs, inp + n0 * CHW, gc, d, &g, 0, C);
-                cr_conv_bcast_f32_avx512(K, nw, CRS, w, CRS, 1, xs, 0, offs, yw, nw, NULL, 0,
-                                         bias);
+                s2_product(yw, nw, xs, offs, w, bias, K, CRS, 0, nw);
                 s2_copy_out(out + n0 * KPQ, yw, nw, gc, d, &g, 0, K);
             }
         }
@@ -210,8 +229,7 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
                 int64_t j0, j1;
                 s2_chunk(nw, t, T, &j0, &j1);
                 if (j1 > j0)
-                    cr_conv_bcast_f32_avx512(K, j1 - j0, CRS, w, CRS, 1, xs + j0, 0, offs,
-                                             yw + j0, nw, NULL, 0, bias);
+                    s2_product(yw, nw, xs, offs, w, bias, K, CRS, j0, j1);
                 #pragma omp barrier
                 s2_copy_out(out + n0 * KPQ, yw, nw, gc, d, &g, K * t / T, K * (t + 1) / T);
             }

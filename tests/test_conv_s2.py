@@ -145,3 +145,31 @@ def test_forced_im2col_keeps_the_im2col_path():
         assert {plan[k]["algorithm"] for k in ("forward", "dx", "dw")} == {"im2col"}, plan
     finally:
         _runtime.set_conv_algo(None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_alone_up_to_128_channels(level, dtype, rng):
+    """65-128 channels: the forward takes the path, dx and dw keep im2col's products."""
+    xs, ws, p = (3, 67, 11, 9), (71, 67, 3, 3), 1
+    x, w, b = _data(rng, xs, ws, dtype)
+    y = ops.conv2d_forward(x, w, b, 2, p)
+    assert_close(y, ref.conv2d_forward(x, w, b, 2, p), dtype=dtype, name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    for name, a, e in zip(("dx", "dw", "db"), ops.conv2d_backward(dy, x, w, 2, p),
+                          ref.conv2d_backward(dy, x, w, 2, p)):
+        assert_close(a, e, dtype=dtype, name=name)
+    plan = ops.conv2d_plan(xs, ws, 2, p, 1, 1, dtype)
+    s2 = dtype == np.float32 and level == "avx512"
+    assert (plan["forward"]["algorithm"] == "implicit_s2") == s2, plan
+    assert plan["dx"]["algorithm"] != "implicit_s2" and plan["dw"]["algorithm"] != "implicit_s2"
+    big = ops.conv2d_plan((1, 129, 9, 9), (8, 129, 3, 3), 2, 1)
+    assert big["forward"]["algorithm"] != "implicit_s2", big
+    old = cr.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            cr.set_num_threads(threads)
+            outs.append(ops.conv2d_forward(x, w, b, 2, p))
+    finally:
+        cr.set_num_threads(old)
+    np.testing.assert_array_equal(outs[0], outs[1])
