@@ -25,6 +25,7 @@ enum {
     CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
     CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
     CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
+    CONV_S2 = 7,          /* stride 2 on its stride-phase image, no im2col (conv_s2.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -157,6 +158,23 @@ int conv_phase_forward_f32(float *out, const float *inp, const float *w, const f
 int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *w, const cr_conv2d_dims *d,
                             const conv_plan *pl);
+
+/* conv_s2.c (plan path CONV_S2): the plan (pl->nt set; bl.G images per block), whether
+ * one image fits the limit, and the forward and backward (x86, AVX-512 kernels). */
+void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t limit);
+int conv_s2_fits(const cr_conv2d_dims *d, int which, int64_t limit);
+#ifdef CR_X86
+/* one input row to / from both column phases, padding pw (conv_s2_avx512.c) */
+void cr_s2_split_row_f32_avx512(float *r0, float *r1, const float *src, int64_t W, int64_t pw,
+                                int64_t Ws);
+void cr_s2_merge_row_add_f32_avx512(float *dst, const float *r0, const float *r1, int64_t W,
+                                    int64_t pw, int64_t Ws);
+#endif
+int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                        const cr_conv2d_dims *d, const conv_plan *pl);
+int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *w, const cr_conv2d_dims *d,
+                         const conv_plan *pl);
 
 /* dx as the forward of pl->dd (dx_as_conv; conv_implicit.c, Winograd on any CPU) */
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,

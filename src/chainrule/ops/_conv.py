@@ -93,7 +93,9 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     adjoint of the forward in the filter, where the forward batches small images; same error
     bound), "phase" (float32 stride-2 layers
     whose kernel splits into phases with few zero taps, e.g. 10x5 and 20x5, on AVX-512
-    CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images) or
+    CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images),
+    "implicit_s2" (float32 3x3 stride-2 layers on AVX-512 CPUs, on the input's 4 stride
+    phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64) or
     "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
