@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
+#include "gemm_kit.h"
 #include "split.h"
 
 #define POINTWISE_CACHE_BYTES ((int64_t)1 << 20)
@@ -48,6 +49,86 @@ void conv_pointwise_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize,
     pl->ws_elems = d->H * d->W == 1 ? 0 : (d->C + d->K) * pl->bl.cols;
     pl->ws_threads = 1;
     pl->ws_bytes = pl->ws_elems * elsize;
+}
+
+
+/* ---- the direct product (conv_pw_mm_tmpl.h) for the forward and dx ------------------------
+ * One side of the product: the pixel (p, q) of image n, channel c lies at
+ * n*img + c*ch + p*sh*W + q*sw; flat when that is n*img + c*ch + p*Q + q (runs of pixels
+ * then cross output rows), step = the distance of neighbouring pixels within a row. */
+typedef struct { int64_t img, ch, W, sh, sw, step; int flat; } pw_side;
+
+static pw_side pw_side_make(int64_t img, int64_t ch, int64_t W, int64_t sh, int64_t sw, int64_t Q) {
+    pw_side s = {img, ch, W, sh, sw, sw, sw == 1 && sh * W == Q};
+    if (s.flat) s.step = 1;
+    return s;
+}
+
+/* A run of len columns of a panel from column j: its pixels at soff, doff (+ t*step). */
+typedef struct { int64_t j, len, soff, doff; } pw_seg;
+#define PW_MAX_NR 32
+#define PW_MAX_GROUP 16
+typedef struct { pw_seg seg[PW_MAX_NR]; int nseg, direct; int64_t nr; } pw_panel_t;
+
+static void pw_segments(pw_panel_t *pn, int64_t g0, int64_t nr, int64_t PQ, int64_t Q,
+                        const pw_side *s, const pw_side *d) {
+    const int flat = s->flat && d->flat;
+    for (int64_t j = 0; j < nr;) {
+        const int64_t g = g0 + j, n = g / PQ, pix = g % PQ, p = pix / Q, q = pix % Q;
+        int64_t len = flat ? PQ - pix : Q - q;
+        if (len > nr - j) len = nr - j;
+        pw_seg *e = &pn->seg[pn->nseg++];
+        e->j = j;
+        e->len = len;
+        e->soff = n * s->img + (s->flat ? pix : p * s->sh * s->W + q * s->sw);
+        e->doff = n * d->img + (d->flat ? pix : p * d->sh * d->W + q * d->sw);
+        j += len;
+    }
+}
+
+/* Blocking of one product: M rows, Kd deep, L = N*PQ columns in panels of NR columns, per
+ * image (aligned: every panel one image's run, when that wastes at most 5% of the columns)
+ * or over the concatenated columns. */
+typedef struct {
+    int64_t L, PQ, NR, Mr, kc, mc, gp, npanels, ppi;
+    int64_t a_elems, b_elems, thread_elems;
+    int aligned;
+} pw_sizes;
+
+#define PW_GROUP_BYTES ((int64_t)256 << 10) /* B panels of one group (L2) */
+#define PW_ROUND16(x) (((x) + 15) / 16 * 16)
+
+static pw_sizes pw_sizes_make(int mr, int nr, int64_t kcmax, int64_t mcmax, int64_t elsize,
+                              int64_t M, int64_t Kd, int64_t N, int64_t PQ, int d_flat) {
+    pw_sizes z;
+    z.L = N * PQ;
+    z.PQ = PQ;
+    z.NR = nr;
+    z.Mr = (M + mr - 1) / mr * mr;
+    const int64_t ns = (Kd + kcmax - 1) / kcmax;
+    z.kc = (Kd + ns - 1) / ns;
+    z.mc = mcmax / mr * mr;
+    if (z.mc < mr) z.mc = mr;
+    z.gp = PW_GROUP_BYTES / (nr * z.kc * elsize);
+    z.gp = z.gp < 1 ? 1 : z.gp > PW_MAX_GROUP ? PW_MAX_GROUP : z.gp;
+    z.ppi = (PQ + nr - 1) / nr;
+    z.aligned = d_flat && z.ppi * nr * 20 <= PQ * 21;
+    z.npanels = z.aligned ? N * z.ppi : (z.L + nr - 1) / nr;
+    z.a_elems = PW_ROUND16(z.Mr * Kd);
+    z.b_elems = PW_ROUND16(z.gp * nr * z.kc);
+    z.thread_elems = z.b_elems + PW_ROUND16(z.gp * z.Mr * nr);
+    return z;
+}
+
+static void pw_panel_cols(const pw_sizes *z, int64_t t, int64_t *g0, int64_t *nr) {
+    if (z->aligned) {
+        const int64_t n = t / z->ppi, k = t % z->ppi;
+        *g0 = n * z->PQ + k * z->NR;
+        *nr = z->PQ - k * z->NR < z->NR ? z->PQ - k * z->NR : z->NR;
+    } else {
+        *g0 = t * z->NR;
+        *nr = z->L - *g0 < z->NR ? z->L - *g0 : z->NR;
+    }
 }
 
 #define T float
