@@ -47,23 +47,33 @@ static int CR_FN(pw_panel)(pw_panel_t *pn, const CR_FN(pw_prob) *pb, int64_t g0,
     return pn->direct;
 }
 
-/* B panel rows [pc, pc + kc): dst[p*NR + j] = B(pc + p, column j of the panel), zero-padded. */
-static void CR_FN(pw_pack_b_panel)(T *restrict dst, const CR_FN(pw_prob) *pb, const pw_panel_t *pn,
-                                   int NR, int64_t pc, int64_t kc) {
+/* B panels of a group, rows [pc, pc + kc): panel g at dst + g*NR*kc holds
+ * dst[p*NR + j] = B(pc + p, column j of panel g), zero-padded. Row by row over the group's
+ * panels: one channel's pixels of neighbouring panels are neighbours in memory. */
+static void CR_FN(pw_pack_b)(T *restrict dst, const CR_FN(pw_prob) *pb, const pw_panel_t *pns,
+                             int64_t gp, int NR, int64_t pc, int64_t kc) {
     const int64_t step = pb->s.step;
     for (int64_t p = 0; p < kc; p++) {
-        T *restrict row = dst + p * NR;
         const T *restrict s = pb->src + (pc + p) * pb->s.ch;
-        for (int e = 0; e < pn->nseg; e++) {
-            const pw_seg *g = &pn->seg[e];
-            T *restrict r = row + g->j;
-            const T *restrict sp = s + g->soff;
-            if (step == 1)
-                for (int64_t t = 0; t < g->len; t++) r[t] = sp[t];
-            else
-                for (int64_t t = 0; t < g->len; t++) r[t] = sp[t * step];
+        for (int64_t g = 0; g < gp; g++) {
+            const pw_panel_t *pn = &pns[g];
+            T *restrict row = dst + g * NR * kc + p * NR;
+            if (pn->nseg == 1 && pn->nr == NR && step == 1 && NR == PW_MAX_NR) {
+                const T *restrict sp = s + pn->seg[0].soff;
+                for (int t = 0; t < PW_MAX_NR; t++) row[t] = sp[t];
+                continue;
+            }
+            for (int e = 0; e < pn->nseg; e++) {
+                const pw_seg *g_ = &pn->seg[e];
+                T *restrict r = row + g_->j;
+                const T *restrict sp = s + g_->soff;
+                if (step == 1)
+                    for (int64_t t = 0; t < g_->len; t++) r[t] = sp[t];
+                else
+                    for (int64_t t = 0; t < g_->len; t++) r[t] = sp[t * step];
+            }
+            for (int64_t j = pn->nr; j < NR; j++) row[j] = 0;
         }
-        for (int64_t j = pn->nr; j < NR; j++) row[j] = 0;
     }
 }
 
@@ -106,8 +116,7 @@ static void CR_FN(pw_part)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *k
         for (int64_t pc = 0; pc < Kd; pc += z->kc) {
             const int64_t kc = Kd - pc < z->kc ? Kd - pc : z->kc;
             const int first = pc == 0, last = pc + kc >= Kd;
-            for (int64_t g = 0; g < gp; g++)
-                CR_FN(pw_pack_b_panel)(bbuf + g * NR * kc, pb, &pns[g], NR, pc, kc);
+            CR_FN(pw_pack_b)(bbuf, pb, pns, gp, NR, pc, kc);
             for (int64_t ic = i0; ic < i1; ic += z->mc) {
                 const int64_t ie = i1 - ic < z->mc ? i1 : ic + z->mc;
                 for (int64_t g = 0; g < gp; g++) {
