@@ -256,18 +256,11 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
-/* 1x1 layers without padding as one product over the batch (conv_pointwise.c): by default
- * for small images (PQ <= 64: 1.3-1.9x faster than a product per image at MobileNet's 4x4
- * and 2x2, even at 8x8; at 16x16 the per-image products, which need no copies, win) and
- * for strided ones (instead of im2col); everywhere when forced. Under im2col too: that
- * setting keeps 1x1 layers on their pointwise paths, and the plan reports both as
- * "pointwise". */
-#define POINTWISE_BATCH_PQ 64
+/* 1x1 layers without padding as one product over the batch (conv_pointwise.c): every such
+ * layer, whatever the algorithm setting (its panels are packed straight from the images, so
+ * it beats a product per image at 16x16 and 56x56 too). The plan reports it as "pointwise". */
 static int pointwise_batch_ok(const cr_conv2d_dims *d) {
-    const int algo = cr_conv_algo();
-    if (d->R != 1 || d->S != 1 || d->ph != 0 || d->pw != 0) return 0;
-    return algo == CR_CONV_ALGO_POINTWISE || d->P * d->Q <= POINTWISE_BATCH_PQ || d->sh != 1 ||
-           d->sw != 1;
+    return d->R == 1 && d->S == 1 && d->ph == 0 && d->pw == 0;
 }
 
 /* A strided layer as stride-1 convolutions of its phase images (conv_phase.c): float32,

@@ -1,76 +1,52 @@
 /* conv_pointwise_tmpl.h — the batched 1x1 convolution for one dtype (see conv_pointwise.c);
  * included with T and SUF defined. */
 
-/* xt (C, L) <- the pixels of images [n0, n0 + g) of x (N, C, H, W), strided by (sh, sw). */
-static void CR_FN(pw_gather)(T *xt, const T *x, const cr_conv2d_dims *d, int64_t C, int64_t n0,
-                             int64_t g, int nt) {
-    const int64_t P = d->P, Q = d->Q, PQ = P * Q, HW = d->H * d->W, L = g * PQ;
-    const int plain = d->sh == 1 && d->sw == 1;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t c = 0; c < C; c++) {
-        T *row = xt + c * L;
-        for (int64_t j = 0; j < g; j++) {
-            const T *src = x + ((n0 + j) * C + c) * HW;
-            T *dst = row + j * PQ;
-            if (plain) {
-                memcpy(dst, src, (size_t)PQ * sizeof(T));
-                continue;
-            }
-            for (int64_t p = 0; p < P; p++)
-                for (int64_t q = 0; q < Q; q++)
-                    dst[p * Q + q] = src[p * d->sh * d->W + q * d->sw];
-        }
-    }
-}
+/* One product O [+]= A @ B of conv_pw_mm_tmpl.h: A(i, p) = a[i*a_rs + p*a_cs] (M x Kd),
+ * B(p, (n, pixel)) on side s of src, O(i, (n, pixel)) on side d of dst, + bias[i]. */
+typedef struct {
+    int64_t M, Kd, P, Q;
+    const T *a;
+    int64_t a_rs, a_cs;
+    const T *src;
+    pw_side s;
+    T *dst;
+    pw_side d;
+    const T *bias;
+    int acc;
+} CR_FN(pw_prob);
 
-/* y (N, C, H, W) images [n0, n0 + g) <- (or += when acc) yt (C, L), strided by (sh, sw);
- * stride 1 for the forward's output (C = K, H, W = P, Q), the layer's for dx. */
-static void CR_FN(pw_scatter)(T *y, const T *yt, const cr_conv2d_dims *d, int64_t C,
-                              int64_t H, int64_t W, int64_t sh, int64_t sw, int64_t n0,
-                              int64_t g, int acc, int nt) {
-    const int64_t P = d->P, Q = d->Q, PQ = P * Q, HW = H * W, L = g * PQ;
-    const int plain = sh == 1 && sw == 1;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t c = 0; c < C; c++) {
-        const T *row = yt + c * L;
-        for (int64_t j = 0; j < g; j++) {
-            T *dst = y + ((n0 + j) * C + c) * HW;
-            const T *src = row + j * PQ;
-            if (plain && !acc) {
-                memcpy(dst, src, (size_t)PQ * sizeof(T));
-            } else if (plain) {
-                for (int64_t i = 0; i < PQ; i++) dst[i] += src[i];
-            } else {
-                for (int64_t p = 0; p < P; p++)
-                    for (int64_t q = 0; q < Q; q++) dst[p * sh * W + q * sw] += src[p * Q + q];
-            }
-        }
-    }
-}
+#include "conv_pw_mm_tmpl.h"
+#include "conv_pw_dw_tmpl.h"
 
-int CR_FN(conv_pointwise_forward)(T *out, const T *inp, const T *w, const T *bias,
-                                  const cr_conv2d_dims *d, const conv_plan *pl) {
-    const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q, G = pl->bl.G;
-    if (d->H * d->W == 1) { /* y (N, K) = x (N, C) @ w^T + b */
-        CR_FN(cr_gemm)(0, 1, N, K, C, 1, inp, C, w, C, 0, out, K, bias, NULL, CR_ACT_NONE);
-        return 0;
-    }
-    T *ws = (T *)conv_ws_alloc(pl->ws_bytes);
+static int CR_FN(pw_run)(const CR_FN(pw_prob) *pb, int64_t N, int nt) {
+    CR_FN(cr_gemm_kit) kit;
+    CR_FN(cr_gemm_kit_get)(&kit);
+    const pw_sizes z = pw_sizes_make(kit.mr, kit.nr, kit.kc, kit.mc, (int64_t)sizeof(T), pb->M,
+                                     pb->Kd, N, pb->P * pb->Q, pb->d.flat);
+    T *ws = (T *)conv_ws_alloc((z.a_elems + nt * z.thread_elems) * (int64_t)sizeof(T));
     if (!ws) return -1;
-    for (int64_t n0 = 0; n0 < N; n0 += G) {
-        const int64_t g = N - n0 < G ? N - n0 : G, L = g * PQ;
-        T *xt = ws, *yt = ws + C * L;
-        CR_FN(pw_gather)(xt, inp, d, C, n0, g, pl->nt);
-        CR_FN(cr_gemm)(0, 0, K, L, C, 1, w, C, xt, L, 0, yt, L, NULL, bias, CR_ACT_NONE);
-        CR_FN(pw_scatter)(out, yt, d, K, d->P, d->Q, 1, 1, n0, g, 0, pl->nt);
-    }
+    CR_FN(pw_mm)(pb, &kit, &z, ws, nt);
     conv_ws_free(ws);
     return 0;
 }
 
+int CR_FN(conv_pointwise_forward)(T *out, const T *inp, const T *w, const T *bias,
+                                  const cr_conv2d_dims *d, const conv_plan *pl) {
+    const int64_t N = d->N, C = d->C, K = d->K;
+    if (d->H * d->W == 1) { /* y (N, K) = x (N, C) @ w^T + b */
+        CR_FN(cr_gemm)(0, 1, N, K, C, 1, inp, C, w, C, 0, out, K, bias, NULL, CR_ACT_NONE);
+        return 0;
+    }
+    const int64_t PQ = d->P * d->Q;
+    const CR_FN(pw_prob) pb = {K, C, d->P, d->Q, w, C, 1,
+                               inp, pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q),
+                               out, pw_side_make(K * PQ, PQ, d->Q, 1, 1, d->Q), bias, 0};
+    return CR_FN(pw_run)(&pb, N, pl->nt);
+}
+
 int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
                                    const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
-    const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q, G = pl->bl.G;
+    const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q;
     const int nt = pl->nt;
     if (dbias) {
         #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -88,24 +64,23 @@ int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
             CR_FN(cr_gemm)(0, 0, N, C, K, 1, dout, K, w, C, 1, dinp, C, NULL, NULL, CR_ACT_NONE);
         return 0;
     }
-    T *ws = (T *)conv_ws_alloc(pl->ws_bytes);
-    if (!ws) return -1;
-    const cr_conv2d_dims dyd = {.N = N, .C = K, .H = d->P, .W = d->Q, .K = K, .R = 1, .S = 1,
-                                .sh = 1, .sw = 1, .dh = 1, .dw = 1, .P = d->P, .Q = d->Q};
-    for (int64_t n0 = 0; n0 < N; n0 += G) {
-        const int64_t g = N - n0 < G ? N - n0 : G, L = g * PQ;
-        T *xt = ws, *dyt = ws + C * L; /* xt then holds dX */
-        CR_FN(pw_gather)(dyt, dout, &dyd, K, n0, g, nt);
-        if (dweight) {
-            CR_FN(pw_gather)(xt, inp, d, C, n0, g, nt);
-            CR_FN(cr_gemm)(0, 1, K, C, L, 1, dyt, L, xt, L, 1, dweight, C, NULL, NULL,
-                           CR_ACT_NONE);
-        }
-        if (dinp) {
-            CR_FN(cr_gemm)(1, 0, C, L, K, 1, w, C, dyt, L, 0, xt, L, NULL, NULL, CR_ACT_NONE);
-            CR_FN(pw_scatter)(dinp, xt, d, C, d->H, d->W, d->sh, d->sw, n0, g, 1, nt);
-        }
+    if (dinp) {
+        const CR_FN(pw_prob) pb = {C, K, d->P, d->Q, w, 1, C,
+                                   dout, pw_side_make(K * PQ, PQ, d->Q, 1, 1, d->Q),
+                                   dinp, pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q),
+                                   NULL, 1};
+        if (CR_FN(pw_run)(&pb, N, nt) != 0) return -1;
     }
+    if (!dweight) return 0;
+    CR_FN(cr_gemm_kit) kit;
+    CR_FN(cr_gemm_kit_get)(&kit);
+    const pw_dw_sizes z = pw_dw_sizes_make(kit.mr, kit.nr, kit.kc, kit.mc, (int64_t)sizeof(T), K, C,
+                                           N * PQ);
+    T *ws = (T *)conv_ws_alloc((z.part_elems + nt * z.thread_elems) * (int64_t)sizeof(T));
+    if (!ws) return -1;
+    const CR_FN(pw_dw_prob) pb = {dout, inp, K, C, PQ, d->Q, K * PQ,
+                                  pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q)};
+    CR_FN(pw_dw)(dweight, &pb, &kit, &z, ws, nt);
     conv_ws_free(ws);
     return 0;
 }

@@ -226,6 +226,7 @@ def _restore_workspace_limit():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_workspace_limit_blocks_rows_and_stays_correct(threads, rng):
     cr.set_num_threads(threads)
+    old_limit = ops.get_workspace_limit()
     x, w, b = _data(rng, (3, 4, 12, 11, 5, 3, 3), np.float64)
     shapes = (x.shape, w.shape, 1, 1, 1, np.float64)
     full = ops.conv2d_workspace_bytes(*shapes)
@@ -241,7 +242,10 @@ def test_workspace_limit_blocks_rows_and_stays_correct(threads, rng):
     for limit in (1, per_col * 11 * 5):
         ops.set_workspace_limit(limit)
         _check_against_reference(x, w, b, 1, 1, 1, rng)
-    assert ops.conv2d_workspace_bytes((3, 4, 12, 11), (5, 4, 1, 1)) == 0  # pointwise: none
+    # pointwise: packed weights and panels, whatever the limit (no im2col columns)
+    pw = ops.conv2d_workspace_bytes((3, 4, 12, 11), (5, 4, 1, 1))
+    ops.set_workspace_limit(old_limit)
+    assert pw == ops.conv2d_workspace_bytes((3, 4, 12, 11), (5, 4, 1, 1)) > 0
 
 
 def test_set_workspace_limit_rejects_bad_values():

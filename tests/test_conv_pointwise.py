@@ -73,22 +73,23 @@ def test_the_plan_reports_the_batched_path(algo, case):
         assert blk["columns"] == N * blk["rows_per_block"] * ((W - 1) // (s if isinstance(s, int) else s[1]) + 1)
 
 
-def test_large_images_keep_a_product_per_image_unless_forced():
-    shapes = ((8, 16, 16, 16), (32, 16, 1, 1))
-    try:
-        _runtime.set_conv_algo("auto")
-        blk = ops.conv2d_plan(*shapes)["forward"]["blocking"]
-        assert (blk["images_per_block"], blk["blocks"]) == (1, 8)
-        assert ops.conv2d_workspace_bytes(*shapes) == 0
-        _runtime.set_conv_algo("pointwise")
-        assert _runtime.conv_algo() == "pointwise"
-        blk = ops.conv2d_plan(*shapes)["forward"]["blocking"]
-        assert blk["images_per_block"] > 1 and blk["columns"] >= 256
-        assert ops.conv2d_workspace_bytes(*shapes) > 0
-        # a padded 1x1 layer is no pointwise layer
-        assert ops.conv2d_plan(*shapes, padding=1)["forward"]["algorithm"] != "pointwise"
-    finally:
-        _runtime.set_conv_algo(None)
+def test_every_1x1_layer_is_one_product_over_the_batch():
+    """16x16 and 56x56 too (no product per image any more), under any algorithm setting;
+    a padded 1x1 layer is no pointwise layer."""
+    for algo in ("auto", "im2col", "pointwise"):
+        try:
+            _runtime.set_conv_algo(algo)
+            for shapes in (((8, 16, 16, 16), (32, 16, 1, 1)), ((1, 64, 56, 56), (256, 64, 1, 1))):
+                plan = ops.conv2d_plan(*shapes)
+                for phase in ("forward", "dx", "dw"):
+                    blk = plan[phase]["blocking"]
+                    assert plan[phase]["algorithm"] == "pointwise", plan
+                    N, _, H, W = shapes[0]
+                    assert (blk["images_per_block"], blk["blocks"], blk["columns"]) == (N, 1, N * H * W)
+                assert ops.conv2d_workspace_bytes(*shapes) > 0
+            assert ops.conv2d_plan(*shapes, padding=1)["forward"]["algorithm"] != "pointwise"
+        finally:
+            _runtime.set_conv_algo(None)
 
 
 @pytest.fixture
@@ -100,17 +101,19 @@ def _small_workspace():
 
 @pytest.mark.usefixtures("_small_workspace")
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_chunks_of_images_under_a_small_workspace(dtype, rng):
-    """A workspace limit below the whole batch splits it into chunks of images (summed into
-    dw one after another); one image at least, whatever the limit."""
+def test_a_small_workspace_limit_keeps_the_whole_batch(dtype, rng):
+    """The scratch is the packed weights and panels (not a copy of the images): a workspace
+    limit below it leaves the plan and the results as they are."""
     x, w, b, s = _data(rng, (33, 6, 3, 3, 5, 1), dtype)
     dy = _dy(rng, x, w, s, dtype)
-    per_image = (6 + 5) * 9 * np.dtype(dtype).itemsize
-    for limit, g in ((per_image * 4, 4), (1, 1)):
+    want = _want(x, w, b, s, dy)
+    ws = ops.conv2d_workspace_bytes(x.shape, w.shape, s, dtype=dtype)
+    for limit in (ws, 1):
         ops.set_workspace_limit(limit)
         blk = ops.conv2d_plan(x.shape, w.shape, s, dtype=dtype)["dw"]["blocking"]
-        assert blk["images_per_block"] == g and blk["blocks"] == -(-33 // g), blk
-        for name, a, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), _want(x, w, b, s, dy)):
+        assert blk["images_per_block"] == 33 and blk["blocks"] == 1, blk
+        assert ops.conv2d_workspace_bytes(x.shape, w.shape, s, dtype=dtype) == ws
+        for name, a, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), want):
             assert_close(a, e, dtype=dtype, name=name)
 
 
@@ -192,3 +195,38 @@ def test_matches_torch(case, dtype, rng):
     got = _run(x, w, b, s, dy)
     for name, g, t in zip(("y", "dx", "dw", "db"), got, (ty, tx.grad, tw.grad, tb.grad)):
         assert_close(g, t.detach().numpy(), dtype, name=name)
+
+
+# The edges of the direct products (conv_pw_mm_tmpl.h, conv_pw_dw_tmpl.h): weights deeper
+# than one slice (C or K > 512) and taller than a block of rows, panels per image (16x16)
+# or across images (7x7, 2x2), strided dx written through the panel buffer, threads by rows
+# (fewer pixels than output channels) or by panels, dw in 1, 2 and 4 chunks of pixels.
+EDGE_CASES = [(2, 600, 3, 3, 20, 1), (3, 20, 5, 5, 530, 1), (2, 16, 16, 16, 24, 1),
+              (5, 12, 7, 7, 10, 1), (3, 9, 13, 11, 7, 2), (9, 8, 16, 16, 6, 1),
+              (33, 5, 16, 16, 7, 1), (1, 37, 17, 19, 29, (2, 1)), (7, 300, 2, 2, 200, 1),
+              (1, 70, 56, 56, 3, 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_direct_products_match_reference_and_threads(case, dtype, rng):
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    want = _want(x, w, b, s, dy)
+    results = {}
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        results[threads] = _run(x, w, b, s, dy)
+        for name, g, e in zip(("y", "dx", "dw", "db"), results[threads], want):
+            assert_close(g, e, dtype=dtype, name=f"{name} at {threads} threads")
+    for name, a, c in zip(("y", "dx", "dw", "db"), results[1], results[2]):
+        assert np.array_equal(a, c), f"{name} differs between 1 and 2 threads"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", EDGE_CASES[:6])
+def test_direct_products_at_every_isa_level(level, case, dtype, rng):
+    x, w, b, s = _data(rng, case, dtype)
+    dy = _dy(rng, x, w, s, dtype)
+    for name, g, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), _want(x, w, b, s, dy)):
+        assert_close(g, e, dtype=dtype, name=f"{name} at {level}")

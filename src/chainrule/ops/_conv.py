@@ -80,10 +80,9 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
 
     Returns {"algo": the setting, "groups": groups, "forward": step, "dx": step, "dw": step}
     where step = {"algorithm", "threads", "blocking", "workspace_bytes"}. algorithm is
-    "im2col" (im2col + matrix products), "pointwise" (1x1 without padding: a product per
-    image, whose image is the matrix, or -- outputs of at most 8x8 pixels, strided 1x1, or
-    "pointwise" forced -- one product over the pixels of many images, images_per_block of
-    them, gathered side by side), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
+    "im2col" (im2col + matrix products), "pointwise" (1x1 without padding, any stride and
+    algorithm setting: one matrix product over the pixels of all N images, its panels packed
+    straight from the images; blocking: images_per_block = N, blocks = 1), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
     "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels) and for small ones
