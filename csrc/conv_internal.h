@@ -25,6 +25,7 @@ enum {
     CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
     CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
     CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
+    CONV_DIRECT = 7,      /* few channels: direct forward and dx, implicit dw (conv_direct.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -184,6 +185,20 @@ int conv_backward_implicit_f32(float *dinp, float *dweight, float *dbias, const 
 int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float *dout,
                                       const float *inp, const cr_conv2d_dims *d,
                                       const conv_plan *pl);
+#endif
+
+/* conv_direct.c (plan path CONV_DIRECT): the direct forward (dx: of pl->dd) and backward;
+ * its register tile, conv_direct_avx512.c (x86). */
+int conv_direct_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_direct_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *w, const cr_conv2d_dims *d,
+                             const conv_plan *pl);
+#ifdef CR_X86
+void conv_direct_row_avx512(float *y, int64_t ldy, const float *x, const float *wt, int64_t mb,
+                            int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t ph,
+                            int64_t pw, int64_t p, int64_t q0, int64_t ncol, const float *bias,
+                            int acc);
 #endif
 
 #endif
