@@ -1,13 +1,14 @@
 /* conv_direct_avx512.c — the register tile of the direct convolution (conv_direct.c): stride
  * 1, no dilation, few channels, the image read in place (no padded copy, no im2col).
  *
- *   conv_direct_row_avx512: output row p, columns [q0, q0 + ncol) (ncol <= 32), output
- *   channels k0 .. k0 + mb - 1 (mb <= 8):
+ *   conv_direct_tile_avx512 (3x3 kernels, R = S = 3): output rows p .. p + nr - 1 (nr <= 2), columns [q0, q0 + ncol)
+ *   (ncol <= 32), output channels k0 .. k0 + mb - 1 (mb <= 6):
  *     y[k, p, q] = (acc ? y : 0) + bias[k] + sum_{c, r, s} w[k, c, r, s] x[c, p+r-ph, q+s-pw]
- *   summed over c, then r, then s (rows outside the image are skipped, columns outside it
- *   read as zero through the load masks). Pixels lie in the vector lanes: mb x 2 accumulators
- *   of 16 columns; per tap two masked loads of the input row, shared by the mb broadcast
- *   weights. wt holds the mb channels' weights tap by tap: wt[((c*R + r)*S + s)*8 + i].
+ *   summed over c, then r, then s (a row outside the image reads the zero row zrow, columns
+ *   outside it read as zero through the load masks). Pixels lie in the vector lanes:
+ *   mb x nr x 2 accumulators of 16 columns (up to 24); per tap nr x 2 masked loads of input
+ *   rows and mb broadcast weights, each used by nr x 2 FMAs. wt holds the mb channels'
+ *   weights tap by tap: wt[((c*R + r)*S + s)*8 + i].
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -22,71 +23,147 @@ static inline __mmask16 lane_mask(int64_t q, int64_t W) {
 }
 
 /* The accumulators are named variables (not an array): GCC keeps them in registers. */
-#define DECL(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0;
+#define DECL(i) __m512 a##i##00 = _mm512_setzero_ps(), a##i##01 = a##i##00, a##i##10 = a##i##00, \
+                       a##i##11 = a##i##00;
 #define FMA(i)                                                                             \
     if (i < MB_) {                                                                         \
         const __m512 wv = _mm512_set1_ps(ws[i]);                                           \
-        a##i##0 = _mm512_fmadd_ps(wv, b0, a##i##0);                                        \
-        if (NV_ > 1) a##i##1 = _mm512_fmadd_ps(wv, b1, a##i##1);                           \
+        a##i##00 = _mm512_fmadd_ps(wv, b00, a##i##00);                                     \
+        if (NV_ > 1) a##i##01 = _mm512_fmadd_ps(wv, b01, a##i##01);                        \
+        if (NR_ > 1) a##i##10 = _mm512_fmadd_ps(wv, b10, a##i##10);                        \
+        if (NR_ > 1 && NV_ > 1) a##i##11 = _mm512_fmadd_ps(wv, b11, a##i##11);             \
     }
-#define STORE1(i, v, m)                                                                    \
+#define STORE1(i, o, v, m)                                                                 \
     {                                                                                      \
-        __m512 r_ = a##i##v;                                                               \
-        float *yi = y + i * ldy + 16 * v;                                                  \
+        __m512 r_ = a##i##o##v;                                                            \
+        float *yi = y + i * ldy + o * W + 16 * v;                                          \
         if (acc) r_ = _mm512_add_ps(_mm512_maskz_loadu_ps(m, yi), r_);                     \
         if (bias) r_ = _mm512_add_ps(r_, _mm512_set1_ps(bias[i]));                         \
         _mm512_mask_storeu_ps(yi, m, r_);                                                  \
     }
 #define STORE(i)                                                                           \
     if (i < MB_) {                                                                         \
-        STORE1(i, 0, o0)                                                                   \
-        if (NV_ > 1) STORE1(i, 1, o1)                                                      \
+        STORE1(i, 0, 0, o0)                                                                \
+        if (NV_ > 1) STORE1(i, 0, 1, o1)                                                   \
+        if (NR_ > 1) STORE1(i, 1, 0, o0)                                                   \
+        if (NR_ > 1 && NV_ > 1) STORE1(i, 1, 1, o1)                                        \
     }
 
-#define TILE(MB, NV)                                                                       \
-static void tile_##MB##_##NV(float *y, int64_t ldy, const float *x, const float *wt,      \
-                             int64_t C, int64_t H, int64_t W, int64_t R, int64_t S,        \
-                             int64_t ph, int64_t pw, int64_t p, int64_t q0, int64_t ncol,  \
-                             const float *bias, int acc) {                                 \
-    enum { MB_ = MB, NV_ = NV };                                                           \
-    __mmask16 m0[16], m1[16]; /* per tap column s: the input lanes inside the row */       \
-    for (int64_t s = 0; s < S && s < 16; s++) {                                            \
-        m0[s] = lane_mask(q0 + s - pw, W);                                                 \
-        m1[s] = lane_mask(q0 + 16 + s - pw, W);                                            \
+/* W doubles as the output row stride (stride 1: Q = W + 2 pw - S + 1; the driver passes Q) */
+#define TILE(MB, NR, NV)                                                                   \
+static void tile_##MB##_##NR##_##NV(float *y, int64_t ldy, int64_t W, const float *x,      \
+                                    const float *wt, int64_t C, int64_t H, int64_t Wx,     \
+                                    int64_t R, int64_t S, int64_t ph, int64_t pw,          \
+                                    int64_t p, int64_t q0, int64_t ncol, const float *zrow,\
+                                    const float *bias, int acc) {                          \
+    enum { MB_ = MB, NR_ = NR, NV_ = NV };                                                 \
+    __mmask16 m0[3], m1[3]; /* per tap column s: the input lanes inside the row */         \
+    (void)R; (void)S; /* 3 x 3: the constant lets the compiler unroll the taps */          \
+    for (int64_t s = 0; s < 3; s++) {                                                      \
+        m0[s] = lane_mask(q0 + s - pw, Wx);                                                \
+        m1[s] = lane_mask(q0 + 16 + s - pw, Wx);                                           \
     }                                                                                      \
-    DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5) DECL(6) DECL(7)                        \
-    const int64_t HW = H * W;                                                              \
+    DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5)                                        \
+    const int64_t HW = H * Wx;                                                             \
     for (int64_t c = 0; c < C; c++)                                                        \
-        for (int64_t r = 0; r < R; r++) {                                                  \
-            const int64_t row = p + r - ph;                                                \
-            if (row < 0 || row >= H) continue;                                             \
-            const float *xr = x + c * HW + row * W + q0 - pw;                              \
-            const float *wr = wt + (c * R + r) * S * 8;                                    \
-            for (int64_t s = 0; s < S; s++) {                                              \
+        for (int64_t r = 0; r < 3; r++) {                                                  \
+            const int64_t row0 = p + r - ph, row1 = row0 + 1;                              \
+            const float *x0 = (row0 >= 0 && row0 < H ? x + c * HW + row0 * Wx : zrow) + q0 - pw; \
+            const float *x1 = (row1 >= 0 && row1 < H ? x + c * HW + row1 * Wx : zrow) + q0 - pw; \
+            const float *wr = wt + (c * 3 + r) * 3 * 8;                                    \
+            for (int64_t s = 0; s < 3; s++) {                                              \
                 const float *ws = wr + s * 8;                                              \
-                const __m512 b0 = _mm512_maskz_loadu_ps(m0[s], xr + s);                    \
-                const __m512 b1 = NV_ > 1 ? _mm512_maskz_loadu_ps(m1[s], xr + s + 16)      \
-                                          : b0;                                            \
-                FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)                    \
+                const __m512 b00 = _mm512_maskz_loadu_ps(m0[s], x0 + s);                   \
+                const __m512 b01 = NV_ > 1 ? _mm512_maskz_loadu_ps(m1[s], x0 + s + 16) : b00; \
+                const __m512 b10 = NR_ > 1 ? _mm512_maskz_loadu_ps(m0[s], x1 + s) : b00;   \
+                const __m512 b11 = NR_ > 1 && NV_ > 1                                      \
+                                       ? _mm512_maskz_loadu_ps(m1[s], x1 + s + 16) : b00;  \
+                FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5)                                  \
             }                                                                              \
         }                                                                                  \
-    const __mmask16 o0 = lane_mask(-0, ncol), o1 = lane_mask(16, ncol);                    \
+    const __mmask16 o0 = lane_mask(0, ncol), o1 = lane_mask(16, ncol);                     \
     (void)o1;                                                                              \
-    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)                \
+    STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5)                                  \
 }
-TILE(1, 1) TILE(2, 1) TILE(3, 1) TILE(4, 1) TILE(5, 1) TILE(6, 1) TILE(7, 1) TILE(8, 1)
-TILE(1, 2) TILE(2, 2) TILE(3, 2) TILE(4, 2) TILE(5, 2) TILE(6, 2) TILE(7, 2) TILE(8, 2)
+#define TILES_MB(NR, NV) TILE(1, NR, NV) TILE(2, NR, NV) TILE(3, NR, NV) TILE(4, NR, NV)    \
+                         TILE(5, NR, NV) TILE(6, NR, NV)
+TILES_MB(1, 1) TILES_MB(1, 2) TILES_MB(2, 1) TILES_MB(2, 2)
 
-typedef void (*tile_fn)(float *, int64_t, const float *, const float *, int64_t, int64_t,
+typedef void (*tile_fn)(float *, int64_t, int64_t, const float *, const float *, int64_t,
                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                        const float *, int);
-static const tile_fn TILES[2][9] = {
-    {0, tile_1_1, tile_2_1, tile_3_1, tile_4_1, tile_5_1, tile_6_1, tile_7_1, tile_8_1},
-    {0, tile_1_2, tile_2_2, tile_3_2, tile_4_2, tile_5_2, tile_6_2, tile_7_2, tile_8_2}};
+                        int64_t, const float *, const float *, int);
+#define ROW(NR, NV) {0, tile_1_##NR##_##NV, tile_2_##NR##_##NV, tile_3_##NR##_##NV,          \
+                     tile_4_##NR##_##NV, tile_5_##NR##_##NV, tile_6_##NR##_##NV}
+static const tile_fn TILES[2][2][7] = {{ROW(1, 1), ROW(1, 2)}, {ROW(2, 1), ROW(2, 2)}};
 
-void conv_direct_row_avx512(float *y, int64_t ldy, const float *x, const float *wt, int64_t mb,
-                            int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t ph,
-                            int64_t pw, int64_t p, int64_t q0, int64_t ncol, const float *bias,
-                            int acc) {
-    TILES[ncol > 16][mb](y, ldy, x, wt, C, H, W, R, S, ph, pw, p, q0, ncol, bias, acc);
+void conv_direct_tile_avx512(float *y, int64_t ldy, int64_t Q, const float *x, const float *wt,
+                             int64_t mb, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S,
+                             int64_t ph, int64_t pw, int64_t p, int64_t nr, int64_t q0,
+                             int64_t ncol, const float *zrow, const float *bias, int acc) {
+    TILES[nr > 1][ncol > 16][mb](y, ldy, Q, x, wt, C, H, W, R, S, ph, pw, p, q0, ncol, zrow,
+                                 bias, acc);
+}
+
+/* conv_direct_dw_avx512: 16-wide partial sums of dw for output channels k0 .. k0 + mb - 1
+ * (mb <= 3) and one input channel c of a 3x3 kernel, over one image, added to g:
+ *   g[(i*9 + r*3 + s)*16 + l] += sum over output rows p and vectors v of
+ *                                dy[k0+i, p, 16v + l] * x[c, p + r - ph, 16v + l + s - pw]
+ * (p, then v, in order). dy_k0: channel k0's plane (P x Q), planes ldy apart; xc: channel c's
+ * plane (H x W). Outside the image reads zero (the zero row zrow, column masks); dy lanes
+ * past Q are masked to zero. 27 accumulators; per vector 3 dy loads, 9 input loads. */
+#define GLOAD(i, t) __m512 g##i##t = MB_ > i ? _mm512_loadu_ps(g + (i * 9 + t) * 16) : _mm512_setzero_ps();
+#define GDECL(i) GLOAD(i, 0) GLOAD(i, 1) GLOAD(i, 2) GLOAD(i, 3) GLOAD(i, 4) GLOAD(i, 5)  \
+                 GLOAD(i, 6) GLOAD(i, 7) GLOAD(i, 8)
+#define GPUT(i, t) if (MB_ > i) _mm512_storeu_ps(g + (i * 9 + t) * 16, g##i##t);
+#define GSTORE(i) GPUT(i, 0) GPUT(i, 1) GPUT(i, 2) GPUT(i, 3) GPUT(i, 4) GPUT(i, 5)        \
+                  GPUT(i, 6) GPUT(i, 7) GPUT(i, 8)
+#define GFMA(i, t, xv) if (MB_ > i) g##i##t = _mm512_fmadd_ps(d##i, xv, g##i##t);
+#define GROW(xr, t0, t1, t2)                                                               \
+    {                                                                                      \
+        const __m512 xa = _mm512_maskz_loadu_ps(ma, xr + q0),                              \
+                     xb = _mm512_maskz_loadu_ps(mb, xr + q0 + 1),                          \
+                     xe = _mm512_maskz_loadu_ps(me, xr + q0 + 2);                          \
+        GFMA(0, t0, xa) GFMA(1, t0, xa) GFMA(2, t0, xa)                                    \
+        GFMA(0, t1, xb) GFMA(1, t1, xb) GFMA(2, t1, xb)                                    \
+        GFMA(0, t2, xe) GFMA(1, t2, xe) GFMA(2, t2, xe)                                    \
+    }
+#define DW_TILE(MB)                                                                        \
+static void dw_tile_##MB(float *g, const float *dy, int64_t ldy, const float *xc, int64_t H, \
+                         int64_t W, int64_t P, int64_t Q, int64_t ph, int64_t pw,          \
+                         const float *zrow) {                                              \
+    enum { MB_ = MB };                                                                     \
+    GDECL(0) GDECL(1) GDECL(2)                                                             \
+    for (int64_t q0 = 0; q0 < Q; q0 += 16) {                                               \
+        const __mmask16 mo = lane_mask(q0, Q), ma = lane_mask(q0 - pw, W),                 \
+                        mb = lane_mask(q0 + 1 - pw, W), me = lane_mask(q0 + 2 - pw, W);    \
+        for (int64_t p = 0; p < P; p++) {                                                  \
+            const int64_t h = p - ph;                                                      \
+            const float *x0 = (h >= 0 && h < H ? xc + h * W : zrow) - pw;                  \
+            const float *x1 = (h + 1 >= 0 && h + 1 < H ? xc + (h + 1) * W : zrow) - pw;    \
+            const float *x2 = (h + 2 >= 0 && h + 2 < H ? xc + (h + 2) * W : zrow) - pw;    \
+            const float *dp = dy + p * Q + q0;                                             \
+            const __m512 d0 = _mm512_maskz_loadu_ps(mo, dp);                               \
+            const __m512 d1 = MB_ > 1 ? _mm512_maskz_loadu_ps(mo, dp + ldy) : d0;          \
+            const __m512 d2 = MB_ > 2 ? _mm512_maskz_loadu_ps(mo, dp + 2 * ldy) : d0;      \
+            (void)d1; (void)d2;                                                            \
+            GROW(x0, 0, 1, 2) GROW(x1, 3, 4, 5) GROW(x2, 6, 7, 8)                          \
+        }                                                                                  \
+    }                                                                                      \
+    GSTORE(0) GSTORE(1) GSTORE(2)                                                          \
+}
+DW_TILE(1) DW_TILE(2) DW_TILE(3)
+
+void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb,
+                           const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
+                           int64_t ph, int64_t pw, const float *zrow) {
+    if (mb == 3) dw_tile_3(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
+    else if (mb == 2) dw_tile_2(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
+    else dw_tile_1(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
+}
+
+/* dw[i*ldw + t] += the sum of the 16 lanes of g[(i*9 + t)*16 ...] for i < mb, t < 9 */
+void conv_direct_dw_reduce_avx512(float *dw, int64_t ldw, const float *g, int64_t mb) {
+    for (int64_t i = 0; i < mb; i++)
+        for (int64_t t = 0; t < 9; t++)
+            dw[i * ldw + t] += _mm512_reduce_add_ps(_mm512_loadu_ps(g + (i * 9 + t) * 16));
 }
