@@ -8,9 +8,8 @@
  *             the lanes, 24 accumulators)
  *   backward  dx: the same forward on dy with the kernel flipped in space and transposed in
  *             channels (pl->dd, see dx_as_conv_ok in conv_plan.c), accumulated into dx;
- *             dw, db: few input channels (the stems), 16-wide partial sums per (block of
- *             <= 3 output channels, input channel) over the batch, pixels in the lanes
- *             (direct_dw); else the implicit backward without its dx (the plan decides)
+ *             dw, db: 16-wide partial sums per (block of <= 2 output channels, input
+ *             channel) over the batch, pixels in the lanes (direct_dw)
  * Threads take pairs of output rows; each output is summed in one fixed order (c, r, s) by one
  * thread, so results do not depend on the thread count. The AVX-512 tile is the only
  * kernel: the plan never picks this path without it (the generic build returns -1).
@@ -64,12 +63,12 @@ int conv_direct_forward_f32(float *out, const float *inp, const float *w, const 
 #endif
 }
 
-/* dw and db (3x3): tile j = (block j / C of <= 3 output channels, input channel j % C) keeps 16-wide
+/* dw and db (3x3): tile j = (block j / C of <= 2 output channels, input channel j % C) keeps 16-wide
  * partial sums of its 27 weights (g, one slice per tile) over all images in order, then
  * sums the lanes; threads own whole tiles (and rows of db), so each weight is summed in one
  * order whatever the thread count. Tiles of one block follow each other: its dy planes stay
- * in L1 while the input planes pass. Scratch: the partial sums and a zero row (pl->ws_bytes). */
-#define DW_MB 3
+ * in L1 while the input planes pass. Scratch: the partial sums (pl->ws_bytes). */
+#define DW_MB 2
 #define DW_G (DW_MB * 9 * 16)
 static int direct_dw(float *dweight, float *dbias, const float *dout, const float *inp,
                      const cr_conv2d_dims *d, const conv_plan *pl) {
@@ -78,7 +77,6 @@ static int direct_dw(float *dweight, float *dbias, const float *dout, const floa
     float *g = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!g) return -1;
     memset(g, 0, (size_t)pl->ws_bytes);
-    const float *zrow = g + tiles * DW_G;
     #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
         const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
@@ -89,7 +87,7 @@ static int direct_dw(float *dweight, float *dbias, const float *dout, const floa
                 const int64_t c = j % C, k0 = block_k0(K, nkb, j / C);
                 conv_direct_dw_avx512(g + j * DW_G, dout + (n * K + k0) * PQ, PQ,
                                       block_k0(K, nkb, j / C + 1) - k0,
-                                      inp + (n * C + c) * H * W, H, W, P, Q, d->ph, d->pw, zrow);
+                                      inp + (n * C + c) * H * W, H, W, P, Q, d->ph, d->pw);
             }
         for (int64_t j = j0; dweight && j < j1; j++) {
             const int64_t c = j % C, k0 = block_k0(K, nkb, j / C);
@@ -103,7 +101,7 @@ static int direct_dw(float *dweight, float *dbias, const float *dout, const floa
 
 /* its scratch bytes (conv_plan.c) */
 int64_t conv_direct_dw_bytes(const cr_conv2d_dims *d) {
-    return ((d->K + DW_MB - 1) / DW_MB * d->C * DW_G + d->W) * (int64_t)sizeof(float);
+    return (d->K + DW_MB - 1) / DW_MB * d->C * DW_G * (int64_t)sizeof(float);
 }
 
 int conv_direct_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -125,8 +123,6 @@ int conv_direct_backward_f32(float *dinp, float *dweight, float *dbias, const fl
         if (rc != 0) return rc;
     }
     if (!dweight && !dbias) return 0;
-    if (pl->ws_elems > 0) /* the plan's choice (direct_plan) */
-        return conv_backward_implicit_f32(NULL, dweight, dbias, dout, inp, w, d, pl);
     return direct_dw(dweight, dbias, dout, inp, d, pl);
 #else
     (void)dinp; (void)dweight; (void)dbias; (void)dout; (void)inp; (void)w; (void)d; (void)pl;

@@ -105,60 +105,70 @@ void conv_direct_tile_avx512(float *y, int64_t ldy, int64_t Q, const float *x, c
 }
 
 /* conv_direct_dw_avx512: 16-wide partial sums of dw for output channels k0 .. k0 + mb - 1
- * (mb <= 3) and one input channel c of a 3x3 kernel, over one image, added to g:
- *   g[(i*9 + r*3 + s)*16 + l] += sum over output rows p and vectors v of
- *                                dy[k0+i, p, 16v + l] * x[c, p + r - ph, 16v + l + s - pw]
- * (p, then v, in order). dy_k0: channel k0's plane (P x Q), planes ldy apart; xc: channel c's
- * plane (H x W). Outside the image reads zero (the zero row zrow, column masks); dy lanes
- * past Q are masked to zero. 27 accumulators; per vector 3 dy loads, 9 input loads. */
+ * (mb <= 2) and one input channel c of a 3x3 kernel, over one image, added to g:
+ *   g[(i*9 + r*3 + s)*16 + l] += sum over input rows h and vectors v of
+ *                                dy[k0+i, h - r + ph, 16v + l] * x[c, h, 16v + l + s - pw]
+ * (v, then h, in order). dy_k0: channel k0's plane (P x Q), planes ldy apart; xc: channel c's
+ * plane (H x W). Only rows h inside the image are visited; dy rows outside [0, P) read zero,
+ * x columns outside the row and dy lanes past Q are masked to zero. Each input row is loaded
+ * once (3 shifts) and meets the three dy rows it pairs with, kept in registers as a sliding
+ * window (slots a, b, c rotate as the loop is unrolled by 3): 18 accumulators, per input
+ * row 3 + mb loads for 9 mb FMAs. */
 #define GLOAD(i, t) __m512 g##i##t = MB_ > i ? _mm512_loadu_ps(g + (i * 9 + t) * 16) : _mm512_setzero_ps();
 #define GDECL(i) GLOAD(i, 0) GLOAD(i, 1) GLOAD(i, 2) GLOAD(i, 3) GLOAD(i, 4) GLOAD(i, 5)  \
                  GLOAD(i, 6) GLOAD(i, 7) GLOAD(i, 8)
 #define GPUT(i, t) if (MB_ > i) _mm512_storeu_ps(g + (i * 9 + t) * 16, g##i##t);
 #define GSTORE(i) GPUT(i, 0) GPUT(i, 1) GPUT(i, 2) GPUT(i, 3) GPUT(i, 4) GPUT(i, 5)        \
                   GPUT(i, 6) GPUT(i, 7) GPUT(i, 8)
-#define GFMA(i, t, xv) if (MB_ > i) g##i##t = _mm512_fmadd_ps(d##i, xv, g##i##t);
-#define GROW(xr, t0, t1, t2)                                                               \
+/* dy row pr of channel k0 + k (zero outside the output) */
+#define DYROW(k, pr) (MB_ > k && (pr) >= 0 && (pr) < P                                    \
+                      ? _mm512_maskz_loadu_ps(mo, dy + k * ldy + (pr) * Q + q0)            \
+                      : _mm512_setzero_ps())
+#define GFMA3(k, D, t0, t1, t2)                                                            \
+    if (MB_ > k) {                                                                         \
+        g##k##t0 = _mm512_fmadd_ps(D, xa, g##k##t0);                                       \
+        g##k##t1 = _mm512_fmadd_ps(D, xb, g##k##t1);                                       \
+        g##k##t2 = _mm512_fmadd_ps(D, xe, g##k##t2);                                       \
+    }
+/* input row h: dy row h + ph enters slot N (tap row r = 0); slots S1, S2 hold rows h+ph-1
+ * (r = 1) and h+ph-2 (r = 2) */
+#define STEP(N, S1, S2)                                                                    \
     {                                                                                      \
-        const __m512 xa = _mm512_maskz_loadu_ps(ma, xr + q0),                              \
-                     xb = _mm512_maskz_loadu_ps(mb, xr + q0 + 1),                          \
-                     xe = _mm512_maskz_loadu_ps(me, xr + q0 + 2);                          \
-        GFMA(0, t0, xa) GFMA(1, t0, xa) GFMA(2, t0, xa)                                    \
-        GFMA(0, t1, xb) GFMA(1, t1, xb) GFMA(2, t1, xb)                                    \
-        GFMA(0, t2, xe) GFMA(1, t2, xe) GFMA(2, t2, xe)                                    \
+        d0##N = DYROW(0, h + ph);                                                          \
+        d1##N = DYROW(1, h + ph);                                                          \
+        const float *xr = xc + h * W - pw + q0;                                            \
+        const __m512 xa = _mm512_maskz_loadu_ps(ma, xr), xb = _mm512_maskz_loadu_ps(mb, xr + 1), \
+                     xe = _mm512_maskz_loadu_ps(me, xr + 2);                               \
+        GFMA3(0, d0##N, 0, 1, 2) GFMA3(1, d1##N, 0, 1, 2)                                  \
+        GFMA3(0, d0##S1, 3, 4, 5) GFMA3(1, d1##S1, 3, 4, 5)                                \
+        GFMA3(0, d0##S2, 6, 7, 8) GFMA3(1, d1##S2, 6, 7, 8)                                \
+        h++;                                                                               \
     }
 #define DW_TILE(MB)                                                                        \
 static void dw_tile_##MB(float *g, const float *dy, int64_t ldy, const float *xc, int64_t H, \
-                         int64_t W, int64_t P, int64_t Q, int64_t ph, int64_t pw,          \
-                         const float *zrow) {                                              \
+                         int64_t W, int64_t P, int64_t Q, int64_t ph, int64_t pw) {        \
     enum { MB_ = MB };                                                                     \
-    GDECL(0) GDECL(1) GDECL(2)                                                             \
+    GDECL(0) GDECL(1)                                                                      \
     for (int64_t q0 = 0; q0 < Q; q0 += 16) {                                               \
         const __mmask16 mo = lane_mask(q0, Q), ma = lane_mask(q0 - pw, W),                 \
                         mb = lane_mask(q0 + 1 - pw, W), me = lane_mask(q0 + 2 - pw, W);    \
-        for (int64_t p = 0; p < P; p++) {                                                  \
-            const int64_t h = p - ph;                                                      \
-            const float *x0 = (h >= 0 && h < H ? xc + h * W : zrow) - pw;                  \
-            const float *x1 = (h + 1 >= 0 && h + 1 < H ? xc + (h + 1) * W : zrow) - pw;    \
-            const float *x2 = (h + 2 >= 0 && h + 2 < H ? xc + (h + 2) * W : zrow) - pw;    \
-            const float *dp = dy + p * Q + q0;                                             \
-            const __m512 d0 = _mm512_maskz_loadu_ps(mo, dp);                               \
-            const __m512 d1 = MB_ > 1 ? _mm512_maskz_loadu_ps(mo, dp + ldy) : d0;          \
-            const __m512 d2 = MB_ > 2 ? _mm512_maskz_loadu_ps(mo, dp + 2 * ldy) : d0;      \
-            (void)d1; (void)d2;                                                            \
-            GROW(x0, 0, 1, 2) GROW(x1, 3, 4, 5) GROW(x2, 6, 7, 8)                          \
-        }                                                                                  \
+        int64_t h = 0;                                                                     \
+        __m512 d0a = _mm512_setzero_ps(), d1a = d0a;                                       \
+        __m512 d0c = DYROW(0, ph - 1), d1c = DYROW(1, ph - 1);                             \
+        __m512 d0b = DYROW(0, ph - 2), d1b = DYROW(1, ph - 2);                             \
+        while (h + 3 <= H) { STEP(a, c, b) STEP(b, a, c) STEP(c, b, a) }                   \
+        if (h < H) STEP(a, c, b)                                                           \
+        if (h < H) STEP(b, a, c)                                                           \
     }                                                                                      \
-    GSTORE(0) GSTORE(1) GSTORE(2)                                                          \
+    GSTORE(0) GSTORE(1)                                                                    \
 }
-DW_TILE(1) DW_TILE(2) DW_TILE(3)
+DW_TILE(1) DW_TILE(2)
 
 void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb,
                            const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
-                           int64_t ph, int64_t pw, const float *zrow) {
-    if (mb == 3) dw_tile_3(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
-    else if (mb == 2) dw_tile_2(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
-    else dw_tile_1(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw, zrow);
+                           int64_t ph, int64_t pw) {
+    if (mb == 2) dw_tile_2(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw);
+    else dw_tile_1(g, dy_k0, ldy, xc, H, W, P, Q, ph, pw);
 }
 
 /* dw[i*ldw + t] += the sum of the 16 lanes of g[(i*9 + t)*16 ...] for i < mb, t < 9 */

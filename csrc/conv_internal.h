@@ -202,7 +202,7 @@ void conv_direct_tile_avx512(float *y, int64_t ldy, int64_t Q, const float *x, c
                              int64_t ncol, const float *zrow, const float *bias, int acc);
 void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb,
                            const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
-                           int64_t ph, int64_t pw, const float *zrow);
+                           int64_t ph, int64_t pw);
 void conv_direct_dw_reduce_avx512(float *dw, int64_t ldw, const float *g, int64_t mb);
 #endif
 

@@ -295,9 +295,8 @@ static int phase_ok(const cr_conv2d_dims *d, int64_t elsize) {
  * 3->16 layers at 32x32, MobileNet's 3->32 stem). Pixels in the vector lanes, the image read
  * in place: no padded copy, no wide output to copy out. Its backward runs dx as the direct
  * forward of the flipped kernel (16->16 32x32, 1 thread: 1.1 ms against 1.8 for the implicit
- * backward's scatter); dw, db with few input channels (C < 8: the stems) as sums of 16-wide
- * partial sums over the batch (3->32 32x32 b32, 1 thread: 0.69 ms vs 0.84 implicit), else by
- * the implicit backward (16->16: 1.32 ms vs 1.42 direct), which must fit then. */
+ * backward's scatter) and dw, db as sums of 16-wide partial sums over the batch, each input
+ * row meeting the dy rows it pairs with in registers (16->16: ~1.0 ms vs 1.32 implicit). */
 static int direct_ok(const cr_conv2d_dims *d, int64_t elsize) {
     return cr_conv_algo() == CR_CONV_ALGO_AUTO && elsize == 4 && conv_avx512() && d->R == 3 &&
            d->S == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 && d->ph == 1 &&
@@ -311,13 +310,7 @@ static int direct_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_
     pl->dd = *d; /* dx: dy (K channels) with the flipped kernel, padding R-1-ph = 1 */
     pl->dd.C = d->K; pl->dd.K = d->C; pl->dd.H = d->P; pl->dd.W = d->Q;
     cr_conv2d_dims_init(&pl->dd);
-    if (d->C >= 8 && implicit_bwd_ok(d, elsize)) { /* dw and db: the implicit backward */
-        pl->ws_elems = implicit_bwd_elems(d, pl->nt);
-        pl->ws_threads = pl->nt;
-        pl->ws_bytes = pl->ws_threads * pl->ws_elems * elsize + 9 * d->C * (int64_t)sizeof(int64_t);
-    } else {
-        pl->ws_bytes = conv_direct_dw_bytes(d); /* the direct dw's partial sums */
-    }
+    pl->ws_bytes = conv_direct_dw_bytes(d); /* dw's partial sums */
     return 1;
 }
 
@@ -443,10 +436,8 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_PHASE;
         return;
     }
-    if (pl.path == CONV_DIRECT) { /* backward: dw direct or (ws_elems > 0) implicit */
-        info->path = info->dx_path = CR_CONV_PATH_DIRECT;
-        info->dw_path = pl.ws_elems > 0 ? CR_CONV_PATH_IMPLICIT : CR_CONV_PATH_DIRECT;
-        if (which) info->path = info->dw_path;
+    if (pl.path == CONV_DIRECT) {
+        info->path = info->dx_path = info->dw_path = CR_CONV_PATH_DIRECT;
         return;
     }
     if (which == 0) {

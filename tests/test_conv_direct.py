@@ -1,6 +1,6 @@
 """The direct convolution for few channels (csrc/conv_direct.c, conv_plan.c: direct_ok):
 3x3, stride 1, padding 1, C <= 16, K <= 32, rows of 24+ columns, float32 on AVX-512, auto.
-Forward and dx (the flipped kernel) run it, and dw, db for C < 8 (else the implicit backward).
+Forward, dx (the flipped kernel), dw and db run it.
 
 Tolerance: float32 outputs within 4 eps32 of the sum of |terms| against the float64
 definition (a plain sum over c, r, s in float32; measured well under 1)."""
@@ -58,13 +58,13 @@ SHAPES = [((32, 16, 32, 32), (16, 16, 3, 3)), ((4, 3, 32, 32), (16, 3, 3, 3)),
 @pytest.mark.parametrize("xs,ws", SHAPES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_plan_takes_it_and_results_match_the_definition(xs, ws, bias, rng):
-    """auto plans direct forward and dx (dw: direct for C < 8, else implicit); forward, dx,
-    dw, db against the float64 definition; 1 vs 2 threads bitwise."""
+    """auto plans direct forward, dx and dw; forward, dx, dw, db against the float64
+    definition; 1 vs 2 threads bitwise."""
     _avx512()
     plan = ops.conv2d_plan(xs, ws, 1, 1)
     assert plan["forward"]["algorithm"] == "direct", plan
     assert plan["dx"]["algorithm"] == "direct", plan
-    assert plan["dw"]["algorithm"] == ("direct" if xs[1] < 8 else "implicit"), plan
+    assert plan["dw"]["algorithm"] == "direct", plan
     x, w, b = _data(rng, xs, ws)
     b = b if bias else None
     dy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(np.float32)
