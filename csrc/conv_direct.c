@@ -70,6 +70,7 @@ int conv_direct_forward_f32(float *out, const float *inp, const float *w, const 
  * in L1 while the input planes pass. Scratch: the partial sums (pl->ws_bytes). */
 #define DW_MB 2
 #define DW_G (DW_MB * 9 * 16)
+#ifdef CR_X86
 static int direct_dw(float *dweight, float *dbias, const float *dout, const float *inp,
                      const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
@@ -98,6 +99,7 @@ static int direct_dw(float *dweight, float *dbias, const float *dout, const floa
     conv_ws_free(g);
     return 0;
 }
+#endif
 
 /* its scratch bytes (conv_plan.c) */
 int64_t conv_direct_dw_bytes(const cr_conv2d_dims *d) {
