@@ -160,3 +160,16 @@ def test_pytorch_oracle(rng):
         np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-4, atol=2e-3)
         np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("algo", ["im2col", "implicit", "winograd", "auto"])
+def test_chainrule_conv_algo_environment_override(algo, monkeypatch):
+    """CHAINRULE_CONV_ALGO (read when the setting is reset) keeps a forced path off direct;
+    auto takes it."""
+    _avx512()
+    monkeypatch.setenv("CHAINRULE_CONV_ALGO", algo)
+    _runtime.set_conv_algo(None)
+    plan = ops.conv2d_plan((8, 16, 32, 32), (16, 16, 3, 3), 1, 1)
+    assert plan["algo"] == algo
+    steps = (plan["forward"]["algorithm"], plan["dx"]["algorithm"], plan["dw"]["algorithm"])
+    assert (steps == ("direct",) * 3) == (algo == "auto"), steps
