@@ -26,6 +26,7 @@ enum {
     CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
     CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
     CONV_S2 = 7,          /* stride 2 on its stride-phase image, no im2col (conv_s2.c) */
+    CONV_DIRECT = 8,      /* few channels: direct forward, dx and dw (conv_direct.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -202,6 +203,25 @@ int conv_backward_implicit_f32(float *dinp, float *dweight, float *dbias, const 
 int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float *dout,
                                       const float *inp, const cr_conv2d_dims *d,
                                       const conv_plan *pl);
+#endif
+
+/* conv_direct.c (plan path CONV_DIRECT): the direct forward (dx: of pl->dd) and backward;
+ * its register tile, conv_direct_avx512.c (x86). */
+int conv_direct_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_direct_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *w, const cr_conv2d_dims *d,
+                             const conv_plan *pl);
+int64_t conv_direct_dw_bytes(const cr_conv2d_dims *d);
+#ifdef CR_X86
+void conv_direct_tile_avx512(float *y, int64_t ldy, int64_t Q, const float *x, const float *wt,
+                             int64_t mb, int64_t C, int64_t H, int64_t W, int64_t R, int64_t S,
+                             int64_t ph, int64_t pw, int64_t p, int64_t nr, int64_t q0,
+                             int64_t ncol, const float *zrow, const float *bias, int acc);
+void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb,
+                           const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
+                           int64_t ph, int64_t pw);
+void conv_direct_dw_reduce_avx512(float *dw, int64_t ldw, const float *g, int64_t mb);
 #endif
 
 #endif

@@ -300,6 +300,31 @@ static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
     return conv_s2_fits(d, which, g_ws_limit);
 }
 
+/* The direct convolution (conv_direct.c, AVX-512, auto only): 3x3, stride 1, padding 1,
+ * at most 16 input and 32 output channels, rows of 24+ columns (ResNet-20's 16->16 and
+ * 3->16 layers at 32x32, MobileNet's 3->32 stem). Pixels in the vector lanes, the image read
+ * in place: no padded copy, no wide output to copy out. Its backward runs dx as the direct
+ * forward of the flipped kernel (16->16 32x32 b32, 1 thread: 1.3 ms against 1.8 for the
+ * implicit backward's scatter) and dw, db as sums of 16-wide partial sums over the batch,
+ * each input row meeting the dy rows it pairs with in registers (1.2 ms vs 1.3-1.5 implicit).
+ * Forward + backward 1.7x faster than the implicit paths on 16->16, 1.3x on the stems. */
+static int direct_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return cr_conv_algo() == CR_CONV_ALGO_AUTO && elsize == 4 && conv_avx512() && d->R == 3 &&
+           d->S == 3 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 && d->ph == 1 &&
+           d->pw == 1 && d->C <= 16 && d->K <= 32 && d->Q >= 24;
+}
+
+static int direct_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t elsize) {
+    if (!direct_ok(d, elsize)) return 0;
+    pl->path = CONV_DIRECT;
+    if (which == 0) return 1; /* no scratch (the packed weights are malloc'ed) */
+    pl->dd = *d; /* dx: dy (K channels) with the flipped kernel, padding R-1-ph = 1 */
+    pl->dd.C = d->K; pl->dd.K = d->C; pl->dd.H = d->P; pl->dd.W = d->Q;
+    cr_conv2d_dims_init(&pl->dd);
+    pl->ws_bytes = conv_direct_dw_bytes(d); /* dw's partial sums */
+    return 1;
+}
+
 /* tiny problems stay serial: a fork costs more than they do */
 #define CONV_THREAD_MIN_WORK 32768.0
 
@@ -329,6 +354,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
                        inner_ws;
         return;
     }
+    if (direct_plan(pl, d, which, elsize)) return;
     if (which == 0 && winograd_ok(d, elsize)) {
         /* U (16 K C), then V (16 C T) and M (16 K T) for T tiles: whole tile rows, as many
          * as the limit allows (one at least) */
@@ -424,6 +450,10 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_S2) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_S2;
+        return;
+    }
+    if (pl.path == CONV_DIRECT) {
+        info->path = info->dx_path = info->dw_path = CR_CONV_PATH_DIRECT;
         return;
     }
     if (which == 0) {

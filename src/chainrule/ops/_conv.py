@@ -94,8 +94,10 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     whose kernel splits into phases with few zero taps, e.g. 10x5 and 20x5, on AVX-512
     CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images),
     "implicit_s2" (float32 3x3 stride-2 layers on AVX-512 CPUs, on the input's 4 stride
-    phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64) or
-    "depthwise". blocking
+    phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64),
+    "direct" (float32 3x3 stride-1 padding-1 layers with few channels -- C <= 16, K <= 32,
+    24+ columns -- on AVX-512 CPUs: forward, dx as the forward of the flipped kernel, and dw
+    read the image in place) or "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one
