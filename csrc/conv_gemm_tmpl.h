@@ -233,6 +233,10 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         dinp = NULL;
     }
 #endif
+#if CONV_F32
+    if (pl.path == CONV_WINO_DW && pl.wino_kb > 0) /* large images: conv_winograd4_dw.c */
+        return conv_backward_weight_wino4_f32(dweight, dbias, dout, inp, d, &pl);
+#endif
 #if CONV_F32 && defined(CR_X86)
     if (pl.path == CONV_PHASE)
         return conv_phase_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
