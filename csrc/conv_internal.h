@@ -141,6 +141,11 @@ void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int
                                        int64_t TQ, int64_t Q, float bias, int accumulate);
 #endif
 
+/* The row stride of one of the 36 matrices (U, V, M) of F(4x4) holding `size` floats: an
+ * odd number of 64-byte lines, so that the 36 values of one tile (one per matrix) fall in 36
+ * different L1 sets at every size (a fixed pad of 16 floats leaves an even step, 2-32 sets,
+ * for some odd channel counts and tile counts). */
+static inline int64_t wino4_ld(int64_t size) { return ((size + 15) / 16 | 1) * 16; }
 /* conv_winograd4.c: Winograd F(4x4, 3x3) of large images (CONV_WINOGRAD with wino_kb > 0);
  * conv_wino4_plan fills pl within limit bytes (0: not for these sizes; dw: for dw) */
 int conv_wino4_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t limit,

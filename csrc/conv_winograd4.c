@@ -106,33 +106,35 @@ void conv_wino4_input_tiles(float *V, int64_t ldv, const float *x_n, const cr_co
 /* Scratch floats of a plan with kb output channels and `rows` tile rows per block. */
 static int64_t ws_floats(const cr_conv2d_dims *d, int64_t kb, int64_t rows) {
     const int64_t T = rows * ((d->Q + 3) / 4);
-    return 36 * (kb * d->C + d->C * T + kb * T) + 3 * 36 * WINO_LD_PAD;
+    return 36 * (wino4_ld(kb * d->C) + wino4_ld(d->C * T) + wino4_ld(kb * T));
 }
 
 /* The F(4x4) plan within `limit` bytes (dw: for conv_winograd4_dw.c). Output channels per
  * block kb: all K when U (or dU) takes at most half the limit or fits beside the V and M of
  * a whole image; else the multiple of 16 nearest to what fills a quarter of the limit with U
  * (the forward transforms the weights again for every block of tiles; 512->512 28x28 ran
- * fastest with 32, 256->256 56x56 with 48-64), or for dw, which makes V again for every
- * block of kb, half of it, or more if that many fit beside a whole image's V and Mg (best
- * measured: 64 for 512->512 28x28, 112-128 for 256->256 56x56); 16 at least. Then as many
+ * fastest with 32, 256->256 56x56 with 48-64); for dw, which makes V again for every
+ * block of kb (but once for a single image of one block of tiles), as many as fit beside a
+ * whole image's V and Mg if that is 32 or more, else half of it (best measured: 112-128 for
+ * 256->256 56x56); 16 at least. Then as many
  * tile rows as fit (one at least). Returns 0 (pl untouched) for fewer than 16 output
  * channels or fewer than 4 tile rows. */
 int conv_wino4_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t limit,
                     int dw) {
     const int64_t C = d->C, K = d->K, TQ = (d->Q + 3) / 4, TP = (d->P + 3) / 4;
-    const int64_t lim = limit / elsize, fixed = 3 * 36 * WINO_LD_PAD, Ti = TP * TQ;
+    const int64_t lim = limit / elsize, fixed = 3 * 36 * 32, Ti = TP * TQ; /* 32: wino4_ld */
     if (K < 16 || TP < 4) return 0;
     const int64_t kb_img = (lim - fixed - 36 * C * Ti) / (36 * (C + Ti));
     int64_t kb = K;
     if (kb_img < K && 36 * K * C > lim / 2) {
         kb = (lim / (dw ? 2 : 4) / (36 * C) + 8) / 16 * 16;
-        if (dw && kb_img / 16 * 16 > kb) kb = kb_img / 16 * 16;
+        if (dw && kb_img >= 32) kb = kb_img / 16 * 16;
         if (kb < 16) kb = 16;
         if (kb > K) kb = K;
     }
     int64_t rows = (lim - 36 * kb * C - fixed) / (36 * (C + kb) * TQ);
     rows = rows < 1 ? 1 : rows > TP ? TP : rows;
+    while (rows > 1 && ws_floats(d, kb, rows) * elsize > limit) rows--;
     pl->path = CONV_WINOGRAD;
     pl->wino_kb = kb;
     pl->bl.G = 1;
@@ -153,20 +155,22 @@ int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const f
     const int nt = pl->nt;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    /* the 36 matrices of U, V and M lie WINO_LD_PAD floats beyond their size apart (L1 sets) */
-    const int64_t ldu = KB * C + WINO_LD_PAD;
-    float *U = ws, *V = U + 36 * ldu, *M = V + 36 * (C * Tmax + WINO_LD_PAD);
+    /* the 36 matrices of U, V and M lie wino4_ld(their size) apart (L1 sets) */
+    const int64_t ldu = wino4_ld(KB * C);
+    float *U = ws, *V = U + 36 * ldu, *M = V + 36 * wino4_ld(C * Tmax);
     if (KB == K) weight_transform(U, w, ldu, C, 0, K, nt);
     for (int64_t n = 0; n < N; n++) {
         const float *x_n = inp + n * C * H * W;
         float *y_n = out + n * K * P * Q;
         for (int64_t tp0 = 0; tp0 < TP; tp0 += rows_b) {
             const int64_t tp1 = tp0 + rows_b < TP ? tp0 + rows_b : TP, T = (tp1 - tp0) * TQ;
-            const int64_t ldv = C * T + WINO_LD_PAD;
+            const int64_t ldv = wino4_ld(C * T);
             conv_wino4_input_tiles(V, ldv, x_n, d, tp0, tp1, nt);
             for (int64_t k0 = 0; k0 < K; k0 += KB) {
-                const int64_t kb = K - k0 < KB ? K - k0 : KB, ldm = kb * T + WINO_LD_PAD;
+                const int64_t kb = K - k0 < KB ? K - k0 : KB, ldm = wino4_ld(kb * T);
                 if (KB < K) weight_transform(U, w, ldu, C, k0, k0 + kb, nt);
+                /* threads take whole products (each runs serially inside the region) */
+                #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
                 for (int e = 0; e < 36; e++)
                     cr_gemm_f32(0, 0, kb, T, C, 1.0f, U + e * ldu, C, V + e * ldv, T, 0.0f,
                                 M + e * ldm, T, NULL, NULL, CR_ACT_NONE);

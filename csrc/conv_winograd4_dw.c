@@ -89,8 +89,8 @@ int conv_backward_weight_wino4_f32(float *dweight, float *dbias, const float *do
     if (!dweight) return 0;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    const int64_t ldu = KB * C + WINO_LD_PAD;
-    float *dU = ws, *V = dU + 36 * ldu, *Mg = V + 36 * (C * Tmax + WINO_LD_PAD);
+    const int64_t ldu = wino4_ld(KB * C);
+    float *dU = ws, *V = dU + 36 * ldu, *Mg = V + 36 * wino4_ld(C * Tmax);
     for (int64_t k0 = 0; k0 < K; k0 += KB) {
         const int64_t kb = K - k0 < KB ? K - k0 : KB;
         int first = 1;
@@ -98,8 +98,9 @@ int conv_backward_weight_wino4_f32(float *dweight, float *dbias, const float *do
             const float *x_n = inp + n * C * d->H * d->W, *dy_n = dout + n * K * P * Q;
             for (int64_t tp0 = 0; tp0 < TP; tp0 += rows_b) {
                 const int64_t tp1 = tp0 + rows_b < TP ? tp0 + rows_b : TP, T = (tp1 - tp0) * TQ;
-                const int64_t ldv = C * T + WINO_LD_PAD, ldm = kb * T + WINO_LD_PAD;
-                conv_wino4_input_tiles(V, ldv, x_n, d, tp0, tp1, nt);
+                const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(kb * T);
+                if (k0 == 0 || N > 1 || rows_b < TP) /* else V holds this image already */
+                    conv_wino4_input_tiles(V, ldv, x_n, d, tp0, tp1, nt);
                 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
                 for (int64_t k = 0; k < kb; k++) {
                     float yr[4 * ldy], buf[24 * TQ];
