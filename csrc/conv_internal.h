@@ -152,6 +152,8 @@ int conv_wino4_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int6
                     int dw);
 int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const float *bias,
                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_wino4_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                  const conv_plan *pl);
 void conv_wino4_input_tiles(float *V, int64_t ldv, const float *x_n, const cr_conv2d_dims *d,
                             int64_t tp0, int64_t tp1, int nt);
 /* conv_winograd4_dw.c: dw by F(4x4, 3x3) (CONV_WINO_DW with wino_kb > 0) */

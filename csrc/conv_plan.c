@@ -382,7 +382,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
-        dx_bytes = dx_plan.ws_bytes + K * CRS * elsize;
+        dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
     }
     /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
      * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit

@@ -22,13 +22,14 @@
 #include <string.h>
 #include "conv_internal.h"
 
-/* U[e * ldu + (k - k0)*C + c] = (G g G^T)[e] for the filters g = w[k, c], k in [k0, k1):
- * in chunks of 64 filters, their 9 taps first gathered into planes g[t][j] so that the
+/* U[e * ldu + (k - k0)*C + c] = (G g G^T)[e] for the filters g = w[k, c], k in [k0, k1),
+ * or with flip, g = w'[k, c] = w[c, k] turned by 180 degrees (w of shape (C, K, 3, 3): dx as
+ * the forward of dy, see conv_wino4_backward_input_f32) in chunks of 64 filters, their 9 taps first gathered into planes g[t][j] so that the
  * transform itself runs over contiguous filters (the compiler vectorises it; this file is
  * built without FMA on x86, so the ISA level does not change U) */
 #define WT_CHUNK 64
-static void weight_transform(float *U, const float *w, int64_t ldu, int64_t C, int64_t k0,
-                             int64_t k1, int nt) {
+static void weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
+                             int64_t C, int64_t k0, int64_t k1, int nt) {
     const int64_t n = (k1 - k0) * C, nch = (n + WT_CHUNK - 1) / WT_CHUNK;
     const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= 4096)
@@ -36,8 +37,16 @@ static void weight_transform(float *U, const float *w, int64_t ldu, int64_t C, i
         const int64_t j0 = ch * WT_CHUNK, m = n - j0 < WT_CHUNK ? n - j0 : WT_CHUNK;
         const float *wc = w + (k0 * C + j0) * 9;
         float g[9][WT_CHUNK], t[18][WT_CHUNK]; /* t[3i + j]: (G g)[i][j] */
-        for (int64_t j = 0; j < m; j++)
-            for (int r = 0; r < 9; r++) g[r][j] = wc[j * 9 + r];
+        if (flip) {
+            for (int64_t j = 0; j < m; j++) {
+                const int64_t kc = k0 * C + j0 + j;
+                const float *src = w + ((kc % C) * K + kc / C) * 9;
+                for (int r = 0; r < 9; r++) g[r][j] = src[8 - r];
+            }
+        } else {
+            for (int64_t j = 0; j < m; j++)
+                for (int r = 0; r < 9; r++) g[r][j] = wc[j * 9 + r];
+        }
         for (int c = 0; c < 3; c++)
             for (int64_t j = 0; j < m; j++) {
                 const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
@@ -147,8 +156,8 @@ int conv_wino4_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int6
     return 1;
 }
 
-int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const float *bias,
-                           const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+static int forward4(float *out, const float *inp, const float *w, int flip, const float *bias,
+                    const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int64_t KB = pl->wino_kb;
@@ -158,7 +167,7 @@ int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const f
     /* the 36 matrices of U, V and M lie wino4_ld(their size) apart (L1 sets) */
     const int64_t ldu = wino4_ld(KB * C);
     float *U = ws, *V = U + 36 * ldu, *M = V + 36 * wino4_ld(C * Tmax);
-    if (KB == K) weight_transform(U, w, ldu, C, 0, K, nt);
+    if (KB == K) weight_transform(U, w, flip, ldu, K, C, 0, K, nt);
     for (int64_t n = 0; n < N; n++) {
         const float *x_n = inp + n * C * H * W;
         float *y_n = out + n * K * P * Q;
@@ -168,7 +177,7 @@ int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const f
             conv_wino4_input_tiles(V, ldv, x_n, d, tp0, tp1, nt);
             for (int64_t k0 = 0; k0 < K; k0 += KB) {
                 const int64_t kb = K - k0 < KB ? K - k0 : KB, ldm = wino4_ld(kb * T);
-                if (KB < K) weight_transform(U, w, ldu, C, k0, k0 + kb, nt);
+                if (KB < K) weight_transform(U, w, flip, ldu, K, C, k0, k0 + kb, nt);
                 /* threads take whole products (each runs serially inside the region) */
                 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
                 for (int e = 0; e < 36; e++)
@@ -190,4 +199,21 @@ int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const f
     }
     conv_ws_free(ws);
     return 0;
+}
+
+int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const float *bias,
+                           const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    return forward4(out, inp, w, 0, bias, d, pl, accumulate);
+}
+
+/* dx += the forward of dy by the flipped kernel (pl->dd, see dx_as_conv_ok in conv_plan.c)
+ * when that forward runs F(4x4): its weight transform reads w flipped and transposed in
+ * place, so no flipped copy of w is made. Returns 1 done, 0 not F(4x4) (nothing done), -1
+ * out of memory. */
+int conv_wino4_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                  const conv_plan *pl) {
+    conv_plan dx_plan;
+    conv_plan_make(&dx_plan, &pl->dd, 0, 4);
+    if (dx_plan.path != CONV_WINOGRAD || dx_plan.wino_kb == 0) return 0;
+    return forward4(dinp, dout, w, 1, NULL, &pl->dd, &dx_plan, 1) == 0 ? 1 : -1;
 }

@@ -152,15 +152,16 @@ DW_SHAPES = [((3, 33, 29, 31), (40, 33, 3, 3), 1), ((1, 7, 31, 37), (160, 7, 3, 
 def test_forced_winograd_dw_by_f4(xs, ws, pad, rng):
     """dw by F(4x4) (the adjoint of the forward in the filter; "winograd_dw") where dx runs
     Winograd on >= 28x28 outputs: error within 64 eps32 of the sum of |terms| against float64
-    (measured ~10) on both ISA levels, the same bits on 1 and 2 threads, bounded also with a
-    workspace limit that cuts the output channels into blocks of 16 and the image into tile
-    rows; db as the reference."""
+    (measured ~10) on both ISA levels, the same bits on 1 and 2 threads (dx too, bounded as
+    the forward), bounded also with a workspace limit that cuts the output channels into
+    blocks of 16 and the image into tile rows; db as the reference."""
     x, w, b = _data(rng, xs, ws)
     y = ops.conv2d_forward(x, w, b, 1, pad)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     x64, w64, dy64 = (a.astype(np.float64) for a in (x, w, dy))
-    _, want, db64 = ref.conv2d_backward(dy64, x64, w64, 1, pad)
+    dx64, want, db64 = ref.conv2d_backward(dy64, x64, w64, 1, pad)
     terms = ref.conv2d_backward(np.abs(dy64), np.abs(x64), w64, 1, pad)[1]
+    dx_terms = ref.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, pad)[0]
     _runtime.set_conv_algo("winograd")
     plan = ops.conv2d_plan(xs, ws, 1, pad)
     outs = []
@@ -174,6 +175,8 @@ def test_forced_winograd_dw_by_f4(xs, ws, pad, rng):
     np.testing.assert_array_equal(outs[1][1], outs[0][1])
     for o in outs:  # the ISA levels' products sum a block onto dU in their own orders
         assert _err(o[1], want, terms) <= 64
+        assert _err(o[0], dx64, dx_terms) <= TOL  # dx: F(4x4) of the flipped kernel, read in place
+    np.testing.assert_array_equal(outs[1][0], outs[0][0])
     np.testing.assert_allclose(outs[0][2], db64, rtol=1e-5, atol=1e-3)
     ops.set_workspace_limit(4 * 36 * (16 * xs[1] + (xs[1] + 16) * -(-y.shape[3] // 4)) + 4096)
     assert ops.conv2d_plan(xs, ws, 1, pad)["dw"]["algorithm"] == "winograd_dw"
