@@ -230,10 +230,16 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     if (pl.path == CONV_POINTWISE)
         return CR_FN(conv_pointwise_backward)(dinp, dweight, dbias, dout, inp, weight, d, &pl);
 #if CONV_F32
-    if (dinp && pl.dx_as_conv == 2) { /* Winograd: any CPU */
-        if (conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0) return -1;
+    if (dinp && pl.dx_as_conv == 2) { /* Winograd: any CPU (F(4x4): conv_winograd4.c) */
+        const int rc = conv_wino4_backward_input_f32(dinp, dout, weight, &pl);
+        if (rc < 0 || (rc == 0 && conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0))
+            return -1;
         dinp = NULL;
     }
+#endif
+#if CONV_F32
+    if (pl.path == CONV_WINO_DW && pl.wino_kb > 0) /* large images: conv_winograd4_dw.c */
+        return conv_backward_weight_wino4_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
 #if CONV_F32 && defined(CR_X86)
     if (pl.path == CONV_PHASE)

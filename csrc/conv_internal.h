@@ -46,6 +46,8 @@ typedef struct {
     int64_t ws_elems;   /* scratch elements per thread */
     int64_t ws_threads; /* threads that get a scratch slice */
     int64_t ws_bytes;   /* all scratch of the call (max over its phases), in bytes */
+    int64_t wino_kb;    /* CONV_WINOGRAD by F(4x4, 3x3) (conv_winograd4.c): output channels
+                         * per block of transformed weights; 0: F(2x2, 3x3) */
 } conv_plan;
 
 /* which: 0 forward, 1 backward; elsize: 4 (float32) or 8 (float64). d->N > 0. */
@@ -139,6 +141,36 @@ void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, in
                                       int64_t TQ);
 void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde,
                                        int64_t TQ, int64_t Q, float bias, int accumulate);
+#endif
+
+/* The row stride of one of the 36 matrices (U, V, M) of F(4x4) holding `size` floats: an
+ * odd number of 64-byte lines, so that the 36 values of one tile (one per matrix) fall in 36
+ * different L1 sets at every size (a fixed pad of 16 floats leaves an even step, 2-32 sets,
+ * for some odd channel counts and tile counts). */
+static inline int64_t wino4_ld(int64_t size) { return ((size + 15) / 16 | 1) * 16; }
+/* conv_winograd4.c: Winograd F(4x4, 3x3) of large images (CONV_WINOGRAD with wino_kb > 0);
+ * conv_wino4_plan fills pl within limit bytes (0: not for these sizes; dw: for dw) */
+int conv_wino4_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t limit,
+                    int dw);
+int conv_forward_wino4_f32(float *out, const float *inp, const float *w, const float *bias,
+                           const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_wino4_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                  const conv_plan *pl);
+void conv_wino4_input_tiles(float *V, int64_t ldv, const float *x_n, const cr_conv2d_dims *d,
+                            int64_t tp0, int64_t tp1, int nt);
+/* conv_winograd4_dw.c: dw by F(4x4, 3x3) (CONV_WINO_DW with wino_kb > 0) */
+int conv_wino4_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t limit,
+                       int64_t dx_bytes);
+int conv_backward_weight_wino4_f32(float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const cr_conv2d_dims *d,
+                                   const conv_plan *pl);
+#ifdef CR_X86
+void conv_wino4_grad_row_avx512(float *Mg, int64_t lde, const float *yr, int64_t ldy,
+                                int64_t TQ, float *buf);
+void conv_wino4_input_row_avx512(float *V, int64_t lde, const float *x_c, int64_t H, int64_t W,
+                                 int64_t h0, int64_t pw, int64_t TQ, float *buf);
+void conv_wino4_output_row_avx512(float *const y[4], const float *M, int64_t lde, int64_t TQ,
+                                  int64_t Q, float b, int accumulate, float *buf);
 #endif
 
 #ifdef CR_X86

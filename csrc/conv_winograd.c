@@ -2,6 +2,7 @@
  * layers (CONV_WINOGRAD): picked by the plan for large images with 32+ channels (see
  * winograd_auto in conv_plan.c), or everywhere it applies with CHAINRULE_CONV_ALGO=winograd;
  * also dx of such layers, as the forward of dy with the flipped kernel (accumulating).
+ * Outputs of >= 28x28 run F(4x4, 3x3) instead (conv_winograd4.c, plan wino_kb > 0).
  *
  * Each 2x2 output tile is  Y = A^T [ (G g G^T) .* (B^T d B) ] A  for the 4x4 input patch d
  * around it, so the products over channels become 16 matrix products, one per position e
@@ -71,6 +72,8 @@ int conv_forward_winograd_f32(float *out, const float *inp, const float *w, cons
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int nt = pl->nt;
+    if (pl->wino_kb > 0) /* large images by F(4x4, 3x3) (conv_winograd4.c) */
+        return conv_forward_wino4_f32(out, inp, w, bias, d, pl, accumulate);
 #ifdef CR_X86
     if (pl->bl.G > 1) /* small images, whole ones per block (conv_wino_small.c) */
         return conv_forward_wino_small_f32(out, inp, w, bias, d, pl, accumulate);

@@ -173,7 +173,7 @@ WINOGRAD_AUTO = [((1, 32, 56, 56), (136, 32, 3, 3), "forward"),
 @pytest.mark.parametrize("xs,ws,phase", WINOGRAD_AUTO)
 def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
     """The default plan takes Winograd for the forward or dx of large 3x3 layers (on AVX-512),
-    with the forced algorithm's exact bits, an error within 8 eps32 of the sum of |terms|
+    with the forced algorithm's exact bits, an error within 128 eps32 (F(4x4)) of the sum of |terms|
     against float64 and the same bits on 1 and 2 threads; im2col / implicit forced never
     take it, and float64 never does."""
     import chainrule as cr
@@ -214,7 +214,10 @@ def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], forced)
     err = np.abs(outs[0] - want) / (np.finfo(np.float32).eps * terms)
-    assert err.max() <= 8, f"winograd error {err.max():.2f} eps32 x sum|terms|"
+    # >= 28x28 outputs (both cases here) run F(4x4, 3x3): its bound is 128 (see
+    # tests/test_conv_winograd4.py); F(2x2)'s 8 is tested above
+    tol = 128 if want.shape[2] * want.shape[3] >= 28 * 28 else 8
+    assert err.max() <= tol, f"winograd error {err.max():.2f} eps32 x sum|terms|"
 
 
 def test_deep_layers_put_whole_batches_in_one_block():

@@ -87,7 +87,10 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels) and for small ones
     (< 256 2x2 tiles, 32-256 channels: several whole images per block), everywhere when
-    forced; its rounding error is bounded by 8 eps32 x the sum of |terms|), "winograd_conv"
+    forced; its rounding error is bounded by 8 eps32 x the sum of |terms|; outputs of >= 28x28
+    run F(4x4, 3x3) one image at a time instead -- forced, or by default on AVX-512 with 32+
+    channels in and out -- 4x4 tiles, error bounded by 128 eps32 x the sum of |terms|, and
+    their dw too when dx runs Winograd, "winograd_dw", within 64 eps32), "winograd_conv"
     (dx as the Winograd forward of the flipped kernel), "winograd_dw" (dw by Winograd, the
     adjoint of the forward in the filter, where the forward batches small images; same error
     bound), "phase" (float32 stride-2 layers
