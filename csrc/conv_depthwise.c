@@ -141,6 +141,7 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
 #define DWB_MAX_HW_FWD_S1 64
 #define DWB_MAX_HW 256
 void cr_dwb_weights(float *wt, const float *w, int64_t C, int64_t RS);
+int64_t cr_dwb_gs_size(const cr_conv2d_dims *d, int64_t *cols);
 void cr_dwb_fwd_f32_avx512(float *y, const float *x, const float *w, const float *b,
                            int64_t nc, const cr_conv2d_dims *d, float *xs, float *ys);
 void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
@@ -187,9 +188,9 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
                             const float *w, const cr_conv2d_dims *d) {
     const int64_t C = d->C, H = d->H, W = d->W, HW = H * W, PQ = d->P * d->Q, RS = d->R * d->S;
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, nb = (C + 15) / 16;
-    const int s1 = d->sh == 1 && d->sw == 1;
-    const int64_t nxs = Hp * Wp * 16, ngs = (s1 ? (H + d->R - 1) * (W + d->S - 1) : PQ) * 16;
-    const int64_t ndx = (s1 ? HW : Hp * Wp) * 16;
+    int64_t gcols;
+    const int64_t nxs = Hp * Wp * 16, ngs = cr_dwb_gs_size(d, &gcols) * gcols * 16;
+    const int64_t ndx = HW * 16;
     float *wt = malloc((size_t)(nb * RS * 16) * sizeof(float));
     if (!wt) return -1;
     cr_dwb_weights(wt, w, C, RS);

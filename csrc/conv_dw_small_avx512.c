@@ -10,9 +10,10 @@
  * positions of the 16 channels at a time through a 16x16 register transpose (gathers are
  * slow on CPUs with the gather-data-sampling fix). Lanes nc..15 carry zeros.
  *   fwd: y[p, q] = b + sum_{r,s} w[r,s] * xs[p*sh + r, q*sw + s], taps in (r, s) order.
- *   bwd: stride 1, dx as the correlation of the padded dy with the flipped kernel:
+ *   bwd: dx as the correlation of the padded dy with the flipped kernel: at stride 1
  *        dx[h, v] = sum_{r,s} w[r,s] * gs[h + R-1-r, v + S-1-s] (dy at offset
- *        (R-1-ph, S-1-pw) in gs); other strides scatter into a padded dx scratch.
+ *        (R-1-ph, S-1-pw) in gs); at stride sh, sw only the taps r = h + ph (mod sh),
+ *        s = v + pw (mod sw) reach dy, at gs[ga + (h+ph-r)/sh, gb + (v+pw-s)/sw].
  *        dw: acc[t*16 + l] += channel l's float32 sum over the plane (positions in (p, q)
  *        order) of dy[p, q] * xs[p*sh + r, q*sw + s]; acc[R*S*16 + l] the same of dy (db).
  * Sums are in a fixed order for any thread count (the caller gives one thread a whole
@@ -156,17 +157,52 @@ static inline void add_acc(double *acc, const __m512 *av, int taps) {
     }
 }
 
+/* rows (returned) and columns (*cols) of the backward's dy scratch: dy at
+ * (ceil((R-1-ph)/sh), ceil((S-1-pw)/sw)) with zeros around, as far as dx's taps reach */
+int64_t cr_dwb_gs_size(const cr_conv2d_dims *d, int64_t *cols) {
+    const int64_t ga = (d->R - 1 - d->ph + d->sh - 1) / d->sh;
+    const int64_t gb = (d->S - 1 - d->pw + d->sw - 1) / d->sw;
+    const int64_t hr = (d->H - 1 + d->ph) / d->sh + 1, wr = (d->W - 1 + d->pw) / d->sw + 1;
+    *cols = gb + (d->Q > wr ? d->Q : wr);
+    return ga + (d->P > hr ? d->P : hr);
+}
+
+/* dxs[h, v] for the rows h with h + ph = r0 (mod sh) and columns v + pw = c0 (mod sw):
+ * the taps r = r0, r0 + sh, ... and s = c0, c0 + sw, ... reach dy at
+ * gs[ga + (h+ph-r)/sh, gb + (v+pw-s)/sw] */
+static inline __attribute__((always_inline)) void dx_class(float *dxs, const float *gs,
+                                                           const __m512 *wv,
+                                                           const cr_conv2d_dims *d, int64_t Wg,
+                                                           int64_t ga, int64_t gb, int r0,
+                                                           int c0, int R, int S, int sh,
+                                                           int sw) {
+    const int64_t H = d->H, W = d->W, ph = d->ph, pw = d->pw;
+    const int64_t h0 = ((r0 - ph) % sh + sh) % sh, v0 = ((c0 - pw) % sw + sw) % sw;
+    for (int64_t h = h0; h < H; h += sh) {
+        const float *grow = gs + ((ga + (h + ph) / sh) * Wg + gb) * 16;
+        for (int64_t v = v0; v < W; v += sw) {
+            const float *g = grow + ((v + pw) / sw) * 16;
+            __m512 a = _mm512_setzero_ps();
+            for (int r = r0, i = 0; r < R; r += sh, i++)
+                for (int s = c0, k = 0; s < S; s += sw, k++)
+                    a = _mm512_fmadd_ps(wv[r * S + s],
+                                        _mm512_loadu_ps(g - (i * Wg + k) * 16), a);
+            _mm512_storeu_ps(dxs + (h * W + v) * 16, a);
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
                                                       const float *x, const float *w,
                                                       int64_t nc, const cr_conv2d_dims *d,
                                                       float *xs, float *gs, float *dxs,
                                                       int R, int S) {
-    const int64_t H = d->H, W = d->W, Wp = W + 2 * d->pw, Hp = H + 2 * d->ph, P = d->P,
+    const int64_t H = d->H, W = d->W, Wp = W + 2 * d->pw, P = d->P,
                   Q = d->Q, sh = d->sh, sw = d->sw, RS = R * S;
-    const int s1 = sh == 1 && sw == 1;
-    /* gs: stride 1 (H+R-1) x (W+S-1) with dy at (R-1-ph, S-1-pw); else P x Q */
-    const int64_t Wg = s1 ? W + S - 1 : Q, ga = s1 ? R - 1 - d->ph : 0,
-                  gb = s1 ? S - 1 - d->pw : 0;
+    const int64_t ph = d->ph, pw = d->pw, ga = (R - 1 - ph + sh - 1) / sh,
+                  gb = (S - 1 - pw + sw - 1) / sw;
+    int64_t Wg;
+    cr_dwb_gs_size(d, &Wg);
     gather_in(gs, Wg, ga, gb, dy, P, Q, nc);
     if (acc) {
         gather_in(xs, Wp, d->ph, d->pw, x, H, W, nc);
@@ -188,7 +224,7 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
     if (!dx) return;
     __m512 wv[TAPS_MAX];
     for (int t = 0; t < RS; t++) wv[t] = _mm512_loadu_ps(w + t * 16);
-    if (s1) {
+    if (sh == 1 && sw == 1) {
         for (int64_t h = 0; h < H; h++)
             for (int64_t v = 0; v < W; v++) {
                 __m512 a = _mm512_setzero_ps();
@@ -199,29 +235,21 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                 }
                 _mm512_storeu_ps(dxs + (h * W + v) * 16, a);
             }
+    } else if (sh == 2 && sw == 2 && R == 3 && S == 3) {
+        for (int r0 = 0; r0 < 2; r0++)
+            for (int c0 = 0; c0 < 2; c0++)
+                dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, 3, 3, 2, 2);
     } else {
-        for (int64_t i = 0; i < Hp * Wp; i++) _mm512_storeu_ps(dxs + i * 16, _mm512_setzero_ps());
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                const __m512 g = _mm512_loadu_ps(gs + (p * Q + q) * 16);
-                for (int r = 0; r < R; r++) {
-                    float *row = dxs + ((p * sh + r) * Wp + q * sw) * 16;
-                    for (int s = 0; s < S; s++)
-                        _mm512_storeu_ps(row + s * 16,
-                                         _mm512_fmadd_ps(wv[r * S + s], g,
-                                                         _mm512_loadu_ps(row + s * 16)));
-                }
-            }
+        for (int r0 = 0; r0 < sh; r0++)
+            for (int c0 = 0; c0 < sw; c0++)
+                dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, R, S, (int)sh, (int)sw);
     }
-    if (s1)
-        put_out(dx, dxs, H, W, W, 0, 0, nc, 1);
-    else
-        put_out(dx, dxs, H, W, Wp, d->ph, d->pw, nc, 1);
+    put_out(dx, dxs, H, W, W, 0, 0, nc, 1);
 }
 
 /* one image's block: dx (nc planes, may be NULL) += ..., acc ((R*S + 1) x 16 doubles, may
- * be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs: stride 1
- * (H+R-1) x (W+S-1) x 16 zero-bordered, else P*Q*16; dxs: stride 1 H*W*16, else as xs;
+ * be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs: cr_dwb_gs_size x 16
+ * zero-bordered; dxs: H*W*16;
  * w: the block's cr_dwb_weights */
 void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                            const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,
