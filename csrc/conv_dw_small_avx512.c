@@ -8,7 +8,8 @@
  * full-width load and FMA with that tap's 16 per-channel weights (cr_dwb_weights lays them
  * out once per call), and the result goes back to the planes. Both moves take 16 plane
  * positions of the 16 channels at a time through a 16x16 register transpose (gathers are
- * slow on CPUs with the gather-data-sampling fix). Lanes nc..15 carry zeros.
+ * slow on CPUs with the gather-data-sampling fix); planes of 1, 2 or 4 values by lane
+ * permutes of the block's 16, 32 or 64 contiguous values. Lanes nc..15 carry zeros.
  *   fwd: y[p, q] = b + sum_{r,s} w[r,s] * xs[p*sh + r, q*sw + s], taps in (r, s) order.
  *   bwd: dx as the correlation of the padded dy with the flipped kernel: at stride 1
  *        dx[h, v] = sum_{r,s} w[r,s] * gs[h + R-1-r, v + S-1-s] (dy at offset
@@ -26,8 +27,51 @@
 #define TAPS_MAX 49
 
 static inline __mmask16 mask16(int64_t n) {
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
+
+/* planes of n = 1, 2 or 4 values: the 16 channels' 16n contiguous values (cnt of them
+ * valid) -> v[j] = the channels' position j, by lane permutes (no 16x16 transpose) */
+static inline void tiny_in(__m512 *v, const float *x, int64_t n, int64_t cnt) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 a[4];
+    for (int64_t k = 0; k < n; k++) a[k] = _mm512_maskz_loadu_ps(mask16(cnt - 16 * k), x + 16 * k);
+    for (int64_t j = 0; j < n; j++) {
+        if (n == 1) {
+            v[0] = a[0];
+            break;
+        }
+        const __m512i idx = _mm512_and_si512(
+            _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32((int)n)),
+                             _mm512_set1_epi32((int)j)),
+            _mm512_set1_epi32(31));
+        const __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]);
+        v[j] = n == 2 ? lo
+                      : _mm512_mask_mov_ps(lo, 0xFF00, _mm512_permutex2var_ps(a[2], idx, a[3]));
+    }
+}
+
+/* the inverse of tiny_in: out[k] (+)= r[k % n] lane k / n for k < cnt */
+static inline void tiny_out(float *out, const __m512 *r, int64_t n, int64_t cnt, int add) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t m = 0; m < n; m++) {
+        __m512 o = r[0];
+        if (n > 1) { /* lane e: channel (16m + e) / n of r[e % n] */
+            const __m512i idx = _mm512_or_si512(
+                _mm512_slli_epi32(_mm512_and_si512(iota, _mm512_set1_epi32(1)), 4),
+                _mm512_srli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32((int)(16 * m))),
+                                  n == 2 ? 1 : 2));
+            o = _mm512_permutex2var_ps(r[0], idx, r[1]);
+            if (n == 4)
+                o = _mm512_mask_mov_ps(o, 0xCCCC, _mm512_permutex2var_ps(r[2], idx, r[3]));
+        }
+        const __mmask16 k = mask16(cnt - 16 * m);
+        if (add) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(k, out + 16 * m));
+        _mm512_mask_storeu_ps(out + 16 * m, k, o);
+    }
+}
+
+static inline int tiny(int64_t n) { return n == 1 || n == 2 || n == 4; }
 
 /* r[j] = (r[0][j], r[1][j], ..., r[15][j]): a 16x16 transpose in 64 shuffles */
 static inline __attribute__((always_inline)) void tr16(__m512 *r) {
@@ -64,6 +108,13 @@ static inline void gather_in(float *xs, int64_t ld, int64_t r0, int64_t c0, cons
                              int64_t H, int64_t W, int64_t nc) {
     const int64_t HW = H * W;
     int64_t h = 0, v = 0;
+    if (tiny(HW)) {
+        __m512 t[4];
+        tiny_in(t, x, HW, nc * HW);
+        for (int64_t j = 0; j < HW; j++)
+            _mm512_storeu_ps(xs + ((j / W + r0) * ld + j % W + c0) * 16, t[j]);
+        return;
+    }
     for (int64_t i0 = 0; i0 < HW; i0 += 16) {
         const int64_t cnt = HW - i0 < 16 ? HW - i0 : 16;
         const __mmask16 m = mask16(cnt);
@@ -84,6 +135,13 @@ static inline void put_out(float *out, const float *src, int64_t rows, int64_t c
                            int64_t ld, int64_t r0, int64_t c0, int64_t nc, int add) {
     const int64_t n = rows * cols;
     int64_t h = 0, v = 0;
+    if (tiny(n)) {
+        __m512 t[4];
+        for (int64_t j = 0; j < n; j++)
+            t[j] = _mm512_loadu_ps(src + ((j / cols + r0) * ld + j % cols + c0) * 16);
+        tiny_out(out, t, n, nc * n, add);
+        return;
+    }
     for (int64_t i0 = 0; i0 < n; i0 += 16) {
         const int64_t cnt = n - i0 < 16 ? n - i0 : 16;
         const __mmask16 m = mask16(cnt);

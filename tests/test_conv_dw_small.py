@@ -29,6 +29,8 @@ CASES = [((2, 17, 4, 4), (3, 3), 1, 1),      # one full block + one channel
          ((2, 16, 9, 9), (1, 1), 2, 0),      # 1x1 kernel, stride 2
          ((1, 31, 4, 4), (3, 3), 2, 1),      # MobileNet's 4x4 -> 2x2
          ((3, 48, 8, 8), (3, 3), 1, 1),      # 8x8
+         ((2, 17, 1, 2), (3, 3), 1, 1),      # 1x2 planes (lane permutes, no transpose)
+         ((2, 35, 2, 1), (3, 3), 2, 1),      # 2x1 planes at stride 2: 1x1 output
          ((1, 7, 10, 10), (3, 3), 2, 1),     # 10x10
          ((2, 20, 16, 16), (3, 3), 2, 1),    # the largest plane of the path (stride 2)
          ((1, 17, 13, 11), (3, 3), 1, 1),    # backward on this path, forward plane-wise
