@@ -15,6 +15,14 @@
  * plane (small 14x14, 7x7, 4x4 planes fill the vectors too), at stride 2 along a row.
  * Same thread split; dw/db lanes are summed per plane in float32 and over the images in
  * double, in a fixed order.
+ *
+ * float32 layers with small planes (H*W <= 256; <= 64 for the stride-1 forward; any
+ * stride, dilation 1, padding below the kernel) take the channel-vector kernels of
+ * conv_dw_small_avx512.c first: a
+ * 4x4 or 2x2 plane fills a plane-wise vector badly (and a 2x2 stride-2 output uses 2 of
+ * 16 lanes per row), 16 channels fill it always. Forward items (image, 16 channels)
+ * split statically; the backward gives one thread a block of 16 channels over all images
+ * in order (dw/db bitwise the same for any thread count).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -128,9 +136,115 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
     free(mt);
     return fail ? -1 : 0;
 }
-#define DW_FAST dw_fast_f32
-#define DW_FAST_FORWARD dw_fast_forward_f32
-#define DW_FAST_BACKWARD dw_fast_backward_f32
+/* ---- small planes, vectors along 16 channels (conv_dw_small_avx512.c) */
+/* largest planes (H*W) it takes: the plane-wise kernels win at stride 1 above these */
+#define DWB_MAX_HW_FWD_S1 64
+#define DWB_MAX_HW 256
+void cr_dwb_weights(float *wt, const float *w, int64_t C, int64_t RS);
+int64_t cr_dwb_gs_size(const cr_conv2d_dims *d, int64_t *cols);
+void cr_dwb_fwd_f32_avx512(float *y, const float *x, const float *w, const float *b,
+                           int64_t nc, const cr_conv2d_dims *d, float *xs, float *ys);
+void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                           const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,
+                           float *gs, float *dxs);
+
+/* 1 when the forward (bwd = 0) or backward (1) runs the channel-vector kernels: small
+ * planes, undilated, R, S <= 7, padding below the kernel */
+static int dw_small_f32(const cr_conv2d_dims *d, int bwd) {
+    const int64_t mx = bwd || d->sh != 1 || d->sw != 1 ? DWB_MAX_HW : DWB_MAX_HW_FWD_S1;
+    return cr_isa() >= CR_ISA_AVX512 && d->H * d->W <= mx && d->dh == 1 &&
+           d->dw == 1 && d->R <= 7 && d->S <= 7 && d->ph < d->R && d->pw < d->S;
+}
+
+/* items (image, block of 16 channels) in memory order, split statically */
+static int dwb_forward_f32(float *y, const float *x, const float *w, const float *b,
+                           const cr_conv2d_dims *d) {
+    const int64_t C = d->C, HW = d->H * d->W, PQ = d->P * d->Q, RS = d->R * d->S;
+    const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw, nb = (C + 15) / 16;
+    float *wt = malloc((size_t)(nb * RS * 16) * sizeof(float));
+    if (!wt) return -1;
+    cr_dwb_weights(wt, w, C, RS);
+    const int nt = cr_threads_for((double)d->N * C * PQ * RS, CONV_DW_MIN_WORK);
+    int fail = 0;
+#pragma omp parallel num_threads(nt) reduction(| : fail)
+    {
+        float *xs = calloc((size_t)((Hp * Wp + PQ) * 16), sizeof(float));
+        if (!xs) fail = 1;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < d->N * nb; i++) {
+            if (!xs) continue;
+            const int64_t n = i / nb, c0 = (i % nb) * 16, nc = C - c0 < 16 ? C - c0 : 16;
+            cr_dwb_fwd_f32_avx512(y + (n * C + c0) * PQ, x + (n * C + c0) * HW, wt + c0 * RS,
+                                  b ? b + c0 : NULL, nc, d, xs, xs + Hp * Wp * 16);
+        }
+        free(xs);
+    }
+    free(wt);
+    return fail ? -1 : 0;
+}
+
+/* one thread per block of 16 channels, all images in order (dw, db in a fixed order) */
+static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const cr_conv2d_dims *d) {
+    const int64_t C = d->C, H = d->H, W = d->W, HW = H * W, PQ = d->P * d->Q, RS = d->R * d->S;
+    const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, nb = (C + 15) / 16;
+    int64_t gcols;
+    const int64_t nxs = Hp * Wp * 16, ngs = cr_dwb_gs_size(d, &gcols) * gcols * 16;
+    const int64_t ndx = HW * 16;
+    float *wt = malloc((size_t)(nb * RS * 16) * sizeof(float));
+    if (!wt) return -1;
+    cr_dwb_weights(wt, w, C, RS);
+    const int nt = cr_threads_for((double)d->N * C * HW * RS, CONV_DW_MIN_WORK);
+    int fail = 0;
+#pragma omp parallel num_threads(nt) reduction(| : fail)
+    {
+        float *xs = calloc((size_t)(nxs + ngs + ndx), sizeof(float));
+        double *acc = malloc((size_t)((RS + 1) * 16) * sizeof(double));
+        if (!xs || !acc) fail = 1;
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < nb; blk++) {
+            if (!xs || !acc) continue;
+            const int64_t c0 = blk * 16, nc = C - c0 < 16 ? C - c0 : 16;
+            for (int64_t j = 0; j < (RS + 1) * 16; j++) acc[j] = 0;
+            for (int64_t n = 0; n < d->N; n++) {
+                const int64_t o = (n * C + c0) * HW;
+                cr_dwb_bwd_f32_avx512(dx ? dx + o : NULL, (dw || db) ? acc : NULL,
+                                      dy + (n * C + c0) * PQ, x + o, wt + c0 * RS, nc, d, xs,
+                                      xs + nxs, xs + nxs + ngs);
+            }
+            for (int64_t l = 0; l < nc; l++) {
+                for (int64_t t = 0; dw && t < RS; t++)
+                    dw[(c0 + l) * RS + t] += (float)acc[t * 16 + l];
+                if (db) db[c0 + l] += (float)acc[RS * 16 + l];
+            }
+        }
+        free(xs);
+        free(acc);
+    }
+    free(wt);
+    return fail ? -1 : 0;
+}
+
+static int dw_fwd_pick_f32(const cr_conv2d_dims *d) {
+    return dw_small_f32(d, 0) || dw_fast_f32(d);
+}
+static int dw_bwd_pick_f32(const cr_conv2d_dims *d) {
+    return dw_small_f32(d, 1) || dw_fast_f32(d);
+}
+static int dw_fwd_any_f32(float *y, const float *x, const float *w, const float *b,
+                          const cr_conv2d_dims *d) {
+    return dw_small_f32(d, 0) ? dwb_forward_f32(y, x, w, b, d)
+                              : dw_fast_forward_f32(y, x, w, b, d);
+}
+static int dw_bwd_any_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const cr_conv2d_dims *d) {
+    return dw_small_f32(d, 1) ? dwb_backward_f32(dx, dw, db, dy, x, w, d)
+                              : dw_fast_backward_f32(dx, dw, db, dy, x, w, d);
+}
+#define DW_FAST_FWD dw_fwd_pick_f32
+#define DW_FAST_BWD dw_bwd_pick_f32
+#define DW_FAST_FORWARD dw_fwd_any_f32
+#define DW_FAST_BACKWARD dw_bwd_any_f32
 #endif
 
 #define T float
@@ -138,7 +252,8 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
 #include "conv_depthwise_tmpl.h"
 #undef T
 #undef SUF
-#undef DW_FAST
+#undef DW_FAST_FWD
+#undef DW_FAST_BWD
 
 #define T double
 #define SUF f64

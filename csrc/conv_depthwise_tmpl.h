@@ -1,6 +1,7 @@
 /* conv_depthwise_tmpl.h — the dtype template of conv_depthwise.c (cpu.h's idiom: T, SUF,
- * CR_FN(name)). Planes: x (H, W) padded to xp (Hp, Wp); y, dy (P, Q). DW_FAST(d), when
- * defined (float32 on x86), picks conv_depthwise.c's AVX-512 drivers instead. */
+ * CR_FN(name)). Planes: x (H, W) padded to xp (Hp, Wp); y, dy (P, Q). DW_FAST_FWD(d) and
+ * DW_FAST_BWD(d), when defined (float32 on x86), pick conv_depthwise.c's AVX-512 drivers
+ * instead. */
 
 /* xp = the plane x with ph/pw zeros around it */
 static void CR_FN(dw_pad)(T *restrict xp, const T *restrict x, const cr_conv2d_dims *d) {
@@ -57,8 +58,8 @@ CR_CLONES static void CR_FN(dw_plane_forward)(T *restrict y, const T *restrict x
 
 int CR_FN(cr_conv2d_depthwise_forward)(T *y, const T *x, const T *w, const T *b,
                                        const cr_conv2d_dims *d) {
-#ifdef DW_FAST
-    if (DW_FAST(d)) return DW_FAST_FORWARD(y, x, w, b, d);
+#ifdef DW_FAST_FWD
+    if (DW_FAST_FWD(d)) return DW_FAST_FORWARD(y, x, w, b, d);
 #endif
     const int64_t planes = d->N * d->C, Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int nt = cr_threads_for((double)planes * d->P * d->Q * d->R * d->S, CONV_DW_MIN_WORK);
@@ -130,8 +131,8 @@ CR_CLONES static void CR_FN(dw_channel_backward)(T *dx, T *dw, T *db, const T *d
 /* ACCUMULATES into dx (N, C, H, W), dw (C, 1, R, S), db (C,); each may be NULL. */
 int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const T *x,
                                         const T *w, const cr_conv2d_dims *d) {
-#ifdef DW_FAST
-    if (DW_FAST(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d);
+#ifdef DW_FAST_BWD
+    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d);
 #endif
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int nt = cr_threads_for((double)d->N * d->C * d->P * d->Q * d->R * d->S,

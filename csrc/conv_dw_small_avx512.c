@@ -1,0 +1,319 @@
+/* conv_dw_small_avx512.c — depthwise convolution (float32, AVX-512) with the vector lanes
+ * along 16 channels: for small planes (a 4x4 or 2x2 plane fills a plane-wise vector badly,
+ * or not at all at stride 2) and many channels, as in MobileNet's later layers.
+ *
+ * One call handles one image's block of nc <= 16 channels (planes contiguous in NCHW).
+ * The planes are gathered into a scratch of (rows, cols, 16) vectors, zero-padded around
+ * (the caller zeroes the scratch once; the borders are never written), each tap is then one
+ * full-width load and FMA with that tap's 16 per-channel weights (cr_dwb_weights lays them
+ * out once per call), and the result goes back to the planes. Both moves take 16 plane
+ * positions of the 16 channels at a time through a 16x16 register transpose (gathers are
+ * slow on CPUs with the gather-data-sampling fix); planes of 1, 2 or 4 values by lane
+ * permutes of the block's 16, 32 or 64 contiguous values. Lanes nc..15 carry zeros.
+ *   fwd: y[p, q] = b + sum_{r,s} w[r,s] * xs[p*sh + r, q*sw + s], taps in (r, s) order.
+ *   bwd: dx as the correlation of the padded dy with the flipped kernel: at stride 1
+ *        dx[h, v] = sum_{r,s} w[r,s] * gs[h + R-1-r, v + S-1-s] (dy at offset
+ *        (R-1-ph, S-1-pw) in gs); at stride sh, sw only the taps r = h + ph (mod sh),
+ *        s = v + pw (mod sw) reach dy, at gs[ga + (h+ph-r)/sh, gb + (v+pw-s)/sw].
+ *        dw: acc[t*16 + l] += channel l's float32 sum over the plane (positions in (p, q)
+ *        order) of dy[p, q] * xs[p*sh + r, q*sw + s]; acc[R*S*16 + l] the same of dy (db).
+ * Sums are in a fixed order for any thread count (the caller gives one thread a whole
+ * block of channels over all images, in order).
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include "conv.h"
+
+#define TAPS_MAX 49
+
+static inline __mmask16 mask16(int64_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
+/* planes of n = 1, 2 or 4 values: the 16 channels' 16n contiguous values (cnt of them
+ * valid) -> v[j] = the channels' position j, by lane permutes (no 16x16 transpose) */
+static inline void tiny_in(__m512 *v, const float *x, int64_t n, int64_t cnt) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 a[4];
+    for (int64_t k = 0; k < n; k++) a[k] = _mm512_maskz_loadu_ps(mask16(cnt - 16 * k), x + 16 * k);
+    for (int64_t j = 0; j < n; j++) {
+        if (n == 1) {
+            v[0] = a[0];
+            break;
+        }
+        const __m512i idx = _mm512_and_si512(
+            _mm512_add_epi32(_mm512_mullo_epi32(iota, _mm512_set1_epi32((int)n)),
+                             _mm512_set1_epi32((int)j)),
+            _mm512_set1_epi32(31));
+        const __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]);
+        v[j] = n == 2 ? lo
+                      : _mm512_mask_mov_ps(lo, 0xFF00, _mm512_permutex2var_ps(a[2], idx, a[3]));
+    }
+}
+
+/* the inverse of tiny_in: out[k] (+)= r[k % n] lane k / n for k < cnt */
+static inline void tiny_out(float *out, const __m512 *r, int64_t n, int64_t cnt, int add) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t m = 0; m < n; m++) {
+        __m512 o = r[0];
+        if (n > 1) { /* lane e: channel (16m + e) / n of r[e % n] */
+            const __m512i idx = _mm512_or_si512(
+                _mm512_slli_epi32(_mm512_and_si512(iota, _mm512_set1_epi32(1)), 4),
+                _mm512_srli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32((int)(16 * m))),
+                                  n == 2 ? 1 : 2));
+            o = _mm512_permutex2var_ps(r[0], idx, r[1]);
+            if (n == 4)
+                o = _mm512_mask_mov_ps(o, 0xCCCC, _mm512_permutex2var_ps(r[2], idx, r[3]));
+        }
+        const __mmask16 k = mask16(cnt - 16 * m);
+        if (add) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(k, out + 16 * m));
+        _mm512_mask_storeu_ps(out + 16 * m, k, o);
+    }
+}
+
+static inline int tiny(int64_t n) { return n == 1 || n == 2 || n == 4; }
+
+/* r[j] = (r[0][j], r[1][j], ..., r[15][j]): a 16x16 transpose in 64 shuffles */
+static inline __attribute__((always_inline)) void tr16(__m512 *r) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) { /* r[4i + k], 128-bit lane L: column 4L + k, rows 4i.. */
+        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), e = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);
+        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+    }
+}
+
+/* xs[(h + r0)*ld + v + c0] = the nc channels' x[h, v] (planes H*W apart), 16 plane
+ * positions at a time through a transpose */
+static inline void gather_in(float *xs, int64_t ld, int64_t r0, int64_t c0, const float *x,
+                             int64_t H, int64_t W, int64_t nc) {
+    const int64_t HW = H * W;
+    int64_t h = 0, v = 0;
+    if (tiny(HW)) {
+        __m512 t[4];
+        tiny_in(t, x, HW, nc * HW);
+        for (int64_t j = 0; j < HW; j++)
+            _mm512_storeu_ps(xs + ((j / W + r0) * ld + j % W + c0) * 16, t[j]);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < HW; i0 += 16) {
+        const int64_t cnt = HW - i0 < 16 ? HW - i0 : 16;
+        const __mmask16 m = mask16(cnt);
+        __m512 r[16];
+        for (int64_t l = 0; l < 16; l++)
+            r[l] = l < nc ? _mm512_maskz_loadu_ps(m, x + l * HW + i0) : _mm512_setzero_ps();
+        tr16(r);
+        for (int64_t j = 0; j < cnt; j++) {
+            _mm512_storeu_ps(xs + ((h + r0) * ld + v + c0) * 16, r[j]);
+            if (++v == W) v = 0, h++;
+        }
+    }
+}
+
+/* the planes out (nc planes rows*cols) (+)= the scratch src ((., ld, 16), the plane at
+ * (r0, c0)), 16 plane positions at a time through a transpose */
+static inline void put_out(float *out, const float *src, int64_t rows, int64_t cols,
+                           int64_t ld, int64_t r0, int64_t c0, int64_t nc, int add) {
+    const int64_t n = rows * cols;
+    int64_t h = 0, v = 0;
+    if (tiny(n)) {
+        __m512 t[4];
+        for (int64_t j = 0; j < n; j++)
+            t[j] = _mm512_loadu_ps(src + ((j / cols + r0) * ld + j % cols + c0) * 16);
+        tiny_out(out, t, n, nc * n, add);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < n; i0 += 16) {
+        const int64_t cnt = n - i0 < 16 ? n - i0 : 16;
+        const __mmask16 m = mask16(cnt);
+        __m512 r[16];
+        for (int64_t j = 0; j < 16; j++) {
+            r[j] = j < cnt ? _mm512_loadu_ps(src + ((h + r0) * ld + v + c0) * 16)
+                           : _mm512_setzero_ps();
+            if (j < cnt && ++v == cols) v = 0, h++;
+        }
+        tr16(r);
+        for (int64_t l = 0; l < nc; l++) {
+            float *o = out + l * n + i0;
+            _mm512_mask_storeu_ps(o, m, add ? _mm512_add_ps(r[l], _mm512_maskz_loadu_ps(m, o))
+                                            : r[l]);
+        }
+    }
+}
+
+/* wt[(blk*RS + t)*16 + l] = w[(16*blk + l)*RS + t], 0 past the C channels */
+void cr_dwb_weights(float *wt, const float *w, int64_t C, int64_t RS) {
+    const int64_t nb = (C + 15) / 16;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t t = 0; t < RS; t++)
+            for (int64_t l = 0; l < 16; l++)
+                wt[(b * RS + t) * 16 + l] = 16 * b + l < C ? w[(16 * b + l) * RS + t] : 0.0f;
+}
+
+static inline __attribute__((always_inline)) void fwd(float *y, const float *x, const float *w,
+                                                      const float *b, int64_t nc,
+                                                      const cr_conv2d_dims *d, float *xs,
+                                                      float *ys, int R,
+                                                      int S) {
+    const int64_t Wp = d->W + 2 * d->pw, sh = d->sh, sw = d->sw, P = d->P, Q = d->Q;
+    gather_in(xs, Wp, d->ph, d->pw, x, d->H, d->W, nc);
+    __m512 wv[TAPS_MAX];
+    for (int t = 0; t < R * S; t++) wv[t] = _mm512_loadu_ps(w + t * 16);
+    const __m512 bv = b ? _mm512_maskz_loadu_ps(mask16(nc), b) : _mm512_setzero_ps();
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t q = 0; q < Q; q++) {
+            __m512 a = bv;
+            for (int r = 0; r < R; r++) {
+                const float *row = xs + ((p * sh + r) * Wp + q * sw) * 16;
+                for (int s = 0; s < S; s++)
+                    a = _mm512_fmadd_ps(wv[r * S + s], _mm512_loadu_ps(row + s * 16), a);
+            }
+            _mm512_storeu_ps(ys + (p * Q + q) * 16, a);
+        }
+    put_out(y, ys, P, Q, Q, 0, 0, nc, 0);
+}
+
+/* one image's block: y (nc planes P*Q) = conv(x (nc planes H*W)); w: the block's
+ * cr_dwb_weights, b at its first channel; xs: (H+2ph) x (W+2pw) x 16 zero-bordered,
+ * ys: P*Q*16 */
+void cr_dwb_fwd_f32_avx512(float *y, const float *x, const float *w, const float *b,
+                           int64_t nc, const cr_conv2d_dims *d, float *xs, float *ys) {
+    if (d->R == 3 && d->S == 3)
+        fwd(y, x, w, b, nc, d, xs, ys, 3, 3);
+    else
+        fwd(y, x, w, b, nc, d, xs, ys, (int)d->R, (int)d->S);
+}
+
+/* acc[t*16 ...] += the float32 lanes av[t] in double */
+static inline void add_acc(double *acc, const __m512 *av, int taps) {
+    for (int t = 0; t < taps; t++) {
+        double *o = acc + t * 16;
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av[t]));
+        const __m512d hi = _mm512_cvtps_pd(
+            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av[t]), 1)));
+        _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), lo));
+        _mm512_storeu_pd(o + 8, _mm512_add_pd(_mm512_loadu_pd(o + 8), hi));
+    }
+}
+
+/* rows (returned) and columns (*cols) of the backward's dy scratch: dy at
+ * (ceil((R-1-ph)/sh), ceil((S-1-pw)/sw)) with zeros around, as far as dx's taps reach */
+int64_t cr_dwb_gs_size(const cr_conv2d_dims *d, int64_t *cols) {
+    const int64_t ga = (d->R - 1 - d->ph + d->sh - 1) / d->sh;
+    const int64_t gb = (d->S - 1 - d->pw + d->sw - 1) / d->sw;
+    const int64_t hr = (d->H - 1 + d->ph) / d->sh + 1, wr = (d->W - 1 + d->pw) / d->sw + 1;
+    *cols = gb + (d->Q > wr ? d->Q : wr);
+    return ga + (d->P > hr ? d->P : hr);
+}
+
+/* dxs[h, v] for the rows h with h + ph = r0 (mod sh) and columns v + pw = c0 (mod sw):
+ * the taps r = r0, r0 + sh, ... and s = c0, c0 + sw, ... reach dy at
+ * gs[ga + (h+ph-r)/sh, gb + (v+pw-s)/sw] */
+static inline __attribute__((always_inline)) void dx_class(float *dxs, const float *gs,
+                                                           const __m512 *wv,
+                                                           const cr_conv2d_dims *d, int64_t Wg,
+                                                           int64_t ga, int64_t gb, int r0,
+                                                           int c0, int R, int S, int sh,
+                                                           int sw) {
+    const int64_t H = d->H, W = d->W, ph = d->ph, pw = d->pw;
+    const int64_t h0 = ((r0 - ph) % sh + sh) % sh, v0 = ((c0 - pw) % sw + sw) % sw;
+    for (int64_t h = h0; h < H; h += sh) {
+        const float *grow = gs + ((ga + (h + ph) / sh) * Wg + gb) * 16;
+        for (int64_t v = v0; v < W; v += sw) {
+            const float *g = grow + ((v + pw) / sw) * 16;
+            __m512 a = _mm512_setzero_ps();
+            for (int r = r0, i = 0; r < R; r += sh, i++)
+                for (int s = c0, k = 0; s < S; s += sw, k++)
+                    a = _mm512_fmadd_ps(wv[r * S + s],
+                                        _mm512_loadu_ps(g - (i * Wg + k) * 16), a);
+            _mm512_storeu_ps(dxs + (h * W + v) * 16, a);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
+                                                      const float *x, const float *w,
+                                                      int64_t nc, const cr_conv2d_dims *d,
+                                                      float *xs, float *gs, float *dxs,
+                                                      int R, int S) {
+    const int64_t H = d->H, W = d->W, Wp = W + 2 * d->pw, P = d->P,
+                  Q = d->Q, sh = d->sh, sw = d->sw, RS = R * S;
+    const int64_t ph = d->ph, pw = d->pw, ga = (R - 1 - ph + sh - 1) / sh,
+                  gb = (S - 1 - pw + sw - 1) / sw;
+    int64_t Wg;
+    cr_dwb_gs_size(d, &Wg);
+    gather_in(gs, Wg, ga, gb, dy, P, Q, nc);
+    if (acc) {
+        gather_in(xs, Wp, d->ph, d->pw, x, H, W, nc);
+        __m512 av[TAPS_MAX + 1];
+        for (int t = 0; t <= RS; t++) av[t] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++) {
+                const __m512 g = _mm512_loadu_ps(gs + ((p + ga) * Wg + q + gb) * 16);
+                for (int r = 0; r < R; r++) {
+                    const float *row = xs + ((p * sh + r) * Wp + q * sw) * 16;
+                    for (int s = 0; s < S; s++)
+                        av[r * S + s] =
+                            _mm512_fmadd_ps(g, _mm512_loadu_ps(row + s * 16), av[r * S + s]);
+                }
+                av[RS] = _mm512_add_ps(av[RS], g);
+            }
+        add_acc(acc, av, RS + 1);
+    }
+    if (!dx) return;
+    __m512 wv[TAPS_MAX];
+    for (int t = 0; t < RS; t++) wv[t] = _mm512_loadu_ps(w + t * 16);
+    if (sh == 1 && sw == 1) {
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t v = 0; v < W; v++) {
+                __m512 a = _mm512_setzero_ps();
+                for (int r = 0; r < R; r++) {
+                    const float *row = gs + ((h + R - 1 - r) * Wg + v + S - 1) * 16;
+                    for (int s = 0; s < S; s++)
+                        a = _mm512_fmadd_ps(wv[r * S + s], _mm512_loadu_ps(row - s * 16), a);
+                }
+                _mm512_storeu_ps(dxs + (h * W + v) * 16, a);
+            }
+    } else if (sh == 2 && sw == 2 && R == 3 && S == 3) {
+        for (int r0 = 0; r0 < 2; r0++)
+            for (int c0 = 0; c0 < 2; c0++)
+                dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, 3, 3, 2, 2);
+    } else {
+        for (int r0 = 0; r0 < sh; r0++)
+            for (int c0 = 0; c0 < sw; c0++)
+                dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, R, S, (int)sh, (int)sw);
+    }
+    put_out(dx, dxs, H, W, W, 0, 0, nc, 1);
+}
+
+/* one image's block: dx (nc planes, may be NULL) += ..., acc ((R*S + 1) x 16 doubles, may
+ * be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs: cr_dwb_gs_size x 16
+ * zero-bordered; dxs: H*W*16;
+ * w: the block's cr_dwb_weights */
+void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
+                           const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,
+                           float *gs, float *dxs) {
+    if (d->R == 3 && d->S == 3)
+        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, 3, 3);
+    else
+        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, (int)d->R, (int)d->S);
+}
