@@ -111,16 +111,45 @@ int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, co
 
 /* dw (CONV_WINO_DW): the adjoint of the forward in the filter. Per tile, y = A^T [U .* V] A
  * with U = G g G^T, so dg = G^T [(A dy A^T) .* V] G; summed over tiles,
- *   dU[e] (K x C) = sum_t Mg[e] (K x T) @ V[e]^T (T x C),  dw[k, c] += G^T dU[e][k, c] G,
- * the 16 products reducing over all tiles of the batch, block after block of G images
- * (beta = 1 after the first: a fixed order), each product on one thread (16 split between
- * threads), so results do not depend on the thread count. db by conv_bias_grad_rows. */
+ *   dU[e] (K x C) = sum_t Mg[e] (K x T) @ V[e]^T (T x C),  dw[k, c] += G^T dU[e][k, c] G.
+ * The blocks of G images fall in pl->bl.rows groups of consecutive blocks (the plan's
+ * choice, from the sizes only); each group sums its blocks into its own dU_p, block after
+ * block (beta = 1 after its first), and the groups are added in order at the end, so
+ * results do not depend on the thread count. Threads take whole groups (their own V, Mg:
+ * nothing crosses between cores); with one group they share each block instead (planes,
+ * then the 16 products, split between them). db by conv_bias_grad_rows. */
+
+/* dU (16 x ldu) (+)= the products of images [n0, n0 + g); V, Mg: the block's scratch */
+static void wino_dw_block(float *dU, int64_t ldu, const float *dout, const float *inp,
+                          const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, float *Mg,
+                          int first, int nt) {
+    const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti, ldy = 2 * TQ;
+    const int64_t ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+    wino_input_block(V, ldv, inp, d, n0, g, nt);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t jk = 0; jk < g * K; jk++) {
+        const int64_t j = jk / K, k = jk % K;
+        float yp[2 * TP * ldy + 32];
+        const float *y = dout + ((n0 + j) * K + k) * P * Q;
+        memset(yp, 0, sizeof yp);
+        for (int64_t p = 0; p < P; p++)
+            memcpy(yp + p * ldy, y + p * Q, (size_t)Q * sizeof(float));
+        for (int64_t tp = 0; tp < TP; tp++)
+            conv_wino_small_grad_row_avx512(Mg + k * T + j * Ti + tp * TQ, ldm,
+                                            yp + 2 * tp * ldy, ldy, TQ);
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int e = 0; e < 16; e++)
+        cr_gemm_f32(0, 1, K, C, T, 1.0f, Mg + e * ldm, T, V + e * ldv, T, first ? 0.0f : 1.0f,
+                    dU + e * ldu, C, NULL, NULL, CR_ACT_NONE);
+}
+
 int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
                                         const float *inp, const cr_conv2d_dims *d,
                                         const conv_plan *pl) {
-    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q;
-    const int64_t G = pl->bl.G, KC = K * C, TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ;
-    const int64_t ldy = 2 * TQ, ldu = KC + WINO_PAD;
+    const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, KC = K * C;
+    const int64_t nb = pl->nblocks, np = pl->bl.rows, ldu = KC + WINO_PAD;
     const int nt = pl->nt;
     if (dbias) {
         #pragma omp parallel num_threads(nt)
@@ -132,33 +161,35 @@ int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const floa
     if (!dweight) return 0;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    float *dU = ws, *V = dU + 16 * ldu, *Mg = V + 16 * (C * pl->bl.cols + WINO_PAD);
-    for (int64_t n0 = 0; n0 < N; n0 += G) {
-        const int64_t g = N - n0 < G ? N - n0 : G, T = g * Ti;
-        const int64_t ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
-        wino_input_block(V, ldv, inp, d, n0, g, nt);
-        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t jk = 0; jk < g * K; jk++) {
-            const int64_t j = jk / K, k = jk % K;
-            float yp[2 * TP * ldy + 32];
-            const float *y = dout + ((n0 + j) * K + k) * P * Q;
-            memset(yp, 0, sizeof yp);
-            for (int64_t p = 0; p < P; p++)
-                memcpy(yp + p * ldy, y + p * Q, (size_t)Q * sizeof(float));
-            for (int64_t tp = 0; tp < TP; tp++)
-                conv_wino_small_grad_row_avx512(Mg + k * T + j * Ti + tp * TQ, ldm,
-                                                yp + 2 * tp * ldy, ldy, TQ);
+    /* dU_0 .. dU_{np-1}, then a V, Mg slot per thread (one when threads share blocks) */
+    float *dU = ws, *slots = dU + np * 16 * ldu;
+    const int64_t vm = 16 * (C * pl->bl.cols + WINO_PAD);
+    if (np > 1 || nt == 1) {
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            float *V = slots + CR_THREAD_NUM() * pl->ws_elems;
+            #pragma omp for schedule(static)
+            for (int64_t p = 0; p < np; p++)
+                for (int64_t b = nb * p / np; b < nb * (p + 1) / np; b++) {
+                    const int64_t n0 = b * G, g = N - n0 < G ? N - n0 : G;
+                    wino_dw_block(dU + p * 16 * ldu, ldu, dout, inp, d, n0, g, V, V + vm,
+                                  b == nb * p / np, 1);
+                }
         }
-        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int e = 0; e < 16; e++)
-            cr_gemm_f32(0, 1, K, C, T, 1.0f, Mg + e * ldm, T, V + e * ldv, T, n0 > 0 ? 1.0f : 0.0f,
-                        dU + e * ldu, C, NULL, NULL, CR_ACT_NONE);
+    } else {
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t n0 = b * G, g = N - n0 < G ? N - n0 : G;
+            wino_dw_block(dU, ldu, dout, inp, d, n0, g, slots, slots + vm, b == 0, nt);
+        }
     }
-    /* dw[k, c] += G^T dU G: rows t_i = G^T dU (3 x 4), then its columns */
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 4096)
+    /* dw[k, c] += G^T (sum_p dU_p) G: rows t_i = G^T dU (3 x 4), then its columns */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 1024)
     for (int64_t kc = 0; kc < KC; kc++) {
         float u[16], t[3][4];
-        for (int e = 0; e < 16; e++) u[e] = dU[e * ldu + kc];
+        for (int e = 0; e < 16; e++) {
+            u[e] = dU[e * ldu + kc];
+            for (int64_t p = 1; p < np; p++) u[e] += dU[(p * 16 + e) * ldu + kc];
+        }
         for (int j = 0; j < 4; j++) {
             t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
             t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);

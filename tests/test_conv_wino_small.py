@@ -216,3 +216,38 @@ def test_auto_takes_winograd_dw(xs, ws, rng):
         runs.append(ops.conv2d_backward(dy, x, w, 1, 1, need_dx=False)[1])
     np.testing.assert_array_equal(runs[0], runs[1])
     _check_dw(runs[0], dy, x, 1, DW_TOL)
+
+
+# dw groups (conv_plan.c wino_dw_plan: up to 4 groups of consecutive blocks, threads take whole
+# groups, groups added in order): one block (threads share it), 3 uneven groups, 4 groups of
+# 6 blocks (more groups than threads), odd channels and sizes
+DW_SPLITS = [((7, 32, 8, 8), (32, 32, 3, 3), 1), ((37, 33, 8, 8), (40, 33, 3, 3), 1),
+             ((90, 32, 7, 9), (36, 32, 3, 3), 1), ((20, 48, 12, 12), (32, 48, 3, 3), 0)]
+
+
+@pytest.mark.parametrize("xs,ws,pad", DW_SPLITS)
+def test_winograd_dw_groups_same_bits_on_any_thread_count(xs, ws, pad, rng):
+    """dw summed in groups of blocks that threads take whole: the same bits on 1, 2 and 3
+    threads (the groups depend on the sizes only), within the bound; a workspace limit that
+    leaves room for fewer groups stays within it too."""
+    _avx512()
+    x, w, _ = _data(rng, xs, ws)
+    dy = rng.standard_normal((xs[0], ws[0], xs[2] + 2 * pad - 2, xs[3] + 2 * pad - 2)).astype(np.float32)
+    _runtime.set_conv_algo("winograd")
+    runs = []
+    for threads in (1, 2, 3):
+        cr.set_num_threads(threads)
+        assert ops.conv2d_plan(xs, ws, 1, pad)["dw"]["algorithm"] == "winograd_dw"
+        runs.append(ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False))
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r[1], runs[0][1])
+        np.testing.assert_array_equal(r[2], runs[0][2])
+    _check_dw(runs[0][1], dy, x, pad, DW_TOL)
+    # two groups at most (the limit holds two dU of 16 K C floats, not three)
+    ops.set_workspace_limit(4 * 16 * (ws[0] * ws[1] + 16) * 2 + 4 * 16 * (ws[0] + ws[1]) * 64 * 3)
+    two = []
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        two.append(ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False)[1])
+    np.testing.assert_array_equal(two[0], two[1])
+    _check_dw(two[0], dy, x, pad, DW_TOL)
