@@ -32,21 +32,49 @@ static void pad_plane(float *xp, const float *x_c, const cr_conv2d_dims *d, int6
 
 #define WINO_PAD 16
 
+/* The permute table of the kernels that take m = 16 / TQ tile rows at once (TQ <= 8) */
+static void wino_pairs(wino_pair_tab *t, int64_t TQ) {
+    const int64_t m = 16 / TQ;
+    t->TQ = TQ;
+    t->np = (int)((m + 1) / 2);
+    for (int p = 0; p < t->np; p++) {
+        t->mk[p] = 0;
+        for (int L = 0; L < 16; L++) {
+            const int64_t u = L / TQ, tq = L % TQ, second = u == 2 * p + 1;
+            const int in = u == 2 * p || second;
+            t->ev[p][L] = in ? (int32_t)(2 * tq + (second ? 16 : 0)) : 0;
+            t->od[p][L] = t->ev[p][L] + (in ? 1 : 0);
+            if (in) t->mk[p] |= 1u << L;
+        }
+    }
+}
+
 /* V (16 x ldv) = B^T d B of every input tile of images [n0, n0 + g): channel c, image j,
- * tile row tp at column c T + j Ti + tp TQ (T = g Ti tiles); threads split (image, channel) */
+ * tile row tp at column c T + j Ti + tp TQ (T = g Ti tiles); threads split (image, channel).
+ * Up to 8 tiles a row: 16 / TQ tile rows at once, read from the plane in place; else tile
+ * row by tile row from a zero-padded copy. */
 static void wino_input_block(float *V, int64_t ldv, const float *inp, const cr_conv2d_dims *d,
                              int64_t n0, int64_t g, int nt) {
     const int64_t C = d->C, H = d->H, W = d->W;
     const int64_t TQ = (d->Q + 1) / 2, TP = (d->P + 1) / 2, Ti = TP * TQ, T = g * Ti;
-    const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2;
+    const int64_t ldx = 2 * TQ + 2, rows = 2 * TP + 2, m = 16 / TQ;
+    wino_pair_tab tab;
+    if (TQ <= 8) wino_pairs(&tab, TQ);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t jc = 0; jc < g * C; jc++) {
         const int64_t j = jc / C, c = jc % C;
+        const float *x_c = inp + ((n0 + j) * C + c) * H * W;
+        float *v = V + c * T + j * Ti;
+        if (TQ <= 8) {
+            for (int64_t tp = 0; tp < TP; tp += m)
+                conv_wino_small_input_rows_avx512(v + tp * TQ, ldv, x_c, H, W, d->ph, d->pw, tp,
+                                                  &tab, TP - tp < m ? TP - tp : m);
+            continue;
+        }
         float xp[rows * ldx + 32];
-        pad_plane(xp, inp + ((n0 + j) * C + c) * H * W, d, rows, ldx);
+        pad_plane(xp, x_c, d, rows, ldx);
         for (int64_t tp = 0; tp < TP; tp++)
-            conv_wino_small_input_row_avx512(V + c * T + j * Ti + tp * TQ, ldv,
-                                             xp + 2 * tp * ldx, ldx, TQ);
+            conv_wino_small_input_row_avx512(v + tp * TQ, ldv, xp + 2 * tp * ldx, ldx, TQ);
     }
 }
 
@@ -68,11 +96,18 @@ static void wino_block(float *out, const float *inp, const float *U, const float
         const int64_t j = jk / K, k = jk % K;
         float *y = out + ((n0 + j) * K + k) * P * Q;
         const float b = bias ? bias[k] : 0.0f;
+        const float *mk = M + k * T + j * Ti;
+        if (TQ <= 8) {
+            for (int64_t tp = 0; tp < TP; tp += 16 / TQ)
+                conv_wino_small_output_rows_avx512(y, mk + tp * TQ, ldm, TQ, tp,
+                                                   TP - tp < 16 / TQ ? TP - tp : 16 / TQ, P, Q,
+                                                   b, accumulate);
+            continue;
+        }
         for (int64_t tp = 0; tp < TP; tp++) {
             float *y0 = y + 2 * tp * Q;
-            conv_wino_small_output_row_avx512(y0, 2 * tp + 1 < P ? y0 + Q : NULL,
-                                              M + k * T + j * Ti + tp * TQ, ldm, TQ, Q, b,
-                                              accumulate);
+            conv_wino_small_output_row_avx512(y0, 2 * tp + 1 < P ? y0 + Q : NULL, mk + tp * TQ,
+                                              ldm, TQ, Q, b, accumulate);
         }
     }
 }
@@ -126,18 +161,27 @@ static void wino_dw_block(float *dU, int64_t ldu, const float *dout, const float
     const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti, ldy = 2 * TQ;
     const int64_t ldv = C * T + WINO_PAD, ldm = K * T + WINO_PAD;
+    const int64_t m = 16 / TQ;
+    wino_pair_tab tab;
+    if (TQ <= 8) wino_pairs(&tab, TQ);
     wino_input_block(V, ldv, inp, d, n0, g, nt);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t jk = 0; jk < g * K; jk++) {
         const int64_t j = jk / K, k = jk % K;
-        float yp[2 * TP * ldy + 32];
         const float *y = dout + ((n0 + j) * K + k) * P * Q;
+        float *mg = Mg + k * T + j * Ti;
+        if (TQ <= 8) {
+            for (int64_t tp = 0; tp < TP; tp += m)
+                conv_wino_small_grad_rows_avx512(mg + tp * TQ, ldm, y, P, Q, tp, &tab,
+                                                 TP - tp < m ? TP - tp : m);
+            continue;
+        }
+        float yp[2 * TP * ldy + 32];
         memset(yp, 0, sizeof yp);
         for (int64_t p = 0; p < P; p++)
             memcpy(yp + p * ldy, y + p * Q, (size_t)Q * sizeof(float));
         for (int64_t tp = 0; tp < TP; tp++)
-            conv_wino_small_grad_row_avx512(Mg + k * T + j * Ti + tp * TQ, ldm,
-                                            yp + 2 * tp * ldy, ldy, TQ);
+            conv_wino_small_grad_row_avx512(mg + tp * TQ, ldm, yp + 2 * tp * ldy, ldy, TQ);
     }
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int e = 0; e < 16; e++)
