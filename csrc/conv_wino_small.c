@@ -119,16 +119,17 @@ int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, co
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     float *U = ws, *slots = U + 16 * (KC + WINO_PAD);
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 4096)
-    for (int64_t b = 0; b < (KC + 255) / 256; b++)
-        conv_wino_weight_transform(U, w, KC + WINO_PAD, b * 256,
-                                   (b + 1) * 256 < KC ? (b + 1) * 256 : KC);
+    const int64_t nu = (KC + 255) / 256; /* U in chunks of 256 filters */
+#define WEIGHTS(b) conv_wino_weight_transform(U, w, KC + WINO_PAD, (b) * 256, \
+                                              (b) * 256 + 256 < KC ? (b) * 256 + 256 : KC)
     /* V, then M, per slot */
     const int64_t slot = pl->ws_elems, vm = 16 * (C * pl->bl.cols + WINO_PAD);
-    if (pl->by_block) {
+    if (pl->by_block) { /* one team: U split, then whole blocks */
         #pragma omp parallel num_threads(nt)
         {
             float *V = slots + CR_THREAD_NUM() * slot;
+            #pragma omp for schedule(static)
+            for (int64_t b = 0; b < nu; b++) WEIGHTS(b);
             #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < pl->nblocks; blk++) {
                 const int64_t n0 = blk * G, g = N - n0 < G ? N - n0 : G;
@@ -136,10 +137,13 @@ int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, co
             }
         }
     } else {
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 4096)
+        for (int64_t b = 0; b < nu; b++) WEIGHTS(b);
         for (int64_t n0 = 0; n0 < N; n0 += G)
             wino_block(out, inp, U, bias, d, n0, N - n0 < G ? N - n0 : G, slots, slots + vm, nt,
                        accumulate);
     }
+#undef WEIGHTS
     conv_ws_free(ws);
     return 0;
 }
