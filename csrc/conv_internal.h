@@ -141,6 +141,24 @@ void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, in
                                       int64_t TQ);
 void conv_wino_small_output_row_avx512(float *y0, float *y1, const float *M, int64_t lde,
                                        int64_t TQ, int64_t Q, float bias, int accumulate);
+/* the same for 16 / TQ tile rows at once (TQ <= 8): lane L = u TQ + tq holds tile tq of the
+ * group's tile row u, gathered from tile rows 2p, 2p + 1 by the permute indices ev / od[p]
+ * (column 2 tq, 2 tq + 1 of the first row, + 16 of the second) on lanes mk[p] */
+typedef struct {
+    int32_t ev[8][16], od[8][16];
+    uint32_t mk[8];
+    int np;
+    int64_t TQ;
+} wino_pair_tab;
+void conv_wino_small_input_rows_avx512(float *V, int64_t lde, const float *x_c, int64_t H,
+                                       int64_t W, int64_t ph, int64_t pw, int64_t tp0,
+                                       const wino_pair_tab *t, int64_t nrows);
+void conv_wino_small_grad_rows_avx512(float *Mg, int64_t lde, const float *dy, int64_t P,
+                                      int64_t Q, int64_t tp0, const wino_pair_tab *t,
+                                      int64_t nrows);
+void conv_wino_small_output_rows_avx512(float *y, const float *M, int64_t lde, int64_t TQ,
+                                        int64_t tp0, int64_t nrows, int64_t P, int64_t Q,
+                                        float bias, int accumulate);
 #endif
 
 /* The row stride of one of the 36 matrices (U, V, M) of F(4x4) holding `size` floats: an

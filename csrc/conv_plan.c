@@ -181,6 +181,7 @@ static int64_t wino_small_G(const cr_conv2d_dims *d, int64_t elsize) {
     const int64_t fit = (g_ws_limit / elsize - 16 * (d->K * d->C + 16)) / (16 * (d->C + d->K) * Ti + 512);
     if (g > fit) g = fit;
     if (g > d->N) g = d->N;
+    if (g > 1) g = (d->N + (d->N + g - 1) / g - 1) / ((d->N + g - 1) / g); /* even blocks */
     return g > 1 ? g : 1;
 }
 
@@ -238,18 +239,24 @@ static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
 
 /* dw by Winograd (conv_wino_small.c: the adjoint of the forward in the filter), backward of
  * a layer whose forward runs Winograd with G > 1 small images per block, when the implicit
- * backward does not take it and dx runs as a convolution (done before); scratch: dU (16 K C), V and M of one block (threads share it). */
+ * backward does not take it and dx runs as a convolution (done before). The blocks are
+ * summed in bl.rows groups (up to WINO_DW_PARTS, fewer when their sums would pass the
+ * limit; never fewer than 2 of 2+ blocks) that threads take whole; scratch: dU (16 K C) per
+ * group, V and M of one block per thread (one slot when a single group is shared). */
+#define WINO_DW_PARTS 4
 static int wino_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes) {
     const int64_t g = pl->dx_as_conv && winograd_ok(d, elsize) ? wino_small_G(d, elsize) : 1;
     if (g < 2) return 0;
+    const int64_t du = 16 * (d->K * d->C + 16);
     pl->path = CONV_WINO_DW;
     pl->bl.G = g;
-    pl->bl.rows = (d->P + 1) / 2;
     pl->bl.cols = g * ((d->P + 1) / 2) * ((d->Q + 1) / 2);
     pl->nblocks = (d->N + g - 1) / g;
+    pl->bl.rows = pl->nblocks < WINO_DW_PARTS ? pl->nblocks : WINO_DW_PARTS;
+    while (pl->bl.rows > 2 && pl->bl.rows * du * elsize > g_ws_limit) pl->bl.rows--;
     pl->ws_elems = 16 * (d->C + d->K) * pl->bl.cols + 2 * 16 * 16;
-    pl->ws_threads = 1;
-    pl->ws_bytes = (16 * (d->K * d->C + 16) + pl->ws_elems) * elsize;
+    pl->ws_threads = pl->bl.rows > 1 ? pl->nt : 1;
+    pl->ws_bytes = (pl->bl.rows * du + pl->ws_threads * pl->ws_elems) * elsize;
     if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
     return 1;
 }

@@ -125,3 +125,143 @@ void conv_wino_small_grad_row_avx512(float *Mg, int64_t lde, const float *yr, in
         }
     }
 }
+
+/* The transforms of m = 16 / TQ tile rows at once (TQ <= 8; conv_wino_small.c): tile tq of
+ * the group's tile row u in lane u TQ + tq, so a 16x16 image (TQ = 8) fills every lane with
+ * two tile rows and an 8x8 one (TQ = 4) with four, where one tile row used half or a
+ * quarter. Lanes are gathered from two rows at a time (one two-source permute per pair of
+ * tile rows, blended: the table of conv_wino_small.c's wino_pairs), then the same
+ * operations as the one-row kernels above, so the same bits. */
+/* A plane seen zero-padded: row rho of the padded plane is x[rho - ph] (H x W, zero outside),
+ * its columns off .. off + 15 (lanes outside the plane masked off, never read) */
+typedef struct {
+    const float *x;
+    int64_t H, W, ph, pw;
+    __mmask16 cm[2]; /* columns off = 0, 2 */
+} plane;
+
+static plane plane_of(const float *x, int64_t H, int64_t W, int64_t ph, int64_t pw) {
+    plane q = {x, H, W, ph, pw, {0, 0}};
+    for (int o = 0; o < 2; o++) {
+        const int64_t off = 2 * o, lo = pw - off, hi = W + pw - off; /* lanes [lo, hi) */
+        unsigned m = 0;
+        for (int64_t l = lo < 0 ? 0 : lo; l < (hi < 16 ? hi : 16); l++) m |= 1u << l;
+        q.cm[o] = (__mmask16)m;
+    }
+    return q;
+}
+
+static inline __m512 prow(const plane *q, int64_t rho, int o) {
+    const int64_t h = rho - q->ph;
+    if (h < 0 || h >= q->H) return _mm512_setzero_ps();
+    return _mm512_maskz_loadu_ps(q->cm[o], q->x + h * q->W + 2 * o - q->pw);
+}
+
+/* lanes of the group: column 2 tq + 2 o (+ 1 if odd) of padded row r0 + 2 u + i, tile row u */
+static inline __m512 pick(const wino_pair_tab *t, const plane *q, int64_t r0, int64_t i, int o,
+                          int odd) {
+    __m512 v = _mm512_setzero_ps();
+    for (int p = 0; p < t->np; p++) {
+        const __m512 s1 = prow(q, r0 + 4 * p + i, o), s2 = prow(q, r0 + 4 * p + 2 + i, o);
+        const __m512i ix = _mm512_loadu_si512(odd ? t->od[p] : t->ev[p]);
+        const __m512 w = _mm512_permutex2var_ps(s1, ix, s2);
+        v = p ? _mm512_mask_blend_ps((__mmask16)t->mk[p], v, w) : w;
+    }
+    return v;
+}
+
+/* Input: nrows (<= 16 / TQ) tile rows tp0 .. of plane x_c (H x W, padding ph, pw), read in
+ * place; V + e lde + lane */
+void conv_wino_small_input_rows_avx512(float *V, int64_t lde, const float *x_c, int64_t H,
+                                       int64_t W, int64_t ph, int64_t pw, int64_t tp0,
+                                       const wino_pair_tab *t, int64_t nrows) {
+    const plane q = plane_of(x_c, H, W, ph, pw);
+    const int64_t n = nrows * t->TQ, r0 = 2 * tp0;
+    const __mmask16 mk = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1);
+    __m512 a[4], b[4], c[4], d[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = pick(t, &q, r0, i, 0, 0);
+        b[i] = pick(t, &q, r0, i, 0, 1);
+        c[i] = pick(t, &q, r0, i, 1, 0);
+        d[i] = pick(t, &q, r0, i, 1, 1);
+    }
+    __m512 ta[4], tb[4], tc[4], td[4];
+#define ROWS(T, X)                                 \
+    T[0] = _mm512_sub_ps(X[0], X[2]);              \
+    T[1] = _mm512_add_ps(X[1], X[2]);              \
+    T[2] = _mm512_sub_ps(X[2], X[1]);              \
+    T[3] = _mm512_sub_ps(X[1], X[3]);
+    ROWS(ta, a) ROWS(tb, b) ROWS(tc, c) ROWS(td, d)
+#undef ROWS
+    for (int i = 0; i < 4; i++) {
+        _mm512_mask_storeu_ps(V + (4 * i + 0) * lde, mk, _mm512_sub_ps(ta[i], tc[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 1) * lde, mk, _mm512_add_ps(tb[i], tc[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 2) * lde, mk, _mm512_sub_ps(tc[i], tb[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 3) * lde, mk, _mm512_sub_ps(tb[i], td[i]));
+    }
+}
+
+/* dW's gradient transform of nrows tile rows tp0 .. of the dy plane (P x Q), read in place */
+void conv_wino_small_grad_rows_avx512(float *Mg, int64_t lde, const float *dy, int64_t P,
+                                      int64_t Q, int64_t tp0, const wino_pair_tab *t,
+                                      int64_t nrows) {
+    const plane q = plane_of(dy, P, Q, 0, 0);
+    const int64_t n = nrows * t->TQ, r0 = 2 * tp0;
+    const __mmask16 mk = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 a = pick(t, &q, r0, 0, 0, 0), b = pick(t, &q, r0, 0, 0, 1);
+    const __m512 c = pick(t, &q, r0, 1, 0, 0), d = pick(t, &q, r0, 1, 0, 1);
+    __m512 x[4], y[4];
+    x[0] = a; y[0] = b;
+    x[1] = _mm512_add_ps(a, c); y[1] = _mm512_add_ps(b, d);
+    x[2] = _mm512_sub_ps(a, c); y[2] = _mm512_sub_ps(b, d);
+    x[3] = _mm512_sub_ps(zero, c); y[3] = _mm512_sub_ps(zero, d);
+    for (int i = 0; i < 4; i++) {
+        _mm512_mask_storeu_ps(Mg + (4 * i + 0) * lde, mk, x[i]);
+        _mm512_mask_storeu_ps(Mg + (4 * i + 1) * lde, mk, _mm512_add_ps(x[i], y[i]));
+        _mm512_mask_storeu_ps(Mg + (4 * i + 2) * lde, mk, _mm512_sub_ps(x[i], y[i]));
+        _mm512_mask_storeu_ps(Mg + (4 * i + 3) * lde, mk, _mm512_sub_ps(zero, y[i]));
+    }
+}
+
+/* Output of nrows tile rows tp0 .. (plane y, P x Q): the interleaved outputs of tile row u
+ * of the group are values 2 u TQ .. of the 32 (lo, hi), stored with shifted masks. */
+void conv_wino_small_output_rows_avx512(float *y, const float *M, int64_t lde, int64_t TQ,
+                                        int64_t tp0, int64_t nrows, int64_t P, int64_t Q,
+                                        float bias, int accumulate) {
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 bv = _mm512_set1_ps(bias);
+    const int64_t n = nrows * TQ;
+    const __mmask16 mk = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1);
+    __m512 m[16];
+    for (int e = 0; e < 16; e++) m[e] = _mm512_maskz_loadu_ps(mk, M + e * lde);
+    __m512 s0[4], s1[4];
+    for (int j = 0; j < 4; j++) {
+        s0[j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
+        s1[j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+    }
+    const int64_t w = 2 * TQ < Q ? 2 * TQ : Q; /* output columns of a tile row */
+    for (int i = 0; i < 2; i++) {
+        const __m512 *s = i ? s1 : s0;
+        const __m512 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), bv);
+        const __m512 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), bv);
+        const __m512 lo = _mm512_permutex2var_ps(o0, ilo, o1);
+        const __m512 hi = _mm512_permutex2var_ps(o0, ihi, o1);
+        for (int64_t u = 0; u < nrows; u++) {
+            const int64_t row = 2 * (tp0 + u) + i;
+            if (row >= P) continue;
+            /* values [2 u TQ, 2 u TQ + w) of (lo, hi) -> y[row, 0 .. w) */
+            const int64_t s0i = 2 * u * TQ, s1i = s0i + w;
+            float *yr = y + row * Q - s0i;
+            for (int h = 0; h < 2; h++) {
+                const int64_t b0 = s0i > 16 * h ? s0i : 16 * h, b1 = s1i < 16 * h + 16 ? s1i : 16 * h + 16;
+                if (b0 >= b1) continue;
+                const __mmask16 k = (__mmask16)(((1u << (b1 - b0)) - 1) << (b0 - 16 * h));
+                __m512 v = h ? hi : lo;
+                if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, yr + 16 * h), v);
+                _mm512_mask_storeu_ps(yr + 16 * h, k, v);
+            }
+        }
+    }
+}

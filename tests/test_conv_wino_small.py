@@ -49,7 +49,7 @@ def _check_error(y, x, w, b, pad):
 SHAPES = [((33, 17, 9, 9), (3, 17, 3, 3), 1), ((5, 3, 7, 7), (17, 3, 3, 3), 2),
           ((4, 6, 13, 13), (5, 6, 3, 3), 0), ((3, 64, 8, 8), (64, 64, 3, 3), 1),
           ((1, 8, 7, 9), (4, 8, 3, 3), 1), ((6, 5, 13, 7), (7, 5, 3, 3), 2),
-          ((2, 4, 3, 4), (3, 4, 3, 3), 0)]
+          ((2, 4, 3, 4), (3, 4, 3, 3), 0), ((16, 64, 8, 8), (64, 64, 3, 3), 1)]  # last: T = 256 in 2 x 128
 
 
 @pytest.mark.parametrize("xs,ws,pad", SHAPES)
@@ -217,3 +217,69 @@ def test_auto_takes_winograd_dw(xs, ws, rng):
         runs.append(ops.conv2d_backward(dy, x, w, 1, 1, need_dx=False)[1])
     np.testing.assert_array_equal(runs[0], runs[1])
     _check_dw(runs[0], dy, x, 1, DW_TOL)
+
+
+# dw groups (conv_plan.c wino_dw_plan: up to 4 groups of consecutive blocks, threads take whole
+# groups, groups added in order): one block (threads share it), 3 uneven groups, 4 groups of
+# 6 blocks (more groups than threads), odd channels and sizes
+DW_SPLITS = [((7, 32, 8, 8), (32, 32, 3, 3), 1), ((37, 33, 8, 8), (40, 33, 3, 3), 1),
+             ((90, 32, 7, 9), (36, 32, 3, 3), 1), ((20, 48, 12, 12), (32, 48, 3, 3), 0)]
+
+
+@pytest.mark.parametrize("xs,ws,pad", DW_SPLITS)
+def test_winograd_dw_groups_same_bits_on_any_thread_count(xs, ws, pad, rng):
+    """dw summed in groups of blocks that threads take whole: the same bits on 1, 2 and 3
+    threads (the groups depend on the sizes only), within the bound; a workspace limit that
+    leaves room for fewer groups stays within it too."""
+    _avx512()
+    x, w, _ = _data(rng, xs, ws)
+    dy = rng.standard_normal((xs[0], ws[0], xs[2] + 2 * pad - 2, xs[3] + 2 * pad - 2)).astype(np.float32)
+    _runtime.set_conv_algo("winograd")
+    runs = []
+    for threads in (1, 2, 3):
+        cr.set_num_threads(threads)
+        assert ops.conv2d_plan(xs, ws, 1, pad)["dw"]["algorithm"] == "winograd_dw"
+        runs.append(ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False))
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r[1], runs[0][1])
+        np.testing.assert_array_equal(r[2], runs[0][2])
+    _check_dw(runs[0][1], dy, x, pad, DW_TOL)
+    # two groups at most (the limit holds two dU of 16 K C floats, not three)
+    ops.set_workspace_limit(4 * 16 * (ws[0] * ws[1] + 16) * 2 + 4 * 16 * (ws[0] + ws[1]) * 64 * 3)
+    two = []
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        two.append(ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False)[1])
+    np.testing.assert_array_equal(two[0], two[1])
+    _check_dw(two[0], dy, x, pad, DW_TOL)
+
+
+@pytest.mark.parametrize("hw,pad", [((4, 3), 1), ((5, 6), 0), ((7, 7), 1), ((9, 8), 0), ((11, 13), 1),
+                                    ((14, 14), 1), ((15, 16), 0), ((16, 16), 1), ((6, 17), 2)])
+def test_several_tile_rows_per_vector(hw, pad, rng):
+    """Up to 8 tiles a row the transforms take 16 // TQ tile rows at once, read from the planes
+    in place (conv_wino_small_avx512.c *_rows): every TQ from 1 to 9, odd P and Q, padding
+    0-2. Forward (bias, and dx accumulating) the same bits as one image per block; dw within
+    the bound; 1 vs 2 threads bitwise."""
+    _avx512()
+    xs, ws = (5, 12) + hw, (10, 12, 3, 3)
+    x, w, b = _data(rng, xs, ws)
+    P, Q = hw[0] + 2 * pad - 2, hw[1] + 2 * pad - 2
+    dy = rng.standard_normal((xs[0], ws[0], P, Q)).astype(np.float32)
+    _runtime.set_conv_algo("winograd")
+    runs = []
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        assert ops.conv2d_plan(xs, ws, 1, pad)["forward"]["blocking"]["images_per_block"] > 1
+        runs.append((ops.conv2d_forward(x, w, b, 1, pad),) + ops.conv2d_backward(dy, x, w, 1, pad))
+    for a, c in zip(runs[0], runs[1]):
+        np.testing.assert_array_equal(a, c)
+    y, dx, dw, _ = runs[0]
+    _check_error(y, x, w, b, pad)
+    _check_dw(dw, dy, x, pad, DW_TOL)
+    want_dx = ref.conv2d_backward(dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), 1, pad)[0]
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=1e-4 * np.abs(want_dx).max())
+    one = 4 * (16 * (ws[0] * xs[1] + 16) + 16 * (xs[1] + ws[0]) * ((P + 1) // 2) * ((Q + 1) // 2) + 512)
+    ops.set_workspace_limit(one + 4)
+    assert ops.conv2d_plan(xs, ws, 1, pad)["forward"]["blocking"]["images_per_block"] == 1
+    np.testing.assert_array_equal(ops.conv2d_forward(x, w, b, 1, pad), y)
