@@ -72,7 +72,9 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_IMPLICIT_DW = 3, CR_CONV_PATH_DX_AS_CONV = 4, CR_CONV_PATH_WINOGRAD = 5,
        CR_CONV_PATH_DX_WINOGRAD = 6 /* dx as the Winograd forward of the flipped kernel */,
        CR_CONV_PATH_PHASE = 7 /* strided: a stride-1 conv of the phase image (conv_phase.c) */,
-       CR_CONV_PATH_WINO_DW = 8 /* dw by Winograd (small images, conv_wino_small.c) */ };
+       CR_CONV_PATH_WINO_DW = 8 /* dw by Winograd (small images, conv_wino_small.c) */,
+       CR_CONV_PATH_ROWS = 9 /* forward in output-row segments, large kernels (conv_rows.c) */,
+       CR_CONV_PATH_ROWS_DW = 10 /* dw over the valid output pixels (conv_rows.c) */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;

@@ -272,6 +272,12 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
         rc = conv_forward_winograd_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
     else
 #ifdef CR_X86
+    if (conv_rows_ok(&pl->dd, 4, 1)) { /* row segments (conv_rows.c) */
+        conv_rows_plan(&dx_plan, &pl->dd, 4);
+        rc = conv_rows_forward_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
+    } else
+#endif
+#ifdef CR_X86
         rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
 #else
         rc = -1; /* not planned: the implicit paths need AVX-512 */

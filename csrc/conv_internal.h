@@ -25,6 +25,8 @@ enum {
     CONV_POINTWISE = 4,   /* 1x1, no padding: one product over the batch (conv_pointwise.c) */
     CONV_PHASE = 5,       /* strided float32: one stride-1 conv of the phase image (conv_phase.c) */
     CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
+    CONV_ROWS = 7,        /* forward: row segments, large kernels (conv_rows.c) */
+    CONV_ROWS_DW = 8,     /* backward: dw, db over the valid pixels (conv_rows.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -184,6 +186,27 @@ int conv_backward_implicit_f32(float *dinp, float *dweight, float *dbias, const 
 int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float *dout,
                                       const float *inp, const cr_conv2d_dims *d,
                                       const conv_plan *pl);
+#endif
+
+/* conv_rows.c (plan path CONV_ROWS): the predicate (any_k: dx as a convolution), the plan,
+ * and the forward (x86 only; accumulate: add to out) */
+int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k);
+void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
+int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize);
+void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes);
+#ifdef CR_X86
+int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                  const float *inp, const cr_conv2d_dims *d,
+                                  const conv_plan *pl);
+void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const int64_t *aoff,
+                                int64_t P, int64_t Q, int64_t Wp, const float *B, int64_t ldb,
+                                float *C, int64_t ldc);
+int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                          const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t lda,
+                             const float *B, const int64_t *boff, const int64_t *sb,
+                             const int64_t *sc, const uint16_t *smask, float *C, int64_t ldc,
+                             int acc, const float *bias);
 #endif
 
 #endif

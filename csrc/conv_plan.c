@@ -336,6 +336,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
+    if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
         /* threads take whole images, or with fewer images than threads share each image
          * (one padded copy, columns of the wide output split between them) */
@@ -367,6 +368,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
      * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
     if (which == 1 && wino_dw_plan(pl, d, elsize, dx_bytes)) return;
+    if (which == 1 && pl->dx_as_conv && conv_rows_dw_ok(d, elsize)) {
+        conv_rows_dw_plan(pl, d, elsize, dx_bytes);
+        return;
+    }
     if (pl->dx_as_conv == 1 && implicit_fwd_ok(d, elsize)) {
         pl->path = CONV_IMPLICIT_DW;
         pl->ws_elems = implicit_ws_elems(d); /* xp and dy_wide, as the forward */
@@ -414,12 +419,14 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     if (which == 0) {
         info->path = pl.path == CONV_IMPLICIT   ? CR_CONV_PATH_IMPLICIT
                      : pl.path == CONV_WINOGRAD ? CR_CONV_PATH_WINOGRAD
+                     : pl.path == CONV_ROWS     ? CR_CONV_PATH_ROWS
                                                 : gemm;
         return;
     }
     info->path = info->dw_path = pl.path == CONV_IMPLICIT      ? CR_CONV_PATH_IMPLICIT
                                  : pl.path == CONV_IMPLICIT_DW ? CR_CONV_PATH_IMPLICIT_DW
                                  : pl.path == CONV_WINO_DW     ? CR_CONV_PATH_WINO_DW
+                                 : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                                                : gemm;
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
