@@ -36,7 +36,7 @@ typedef struct {
     int path;           /* CONV_GEMM, CONV_IMPLICIT or CONV_IMPLICIT_DW */
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
-                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd */
+                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
@@ -195,9 +195,15 @@ void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
 int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize);
 void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes);
 #ifdef CR_X86
+int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                 const cr_conv2d_dims *dd, int nt);
 int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dout,
                                   const float *inp, const cr_conv2d_dims *d,
                                   const conv_plan *pl);
+void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
+                                    int64_t lds);
+void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
+                                   int64_t sp);
 void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const int64_t *aoff,
                                 int64_t P, int64_t Q, int64_t Wp, const float *B, int64_t ldb,
                                 float *C, int64_t ldc);

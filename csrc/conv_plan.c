@@ -253,6 +253,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
     if (dd->P != d->H || dd->Q != d->W) return 0;
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
@@ -361,6 +362,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
         dx_bytes = dx_plan.ws_bytes + K * CRS * elsize;
+        if (pl->dx_as_conv == 3) { /* conv_rows.c packs the flipped weights itself */
+            conv_rows_plan(&dx_plan, &pl->dd, elsize);
+            dx_bytes = dx_plan.ws_bytes;
+        }
     }
     /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
      * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit
@@ -430,6 +435,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                                                : gemm;
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
+                    : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

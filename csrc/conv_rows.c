@@ -22,24 +22,36 @@
 
 #define ROWS_W_BLOCK_BYTES (192 * 1024) /* K x kc of w per reduction block */
 
-/* Row segments fill more of their vectors than the implicit forward's 48-wide tiles fill
- * with valid columns, by 10% at least (14x14: 88% vs 68%; 28x28: 88% vs 86% and 7x7: 44%
- * vs 51% stay implicit), for 5x5 and larger kernels (the layers it was measured on: GoogLeNet's 5x5),
- * float32, AVX-512, stride 1, no dilation, the padded image within the workspace limit;
- * K <= 128 unless any_k (dx as a convolution). Auto algorithm only. */
+/* Small outputs (PQ <= ROWS_PANEL_PQ) go as one panel of all their pixels, gathered per
+ * reduction block (im2col of kc rows, PQ columns rounded up to 16: 7x7 fills 49 of 64
+ * lanes); larger ones as row segments. Taken where that fills 10% more of the vectors than
+ * the implicit forward's 48-wide tiles fill with valid columns (14x14: 88% vs 68%; 7x7: 77%
+ * vs 51%; 28x28: 88% vs 86% stays implicit), for 5x5 and larger kernels (the layers it was
+ * measured on: GoogLeNet's 5x5), float32, AVX-512, stride 1, no dilation, the padded image
+ * within the workspace limit; K <= 128 unless any_k (dx as a convolution). Auto only. */
+#define ROWS_PANEL_PQ 128
+#define ROWS_MIN_PQ 48 /* smaller outputs stay on the implicit paths */
+static int64_t rows_panel(const cr_conv2d_dims *d) { /* panel width, 0: row segments */
+    return d->P * d->Q <= ROWS_PANEL_PQ ? (d->P * d->Q + 15) / 16 * 16 : 0;
+}
+
 int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() != CR_CONV_ALGO_AUTO || d->sh != 1 ||
-        d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 25 || (d->K > 128 && !any_k))
+        d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 25 || (d->K > 128 && !any_k) ||
+        d->P * d->Q < ROWS_MIN_PQ)
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
-    const double rows_fill = (double)d->Q / (16.0 * (double)((d->Q + 15) / 16));
+    const int64_t npx = rows_panel(d);
+    const double rows_fill = npx ? (double)(d->P * d->Q) / (double)npx
+                                 : (double)d->Q / (16.0 * (double)((d->Q + 15) / 16));
     const double wide_fill = (double)(d->P * d->Q) / (48.0 * (double)((nw + 47) / 48));
-    return rows_fill > 1.1 * wide_fill && d->C * Hp * Wp * elsize <= cr_conv_get_workspace_limit();
+    return rows_fill > 1.1 * wide_fill &&
+           d->C * Hp * Wp * elsize <= cr_conv_get_workspace_limit();
 }
 
-/* the plan: kc in bl.rows, threads take whole images when by_block; scratch: xp per slice
- * and the packed weights */
+/* the plan: kc in bl.rows, the panel width in bl.cols (0: row segments), threads take whole
+ * images when by_block; scratch: xp and the panel per slice, and the packed weights */
 void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
     const int64_t CRS = d->C * d->R * d->S;
     const int padded = d->ph > 0 || d->pw > 0;
@@ -48,16 +60,18 @@ void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
     pl->path = CONV_ROWS;
     pl->bl.G = 1;
     pl->bl.rows = kc;
+    pl->bl.cols = rows_panel(d);
     pl->by_block = d->N >= pl->nt;
-    pl->ws_elems = padded ? d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0;
+    pl->ws_elems = (padded ? d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0) + kc * pl->bl.cols;
     pl->ws_threads = pl->by_block ? pl->nt : 1;
     pl->ws_bytes = (pl->ws_threads * pl->ws_elems + d->K * CRS) * elsize +
                    CRS * (int64_t)sizeof(int64_t);
 }
 
 /* dw in place (CONV_ROWS_DW): float32, AVX-512, stride 1, no dilation, 5x2 and larger kernels
- * (GoogLeNet's 5x5; the speech front-end's stride-1 phase layers 5x3, 5x2), 64+ output
- * pixels (each tile's reduction; smaller ones stay implicit_dw), after dx ran as a convolution; scratch: the padded image, dy^T of one image and dw^T, within the limit. */
+ * (GoogLeNet's 5x5; the speech front-end's stride-1 phase layers 5x3, 5x2), 48+ output
+ * pixels (each tile's reduction; smaller ones stay implicit_dw), after dx ran as a
+ * convolution; scratch: the padded image, dy^T of one image and dw^T, within the limit. */
 static int64_t rows_dw_elems(const cr_conv2d_dims *d) {
     const int64_t HWp = (d->H + 2 * d->ph) * (d->W + 2 * d->pw);
     return d->C * HWp + d->K * (d->P * d->Q + d->C * d->R * d->S);
@@ -65,7 +79,7 @@ static int64_t rows_dw_elems(const cr_conv2d_dims *d) {
 
 int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize) {
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() != CR_CONV_ALGO_AUTO || d->sh != 1 ||
-        d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 10 || d->P * d->Q < 64)
+        d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 10 || d->P * d->Q < ROWS_MIN_PQ)
         return 0;
     return rows_dw_elems(d) * elsize <= cr_conv_get_workspace_limit();
 }
@@ -81,45 +95,81 @@ void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, i
 #ifdef CR_X86
 
 typedef struct {
-    const int64_t *offs, *sb, *sc;
+    const int64_t *offs, *sb, *sc, *poff; /* poff[j] = j*npx: panel rows */
     const uint16_t *sm;
-    int64_t nseg, ngrp, nblk, kc;
+    int64_t nseg, ngrp, nblk, kc, npx;
 } rows_geom;
+
+/* panel rows j < kd: the valid pixels of im2col row k0 + j, side by side (rows [j0, j1)) */
+static void build_panel(float *pan, const float *xp, const cr_conv2d_dims *d,
+                        const rows_geom *g, int64_t k0, int64_t j0, int64_t j1) {
+    const int64_t P = d->P, Q = d->Q, Wp = d->W + 2 * d->pw;
+    for (int64_t j = j0; j < j1; j++) {
+        const float *src = xp + g->offs[k0 + j];
+        float *dst = pan + j * g->npx;
+        cr_conv_rows_gather_f32_avx512(dst, src, P, Q, Wp);
+    }
+}
 
 /* tiles [u0, u1) of one image (tile u: segment group u / nblk, row block u % nblk), block
  * by block of the reduction: a group's reads of xp stay in L1 while the packed weights of
- * the block (K x kc, in L2) stream past them once per group */
+ * the block (K x kc, in L2) stream past them once per group. Panel: thread t of T builds
+ * its share of each block's panel first (T > 1: the team shares one panel, barriers). */
 static void rows_tiles(float *y, const float *xp, const float *wp, const float *bias,
                        const cr_conv2d_dims *d, const rows_geom *g, int64_t u0, int64_t u1,
-                       int accumulate) {
+                       int accumulate, float *pan, int t, int T) {
     const int64_t K = d->K, CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
     for (int64_t k0 = 0; k0 < CRS; k0 += g->kc) {
         const int64_t kd = CRS - k0 < g->kc ? CRS - k0 : g->kc;
         const int acc = accumulate || k0 > 0;
+        if (g->npx) {
+            build_panel(pan, xp, d, g, k0, kd * t / T, kd * (t + 1) / T);
+            if (T > 1) {
+                #pragma omp barrier
+            }
+        }
         for (int64_t u = u0; u < u1; u++) {
             const int64_t blk = u % g->nblk, v0 = 3 * (u / g->nblk);
             /* near-equal row blocks of <= 8 (as conv_avx512.c) */
             const int64_t i0 = K * blk / g->nblk, mb = K * (blk + 1) / g->nblk - i0;
             const int64_t nv = g->nseg - v0 < 3 ? g->nseg - v0 : 3;
-            cr_conv_rows_f32_avx512(mb, nv, kd, wp + i0 * CRS + k0 * mb, mb, xp, g->offs + k0,
+            cr_conv_rows_f32_avx512(mb, nv, kd, wp + i0 * CRS + k0 * mb, mb,
+                                    g->npx ? pan : xp, g->npx ? g->poff : g->offs + k0,
                                     g->sb + v0, g->sc + v0, g->sm + v0, y + i0 * PQ, PQ, acc,
                                     k0 == 0 && bias ? bias + i0 : NULL);
+        }
+        if (g->npx && T > 1) {
+            #pragma omp barrier
         }
     }
 }
 
-/* w packed by row blocks: block [i0, i0 + mb) as wp[i0*CRS + p*mb + i] = w[(i0 + i)*CRS + p] */
+/* w packed by row blocks: block [i0, i0 + mb) as wp[i0*CRS + p*mb + i] = w[(i0 + i)*CRS + p];
+ * flipped: w holds the weights of the layer whose dx this is, wf[o, k, rs] = w[k, o, RS-1-rs] */
 static void pack_weights(float *wp, const float *w, const cr_conv2d_dims *d, int64_t nblk,
-                         int nt) {
-    const int64_t K = d->K, CRS = d->C * d->R * d->S;
+                         int flipped, int nt) {
+    const int64_t K = d->K, CRS = d->C * d->R * d->S, RS = d->R * d->S;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t blk = 0; blk < nblk; blk++) {
         const int64_t i0 = K * blk / nblk, mb = K * (blk + 1) / nblk - i0;
         float *dst = wp + i0 * CRS;
         const float *src = w + i0 * CRS;
-        if (mb == 8) /* the common case, unrolled: 8 read streams, one contiguous write */
-            for (int64_t p = 0; p < CRS; p++, dst += 8)
-                for (int i = 0; i < 8; i++) dst[i] = src[i * CRS + p];
+        if (flipped && mb == 8) { /* 8 rows by gathers (conv_rows_avx512.c) */
+            for (int64_t k = 0; k < d->C; k++)
+                cr_conv_rows_pack8_f32_avx512(dst + k * RS * 8, w + (k * K + i0) * RS + RS - 1,
+                                              RS, RS, -1);
+            continue;
+        }
+        if (flipped) { /* p = (k, rs): the mb values w[k, i0 + i, RS-1-rs] lie RS apart */
+            for (int64_t k = 0; k < d->C; k++)
+                for (int64_t rs = 0; rs < RS; rs++, dst += mb) {
+                    const float *s = w + (k * K + i0) * RS + RS - 1 - rs;
+                    for (int64_t i = 0; i < mb; i++) dst[i] = s[i * RS];
+                }
+            continue;
+        }
+        if (mb == 8) /* the common case: 8 read streams, one contiguous write */
+            cr_conv_rows_pack8_f32_avx512(dst, src, CRS, CRS, 1);
         else
             for (int64_t p = 0; p < CRS; p++, dst += mb)
                 for (int64_t i = 0; i < mb; i++) dst[i] = src[i * CRS + p];
@@ -135,19 +185,21 @@ static void pad_channels(float *xp, const float *x_n, const cr_conv2d_dims *d, i
                    (size_t)W * sizeof(float));
 }
 
-int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
-                          const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+static int rows_forward(float *out, const float *inp, const float *w, const float *bias,
+                        const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                        int flipped) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t CRS = C * d->R * d->S, PQ = P * Q, spr = (Q + 15) / 16;
     const int padded = d->ph > 0 || d->pw > 0;
     rows_geom g;
-    g.nseg = P * spr;
+    g.npx = pl->bl.cols;
+    g.nseg = g.npx ? g.npx / 16 : P * spr;
     g.ngrp = (g.nseg + 2) / 3;
     g.nblk = (K + 7) / 8;
     g.kc = pl->bl.rows;
     const int64_t units = g.nblk * g.ngrp;
-    int64_t *offs = (int64_t *)malloc((size_t)(CRS + 2 * g.nseg) * sizeof(int64_t));
+    int64_t *offs = (int64_t *)malloc((size_t)(CRS + 2 * g.nseg + g.kc) * sizeof(int64_t));
     uint16_t *sm = (uint16_t *)malloc((size_t)g.nseg * sizeof(uint16_t));
     const int nslices = (int)pl->ws_threads;
     float *ws = (float *)conv_ws_alloc((nslices * pl->ws_elems + K * CRS) * (int64_t)sizeof(float));
@@ -157,30 +209,33 @@ int conv_rows_forward_f32(float *out, const float *inp, const float *w, const fl
         conv_ws_free(ws);
         return -1;
     }
-    int64_t *sb = offs + CRS, *sc = sb + g.nseg;
+    int64_t *sb = offs + CRS, *sc = sb + g.nseg, *poff = sc + g.nseg;
+    for (int64_t j = 0; j < g.kc; j++) poff[j] = j * g.npx;
     for (int64_t c = 0, i = 0; c < C; c++)
         for (int64_t r = 0; r < d->R; r++)
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * Wp + s;
-    for (int64_t p = 0, v = 0; p < P; p++)
-        for (int64_t q0 = 0; q0 < Q; q0 += 16, v++) {
-            const int64_t len = Q - q0 < 16 ? Q - q0 : 16;
-            sb[v] = p * Wp + q0;
+    for (int64_t p = 0, v = 0; p < (g.npx ? 1 : P); p++)
+        for (int64_t q0 = 0; q0 < (g.npx ? PQ : Q); q0 += 16, v++) {
+            const int64_t len = (g.npx ? PQ : Q) - q0 < 16 ? (g.npx ? PQ : Q) - q0 : 16;
+            sb[v] = g.npx ? q0 : p * Wp + q0;
             sc[v] = p * Q + q0;
             sm[v] = (uint16_t)(len == 16 ? 0xFFFFu : (1u << len) - 1);
         }
-    g.offs = offs; g.sb = sb; g.sc = sc; g.sm = sm;
+    g.offs = offs; g.sb = sb; g.sc = sc; g.sm = sm; g.poff = poff;
     if (padded) /* zero borders: only the interior is written per image */
         memset(ws, 0, (size_t)(nslices * pl->ws_elems) * sizeof(float));
     const int nt = pl->nt;
     float *wp = ws + nslices * pl->ws_elems;
-    pack_weights(wp, w, d, g.nblk, nt);
+    pack_weights(wp, w, d, g.nblk, flipped, nt);
     if (pl->by_block) {
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t n = 0; n < N; n++) {
             const float *x_n = inp + n * C * H * W;
-            float *xp = padded ? ws + CR_THREAD_NUM() * pl->ws_elems : (float *)x_n;
+            float *slice = ws + CR_THREAD_NUM() * pl->ws_elems;
+            float *xp = padded ? slice : (float *)x_n;
             if (padded) pad_channels(xp, x_n, d, 0, C);
-            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, units, accumulate);
+            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, units, accumulate,
+                       slice + (padded ? C * HWp : 0), 0, 1);
         }
     } else {
         for (int64_t n = 0; n < N; n++) {
@@ -194,7 +249,7 @@ int conv_rows_forward_f32(float *out, const float *inp, const float *w, const fl
                     #pragma omp barrier
                 }
                 rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, units * t / T,
-                           units * (t + 1) / T, accumulate);
+                           units * (t + 1) / T, accumulate, ws + (padded ? C * HWp : 0), t, T);
             }
         }
     }
@@ -202,6 +257,22 @@ int conv_rows_forward_f32(float *out, const float *inp, const float *w, const fl
     free(sm);
     conv_ws_free(ws);
     return 0;
+}
+
+int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                          const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    return rows_forward(out, inp, w, bias, d, pl, accumulate, 0);
+}
+
+/* dx += the forward of dd (dy with the flipped kernel, see dx_as_conv_ok in conv_plan.c),
+ * packing the flipped weights straight from w (nt threads) */
+int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                 const cr_conv2d_dims *dd, int nt) {
+    conv_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.nt = nt;
+    conv_rows_plan(&pl, dd, 4);
+    return rows_forward(dinp, dout, w, NULL, dd, &pl, 1, 1);
 }
 
 /* dw and db (CONV_ROWS_DW): per image, in order, with xp the padded image and dy^T (PQ x K),

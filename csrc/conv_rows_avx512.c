@@ -132,3 +132,30 @@ void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const in
     }
     DWT[mb][(nk + 15) / 16 - 1](X, aoff, P, Q, Wp, B, ldb, mk, C, ldc);
 }
+
+/* dst[p*8 + i] = src[i*si + p*sp] for p < n, i < 8 (packing 8 rows of weights; sp may be
+ * negative): two steps p per gather of 16 */
+void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
+                                   int64_t sp) {
+    __m512i idx = _mm512_setzero_si512();
+    int32_t v[16];
+    for (int l = 0; l < 16; l++) v[l] = (int32_t)((l % 8) * si + (l / 8) * sp);
+    idx = _mm512_loadu_si512(v);
+    int64_t p = 0;
+    for (; p + 2 <= n; p += 2)
+        _mm512_storeu_ps(dst + p * 8, _mm512_i32gather_ps(idx, src + p * sp, 4));
+    for (; p < n; p++)
+        for (int i = 0; i < 8; i++) dst[p * 8 + i] = src[i * si + p * sp];
+}
+
+/* dst[p*len + q] = src[p*lds + q] for p < rows, q < len: rows of a pixel panel, masked
+ * vectors instead of a memcpy call per short row */
+void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
+                                    int64_t lds) {
+    for (int64_t p = 0; p < rows; p++)
+        for (int64_t q = 0; q < len; q += 16) {
+            const int64_t r = len - q < 16 ? len - q : 16;
+            const __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1);
+            _mm512_mask_storeu_ps(dst + p * len + q, m, _mm512_maskz_loadu_ps(m, src + p * lds + q));
+        }
+}

@@ -1,6 +1,7 @@
 """Float32 stride-1 layers with large kernels on the row-segment paths (csrc/conv_rows.c):
-the forward "implicit_rows" (output rows cut into 16-column segments; also dx as the
-convolution of dy with the flipped kernel, reported as "implicit_conv") and the dw path
+the forward "implicit_rows" (output rows cut into 16-column segments, or one panel of all
+pixels for small outputs; also dx as the convolution of dy with the flipped kernel,
+"rows_conv") and the dw path
 "rows_dw" (dw^T over the valid output pixels), AVX-512 and the auto algorithm only.
 Against the NumPy reference in float32 and float64 (float64 keeps the other paths) at every
 ISA level this CPU runs, PyTorch as oracle, 1 vs 2 threads bitwise (one image shared by the
@@ -16,6 +17,7 @@ ORDER = ["generic", "avx2", "avx512"]
 LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, w shape, padding, forward path, dw path): odd and prime sizes, N = 1 and 3,
+# row segments (larger outputs) and one pixel panel (<= 128 output pixels: the last three),
 # K = 5 .. 67 (53, 67: more than one 48-wide column chunk of dw), 5x5 / 7x7 / 5x3 / 5x2
 # kernels, padding 0, 2, 3 and asymmetric; the dw path needs a dw beyond 8192 values (else
 # the small implicit backward) and 64+ output pixels.
@@ -28,7 +30,10 @@ CASES = [((1, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
          ((3, 37, 14, 14), (53, 37, 5, 5), 2, "implicit_rows", "rows_dw"),
          ((2, 23, 21, 17), (29, 23, 5, 3), (2, 1), "implicit", "rows_dw"),
          ((1, 41, 11, 13), (67, 41, 5, 2), 0, "implicit", "rows_dw"),
-         ((3, 31, 19, 14), (17, 31, 5, 5), 2, "implicit_rows", "rows_dw")]
+         ((3, 31, 19, 14), (17, 31, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((3, 29, 7, 7), (37, 29, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((1, 13, 9, 7), (21, 13, 5, 5), 2, "implicit_rows", "implicit"),
+         ((2, 40, 8, 9), (70, 40, 5, 5), 2, "implicit_rows", "rows_dw")]
 ROWS = ("implicit_rows", "rows_dw")
 
 
@@ -69,7 +74,8 @@ def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, b
             assert_close(a, e, dtype=dtype, name=name)
     plan = ops.conv2d_plan(xs, ws, 1, p, 1, 1, dtype)
     on = dtype == np.float32 and level == "avx512"
-    assert (plan["forward"]["algorithm"] == "implicit_rows") == (on and fwd == "implicit_rows"), plan
+    rows_fwd = plan["forward"]["algorithm"] == "implicit_rows"
+    assert rows_fwd == (on and fwd == "implicit_rows"), plan
     assert (plan["dw"]["algorithm"] == "rows_dw") == (on and dw == "rows_dw"), plan
     if not on:
         assert {plan[k]["algorithm"] for k in ("forward", "dx", "dw")}.isdisjoint(ROWS), plan
@@ -98,9 +104,14 @@ def test_googlenet_5x5_takes_both_paths():
         pytest.skip("the row-segment paths need AVX-512")
     plan = ops.conv2d_plan((1, 480, 14, 14), (48, 480, 5, 5), 1, 2)
     assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
-        ["implicit_rows", "implicit_conv", "rows_dw"], plan
-    assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(
-        (1, 480, 14, 14), (48, 480, 5, 5), 1, 2)
+        ["implicit_rows", "rows_conv", "rows_dw"], plan
+    for key, backward in (("forward", False), ("dw", True)):
+        assert plan[key]["workspace_bytes"] == ops.conv2d_workspace_bytes(
+            (1, 480, 14, 14), (48, 480, 5, 5), 1, 2, 1, np.float32, backward=backward)
+    # 7x7 outputs, 128 outputs: one pixel panel; dx as a convolution (832 outputs) too
+    plan = ops.conv2d_plan((1, 832, 7, 7), (128, 832, 5, 5), 1, 2)
+    assert [plan[k]["algorithm"] for k in ("forward", "dx")] == \
+        ["implicit_rows", "rows_conv"], plan
 
 
 @pytest.mark.parametrize("case", [1, 6, 7, 8])

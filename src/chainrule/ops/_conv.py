@@ -94,11 +94,12 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     bound), "phase" (float32 stride-2 layers
     whose kernel splits into phases with few zero taps, e.g. 10x5 and 20x5, on AVX-512
     CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images),
-    "implicit_rows" (float32 AVX-512 stride-1 forward of 5x5 and larger kernels in 16-column
-    segments of the output rows, where they fill more vector lanes than the implicit path:
-    e.g. 14x14 outputs; dx of such layers runs that way too, reported as "implicit_conv"),
-    "rows_dw" (dw of stride-1 float32 layers with 5x2 and larger kernels and 64+ output
-    pixels over the valid pixels, AVX-512) or "depthwise". blocking
+    "implicit_rows" (float32 AVX-512 stride-1 forward of 5x5 and larger kernels with 48+
+    output pixels in 16-column segments of the output rows, or one panel of all pixels for
+    <= 128 of them, where they fill more vector lanes than the implicit path: e.g. 14x14 and
+    7x7 outputs), "rows_conv" (dx as that forward of the flipped kernel), "rows_dw" (dw of
+    stride-1 float32 layers with 5x2 and larger kernels and 48+ output pixels over the valid
+    pixels, AVX-512) or "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one
