@@ -156,6 +156,7 @@ void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, 
         for (int64_t q = 0; q < len; q += 16) {
             const int64_t r = len - q < 16 ? len - q : 16;
             const __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1);
-            _mm512_mask_storeu_ps(dst + p * len + q, m, _mm512_maskz_loadu_ps(m, src + p * lds + q));
+            const __m512 v = _mm512_maskz_loadu_ps(m, src + p * lds + q);
+            _mm512_mask_storeu_ps(dst + p * len + q, m, v);
         }
 }
