@@ -13,7 +13,7 @@
  * L1); an output is the sum over block 0, then += block 1, ... (each block summed in order),
  * so with kc fixed by the sizes results do not depend on threads. Tiles are (8-row block of
  * K, group of 3 segments); threads take whole images, or, with fewer images than threads,
- * runs of tiles of each image in turn.
+ * runs of row blocks of every image (each packing its weights, padding its own image copy).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,9 @@
  * within the workspace limit; K <= 128 unless any_k (dx as a convolution). Auto only. */
 #define ROWS_PANEL_PQ 128
 #define ROWS_MIN_PQ 48 /* smaller outputs stay on the implicit paths */
+/* Larger weights stay implicit too: packing them costs a pass through memory that their
+ * few pixels do not pay back (GoogLeNet's 832->128 7x7: 10.6 MB, measured no faster) */
+#define ROWS_MAX_W_BYTES ((int64_t)4 << 20)
 static int64_t rows_panel(const cr_conv2d_dims *d) { /* panel width, 0: row segments */
     return d->P * d->Q <= ROWS_PANEL_PQ ? (d->P * d->Q + 15) / 16 * 16 : 0;
 }
@@ -38,7 +41,7 @@ static int64_t rows_panel(const cr_conv2d_dims *d) { /* panel width, 0: row segm
 int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() != CR_CONV_ALGO_AUTO || d->sh != 1 ||
         d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 25 || (d->K > 128 && !any_k) ||
-        d->P * d->Q < ROWS_MIN_PQ)
+        d->P * d->Q < ROWS_MIN_PQ || d->K * d->C * d->R * d->S * elsize > ROWS_MAX_W_BYTES)
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
@@ -51,7 +54,8 @@ int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
 }
 
 /* the plan: kc in bl.rows, the panel width in bl.cols (0: row segments), threads take whole
- * images when by_block; scratch: xp and the panel per slice, and the packed weights */
+ * images when by_block, else runs of row blocks of each; scratch: xp and the panel per
+ * thread, and the packed weights */
 void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
     const int64_t CRS = d->C * d->R * d->S;
     const int padded = d->ph > 0 || d->pw > 0;
@@ -63,7 +67,7 @@ void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
     pl->bl.cols = rows_panel(d);
     pl->by_block = d->N >= pl->nt;
     pl->ws_elems = (padded ? d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0) + kc * pl->bl.cols;
-    pl->ws_threads = pl->by_block ? pl->nt : 1;
+    pl->ws_threads = pl->nt; /* xp and the panel per thread */
     pl->ws_bytes = (pl->ws_threads * pl->ws_elems + d->K * CRS) * elsize +
                    CRS * (int64_t)sizeof(int64_t);
 }
@@ -111,25 +115,20 @@ static void build_panel(float *pan, const float *xp, const cr_conv2d_dims *d,
     }
 }
 
-/* tiles [u0, u1) of one image (tile u: segment group u / nblk, row block u % nblk), block
- * by block of the reduction: a group's reads of xp stay in L1 while the packed weights of
- * the block (K x kc, in L2) stream past them once per group. Panel: thread t of T builds
- * its share of each block's panel first (T > 1: the team shares one panel, barriers). */
+/* the tiles of row blocks [b0, b1) of one image (tile: segment group, row block), block by
+ * block of the reduction, groups outer: a group's reads of xp stay in L1 while the packed
+ * weights of the block (K x kc, in L2) stream past them once per group. Panel: each thread
+ * builds its own copy of each block's panel first (no barriers). */
 static void rows_tiles(float *y, const float *xp, const float *wp, const float *bias,
-                       const cr_conv2d_dims *d, const rows_geom *g, int64_t u0, int64_t u1,
-                       int accumulate, float *pan, int t, int T) {
+                       const cr_conv2d_dims *d, const rows_geom *g, int64_t b0, int64_t b1,
+                       int accumulate, float *pan) {
     const int64_t K = d->K, CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
     for (int64_t k0 = 0; k0 < CRS; k0 += g->kc) {
         const int64_t kd = CRS - k0 < g->kc ? CRS - k0 : g->kc;
         const int acc = accumulate || k0 > 0;
-        if (g->npx) {
-            build_panel(pan, xp, d, g, k0, kd * t / T, kd * (t + 1) / T);
-            if (T > 1) {
-                #pragma omp barrier
-            }
-        }
-        for (int64_t u = u0; u < u1; u++) {
-            const int64_t blk = u % g->nblk, v0 = 3 * (u / g->nblk);
+        if (g->npx) build_panel(pan, xp, d, g, k0, 0, kd);
+        for (int64_t u = 0; u < g->ngrp * (b1 - b0); u++) {
+            const int64_t blk = b0 + u % (b1 - b0), v0 = 3 * (u / (b1 - b0));
             /* near-equal row blocks of <= 8 (as conv_avx512.c) */
             const int64_t i0 = K * blk / g->nblk, mb = K * (blk + 1) / g->nblk - i0;
             const int64_t nv = g->nseg - v0 < 3 ? g->nseg - v0 : 3;
@@ -138,19 +137,15 @@ static void rows_tiles(float *y, const float *xp, const float *wp, const float *
                                     g->sb + v0, g->sc + v0, g->sm + v0, y + i0 * PQ, PQ, acc,
                                     k0 == 0 && bias ? bias + i0 : NULL);
         }
-        if (g->npx && T > 1) {
-            #pragma omp barrier
-        }
     }
 }
 
 /* w packed by row blocks: block [i0, i0 + mb) as wp[i0*CRS + p*mb + i] = w[(i0 + i)*CRS + p];
  * flipped: w holds the weights of the layer whose dx this is, wf[o, k, rs] = w[k, o, RS-1-rs] */
 static void pack_weights(float *wp, const float *w, const cr_conv2d_dims *d, int64_t nblk,
-                         int flipped, int nt) {
+                         int64_t b0, int64_t b1, int flipped) {
     const int64_t K = d->K, CRS = d->C * d->R * d->S, RS = d->R * d->S;
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t blk = 0; blk < nblk; blk++) {
+    for (int64_t blk = b0; blk < b1; blk++) {
         const int64_t i0 = K * blk / nblk, mb = K * (blk + 1) / nblk - i0;
         float *dst = wp + i0 * CRS;
         const float *src = w + i0 * CRS;
@@ -198,7 +193,6 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
     g.ngrp = (g.nseg + 2) / 3;
     g.nblk = (K + 7) / 8;
     g.kc = pl->bl.rows;
-    const int64_t units = g.nblk * g.ngrp;
     int64_t *offs = (int64_t *)malloc((size_t)(CRS + 2 * g.nseg + g.kc) * sizeof(int64_t));
     uint16_t *sm = (uint16_t *)malloc((size_t)g.nseg * sizeof(uint16_t));
     const int nslices = (int)pl->ws_threads;
@@ -226,30 +220,35 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
         memset(ws, 0, (size_t)(nslices * pl->ws_elems) * sizeof(float));
     const int nt = pl->nt;
     float *wp = ws + nslices * pl->ws_elems;
-    pack_weights(wp, w, d, g.nblk, flipped, nt);
-    if (pl->by_block) {
+    if (pl->by_block) { /* threads take whole images */
+        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t blk = 0; blk < g.nblk; blk++)
+            pack_weights(wp, w, d, g.nblk, blk, blk + 1, flipped);
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t n = 0; n < N; n++) {
             const float *x_n = inp + n * C * H * W;
             float *slice = ws + CR_THREAD_NUM() * pl->ws_elems;
             float *xp = padded ? slice : (float *)x_n;
             if (padded) pad_channels(xp, x_n, d, 0, C);
-            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, units, accumulate,
-                       slice + (padded ? C * HWp : 0), 0, 1);
+            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, g.nblk, accumulate,
+                       slice + (padded ? C * HWp : 0));
         }
-    } else {
-        for (int64_t n = 0; n < N; n++) {
-            const float *x_n = inp + n * C * H * W;
-            const float *xp = padded ? ws : x_n;
-            #pragma omp parallel num_threads(nt) if (nt > 1)
-            {
-                const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
-                if (padded) {
-                    pad_channels(ws, x_n, d, C * t / T, C * (t + 1) / T);
-                    #pragma omp barrier
+    } else { /* threads own runs of row blocks: each packs its weights and pads its own
+              * copy of the image, so the region has no barrier */
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+            const int64_t b0 = g.nblk * t / T, b1 = g.nblk * (t + 1) / T;
+            float *slice = ws + t * pl->ws_elems;
+            if (b1 > b0) {
+                pack_weights(wp, w, d, g.nblk, b0, b1, flipped);
+                for (int64_t n = 0; n < N; n++) {
+                    const float *x_n = inp + n * C * H * W;
+                    const float *xp = padded ? slice : x_n;
+                    if (padded) pad_channels(slice, x_n, d, 0, C);
+                    rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, b0, b1, accumulate,
+                               slice + (padded ? C * HWp : 0));
                 }
-                rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, units * t / T,
-                           units * (t + 1) / T, accumulate, ws + (padded ? C * HWp : 0), t, T);
             }
         }
     }
