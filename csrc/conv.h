@@ -74,7 +74,10 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_PHASE = 7 /* strided: a stride-1 conv of the phase image (conv_phase.c) */,
        CR_CONV_PATH_WINO_DW = 8 /* dw by Winograd (small images, conv_wino_small.c) */,
        CR_CONV_PATH_S2 = 9 /* stride 2 on the stride-phase image (conv_s2.c) */,
-       CR_CONV_PATH_DIRECT = 10 /* few channels: direct forward, dx, dw (conv_direct.c) */ };
+       CR_CONV_PATH_DIRECT = 10 /* few channels: direct forward, dx, dw (conv_direct.c) */,
+       CR_CONV_PATH_ROWS = 11 /* forward in output-row segments, large kernels (conv_rows.c) */,
+       CR_CONV_PATH_ROWS_DW = 12 /* dw over the valid output pixels (conv_rows.c) */,
+       CR_CONV_PATH_DX_ROWS = 13 /* dx as the CONV_ROWS forward of the flipped kernel */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;

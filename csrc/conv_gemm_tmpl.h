@@ -121,6 +121,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (pl.path == CONV_PHASE) return conv_phase_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_S2) return conv_s2_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_DIRECT) return conv_direct_forward_f32(out, inp, weight, bias, d, &pl, 0);
+    if (pl.path == CONV_ROWS) return conv_rows_forward_f32(out, inp, weight, bias, d, &pl, 0);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;
@@ -258,6 +259,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_backward_weight_implicit_f32(dweight, dbias, dout, inp, d, &pl);
     if (pl.path == CONV_WINO_DW)
         return conv_backward_weight_wino_small_f32(dweight, dbias, dout, inp, d, &pl);
+    if (pl.path == CONV_ROWS_DW)
+        return conv_rows_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;

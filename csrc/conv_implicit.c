@@ -258,6 +258,12 @@ int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float 
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
                                     const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t K = d->K, C = d->C, R = d->R, S = d->S;
+    conv_plan dx_plan;
+    conv_plan_make(&dx_plan, &pl->dd, 0, 4);
+#ifdef CR_X86
+    if (pl->dx_as_conv == 3) /* conv_rows.c, flipped weights packed from w */
+        return conv_rows_backward_input_f32(dinp, dout, w, &pl->dd, dx_plan.nt);
+#endif
     float *wf = (float *)malloc((size_t)(K * C * R * S) * sizeof(float));
     if (!wf) return -1;
     for (int64_t c = 0; c < C; c++)
@@ -265,8 +271,6 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
             for (int64_t r = 0; r < R; r++)
                 for (int64_t s = 0; s < S; s++)
                     wf[((c * K + k) * R + r) * S + s] = w[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
-    conv_plan dx_plan;
-    conv_plan_make(&dx_plan, &pl->dd, 0, 4);
     int rc;
     if (dx_plan.path == CONV_WINOGRAD)
         rc = conv_forward_winograd_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);

@@ -27,6 +27,8 @@ enum {
     CONV_WINO_DW = 6,     /* backward: dw by Winograd, small images (conv_wino_small.c) */
     CONV_S2 = 7,          /* stride 2 on its stride-phase image, no im2col (conv_s2.c) */
     CONV_DIRECT = 8,      /* few channels: direct forward, dx and dw (conv_direct.c) */
+    CONV_ROWS = 9,        /* forward: row segments, large kernels (conv_rows.c) */
+    CONV_ROWS_DW = 10,     /* backward: dw, db over the valid pixels (conv_rows.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -36,7 +38,7 @@ typedef struct {
     int path;           /* CONV_GEMM, CONV_IMPLICIT or CONV_IMPLICIT_DW */
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
-                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd */
+                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
@@ -272,6 +274,32 @@ void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb
                            const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
                            int64_t ph, int64_t pw);
 void conv_direct_dw_reduce_avx512(float *dw, int64_t ldw, const float *g, int64_t mb);
+#endif
+/* conv_rows.c (plan path CONV_ROWS): the predicate (any_k: dx as a convolution), the plan,
+ * and the forward (x86 only; accumulate: add to out) */
+int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k);
+void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
+int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize);
+void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes);
+#ifdef CR_X86
+int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                 const cr_conv2d_dims *dd, int nt);
+int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                  const float *inp, const cr_conv2d_dims *d,
+                                  const conv_plan *pl);
+void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
+                                    int64_t lds);
+void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
+                                   int64_t sp);
+void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const int64_t *aoff,
+                                int64_t P, int64_t Q, int64_t Wp, const float *B, int64_t ldb,
+                                float *C, int64_t ldc);
+int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                          const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t lda,
+                             const float *B, const int64_t *boff, const int64_t *sb,
+                             const int64_t *sc, const uint16_t *smask, float *C, int64_t ldc,
+                             int acc, const float *bias);
 #endif
 
 #endif

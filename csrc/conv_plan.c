@@ -282,6 +282,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
     if (dd->P != d->H || dd->Q != d->W) return 0;
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
@@ -403,6 +404,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
+    if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
         /* threads take whole images, or with fewer images than threads share each image
          * (one padded copy, columns of the wide output split between them) */
@@ -427,6 +429,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
         dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
+        if (pl->dx_as_conv == 3) { /* conv_rows.c packs the flipped weights itself */
+            conv_rows_plan(&dx_plan, &pl->dd, elsize);
+            dx_bytes = dx_plan.ws_bytes;
+        }
     }
     /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
      * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit
@@ -436,6 +442,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     if (which == 1 && wino4_dw_ok(pl, d, elsize) &&
         conv_wino4_dw_plan(pl, d, elsize, g_ws_limit, dx_bytes)) return;
     if (which == 1 && wino_dw_plan(pl, d, elsize, dx_bytes)) return;
+    if (which == 1 && pl->dx_as_conv && conv_rows_dw_ok(d, elsize)) {
+        conv_rows_dw_plan(pl, d, elsize, dx_bytes);
+        return;
+    }
     if (pl->dx_as_conv == 1 && implicit_fwd_ok(d, elsize)) {
         pl->path = CONV_IMPLICIT_DW;
         pl->ws_elems = implicit_ws_elems(d); /* xp and dy_wide, as the forward */
@@ -491,15 +501,18 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     if (which == 0) {
         info->path = pl.path == CONV_IMPLICIT   ? CR_CONV_PATH_IMPLICIT
                      : pl.path == CONV_WINOGRAD ? CR_CONV_PATH_WINOGRAD
+                     : pl.path == CONV_ROWS     ? CR_CONV_PATH_ROWS
                                                 : gemm;
         return;
     }
     info->path = info->dw_path = pl.path == CONV_IMPLICIT      ? CR_CONV_PATH_IMPLICIT
                                  : pl.path == CONV_IMPLICIT_DW ? CR_CONV_PATH_IMPLICIT_DW
                                  : pl.path == CONV_WINO_DW     ? CR_CONV_PATH_WINO_DW
+                                 : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                                                : gemm;
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
+                    : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

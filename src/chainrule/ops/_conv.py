@@ -100,7 +100,13 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64),
     "direct" (float32 3x3 stride-1 padding-1 layers with few channels -- C <= 16, K <= 32,
     24+ columns -- on AVX-512 CPUs: forward, dx as the forward of the flipped kernel, and dw
-    read the image in place) or "depthwise". blocking
+    read the image in place),
+    "implicit_rows" (float32 AVX-512 stride-1 forward of 5x5 and larger kernels with 48+
+    output pixels in 16-column segments of the output rows, or one panel of all pixels for
+    <= 128 of them, where they fill more vector lanes than the implicit path: e.g. 14x14 and
+    7x7 outputs; weights up to 4 MiB), "rows_conv" (dx as that forward of the flipped kernel), "rows_dw" (dw of
+    stride-1 float32 layers with 5x2 and larger kernels and 48+ output pixels over the valid
+    pixels, AVX-512) or "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one

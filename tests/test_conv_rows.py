@@ -1,0 +1,130 @@
+"""Float32 stride-1 layers with large kernels on the row-segment paths (csrc/conv_rows.c):
+the forward "implicit_rows" (output rows cut into 16-column segments, or one panel of all
+pixels for small outputs; also dx as the convolution of dy with the flipped kernel,
+"rows_conv") and the dw path
+"rows_dw" (dw^T over the valid output pixels), AVX-512 and the auto algorithm only.
+Against the NumPy reference in float32 and float64 (float64 keeps the other paths) at every
+ISA level this CPU runs, PyTorch as oracle, 1 vs 2 threads bitwise (one image shared by the
+threads and whole images per thread), non-contiguous inputs, and the plan naming the paths."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import _runtime, ops, reference as ref
+from helpers import assert_close
+
+ORDER = ["generic", "avx2", "avx512"]
+LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
+
+# (x shape, w shape, padding, forward path, dw path): odd and prime sizes, N = 1 and 3,
+# row segments (larger outputs) and one pixel panel (<= 128 output pixels: the last three),
+# K = 5 .. 67 (53, 67: more than one 48-wide column chunk of dw), 5x5 / 7x7 / 5x3 / 5x2
+# kernels, padding 0, 2, 3 and asymmetric; the dw path needs a dw beyond 8192 values (else
+# the small implicit backward) and 64+ output pixels.
+CASES = [((1, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
+         ((3, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
+         ((1, 5, 13, 15), (11, 5, 5, 5), 2, "implicit_rows", "implicit"),
+         ((1, 4, 17, 19), (6, 4, 5, 5), 0, "implicit_rows", "implicit"),
+         ((3, 6, 23, 13), (7, 6, 7, 7), 3, "implicit_rows", "implicit"),
+         ((1, 37, 13, 11), (19, 37, 5, 5), 2, "implicit", "rows_dw"),
+         ((3, 37, 14, 14), (53, 37, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((2, 23, 21, 17), (29, 23, 5, 3), (2, 1), "implicit", "rows_dw"),
+         ((1, 41, 11, 13), (67, 41, 5, 2), 0, "implicit", "rows_dw"),
+         ((3, 31, 19, 14), (17, 31, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((3, 29, 7, 7), (37, 29, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((1, 13, 9, 7), (21, 13, 5, 5), 2, "implicit_rows", "implicit"),
+         ((2, 40, 8, 9), (70, 40, 5, 5), 2, "implicit_rows", "rows_dw")]
+ROWS = ("implicit_rows", "rows_dw")
+
+
+@pytest.fixture(params=LEVELS)
+def level(request):
+    _runtime.set_isa(request.param)
+    yield request.param
+    _runtime.set_isa(None)
+
+
+def _data(rng, xs, ws, dtype):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (0.2 * rng.standard_normal(ws)).astype(dtype)
+    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+
+
+def _run(x, w, b, p, dy):
+    y = ops.conv2d_forward(x, w, b, 1, p)
+    return (y,) + tuple(ops.conv2d_backward(dy, x, w, 1, p, bias=b is not None))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, bias, rng):
+    xs, ws, p, fwd, dw = CASES[case]
+    x, w, b = _data(rng, xs, ws, dtype)
+    b = b if bias else None
+    y = ops.conv2d_forward(x, w, b, 1, p)
+    assert_close(y, ref.conv2d_forward(x, w, b, 1, p), dtype=dtype, name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    got = ops.conv2d_backward(dy, x, w, 1, p, bias=bias)
+    want = ref.conv2d_backward(dy, x, w, 1, p, bias=bias)
+    for name, a, e in zip(("dx", "dw", "db"), got, want):
+        if e is None:
+            assert a is None
+        else:
+            assert_close(a, e, dtype=dtype, name=name)
+    plan = ops.conv2d_plan(xs, ws, 1, p, 1, 1, dtype)
+    on = dtype == np.float32 and level == "avx512"
+    rows_fwd = plan["forward"]["algorithm"] == "implicit_rows"
+    assert rows_fwd == (on and fwd == "implicit_rows"), plan
+    assert (plan["dw"]["algorithm"] == "rows_dw") == (on and dw == "rows_dw"), plan
+    if not on:
+        assert {plan[k]["algorithm"] for k in ("forward", "dx", "dw")}.isdisjoint(ROWS), plan
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_bitwise_for_one_and_two_threads_and_non_contiguous(case, rng):
+    xs, ws, p, _, _ = CASES[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 1, p).shape).astype(np.float32)
+    outs = []
+    for threads in (1, 2, 1):  # the conftest restores the thread count
+        cr.set_num_threads(threads)
+        outs.append(_run(x, w, b, p, dy))
+    xn = np.swapaxes(np.swapaxes(x, 2, 3).copy(), 2, 3)
+    wn = np.asfortranarray(w)
+    dyn = dy[:, ::-1][:, ::-1]
+    outs.append(_run(xn, wn, b, p, dyn))
+    for other in outs[1:]:
+        for a, e in zip(outs[0], other):
+            np.testing.assert_array_equal(a, e)
+
+
+def test_googlenet_5x5_takes_both_paths():
+    if _runtime.isa() != "avx512":
+        pytest.skip("the row-segment paths need AVX-512")
+    plan = ops.conv2d_plan((1, 480, 14, 14), (48, 480, 5, 5), 1, 2)
+    assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
+        ["implicit_rows", "rows_conv", "rows_dw"], plan
+    for key, backward in (("forward", False), ("dw", True)):
+        assert plan[key]["workspace_bytes"] == ops.conv2d_workspace_bytes(
+            (1, 480, 14, 14), (48, 480, 5, 5), 1, 2, 1, np.float32, backward=backward)
+    # weights beyond 4 MiB stay on the implicit forward
+    plan = ops.conv2d_plan((1, 832, 7, 7), (128, 832, 5, 5), 1, 2)
+    assert plan["forward"]["algorithm"] == "implicit", plan
+
+
+@pytest.mark.parametrize("case", [1, 6, 7, 8])
+def test_agrees_with_pytorch(case, rng):
+    torch = pytest.importorskip("torch")
+    xs, ws, p, _, _ = CASES[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    y = ops.conv2d_forward(x, w, b, 1, p)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = ops.conv2d_backward(dy, x, w, 1, p)
+    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
+    pad = p if isinstance(p, tuple) else (p, p)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, 1, pad)
+    ty.backward(torch.tensor(dy.astype(np.float64)))
+    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
+                       ("db", db, tb.grad)):
+        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
