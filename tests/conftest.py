@@ -1,4 +1,5 @@
-"""Shared pytest configuration: seeded RNG fixture, thread-count restore."""
+"""Shared pytest configuration: seeded RNG fixture, the SIMD-level fixture, thread-count
+restore."""
 import os
 
 import numpy as np
@@ -11,11 +12,25 @@ import pytest
 os.environ.setdefault("CHAINRULE_ADAPTIVE_THREADS", "0")
 
 import chainrule as cr  # noqa: E402
+from chainrule import _runtime  # noqa: E402
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# the SIMD levels this CPU can run, lowest first (kernels must agree across them)
+ISA_LEVELS = ["generic", "avx2", "avx512"]
+ISA_LEVELS = ISA_LEVELS[:ISA_LEVELS.index(_runtime.isa_detected()) + 1]
+
+
+@pytest.fixture(params=ISA_LEVELS)
+def level(request):
+    """Run the test at each SIMD level in turn (chainrule._runtime.set_isa), then restore."""
+    _runtime.set_isa(request.param)
+    yield request.param
+    _runtime.set_isa(None)
 
 
 @pytest.fixture(autouse=True)

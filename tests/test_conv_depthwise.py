@@ -9,8 +9,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, kernel (R, S), stride, padding): SAME and STRIDE2 take the AVX-512 path
 SAME = [((2, 5, 9, 7), (3, 3), 1, 1),        # odd plane, 63 = 3 vectors + 15
@@ -35,13 +33,6 @@ OTHER = [((2, 3, 7, 7), (3, 3), 1, 0),        # "valid" (portable loops)
          ((2, 3, 9, 8), (3, 3), 2, 0),        # stride 2 without padding
          ((1, 2, 9, 10), (3, 3), 3, 1),       # stride 3
          ((1, 2, 6, 6), (4, 4), 1, "same")]   # even kernel, asymmetric "same"
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(xs, rs, dt, seed=0):

@@ -11,8 +11,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, kernel (R, S), stride, padding)
 CASES = [((2, 17, 4, 4), (3, 3), 1, 1),      # one full block + one channel
@@ -35,13 +33,6 @@ CASES = [((2, 17, 4, 4), (3, 3), 1, 1),      # one full block + one channel
          ((2, 20, 16, 16), (3, 3), 2, 1),    # the largest plane of the path (stride 2)
          ((1, 17, 13, 11), (3, 3), 1, 1),    # backward on this path, forward plane-wise
          ((2, 9, 16, 16), (5, 5), 1, 2)]     # the largest plane, stride 1 (backward)
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(xs, rs, dt, seed=0):

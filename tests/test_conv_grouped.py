@@ -9,8 +9,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import HAVE_TORCH, assert_close, torch
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 
 # (x shape, w shape, stride, padding, dilation, groups): C/g and K/g odd and unequal, odd
@@ -29,13 +27,6 @@ CASES = [((2, 6, 9, 7), (10, 3, 3, 3), 1, 1, 1, 2),
          ((1, 6, 9, 9), (9, 2, 1, 1), 2, 1, 1, 3),
          ((2, 8, 10, 9), (6, 4, 3, 3), 1, 3, 1, 2),   # padding beyond the kernel: im2col dx
          ((1, 4, 6, 7), (6, 2, 2, 3), 1, "same", (2, 1), 2)]
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(xs, ws, dt, seed=0):

@@ -11,8 +11,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, w shape, stride, padding, dilation): odd sizes, 10x5 / 20x5 / 4x3 / 2x7 / 4x4
 # kernels, stride (2,2) (2,1) (1,2), padding 0 1 2 and asymmetric, N = 1, C = 1, odd K;
@@ -29,13 +27,6 @@ CASES = [((2, 3, 17, 13), (5, 3, 10, 5), 2, 0, 1),
          ((2, 4, 15, 16), (3, 4, 5, 3), (2, 1), (2, 1), 1),
          ((1, 3, 29, 27), (8, 3, 7, 7), 2, 3, 1)]
 PHASE = [True, True, True, True, True, True, False, False, False, False]
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(rng, xs, ws, dtype):

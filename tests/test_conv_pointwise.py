@@ -10,8 +10,6 @@ from chainrule import _runtime, ops, reference as ref
 from helpers import HAVE_TORCH, assert_close
 
 DTYPES = [np.float32, np.float64]
-LEVELS = ["generic", "avx2", "avx512"]
-LEVELS = LEVELS[:LEVELS.index(_runtime.isa_detected()) + 1]
 
 # (N, C, H, W, K, stride): one pixel, 2x2, 3x5, 7x7, odd C and K, batch 1, 2 and 33,
 # strides 1, 2 and (2, 3), a chunked batch (more images than one product takes)
@@ -161,13 +159,6 @@ def test_thread_count_invariant(case, dtype, rng):
         results[threads] = runs[0]
     for name, a, c in zip(("y", "dx", "dw", "db"), results[1], results[2]):
         assert np.array_equal(a, c), f"{name} differs between 1 and 2 threads"
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -13,8 +13,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, w shape, padding, forward path, dw path): odd and prime sizes, N = 1 and 3,
 # row segments (larger outputs) and one pixel panel (<= 128 output pixels: the last three),
@@ -35,13 +33,6 @@ CASES = [((1, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
          ((1, 13, 9, 7), (21, 13, 5, 5), 2, "implicit_rows", "implicit"),
          ((2, 40, 8, 9), (70, 40, 5, 5), 2, "implicit_rows", "rows_dw")]
 ROWS = ("implicit_rows", "rows_dw")
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(rng, xs, ws, dtype):

@@ -12,8 +12,6 @@ import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
 from helpers import assert_close
 
-ORDER = ["generic", "avx2", "avx512"]
-LEVELS = ORDER[:ORDER.index(_runtime.isa_detected()) + 1]
 
 # (x shape, w shape, padding): odd / even / prime sizes, C = 1, K = 1, batch 1, a batch
 # that leaves a partial last block, images of 3x3 (one output row) up to 33x31
@@ -25,13 +23,6 @@ CASES = [((2, 3, 13, 11), (5, 3, 3, 3), 1),
          ((11, 5, 16, 15), (7, 5, 3, 3), 1),
          ((9, 6, 8, 8), (17, 6, 3, 3), 1),
          ((2, 4, 33, 31), (3, 4, 3, 3), 0)]
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    _runtime.set_isa(request.param)
-    yield request.param
-    _runtime.set_isa(None)
 
 
 def _data(rng, xs, ws, dtype):
