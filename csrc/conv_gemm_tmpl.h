@@ -77,11 +77,6 @@ static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias
     const int64_t CRS = d->C * d->R * d->S, PQ = d->P * d->Q, CHW = d->C * d->H * d->W;
     const int64_t K = d->K, KPQ = K * PQ;
     const int small = CR_FN(small_fwd)(d);
-    if (conv_is_pointwise(d)) {
-        for (int64_t n = n0; n < n0 + g; n++)
-            CR_FN(conv_mm)(small, 0, K, PQ, CRS, w, CRS, inp + n * CHW, PQ, out + n * KPQ, PQ, 0, bias);
-        return;
-    }
     if (g == 1) {
         const T *x_n = inp + n0 * CHW;
         T *y_n = out + n0 * KPQ;
@@ -156,11 +151,6 @@ static void CR_FN(backward_input_block)(T *dinp, const T *dout, const T *w,
     const int64_t CRS = d->C * d->R * d->S, PQ = d->P * d->Q, CHW = d->C * d->H * d->W;
     const int64_t K = d->K, KPQ = K * PQ;
     const int small = CR_FN(small_dx)(d);
-    if (conv_is_pointwise(d)) {
-        for (int64_t n = n0; n < n0 + g; n++)
-            CR_FN(conv_mm)(small, 1, CRS, PQ, K, w, CRS, dout + n * KPQ, PQ, dinp + n * CHW, PQ, 1, NULL);
-        return;
-    }
     if (g == 1) {
         T *dx_n = dinp + n0 * CHW;
         const T *dy_n = dout + n0 * KPQ;
@@ -196,11 +186,6 @@ static void CR_FN(backward_weight_block)(T *dw, const T *dout, const T *inp,
     /* one product: dy (K, L, row stride LDY) against col rows [r0, r1) (L, row stride LDC) */
 #define DW_PRODUCT(DY, LDY, COL, LDC, L) \
     CR_FN(conv_mm_nt)(small, K, nr, L, DY, LDY, COL, LDC, dw + r0, CRS)
-    if (conv_is_pointwise(d)) { /* col_n = x_n (C, HW) */
-        for (int64_t n = n0; n < n0 + g; n++)
-            DW_PRODUCT(dout + n * KPQ, PQ, inp + n * CHW + r0 * PQ, PQ, PQ);
-        return;
-    }
     if (g == 1) {
         const T *x_n = inp + n0 * CHW, *dy_n = dout + n0 * KPQ;
         for (int64_t p0 = 0; p0 < d->P; p0 += bl->rows) {

@@ -457,7 +457,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     pl->path = CONV_GEMM;
     pl->bl = blocking(d, elsize);
     pl->nblocks = (d->N + pl->bl.G - 1) / pl->bl.G;
-    pl->ws_elems = conv_is_pointwise(d) ? 0 : (CRS + K) * pl->bl.cols;
+    pl->ws_elems = (CRS + K) * pl->bl.cols;
     pl->by_block = pl->nt > 1 && pl->nblocks >= pl->nt;
     /* forward: one slice per thread only when threads take whole blocks; backward: dw and
      * db always run on all threads, each with its slice */
@@ -473,8 +473,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     memset(info, 0, sizeof *info);
     if (d->N == 0) return;
     conv_plan_make(&pl, d, which, elsize);
-    const int gemm = conv_is_pointwise(d) || pl.path == CONV_POINTWISE ? CR_CONV_PATH_POINTWISE
-                                                                       : CR_CONV_PATH_IM2COL;
+    const int gemm = pl.path == CONV_POINTWISE ? CR_CONV_PATH_POINTWISE : CR_CONV_PATH_IM2COL;
     info->threads = pl.nt;
     info->ws_bytes = pl.ws_bytes;
     if (pl.path == CONV_GEMM || pl.path == CONV_WINOGRAD || pl.path == CONV_POINTWISE) {
@@ -482,9 +481,6 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
         info->rows = pl.bl.rows;
         info->cols = pl.bl.cols;
         info->blocks = pl.nblocks;
-    }
-    if (pl.path == CONV_GEMM && conv_is_pointwise(d)) { /* one product per image */
-        info->G = 1; info->rows = d->P; info->cols = d->P * d->Q; info->blocks = d->N;
     }
     if (pl.path == CONV_PHASE) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_PHASE;
