@@ -18,6 +18,7 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_dw_avx512.h"
 
 #define IN_MAX 7
 
@@ -88,18 +89,6 @@ void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int
         fwd(out, in, step, n, w, bias, mt, H, W, R, S);
 }
 
-/* acc (R*S + 1) x 16 doubles += this plane's float32 lane sums */
-static inline void add_lanes(double *acc, const __m512 *av, int taps) {
-    for (int t = 0; t < taps; t++) {
-        double *o = acc + t * 16;
-        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av[t]));
-        const __m512d hi = _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av[t]), 1)));
-        _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), lo));
-        _mm512_storeu_pd(o + 8, _mm512_add_pd(_mm512_loadu_pd(o + 8), hi));
-    }
-}
-
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
                                                       const float *x, int64_t step, int64_t n,
                                                       const float *w, const uint16_t *mt,
@@ -137,7 +126,7 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                 _mm512_mask_storeu_ps(d + i0, tail, a);
             }
         }
-        if (acc) add_lanes(acc, av, RS + 1);
+        if (acc) dw_add_lanes(acc, av, RS + 1);
     }
 }
 
@@ -221,7 +210,7 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
                 }
                 av[RS] = _mm512_add_ps(av[RS], g);
             }
-        add_lanes(acc, av, RS + 1);
+        dw_add_lanes(acc, av, RS + 1);
     }
     if (!dx) return;
     const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,

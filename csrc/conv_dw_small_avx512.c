@@ -22,6 +22,7 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_dw_avx512.h"
 #include "conv.h"
 
 #define TAPS_MAX 49
@@ -203,18 +204,6 @@ void cr_dwb_fwd_f32_avx512(float *y, const float *x, const float *w, const float
         fwd(y, x, w, b, nc, d, xs, ys, (int)d->R, (int)d->S);
 }
 
-/* acc[t*16 ...] += the float32 lanes av[t] in double */
-static inline void add_acc(double *acc, const __m512 *av, int taps) {
-    for (int t = 0; t < taps; t++) {
-        double *o = acc + t * 16;
-        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(av[t]));
-        const __m512d hi = _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(av[t]), 1)));
-        _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), lo));
-        _mm512_storeu_pd(o + 8, _mm512_add_pd(_mm512_loadu_pd(o + 8), hi));
-    }
-}
-
 /* rows (returned) and columns (*cols) of the backward's dy scratch: dy at
  * (ceil((R-1-ph)/sh), ceil((S-1-pw)/sw)) with zeros around, as far as dx's taps reach */
 int64_t cr_dwb_gs_size(const cr_conv2d_dims *d, int64_t *cols) {
@@ -277,7 +266,7 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                 }
                 av[RS] = _mm512_add_ps(av[RS], g);
             }
-        add_acc(acc, av, RS + 1);
+        dw_add_lanes(acc, av, RS + 1);
     }
     if (!dx) return;
     __m512 wv[TAPS_MAX];
