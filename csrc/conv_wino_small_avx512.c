@@ -13,6 +13,27 @@
 #include <stdint.h>
 #include "conv_internal.h"
 
+/* B^T d B of 16 tiles at once and its 16 values stored to V + e lde (mask mk): a, b, c, d
+ * hold the tiles' columns 0..3, one vector per tile row i. Down the rows t0 = r0 - r2,
+ * t1 = r1 + r2, t2 = r2 - r1, t3 = r1 - r3; then the same across the columns. */
+static inline void wino_bt_store(float *V, int64_t lde, __mmask16 mk, const __m512 *a,
+                                 const __m512 *b, const __m512 *c, const __m512 *d) {
+    __m512 ta[4], tb[4], tc[4], td[4];
+#define ROWS(T, X)                                 \
+    T[0] = _mm512_sub_ps(X[0], X[2]);              \
+    T[1] = _mm512_add_ps(X[1], X[2]);              \
+    T[2] = _mm512_sub_ps(X[2], X[1]);              \
+    T[3] = _mm512_sub_ps(X[1], X[3]);
+    ROWS(ta, a) ROWS(tb, b) ROWS(tc, c) ROWS(td, d)
+#undef ROWS
+    for (int i = 0; i < 4; i++) {
+        _mm512_mask_storeu_ps(V + (4 * i + 0) * lde, mk, _mm512_sub_ps(ta[i], tc[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 1) * lde, mk, _mm512_add_ps(tb[i], tc[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 2) * lde, mk, _mm512_sub_ps(tc[i], tb[i]));
+        _mm512_mask_storeu_ps(V + (4 * i + 3) * lde, mk, _mm512_sub_ps(tb[i], td[i]));
+    }
+}
+
 void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, int64_t ldx,
                                       int64_t TQ) {
     const __m512i ia = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -31,22 +52,7 @@ void conv_wino_small_input_row_avx512(float *V, int64_t lde, const float *xr, in
             c[i] = _mm512_permutex2var_ps(lo, ic, hi);
             d[i] = _mm512_permutex2var_ps(lo, id, hi);
         }
-        /* B^T d down the rows: t0 = r0 - r2, t1 = r1 + r2, t2 = r2 - r1, t3 = r1 - r3 */
-        __m512 ta[4], tb[4], tc[4], td[4];
-#define ROWS(T, X)                                 \
-        T[0] = _mm512_sub_ps(X[0], X[2]);          \
-        T[1] = _mm512_add_ps(X[1], X[2]);          \
-        T[2] = _mm512_sub_ps(X[2], X[1]);          \
-        T[3] = _mm512_sub_ps(X[1], X[3]);
-        ROWS(ta, a) ROWS(tb, b) ROWS(tc, c) ROWS(td, d)
-#undef ROWS
-        float *v = V + tq0;
-        for (int i = 0; i < 4; i++) {
-            _mm512_mask_storeu_ps(v + (4 * i + 0) * lde, mk, _mm512_sub_ps(ta[i], tc[i]));
-            _mm512_mask_storeu_ps(v + (4 * i + 1) * lde, mk, _mm512_add_ps(tb[i], tc[i]));
-            _mm512_mask_storeu_ps(v + (4 * i + 2) * lde, mk, _mm512_sub_ps(tc[i], tb[i]));
-            _mm512_mask_storeu_ps(v + (4 * i + 3) * lde, mk, _mm512_sub_ps(tb[i], td[i]));
-        }
+        wino_bt_store(V + tq0, lde, mk, a, b, c, d);
     }
 }
 
@@ -185,20 +191,7 @@ void conv_wino_small_input_rows_avx512(float *V, int64_t lde, const float *x_c, 
         c[i] = pick(t, &q, r0, i, 1, 0);
         d[i] = pick(t, &q, r0, i, 1, 1);
     }
-    __m512 ta[4], tb[4], tc[4], td[4];
-#define ROWS(T, X)                                 \
-    T[0] = _mm512_sub_ps(X[0], X[2]);              \
-    T[1] = _mm512_add_ps(X[1], X[2]);              \
-    T[2] = _mm512_sub_ps(X[2], X[1]);              \
-    T[3] = _mm512_sub_ps(X[1], X[3]);
-    ROWS(ta, a) ROWS(tb, b) ROWS(tc, c) ROWS(td, d)
-#undef ROWS
-    for (int i = 0; i < 4; i++) {
-        _mm512_mask_storeu_ps(V + (4 * i + 0) * lde, mk, _mm512_sub_ps(ta[i], tc[i]));
-        _mm512_mask_storeu_ps(V + (4 * i + 1) * lde, mk, _mm512_add_ps(tb[i], tc[i]));
-        _mm512_mask_storeu_ps(V + (4 * i + 2) * lde, mk, _mm512_sub_ps(tc[i], tb[i]));
-        _mm512_mask_storeu_ps(V + (4 * i + 3) * lde, mk, _mm512_sub_ps(tb[i], td[i]));
-    }
+    wino_bt_store(V, lde, mk, a, b, c, d);
 }
 
 /* dW's gradient transform of nrows tile rows tp0 .. of the dy plane (P x Q), read in place */
