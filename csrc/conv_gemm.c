@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
+#include "conv_wino4s.h"
 #include "split.h"
 
 #define T float

@@ -117,6 +117,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (pl.path == CONV_S2) return conv_s2_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_DIRECT) return conv_direct_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_ROWS) return conv_rows_forward_f32(out, inp, weight, bias, d, &pl, 0);
+    if (pl.path == CONV_WINO4S) return conv_forward_wino4s_f32(out, inp, weight, bias, d, &pl, 0);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;
@@ -217,7 +218,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return CR_FN(conv_pointwise_backward)(dinp, dweight, dbias, dout, inp, weight, d, &pl);
 #if CONV_F32
     if (dinp && pl.dx_as_conv == 2) { /* Winograd: any CPU (F(4x4): conv_winograd4.c) */
-        const int rc = conv_wino4_backward_input_f32(dinp, dout, weight, &pl);
+        int rc = conv_wino4s_backward_input_f32(dinp, dout, weight, &pl); /* small images */
+        if (rc == 0) rc = conv_wino4_backward_input_f32(dinp, dout, weight, &pl);
         if (rc < 0 || (rc == 0 && conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0))
             return -1;
         dinp = NULL;
@@ -246,6 +248,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_backward_weight_wino_small_f32(dweight, dbias, dout, inp, d, &pl);
     if (pl.path == CONV_ROWS_DW)
         return conv_rows_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
+    if (pl.path == CONV_WINO4S_DW)
+        return conv_backward_weight_wino4s_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;

@@ -29,6 +29,8 @@ enum {
     CONV_DIRECT = 8,      /* few channels: direct forward, dx and dw (conv_direct.c) */
     CONV_ROWS = 9,        /* forward: row segments, large kernels (conv_rows.c) */
     CONV_ROWS_DW = 10,     /* backward: dw, db over the valid pixels (conv_rows.c) */
+    CONV_WINO4S = 11,      /* forward: F(4x4, 3x3), G small images per block (conv_wino4s.c) */
+    CONV_WINO4S_DW = 12,   /* backward: dw of those layers (conv_wino4s_dw.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the

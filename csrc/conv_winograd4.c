@@ -72,6 +72,12 @@ static void weight_transform(float *U, const float *w, int flip, int64_t ldu, in
     }
 }
 
+/* the same, for conv_wino4s.c (batched small images) */
+void conv_wino4_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
+                                 int64_t C, int64_t k0, int64_t k1, int nt) {
+    weight_transform(U, w, flip, ldu, K, C, k0, k1, nt);
+}
+
 #define WINO4_FN(name) name
 #include "conv_winograd4_xf.h"
 #undef WINO4_FN

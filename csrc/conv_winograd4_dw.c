@@ -64,6 +64,11 @@ static void filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t n, i
     }
 }
 
+/* the same, for conv_wino4s_dw.c (batched small images) */
+void conv_wino4_filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t n, int nt) {
+    filter_adjoint(dw, dU, ldu, n, nt);
+}
+
 int conv_wino4_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t limit,
                        int64_t dx_bytes) {
     if (!conv_wino4_plan(pl, d, elsize, limit, 1)) return 0; /* dU, V, Mg: as U, V, M */

@@ -96,8 +96,10 @@ def test_both_isa_levels_agree_with_the_definition(isa, rng):
     _check_error(y, x, w, b, 1)
 
 
-# (28x28 images run F(4x4) one image at a time: tests/test_conv_winograd4.py)
-RESNET = [((32, 64, 8, 8), (64, 64, 3, 3)), ((32, 32, 16, 16), (32, 32, 3, 3)),
+# (28x28 images run F(4x4) one image at a time: tests/test_conv_winograd4.py; ResNet-20's
+# 32->32 16x16 and 64->64 8x8 -- rows of at most 4 4x4 tiles, weights up to 2 MiB -- F(4x4)
+# with several images per block: tests/test_conv_wino4s.py)
+RESNET = [((8, 32, 20, 20), (32, 32, 3, 3)), ((16, 64, 18, 18), (64, 64, 3, 3)),
           ((2, 256, 14, 14), (256, 256, 3, 3))]
 
 
@@ -149,6 +151,7 @@ def test_pytorch_oracle(rng):
     torch = pytest.importorskip("torch")
     xs, ws = (8, 48, 10, 10), (40, 48, 3, 3)
     x, w, b = _data(rng, xs, ws)
+    _runtime.set_conv_algo("winograd")  # F(2x2) (the default is F(4x4) here: test_conv_wino4s.py)
     y = ops.conv2d_forward(x, w, b, 1, 1)
     want = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(w).double(),
                                       torch.from_numpy(b).double(), 1, 1).numpy()

@@ -65,7 +65,7 @@ def _step(info, which):
     if algo in ("im2col", "pointwise"):
         blocking = dict(images_per_block=info["G"], rows_per_block=info["rows"],
                         columns=info["cols"], blocks=info["blocks"])
-    elif algo == "winograd":
+    elif algo in ("winograd", "winograd4_small"):
         blocking = dict(images_per_block=info["G"], tile_rows_per_block=info["rows"],
                         tiles_per_block=info["cols"], blocks=info["blocks"])
     return dict(algorithm=algo, threads=info["threads"], blocking=blocking,
@@ -106,7 +106,11 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     <= 128 of them, where they fill more vector lanes than the implicit path: e.g. 14x14 and
     7x7 outputs; weights up to 4 MiB), "rows_conv" (dx as that forward of the flipped kernel), "rows_dw" (dw of
     stride-1 float32 layers with 5x2 and larger kernels and 48+ output pixels over the valid
-    pixels, AVX-512) or "depthwise". blocking
+    pixels, AVX-512), "winograd4_small" (F(4x4, 3x3) forward of float32 stride-1 3x3 layers
+    with small outputs (below 28x28, 32+ channels, by default on AVX-512 CPUs where it measured
+    faster than the F(2x2) path): several whole images per block, error bounded by 128 eps32
+    x the sum of |terms|), "winograd4_small_conv" (dx as that forward of the flipped kernel),
+    "winograd4_small_dw" (dw by that path, the adjoint in the filter) or "depthwise". blocking
     (im2col paths): images per block, output rows per block, columns and blocks; winograd:
     images per block, tile rows per block, tiles per block, blocks. dx and dw run in one call: both report its total workspace_bytes.
     Grouped (not depthwise) layers with <= 64 channels per group run the grouped kernels, one

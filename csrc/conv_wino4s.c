@@ -1,0 +1,149 @@
+/* conv_wino4s.c — Winograd F(4x4, 3x3) for small images (outputs below 28x28), float32 on
+ * AVX-512 CPUs: G whole images per block (conv_wino4s_G), so that each of the 36 products
+ *   M[e] (K x T) = U[e] (K x C) @ V[e] (C x T),  T = G * ceil(P/4) * ceil(Q/4) tiles,
+ * gets enough columns even for 8x8 and 7x7 images. F(4x4) needs 36 / 16 = 2.25 products per
+ * output and channel pair where F(2x2) (conv_wino_small.c, the path this one replaces for
+ * the sizes the plan gives it) needs 4, and its transformed images are 2.25x the image where
+ * F(2x2)'s are 4x. The transforms are conv_winograd4.c's (conv_winograd4_xf.h, AVX-512
+ * build; the same bits as the one-image F(4x4) path), the weight transform too (flipped and
+ * transposed in place for dx, which is the forward of dy: see dx_as_conv_ok in conv_plan.c).
+ * With at least as many blocks as threads each thread takes whole blocks (its own V and M,
+ * serial products); else the threads share each block (planes, the 36 products and output
+ * channels split between them). Every value is computed by the same operations either way,
+ * so results do not depend on the thread count. dw: conv_wino4s_dw.c. */
+#include <string.h>
+#include "conv_wino4s.h"
+#include "split.h"
+
+#define WINO4S_TARGET_TILES 256 /* columns per product the block aims at */
+
+/* Images per block: enough for WINO4S_TARGET_TILES tiles, within the limit (U and one
+ * block's V, M), at most N, evened out over the blocks; 1: not this path. */
+int64_t conv_wino4s_G(const cr_conv2d_dims *d, int64_t limit) {
+    const int64_t Ti = ((d->P + 3) / 4) * ((d->Q + 3) / 4);
+    if (!conv_avx512() || d->Q > 16 || Ti >= WINO4S_TARGET_TILES) return 1; /* TQ <= 4 */
+    int64_t g = (WINO4S_TARGET_TILES + Ti - 1) / Ti;
+    const int64_t fit = (limit / 4 - 36 * wino4_ld(d->K * d->C)) / (36 * (d->C + d->K) * Ti + 36 * 64);
+    if (g > fit) g = fit;
+    if (g > d->N) g = d->N;
+    if (g > 1) g = (d->N + (d->N + g - 1) / g - 1) / ((d->N + g - 1) / g); /* even blocks */
+    return g > 1 ? g : 1;
+}
+
+/* scratch floats of one block's V and M (dw: V and Mg) */
+static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
+    return 36 * (wino4_ld(d->C * cols) + wino4_ld(d->K * cols));
+}
+
+/* dw: the blocks fall in up to WINO4S_DW_PARTS groups of consecutive blocks, each summed
+ * into its own dU (fewer groups when their sums would pass the limit; 2 at least of 2+) */
+#define WINO4S_DW_PARTS 4
+int conv_wino4s_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit, int dw,
+                     int64_t dx_bytes) {
+    const int64_t g = conv_wino4s_G(d, limit);
+    if (g < 2) return 0;
+    const int64_t du = 36 * wino4_ld(d->K * d->C);
+    pl->path = dw ? CONV_WINO4S_DW : CONV_WINO4S;
+    pl->bl.G = g;
+    pl->bl.cols = g * ((d->P + 3) / 4) * ((d->Q + 3) / 4);
+    pl->nblocks = (d->N + g - 1) / g;
+    pl->ws_elems = slot_floats(d, pl->bl.cols);
+    if (dw) {
+        pl->bl.rows = pl->nblocks < WINO4S_DW_PARTS ? pl->nblocks : WINO4S_DW_PARTS;
+        while (pl->bl.rows > 2 && pl->bl.rows * du * 4 > limit) pl->bl.rows--;
+        pl->ws_threads = pl->bl.rows > 1 ? pl->nt : 1;
+        pl->ws_bytes = (pl->bl.rows * du + pl->ws_threads * pl->ws_elems) * 4;
+        if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+    } else {
+        pl->bl.rows = 0;
+        pl->by_block = pl->nt > 1 && pl->nblocks >= pl->nt;
+        pl->ws_threads = pl->by_block ? pl->nt : 1;
+        pl->ws_bytes = (du + pl->ws_threads * pl->ws_elems) * 4;
+    }
+    return 1;
+}
+
+#ifdef CR_X86
+
+/* V (36 x ldv) = B^T d B of every tile of images [n0, n0 + g): channel c, image j, tile row
+ * tp at column c T + j Ti + tp TQ (T = g Ti); threads split (image, channel) */
+void conv_wino4s_input_block(float *V, int64_t ldv, const float *inp, const cr_conv2d_dims *d,
+                             int64_t n0, int64_t g, int nt) {
+    const int64_t C = d->C, H = d->H, W = d->W;
+    const int64_t TQ = (d->Q + 3) / 4, TP = (d->P + 3) / 4, Ti = TP * TQ, T = g * Ti;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < C; c++)
+        conv_wino4s_input_planes_avx512(V + c * T, ldv, inp + (n0 * C + c) * H * W, C * H * W,
+                                        g, H, W, d->ph, d->pw, TP, TQ);
+}
+
+/* images [n0, n0 + g): input transform, the 36 products, output transform */
+static void block(float *out, const float *inp, const float *U, int64_t ldu, const float *bias,
+                  const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, int nt,
+                  int accumulate) {
+    const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
+    const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = g * Ti;
+    const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
+    float *M = V + 36 * ldv;
+    conv_wino4s_input_block(V, ldv, inp, d, n0, g, nt);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int e = 0; e < 36; e++) /* inside a parallel region each product runs serially */
+        cr_gemm_f32(0, 0, K, T, C, 1.0f, U + e * ldu, C, V + e * ldv, T, 0.0f, M + e * ldm, T,
+                    NULL, NULL, CR_ACT_NONE);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < K; k++)
+        conv_wino4s_output_planes_avx512(out + (n0 * K + k) * P * Q, K * P * Q, M + k * T, ldm,
+                                         g, P, Q, TP, TQ, bias ? bias[k] : 0.0f, accumulate);
+}
+
+static int forward(float *out, const float *inp, const float *w, int flip, const float *bias,
+                   const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, ldu = wino4_ld(K * C);
+    const int nt = pl->nt;
+    float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
+    if (!ws) return -1;
+    float *U = ws, *slots = U + 36 * ldu;
+    conv_wino4_weight_transform(U, w, flip, ldu, K, C, 0, K, nt);
+    if (pl->by_block) { /* threads take whole blocks */
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t n0 = blk * G, g = N - n0 < G ? N - n0 : G;
+            block(out, inp, U, ldu, bias, d, n0, g, slots + CR_THREAD_NUM() * pl->ws_elems, 1,
+                  accumulate);
+        }
+    } else {
+        for (int64_t n0 = 0; n0 < N; n0 += G)
+            block(out, inp, U, ldu, bias, d, n0, N - n0 < G ? N - n0 : G, slots, nt, accumulate);
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+
+int conv_forward_wino4s_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    return forward(out, inp, w, 0, bias, d, pl, accumulate);
+}
+
+int conv_wino4s_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                   const conv_plan *pl) {
+    conv_plan dx_plan;
+    conv_plan_make(&dx_plan, &pl->dd, 0, 4);
+    if (dx_plan.path != CONV_WINO4S) return 0;
+    return forward(dinp, dout, w, 1, NULL, &pl->dd, &dx_plan, 1) == 0 ? 1 : -1;
+}
+
+#else
+
+int conv_forward_wino4s_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    (void)out; (void)inp; (void)w; (void)bias; (void)d; (void)pl; (void)accumulate;
+    return -1; /* never planned: conv_wino4s_G needs AVX-512 */
+}
+
+int conv_wino4s_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                   const conv_plan *pl) {
+    (void)dinp; (void)dout; (void)w; (void)pl;
+    return 0;
+}
+
+#endif /* CR_X86 */
