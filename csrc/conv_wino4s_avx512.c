@@ -40,13 +40,14 @@ static void tab_make(tab *t, int64_t TQ) {
 }
 
 /* The rows a group of m units reads: unit u (tile row tp of plane j) row i at rp[u][i]
- * (column 0 of the padded plane, i.e. x column -pw), rv[u][i] all lanes if inside the
- * plane, else none; cm[o]: the lanes of columns o - pw .. inside [0, W). */
+ * (column 0 of the padded plane, i.e. x column -pw), a row of zeros outside the plane;
+ * cm[o]: the lanes of columns o - pw .. inside [0, W). */
 typedef struct {
     const float *rp[16][6];
-    __mmask16 rv[16][6];
     __mmask16 cm[6];
 } rows;
+
+static const float zeros[32]; /* the zero row: lanes o + l <= 20 read */
 
 static void col_masks(rows *r, int64_t W, int64_t pw) {
     for (int o = 0; o < 6; o++) {
@@ -65,16 +66,14 @@ static void rows_make(rows *r, const float *x, int64_t ps, int64_t H, int64_t W,
         const int any = u < m && s0 + u < units;
         for (int i = 0; i < nr; i++) {
             const int64_t h = 4 * tp + i - ph;
-            const int in = any && h >= 0 && h < H;
-            r->rp[u][i] = in ? x + j * ps + h * W - pw : x;
-            r->rv[u][i] = in ? (__mmask16)0xffff : 0;
+            r->rp[u][i] = any && h >= 0 && h < H ? x + j * ps + h * W - pw : zeros;
         }
         if (++tp == TP) { tp = 0; j++; }
     }
 }
 
 static inline __m512 rload(const rows *r, int64_t u, int i, int o) {
-    return _mm512_maskz_loadu_ps(r->cm[o] & r->rv[u][i], r->rp[u][i] + o);
+    return _mm512_maskz_loadu_ps(r->cm[o], r->rp[u][i] + o);
 }
 
 /* lanes of the group: row i of each unit, column 4 tq + o of the padded plane (NP pairs) */
