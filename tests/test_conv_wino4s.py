@@ -43,9 +43,9 @@ def _paths(xs, ws, pad, dtype=np.float32):
     return p["forward"]["algorithm"], p["dx"]["algorithm"], p["dw"]["algorithm"]
 
 
-# (x shape, K, padding): ResNet-20's 32->32 16x16 and 64->64 8x8 at batch 32 (2 blocks of
-# 16 images; one of 32), 14x14 and 7x7 (partial tiles), odd sizes 9x11 and 13x6 (padding 0),
-# padding 2, odd batches 3, 5, 7 and 35 (blocks of 35 / 2), C = 33, K = 40, 48
+# (x shape, K, padding): ResNet-20's 32->32 16x16 and 64->64 8x8 at batch 32 (8 blocks of
+# 4 images; 2 of 16), 14x14 and 7x7 (partial tiles), odd sizes 9x11 and 13x6 (padding 0),
+# padding 2, odd batches 3, 5, 7 and 35 (uneven blocks), C = 33, K = 40, 48
 SHAPES = [((32, 32, 16, 16), 32, 1), ((32, 64, 8, 8), 64, 1), ((6, 48, 14, 14), 40, 1),
           ((5, 32, 7, 7), 48, 1), ((3, 33, 9, 11), 40, 1), ((7, 32, 13, 6), 32, 0),
           ((4, 32, 12, 12), 36, 2), ((35, 32, 7, 7), 32, 1)]
