@@ -69,6 +69,16 @@ void CR_FN(conv_bias_grad_rows)(T *dbias, const T *dout, const cr_conv2d_dims *d
     }
 }
 
+/* db[k] += sum_n sum_pq dy[n, k, pq] for every k, the output channels split evenly over nt
+ * threads (each k summed by one thread in one order: the same bits for any nt). */
+void CR_FN(conv_bias_grad)(T *dbias, const T *dout, const cr_conv2d_dims *d, int nt) {
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = CR_THREAD_NUM(), nth = CR_TEAM_SIZE();
+        CR_FN(conv_bias_grad_rows)(dbias, dout, d, d->K * t / nth, d->K * (t + 1) / nth);
+    }
+}
+
 /* Forward of images [n0, n0 + g): y_n (K, PQ) = w @ im2col(x_n) + b.
  * ws: (CRS + K) x b.cols scratch; nt > 1: threads to use inside (im2col, copies, product). */
 static void CR_FN(forward_block)(T *out, const T *inp, const T *w, const T *bias,

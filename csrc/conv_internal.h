@@ -128,6 +128,8 @@ void conv_bias_grad_rows_f32(float *dbias, const float *dout, const cr_conv2d_di
                              int64_t k0, int64_t k1);
 void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_dims *d,
                              int64_t k0, int64_t k1);
+void conv_bias_grad_f32(float *dbias, const float *dout, const cr_conv2d_dims *d, int nt);
+void conv_bias_grad_f64(double *dbias, const double *dout, const cr_conv2d_dims *d, int nt);
 
 /* conv_winograd.c: U[e * ldu + kc] = the transformed 3x3 filter kc = k*C + c, kc in [kc0, kc1) */
 void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t kc0, int64_t kc1);

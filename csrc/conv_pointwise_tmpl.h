@@ -48,13 +48,7 @@ int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
                                    const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q;
     const int nt = pl->nt;
-    if (dbias) {
-        #pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            const int t = CR_THREAD_NUM(), nth = CR_TEAM_SIZE();
-            CR_FN(conv_bias_grad_rows)(dbias, dout, d, K * t / nth, K * (t + 1) / nth);
-        }
-    }
+    if (dbias) CR_FN(conv_bias_grad)(dbias, dout, d, nt);
     if (!dinp && !dweight) return 0;
     if (d->H * d->W == 1) { /* dw (K, C) += dy^T @ x;  dx (N, C) += dy (N, K) @ w */
         if (dweight)

@@ -39,13 +39,7 @@ int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *d
     const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, KC = K * C;
     const int64_t nb = pl->nblocks, np = pl->bl.rows, ldu = wino4_ld(KC);
     const int nt = pl->nt;
-    if (dbias) {
-        #pragma omp parallel num_threads(nt)
-        {
-            const int t = CR_THREAD_NUM(), nth = CR_TEAM_SIZE();
-            conv_bias_grad_rows_f32(dbias, dout, d, K * t / nth, K * (t + 1) / nth);
-        }
-    }
+    if (dbias) conv_bias_grad_f32(dbias, dout, d, nt);
     if (!dweight) return 0;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;

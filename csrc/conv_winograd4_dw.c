@@ -84,13 +84,7 @@ int conv_backward_weight_wino4_f32(float *dweight, float *dbias, const float *do
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int64_t KB = pl->wino_kb, ldy = 4 * TQ;
     const int nt = pl->nt;
-    if (dbias) {
-        #pragma omp parallel num_threads(nt)
-        {
-            const int t = CR_THREAD_NUM(), nth = CR_TEAM_SIZE();
-            conv_bias_grad_rows_f32(dbias, dout, d, K * t / nth, K * (t + 1) / nth);
-        }
-    }
+    if (dbias) conv_bias_grad_f32(dbias, dout, d, nt);
     if (!dweight) return 0;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
