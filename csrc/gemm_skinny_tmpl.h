@@ -53,9 +53,17 @@ static int CR_FN(gemm_skinny)(int ta, int tb, int64_t M, int64_t N, int64_t K, T
     if (dot ? rs_b != 1 : cs_b != 1) {
         T *pk = (T *)scratch(0, (size_t)s * (size_t)K * sizeof(T));
         if (pk == NULL) return 0;
-        for (int64_t p = 0; p < K; p++)
-            for (int64_t j = 0; j < s; j++)
-                pk[dot ? j * K + p : p * s + j] = bs[p * rs_b + j * cs_b];
+        const CR_FN(cr_pack_t) pack_t = P->CR_FN(pack_t);
+        /* the SIMD transposing pack where the other stride is 1 (a plain copy; the scalar
+         * loop's scattered stores were 3% of 4096x32x4096, before the threads start) */
+        if (pack_t && dot && cs_b == 1)
+            pack_t(pk, K, bs, rs_b, K, s);  /* pk[j*K + p] = bs[p*rs_b + j] */
+        else if (pack_t && !dot && rs_b == 1)
+            pack_t(pk, s, bs, cs_b, s, K);  /* pk[p*s + j] = bs[j*cs_b + p] */
+        else
+            for (int64_t p = 0; p < K; p++)
+                for (int64_t j = 0; j < s; j++)
+                    pk[dot ? j * K + p : p * s + j] = bs[p * rs_b + j * cs_b];
         b = pk;
         ldb_k = dot ? K : s;
     }

@@ -105,6 +105,7 @@ typedef struct {
     int64_t rsc, csc;
     const T *bias_n, *bias_m;
     int act, MR, NR, direct;
+    int a_inplace; /* the strided kernel reads op(A) in place (rows contiguous), B packed */
     int64_t KC, MC, NC;
     const gemm_path *P;
 } CR_FN(job);
@@ -132,10 +133,11 @@ static void CR_FN(gemm_strided_naive)(const CR_FN(job) *J, int64_t i0, int64_t i
  * then jr (NR) and ir (MR) over the micro-kernel. The K sum of every element runs in the
  * same order whatever part of C a thread owns, so results do not depend on the split.
  * direct = no packing of A (nor of B when its rows are contiguous): for small problems the
- * copies cost more than they save. Packing buffers are cached per thread (scratch). */
+ * copies cost more than they save. a_inplace = A read in place, B packed (few columns of C).
+ * Packing buffers are cached per thread (scratch). */
 static void CR_FN(gemm_part)(const CR_FN(job) *J, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     const int64_t K = J->K, MR = J->MR, NR = J->NR;
-    const int pack_a = !J->direct, pack_b = !J->direct || J->cs_b != 1;
+    const int pack_a = !J->direct && !J->a_inplace, pack_b = !J->direct || J->cs_b != 1;
     const CR_FN(cr_ukr) ukr = (pack_a && pack_b) ? J->P->CR_FN(packed) : J->P->CR_FN(strided);
     const int64_t M = i1 - i0, N = j1 - j0;
     /* balanced blocks: K in equal slices of at most KC (the same for every part: the K
@@ -266,6 +268,8 @@ void CR_FN(cr_gemm)(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, co
     }
     CR_FN(job) J = {m, n, K, a, b, rs_a, cs_a, rs_b, cs_b, alpha, beta, C, rsc, csc, bn, bm,
                   act, MR, NR, P->CR_FN(strided) != NULL && work <= DIRECT_MAX_WORK,
+                  P->CR_FN(strided) != NULL && P->CR_FN(strided) != P->CR_FN(packed) && cs_a == 1 &&
+                      n <= A_INPLACE_MAX_N,
                   P->CR_FN(kc), P->CR_FN(mc), P->CR_FN(nc), P};
     block_override(&J.KC, &J.MC, &J.NC);
     CR_FN(gemm_threads)(&J, nt);

@@ -145,7 +145,7 @@ _entries = [
            bench={"cli": [((n, n, n), "float32") for n in (32, 64, 512, 1024, 2048)]
                   + [((1024, 1024, 1024), "float64")]
                   + [((128, 1024, 10), "float32"), ((128, 10, 1024), "float32"),
-                     ((10, 1024, 128), "float32")],
+                     ((10, 1024, 128), "float32"), ((1024, 128, 1024), "float32")],
                   "cli_quick": [((n, n, n), "float32") for n in (32, 64, 512, 1024)]
                   + [((512, 512, 512), "float64")]
                   + [((128, 1024, 10), "float32"), ((128, 10, 1024), "float32"),
@@ -153,7 +153,7 @@ _entries = [
                   "pytest": [(32, 32, 32, "float32"), (64, 64, 64, "float32"),
                              (256, 256, 256, "float32"), (512, 512, 512, "float32"),
                              (256, 256, 256, "float64"), (128, 1024, 10, "float32"),
-                             (128, 10, 1024, "float32")]}),
+                             (128, 10, 1024, "float32"), (1024, 128, 1024, "float32")]}),
     Kernel("linear_forward", ("linear_forward",), cases=_linear_cases,
            torch=lambda torch, x, w, b=None: torch.nn.functional.linear(x, w, b),
            grad=Grad("linear_backward", (0, 1, 2), lambda a, k, y, dy: ((dy, a[0], a[1]), {})),
