@@ -103,3 +103,41 @@ def test_inplace_sum_matches_torch_on_a_residual_net(dtype):
     assert np.allclose(x.grad.array, tx.grad.numpy(), rtol=tol, atol=tol)
     for w, tw in zip(ws, tws):
         assert np.allclose(w.grad.array, tw.grad.numpy(), rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------------------- ops.conv2d_*
+# conv2d_output_size is memoised for plain int arguments (ops/_conv.py _output_size): a
+# cached argument set must not let a bool/float/NumPy stride or a bad shape through.
+def test_conv_size_memo_keeps_every_check():
+    from chainrule import ops, reference
+    from chainrule.ops import _conv
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    y = ops.conv2d_forward(x, w, None, (1, 1), (1, 1), (1, 1), 1)  # cached now
+    assert (x.shape, w.shape, (1, 1), (1, 1), (1, 1), 1) in _conv._SIZES
+    assert np.allclose(y, reference.conv2d_forward(x, w, None, 1, 1, 1, 1), atol=1e-4)
+    for bad in (True, (True, 1), 1.0, (1, 1.0)):
+        with pytest.raises(TypeError, match="conv2d_forward: argument 'stride'"):
+            ops.conv2d_forward(x, w, None, bad, (1, 1), (1, 1), 1)
+    # a NumPy integer is a valid stride: checked (not memoised), same result
+    assert np.array_equal(ops.conv2d_forward(x, w, None, (np.int64(1), 1), 1, 1, 1), y)
+    with pytest.raises(TypeError, match="conv2d_backward: argument 'groups'"):
+        ops.conv2d_backward(y, x, w, (1, 1), (1, 1), (1, 1), True)
+    with pytest.raises(ValueError, match="channel mismatch"):
+        ops.conv2d_forward(x[:, :2].copy(), w, None, (1, 1), (1, 1), (1, 1), 1)
+    with pytest.raises(ValueError, match="'dy' must have shape"):
+        ops.conv2d_backward(y[:, :, :6].copy(), x, w, (1, 1), (1, 1), (1, 1), 1)
+    dx, dw, db = ops.conv2d_backward(y, x, w, (1, 1), (1, 1), (1, 1), 1)
+    rdx, rdw, rdb = reference.conv2d_backward(y, x, w, 1, 1, 1, 1)
+    for a, b in ((dx, rdx), (dw, rdw), (db, rdb)):
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_conv_size_memo_is_bounded():
+    from chainrule import ops
+    from chainrule.ops import _conv
+    w = np.ones((1, 1, 1, 1))
+    for n in range(1, 300):
+        ops.conv2d_forward(np.ones((1, 1, 1, n)), w, None, 1, 0, 1, 1)
+    assert 0 < len(_conv._SIZES) <= 256
