@@ -32,6 +32,32 @@ __all__ = ["conv2d_forward", "conv2d_backward", "im2col", "col2im", "set_workspa
            "get_workspace_limit", "conv2d_workspace_bytes", "conv2d_plan"]
 
 
+# conv2d_output_size of argument sets that passed its checks before (a training step asks
+# the same few every time, forward and backward): an exact-int key only, so a bool, float
+# or NumPy integer stride still gets the checks' TypeError; bounded, cleared when full.
+_SIZES: dict = {}
+
+
+def _plain_pair(v) -> bool:
+    return type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
+                              and type(v[1]) is int)
+
+
+def _output_size(fn, x_shape, w_shape, stride, padding, dilation, groups):
+    """conv2d_output_size(fn, ...), memoised for plain int arguments (same results)."""
+    if (type(groups) is int and _plain_pair(stride) and _plain_pair(padding)
+            and _plain_pair(dilation)):
+        key = (x_shape, w_shape, stride, padding, dilation, groups)
+        hit = _SIZES.get(key)
+        if hit is None:
+            hit = conv2d_output_size(fn, x_shape, w_shape, stride, padding, dilation, groups)
+            if len(_SIZES) >= 256:
+                _SIZES.clear()
+            _SIZES[key] = hit
+        return hit
+    return conv2d_output_size(fn, x_shape, w_shape, stride, padding, dilation, groups)
+
+
 def set_workspace_limit(nbytes: int) -> None:
     """Cap the im2col scratch of the conv kernels at ``nbytes`` bytes per thread (>= 1).
 
@@ -194,8 +220,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None,
         b = as_float_array(fn, "b", b, 1)
     dt = same_dtype(fn, x=x, w=w, b=b)
     x, padding, _ = conv_padding(fn, x, w.shape, stride, padding, dilation)
-    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation, groups)
+    stride, padding, dilation, (P, Q) = _output_size(fn, x.shape, w.shape, stride, padding,
+                                                     dilation, groups)
     K, groups = w.shape[0], int(groups)
     if b is not None and b.shape[0] != K:
         raise ValueError(f"{fn}: argument 'b' must have shape ({K},) for w {w.shape}, got {b.shape}")
@@ -232,8 +258,8 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
     dt = same_dtype(fn, dy=dy, x=x, w=w)
     xs = x.shape
     x, padding, crop = conv_padding(fn, x, w.shape, stride, padding, dilation)
-    stride, padding, dilation, (P, Q) = conv2d_output_size(fn, x.shape, w.shape, stride,
-                                                           padding, dilation, groups)
+    stride, padding, dilation, (P, Q) = _output_size(fn, x.shape, w.shape, stride, padding,
+                                                     dilation, groups)
     groups = int(groups)
     want = (x.shape[0], w.shape[0], P, Q)
     if dy.shape != want:
