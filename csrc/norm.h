@@ -12,7 +12,8 @@
  * shared out statically. The write pass (y, or dx in the backward) follows per block of
  * channels while the block is still in L2.
  *   mean = sum x / M,  var = sum (x - mean)^2 / M (biased),  invstd = 1 / sqrt(var + eps)
- *   y = (x - mean) * s + bias  with  s = weight * invstd  (per channel, in T)
+ *   y = (x - mean) * s + bias  with  s = weight * invstd  (per channel, in T, from invstd
+ *   rounded to T, so the backward can recompute y's sign from x)
  * weight/bias may be NULL (1 and 0).
  *
  * Unlike the layer backwards, the backward WRITES (=) dx, dweight and dbias (fresh
@@ -57,15 +58,23 @@ void cr_batch_norm_apply_f64(double *y, const double *x, const double *mean,
  *   else (statistics were constants): dx = weight * invstd * dy
  * mean/invstd are the forward's (training) or the running ones (evaluation).
  * relu_out (N, C, L) or NULL: the output of a forward with relu; dy is then first masked
- * as the relu backward does (dy * (relu_out > 0 ? 1 : 0)), in the same passes. */
+ * as the relu backward does (dy * (relu_out > 0 ? 1 : 0)), in the same passes.
+ * relu_x != 0 (with relu_out NULL and dx not NULL): the same mask, recomputed from x as the
+ * forward with relu computed its y before the relu, (x - mean) * s + bias with
+ * s = (T)(weight * invstd) (bias: the forward's, or NULL), bitwise that y: the masked dy
+ * is written to dx by the first pass and read back by the second, so relu_out is not read.
+ * dx may be dy itself (in place: the gradient is then overwritten, and a cold dx is never
+ * fetched); it must not overlap x. */
 void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
                                 const float *x, const float *mean, const float *invstd,
                                 const float *weight, int64_t N, int64_t C, int64_t L,
-                                int training, const float *relu_out);
+                                int training, const float *relu_out, int relu_x,
+                                const float *bias);
 void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias, const double *dy,
                                 const double *x, const double *mean, const double *invstd,
                                 const double *weight, int64_t N, int64_t C, int64_t L,
-                                int training, const double *relu_out);
+                                int training, const double *relu_out, int relu_x,
+                                const double *bias);
 
 /* Row normalization: group norm and layer norm. x is (N, G, Cg, L) row-major: row
  * r = n*G + g holds K = Cg*L contiguous values, normalised by its own statistics (one read,

@@ -10,7 +10,7 @@
  * (lanes L .. NL - 1 stay 0), so the results are bitwise those of the general path.
  * The sums are taken in runs of NORM_SMALL_RUN values (all n for one run, then the next),
  * so the run's accumulators stay in L1; each element's sum is in the same order whatever the
- * run. Scratch w: 3 L doubles and 4 L values per channel (NORM_SCRATCH).
+ * run. Scratch w: 3 L doubles and 7 L values per channel (NORM_SCRATCH).
  */
 #ifndef NORM_SMALL_RUN
 #define NORM_SMALL_RUN 512
@@ -51,9 +51,9 @@ CR_CLONES static void CR_FN(small_grad_relu)(double *restrict A, double *restric
 }
 
 /* out[i] = (p[i] - m[i]) * a[i] + b[i] (affine_row with per-element constants) */
-CR_CLONES static void CR_FN(small_affine)(T *restrict out, const T *restrict p,
-                                        const T *restrict m, const T *restrict a,
-                                        const T *restrict b, int64_t K) {
+CR_CLONES static void CR_FN(small_affine)(T *out, const T *p, const T *restrict m,
+                                        const T *restrict a, const T *restrict b, int64_t K) {
+    #pragma omp simd  /* out may be p (in place, element-wise) */
     for (int64_t i = 0; i < K; i++) out[i] = (p[i] - m[i]) * a[i] + b[i];
 }
 
@@ -67,10 +67,12 @@ CR_CLONES static void CR_FN(small_affine_relu)(T *restrict out, const T *restric
     }
 }
 
-/* dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i] (dx_row, per-element constants) */
-CR_CLONES static void CR_FN(small_dx)(T *restrict dx, const T *restrict dy, const T *restrict x,
+/* dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i] (dx_row, per-element constants; dx
+ * may be dy) */
+CR_CLONES static void CR_FN(small_dx)(T *dx, const T *dy, const T *restrict x,
                                     const T *restrict m, const T *restrict a,
                                     const T *restrict b, const T *restrict c, int64_t K) {
+    #pragma omp simd
     for (int64_t i = 0; i < K; i++) dx[i] = dy[i] * a[i] + (x[i] - m[i]) * b[i] + c[i];
 }
 
@@ -93,20 +95,21 @@ CR_CLONES static void CR_FN(small_affine_add)(T *restrict out, const T *restrict
 }
 
 /* small_dx and small_affine with dy masked by the relu output r */
-CR_CLONES static void CR_FN(small_dx_relu)(T *restrict dx, const T *restrict dy,
-                                         const T *restrict r, const T *restrict x,
-                                         const T *restrict m, const T *restrict a,
-                                         const T *restrict b, const T *restrict c, int64_t K) {
+CR_CLONES static void CR_FN(small_dx_relu)(T *dx, const T *dy, const T *restrict r,
+                                         const T *restrict x, const T *restrict m,
+                                         const T *restrict a, const T *restrict b,
+                                         const T *restrict c, int64_t K) {
+    #pragma omp simd  /* dx may be dy */
     for (int64_t i = 0; i < K; i++) {
         const T g = dy[i] * (r[i] > (T)0 ? (T)1 : (T)0);
         dx[i] = g * a[i] + (x[i] - m[i]) * b[i] + c[i];
     }
 }
 
-CR_CLONES static void CR_FN(small_affine_masked)(T *restrict out, const T *restrict p,
-                                               const T *restrict r, const T *restrict m,
-                                               const T *restrict a, const T *restrict b,
-                                               int64_t K) {
+CR_CLONES static void CR_FN(small_affine_masked)(T *out, const T *p, const T *restrict r,
+                                               const T *restrict m, const T *restrict a,
+                                               const T *restrict b, int64_t K) {
+    #pragma omp simd  /* out may be p */
     for (int64_t i = 0; i < K; i++) {
         const T g = p[i] * (r[i] > (T)0 ? (T)1 : (T)0);
         out[i] = (g - m[i]) * a[i] + b[i];
@@ -147,7 +150,7 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
         invstd[c] = (T)is;
         if (var) var[c] = v;
         T sc, t;
-        CR_FN(scale_shift)(&sc, &t, is, weight, bias, c);
+        CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
         for (int64_t l = 0; l < L; l++) {
             m[o + l] = mean[c];
             a[o + l] = sc;
@@ -163,16 +166,41 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
     }
 }
 
+/* g[i] = dy[i] * (v > 0 ? 1 : 0), v = (x[i] - m[i]) * a[i] + b[i] (relu_mask_row with
+ * per-element constants; g may be dy) */
+CR_CLONES static void CR_FN(small_relu_mask)(T *g, const T *dy, const T *restrict x,
+                                           const T *restrict m, const T *restrict a,
+                                           const T *restrict b, int64_t K) {
+    #pragma omp simd
+    for (int64_t i = 0; i < K; i++) {
+        const T v = (x[i] - m[i]) * a[i] + b[i];
+        g[i] = dy[i] * (v > (T)0 ? (T)1 : (T)0);
+    }
+}
+
 /* bn_backward_block for L <= NL */
 static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                    const T *mean, const T *invstd, const T *weight,
                                    int64_t N, int64_t C, int64_t L, int training,
-                                   const T *r, int64_t b0, int64_t b1, double *w) {
+                                   const T *r, int rx, const T *bias, int64_t b0, int64_t b1,
+                                   double *w) {
     const double M = (double)(N * L);
     const int64_t K = (b1 - b0) * L;
+    const int sums = training || dweight || dbias;
     double *A = w, *Q = w + K, *k = w + 2 * K;
     T *m = (T *)(w + 3 * K), *a = m + K, *bb = a + K, *cc = bb + K;
-    if (training || dweight || dbias) {
+    T *fm = cc + K, *fa = fm + K, *fb = fa + K;  /* the forward's m, a, b (rx) */
+    if (rx)
+        for (int64_t c = b0; c < b1; c++) {
+            T sc, t;
+            CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
+            for (int64_t l = 0; l < L; l++) {
+                fm[(c - b0) * L + l] = mean[c];
+                fa[(c - b0) * L + l] = sc;
+                fb[(c - b0) * L + l] = t;
+            }
+        }
+    if (sums) {
         for (int64_t i = 0; i < K; i++) {
             A[i] = Q[i] = 0.0;
             k[i] = (double)mean[b0 + i / L];
@@ -181,16 +209,20 @@ static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, c
             for (int64_t n = 0; n < N; n++) {
                 const int64_t o = (n * C + b0) * L + s;
                 const int64_t ks = K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN;
-                if (r)
+                if (rx) {
+                    CR_FN(small_relu_mask)(dx + o, dy + o, x + o, fm + s, fa + s, fb + s, ks);
+                    CR_FN(small_grad)(A + s, Q + s, dx + o, x + o, k + s, ks);
+                } else if (r) {
                     CR_FN(small_grad_relu)(A + s, Q + s, dy + o, r + o, x + o, k + s, ks);
-                else
+                } else {
                     CR_FN(small_grad)(A + s, Q + s, dy + o, x + o, k + s, ks);
+                }
             }
     }
     for (int64_t c = b0; c < b1; c++) {
         const int64_t o = (c - b0) * L;
         double gb = 0.0, gw = 0.0;
-        if (training || dweight || dbias) {
+        if (sums) {
             gb = CR_FN(small_total)(A + o, L);
             gw = CR_FN(small_total)(Q + o, L) * (double)invstd[c];
             if (dbias) dbias[c] = (T)gb;
@@ -206,15 +238,17 @@ static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, c
         }
     }
     if (dx == NULL) return;
+    const T *g = rx ? dx : dy;  /* the masked dy (rx) */
     for (int64_t n = 0; n < N; n++) {
         const int64_t o = (n * C + b0) * L;
+        if (rx && !sums) CR_FN(small_relu_mask)(dx + o, dy + o, x + o, fm, fa, fb, K);
         if (training && r)
             CR_FN(small_dx_relu)(dx + o, dy + o, r + o, x + o, m, a, bb, cc, K);
         else if (training)
-            CR_FN(small_dx)(dx + o, dy + o, x + o, m, a, bb, cc, K);
+            CR_FN(small_dx)(dx + o, g + o, x + o, m, a, bb, cc, K);
         else if (r)
             CR_FN(small_affine_masked)(dx + o, dy + o, r + o, m, a, bb, K);
         else
-            CR_FN(small_affine)(dx + o, dy + o, m, a, bb, K);
+            CR_FN(small_affine)(dx + o, g + o, m, a, bb, K);
     }
 }

@@ -91,8 +91,8 @@ CR_CLONES static void CR_FN(lane_grad_relu)(double *restrict acc, const T *restr
 /* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
  * evaluation mode. Centring first keeps y exact where x == mean (x * a + (b - m * a)
  * would cancel two large terms). */
-CR_CLONES static void CR_FN(affine_row)(T *restrict out, const T *restrict p, T m, T a, T b,
-                                      int64_t L) {
+CR_CLONES static void CR_FN(affine_row)(T *out, const T *p, T m, T a, T b, int64_t L) {
+    #pragma omp simd  /* out may be p (the backward's dx in place of dy): element-wise */
     for (int64_t l = 0; l < L; l++) out[l] = (p[l] - m) * a + b;
 }
 
@@ -105,10 +105,24 @@ CR_CLONES static void CR_FN(affine_relu_row)(T *restrict out, const T *restrict 
     }
 }
 
-/* dx[l] = dy[l] * a + (x[l] - m) * b + c */
-CR_CLONES static void CR_FN(dx_row)(T *restrict dx, const T *restrict dy, const T *restrict x,
-                                  T m, T a, T b, T c, int64_t L) {
+/* dx[l] = dy[l] * a + (x[l] - m) * b + c; dx may be dy (in place, element-wise) */
+CR_CLONES static void CR_FN(dx_row)(T *dx, const T *dy, const T *restrict x, T m, T a, T b,
+                                  T c, int64_t L) {
+    #pragma omp simd
     for (int64_t l = 0; l < L; l++) dx[l] = dy[l] * a + (x[l] - m) * b + c;
+}
+
+/* g[l] = dy[l] * (v > 0 ? 1 : 0) with v = (x[l] - m) * a + b: the relu mask of a forward
+ * with relu, recomputed from x with the forward's m, a, b and its very expression (so v is
+ * bitwise the forward's y before the relu, and v > 0 exactly where that y is > 0); g may
+ * be dy (in place) */
+CR_CLONES static void CR_FN(relu_mask_row)(T *g, const T *dy, const T *restrict x, T m, T a,
+                                         T b, int64_t L) {
+    #pragma omp simd
+    for (int64_t l = 0; l < L; l++) {
+        const T v = (x[l] - m) * a + b;
+        g[l] = dy[l] * (v > (T)0 ? (T)1 : (T)0);
+    }
 }
 
 /* out[l] = (p[l] - m) * a + b + r[l], rounded to T after each step as separate kernels
@@ -130,17 +144,18 @@ CR_CLONES static void CR_FN(affine_add_row)(T *restrict out, const T *restrict p
 }
 
 /* dx_row with dy masked by the relu output r; affine_row likewise (evaluation) */
-CR_CLONES static void CR_FN(dx_relu_row)(T *restrict dx, const T *restrict dy,
-                                       const T *restrict r, const T *restrict x, T m, T a, T b,
-                                       T c, int64_t L) {
+CR_CLONES static void CR_FN(dx_relu_row)(T *dx, const T *dy, const T *restrict r,
+                                       const T *restrict x, T m, T a, T b, T c, int64_t L) {
+    #pragma omp simd  /* dx may be dy */
     for (int64_t l = 0; l < L; l++) {
         const T g = dy[l] * (r[l] > (T)0 ? (T)1 : (T)0);
         dx[l] = g * a + (x[l] - m) * b + c;
     }
 }
 
-CR_CLONES static void CR_FN(affine_masked_row)(T *restrict out, const T *restrict p,
-                                             const T *restrict r, T m, T a, T b, int64_t L) {
+CR_CLONES static void CR_FN(affine_masked_row)(T *out, const T *p, const T *restrict r, T m,
+                                             T a, T b, int64_t L) {
+    #pragma omp simd  /* out may be p */
     for (int64_t l = 0; l < L; l++) {
         const T g = p[l] * (r[l] > (T)0 ? (T)1 : (T)0);
         out[l] = (g - m) * a + b;
@@ -193,7 +208,7 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++) {
             T sc, t;
-            CR_FN(scale_shift)(&sc, &t, st[2 * (c - b0) + 1], weight, bias, c);
+            CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
             if (res)
                 CR_FN(affine_add_row)(y + (n * C + c) * L, x + (n * C + c) * L,
                                     res + (n * C + c) * L, mean[c], sc, t, relu, L);
@@ -206,28 +221,38 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
 }
 
 /* Backward of the channel block [b0, b1) (see norm.h); w: scratch of 2 NL doubles per
- * channel (the dbias and dweight lanes). */
+ * channel (the dbias and dweight lanes). rx: the relu mask is recomputed from x (bias: the
+ * forward's, or NULL), the masked dy written to dx by the first pass and read back (as dy)
+ * by the second; dx may be dy. */
 static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                    const T *mean, const T *invstd, const T *weight,
                                    int64_t N, int64_t C, int64_t L, int training,
-                                   const T *r, int64_t b0, int64_t b1, double *w) {
+                                   const T *r, int rx, const T *bias, int64_t b0, int64_t b1,
+                                   double *w) {
     if (L <= NL) {
         CR_FN(bn_backward_small)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L,
-                               training, r, b0, b1, w);
+                               training, r, rx, bias, b0, b1, w);
         return;
     }
     const double M = (double)(N * L);
     const int64_t B = b1 - b0;
-    if (training || dweight || dbias) {
+    const int sums = training || dweight || dbias;
+    if (sums) {
         for (int64_t i = 0; i < 2 * NL * B; i++) w[i] = 0.0;
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = b0; c < b1; c++) {
                 const int64_t o = (n * C + c) * L;
-                if (r)
+                if (rx) {
+                    T sc, t;
+                    CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
+                    CR_FN(relu_mask_row)(dx + o, dy + o, x + o, mean[c], sc, t, L);
+                    CR_FN(lane_grad)(w + 2 * NL * (c - b0), dx + o, x + o, (double)mean[c], L);
+                } else if (r) {
                     CR_FN(lane_grad_relu)(w + 2 * NL * (c - b0), dy + o, r + o, x + o,
                                         (double)mean[c], L);
-                else
+                } else {
                     CR_FN(lane_grad)(w + 2 * NL * (c - b0), dy + o, x + o, (double)mean[c], L);
+                }
             }
         for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
             const double gb = lanes_total(w + 2 * NL * (c - b0));
@@ -239,23 +264,29 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
         }
     }
     if (dx == NULL) return;
+    const T *g = rx ? dx : dy;  /* the masked dy (rx) */
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++) {
             const int64_t o = (n * C + c) * L;
             const double is = (double)invstd[c];
             const double k = (weight ? (double)weight[c] : 1.0) * is;
+            if (rx && !sums) {
+                T sc, t;
+                CR_FN(scale_shift)(&sc, &t, is, weight, bias, c);
+                CR_FN(relu_mask_row)(dx + o, dy + o, x + o, mean[c], sc, t, L);
+            }
             if (training) {
                 const double gb = w[2 * (c - b0)], gw = w[2 * (c - b0) + 1];
                 if (r)
                     CR_FN(dx_relu_row)(dx + o, dy + o, r + o, x + o, mean[c], (T)k,
                                      (T)(-k * is * gw / M), (T)(-k * gb / M), L);
                 else
-                    CR_FN(dx_row)(dx + o, dy + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
+                    CR_FN(dx_row)(dx + o, g + o, x + o, mean[c], (T)k, (T)(-k * is * gw / M),
                                 (T)(-k * gb / M), L);
             } else if (r) {
                 CR_FN(affine_masked_row)(dx + o, dy + o, r + o, (T)0, (T)k, (T)0, L);
             } else {
-                CR_FN(affine_row)(dx + o, dy + o, (T)0, (T)k, (T)0, L);
+                CR_FN(affine_row)(dx + o, g + o, (T)0, (T)k, (T)0, L);
             }
         }
 }
@@ -307,11 +338,13 @@ void CR_FN(cr_batch_norm_apply)(T *y, const T *x, const T *mean, const T *invstd
 
 void CR_FN(cr_batch_norm_backward)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                  const T *mean, const T *invstd, const T *weight, int64_t N,
-                                 int64_t C, int64_t L, int training, const T *relu_out) {
+                                 int64_t C, int64_t L, int training, const T *relu_out,
+                                 int relu_x, const T *bias) {
+    const int rx = relu_x && dx != NULL && relu_out == NULL;
 #define BWD_BLOCK(b0, b1, w) \
     CR_FN(bn_backward_block)(dx, dweight, dbias, dy, x, mean, invstd, weight, N, C, L, \
-                           training, relu_out, b0, b1, w)
-    if (relu_out)
+                           training, relu_out, rx, bias, b0, b1, w)
+    if (relu_out || (rx && dx != dy))
         NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(3, BWD_BLOCK));
     else
         NORM_CHANNELS(C, N * C * L, NORM_BLOCKS(2, BWD_BLOCK));

@@ -283,12 +283,13 @@ cdef extern from "chainrule.h" nogil:
     void cr_batch_norm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy,
                                     const float *x, const float *mean, const float *invstd,
                                     const float *weight, int64_t N, int64_t C, int64_t L,
-                                    int training, const float *relu_out)
+                                    int training, const float *relu_out, int relu_x,
+                                    const float *bias)
     void cr_batch_norm_backward_f64(double *dx, double *dweight, double *dbias,
                                     const double *dy, const double *x, const double *mean,
                                     const double *invstd, const double *weight, int64_t N,
                                     int64_t C, int64_t L, int training,
-                                    const double *relu_out)
+                                    const double *relu_out, int relu_x, const double *bias)
     void cr_row_norm_forward_f32(float *y, float *mean, float *rstd, double *var,
                                  const float *x, const float *weight, const float *bias,
                                  int64_t N, int64_t G, int64_t Cg, int64_t L, double eps)

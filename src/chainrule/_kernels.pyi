@@ -51,7 +51,8 @@ def batch_norm_backward(dy: Optional[np.ndarray], x: Optional[np.ndarray],
                         mean: Optional[np.ndarray], invstd: Optional[np.ndarray],
                         weight: Optional[np.ndarray], dx: Optional[np.ndarray],
                         dweight: Optional[np.ndarray], dbias: Optional[np.ndarray],
-                        training: bool, relu_out: Optional[np.ndarray] = ...) -> Any: ...
+                        training: bool, relu_out: Optional[np.ndarray] = ...,
+                        relu_x: bool = ..., bias: Optional[np.ndarray] = ...) -> Any: ...
 def batch_norm_forward(y: Optional[np.ndarray], mean: Optional[np.ndarray],
                        invstd: Optional[np.ndarray], var: Optional[np.ndarray],
                        x: Optional[np.ndarray], weight: Optional[np.ndarray],

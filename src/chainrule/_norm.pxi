@@ -95,10 +95,13 @@ def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] 
                         const floating[::1] mean, const floating[::1] invstd,
                         const floating[::1] weight, floating[:, :, ::1] dx,
                         floating[::1] dweight, floating[::1] dbias, bint training,
-                        const floating[:, :, ::1] relu_out=None):
+                        const floating[:, :, ::1] relu_out=None, bint relu_x=False,
+                        const floating[::1] bias=None):
     """WRITES dx (N, C, L), dweight, dbias (C) (each may be None: not wanted) from dy and
     x (N, C, L), mean and invstd (C), weight (C) or None; relu_out (N, C, L) or None: the
-    output of a forward with relu (dy is masked where it is not > 0). Inputs first here
+    output of a forward with relu (dy is masked where it is not > 0). relu_x: that mask
+    recomputed from x, weight and bias (C) or None, as the forward computed y (needs dx;
+    relu_out None). dx may be dy (in place) but must not overlap x. Inputs first here
     (unlike the C order) so the dtype is always taken from an array."""
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
     cdef const floating *pw = NULL
@@ -106,7 +109,14 @@ def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] 
     cdef floating *pdw = NULL
     cdef floating *pdb = NULL
     cdef const floating *pr = NULL
+    cdef const floating *pbias = NULL
     fn = "batch_norm_backward"
+    if relu_x and (relu_out is not None or dx is None):
+        raise ValueError(f"{fn}: relu_x needs dx and no relu_out")
+    if bias is not None:
+        _per_channel(fn, "bias", bias.shape[0], C)
+        if C:
+            pbias = &bias[0]
     if (dy.shape[0], dy.shape[1], dy.shape[2]) != (N, C, L):
         raise ValueError(f"{fn}: 'dy' must have the shape of x {(N, C, L)}")
     if relu_out is not None:
@@ -145,10 +155,10 @@ def batch_norm_backward(const floating[:, :, ::1] dy, const floating[:, :, ::1] 
     with nogil:
         if floating is float:
             cr_batch_norm_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0], &x[0, 0, 0], &mean[0],
-                                       &invstd[0], pw, N, C, L, training, pr)
+                                       &invstd[0], pw, N, C, L, training, pr, relu_x, pbias)
         else:
             cr_batch_norm_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0], &x[0, 0, 0], &mean[0],
-                                       &invstd[0], pw, N, C, L, training, pr)
+                                       &invstd[0], pw, N, C, L, training, pr, relu_x, pbias)
 
 
 

@@ -110,9 +110,17 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     if residual is not None:
         return _residual_node(y, x, w, b, residual, lambda g, mask: ops.batch_norm_backward(
             g, xc, wd, mean, invstd, training, mask))
+    if relu and training:
+        # the relu's mask recomputed from x (bitwise y > 0), so y is not read again; dx
+        # overwrites the incoming gradient when nothing else holds it (no cold dx fetched)
+        bc = None if bd is None else bd.copy()
+        return _affine_node(y, x, w, b, lambda g, mask, own=False: ops.batch_norm_backward(
+            g, xc, wd, mean, invstd, training, mask, relu=True, bias=bc,
+            out=g if own and mask[0] else None), inplace=True)
     r = y if relu else None  # the relu's mask (y > 0) for the backward
-    return _affine_node(y, x, w, b, lambda g, mask: ops.batch_norm_backward(
-        g, xc, wd, mean, invstd, training, mask, relu_out=r))
+    return _affine_node(y, x, w, b, lambda g, mask, own=False: ops.batch_norm_backward(
+        g, xc, wd, mean, invstd, training, mask, relu_out=r,
+        out=g if own and mask[0] else None), inplace=True)
 
 
 def _residual_node(y, x, w, b, res, grads):
@@ -132,16 +140,21 @@ def _residual_node(y, x, w, b, res, grads):
     return make(y, parents, backward)
 
 
-def _affine_node(y, x, w, b, grads):
+def _affine_node(y, x, w, b, grads, inplace=False):
     """One autograd node y(x, weight, bias) for the normalizations: ``grads(g, mask)``
     returns (dx, dweight, dbias) in one kernel call, mask saying which are wanted; a
-    missing weight or bias is no parent and gets no gradient."""
+    missing weight or bias is no parent and gets no gradient. inplace: ``grads(g, mask,
+    own)`` is told whether g is a fresh array nothing else holds (dx may overwrite it)."""
     parents = tuple(t for t in (x, w, b) if t is not None)
 
     def backward(g):
         mask = (x.requires_grad, w is not None and w.requires_grad,
                 b is not None and b.requires_grad)
-        dx, dw, db = grads(g, mask)
+        if inplace:
+            own = sole(g, CLOSURE_REFS) and g.dtype == y.dtype and g.shape == y.shape
+            dx, dw, db = grads(g, mask, own)
+        else:
+            dx, dw, db = grads(g, mask)
         return (dx,) + tuple(d for t, d in ((w, dw), (b, db)) if t is not None)
     return make(y, parents, backward)
 

@@ -15,7 +15,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _kernels
-from .._checks import as_float_array
+from .._checks import as_float_array, out_array
 from .._normchecks import (bn_input, eps_arg, mask_arg, per_channel, prob_arg, same_shape,
                            shape_arg, u64_arg)
 
@@ -73,12 +73,18 @@ def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: n
 def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
                         invstd: np.ndarray, training: bool = True,
                         output_mask: Tuple[bool, bool, bool] = (True, True, True), *,
-                        relu_out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
+                        relu_out: Optional[np.ndarray] = None, relu: bool = False,
+                        bias: Optional[np.ndarray] = None,
+                        out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
     """-> (dx, dweight, dbias); an entry is None where output_mask says it is not wanted.
 
     relu_out: the y of ``batch_norm_forward(..., relu=True)`` (x's shape): the gradient of
     relu(batch_norm(x)), i.e. dy first masked as relu_backward(dy, relu_out) does, in the
-    same passes.
+    same passes. relu=True (instead of relu_out): the same gradient with the mask
+    recomputed from x, weight, ``bias`` (the forward's, (C,) or None), mean and invstd as
+    the forward computed y -- bitwise the mask of relu_out, without reading it.
+    out: dx is written there (x's shape and dtype, C-contiguous); it may be dy itself
+    (in place) but must not overlap x or relu_out.
 
     dy, x (N, C, *); weight (C,) or None (ones); mean, invstd (C,): the forward's batch
     statistics (training=True) or the running ones (training=False: then the statistics
@@ -96,15 +102,28 @@ def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean:
         raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
                          f"got {output_mask!r}")
     want_dx, want_dw, want_db = (bool(v) for v in output_mask)
+    relu = _flag(fn, "relu", relu)
     if relu_out is not None:
+        if relu:
+            raise ValueError(f"{fn}: give relu_out or relu=True, not both")
         relu_out = same_shape(fn, "relu_out", relu_out, x).reshape(N, C, L)
-    dx = np.empty(x.shape, x.dtype) if want_dx else None
+    bias = per_channel(fn, "bias", bias, C, x.dtype) if relu else None
+    if out is not None:
+        if not want_dx:
+            raise ValueError(f"{fn}: argument 'out' given but output_mask does not want dx")
+        out = out_array(fn, "out", out, x.shape, x.dtype)
+        for name, v in (("x", x), ("relu_out", relu_out), ("dy", dy)):
+            if v is not None and np.may_share_memory(out, v) and not (
+                    name == "dy" and out.ctypes.data == dy.ctypes.data):
+                raise ValueError(f"{fn}: argument 'out' overlaps '{name}'"
+                                 + (" (only dy itself may be out)" if name == "dy" else ""))
+    dx = (out if out is not None else np.empty(x.shape, x.dtype)) if want_dx or relu else None
     dw = np.empty(C, x.dtype) if want_dw else None
     db = np.empty(C, x.dtype) if want_db else None
     _kernels.batch_norm_backward(dy.reshape(N, C, L), x.reshape(N, C, L), mean, invstd, weight,
                                  None if dx is None else dx.reshape(N, C, L), dw, db,
-                                 bool(training), relu_out)
-    return dx, dw, db
+                                 bool(training), relu_out, relu, bias)
+    return dx if want_dx else None, dw, db
 
 
 def _flag(fn, name, v):

@@ -11,7 +11,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, out_array
 from .._normchecks import (bn_input, eps_arg, mask_arg, per_channel, prob_arg, same_shape,
                            shape_arg, u64_arg)
 
@@ -85,10 +85,13 @@ def batch_norm_inference(x: np.ndarray, running_mean: np.ndarray, running_var: n
 def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray,
                         invstd: np.ndarray, training: bool = True,
                         output_mask: Tuple[bool, bool, bool] = (True, True, True), *,
-                        relu_out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
+                        relu_out: Optional[np.ndarray] = None, relu: bool = False,
+                        bias: Optional[np.ndarray] = None,
+                        out: Optional[np.ndarray] = None) -> Tuple[Any, ...]:
     """(dx, dweight, dbias) of y = (x - mean) * invstd * weight + bias; in training mode
     mean and invstd are functions of x too (the three-term formula). relu_out: the output
-    of relu(y) -- dy is first multiplied by (relu_out > 0)."""
+    of relu(y) -- dy is first multiplied by (relu_out > 0); relu=True: the same with y
+    recomputed from x, weight, bias, mean and invstd. out: dx is written there."""
     fn = "batch_norm_backward"
     x, (N, C, L) = bn_input(fn, x)
     dy = same_shape(fn, "dy", dy, x)
@@ -99,9 +102,20 @@ def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean:
         raise ValueError(f"{fn}: argument 'output_mask' must be 3 bools (dx, dweight, dbias), "
                          f"got {output_mask!r}")
     M = N * L
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"{fn}: argument 'relu' must be a bool, got {relu!r}")
     if relu_out is not None:
+        if relu:
+            raise ValueError(f"{fn}: give relu_out or relu=True, not both")
         relu_out = same_shape(fn, "relu_out", relu_out, x)
         dy = dy * (relu_out > 0).astype(dy.dtype)
+    if relu:
+        bias = per_channel(fn, "bias", bias, C, x.dtype)
+        w1: np.ndarray = np.ones(C) if weight is None else weight.astype(np.float64)
+        b1 = np.zeros(C) if bias is None else bias.astype(np.float64)
+        yc = (_channels(x, N, C, L) - mean.astype(np.float64)[:, None]) * \
+            (w1 * invstd.astype(np.float64))[:, None] + b1[:, None]
+        dy = dy * (yc > 0).reshape(C, N, L).transpose(1, 0, 2).reshape(x.shape).astype(dy.dtype)
     g = _channels(dy, N, C, L)
     xhat = (_channels(x, N, C, L) - mean.astype(np.float64)[:, None]) * \
         invstd.astype(np.float64)[:, None]
@@ -115,8 +129,13 @@ def batch_norm_backward(dy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean:
         dxc = k * g
     dx = dxc.reshape(C, N, L).transpose(1, 0, 2).reshape(x.shape)
     dt = x.dtype
-    out = (dx.astype(dt), dweight.astype(dt), dbias.astype(dt))
-    return tuple(o if want else None for o, want in zip(out, output_mask))
+    if out is not None:
+        if not output_mask[0]:
+            raise ValueError(f"{fn}: argument 'out' given but output_mask does not want dx")
+        out = out_array(fn, "out", out, x.shape, dt)
+        out[...] = dx
+    res = (out if out is not None else dx.astype(dt), dweight.astype(dt), dbias.astype(dt))
+    return tuple(o if want else None for o, want in zip(res, output_mask))
 
 
 # ---- Philox4x32-10 ----------------------------------------------------------------------
