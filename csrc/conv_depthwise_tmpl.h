@@ -132,7 +132,7 @@ CR_CLONES static void CR_FN(dw_channel_backward)(T *dx, T *dw, T *db, const T *d
 int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const T *x,
                                         const T *w, const cr_conv2d_dims *d) {
 #ifdef DW_FAST_BWD
-    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d);
+    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d, 0);
 #endif
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int nt = cr_threads_for((double)d->N * d->C * d->P * d->Q * d->R * d->S,
@@ -152,4 +152,15 @@ int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const 
         free(acc);
     }
     return fail ? -1 : 0;
+}
+
+/* As above but dx (when given) is written, not accumulated: the fast kernels write it
+ * straight; the plane loops accumulate into a zeroed dx. */
+int CR_FN(cr_conv2d_depthwise_backward_set)(T *dx, T *dw, T *db, const T *dy, const T *x,
+                                            const T *w, const cr_conv2d_dims *d) {
+#ifdef DW_FAST_BWD
+    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d, 1);
+#endif
+    if (dx) memset(dx, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(T));
+    return CR_FN(cr_conv2d_depthwise_backward)(dx, dw, db, dy, x, w, d);
 }

@@ -44,8 +44,9 @@ int CR_FN(conv_pointwise_forward)(T *out, const T *inp, const T *w, const T *bia
     return CR_FN(pw_run)(&pb, N, pl->nt);
 }
 
-int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
-                                   const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
+/* set: dx is written (=), not accumulated; only for stride 1 (every pixel of dx written) */
+static int CR_FN(pw_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                              const T *w, const cr_conv2d_dims *d, const conv_plan *pl, int set) {
     const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q;
     const int nt = pl->nt;
     if (dbias) {
@@ -61,14 +62,15 @@ int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
             CR_FN(cr_gemm)(1, 0, K, C, N, 1, dout, K, inp, C, 1, dweight, C, NULL, NULL,
                            CR_ACT_NONE);
         if (dinp)
-            CR_FN(cr_gemm)(0, 0, N, C, K, 1, dout, K, w, C, 1, dinp, C, NULL, NULL, CR_ACT_NONE);
+            CR_FN(cr_gemm)(0, 0, N, C, K, 1, dout, K, w, C, set ? 0 : 1, dinp, C, NULL, NULL,
+                           CR_ACT_NONE);
         return 0;
     }
     if (dinp) {
         const CR_FN(pw_prob) pb = {C, K, d->P, d->Q, w, 1, C,
                                    dout, pw_side_make(K * PQ, PQ, d->Q, 1, 1, d->Q),
                                    dinp, pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q),
-                                   NULL, 1};
+                                   NULL, !set};
         if (CR_FN(pw_run)(&pb, N, nt) != 0) return -1;
     }
     if (!dweight) return 0;
@@ -83,4 +85,26 @@ int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     CR_FN(pw_dw)(dweight, &pb, &kit, &z, ws, nt);
     conv_ws_free(ws);
     return 0;
+}
+
+int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                                   const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
+    return CR_FN(pw_backward)(dinp, dweight, dbias, dout, inp, w, d, pl, 0);
+}
+
+/* cr_conv2d_backward with dx (when given) written, not accumulated: the pointwise path at
+ * stride 1 writes every pixel of dx straight from its product (no zeroing pass, no read of
+ * dx: 0 + s == s, so the values are those of the accumulating call into zeros); any other
+ * layer zeroes dx and accumulates. */
+int CR_FN(cr_conv2d_backward_set)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                                  const T *weight, const cr_conv2d_dims *d) {
+    if (d->N == 0) return 0;
+    if (dinp && d->sh == 1 && d->sw == 1) {
+        conv_plan pl;
+        conv_plan_make(&pl, d, 1, sizeof(T));
+        if (pl.path == CONV_POINTWISE)
+            return CR_FN(pw_backward)(dinp, dweight, dbias, dout, inp, weight, d, &pl, 1);
+    }
+    if (dinp) memset(dinp, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(T));
+    return CR_FN(cr_conv2d_backward)(dinp, dweight, dbias, dout, inp, weight, d);
 }
