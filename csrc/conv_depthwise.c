@@ -125,7 +125,7 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
             for (int64_t t = 0; dw && t < RS; t++) {
                 double s = 0;
                 for (int l = 0; l < 16; l++) s += acc[t * 16 + l];
-                dw[c * RS + t] += (float)s;
+                dw[c * RS + t] = (set ? 0.0f : dw[c * RS + t]) + (float)s;
             }
             if (db) {
                 double s = 0;
@@ -216,7 +216,8 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
             }
             for (int64_t l = 0; l < nc; l++) {
                 for (int64_t t = 0; dw && t < RS; t++)
-                    dw[(c0 + l) * RS + t] += (float)acc[t * 16 + l];
+                    dw[(c0 + l) * RS + t] = (set ? 0.0f : dw[(c0 + l) * RS + t]) +
+                                            (float)acc[t * 16 + l];
                 if (db) db[c0 + l] += (float)acc[RS * 16 + l];
             }
         }

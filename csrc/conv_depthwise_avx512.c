@@ -241,7 +241,8 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
             const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
             const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
             const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
-            _mm512_mask_storeu_ps(d, m0, set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
+            _mm512_mask_storeu_ps(d, m0,
+                                  set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
             _mm512_mask_storeu_ps(d + 16, m1,
                                   set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
         }

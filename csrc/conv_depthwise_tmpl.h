@@ -154,13 +154,14 @@ int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const 
     return fail ? -1 : 0;
 }
 
-/* As above but dx (when given) is written, not accumulated: the fast kernels write it
- * straight; the plane loops accumulate into a zeroed dx. */
+/* As above but dx and dw (when given) are written, not accumulated (db still +=): the fast
+ * kernels write them straight; the plane loops accumulate into zeroed ones. */
 int CR_FN(cr_conv2d_depthwise_backward_set)(T *dx, T *dw, T *db, const T *dy, const T *x,
                                             const T *w, const cr_conv2d_dims *d) {
 #ifdef DW_FAST_BWD
     if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d, 1);
 #endif
     if (dx) memset(dx, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(T));
+    if (dw) memset(dw, 0, (size_t)(d->C * d->R * d->S) * sizeof(T));
     return CR_FN(cr_conv2d_depthwise_backward)(dx, dw, db, dy, x, w, d);
 }

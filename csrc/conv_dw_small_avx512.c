@@ -294,9 +294,9 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
     put_out(dx, dxs, H, W, W, 0, 0, nc, !set);
 }
 
-/* one image's block: dx (nc planes, may be NULL) += ... (set: = ...), acc ((R*S + 1) x 16 doubles, may
- * be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs: cr_dwb_gs_size x 16
- * zero-bordered; dxs: H*W*16;
+/* one image's block: dx (nc planes, may be NULL) += ... (set: = ...), acc ((R*S + 1) x 16
+ * doubles, may be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs:
+ * cr_dwb_gs_size x 16 zero-bordered; dxs: H*W*16;
  * w: the block's cr_dwb_weights */
 void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                            const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,

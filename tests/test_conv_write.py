@@ -1,10 +1,11 @@
-"""The backward that WRITES dx (kernels' dx_set=True; cr_conv2d_backward_set_*,
+"""The backward that WRITES dx and dw (kernels' write=True; cr_conv2d_backward_set_*,
 cr_conv2d_depthwise_backward_set_*): ops.conv2d_backward takes it for 1x1 layers at stride 1
-(the pointwise path writes every pixel) and for depthwise layers (the AVX-512 kernels write
-dx; the plane loops zero it first), with dx from np.empty. Checked: dx never read (a NaN-filled
-dx comes out right), bitwise equal to the accumulating call into zeros (dw, db unchanged), in
-float32 and float64 at every ISA level, odd shapes, batch 1, strides 1-3, 1 vs 2 threads
-bitwise, against the NumPy reference, and PyTorch as an oracle on MobileNet's layers."""
+(the pointwise path writes every pixel of dx and all of dw) and for depthwise layers (the
+AVX-512 kernels write them; the plane loops zero them first), with np.empty arrays. Checked:
+dx and dw never read (NaN-filled ones come out right; db still accumulates), bitwise equal to
+the accumulating call into zeros, in float32 and float64 at every ISA level, odd shapes,
+batch 1, strides 1-3, only dx or only dw, 1 vs 2 threads bitwise, against the NumPy
+reference, and PyTorch as an oracle on MobileNet's layers."""
 import numpy as np
 import pytest
 
@@ -38,30 +39,32 @@ def _data(case, dt, seed=0):
     return x, w, rng.standard_normal(y.shape).astype(dt)
 
 
-def _kernel_pair(case, dt, x, w, dy, need_dw=True):
-    """(dx, dw, db) from the accumulating call into zeros and from the writing call into NaN."""
+def _kernel_pair(case, dt, x, w, dy, need_dx=True, need_dw=True):
+    """(dx, dw, db) from the accumulating call into zeros and from the writing call into NaN
+    (db: 1 before either call, it accumulates in both)."""
     xs, K, R, s, p, g = case
     sig = "float" if dt == np.float32 else "double"
     f = (_kernels.conv2d_backward if g == 1 else _kernels.conv2d_depthwise_backward)[sig]
     out = []
-    for dx_set in (False, True):
-        dx = np.full(xs, np.nan, dt) if dx_set else np.zeros(xs, dt)
-        dw = np.zeros(w.shape, dt) if need_dw else None
-        db = np.zeros(K, dt) if need_dw else None
-        f(dx, dw, db, dy, x, w, (s, s), (p, p), (1, 1), dx_set)
+    for write in (False, True):
+        fill = np.nan if write else 0
+        dx = np.full(xs, fill, dt) if need_dx else None
+        dw = np.full(w.shape, fill, dt) if need_dw else None
+        db = np.ones(K, dt)
+        f(dx, dw, db, dy, x, w, (s, s), (p, p), (1, 1), write)
         out.append((dx, dw, db))
     return out
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES)
-def test_set_equals_accumulate_into_zeros(case, dt, level):
+def test_write_equals_accumulate_into_zeros(case, dt, level):
     x, w, dy = _data(case, dt)
-    for need_dw in (True, False):
-        acc, put = _kernel_pair(case, dt, x, w, dy, need_dw)
-        assert not np.isnan(put[0]).any()
+    for need_dx, need_dw in ((True, True), (True, False), (False, True)):
+        acc, put = _kernel_pair(case, dt, x, w, dy, need_dx, need_dw)
         for a, b in zip(acc, put):
             if a is not None:
+                assert not np.isnan(b).any()
                 np.testing.assert_array_equal(a, b)
 
 
@@ -77,6 +80,10 @@ def test_ops_backward_matches_reference(case, dt, level):
     dx, dw, db = ops.conv2d_backward(dy, x, w, s, p, 1, g, bias=False, need_dw=False)
     assert dw is None and db is None
     np.testing.assert_array_equal(dx, got[0])
+    dx, dw, db = ops.conv2d_backward(dy, x, w, s, p, 1, g, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, got[1])
+    np.testing.assert_array_equal(db, got[2])
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -91,16 +98,21 @@ def test_threads_bitwise(case):
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_set_path_writes_a_reused_buffer():
-    """dx from np.empty may hold an earlier gradient's values: none may leak through."""
-    case = ((4, 32, 8, 8), 64, 1, 1, 0, 1)
+@pytest.mark.parametrize("case", [CASES[0], CASES[5], CASES[7]])
+def test_reused_memory_does_not_leak_through(case):
+    """dx and dw from np.empty may hold an earlier gradient's values: none may leak through."""
+    xs, K, R, s, p, g = case
     x, w, dy = _data(case, np.float32, seed=3)
-    first = ops.conv2d_backward(dy, x, w)[0].copy()
+    first = [a.copy() for a in ops.conv2d_backward(dy, x, w, s, p, 1, g)]
     for _ in range(3):
-        np.testing.assert_array_equal(ops.conv2d_backward(dy, x, w)[0], first)
+        junk = [np.full_like(a, 7.0) for a in first]  # freed: np.empty may hand them out
+        del junk
+        for a, b in zip(ops.conv2d_backward(dy, x, w, s, p, 1, g), first):
+            np.testing.assert_array_equal(a, b)
 
 
-# MobileNet v1 (3x32x32) layers whose dx is written: (x shape, K, R, stride, padding, groups)
+# MobileNet v1 (3x32x32) layers whose dx and dw are written:
+# (x shape, K, R, stride, padding, groups)
 MOBILENET = [((4, 32, 32, 32), 64, 1, 1, 0, 1), ((4, 64, 32, 32), 64, 3, 2, 1, 64),
              ((4, 128, 16, 16), 128, 3, 1, 1, 128), ((4, 512, 4, 4), 512, 1, 1, 0, 1),
              ((4, 512, 4, 4), 512, 3, 1, 1, 512), ((4, 1024, 2, 2), 1024, 3, 1, 1, 1024)]
