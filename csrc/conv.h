@@ -123,6 +123,21 @@ int cr_conv2d_depthwise_backward_f64(double *dinp, double *dweight, double *dbia
                                      const double *dout, const double *inp,
                                      const double *weight, const cr_conv2d_dims *d);
 
+/* As cr_conv2d_backward / cr_conv2d_depthwise_backward, but dinp and dweight (when given)
+ * are WRITTEN (=), not accumulated (dbias still +=): the caller needs no zeroed arrays. The
+ * pointwise path at stride 1 and the float32 AVX-512 depthwise kernels write them straight;
+ * the others zero them and accumulate. Same values as the accumulating call into zeros. */
+int cr_conv2d_backward_set_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                               const float *inp, const float *weight, const cr_conv2d_dims *d);
+int cr_conv2d_backward_set_f64(double *dinp, double *dweight, double *dbias, const double *dout,
+                               const double *inp, const double *weight, const cr_conv2d_dims *d);
+int cr_conv2d_depthwise_backward_set_f32(float *dinp, float *dweight, float *dbias,
+                                         const float *dout, const float *inp,
+                                         const float *weight, const cr_conv2d_dims *d);
+int cr_conv2d_depthwise_backward_set_f64(double *dinp, double *dweight, double *dbias,
+                                         const double *dout, const double *inp,
+                                         const double *weight, const cr_conv2d_dims *d);
+
 #ifdef __cplusplus
 }
 #endif

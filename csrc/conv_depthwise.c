@@ -38,12 +38,12 @@ void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int
                                   int64_t W, int R, int S);
 void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                                   int64_t step, int64_t n, const float *w, const uint16_t *mt,
-                                  int64_t H, int64_t W, int R, int S);
+                                  int64_t H, int64_t W, int R, int S, int set);
 void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
                                    int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S);
 void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                                    const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
-                                   int R, int S);
+                                   int R, int S, int set);
 
 /* 1 when the layer fits the AVX-512 planes (see the top comment) */
 static int dw_fast_f32(const cr_conv2d_dims *d) {
@@ -96,7 +96,8 @@ static int dw_fast_forward_f32(float *y, const float *x, const float *w, const f
 
 /* per channel, all images in order (as the generic backward) */
 static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy,
-                                const float *x, const float *w, const cr_conv2d_dims *d) {
+                                const float *x, const float *w, const cr_conv2d_dims *d,
+                                int set) {
     const int64_t HW = d->H * d->W, RS = d->R * d->S;
     const int nt = cr_threads_for((double)d->N * d->C * HW * RS, CONV_DW_MIN_WORK);
     uint16_t *mt = d->sh == 1 ? dw_masks(d) : NULL;
@@ -113,17 +114,18 @@ static int dw_fast_backward_f32(float *dx, float *dw, float *db, const float *dy
             if (mt)
                 cr_dw_channel_bwd_f32_avx512(dx ? dx + c * HW : NULL, acc, dy + c * HW,
                                              x + c * HW, d->C * HW, d->N, w + c * RS, mt,
-                                             d->H, d->W, (int)d->R, (int)d->S);
+                                             d->H, d->W, (int)d->R, (int)d->S, set);
             for (int64_t n = 0; !mt && n < d->N; n++) { /* stride 2 */
                 const int64_t i = n * d->C + c;
                 cr_dw_plane_bwd_s2_f32_avx512(dx ? dx + i * HW : NULL, acc,
                                               dy + i * d->P * d->Q, x + i * HW, w + c * RS,
-                                              d->H, d->W, d->P, d->Q, (int)d->R, (int)d->S);
+                                              d->H, d->W, d->P, d->Q, (int)d->R, (int)d->S,
+                                              set);
             }
             for (int64_t t = 0; dw && t < RS; t++) {
                 double s = 0;
                 for (int l = 0; l < 16; l++) s += acc[t * 16 + l];
-                dw[c * RS + t] += (float)s;
+                dw[c * RS + t] = (set ? 0.0f : dw[c * RS + t]) + (float)s;
             }
             if (db) {
                 double s = 0;
@@ -146,7 +148,7 @@ void cr_dwb_fwd_f32_avx512(float *y, const float *x, const float *w, const float
                            int64_t nc, const cr_conv2d_dims *d, float *xs, float *ys);
 void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                            const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,
-                           float *gs, float *dxs);
+                           float *gs, float *dxs, int set);
 
 /* 1 when the forward (bwd = 0) or backward (1) runs the channel-vector kernels: small
  * planes, undilated, R, S <= 7, padding below the kernel */
@@ -185,7 +187,7 @@ static int dwb_forward_f32(float *y, const float *x, const float *w, const float
 
 /* one thread per block of 16 channels, all images in order (dw, db in a fixed order) */
 static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const cr_conv2d_dims *d) {
+                            const float *w, const cr_conv2d_dims *d, int set) {
     const int64_t C = d->C, H = d->H, W = d->W, HW = H * W, PQ = d->P * d->Q, RS = d->R * d->S;
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, nb = (C + 15) / 16;
     int64_t gcols;
@@ -210,11 +212,12 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
                 const int64_t o = (n * C + c0) * HW;
                 cr_dwb_bwd_f32_avx512(dx ? dx + o : NULL, (dw || db) ? acc : NULL,
                                       dy + (n * C + c0) * PQ, x + o, wt + c0 * RS, nc, d, xs,
-                                      xs + nxs, xs + nxs + ngs);
+                                      xs + nxs, xs + nxs + ngs, set);
             }
             for (int64_t l = 0; l < nc; l++) {
                 for (int64_t t = 0; dw && t < RS; t++)
-                    dw[(c0 + l) * RS + t] += (float)acc[t * 16 + l];
+                    dw[(c0 + l) * RS + t] = (set ? 0.0f : dw[(c0 + l) * RS + t]) +
+                                            (float)acc[t * 16 + l];
                 if (db) db[c0 + l] += (float)acc[RS * 16 + l];
             }
         }
@@ -237,9 +240,9 @@ static int dw_fwd_any_f32(float *y, const float *x, const float *w, const float 
                               : dw_fast_forward_f32(y, x, w, b, d);
 }
 static int dw_bwd_any_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, const cr_conv2d_dims *d) {
-    return dw_small_f32(d, 1) ? dwb_backward_f32(dx, dw, db, dy, x, w, d)
-                              : dw_fast_backward_f32(dx, dw, db, dy, x, w, d);
+                          const float *w, const cr_conv2d_dims *d, int set) {
+    return dw_small_f32(d, 1) ? dwb_backward_f32(dx, dw, db, dy, x, w, d, set)
+                              : dw_fast_backward_f32(dx, dw, db, dy, x, w, d, set);
 }
 #define DW_FAST_FWD dw_fwd_pick_f32
 #define DW_FAST_BWD dw_bwd_pick_f32

@@ -92,7 +92,8 @@ void cr_dw_channel_fwd_f32_avx512(float *out, const float *in, int64_t step, int
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
                                                       const float *x, int64_t step, int64_t n,
                                                       const float *w, const uint16_t *mt,
-                                                      int64_t H, int64_t W, int R, int S) {
+                                                      int64_t H, int64_t W, int R, int S,
+                                                      int set) {
     const int ph = (R - 1) / 2, pw = (S - 1) / 2, RS = R * S;
     const int64_t HW = H * W;
     __m512 wf[IN_MAX * IN_MAX];
@@ -116,7 +117,7 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                 av[RS] = _mm512_add_ps(av[RS], gv);
             }
             if (d) {
-                __m512 a = _mm512_maskz_loadu_ps(tail, d + i0);
+                __m512 a = set ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(tail, d + i0);
                 for (int r = 0; r < R; r++) {
                     const float *row = g + i0 + (r - ph) * W - pw;
                     for (int s = 0; s < S; s++)
@@ -130,16 +131,16 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
     }
 }
 
-/* dx (may be NULL) += ..., acc (may be NULL) += ... for n planes of one channel */
+/* dx (may be NULL) += ... (set: = ...), acc (may be NULL) += ... for n planes of one channel */
 void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                                   int64_t step, int64_t n, const float *w, const uint16_t *mt,
-                                  int64_t H, int64_t W, int R, int S) {
+                                  int64_t H, int64_t W, int R, int S, int set) {
     if (R == 3 && S == 3)
-        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 3, 3);
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 3, 3, set);
     else if (R == 5 && S == 5)
-        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 5, 5);
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, 5, 5, set);
     else
-        bwd(dx, acc, dy, x, step, n, w, mt, H, W, R, S);
+        bwd(dx, acc, dy, x, step, n, w, mt, H, W, R, S, set);
 }
 
 /* ------------------------------------------------------------------ stride 2
@@ -191,7 +192,7 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
                                                          const float *dy, const float *x,
                                                          const float *w, int64_t H,
                                                          int64_t W, int64_t P, int64_t Q,
-                                                         int R, int S) {
+                                                         int R, int S, int set) {
     const int ph = (R - 1) / 2, pw = (S - 1) / 2, RS = R * S;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
@@ -238,11 +239,12 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
             }
             float *d = dx + h * W + 2 * j0;
             const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
-            _mm512_mask_storeu_ps(d, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d),
-                                                       _mm512_permutex2var_ps(e, ilo, o)));
+            const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
+            const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
+            _mm512_mask_storeu_ps(d, m0,
+                                  set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
             _mm512_mask_storeu_ps(d + 16, m1,
-                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16),
-                                                _mm512_permutex2var_ps(e, ihi, o)));
+                                  set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
         }
 }
 
@@ -255,12 +257,12 @@ void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, f
         fwd_s2(out, x, w, bias, H, W, P, Q, R, S);
 }
 
-/* dx (may be NULL) += ..., acc (may be NULL) += ... for one plane */
+/* dx (may be NULL) += ... (set: = ...), acc (may be NULL) += ... for one plane */
 void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                                    const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
-                                   int R, int S) {
+                                   int R, int S, int set) {
     if (R == 3 && S == 3)
-        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, 3, 3);
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, 3, 3, set);
     else
-        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, R, S);
+        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, R, S, set);
 }

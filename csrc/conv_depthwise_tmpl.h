@@ -132,7 +132,7 @@ CR_CLONES static void CR_FN(dw_channel_backward)(T *dx, T *dw, T *db, const T *d
 int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const T *x,
                                         const T *w, const cr_conv2d_dims *d) {
 #ifdef DW_FAST_BWD
-    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d);
+    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d, 0);
 #endif
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int nt = cr_threads_for((double)d->N * d->C * d->P * d->Q * d->R * d->S,
@@ -152,4 +152,16 @@ int CR_FN(cr_conv2d_depthwise_backward)(T *dx, T *dw, T *db, const T *dy, const 
         free(acc);
     }
     return fail ? -1 : 0;
+}
+
+/* As above but dx and dw (when given) are written, not accumulated (db still +=): the fast
+ * kernels write them straight; the plane loops accumulate into zeroed ones. */
+int CR_FN(cr_conv2d_depthwise_backward_set)(T *dx, T *dw, T *db, const T *dy, const T *x,
+                                            const T *w, const cr_conv2d_dims *d) {
+#ifdef DW_FAST_BWD
+    if (DW_FAST_BWD(d)) return DW_FAST_BACKWARD(dx, dw, db, dy, x, w, d, 1);
+#endif
+    if (dx) memset(dx, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(T));
+    if (dw) memset(dw, 0, (size_t)(d->C * d->R * d->S) * sizeof(T));
+    return CR_FN(cr_conv2d_depthwise_backward)(dx, dw, db, dy, x, w, d);
 }

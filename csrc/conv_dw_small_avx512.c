@@ -243,7 +243,7 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                                                       const float *x, const float *w,
                                                       int64_t nc, const cr_conv2d_dims *d,
                                                       float *xs, float *gs, float *dxs,
-                                                      int R, int S) {
+                                                      int R, int S, int set) {
     const int64_t H = d->H, W = d->W, Wp = W + 2 * d->pw, P = d->P,
                   Q = d->Q, sh = d->sh, sw = d->sw, RS = R * S;
     const int64_t ph = d->ph, pw = d->pw, ga = (R - 1 - ph + sh - 1) / sh,
@@ -291,18 +291,18 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
             for (int c0 = 0; c0 < sw; c0++)
                 dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, R, S, (int)sh, (int)sw);
     }
-    put_out(dx, dxs, H, W, W, 0, 0, nc, 1);
+    put_out(dx, dxs, H, W, W, 0, 0, nc, !set);
 }
 
-/* one image's block: dx (nc planes, may be NULL) += ..., acc ((R*S + 1) x 16 doubles, may
- * be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs: cr_dwb_gs_size x 16
- * zero-bordered; dxs: H*W*16;
+/* one image's block: dx (nc planes, may be NULL) += ... (set: = ...), acc ((R*S + 1) x 16
+ * doubles, may be NULL) += ...; xs: (H+2ph) x (W+2pw) x 16 zero-bordered; gs:
+ * cr_dwb_gs_size x 16 zero-bordered; dxs: H*W*16;
  * w: the block's cr_dwb_weights */
 void cr_dwb_bwd_f32_avx512(float *dx, double *acc, const float *dy, const float *x,
                            const float *w, int64_t nc, const cr_conv2d_dims *d, float *xs,
-                           float *gs, float *dxs) {
+                           float *gs, float *dxs, int set) {
     if (d->R == 3 && d->S == 3)
-        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, 3, 3);
+        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, 3, 3, set);
     else
-        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, (int)d->R, (int)d->S);
+        bwd(dx, acc, dy, x, w, nc, d, xs, gs, dxs, (int)d->R, (int)d->S, set);
 }

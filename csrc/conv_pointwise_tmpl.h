@@ -44,25 +44,28 @@ int CR_FN(conv_pointwise_forward)(T *out, const T *inp, const T *w, const T *bia
     return CR_FN(pw_run)(&pb, N, pl->nt);
 }
 
-int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
-                                   const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
+/* set: dx and dw are written (=), not accumulated (db still +=); only for stride 1 (every
+ * pixel of dx written) */
+static int CR_FN(pw_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                              const T *w, const cr_conv2d_dims *d, const conv_plan *pl, int set) {
     const int64_t N = d->N, C = d->C, K = d->K, PQ = d->P * d->Q;
     const int nt = pl->nt;
     if (dbias) CR_FN(conv_bias_grad)(dbias, dout, d, nt);
     if (!dinp && !dweight) return 0;
     if (d->H * d->W == 1) { /* dw (K, C) += dy^T @ x;  dx (N, C) += dy (N, K) @ w */
         if (dweight)
-            CR_FN(cr_gemm)(1, 0, K, C, N, 1, dout, K, inp, C, 1, dweight, C, NULL, NULL,
-                           CR_ACT_NONE);
+            CR_FN(cr_gemm)(1, 0, K, C, N, 1, dout, K, inp, C, set ? 0 : 1, dweight, C, NULL,
+                           NULL, CR_ACT_NONE);
         if (dinp)
-            CR_FN(cr_gemm)(0, 0, N, C, K, 1, dout, K, w, C, 1, dinp, C, NULL, NULL, CR_ACT_NONE);
+            CR_FN(cr_gemm)(0, 0, N, C, K, 1, dout, K, w, C, set ? 0 : 1, dinp, C, NULL, NULL,
+                           CR_ACT_NONE);
         return 0;
     }
     if (dinp) {
         const CR_FN(pw_prob) pb = {C, K, d->P, d->Q, w, 1, C,
                                    dout, pw_side_make(K * PQ, PQ, d->Q, 1, 1, d->Q),
                                    dinp, pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q),
-                                   NULL, 1};
+                                   NULL, !set};
         if (CR_FN(pw_run)(&pb, N, nt) != 0) return -1;
     }
     if (!dweight) return 0;
@@ -74,7 +77,31 @@ int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
     if (!ws) return -1;
     const CR_FN(pw_dw_prob) pb = {dout, inp, K, C, PQ, d->Q, K * PQ,
                                   pw_side_make(C * d->H * d->W, d->H * d->W, d->W, d->sh, d->sw, d->Q)};
-    CR_FN(pw_dw)(dweight, &pb, &kit, &z, ws, nt);
+    CR_FN(pw_dw)(dweight, &pb, &kit, &z, ws, nt, set ? (T)0 : (T)1);
     conv_ws_free(ws);
     return 0;
+}
+
+int CR_FN(conv_pointwise_backward)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                                   const T *w, const cr_conv2d_dims *d, const conv_plan *pl) {
+    return CR_FN(pw_backward)(dinp, dweight, dbias, dout, inp, w, d, pl, 0);
+}
+
+/* cr_conv2d_backward with dx and dw (when given) written, not accumulated (db still +=): the
+ * pointwise path at stride 1 writes every pixel of dx and all of dw straight from its
+ * products (no zeroing pass, no read: 0 + s == s, so the values are those of the
+ * accumulating call into zeros); any other layer zeroes them and accumulates. */
+int CR_FN(cr_conv2d_backward_set)(T *dinp, T *dweight, T *dbias, const T *dout, const T *inp,
+                                  const T *weight, const cr_conv2d_dims *d) {
+    if (d->N == 0) return 0;
+    if ((dinp || dweight) && d->sh == 1 && d->sw == 1) {
+        conv_plan pl;
+        conv_plan_make(&pl, d, 1, sizeof(T));
+        if (pl.path == CONV_POINTWISE)
+            return CR_FN(pw_backward)(dinp, dweight, dbias, dout, inp, weight, d, &pl, 1);
+    }
+    if (dinp) memset(dinp, 0, (size_t)(d->N * d->C * d->H * d->W) * sizeof(T));
+    if (dweight)
+        memset(dweight, 0, (size_t)(d->K * d->C * d->R * d->S) * sizeof(T));
+    return CR_FN(cr_conv2d_backward)(dinp, dweight, dbias, dout, inp, weight, d);
 }

@@ -86,9 +86,9 @@ static void CR_FN(pw_dw_chunk)(const CR_FN(pw_dw_prob) *pb, const CR_FN(cr_gemm_
     }
 }
 
-/* ws: pw_dw_ws_elems; nch chunks (pw_dw_chunks). */
+/* ws: pw_dw_ws_elems; nch chunks (pw_dw_chunks); beta: 1 = dw +=, 0 = dw = (never read). */
 static void CR_FN(pw_dw)(T *dw, const CR_FN(pw_dw_prob) *pb, const CR_FN(cr_gemm_kit) *kit,
-                         const pw_dw_sizes *z, T *ws, int nt) {
+                         const pw_dw_sizes *z, T *ws, int nt, T beta) {
     const int MR = kit->mr;
     const int64_t K = pb->K, KC = K * pb->C, nch = z->nch, tm = (K + MR - 1) / MR;
     T *partials = ws;
@@ -101,12 +101,13 @@ static void CR_FN(pw_dw)(T *dw, const CR_FN(pw_dw_prob) *pb, const CR_FN(cr_gemm
             const int64_t r0 = tm * t / team, r1 = tm * (t + 1) / team;
             const int64_t i0 = r0 * MR, i1 = r1 * MR < K ? r1 * MR : K;
             if (i0 < i1)
-                CR_FN(pw_dw_chunk)(pb, kit, 0, z->L, z->kc, z->mc, dw, 1, i0, i1, abuf, bbuf, runs);
+                CR_FN(pw_dw_chunk)(pb, kit, 0, z->L, z->kc, z->mc, dw, beta, i0, i1, abuf, bbuf,
+                                   runs);
         } else {
             for (int64_t c = t; c < nch; c += team) {
                 const int64_t l0 = z->L * c / nch, l1 = z->L * (c + 1) / nch;
                 T *out = c == 0 ? dw : partials + (c - 1) * KC;
-                CR_FN(pw_dw_chunk)(pb, kit, l0, l1 - l0, z->kc, z->mc, out, c == 0 ? 1 : 0, 0, K,
+                CR_FN(pw_dw_chunk)(pb, kit, l0, l1 - l0, z->kc, z->mc, out, c == 0 ? beta : 0, 0, K,
                                    abuf, bbuf, runs);
             }
             #pragma omp barrier

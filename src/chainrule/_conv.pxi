@@ -97,8 +97,10 @@ def conv2d_forward(floating[:, :, :, ::1] y, const floating[:, :, :, ::1] x,
 
 def conv2d_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw, floating[::1] db,
                     const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] x,
-                    const floating[:, :, :, ::1] w, tuple stride, tuple padding, tuple dilation):
-    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) from dy (N, K, P, Q)."""
+                    const floating[:, :, :, ::1] w, tuple stride, tuple padding, tuple dilation,
+                    bint write=False):
+    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) from dy (N, K, P, Q);
+    write: dx = dL/dx and dw = dL/dw instead (never read: they may come from np.empty)."""
     cdef tuple xs = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), ws = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
     cdef cr_conv2d_dims d = _conv_dims("conv2d_backward", xs, ws, stride, padding, dilation)
     if ((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.K, d.P, d.Q)
@@ -114,11 +116,19 @@ def conv2d_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw, floati
     cdef int rc
     with nogil:
         if floating is float:
-            rc = cr_conv2d_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                        &w[0, 0, 0, 0], &d)
+            if write:
+                rc = cr_conv2d_backward_set_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                &w[0, 0, 0, 0], &d)
+            else:
+                rc = cr_conv2d_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                            &w[0, 0, 0, 0], &d)
         else:
-            rc = cr_conv2d_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                        &w[0, 0, 0, 0], &d)
+            if write:
+                rc = cr_conv2d_backward_set_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                &w[0, 0, 0, 0], &d)
+            else:
+                rc = cr_conv2d_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                            &w[0, 0, 0, 0], &d)
     if rc != 0:
         raise MemoryError("conv2d_backward: could not allocate the im2col workspace")
 
@@ -188,8 +198,9 @@ def conv2d_depthwise_forward(floating[:, :, :, ::1] y, const floating[:, :, :, :
 def conv2d_depthwise_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw,
                               floating[::1] db, const floating[:, :, :, ::1] dy,
                               const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
-                              tuple stride, tuple padding, tuple dilation):
-    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) of a depthwise conv."""
+                              tuple stride, tuple padding, tuple dilation, bint write=False):
+    """dx += dL/dx, dw += dL/dw, db += dL/db (each may be None) of a depthwise conv;
+    write: dx = dL/dx and dw = dL/dw instead (never read: they may come from np.empty)."""
     cdef cr_conv2d_dims d = _depthwise_dims("conv2d_depthwise_backward", x, w, stride,
                                             padding, dilation)
     if ((dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3]) != (d.N, d.C, d.P, d.Q)
@@ -205,11 +216,19 @@ def conv2d_depthwise_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] 
     cdef int rc
     with nogil:
         if floating is float:
-            rc = cr_conv2d_depthwise_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &d)
+            if write:
+                rc = cr_conv2d_depthwise_backward_set_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0],
+                                                          &x[0, 0, 0, 0], &w[0, 0, 0, 0], &d)
+            else:
+                rc = cr_conv2d_depthwise_backward_f32(pdx, pdw, pdb, &dy[0, 0, 0, 0],
+                                                      &x[0, 0, 0, 0], &w[0, 0, 0, 0], &d)
         else:
-            rc = cr_conv2d_depthwise_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0], &x[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &d)
+            if write:
+                rc = cr_conv2d_depthwise_backward_set_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0],
+                                                          &x[0, 0, 0, 0], &w[0, 0, 0, 0], &d)
+            else:
+                rc = cr_conv2d_depthwise_backward_f64(pdx, pdw, pdb, &dy[0, 0, 0, 0],
+                                                      &x[0, 0, 0, 0], &w[0, 0, 0, 0], &d)
     if rc != 0:
         raise MemoryError("conv2d_depthwise_backward: could not allocate a plane")
 

@@ -82,6 +82,17 @@ cdef extern from "chainrule.h" nogil:
     int cr_conv2d_depthwise_backward_f64(double *dinp, double *dweight, double *dbias,
                                          const double *dout, const double *inp,
                                          const double *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_backward_set_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const float *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_backward_set_f64(double *dinp, double *dweight, double *dbias,
+                                   const double *dout, const double *inp, const double *weight,
+                                   const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_set_f32(float *dinp, float *dweight, float *dbias,
+                                             const float *dout, const float *inp,
+                                             const float *weight, const cr_conv2d_dims *d)
+    int cr_conv2d_depthwise_backward_set_f64(double *dinp, double *dweight, double *dbias,
+                                             const double *dout, const double *inp,
+                                             const double *weight, const cr_conv2d_dims *d)
 
     # ---- pool.h ----
     ctypedef struct cr_pool2d_dims:

@@ -266,15 +266,23 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
         raise ValueError(f"{fn}: argument 'dy' must have shape {want} for x {xs}, "
                          f"w {w.shape}, stride {stride}, padding {padding}, dilation "
                          f"{dilation}, groups {groups}, got {dy.shape}")
-    dx = np.zeros(x.shape, dtype=dt) if need_dx else None
-    dw = np.zeros(w.shape, dtype=dt) if need_dw else None
+    # write: the kernel writes dx and dw (no zeroed arrays to add into): 1x1 layers at
+    # stride 1 (the pointwise path writes every pixel) and depthwise layers (the kernels
+    # write them, or zero them themselves)
+    depthwise = groups == x.shape[1] == w.shape[0] and groups > 1
+    write = depthwise or (groups == 1 and w.shape[2:] == (1, 1) and padding == (0, 0)
+                          and stride == (1, 1))
+    new = np.empty if write else np.zeros
+    dx = new(x.shape, dtype=dt) if need_dx else None
+    dw = new(w.shape, dtype=dt) if need_dw else None
     db = np.zeros(w.shape[0], dtype=dt) if bias else None
     # pick the fused specialisation by dtype: dispatch cannot infer it from a None dx
     sig = "float" if dt == np.float32 else "double"
     if groups == 1:
-        _kernels.conv2d_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
-    elif groups == x.shape[1] == w.shape[0]:
-        _kernels.conv2d_depthwise_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation)
+        _kernels.conv2d_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation, write)
+    elif depthwise:
+        _kernels.conv2d_depthwise_backward[sig](dx, dw, db, dy, x, w, stride, padding, dilation,
+                                                write)
     elif _grouped_path(x.shape, w.shape, groups, stride, padding, dilation, 1, dt):
         _kernels.conv2d_grouped_backward[sig](dx, dw, db, dy, x, w, groups, stride, padding,
                                               dilation)
