@@ -22,9 +22,9 @@
 
 #define ROWS_W_BLOCK_BYTES (192 * 1024) /* K x kc of w per reduction block */
 
-/* Small outputs (PQ <= ROWS_PANEL_PQ) go as one panel of all their pixels, gathered per
- * reduction block (im2col of kc rows, PQ columns rounded up to 16: 7x7 fills 49 of 64
- * lanes); larger ones as row segments. Taken where that fills 10% more of the vectors than
+/* Small outputs (PQ <= ROWS_PANEL_PQ) go as one panel of the pixels of G images, gathered
+ * per reduction block (conv_k5.c; 7x7 fills 49 of 64 lanes at batch 1); larger ones as row
+ * segments. Taken where that fills 10% more of the vectors than
  * the implicit forward's 48-wide tiles fill with valid columns (14x14: 88% vs 68%; 7x7: 77%
  * vs 51%; 28x28: 88% vs 86% stays implicit), for 5x5 and larger kernels (the layers it was
  * measured on: GoogLeNet's 5x5), float32, AVX-512, stride 1, no dilation, the padded image
@@ -41,7 +41,8 @@ static int64_t rows_panel(const cr_conv2d_dims *d) { /* panel width, 0: row segm
 int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() != CR_CONV_ALGO_AUTO || d->sh != 1 ||
         d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 25 || (d->K > 128 && !any_k) ||
-        d->P * d->Q < ROWS_MIN_PQ || d->K * d->C * d->R * d->S * elsize > ROWS_MAX_W_BYTES)
+        d->P * d->Q < ROWS_MIN_PQ ||
+        (!rows_panel(d) && d->K * d->C * d->R * d->S * elsize > ROWS_MAX_W_BYTES))
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
@@ -53,10 +54,11 @@ int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
            d->C * Hp * Wp * elsize <= cr_conv_get_workspace_limit();
 }
 
-/* the plan: kc in bl.rows, the panel width in bl.cols (0: row segments), threads take whole
- * images when by_block, else runs of row blocks of each; scratch: xp and the panel per
- * thread, and the packed weights */
+/* the plan: kc in bl.rows, bl.cols 0 (row segments; a panel: conv_k5.c), threads take whole
+ * images when by_block, else runs of row blocks of each; scratch: xp per thread and the
+ * packed weights */
 void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
+    if (rows_panel(d)) { conv_k5_plan(pl, d, elsize); return; } /* conv_k5.c */
     const int64_t CRS = d->C * d->R * d->S;
     const int padded = d->ph > 0 || d->pw > 0;
     int64_t kc = ROWS_W_BLOCK_BYTES / (elsize * d->K);
@@ -64,10 +66,10 @@ void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
     pl->path = CONV_ROWS;
     pl->bl.G = 1;
     pl->bl.rows = kc;
-    pl->bl.cols = rows_panel(d);
+    pl->bl.cols = 0;
     pl->by_block = d->N >= pl->nt;
-    pl->ws_elems = (padded ? d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0) + kc * pl->bl.cols;
-    pl->ws_threads = pl->nt; /* xp and the panel per thread */
+    pl->ws_elems = padded ? d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0;
+    pl->ws_threads = pl->nt; /* xp per thread */
     pl->ws_bytes = (pl->ws_threads * pl->ws_elems + d->K * CRS) * elsize +
                    CRS * (int64_t)sizeof(int64_t);
 }
@@ -99,41 +101,28 @@ void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, i
 #ifdef CR_X86
 
 typedef struct {
-    const int64_t *offs, *sb, *sc, *poff; /* poff[j] = j*npx: panel rows */
+    const int64_t *offs, *sb, *sc;
     const uint16_t *sm;
-    int64_t nseg, ngrp, nblk, kc, npx;
+    int64_t nseg, ngrp, nblk, kc;
 } rows_geom;
-
-/* panel rows j < kd: the valid pixels of im2col row k0 + j, side by side (rows [j0, j1)) */
-static void build_panel(float *pan, const float *xp, const cr_conv2d_dims *d,
-                        const rows_geom *g, int64_t k0, int64_t j0, int64_t j1) {
-    const int64_t P = d->P, Q = d->Q, Wp = d->W + 2 * d->pw;
-    for (int64_t j = j0; j < j1; j++) {
-        const float *src = xp + g->offs[k0 + j];
-        float *dst = pan + j * g->npx;
-        cr_conv_rows_gather_f32_avx512(dst, src, P, Q, Wp);
-    }
-}
 
 /* the tiles of row blocks [b0, b1) of one image (tile: segment group, row block), block by
  * block of the reduction, groups outer: a group's reads of xp stay in L1 while the packed
- * weights of the block (K x kc, in L2) stream past them once per group. Panel: each thread
- * builds its own copy of each block's panel first (no barriers). */
+ * weights of the block (K x kc, in L2) stream past them once per group. */
 static void rows_tiles(float *y, const float *xp, const float *wp, const float *bias,
                        const cr_conv2d_dims *d, const rows_geom *g, int64_t b0, int64_t b1,
-                       int accumulate, float *pan) {
+                       int accumulate) {
     const int64_t K = d->K, CRS = d->C * d->R * d->S, PQ = d->P * d->Q;
     for (int64_t k0 = 0; k0 < CRS; k0 += g->kc) {
         const int64_t kd = CRS - k0 < g->kc ? CRS - k0 : g->kc;
         const int acc = accumulate || k0 > 0;
-        if (g->npx) build_panel(pan, xp, d, g, k0, 0, kd);
         for (int64_t u = 0; u < g->ngrp * (b1 - b0); u++) {
             const int64_t blk = b0 + u % (b1 - b0), v0 = 3 * (u / (b1 - b0));
             /* near-equal row blocks of <= 8 (as conv_avx512.c) */
             const int64_t i0 = K * blk / g->nblk, mb = K * (blk + 1) / g->nblk - i0;
             const int64_t nv = g->nseg - v0 < 3 ? g->nseg - v0 : 3;
             cr_conv_rows_f32_avx512(mb, nv, kd, wp + i0 * CRS + k0 * mb, mb,
-                                    g->npx ? pan : xp, g->npx ? g->poff : g->offs + k0,
+                                    xp, g->offs + k0,
                                     g->sb + v0, g->sc + v0, g->sm + v0, y + i0 * PQ, PQ, acc,
                                     k0 == 0 && bias ? bias + i0 : NULL);
         }
@@ -187,13 +176,13 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t CRS = C * d->R * d->S, PQ = P * Q, spr = (Q + 15) / 16;
     const int padded = d->ph > 0 || d->pw > 0;
+    if (pl->bl.cols) return conv_k5_forward_f32(out, inp, w, bias, d, pl, accumulate, flipped);
     rows_geom g;
-    g.npx = pl->bl.cols;
-    g.nseg = g.npx ? g.npx / 16 : P * spr;
+    g.nseg = P * spr;
     g.ngrp = (g.nseg + 2) / 3;
     g.nblk = (K + 7) / 8;
     g.kc = pl->bl.rows;
-    int64_t *offs = (int64_t *)malloc((size_t)(CRS + 2 * g.nseg + g.kc) * sizeof(int64_t));
+    int64_t *offs = (int64_t *)malloc((size_t)(CRS + 2 * g.nseg) * sizeof(int64_t));
     uint16_t *sm = (uint16_t *)malloc((size_t)g.nseg * sizeof(uint16_t));
     const int nslices = (int)pl->ws_threads;
     float *ws = (float *)conv_ws_alloc((nslices * pl->ws_elems + K * CRS) * (int64_t)sizeof(float));
@@ -203,19 +192,18 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
         conv_ws_free(ws);
         return -1;
     }
-    int64_t *sb = offs + CRS, *sc = sb + g.nseg, *poff = sc + g.nseg;
-    for (int64_t j = 0; j < g.kc; j++) poff[j] = j * g.npx;
+    int64_t *sb = offs + CRS, *sc = sb + g.nseg;
     for (int64_t c = 0, i = 0; c < C; c++)
         for (int64_t r = 0; r < d->R; r++)
             for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * Wp + s;
-    for (int64_t p = 0, v = 0; p < (g.npx ? 1 : P); p++)
-        for (int64_t q0 = 0; q0 < (g.npx ? PQ : Q); q0 += 16, v++) {
-            const int64_t len = (g.npx ? PQ : Q) - q0 < 16 ? (g.npx ? PQ : Q) - q0 : 16;
-            sb[v] = g.npx ? q0 : p * Wp + q0;
+    for (int64_t p = 0, v = 0; p < P; p++)
+        for (int64_t q0 = 0; q0 < Q; q0 += 16, v++) {
+            const int64_t len = Q - q0 < 16 ? Q - q0 : 16;
+            sb[v] = p * Wp + q0;
             sc[v] = p * Q + q0;
             sm[v] = (uint16_t)(len == 16 ? 0xFFFFu : (1u << len) - 1);
         }
-    g.offs = offs; g.sb = sb; g.sc = sc; g.sm = sm; g.poff = poff;
+    g.offs = offs; g.sb = sb; g.sc = sc; g.sm = sm;
     if (padded) /* zero borders: only the interior is written per image */
         memset(ws, 0, (size_t)(nslices * pl->ws_elems) * sizeof(float));
     const int nt = pl->nt;
@@ -230,8 +218,7 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
             float *slice = ws + CR_THREAD_NUM() * pl->ws_elems;
             float *xp = padded ? slice : (float *)x_n;
             if (padded) pad_channels(xp, x_n, d, 0, C);
-            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, g.nblk, accumulate,
-                       slice + (padded ? C * HWp : 0));
+            rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, 0, g.nblk, accumulate);
         }
     } else { /* threads own runs of row blocks: each packs its weights and pads its own
               * copy of the image, so the region has no barrier */
@@ -246,8 +233,7 @@ static int rows_forward(float *out, const float *inp, const float *w, const floa
                     const float *x_n = inp + n * C * H * W;
                     const float *xp = padded ? slice : x_n;
                     if (padded) pad_channels(slice, x_n, d, 0, C);
-                    rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, b0, b1, accumulate,
-                               slice + (padded ? C * HWp : 0));
+                    rows_tiles(out + n * K * PQ, xp, wp, bias, d, &g, b0, b1, accumulate);
                 }
             }
         }

@@ -147,16 +147,3 @@ void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int6
     for (; p < n; p++)
         for (int i = 0; i < 8; i++) dst[p * 8 + i] = src[i * si + p * sp];
 }
-
-/* dst[p*len + q] = src[p*lds + q] for p < rows, q < len: rows of a pixel panel, masked
- * vectors instead of a memcpy call per short row */
-void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
-                                    int64_t lds) {
-    for (int64_t p = 0; p < rows; p++)
-        for (int64_t q = 0; q < len; q += 16) {
-            const int64_t r = len - q < 16 ? len - q : 16;
-            const __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps(m, src + p * lds + q);
-            _mm512_mask_storeu_ps(dst + p * len + q, m, v);
-        }
-}
