@@ -302,17 +302,15 @@ int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
 int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dout,
                                   const float *inp, const cr_conv2d_dims *d,
                                   const conv_plan *pl);
-void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
-                                   int64_t sp);
 void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const int64_t *aoff,
                                 int64_t P, int64_t Q, int64_t Wp, const float *B, int64_t ldb,
                                 float *C, int64_t ldc);
 int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                           const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
-void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t lda,
-                             const float *B, const int64_t *boff, const int64_t *sb,
-                             const int64_t *sc, const uint16_t *smask, float *C, int64_t ldc,
-                             int acc, const float *bias);
+void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t ai,
+                             const int64_t *aoff, const float *B, const int64_t *boff,
+                             const int64_t *sb, const int64_t *sc, const uint16_t *smask,
+                             float *C, int64_t ldc, int acc, const float *bias);
 #endif
 
 #endif

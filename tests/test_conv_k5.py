@@ -14,14 +14,16 @@ from helpers import assert_close
 
 # (x shape, w shape, padding): batch 1..45 (45 images of 7x7: two chunks of the panel),
 # K = 1, 9, 37, 67 (row blocks of 8 and fewer), 7x7 / 9x8 / 11x10 / 8x7 outputs, 5x5 /
-# 7x7 / 7x5 kernels, padding 0, 2, 3 and asymmetric
+# 7x7 / 7x5 kernels, padding 0, 2, 3 and asymmetric; 12x13 outputs with 128 output channels
+# (more than 128 pixels: the panel only with 128+ rows of w)
 CASES = [((1, 7, 7, 7), (9, 7, 5, 5), 2),
          ((4, 13, 7, 7), (37, 13, 5, 5), 2),
          ((3, 5, 9, 8), (1, 5, 5, 5), 2),
          ((2, 11, 15, 14), (67, 11, 5, 5), 0),
          ((5, 6, 9, 10), (21, 6, 7, 7), 3),
          ((3, 17, 8, 7), (19, 17, 7, 5), (3, 2)),
-         ((45, 5, 7, 7), (11, 5, 5, 5), 2)]
+         ((45, 5, 7, 7), (11, 5, 5, 5), 2),
+         ((2, 7, 12, 13), (128, 7, 5, 5), 2)]
 
 
 def _data(rng, xs, ws, dtype=np.float32):
@@ -52,7 +54,7 @@ def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, r
     assert (plan["forward"]["algorithm"] == "implicit_rows") == on, plan
 
 
-def test_dx_of_a_layer_with_few_input_channels_takes_the_panel(rng):
+def test_dx_of_layers_with_many_input_channels_takes_the_panel(rng):
     if _runtime.isa() != "avx512":
         pytest.skip("the panel needs AVX-512")
     # dx of 130 -> 11 at 8x7 is the panel forward of dy with 130 output channels
@@ -63,6 +65,23 @@ def test_dx_of_a_layer_with_few_input_channels_takes_the_panel(rng):
     dx, dw, db = ops.conv2d_backward(dy, x, w, 1, 2)
     for name, a, e in zip(("dx", "dw", "db"), (dx, dw, db), ref.conv2d_backward(dy, x, w, 1, 2)):
         assert_close(a, e, dtype=np.float32, name=name)
+    # 13x14 (182 pixels): the panel for dx (130 rows of w), row segments for the forward
+    plan = ops.conv2d_plan((3, 130, 13, 14), (11, 130, 5, 5), 1, 2)
+    assert plan["dx"]["algorithm"] == "rows_conv", plan
+    x, w, b = _data(rng, (3, 130, 13, 14), (11, 130, 5, 5))
+    dy = rng.standard_normal((3, 11, 13, 14)).astype(np.float32)
+    outs = []
+    old = cr.get_num_threads()
+    try:
+        for t in (1, 2):
+            cr.set_num_threads(t)
+            outs.append(ops.conv2d_backward(dy, x, w, 1, 2))
+    finally:
+        cr.set_num_threads(old)
+    for name, a, e in zip(("dx", "dw", "db"), outs[0], ref.conv2d_backward(dy, x, w, 1, 2)):
+        assert_close(a, e, dtype=np.float32, name=name)
+    for a, e in zip(*outs):
+        np.testing.assert_array_equal(a, e)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
