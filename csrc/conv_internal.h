@@ -284,7 +284,10 @@ void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, i
 /* conv_k5.c: CONV_ROWS with a panel of the pixels of bl.G images (conv_rows_plan sends
  * small outputs there); flipped: dx as the convolution of dy with the flipped kernel */
 void conv_k5_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
+int64_t conv_k5_dw_elems(const cr_conv2d_dims *d, int nt);
 #ifdef CR_X86
+int conv_k5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl);
 int conv_k5_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
                         int flipped);

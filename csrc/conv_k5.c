@@ -48,6 +48,22 @@ void conv_k5_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize) {
                    d->C * d->R * d->S * (int64_t)sizeof(int64_t);
 }
 
+/* dw and db by the panel (CONV_ROWS_DW with bl.cols > 0, conv_rows_dw_plan): small outputs,
+ * all N images at once: with dy^T (N*PQ x K) and the padded images, threads take runs of
+ * 8-row blocks of the im2col rows crs; per block, the panel of its 8 rows over the N*PQ
+ * pixels (a gather, as the forward), then
+ *   t[i, k] = sum over the pixels, in order, of pan[i, col] * dy^T[col, k]
+ * (conv_rows_avx512.c's dw product, one pass per 48 columns k) and dw[k, crs] += t[i, k].
+ * Each dw value is summed by one thread in one fixed order: no dependence on threads.
+ * Scratch: xp (N*C*HWp when padded), dy^T, and per thread the panel and t. */
+int64_t conv_k5_dw_elems(const cr_conv2d_dims *d, int nt) {
+    const int64_t NPQ = d->N * d->P * d->Q;
+    const int padded = d->ph > 0 || d->pw > 0;
+    return (padded ? d->N * d->C * (d->H + 2 * d->ph) * (d->W + 2 * d->pw) : 0) + NPQ * d->K +
+           nt * 8 * (NPQ + d->K);
+}
+
+
 #ifdef CR_X86
 
 /* the runs of one chunk of g images clipped to panel columns [c0, c1): (src, dst, mask) of
@@ -155,6 +171,65 @@ int conv_k5_forward_f32(float *out, const float *inp, const float *w, const floa
     }
     free(offs);
     free(sm);
+    conv_ws_free(ws);
+    return 0;
+}
+
+int conv_k5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl) {
+    const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, PQ = d->P * d->Q;
+    const int64_t Wp = W + 2 * d->pw, HWp = (H + 2 * d->ph) * Wp, CRS = C * d->R * d->S;
+    const int64_t NPQ = N * PQ, nb = (CRS + 7) / 8;
+    const int padded = d->ph > 0 || d->pw > 0;
+    const int nt = pl->nt;
+    const int64_t xp_elems = padded ? N * C * HWp : 0;
+    const int64_t nrun = N * d->P * ((d->Q + 15) / 16);
+    int64_t *offs = (int64_t *)malloc((size_t)(CRS + 8 + 3 * nrun) * sizeof(int64_t));
+    float *ws = (float *)conv_ws_alloc(conv_k5_dw_elems(d, nt) * (int64_t)sizeof(float));
+    if (!offs || !ws) {
+        free(offs);
+        conv_ws_free(ws);
+        return -1;
+    }
+    int64_t *poff = offs + CRS, *runs = poff + 8;
+    for (int64_t c = 0, i = 0; c < C; c++)
+        for (int64_t r = 0; r < d->R; r++)
+            for (int64_t s = 0; s < d->S; s++, i++) offs[i] = c * HWp + r * Wp + s;
+    for (int64_t i = 0; i < 8; i++) poff[i] = i * NPQ;
+    const int64_t nr = k5_runs(runs, d, N, C * HWp, 0, NPQ);
+    float *xp = padded ? ws : (float *)inp, *dyT = ws + xp_elems;
+    if (padded) memset(ws, 0, (size_t)xp_elems * sizeof(float));
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+        if (dbias) conv_bias_grad_rows_f32(dbias, dout, d, K * t / T, K * (t + 1) / T);
+        if (dweight) {
+            if (padded) {
+                #pragma omp for schedule(static) nowait
+                for (int64_t nc = 0; nc < N * C; nc++)
+                    for (int64_t h = 0; h < H; h++)
+                        memcpy(xp + nc * HWp + (h + d->ph) * Wp + d->pw, inp + (nc * H + h) * W,
+                               (size_t)W * sizeof(float));
+            }
+            #pragma omp for schedule(static)
+            for (int64_t col = 0; col < NPQ; col++) {
+                const float *src = dout + (col / PQ) * K * PQ + col % PQ;
+                for (int64_t k = 0; k < K; k++) dyT[col * K + k] = src[k * PQ];
+            }
+            float *pan = dyT + NPQ * K + t * 8 * (NPQ + K), *tk = pan + 8 * NPQ;
+            for (int64_t blk = nb * t / T; blk < nb * (t + 1) / T; blk++) {
+                const int64_t i0 = CRS * blk / nb, mb = CRS * (blk + 1) / nb - i0;
+                cr_conv_k5_gather_f32_avx512(pan, NPQ, xp, offs + i0, mb, runs, nr);
+                memset(tk, 0, (size_t)(8 * K) * sizeof(float));
+                for (int64_t k0 = 0; k0 < K; k0 += 48)
+                    cr_conv_rows_dw_f32_avx512(mb, K - k0 < 48 ? K - k0 : 48, pan, poff, 1, NPQ,
+                                               0, dyT + k0, K, tk + k0, K);
+                for (int64_t k = 0; k < K; k++)
+                    for (int64_t i = 0; i < mb; i++) dweight[k * CRS + i0 + i] += tk[i * K + k];
+            }
+        }
+    }
+    free(offs);
     conv_ws_free(ws);
     return 0;
 }

@@ -91,16 +91,24 @@ static int64_t rows_dw_elems(const cr_conv2d_dims *d) {
     return d->C * HWp + d->K * (d->P * d->Q + d->C * d->R * d->S);
 }
 
+/* dw by the panel of all N images (conv_k5.c) for the outputs the forward's panel takes,
+ * when its scratch (for one thread) fits: no dw^T of K*CRS values (832->128: 10.6 MB, past
+ * the limit, ran im2col) */
+static int rows_dw_panel(const cr_conv2d_dims *d, int64_t elsize) {
+    return rows_panel(d) > 0 && conv_k5_dw_elems(d, 1) * elsize <= cr_conv_get_workspace_limit();
+}
+
 int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize) {
     if (elsize != 4 || !conv_avx512() || cr_conv_algo() != CR_CONV_ALGO_AUTO || d->sh != 1 ||
         d->sw != 1 || d->dh != 1 || d->dw != 1 || d->R * d->S < 10 || d->P * d->Q < ROWS_MIN_PQ)
         return 0;
-    return rows_dw_elems(d) * elsize <= cr_conv_get_workspace_limit();
+    return rows_dw_panel(d, elsize) || rows_dw_elems(d) * elsize <= cr_conv_get_workspace_limit();
 }
 
 void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes) {
     pl->path = CONV_ROWS_DW;
-    pl->ws_elems = rows_dw_elems(d);
+    pl->bl.cols = rows_dw_panel(d, elsize); /* 1: conv_k5.c */
+    pl->ws_elems = pl->bl.cols ? conv_k5_dw_elems(d, pl->nt) : rows_dw_elems(d);
     pl->ws_threads = 1;
     pl->ws_bytes = pl->ws_elems * elsize + d->C * d->R * d->S * (int64_t)sizeof(int64_t);
     if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
@@ -253,6 +261,7 @@ int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dou
     const int64_t Hp = H + 2 * d->ph, Wp = W + 2 * d->pw, HWp = Hp * Wp;
     const int64_t CRS = C * d->R * d->S, PQ = P * Q, nb = (CRS + 7) / 8;
     const int padded = d->ph > 0 || d->pw > 0;
+    if (pl->bl.cols) return conv_k5_backward_weight_f32(dweight, dbias, dout, inp, d, pl);
     int64_t *offs = (int64_t *)malloc((size_t)CRS * sizeof(int64_t));
     float *ws = (float *)conv_ws_alloc(pl->ws_elems * (int64_t)sizeof(float));
     if (!offs || !ws) {

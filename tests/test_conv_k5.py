@@ -1,6 +1,7 @@
 """The batched pixel panel of the row-segment path (csrc/conv_k5.c): float32 stride-1 layers
 with 5x5-and-larger kernels and small outputs (<= 128 pixels), forward ("implicit_rows") and
-dx as the convolution of dy with the flipped kernel ("rows_conv"), the pixels of G images
+dx as the convolution of dy with the flipped kernel ("rows_conv") and dw ("rows_dw"), the
+pixels of G images
 side by side in one panel (16-lane vectors straddling two images), the weights read in
 place. Against the NumPy reference (float32; float64 keeps the other paths) at every ISA
 level, PyTorch as oracle, 1 vs 2 threads bitwise (threads splitting the panel's vectors or the
@@ -119,3 +120,34 @@ def test_agrees_with_pytorch(case, rng):
     for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
                        ("db", db, tb.grad)):
         assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
+
+
+# dw by the panel of all N images (conv_k5.c): dw beyond 8192 values (else the small implicit
+# backward), padded and not, batch 1 and 5, K past one 48-wide column chunk
+DW_CASES = [((1, 40, 7, 7), (70, 40, 5, 5), 2),
+            ((5, 33, 11, 11), (45, 33, 5, 5), 0),
+            ((3, 21, 9, 8), (53, 21, 7, 7), 3)]
+
+
+@pytest.mark.parametrize("case", range(len(DW_CASES)))
+def test_dw_by_the_panel_matches_the_reference_bitwise_for_threads(level, case, rng):
+    xs, ws, p = DW_CASES[case]
+    x, w, b = _data(rng, xs, ws)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 1, p).shape).astype(np.float32)
+    plan = ops.conv2d_plan(xs, ws, 1, p)
+    assert (plan["dw"]["algorithm"] == "rows_dw") == (level == "avx512"), plan
+    outs = []
+    old = cr.get_num_threads()
+    try:
+        for t in (1, 2, 2):
+            cr.set_num_threads(t)
+            outs.append(ops.conv2d_backward(dy, x, w, 1, p, need_dx=False))
+    finally:
+        cr.set_num_threads(old)
+    _, dw, db = ref.conv2d_backward(dy, x, w, 1, p)
+    assert outs[0][0] is None
+    assert_close(outs[0][1], dw, dtype=np.float32, name="dw")
+    assert_close(outs[0][2], db, dtype=np.float32, name="db")
+    for other in outs[1:]:
+        for a, e in zip(outs[0][1:], other[1:]):
+            np.testing.assert_array_equal(a, e)

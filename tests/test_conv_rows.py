@@ -103,8 +103,8 @@ def test_googlenet_5x5_takes_both_paths():
     # beyond 4 MiB (read in place, no packed copy)
     for n in (1, 8):
         plan = ops.conv2d_plan((n, 832, 7, 7), (128, 832, 5, 5), 1, 2)
-        assert [plan[k]["algorithm"] for k in ("forward", "dx")] == \
-            ["implicit_rows", "rows_conv"], plan
+        assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
+            ["implicit_rows", "rows_conv", "rows_dw"], plan
 
 
 @pytest.mark.parametrize("case", [1, 6, 7, 8])
