@@ -208,6 +208,11 @@ int conv_phase_dims(const cr_conv2d_dims *d, int64_t b, cr_conv2d_dims *e);
 int64_t conv_phase_images(const cr_conv2d_dims *d, int which, int64_t elsize, int64_t limit);
 int conv_phase_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                            const cr_conv2d_dims *d, const conv_plan *pl);
+#ifdef CR_X86
+/* conv_phase_avx512.c: dst[j] = src[2 j]; dst[2 j] += src[j] (j < n) */
+void cr_phase_gather2_f32_avx512(float *dst, const float *src, int64_t n);
+void cr_phase_scatter2_add_f32_avx512(float *dst, const float *src, int64_t n);
+#endif
 int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *w, const cr_conv2d_dims *d,
                             const conv_plan *pl);

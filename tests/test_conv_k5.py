@@ -1,9 +1,8 @@
 """The batched pixel panel of the row-segment path (csrc/conv_k5.c): float32 stride-1 layers
 with 5x5-and-larger kernels and small outputs (<= 128 pixels), forward ("implicit_rows") and
 dx as the convolution of dy with the flipped kernel ("rows_conv") and dw ("rows_dw"), the
-pixels of G images
-side by side in one panel (16-lane vectors straddling two images), the weights read in
-place. Against the NumPy reference (float32; float64 keeps the other paths) at every ISA
+pixels of G images side by side in one panel (16-lane vectors straddling two images), the
+weights read in place. Against the NumPy reference (float32; float64 keeps the other paths) at every ISA
 level, PyTorch as oracle, 1 vs 2 threads bitwise (threads splitting the panel's vectors or the
 weights' row blocks), several chunks of images, and the plan naming the path."""
 import numpy as np
