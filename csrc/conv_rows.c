@@ -37,8 +37,9 @@
 #define ROWS_PANEL_K 128
 #define ROWS_PANEL_PQ_K 256 /* 28x28 (192->32's dx) measured mixed: stays implicit */
 #define ROWS_MIN_PQ 48 /* smaller outputs stay on the implicit paths */
-/* Larger weights stay implicit too: packing them costs a pass through memory that their
- * few pixels do not pay back (GoogLeNet's 832->128 7x7: 10.6 MB, measured no faster) */
+/* Row segments with larger weights stay implicit (measured when the weights were packed;
+ * they are read in place now, so the limit may be worth re-measuring). The panel takes any
+ * weight size (GoogLeNet's 832->128 7x7: 10.6 MB, read once per G images). */
 #define ROWS_MAX_W_BYTES ((int64_t)4 << 20)
 static int64_t rows_panel(const cr_conv2d_dims *d) { /* panel width, 0: row segments */
     const int64_t PQ = d->P * d->Q;
