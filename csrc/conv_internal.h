@@ -212,6 +212,11 @@ int conv_phase_dims(const cr_conv2d_dims *d, int64_t b, cr_conv2d_dims *e);
 int64_t conv_phase_images(const cr_conv2d_dims *d, int which, int64_t elsize, int64_t limit);
 int conv_phase_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                            const cr_conv2d_dims *d, const conv_plan *pl);
+#ifdef CR_X86
+/* conv_phase_avx512.c: dst[j] = src[2 j]; dst[2 j] += src[j] (j < n) */
+void cr_phase_gather2_f32_avx512(float *dst, const float *src, int64_t n);
+void cr_phase_scatter2_add_f32_avx512(float *dst, const float *src, int64_t n);
+#endif
 int conv_phase_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *w, const cr_conv2d_dims *d,
                             const conv_plan *pl);
@@ -285,25 +290,39 @@ int conv_rows_ok(const cr_conv2d_dims *d, int64_t elsize, int any_k);
 void conv_rows_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
 int conv_rows_dw_ok(const cr_conv2d_dims *d, int64_t elsize);
 void conv_rows_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, int64_t dx_bytes);
+/* conv_k5.c: CONV_ROWS with a panel of the pixels of bl.G images (conv_rows_plan sends
+ * small outputs there); flipped: dx as the convolution of dy with the flipped kernel */
+void conv_k5_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize);
+int64_t conv_k5_dw_elems(const cr_conv2d_dims *d, int nt);
+#ifdef CR_X86
+int conv_k5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl);
+int conv_k5_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                        const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                        int flipped);
+void cr_conv_k5_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t ai,
+                           const int64_t *aoff, const float *B, const int64_t *boff,
+                           const int64_t *so, const uint16_t *sm, float *C, int64_t ldc,
+                           int acc, const float *bias);
+void cr_conv_k5_gather_f32_avx512(float *dst, int64_t ldd, const float *src,
+                                  const int64_t *offs, int64_t kd, const int64_t *runs,
+                                  int64_t nr);
+#endif
 #ifdef CR_X86
 int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
                                  const cr_conv2d_dims *dd, int nt);
 int conv_rows_backward_weight_f32(float *dweight, float *dbias, const float *dout,
                                   const float *inp, const cr_conv2d_dims *d,
                                   const conv_plan *pl);
-void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
-                                    int64_t lds);
-void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
-                                   int64_t sp);
 void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const int64_t *aoff,
                                 int64_t P, int64_t Q, int64_t Wp, const float *B, int64_t ldb,
                                 float *C, int64_t ldc);
 int conv_rows_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                           const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
-void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t lda,
-                             const float *B, const int64_t *boff, const int64_t *sb,
-                             const int64_t *sc, const uint16_t *smask, float *C, int64_t ldc,
-                             int acc, const float *bias);
+void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t ai,
+                             const int64_t *aoff, const float *B, const int64_t *boff,
+                             const int64_t *sb, const int64_t *sc, const uint16_t *smask,
+                             float *C, int64_t ldc, int acc, const float *bias);
 #endif
 
 #endif

@@ -87,6 +87,10 @@ static void phase_input(float *xs, const float *x, const cr_conv2d_dims *d,
                 for (int64_t j = 0; j < j0; j++) row[j] = 0.0f;
                 if (sw == 1)
                     memcpy(row + j0, s + j0 + off, (size_t)(j1 - j0) * sizeof(float));
+#ifdef CR_X86
+                else if (sw == 2 && conv_avx512())
+                    cr_phase_gather2_f32_avx512(row + j0, s + j0 * 2 + off, j1 - j0);
+#endif
                 else
                     for (int64_t j = j0; j < j1; j++) row[j] = s[j * sw + off];
                 for (int64_t j = j1; j < Ws; j++) row[j] = 0.0f;
@@ -114,6 +118,12 @@ static void phase_input_grad(float *dx, const float *dxs, const cr_conv2d_dims *
             if (i >= Hs) continue; /* rows no output reads */
             const float *s = dxs + (nc * sh + a) * Hs * Ws + i * Ws;
             float *row = dst + h * W;
+#ifdef CR_X86
+            if (sw == 2 && conv_avx512() && j1 > j0) {
+                cr_phase_scatter2_add_f32_avx512(row + j0 * 2 + off, s + j0, j1 - j0);
+                continue;
+            }
+#endif
             for (int64_t j = j0; j < j1; j++) row[j * sw + off] += s[j];
         }
     }

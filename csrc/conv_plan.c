@@ -441,7 +441,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
         dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
-        if (pl->dx_as_conv == 3) { /* conv_rows.c packs the flipped weights itself */
+        if (pl->dx_as_conv == 3) { /* conv_rows.c reads the flipped weights in place */
             conv_rows_plan(&dx_plan, &pl->dd, elsize);
             dx_bytes = dx_plan.ws_bytes;
         }

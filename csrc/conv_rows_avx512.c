@@ -3,8 +3,9 @@
  *
  *   cr_conv_rows_f32_avx512:  for i < m, segments v < nseg, lanes l < len(v):
  *       C[i*ldc + sc[v] + l] = (acc ? C[...] : 0) + bias[i]
- *                              + sum_{p < kd} A[p*mb + i] * B[boff[p] + sb[v] + l]
- *   (A packed: the mb values of step p side by side; lda unused)
+ *                              + sum_{p < kd} A[i*ai + aoff[p]] * B[boff[p] + sb[v] + l]
+ *   (A the weights read in place: row stride ai, step p at aoff[p]; a packed copy cost
+ *   about 20% of dx of GoogLeNet's 480->48, its 8-row gathers being slow)
  *   len(v) = popcount(smask[v]) (a low mask). Tiles of MB (<= 8) rows x NV (<= 3)
  *   segments, MB and NV compile-time constants; each output is summed over p in order, so
  *   results do not depend on how callers split rows or segments between threads.
@@ -15,11 +16,12 @@
 #define SEG_ACC(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
 #define SEG_FMA(i)                                                                         \
     if (i < MBc) {                                                                         \
-        const __m512 a = _mm512_set1_ps(A[p * MBc + i]);                                   \
+        const __m512 a = _mm512_set1_ps(a##i[oa]);                                         \
         c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);                                         \
         if (NVc > 1) c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1);                            \
         if (NVc > 2) c##i##2 = _mm512_fmadd_ps(a, b2, c##i##2);                            \
     }
+#define SEG_PTR(i) const float *a##i = A + (i < MBc ? i : 0) * ai;
 #define SEG_STORE1(i, v)                                                                   \
     if (NVc > v) {                                                                         \
         __m512 r = c##i##v;                                                                \
@@ -31,16 +33,18 @@
 #define SEG_STORE(i) if (i < MBc) { SEG_STORE1(i, 0) SEG_STORE1(i, 1) SEG_STORE1(i, 2) }
 
 #define SEG_TILE(MB, NV)                                                                   \
-static void seg_tile_##MB##_##NV(int64_t kd, const float *A, int64_t lda, const float *B,  \
+static void seg_tile_##MB##_##NV(int64_t kd, const float *A, int64_t ai, const int64_t *aoff, \
+                                 const float *B,                                           \
                                  const int64_t *boff, const int64_t *sb, const int64_t *sc, \
                                  const uint16_t *smask, float *C, int64_t ldc, int acc,    \
                                  const float *bias) {                                      \
     enum { MBc = MB, NVc = NV };                                                           \
     const __mmask16 m0 = smask[0], m1 = NVc > 1 ? smask[1] : 0, m2 = NVc > 2 ? smask[2] : 0; \
     const float *B0 = B + sb[0], *B1 = B + (NVc > 1 ? sb[1] : 0), *B2 = B + (NVc > 2 ? sb[2] : 0); \
+    SEG_PTR(0) SEG_PTR(1) SEG_PTR(2) SEG_PTR(3) SEG_PTR(4) SEG_PTR(5) SEG_PTR(6) SEG_PTR(7) \
     SEG_ACC(0) SEG_ACC(1) SEG_ACC(2) SEG_ACC(3) SEG_ACC(4) SEG_ACC(5) SEG_ACC(6) SEG_ACC(7) \
     for (int64_t p = 0; p < kd; p++) {                                                     \
-        const int64_t o = boff[p];                                                         \
+        const int64_t o = boff[p], oa = aoff[p];                                           \
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, B0 + o);                               \
         const __m512 b1 = NVc > 1 ? _mm512_maskz_loadu_ps(m1, B1 + o) : b0;                \
         const __m512 b2 = NVc > 2 ? _mm512_maskz_loadu_ps(m2, B2 + o) : b0;                \
@@ -54,7 +58,8 @@ static void seg_tile_##MB##_##NV(int64_t kd, const float *A, int64_t lda, const 
 SEG_TILES(1) SEG_TILES(2) SEG_TILES(3) SEG_TILES(4)
 SEG_TILES(5) SEG_TILES(6) SEG_TILES(7) SEG_TILES(8)
 
-typedef void (*seg_fn)(int64_t, const float *, int64_t, const float *, const int64_t *,
+typedef void (*seg_fn)(int64_t, const float *, int64_t, const int64_t *, const float *,
+                       const int64_t *,
                        const int64_t *, const int64_t *, const uint16_t *, float *, int64_t,
                        int, const float *);
 #define SEG_ROW(MB) {seg_tile_##MB##_1, seg_tile_##MB##_2, seg_tile_##MB##_3}
@@ -62,11 +67,11 @@ static const seg_fn SEG[9][3] = {{0, 0, 0}, SEG_ROW(1), SEG_ROW(2), SEG_ROW(3), 
                                  SEG_ROW(5), SEG_ROW(6), SEG_ROW(7), SEG_ROW(8)};
 
 /* one tile: rows [i0, i0 + mb) (mb <= 8), segments [v0, v0 + nv) (nv <= 3) */
-void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t lda,
-                             const float *B, const int64_t *boff, const int64_t *sb,
-                             const int64_t *sc, const uint16_t *smask, float *C, int64_t ldc,
-                             int acc, const float *bias) {
-    SEG[mb][nv - 1](kd, A, lda, B, boff, sb, sc, smask, C, ldc, acc, bias);
+void cr_conv_rows_f32_avx512(int64_t mb, int64_t nv, int64_t kd, const float *A, int64_t ai,
+                             const int64_t *aoff, const float *B, const int64_t *boff,
+                             const int64_t *sb, const int64_t *sc, const uint16_t *smask,
+                             float *C, int64_t ldc, int acc, const float *bias) {
+    SEG[mb][nv - 1](kd, A, ai, aoff, B, boff, sb, sc, smask, C, ldc, acc, bias);
 }
 
 /* The dw product (conv_rows.c, conv_rows_backward_weight_f32): a tile of MB (<= 8) rows crs
@@ -131,32 +136,4 @@ void cr_conv_rows_dw_f32_avx512(int64_t mb, int64_t nk, const float *X, const in
         mk[v] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
     }
     DWT[mb][(nk + 15) / 16 - 1](X, aoff, P, Q, Wp, B, ldb, mk, C, ldc);
-}
-
-/* dst[p*8 + i] = src[i*si + p*sp] for p < n, i < 8 (packing 8 rows of weights; sp may be
- * negative): two steps p per gather of 16 */
-void cr_conv_rows_pack8_f32_avx512(float *dst, const float *src, int64_t n, int64_t si,
-                                   int64_t sp) {
-    __m512i idx = _mm512_setzero_si512();
-    int32_t v[16];
-    for (int l = 0; l < 16; l++) v[l] = (int32_t)((l % 8) * si + (l / 8) * sp);
-    idx = _mm512_loadu_si512(v);
-    int64_t p = 0;
-    for (; p + 2 <= n; p += 2)
-        _mm512_storeu_ps(dst + p * 8, _mm512_i32gather_ps(idx, src + p * sp, 4));
-    for (; p < n; p++)
-        for (int i = 0; i < 8; i++) dst[p * 8 + i] = src[i * si + p * sp];
-}
-
-/* dst[p*len + q] = src[p*lds + q] for p < rows, q < len: rows of a pixel panel, masked
- * vectors instead of a memcpy call per short row */
-void cr_conv_rows_gather_f32_avx512(float *dst, const float *src, int64_t rows, int64_t len,
-                                    int64_t lds) {
-    for (int64_t p = 0; p < rows; p++)
-        for (int64_t q = 0; q < len; q += 16) {
-            const int64_t r = len - q < 16 ? len - q : 16;
-            const __mmask16 m = (__mmask16)(r == 16 ? 0xFFFFu : (1u << r) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps(m, src + p * lds + q);
-            _mm512_mask_storeu_ps(dst + p * len + q, m, v);
-        }
 }

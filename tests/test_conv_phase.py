@@ -25,8 +25,11 @@ CASES = [((2, 3, 17, 13), (5, 3, 10, 5), 2, 0, 1),
          ((2, 3, 13, 11), (5, 3, 3, 3), 2, 1, 1),
          ((2, 3, 21, 15), (5, 3, 10, 5), 2, 0, 2),
          ((2, 4, 15, 16), (3, 4, 5, 3), (2, 1), (2, 1), 1),
-         ((1, 3, 29, 27), (8, 3, 7, 7), 2, 3, 1)]
-PHASE = [True, True, True, True, True, True, False, False, False, False]
+         ((1, 3, 29, 27), (8, 3, 7, 7), 2, 3, 1),
+         ((2, 2, 23, 71), (4, 2, 10, 5), 2, (1, 2), 1),
+         ((1, 3, 21, 104), (5, 3, 5, 10), (1, 2), (1, 3), 1)]
+# the last two: rows of 33+ columns per phase (conv_phase_avx512.c's 16-wide copies and tails)
+PHASE = [True, True, True, True, True, True, False, False, False, False, True, True]
 
 
 def _data(rng, xs, ws, dtype):

@@ -99,9 +99,12 @@ def test_googlenet_5x5_takes_both_paths():
     for key, backward in (("forward", False), ("dw", True)):
         assert plan[key]["workspace_bytes"] == ops.conv2d_workspace_bytes(
             (1, 480, 14, 14), (48, 480, 5, 5), 1, 2, 1, np.float32, backward=backward)
-    # weights beyond 4 MiB stay on the implicit forward
-    plan = ops.conv2d_plan((1, 832, 7, 7), (128, 832, 5, 5), 1, 2)
-    assert plan["forward"]["algorithm"] == "implicit", plan
+    # 7x7 outputs take the batched pixel panel (conv_k5.c), forward and dx, even with weights
+    # beyond 4 MiB (read in place, no packed copy)
+    for n in (1, 8):
+        plan = ops.conv2d_plan((n, 832, 7, 7), (128, 832, 5, 5), 1, 2)
+        assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
+            ["implicit_rows", "rows_conv", "rows_dw"], plan
 
 
 @pytest.mark.parametrize("case", [1, 6, 7, 8])
