@@ -29,6 +29,7 @@ enum {
     CONV_DIRECT = 8,      /* few channels: direct forward, dx and dw (conv_direct.c) */
     CONV_ROWS = 9,        /* forward: row segments, large kernels (conv_rows.c) */
     CONV_ROWS_DW = 10,     /* backward: dw, db over the valid pixels (conv_rows.c) */
+    CONV_S2B = 11,         /* forward: strided 3x3, channels in the lanes (conv_s2b.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -225,6 +226,17 @@ void cr_s2_merge_row_add_f32_avx512(float *dst, const float *r0, const float *r1
 #endif
 int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl);
+/* conv_s2b.c (plan path CONV_S2B): whether one thread's slice fits the limit, the plan
+ * (pl->nt set), the forward; the tile, store and packing of conv_s2b_avx512.c */
+int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit);
+void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d);
+int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                         const cr_conv2d_dims *d, const conv_plan *pl);
+void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn, int64_t cst,
+                            int64_t Wp, const float *const *px, float *T, int acc);
+void cr_s2b_store_f32_avx512(float *y, int64_t ldy, const float *T, int64_t KB, int64_t n,
+                             const float *bias);
+void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl);

@@ -330,6 +330,15 @@ static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
     return conv_s2_fits(d, which, g_ws_limit);
 }
 
+/* The strided 3x3 forward with output channels in the lanes (conv_s2b.c): float32,
+ * AVX-512, auto algorithm, 3x3, stride 2, no dilation, K a multiple of 16, and enough
+ * pixels in the batch (N*P*Q >= 256) to pay for packing the weights once per call. */
+static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 2 &&
+           d->sw == 2 && d->dh == 1 && d->dw == 1 && d->R == 3 && d->S == 3 && d->K % 16 == 0 &&
+           d->N * d->P * d->Q >= 256 && conv_s2b_fits(d, g_ws_limit);
+}
+
 /* The direct convolution (conv_direct.c, AVX-512, auto only): 3x3, stride 1, padding 1,
  * at most 16 input and 32 output channels, rows of 24+ columns (ResNet-20's 16->16 and
  * 3->16 layers at 32x32, MobileNet's 3->32 stem). Pixels in the vector lanes, the image read
@@ -364,6 +373,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
     if (pointwise_batch_ok(d)) { conv_pointwise_plan(pl, d, elsize, g_ws_limit); return; }
+    if (which == 0 && s2b_ok(d, elsize)) { conv_s2b_plan(pl, d); return; }
     if (s2_ok(d, which, elsize)) { conv_s2_plan(pl, d, which, g_ws_limit); return; }
     if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
         pl->path = CONV_PHASE;
@@ -488,6 +498,10 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_S2) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_S2;
+        return;
+    }
+    if (pl.path == CONV_S2B) {
+        info->path = CR_CONV_PATH_S2B;
         return;
     }
     if (pl.path == CONV_DIRECT) {

@@ -1,0 +1,95 @@
+"""The direct strided 3x3 forward with output channels in the vector lanes (csrc/conv_s2b.c,
+plan path "direct_s2": float32, AVX-512, auto algorithm, stride 2, K a multiple of 16, at
+least 256 output pixels in the batch). Against the NumPy reference in float32 (float64 keeps
+the im2col path: checked too) at every ISA level this CPU runs, PyTorch as oracle, 1 vs 2
+threads bitwise (images per thread, and one image shared: channel blocks x pixel ranges),
+odd and prime sizes, batch 1, padding 0, 1 and 2, channels that leave partial blocks,
+non-contiguous inputs, the workspace limit sending it back to the other paths."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import _runtime, ops, reference as ref
+from helpers import assert_close
+
+
+# (x shape, w shape, padding): every weight block size (KB 16, 32, 48, 64), several blocks,
+# input channels in partial blocks (130 -> 7 blocks of 19 / 18), odd images, batch 1
+CASES = [((1, 7, 33, 31), (48, 7, 3, 3), 1),
+         ((4, 5, 19, 13), (16, 5, 3, 3), 1),
+         ((3, 3, 24, 24), (64, 3, 3, 3), 0),
+         ((1, 130, 34, 34), (32, 130, 3, 3), 1),
+         ((6, 17, 14, 14), (128, 17, 3, 3), 1),
+         ((1, 9, 40, 38), (80, 9, 3, 3), 1),
+         ((2, 4, 30, 30), (32, 4, 3, 3), 2),
+         ((1, 11, 31, 35), (96, 11, 3, 3), 1)]
+
+
+def _data(rng, xs, ws, dtype):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (0.5 * rng.standard_normal(ws)).astype(dtype)
+    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, bias, rng):
+    xs, ws, p = CASES[case]
+    x, w, b = _data(rng, xs, ws, dtype)
+    b = b if bias else None
+    y = ops.conv2d_forward(x, w, b, 2, p)
+    assert_close(y, ref.conv2d_forward(x, w, b, 2, p), dtype=dtype, name="y")
+    plan = ops.conv2d_plan(xs, ws, 2, p, 1, 1, dtype)
+    direct = dtype == np.float32 and level == "avx512"
+    assert (plan["forward"]["algorithm"] == "direct_s2") == direct, plan
+    assert plan["dx"]["algorithm"] != "direct_s2" and plan["dw"]["algorithm"] != "direct_s2"
+    assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 2, p, 1, dtype)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_bitwise_for_one_and_two_threads_and_non_contiguous(case, rng):
+    xs, ws, p = CASES[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    outs = []
+    for threads in (1, 2, 1):
+        cr.set_num_threads(threads)
+        outs.append(ops.conv2d_forward(x, w, b, 2, p))
+    xn = np.swapaxes(np.swapaxes(x, 2, 3).copy(), 2, 3)
+    outs.append(ops.conv2d_forward(xn, np.asfortranarray(w), b[::-1][::-1], 2, p))
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0], other)
+
+
+@pytest.mark.parametrize("case", [0, 3, 4, 5])
+def test_agrees_with_pytorch(case, rng):
+    torch = pytest.importorskip("torch")
+    xs, ws, p = CASES[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    y = ops.conv2d_forward(x, w, b, 2, p)
+    ty = torch.nn.functional.conv2d(*(torch.tensor(a.astype(np.float64)) for a in (x, w, b)), 2, p)
+    assert_close(y, ty.numpy(), dtype=np.float32, name="y")
+
+
+def test_the_plan_keeps_the_other_paths_outside_its_bounds():
+    """K not a multiple of 16, too few output pixels, stride 1 or 3, 5x5, dilation 2, a forced
+    algorithm, a workspace limit below one image's slice: never direct_s2."""
+    if _runtime.isa() != "avx512":
+        pytest.skip("the path needs AVX-512")
+    assert ops.conv2d_plan((2, 8, 32, 32), (32, 8, 3, 3), 2, 1)["forward"]["algorithm"] == "direct_s2"
+    for xs, ws, s, d in (((2, 8, 32, 32), (40, 8, 3, 3), 2, 1), ((1, 8, 30, 30), (32, 8, 3, 3), 2, 1),
+                         ((2, 8, 32, 32), (32, 8, 3, 3), 1, 1), ((2, 8, 48, 48), (32, 8, 3, 3), 3, 1),
+                         ((2, 8, 36, 36), (32, 8, 5, 5), 2, 1), ((2, 8, 36, 36), (32, 8, 3, 3), 2, 2)):
+        plan = ops.conv2d_plan(xs, ws, s, 1, d)
+        assert plan["forward"]["algorithm"] != "direct_s2", (xs, ws, s, d, plan)
+    try:
+        _runtime.set_conv_algo("im2col")
+        assert ops.conv2d_plan((2, 8, 32, 32), (32, 8, 3, 3), 2, 1)["forward"]["algorithm"] == "im2col"
+    finally:
+        _runtime.set_conv_algo(None)
+    old = ops.get_workspace_limit()
+    try:
+        ops.set_workspace_limit(20000)  # below 8*34*34 + 256*32 floats
+        assert ops.conv2d_plan((2, 8, 32, 32), (32, 8, 3, 3), 2, 1)["forward"]["algorithm"] != "direct_s2"
+    finally:
+        ops.set_workspace_limit(old)
