@@ -237,6 +237,17 @@ void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn,
 void cr_s2b_store_f32_avx512(float *y, int64_t ldy, const float *T, int64_t KB, int64_t n,
                              const float *bias);
 void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB);
+void cr_s2b_dw_tile_f32_avx512(int64_t kv, int64_t nt, const float *dyT, int64_t n,
+                               const float *xp, const int64_t *pof, const int64_t *off,
+                               float *D, int acc);
+void cr_s2b_transpose_f32_avx512(float *dyT, const float *dy, int64_t ldy, int64_t KB,
+                                 int64_t n);
+/* dw by the direct tile (conv_s2b.c), inside the implicit_s2 backward: scratch, and the call */
+int64_t conv_s2b_dw_bytes(const cr_conv2d_dims *d, int nt);
+void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float *inp,
+                                  const cr_conv2d_dims *d, int nt, char *ws);
+void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float *x, int64_t H,
+                                 int64_t W, int64_t c0, int64_t c1);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl);

@@ -498,6 +498,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_S2) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_S2;
+        if (which == 1 && pl.bl.cols == 1) info->path = info->dw_path = CR_CONV_PATH_S2B;
         return;
     }
     if (pl.path == CONV_S2B) {

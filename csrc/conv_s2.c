@@ -103,6 +103,12 @@ void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t lim
     const int64_t fwd = 8 * CRS + pl->ws_threads * pl->ws_elems * 4;
     const int64_t dx = 8 * KRS + 4 * d->C * KRS + (pl->by_block ? pl->nt : 1) * pl->ws_elems * 4;
     pl->ws_bytes = which == 0 || fwd > dx ? fwd : dx;
+    /* dw by the direct tile (conv_s2b.c) when K is a multiple of 16 and its slice for one
+     * thread (the largest) fits the limit: bl.cols = 1 */
+    if (which == 1 && d->K % 16 == 0 && conv_s2b_dw_bytes(d, 1) <= limit) {
+        pl->bl.cols = 1;
+        if (conv_s2b_dw_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2b_dw_bytes(d, pl->nt);
+    }
 }
 
 /* whether one image's slice of the forward (which 0) or backward (1) fits the limit */
@@ -388,7 +394,10 @@ int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float 
     if (d->sh != 2 || d->sw != 2) return -1; /* the copies are stride 2's */
     char *ws = (char *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    if (dweight || dbias) s2_backward_weight(dweight, dbias, dout, inp, d, pl, ws);
+    const int direct_dw = pl->bl.cols == 1;
+    if ((dweight && !direct_dw) || dbias)
+        s2_backward_weight(direct_dw ? NULL : dweight, dbias, dout, inp, d, pl, ws);
+    if (dweight && direct_dw) conv_s2b_backward_weight_f32(dweight, dout, inp, d, pl->nt, ws);
     if (dinp) s2_backward_input(dinp, dout, w, d, pl, ws);
     conv_ws_free(ws);
     return 0;

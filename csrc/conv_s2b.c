@@ -54,21 +54,13 @@ void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d) {
 
 #ifdef CR_X86
 
-/* xp (C, Hp, Wp) of channels [c0, c1) of one image: zero padding around x */
-static void s2b_pad(float *xp, const float *x, const cr_conv2d_dims *d, int64_t c0, int64_t c1) {
-    const int64_t H = d->H, W = d->W, Hp = H + 2 * d->ph, Wp = W + 2 * d->pw;
-    for (int64_t c = c0; c < c1; c++)
-        for (int64_t i = 0; i < Hp; i++) {
-            float *o = xp + (c * Hp + i) * Wp;
-            const int64_t h = i - d->ph;
-            if (h < 0 || h >= H) {
-                memset(o, 0, (size_t)Wp * sizeof(float));
-                continue;
-            }
-            memset(o, 0, (size_t)d->pw * sizeof(float));
-            memcpy(o + d->pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
-            memset(o + d->pw + W, 0, (size_t)d->pw * sizeof(float));
-        }
+/* xp (C, Hp, Wp) of channels [c0, c1) of one image: x inside the zero padding, which
+ * stays from the first call on the slice (zero: the whole slice's channels zeroed first) */
+static void s2b_pad(float *xp, const float *x, const cr_conv2d_dims *d, int64_t c0, int64_t c1,
+                    int first) {
+    const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
+    if (first) memset(xp + c0 * Hp * Wp, 0, (size_t)((c1 - c0) * Hp * Wp) * sizeof(float));
+    cr_s2b_copy_rows_f32_avx512(xp + d->ph * Wp + d->pw, Hp * Wp, Wp, x, d->H, d->W, c0, c1);
 }
 
 /* output channels [kb*KB, kb*KB + KB) at pixels [j0, j1) of one image */
@@ -115,7 +107,7 @@ int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const flo
         #pragma omp barrier
         if (pl->by_block) {
             for (int64_t n = N * t / T; n < N * (t + 1) / T; n++) {
-                s2b_pad(xp, inp + n * CHW, d, 0, C);
+                s2b_pad(xp, inp + n * CHW, d, 0, C, n == N * t / T);
                 for (int64_t kb = 0; kb < nkb; kb++)
                     s2b_block(out + n * K * PQ, xp, wp, bias, Tb, d, KB, CB, kb, 0, PQ);
             }
@@ -126,7 +118,7 @@ int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const flo
             const int64_t gk = nkb < T ? nkb : T, gp = T / gk;
             const int64_t tk = t % gk, tp = t / gk;
             for (int64_t n = 0; n < N; n++) {
-                s2b_pad(xs, inp + n * CHW, d, C * t / T, C * (t + 1) / T);
+                s2b_pad(xs, inp + n * CHW, d, C * t / T, C * (t + 1) / T, n == 0);
                 #pragma omp barrier
                 if (tp < gp) {
                     const int64_t j0 = PQ * tp / gp, j1 = PQ * (tp + 1) / gp;
@@ -140,6 +132,57 @@ int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const flo
     }
     conv_ws_free(ws);
     return 0;
+}
+
+/* dw (accumulated into dweight) when the implicit_s2 backward runs: output channels in the
+ * lanes, NT taps (c, r, s) per tile, summed over the pixels of each image, images in order;
+ * thread t owns input channels [C*t/T, C*(t+1)/T) of dw (pads them, transposes all of dy
+ * into dyT[kb][j][KB]), so every value is one thread's, in one order. */
+static int64_t s2b_dw_slice(const cr_conv2d_dims *d, int nt) {
+    const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw, PQ = d->P * d->Q;
+    const int64_t cpt = (d->C + nt - 1) / nt;
+    return pad16(d->C * Hp * Wp) + pad16(PQ * d->K) + pad16(cpt * 9 * d->K) + pad16(2 * PQ);
+}
+int64_t conv_s2b_dw_bytes(const cr_conv2d_dims *d, int nt) { return nt * s2b_dw_slice(d, nt) * 4; }
+
+void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float *inp,
+                                  const cr_conv2d_dims *d, int nt, char *ws) {
+    const int64_t C = d->C, K = d->K, KB = s2b_kb(K), nkb = K / KB, NT = s2b_np(KB);
+    const int64_t PQ = d->P * d->Q, CRS = C * 9, CHW = C * d->H * d->W;
+    const int64_t Wp = d->W + 2 * d->pw, cst = (d->H + 2 * d->ph) * Wp;
+    const int64_t slice = s2b_dw_slice(d, nt);
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
+        const int64_t c0 = C * t / T, c1 = C * (t + 1) / T, taps = (c1 - c0) * 9;
+        float *xp = (float *)ws + t * slice, *dyT = xp + pad16(C * cst);
+        float *D = dyT + pad16(PQ * K);
+        int64_t *pof = (int64_t *)(D + pad16((C + nt - 1) / nt * 9 * K));
+        for (int64_t j = 0; j < PQ; j++) pof[j] = (j / d->Q) * d->sh * Wp + (j % d->Q) * d->sw;
+        const int64_t ntile = (taps + NT - 1) / NT;
+        for (int64_t n = 0; n < d->N && taps > 0; n++) {
+            s2b_pad(xp, inp + n * CHW, d, c0, c1, n == 0);
+            for (int64_t kb = 0; kb < nkb; kb++)
+                cr_s2b_transpose_f32_avx512(dyT + kb * PQ * KB, dout + (n * K + kb * KB) * PQ, PQ,
+                                            KB, PQ);
+            for (int64_t kb = 0; kb < nkb; kb++)
+                for (int64_t u = 0, i0 = 0; u < ntile; u++) {
+                    const int64_t nt_u = (taps - i0) / (ntile - u) + ((taps - i0) % (ntile - u) != 0);
+                    int64_t off[10];
+                    for (int64_t i = 0; i < nt_u; i++) {
+                        const int64_t tap = i0 + i, rs = tap % 9;
+                        off[i] = (c0 + tap / 9) * cst + (rs / 3) * Wp + rs % 3;
+                    }
+                    cr_s2b_dw_tile_f32_avx512(KB / 16, nt_u, dyT + kb * PQ * KB, PQ, xp, pof, off,
+                                              D + (kb * taps + i0) * KB, n > 0);
+                    i0 += nt_u;
+                }
+        }
+        for (int64_t kb = 0; kb < nkb && taps > 0; kb++)
+            for (int64_t kk = 0; kk < KB; kk++)
+                for (int64_t i = 0; i < taps; i++)
+                    dweight[(kb * KB + kk) * CRS + c0 * 9 + i] += D[(kb * taps + i) * KB + kk];
+    }
 }
 
 #else

@@ -1,6 +1,7 @@
 """The direct strided 3x3 forward with output channels in the vector lanes (csrc/conv_s2b.c,
 plan path "direct_s2": float32, AVX-512, auto algorithm, stride 2, K a multiple of 16, at
-least 256 output pixels in the batch). Against the NumPy reference in float32 (float64 keeps
+least 256 output pixels in the batch), and its dw inside the implicit_s2 backward (C, K <= 64,
+K a multiple of 16). Against the NumPy reference in float32 (float64 keeps
 the im2col path: checked too) at every ISA level this CPU runs, PyTorch as oracle, 1 vs 2
 threads bitwise (images per thread, and one image shared: channel blocks x pixel ranges),
 odd and prime sizes, batch 1, padding 0, 1 and 2, channels that leave partial blocks,
@@ -40,10 +41,19 @@ def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, b
     b = b if bias else None
     y = ops.conv2d_forward(x, w, b, 2, p)
     assert_close(y, ref.conv2d_forward(x, w, b, 2, p), dtype=dtype, name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    got = ops.conv2d_backward(dy, x, w, 2, p, bias=bias)
+    for name, a, e in zip(("dx", "dw", "db"), got, ref.conv2d_backward(dy, x, w, 2, p, bias=bias)):
+        assert (a is None) == (e is None)
+        if e is not None:
+            assert_close(a, e, dtype=dtype, name=name)
+    np.testing.assert_array_equal(ops.conv2d_backward(dy, x, w, 2, p, bias=bias, need_dx=False)[1],
+                                  got[1])
     plan = ops.conv2d_plan(xs, ws, 2, p, 1, 1, dtype)
     direct = dtype == np.float32 and level == "avx512"
     assert (plan["forward"]["algorithm"] == "direct_s2") == direct, plan
-    assert plan["dx"]["algorithm"] != "direct_s2" and plan["dw"]["algorithm"] != "direct_s2"
+    assert plan["dx"]["algorithm"] != "direct_s2"
+    assert (plan["dw"]["algorithm"] == "direct_s2") == (direct and max(xs[1], ws[0]) <= 64), plan
     assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 2, p, 1, dtype)
 
 
@@ -51,24 +61,34 @@ def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, b
 def test_bitwise_for_one_and_two_threads_and_non_contiguous(case, rng):
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, np.float32)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 2, p).shape).astype(np.float32)
+
+    def run(x, w, b, dy):
+        return (ops.conv2d_forward(x, w, b, 2, p),) + tuple(ops.conv2d_backward(dy, x, w, 2, p))
     outs = []
     for threads in (1, 2, 1):
         cr.set_num_threads(threads)
-        outs.append(ops.conv2d_forward(x, w, b, 2, p))
+        outs.append(run(x, w, b, dy))
     xn = np.swapaxes(np.swapaxes(x, 2, 3).copy(), 2, 3)
-    outs.append(ops.conv2d_forward(xn, np.asfortranarray(w), b[::-1][::-1], 2, p))
+    outs.append(run(xn, np.asfortranarray(w), b[::-1][::-1], dy[:, ::-1][:, ::-1]))
     for other in outs[1:]:
-        np.testing.assert_array_equal(outs[0], other)
+        for a, e in zip(outs[0], other):
+            np.testing.assert_array_equal(a, e)
 
 
-@pytest.mark.parametrize("case", [0, 3, 4, 5])
+@pytest.mark.parametrize("case", [0, 1, 3, 4, 5, 6])
 def test_agrees_with_pytorch(case, rng):
     torch = pytest.importorskip("torch")
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, np.float32)
     y = ops.conv2d_forward(x, w, b, 2, p)
-    ty = torch.nn.functional.conv2d(*(torch.tensor(a.astype(np.float64)) for a in (x, w, b)), 2, p)
-    assert_close(y, ty.numpy(), dtype=np.float32, name="y")
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = ops.conv2d_backward(dy, x, w, 2, p)
+    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, 2, p)
+    ty.backward(torch.tensor(dy.astype(np.float64)))
+    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad), ("db", db, tb.grad)):
+        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
 
 
 def test_the_plan_keeps_the_other_paths_outside_its_bounds():
