@@ -332,11 +332,13 @@ static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
 
 /* The strided 3x3 forward with output channels in the lanes (conv_s2b.c): float32,
  * AVX-512, auto algorithm, 3x3, stride 2, no dilation, K a multiple of 16, and enough
- * pixels in the batch (N*P*Q >= 256) to pay for packing the weights once per call. */
+ * pixels in the batch (N*P*Q >= 48) to pay for packing the weights once per call: 1 thread,
+ * same process, against implicit_s2 (ResNet-20 32->64 16x16 b32: 0.72x -> 1.06x PyTorch's
+ * time) and im2col (ResNet-18 128->256 28x28 b1: 0.92x -> 1.03x; 256->512 14x14 b1 even). */
 static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
     return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 2 &&
            d->sw == 2 && d->dh == 1 && d->dw == 1 && d->R == 3 && d->S == 3 && d->K % 16 == 0 &&
-           d->N * d->P * d->Q >= 256 && conv_s2b_fits(d, g_ws_limit);
+           d->N * d->P * d->Q >= 48 && conv_s2b_fits(d, g_ws_limit);
 }
 
 /* The direct convolution (conv_direct.c, AVX-512, auto only): 3x3, stride 1, padding 1,

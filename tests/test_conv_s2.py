@@ -33,9 +33,9 @@ def _data(rng, xs, ws, dtype):
 
 def _direct_s2(xs, ws, p):
     """whether the forward takes the direct path instead (test_conv_s2b.py): K a multiple of
-    16 and at least 256 output pixels in the batch"""
+    16 and at least 48 output pixels in the batch"""
     P, Q = (xs[2] + 2 * p - 3) // 2 + 1, (xs[3] + 2 * p - 3) // 2 + 1
-    return ws[0] % 16 == 0 and xs[0] * P * Q >= 256
+    return ws[0] % 16 == 0 and xs[0] * P * Q >= 48
 
 
 def _run(x, w, b, p, dy):
