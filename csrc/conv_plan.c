@@ -319,10 +319,14 @@ static int phase_ok(const cr_conv2d_dims *d, int64_t elsize) {
  * backward up to 64. 1 thread, same process: ResNet-20's 16->32 32x32 at batch 32 forward
  * 1.07 -> 0.68 ms, dx 1.24 -> 0.96, dw 1.22 -> 0.83 (32->64 16x16: 0.83 -> 0.70, dx and dw
  * as before); forward 64->128 56x56 (batch 8) 22.5 -> 17.3, 128->128 56x56 2.1 -> 1.7;
- * with 128+ channels im2col's packed products win dx and dw (256->512 14x14: dx 1.4 vs 7). */
+ * with 128+ channels im2col's packed products win dx and dw (256->512 14x14: dx 1.4 vs 7),
+ * except where dw runs conv_s2b.c's direct tile on large images (below). */
 static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
     const int algo = cr_conv_algo();
-    const int64_t most = which == 0 ? 128 : 64;
+    /* the backward up to 128 channels too where dw runs the direct tile (K % 16 == 0) on
+     * 28x28+ outputs: 1 thread, batch 1, 64->128 and 128->128 56x56 dw 0.95x / 0.88x ->
+     * 1.07x PyTorch's speed, dx as im2col's (at 28x28 and below dw lost: 256->512 14x14 0.78x) */
+    const int64_t most = which == 0 || (d->K % 16 == 0 && d->P * d->Q >= 28 * 28) ? 128 : 64;
     if (elsize != 4 || !conv_avx512() || algo != CR_CONV_ALGO_AUTO || d->sh != 2 ||
         d->sw != 2 || d->dh != 1 || d->dw != 1 || d->R != 3 || d->S != 3 || d->C > most ||
         d->K > most)

@@ -113,3 +113,27 @@ def test_the_plan_keeps_the_other_paths_outside_its_bounds():
         assert ops.conv2d_plan((2, 8, 32, 32), (32, 8, 3, 3), 2, 1)["forward"]["algorithm"] != "direct_s2"
     finally:
         ops.set_workspace_limit(old)
+
+
+def test_backward_up_to_128_channels_on_large_outputs(level, rng):
+    """65-128 channels with 28x28+ outputs and K % 16 == 0: the implicit_s2 backward with the
+    direct dw (dx by phases); against the reference, 1 vs 2 threads bitwise; smaller outputs
+    keep im2col."""
+    xs, ws, p = (2, 70, 55, 57), (96, 70, 3, 3), 1
+    x, w, b = _data(rng, xs, ws, np.float32)
+    y = ops.conv2d_forward(x, w, b, 2, p)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    outs = []
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        outs.append(ops.conv2d_backward(dy, x, w, 2, p))
+    for name, a, e, o in zip(("dx", "dw", "db"), outs[0], ref.conv2d_backward(dy, x, w, 2, p),
+                             outs[1]):
+        assert_close(a, e, dtype=np.float32, name=name)
+        np.testing.assert_array_equal(a, o)
+    plan = ops.conv2d_plan(xs, ws, 2, p)
+    avx512 = level == "avx512"
+    assert (plan["dx"]["algorithm"] == "implicit_s2") == avx512, plan
+    assert (plan["dw"]["algorithm"] == "direct_s2") == avx512, plan
+    small = ops.conv2d_plan((2, 70, 53, 57), ws, 2, p)  # 27 x 29 outputs
+    assert small["dx"]["algorithm"] != "implicit_s2" and small["dw"]["algorithm"] != "direct_s2"
