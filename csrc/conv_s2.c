@@ -15,7 +15,8 @@
  * stacked along the rows of each phase plane (plane = G*Hs*Ws; image m's output row p is
  * wide row m*Hs + p), so a block's products get ~S2_TARGET_COLS columns.
  *   forward  y_wide (K, nw) = w @ [rows of xs at offs] + b, copy the Q valid columns out
- *   dw       dw[k, crs] += sum_j dy_wide[k, j] * xs[offs[crs] + j]   (dot kernel)
+ *   dw       dw[k, crs] += sum_j dy_wide[k, j] * xs[offs[crs] + j]   (dot kernel), or when
+ *            K % 16 == 0 (plan bl.cols = 1) by conv_s2b.c's direct tile (channels in lanes)
  *   dx       by phases, no scatter of taps: phase (a, b) of dx is a stride-1 correlation of
  *            dy with the sub-kernel w[:, :, a::sh, b::sw] flipped,
  *              dxs[c, a, b, i, j] = sum_{k,u,v} w[k, c, a + u*sh, b + v*sw] dy[k, i-u, j-v],
