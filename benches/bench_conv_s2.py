@@ -1,6 +1,8 @@
-"""Stride-2 3x3 convolutions (csrc/conv_s2.c, plan path "implicit_s2"): forward, dx and dw
-of ResNet-20's two downsampling layers at batch 32 (16->32 32x32, 32->64 16x16), chainrule
-(auto: the phase path on AVX-512 CPUs) vs the im2col path vs PyTorch, float32.
+"""Stride-2 3x3 convolutions (csrc/conv_s2.c, plan path "implicit_s2"; the forward by
+csrc/conv_s2b.c, "direct_s2", where K is a multiple of 16, and dw there too): forward, dx and dw of ResNet-20's
+two downsampling layers at batch 32 (16->32 32x32, 32->64 16x16) and ResNet-18's 256->512
+14x14 at batch 8, chainrule (auto: the phase / direct paths on AVX-512 CPUs) vs the im2col
+path vs PyTorch, float32.
 
 `pytest benches/bench_conv_s2.py --benchmark-only --benchmark-group-by=param:layer` prints
 them side by side.
@@ -16,7 +18,8 @@ except ImportError:  # pragma: no cover - PyTorch is an optional peer
     torch = None
 
 # name -> (N, C, K, H)
-LAYERS = {"resnet20-16-32-32x32": (32, 16, 32, 32), "resnet20-32-64-16x16": (32, 32, 64, 16)}
+LAYERS = {"resnet20-16-32-32x32": (32, 16, 32, 32), "resnet20-32-64-16x16": (32, 32, 64, 16),
+          "resnet18-256-512-14x14": (8, 256, 512, 14)}
 STEPS = ["forward", "dx", "dw"]
 
 

@@ -125,6 +125,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (pl.path == CONV_IMPLICIT) return conv_forward_implicit_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_PHASE) return conv_phase_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_S2) return conv_s2_forward_f32(out, inp, weight, bias, d, &pl);
+    if (pl.path == CONV_S2B) return conv_s2b_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_DIRECT) return conv_direct_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_ROWS) return conv_rows_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_WINO4S) return conv_forward_wino4s_f32(out, inp, weight, bias, d, &pl, 0);

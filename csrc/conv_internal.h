@@ -31,6 +31,7 @@ enum {
     CONV_ROWS_DW = 10,     /* backward: dw, db over the valid pixels (conv_rows.c) */
     CONV_WINO4S = 11,      /* forward: F(4x4, 3x3), G small images per block (conv_wino4s.c) */
     CONV_WINO4S_DW = 12,   /* backward: dw of those layers (conv_wino4s_dw.c) */
+    CONV_S2B = 13,         /* forward: strided 3x3, channels in the lanes (conv_s2b.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -234,6 +235,28 @@ void cr_s2_merge_row_add_f32_avx512(float *dst, const float *r0, const float *r1
 #endif
 int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl);
+/* conv_s2b.c (plan path CONV_S2B): whether one thread's slice fits the limit, the plan
+ * (pl->nt set), the forward; the tile, store and packing of conv_s2b_avx512.c */
+int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit);
+void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d);
+int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                         const cr_conv2d_dims *d, const conv_plan *pl);
+void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn, int64_t cst,
+                            int64_t Wp, const float *const *px, float *T, int acc);
+void cr_s2b_store_f32_avx512(float *y, int64_t ldy, const float *T, int64_t KB, int64_t n,
+                             const float *bias);
+void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB);
+void cr_s2b_dw_tile_f32_avx512(int64_t kv, int64_t nt, const float *dyT, int64_t n,
+                               const float *xp, const int64_t *pof, const int64_t *off,
+                               float *D, int acc);
+void cr_s2b_transpose_f32_avx512(float *dyT, const float *dy, int64_t ldy, int64_t KB,
+                                 int64_t n);
+/* dw by the direct tile (conv_s2b.c), inside the implicit_s2 backward: scratch, and the call */
+int64_t conv_s2b_dw_bytes(const cr_conv2d_dims *d, int nt);
+void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float *inp,
+                                  const cr_conv2d_dims *d, int nt, char *ws);
+void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float *x, int64_t H,
+                                 int64_t W, int64_t c0, int64_t c1);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl);

@@ -330,15 +330,30 @@ static int phase_ok(const cr_conv2d_dims *d, int64_t elsize) {
  * backward up to 64. 1 thread, same process: ResNet-20's 16->32 32x32 at batch 32 forward
  * 1.07 -> 0.68 ms, dx 1.24 -> 0.96, dw 1.22 -> 0.83 (32->64 16x16: 0.83 -> 0.70, dx and dw
  * as before); forward 64->128 56x56 (batch 8) 22.5 -> 17.3, 128->128 56x56 2.1 -> 1.7;
- * with 128+ channels im2col's packed products win dx and dw (256->512 14x14: dx 1.4 vs 7). */
+ * with 128+ channels im2col's packed products win dx and dw (256->512 14x14: dx 1.4 vs 7),
+ * except where dw runs conv_s2b.c's direct tile on large images (below). */
 static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
     const int algo = cr_conv_algo();
-    const int64_t most = which == 0 ? 128 : 64;
+    /* the backward up to 128 channels too where dw runs the direct tile (K % 16 == 0) on
+     * 28x28+ outputs: 1 thread, batch 1, 64->128 and 128->128 56x56 dw 0.95x / 0.88x ->
+     * 1.07x PyTorch's speed, dx as im2col's (at 28x28 and below dw lost: 256->512 14x14 0.78x) */
+    const int64_t most = which == 0 || (d->K % 16 == 0 && d->P * d->Q >= 28 * 28) ? 128 : 64;
     if (elsize != 4 || !conv_avx512() || algo != CR_CONV_ALGO_AUTO || d->sh != 2 ||
         d->sw != 2 || d->dh != 1 || d->dw != 1 || d->R != 3 || d->S != 3 || d->C > most ||
         d->K > most)
         return 0;
     return conv_s2_fits(d, which, g_ws_limit);
+}
+
+/* The strided 3x3 forward with output channels in the lanes (conv_s2b.c): float32,
+ * AVX-512, auto algorithm, 3x3, stride 2, no dilation, K a multiple of 16, and enough
+ * pixels in the batch (N*P*Q >= 48) to pay for packing the weights once per call: 1 thread,
+ * same process, against implicit_s2 (ResNet-20 32->64 16x16 b32: 0.72x -> 1.06x PyTorch's
+ * time) and im2col (ResNet-18 128->256 28x28 b1: 0.92x -> 1.03x; 256->512 14x14 b1 even). */
+static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 2 &&
+           d->sw == 2 && d->dh == 1 && d->dw == 1 && d->R == 3 && d->S == 3 && d->K % 16 == 0 &&
+           d->N * d->P * d->Q >= 48 && conv_s2b_fits(d, g_ws_limit);
 }
 
 /* The direct convolution (conv_direct.c, AVX-512, auto only): 3x3, stride 1, padding 1,
@@ -375,6 +390,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     memset(pl, 0, sizeof *pl);
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
     if (pointwise_batch_ok(d)) { conv_pointwise_plan(pl, d, elsize, g_ws_limit); return; }
+    if (which == 0 && s2b_ok(d, elsize)) { conv_s2b_plan(pl, d); return; }
     if (s2_ok(d, which, elsize)) { conv_s2_plan(pl, d, which, g_ws_limit); return; }
     if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
         pl->path = CONV_PHASE;
@@ -503,6 +519,11 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_S2) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_S2;
+        if (which == 1 && pl.bl.cols == 1) info->path = info->dw_path = CR_CONV_PATH_S2B;
+        return;
+    }
+    if (pl.path == CONV_S2B) {
+        info->path = CR_CONV_PATH_S2B;
         return;
     }
     if (pl.path == CONV_DIRECT) {

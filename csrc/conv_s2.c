@@ -15,7 +15,8 @@
  * stacked along the rows of each phase plane (plane = G*Hs*Ws; image m's output row p is
  * wide row m*Hs + p), so a block's products get ~S2_TARGET_COLS columns.
  *   forward  y_wide (K, nw) = w @ [rows of xs at offs] + b, copy the Q valid columns out
- *   dw       dw[k, crs] += sum_j dy_wide[k, j] * xs[offs[crs] + j]   (dot kernel)
+ *   dw       dw[k, crs] += sum_j dy_wide[k, j] * xs[offs[crs] + j]   (dot kernel), or when
+ *            K % 16 == 0 (plan bl.cols = 1) by conv_s2b.c's direct tile (channels in lanes)
  *   dx       by phases, no scatter of taps: phase (a, b) of dx is a stride-1 correlation of
  *            dy with the sub-kernel w[:, :, a::sh, b::sw] flipped,
  *              dxs[c, a, b, i, j] = sum_{k,u,v} w[k, c, a + u*sh, b + v*sw] dy[k, i-u, j-v],
@@ -103,6 +104,12 @@ void conv_s2_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t lim
     const int64_t fwd = 8 * CRS + pl->ws_threads * pl->ws_elems * 4;
     const int64_t dx = 8 * KRS + 4 * d->C * KRS + (pl->by_block ? pl->nt : 1) * pl->ws_elems * 4;
     pl->ws_bytes = which == 0 || fwd > dx ? fwd : dx;
+    /* dw by the direct tile (conv_s2b.c) when K is a multiple of 16 and its slice for one
+     * thread (the largest) fits the limit: bl.cols = 1 */
+    if (which == 1 && d->K % 16 == 0 && conv_s2b_dw_bytes(d, 1) <= limit) {
+        pl->bl.cols = 1;
+        if (conv_s2b_dw_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2b_dw_bytes(d, pl->nt);
+    }
 }
 
 /* whether one image's slice of the forward (which 0) or backward (1) fits the limit */
@@ -388,7 +395,10 @@ int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float 
     if (d->sh != 2 || d->sw != 2) return -1; /* the copies are stride 2's */
     char *ws = (char *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    if (dweight || dbias) s2_backward_weight(dweight, dbias, dout, inp, d, pl, ws);
+    const int direct_dw = pl->bl.cols == 1;
+    if ((dweight && !direct_dw) || dbias)
+        s2_backward_weight(direct_dw ? NULL : dweight, dbias, dout, inp, d, pl, ws);
+    if (dweight && direct_dw) conv_s2b_backward_weight_f32(dweight, dout, inp, d, pl->nt, ws);
     if (dinp) s2_backward_input(dinp, dout, w, d, pl, ws);
     conv_ws_free(ws);
     return 0;

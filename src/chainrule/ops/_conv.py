@@ -124,6 +124,8 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     CPUs: forward, dx and dw as stride-1 convolutions of the space-to-depth images),
     "implicit_s2" (float32 3x3 stride-2 layers on AVX-512 CPUs, on the input's 4 stride
     phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64),
+    "direct_s2" (their forward when K is a multiple of 16 and the batch has 48+ output
+    pixels: output channels in the vector lanes, the padded image read in place),
     "direct" (float32 3x3 stride-1 padding-1 layers with few channels -- C <= 16, K <= 32,
     24+ columns -- on AVX-512 CPUs: forward, dx as the forward of the flipped kernel, and dw
     read the image in place),
