@@ -77,7 +77,8 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_DIRECT = 10 /* few channels: direct forward, dx, dw (conv_direct.c) */,
        CR_CONV_PATH_ROWS = 11 /* forward in output-row segments, large kernels (conv_rows.c) */,
        CR_CONV_PATH_ROWS_DW = 12 /* dw over the valid output pixels (conv_rows.c) */,
-       CR_CONV_PATH_DX_ROWS = 13 /* dx as the CONV_ROWS forward of the flipped kernel */ };
+       CR_CONV_PATH_DX_ROWS = 13 /* dx as the CONV_ROWS forward of the flipped kernel */,
+       CR_CONV_PATH_C16 = 14 /* 16 -> 16 3x3: F(4x4) over 16 images (conv_c16.c) */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;

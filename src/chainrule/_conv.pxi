@@ -40,7 +40,7 @@ def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple paddi
 
 _CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd",
                "winograd_conv", "phase", "winograd_dw", "implicit_s2",
-               "direct", "implicit_rows", "rows_dw", "rows_conv")
+               "direct", "implicit_rows", "rows_dw", "rows_conv", "winograd_c16")
 
 
 def conv_algo():
