@@ -75,9 +75,9 @@ static int direct_dw(float *dweight, float *dbias, const float *dout, const floa
                      const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t PQ = P * Q, nkb = (K + DW_MB - 1) / DW_MB, tiles = nkb * C;
-    float *g = (float *)conv_ws_alloc(pl->ws_bytes);
+    float *g = (float *)conv_ws_alloc(conv_direct_dw_bytes(d));
     if (!g) return -1;
-    memset(g, 0, (size_t)pl->ws_bytes);
+    memset(g, 0, (size_t)conv_direct_dw_bytes(d));
     #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
         const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();

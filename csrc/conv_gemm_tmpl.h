@@ -127,6 +127,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (pl.path == CONV_S2) return conv_s2_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_S2B) return conv_s2b_forward_f32(out, inp, weight, bias, d, &pl);
     if (pl.path == CONV_DIRECT) return conv_direct_forward_f32(out, inp, weight, bias, d, &pl, 0);
+    if (pl.path == CONV_C16) return conv_c16_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_ROWS) return conv_rows_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_WINO4S) return conv_forward_wino4s_f32(out, inp, weight, bias, d, &pl, 0);
 #endif
@@ -249,6 +250,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_backward_implicit_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
     if (pl.path == CONV_DIRECT)
         return conv_direct_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
+    if (pl.path == CONV_C16)
+        return conv_c16_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
     if (dinp && pl.dx_as_conv) {
         if (conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0) return -1;
         dinp = NULL; /* done: the rest computes dw and db */

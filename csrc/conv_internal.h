@@ -32,6 +32,7 @@ enum {
     CONV_WINO4S = 11,      /* forward: F(4x4, 3x3), G small images per block (conv_wino4s.c) */
     CONV_WINO4S_DW = 12,   /* backward: dw of those layers (conv_wino4s_dw.c) */
     CONV_S2B = 13,         /* forward: strided 3x3, channels in the lanes (conv_s2b.c) */
+    CONV_C16 = 14,         /* 16 -> 16 3x3: F(4x4) over 16 images, forward and dx (conv_c16.c) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -306,6 +307,19 @@ void conv_direct_dw_avx512(float *g, const float *dy_k0, int64_t ldy, int64_t mb
                            const float *xc, int64_t H, int64_t W, int64_t P, int64_t Q,
                            int64_t ph, int64_t pw);
 void conv_direct_dw_reduce_avx512(float *dw, int64_t ldw, const float *g, int64_t mb);
+#endif
+/* conv_c16.c (plan path CONV_C16): scratch bytes with nt threads, the forward (dx: of
+ * pl->dd, accumulated) and the backward (dw, db: the direct path's); its kernel (x86) */
+int64_t conv_c16_ws_bytes(const cr_conv2d_dims *d, int nt);
+int conv_c16_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                         const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_c16_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                          const float *inp, const float *w, const cr_conv2d_dims *d,
+                          const conv_plan *pl);
+#ifdef CR_X86
+void conv_c16_tilerow_avx512(float *y, const float *x, const float *U, const float *bias,
+                             int64_t nimg, int64_t C, int64_t H, int64_t W, int64_t tp,
+                             int64_t wx, int64_t wy, float *ws, int acc, int reuse);
 #endif
 /* conv_rows.c (plan path CONV_ROWS): the predicate (any_k: dx as a convolution), the plan,
  * and the forward (x86 only; accumulate: add to out) */

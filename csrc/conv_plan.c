@@ -381,6 +381,14 @@ static int direct_plan(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_
     return 1;
 }
 
+/* Winograd F(4x4, 3x3) with 16 images in the lanes (conv_c16.c): direct_ok's 16 -> 16
+ * layers with 16+ images (a group of 16 costs about as much as 13 images of the direct
+ * forward). Forward and dx; dw stays direct's. 1 thread, same process, batch 32: forward
+ * 1.15-1.2x faster than direct, 1.5-1.7x faster than PyTorch. */
+static int c16_ok(const cr_conv2d_dims *d) {
+    return d->C == 16 && d->K == 16 && d->N >= 16;
+}
+
 /* tiny problems stay serial: a fork costs more than they do */
 #define CONV_THREAD_MIN_WORK 32768.0
 
@@ -411,7 +419,14 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
                        inner_ws;
         return;
     }
-    if (direct_plan(pl, d, which, elsize)) return;
+    if (direct_plan(pl, d, which, elsize)) {
+        if (c16_ok(d)) { /* scratch: dw's, or the transforms' (+ U) if larger */
+            const int64_t b = conv_c16_ws_bytes(d, pl->nt);
+            pl->path = CONV_C16;
+            pl->ws_bytes = which == 0 || b > pl->ws_bytes ? b : pl->ws_bytes;
+        }
+        return;
+    }
     if (which == 0 && winograd_ok(d, elsize)) {
         if (wino4_ok(d) && conv_wino4_plan(pl, d, elsize, g_ws_limit, 0)) return;
         if (wino4s_ok(d, elsize) && conv_wino4s_plan(pl, d, g_ws_limit, 0, 0)) return;
@@ -528,6 +543,11 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_DIRECT) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_DIRECT;
+        return;
+    }
+    if (pl.path == CONV_C16) {
+        info->path = info->dx_path = CR_CONV_PATH_C16;
+        info->dw_path = which == 1 ? CR_CONV_PATH_DIRECT : CR_CONV_PATH_C16;
         return;
     }
     if (which == 0) {

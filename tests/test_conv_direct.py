@@ -48,8 +48,9 @@ def _flip(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
 
-# C, K in 1..17 (prime and odd), odd H / W, batch 1, rows 24..47 columns (one and two tiles)
-SHAPES = [((32, 16, 32, 32), (16, 16, 3, 3)), ((4, 3, 32, 32), (16, 3, 3, 3)),
+# C, K in 1..17 (prime and odd), odd H / W, batch 1, rows 24..47 columns (one and two tiles);
+# 16->16 with fewer than 16 images (16+ run conv_c16.c: tests/test_conv_c16.py)
+SHAPES = [((15, 16, 32, 32), (16, 16, 3, 3)), ((4, 3, 32, 32), (16, 3, 3, 3)),
           ((3, 3, 32, 32), (32, 3, 3, 3)), ((1, 1, 5, 24), (1, 1, 3, 3)),
           ((2, 13, 9, 29), (17, 13, 3, 3)), ((1, 16, 31, 33), (7, 16, 3, 3)),
           ((3, 5, 1, 47), (11, 5, 3, 3)), ((2, 2, 7, 40), (2, 2, 3, 3))]

@@ -41,7 +41,8 @@ def conv2d_workspace_bytes(tuple xshape, tuple wshape, tuple stride, tuple paddi
 _CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv", "winograd",
                "winograd_conv", "phase", "winograd_dw", "implicit_s2",
                "direct", "implicit_rows", "rows_dw", "rows_conv",
-               "winograd4_small", "winograd4_small_conv", "winograd4_small_dw", "direct_s2")
+               "winograd4_small", "winograd4_small_conv", "winograd4_small_dw", "direct_s2",
+               "winograd_c16")
 
 
 def conv_algo():
