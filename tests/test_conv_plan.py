@@ -223,7 +223,13 @@ def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
 def test_deep_layers_put_whole_batches_in_one_block():
     """Layers with K*C*R*S >= 2^19 take all images of a small batch into one im2col block (the
     products thread inside it); smaller ones keep >= 8 blocks for the threads."""
-    deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)  # 8 x 49 columns fit 8 MiB
+    limit = ops.get_workspace_limit()
+    ops.set_workspace_limit(8 << 20)  # 8 x 49 columns fit; at the default 64 MiB: Winograd
+    try:
+        deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)
+    finally:
+        ops.set_workspace_limit(limit)
+    assert deep["forward"]["algorithm"] == "im2col", deep
     assert deep["forward"]["blocking"]["images_per_block"] == 8, deep
     assert deep["forward"]["blocking"]["blocks"] == 1
     small = ops.conv2d_plan((8, 64, 7, 7), (64, 64, 3, 3), 1, 1, dtype=np.float64)
@@ -259,3 +265,18 @@ def test_bad_arguments():
         ops.conv2d_plan((1, 3, 2, 2), (2, 3, 3, 3))
     with pytest.raises(ValueError):
         ops.conv2d_plan((1, 4, 5, 5), (2, 3, 3, 3), groups=3)
+
+
+@pytest.mark.skipif(_runtime.isa_detected() != "avx512", reason="the plans below are AVX-512 ones")
+def test_default_workspace_limit_and_its_plans():
+    """64 MiB per thread by default: deep 3x3 layers get their Winograd weights in scratch,
+    while the implicit path keeps its 8 MiB cap (VGG-16 conv1_1 stays on im2col)."""
+    code = ("from chainrule import ops\n"
+            "print(ops.get_workspace_limit() >> 20)\n"
+            "for x, w in [((8, 256, 14, 14), (256, 256, 3, 3)), ((8, 3, 224, 224), (64, 3, 3, 3)),\n"
+            "             ((8, 512, 28, 28), (512, 512, 3, 3))]:\n"
+            "    print(ops.conv2d_plan(x, w, 1, 1)['forward']['algorithm'])\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("CHAINRULE_CONV_ALGO", "CHAINRULE_ISA")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["64", "winograd4_small", "im2col", "winograd"], out

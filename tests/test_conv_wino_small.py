@@ -19,6 +19,13 @@ def _avx512():
         pytest.skip("the batched Winograd path needs an AVX-512 CPU")
 
 
+def _f2x2_limit(ws):
+    """256+ channels: F(4x4)'s weights (winograd4_small) fit the default 64 MiB workspace;
+    8 MiB (the _restore fixture puts the old limit back) keeps these layers on F(2x2)."""
+    if ws[0] >= 256:
+        ops.set_workspace_limit(8 << 20)
+
+
 @pytest.fixture(autouse=True)
 def _restore():
     limit = ops.get_workspace_limit()
@@ -108,6 +115,7 @@ def test_auto_takes_it_for_small_images_with_many_channels(xs, ws, rng):
     """The default plan: Winograd forward and dx (the flipped kernel) with several images per
     block; float64 and batch 1 never; bounded error, 1 vs 2 threads bitwise, forced bits."""
     _avx512()
+    _f2x2_limit(ws)
     plan = ops.conv2d_plan(xs, ws, 1, 1)
     assert plan["forward"]["algorithm"] == "winograd", plan
     assert plan["forward"]["blocking"]["images_per_block"] > 1
@@ -209,6 +217,7 @@ def test_auto_takes_winograd_dw(xs, ws, rng):
     """The default backward of the small-image layers: dx and dw by Winograd (float64: not),
     dw within the bound, 1 vs 2 threads bitwise."""
     _avx512()
+    _f2x2_limit(ws)
     plan = ops.conv2d_plan(xs, ws, 1, 1)
     assert plan["dw"]["algorithm"] == "winograd_dw", plan
     assert ops.conv2d_plan(xs, ws, 1, 1, dtype=np.float64)["dw"]["algorithm"] != "winograd_dw"

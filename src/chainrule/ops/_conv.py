@@ -7,7 +7,8 @@ P = (H + 2*ph - dh*(R-1) - 1) // sh + 1 and Q likewise. ``stride``, ``padding`` 
 Memory: the kernels never build im2col for a whole batch. Each thread owns one scratch
 buffer holding the im2col columns of a block of output rows of one image (or of a few
 small images side by side), capped by :func:`set_workspace_limit` (bytes per thread,
-default 8 MiB; exceeded only when a single output row needs more: (C*R*S + K)*Q values).
+default 64 MiB, so the Winograd weights of 512->512 layers fit; exceeded only when a single
+output row needs more: (C*R*S + K)*Q values).
 Small stride-1 float32 layers on AVX-512 CPUs skip im2col and only keep a zero-padded
 copy of one image per thread. :func:`conv2d_workspace_bytes` says exactly how much a call
 allocates in total; one such buffer is kept between calls for reuse.
