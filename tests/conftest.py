@@ -1,5 +1,5 @@
-"""Shared pytest configuration: seeded RNG fixture, the SIMD-level fixture, thread-count
-restore."""
+"""Shared pytest configuration: seeded RNG fixture, the SIMD-level fixture, the restore of
+threads, conv algorithm, SIMD level and workspace limit after every test."""
 import os
 
 import numpy as np
@@ -34,10 +34,20 @@ def level(request):
 
 
 @pytest.fixture(autouse=True)
-def _restore_threads():
-    n = cr.get_num_threads()
+def _restore_settings():
+    """Every test leaves the process as it found it: thread count, conv algorithm, SIMD
+    level and conv workspace limit (each put back only if the test changed it)."""
+    from chainrule import ops
+    n, algo, isa, limit = (cr.get_num_threads(), _runtime.conv_algo(), _runtime.isa(),
+                           ops.get_workspace_limit())
     yield
     cr.set_num_threads(n)
+    if _runtime.conv_algo() != algo:
+        _runtime.set_conv_algo(None)
+    if _runtime.isa() != isa:
+        _runtime.set_isa(None)
+    if ops.get_workspace_limit() != limit:
+        ops.set_workspace_limit(limit)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -18,15 +18,6 @@ def _avx512():
         pytest.skip("the direct path needs an AVX-512 CPU")
 
 
-@pytest.fixture(autouse=True)
-def _restore():
-    threads = cr.get_num_threads()
-    yield
-    _runtime.set_conv_algo(None)
-    _runtime.set_isa(None)
-    cr.set_num_threads(threads)
-
-
 def _data(rng, xs, ws, dtype=np.float32):
     x = rng.standard_normal(xs).astype(dtype)
     w = (0.5 * rng.standard_normal(ws)).astype(dtype)

@@ -18,17 +18,6 @@ TOL = 128
 PATHS = ("winograd4_small", "winograd4_small_conv", "winograd4_small_dw")
 
 
-@pytest.fixture(autouse=True)
-def _restore():
-    limit = ops.get_workspace_limit()
-    threads = cr.get_num_threads()
-    yield
-    _runtime.set_conv_algo(None)
-    _runtime.set_isa(None)
-    ops.set_workspace_limit(limit)
-    cr.set_num_threads(threads)
-
-
 def _avx512():
     if _runtime.isa_detected() != "avx512":
         pytest.skip("the batched F(4x4) path runs on AVX-512 CPUs only")

@@ -21,20 +21,9 @@ def _avx512():
 
 def _f2x2_limit(ws):
     """256+ channels: F(4x4)'s weights (winograd4_small) fit the default 64 MiB workspace;
-    8 MiB (the _restore fixture puts the old limit back) keeps these layers on F(2x2)."""
+    8 MiB (tests/conftest.py puts the old limit back) keeps these layers on F(2x2)."""
     if ws[0] >= 256:
         ops.set_workspace_limit(8 << 20)
-
-
-@pytest.fixture(autouse=True)
-def _restore():
-    limit = ops.get_workspace_limit()
-    threads = cr.get_num_threads()
-    yield
-    _runtime.set_conv_algo(None)
-    _runtime.set_isa(None)
-    ops.set_workspace_limit(limit)
-    cr.set_num_threads(threads)
 
 
 def _data(rng, xs, ws, dtype=np.float32):

@@ -17,17 +17,6 @@ EPS = np.finfo(np.float32).eps
 TOL = 128
 
 
-@pytest.fixture(autouse=True)
-def _restore():
-    limit = ops.get_workspace_limit()
-    threads = cr.get_num_threads()
-    yield
-    _runtime.set_conv_algo(None)
-    _runtime.set_isa(None)
-    ops.set_workspace_limit(limit)
-    cr.set_num_threads(threads)
-
-
 def _data(rng, xs, ws):
     x = rng.standard_normal(xs).astype(np.float32)
     w = (0.5 * rng.standard_normal(ws)).astype(np.float32)
