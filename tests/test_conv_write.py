@@ -129,3 +129,18 @@ def test_torch_oracle(case):
     dx, dw, _ = ops.conv2d_backward(dy, x, w, s, p, 1, g, bias=False)
     assert_close(dx, tx.grad.numpy(), np.float32, rtol=1e-4, name="dx")
     assert_close(dw, tw.grad.numpy(), np.float32, rtol=1e-4, name="dw")
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_empty_batch_gives_zero_dw(groups):
+    """A batch of 0 images: nothing is written, so dw (and db) must come back zero (write
+    mode must not hand out np.empty's garbage)."""
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((0, 4, 5, 5), dtype)
+        w = np.full((4, 4 // groups, 1, 1), 7, dtype)
+        dy = np.zeros((0, 4, 5, 5), dtype)
+        for _ in range(3):  # reuse of freed garbage-filled memory
+            np.full((4, 4 // groups, 1, 1), np.nan, dtype)
+            dx, dw, db = ops.conv2d_backward(dy, x, w, 1, 0, groups=groups)
+            assert dx.shape == x.shape
+            np.testing.assert_array_equal(dw, np.zeros_like(w))
