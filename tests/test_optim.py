@@ -505,3 +505,18 @@ def test_worked_example_one_sgd_step(dtype):
         topt.step()
         for k, v in tm.state_dict().items():
             assert_close(after[k], v.numpy(), dtype=dtype, name=k)
+
+
+def test_adadelta_step_overflowing_square_avg_matches_reference():
+    """float32 grad 1e20: square_avg overflows to inf in storage; the kernel and the reference
+    both go on from the stored inf (d = 0), as PyTorch does (found by the fuzz suite)."""
+    from chainrule import ops, reference as ref
+    outs = []
+    for m in (ops, ref):
+        p, g = np.array([1.0], np.float32), np.array([1e20], np.float32)
+        s, a = np.array([2.0], np.float32), np.array([2.0], np.float32)
+        m.adadelta_step(p, g, s, a, lr=0.1, rho=0.9, eps=1e-6)
+        outs.append((p, s, a))
+    for x, y in zip(*outs):
+        np.testing.assert_allclose(x, y, rtol=1e-6)
+    assert np.isinf(outs[0][1][0]) and outs[0][0][0] == 1.0

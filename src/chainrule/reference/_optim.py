@@ -174,6 +174,7 @@ def adadelta_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     sq = rho * square_avg.astype(np.float64) + (1 - rho) * g * g
     square_avg[...] = sq
+    sq = square_avg.astype(np.float64)  # the stored state, as PyTorch reads it (inf on overflow)
     d = np.sqrt(acc_delta.astype(np.float64) + eps) / np.sqrt(sq + eps) * g
     acc_delta[...] = rho * acc_delta.astype(np.float64) + (1 - rho) * d * d
     param[...] = p - lr * d
