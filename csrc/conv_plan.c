@@ -116,7 +116,13 @@ static int dw_small(const cr_conv2d_dims *d) { return d->K * d->C * d->R * d->S 
  * junk, dropped when copying out). The forward then reads the image in place through a
  * table of row offsets instead of building im2col, which for small images cost more than
  * the product itself. Wide columns: nw = (P-1)*Wp + Q; the last row ends at xp's end. */
-#define IMPLICIT_MAX_BYTES ((int64_t)8 << 20)
+/* The implicit paths' scratch stays within 8 MiB whatever the limit: beyond it the padded
+ * image and the wide output leave the caches and im2col's row blocks win (VGG-16 conv1_1
+ * 3->64 224x224: 1.5x) */
+static int64_t implicit_cap(void) {
+    const int64_t max = (int64_t)8 << 20;
+    return g_ws_limit < max ? g_ws_limit : max;
+}
 static int implicit_fwd_ok_k(const cr_conv2d_dims *d, int64_t elsize, int any_k) {
     /* any_k: also beyond 128 output channels (dx as a convolution, see dx_as_conv_ok) */
 #ifdef CR_X86
@@ -126,10 +132,7 @@ static int implicit_fwd_ok_k(const cr_conv2d_dims *d, int64_t elsize, int any_k)
         return 0;
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw;
     const int64_t nw = (d->P - 1) * Wp + d->Q;
-    /* up to 8 MiB whatever the limit: beyond it the padded image and the wide output leave
-     * the caches and im2col's row blocks win (VGG-16 conv1_1 3->64 224x224: 1.5x) */
-    const int64_t cap = g_ws_limit < IMPLICIT_MAX_BYTES ? g_ws_limit : IMPLICIT_MAX_BYTES;
-    return (d->C * Hp * Wp + d->K * nw) * elsize <= cap;
+    return (d->C * Hp * Wp + d->K * nw) * elsize <= implicit_cap();
 #else
     (void)d; (void)elsize; (void)any_k;
     return 0;
@@ -156,8 +159,7 @@ static int64_t implicit_bwd_elems(const cr_conv2d_dims *d, int64_t nt) {
  * depends on threads). A larger dw is summed image by image instead (implicit_dw_ok). */
 static int implicit_bwd_ok(const cr_conv2d_dims *d, int64_t elsize) {
     return implicit_fwd_ok(d, elsize) && dw_small(d) &&
-           implicit_bwd_elems(d, 1) * elsize <=
-               (g_ws_limit < IMPLICIT_MAX_BYTES ? g_ws_limit : IMPLICIT_MAX_BYTES);
+           implicit_bwd_elems(d, 1) * elsize <= implicit_cap();
 }
 
 /* Winograd F(2x2, 3x3) forward (conv_winograd.c): float32, 3x3, stride 1, no dilation;

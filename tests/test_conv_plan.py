@@ -223,12 +223,8 @@ def test_winograd_by_default_on_large_images(xs, ws, phase, rng):
 def test_deep_layers_put_whole_batches_in_one_block():
     """Layers with K*C*R*S >= 2^19 take all images of a small batch into one im2col block (the
     products thread inside it); smaller ones keep >= 8 blocks for the threads."""
-    limit = ops.get_workspace_limit()
     ops.set_workspace_limit(8 << 20)  # 8 x 49 columns fit; at the default 64 MiB: Winograd
-    try:
-        deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)
-    finally:
-        ops.set_workspace_limit(limit)
+    deep = ops.conv2d_plan((8, 512, 7, 7), (512, 512, 3, 3), 1, 1)  # (conftest restores it)
     assert deep["forward"]["algorithm"] == "im2col", deep
     assert deep["forward"]["blocking"]["images_per_block"] == 8, deep
     assert deep["forward"]["blocking"]["blocks"] == 1
