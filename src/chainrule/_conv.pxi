@@ -110,6 +110,8 @@ def conv2d_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] dw, floati
             or (db is not None and db.shape[0] != d.K)):
         raise ValueError("conv2d_backward: gradient shapes do not match the inputs")
     if d.N == 0:
+        if write and dw is not None:  # written: the sum over no images is 0
+            dw[...] = 0
         return
     cdef floating *pdx = &dx[0, 0, 0, 0] if dx is not None else NULL
     cdef floating *pdw = &dw[0, 0, 0, 0] if dw is not None else NULL
@@ -210,6 +212,8 @@ def conv2d_depthwise_backward(floating[:, :, :, ::1] dx, floating[:, :, :, ::1] 
             or (db is not None and db.shape[0] != d.C)):
         raise ValueError("conv2d_depthwise_backward: gradient shapes do not match the inputs")
     if d.N == 0:
+        if write and dw is not None:  # written: the sum over no images is 0
+            dw[...] = 0
         return
     cdef floating *pdx = &dx[0, 0, 0, 0] if dx is not None else NULL
     cdef floating *pdw = &dw[0, 0, 0, 0] if dw is not None else NULL

@@ -273,9 +273,8 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padd
     # stride 1 (the pointwise path writes every pixel) and depthwise layers (the kernels
     # write them, or zero them themselves)
     depthwise = groups == x.shape[1] == w.shape[0] and groups > 1
-    # (an empty batch writes nothing: dw must then come zeroed)
-    write = x.shape[0] > 0 and (depthwise or (groups == 1 and w.shape[2:] == (1, 1)
-                                              and padding == (0, 0) and stride == (1, 1)))
+    write = depthwise or (groups == 1 and w.shape[2:] == (1, 1) and padding == (0, 0)
+                          and stride == (1, 1))
     new = np.empty if write else np.zeros
     dx = new(x.shape, dtype=dt) if need_dx else None
     dw = new(w.shape, dtype=dt) if need_dw else None
