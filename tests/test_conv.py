@@ -215,14 +215,6 @@ def test_deterministic_and_thread_count_invariant(case, dtype, rng):
         assert np.array_equal(a, c), f"{name} differs between 1 and 2 threads"
 
 
-@pytest.fixture
-def _restore_workspace_limit():
-    old = ops.get_workspace_limit()
-    yield
-    ops.set_workspace_limit(old)
-
-
-@pytest.mark.usefixtures("_restore_workspace_limit")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_workspace_limit_blocks_rows_and_stays_correct(threads, rng):
     cr.set_num_threads(threads)
@@ -355,7 +347,6 @@ print("ok")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
-@pytest.mark.usefixtures("_restore_workspace_limit")
 @pytest.mark.parametrize("case", [(6, 2, 9, 8, 5, 3, 3, 1, 1, 1), (40, 3, 6, 6, 4, 3, 3, 1, 0, 1)])
 def test_float32_small_layer_paths_agree_under_every_limit(case, rng):
     # small float32 layers run "implicit" (no im2col) unless the workspace limit is too
@@ -413,7 +404,6 @@ def test_backward_need_dx_false_skips_dx_only(dtype):
         np.testing.assert_allclose(db, full[2], rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
-@pytest.mark.usefixtures("_restore_workspace_limit")
 @pytest.mark.parametrize("case", [(3, 16, 9, 11, 64, 3, 3, 1, 1, 1), (2, 32, 10, 9, 48, 3, 2, 1, 0, 1),
                                   (2, 16, 11, 12, 72, 3, 3, 1, 2, 2)])
 def test_float32_large_dw_paths_agree_and_are_thread_invariant(case, rng):

@@ -21,15 +21,6 @@ def _avx512():
         pytest.skip("the c16 path needs an AVX-512 CPU")
 
 
-@pytest.fixture(autouse=True)
-def _restore():
-    threads = cr.get_num_threads()
-    yield
-    _runtime.set_conv_algo(None)
-    _runtime.set_isa(None)
-    cr.set_num_threads(threads)
-
-
 def _data(rng, xs, dtype=np.float32):
     ws = (16, xs[1], 3, 3)
     x = rng.standard_normal(xs).astype(dtype)

@@ -111,18 +111,14 @@ def test_workspace_limit_chunks_the_batch(rng):
     x, w, b = _data(rng, xs, ws, np.float32)
     dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p, d).shape).astype(np.float32)
     full = _run(x, w, b, s, p, d, dy)
-    old = ops.get_workspace_limit()
-    try:
-        # the phase image of one image: 16 x 17 x 12 floats (13 KB); its stride-1 layer
-        # needs ~17 KB: chunks of 2 (forward) and 1 (backward), of 1, then no phase path
-        for limit, phase in ((30000, True), (20000, True), (10000, False)):
-            ops.set_workspace_limit(limit)
-            got = _run(x, w, b, s, p, d, dy)
-            for name, a, e in zip(("y", "dx", "dw", "db"), got, full):
-                assert_close(a, e, dtype=np.float32, name=name)
-            plan = ops.conv2d_plan(xs, ws, s, p, d)
-            if _runtime.isa() == "avx512":
-                assert (plan["forward"]["algorithm"] == "phase") == phase, (limit, plan)
-            assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, s, p, d)
-    finally:
-        ops.set_workspace_limit(old)
+    # the phase image of one image: 16 x 17 x 12 floats (13 KB); its stride-1 layer
+    # needs ~17 KB: chunks of 2 (forward) and 1 (backward), of 1, then no phase path
+    for limit, phase in ((30000, True), (20000, True), (10000, False)):
+        ops.set_workspace_limit(limit)
+        got = _run(x, w, b, s, p, d, dy)
+        for name, a, e in zip(("y", "dx", "dw", "db"), got, full):
+            assert_close(a, e, dtype=np.float32, name=name)
+        plan = ops.conv2d_plan(xs, ws, s, p, d)
+        if _runtime.isa() == "avx512":
+            assert (plan["forward"]["algorithm"] == "phase") == phase, (limit, plan)
+        assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, s, p, d)

@@ -90,14 +90,6 @@ def test_every_1x1_layer_is_one_product_over_the_batch():
             _runtime.set_conv_algo(None)
 
 
-@pytest.fixture
-def _small_workspace():
-    old = ops.get_workspace_limit()
-    yield
-    ops.set_workspace_limit(old)
-
-
-@pytest.mark.usefixtures("_small_workspace")
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_small_workspace_limit_keeps_the_whole_batch(dtype, rng):
     """The scratch is the packed weights and panels (not a copy of the images): a workspace

@@ -119,22 +119,18 @@ def test_workspace_limit_sets_the_images_per_block(rng):
     x, w, b = _data(rng, xs, ws, np.float32)
     dy = rng.standard_normal(ops.conv2d_forward(x, w, b, 2, p).shape).astype(np.float32)
     full = _run(x, w, b, p, dy)
-    old = ops.get_workspace_limit()
-    try:
-        for limit, s2 in ((40000, True), (15000, True), (3000, False)):
-            ops.set_workspace_limit(limit)
-            got = _run(x, w, b, p, dy)
-            for name, a, e in zip(("y", "dx", "dw", "db"), got, full):
-                assert_close(a, e, dtype=np.float32, name=name)
-            if s2 and _runtime.isa() == "avx512":  # forward and dx: the same sums
-                np.testing.assert_array_equal(got[0], full[0])
-                np.testing.assert_array_equal(got[1], full[1])
-            plan = ops.conv2d_plan(xs, ws, 2, p)
-            if _runtime.isa() == "avx512":
-                assert (plan["forward"]["algorithm"] == "implicit_s2") == s2, (limit, plan)
-            assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 2, p)
-    finally:
-        ops.set_workspace_limit(old)
+    for limit, s2 in ((40000, True), (15000, True), (3000, False)):
+        ops.set_workspace_limit(limit)
+        got = _run(x, w, b, p, dy)
+        for name, a, e in zip(("y", "dx", "dw", "db"), got, full):
+            assert_close(a, e, dtype=np.float32, name=name)
+        if s2 and _runtime.isa() == "avx512":  # forward and dx: the same sums
+            np.testing.assert_array_equal(got[0], full[0])
+            np.testing.assert_array_equal(got[1], full[1])
+        plan = ops.conv2d_plan(xs, ws, 2, p)
+        if _runtime.isa() == "avx512":
+            assert (plan["forward"]["algorithm"] == "implicit_s2") == s2, (limit, plan)
+        assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 2, p)
 
 
 def test_forced_im2col_keeps_the_im2col_path():
