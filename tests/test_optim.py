@@ -520,3 +520,29 @@ def test_adadelta_step_overflowing_square_avg_matches_reference():
     for x, y in zip(*outs):
         np.testing.assert_allclose(x, y, rtol=1e-6)
     assert np.isinf(outs[0][1][0]) and outs[0][0][0] == 1.0
+
+
+@pytest.mark.parametrize("kind", ["rmsprop", "rmsprop_momentum", "adagrad"])
+def test_float32_overflowing_squares_match_reference(kind):
+    """A float32 parameter of 1e30 with weight decay makes g = wd * p whose square overflows
+    float32: the kernels (as PyTorch) store inf and go on from it (centered: inf - inf = NaN);
+    the float64 references round their state to the buffer's dtype the same way. (Centered
+    RMSprop's sq - ga*ga is left out: inf - inf is NaN or inf depending on FMA contraction.)"""
+    from chainrule import ops, reference as ref
+    for p0, wd in ((1e30, 2.0), (-3e29, 0.1), (2e19, 0.9)):
+        outs = []
+        for m in (ops, ref):
+            p, g = np.array([p0, 1.0], np.float32), np.array([1e15, 3.0], np.float32)
+            s = np.array([2.0, 2.0], np.float32)
+            state = [p, s]
+            with np.errstate(over="ignore", invalid="ignore"):
+                if kind == "adagrad":
+                    m.adagrad_step(p, g, s, step=1, lr=0.1, weight_decay=wd)
+                else:
+                    buf = np.array([0.1, 0.1], np.float32) if kind == "rmsprop_momentum" else None
+                    m.rmsprop_step(p, g, s, None, buf, lr=0.1, alpha=0.99, eps=1e-8,
+                                   weight_decay=wd, momentum=0.9 if buf is not None else 0.0)
+                    state += [buf] if buf is not None else []
+            outs.append(state)
+        for a, e in zip(*outs):
+            np.testing.assert_allclose(a, e, rtol=1e-5, equal_nan=True)

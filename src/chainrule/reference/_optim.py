@@ -124,6 +124,7 @@ def rmsprop_step(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     sq = alpha * square_avg.astype(np.float64) + (1 - alpha) * g * g
     square_avg[...] = sq
+    sq = square_avg.astype(np.float64)  # the stored state, as PyTorch reads it (inf on overflow)
     if grad_avg is not None:
         ga = alpha * grad_avg.astype(np.float64) + (1 - alpha) * g
         grad_avg[...] = ga
@@ -156,6 +157,7 @@ def adagrad_step(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *, 
     g = (-grad.astype(np.float64) if maximize else grad.astype(np.float64)) + wd * p
     s = state_sum.astype(np.float64) + g * g
     state_sum[...] = s
+    s = state_sum.astype(np.float64)  # the stored state (inf on overflow), as the kernel goes on
     param[...] = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
 
 
