@@ -1,0 +1,184 @@
+/* conv_g5.c — stride-1 float32 layers with a large kernel on small images (plan path
+ * CONV_G5: GoogLeNet's 5x5 at 7x7 and 14x14), forward and dx (dx as the convolution of dy
+ * with the flipped kernel), x86 with AVX-512 only.
+ *
+ * Output channels go in the vector lanes (blocks of 32, the last 16 or 32 wide, zero-padded)
+ * and a tile is qb <= 14 neighbouring pixels of one output row (conv_g5_avx512.c), so every
+ * tap (r, s) that falls in the zero padding is skipped per pixel instead of being multiplied
+ * by zero: on 7x7 with a 5x5 kernel and pad 2 that is 31% of the padded products.
+ * Work items are (channel block, tile) pairs, channel-block major; each thread takes a run
+ * of about equal cost (lanes x tiles). Per channel block of its run, for each block of cb
+ * input channels it packs that block's weights [c][r][s][lane] into an L2-sized buffer
+ * (packed just in time: a packed copy of all the weights, 10.6 MB for 832->128, cost a
+ * write and a read from memory) and adds every tile's sum into its accumulator buffer, then
+ * the buffer goes out to NCHW (+ bias, = or +=). The image is read in place. Each output
+ * is summed in a fixed order (cb blocks, runs of s, c, r, s), whatever the split: results
+ * do not depend on threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "conv_internal.h"
+#include "split.h"
+#include "gemm_ukr.h"
+
+#define G5_QMAX 14
+#define G5_KB 32                        /* output channels per block (two vectors) */
+#define G5_W_BLOCK_BYTES (128 * 1024)   /* cb x R x S x 32 of packed weights (L2) */
+
+typedef struct {
+    int64_t Kp, nkb, nseg, qb, ntiles, cb, wbuf_elems, acc_elems;
+} g5_sizes;
+
+static g5_sizes g5_sizes_make(const cr_conv2d_dims *d) {
+    g5_sizes z;
+    z.Kp = (d->K + 15) / 16 * 16;
+    z.nkb = (z.Kp + G5_KB - 1) / G5_KB;
+    z.nseg = (d->Q + G5_QMAX - 1) / G5_QMAX;
+    z.qb = (d->Q + z.nseg - 1) / z.nseg;
+    z.ntiles = d->N * d->P * z.nseg;
+    z.cb = G5_W_BLOCK_BYTES / (d->R * d->S * G5_KB * 4);
+    z.cb = z.cb < 1 ? 1 : z.cb > d->C ? d->C : z.cb;
+    z.wbuf_elems = (z.cb * d->R * d->S * G5_KB + 15) / 16 * 16;
+    z.acc_elems = (z.ntiles * z.qb * G5_KB + 15) / 16 * 16; /* a run's tiles of one block */
+    return z;
+}
+
+/* The path: float32, AVX-512, auto, stride 1, no dilation, and the sizes where it
+ * measured faster (see conv_plan.c: conv_g5_auto). */
+int conv_g5_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 1 &&
+           d->sw == 1 && d->dh == 1 && d->dw == 1 && d->pw < d->S &&
+           d->ph < d->R;
+}
+
+int64_t conv_g5_ws_bytes(const cr_conv2d_dims *d, int nt) {
+    const g5_sizes z = g5_sizes_make(d);
+    return nt * (z.wbuf_elems + z.acc_elems) * 4;
+}
+
+void conv_g5_plan(conv_plan *pl, const cr_conv2d_dims *d) {
+    pl->path = CONV_G5;
+    pl->ws_threads = pl->nt;
+    pl->ws_bytes = conv_g5_ws_bytes(d, pl->nt);
+}
+
+#ifdef CR_X86
+/* wb[((c - c0)*R + r)*S + s][l] = the weight of output channel k0 + l (0 past K), input
+ * channel c, tap (r, s), for c in [c0, c1). flipped: d is dx's layer (C = the forward's K,
+ * K = its C) and w the forward's weights, read flipped and transposed. */
+static void g5_pack(float *wb, const float *w, const cr_conv2d_dims *d, int flipped,
+                    int64_t k0, int64_t kw, int64_t c0, int64_t c1) {
+    const int64_t C = d->C, K = d->K, RS = d->R * d->S;
+    const int64_t le = K - k0 < kw ? K - k0 : kw;
+    if (!flipped) { /* a transpose: lane l's weights of channels [c0, c1) are one run */
+        cr_pack_t_f32_avx512(wb, kw, w + (k0 * C + c0) * RS, C * RS, le, (c1 - c0) * RS);
+        return;
+    }
+    for (int64_t c = c0; c < c1; c++) {
+        float *dst = wb + (c - c0) * RS * kw;
+        for (int64_t t = 0; t < RS; t++) /* lanes past K */
+            for (int64_t l = le; l < kw; l++) dst[t * kw + l] = 0;
+        /* w'[k, c, r, s] = w[c, k, R-1-r, S-1-s] (w: (C, K, R, S) here): the lanes of c are
+         * one run of le*RS values, written across (L1) */
+        for (int64_t l = 0; l < le; l++) {
+            const float *src = w + (c * K + k0 + l) * RS + RS - 1;
+            for (int64_t t = 0; t < RS; t++) dst[t * kw + l] = src[-t];
+        }
+    }
+}
+
+/* the pixels j < qb of a tile at q0 whose input column q0 + j + s - pw is inside the image:
+ * [g5_lo, g5_hi) */
+static int64_t g5_lo(int64_t q0, int64_t s, int64_t pw, int64_t qb) {
+    const int64_t l = pw - s - q0;
+    return l < 0 ? 0 : l > qb ? qb : l;
+}
+static int64_t g5_hi(int64_t q0, int64_t s, int64_t pw, int64_t qb, int64_t W) {
+    const int64_t h = W + pw - s - q0;
+    return h < 0 ? 0 : h > qb ? qb : h;
+}
+
+/* Tiles [t0, t1) of channel block b, into acc (then out). */
+static void g5_run(float *out, const float *inp, const float *w, const float *bias,
+                   const cr_conv2d_dims *d, const g5_sizes *z, int64_t b, int64_t t0, int64_t t1,
+                   float *wb, float *acc, int accumulate, int flipped) {
+    const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q, R = d->R,
+                  S = d->S, HW = H * W;
+    const int64_t k0 = b * G5_KB, kw = z->Kp - k0 < G5_KB ? z->Kp - k0 : G5_KB;
+    const int kv = (int)(kw / 16);
+    memset(acc, 0, (size_t)((t1 - t0) * z->qb * kw) * sizeof(float));
+    for (int64_t c0 = 0; c0 < C; c0 += z->cb) {
+        const int64_t cn = C - c0 < z->cb ? C - c0 : z->cb;
+        g5_pack(wb, w, d, flipped, k0, kw, c0, c0 + cn);
+        for (int64_t t = t0; t < t1; t++) {
+            const int64_t row = t / z->nseg, seg = t % z->nseg, n = row / P, p = row % P;
+            const int64_t q0 = seg * z->qb, qb = Q - q0 < z->qb ? Q - q0 : z->qb;
+            const int64_t ih0 = p - d->ph;
+            const int64_t r0 = ih0 < 0 ? -ih0 : 0, r1 = H - ih0 < R ? H - ih0 : R;
+            if (r0 >= r1) continue; /* every tap in the padding */
+            float *bt = acc + (t - t0) * z->qb * kw;
+            /* runs of s with the same pixels [lo, hi) inside the image: one call each */
+            for (int64_t s0 = 0; s0 < S;) {
+                const int64_t lo = g5_lo(q0, s0, d->pw, qb), hi = g5_hi(q0, s0, d->pw, qb, W);
+                int64_t s1 = s0 + 1;
+                while (s1 < S && g5_lo(q0, s1, d->pw, qb) == lo && g5_hi(q0, s1, d->pw, qb, W) == hi)
+                    s1++;
+                if (lo < hi) /* input pixel of tap (r0, s0) for pixel lo: inside the image */
+                    cr_conv_g5_tile_f32_avx512(
+                        bt + lo * kw,
+                        inp + (n * C + c0) * HW + (ih0 + r0) * W + (q0 + lo + s0 - d->pw), cn,
+                        HW, W, wb + (r0 * S + s0) * kw, R, S, r1 - r0, s1 - s0, (int)(hi - lo),
+                        kv);
+                s0 = s1;
+            }
+        }
+    }
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t row = t / z->nseg, seg = t % z->nseg, n = row / P, p = row % P;
+        const int64_t q0 = seg * z->qb, qb = Q - q0 < z->qb ? Q - q0 : z->qb;
+        const float *bt = acc + (t - t0) * z->qb * kw;
+        for (int64_t l = 0; l < kw && k0 + l < K; l++) {
+            float *o = out + ((n * K + k0 + l) * P + p) * Q + q0;
+            const float bv = bias ? bias[k0 + l] : 0.0f;
+            if (accumulate)
+                for (int64_t j = 0; j < qb; j++) o[j] += bt[j * kw + l] + bv;
+            else
+                for (int64_t j = 0; j < qb; j++) o[j] = bt[j * kw + l] + bv;
+        }
+    }
+}
+
+int conv_g5_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                        const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                        int flipped) {
+    const int nt = pl->nt;
+    const g5_sizes z = g5_sizes_make(d);
+    float *ws = (float *)conv_ws_alloc(nt * (z.wbuf_elems + z.acc_elems) * 4);
+    if (!ws) return -1;
+    /* item (b, t) costs kw(b); thread t takes the items whose cost midpoint is in its share */
+    int64_t total = 0;
+    for (int64_t b = 0; b < z.nkb; b++)
+        total += (z.Kp - b * G5_KB < G5_KB ? z.Kp - b * G5_KB : G5_KB) * z.ntiles;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
+        float *wb = ws + (int64_t)t * (z.wbuf_elems + z.acc_elems), *acc = wb + z.wbuf_elems;
+        int64_t cum = 0;
+        for (int64_t b = 0; b < z.nkb; b++) {
+            const int64_t kw = z.Kp - b * G5_KB < G5_KB ? z.Kp - b * G5_KB : G5_KB;
+            int64_t ta = -1, tb = -1;
+            for (int64_t i = 0; i < z.ntiles; i++, cum += kw) {
+                const int64_t mid2 = 2 * cum + kw;
+                if (mid2 * team >= 2 * total * t && mid2 * team < 2 * total * (t + 1)) {
+                    if (ta < 0) ta = i;
+                    tb = i + 1;
+                }
+            }
+            if (ta >= 0)
+                g5_run(out, inp, w, bias, d, &z, b, ta, tb, wb, acc, accumulate, flipped);
+        }
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+#endif /* CR_X86 */
