@@ -21,8 +21,8 @@
 #include "split.h"
 #include "gemm_ukr.h"
 
-#define G5_QMAX 14
-#define G5_KB 32                        /* output channels per block (two vectors) */
+#define G5_QMAX 7 /* pixels per tile: 14 (28 accumulators) spilled, 7 ran 1.2x faster */
+#define G5_KB 32 /* output channels per block (two vectors; a last 16 joins the block before) */
 #define G5_W_BLOCK_BYTES (128 * 1024)   /* cb x R x S x 32 of packed weights (L2) */
 
 typedef struct {
@@ -32,28 +32,43 @@ typedef struct {
 static g5_sizes g5_sizes_make(const cr_conv2d_dims *d) {
     g5_sizes z;
     z.Kp = (d->K + 15) / 16 * 16;
-    z.nkb = (z.Kp + G5_KB - 1) / G5_KB;
+    z.nkb = z.Kp / G5_KB > 0 ? z.Kp / G5_KB : 1;
     z.nseg = (d->Q + G5_QMAX - 1) / G5_QMAX;
     z.qb = (d->Q + z.nseg - 1) / z.nseg;
     z.ntiles = d->N * d->P * z.nseg;
     z.cb = G5_W_BLOCK_BYTES / (d->R * d->S * G5_KB * 4);
     z.cb = z.cb < 1 ? 1 : z.cb > d->C ? d->C : z.cb;
-    z.wbuf_elems = (z.cb * d->R * d->S * G5_KB + 15) / 16 * 16;
-    z.acc_elems = (z.ntiles * z.qb * G5_KB + 15) / 16 * 16; /* a run's tiles of one block */
+    z.wbuf_elems = (z.cb * d->R * d->S * 48 + 15) / 16 * 16;
+    z.acc_elems = (z.ntiles * z.qb * 48 + 15) / 16 * 16; /* a run's tiles of one block */
     return z;
+}
+
+/* lanes of channel block b: 32, the last one Kp - 32 b (16, 32 or 48) */
+static int64_t g5_kw(const g5_sizes *z, int64_t b) {
+    return b < z->nkb - 1 ? G5_KB : z->Kp - b * G5_KB;
 }
 
 /* The path: float32, AVX-512, auto, stride 1, no dilation, and the sizes where it
  * measured faster (see conv_plan.c: conv_g5_auto). */
 int conv_g5_ok(const cr_conv2d_dims *d, int64_t elsize) {
     return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 1 &&
-           d->sw == 1 && d->dh == 1 && d->dw == 1 && d->pw < d->S &&
-           d->ph < d->R;
+           d->sw == 1 && d->dh == 1 && d->dw == 1 && d->pw < d->S && d->ph < d->R &&
+           d->N * d->C * d->H * d->W < ((int64_t)1 << 31) &&
+           d->N * d->K * d->P * d->Q < ((int64_t)1 << 31);
 }
 
 int64_t conv_g5_ws_bytes(const cr_conv2d_dims *d, int nt) {
     const g5_sizes z = g5_sizes_make(d);
     return nt * (z.wbuf_elems + z.acc_elems) * 4;
+}
+
+/* dw: dy transposed to dyT (blocks of kw channels, [pixel][lane]), per tap its list of
+ * (input, output) pixel pairs inside the image (int32: conv_g5_ok bounds the sizes), and
+ * per thread the sums of one unit */
+int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt) {
+    const int64_t NPQ = d->N * d->P * d->Q, RS = d->R * d->S, Kp = (d->K + 15) / 16 * 16;
+    return ((Kp * NPQ + 15) / 16 * 16 + (2 * RS * NPQ + 15) / 16 * 16 + nt * 6 * 48) * 4 +
+           RS * (int64_t)sizeof(int64_t);
 }
 
 void conv_g5_plan(conv_plan *pl, const cr_conv2d_dims *d) {
@@ -104,7 +119,7 @@ static void g5_run(float *out, const float *inp, const float *w, const float *bi
                    float *wb, float *acc, int accumulate, int flipped) {
     const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q, R = d->R,
                   S = d->S, HW = H * W;
-    const int64_t k0 = b * G5_KB, kw = z->Kp - k0 < G5_KB ? z->Kp - k0 : G5_KB;
+    const int64_t k0 = b * G5_KB, kw = g5_kw(z, b);
     const int kv = (int)(kw / 16);
     memset(acc, 0, (size_t)((t1 - t0) * z->qb * kw) * sizeof(float));
     for (int64_t c0 = 0; c0 < C; c0 += z->cb) {
@@ -158,14 +173,14 @@ int conv_g5_forward_f32(float *out, const float *inp, const float *w, const floa
     /* item (b, t) costs kw(b); thread t takes the items whose cost midpoint is in its share */
     int64_t total = 0;
     for (int64_t b = 0; b < z.nkb; b++)
-        total += (z.Kp - b * G5_KB < G5_KB ? z.Kp - b * G5_KB : G5_KB) * z.ntiles;
+        total += g5_kw(&z, b) * z.ntiles;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
         float *wb = ws + (int64_t)t * (z.wbuf_elems + z.acc_elems), *acc = wb + z.wbuf_elems;
         int64_t cum = 0;
         for (int64_t b = 0; b < z.nkb; b++) {
-            const int64_t kw = z.Kp - b * G5_KB < G5_KB ? z.Kp - b * G5_KB : G5_KB;
+            const int64_t kw = g5_kw(&z, b);
             int64_t ta = -1, tb = -1;
             for (int64_t i = 0; i < z.ntiles; i++, cum += kw) {
                 const int64_t mid2 = 2 * cum + kw;
@@ -176,6 +191,78 @@ int conv_g5_forward_f32(float *out, const float *inp, const float *w, const floa
             }
             if (ta >= 0)
                 g5_run(out, inp, w, bias, d, &z, b, ta, tb, wb, acc, accumulate, flipped);
+        }
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+/* dw and db: dw[k, c, r, s] += sum over the tap's pixel pairs, in order, of
+ * x[n, c, ih, iw] * dy[n, k, p, q]; units (channel block, group of <= 6 input channels),
+ * block-major, split between threads by cost, each dw value summed by one thread in one
+ * order: results do not depend on threads. */
+int conv_g5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl) {
+    const int nt = pl->nt;
+    if (dbias) conv_bias_grad_f32(dbias, dout, d, nt);
+    if (!dweight) return 0;
+    const int64_t C = d->C, K = d->K, H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R,
+                  S = d->S, HW = H * W, PQ = P * Q, NPQ = d->N * PQ, RS = R * S;
+    const g5_sizes z = g5_sizes_make(d);
+    char *ws = (char *)conv_ws_alloc(conv_g5_dw_ws_bytes(d, nt));
+    if (!ws) return -1;
+    float *dyT = (float *)ws;
+    int32_t *xo = (int32_t *)(dyT + (z.Kp * NPQ + 15) / 16 * 16), *yo = xo + RS * NPQ;
+    float *outs = (float *)(xo + (2 * RS * NPQ + 15) / 16 * 16);
+    int64_t *np = (int64_t *)(outs + nt * 6 * 48);
+    const int64_t ncg = (C + 5) / 6;
+    int64_t total = 0;
+    for (int64_t b = 0; b < z.nkb; b++) total += g5_kw(&z, b) * C;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int t = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
+        #pragma omp for schedule(static)
+        for (int64_t u = 0; u < z.nkb * d->N; u++) { /* dyT of block b, image n */
+            const int64_t b = u / d->N, n = u % d->N, k0 = b * G5_KB, kw = g5_kw(&z, b);
+            cr_pack_t_f32_avx512(dyT + k0 * NPQ + n * PQ * kw, kw, dout + (n * K + k0) * PQ, PQ,
+                                 K - k0 < kw ? K - k0 : kw, PQ);
+        }
+        #pragma omp for schedule(static)
+        for (int64_t tap = 0; tap < RS; tap++) {
+            const int64_t r = tap / S, s = tap % S;
+            int32_t *xt = xo + tap * NPQ, *yt = yo + tap * NPQ;
+            int64_t m = 0;
+            for (int64_t n = 0; n < d->N; n++)
+                for (int64_t p = 0; p < P; p++) {
+                    const int64_t ih = p + r - d->ph;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t q = 0; q < Q; q++) {
+                        const int64_t iw = q + s - d->pw;
+                        if (iw < 0 || iw >= W) continue;
+                        xt[m] = (int32_t)(n * C * HW + ih * W + iw);
+                        yt[m] = (int32_t)(n * PQ + p * Q + q);
+                        m++;
+                    }
+                }
+            np[tap] = m;
+        }
+        float *out = outs + (int64_t)t * 6 * 48;
+        int64_t cum = 0;
+        for (int64_t b = 0; b < z.nkb; b++) {
+            const int64_t k0 = b * G5_KB, kw = g5_kw(&z, b), le = K - k0 < kw ? K - k0 : kw;
+            for (int64_t g = 0; g < ncg; g++) {
+                const int64_t c0 = g * 6, cg = C - c0 < 6 ? C - c0 : 6, cost = kw * cg;
+                const int64_t mid2 = 2 * cum + cost;
+                cum += cost;
+                if (!(mid2 * team >= 2 * total * t && mid2 * team < 2 * total * (t + 1))) continue;
+                for (int64_t tap = 0; tap < RS; tap++) {
+                    cr_conv_g5_dw_f32_avx512(out, inp + c0 * HW, HW, xo + tap * NPQ,
+                                             yo + tap * NPQ, np[tap], dyT + k0 * NPQ, (int)cg,
+                                             (int)(kw / 16));
+                    for (int64_t l = 0; l < le; l++)
+                        for (int64_t i = 0; i < cg; i++)
+                            dweight[((k0 + l) * C + c0 + i) * RS + tap] += out[i * kw + l];
+                }
+            }
         }
     }
     conv_ws_free(ws);

@@ -360,7 +360,12 @@ int conv_g5_forward_f32(float *out, const float *inp, const float *w, const floa
 void cr_conv_g5_tile_f32_avx512(float *buf, const float *x, int64_t cn, int64_t HW, int64_t W,
                                 const float *wp, int64_t R, int64_t S, int64_t nr, int64_t ns,
                                 int qb, int kv);
+int conv_g5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl);
+void cr_conv_g5_dw_f32_avx512(float *out, const float *x, int64_t HW, const int32_t *xo,
+                              const int32_t *yo, int64_t np, const float *dyT, int cg, int kv);
 #endif
+int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt);
 #ifdef CR_X86
 int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
                                  const cr_conv2d_dims *dd, int nt);

@@ -283,7 +283,7 @@ static int wino_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, 
  * speed on the valid taps only. */
 static int g5_auto(const cr_conv2d_dims *d) {
     if (getenv("G5_OFF")) return 0; /* TEMP A/B */
-    return conv_g5_ok(d, 4) && d->R >= 5 && d->S >= 5 && d->P * d->Q <= 14 * 14 &&
+    return conv_g5_ok(d, 4) && d->R >= 5 && d->S >= 5 && d->P * d->Q <= 28 * 28 &&
            conv_g5_ws_bytes(d, 2) <= g_ws_limit;
 }
 
@@ -500,6 +500,14 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * backward's product, one horizontal sum per image instead of 16-wide partial sums of a
      * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
      * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
+    if (which == 1 && pl->dx_as_conv == 4 && conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
+        /* dw too (conv_g5.c) */
+        pl->path = CONV_G5;
+        pl->ws_threads = pl->nt;
+        pl->ws_bytes = conv_g5_dw_ws_bytes(d, pl->nt);
+        if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+        return;
+    }
     if (which == 1 && wino4_dw_ok(pl, d, elsize) &&
         conv_wino4_dw_plan(pl, d, elsize, g_ws_limit, dx_bytes)) return;
     if (which == 1 && pl->dx_as_conv == 2 && wino4s_ok(d, elsize) &&
@@ -582,6 +590,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_WINO_DW     ? CR_CONV_PATH_WINO_DW
                                  : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
+                                 : pl.path == CONV_G5          ? CR_CONV_PATH_G5
                                                                : gemm;
     conv_plan dxp;
     if (pl.dx_as_conv == 2) conv_plan_make(&dxp, &pl.dd, 0, elsize);
