@@ -38,6 +38,8 @@ static g5_sizes g5_sizes_make(const cr_conv2d_dims *d) {
     z.ntiles = d->N * d->P * z.nseg;
     z.cb = G5_W_BLOCK_BYTES / (d->R * d->S * G5_KB * 4);
     z.cb = z.cb < 1 ? 1 : z.cb > d->C ? d->C : z.cb;
+    const int64_t ncb = (d->C + z.cb - 1) / z.cb; /* even blocks (48 = 24 + 24, not 40 + 8) */
+    z.cb = (d->C + ncb - 1) / ncb;
     z.wbuf_elems = (z.cb * d->R * d->S * 48 + 15) / 16 * 16;
     z.acc_elems = (z.ntiles * z.qb * 48 + 15) / 16 * 16; /* a run's tiles of one block */
     return z;
@@ -151,14 +153,15 @@ static void g5_run(float *out, const float *inp, const float *w, const float *bi
     for (int64_t t = t0; t < t1; t++) {
         const int64_t row = t / z->nseg, seg = t % z->nseg, n = row / P, p = row % P;
         const int64_t q0 = seg * z->qb, qb = Q - q0 < z->qb ? Q - q0 : z->qb;
-        const float *bt = acc + (t - t0) * z->qb * kw;
+        float tr[48 * 8]; /* the tile transposed: tr[l*8 + j] */
+        cr_pack_t_f32_avx512(tr, 8, acc + (t - t0) * z->qb * kw, kw, qb, kw);
         for (int64_t l = 0; l < kw && k0 + l < K; l++) {
             float *o = out + ((n * K + k0 + l) * P + p) * Q + q0;
-            const float bv = bias ? bias[k0 + l] : 0.0f;
+            const float *tl = tr + l * 8, bv = bias ? bias[k0 + l] : 0.0f;
             if (accumulate)
-                for (int64_t j = 0; j < qb; j++) o[j] += bt[j * kw + l] + bv;
+                for (int64_t j = 0; j < qb; j++) o[j] += tl[j] + bv;
             else
-                for (int64_t j = 0; j < qb; j++) o[j] = bt[j * kw + l] + bv;
+                for (int64_t j = 0; j < qb; j++) o[j] = tl[j] + bv;
         }
     }
 }
