@@ -115,15 +115,32 @@ static int64_t g5_hi(int64_t q0, int64_t s, int64_t pw, int64_t qb, int64_t W) {
     return h < 0 ? 0 : h > qb ? qb : h;
 }
 
-/* Tiles [t0, t1) of channel block b, into acc (then out). */
+/* The tile at acc (qb x kw) into the output: transposed (pack_t), + bias, = or +=. */
+static void g5_out(float *out, const float *bt, const float *bias, const cr_conv2d_dims *d,
+                   int64_t n, int64_t p, int64_t q0, int64_t qb, int64_t k0, int64_t kw,
+                   int accumulate) {
+    const int64_t K = d->K, P = d->P, Q = d->Q;
+    float tr[48 * 8]; /* tr[l*8 + j] */
+    cr_pack_t_f32_avx512(tr, 8, bt, kw, qb, kw);
+    for (int64_t l = 0; l < kw && k0 + l < K; l++) {
+        float *o = out + ((n * K + k0 + l) * P + p) * Q + q0;
+        const float *tl = tr + l * 8, bv = bias ? bias[k0 + l] : 0.0f;
+        if (accumulate)
+            for (int64_t j = 0; j < qb; j++) o[j] += tl[j] + bv;
+        else
+            for (int64_t j = 0; j < qb; j++) o[j] = tl[j] + bv;
+    }
+}
+
+/* Tiles [t0, t1) of channel block b: each tile's sums in acc, zeroed before its first block
+ * of input channels and written out after its last (while in L1). */
 static void g5_run(float *out, const float *inp, const float *w, const float *bias,
                    const cr_conv2d_dims *d, const g5_sizes *z, int64_t b, int64_t t0, int64_t t1,
                    float *wb, float *acc, int accumulate, int flipped) {
-    const int64_t C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q, R = d->R,
-                  S = d->S, HW = H * W;
+    const int64_t C = d->C, H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S,
+                  HW = H * W;
     const int64_t k0 = b * G5_KB, kw = g5_kw(z, b);
     const int kv = (int)(kw / 16);
-    memset(acc, 0, (size_t)((t1 - t0) * z->qb * kw) * sizeof(float));
     for (int64_t c0 = 0; c0 < C; c0 += z->cb) {
         const int64_t cn = C - c0 < z->cb ? C - c0 : z->cb;
         g5_pack(wb, w, d, flipped, k0, kw, c0, c0 + cn);
@@ -132,10 +149,11 @@ static void g5_run(float *out, const float *inp, const float *w, const float *bi
             const int64_t q0 = seg * z->qb, qb = Q - q0 < z->qb ? Q - q0 : z->qb;
             const int64_t ih0 = p - d->ph;
             const int64_t r0 = ih0 < 0 ? -ih0 : 0, r1 = H - ih0 < R ? H - ih0 : R;
-            if (r0 >= r1) continue; /* every tap in the padding */
             float *bt = acc + (t - t0) * z->qb * kw;
-            /* runs of s with the same pixels [lo, hi) inside the image: one call each */
-            for (int64_t s0 = 0; s0 < S;) {
+            if (c0 == 0) memset(bt, 0, (size_t)(qb * kw) * sizeof(float));
+            /* runs of s with the same pixels [lo, hi) inside the image: one call each (none
+             * when every tap of the row is in the padding) */
+            for (int64_t s0 = 0; s0 < S && r0 < r1;) {
                 const int64_t lo = g5_lo(q0, s0, d->pw, qb), hi = g5_hi(q0, s0, d->pw, qb, W);
                 int64_t s1 = s0 + 1;
                 while (s1 < S && g5_lo(q0, s1, d->pw, qb) == lo && g5_hi(q0, s1, d->pw, qb, W) == hi)
@@ -148,20 +166,7 @@ static void g5_run(float *out, const float *inp, const float *w, const float *bi
                         kv);
                 s0 = s1;
             }
-        }
-    }
-    for (int64_t t = t0; t < t1; t++) {
-        const int64_t row = t / z->nseg, seg = t % z->nseg, n = row / P, p = row % P;
-        const int64_t q0 = seg * z->qb, qb = Q - q0 < z->qb ? Q - q0 : z->qb;
-        float tr[48 * 8]; /* the tile transposed: tr[l*8 + j] */
-        cr_pack_t_f32_avx512(tr, 8, acc + (t - t0) * z->qb * kw, kw, qb, kw);
-        for (int64_t l = 0; l < kw && k0 + l < K; l++) {
-            float *o = out + ((n * K + k0 + l) * P + p) * Q + q0;
-            const float *tl = tr + l * 8, bv = bias ? bias[k0 + l] : 0.0f;
-            if (accumulate)
-                for (int64_t j = 0; j < qb; j++) o[j] += tl[j] + bv;
-            else
-                for (int64_t j = 0; j < qb; j++) o[j] = tl[j] + bv;
+            if (c0 + cn == C) g5_out(out, bt, bias, d, n, p, q0, qb, k0, kw, accumulate);
         }
     }
 }
