@@ -1,19 +1,20 @@
 /* conv_g5.c — stride-1 float32 layers with a large kernel on small images (plan path
- * CONV_G5: GoogLeNet's 5x5 at 7x7 and 14x14), forward and dx (dx as the convolution of dy
- * with the flipped kernel), x86 with AVX-512 only.
+ * CONV_G5, conv_plan.c: g5_auto; GoogLeNet's 5x5 at 7x7, 14x14 and 28x28): forward, dx (the
+ * convolution of dy with the flipped kernel) and dw, x86 with AVX-512 only.
  *
- * Output channels go in the vector lanes (blocks of 32, the last 16 or 32 wide, zero-padded)
- * and a tile is qb <= 14 neighbouring pixels of one output row (conv_g5_avx512.c), so every
- * tap (r, s) that falls in the zero padding is skipped per pixel instead of being multiplied
- * by zero: on 7x7 with a 5x5 kernel and pad 2 that is 31% of the padded products.
- * Work items are (channel block, tile) pairs, channel-block major; each thread takes a run
- * of about equal cost (lanes x tiles). Per channel block of its run, for each block of cb
- * input channels it packs that block's weights [c][r][s][lane] into an L2-sized buffer
- * (packed just in time: a packed copy of all the weights, 10.6 MB for 832->128, cost a
- * write and a read from memory) and adds every tile's sum into its accumulator buffer, then
- * the buffer goes out to NCHW (+ bias, = or +=). The image is read in place. Each output
- * is summed in a fixed order (cb blocks, runs of s, c, r, s), whatever the split: results
- * do not depend on threads.
+ * Output channels go in the vector lanes (blocks of 32; a last 16 joins the block before as
+ * 48; zero-padded) and a tile is qb <= 7 neighbouring pixels of one output row
+ * (conv_g5_avx512.c), so every tap (r, s) that falls in the zero padding is skipped per pixel
+ * instead of being multiplied by zero: on 7x7 with a 5x5 kernel and pad 2 that is 31% of the
+ * padded products. Work items are (channel block, tile) pairs, channel-block major; each
+ * thread takes a run of about equal cost (lanes x tiles). Per channel block of its run, for
+ * each (even) block of cb input channels it packs that block's weights [c][r][s][lane] into
+ * an L2-sized buffer (just in time: a packed copy of all the weights, 10.6 MB for 832->128,
+ * cost a write and a read from memory) and adds every tile's sum into the tile's slot of its
+ * accumulator buffer, which goes out to NCHW after the last block (+ bias, = or +=). The
+ * image is read in place. Each output is summed in a fixed order (cb blocks, runs of s, r,
+ * c, s), whatever the split: results do not depend on threads. dw: see
+ * conv_g5_backward_weight_f32.
  */
 #include <stdlib.h>
 #include <string.h>
