@@ -499,19 +499,19 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
             dx_bytes = dx_plan.ws_bytes;
         }
     }
-    /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
-     * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit
-     * backward's product, one horizontal sum per image instead of 16-wide partial sums of a
-     * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
-     * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
+    /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
     if (which == 1 && pl->dx_as_conv == 4 && conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
-        /* dw too (conv_g5.c) */
         pl->path = CONV_G5;
         pl->ws_threads = pl->nt;
         pl->ws_bytes = conv_g5_dw_ws_bytes(d, pl->nt);
         if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
         return;
     }
+    /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
+     * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit
+     * backward's product, one horizontal sum per image instead of 16-wide partial sums of a
+     * dw too large for them). No im2col: 1.3x faster than im2col + dot on 64->64 3x3, and
+     * the scratch (xp and dy_wide per thread) is the implicit forward's, far below im2col's. */
     if (which == 1 && wino4_dw_ok(pl, d, elsize) &&
         conv_wino4_dw_plan(pl, d, elsize, g_ws_limit, dx_bytes)) return;
     if (which == 1 && pl->dx_as_conv == 2 && wino4s_ok(d, elsize) &&
