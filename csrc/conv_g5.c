@@ -229,15 +229,16 @@ int conv_g5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
+        /* one loop (one barrier): dyT of block b, image n; then the list of each tap */
         #pragma omp for schedule(static)
-        for (int64_t u = 0; u < z.nkb * d->N; u++) { /* dyT of block b, image n */
-            const int64_t b = u / d->N, n = u % d->N, k0 = b * G5_KB, kw = g5_kw(&z, b);
-            cr_pack_t_f32_avx512(dyT + k0 * NPQ + n * PQ * kw, kw, dout + (n * K + k0) * PQ, PQ,
-                                 K - k0 < kw ? K - k0 : kw, PQ);
-        }
-        #pragma omp for schedule(static)
-        for (int64_t tap = 0; tap < RS; tap++) {
-            const int64_t r = tap / S, s = tap % S;
+        for (int64_t u = 0; u < z.nkb * d->N + RS; u++) {
+            if (u < z.nkb * d->N) {
+                const int64_t b = u / d->N, n = u % d->N, k0 = b * G5_KB, kw = g5_kw(&z, b);
+                cr_pack_t_f32_avx512(dyT + k0 * NPQ + n * PQ * kw, kw, dout + (n * K + k0) * PQ,
+                                     PQ, K - k0 < kw ? K - k0 : kw, PQ);
+                continue;
+            }
+            const int64_t tap = u - z.nkb * d->N, r = tap / S, s = tap % S;
             int32_t *xt = xo + tap * NPQ, *yt = yo + tap * NPQ;
             int64_t m = 0;
             for (int64_t n = 0; n < d->N; n++)
