@@ -1,6 +1,7 @@
 """conv2d on the batched pixel panel (csrc/conv_k5.c: the "implicit_rows" forward and the
 "rows_conv" dx of 5x5 layers with small outputs): GoogLeNet's 832->128 at 7x7 and 480->48
 at 14x14 (dx), batch 1 and 8, forward, dx and dw separately, chainrule vs PyTorch (float32).
+(These layers now run conv_g5.c, which skips the padding taps: benches/bench_conv_g5.py.)
 
 `pytest benches/bench_conv_k5.py --benchmark-only --benchmark-group-by=param:layer`
 """

@@ -33,6 +33,8 @@ enum {
     CONV_WINO4S_DW = 12,   /* backward: dw of those layers (conv_wino4s_dw.c) */
     CONV_S2B = 13,         /* forward: strided 3x3, channels in the lanes (conv_s2b.c) */
     CONV_C16 = 14,         /* 16 -> 16 3x3: F(4x4) over 16 images, forward and dx (conv_c16.c) */
+    CONV_G5 = 15,          /* forward: large kernels on small images, padding taps skipped
+                            * (conv_g5.c); dx of such layers: dx_as_conv == 4 */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -42,7 +44,8 @@ typedef struct {
     int path;           /* CONV_GEMM, CONV_IMPLICIT or CONV_IMPLICIT_DW */
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
-                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS */
+                         * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS,
+                         * 4 CONV_G5 */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
@@ -345,6 +348,24 @@ void cr_conv_k5_gather_f32_avx512(float *dst, int64_t ldd, const float *src,
                                   const int64_t *offs, int64_t kd, const int64_t *runs,
                                   int64_t nr);
 #endif
+/* conv_g5.c (plan path CONV_G5): the predicate, scratch bytes with nt threads, the plan, and
+ * the forward (flipped: dx of the layer whose forward weights are w; x86 only) */
+int conv_g5_ok(const cr_conv2d_dims *d, int64_t elsize);
+int64_t conv_g5_ws_bytes(const cr_conv2d_dims *d, int nt);
+void conv_g5_plan(conv_plan *pl, const cr_conv2d_dims *d);
+#ifdef CR_X86
+int conv_g5_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                        const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                        int flipped);
+void cr_conv_g5_tile_f32_avx512(float *buf, const float *x, int64_t cn, int64_t HW, int64_t W,
+                                const float *wp, int64_t R, int64_t S, int64_t nr, int64_t ns,
+                                int qb, int kv);
+int conv_g5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                const float *inp, const cr_conv2d_dims *d, const conv_plan *pl);
+void cr_conv_g5_dw_f32_avx512(float *out, const float *x, int64_t HW, const int32_t *xo,
+                              const int32_t *yo, int64_t np, const float *dyT, int cg, int kv);
+#endif
+int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt);
 #ifdef CR_X86
 int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
                                  const cr_conv2d_dims *dd, int nt);

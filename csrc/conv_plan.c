@@ -279,6 +279,18 @@ static int wino_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize, 
     return 1;
 }
 
+/* Large kernels on small images with the padding taps skipped (conv_g5.c, AVX-512, auto
+ * only): 5x5 and larger, stride 1, outputs up to 28x28, 16+ channels in and out (1 -> 6 at
+ * 28x28 ran 5x slower), scratch within the limit. Output channels in the lanes, no padded
+ * copy, no product on zeros; 1 thread, same process, fwd/dx/dw ms: GoogLeNet's 832->128 7x7
+ * (batch 8) 21.0/21.0/21.1 -> 13.6/14.7/14.6 (PyTorch 15.9/16.9/31.5), 480->48 14x14
+ * 19.3/17.5/16.8 -> 13.6/14.3/13.6 (14.2/14.7/18.0), 192->32 28x28 (batch 16)
+ * 40.0/41.4/36.6 -> 32.4/34.8/31.6 (32.5/32.5/35.6). */
+static int g5_auto(const cr_conv2d_dims *d) {
+    return conv_g5_ok(d, 4) && d->R >= 5 && d->S >= 5 && d->P * d->Q <= 28 * 28 &&
+           d->C >= 16 && d->K >= 16 && conv_g5_ws_bytes(d, 2) <= g_ws_limit;
+}
+
 /* For stride 1, dx is itself a convolution: the correlation of dy with the kernel flipped
  * in space and transposed in channels,
  *   dx[n, c, i, j] = sum_{k,r,s} w[k, c, r, s] * dy[n, k, i + ph - r*dh, j + pw - s*dw]
@@ -300,6 +312,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
     if (dd->P != d->H || dd->Q != d->W) return 0;
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    if (g5_auto(dd)) return 4; /* padding taps skipped (conv_g5.c) */
     if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
@@ -454,6 +467,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
+    if (which == 0 && elsize == 4 && g5_auto(d)) { conv_g5_plan(pl, d); return; }
     if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
         /* threads take whole images, or with fewer images than threads share each image
@@ -479,10 +493,19 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
         dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
+        if (pl->dx_as_conv == 4) dx_bytes = dx_plan.ws_bytes; /* packs its own weights */
         if (pl->dx_as_conv == 3) { /* conv_rows.c reads the flipped weights in place */
             conv_rows_plan(&dx_plan, &pl->dd, elsize);
             dx_bytes = dx_plan.ws_bytes;
         }
+    }
+    /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
+    if (which == 1 && pl->dx_as_conv == 4 && conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
+        pl->path = CONV_G5;
+        pl->ws_threads = pl->nt;
+        pl->ws_bytes = conv_g5_dw_ws_bytes(d, pl->nt);
+        if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+        return;
     }
     /* dw of a large layer read in place (float32, AVX-512, stride 1, dx done as a convolution):
      * per image, dw[k, crs] += sum_j dy_wide[k, j] * xp[offs[crs] + j] (the implicit
@@ -562,6 +585,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                      : pl.path == CONV_WINOGRAD ? CR_CONV_PATH_WINOGRAD
                      : pl.path == CONV_ROWS     ? CR_CONV_PATH_ROWS
                      : pl.path == CONV_WINO4S   ? CR_CONV_PATH_WINO4S
+                     : pl.path == CONV_G5       ? CR_CONV_PATH_G5
                                                 : gemm;
         return;
     }
@@ -570,6 +594,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_WINO_DW     ? CR_CONV_PATH_WINO_DW
                                  : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
+                                 : pl.path == CONV_G5          ? CR_CONV_PATH_G5
                                                                : gemm;
     conv_plan dxp;
     if (pl.dx_as_conv == 2) conv_plan_make(&dxp, &pl.dd, 0, elsize);
@@ -577,6 +602,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                     : pl.dx_as_conv == 2 && dxp.path == CONV_WINO4S ? CR_CONV_PATH_DX_WINO4S
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
                     : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
+                    : pl.dx_as_conv == 4     ? CR_CONV_PATH_G5
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

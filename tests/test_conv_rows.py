@@ -18,20 +18,21 @@ from helpers import assert_close
 # row segments (larger outputs) and one pixel panel (<= 128 output pixels: the last three),
 # K = 5 .. 67 (53, 67: more than one 48-wide column chunk of dw), 5x5 / 7x7 / 5x3 / 5x2
 # kernels, padding 0, 2, 3 and asymmetric; the dw path needs a dw beyond 8192 values (else
-# the small implicit backward) and 64+ output pixels.
+# the small implicit backward) and 64+ output pixels. Outputs up to 28x28 with 16+ channels in
+# and out go to conv_g5.c (tests/test_conv_g5.py), so the cases here keep C or K below 16.
 CASES = [((1, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
          ((3, 7, 14, 14), (5, 7, 5, 5), 2, "implicit_rows", "implicit"),
          ((1, 5, 13, 15), (11, 5, 5, 5), 2, "implicit_rows", "implicit"),
          ((1, 4, 17, 19), (6, 4, 5, 5), 0, "implicit_rows", "implicit"),
          ((3, 6, 23, 13), (7, 6, 7, 7), 3, "implicit_rows", "implicit"),
-         ((1, 37, 13, 11), (19, 37, 5, 5), 2, "implicit", "rows_dw"),
-         ((3, 37, 14, 14), (53, 37, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((1, 37, 13, 11), (15, 37, 5, 5), 2, "implicit", "rows_dw"),
+         ((3, 15, 14, 14), (53, 15, 5, 5), 2, "implicit_rows", "rows_dw"),
          ((2, 23, 21, 17), (29, 23, 5, 3), (2, 1), "implicit", "rows_dw"),
          ((1, 41, 11, 13), (67, 41, 5, 2), 0, "implicit", "rows_dw"),
-         ((3, 31, 19, 14), (17, 31, 5, 5), 2, "implicit_rows", "rows_dw"),
-         ((3, 29, 7, 7), (37, 29, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((3, 31, 19, 14), (15, 31, 5, 5), 2, "implicit_rows", "rows_dw"),
+         ((3, 15, 7, 7), (37, 15, 5, 5), 2, "implicit_rows", "rows_dw"),
          ((1, 13, 9, 7), (21, 13, 5, 5), 2, "implicit_rows", "implicit"),
-         ((2, 40, 8, 9), (70, 40, 5, 5), 2, "implicit_rows", "rows_dw")]
+         ((2, 15, 8, 9), (70, 15, 5, 5), 2, "implicit_rows", "rows_dw")]
 ROWS = ("implicit_rows", "rows_dw")
 
 
@@ -90,19 +91,21 @@ def test_bitwise_for_one_and_two_threads_and_non_contiguous(case, rng):
             np.testing.assert_array_equal(a, e)
 
 
-def test_googlenet_5x5_takes_both_paths():
+def test_large_5x5_layers_take_both_paths():
     if _runtime.isa() != "avx512":
         pytest.skip("the row-segment paths need AVX-512")
-    plan = ops.conv2d_plan((1, 480, 14, 14), (48, 480, 5, 5), 1, 2)
+    # GoogLeNet's 480 -> 48 14x14 with 15 output channels (16+ take conv_g5.c)
+    xs, ws = (1, 480, 14, 14), (15, 480, 5, 5)
+    plan = ops.conv2d_plan(xs, ws, 1, 2)
     assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
         ["implicit_rows", "rows_conv", "rows_dw"], plan
     for key, backward in (("forward", False), ("dw", True)):
         assert plan[key]["workspace_bytes"] == ops.conv2d_workspace_bytes(
-            (1, 480, 14, 14), (48, 480, 5, 5), 1, 2, 1, np.float32, backward=backward)
+            xs, ws, 1, 2, 1, np.float32, backward=backward)
     # 7x7 outputs take the batched pixel panel (conv_k5.c), forward and dx, even with weights
     # beyond 4 MiB (read in place, no packed copy)
     for n in (1, 8):
-        plan = ops.conv2d_plan((n, 832, 7, 7), (128, 832, 5, 5), 1, 2)
+        plan = ops.conv2d_plan((n, 832, 7, 7), (15, 832, 5, 5), 1, 2)
         assert [plan[k]["algorithm"] for k in ("forward", "dx", "dw")] == \
             ["implicit_rows", "rows_conv", "rows_dw"], plan
 
