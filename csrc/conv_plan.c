@@ -478,7 +478,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
-        dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
+        /* + w flipped, except for Winograd, whose weight transforms read w in place */
+        dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 2 ? 0 : K * CRS * elsize);
         if (pl->dx_as_conv == 3) { /* conv_rows.c reads the flipped weights in place */
             conv_rows_plan(&dx_plan, &pl->dd, elsize);
             dx_bytes = dx_plan.ws_bytes;

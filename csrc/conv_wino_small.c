@@ -118,15 +118,16 @@ static void wino_block(float *out, const float *inp, const float *U, const float
     }
 }
 
-int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
-                                const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, int flip,
+                                const float *bias, const cr_conv2d_dims *d, const conv_plan *pl,
+                                int accumulate) {
     const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, KC = K * C;
     const int nt = pl->nt;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     float *U = ws, *slots = U + 16 * (KC + WINO_PAD);
     const int64_t nu = (KC + 255) / 256; /* U in chunks of 256 filters */
-#define WEIGHTS(b) conv_wino_weight_transform(U, w, KC + WINO_PAD, (b) * 256, \
+#define WEIGHTS(b) conv_wino_weight_transform(U, w, flip, KC + WINO_PAD, K, C, (b) * 256, \
                                               (b) * 256 + 256 < KC ? (b) * 256 + 256 : KC)
     /* V, then M, per slot */
     const int64_t slot = pl->ws_elems, vm = 16 * (C * pl->bl.cols + WINO_PAD);
