@@ -137,6 +137,27 @@ void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_
 void conv_bias_grad_f32(float *dbias, const float *dout, const cr_conv2d_dims *d, int nt);
 void conv_bias_grad_f64(double *dbias, const double *dout, const cr_conv2d_dims *d, int nt);
 
+/* conv_wino_wt.h: the Winograd filter transforms of one chunk of m <= 64 filters, portable
+ * (conv_winograd.c) and AVX-512 (conv_wino_wt_avx512.c) builds, the same bits; conv_wt2 etc.
+ * pick the one the CPU runs */
+#define CR_WT_DECL(sfx)                                                                        \
+    void conv_wt2_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
+                             int64_t K, int64_t C, int64_t j0, int64_t m);                    \
+    void conv_adj2_chunk##sfx(float *restrict dw, const float *restrict dU, int64_t ldu,      \
+                              int64_t np, int64_t j0, int64_t m);                             \
+    void conv_wt4_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
+                             int64_t K, int64_t C, int64_t k0, int64_t j0, int64_t m);        \
+    void conv_adj4_chunk##sfx(float *restrict dw, const float *restrict dU, int64_t ldu,      \
+                              int64_t j0, int64_t m);
+CR_WT_DECL()
+#ifdef CR_X86
+CR_WT_DECL(_avx512)
+#define CR_WT_PICK(fn, ...) (conv_avx512() ? fn##_avx512(__VA_ARGS__) : fn(__VA_ARGS__))
+#else
+#define CR_WT_PICK(fn, ...) fn(__VA_ARGS__)
+#endif
+#undef CR_WT_DECL
+
 /* conv_winograd.c: U[e * ldu + kc] = the transformed 3x3 filter kc = k*C + c, kc in [kc0, kc1)
  * (flip: of w (C, K, 3, 3) flipped and transposed, the forward of dx) */
 void conv_wino_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,

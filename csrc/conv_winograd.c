@@ -24,43 +24,15 @@
  * runs over contiguous filters (vectorised) and writes 16 contiguous runs instead of 16
  * scattered floats per filter; each value takes the same operations as filter by filter.
  * Also conv_wino_small.c's. */
-#define WT_CHUNK 64
+#define WT_FN(name) name
+#include "conv_wino_wt.h"
+#undef WT_FN
+
 void conv_wino_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
                                 int64_t C, int64_t kc0, int64_t kc1) {
-    for (int64_t j0 = kc0; j0 < kc1; j0 += WT_CHUNK) {
-        const int64_t m = kc1 - j0 < WT_CHUNK ? kc1 - j0 : WT_CHUNK;
-        float g[9][WT_CHUNK], t[12][WT_CHUNK]; /* t[3i + j]: (G g)[i][j] */
-        if (flip) {
-            for (int64_t j = 0; j < m; j++) {
-                const int64_t kc = j0 + j;
-                const float *src = w + ((kc % C) * K + kc / C) * 9;
-                for (int r = 0; r < 9; r++) g[r][j] = src[8 - r];
-            }
-        } else {
-            const float *wc = w + j0 * 9;
-            for (int64_t j = 0; j < m; j++)
-                for (int r = 0; r < 9; r++) g[r][j] = wc[j * 9 + r];
-        }
-        for (int c = 0; c < 3; c++)
-            for (int64_t j = 0; j < m; j++) {
-                const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
-                t[c][j] = a;
-                t[3 + c][j] = 0.5f * (a + b + d);
-                t[6 + c][j] = 0.5f * (a - b + d);
-                t[9 + c][j] = d;
-            }
-        for (int i = 0; i < 4; i++) {
-            float *u = U + 4 * i * ldu + j0;
-            const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
-            for (int64_t j = 0; j < m; j++) {
-                const float a = ta[j], b = tb[j], d = td[j];
-                u[0 * ldu + j] = a;
-                u[1 * ldu + j] = 0.5f * (a + b + d);
-                u[2 * ldu + j] = 0.5f * (a - b + d);
-                u[3 * ldu + j] = d;
-            }
-        }
-    }
+    for (int64_t j0 = kc0; j0 < kc1; j0 += WT_CHUNK)
+        CR_WT_PICK(conv_wt2_chunk, U, ldu, w, flip, K, C, j0,
+                   kc1 - j0 < WT_CHUNK ? kc1 - j0 : WT_CHUNK);
 }
 
 #define WINO_FN(name) name
