@@ -148,7 +148,10 @@ void conv_bias_grad_f64(double *dbias, const double *dout, const cr_conv2d_dims 
     void conv_wt4_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
                              int64_t K, int64_t C, int64_t k0, int64_t j0, int64_t m);        \
     void conv_adj4_chunk##sfx(float *restrict dw, const float *restrict dU, int64_t ldu,      \
-                              int64_t j0, int64_t m);
+                              int64_t j0, int64_t m);                                         \
+    void conv_wt4p_chunk##sfx(float *restrict Up, int64_t ldu, const float *restrict w,       \
+                              int flip, int64_t K, int64_t C, int64_t k0, int64_t mk,         \
+                              int64_t c0, int64_t mc);
 CR_WT_DECL()
 #ifdef CR_X86
 CR_WT_DECL(_avx512)

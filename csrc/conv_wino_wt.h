@@ -144,3 +144,50 @@ void WT_FN(conv_adj4_chunk)(float *restrict dw, const float *restrict dU, int64_
     for (int64_t j = 0; j < m; j++)
         for (int r = 0; r < 9; r++) out[j * 9 + r] += g[r][j];
 }
+
+/* F(4x4) into MR-row panels (the GEMM kit's packed A, MR = 12): the filters (k0 + i, c0 + q),
+ * i < 12 (rows mk and beyond zero), q < mc <= 16, of w (or w', as conv_wt2_chunk) give
+ * Up[e * ldu + (c0 + q) * 12 + i] for the panel of rows k0 .. k0 + 11 at Up; the same
+ * operations as conv_wt4_chunk */
+void WT_FN(conv_wt4p_chunk)(float *restrict Up, int64_t ldu, const float *restrict w, int flip,
+                            int64_t K, int64_t C, int64_t k0, int64_t mk, int64_t c0,
+                            int64_t mc) {
+    const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
+    float g[9][192], t[18][192]; /* filter (k0 + i, c0 + q) at j = 12 q + i */
+    const int64_t m = 12 * mc;
+    for (int64_t q = 0; q < mc; q++)
+        for (int64_t i = 0; i < 12; i++) {
+            const int64_t j = 12 * q + i, k = k0 + i, c = c0 + q;
+            if (i >= mk) {
+                for (int r = 0; r < 9; r++) g[r][j] = 0.0f;
+            } else if (flip) {
+                const float *src = w + (c * K + k) * 9;
+                for (int r = 0; r < 9; r++) g[r][j] = src[8 - r];
+            } else {
+                const float *src = w + (k * C + c) * 9;
+                for (int r = 0; r < 9; r++) g[r][j] = src[r];
+            }
+        }
+    for (int c = 0; c < 3; c++)
+        for (int64_t j = 0; j < m; j++) {
+            const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
+            t[c][j] = a * k4;
+            t[3 + c][j] = -(a + b + d) * k6;
+            t[6 + c][j] = -(a - b + d) * k6;
+            t[9 + c][j] = a * k24 + b * k12 + d * k6;
+            t[12 + c][j] = a * k24 - b * k12 + d * k6;
+            t[15 + c][j] = d;
+        }
+    for (int i = 0; i < 6; i++) {
+        float *restrict u = Up + 6 * i * ldu + c0 * 12;
+        for (int64_t j = 0; j < m; j++) {
+            const float a = t[3 * i][j], b = t[3 * i + 1][j], d = t[3 * i + 2][j];
+            u[0 * ldu + j] = a * k4;
+            u[1 * ldu + j] = -(a + b + d) * k6;
+            u[2 * ldu + j] = -(a - b + d) * k6;
+            u[3 * ldu + j] = a * k24 + b * k12 + d * k6;
+            u[4 * ldu + j] = a * k24 - b * k12 + d * k6;
+            u[5 * ldu + j] = d;
+        }
+    }
+}
