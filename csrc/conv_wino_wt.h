@@ -37,15 +37,17 @@ void WT_FN(conv_wt2_chunk)(float *restrict U, int64_t ldu, const float *restrict
             t[6 + c][j] = 0.5f * (a - b + d);
             t[9 + c][j] = d;
         }
-    for (int i = 0; i < 4; i++) {
-        float *restrict u = U + 4 * i * ldu + j0;
+    for (int i = 0; i < 4; i++) { /* rows of U never overlap (ivdep) */
+        float *restrict u0 = U + 4 * i * ldu + j0, *restrict u1 = u0 + ldu;
+        float *restrict u2 = u0 + 2 * ldu, *restrict u3 = u0 + 3 * ldu;
         const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
+#pragma GCC ivdep
         for (int64_t j = 0; j < m; j++) {
             const float a = ta[j], b = tb[j], d = td[j];
-            u[0 * ldu + j] = a;
-            u[1 * ldu + j] = 0.5f * (a + b + d);
-            u[2 * ldu + j] = 0.5f * (a - b + d);
-            u[3 * ldu + j] = d;
+            u0[j] = a;
+            u1[j] = 0.5f * (a + b + d);
+            u2[j] = 0.5f * (a - b + d);
+            u3[j] = d;
         }
     }
 }
@@ -101,16 +103,20 @@ void WT_FN(conv_wt4_chunk)(float *restrict U, int64_t ldu, const float *restrict
             t[12 + c][j] = a * k24 - b * k12 + d * k6;
             t[15 + c][j] = d;
         }
-    for (int i = 0; i < 6; i++) {
-        float *restrict u = U + 6 * i * ldu + j0;
+    for (int i = 0; i < 6; i++) { /* rows of U never overlap (ivdep) */
+        float *restrict u0 = U + 6 * i * ldu + j0, *restrict u1 = u0 + ldu;
+        float *restrict u2 = u0 + 2 * ldu, *restrict u3 = u0 + 3 * ldu;
+        float *restrict u4 = u0 + 4 * ldu, *restrict u5 = u0 + 5 * ldu;
+        const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
+#pragma GCC ivdep
         for (int64_t j = 0; j < m; j++) {
-            const float a = t[3 * i][j], b = t[3 * i + 1][j], d = t[3 * i + 2][j];
-            u[0 * ldu + j] = a * k4;
-            u[1 * ldu + j] = -(a + b + d) * k6;
-            u[2 * ldu + j] = -(a - b + d) * k6;
-            u[3 * ldu + j] = a * k24 + b * k12 + d * k6;
-            u[4 * ldu + j] = a * k24 - b * k12 + d * k6;
-            u[5 * ldu + j] = d;
+            const float a = ta[j], b = tb[j], d = td[j];
+            u0[j] = a * k4;
+            u1[j] = -(a + b + d) * k6;
+            u2[j] = -(a - b + d) * k6;
+            u3[j] = a * k24 + b * k12 + d * k6;
+            u4[j] = a * k24 - b * k12 + d * k6;
+            u5[j] = d;
         }
     }
 }
@@ -178,16 +184,20 @@ void WT_FN(conv_wt4p_chunk)(float *restrict Up, int64_t ldu, const float *restri
             t[12 + c][j] = a * k24 - b * k12 + d * k6;
             t[15 + c][j] = d;
         }
-    for (int i = 0; i < 6; i++) {
-        float *restrict u = Up + 6 * i * ldu + c0 * 12;
+    for (int i = 0; i < 6; i++) { /* rows of U never overlap (ivdep) */
+        float *restrict u0 = Up + 6 * i * ldu + c0 * 12, *restrict u1 = u0 + ldu;
+        float *restrict u2 = u0 + 2 * ldu, *restrict u3 = u0 + 3 * ldu;
+        float *restrict u4 = u0 + 4 * ldu, *restrict u5 = u0 + 5 * ldu;
+        const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
+#pragma GCC ivdep
         for (int64_t j = 0; j < m; j++) {
-            const float a = t[3 * i][j], b = t[3 * i + 1][j], d = t[3 * i + 2][j];
-            u[0 * ldu + j] = a * k4;
-            u[1 * ldu + j] = -(a + b + d) * k6;
-            u[2 * ldu + j] = -(a - b + d) * k6;
-            u[3 * ldu + j] = a * k24 + b * k12 + d * k6;
-            u[4 * ldu + j] = a * k24 - b * k12 + d * k6;
-            u[5 * ldu + j] = d;
+            const float a = ta[j], b = tb[j], d = td[j];
+            u0[j] = a * k4;
+            u1[j] = -(a + b + d) * k6;
+            u2[j] = -(a - b + d) * k6;
+            u3[j] = a * k24 + b * k12 + d * k6;
+            u4[j] = a * k24 - b * k12 + d * k6;
+            u5[j] = d;
         }
     }
 }
