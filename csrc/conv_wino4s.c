@@ -112,8 +112,9 @@ static void weight_panels(float *Up, int64_t ldu, const float *w, int flip, int6
     }
 }
 
-/* M[e] rows [k0, k1) = U[e] rows [k0, k1) @ V[e] (T columns), e < 36: a panel of 12 rows of
- * U[e] against the 32-column panels of V[e] (which stays in L2); threads split e */
+/* M[e] rows [k0, k1) = U[e] rows [k0, k1) @ V[e] (T columns), e < 36, row k of U[e] at
+ * Up + e ldu + (k - k0) C: a panel of 12 rows of U[e] against the 32-column panels of V[e]
+ * (which stays in L2); threads split e */
 static void products(float *M, int64_t ldm, const float *Up, int64_t ldu, const float *V,
                      int64_t ldv, int64_t C, int64_t T, int64_t k0, int64_t k1, int nt) {
     cr_gemm_kit_f32 kit;
@@ -122,38 +123,61 @@ static void products(float *M, int64_t ldm, const float *Up, int64_t ldu, const 
     for (int e = 0; e < 36; e++)
         for (int64_t k = k0; k < k1; k += WINO4S_MR)
             for (int64_t t0 = 0; t0 < T; t0 += kit.nr)
-                kit.ukr_strided(C, Up + e * ldu + k * C, 1, WINO4S_MR, V + e * ldv + t0, T,
+                kit.ukr_strided(C, Up + e * ldu + (k - k0) * C, 1, WINO4S_MR, V + e * ldv + t0,
+                                T,
                                 M + e * ldm + k * T + t0, T, 1,
                                 k1 - k < WINO4S_MR ? k1 - k : WINO4S_MR,
                                 T - t0 < kit.nr ? T - t0 : kit.nr, 1.0f, 0.0f, NULL, NULL);
 }
 
-/* The rows of U made per round when one block takes the whole batch (w_once == 0): 48 (4
- * panels), whose 36 matrices (36 x 48 x C floats, 3.5 MiB at C = 512) stay in L3 between the
- * weight transform and the products, instead of the whole U going out to memory and back
- * (512->512 7x7 at batch 8: U is 38 MiB) */
-#define WINO4S_KROUND (4 * WINO4S_MR)
-
-/* images [n0, n0 + g): input transform, the 36 products, output transform; with w != NULL
- * the weight transform too, in rounds of WINO4S_KROUND rows (else Up holds all of U) */
-static void block(float *out, const float *inp, const float *w, int flip, float *Up,
-                  int64_t ldu, const float *bias, const cr_conv2d_dims *d, int64_t n0, int64_t g,
+/* images [n0, n0 + g): input transform, the 36 products (Up: all of U), output transform */
+static void block(float *out, const float *inp, const float *Up, int64_t ldu,
+                  const float *bias, const cr_conv2d_dims *d, int64_t n0, int64_t g,
                   float *V, int nt, int accumulate) {
     const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = g * Ti;
     const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
     float *M = V + 36 * ldv;
     conv_wino4s_input_block(V, ldv, inp, d, n0, g, nt);
-    const int64_t kr = w ? WINO4S_KROUND : K;
-    for (int64_t k0 = 0; k0 < K; k0 += kr) {
-        const int64_t k1 = K - k0 < kr ? K : k0 + kr;
-        if (w) weight_panels(Up, ldu, w, flip, K, C, k0, k1, nt);
-        products(M, ldm, Up, ldu, V, ldv, C, T, k0, k1, nt);
-    }
+    products(M, ldm, Up, ldu, V, ldv, C, T, 0, K, nt);
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t k = 0; k < K; k++)
         conv_wino4s_output_planes_avx512(out + (n0 * K + k) * P * Q, K * P * Q, M + k * T, ldm,
                                          g, P, Q, TP, TQ, bias ? bias[k] : 0.0f, accumulate);
+}
+
+/* One block of the whole batch, with room for a panel of U per thread (36 x 12 C floats,
+ * 0.9 MiB at C = 512) within U's space: each thread makes the panels of U it takes and runs
+ * their products at once, the panel still in L2, instead of all of U going out to memory and
+ * back (512->512: 38 MiB); no thread waits on another's panel. Returns 0 (nothing done) when
+ * the panels do not fit. */
+static int block_panels(float *out, const float *inp, const float *w, int flip,
+                        const float *bias, const cr_conv2d_dims *d, float *U, float *V, int nt,
+                        int accumulate) {
+    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q;
+    const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = N * Ti;
+    const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T), ldp = wino4_ld(WINO4S_MR * C);
+    const int64_t nkp = (K + WINO4S_MR - 1) / WINO4S_MR, ncq = (C + 15) / 16;
+    if (nt * ldp > upanel_ld(K, C)) return 0;
+    float *M = V + 36 * ldv;
+    conv_wino4s_input_block(V, ldv, inp, d, 0, N, nt);
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *Up = U + CR_THREAD_NUM() * 36 * ldp;
+        #pragma omp for schedule(static)
+        for (int64_t kp = 0; kp < nkp; kp++) {
+            const int64_t k0 = kp * WINO4S_MR, mk = K - k0 < WINO4S_MR ? K - k0 : WINO4S_MR;
+            for (int64_t cq = 0; cq < ncq; cq++)
+                conv_wt4p_chunk_avx512(Up, ldp, w, flip, K, C, k0, mk, cq * 16,
+                                       C - cq * 16 < 16 ? C - cq * 16 : 16);
+            products(M, ldm, Up, ldp, V, ldv, C, T, k0, k0 + mk, 1);
+        }
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < K; k++)
+        conv_wino4s_output_planes_avx512(out + k * P * Q, K * P * Q, M + k * T, ldm, N, P, Q,
+                                         TP, TQ, bias ? bias[k] : 0.0f, accumulate);
+    return 1;
 }
 
 static int forward(float *out, const float *inp, const float *w, int flip, const float *bias,
@@ -163,21 +187,20 @@ static int forward(float *out, const float *inp, const float *w, int flip, const
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     float *U = ws, *slots = U + 36 * ldu;
-    if (pl->nblocks == 1) { /* one block: U made round by round inside it */
-        block(out, inp, w, flip, U, ldu, bias, d, 0, N, slots, nt, accumulate);
+    if (pl->nblocks == 1 && block_panels(out, inp, w, flip, bias, d, U, slots, nt, accumulate)) {
+        /* done: U made panel by panel */
     } else if (pl->by_block) { /* threads take whole blocks */
         weight_panels(U, ldu, w, flip, K, C, 0, K, nt);
         #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t blk = 0; blk < pl->nblocks; blk++) {
             const int64_t n0 = blk * G, g = N - n0 < G ? N - n0 : G;
-            block(out, inp, NULL, 0, U, ldu, bias, d, n0, g,
-                  slots + CR_THREAD_NUM() * pl->ws_elems, 1, accumulate);
+            block(out, inp, U, ldu, bias, d, n0, g, slots + CR_THREAD_NUM() * pl->ws_elems, 1,
+                  accumulate);
         }
     } else {
         weight_panels(U, ldu, w, flip, K, C, 0, K, nt);
         for (int64_t n0 = 0; n0 < N; n0 += G)
-            block(out, inp, NULL, 0, U, ldu, bias, d, n0, N - n0 < G ? N - n0 : G, slots, nt,
-                  accumulate);
+            block(out, inp, U, ldu, bias, d, n0, N - n0 < G ? N - n0 : G, slots, nt, accumulate);
     }
     conv_ws_free(ws);
     return 0;
