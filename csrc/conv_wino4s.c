@@ -38,6 +38,17 @@ static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
     return 36 * (wino4_ld(d->C * cols) + wino4_ld(d->K * cols));
 }
 
+/* Floats of U's space (forward: U in 12-row panels; dw: the dU of each group) for nb blocks of
+ * np dw groups on nt threads: with one block, a 12-row panel of U (forward) or a round of 48
+ * rows of dU (dw) per thread when that is less (block_panels, conv_wino4s_dw.c) */
+int64_t conv_wino4s_u_floats(const cr_conv2d_dims *d, int dw, int64_t nb, int64_t np,
+                             int nt) {
+    const int64_t C = d->C, K = d->K, kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND;
+    const int64_t all = dw ? np * 36 * wino4_ld(K * C) : 36 * wino4_ld((K + 11) / 12 * 12 * C);
+    const int64_t per = nt * 36 * wino4_ld((dw ? kr : 12) * C);
+    return nb == 1 && per < all ? per : all;
+}
+
 /* dw: the blocks fall in up to WINO4S_DW_PARTS groups of consecutive blocks, each summed
  * into its own dU (fewer groups when their sums would pass the limit; 2 at least of 2+,
  * unless one dU takes more than half the limit) */
@@ -59,13 +70,15 @@ int conv_wino4s_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit, int 
         const int64_t least = du * 4 > limit / 2 ? 1 : 2;
         while (pl->bl.rows > least && pl->bl.rows * du * 4 > limit) pl->bl.rows--;
         pl->ws_threads = pl->bl.rows > 1 ? pl->nt : 1;
-        pl->ws_bytes = (pl->bl.rows * du + pl->ws_threads * pl->ws_elems) * 4;
+        pl->ws_bytes = (conv_wino4s_u_floats(d, 1, pl->nblocks, pl->bl.rows, pl->nt) +
+                        pl->ws_threads * pl->ws_elems) * 4;
         if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
     } else {
         pl->bl.rows = 0;
         pl->by_block = pl->nt > 1 && pl->nblocks >= pl->nt;
         pl->ws_threads = pl->by_block ? pl->nt : 1;
-        pl->ws_bytes = (du + pl->ws_threads * pl->ws_elems) * 4;
+        pl->ws_bytes = (conv_wino4s_u_floats(d, 0, pl->nblocks, 1, pl->nt) +
+                        pl->ws_threads * pl->ws_elems) * 4;
     }
     /* U (dU) beyond half the limit (conv_plan.c: wino4s_ok): only if all of it fits */
     if (du * 4 > limit / 2 && pl->ws_bytes > limit) {
@@ -146,19 +159,17 @@ static void block(float *out, const float *inp, const float *Up, int64_t ldu,
                                          g, P, Q, TP, TQ, bias ? bias[k] : 0.0f, accumulate);
 }
 
-/* One block of the whole batch, with room for a panel of U per thread (36 x 12 C floats,
- * 0.9 MiB at C = 512) within U's space: each thread makes the panels of U it takes and runs
- * their products at once, the panel still in L2, instead of all of U going out to memory and
- * back (512->512: 38 MiB); no thread waits on another's panel. Returns 0 (nothing done) when
- * the panels do not fit. */
-static int block_panels(float *out, const float *inp, const float *w, int flip,
+/* One block of the whole batch, a panel of U per thread at U (36 x 12 C floats, 0.9 MiB at
+ * C = 512): each thread makes the panels of U it takes and runs their products at once, the
+ * panel still in L2, instead of all of U going out to memory and back (512->512: 38 MiB); no
+ * thread waits on another's panel */
+static void block_panels(float *out, const float *inp, const float *w, int flip,
                         const float *bias, const cr_conv2d_dims *d, float *U, float *V, int nt,
                         int accumulate) {
     const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = N * Ti;
     const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T), ldp = wino4_ld(WINO4S_MR * C);
     const int64_t nkp = (K + WINO4S_MR - 1) / WINO4S_MR, ncq = (C + 15) / 16;
-    if (nt * ldp > upanel_ld(K, C)) return 0;
     float *M = V + 36 * ldv;
     conv_wino4s_input_block(V, ldv, inp, d, 0, N, nt);
     #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -177,7 +188,6 @@ static int block_panels(float *out, const float *inp, const float *w, int flip,
     for (int64_t k = 0; k < K; k++)
         conv_wino4s_output_planes_avx512(out + k * P * Q, K * P * Q, M + k * T, ldm, N, P, Q,
                                          TP, TQ, bias ? bias[k] : 0.0f, accumulate);
-    return 1;
 }
 
 static int forward(float *out, const float *inp, const float *w, int flip, const float *bias,
@@ -186,9 +196,10 @@ static int forward(float *out, const float *inp, const float *w, int flip, const
     const int nt = pl->nt;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    float *U = ws, *slots = U + 36 * ldu;
-    if (pl->nblocks == 1 && block_panels(out, inp, w, flip, bias, d, U, slots, nt, accumulate)) {
-        /* done: U made panel by panel */
+    const int64_t uf = conv_wino4s_u_floats(d, 0, pl->nblocks, 1, nt);
+    float *U = ws, *slots = U + uf;
+    if (uf < 36 * ldu) { /* one block: U made panel by panel */
+        block_panels(out, inp, w, flip, bias, d, U, slots, nt, accumulate);
     } else if (pl->by_block) { /* threads take whole blocks */
         weight_panels(U, ldu, w, flip, K, C, 0, K, nt);
         #pragma omp parallel for num_threads(nt) schedule(static)

@@ -48,11 +48,10 @@ static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp
     dw_products(dU, ldu, d, g, V, 0, d->K, first, nt);
 }
 
-/* One block of the whole batch: dU made and turned into dw in rounds of this many rows, each
- * thread taking whole rounds into its own dU (36 x 48 x C floats, 3.5 MiB at C = 512, within
- * dU's space), which stays in L3 between the products and the adjoint instead of all of dU
+/* One block of the whole batch: dU made and turned into dw in rounds of WINO4S_DW_KROUND
+ * rows, each thread taking whole rounds into its own dU (36 x 48 x C floats, 3.5 MiB at
+ * C = 512), which stays in L3 between the products and the adjoint instead of all of dU
  * (38 MiB at 512->512) going out to memory and back; no thread waits on another's round */
-#define WINO4S_DW_KROUND 48
 
 int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *dout,
                                     const float *inp, const cr_conv2d_dims *d,
@@ -65,9 +64,10 @@ int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *d
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     /* dU_0 .. dU_{np-1}, then a V, Mg slot per thread (one when threads share blocks) */
-    float *dU = ws, *slots = dU + np * 36 * ldu;
+    const int64_t uf = conv_wino4s_u_floats(d, 1, nb, np, nt);
+    float *dU = ws, *slots = dU + uf;
     const int64_t kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND, ldr = wino4_ld(kr * C);
-    if (nb == 1 && nt * ldr <= np * ldu) { /* rounds of rows, a small dU per thread */
+    if (uf < np * 36 * ldu) { /* one block: rounds of rows, a small dU per thread */
         const int64_t nr = (K + kr - 1) / kr;
         dw_transforms(dout, inp, d, 0, N, slots, nt);
         #pragma omp parallel num_threads(nt) if (nt > 1)
