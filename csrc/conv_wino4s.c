@@ -39,8 +39,9 @@ static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
 }
 
 /* Floats of U's space (forward: U in 12-row panels; dw: the dU of each group) for nb blocks of
- * np dw groups on nt threads: with one block, a 12-row panel of U (forward) or a round of 48
- * rows of dU (dw) per thread when that is less (block_panels, conv_wino4s_dw.c) */
+ * np dw groups on nt threads: with one block, a 12-row panel of U (forward) or a round of
+ * WINO4S_DW_KROUND rows of dU (dw) per thread when that is less (block_panels,
+ * conv_wino4s_dw.c) */
 int64_t conv_wino4s_u_floats(const cr_conv2d_dims *d, int dw, int64_t nb, int64_t np,
                              int nt) {
     const int64_t C = d->C, K = d->K, kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND;

@@ -13,8 +13,9 @@ void conv_wino4_filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t 
  * at least dx_bytes of scratch). Returns 0 (pl untouched) when G < 2, or when U (dU) takes
  * more than half the limit and the scratch would pass the limit. */
 int64_t conv_wino4s_G(const cr_conv2d_dims *d, int64_t limit);
-/* dw of one block: rows of dU per round (conv_wino4s_dw.c) */
-#define WINO4S_DW_KROUND 48
+/* dw of one block: rows of dU per round (conv_wino4s_dw.c; 64: 512 rows in 8 rounds, even
+ * over 2 threads) */
+#define WINO4S_DW_KROUND 64
 /* floats of U (forward) / the dU of the groups (dw) the call allocates: conv_wino4s.c */
 int64_t conv_wino4s_u_floats(const cr_conv2d_dims *d, int dw, int64_t nb, int64_t np,
                              int nt);

@@ -49,7 +49,7 @@ static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp
 }
 
 /* One block of the whole batch: dU made and turned into dw in rounds of WINO4S_DW_KROUND
- * rows, each thread taking whole rounds into its own dU (36 x 48 x C floats, 3.5 MiB at
+ * rows, each thread taking whole rounds into its own dU (36 x 64 x C floats, 4.7 MiB at
  * C = 512), which stays in L3 between the products and the adjoint instead of all of dU
  * (38 MiB at 512->512) going out to memory and back; no thread waits on another's round */
 

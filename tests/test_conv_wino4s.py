@@ -38,7 +38,7 @@ def _paths(xs, ws, pad, dtype=np.float32):
 SHAPES = [((32, 32, 16, 16), 32, 1), ((32, 64, 8, 8), 64, 1), ((6, 48, 14, 14), 40, 1),
           ((5, 32, 7, 7), 48, 1), ((3, 33, 9, 11), 40, 1), ((7, 32, 13, 6), 32, 0),
           ((4, 32, 12, 12), 36, 2), ((35, 32, 7, 7), 32, 1),
-          ((4, 40, 7, 7), 100, 1)]  # one block, U made in rounds of 48 rows: 48, 48, 4
+          ((4, 40, 7, 7), 100, 1)]  # one block: U in panels of 12 rows (8 + a 4-row one), dU in rounds of 64 + 36
 
 
 def _data(rng, xs, k):
