@@ -266,6 +266,8 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
     if (pl->dx_as_conv == 3) /* conv_rows.c, flipped weights packed from w */
         return conv_rows_backward_input_f32(dinp, dout, w, &pl->dd, dx_plan.nt);
 #endif
+    if (dx_plan.path == CONV_WINOGRAD && dx_plan.wino_kb == 0) /* w read flipped in place */
+        return conv_winograd_backward_input_f32(dinp, dout, w, &pl->dd, &dx_plan);
     float *wf = (float *)malloc((size_t)(K * C * R * S) * sizeof(float));
     if (!wf) return -1;
     for (int64_t c = 0; c < C; c++)

@@ -66,6 +66,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
 /* conv_winograd.c: the Winograd forward (plan path CONV_WINOGRAD). */
 int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
                               const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+/* dx (+=) as that forward of dy (sizes dd, plan dx_plan with wino_kb == 0) by w flipped in
+ * space and transposed in channels, read in place (see dx_as_conv_ok in conv_plan.c) */
+int conv_winograd_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                     const cr_conv2d_dims *dd, const conv_plan *dx_plan);
 
 /* conv_pointwise.c: the batched 1x1 path (plan path CONV_POINTWISE), both dtypes. */
 void conv_pointwise_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t elsize,
@@ -136,13 +140,40 @@ void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_
 void conv_bias_grad_f32(float *dbias, const float *dout, const cr_conv2d_dims *d, int nt);
 void conv_bias_grad_f64(double *dbias, const double *dout, const cr_conv2d_dims *d, int nt);
 
-/* conv_winograd.c: U[e * ldu + kc] = the transformed 3x3 filter kc = k*C + c, kc in [kc0, kc1) */
-void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t kc0, int64_t kc1);
+/* conv_wino_wt.h: the Winograd filter transforms of one chunk of m <= 64 filters, portable
+ * (conv_winograd.c) and AVX-512 (conv_wino_wt_avx512.c) builds, the same bits; conv_wt2 etc.
+ * pick the one the CPU runs */
+#define CR_WT_DECL(sfx)                                                                        \
+    void conv_wt2_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
+                             int64_t K, int64_t C, int64_t j0, int64_t m);                    \
+    void conv_adj2_chunk##sfx(float *restrict dw, const float *restrict dU, int64_t ldu,      \
+                              int64_t np, int64_t j0, int64_t m);                             \
+    void conv_wt4_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
+                             int64_t K, int64_t C, int64_t k0, int64_t j0, int64_t m);        \
+    void conv_adj4_chunk##sfx(float *restrict dw, const float *restrict dU, int64_t ldu,      \
+                              int64_t j0, int64_t m);                                         \
+    void conv_wt4p_chunk##sfx(float *restrict Up, int64_t ldu, const float *restrict w,       \
+                              int flip, int64_t K, int64_t C, int64_t k0, int64_t mk,         \
+                              int64_t c0, int64_t mc);
+CR_WT_DECL()
+#ifdef CR_X86
+CR_WT_DECL(_avx512)
+#define CR_WT_PICK(fn, ...) (conv_avx512() ? fn##_avx512(__VA_ARGS__) : fn(__VA_ARGS__))
+#else
+#define CR_WT_PICK(fn, ...) fn(__VA_ARGS__)
+#endif
+#undef CR_WT_DECL
+
+/* conv_winograd.c: U[e * ldu + kc] = the transformed 3x3 filter kc = k*C + c, kc in [kc0, kc1)
+ * (flip: of w (C, K, 3, 3) flipped and transposed, the forward of dx) */
+void conv_wino_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
+                                int64_t C, int64_t kc0, int64_t kc1);
 
 #ifdef CR_X86
 /* conv_wino_small.c: the Winograd forward with G > 1 whole small images per block (AVX-512) */
-int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
-                                const cr_conv2d_dims *d, const conv_plan *pl, int accumulate);
+int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, int flip,
+                                const float *bias, const cr_conv2d_dims *d, const conv_plan *pl,
+                                int accumulate);
 int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const float *dout,
                                         const float *inp, const cr_conv2d_dims *d,
                                         const conv_plan *pl);

@@ -238,12 +238,19 @@ static int wino4_dw_ok(const conv_plan *pl, const cr_conv2d_dims *d, int64_t els
 
 /* Winograd F(4x4, 3x3) with small images batched (conv_wino4s.c, AVX-512, auto only):
  * outputs below 28x28 with 32+ channels in and out, several whole images per block, where
- * it measured faster than the batched F(2x2) path (which keeps the rest). */
+ * it measured faster than the batched F(2x2) path (which keeps the rest). Transformed
+ * weights beyond half the limit (512->512: 38 MiB) only with 16+ tiles per block to run
+ * each 12-row panel of U against (1 thread, 512->512 7x7, forward / dx / dw against F(2x2):
+ * batch 8 14.5 / 15.0 / 15.4 -> 8.0 / 8.0 / 11.1 ms; batch 4 8.2 / 9.1 / 9.5 -> 7.9 / 7.7 / 7.7;
+ * batch 2, 8 tiles, forward 6.7 -> 7.8: F(2x2) keeps it; 14x14 batch 8 forward 45 -> 31). */
 static int wino4s_ok(const cr_conv2d_dims *d, int64_t elsize) {
-    return cr_conv_algo() == CR_CONV_ALGO_AUTO && elsize == 4 && d->R == 3 && d->S == 3 &&
-           d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 && d->C >= 32 && d->K >= 32 &&
-           !wino4_ok(d) && 36 * d->K * d->C * 4 <= g_ws_limit / 2 &&
-           conv_wino4s_G(d, g_ws_limit) > 1;
+    if (cr_conv_algo() != CR_CONV_ALGO_AUTO || elsize != 4 || d->R != 3 || d->S != 3 ||
+        d->sh != 1 || d->sw != 1 || d->dh != 1 || d->dw != 1 || d->C < 32 || d->K < 32 ||
+        wino4_ok(d))
+        return 0;
+    const int64_t g = conv_wino4s_G(d, g_ws_limit);
+    return g > 1 && (36 * d->K * d->C * 4 <= g_ws_limit / 2 ||
+                     g * ((d->P + 3) / 4) * ((d->Q + 3) / 4) >= 16);
 }
 
 static int winograd_ok(const cr_conv2d_dims *d, int64_t elsize) {
@@ -492,7 +499,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
-        dx_bytes = dx_plan.ws_bytes + (dx_plan.wino_kb ? 0 : K * CRS * elsize); /* + w flipped */
+        /* + w flipped, except for Winograd, whose weight transforms read w in place */
+        dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 2 ? 0 : K * CRS * elsize);
         if (pl->dx_as_conv == 4) dx_bytes = dx_plan.ws_bytes; /* packs its own weights */
         if (pl->dx_as_conv == 3) { /* conv_rows.c reads the flipped weights in place */
             conv_rows_plan(&dx_plan, &pl->dd, elsize);

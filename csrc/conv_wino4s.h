@@ -10,8 +10,15 @@ void conv_wino4_weight_transform(float *U, const float *w, int flip, int64_t ldu
 void conv_wino4_filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t n, int nt);
 
 /* Images per block (1: not this path) and the plan (pl->nt set; dw: the CONV_WINO4S_DW plan,
- * at least dx_bytes of scratch). Returns 0 (pl untouched) when G < 2. */
+ * at least dx_bytes of scratch). Returns 0 (pl untouched) when G < 2, or when U (dU) takes
+ * more than half the limit and the scratch would pass the limit. */
 int64_t conv_wino4s_G(const cr_conv2d_dims *d, int64_t limit);
+/* dw of one block: rows of dU per round (conv_wino4s_dw.c; 64: 512 rows in 8 rounds, even
+ * over 2 threads) */
+#define WINO4S_DW_KROUND 64
+/* floats of U (forward) / the dU of the groups (dw) the call allocates: conv_wino4s.c */
+int64_t conv_wino4s_u_floats(const cr_conv2d_dims *d, int dw, int64_t nb, int64_t np,
+                             int nt);
 int conv_wino4s_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit, int dw,
                      int64_t dx_bytes);
 /* forward (CONV_WINO4S); dx += the forward of dy by the flipped kernel when pl->dd plans

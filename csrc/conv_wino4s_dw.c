@@ -14,10 +14,9 @@
 
 #ifdef CR_X86
 
-/* dU (36 x ldu) (+)= the products of images [n0, n0 + g); V: the block's V then Mg */
-static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp,
-                     const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, int first,
-                     int nt) {
+/* V (36 x ldv) and Mg (36 x ldm, after V) of images [n0, n0 + g) */
+static void dw_transforms(const float *dout, const float *inp, const cr_conv2d_dims *d,
+                          int64_t n0, int64_t g, float *V, int nt) {
     const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = g * Ti;
     const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
@@ -27,11 +26,32 @@ static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp
     for (int64_t k = 0; k < K; k++)
         conv_wino4s_grad_planes_avx512(Mg + k * T, ldm, dout + (n0 * K + k) * P * Q, K * P * Q,
                                        g, P, Q, TP, TQ);
+}
+
+/* rows [k0, k1) of dU[e] (row k0 at dU + e ldu) (+)= Mg[e] @ V[e]^T of a block of g images */
+static void dw_products(float *dU, int64_t ldu, const cr_conv2d_dims *d, int64_t g,
+                        const float *V, int64_t k0, int64_t k1, int first, int nt) {
+    const int64_t C = d->C, K = d->K, T = g * ((d->P + 3) / 4) * ((d->Q + 3) / 4);
+    const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
+    const float *Mg = V + 36 * ldv;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int e = 0; e < 36; e++)
-        cr_gemm_f32(0, 1, K, C, T, 1.0f, Mg + e * ldm, T, V + e * ldv, T, first ? 0.0f : 1.0f,
-                    dU + e * ldu, C, NULL, NULL, CR_ACT_NONE);
+        cr_gemm_f32(0, 1, k1 - k0, C, T, 1.0f, Mg + e * ldm + k0 * T, T, V + e * ldv, T,
+                    first ? 0.0f : 1.0f, dU + e * ldu, C, NULL, NULL, CR_ACT_NONE);
 }
+
+/* dU (36 x ldu) (+)= the products of images [n0, n0 + g); V: the block's V then Mg */
+static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp,
+                     const cr_conv2d_dims *d, int64_t n0, int64_t g, float *V, int first,
+                     int nt) {
+    dw_transforms(dout, inp, d, n0, g, V, nt);
+    dw_products(dU, ldu, d, g, V, 0, d->K, first, nt);
+}
+
+/* One block of the whole batch: dU made and turned into dw in rounds of WINO4S_DW_KROUND
+ * rows, each thread taking whole rounds into its own dU (36 x 64 x C floats, 4.7 MiB at
+ * C = 512), which stays in L3 between the products and the adjoint instead of all of dU
+ * (38 MiB at 512->512) going out to memory and back; no thread waits on another's round */
 
 int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *dout,
                                     const float *inp, const cr_conv2d_dims *d,
@@ -44,7 +64,25 @@ int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *d
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     /* dU_0 .. dU_{np-1}, then a V, Mg slot per thread (one when threads share blocks) */
-    float *dU = ws, *slots = dU + np * 36 * ldu;
+    const int64_t uf = conv_wino4s_u_floats(d, 1, nb, np, nt);
+    float *dU = ws, *slots = dU + uf;
+    const int64_t kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND, ldr = wino4_ld(kr * C);
+    if (uf < np * 36 * ldu) { /* one block: rounds of rows, a small dU per thread */
+        const int64_t nr = (K + kr - 1) / kr;
+        dw_transforms(dout, inp, d, 0, N, slots, nt);
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            float *dUr = dU + CR_THREAD_NUM() * 36 * ldr;
+            #pragma omp for schedule(static)
+            for (int64_t r = 0; r < nr; r++) {
+                const int64_t k0 = r * kr, k1 = K - k0 < kr ? K : k0 + kr;
+                dw_products(dUr, ldr, d, N, slots, k0, k1, 1, 1);
+                conv_wino4_filter_adjoint(dweight + k0 * C * 9, dUr, ldr, (k1 - k0) * C, 1);
+            }
+        }
+        conv_ws_free(ws);
+        return 0;
+    }
     if (np > 1 || nt == 1) {
         #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (int64_t p = 0; p < np; p++)

@@ -118,15 +118,16 @@ static void wino_block(float *out, const float *inp, const float *U, const float
     }
 }
 
-int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, const float *bias,
-                                const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+int conv_forward_wino_small_f32(float *out, const float *inp, const float *w, int flip,
+                                const float *bias, const cr_conv2d_dims *d, const conv_plan *pl,
+                                int accumulate) {
     const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, KC = K * C;
     const int nt = pl->nt;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     float *U = ws, *slots = U + 16 * (KC + WINO_PAD);
     const int64_t nu = (KC + 255) / 256; /* U in chunks of 256 filters */
-#define WEIGHTS(b) conv_wino_weight_transform(U, w, KC + WINO_PAD, (b) * 256, \
+#define WEIGHTS(b) conv_wino_weight_transform(U, w, flip, KC + WINO_PAD, K, C, (b) * 256, \
                                               (b) * 256 + 256 < KC ? (b) * 256 + 256 : KC)
     /* V, then M, per slot */
     const int64_t slot = pl->ws_elems, vm = 16 * (C * pl->bl.cols + WINO_PAD);
@@ -230,26 +231,11 @@ int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const floa
             wino_dw_block(dU, ldu, dout, inp, d, n0, g, slots, slots + vm, b == 0, nt);
         }
     }
-    /* dw[k, c] += G^T (sum_p dU_p) G: rows t_i = G^T dU (3 x 4), then its columns */
+    /* dw[k, c] += G^T (sum_p dU_p) G, 64 filters at a time (conv_wino_wt.h) */
+    const int64_t nch = (KC + 63) / 64;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 1024)
-    for (int64_t kc = 0; kc < KC; kc++) {
-        float u[16], t[3][4];
-        for (int e = 0; e < 16; e++) {
-            u[e] = dU[e * ldu + kc];
-            for (int64_t p = 1; p < np; p++) u[e] += dU[(p * 16 + e) * ldu + kc];
-        }
-        for (int j = 0; j < 4; j++) {
-            t[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
-            t[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
-            t[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
-        }
-        float *g = dweight + kc * 9;
-        for (int i = 0; i < 3; i++) {
-            g[3 * i + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-            g[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
-            g[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-        }
-    }
+    for (int64_t ch = 0; ch < nch; ch++)
+        CR_WT_PICK(conv_adj2_chunk, dweight, dU, ldu, np, ch * 64, KC - ch * 64 < 64 ? KC - ch * 64 : 64);
     conv_ws_free(ws);
     return 0;
 }

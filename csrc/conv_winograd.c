@@ -17,26 +17,22 @@
 #include <string.h>
 #include "conv_internal.h"
 
-/* U[e * ldu + k*C + c] = (G g G^T)[e] for the 3x3 filter g = w[k, c], kc = k*C + c in
- * [kc0, kc1) (also conv_wino_small.c's) */
-void conv_wino_weight_transform(float *U, const float *w, int64_t ldu, int64_t kc0, int64_t kc1) {
-    for (int64_t kc = kc0; kc < kc1; kc++) {
-        const float *g = w + kc * 9;
-        float t[4][3], u[4][4];
-        for (int j = 0; j < 3; j++) {
-            t[0][j] = g[j];
-            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-            t[3][j] = g[6 + j];
-        }
-        for (int i = 0; i < 4; i++) {
-            u[i][0] = t[i][0];
-            u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-            u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-            u[i][3] = t[i][2];
-        }
-        for (int e = 0; e < 16; e++) U[e * ldu + kc] = u[e / 4][e % 4];
-    }
+/* U[e * ldu + kc] = (G g G^T)[e] for the 3x3 filters g = w[k, c], kc = k*C + c in
+ * [kc0, kc1), or with flip g = w'[k, c] = w[c, k] turned by 180 degrees (w of shape (C, K,
+ * 3, 3): dx as the forward of dy, read in place instead of from a flipped copy of w). In
+ * chunks of 64 filters, their 9 taps first gathered into planes g[t][j], so the transform
+ * runs over contiguous filters (vectorised) and writes 16 contiguous runs instead of 16
+ * scattered floats per filter; each value takes the same operations as filter by filter.
+ * Also conv_wino_small.c's. */
+#define WT_FN(name) name
+#include "conv_wino_wt.h"
+#undef WT_FN
+
+void conv_wino_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
+                                int64_t C, int64_t kc0, int64_t kc1) {
+    for (int64_t j0 = kc0; j0 < kc1; j0 += WT_CHUNK)
+        CR_WT_PICK(conv_wt2_chunk, U, ldu, w, flip, K, C, j0,
+                   kc1 - j0 < WT_CHUNK ? kc1 - j0 : WT_CHUNK);
 }
 
 #define WINO_FN(name) name
@@ -67,16 +63,16 @@ static void output_row(float *y0, float *y1, const float *M, int64_t lde, int64_
     wino_output_row(y0, y1, M, lde, TQ, Q, b, accumulate, buf);
 }
 
-int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
-                              const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+static int forward2(float *out, const float *inp, const float *w, int flip, const float *bias,
+                    const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, rows_b = pl->bl.rows, Tmax = rows_b * TQ;
     const int nt = pl->nt;
     if (pl->wino_kb > 0) /* large images by F(4x4, 3x3) (conv_winograd4.c) */
-        return conv_forward_wino4_f32(out, inp, w, bias, d, pl, accumulate);
+        return flip ? -1 : conv_forward_wino4_f32(out, inp, w, bias, d, pl, accumulate);
 #ifdef CR_X86
     if (pl->bl.G > 1) /* small images, whole ones per block (conv_wino_small.c) */
-        return conv_forward_wino_small_f32(out, inp, w, bias, d, pl, accumulate);
+        return conv_forward_wino_small_f32(out, inp, w, flip, bias, d, pl, accumulate);
 #endif
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
@@ -85,7 +81,7 @@ int conv_forward_winograd_f32(float *out, const float *inp, const float *w, cons
      * to one L1 set (the small-image path found the transforms ~3x faster padded) */
     const int64_t ldu = K * C + WINO_LD_PAD;
     float *U = ws, *V = U + 16 * ldu, *M = V + 16 * (C * Tmax + WINO_LD_PAD);
-    conv_wino_weight_transform(U, w, ldu, 0, K * C);
+    conv_wino_weight_transform(U, w, flip, ldu, K, C, 0, K * C);
     for (int64_t n = 0; n < N; n++) {
         const float *x_n = inp + n * C * H * W;
         float *y_n = out + n * K * P * Q;
@@ -116,4 +112,16 @@ int conv_forward_winograd_f32(float *out, const float *inp, const float *w, cons
     }
     conv_ws_free(ws);
     return 0;
+}
+
+int conv_forward_winograd_f32(float *out, const float *inp, const float *w, const float *bias,
+                              const cr_conv2d_dims *d, const conv_plan *pl, int accumulate) {
+    return forward2(out, inp, w, 0, bias, d, pl, accumulate);
+}
+
+/* dx += the forward of dy (sizes dd) by the flipped kernel, plan dx_plan, reading w flipped
+ * and transposed in place (F(2x2): dx_plan->wino_kb == 0; F(4x4) is conv_winograd4.c's) */
+int conv_winograd_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                     const cr_conv2d_dims *dd, const conv_plan *dx_plan) {
+    return forward2(dinp, dout, w, 1, NULL, dd, dx_plan, 1);
 }

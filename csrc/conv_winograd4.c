@@ -24,52 +24,15 @@
 
 /* U[e * ldu + (k - k0)*C + c] = (G g G^T)[e] for the filters g = w[k, c], k in [k0, k1),
  * or with flip, g = w'[k, c] = w[c, k] turned by 180 degrees (w of shape (C, K, 3, 3): dx as
- * the forward of dy, see conv_wino4_backward_input_f32) in chunks of 64 filters, their 9 taps first gathered into planes g[t][j] so that the
- * transform itself runs over contiguous filters (the compiler vectorises it; this file is
- * built without FMA on x86, so the ISA level does not change U) */
-#define WT_CHUNK 64
+ * the forward of dy, see conv_wino4_backward_input_f32), in chunks of 64 filters
+ * (conv_wino_wt.h: AVX-512 or portable build, the same bits) */
 static void weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
                              int64_t C, int64_t k0, int64_t k1, int nt) {
-    const int64_t n = (k1 - k0) * C, nch = (n + WT_CHUNK - 1) / WT_CHUNK;
-    const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
+    const int64_t n = (k1 - k0) * C, nch = (n + 63) / 64;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= 4096)
-    for (int64_t ch = 0; ch < nch; ch++) {
-        const int64_t j0 = ch * WT_CHUNK, m = n - j0 < WT_CHUNK ? n - j0 : WT_CHUNK;
-        const float *wc = w + (k0 * C + j0) * 9;
-        float g[9][WT_CHUNK], t[18][WT_CHUNK]; /* t[3i + j]: (G g)[i][j] */
-        if (flip) {
-            for (int64_t j = 0; j < m; j++) {
-                const int64_t kc = k0 * C + j0 + j;
-                const float *src = w + ((kc % C) * K + kc / C) * 9;
-                for (int r = 0; r < 9; r++) g[r][j] = src[8 - r];
-            }
-        } else {
-            for (int64_t j = 0; j < m; j++)
-                for (int r = 0; r < 9; r++) g[r][j] = wc[j * 9 + r];
-        }
-        for (int c = 0; c < 3; c++)
-            for (int64_t j = 0; j < m; j++) {
-                const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
-                t[c][j] = a * k4;
-                t[3 + c][j] = -(a + b + d) * k6;
-                t[6 + c][j] = -(a - b + d) * k6;
-                t[9 + c][j] = a * k24 + b * k12 + d * k6;
-                t[12 + c][j] = a * k24 - b * k12 + d * k6;
-                t[15 + c][j] = d;
-            }
-        for (int i = 0; i < 6; i++) {
-            float *u = U + 6 * i * ldu + j0;
-            for (int64_t j = 0; j < m; j++) {
-                const float a = t[3 * i][j], b = t[3 * i + 1][j], d = t[3 * i + 2][j];
-                u[0 * ldu + j] = a * k4;
-                u[1 * ldu + j] = -(a + b + d) * k6;
-                u[2 * ldu + j] = -(a - b + d) * k6;
-                u[3 * ldu + j] = a * k24 + b * k12 + d * k6;
-                u[4 * ldu + j] = a * k24 - b * k12 + d * k6;
-                u[5 * ldu + j] = d;
-            }
-        }
-    }
+    for (int64_t ch = 0; ch < nch; ch++)
+        CR_WT_PICK(conv_wt4_chunk, U, ldu, w, flip, K, C, k0, ch * 64,
+                   n - ch * 64 < 64 ? n - ch * 64 : 64);
 }
 
 /* the same, for conv_wino4s.c (batched small images) */

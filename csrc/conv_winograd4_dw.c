@@ -29,39 +29,13 @@ static void grad_row(float *Mg, int64_t lde, const float *yr, int64_t ldy, int64
     wino4_grad_row(Mg, lde, yr, ldy, TQ, buf);
 }
 
-/* dw[k0 + j / C, j % C] += G^T dU[., j] G for j < n (dU[e * ldu + j]), 64 at a time: the rows
- * t = G^T dU (3 x 6) over contiguous j (vectorised), then its columns; G^T =
- * [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1]. */
-#define DW_CHUNK 64
+/* dw[k0 + j / C, j % C] += G^T dU[., j] G for j < n (dU[e * ldu + j]), 64 at a time
+ * (conv_wino_wt.h: AVX-512 or portable build, the same bits) */
 static void filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t n, int nt) {
-    const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
-    const int64_t nch = (n + DW_CHUNK - 1) / DW_CHUNK;
+    const int64_t nch = (n + 63) / 64;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= 4096)
-    for (int64_t ch = 0; ch < nch; ch++) {
-        const int64_t j0 = ch * DW_CHUNK, m = n - j0 < DW_CHUNK ? n - j0 : DW_CHUNK;
-        float t[18][DW_CHUNK], g[9][DW_CHUNK]; /* t[6r + j]: (G^T dU)[r][j] */
-        for (int col = 0; col < 6; col++) {
-            const float *u0 = dU + col * ldu + j0, *u1 = u0 + 6 * ldu, *u2 = u0 + 12 * ldu;
-            const float *u3 = u0 + 18 * ldu, *u4 = u0 + 24 * ldu, *u5 = u0 + 30 * ldu;
-            for (int64_t j = 0; j < m; j++) {
-                t[col][j] = u0[j] * k4 - (u1[j] + u2[j]) * k6 + (u3[j] + u4[j]) * k24;
-                t[6 + col][j] = (u2[j] - u1[j]) * k6 + (u3[j] - u4[j]) * k12;
-                t[12 + col][j] = (u3[j] + u4[j] - u1[j] - u2[j]) * k6 + u5[j];
-            }
-        }
-        for (int r = 0; r < 3; r++) {
-            const float *a0 = t[6 * r], *a1 = t[6 * r + 1], *a2 = t[6 * r + 2];
-            const float *a3 = t[6 * r + 3], *a4 = t[6 * r + 4], *a5 = t[6 * r + 5];
-            for (int64_t j = 0; j < m; j++) {
-                g[3 * r][j] = a0[j] * k4 - (a1[j] + a2[j]) * k6 + (a3[j] + a4[j]) * k24;
-                g[3 * r + 1][j] = (a2[j] - a1[j]) * k6 + (a3[j] - a4[j]) * k12;
-                g[3 * r + 2][j] = (a3[j] + a4[j] - a1[j] - a2[j]) * k6 + a5[j];
-            }
-        }
-        float *out = dw + j0 * 9;
-        for (int64_t j = 0; j < m; j++)
-            for (int r = 0; r < 9; r++) out[j * 9 + r] += g[r][j];
-    }
+    for (int64_t ch = 0; ch < nch; ch++)
+        CR_WT_PICK(conv_adj4_chunk, dw, dU, ldu, ch * 64, n - ch * 64 < 64 ? n - ch * 64 : 64);
 }
 
 /* the same, for conv_wino4s_dw.c (batched small images) */

@@ -37,7 +37,8 @@ def _paths(xs, ws, pad, dtype=np.float32):
 # padding 2, odd batches 3, 5, 7 and 35 (uneven blocks), C = 33, K = 40, 48
 SHAPES = [((32, 32, 16, 16), 32, 1), ((32, 64, 8, 8), 64, 1), ((6, 48, 14, 14), 40, 1),
           ((5, 32, 7, 7), 48, 1), ((3, 33, 9, 11), 40, 1), ((7, 32, 13, 6), 32, 0),
-          ((4, 32, 12, 12), 36, 2), ((35, 32, 7, 7), 32, 1)]
+          ((4, 32, 12, 12), 36, 2), ((35, 32, 7, 7), 32, 1),
+          ((4, 40, 7, 7), 100, 1)]  # one block: U in panels of 12 rows (8 + a 4-row one), dU in rounds of 64 + 36
 
 
 def _data(rng, xs, k):
@@ -156,3 +157,35 @@ def test_pytorch_oracle(xs, k, rng):
     for mine, theirs in ((y, ty), (dx, tx.grad), (dw, tw.grad), (db, tb.grad)):
         t = theirs.detach().numpy()
         np.testing.assert_allclose(mine, t, rtol=1e-3, atol=2e-5 * np.abs(t).max() * np.sqrt(xs[1] * 9))
+
+
+def test_512_channels_7x7_batch_8(rng):
+    """512 -> 512 7x7 at batch 8: U (38 MiB) beyond half the default limit, taken with 16+
+    tiles per block (batch 2, 8 tiles, keeps F(2x2)); the scratch within the limit (14x14:
+    dw in a single group); bounded, the same bits on 1 and 2 threads."""
+    _avx512()
+    xs, k = (8, 512, 7, 7), 512
+    assert _paths((2,) + xs[1:], (k, 512, 3, 3), 1)[0] == "winograd"
+    for shape in (xs, (4, 512, 7, 7), (8, 512, 14, 14)):
+        assert _paths(shape, (k, 512, 3, 3), 1) == PATHS
+        for threads in (1, 2):
+            cr.set_num_threads(threads)
+            plan = ops.conv2d_plan(shape, (k, 512, 3, 3), 1, 1)
+            for part in ("forward", "dx", "dw"):
+                assert plan[part]["workspace_bytes"] <= ops.get_workspace_limit(), plan
+    x, w, b = _data(rng, xs, k)
+    w *= 0.1
+    dy = rng.standard_normal((8, k, 7, 7)).astype(np.float32)
+    outs = []
+    for threads in (2, 1):
+        cr.set_num_threads(threads)
+        outs.append((ops.conv2d_forward(x, w, b, 1, 1),) + tuple(ops.conv2d_backward(dy, x, w, 1, 1)))
+    for a, c in zip(*outs):
+        np.testing.assert_array_equal(a, c)
+    y, dx, dw, db = outs[0]
+    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
+    assert _err(y, ref.conv2d_forward(x64, w64, b64, 1, 1),
+                ref.conv2d_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, 1)) <= TOL
+    dx64, dw64, _ = ref.conv2d_backward(dy64, x64, w64, 1, 1)
+    assert _err(dx, dx64, ref.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, 1)[0]) <= TOL
+    assert _err(dw, dw64, ref.conv2d_backward(np.abs(dy64), np.abs(x64), w64, 1, 1)[1]) <= 64

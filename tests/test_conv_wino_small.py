@@ -284,3 +284,31 @@ def test_several_tile_rows_per_vector(hw, pad, rng):
     ops.set_workspace_limit(one + 4)
     assert ops.conv2d_plan(xs, ws, 1, pad)["forward"]["blocking"]["images_per_block"] == 1
     np.testing.assert_array_equal(ops.conv2d_forward(x, w, b, 1, pad), y)
+
+
+# (x shape, w shape): batched F(2x2) (G > 1, odd channels, 7x7 and 9x5), one image per block
+# (4x300: too few tile rows for F(4x4), 300 tiles a row), and a 512-channel 7x7 layer (auto)
+DX_FLIP = [((3, 33, 7, 7), (40, 33, 3, 3)), ((2, 41, 9, 5), (35, 41, 3, 3)),
+           ((1, 96, 4, 300), (80, 96, 3, 3)), ((2, 512, 7, 7), (512, 512, 3, 3))]
+
+
+@pytest.mark.parametrize("xs,ws", DX_FLIP)
+def test_dx_reads_the_flipped_weights_in_place(xs, ws, rng):
+    """dx by F(2x2) transforms w flipped in space and transposed in channels as it reads it
+    (no flipped copy): the same bits as the forward of dy by that copy, on 1 and 2 threads,
+    and within the Winograd bound of the float64 definition."""
+    _avx512()
+    if ws[0] < 256:
+        _runtime.set_conv_algo("winograd")  # 512: the default plan runs F(2x2) at 7x7
+    plan = ops.conv2d_plan(xs, ws, 1, 1)
+    assert plan["dx"]["algorithm"] == "winograd_conv", plan
+    wf_shape = (ws[1], ws[0], 3, 3)
+    assert ops.conv2d_plan((xs[0], ws[0]) + xs[2:], wf_shape, 1, 1)["forward"]["algorithm"] == "winograd"
+    x, w, _ = _data(rng, xs, ws)
+    dy = rng.standard_normal((xs[0], ws[0]) + xs[2:]).astype(np.float32)
+    wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        dx = ops.conv2d_backward(dy, x, w, 1, 1, need_dw=False, bias=False)[0]
+        np.testing.assert_array_equal(dx, ops.conv2d_forward(dy, wf, None, 1, 1))
+    _check_error(dx, dy, wf, None, 1)
