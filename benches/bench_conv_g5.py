@@ -1,8 +1,10 @@
 """conv2d with the padding taps skipped (csrc/conv_g5.c, "g5_skip": output channels in the
 lanes, tiles of <= 7 pixels of one output row): GoogLeNet's 5x5 layers at the batch of
 `python -m chainrule bench conv --suite googlenet` (832->128 7x7, 480->48 14x14 at batch 8,
-192->32 28x28 at batch 16) and two neighbours (512->128 7x7, 32->96 28x28), forward, dx and
-dw separately, chainrule vs PyTorch (float32).
+192->32 28x28 at batch 16), the first two at batch 1 too, and two neighbours (512->128 7x7,
+32->96 28x28), forward, dx and dw separately, chainrule vs PyTorch (float32). These layers
+ran conv_k5.c's "implicit_rows" before; it keeps the other small-output 5x5 layers (fewer
+than 16 channels in or out, or scratch beyond the workspace limit).
 
 `pytest benches/bench_conv_g5.py --benchmark-only --benchmark-group-by=param:layer`
 """
@@ -17,7 +19,9 @@ except ImportError:  # pragma: no cover - PyTorch is an optional peer
     torch = None
 
 # name -> (N, C, K, H), 5x5 kernels, stride 1, padding 2
-LAYERS = {"googlenet-5x5-832-128-7-b8": (8, 832, 128, 7),
+LAYERS = {"googlenet-5x5-832-128-7-b1": (1, 832, 128, 7),
+          "googlenet-5x5-480-48-14-b1": (1, 480, 48, 14),
+          "googlenet-5x5-832-128-7-b8": (8, 832, 128, 7),
           "googlenet-5x5-480-48-14-b8": (8, 480, 48, 14),
           "googlenet-5x5-192-32-28-b16": (16, 192, 32, 28),
           "5x5-512-128-7-b8": (8, 512, 128, 7),

@@ -105,3 +105,21 @@ def assert_op_matches_torch(torch, arrays, dtype, run_cr, run_torch):
     (tout * torch.tensor(w)).sum().backward()
     for x, t in zip(xs, ts):
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), **tol)
+
+
+def assert_conv_matches_torch(torch, x, w, b, stride, padding, dilation=1, rng=None):
+    """ops.conv2d_forward / conv2d_backward (float32) against PyTorch in float64: y, dx, dw
+    and db for a random dy, each within float32's tolerance (assert_close); padding is an int
+    or an (h, w) pair, as PyTorch's conv2d takes it."""
+    from chainrule import ops
+    rng = np.random.default_rng(0) if rng is None else rng
+    y = ops.conv2d_forward(x, w, b, stride, padding, dilation)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dw, db = ops.conv2d_backward(dy, x, w, stride, padding, dilation)
+    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
+    pad = padding if isinstance(padding, tuple) else (padding, padding)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride, pad, dilation)
+    ty.backward(torch.tensor(dy.astype(np.float64)))
+    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
+                       ("db", db, tb.grad)):
+        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)

@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close
+from helpers import assert_close, assert_conv_matches_torch
 
 # (x shape, w shape, padding): batch 1..45 (45 images of 7x7: two chunks of the panel),
 # K = 1, 9, 37, 67 (row blocks of 8 and fewer), 7x7 / 9x8 / 11x10 / 8x7 outputs, 5x5 /
@@ -110,16 +110,7 @@ def test_agrees_with_pytorch(case, rng):
     torch = pytest.importorskip("torch")
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws)
-    y = ops.conv2d_forward(x, w, b, 1, p)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx, dw, db = ops.conv2d_backward(dy, x, w, 1, p)
-    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
-    pad = p if isinstance(p, tuple) else (p, p)
-    ty = torch.nn.functional.conv2d(tx, tw, tb, 1, pad)
-    ty.backward(torch.tensor(dy.astype(np.float64)))
-    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
-                       ("db", db, tb.grad)):
-        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
+    assert_conv_matches_torch(torch, x, w, b, 1, p, rng=rng)
 
 
 # dw by the panel of all N images (conv_k5.c): dw beyond 8192 values (else the small implicit

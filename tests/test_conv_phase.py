@@ -9,7 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close
+from helpers import assert_close, assert_conv_matches_torch
 
 
 # (x shape, w shape, stride, padding, dilation): odd sizes, 10x5 / 20x5 / 4x3 / 2x7 / 4x4
@@ -92,16 +92,7 @@ def test_agrees_with_pytorch(case, rng):
     torch = pytest.importorskip("torch")
     xs, ws, s, p, d = CASES[case]
     x, w, b = _data(rng, xs, ws, np.float32)
-    y = ops.conv2d_forward(x, w, b, s, p, d)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx, dw, db = ops.conv2d_backward(dy, x, w, s, p, d)
-    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
-    pad = p if isinstance(p, tuple) else (p, p)
-    ty = torch.nn.functional.conv2d(tx, tw, tb, s, pad, d)
-    ty.backward(torch.tensor(dy.astype(np.float64)))
-    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
-                       ("db", db, tb.grad)):
-        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
+    assert_conv_matches_torch(torch, x, w, b, s, p, d, rng=rng)
 
 
 def test_workspace_limit_chunks_the_batch(rng):

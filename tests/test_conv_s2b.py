@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close
+from helpers import assert_close, assert_conv_matches_torch
 
 
 # (x shape, w shape, padding): every weight block size (KB 16, 32, 48, 64), several blocks,
@@ -81,14 +81,7 @@ def test_agrees_with_pytorch(case, rng):
     torch = pytest.importorskip("torch")
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, np.float32)
-    y = ops.conv2d_forward(x, w, b, 2, p)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx, dw, db = ops.conv2d_backward(dy, x, w, 2, p)
-    tx, tw, tb = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w, b))
-    ty = torch.nn.functional.conv2d(tx, tw, tb, 2, p)
-    ty.backward(torch.tensor(dy.astype(np.float64)))
-    for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad), ("db", db, tb.grad)):
-        assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
+    assert_conv_matches_torch(torch, x, w, b, 2, p, rng=rng)
 
 
 def test_the_plan_keeps_the_other_paths_outside_its_bounds():
