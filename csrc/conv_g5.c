@@ -69,7 +69,7 @@ int64_t conv_g5_ws_bytes(const cr_conv2d_dims *d, int nt) {
  * (input, output) pixel pairs inside the image (int32: conv_g5_ok bounds the sizes), and
  * per thread the sums of one unit */
 int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt) {
-    const int64_t NPQ = d->N * d->P * d->Q, RS = d->R * d->S, Kp = (d->K + 15) / 16 * 16;
+    const int64_t NPQ = d->N * d->P * d->Q, RS = d->R * d->S, Kp = g5_sizes_make(d).Kp;
     return ((Kp * NPQ + 15) / 16 * 16 + (2 * RS * NPQ + 15) / 16 * 16 + nt * 6 * 48) * 4 +
            RS * (int64_t)sizeof(int64_t);
 }
@@ -81,6 +81,13 @@ void conv_g5_plan(conv_plan *pl, const cr_conv2d_dims *d) {
 }
 
 #ifdef CR_X86
+/* Whether an item of cost `cost` after `cum` of the `total` is thread t's of team: the
+ * items whose cost midpoint lies in its equal share (fixed for given sizes and team) */
+static int g5_mine(int64_t cum, int64_t cost, int64_t total, int t, int team) {
+    const int64_t mid2 = 2 * cum + cost;
+    return mid2 * team >= 2 * total * t && mid2 * team < 2 * total * (t + 1);
+}
+
 /* wb[((c - c0)*R + r)*S + s][l] = the weight of output channel k0 + l (0 past K), input
  * channel c, tap (r, s), for c in [c0, c1). flipped: d is dx's layer (C = the forward's K,
  * K = its C) and w the forward's weights, read flipped and transposed. */
@@ -191,13 +198,11 @@ int conv_g5_forward_f32(float *out, const float *inp, const float *w, const floa
         for (int64_t b = 0; b < z.nkb; b++) {
             const int64_t kw = g5_kw(&z, b);
             int64_t ta = -1, tb = -1;
-            for (int64_t i = 0; i < z.ntiles; i++, cum += kw) {
-                const int64_t mid2 = 2 * cum + kw;
-                if (mid2 * team >= 2 * total * t && mid2 * team < 2 * total * (t + 1)) {
+            for (int64_t i = 0; i < z.ntiles; i++, cum += kw)
+                if (g5_mine(cum, kw, total, t, team)) {
                     if (ta < 0) ta = i;
                     tb = i + 1;
                 }
-            }
             if (ta >= 0)
                 g5_run(out, inp, w, bias, d, &z, b, ta, tb, wb, acc, accumulate, flipped);
         }
@@ -261,9 +266,9 @@ int conv_g5_backward_weight_f32(float *dweight, float *dbias, const float *dout,
             const int64_t k0 = b * G5_KB, kw = g5_kw(&z, b), le = K - k0 < kw ? K - k0 : kw;
             for (int64_t g = 0; g < ncg; g++) {
                 const int64_t c0 = g * 6, cg = C - c0 < 6 ? C - c0 : 6, cost = kw * cg;
-                const int64_t mid2 = 2 * cum + cost;
+                const int mine = g5_mine(cum, cost, total, t, team);
                 cum += cost;
-                if (!(mid2 * team >= 2 * total * t && mid2 * team < 2 * total * (t + 1))) continue;
+                if (!mine) continue;
                 for (int64_t tap = 0; tap < RS; tap++) {
                     cr_conv_g5_dw_f32_avx512(out, inp + c0 * HW, HW, xo + tap * NPQ,
                                              yo + tap * NPQ, np[tap], dyT + k0 * NPQ, (int)cg,

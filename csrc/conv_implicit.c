@@ -253,8 +253,10 @@ int conv_backward_weight_implicit_f32(float *dweight, float *dbias, const float 
 #endif /* CR_X86 */
 
 /* dx as the forward of pl->dd (see dx_as_conv_ok in conv_plan.c), accumulating: dy convolved
- * with the weights flipped in space and transposed in channels, by the implicit forward or
- * (dx_as_conv == 2) Winograd. */
+ * with the weights flipped in space and transposed in channels. conv_g5.c (dx_as_conv 4),
+ * conv_rows.c (3) and Winograd F(2x2) (2; F(4x4) and the batched F(4x4) ran before this
+ * call, conv_gemm_tmpl.h) read w flipped in place; the implicit forward (1) takes a flipped
+ * copy. */
 int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float *w,
                                     const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t K = d->K, C = d->C, R = d->R, S = d->S;
@@ -266,8 +268,9 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
     if (pl->dx_as_conv == 3) /* conv_rows.c, flipped weights packed from w */
         return conv_rows_backward_input_f32(dinp, dout, w, &pl->dd, dx_plan.nt);
 #endif
-    if (dx_plan.path == CONV_WINOGRAD && dx_plan.wino_kb == 0) /* w read flipped in place */
+    if (dx_plan.path == CONV_WINOGRAD) /* w read flipped in place */
         return conv_winograd_backward_input_f32(dinp, dout, w, &pl->dd, &dx_plan);
+#ifdef CR_X86
     float *wf = (float *)malloc((size_t)(K * C * R * S) * sizeof(float));
     if (!wf) return -1;
     for (int64_t c = 0; c < C; c++)
@@ -275,15 +278,11 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
             for (int64_t r = 0; r < R; r++)
                 for (int64_t s = 0; s < S; s++)
                     wf[((c * K + k) * R + r) * S + s] = w[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
-    int rc;
-    if (dx_plan.path == CONV_WINOGRAD)
-        rc = conv_forward_winograd_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
-    else
-#ifdef CR_X86
-        rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
-#else
-        rc = -1; /* not planned: the implicit paths need AVX-512 */
-#endif
+    const int rc = conv_forward_implicit_f32(dinp, dout, wf, NULL, &pl->dd, &dx_plan, 1);
     free(wf);
     return rc;
+#else
+    (void)K, (void)C, (void)R, (void)S;
+    return -1; /* not planned: the implicit paths need AVX-512 */
+#endif
 }

@@ -140,9 +140,10 @@ void conv_bias_grad_rows_f64(double *dbias, const double *dout, const cr_conv2d_
 void conv_bias_grad_f32(float *dbias, const float *dout, const cr_conv2d_dims *d, int nt);
 void conv_bias_grad_f64(double *dbias, const double *dout, const cr_conv2d_dims *d, int nt);
 
-/* conv_wino_wt.h: the Winograd filter transforms of one chunk of m <= 64 filters, portable
- * (conv_winograd.c) and AVX-512 (conv_wino_wt_avx512.c) builds, the same bits; conv_wt2 etc.
- * pick the one the CPU runs */
+/* conv_wino_wt.h: the Winograd filter transforms of one chunk of m <= CR_WT_CHUNK filters,
+ * portable (conv_winograd.c) and AVX-512 (conv_wino_wt_avx512.c) builds, the same bits;
+ * CR_WT_PICK(conv_wt2_chunk, ...) etc. call the one the CPU runs */
+#define CR_WT_CHUNK 64
 #define CR_WT_DECL(sfx)                                                                        \
     void conv_wt2_chunk##sfx(float *restrict U, int64_t ldu, const float *restrict w, int flip, \
                              int64_t K, int64_t C, int64_t j0, int64_t m);                    \

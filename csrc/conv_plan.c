@@ -499,13 +499,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
-        /* + w flipped, except for Winograd, whose weight transforms read w in place */
-        dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 2 ? 0 : K * CRS * elsize);
-        if (pl->dx_as_conv == 4) dx_bytes = dx_plan.ws_bytes; /* packs its own weights */
-        if (pl->dx_as_conv == 3) { /* conv_rows.c reads the flipped weights in place */
-            conv_rows_plan(&dx_plan, &pl->dd, elsize);
-            dx_bytes = dx_plan.ws_bytes;
-        }
+        if (pl->dx_as_conv == 3) conv_rows_plan(&dx_plan, &pl->dd, elsize); /* its dx variant */
+        /* + the flipped copy of w the implicit forward (1) takes; Winograd (2), conv_rows.c
+         * (3) and conv_g5.c (4) read w flipped in place (conv_backward_input_as_conv_f32) */
+        dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 1 ? K * CRS * elsize : 0);
     }
     /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
     if (which == 1 && pl->dx_as_conv == 4 && conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {

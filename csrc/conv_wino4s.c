@@ -38,6 +38,16 @@ static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
     return 36 * (wino4_ld(d->C * cols) + wino4_ld(d->K * cols));
 }
 
+/* The forward's U in 12-row panels (the GEMM kit's packed A, MR = 12, rows past K zero):
+ * matrix e at Up + e ldu, rows k0 .. k0 + 11 at + k0 C, (k0 + i, c) at + 12 c + i. Made
+ * straight from w by the weight transform, so the 36 products read U[e] as one contiguous
+ * stream (cr_gemm read it in place, 12 rows at a 4 C-byte stride: 512->512 7x7 at batch 8,
+ * 32 columns, ran its products at half the speed of wide ones) and V[e] in place. */
+#define WINO4S_MR CR_AVX512_MR_F32 /* 12 */
+static int64_t upanel_ld(int64_t K, int64_t C) {
+    return wino4_ld((K + WINO4S_MR - 1) / WINO4S_MR * WINO4S_MR * C);
+}
+
 /* Floats of U's space (forward: U in 12-row panels; dw: the dU of each group) for nb blocks of
  * np dw groups on nt threads: with one block, a 12-row panel of U (forward) or a round of
  * WINO4S_DW_KROUND rows of dU (dw) per thread when that is less (block_panels,
@@ -45,8 +55,8 @@ static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
 int64_t conv_wino4s_u_floats(const cr_conv2d_dims *d, int dw, int64_t nb, int64_t np,
                              int nt) {
     const int64_t C = d->C, K = d->K, kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND;
-    const int64_t all = dw ? np * 36 * wino4_ld(K * C) : 36 * wino4_ld((K + 11) / 12 * 12 * C);
-    const int64_t per = nt * 36 * wino4_ld((dw ? kr : 12) * C);
+    const int64_t all = dw ? np * 36 * wino4_ld(K * C) : 36 * upanel_ld(K, C);
+    const int64_t per = nt * 36 * wino4_ld((dw ? kr : WINO4S_MR) * C);
     return nb == 1 && per < all ? per : all;
 }
 
@@ -58,7 +68,7 @@ int conv_wino4s_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit, int 
                      int64_t dx_bytes) {
     const int64_t g = conv_wino4s_G(d, limit);
     if (g < 2) return 0;
-    const int64_t du = 36 * wino4_ld((dw ? d->K : (d->K + 11) / 12 * 12) * d->C);
+    const int64_t du = 36 * (dw ? wino4_ld(d->K * d->C) : upanel_ld(d->K, d->C));
     const conv_plan before = *pl;
     pl->path = dw ? CONV_WINO4S_DW : CONV_WINO4S;
     pl->bl.G = g;
@@ -103,24 +113,14 @@ void conv_wino4s_input_block(float *V, int64_t ldv, const float *inp, const cr_c
                                         g, H, W, d->ph, d->pw, TP, TQ);
 }
 
-/* The forward's U in 12-row panels (the GEMM kit's packed A, MR = 12, rows past K zero):
- * matrix e at Up + e ldu, rows k0 .. k0 + 11 at + k0 C, (k0 + i, c) at + 12 c + i. Made
- * straight from w by the weight transform, so the 36 products read U[e] as one contiguous
- * stream (cr_gemm read it in place, 12 rows at a 4 C-byte stride: 512->512 7x7 at batch 8,
- * 32 columns, ran its products at half the speed of wide ones) and V[e] in place. */
-#define WINO4S_MR 12
-static int64_t upanel_ld(int64_t K, int64_t C) {
-    return wino4_ld((K + WINO4S_MR - 1) / WINO4S_MR * WINO4S_MR * C);
-}
-
-/* rows [k0, k1) of Up (k0 a multiple of WINO4S_MR) */
+/* rows [k0, k1) of U (k0 a multiple of WINO4S_MR), row k0 at Up */
 static void weight_panels(float *Up, int64_t ldu, const float *w, int flip, int64_t K,
                           int64_t C, int64_t k0, int64_t k1, int nt) {
     const int64_t nkp = (k1 - k0 + WINO4S_MR - 1) / WINO4S_MR, ncq = (C + 15) / 16;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (k1 - k0) * C >= 4096)
     for (int64_t b = 0; b < nkp * ncq; b++) {
         const int64_t kp = k0 + b / ncq * WINO4S_MR, cq = b % ncq;
-        conv_wt4p_chunk_avx512(Up + kp * C, ldu, w, flip, K, C, kp,
+        conv_wt4p_chunk_avx512(Up + (kp - k0) * C, ldu, w, flip, K, C, kp,
                                k1 - kp < WINO4S_MR ? k1 - kp : WINO4S_MR, cq * 16,
                                C - cq * 16 < 16 ? C - cq * 16 : 16);
     }
@@ -170,7 +170,7 @@ static void block_panels(float *out, const float *inp, const float *w, int flip,
     const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q;
     const int64_t TQ = (Q + 3) / 4, TP = (P + 3) / 4, Ti = TP * TQ, T = N * Ti;
     const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T), ldp = wino4_ld(WINO4S_MR * C);
-    const int64_t nkp = (K + WINO4S_MR - 1) / WINO4S_MR, ncq = (C + 15) / 16;
+    const int64_t nkp = (K + WINO4S_MR - 1) / WINO4S_MR;
     float *M = V + 36 * ldv;
     conv_wino4s_input_block(V, ldv, inp, d, 0, N, nt);
     #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -179,9 +179,7 @@ static void block_panels(float *out, const float *inp, const float *w, int flip,
         #pragma omp for schedule(static)
         for (int64_t kp = 0; kp < nkp; kp++) {
             const int64_t k0 = kp * WINO4S_MR, mk = K - k0 < WINO4S_MR ? K - k0 : WINO4S_MR;
-            for (int64_t cq = 0; cq < ncq; cq++)
-                conv_wt4p_chunk_avx512(Up, ldp, w, flip, K, C, k0, mk, cq * 16,
-                                       C - cq * 16 < 16 ? C - cq * 16 : 16);
+            weight_panels(Up, ldp, w, flip, K, C, k0, k0 + mk, 1);
             products(M, ldm, Up, ldp, V, ldv, C, T, k0, k0 + mk, 1);
         }
     }

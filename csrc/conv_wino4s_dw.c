@@ -48,11 +48,6 @@ static void dw_block(float *dU, int64_t ldu, const float *dout, const float *inp
     dw_products(dU, ldu, d, g, V, 0, d->K, first, nt);
 }
 
-/* One block of the whole batch: dU made and turned into dw in rounds of WINO4S_DW_KROUND
- * rows, each thread taking whole rounds into its own dU (36 x 64 x C floats, 4.7 MiB at
- * C = 512), which stays in L3 between the products and the adjoint instead of all of dU
- * (38 MiB at 512->512) going out to memory and back; no thread waits on another's round */
-
 int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *dout,
                                     const float *inp, const cr_conv2d_dims *d,
                                     const conv_plan *pl) {
@@ -67,7 +62,12 @@ int conv_backward_weight_wino4s_f32(float *dweight, float *dbias, const float *d
     const int64_t uf = conv_wino4s_u_floats(d, 1, nb, np, nt);
     float *dU = ws, *slots = dU + uf;
     const int64_t kr = K < WINO4S_DW_KROUND ? K : WINO4S_DW_KROUND, ldr = wino4_ld(kr * C);
-    if (uf < np * 36 * ldu) { /* one block: rounds of rows, a small dU per thread */
+    if (uf < np * 36 * ldu) {
+        /* one block of the whole batch: dU made and turned into dw in rounds of
+         * WINO4S_DW_KROUND rows, each thread taking whole rounds into its own dU (36 x 64 x C
+         * floats, 4.7 MiB at C = 512), which stays in L3 between the products and the
+         * adjoint instead of all of dU (38 MiB at 512->512) going out to memory and back; no
+         * thread waits on another's round */
         const int64_t nr = (K + kr - 1) / kr;
         dw_transforms(dout, inp, d, 0, N, slots, nt);
         #pragma omp parallel num_threads(nt) if (nt > 1)

@@ -232,10 +232,11 @@ int conv_backward_weight_wino_small_f32(float *dweight, float *dbias, const floa
         }
     }
     /* dw[k, c] += G^T (sum_p dU_p) G, 64 filters at a time (conv_wino_wt.h) */
-    const int64_t nch = (KC + 63) / 64;
+    const int64_t nch = (KC + CR_WT_CHUNK - 1) / CR_WT_CHUNK;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && KC >= 1024)
     for (int64_t ch = 0; ch < nch; ch++)
-        CR_WT_PICK(conv_adj2_chunk, dweight, dU, ldu, np, ch * 64, KC - ch * 64 < 64 ? KC - ch * 64 : 64);
+        CR_WT_PICK(conv_adj2_chunk, dweight, dU, ldu, np, ch * CR_WT_CHUNK,
+                   KC - ch * CR_WT_CHUNK < CR_WT_CHUNK ? KC - ch * CR_WT_CHUNK : CR_WT_CHUNK);
     conv_ws_free(ws);
     return 0;
 }

@@ -5,7 +5,7 @@
  * compiler vectorises them: included by conv_winograd.c (portable build) and
  * conv_wino_wt_avx512.c (the same code for AVX-512, 16 wide, FMA contraction off), with
  * WT_FN(name) naming the two copies. Same operations in the same order: the same bits. */
-#define WT_CHUNK 64
+#define WT_CHUNK CR_WT_CHUNK /* conv_internal.h */
 
 /* g[r][j] = tap r of filter kc = kc0 + j (j < m) of w, or with flip tap 8 - r of filter
  * (kc % C) K + kc / C (w'[k, c] = w[c, k] turned by 180 degrees, w of shape (C, K, 3, 3));

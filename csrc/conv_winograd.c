@@ -30,9 +30,9 @@
 
 void conv_wino_weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
                                 int64_t C, int64_t kc0, int64_t kc1) {
-    for (int64_t j0 = kc0; j0 < kc1; j0 += WT_CHUNK)
+    for (int64_t j0 = kc0; j0 < kc1; j0 += CR_WT_CHUNK)
         CR_WT_PICK(conv_wt2_chunk, U, ldu, w, flip, K, C, j0,
-                   kc1 - j0 < WT_CHUNK ? kc1 - j0 : WT_CHUNK);
+                   kc1 - j0 < CR_WT_CHUNK ? kc1 - j0 : CR_WT_CHUNK);
 }
 
 #define WINO_FN(name) name

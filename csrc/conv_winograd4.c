@@ -28,11 +28,11 @@
  * (conv_wino_wt.h: AVX-512 or portable build, the same bits) */
 static void weight_transform(float *U, const float *w, int flip, int64_t ldu, int64_t K,
                              int64_t C, int64_t k0, int64_t k1, int nt) {
-    const int64_t n = (k1 - k0) * C, nch = (n + 63) / 64;
+    const int64_t n = (k1 - k0) * C, nch = (n + CR_WT_CHUNK - 1) / CR_WT_CHUNK;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= 4096)
     for (int64_t ch = 0; ch < nch; ch++)
-        CR_WT_PICK(conv_wt4_chunk, U, ldu, w, flip, K, C, k0, ch * 64,
-                   n - ch * 64 < 64 ? n - ch * 64 : 64);
+        CR_WT_PICK(conv_wt4_chunk, U, ldu, w, flip, K, C, k0, ch * CR_WT_CHUNK,
+                   n - ch * CR_WT_CHUNK < CR_WT_CHUNK ? n - ch * CR_WT_CHUNK : CR_WT_CHUNK);
 }
 
 /* the same, for conv_wino4s.c (batched small images) */

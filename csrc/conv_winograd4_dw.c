@@ -32,10 +32,11 @@ static void grad_row(float *Mg, int64_t lde, const float *yr, int64_t ldy, int64
 /* dw[k0 + j / C, j % C] += G^T dU[., j] G for j < n (dU[e * ldu + j]), 64 at a time
  * (conv_wino_wt.h: AVX-512 or portable build, the same bits) */
 static void filter_adjoint(float *dw, const float *dU, int64_t ldu, int64_t n, int nt) {
-    const int64_t nch = (n + 63) / 64;
+    const int64_t nch = (n + CR_WT_CHUNK - 1) / CR_WT_CHUNK;
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n >= 4096)
     for (int64_t ch = 0; ch < nch; ch++)
-        CR_WT_PICK(conv_adj4_chunk, dw, dU, ldu, ch * 64, n - ch * 64 < 64 ? n - ch * 64 : 64);
+        CR_WT_PICK(conv_adj4_chunk, dw, dU, ldu, ch * CR_WT_CHUNK,
+                   n - ch * CR_WT_CHUNK < CR_WT_CHUNK ? n - ch * CR_WT_CHUNK : CR_WT_CHUNK);
 }
 
 /* the same, for conv_wino4s_dw.c (batched small images) */
