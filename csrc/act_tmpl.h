@@ -14,7 +14,7 @@ CR_CLONES static void CR_FN(relu_forward_range)(T *out, const T *inp, int64_t lo
 CR_CLONES static void CR_FN(relu_backward_range)(T *dinp, const T *dout, const T *out,
                                                  int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++)
-        dinp[i] = dout[i] * (out[i] > (T)0 ? (T)1 : (T)0);
+        dinp[i] = dout[i] * (T)(out[i] > (T)0);
 }
 
 void CR_FN(cr_relu_forward)(T *out, const T *inp, int64_t n) {
