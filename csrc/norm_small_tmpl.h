@@ -8,47 +8,62 @@
  * of the per-channel constants, instead of a call (and a copy of the NL lanes in and out)
  * per row of L values. Same operations in the same order as the row loops of norm_tmpl.h
  * (lanes L .. NL - 1 stay 0), so the results are bitwise those of the general path.
- * The sums are taken in runs of NORM_SMALL_RUN values (all n for one run, then the next),
- * so the run's accumulators stay in L1; each element's sum is in the same order whatever the
- * run. Scratch w: 3 L doubles and 7 L values per channel (NORM_SCRATCH).
- */
-#ifndef NORM_SMALL_RUN
-#define NORM_SMALL_RUN 512
-#endif
+ * The sums keep NL values' accumulators in registers over all N samples (SMALL_SUMS), so
+ * a block is read once per pass. Scratch w: 3 L doubles and 7 L values per channel
+ * (NORM_SCRATCH). */
 
-/* A[i] += u, Q[i] += u * v over one run of K values: u = p - k (moments) or u = dy,
- * v = x - k (gradient sums), k per element */
-CR_CLONES static void CR_FN(small_moments)(double *restrict A, double *restrict Q,
-                                         const T *restrict p, const double *restrict k,
-                                         int64_t K) {
-    for (int64_t i = 0; i < K; i++) {
-        const double d = (double)p[i] - k[i];
-        A[i] += d;
-        Q[i] += d * d;
-    }
-}
+/* values per run of the write passes: their per-value constants (up to 7 arrays) stay in L1 */
+#define NORM_SMALL_RUN 256
 
-CR_CLONES static void CR_FN(small_grad)(double *restrict A, double *restrict Q,
-                                      const T *restrict dy, const T *restrict x,
-                                      const double *restrict k, int64_t K) {
-    for (int64_t i = 0; i < K; i++) {
-        const double g = (double)dy[i];
-        A[i] += g;
-        Q[i] += g * ((double)x[i] - k[i]);
+/* The sums over the N rows (row n at p + n * ld) of a block's K values, for each value e
+ * in n order: A[e] = sum u, Q[e] = sum u * v (i: the value's index in row n), with
+ *   small_moments:      u = v = p - k
+ *   small_grad:         u = dy, v = x - k
+ *   small_grad_relu:    u = dy masked by the relu output r (r > 0), v = x - k
+ *   small_grad_relu_x:  u = dy masked by the forward's (x - fm) * fa + fb > 0 (relu_mask_row's
+ *                       expression, so bitwise its mask), v = x - k
+ * (k, fm, fa, fb per value). Each chunk of NL values keeps its sums in registers over all
+ * N rows (one load per value and row, no stores in the loop); a tail of K % NL values sums
+ * in memory, in the same order. */
+#define SMALL_SUMS(NAME, U, V, ...)                                                       \
+    CR_CLONES static void CR_FN(NAME)(double *restrict A, double *restrict Q,             \
+                                      const double *restrict k, int64_t ld, int64_t N,    \
+                                      int64_t K, __VA_ARGS__) {                           \
+        int64_t s = 0;                                                                    \
+        for (; s + NL <= K; s += NL) {                                                    \
+            double a[NL], q[NL];                                                          \
+            for (int j = 0; j < NL; j++) a[j] = q[j] = 0.0;                               \
+            for (int64_t n = 0; n < N; n++) {                                             \
+                _Pragma("omp simd")                                                       \
+                for (int j = 0; j < NL; j++) {                                            \
+                    const int64_t e = s + j, i = n * ld + e;                              \
+                    const double u = (U), v = (V);                                        \
+                    a[j] += u;                                                            \
+                    q[j] += u * v;                                                        \
+                }                                                                         \
+            }                                                                             \
+            for (int j = 0; j < NL; j++) A[s + j] = a[j], Q[s + j] = q[j];                \
+        }                                                                                 \
+        for (int64_t e = s; e < K; e++) A[e] = Q[e] = 0.0;                                \
+        for (int64_t n = 0; n < N && s < K; n++)                                          \
+            for (int64_t e = s; e < K; e++) {                                             \
+                const int64_t i = n * ld + e;                                             \
+                const double u = (U), v = (V);                                            \
+                A[e] += u;                                                                \
+                Q[e] += u * v;                                                            \
+            }                                                                             \
     }
-}
 
-/* small_grad with dy masked by the relu output r (lane_grad_relu) */
-CR_CLONES static void CR_FN(small_grad_relu)(double *restrict A, double *restrict Q,
-                                           const T *restrict dy, const T *restrict r,
-                                           const T *restrict x, const double *restrict k,
-                                           int64_t K) {
-    for (int64_t i = 0; i < K; i++) {
-        const double g = (double)(dy[i] * (r[i] > (T)0 ? (T)1 : (T)0));
-        A[i] += g;
-        Q[i] += g * ((double)x[i] - k[i]);
-    }
-}
+SMALL_SUMS(small_moments, (double)p[i] - k[e], (double)p[i] - k[e], const T *restrict p)
+SMALL_SUMS(small_grad, (double)dy[i], (double)x[i] - k[e], const T *restrict dy,
+           const T *restrict x)
+SMALL_SUMS(small_grad_relu, (double)(dy[i] * (T)(r[i] > (T)0)),
+           (double)x[i] - k[e], const T *restrict dy, const T *restrict r, const T *restrict x)
+SMALL_SUMS(small_grad_relu_x,
+           (double)(dy[i] * (T)((x[i] - fm[e]) * fa[e] + fb[e] > (T)0)),
+           (double)x[i] - k[e], const T *restrict dy, const T *restrict x,
+           const T *restrict fm, const T *restrict fa, const T *restrict fb)
+#undef SMALL_SUMS
 
 /* out[i] = (p[i] - m[i]) * a[i] + b[i] (affine_row with per-element constants) */
 CR_CLONES static void CR_FN(small_affine)(T *out, const T *p, const T *restrict m,
@@ -101,7 +116,7 @@ CR_CLONES static void CR_FN(small_dx_relu)(T *dx, const T *dy, const T *restrict
                                          const T *restrict c, int64_t K) {
     #pragma omp simd  /* dx may be dy */
     for (int64_t i = 0; i < K; i++) {
-        const T g = dy[i] * (r[i] > (T)0 ? (T)1 : (T)0);
+        const T g = dy[i] * (T)(r[i] > (T)0);
         dx[i] = g * a[i] + (x[i] - m[i]) * b[i] + c[i];
     }
 }
@@ -111,7 +126,7 @@ CR_CLONES static void CR_FN(small_affine_masked)(T *out, const T *p, const T *re
                                                const T *restrict b, int64_t K) {
     #pragma omp simd  /* out may be p */
     for (int64_t i = 0; i < K; i++) {
-        const T g = p[i] * (r[i] > (T)0 ? (T)1 : (T)0);
+        const T g = p[i] * (T)(r[i] > (T)0);
         out[i] = (g - m[i]) * a[i] + b[i];
     }
 }
@@ -132,14 +147,8 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
     const int64_t K = (b1 - b0) * L;
     double *A = w, *Q = w + K, *k = w + 2 * K;
     T *m = (T *)(w + 3 * K), *a = m + K, *b = a + K;
-    for (int64_t i = 0; i < K; i++) {
-        A[i] = Q[i] = 0.0;
-        k[i] = (double)x[(b0 + i / L) * L];
-    }
-    for (int64_t s = 0; s < K; s += NORM_SMALL_RUN)  /* the sums of a run stay in L1 */
-        for (int64_t n = 0; n < N; n++)
-            CR_FN(small_moments)(A + s, Q + s, x + (n * C + b0) * L + s, k + s,
-                               K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN);
+    for (int64_t i = 0; i < K; i++) k[i] = (double)x[(b0 + i / L) * L];
+    CR_FN(small_moments)(A, Q, k, C * L, N, K, x + b0 * L);
     for (int64_t c = b0; c < b1; c++) {
         const int64_t o = (c - b0) * L;
         const double d = CR_FN(small_total)(A + o, L) / M;
@@ -157,12 +166,16 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
             b[o + l] = t;
         }
     }
-    for (int64_t n = 0; n < N; n++) {
-        const int64_t o = (n * C + b0) * L;
-        if (res)
-            CR_FN(small_affine_add)(y + o, x + o, res + o, m, a, b, relu, K);
-        else
-            (relu ? CR_FN(small_affine_relu) : CR_FN(small_affine))(y + o, x + o, m, a, b, K);
+    for (int64_t s = 0; s < K; s += NORM_SMALL_RUN) {  /* the run's m, a, b stay in L1 */
+        const int64_t ks = K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN;
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t o = (n * C + b0) * L + s;
+            if (res)
+                CR_FN(small_affine_add)(y + o, x + o, res + o, m + s, a + s, b + s, relu, ks);
+            else
+                (relu ? CR_FN(small_affine_relu) : CR_FN(small_affine))(y + o, x + o, m + s,
+                                                                        a + s, b + s, ks);
+        }
     }
 }
 
@@ -174,7 +187,22 @@ CR_CLONES static void CR_FN(small_relu_mask)(T *g, const T *dy, const T *restric
     #pragma omp simd
     for (int64_t i = 0; i < K; i++) {
         const T v = (x[i] - m[i]) * a[i] + b[i];
-        g[i] = dy[i] * (v > (T)0 ? (T)1 : (T)0);
+        g[i] = dy[i] * (T)(v > (T)0);
+    }
+}
+
+/* small_dx with dy masked as small_relu_mask does (the mask recomputed from x: bitwise its
+ * g, without writing it first); dx may be dy */
+CR_CLONES static void CR_FN(small_dx_relu_x)(T *dx, const T *dy, const T *restrict x,
+                                           const T *restrict fm, const T *restrict fa,
+                                           const T *restrict fb, const T *restrict m,
+                                           const T *restrict a, const T *restrict b,
+                                           const T *restrict c, int64_t K) {
+    #pragma omp simd
+    for (int64_t i = 0; i < K; i++) {
+        const T v = (x[i] - fm[i]) * fa[i] + fb[i];
+        const T g = dy[i] * (T)(v > (T)0);
+        dx[i] = g * a[i] + (x[i] - m[i]) * b[i] + c[i];
     }
 }
 
@@ -201,23 +229,14 @@ static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, c
             }
         }
     if (sums) {
-        for (int64_t i = 0; i < K; i++) {
-            A[i] = Q[i] = 0.0;
-            k[i] = (double)mean[b0 + i / L];
-        }
-        for (int64_t s = 0; s < K; s += NORM_SMALL_RUN)
-            for (int64_t n = 0; n < N; n++) {
-                const int64_t o = (n * C + b0) * L + s;
-                const int64_t ks = K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN;
-                if (rx) {
-                    CR_FN(small_relu_mask)(dx + o, dy + o, x + o, fm + s, fa + s, fb + s, ks);
-                    CR_FN(small_grad)(A + s, Q + s, dx + o, x + o, k + s, ks);
-                } else if (r) {
-                    CR_FN(small_grad_relu)(A + s, Q + s, dy + o, r + o, x + o, k + s, ks);
-                } else {
-                    CR_FN(small_grad)(A + s, Q + s, dy + o, x + o, k + s, ks);
-                }
-            }
+        const int64_t o = b0 * L, ld = C * L;
+        for (int64_t i = 0; i < K; i++) k[i] = (double)mean[b0 + i / L];
+        if (rx)  /* the mask recomputed from x; dy is not written (dx: the second pass) */
+            CR_FN(small_grad_relu_x)(A, Q, k, ld, N, K, dy + o, x + o, fm, fa, fb);
+        else if (r)
+            CR_FN(small_grad_relu)(A, Q, k, ld, N, K, dy + o, r + o, x + o);
+        else
+            CR_FN(small_grad)(A, Q, k, ld, N, K, dy + o, x + o);
     }
     for (int64_t c = b0; c < b1; c++) {
         const int64_t o = (c - b0) * L;
@@ -238,17 +257,26 @@ static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, c
         }
     }
     if (dx == NULL) return;
-    const T *g = rx ? dx : dy;  /* the masked dy (rx) */
-    for (int64_t n = 0; n < N; n++) {
-        const int64_t o = (n * C + b0) * L;
-        if (rx && !sums) CR_FN(small_relu_mask)(dx + o, dy + o, x + o, fm, fa, fb, K);
-        if (training && r)
-            CR_FN(small_dx_relu)(dx + o, dy + o, r + o, x + o, m, a, bb, cc, K);
-        else if (training)
-            CR_FN(small_dx)(dx + o, g + o, x + o, m, a, bb, cc, K);
-        else if (r)
-            CR_FN(small_affine_masked)(dx + o, dy + o, r + o, m, a, bb, K);
-        else
-            CR_FN(small_affine)(dx + o, g + o, m, a, bb, K);
+    for (int64_t s = 0; s < K; s += NORM_SMALL_RUN) {  /* the run's constants stay in L1 */
+        const int64_t ks = K - s < NORM_SMALL_RUN ? K - s : NORM_SMALL_RUN;
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t o = (n * C + b0) * L + s;
+            if (rx && training) {
+                CR_FN(small_dx_relu_x)(dx + o, dy + o, x + o, fm + s, fa + s, fb + s, m + s,
+                                     a + s, bb + s, cc + s, ks);
+                continue;
+            }
+            if (rx) CR_FN(small_relu_mask)(dx + o, dy + o, x + o, fm + s, fa + s, fb + s, ks);
+            const T *g = rx ? dx : dy;  /* the masked dy (rx) */
+            if (training && r)
+                CR_FN(small_dx_relu)(dx + o, dy + o, r + o, x + o, m + s, a + s, bb + s, cc + s,
+                                   ks);
+            else if (training)
+                CR_FN(small_dx)(dx + o, g + o, x + o, m + s, a + s, bb + s, cc + s, ks);
+            else if (r)
+                CR_FN(small_affine_masked)(dx + o, dy + o, r + o, m + s, a + s, bb + s, ks);
+            else
+                CR_FN(small_affine)(dx + o, g + o, m + s, a + s, bb + s, ks);
+        }
     }
 }

@@ -74,17 +74,45 @@ CR_CLONES static void CR_FN(lane_grad_relu)(double *restrict acc, const T *restr
     for (; l + NL <= L; l += NL) {
         #pragma omp simd
         for (int j = 0; j < NL; j++) {
-            const double g = (double)(dy[l + j] * (r[l + j] > (T)0 ? (T)1 : (T)0));
+            const double g = (double)(dy[l + j] * (T)(r[l + j] > (T)0));
             a[j] += g;
             q[j] += g * ((double)x[l + j] - k);
         }
     }
     for (int j = 0; l + j < L; j++) {
-        const double g = (double)(dy[l + j] * (r[l + j] > (T)0 ? (T)1 : (T)0));
+        const double g = (double)(dy[l + j] * (T)(r[l + j] > (T)0));
         a[j] += g;
         q[j] += g * ((double)x[l + j] - k);
     }
     for (int j = 0; j < NL; j++) acc[j] = a[j];
+    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
+}
+
+/* lane_grad with g = dy * (v > 0 ? 1 : 0), v = (x - m) * a + b: the relu mask recomputed
+ * from x as relu_mask_row does (bitwise its g), without writing g out */
+CR_CLONES static void CR_FN(lane_grad_relu_x)(double *restrict acc, const T *restrict dy,
+                                            const T *restrict x, T m, T a, T b, double k,
+                                            int64_t L) {
+    double s[NL], q[NL];
+    for (int j = 0; j < NL; j++) s[j] = acc[j];
+    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
+    int64_t l = 0;
+    for (; l + NL <= L; l += NL) {
+        #pragma omp simd
+        for (int j = 0; j < NL; j++) {
+            const T v = (x[l + j] - m) * a + b;
+            const double g = (double)(dy[l + j] * (T)(v > (T)0));
+            s[j] += g;
+            q[j] += g * ((double)x[l + j] - k);
+        }
+    }
+    for (int j = 0; l + j < L; j++) {
+        const T v = (x[l + j] - m) * a + b;
+        const double g = (double)(dy[l + j] * (T)(v > (T)0));
+        s[j] += g;
+        q[j] += g * ((double)x[l + j] - k);
+    }
+    for (int j = 0; j < NL; j++) acc[j] = s[j];
     for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
@@ -121,7 +149,7 @@ CR_CLONES static void CR_FN(relu_mask_row)(T *g, const T *dy, const T *restrict 
     #pragma omp simd
     for (int64_t l = 0; l < L; l++) {
         const T v = (x[l] - m) * a + b;
-        g[l] = dy[l] * (v > (T)0 ? (T)1 : (T)0);
+        g[l] = dy[l] * (T)(v > (T)0);
     }
 }
 
@@ -148,7 +176,19 @@ CR_CLONES static void CR_FN(dx_relu_row)(T *dx, const T *dy, const T *restrict r
                                        const T *restrict x, T m, T a, T b, T c, int64_t L) {
     #pragma omp simd  /* dx may be dy */
     for (int64_t l = 0; l < L; l++) {
-        const T g = dy[l] * (r[l] > (T)0 ? (T)1 : (T)0);
+        const T g = dy[l] * (T)(r[l] > (T)0);
+        dx[l] = g * a + (x[l] - m) * b + c;
+    }
+}
+
+/* dx_relu_row with the mask recomputed from x (relu_mask_row's v with the forward's fm, fa,
+ * fb): dy is read once, no masked copy written first; dx may be dy */
+CR_CLONES static void CR_FN(dx_relu_x_row)(T *dx, const T *dy, const T *restrict x, T fm, T fa,
+                                         T fb, T m, T a, T b, T c, int64_t L) {
+    #pragma omp simd
+    for (int64_t l = 0; l < L; l++) {
+        const T v = (x[l] - fm) * fa + fb;
+        const T g = dy[l] * (T)(v > (T)0);
         dx[l] = g * a + (x[l] - m) * b + c;
     }
 }
@@ -157,7 +197,7 @@ CR_CLONES static void CR_FN(affine_masked_row)(T *out, const T *p, const T *rest
                                              T a, T b, int64_t L) {
     #pragma omp simd  /* out may be p */
     for (int64_t l = 0; l < L; l++) {
-        const T g = p[l] * (r[l] > (T)0 ? (T)1 : (T)0);
+        const T g = p[l] * (T)(r[l] > (T)0);
         out[l] = (g - m) * a + b;
     }
 }
@@ -222,8 +262,8 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
 
 /* Backward of the channel block [b0, b1) (see norm.h); w: scratch of 2 NL doubles per
  * channel (the dbias and dweight lanes). rx: the relu mask is recomputed from x (bias: the
- * forward's, or NULL), the masked dy written to dx by the first pass and read back (as dy)
- * by the second; dx may be dy. */
+ * forward's, or NULL) by each pass that needs it (in evaluation mode the masked dy is
+ * written to dx by the first pass and read back by the second); dx may be dy. */
 static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
                                    const T *mean, const T *invstd, const T *weight,
                                    int64_t N, int64_t C, int64_t L, int training,
@@ -245,8 +285,14 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
                 if (rx) {
                     T sc, t;
                     CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
-                    CR_FN(relu_mask_row)(dx + o, dy + o, x + o, mean[c], sc, t, L);
-                    CR_FN(lane_grad)(w + 2 * NL * (c - b0), dx + o, x + o, (double)mean[c], L);
+                    if (training) {  /* the second pass recomputes the mask: no write here */
+                        CR_FN(lane_grad_relu_x)(w + 2 * NL * (c - b0), dy + o, x + o, mean[c],
+                                              sc, t, (double)mean[c], L);
+                    } else {
+                        CR_FN(relu_mask_row)(dx + o, dy + o, x + o, mean[c], sc, t, L);
+                        CR_FN(lane_grad)(w + 2 * NL * (c - b0), dx + o, x + o,
+                                       (double)mean[c], L);
+                    }
                 } else if (r) {
                     CR_FN(lane_grad_relu)(w + 2 * NL * (c - b0), dy + o, r + o, x + o,
                                         (double)mean[c], L);
@@ -277,7 +323,12 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
             }
             if (training) {
                 const double gb = w[2 * (c - b0)], gw = w[2 * (c - b0) + 1];
-                if (r)
+                if (rx) {
+                    T sc, t;
+                    CR_FN(scale_shift)(&sc, &t, is, weight, bias, c);
+                    CR_FN(dx_relu_x_row)(dx + o, dy + o, x + o, mean[c], sc, t, mean[c], (T)k,
+                                       (T)(-k * is * gw / M), (T)(-k * gb / M), L);
+                } else if (r)
                     CR_FN(dx_relu_row)(dx + o, dy + o, r + o, x + o, mean[c], (T)k,
                                      (T)(-k * is * gw / M), (T)(-k * gb / M), L);
                 else
