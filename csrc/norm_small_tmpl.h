@@ -147,17 +147,21 @@ static void CR_FN(bn_forward_small)(T *y, T *mean, T *invstd, double *var, const
     const int64_t K = (b1 - b0) * L;
     double *A = w, *Q = w + K, *k = w + 2 * K;
     T *m = (T *)(w + 3 * K), *a = m + K, *b = a + K;
-    for (int64_t i = 0; i < K; i++) k[i] = (double)x[(b0 + i / L) * L];
+    for (int64_t c = b0; c < b1; c++)  /* (nested loops: no division per value) */
+        for (int64_t l = 0; l < L; l++) k[(c - b0) * L + l] = (double)x[c * L];
     CR_FN(small_moments)(A, Q, k, C * L, N, K, x + b0 * L);
+    for (int64_t c = b0; c < b1; c++) {  /* channel totals, packed in place (i <= o) */
+        const int64_t o = (c - b0) * L;
+        const double ta = CR_FN(small_total)(A + o, L), tq = CR_FN(small_total)(Q + o, L);
+        A[c - b0] = ta;
+        Q[c - b0] = tq;
+    }
+    CR_FN(bn_finish_stats)(A, Q, k, b1 - b0, M, eps);
     for (int64_t c = b0; c < b1; c++) {
         const int64_t o = (c - b0) * L;
-        const double d = CR_FN(small_total)(A + o, L) / M;
-        const double q = CR_FN(small_total)(Q + o, L) / M;
-        const double v = q - d * d > 0.0 ? q - d * d : 0.0;
-        const double is = 1.0 / sqrt(v + eps);
-        mean[c] = (T)((double)x[c * L] + d);
-        invstd[c] = (T)is;
-        if (var) var[c] = v;
+        mean[c] = (T)((double)x[c * L] + A[c - b0]);
+        invstd[c] = (T)k[c - b0];
+        if (var) var[c] = Q[c - b0];
         T sc, t;
         CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
         for (int64_t l = 0; l < L; l++) {
@@ -230,7 +234,8 @@ static void CR_FN(bn_backward_small)(T *dx, T *dweight, T *dbias, const T *dy, c
         }
     if (sums) {
         const int64_t o = b0 * L, ld = C * L;
-        for (int64_t i = 0; i < K; i++) k[i] = (double)mean[b0 + i / L];
+        for (int64_t c = b0; c < b1; c++)
+            for (int64_t l = 0; l < L; l++) k[(c - b0) * L + l] = (double)mean[c];
         if (rx)  /* the mask recomputed from x; dy is not written (dx: the second pass) */
             CR_FN(small_grad_relu_x)(A, Q, k, ld, N, K, dy + o, x + o, fm, fa, fb);
         else if (r)

@@ -209,6 +209,22 @@ static void CR_FN(scale_shift)(T *s, T *t, double invstd, const T *weight, const
     *t = bias ? bias[c] : (T)0;
 }
 
+/* The statistics of n channels from their sums about the shifts: d[i] = sum / M (the mean
+ * minus the shift), q[i] = the biased variance max(sum of squares / M - d^2, 0), is[i] =
+ * 1 / sqrt(q[i] + eps). One flat loop, vectorized (divisions and square roots dominate a
+ * batch norm over few values per channel); the same operations as per channel. */
+CR_CLONES static void CR_FN(bn_finish_stats)(double *restrict d, double *restrict q,
+                                           double *restrict is, int64_t n, double M,
+                                           double eps) {
+    for (int64_t i = 0; i < n; i++) {
+        const double di = d[i] / M, qi = q[i] / M;
+        const double v = qi - di * di > 0.0 ? qi - di * di : 0.0;
+        d[i] = di;
+        q[i] = v;
+        is[i] = 1.0 / sqrt(v + eps);
+    }
+}
+
 #include "norm_small_tmpl.h"  /* the blocks for rows of L <= NL values */
 
 /* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
