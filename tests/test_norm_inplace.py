@@ -11,7 +11,7 @@ from chainrule.nn import functional as F
 from helpers import HAVE_TORCH, assert_close, torch
 
 DTYPES = [np.float32, np.float64]
-# NC, short rows (L <= 16, several 512-value runs), long rows (cache blocks), N = 1,
+# NC, short rows (L <= 16, several 256-value runs, a tail of K % 16 values), long rows (cache blocks), N = 1,
 # HW = 1, C = 1, prime sizes, on threads
 SHAPES = [(7, 5), (1, 3, 1, 1), (5, 7, 3, 3), (33, 300, 2, 2), (3, 41, 4, 4), (2, 3, 5, 7),
           (4, 6, 32, 32), (1, 1, 9, 11), (16, 24, 16, 16), (40, 11, 32, 32)]
