@@ -93,7 +93,7 @@ void CR_FN(cr_row_norm_forward)(T *y, T *mean, T *rstd, double *var, const T *x,
             const T *xr = x + r * K;
             double acc[2 * NL];
             for (int j = 0; j < 2 * NL; j++) acc[j] = 0.0;
-            CR_FN(lane_moments)(acc, xr, (double)xr[0], K);
+            CR_FN(lane_moments)(acc, (double)xr[0], K, xr);
             const double d = lanes_total(acc) / (double)K, q = lanes_total(acc + NL) / (double)K;
             const double v = q - d * d > 0.0 ? q - d * d : 0.0;
             mean[r] = (T)((double)xr[0] + d);
@@ -133,7 +133,7 @@ static void CR_FN(rows_backward)(T *dx, double *p1, double *p2, const T *dy, con
         } else {
             for (int64_t ci = 0; ci < Cg; ci++) {
                 for (int j = 0; j < 2 * NL; j++) acc[j] = 0.0;
-                CR_FN(lane_grad)(acc, dyr + ci * L, xr + ci * L, m, L);
+                CR_FN(lane_grad)(acc, m, L, dyr + ci * L, xr + ci * L);
                 const double s1 = lanes_total(acc), s2 = lanes_total(acc + NL);
                 const double wc = w ? (double)w[ci] : 1.0;
                 A += wc * s1;

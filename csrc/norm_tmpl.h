@@ -16,105 +16,44 @@
  * the lanes are copied to local arrays so they stay in registers, NL / 4 independent
  * vector chains on AVX-512, and back at the end):
  *   acc[j] += u[l],  acc[NL + j] += u[l] * v[l]
- * with u = p - k, v = p - k (moments about the shift k) or u = dy, v = x - k. */
-CR_CLONES static void CR_FN(lane_moments)(double *restrict acc, const T *restrict p, double k,
-                                        int64_t L) {
-    double a[NL], q[NL];
-    for (int j = 0; j < NL; j++) a[j] = acc[j];
-    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
-    int64_t l = 0;
-    for (; l + NL <= L; l += NL) {
-        #pragma omp simd  /* without it GCC 12 keeps a[] in scalar registers */
-        for (int j = 0; j < NL; j++) {
-            const double d = (double)p[l + j] - k;
-            a[j] += d;
-            q[j] += d * d;
-        }
+ * with
+ *   lane_moments:      u = v = p - k (moments about the shift k)
+ *   lane_grad:         u = dy, v = x - k
+ *   lane_grad_relu:    u = dy masked by the relu output r (r > 0), v = x - k
+ *   lane_grad_relu_x:  u = dy masked by (x - m) * a + b > 0 (the mask recomputed from x as
+ *                      relu_mask_row does, bitwise its g, without writing it), v = x - k */
+#define LANE_SUMS(NAME, U, V, ...)                                                        \
+    CR_CLONES static void CR_FN(NAME)(double *restrict acc, double k, int64_t L,          \
+                                      __VA_ARGS__) {                                      \
+        double s_[NL], q_[NL];                                                            \
+        for (int j = 0; j < NL; j++) s_[j] = acc[j], q_[j] = acc[NL + j];                 \
+        int64_t l = 0;                                                                    \
+        for (; l + NL <= L; l += NL) {                                                    \
+            _Pragma("omp simd") /* without it GCC 12 keeps s_[] in scalar registers */    \
+            for (int j = 0; j < NL; j++) {                                                \
+                const int64_t i = l + j;                                                  \
+                const double u = (U), v = (V);                                            \
+                s_[j] += u;                                                               \
+                q_[j] += u * v;                                                           \
+            }                                                                             \
+        }                                                                                 \
+        for (int j = 0; l + j < L; j++) {                                                 \
+            const int64_t i = l + j;                                                      \
+            const double u = (U), v = (V);                                                \
+            s_[j] += u;                                                                   \
+            q_[j] += u * v;                                                               \
+        }                                                                                 \
+        for (int j = 0; j < NL; j++) acc[j] = s_[j], acc[NL + j] = q_[j];                 \
     }
-    for (int j = 0; l + j < L; j++) {
-        const double d = (double)p[l + j] - k;
-        a[j] += d;
-        q[j] += d * d;
-    }
-    for (int j = 0; j < NL; j++) acc[j] = a[j];
-    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
-}
 
-CR_CLONES static void CR_FN(lane_grad)(double *restrict acc, const T *restrict dy,
-                                     const T *restrict x, double k, int64_t L) {
-    double a[NL], q[NL];
-    for (int j = 0; j < NL; j++) a[j] = acc[j];
-    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
-    int64_t l = 0;
-    for (; l + NL <= L; l += NL) {
-        #pragma omp simd
-        for (int j = 0; j < NL; j++) {
-            const double g = (double)dy[l + j];
-            a[j] += g;
-            q[j] += g * ((double)x[l + j] - k);
-        }
-    }
-    for (int j = 0; l + j < L; j++) {
-        const double g = (double)dy[l + j];
-        a[j] += g;
-        q[j] += g * ((double)x[l + j] - k);
-    }
-    for (int j = 0; j < NL; j++) acc[j] = a[j];
-    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
-}
-
-/* lane_grad with g = dy * (r > 0 ? 1 : 0) (the relu backward's mask, r the relu output) */
-CR_CLONES static void CR_FN(lane_grad_relu)(double *restrict acc, const T *restrict dy,
-                                          const T *restrict r, const T *restrict x, double k,
-                                          int64_t L) {
-    double a[NL], q[NL];
-    for (int j = 0; j < NL; j++) a[j] = acc[j];
-    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
-    int64_t l = 0;
-    for (; l + NL <= L; l += NL) {
-        #pragma omp simd
-        for (int j = 0; j < NL; j++) {
-            const double g = (double)(dy[l + j] * (T)(r[l + j] > (T)0));
-            a[j] += g;
-            q[j] += g * ((double)x[l + j] - k);
-        }
-    }
-    for (int j = 0; l + j < L; j++) {
-        const double g = (double)(dy[l + j] * (T)(r[l + j] > (T)0));
-        a[j] += g;
-        q[j] += g * ((double)x[l + j] - k);
-    }
-    for (int j = 0; j < NL; j++) acc[j] = a[j];
-    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
-}
-
-/* lane_grad with g = dy * (v > 0 ? 1 : 0), v = (x - m) * a + b: the relu mask recomputed
- * from x as relu_mask_row does (bitwise its g), without writing g out */
-CR_CLONES static void CR_FN(lane_grad_relu_x)(double *restrict acc, const T *restrict dy,
-                                            const T *restrict x, T m, T a, T b, double k,
-                                            int64_t L) {
-    double s[NL], q[NL];
-    for (int j = 0; j < NL; j++) s[j] = acc[j];
-    for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
-    int64_t l = 0;
-    for (; l + NL <= L; l += NL) {
-        #pragma omp simd
-        for (int j = 0; j < NL; j++) {
-            const T v = (x[l + j] - m) * a + b;
-            const double g = (double)(dy[l + j] * (T)(v > (T)0));
-            s[j] += g;
-            q[j] += g * ((double)x[l + j] - k);
-        }
-    }
-    for (int j = 0; l + j < L; j++) {
-        const T v = (x[l + j] - m) * a + b;
-        const double g = (double)(dy[l + j] * (T)(v > (T)0));
-        s[j] += g;
-        q[j] += g * ((double)x[l + j] - k);
-    }
-    for (int j = 0; j < NL; j++) acc[j] = s[j];
-    for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
-}
+LANE_SUMS(lane_moments, (double)p[i] - k, (double)p[i] - k, const T *restrict p)
+LANE_SUMS(lane_grad, (double)dy[i], (double)x[i] - k, const T *restrict dy,
+          const T *restrict x)
+LANE_SUMS(lane_grad_relu, (double)(dy[i] * (T)(r[i] > (T)0)), (double)x[i] - k,
+          const T *restrict dy, const T *restrict r, const T *restrict x)
+LANE_SUMS(lane_grad_relu_x, (double)(dy[i] * (T)((x[i] - m) * a + b > (T)0)),
+          (double)x[i] - k, const T *restrict dy, const T *restrict x, T m, T a, T b)
+#undef LANE_SUMS
 
 /* out[l] = (p[l] - m) * a + b: y from x (a = weight * invstd, b = bias), or dx = dy * k in
  * evaluation mode. Centring first keeps y exact where x == mean (x * a + (b - m * a)
@@ -248,8 +187,8 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
     for (int64_t i = 0; i < 2 * NL * B; i++) lanes[i] = 0.0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++)
-            CR_FN(lane_moments)(lanes + 2 * NL * (c - b0), x + (n * C + c) * L,
-                              (double)x[c * L], L);
+            CR_FN(lane_moments)(lanes + 2 * NL * (c - b0), (double)x[c * L], L,
+                              x + (n * C + c) * L);
     for (int64_t c = b0; c < b1; c++) {
         const double d = lanes_total(lanes + 2 * NL * (c - b0)) / M;
         const double q = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
@@ -298,22 +237,21 @@ static void CR_FN(bn_backward_block)(T *dx, T *dweight, T *dbias, const T *dy, c
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = b0; c < b1; c++) {
                 const int64_t o = (n * C + c) * L;
+                double *acc = w + 2 * NL * (c - b0);
+                const double k = (double)mean[c];
                 if (rx) {
                     T sc, t;
                     CR_FN(scale_shift)(&sc, &t, (double)invstd[c], weight, bias, c);
                     if (training) {  /* the second pass recomputes the mask: no write here */
-                        CR_FN(lane_grad_relu_x)(w + 2 * NL * (c - b0), dy + o, x + o, mean[c],
-                                              sc, t, (double)mean[c], L);
+                        CR_FN(lane_grad_relu_x)(acc, k, L, dy + o, x + o, mean[c], sc, t);
                     } else {
                         CR_FN(relu_mask_row)(dx + o, dy + o, x + o, mean[c], sc, t, L);
-                        CR_FN(lane_grad)(w + 2 * NL * (c - b0), dx + o, x + o,
-                                       (double)mean[c], L);
+                        CR_FN(lane_grad)(acc, k, L, dx + o, x + o);
                     }
                 } else if (r) {
-                    CR_FN(lane_grad_relu)(w + 2 * NL * (c - b0), dy + o, r + o, x + o,
-                                        (double)mean[c], L);
+                    CR_FN(lane_grad_relu)(acc, k, L, dy + o, r + o, x + o);
                 } else {
-                    CR_FN(lane_grad)(w + 2 * NL * (c - b0), dy + o, x + o, (double)mean[c], L);
+                    CR_FN(lane_grad)(acc, k, L, dy + o, x + o);
                 }
             }
         for (int64_t c = b0; c < b1; c++) {  /* lanes -> (dbias, dweight) in w[2i], w[2i+1] */
