@@ -101,6 +101,8 @@ def check_shape(fn: str, name: str, x: np.ndarray, expected: tuple) -> None:
 
 
 def as_int(fn: str, name: str, v, minimum=None) -> int:
+    if type(v) is int and (minimum is None or v >= minimum) and v <= 2**63 - 1:
+        return v  # fast path: a plain int in range (no ABC checks)
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{fn}: argument '{name}' must be an int, got {v!r}")
     v = int(v)
@@ -162,6 +164,10 @@ def alloc(fn: str, name: str, shape, dtype, fill=None) -> np.ndarray:
 
 def pair(fn: str, name: str, v, minimum=None) -> tuple:
     """An int or an (h, w) pair of ints -> (h, w), each checked against ``minimum``."""
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int \
+            and (minimum is None or (v[0] >= minimum and v[1] >= minimum)) \
+            and v[0] <= 2**63 - 1 and v[1] <= 2**63 - 1:
+        return v  # fast path: a pair of plain ints in range
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{fn}: argument '{name}' must be an int or a pair (h, w), got {v!r}")

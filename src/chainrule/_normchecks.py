@@ -1,6 +1,7 @@
 """Argument checks of the batch norm and dropout kernels, shared by ``chainrule.ops`` and
 ``chainrule.reference`` (kept apart from _checks.py so the norm family stays in its own
 files). Messages name the function, the argument and the shapes, as in _checks."""
+import math
 import numbers
 
 import numpy as np
@@ -16,7 +17,7 @@ def bn_input(fn, x):
     if x.ndim < 2:
         raise ValueError(f"{fn}: argument 'x' must be (N, C) or (N, C, *), got shape {x.shape}")
     N, C = x.shape[:2]
-    return x, (N, C, int(np.prod(x.shape[2:], dtype=np.int64)))
+    return x, (N, C, math.prod(x.shape[2:]))
 
 
 def per_channel(fn, name, v, C, dtype, optional=True):
@@ -30,7 +31,8 @@ def per_channel(fn, name, v, C, dtype, optional=True):
     if v.shape != (C,):
         raise ValueError(f"{fn}: argument '{name}' must have shape ({C},) (C = {C} channels "
                          f"of x), got {v.shape}")
-    same_dtype(fn, x=np.empty(0, dtype), **{name: v})
+    if v.dtype != dtype:  # same_dtype's message, without an array to compare with
+        same_dtype(fn, x=np.empty(0, dtype), **{name: v})
     return v
 
 
