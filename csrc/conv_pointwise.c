@@ -67,6 +67,7 @@ typedef struct {
 } pw_sizes;
 
 #define PW_GROUP_BYTES ((int64_t)256 << 10) /* B panels of one group (L2) */
+#define PW_A_INPLACE_MAX_L 256 /* up to this many columns, A is read in place (pw_mm) */
 #define PW_ROUND16(x) (((x) + 15) / 16 * 16)
 
 static pw_sizes pw_sizes_make(int mr, int nr, int64_t kcmax, int64_t mcmax, int64_t elsize,

@@ -100,7 +100,8 @@ static void CR_FN(pw_unpack)(const CR_FN(pw_prob) *pb, const pw_panel_t *pn, con
     }
 }
 
-/* Rows [i0, i1) (MR-aligned start) x panels [t0, t1) of O, serially; A already packed. */
+/* Rows [i0, i1) (MR-aligned start) x panels [t0, t1) of O, serially; A already packed
+ * (pa), or read in place by the strided micro-kernel when pa is NULL. */
 static void CR_FN(pw_part)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *kit,
                            const pw_sizes *z, const T *pa, int64_t i0, int64_t i1, int64_t t0,
                            int64_t t1, T *bbuf, T *cbuf, pw_panel_t *pns) {
@@ -129,8 +130,13 @@ static void CR_FN(pw_part)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *k
                                           : cbuf + g * Mr * NR + ir * NR;
                         const int64_t rsc = pn->direct ? pb->d.ch : NR;
                         const T *bm = last && pb->bias ? pb->bias + ir : NULL;
-                        kit->ukr(kc, pa + pc * Mr + ir * kc, 1, MR, bp, NR, c, rsc, 1, mr,
-                                 pn->nr, 1, beta, NULL, bm);
+                        if (pa)
+                            kit->ukr(kc, pa + pc * Mr + ir * kc, 1, MR, bp, NR, c, rsc, 1, mr,
+                                     pn->nr, 1, beta, NULL, bm);
+                        else
+                            kit->ukr_strided(kc, pb->a + ir * pb->a_rs + pc * pb->a_cs,
+                                             pb->a_rs, pb->a_cs, bp, NR, c, rsc, 1, mr, pn->nr,
+                                             1, beta, NULL, bm);
                     }
                 }
             }
@@ -146,7 +152,9 @@ static void CR_FN(pw_mm)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *kit
     const int MR = kit->mr;
     const int64_t M = pb->M, Kd = pb->Kd, Mr = z->Mr, tm = Mr / MR;
     const int64_t nslices = (Kd + z->kc - 1) / z->kc, npack = nslices * tm;
-    T *pa = ws;
+    /* few columns: A (the weights) is read in place instead of packed, as the GEMM does
+     * (gemm.c A_INPLACE_MAX_N: packing A costs about 1/L of the product); same bits */
+    T *pa = kit->ukr_strided && z->L <= PW_A_INPLACE_MAX_L ? NULL : ws;
     const int rowsplit = nt > 1 && z->L < M;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -157,7 +165,7 @@ static void CR_FN(pw_mm)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *kit
         if (rowsplit) {
             const int64_t r0 = tm * t / team, r1 = tm * (t + 1) / team;
             const int64_t i0 = r0 * MR, i1 = r1 * MR < M ? r1 * MR : M;
-            for (int64_t pc = 0; pc < Kd; pc += z->kc) {
+            for (int64_t pc = 0; pa && pc < Kd; pc += z->kc) {
                 const int64_t kc = Kd - pc < z->kc ? Kd - pc : z->kc;
                 for (int64_t r = r0; r < r1; r++)
                     CR_FN(pw_pack_a_panel)(pa + pc * Mr + r * MR * kc, pb, kit, r * MR, pc, kc);
@@ -165,7 +173,7 @@ static void CR_FN(pw_mm)(const CR_FN(pw_prob) *pb, const CR_FN(cr_gemm_kit) *kit
             if (i0 < i1) CR_FN(pw_part)(pb, kit, z, pa, i0, i1, 0, z->npanels, bbuf, cbuf, pns);
         } else {
             #pragma omp for schedule(static)
-            for (int64_t u = 0; u < npack; u++) {
+            for (int64_t u = 0; u < (pa ? npack : 0); u++) {
                 const int64_t pc = (u / tm) * z->kc, r = u % tm;
                 const int64_t kc = Kd - pc < z->kc ? Kd - pc : z->kc;
                 CR_FN(pw_pack_a_panel)(pa + pc * Mr + r * MR * kc, pb, kit, r * MR, pc, kc);

@@ -213,3 +213,29 @@ def test_direct_products_at_every_isa_level(level, case, dtype, rng):
     dy = _dy(rng, x, w, s, dtype)
     for name, g, e in zip(("y", "dx", "dw", "db"), _run(x, w, b, s, dy), _want(x, w, b, s, dy)):
         assert_close(g, e, dtype=dtype, name=f"{name} at {level}")
+
+
+# Up to 256 output columns (N * P * Q) the micro-kernel reads the weights in place instead of
+# packing them (conv_pw_mm_tmpl.h, PW_A_INPLACE_MAX_L); one image alone (<= 256 columns) and
+# beside copies of itself (> 256) must give the same bits: the same products in the same order.
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [(13, 16, 16, 29, 1), (600, 3, 5, 37, 1), (7, 15, 17, 300, 1),
+                                  (24, 31, 31, 10, 2), (530, 2, 2, 20, 1)])
+def test_weights_read_in_place_give_the_packed_bits(case, dtype, rng):
+    C, H, W, K, s = case
+    x1 = rng.standard_normal((1, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, 1, 1)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    dy1 = _dy(rng, x1, w, s, dtype)
+    P, Q = dy1.shape[2:]
+    reps = -(-257 // (P * Q)) + 1  # enough copies for more than 256 columns
+    assert P * Q <= 256 < reps * P * Q
+    x, dy = np.repeat(x1, reps, axis=0), np.repeat(dy1, reps, axis=0)
+    for threads in (1, 2):
+        cr.set_num_threads(threads)
+        y1, dx1 = ops.conv2d_forward(x1, w, b, s), ops.conv2d_backward(dy1, x1, w, s)[0]
+        y, dx = ops.conv2d_forward(x, w, b, s), ops.conv2d_backward(dy, x, w, s)[0]
+        assert np.array_equal(y1[0], y[0]) and np.array_equal(y1[0], y[-1])
+        assert np.array_equal(dx1[0], dx[0]) and np.array_equal(dx1[0], dx[-1])
+        assert_close(y1, ref.conv2d_forward(x1, w, b, s), dtype=dtype, name="y")
+        assert_close(dx1, ref.conv2d_backward(dy1, x1, w, s)[0], dtype=dtype, name="dx")
