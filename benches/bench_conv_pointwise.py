@@ -1,7 +1,8 @@
 """1x1 conv2d (the pointwise path, csrc/conv_pointwise.c): forward, dx and dw separately,
 chainrule vs PyTorch, float32, 2 threads. Issue 11 wants MobileNet v1's 1x1 layers (batch 32
 of 32x32 images) at least 1.3x faster than PyTorch; issue 14 ResNet-50's 1x1 at batch 1 no
-slower. Compare the *_chainrule and *_torch rows of one layer and phase."""
+slower. Compare the *_chainrule and *_torch rows of one layer and phase; the dw of layers
+with at most 8192 weights runs the pointwise_dot kernel (conv_pw_dot_avx512.c)."""
 import numpy as np
 import pytest
 
@@ -15,7 +16,11 @@ except ImportError:  # pragma: no cover - PyTorch is an optional peer
 # name: N, C, K, H (= W)
 LAYERS = {"mobilenet-32-64-32x32": (32, 32, 64, 32), "mobilenet-128-128-16x16": (32, 128, 128, 16),
           "mobilenet-256-256-8x8": (32, 256, 256, 8), "mobilenet-512-512-4x4": (32, 512, 512, 4),
-          "mobilenet-1024-1024-2x2": (32, 1024, 1024, 2), "resnet50-256-64-56x56": (1, 256, 64, 56)}
+          "mobilenet-1024-1024-2x2": (32, 1024, 1024, 2), "resnet50-256-64-56x56": (1, 256, 64, 56),
+          # dw by dot products (pointwise_dot: <= 8192 weights); weights read in place (<= 256
+          # columns: the 2x2 layer above, and batch 8 of 4x4)
+          "mobilenet-64-128-16x16": (32, 64, 128, 16), "resnet50-64-64-56x56": (8, 64, 64, 56),
+          "mobilenet-512-512-4x4-b8": (8, 512, 512, 4)}
 PHASES = ("forward", "dx", "dw")
 
 

@@ -98,6 +98,8 @@ static inline int conv_avx512(void) { return 0; }
 #endif
 
 /* The scratch buffer: one is cached across calls (see conv_plan.c). */
+/* 1 when the pointwise path's dw runs as dot products (conv_pointwise.c pw_dot_ok) */
+int conv_pointwise_dw_dot(const cr_conv2d_dims *d, int64_t elsize);
 void *conv_ws_alloc(int64_t bytes);
 void conv_ws_free(void *p);
 

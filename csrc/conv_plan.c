@@ -601,6 +601,8 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
                                  : pl.path == CONV_G5          ? CR_CONV_PATH_G5
                                                                : gemm;
+    if (pl.path == CONV_POINTWISE && conv_pointwise_dw_dot(d, elsize))
+        info->dw_path = CR_CONV_PATH_PW_DOT;
     conv_plan dxp;
     if (pl.dx_as_conv == 2) conv_plan_make(&dxp, &pl.dd, 0, elsize);
     info->dx_path = pl.path == CONV_IMPLICIT ? CR_CONV_PATH_IMPLICIT

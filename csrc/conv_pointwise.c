@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
+#include "conv_pw_dot.h"
 #include "gemm_kit.h"
 #include "split.h"
 
@@ -128,6 +129,44 @@ static pw_dw_sizes pw_dw_sizes_make(int mr, int nr, int64_t kcmax, int64_t mcmax
     return z;
 }
 
+/* dw by dot products along the pixels (conv_pw_dot_avx512.c) instead of the GEMM: float32
+ * on AVX-512, stride 1, few weights (their lane sums, 16 per weight, stay in L2 beside the
+ * slab) and at least PW_DOT_MIN_PIX pixels in all (the GEMM packs both operands, which
+ * costs as much as the product here). 1 thread, ms, GEMM -> dot: (32,64->128,16x16)
+ * 1.75 -> 1.38, (8,64->64,56x56) 3.15 -> 2.37, (32,32->64,32x32) 2.12 -> 1.94; with 16384
+ * weights (64->256, 256->64 at 56x56, 128->128 at 16x16) even, so those stay on the GEMM. */
+#define PW_DOT_MAX_WEIGHTS 8192
+#define PW_DOT_MIN_PIX 1024
+static int pw_dot_ok(const cr_conv2d_dims *d, int64_t elsize) {
+#ifdef CR_X86
+    return elsize == 4 && cr_isa() >= CR_ISA_AVX512 && d->sh == 1 && d->sw == 1 &&
+           d->K * d->C <= PW_DOT_MAX_WEIGHTS && d->N * d->P * d->Q >= PW_DOT_MIN_PIX;
+#else
+    (void)d;
+    (void)elsize;
+    return 0;
+#endif
+}
+
+int conv_pointwise_dw_dot(const cr_conv2d_dims *d, int64_t elsize) {
+    return d->H * d->W > 1 && pw_dot_ok(d, elsize);
+}
+
+/* Floats of the dot dw's lane buffers for nt threads (pw_dot_rows). */
+static int64_t pw_dot_buf(const cr_conv2d_dims *d, int nt) {
+    (void)nt;  /* the threads' row ranges partition the tiles: buffers of all tiles in all */
+    return cr_pw_dw_dot_buf(0, d->K, d->C) + 16;
+}
+
+/* Thread t's rows [k0, k1) of dw (whole tiles of 4) and its lane buffer's offset. */
+static void pw_dot_rows(int64_t K, int64_t C, int t, int team, int64_t *k0, int64_t *k1,
+                        int64_t *off) {
+    const int64_t tiles = (K + 3) / 4, a = tiles * t / team, b = tiles * (t + 1) / team;
+    *k0 = 4 * a;
+    *k1 = 4 * b < K ? 4 * b : K;
+    *off = cr_pw_dw_dot_buf(0, 4 * a, C);
+}
+
 /* The plan: one product over the whole batch (G = N images, blocks = 1); the scratch is the
  * packed weights plus per-thread panel buffers (the most of forward, dx and dw), none for
  * one-pixel images. */
@@ -140,6 +179,7 @@ static int64_t pw_ws_bytes(int mr, int nr, int64_t kc, int64_t mc, int64_t es,
     int64_t e = f.a_elems + nt * f.thread_elems;
     if (x.a_elems + nt * x.thread_elems > e) e = x.a_elems + nt * x.thread_elems;
     if (w.part_elems + nt * w.thread_elems > e) e = w.part_elems + nt * w.thread_elems;
+    if (pw_dot_ok(d, es) && pw_dot_buf(d, nt) > e) e = pw_dot_buf(d, nt);
     return e * es;
 }
 

@@ -69,6 +69,21 @@ static int CR_FN(pw_backward)(T *dinp, T *dweight, T *dbias, const T *dout, cons
         if (CR_FN(pw_run)(&pb, N, nt) != 0) return -1;
     }
     if (!dweight) return 0;
+#ifdef CR_X86
+    if (sizeof(T) == 4 && pw_dot_ok(d, 4)) {
+        float *buf = (float *)conv_ws_alloc(pw_dot_buf(d, nt) * 4);
+        if (!buf) return -1;
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            int64_t k0, k1, off;
+            pw_dot_rows(K, C, CR_THREAD_NUM(), CR_TEAM_SIZE(), &k0, &k1, &off);
+            cr_pw_dw_dot_f32_avx512((float *)dweight, (const float *)dout, (const float *)inp,
+                                    N, K, C, PQ, k0, k1, !set, buf + off);
+        }
+        conv_ws_free(buf);
+        return 0;
+    }
+#endif
     CR_FN(cr_gemm_kit) kit;
     CR_FN(cr_gemm_kit_get)(&kit);
     const pw_dw_sizes z = pw_dw_sizes_make(kit.mr, kit.nr, kit.kc, kit.mc, (int64_t)sizeof(T), K, C,

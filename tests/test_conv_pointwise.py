@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import _runtime, ops, reference as ref
+from chainrule import _kernels, _runtime, ops, reference as ref
 from helpers import HAVE_TORCH, assert_close
 
 DTYPES = [np.float32, np.float64]
@@ -81,7 +81,8 @@ def test_every_1x1_layer_is_one_product_over_the_batch():
                 plan = ops.conv2d_plan(*shapes)
                 for phase in ("forward", "dx", "dw"):
                     blk = plan[phase]["blocking"]
-                    assert plan[phase]["algorithm"] == "pointwise", plan
+                    assert plan[phase]["algorithm"] == "pointwise" or (
+                        phase == "dw" and plan[phase]["algorithm"] == "pointwise_dot"), plan
                     N, _, H, W = shapes[0]
                     assert (blk["images_per_block"], blk["blocks"], blk["columns"]) == (N, 1, N * H * W)
                 assert ops.conv2d_workspace_bytes(*shapes) > 0
@@ -239,3 +240,66 @@ def test_weights_read_in_place_give_the_packed_bits(case, dtype, rng):
         assert np.array_equal(dx1[0], dx[0]) and np.array_equal(dx1[0], dx[-1])
         assert_close(y1, ref.conv2d_forward(x1, w, b, s), dtype=dtype, name="y")
         assert_close(dx1, ref.conv2d_backward(dy1, x1, w, s)[0], dtype=dtype, name="dx")
+
+
+
+# dw by dot products along the pixels (conv_pw_dot_avx512.c): float32, AVX-512, stride 1, at
+# most 8192 weights, 1024+ pixels in all. Shapes: K and C not multiples of the 4x4 tile, a
+# map that is not a multiple of 16 pixels (masked tail), small maps several to a slab, a large
+# map in several slabs (K + C rows of 2304 pixels pass the slab's 256 KiB), batch 1.
+DOT_CASES = [(4, 7, 16, 16, 5), (1, 3, 32, 33, 2), (80, 13, 4, 4, 9), (2, 64, 48, 48, 64),
+             (3, 1, 31, 37, 1), (9, 90, 12, 12, 91), (1, 130, 48, 48, 60)]
+
+
+def _needs_avx512():
+    if _runtime.isa() != "avx512":
+        pytest.skip("conv_pw_dot_avx512.c needs AVX-512")
+
+
+@pytest.mark.parametrize("case", DOT_CASES)
+def test_dot_dw_matches_reference_and_is_bitwise_across_threads(case, rng):
+    _needs_avx512()
+    N, C, H, W, K = case
+    x, w, b, s = _data(rng, (N, C, H, W, K, 1), np.float32)
+    dy = _dy(rng, x, w, s, np.float32)
+    plan = ops.conv2d_plan(x.shape, w.shape)
+    assert plan["dw"]["algorithm"] == "pointwise_dot", plan
+    assert plan["forward"]["algorithm"] == plan["dx"]["algorithm"] == "pointwise"
+    want = ref.conv2d_backward(dy, x, w, s)
+    got = {}
+    for threads in (1, 2, 3):
+        cr.set_num_threads(threads)
+        dx, dw, db = ops.conv2d_backward(dy, x, w, s)
+        assert_close(dw, want[1], dtype=np.float32, name=f"dw at {threads} threads")
+        assert_close(dx, want[0], dtype=np.float32, name="dx")
+        got[threads] = dw
+    assert np.array_equal(got[1], got[2]) and np.array_equal(got[1], got[3])
+    # the accumulating entry (into an existing gradient) adds onto dw; the writing one sets it
+    gw = rng.standard_normal(w.shape).astype(np.float32)
+    acc = gw.copy()
+    _kernels.conv2d_backward(None, acc, None, dy, x, w, (1, 1), (0, 0), (1, 1))
+    assert_close(acc, gw + want[1], dtype=np.float32, name="dw +=")
+    _kernels.conv2d_backward(None, acc, None, dy, x, w, (1, 1), (0, 0), (1, 1), True)
+    assert np.array_equal(acc, got[1])
+
+
+def test_dot_dw_runs_exactly_where_the_rule_says():
+    """float32 on AVX-512, stride 1, <= 8192 weights, >= 1024 pixels in all; else the GEMM."""
+    _needs_avx512()
+
+    def dw(xs, ws, stride=1, dtype=np.float32):
+        return ops.conv2d_plan(xs, ws, stride, dtype=dtype)["dw"]["algorithm"]
+    assert dw((4, 8, 16, 16), (16, 8, 1, 1)) == "pointwise_dot"     # 1024 pixels
+    assert dw((1, 64, 32, 32), (128, 64, 1, 1)) == "pointwise_dot"  # 8192 weights
+    assert dw((1, 64, 32, 32), (129, 64, 1, 1)) == "pointwise"      # 8256 weights
+    assert dw((3, 8, 16, 16), (16, 8, 1, 1)) == "pointwise"         # 768 pixels
+    assert dw((4, 8, 32, 32), (16, 8, 1, 1), 2) == "pointwise"      # stride 2
+    assert dw((4, 8, 16, 16), (16, 8, 1, 1), dtype=np.float64) == "pointwise"
+    assert ops.conv2d_plan((4, 8, 16, 16), (16, 8, 3, 3), 1, 1)["dw"]["algorithm"] not in (
+        "pointwise", "pointwise_dot")
+    for level in ("generic", "avx2"):
+        _runtime.set_isa(level)
+        try:
+            assert dw((4, 8, 16, 16), (16, 8, 1, 1)) == "pointwise"
+        finally:
+            _runtime.set_isa(None)

@@ -89,7 +89,7 @@ def _step(info, which):
     """One phase of a plan (forward, dx or dw) from the C plan's figures."""
     algo = info["path"] if which == "forward" else info[f"{which}_path"]
     blocking = None
-    if algo in ("im2col", "pointwise"):
+    if algo in ("im2col", "pointwise", "pointwise_dot"):
         blocking = dict(images_per_block=info["G"], rows_per_block=info["rows"],
                         columns=info["cols"], blocks=info["blocks"])
     elif algo in ("winograd", "winograd4_small"):
@@ -109,7 +109,9 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     where step = {"algorithm", "threads", "blocking", "workspace_bytes"}. algorithm is
     "im2col" (im2col + matrix products), "pointwise" (1x1 without padding, any stride and
     algorithm setting: one matrix product over the pixels of all N images, its panels packed
-    straight from the images; blocking: images_per_block = N, blocks = 1), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
+    straight from the images; blocking: images_per_block = N, blocks = 1), "pointwise_dot"
+    (its dw for float32 stride-1 layers on AVX-512 CPUs with at most 8192 weights and 1024+
+    pixels in all: dot products along the pixels, nothing packed), "implicit" (float32 AVX-512 paths reading the zero-padded image in place),
     "implicit_dw" (dw that way), "implicit_conv" (dx as the implicit forward of the flipped
     kernel), "winograd" (F(2x2, 3x3) forward of float32 stride-1 3x3 layers: by default
     on AVX-512 CPUs for large images (>= 56x56 outputs, 32+ channels) and for small ones
