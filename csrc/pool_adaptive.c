@@ -5,12 +5,14 @@
  * columns likewise. Loops over the N*C planes with OpenMP (static schedule), a plane per
  * thread, so the backward's scatter-add needs no atomics and every result is bitwise the
  * same whatever the thread count. P = Q = 1 (global average pooling) is a contiguous sum per
- * plane in 8 partial sums, which the compiler vectorises.
+ * plane in 8 partial sums, which the compiler vectorises. Window sizes are exact int64
+ * products (at most N*C*H*W < 2**48 values), converted to T once.
  * The float32 and float64 kernels are one body, pool_adaptive_tmpl.h, included twice.
  */
 #include <math.h>
 #include <stdlib.h>
 #include "chainrule.h"
+#include "split.h"
 
 static int adaptive_threads(int64_t work) { return cr_threads_for((double)work, 16384.0); }
 

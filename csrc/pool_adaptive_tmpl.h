@@ -1,8 +1,9 @@
 /* pool_adaptive_tmpl.h — adaptive pooling for one dtype; included by pool_adaptive.c with T
  * and SUF defined (the template idiom of cpu.h). */
 
-/* Sum of n contiguous values in 8 interleaved partial sums, added pairwise at the end. */
-ADAPTIVE_CLONES static T CR_FN(plane_sum)(const T *restrict x, int64_t n) {
+/* Sum of n contiguous values in 8 interleaved partial sums, added pairwise at the end
+ * (inlined into its cloned callers: one ISA dispatch per call of theirs, not per plane). */
+static inline T CR_FN(plane_sum)(const T *restrict x, int64_t n) {
     T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -10,6 +11,35 @@ ADAPTIVE_CLONES static T CR_FN(plane_sum)(const T *restrict x, int64_t n) {
     for (int k = 0; i < n; i++, k++) acc[k] += x[i];
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
+
+/* Global average pooling of planes [p0, p1) of n values each; its backward (dx += dy / n). */
+ADAPTIVE_CLONES static void CR_FN(global_avg)(T *restrict out, const T *restrict inp, int64_t p0,
+                                            int64_t p1, int64_t n, T div) {
+    for (int64_t pl = p0; pl < p1; pl++) out[pl] = CR_FN(plane_sum)(inp + pl * n, n) / div;
+}
+
+ADAPTIVE_CLONES static void CR_FN(global_avg_back)(T *restrict dinp, const T *restrict dout,
+                                                 int64_t p0, int64_t p1, int64_t n, T div) {
+    for (int64_t pl = p0; pl < p1; pl++) {
+        const T g = dout[pl] / div;
+        T *restrict dx = dinp + pl * n;
+        for (int64_t i = 0; i < n; i++) dx[i] += g;
+    }
+}
+
+/* Runs CALL(p0, p1) over the planes, one static range per thread. */
+#define ADAPTIVE_RANGES(planes, nt, CALL)                                                 \
+    do {                                                                                  \
+        if ((nt) <= 1) {                                                                  \
+            CALL(0, (planes));                                                            \
+        } else {                                                                          \
+            _Pragma("omp parallel num_threads(nt)")                                       \
+            {                                                                             \
+                const int64_t t_ = CR_THREAD_NUM(), T_ = CR_TEAM_SIZE();                 \
+                CALL((planes) * t_ / T_, (planes) * (t_ + 1) / T_);                       \
+            }                                                                             \
+        }                                                                                 \
+    } while (0)
 
 /* y[p, q] = max of the window, idx = ih*W + iw of the first maximum (row-major; strict >,
  * the first NaN wins), the rule of cr_max_pool2d_forward. */
@@ -49,9 +79,10 @@ void CR_FN(cr_adaptive_avg_pool2d_forward)(T *restrict out, const T *restrict in
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int nt = adaptive_threads(planes * H * W);
     if (P == 1 && Q == 1) { /* global average pooling */
-        const T div = (T)((unsigned __int128)H * (unsigned __int128)W);
-        #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t pl = 0; pl < planes; pl++) out[pl] = CR_FN(plane_sum)(inp + pl * H * W, H * W) / div;
+        const T div = (T)(H * W);
+#define GLOBAL(p0, p1) CR_FN(global_avg)(out, inp, p0, p1, H * W, div)
+        ADAPTIVE_RANGES(planes, nt, GLOBAL);
+#undef GLOBAL
         return;
     }
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -65,8 +96,7 @@ void CR_FN(cr_adaptive_avg_pool2d_forward)(T *restrict out, const T *restrict in
                 adaptive_window(q, Q, W, &w0, &w1);
                 T s = 0;
                 for (int64_t ih = h0; ih < h1; ih++) s += CR_FN(plane_sum)(x + ih * W + w0, w1 - w0);
-                out[(pl * P + p) * Q + q] =
-                    s / (T)((unsigned __int128)(h1 - h0) * (unsigned __int128)(w1 - w0));
+                out[(pl * P + p) * Q + q] = s / (T)((h1 - h0) * (w1 - w0));
             }
         }
     }
@@ -77,6 +107,13 @@ void CR_FN(cr_adaptive_avg_pool2d_backward)(T *restrict dinp, const T *restrict 
                                             const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int nt = adaptive_threads(planes * H * W);
+    if (P == 1 && Q == 1) { /* global average pooling */
+        const T div = (T)(H * W);
+#define GLOBAL(p0, p1) CR_FN(global_avg_back)(dinp, dout, p0, p1, H * W, div)
+        ADAPTIVE_RANGES(planes, nt, GLOBAL);
+#undef GLOBAL
+        return;
+    }
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t pl = 0; pl < planes; pl++) {
         T *dx = dinp + pl * H * W;
@@ -86,8 +123,7 @@ void CR_FN(cr_adaptive_avg_pool2d_backward)(T *restrict dinp, const T *restrict 
             for (int64_t q = 0; q < Q; q++) {
                 int64_t w0, w1;
                 adaptive_window(q, Q, W, &w0, &w1);
-                const T g = dout[(pl * P + p) * Q + q] /
-                            (T)((unsigned __int128)(h1 - h0) * (unsigned __int128)(w1 - w0));
+                const T g = dout[(pl * P + p) * Q + q] / (T)((h1 - h0) * (w1 - w0));
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) dx[ih * W + iw] += g;
             }
