@@ -27,19 +27,21 @@ ADAPTIVE_CLONES static void CR_FN(global_avg_back)(T *restrict dinp, const T *re
     }
 }
 
-/* Runs CALL(p0, p1) over the planes, one static range per thread. */
-#define ADAPTIVE_RANGES(planes, nt, CALL)                                                 \
-    do {                                                                                  \
-        if ((nt) <= 1) {                                                                  \
-            CALL(0, (planes));                                                            \
-        } else {                                                                          \
-            _Pragma("omp parallel num_threads(nt)")                                       \
-            {                                                                             \
-                const int64_t t_ = CR_THREAD_NUM(), T_ = CR_TEAM_SIZE();                 \
-                CALL((planes) * t_ / T_, (planes) * (t_ + 1) / T_);                       \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
+/* Global average pooling (back = 0: out = plane means of inp) or its backward (back = 1:
+ * out = dx += dy / n, inp = dy) over all planes, one static range of planes per thread. */
+static void CR_FN(global_run)(T *out, const T *inp, int64_t planes, int64_t n, int back,
+                              int nt) {
+    const T div = (T)n;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int64_t t = CR_THREAD_NUM(), team = CR_TEAM_SIZE();
+        const int64_t p0 = planes * t / team, p1 = planes * (t + 1) / team;
+        if (back)
+            CR_FN(global_avg_back)(out, inp, p0, p1, n, div);
+        else
+            CR_FN(global_avg)(out, inp, p0, p1, n, div);
+    }
+}
 
 /* y[p, q] = max of the window, idx = ih*W + iw of the first maximum (row-major; strict >,
  * the first NaN wins), the rule of cr_max_pool2d_forward. */
@@ -73,16 +75,13 @@ void CR_FN(cr_adaptive_max_pool2d_forward)(T *restrict out, int64_t *restrict id
     }
 }
 
-/* y[p, q] = window sum / window size (the size exact in int128, rounded once). */
+/* y[p, q] = window sum / window size (the size an exact int64, rounded once). */
 void CR_FN(cr_adaptive_avg_pool2d_forward)(T *restrict out, const T *restrict inp,
                                            const cr_pool2d_dims *d) {
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int nt = adaptive_threads(planes * H * W);
     if (P == 1 && Q == 1) { /* global average pooling */
-        const T div = (T)(H * W);
-#define GLOBAL(p0, p1) CR_FN(global_avg)(out, inp, p0, p1, H * W, div)
-        ADAPTIVE_RANGES(planes, nt, GLOBAL);
-#undef GLOBAL
+        CR_FN(global_run)(out, inp, planes, H * W, 0, nt);
         return;
     }
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -108,10 +107,7 @@ void CR_FN(cr_adaptive_avg_pool2d_backward)(T *restrict dinp, const T *restrict 
     const int64_t H = d->H, W = d->W, P = d->P, Q = d->Q, planes = d->N * d->C;
     const int nt = adaptive_threads(planes * H * W);
     if (P == 1 && Q == 1) { /* global average pooling */
-        const T div = (T)(H * W);
-#define GLOBAL(p0, p1) CR_FN(global_avg_back)(dinp, dout, p0, p1, H * W, div)
-        ADAPTIVE_RANGES(planes, nt, GLOBAL);
-#undef GLOBAL
+        CR_FN(global_run)(dinp, dout, planes, H * W, 1, nt);
         return;
     }
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
