@@ -87,7 +87,9 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_S2B = 17 /* strided 3x3 forward, channels in the lanes (conv_s2b.c) */,
        CR_CONV_PATH_C16 = 18 /* 16 -> 16 3x3: F(4x4) over 16 images (conv_c16.c) */,
        CR_CONV_PATH_G5 = 19 /* large kernels, small images: padding taps skipped (conv_g5.c);
-                             * also dx of such layers (the flipped kernel) */ };
+                             * also dx of such layers (the flipped kernel) */,
+       CR_CONV_PATH_DX_S2 = 20 /* dx of strided 3x3 layers by phases, channels in the lanes
+                                * (conv_s2dx.c) */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;
