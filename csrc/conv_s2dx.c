@@ -65,24 +65,6 @@ static int sdx_taps(int ra, int sa, int *rs) {
     return n;
 }
 
-/* wp of channel block cb: phases (ra, sa) one after another, each [k][tap][CB]; threads pack
- * output-channel ranges [k0, k1) of every phase */
-static void sdx_pack(float *wp, const float *w, int64_t C, int64_t K, int64_t CB, int64_t k0,
-                     int64_t k1) {
-    for (int64_t cb = 0; cb < C / CB; cb++) {
-        float *o = wp + cb * K * 9 * CB;
-        for (int ph = 0; ph < 4; ph++) {
-            int rs[4];
-            const int nt = sdx_taps(ph >> 1, ph & 1, rs);
-            for (int64_t k = k0; k < k1; k++)
-                for (int t = 0; t < nt; t++)
-                    for (int64_t cc = 0; cc < CB; cc++)
-                        o[(k * nt + t) * CB + cc] = w[(k * C + cb * CB + cc) * 9 + rs[t]];
-            o += K * nt * CB;
-        }
-    }
-}
-
 /* dy of one image into the interior of dyp (K planes of (P+2) x (Q+2)); borders stay zero */
 static void sdx_fill(float *dyp, const float *dy, const cr_conv2d_dims *d) {
     const int64_t P = d->P, Q = d->Q, Wq = Q + 2, plane = (P + 2) * Wq;
@@ -144,7 +126,8 @@ static void sdx_band_run(float *dx, const float *dyp, const float *wp, float *T,
                 }
             }
         }
-    cr_s2dx_store_f32_avx512(dx + cb * CB * d->H * W + h0 * W, d->H * W, T, CB, (h1 - h0) * W);
+    cr_s2dx_store_f32_avx512(dx + cb * CB * d->H * W + h0 * W, d->H * W, T, CB, (h1 - h0) * W, 1,
+                             NULL);
 }
 
 int conv_s2dx_backward_input_f32(float *dinp, const float *dout, const float *w,
@@ -160,7 +143,7 @@ int conv_s2dx_backward_input_f32(float *dinp, const float *dout, const float *w,
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
-        sdx_pack(wp, w, C, K, CB, K * t / T, K * (t + 1) / T);
+        cr_s2dx_pack_f32_avx512(wp, w, C, K, CB, K * t / T, K * (t + 1) / T);
         float *dyp = slices + t * slice, *Tb = dyp + pad16(dyp_elems);
         memset(dyp, 0, (size_t)dyp_elems * sizeof(float));
         #pragma omp barrier

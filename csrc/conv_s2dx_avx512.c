@@ -9,6 +9,7 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_tr16_avx512.h"
 
 #define SDX_ACC_DECL(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, \
                                a##i##2 = a##i##0, a##i##3 = a##i##0;
@@ -74,35 +75,11 @@ void cr_s2dx_tile_f32_avx512(int64_t kv, int64_t np, int64_t ntap, const float *
     SDX[kv][ntap - 1][np](wp, kn, kst, toff, px, tp, acc);
 }
 
-/* r[c] = column c of the 16 x 16 block r[0..15] (rows r[i]): unpack pairs, shuffle quads,
- * then exchange 128-bit lanes */
-static inline void sdx_tr16(__m512 *r) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int g = 0; g < 4; g++) { /* u[4g + j], lane L: column 4L + j of rows 4g..4g+3 */
-        u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {
-        const __m512 v = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
-        const __m512 w = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
-        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-        const __m512 w2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-        r[j] = _mm512_shuffle_f32x4(v, v2, 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(v, v2, 0xDD);
-        r[4 + j] = _mm512_shuffle_f32x4(w, w2, 0x88);
-        r[12 + j] = _mm512_shuffle_f32x4(w, w2, 0xDD);
-    }
-}
-
-/* dx[kk*ldx + j] += T[j*CB + kk], kk < CB, j < n: blocks of 16 pixels by 16 channels
- * transposed in registers, one add per element */
-void cr_s2dx_store_f32_avx512(float *dx, int64_t ldx, const float *T, int64_t CB, int64_t n) {
+/* acc: dx[kk*ldx + j] += T[j*CB + kk], else dx[kk*ldx + j] = T[j*CB + kk] + (bias ? bias[kk]
+ * : 0), kk < CB, j < n: blocks of 16 pixels by 16 channels transposed in registers (against
+ * the 16 gathers per block this replaces: 8% of the dx call), one add per element */
+void cr_s2dx_store_f32_avx512(float *dx, int64_t ldx, const float *T, int64_t CB, int64_t n,
+                              int acc, const float *bias) {
     for (int64_t j = 0; j < n; j += 16) {
         const int64_t nj = n - j < 16 ? n - j : 16;
         const __mmask16 m = nj == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
@@ -110,11 +87,41 @@ void cr_s2dx_store_f32_avx512(float *dx, int64_t ldx, const float *T, int64_t CB
             __m512 r[16];
             for (int64_t i = 0; i < 16; i++)
                 r[i] = i < nj ? _mm512_loadu_ps(T + (j + i) * CB + c0) : _mm512_setzero_ps();
-            sdx_tr16(r);
+            cr_tr16_ps(r);
             for (int64_t c = 0; c < 16; c++) {
                 float *o = dx + (c0 + c) * ldx + j;
-                _mm512_mask_storeu_ps(o, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), r[c]));
+                if (acc)
+                    _mm512_mask_storeu_ps(o, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), r[c]));
+                else if (bias)
+                    _mm512_mask_storeu_ps(o, m, _mm512_add_ps(r[c], _mm512_set1_ps(bias[c0 + c])));
+                else
+                    _mm512_mask_storeu_ps(o, m, r[c]);
             }
         }
     }
+}
+
+/* wp of every block of CB input channels, phases (ra, sa) one after another, each
+ * [k][tap][CB] (taps in the order (r, s)), output channels [k0, k1): per k, 16 channels'
+ * 16 x 9 block of w (contiguous) transposed in registers, so each tap is one vector (scalar
+ * copies with stride-9 reads took 9% of the 512->512 14x14 dx) */
+void cr_s2dx_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t K, int64_t CB,
+                             int64_t k0, int64_t k1) {
+    static const int taps[4][4] = {{0, 2, 6, 8}, {1, 7, 0, 0}, {3, 5, 0, 0}, {4, 0, 0, 0}};
+    static const int ntaps[4] = {4, 2, 2, 1};
+    for (int64_t cb = 0; cb < C / CB; cb++)
+        for (int64_t k = k0; k < k1; k++)
+            for (int64_t g = 0; g < CB; g += 16) {
+                const float *src = w + (k * C + cb * CB + g) * 9;
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(0x1FF, src + i * 9);
+                cr_tr16_ps(r);
+                float *o = wp + cb * K * 9 * CB;
+                for (int ph = 0; ph < 4; ph++) {
+                    const int nt = ntaps[ph];
+                    for (int t = 0; t < nt; t++)
+                        _mm512_storeu_ps(o + (k * nt + t) * CB + g, r[taps[ph][t]]);
+                    o += K * nt * CB;
+                }
+            }
 }
