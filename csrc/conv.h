@@ -51,7 +51,8 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
  * first call, like CHAINRULE_ISA in cpu.c): CR_CONV_ALGO_AUTO picks the path per shape;
  * IM2COL forces im2col + matrix products everywhere; IMPLICIT takes the float32 paths
  * without im2col wherever they can run (AVX-512, stride 1, not 1x1, the padded copy under
- * the workspace limit; the size heuristics of AUTO are dropped), im2col elsewhere;
+ * the workspace limit; the size heuristics of AUTO are dropped; and dx of 3x3 stride-2
+ * layers by phases, conv_s2dx.c, where it applies), im2col elsewhere;
  * WINOGRAD runs the forward (and dx) of float32 stride-1 undilated 3x3 layers as Winograd
  * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO; AUTO takes Winograd
  * only for large images on AVX-512 CPUs (conv_plan.c: winograd_auto). POINTWISE runs every
