@@ -1,8 +1,9 @@
 """Stride-2 3x3 convolutions (csrc/conv_s2.c, plan path "implicit_s2"; the forward by
-csrc/conv_s2b.c, "direct_s2", where K is a multiple of 16, and dw there too): forward, dx and dw of ResNet-20's
-two downsampling layers at batch 32 (16->32 32x32, 32->64 16x16) and ResNet-18's 256->512
-14x14 at batch 8, chainrule (auto: the phase / direct paths on AVX-512 CPUs) vs the im2col
-path vs PyTorch, float32.
+csrc/conv_s2b.c, "direct_s2", where K is a multiple of 16, and dw there too; dx by
+csrc/conv_s2dx.c, "direct_s2_dx", where C is a multiple of 16): forward, dx and dw of
+ResNet-20's two downsampling layers at batch 32 (16->32 32x32, 32->64 16x16) and ResNet-18's
+128->256 28x28 and 256->512 14x14 and ResNet-50's 256->256 28x28 at batch 8, chainrule (auto:
+the phase / direct paths on AVX-512 CPUs) vs the im2col path vs PyTorch, float32.
 
 `pytest benches/bench_conv_s2.py --benchmark-only --benchmark-group-by=param:layer` prints
 them side by side.
@@ -19,7 +20,8 @@ except ImportError:  # pragma: no cover - PyTorch is an optional peer
 
 # name -> (N, C, K, H)
 LAYERS = {"resnet20-16-32-32x32": (32, 16, 32, 32), "resnet20-32-64-16x16": (32, 32, 64, 16),
-          "resnet18-256-512-14x14": (8, 256, 512, 14)}
+          "resnet18-128-256-28x28": (8, 128, 256, 28), "resnet18-256-512-14x14": (8, 256, 512, 14),
+          "resnet50-256-256-28x28": (8, 256, 256, 28)}
 STEPS = ["forward", "dx", "dw"]
 
 

@@ -51,7 +51,8 @@ int64_t cr_conv2d_workspace_bytes(const cr_conv2d_dims *d, int which, int64_t el
  * first call, like CHAINRULE_ISA in cpu.c): CR_CONV_ALGO_AUTO picks the path per shape;
  * IM2COL forces im2col + matrix products everywhere; IMPLICIT takes the float32 paths
  * without im2col wherever they can run (AVX-512, stride 1, not 1x1, the padded copy under
- * the workspace limit; the size heuristics of AUTO are dropped), im2col elsewhere;
+ * the workspace limit; the size heuristics of AUTO are dropped; and dx of 3x3 stride-2
+ * layers by phases, conv_s2dx.c, where it applies), im2col elsewhere;
  * WINOGRAD runs the forward (and dx) of float32 stride-1 undilated 3x3 layers as Winograd
  * F(2x2, 3x3) (more rounding: see conv_winograd.c), the rest as AUTO; AUTO takes Winograd
  * only for large images on AVX-512 CPUs (conv_plan.c: winograd_auto). POINTWISE runs every
@@ -88,6 +89,8 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_C16 = 18 /* 16 -> 16 3x3: F(4x4) over 16 images (conv_c16.c) */,
        CR_CONV_PATH_G5 = 19 /* large kernels, small images: padding taps skipped (conv_g5.c);
                              * also dx of such layers (the flipped kernel) */,
+       CR_CONV_PATH_DX_S2 = 20 /* dx of strided 3x3 layers by phases, channels in the lanes
+                                * (conv_s2dx.c) */,
        CR_CONV_PATH_PW_DOT = 21 /* dw of 1x1 stride-1 layers with few weights as dot
                                  * products along the pixels (conv_pw_dot_avx512.c) */ };
 typedef struct {

@@ -253,6 +253,10 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_direct_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
     if (pl.path == CONV_C16)
         return conv_c16_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
+    if (dinp && pl.dx_as_conv == 5) { /* stride 2 by phases: conv_s2dx.c */
+        if (conv_s2dx_backward_input_f32(dinp, dout, weight, d, pl.nt) != 0) return -1;
+        dinp = NULL;
+    }
     if (dinp && pl.dx_as_conv) {
         if (conv_backward_input_as_conv_f32(dinp, dout, weight, d, &pl) != 0) return -1;
         dinp = NULL; /* done: the rest computes dw and db */

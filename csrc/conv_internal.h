@@ -45,7 +45,7 @@ typedef struct {
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
                          * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS,
-                         * 4 CONV_G5 */
+                         * 4 CONV_G5, 5 conv_s2dx.c (stride 2: dd unused) */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
@@ -274,15 +274,14 @@ void cr_s2_merge_row_add_f32_avx512(float *dst, const float *r0, const float *r1
 int conv_s2_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                         const cr_conv2d_dims *d, const conv_plan *pl);
 /* conv_s2b.c (plan path CONV_S2B): whether one thread's slice fits the limit, the plan
- * (pl->nt set), the forward; the tile, store and packing of conv_s2b_avx512.c */
+ * (pl->nt set), the forward; the tile and packing of conv_s2b_avx512.c (its store:
+ * cr_s2dx_store_f32_avx512) */
 int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit);
 void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d);
 int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                          const cr_conv2d_dims *d, const conv_plan *pl);
 void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn, int64_t cst,
                             int64_t Wp, const float *const *px, float *T, int acc);
-void cr_s2b_store_f32_avx512(float *y, int64_t ldy, const float *T, int64_t KB, int64_t n,
-                             const float *bias);
 void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB);
 void cr_s2b_dw_tile_f32_avx512(int64_t kv, int64_t nt, const float *dyT, int64_t n,
                                const float *xp, const int64_t *pof, const int64_t *off,
@@ -295,6 +294,19 @@ void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float
                                   const cr_conv2d_dims *d, int nt, char *ws);
 void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float *x, int64_t H,
                                  int64_t W, int64_t c0, int64_t c1);
+/* conv_s2dx.c (dx_as_conv 5): dx of 3x3 stride-2 layers (padding <= 1, C % 16 == 0), input
+ * channels in the lanes; whether it applies, its scratch for nt threads, the call (dx +=) */
+int conv_s2dx_applies(const cr_conv2d_dims *d);
+int64_t conv_s2dx_bytes(const cr_conv2d_dims *d, int nt);
+int conv_s2dx_backward_input_f32(float *dinp, const float *dout, const float *w,
+                                 const cr_conv2d_dims *d, int nt);
+void cr_s2dx_tile_f32_avx512(int64_t kv, int64_t np, int64_t ntap, const float *wp, int64_t kn,
+                             int64_t kst, const int64_t *toff, const float *const *px,
+                             float *const *tp, int acc);
+void cr_s2dx_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t K, int64_t CB,
+                             int64_t k0, int64_t k1);
+void cr_s2dx_store_f32_avx512(float *dx, int64_t ldx, const float *T, int64_t CB, int64_t n,
+                              int acc, const float *bias);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl);

@@ -383,6 +383,21 @@ static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
            d->N * d->P * d->Q >= 48 && conv_s2b_fits(d, g_ws_limit);
 }
 
+/* dx of strided 3x3 layers by their stride phases, input channels in the lanes (conv_s2dx.c,
+ * dx_as_conv 5, "direct_s2_dx"): float32, AVX-512, auto or implicit algorithm (which forces
+ * it), stride 2, padding <= 1, C % 16 == 0, scratch for one thread within the limit; with the
+ * implicit_s2 backward it replaces that dx and keeps its dw. 1 thread, same process, dx ms
+ * before -> after (PyTorch): ResNet-18 128->256 28x28 b8 11.1 -> 8.6 (9.4, im2col before),
+ * 256->512 14x14 10.5 -> 9.7 (9.8), 64->128 56x56 10.1 -> 9.2 (11.5, implicit_s2 before);
+ * ResNet-50 256->256 28x28 21.7 -> 18.1 (20.7), 512->512 14x14 21.6 -> 19.0 (20.4);
+ * ResNet-20 32->64 16x16 b32 1.12 -> 0.77 (1.05); batch 1 128->256 28x28 1.38 -> 1.14 (1.19). */
+static int s2dx_ok(const cr_conv2d_dims *d, int64_t elsize) {
+    const int algo = cr_conv_algo();
+    return elsize == 4 && conv_avx512() &&
+           (algo == CR_CONV_ALGO_AUTO || algo == CR_CONV_ALGO_IMPLICIT) &&
+           conv_s2dx_applies(d) && conv_s2dx_bytes(d, 1) <= g_ws_limit;
+}
+
 /* The direct convolution (conv_direct.c, AVX-512, auto only): 3x3, stride 1, padding 1,
  * at most 16 input and 32 output channels, rows of 24+ columns (ResNet-20's 16->16 and
  * 3->16 layers at 32x32, MobileNet's 3->32 stem). Pixels in the vector lanes, the image read
@@ -426,7 +441,14 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
     if (pointwise_batch_ok(d)) { conv_pointwise_plan(pl, d, elsize, g_ws_limit); return; }
     if (which == 0 && s2b_ok(d, elsize)) { conv_s2b_plan(pl, d); return; }
-    if (s2_ok(d, which, elsize)) { conv_s2_plan(pl, d, which, g_ws_limit); return; }
+    if (s2_ok(d, which, elsize)) {
+        conv_s2_plan(pl, d, which, g_ws_limit);
+        if (which == 1 && s2dx_ok(d, elsize)) { /* its dw, dx by conv_s2dx.c */
+            pl->dx_as_conv = 5;
+            if (conv_s2dx_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2dx_bytes(d, pl->nt);
+        }
+        return;
+    }
     if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
         pl->path = CONV_PHASE;
         pl->bl.G = conv_phase_images(d, which, elsize, g_ws_limit);
@@ -496,7 +518,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
     /* dx first (as a convolution: its own forward plan plus the flipped weights), then dw
      * and db: the call needs the larger of the two */
     int64_t dx_bytes = 0;
-    if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
+    if (which == 1 && s2dx_ok(d, elsize)) {
+        pl->dx_as_conv = 5;
+        dx_bytes = conv_s2dx_bytes(d, pl->nt);
+    } else if (which == 1 && elsize == 4 && (pl->dx_as_conv = dx_as_conv_ok(d, &pl->dd)) != 0) {
         conv_plan dx_plan;
         conv_plan_make(&dx_plan, &pl->dd, 0, elsize);
         if (pl->dx_as_conv == 3) conv_rows_plan(&dx_plan, &pl->dd, elsize); /* its dx variant */
@@ -570,6 +595,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     if (pl.path == CONV_S2) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_S2;
         if (which == 1 && pl.bl.cols == 1) info->path = info->dw_path = CR_CONV_PATH_S2B;
+        if (which == 1 && pl.dx_as_conv == 5) info->dx_path = CR_CONV_PATH_DX_S2;
         return;
     }
     if (pl.path == CONV_S2B) {
@@ -610,6 +636,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                     : pl.dx_as_conv == 2     ? CR_CONV_PATH_DX_WINOGRAD
                     : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
                     : pl.dx_as_conv == 4     ? CR_CONV_PATH_G5
+                    : pl.dx_as_conv == 5     ? CR_CONV_PATH_DX_S2
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

@@ -393,6 +393,10 @@ int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float 
                          const float *inp, const float *w, const cr_conv2d_dims *d,
                          const conv_plan *pl) {
     if (d->sh != 2 || d->sw != 2) return -1; /* the copies are stride 2's */
+    if (dinp && pl->dx_as_conv == 5) { /* dx by conv_s2dx.c (its own scratch, first) */
+        if (conv_s2dx_backward_input_f32(dinp, dout, w, d, pl->nt) != 0) return -1;
+        dinp = NULL;
+    }
     char *ws = (char *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
     const int direct_dw = pl->bl.cols == 1;

@@ -84,8 +84,13 @@ static void s2b_block(float *y, const float *xp, const float *wp, const float *b
             j += np;
         }
     }
-    cr_s2b_store_f32_avx512(y + kb * KB * d->P * Q + j0, d->P * Q, T, KB, n,
-                            bias ? bias + kb * KB : NULL);
+    const char *e = getenv("CR_S2B_EXP");
+    if (e && e[0] == '1')
+    cr_s2dx_store_f32_avx512(y + kb * KB * d->P * Q + j0, d->P * Q, T, KB, n, 0,
+                             bias ? bias + kb * KB : NULL);
+    else
+    cr_s2dx_store_f32_avx512(y + kb * KB * d->P * Q + j0, d->P * Q, T, KB, n, 0,
+                             bias ? bias + kb * KB : NULL);
 }
 
 int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,

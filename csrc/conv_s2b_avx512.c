@@ -5,11 +5,12 @@
  * block run tap by tap: wp[(c*9 + r*3 + s)*KB + kk], KB = 16*KV.
  *   T[i*KB + kk] = (acc ? T[i*KB + kk] : 0) + sum_{c < cn, r, s} wp[(c*9+r*3+s)*KB + kk] *
  *                  px[i][c*cst + r*Wp + s]
- * summed in the order (c, r, s): one fixed order per output. Plus the transposition of T
- * into the output's channel planes (with the bias), and the weight packing.
+ * summed in the order (c, r, s): one fixed order per output. Plus the weight packing (T goes
+ * into the output's channel planes by conv_s2dx_avx512.c's transposing store).
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_tr16_avx512.h"
 
 #define S2B_ACC_DECL(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, \
                                a##i##2 = a##i##0, a##i##3 = a##i##0;
@@ -68,32 +69,20 @@ void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn,
     S2B[kv][np](wp, cn, cst, Wp, px, T, acc);
 }
 
-/* y[kk*ldy + j] = T[j*KB + kk] + (bias ? bias[kk] : 0), kk < KB, j < n */
-void cr_s2b_store_f32_avx512(float *y, int64_t ldy, const float *T, int64_t KB, int64_t n,
-                             const float *bias) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                             11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int)KB));
-    for (int64_t j = 0; j < n; j += 16) { /* 16 pixels' rows of T stay in L1 */
-        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-        for (int64_t kk = 0; kk < KB; kk++) {
-            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, T + j * KB + kk, 4);
-            if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[kk]));
-            _mm512_mask_storeu_ps(y + kk * ldy + j, m, v);
-        }
-    }
-}
-
-/* wp[(c*9 + t)*KB + kk] = w[(kk*C + c)*9 + t], kk < KB (one block of output channels) */
+/* wp[(c*9 + t)*KB + kk] = w[(kk*C + c)*9 + t], kk < KB (one block of output channels):
+ * blocks of 16 channels by 16 taps transposed in registers, rows of w read contiguously
+ * (a gather of 16 rows CRS apart per vector cost 16% of the 512->512 14x14 forward) */
 void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB) {
     const int64_t CRS = C * 9;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                             11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int)CRS));
-    for (int64_t ct = 0; ct < CRS; ct++)
-        for (int64_t v = 0; v < KB; v += 16)
-            _mm512_storeu_ps(wp + ct * KB + v,
-                             _mm512_i32gather_ps(idx, w + v * CRS + ct, 4));
+    for (int64_t v = 0; v < KB; v += 16)
+        for (int64_t ct = 0; ct < CRS; ct += 16) {
+            const int64_t nc = CRS - ct < 16 ? CRS - ct : 16;
+            const __mmask16 m = nc == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1);
+            __m512 r[16];
+            for (int64_t i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(m, w + (v + i) * CRS + ct);
+            cr_tr16_ps(r);
+            for (int64_t c = 0; c < nc; c++) _mm512_storeu_ps(wp + (ct + c) * KB + v, r[c]);
+        }
 }
 
 /* the interior of xp (rows of Wp, first at xp) = x's rows (c*H + h)*W, channels [c0, c1) of

@@ -129,6 +129,10 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     phases without im2col: the forward up to 128 channels in and out, dx and dw up to 64),
     "direct_s2" (their forward when K is a multiple of 16 and the batch has 48+ output
     pixels: output channels in the vector lanes, the padded image read in place),
+    "direct_s2_dx" (their dx when C is a multiple of 16 and the padding at most 1, under the
+    auto or implicit setting: the 4 stride phases of dx from 1x1 / 1x2 / 2x1 / 2x2
+    sub-kernels, input channels in the vector lanes, dy zero-padded and read in place, no
+    im2col or col2im; dw stays its path's),
     "direct" (float32 3x3 stride-1 padding-1 layers with few channels -- C <= 16, K <= 32,
     24+ columns -- on AVX-512 CPUs: forward, dx as the forward of the flipped kernel, and dw
     read the image in place),
