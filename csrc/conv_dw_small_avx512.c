@@ -239,6 +239,67 @@ static inline __attribute__((always_inline)) void dx_class(float *dxs, const flo
     }
 }
 
+/* 3x3, stride 1, padding 1, both dx and dw: gs and xs are then both (H+2) x (W+2) with the
+ * plane at (1, 1), and one sweep along each row keeps 3x3 windows of both in registers (3
+ * new vectors of each per position instead of 18 loads): dw's taps take xs[p + r, q + s]
+ * times the window's centre gs[p + 1, q + 1], dx[p, q] the taps w[r, s] times
+ * gs[p + 2 - r, q + 2 - s]. */
+static void bwd_s1_33(double *acc, const float *w, const cr_conv2d_dims *d, const float *xs,
+                      const float *gs, float *dxs) {
+    const int64_t H = d->H, W = d->W, L = (W + 2) * 16;
+    const __m512 w00 = _mm512_loadu_ps(w), w01 = _mm512_loadu_ps(w + 16),
+                 w02 = _mm512_loadu_ps(w + 32), w10 = _mm512_loadu_ps(w + 48),
+                 w11 = _mm512_loadu_ps(w + 64), w12 = _mm512_loadu_ps(w + 80),
+                 w20 = _mm512_loadu_ps(w + 96), w21 = _mm512_loadu_ps(w + 112),
+                 w22 = _mm512_loadu_ps(w + 128);
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+           a20 = a00, a21 = a00, a22 = a00, ab = a00;
+    for (int64_t p = 0; p < H; p++) {
+        const float *xr = xs + p * L, *gr = gs + p * L;
+        __m512 x00 = _mm512_loadu_ps(xr), x10 = _mm512_loadu_ps(xr + L),
+               x20 = _mm512_loadu_ps(xr + 2 * L);
+        __m512 x01 = _mm512_loadu_ps(xr + 16), x11 = _mm512_loadu_ps(xr + L + 16),
+               x21 = _mm512_loadu_ps(xr + 2 * L + 16);
+        __m512 g00 = _mm512_loadu_ps(gr), g10 = _mm512_loadu_ps(gr + L),
+               g20 = _mm512_loadu_ps(gr + 2 * L);
+        __m512 g01 = _mm512_loadu_ps(gr + 16), g11 = _mm512_loadu_ps(gr + L + 16),
+               g21 = _mm512_loadu_ps(gr + 2 * L + 16);
+        float *o = dxs + p * W * 16;
+        for (int64_t q = 0; q < W; q++) {
+            const int64_t c = (q + 2) * 16;
+            const __m512 x02 = _mm512_loadu_ps(xr + c), x12 = _mm512_loadu_ps(xr + L + c),
+                         x22 = _mm512_loadu_ps(xr + 2 * L + c);
+            const __m512 g02 = _mm512_loadu_ps(gr + c), g12 = _mm512_loadu_ps(gr + L + c),
+                         g22 = _mm512_loadu_ps(gr + 2 * L + c);
+            a00 = _mm512_fmadd_ps(g11, x00, a00);
+            a01 = _mm512_fmadd_ps(g11, x01, a01);
+            a02 = _mm512_fmadd_ps(g11, x02, a02);
+            a10 = _mm512_fmadd_ps(g11, x10, a10);
+            a11 = _mm512_fmadd_ps(g11, x11, a11);
+            a12 = _mm512_fmadd_ps(g11, x12, a12);
+            a20 = _mm512_fmadd_ps(g11, x20, a20);
+            a21 = _mm512_fmadd_ps(g11, x21, a21);
+            a22 = _mm512_fmadd_ps(g11, x22, a22);
+            ab = _mm512_add_ps(ab, g11);
+            /* two chains (rows r = 0, 1 and r = 2), added at the end */
+            __m512 e = _mm512_mul_ps(w00, g22);
+            __m512 f = _mm512_mul_ps(w20, g02);
+            e = _mm512_fmadd_ps(w01, g21, e);
+            f = _mm512_fmadd_ps(w21, g01, f);
+            e = _mm512_fmadd_ps(w02, g20, e);
+            f = _mm512_fmadd_ps(w22, g00, f);
+            e = _mm512_fmadd_ps(w10, g12, e);
+            e = _mm512_fmadd_ps(w11, g11, e);
+            e = _mm512_fmadd_ps(w12, g10, e);
+            _mm512_storeu_ps(o + q * 16, _mm512_add_ps(e, f));
+            x00 = x01, x01 = x02, x10 = x11, x11 = x12, x20 = x21, x21 = x22;
+            g00 = g01, g01 = g02, g10 = g11, g11 = g12, g20 = g21, g21 = g22;
+        }
+    }
+    const __m512 av[10] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, ab};
+    dw_add_lanes(acc, av, 10);
+}
+
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
                                                       const float *x, const float *w,
                                                       int64_t nc, const cr_conv2d_dims *d,
@@ -251,6 +312,12 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
     int64_t Wg;
     cr_dwb_gs_size(d, &Wg);
     gather_in(gs, Wg, ga, gb, dy, P, Q, nc);
+    if (R == 3 && S == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && acc && dx) {
+        gather_in(xs, Wp, 1, 1, x, H, W, nc);
+        bwd_s1_33(acc, w, d, xs, gs, dxs);
+        put_out(dx, dxs, H, W, W, 0, 0, nc, !set);
+        return;
+    }
     if (acc) {
         gather_in(xs, Wp, d->ph, d->pw, x, H, W, nc);
         __m512 av[TAPS_MAX + 1];
