@@ -22,7 +22,8 @@
  * 4x4 or 2x2 plane fills a plane-wise vector badly (and a 2x2 stride-2 output uses 2 of
  * 16 lanes per row), 16 channels fill it always. Forward items (image, 16 channels)
  * split statically; the backward gives one thread a block of 16 channels over all images
- * in order (dw/db bitwise the same for any thread count).
+ * in order (dw/db bitwise the same for any thread count); dx of 3x3 stride-2 planes at
+ * least 16 wide comes from the plane-wise kernel instead (dwb_dx_planes).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,15 @@ static int dwb_forward_f32(float *y, const float *x, const float *w, const float
     return fail ? -1 : 0;
 }
 
+/* 1 when dx of a 3x3 stride-2 "same" layer with planes at least 16 wide runs the plane-wise
+ * kernel (bwd_s2_33: reads dy and writes dx in place) beside the channel-vector dw: its
+ * four transposes per 16 positions cost more than the plane kernel's half-empty vectors
+ * (MobileNet's 128@16x16 stride 2: dx 0.33 -> 0.18 ms, 8x8 planes would be slower) */
+static int dwb_dx_planes(const cr_conv2d_dims *d) {
+    return d->R == 3 && d->S == 3 && d->sh == 2 && d->sw == 2 && d->ph == 1 && d->pw == 1 &&
+           d->W >= 16 && dw_fast_f32(d);
+}
+
 /* one thread per block of 16 channels, all images in order (dw, db in a fixed order) */
 static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const cr_conv2d_dims *d, int set) {
@@ -207,6 +217,7 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
     if (!wt) return -1;
     cr_dwb_weights(wt, w, C, RS);
     const int nt = cr_threads_for((double)d->N * C * HW * RS, CONV_DW_MIN_WORK);
+    const int planes = dwb_dx_planes(d);
     int fail = 0;
 #pragma omp parallel num_threads(nt) reduction(| : fail)
     {
@@ -220,9 +231,15 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
             for (int64_t j = 0; j < (RS + 1) * 16; j++) acc[j] = 0;
             for (int64_t n = 0; n < d->N; n++) {
                 const int64_t o = (n * C + c0) * HW;
-                cr_dwb_bwd_f32_avx512(dx ? dx + o : NULL, (dw || db) ? acc : NULL,
-                                      dy + (n * C + c0) * PQ, x + o, wt + c0 * RS, nc, d, xs,
-                                      xs + nxs, xs + nxs + ngs, set);
+                if (dw || db || (dx && !planes))
+                    cr_dwb_bwd_f32_avx512(dx && !planes ? dx + o : NULL,
+                                          (dw || db) ? acc : NULL, dy + (n * C + c0) * PQ,
+                                          x + o, wt + c0 * RS, nc, d, xs, xs + nxs,
+                                          xs + nxs + ngs, set);
+                for (int64_t l = 0; dx && planes && l < nc; l++)
+                    cr_dw_plane_bwd_s2_f32_avx512(dx + o + l * HW, NULL,
+                                                  dy + (n * C + c0 + l) * PQ, x + o + l * HW,
+                                                  w + (c0 + l) * RS, H, W, d->P, d->Q, 3, 3, set);
             }
             for (int64_t l = 0; l < nc; l++) {
                 for (int64_t t = 0; dw && t < RS; t++)

@@ -115,14 +115,19 @@ def test_threads_bitwise(case, level):
 
 # the backward's plane-wise kernels (H*W > 256: smaller planes run the channel-vector
 # kernels), planes in memory order over the threads: 3x3 stride 2 (its own kernel) with odd
-# and even H, W, one and several 32-column dx windows, batch 1; stride 1 and 5x5 stride 2
+# and even H, W, one and several 32-column dx windows, batch 1; stride 1 and 5x5 stride 2;
+# and the 3x3 stride-2 dx of smaller planes at least 16 wide
 PLANE_BWD = [((1, 3, 17, 17), (3, 3), 2, 1),     # odd H, W, batch 1
              ((2, 2, 32, 32), (3, 3), 2, 1),     # MobileNet's 64@32x32 stride-2 plane
              ((1, 2, 19, 33), (3, 3), 2, 1),     # W = 33: a second window of one column
              ((2, 1, 5, 65), (3, 3), 2, 1),      # three windows, Q = 33 (two dy vectors)
              ((1, 2, 33, 9), (3, 3), 2, 1),      # narrow: one partial window
              ((2, 3, 17, 16), (3, 3), 1, 1),     # stride 1, 272 values
-             ((1, 2, 23, 24), (5, 5), 2, 2)]     # 5x5 stride 2 (the general loop)
+             ((1, 2, 23, 24), (5, 5), 2, 2),     # 5x5 stride 2 (the general loop)
+             # <= 256 values, at least 16 wide: dw by channel vectors, dx by the plane kernel
+             ((1, 3, 16, 16), (3, 3), 2, 1),     # MobileNet's 128@16x16 stride-2 plane
+             ((2, 17, 15, 16), (3, 3), 2, 1),    # odd H, a partial channel block
+             ((1, 5, 8, 31), (3, 3), 2, 1)]      # odd W
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
@@ -165,7 +170,8 @@ def test_small_s1_backward_parts(xs, level):
 
 # (above CONV_DW_MIN_WORK, so 2 threads do run)
 @pytest.mark.parametrize("case", [((3, 5, 30, 30), (3, 3), 2, 1), ((3, 5, 33, 32), (3, 3), 1, 1),
-                                  ((5, 48, 8, 8), (3, 3), 1, 1), ((64, 33, 2, 2), (3, 3), 1, 1)])
+                                  ((5, 48, 8, 8), (3, 3), 1, 1), ((64, 33, 2, 2), (3, 3), 1, 1),
+                                  ((4, 33, 16, 16), (3, 3), 2, 1)])
 def test_backward_threads_bitwise(case, level):
     """dx, dw alone and together: 1 vs 2 threads bitwise (planes in memory order split
     mid-channel; channel blocks)"""
