@@ -205,6 +205,14 @@ static int dwb_dx_planes(const cr_conv2d_dims *d) {
            d->W >= 16 && dw_fast_f32(d);
 }
 
+/* nx values of x and ny of dy into the cache ahead of their gathers: one thread's blocks
+ * are C planes apart, a jump the hardware prefetchers do not follow (MobileNet's 512@4x4
+ * and 1024@2x2 backward in the training step: -20%, -35%) */
+static void dwb_prefetch(const float *x, const float *dy, int64_t nx, int64_t ny) {
+    for (int64_t i = 0; i < nx; i += 16) __builtin_prefetch(x + i);
+    for (int64_t i = 0; i < ny; i += 16) __builtin_prefetch(dy + i);
+}
+
 /* one thread per block of 16 channels, all images in order (dw, db in a fixed order) */
 static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const cr_conv2d_dims *d, int set) {
@@ -231,6 +239,9 @@ static int dwb_backward_f32(float *dx, float *dw, float *db, const float *dy, co
             for (int64_t j = 0; j < (RS + 1) * 16; j++) acc[j] = 0;
             for (int64_t n = 0; n < d->N; n++) {
                 const int64_t o = (n * C + c0) * HW;
+                if (n + 1 < d->N) /* the next image's block */
+                    dwb_prefetch(x + o + C * HW, dy + (n * C + C + c0) * PQ,
+                                 (dw || db) ? nc * HW : 0, nc * PQ);
                 if (dw || db || (dx && !planes))
                     cr_dwb_bwd_f32_avx512(dx && !planes ? dx + o : NULL,
                                           (dw || db) ? acc : NULL, dy + (n * C + c0) * PQ,
