@@ -171,7 +171,7 @@ def test_small_s1_backward_parts(xs, level):
 # (above CONV_DW_MIN_WORK, so 2 threads do run)
 @pytest.mark.parametrize("case", [((3, 5, 30, 30), (3, 3), 2, 1), ((3, 5, 33, 32), (3, 3), 1, 1),
                                   ((5, 48, 8, 8), (3, 3), 1, 1), ((64, 33, 2, 2), (3, 3), 1, 1),
-                                  ((4, 33, 16, 16), (3, 3), 2, 1)])
+                                  ((4, 33, 16, 16), (3, 3), 2, 1), ((16, 40, 7, 8), (3, 3), 2, 1)])
 def test_backward_threads_bitwise(case, level):
     """dx, dw alone and together: 1 vs 2 threads bitwise (planes in memory order split
     mid-channel; channel blocks)"""
