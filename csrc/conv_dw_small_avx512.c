@@ -246,9 +246,11 @@ static inline __attribute__((always_inline)) void dx_class(float *dxs, const flo
  * new vectors of each per position instead of 18 loads): dw's taps take xs[p + r, q + s]
  * times the window's centre gs[p + 1, q + 1], dx[p, q] the taps w[r, s] times
  * gs[p + 2 - r, q + 2 - s]. */
-static void bwd_s1_33(double *acc, const float *w, const cr_conv2d_dims *d, const float *xs,
-                      const float *gs, float *dxs) {
-    const int64_t H = d->H, W = d->W, L = (W + 2) * 16;
+static inline __attribute__((always_inline)) void s1_33(double *acc, const float *w,
+                                                        const float *xs, const float *gs,
+                                                        float *dxs, int64_t H, int64_t W,
+                                                        int edge) {
+    const int64_t L = (W + 2) * 16;
     const __m512 w00 = _mm512_loadu_ps(w), w01 = _mm512_loadu_ps(w + 16),
                  w02 = _mm512_loadu_ps(w + 32), w10 = _mm512_loadu_ps(w + 48),
                  w11 = _mm512_loadu_ps(w + 64), w12 = _mm512_loadu_ps(w + 80),
@@ -273,26 +275,31 @@ static void bwd_s1_33(double *acc, const float *w, const cr_conv2d_dims *d, cons
                          x22 = _mm512_loadu_ps(xr + 2 * L + c);
             const __m512 g02 = _mm512_loadu_ps(gr + c), g12 = _mm512_loadu_ps(gr + L + c),
                          g22 = _mm512_loadu_ps(gr + 2 * L + c);
-            a00 = _mm512_fmadd_ps(g11, x00, a00);
-            a01 = _mm512_fmadd_ps(g11, x01, a01);
-            a02 = _mm512_fmadd_ps(g11, x02, a02);
-            a10 = _mm512_fmadd_ps(g11, x10, a10);
+            /* edge (constant H, W): skip the terms of the zero border (row p - 1 or p + 1,
+             * column q - 1 or q + 1 outside the plane) */
+            const int t = !edge || p > 0, b = !edge || p < H - 1;
+            const int l = !edge || q > 0, r = !edge || q < W - 1;
+            if (t && l) a00 = _mm512_fmadd_ps(g11, x00, a00);
+            if (t) a01 = _mm512_fmadd_ps(g11, x01, a01);
+            if (t && r) a02 = _mm512_fmadd_ps(g11, x02, a02);
+            if (l) a10 = _mm512_fmadd_ps(g11, x10, a10);
             a11 = _mm512_fmadd_ps(g11, x11, a11);
-            a12 = _mm512_fmadd_ps(g11, x12, a12);
-            a20 = _mm512_fmadd_ps(g11, x20, a20);
-            a21 = _mm512_fmadd_ps(g11, x21, a21);
-            a22 = _mm512_fmadd_ps(g11, x22, a22);
+            if (r) a12 = _mm512_fmadd_ps(g11, x12, a12);
+            if (b && l) a20 = _mm512_fmadd_ps(g11, x20, a20);
+            if (b) a21 = _mm512_fmadd_ps(g11, x21, a21);
+            if (b && r) a22 = _mm512_fmadd_ps(g11, x22, a22);
             ab = _mm512_add_ps(ab, g11);
             /* two chains (rows r = 0, 1 and r = 2), added at the end */
-            __m512 e = _mm512_mul_ps(w00, g22);
-            __m512 f = _mm512_mul_ps(w20, g02);
-            e = _mm512_fmadd_ps(w01, g21, e);
-            f = _mm512_fmadd_ps(w21, g01, f);
-            e = _mm512_fmadd_ps(w02, g20, e);
-            f = _mm512_fmadd_ps(w22, g00, f);
-            e = _mm512_fmadd_ps(w10, g12, e);
-            e = _mm512_fmadd_ps(w11, g11, e);
-            e = _mm512_fmadd_ps(w12, g10, e);
+            __m512 e = _mm512_mul_ps(w11, g11);
+            __m512 f = _mm512_setzero_ps();
+            if (b && r) f = _mm512_mul_ps(w00, g22);
+            if (b) e = _mm512_fmadd_ps(w01, g21, e);
+            if (b && l) f = _mm512_fmadd_ps(w02, g20, f);
+            if (r) e = _mm512_fmadd_ps(w10, g12, e);
+            if (l) e = _mm512_fmadd_ps(w12, g10, e);
+            if (t && r) f = _mm512_fmadd_ps(w20, g02, f);
+            if (t) e = _mm512_fmadd_ps(w21, g01, e);
+            if (t && l) f = _mm512_fmadd_ps(w22, g00, f);
             _mm512_storeu_ps(o + q * 16, _mm512_add_ps(e, f));
             x00 = x01, x01 = x02, x10 = x11, x11 = x12, x20 = x21, x21 = x22;
             g00 = g01, g01 = g02, g10 = g11, g11 = g12, g20 = g21, g21 = g22;
@@ -373,6 +380,20 @@ static void dx_s2_33(float *dxs, const float *gs, const __m512 *wv, int64_t H, i
             }
         }
     }
+}
+
+/* the sweep with the border terms dropped at compile time for MobileNet's 2x2, 4x4 and 8x8
+ * planes (a third to a half of the 3x3 terms of a 4x4 or 2x2 plane read the zero border) */
+static void bwd_s1_33(double *acc, const float *w, const cr_conv2d_dims *d, const float *xs,
+                      const float *gs, float *dxs) {
+    if (d->H == 2 && d->W == 2)
+        s1_33(acc, w, xs, gs, dxs, 2, 2, 1);
+    else if (d->H == 4 && d->W == 4)
+        s1_33(acc, w, xs, gs, dxs, 4, 4, 1);
+    else if (d->H == 8 && d->W == 8)
+        s1_33(acc, w, xs, gs, dxs, 8, 8, 1);
+    else
+        s1_33(acc, w, xs, gs, dxs, d->H, d->W, 0);
 }
 
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,

@@ -153,7 +153,7 @@ def test_plane_backward_matches_reference(case, dt, level):
 # the channel-vector kernels' 3x3 stride-1 sweep runs when both dx and dw are wanted: each
 # alone (the other loops) must agree with it; planes 1x1 ... 16x16, C not a multiple of 16
 @pytest.mark.parametrize("xs", [(2, 5, 9, 7), (1, 17, 1, 1), (3, 20, 2, 2), (1, 3, 3, 3),
-                                (2, 33, 4, 4), (1, 16, 16, 16), (2, 7, 5, 11)])
+                                (2, 33, 4, 4), (2, 19, 8, 8), (1, 16, 16, 16), (2, 7, 5, 11)])
 def test_small_s1_backward_parts(xs, level):
     C = xs[1]
     x, w, b, rng = _data(xs, (3, 3), np.float32)
