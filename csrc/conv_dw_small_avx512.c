@@ -289,18 +289,19 @@ static inline __attribute__((always_inline)) void s1_33(double *acc, const float
             if (b) a21 = _mm512_fmadd_ps(g11, x21, a21);
             if (b && r) a22 = _mm512_fmadd_ps(g11, x22, a22);
             ab = _mm512_add_ps(ab, g11);
-            /* two chains (rows r = 0, 1 and r = 2), added at the end */
-            __m512 e = _mm512_mul_ps(w11, g11);
-            __m512 f = _mm512_setzero_ps();
-            if (b && r) f = _mm512_mul_ps(w00, g22);
+            /* taps in (r, s) order from zero, as bwd's dx loop (dx alone is bitwise the
+             * same; a dropped term would have added an exact zero) */
+            __m512 e = _mm512_setzero_ps();
+            if (b && r) e = _mm512_fmadd_ps(w00, g22, e);
             if (b) e = _mm512_fmadd_ps(w01, g21, e);
-            if (b && l) f = _mm512_fmadd_ps(w02, g20, f);
+            if (b && l) e = _mm512_fmadd_ps(w02, g20, e);
             if (r) e = _mm512_fmadd_ps(w10, g12, e);
+            e = _mm512_fmadd_ps(w11, g11, e);
             if (l) e = _mm512_fmadd_ps(w12, g10, e);
-            if (t && r) f = _mm512_fmadd_ps(w20, g02, f);
+            if (t && r) e = _mm512_fmadd_ps(w20, g02, e);
             if (t) e = _mm512_fmadd_ps(w21, g01, e);
-            if (t && l) f = _mm512_fmadd_ps(w22, g00, f);
-            _mm512_storeu_ps(o + q * 16, _mm512_add_ps(e, f));
+            if (t && l) e = _mm512_fmadd_ps(w22, g00, e);
+            _mm512_storeu_ps(o + q * 16, e);
             x00 = x01, x01 = x02, x10 = x11, x11 = x12, x20 = x21, x21 = x22;
             g00 = g01, g01 = g02, g10 = g11, g11 = g12, g20 = g21, g21 = g22;
         }
