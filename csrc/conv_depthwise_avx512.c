@@ -15,6 +15,8 @@
  *        dy with the flipped kernel) and acc[t*16 + l] += lane l of the plane's sum of
  *        dy[i] * x[i + tap t] (float32 over one plane, then added in double; acc[R*S*16+l]
  *        the same for db).
+ * The backward's caller passes one plane per call, in memory order (cr_dw_lane_sums_avx512
+ * folds each plane's lanes).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -143,6 +145,18 @@ void cr_dw_channel_bwd_f32_avx512(float *dx, double *acc, const float *dy, const
         bwd(dx, acc, dy, x, step, n, w, mt, H, W, R, S, set);
 }
 
+/* out[t] = the sum of acc's 16 lanes t*16 ... (a fixed tree), for t < taps; acc is zeroed
+ * for the next plane */
+void cr_dw_lane_sums_avx512(double *out, double *acc, int64_t taps) {
+    for (int64_t t = 0; t < taps; t++) {
+        const __m512d v =
+            _mm512_add_pd(_mm512_loadu_pd(acc + t * 16), _mm512_loadu_pd(acc + t * 16 + 8));
+        out[t] = _mm512_reduce_add_pd(v);
+        _mm512_storeu_pd(acc + t * 16, _mm512_setzero_pd());
+        _mm512_storeu_pd(acc + t * 16 + 8, _mm512_setzero_pd());
+    }
+}
+
 /* ------------------------------------------------------------------ stride 2
  * Row by row, 16 outputs q0..q0+15 of row p at a time. Tap (r, s) needs the input columns
  * 2q - pw + s: two masked loads of 32 neighbouring columns (only those inside the row)
@@ -248,6 +262,89 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
         }
 }
 
+/* bwd_s2 for 3x3 (pw = 1), with the dw accumulators in named registers (bwd_s2's array of
+ * 50 spills to the stack). dw, per 16 outputs of dy row p and input row h = 2p - 1 + r: the
+ * 32 columns from 2q0 - 1 (A, B) give tap s = 0 (even lanes), those from 2q0 (A1, B1) taps
+ * s = 1 (even) and s = 2 (odd). dx, per 32 columns 2j0... of row h: even columns take tap
+ * s = 1 of dy[p, j], odd ones s = 0 of dy[p, j + 1] and s = 2 of dy[p, j], for the rows
+ * r = 1 (h even, p = h/2) or r = 0, 2 (h odd, p = (h+1)/2, (h-1)/2). */
+static void bwd_s2_33(float *dx, double *acc, const float *dy, const float *x, const float *w,
+                      int64_t H, int64_t W, int64_t P, int64_t Q, int set) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    if (acc) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+               a7 = a0, a8 = a0, ab = a0;
+        for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+            const int64_t c0 = 2 * q0 - 1;
+            const __mmask16 m0 = span16(-c0, W - c0), m1 = span16(-c0 - 16, W - c0 - 16);
+            const __mmask16 n0 = span16(-c0 - 1, W - c0 - 1), n1 = span16(-c0 - 17, W - c0 - 17);
+            const __mmask16 mg = tail16(Q - q0);
+            for (int64_t p = 0; p < P; p++) {
+                const __m512 g = _mm512_maskz_loadu_ps(mg, dy + p * Q + q0);
+                ab = _mm512_add_ps(ab, g);
+#define DW_ROW(h, t0, t1, t2)                                                                \
+    do {                                                                                     \
+        const float *row_ = x + (h) * W + c0;                                                \
+        const __m512 A = _mm512_maskz_loadu_ps(m0, row_);                                  \
+        const __m512 B = _mm512_maskz_loadu_ps(m1, row_ + 16);                             \
+        const __m512 A1 = _mm512_maskz_loadu_ps(n0, row_ + 1);                               \
+        const __m512 B1 = _mm512_maskz_loadu_ps(n1, row_ + 17);                              \
+        t0 = _mm512_fmadd_ps(g, _mm512_permutex2var_ps(A, even, B), t0);                     \
+        t1 = _mm512_fmadd_ps(g, _mm512_permutex2var_ps(A1, even, B1), t1);                   \
+        t2 = _mm512_fmadd_ps(g, _mm512_permutex2var_ps(A1, odd, B1), t2);                    \
+    } while (0)
+                if (p > 0) DW_ROW(2 * p - 1, a0, a1, a2);
+                DW_ROW(2 * p, a3, a4, a5); /* 2p < H always (P = ceil(H/2)) */
+                if (2 * p + 1 < H) DW_ROW(2 * p + 1, a6, a7, a8);
+#undef DW_ROW
+            }
+        }
+        const __m512 av[10] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, ab};
+        dw_add_lanes(acc, av, 10);
+    }
+    if (!dx) return;
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                          23);
+    const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t j0 = 0; 2 * j0 < W; j0 += 16) { /* dx columns 2*j0 ... 2*j0 + 31 */
+        const __mmask16 k0 = span16(-j0, Q - j0), k1 = span16(-j0 - 1, Q - j0 - 1);
+        const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
+        for (int64_t h = 0; h < H; h++) {
+            __m512 e, o;
+            if (!(h & 1)) { /* r = 1, p = h/2 */
+                const float *g = dy + (h / 2) * Q + j0;
+                const __m512 G = _mm512_maskz_loadu_ps(k0, g);
+                const __m512 G1 = _mm512_maskz_loadu_ps(k1, g + 1);
+                e = _mm512_mul_ps(wv[4], G);
+                o = _mm512_fmadd_ps(wv[5], G, _mm512_mul_ps(wv[3], G1));
+            } else { /* r = 0 with p = (h+1)/2 (if < P), r = 2 with p = (h-1)/2 */
+                const float *g = dy + ((h - 1) / 2) * Q + j0;
+                const __m512 G = _mm512_maskz_loadu_ps(k0, g);
+                const __m512 G1 = _mm512_maskz_loadu_ps(k1, g + 1);
+                e = _mm512_mul_ps(wv[7], G);
+                o = _mm512_fmadd_ps(wv[8], G, _mm512_mul_ps(wv[6], G1));
+                if ((h + 1) / 2 < P) {
+                    const __m512 F = _mm512_maskz_loadu_ps(k0, g + Q);
+                    const __m512 F1 = _mm512_maskz_loadu_ps(k1, g + Q + 1);
+                    e = _mm512_fmadd_ps(wv[1], F, e);
+                    o = _mm512_fmadd_ps(wv[2], F, _mm512_fmadd_ps(wv[0], F1, o));
+                }
+            }
+            float *d = dx + h * W + 2 * j0;
+            const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
+            const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
+            _mm512_mask_storeu_ps(d, m0,
+                                  set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
+            _mm512_mask_storeu_ps(d + 16, m1,
+                                  set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
+        }
+    }
+}
+
 /* one plane (x (H, W) -> out (P, Q)) of a stride-2 "same"-padded layer */
 void cr_dw_plane_fwd_s2_f32_avx512(float *out, const float *x, const float *w, float bias,
                                    int64_t H, int64_t W, int64_t P, int64_t Q, int R, int S) {
@@ -262,7 +359,7 @@ void cr_dw_plane_bwd_s2_f32_avx512(float *dx, double *acc, const float *dy, cons
                                    const float *w, int64_t H, int64_t W, int64_t P, int64_t Q,
                                    int R, int S, int set) {
     if (R == 3 && S == 3)
-        bwd_s2(dx, acc, dy, x, w, H, W, P, Q, 3, 3, set);
+        bwd_s2_33(dx, acc, dy, x, w, H, W, P, Q, set);
     else
         bwd_s2(dx, acc, dy, x, w, H, W, P, Q, R, S, set);
 }

@@ -17,6 +17,8 @@
  *        s = v + pw (mod sw) reach dy, at gs[ga + (h+ph-r)/sh, gb + (v+pw-s)/sw].
  *        dw: acc[t*16 + l] += channel l's float32 sum over the plane (positions in (p, q)
  *        order) of dy[p, q] * xs[p*sh + r, q*sw + s]; acc[R*S*16 + l] the same of dy (db).
+ *        3x3 with padding 1 at stride 1 (both dx and dw) and stride 2 have unrolled
+ *        kernels that keep windows of xs / gs in registers (bwd_s1_33, dw_s2_33, dx_s2_33).
  * Sums are in a fixed order for any thread count (the caller gives one thread a whole
  * block of channels over all images, in order).
  */
@@ -239,6 +241,162 @@ static inline __attribute__((always_inline)) void dx_class(float *dxs, const flo
     }
 }
 
+/* 3x3, stride 1, padding 1, both dx and dw: gs and xs are then both (H+2) x (W+2) with the
+ * plane at (1, 1), and one sweep along each row keeps 3x3 windows of both in registers (3
+ * new vectors of each per position instead of 18 loads): dw's taps take xs[p + r, q + s]
+ * times the window's centre gs[p + 1, q + 1], dx[p, q] the taps w[r, s] times
+ * gs[p + 2 - r, q + 2 - s]. */
+static inline __attribute__((always_inline)) void s1_33(double *acc, const float *w,
+                                                        const float *xs, const float *gs,
+                                                        float *dxs, int64_t H, int64_t W,
+                                                        int edge) {
+    const int64_t L = (W + 2) * 16;
+    const __m512 w00 = _mm512_loadu_ps(w), w01 = _mm512_loadu_ps(w + 16),
+                 w02 = _mm512_loadu_ps(w + 32), w10 = _mm512_loadu_ps(w + 48),
+                 w11 = _mm512_loadu_ps(w + 64), w12 = _mm512_loadu_ps(w + 80),
+                 w20 = _mm512_loadu_ps(w + 96), w21 = _mm512_loadu_ps(w + 112),
+                 w22 = _mm512_loadu_ps(w + 128);
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+           a20 = a00, a21 = a00, a22 = a00, ab = a00;
+    for (int64_t p = 0; p < H; p++) {
+        const float *xr = xs + p * L, *gr = gs + p * L;
+        __m512 x00 = _mm512_loadu_ps(xr), x10 = _mm512_loadu_ps(xr + L),
+               x20 = _mm512_loadu_ps(xr + 2 * L);
+        __m512 x01 = _mm512_loadu_ps(xr + 16), x11 = _mm512_loadu_ps(xr + L + 16),
+               x21 = _mm512_loadu_ps(xr + 2 * L + 16);
+        __m512 g00 = _mm512_loadu_ps(gr), g10 = _mm512_loadu_ps(gr + L),
+               g20 = _mm512_loadu_ps(gr + 2 * L);
+        __m512 g01 = _mm512_loadu_ps(gr + 16), g11 = _mm512_loadu_ps(gr + L + 16),
+               g21 = _mm512_loadu_ps(gr + 2 * L + 16);
+        float *o = dxs + p * W * 16;
+        for (int64_t q = 0; q < W; q++) {
+            const int64_t c = (q + 2) * 16;
+            const __m512 x02 = _mm512_loadu_ps(xr + c), x12 = _mm512_loadu_ps(xr + L + c),
+                         x22 = _mm512_loadu_ps(xr + 2 * L + c);
+            const __m512 g02 = _mm512_loadu_ps(gr + c), g12 = _mm512_loadu_ps(gr + L + c),
+                         g22 = _mm512_loadu_ps(gr + 2 * L + c);
+            /* edge (constant H, W): skip the terms of the zero border (row p - 1 or p + 1,
+             * column q - 1 or q + 1 outside the plane) */
+            const int t = !edge || p > 0, b = !edge || p < H - 1;
+            const int l = !edge || q > 0, r = !edge || q < W - 1;
+            if (t && l) a00 = _mm512_fmadd_ps(g11, x00, a00);
+            if (t) a01 = _mm512_fmadd_ps(g11, x01, a01);
+            if (t && r) a02 = _mm512_fmadd_ps(g11, x02, a02);
+            if (l) a10 = _mm512_fmadd_ps(g11, x10, a10);
+            a11 = _mm512_fmadd_ps(g11, x11, a11);
+            if (r) a12 = _mm512_fmadd_ps(g11, x12, a12);
+            if (b && l) a20 = _mm512_fmadd_ps(g11, x20, a20);
+            if (b) a21 = _mm512_fmadd_ps(g11, x21, a21);
+            if (b && r) a22 = _mm512_fmadd_ps(g11, x22, a22);
+            ab = _mm512_add_ps(ab, g11);
+            /* taps in (r, s) order from zero, as bwd's dx loop (dx alone is bitwise the
+             * same; a dropped term would have added an exact zero) */
+            __m512 e = _mm512_setzero_ps();
+            if (b && r) e = _mm512_fmadd_ps(w00, g22, e);
+            if (b) e = _mm512_fmadd_ps(w01, g21, e);
+            if (b && l) e = _mm512_fmadd_ps(w02, g20, e);
+            if (r) e = _mm512_fmadd_ps(w10, g12, e);
+            e = _mm512_fmadd_ps(w11, g11, e);
+            if (l) e = _mm512_fmadd_ps(w12, g10, e);
+            if (t && r) e = _mm512_fmadd_ps(w20, g02, e);
+            if (t) e = _mm512_fmadd_ps(w21, g01, e);
+            if (t && l) e = _mm512_fmadd_ps(w22, g00, e);
+            _mm512_storeu_ps(o + q * 16, e);
+            x00 = x01, x01 = x02, x10 = x11, x11 = x12, x20 = x21, x21 = x22;
+            g00 = g01, g01 = g02, g10 = g11, g11 = g12, g20 = g21, g21 = g22;
+        }
+    }
+    const __m512 av[10] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, ab};
+    dw_add_lanes(acc, av, 10);
+}
+
+/* dw of 3x3 stride 2 padding 1: acc's taps += dy[p, q] * xs[2p + r, 2q + s] (dy at (1, 1) in
+ * gs), the accumulators in registers and column 2q + 2 of xs kept for the next q (6 new
+ * loads per position instead of 9) */
+static void dw_s2_33(double *acc, const float *xs, const float *gs, int64_t P, int64_t Q,
+                     int64_t Wp, int64_t Wg) {
+    const int64_t L = Wp * 16;
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+           a20 = a00, a21 = a00, a22 = a00, ab = a00;
+    for (int64_t p = 0; p < P; p++) {
+        const float *xr = xs + 2 * p * L, *gr = gs + ((p + 1) * Wg + 1) * 16;
+        __m512 x00 = _mm512_loadu_ps(xr), x10 = _mm512_loadu_ps(xr + L),
+               x20 = _mm512_loadu_ps(xr + 2 * L);
+        for (int64_t q = 0; q < Q; q++) {
+            const int64_t c = (2 * q + 1) * 16;
+            const __m512 g = _mm512_loadu_ps(gr + q * 16);
+            const __m512 x01 = _mm512_loadu_ps(xr + c), x11 = _mm512_loadu_ps(xr + L + c),
+                         x21 = _mm512_loadu_ps(xr + 2 * L + c);
+            const __m512 x02 = _mm512_loadu_ps(xr + c + 16),
+                         x12 = _mm512_loadu_ps(xr + L + c + 16),
+                         x22 = _mm512_loadu_ps(xr + 2 * L + c + 16);
+            a00 = _mm512_fmadd_ps(g, x00, a00);
+            a01 = _mm512_fmadd_ps(g, x01, a01);
+            a02 = _mm512_fmadd_ps(g, x02, a02);
+            a10 = _mm512_fmadd_ps(g, x10, a10);
+            a11 = _mm512_fmadd_ps(g, x11, a11);
+            a12 = _mm512_fmadd_ps(g, x12, a12);
+            a20 = _mm512_fmadd_ps(g, x20, a20);
+            a21 = _mm512_fmadd_ps(g, x21, a21);
+            a22 = _mm512_fmadd_ps(g, x22, a22);
+            ab = _mm512_add_ps(ab, g);
+            x00 = x02, x10 = x12, x20 = x22;
+        }
+    }
+    const __m512 av[10] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, ab};
+    dw_add_lanes(acc, av, 10);
+}
+
+/* dx of 3x3 stride 2 padding 1 (dy at (1, 1) in gs, ga = gb = 1), the four dx positions
+ * (2i + a, 2j + b) of each dy position at once, taps unrolled (dx_class's loops over the
+ * parity classes and taps do not unroll): with G_kl = gs[i + 1 + k, j + 1 + l],
+ *   dx[2i, 2j] = w11 G00, dx[2i, 2j+1] = w10 G01 + w12 G00, dx[2i+1, 2j] = w01 G10 + w21 G00,
+ *   dx[2i+1, 2j+1] = w00 G11 + w02 G10 + w20 G01 + w22 G00
+ * (row i + 2 and column j + 2 of gs are read only for dx rows / columns inside the plane) */
+static void dx_s2_33(float *dxs, const float *gs, const __m512 *wv, int64_t H, int64_t W,
+                     int64_t Wg) {
+    const __m512 z = _mm512_setzero_ps();
+    for (int64_t i = 0; 2 * i < H; i++) {
+        const int ho = 2 * i + 1 < H;
+        const float *g0 = gs + ((i + 1) * Wg + 1) * 16, *g1 = g0 + Wg * 16;
+        float *o0 = dxs + 2 * i * W * 16, *o1 = o0 + W * 16;
+        for (int64_t j = 0; 2 * j < W; j++) {
+            const int vo = 2 * j + 1 < W;
+            const __m512 G00 = _mm512_loadu_ps(g0 + j * 16);
+            const __m512 G01 = vo ? _mm512_loadu_ps(g0 + j * 16 + 16) : z;
+            _mm512_storeu_ps(o0 + 2 * j * 16, _mm512_mul_ps(wv[4], G00));
+            if (vo)
+                _mm512_storeu_ps(o0 + (2 * j + 1) * 16,
+                                 _mm512_fmadd_ps(wv[5], G00, _mm512_mul_ps(wv[3], G01)));
+            if (!ho) continue;
+            const __m512 G10 = _mm512_loadu_ps(g1 + j * 16);
+            _mm512_storeu_ps(o1 + 2 * j * 16,
+                             _mm512_fmadd_ps(wv[7], G00, _mm512_mul_ps(wv[1], G10)));
+            if (vo) {
+                const __m512 G11 = _mm512_loadu_ps(g1 + j * 16 + 16);
+                __m512 a = _mm512_mul_ps(wv[0], G11);
+                a = _mm512_fmadd_ps(wv[2], G10, a);
+                a = _mm512_fmadd_ps(wv[6], G01, a);
+                _mm512_storeu_ps(o1 + (2 * j + 1) * 16, _mm512_fmadd_ps(wv[8], G00, a));
+            }
+        }
+    }
+}
+
+/* the sweep with the border terms dropped at compile time for MobileNet's 2x2, 4x4 and 8x8
+ * planes (a third to a half of the 3x3 terms of a 4x4 or 2x2 plane read the zero border) */
+static void bwd_s1_33(double *acc, const float *w, const cr_conv2d_dims *d, const float *xs,
+                      const float *gs, float *dxs) {
+    if (d->H == 2 && d->W == 2)
+        s1_33(acc, w, xs, gs, dxs, 2, 2, 1);
+    else if (d->H == 4 && d->W == 4)
+        s1_33(acc, w, xs, gs, dxs, 4, 4, 1);
+    else if (d->H == 8 && d->W == 8)
+        s1_33(acc, w, xs, gs, dxs, 8, 8, 1);
+    else
+        s1_33(acc, w, xs, gs, dxs, d->H, d->W, 0);
+}
+
 static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, const float *dy,
                                                       const float *x, const float *w,
                                                       int64_t nc, const cr_conv2d_dims *d,
@@ -251,7 +409,16 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
     int64_t Wg;
     cr_dwb_gs_size(d, &Wg);
     gather_in(gs, Wg, ga, gb, dy, P, Q, nc);
-    if (acc) {
+    if (R == 3 && S == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && acc && dx) {
+        gather_in(xs, Wp, 1, 1, x, H, W, nc);
+        bwd_s1_33(acc, w, d, xs, gs, dxs);
+        put_out(dx, dxs, H, W, W, 0, 0, nc, !set);
+        return;
+    }
+    if (acc && R == 3 && S == 3 && sh == 2 && sw == 2 && ph == 1 && pw == 1) {
+        gather_in(xs, Wp, 1, 1, x, H, W, nc);
+        dw_s2_33(acc, xs, gs, P, Q, Wp, Wg);
+    } else if (acc) {
         gather_in(xs, Wp, d->ph, d->pw, x, H, W, nc);
         __m512 av[TAPS_MAX + 1];
         for (int t = 0; t <= RS; t++) av[t] = _mm512_setzero_ps();
@@ -282,10 +449,8 @@ static inline __attribute__((always_inline)) void bwd(float *dx, double *acc, co
                 }
                 _mm512_storeu_ps(dxs + (h * W + v) * 16, a);
             }
-    } else if (sh == 2 && sw == 2 && R == 3 && S == 3) {
-        for (int r0 = 0; r0 < 2; r0++)
-            for (int c0 = 0; c0 < 2; c0++)
-                dx_class(dxs, gs, wv, d, Wg, ga, gb, r0, c0, 3, 3, 2, 2);
+    } else if (sh == 2 && sw == 2 && R == 3 && S == 3 && ph == 1 && pw == 1) {
+        dx_s2_33(dxs, gs, wv, H, W, Wg);
     } else {
         for (int r0 = 0; r0 < sh; r0++)
             for (int c0 = 0; c0 < sw; c0++)
