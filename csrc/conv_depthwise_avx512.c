@@ -179,6 +179,17 @@ static inline __m512 even_cols(const float *row, int64_t c0, int64_t W, __m512i 
     return _mm512_permutex2var_ps(lo, even, hi);
 }
 
+/* 32 columns of a stride-2 dx row: e (even columns) and o (odd) interleaved by ilo / ihi
+ * into d[0..15] and d[16..31] under masks m0, m1; set: written, else added */
+static inline void dx_pair_store(float *d, __m512 e, __m512 o, __m512i ilo, __m512i ihi,
+                                 __mmask16 m0, __mmask16 m1, int set) {
+    const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
+    const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
+    _mm512_mask_storeu_ps(d, m0, set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
+    _mm512_mask_storeu_ps(d + 16, m1,
+                          set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
+}
+
 static inline __attribute__((always_inline)) void fwd_s2(float *out, const float *x,
                                                          const float *w, float bias,
                                                          int64_t H, int64_t W, int64_t P,
@@ -253,12 +264,7 @@ static inline __attribute__((always_inline)) void bwd_s2(float *dx, double *acc,
             }
             float *d = dx + h * W + 2 * j0;
             const __mmask16 m0 = span16(0, W - 2 * j0), m1 = span16(0, W - 2 * j0 - 16);
-            const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
-            const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
-            _mm512_mask_storeu_ps(d, m0,
-                                  set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
-            _mm512_mask_storeu_ps(d + 16, m1,
-                                  set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
+            dx_pair_store(d, e, o, ilo, ihi, m0, m1, set);
         }
 }
 
@@ -335,12 +341,7 @@ static void bwd_s2_33(float *dx, double *acc, const float *dy, const float *x, c
                 }
             }
             float *d = dx + h * W + 2 * j0;
-            const __m512 lo = _mm512_permutex2var_ps(e, ilo, o);
-            const __m512 hi = _mm512_permutex2var_ps(e, ihi, o);
-            _mm512_mask_storeu_ps(d, m0,
-                                  set ? lo : _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), lo));
-            _mm512_mask_storeu_ps(d + 16, m1,
-                                  set ? hi : _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + 16), hi));
+            dx_pair_store(d, e, o, ilo, ihi, m0, m1, set);
         }
     }
 }

@@ -10,34 +10,21 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_tile16_avx512.h"
 #include "conv_tr16_avx512.h"
 
-#define S2B_ACC_DECL(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, \
-                               a##i##2 = a##i##0, a##i##3 = a##i##0;
-#define S2B_LOAD1(i, v) if (i < NP && v < KV) a##i##v = _mm512_loadu_ps(T + i * KB + 16 * v);
-#define S2B_LOAD(i) S2B_LOAD1(i, 0) S2B_LOAD1(i, 1) S2B_LOAD1(i, 2) S2B_LOAD1(i, 3)
-#define S2B_STORE1(i, v) if (i < NP && v < KV) _mm512_storeu_ps(T + i * KB + 16 * v, a##i##v);
-#define S2B_STORE(i) S2B_STORE1(i, 0) S2B_STORE1(i, 1) S2B_STORE1(i, 2) S2B_STORE1(i, 3)
-#define S2B_FMA(i)                                                                 \
-    if (i < NP) {                                                                  \
-        const __m512 b = _mm512_set1_ps(p##i[o]);                                  \
-        if (KV > 0) a##i##0 = _mm512_fmadd_ps(w0, b, a##i##0);                     \
-        if (KV > 1) a##i##1 = _mm512_fmadd_ps(w1, b, a##i##1);                     \
-        if (KV > 2) a##i##2 = _mm512_fmadd_ps(w2, b, a##i##2);                     \
-        if (KV > 3) a##i##3 = _mm512_fmadd_ps(w3, b, a##i##3);                     \
-    }
+#define TILE_AT(i, v) (T + i * KB + 16 * v)
 #define S2B_PTR(i) const float *p##i = i < NP ? px[i] + c * cst : px[0];
-#define S2B_ALL(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9)
 
 #define S2B_TILE(KV_, NP_)                                                          \
 static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst, int64_t Wp, \
                                    const float *const *px, float *T, int acc) {     \
     enum { KV = KV_, NP = NP_, KB = 16 * KV_ };                                     \
-    S2B_ALL(S2B_ACC_DECL)                                                           \
-    if (acc) { S2B_ALL(S2B_LOAD) }                                                  \
+    TILE_ALL(TILE_ACC_DECL)                                                         \
+    if (acc) { TILE_ALL(TILE_LOAD) }                                                \
     const int64_t tof[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2}; \
     for (int64_t c = 0; c < cn; c++) {                                              \
-        S2B_ALL(S2B_PTR)                                                            \
+        TILE_ALL(S2B_PTR)                                                           \
         const float *wc = wp + c * 9 * KB;                                          \
         for (int t = 0; t < 9; t++) {                                               \
             const int64_t o = tof[t];                                               \
@@ -46,10 +33,10 @@ static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst, int
             const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;               \
             const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;               \
             const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;               \
-            S2B_ALL(S2B_FMA)                                                        \
+            TILE_ALL(TILE_FMA)                                                      \
         }                                                                           \
     }                                                                               \
-    S2B_ALL(S2B_STORE)                                                              \
+    TILE_ALL(TILE_STORE)                                                            \
 }
 
 typedef void (*s2b_fn)(const float *, int64_t, int64_t, int64_t, const float *const *, float *,
@@ -118,18 +105,18 @@ void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float
 static void s2b_dw_##KV_##_##NT_(const float *dyT, int64_t n, const float *xp,      \
                                  const int64_t *pof, const int64_t *off, float *T, int acc) { \
     enum { KV = KV_, NP = NT_, NT = NT_, KB = 16 * KV_ };                           \
-    S2B_ALL(S2B_ACC_DECL)                                                           \
-    if (acc) { S2B_ALL(S2B_LOAD) }                                                  \
-    S2B_ALL(S2B_DW_OFF)                                                             \
+    TILE_ALL(TILE_ACC_DECL)                                                         \
+    if (acc) { TILE_ALL(TILE_LOAD) }                                                \
+    TILE_ALL(S2B_DW_OFF)                                                            \
     for (int64_t j = 0; j < n; j++) {                                               \
         const float *x0 = xp + pof[j], *wt = dyT + j * KB;                          \
         const __m512 w0 = _mm512_loadu_ps(wt);                                      \
         const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;                   \
         const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;                   \
         const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;                   \
-        S2B_ALL(S2B_DW_FMA)                                                         \
+        TILE_ALL(S2B_DW_FMA)                                                        \
     }                                                                               \
-    S2B_ALL(S2B_STORE)                                                              \
+    TILE_ALL(TILE_STORE)                                                            \
 }
 typedef void (*s2b_dw_fn)(const float *, int64_t, const float *, const int64_t *,
                           const int64_t *, float *, int);

@@ -9,24 +9,11 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include "conv_tile16_avx512.h"
 #include "conv_tr16_avx512.h"
 
-#define SDX_ACC_DECL(i) __m512 a##i##0 = _mm512_setzero_ps(), a##i##1 = a##i##0, \
-                               a##i##2 = a##i##0, a##i##3 = a##i##0;
-#define SDX_LOAD1(i, v) if (i < NP && v < KV) a##i##v = _mm512_loadu_ps(tp[i] + 16 * v);
-#define SDX_LOAD(i) SDX_LOAD1(i, 0) SDX_LOAD1(i, 1) SDX_LOAD1(i, 2) SDX_LOAD1(i, 3)
-#define SDX_STORE1(i, v) if (i < NP && v < KV) _mm512_storeu_ps(tp[i] + 16 * v, a##i##v);
-#define SDX_STORE(i) SDX_STORE1(i, 0) SDX_STORE1(i, 1) SDX_STORE1(i, 2) SDX_STORE1(i, 3)
-#define SDX_FMA(i)                                                                 \
-    if (i < NP) {                                                                  \
-        const __m512 b = _mm512_set1_ps(p##i[o]);                                  \
-        if (KV > 0) a##i##0 = _mm512_fmadd_ps(w0, b, a##i##0);                     \
-        if (KV > 1) a##i##1 = _mm512_fmadd_ps(w1, b, a##i##1);                     \
-        if (KV > 2) a##i##2 = _mm512_fmadd_ps(w2, b, a##i##2);                     \
-        if (KV > 3) a##i##3 = _mm512_fmadd_ps(w3, b, a##i##3);                     \
-    }
+#define TILE_AT(i, v) (tp[i] + 16 * v)
 #define SDX_PTR(i) const float *p##i = i < NP ? px[i] + k * kst : px[0];
-#define SDX_ALL(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9)
 
 #define SDX_TILE(KV_, NP_, NT_)                                                     \
 static void sdx_tile_##KV_##_##NP_##_##NT_(const float *wp, int64_t kn, int64_t kst,  \
@@ -34,12 +21,12 @@ static void sdx_tile_##KV_##_##NP_##_##NT_(const float *wp, int64_t kn, int64_t 
                                            const float *const *px, float *const *tp, \
                                            int acc) {                               \
     enum { KV = KV_, NP = NP_, NTAP = NT_, CB = 16 * KV_ };                         \
-    SDX_ALL(SDX_ACC_DECL)                                                           \
-    if (acc) { SDX_ALL(SDX_LOAD) }                                                  \
+    TILE_ALL(TILE_ACC_DECL)                                                         \
+    if (acc) { TILE_ALL(TILE_LOAD) }                                                \
     int64_t to[4];                                                                  \
     for (int t = 0; t < NTAP; t++) to[t] = toff[t];                                 \
     for (int64_t k = 0; k < kn; k++) {                                              \
-        SDX_ALL(SDX_PTR)                                                            \
+        TILE_ALL(SDX_PTR)                                                           \
         const float *wk = wp + k * NTAP * CB;                                       \
         for (int t = 0; t < NTAP; t++) {                                            \
             const int64_t o = to[t];                                                \
@@ -48,10 +35,10 @@ static void sdx_tile_##KV_##_##NP_##_##NT_(const float *wp, int64_t kn, int64_t 
             const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;               \
             const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;               \
             const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;               \
-            SDX_ALL(SDX_FMA)                                                        \
+            TILE_ALL(TILE_FMA)                                                      \
         }                                                                           \
     }                                                                               \
-    SDX_ALL(SDX_STORE)                                                              \
+    TILE_ALL(TILE_STORE)                                                            \
 }
 
 typedef void (*sdx_fn)(const float *, int64_t, int64_t, const int64_t *, const float *const *,

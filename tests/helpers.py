@@ -123,3 +123,11 @@ def assert_conv_matches_torch(torch, x, w, b, stride, padding, dilation=1, rng=N
     for name, a, e in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad),
                        ("db", db, tb.grad)):
         assert_close(a, e.detach().numpy(), dtype=np.float32, name=name)
+
+
+def conv_data(rng, xs, ws, dtype=np.float32, w_scale=0.5):
+    """(x, w, b) for a conv test: x of shape xs, w of shape ws (scaled by w_scale), b (K,),
+    standard normal, in dtype."""
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (w_scale * rng.standard_normal(ws)).astype(dtype)
+    return x, w, rng.standard_normal(ws[0]).astype(dtype)

@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch
+from helpers import assert_close, assert_conv_matches_torch, conv_data
 
 # (x shape, w shape, padding): batch 1..3 (the first two with a dw of <= 8192 values: the
 # forward only, the backward stays the small implicit one); K = 16, 19 (one block, 13 zero lanes), 48 (one
@@ -34,9 +34,7 @@ CASES = [((1, 16, 7, 7), (16, 16, 5, 5), 2),
 
 
 def _data(rng, xs, ws, dtype=np.float32):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = (0.2 * rng.standard_normal(ws)).astype(dtype)
-    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+    return conv_data(rng, xs, ws, dtype, 0.2)
 
 
 def _run(x, w, b, p, dy):

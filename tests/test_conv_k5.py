@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch
+from helpers import assert_close, assert_conv_matches_torch, conv_data
 
 # (x shape, w shape, padding): batch 1..45 (45 images of 7x7: two chunks of the panel),
 # K = 1, 9, 37, 67 (row blocks of 8 and fewer), 7x7 / 9x8 / 11x10 / 8x7 outputs, 5x5 /
@@ -28,9 +28,7 @@ CASES = [((1, 7, 7, 7), (9, 7, 5, 5), 2),
 
 
 def _data(rng, xs, ws, dtype=np.float32):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = (0.2 * rng.standard_normal(ws)).astype(dtype)
-    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+    return conv_data(rng, xs, ws, dtype, 0.2)
 
 
 def _run(x, w, b, p, dy):

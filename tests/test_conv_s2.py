@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch
+from helpers import assert_close, assert_conv_matches_torch, conv_data
 
 
 # (x shape, w shape, padding): odd / even / prime sizes, C = 1, K = 1, batch 1, a batch
@@ -26,9 +26,7 @@ CASES = [((2, 3, 13, 11), (5, 3, 3, 3), 1),
 
 
 def _data(rng, xs, ws, dtype):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = (0.5 * rng.standard_normal(ws)).astype(dtype)
-    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+    return conv_data(rng, xs, ws, dtype, 0.5)
 
 
 def _direct_s2(xs, ws, p):

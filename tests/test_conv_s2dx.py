@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch
+from helpers import assert_close, assert_conv_matches_torch, conv_data
 
 
 # (x shape, w shape, padding): C = 16, 32, 48, 64, 128 (channel blocks of 16 .. 64), odd and
@@ -29,9 +29,7 @@ CASES = [((2, 16, 9, 9), (7, 16, 3, 3), 1),
 
 
 def _data(rng, xs, ws, dtype):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = (0.5 * rng.standard_normal(ws)).astype(dtype)
-    return x, w, rng.standard_normal(ws[0]).astype(dtype)
+    return conv_data(rng, xs, ws, dtype, 0.5)
 
 
 def _dx(x, w, p, dy):
