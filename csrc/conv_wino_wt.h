@@ -85,29 +85,27 @@ void WT_FN(conv_adj2_chunk)(float *restrict dw, const float *restrict dU, int64_
         for (int r = 0; r < 9; r++) out[j * 9 + r] += o[r][j];
 }
 
-/* F(4x4): U[e * ldu + j0 + j] = (G g G^T)[e] of filter kc = k0*C + j0 + j of w (or w', as
- * conv_wt2_chunk), G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
- * 1/24 -1/12 1/6; 0 0 1] */
-void WT_FN(conv_wt4_chunk)(float *restrict U, int64_t ldu, const float *restrict w, int flip,
-                           int64_t K, int64_t C, int64_t k0, int64_t j0, int64_t m) {
+/* F(4x4)'s G g G^T of m filters: g (9 rows of ld values, tap r of filter j at g[r * ld + j])
+ * -> U0[e * ldu + j] (e < 36), through t = G g (18 rows of ld); the one body of
+ * conv_wt4_chunk and conv_wt4p_chunk (G below) */
+static inline void WT_FN(wt4_apply)(float *restrict U0, int64_t ldu, const float *g,
+                                    float *t, int64_t ld, int64_t m) {
     const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
-    float g[9][WT_CHUNK], t[18][WT_CHUNK]; /* t[3i + j]: (G g)[i][j] */
-    WT_FN(wt_gather)(g, w, flip, K, C, k0 * C + j0, m);
     for (int c = 0; c < 3; c++)
         for (int64_t j = 0; j < m; j++) {
-            const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
-            t[c][j] = a * k4;
-            t[3 + c][j] = -(a + b + d) * k6;
-            t[6 + c][j] = -(a - b + d) * k6;
-            t[9 + c][j] = a * k24 + b * k12 + d * k6;
-            t[12 + c][j] = a * k24 - b * k12 + d * k6;
-            t[15 + c][j] = d;
+            const float a = g[c * ld + j], b = g[(3 + c) * ld + j], d = g[(6 + c) * ld + j];
+            t[c * ld + j] = a * k4;
+            t[(3 + c) * ld + j] = -(a + b + d) * k6;
+            t[(6 + c) * ld + j] = -(a - b + d) * k6;
+            t[(9 + c) * ld + j] = a * k24 + b * k12 + d * k6;
+            t[(12 + c) * ld + j] = a * k24 - b * k12 + d * k6;
+            t[(15 + c) * ld + j] = d;
         }
     for (int i = 0; i < 6; i++) { /* rows of U never overlap (ivdep) */
-        float *restrict u0 = U + 6 * i * ldu + j0, *restrict u1 = u0 + ldu;
+        float *restrict u0 = U0 + 6 * i * ldu, *restrict u1 = u0 + ldu;
         float *restrict u2 = u0 + 2 * ldu, *restrict u3 = u0 + 3 * ldu;
         float *restrict u4 = u0 + 4 * ldu, *restrict u5 = u0 + 5 * ldu;
-        const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
+        const float *ta = t + 3 * i * ld, *tb = ta + ld, *td = tb + ld;
 #pragma GCC ivdep
         for (int64_t j = 0; j < m; j++) {
             const float a = ta[j], b = tb[j], d = td[j];
@@ -119,6 +117,16 @@ void WT_FN(conv_wt4_chunk)(float *restrict U, int64_t ldu, const float *restrict
             u5[j] = d;
         }
     }
+}
+
+/* F(4x4): U[e * ldu + j0 + j] = (G g G^T)[e] of filter kc = k0*C + j0 + j of w (or w', as
+ * conv_wt2_chunk), G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+ * 1/24 -1/12 1/6; 0 0 1] */
+void WT_FN(conv_wt4_chunk)(float *restrict U, int64_t ldu, const float *restrict w, int flip,
+                           int64_t K, int64_t C, int64_t k0, int64_t j0, int64_t m) {
+    float g[9][WT_CHUNK], t[18][WT_CHUNK]; /* t[3i + j]: (G g)[i][j] */
+    WT_FN(wt_gather)(g, w, flip, K, C, k0 * C + j0, m);
+    WT_FN(wt4_apply)(U + j0, ldu, g[0], t[0], WT_CHUNK, m);
 }
 
 /* F(4x4) dw: dw[j0 + j] (9 taps) += G^T dU[., j0 + j] G (dU[e * ldu + j]): the rows
@@ -158,7 +166,6 @@ void WT_FN(conv_adj4_chunk)(float *restrict dw, const float *restrict dU, int64_
 void WT_FN(conv_wt4p_chunk)(float *restrict Up, int64_t ldu, const float *restrict w, int flip,
                             int64_t K, int64_t C, int64_t k0, int64_t mk, int64_t c0,
                             int64_t mc) {
-    const float k4 = 0.25f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
     float g[9][192], t[18][192]; /* filter (k0 + i, c0 + q) at j = 12 q + i */
     const int64_t m = 12 * mc;
     for (int64_t q = 0; q < mc; q++)
@@ -174,30 +181,5 @@ void WT_FN(conv_wt4p_chunk)(float *restrict Up, int64_t ldu, const float *restri
                 for (int r = 0; r < 9; r++) g[r][j] = src[r];
             }
         }
-    for (int c = 0; c < 3; c++)
-        for (int64_t j = 0; j < m; j++) {
-            const float a = g[c][j], b = g[3 + c][j], d = g[6 + c][j];
-            t[c][j] = a * k4;
-            t[3 + c][j] = -(a + b + d) * k6;
-            t[6 + c][j] = -(a - b + d) * k6;
-            t[9 + c][j] = a * k24 + b * k12 + d * k6;
-            t[12 + c][j] = a * k24 - b * k12 + d * k6;
-            t[15 + c][j] = d;
-        }
-    for (int i = 0; i < 6; i++) { /* rows of U never overlap (ivdep) */
-        float *restrict u0 = Up + 6 * i * ldu + c0 * 12, *restrict u1 = u0 + ldu;
-        float *restrict u2 = u0 + 2 * ldu, *restrict u3 = u0 + 3 * ldu;
-        float *restrict u4 = u0 + 4 * ldu, *restrict u5 = u0 + 5 * ldu;
-        const float *ta = t[3 * i], *tb = t[3 * i + 1], *td = t[3 * i + 2];
-#pragma GCC ivdep
-        for (int64_t j = 0; j < m; j++) {
-            const float a = ta[j], b = tb[j], d = td[j];
-            u0[j] = a * k4;
-            u1[j] = -(a + b + d) * k6;
-            u2[j] = -(a - b + d) * k6;
-            u3[j] = a * k24 + b * k12 + d * k6;
-            u4[j] = a * k24 - b * k12 + d * k6;
-            u5[j] = d;
-        }
-    }
+    WT_FN(wt4_apply)(Up + c0 * 12, ldu, g[0], t[0], 192, m);
 }
