@@ -29,10 +29,7 @@ static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst, int
         for (int t = 0; t < 9; t++) {                                               \
             const int64_t o = tof[t];                                               \
             const float *wt = wc + t * KB;                                          \
-            const __m512 w0 = _mm512_loadu_ps(wt);                                  \
-            const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;               \
-            const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;               \
-            const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;               \
+            TILE_WEIGHTS(wt)                                                        \
             TILE_ALL(TILE_FMA)                                                      \
         }                                                                           \
     }                                                                               \
@@ -110,10 +107,7 @@ static void s2b_dw_##KV_##_##NT_(const float *dyT, int64_t n, const float *xp,  
     TILE_ALL(S2B_DW_OFF)                                                            \
     for (int64_t j = 0; j < n; j++) {                                               \
         const float *x0 = xp + pof[j], *wt = dyT + j * KB;                          \
-        const __m512 w0 = _mm512_loadu_ps(wt);                                      \
-        const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;                   \
-        const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;                   \
-        const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;                   \
+        TILE_WEIGHTS(wt)                                                            \
         TILE_ALL(S2B_DW_FMA)                                                        \
     }                                                                               \
     TILE_ALL(TILE_STORE)                                                            \

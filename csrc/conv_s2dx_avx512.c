@@ -31,10 +31,7 @@ static void sdx_tile_##KV_##_##NP_##_##NT_(const float *wp, int64_t kn, int64_t 
         for (int t = 0; t < NTAP; t++) {                                            \
             const int64_t o = to[t];                                                \
             const float *wt = wk + t * CB;                                          \
-            const __m512 w0 = _mm512_loadu_ps(wt);                                  \
-            const __m512 w1 = KV > 1 ? _mm512_loadu_ps(wt + 16) : w0;               \
-            const __m512 w2 = KV > 2 ? _mm512_loadu_ps(wt + 32) : w0;               \
-            const __m512 w3 = KV > 3 ? _mm512_loadu_ps(wt + 48) : w0;               \
+            TILE_WEIGHTS(wt)                                                        \
             TILE_ALL(TILE_FMA)                                                      \
         }                                                                           \
     }                                                                               \

@@ -1,9 +1,9 @@
 /* conv_tile16_avx512.h — the register tile of the channels-in-lanes stride-2 kernels
  * (conv_s2b_avx512.c: forward, conv_s2dx_avx512.c: dx): NP (<= 10) pixels x KV (<= 4) vectors
- * of 16 channels in accumulators a<i><v>; TILE_FMA(i) adds the weight vectors w0..w3 times a
- * broadcast of pixel i's input p<i>[o]. The including file defines TILE_AT(i, v), the address
- * of accumulator a<i><v> in its buffer (TILE_LOAD / TILE_STORE), and uses NP and KV as
- * compile-time constants. Included only by AVX-512 files. */
+ * of 16 channels in accumulators a<i><v>; TILE_FMA(i) adds the weight vectors w0..w3
+ * (TILE_WEIGHTS) times a broadcast of pixel i's input p<i>[o]. The including file defines
+ * TILE_AT(i, v), the address of accumulator a<i><v> in its buffer (TILE_LOAD / TILE_STORE),
+ * and uses NP and KV as compile-time constants. Included only by AVX-512 files. */
 #ifndef CR_CONV_TILE16_AVX512_H
 #define CR_CONV_TILE16_AVX512_H
 #include <immintrin.h>
@@ -23,4 +23,10 @@
         if (KV > 3) a##i##3 = _mm512_fmadd_ps(w3, b, a##i##3);                     \
     }
 #define TILE_ALL(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9)
+/* the KV weight vectors w0..w3 of one tap at wt (16 channels each; unused ones repeat w0) */
+#define TILE_WEIGHTS(wt)                                                           \
+    const __m512 w0 = _mm512_loadu_ps(wt);                                         \
+    const __m512 w1 = KV > 1 ? _mm512_loadu_ps((wt) + 16) : w0;                    \
+    const __m512 w2 = KV > 2 ? _mm512_loadu_ps((wt) + 32) : w0;                    \
+    const __m512 w3 = KV > 3 ? _mm512_loadu_ps((wt) + 48) : w0;
 #endif
