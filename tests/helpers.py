@@ -131,3 +131,23 @@ def conv_data(rng, xs, ws, dtype=np.float32, w_scale=0.5):
     x = rng.standard_normal(xs).astype(dtype)
     w = (w_scale * rng.standard_normal(ws)).astype(dtype)
     return x, w, rng.standard_normal(ws[0]).astype(dtype)
+
+
+def assert_conv_matches_reference(rng, x, w, b, stride, padding, dilation=1, groups=1):
+    """ops.conv2d_forward and conv2d_backward (with a standard normal dy drawn from rng after
+    the forward) against chainrule.reference: y, dx, dw and db (b None: no bias, db None).
+    Returns (dy, (dx, dw, db))."""
+    from chainrule import ops, reference as ref
+    dtype, bias = x.dtype, b is not None
+    y = ops.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+    assert_close(y, ref.conv2d_forward(x, w, b, stride, padding, dilation, groups), dtype=dtype,
+                 name="y")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    got = ops.conv2d_backward(dy, x, w, stride, padding, dilation, groups, bias=bias)
+    want = ref.conv2d_backward(dy, x, w, stride, padding, dilation, groups, bias=bias)
+    for name, a, e in zip(("dx", "dw", "db"), got, want):
+        if e is None:
+            assert a is None, name
+        else:
+            assert_close(a, e, dtype=dtype, name=name)
+    return dy, got

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import _runtime, ops, reference as ref
+from chainrule import ops, reference as ref
 from helpers import assert_close
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch, conv_data
+from chainrule import _runtime, ops
+from helpers import assert_close, assert_conv_matches_reference, assert_conv_matches_torch, conv_data
 
 # (x shape, w shape, padding): batch 1..3 (the first two with a dw of <= 8192 values: the
 # forward only, the backward stays the small implicit one); K = 16, 19 (one block, 13 zero lanes), 48 (one
@@ -52,13 +52,7 @@ def _paths(xs, ws, p, dtype=np.float32):
 def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, rng):
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, dtype)
-    y = ops.conv2d_forward(x, w, b, 1, p)
-    assert_close(y, ref.conv2d_forward(x, w, b, 1, p), dtype=dtype, name="y")
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    got = ops.conv2d_backward(dy, x, w, 1, p)
-    want = ref.conv2d_backward(dy, x, w, 1, p)
-    for name, a, e in zip(("dx", "dw", "db"), got, want):
-        assert_close(a, e, dtype=dtype, name=name)
+    assert_conv_matches_reference(rng, x, w, b, 1, p)
     on = dtype == np.float32 and level == "avx512"
     paths = _paths(xs, ws, p, dtype)
     # a dw of <= 8192 values keeps the small implicit backward (cases 0, 1)

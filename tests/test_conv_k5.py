@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch, conv_data
+from helpers import assert_close, assert_conv_matches_reference, assert_conv_matches_torch, conv_data
 
 # (x shape, w shape, padding): batch 1..45 (45 images of 7x7: two chunks of the panel),
 # K = 1, 9, 37, 67 (row blocks of 8 and fewer), 7x7 / 9x8 / 11x10 / 8x7 outputs, 5x5 /
@@ -41,13 +41,7 @@ def _run(x, w, b, p, dy):
 def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, rng):
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, dtype)
-    y = ops.conv2d_forward(x, w, b, 1, p)
-    assert_close(y, ref.conv2d_forward(x, w, b, 1, p), dtype=dtype, name="y")
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    got = ops.conv2d_backward(dy, x, w, 1, p)
-    want = ref.conv2d_backward(dy, x, w, 1, p)
-    for name, a, e in zip(("dx", "dw", "db"), got, want):
-        assert_close(a, e, dtype=dtype, name=name)
+    assert_conv_matches_reference(rng, x, w, b, 1, p)
     plan = ops.conv2d_plan(xs, ws, 1, p, 1, 1, dtype)
     on = dtype == np.float32 and level == "avx512"
     assert (plan["forward"]["algorithm"] == "implicit_rows") == on, plan

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close
+from helpers import assert_conv_matches_reference
 
 ALGOS = ["auto", "im2col", "implicit", "winograd"]
 IMPLICIT = {"implicit", "implicit_dw", "implicit_conv"}
@@ -51,13 +51,7 @@ def _data(rng, xs, ws, dtype):
 def test_every_algorithm_matches_the_reference(algo, dtype, case, rng):
     xs, ws, s, p, d, g = SHAPES[case]
     x, w, b = _data(rng, xs, ws, dtype)
-    y = ops.conv2d_forward(x, w, b, s, p, d, g)
-    assert_close(y, ref.conv2d_forward(x, w, b, s, p, d, g), dtype=dtype, name="y")
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    got = ops.conv2d_backward(dy, x, w, s, p, d, g)
-    want = ref.conv2d_backward(dy, x, w, s, p, d, g)
-    for name, a, e in zip(("dx", "dw", "db"), got, want):
-        assert_close(a, e, dtype=dtype, name=name)
+    assert_conv_matches_reference(rng, x, w, b, s, p, d, g)
     plan = ops.conv2d_plan(xs, ws, s, p, d, g, dtype)
     assert plan["algo"] == algo and plan["groups"] == g
     # grouped layers: grouped_im2col / grouped_implicit are the im2col / implicit paths run

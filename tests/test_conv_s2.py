@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
-from helpers import assert_close, assert_conv_matches_torch, conv_data
+from helpers import assert_close, assert_conv_matches_reference, assert_conv_matches_torch, conv_data
 
 
 # (x shape, w shape, padding): odd / even / prime sizes, C = 1, K = 1, batch 1, a batch
@@ -48,16 +48,7 @@ def test_matches_the_reference_and_the_plan_names_the_path(level, case, dtype, b
     xs, ws, p = CASES[case]
     x, w, b = _data(rng, xs, ws, dtype)
     b = b if bias else None
-    y = ops.conv2d_forward(x, w, b, 2, p)
-    assert_close(y, ref.conv2d_forward(x, w, b, 2, p), dtype=dtype, name="y")
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    got = ops.conv2d_backward(dy, x, w, 2, p, bias=bias)
-    want = ref.conv2d_backward(dy, x, w, 2, p, bias=bias)
-    for name, a, e in zip(("dx", "dw", "db"), got, want):
-        if e is None:
-            assert a is None
-        else:
-            assert_close(a, e, dtype=dtype, name=name)
+    dy, got = assert_conv_matches_reference(rng, x, w, b, 2, p)
     # dx alone and dw alone: the same values as together
     dx_only = ops.conv2d_backward(dy, x, w, 2, p, bias=bias, need_dw=False)[0]
     dw_only = ops.conv2d_backward(dy, x, w, 2, p, bias=bias, need_dx=False)[1]
