@@ -152,10 +152,10 @@ int conv_pointwise_dw_dot(const cr_conv2d_dims *d, int64_t elsize) {
     return d->H * d->W > 1 && pw_dot_ok(d, elsize);
 }
 
-/* Floats of the dot dw's lane buffers for nt threads (pw_dot_rows). */
-static int64_t pw_dot_buf(const cr_conv2d_dims *d, int nt) {
-    (void)nt;  /* the threads' row ranges partition the tiles: buffers of all tiles in all */
-    return cr_pw_dw_dot_buf(0, d->K, d->C) + 16;
+/* Floats of the dot dw's lane buffers, all threads together (their row ranges partition
+ * the tiles, pw_dot_rows). */
+static int64_t pw_dot_buf(const cr_conv2d_dims *d) {
+    return cr_pw_dw_dot_buf(0, d->K, d->C);
 }
 
 /* Thread t's rows [k0, k1) of dw (whole tiles of 4) and its lane buffer's offset. */
@@ -179,7 +179,7 @@ static int64_t pw_ws_bytes(int mr, int nr, int64_t kc, int64_t mc, int64_t es,
     int64_t e = f.a_elems + nt * f.thread_elems;
     if (x.a_elems + nt * x.thread_elems > e) e = x.a_elems + nt * x.thread_elems;
     if (w.part_elems + nt * w.thread_elems > e) e = w.part_elems + nt * w.thread_elems;
-    if (pw_dot_ok(d, es) && pw_dot_buf(d, nt) > e) e = pw_dot_buf(d, nt);
+    if (pw_dot_ok(d, es) && pw_dot_buf(d) > e) e = pw_dot_buf(d);
     return e * es;
 }
 

@@ -71,7 +71,7 @@ static int CR_FN(pw_backward)(T *dinp, T *dweight, T *dbias, const T *dout, cons
     if (!dweight) return 0;
 #ifdef CR_X86
     if (sizeof(T) == 4 && pw_dot_ok(d, 4)) {
-        float *buf = (float *)conv_ws_alloc(pw_dot_buf(d, nt) * 4);
+        float *buf = (float *)conv_ws_alloc(pw_dot_buf(d) * 4);
         if (!buf) return -1;
         #pragma omp parallel num_threads(nt) if (nt > 1)
         {

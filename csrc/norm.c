@@ -19,8 +19,8 @@
 #define NORM_BLOCK_BYTES (1 << 20)
 /* lanes of a reduction: element l of a row goes to lane l % NL */
 #define NL 16
-/* scratch doubles per channel of a batch norm block: the lanes (2 NL + 2) of norm_tmpl.h,
- * or 3 L doubles + 7 L values (L <= NL) of norm_small_tmpl.h */
+/* scratch doubles per channel of a batch norm block: the lanes and statistics (2 NL + 3)
+ * of norm_tmpl.h, or 3 L doubles + 7 L values (L <= NL) of norm_small_tmpl.h */
 #define NORM_SCRATCH (10 * NL)
 
 /* the NL lanes of a reduction, summed in one fixed order (a pairwise tree) */

@@ -166,8 +166,8 @@ CR_CLONES static void CR_FN(bn_finish_stats)(double *restrict d, double *restric
 
 #include "norm_small_tmpl.h"  /* the blocks for rows of L <= NL values */
 
-/* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 2 doubles per
- * channel (the lanes, then the mean and invstd). Rows in memory order within the block:
+/* Training forward of the channel block [b0, b1); w: scratch of 2 NL + 3 doubles per
+ * channel (the lanes, then bn_finish_stats' three arrays). Rows in memory order within the block:
  * one read for the statistics, one fused write pass for y (the block is still in L2).
  * The moments are taken about the shift k = the channel's first value (shifted data:
  * var = E[(x-k)^2] - E[x-k]^2 only loses the digits of (mean-k)^2 / var, which is small
@@ -183,22 +183,21 @@ static void CR_FN(bn_forward_block)(T *y, T *mean, T *invstd, double *var, const
     }
     const double M = (double)(N * L);
     const int64_t B = b1 - b0;
-    double *lanes = w, *st = w + 2 * NL * B;  /* st[2i] = mean, st[2i + 1] = invstd */
+    double *lanes = w, *D = w + 2 * NL * B, *V = D + B, *IS = V + B; /* (bn_finish_stats) */
     for (int64_t i = 0; i < 2 * NL * B; i++) lanes[i] = 0.0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++)
             CR_FN(lane_moments)(lanes + 2 * NL * (c - b0), (double)x[c * L], L,
                               x + (n * C + c) * L);
     for (int64_t c = b0; c < b1; c++) {
-        const double d = lanes_total(lanes + 2 * NL * (c - b0)) / M;
-        const double q = lanes_total(lanes + 2 * NL * (c - b0) + NL) / M;
-        const double v = q - d * d > 0.0 ? q - d * d : 0.0;
-        const double is = 1.0 / sqrt(v + eps);
-        st[2 * (c - b0)] = (double)x[c * L] + d;
-        mean[c] = (T)st[2 * (c - b0)];
-        invstd[c] = (T)is;
-        if (var) var[c] = v;
-        st[2 * (c - b0) + 1] = is;
+        D[c - b0] = lanes_total(lanes + 2 * NL * (c - b0));
+        V[c - b0] = lanes_total(lanes + 2 * NL * (c - b0) + NL);
+    }
+    CR_FN(bn_finish_stats)(D, V, IS, B, M, eps);
+    for (int64_t c = b0; c < b1; c++) {
+        mean[c] = (T)((double)x[c * L] + D[c - b0]);
+        invstd[c] = (T)IS[c - b0];
+        if (var) var[c] = V[c - b0];
     }
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = b0; c < b1; c++) {
