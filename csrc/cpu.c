@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #endif
 #ifdef _OPENMP
@@ -106,15 +108,25 @@ int cr_in_parallel(void) {
  * the kernels run on half the threads (down to 1) for a while, and more again when a
  * probe finds them starting at once (see threads_now), each increase confirmed by a
  * second probe PROBE_CONFIRM_NS later (a worker woken from sleep gets a core at once;
- * whether it keeps one shows only when it is running). Every kernel computes the same
- * bits on any thread count (tests/test_threads.py), so this changes speed, never results.
+ * whether it keeps one shows only when it is running). A worker can also start at once
+ * and then share its core with another process for the whole region (measured: LeNet
+ * steps at 2 threads 7 ms against 4.5 at 1, while every start took 0-2 us), so the probe
+ * at the count in use also reads the team's run-queue waits (team_wait_share): a thread
+ * that spent WAIT_BAD_SHARE of its runnable time since the last probe waiting for a core
+ * counts as contended, like a late start. Every kernel computes the same bits on any
+ * thread count (tests/test_threads.py), so this changes speed, never results.
  * CHAINRULE_ADAPTIVE_THREADS=0 turns it off. */
 #define PROBE_OK_NS 20000000LL      /* 20 ms between probes while the team starts at once */
 #define PROBE_CONFIRM_NS 2000000LL  /* 2 ms: re-check right after restoring the team */
+#define PROBE_RENEW_NS 5000000LL    /* 5 ms: judge the waits from a just-taken baseline */
 #define PROBE_BAD_NS 50000000LL     /* 50 ms on fewer threads after a slow probe */
 #define PROBE_MAX_NS 1000000000LL   /* the back-off doubles up to 1 s */
 #define PROBE_BAD_DEFAULT_NS 250000LL /* a worker 250 us late = descheduled (a futex wake-up
                                        * from sleep takes ~10-80 us) */
+#define WAIT_BAD_SHARE 0.2   /* measured: 0.5 for a worker sharing its core, 0-0.05 alone */
+#define WAIT_MIN_NS 1000000LL        /* judge a thread only after 1 ms of runnable time */
+#define WAIT_STALE_NS 200000000LL    /* an older baseline may describe other load: renew it */
+#define TEAM_MAX 64                  /* threads whose waits are read */
 
 static volatile int g_adaptive = -1;   /* -1 = read CHAINRULE_ADAPTIVE_THREADS on first use */
 static volatile int g_eff = 0;         /* threads now; 0 = the configured count */
@@ -125,6 +137,8 @@ static volatile int64_t g_bad_ns = PROBE_BAD_DEFAULT_NS;
 static volatile int64_t g_last_ns = -1; /* the last probe's latency */
 static volatile int g_confirming = 0;  /* the next probe verifies the count in use */
 static volatile int g_raised = 0;      /* the count in use was just raised */
+static double g_bad_share = WAIT_BAD_SHARE;
+static double g_last_share = -1;       /* the last probe's largest wait share; -1 = none */
 
 static int64_t mono_ns(void) {
     struct timespec t;
@@ -132,18 +146,98 @@ static int64_t mono_ns(void) {
     return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/* The team's thread ids (Linux), by thread number: written by team_start_ns's region,
+ * read by team_wait_share. */
+static volatile int g_tid[TEAM_MAX];
+static volatile int g_tid_n = 0;
+
 /* Nanoseconds until the last of n threads has entered an empty parallel region. */
 static int64_t team_start_ns(int n) {
 #ifdef _OPENMP
     const int64_t t0 = mono_ns();
     int64_t last = t0;
 #pragma omp parallel num_threads(n) reduction(max : last)
-    last = mono_ns();
+    {
+        last = mono_ns();
+#ifdef __linux__
+        const int i = omp_get_thread_num();
+        if (i < TEAM_MAX) g_tid[i] = (int)syscall(SYS_gettid);
+#endif
+    }
+    g_tid_n = n < TEAM_MAX ? n : TEAM_MAX;
     return last - t0;
 #else
     (void)n;
     return 0;
 #endif
+}
+
+/* A thread's nanoseconds on a cpu and waiting on a run queue (/proc/self/task/<tid>/
+ * schedstat, the kernel's schedstats: "run wait slices"); 0 on success. */
+static int read_schedstat(int tid, int64_t *run, int64_t *wait) {
+#ifdef __linux__
+    char path[64], buf[96];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    const ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    buf[got] = 0;
+    long long r, w;
+    if (sscanf(buf, "%lld %lld", &r, &w) != 2) return -1;
+    *run = r;
+    *wait = w;
+    return 0;
+#else
+    (void)tid; (void)run; (void)wait;
+    return -1;
+#endif
+}
+
+/* The largest share of runnable time that a thread of the last probed team (of m) spent
+ * waiting for a core since the previous reading: the caller reads the workers' counters,
+ * so a descheduled worker costs nothing here. Idle (sleeping) time is neither, so a
+ * baseline stays meaningful while the workers sleep. Unknown: -2 when a baseline was
+ * just taken (none yet, an old one, or `renew`), -1 while no thread has WAIT_MIN_NS of
+ * runnable time since the baseline (kept, so runnable time adds up over probes). */
+static int64_t g_wait_t0 = -1; /* when team_wait_share's baseline was taken; -1 = none */
+
+static double team_wait_share(int m, int renew) {
+    static int tid0[TEAM_MAX];
+    static int64_t run0[TEAM_MAX], wait0[TEAM_MAX];
+    const int64_t t0 = g_wait_t0;
+    const int n = g_tid_n < m ? g_tid_n : m;
+    const int64_t now = mono_ns();
+    int64_t run[TEAM_MAX], wait[TEAM_MAX];
+    int tid[TEAM_MAX], have = 0;
+    for (int i = 0; i < n; i++) {
+        tid[i] = g_tid[i];
+        if (read_schedstat(tid[i], &run[i], &wait[i]) != 0) tid[i] = run[i] = wait[i] = 0;
+        else have = 1;
+    }
+    if (!have) return -1;
+    double worst = -2;
+    int judged = 0;
+    if (!renew && t0 >= 0 && now - t0 < WAIT_STALE_NS) {
+        for (int i = 0; i < n; i++) {
+            if (tid[i] == 0 || tid[i] != tid0[i]) continue;
+            const int64_t dr = run[i] - run0[i], dw = wait[i] - wait0[i];
+            if (dr < 0 || dw < 0 || dr + dw < WAIT_MIN_NS) continue;
+            const double share = (double)dw / (double)(dr + dw);
+            if (share > worst) worst = share;
+            judged = 1;
+        }
+        if (!judged) return -1; /* keep the baseline: runnable time adds up */
+    }
+    for (int i = 0; i < n; i++) {
+        tid0[i] = tid[i];
+        run0[i] = run[i];
+        wait0[i] = wait[i];
+    }
+    for (int i = n; i < TEAM_MAX; i++) tid0[i] = 0;
+    g_wait_t0 = now;
+    return worst;
 }
 
 /* While on 1 thread (the workers asleep): are fewer than n cores free of other runnable
@@ -205,10 +299,17 @@ static int threads_now(int n) {
         __atomic_store_n(&g_probing, 0, __ATOMIC_RELEASE);
         return 1;
     }
-    int64_t lat = team_start_ns(m);
-    if (g_last_ns < 0) lat = team_start_ns(m); /* the first region creates the threads */
-    g_last_ns = lat;
-    if (lat >= g_bad_ns && m == cur) {          /* workers kept off the cores: halve */
+    /* at the count in use, first the waits since the last probe (no region needed) */
+    const double share = m == cur ? team_wait_share(cur, 0) : -1;
+    g_last_share = share;
+    int slow = share >= g_bad_share;
+    if (!slow) {
+        int64_t lat = team_start_ns(m);
+        if (g_last_ns < 0) lat = team_start_ns(m); /* the first region creates the threads */
+        g_last_ns = lat;
+        slow = lat >= g_bad_ns;
+    }
+    if (slow && m == cur) {                     /* workers kept off the cores: halve */
         g_eff = cur / 2 > 1 ? cur / 2 : 1;
         g_confirming = 1;
         if (g_raised) {                         /* a fresh increase did not hold: back off */
@@ -217,7 +318,7 @@ static int threads_now(int n) {
         }
         g_next_ns = mono_ns() + (g_raised ? g_backoff_ns : PROBE_BAD_NS);
         g_raised = 0;
-    } else if (lat >= g_bad_ns) {               /* more threads do not fit yet: wait longer */
+    } else if (slow) {                          /* more threads do not fit yet: wait longer */
         int64_t b = 2 * g_backoff_ns;
         g_backoff_ns = b > PROBE_MAX_NS ? PROBE_MAX_NS : b;
         g_confirming = 0;
@@ -225,7 +326,10 @@ static int threads_now(int n) {
     } else if (m > cur) {                       /* more fit: take them, verify soon */
         g_eff = m < n ? m : 0;
         g_confirming = g_raised = 1;
+        team_wait_share(m, 1);                  /* the confirming probe reads waits from here */
         g_next_ns = mono_ns() + PROBE_CONFIRM_NS;
+    } else if (share == -2) {                   /* fine to start; waits known next time */
+        g_next_ns = mono_ns() + PROBE_RENEW_NS;
     } else {                                    /* the count in use is fine */
         g_confirming = g_raised = 0;
         if (cur == n) g_backoff_ns = PROBE_BAD_NS;
@@ -247,21 +351,24 @@ int cr_threads_for(double work, double min_work) {
 
 void cr_contention_reset(void) {
     g_eff = 0;
+    g_wait_t0 = -1;
     g_confirming = g_raised = 0;
     g_backoff_ns = PROBE_BAD_NS;
     g_next_ns = 0;
 }
 
-void cr_contention_config(int enabled, int64_t bad_latency_ns) {
+void cr_contention_config(int enabled, int64_t bad_latency_ns, double bad_wait_share) {
     if (enabled >= 0) g_adaptive = enabled != 0;
-    if (bad_latency_ns >= 0) g_bad_ns = bad_latency_ns;
-    else g_bad_ns = PROBE_BAD_DEFAULT_NS;
+    g_bad_ns = bad_latency_ns >= 0 ? bad_latency_ns : PROBE_BAD_DEFAULT_NS;
+    g_bad_share = bad_wait_share >= 0 ? bad_wait_share : WAIT_BAD_SHARE;
     g_last_ns = -1;
+    g_last_share = -1;
     cr_contention_reset();
 }
 
-int cr_contention_state(int64_t *last_latency_ns, int *enabled) {
+int cr_contention_state(int64_t *last_latency_ns, double *last_wait_share, int *enabled) {
     if (last_latency_ns) *last_latency_ns = g_last_ns;
+    if (last_wait_share) *last_wait_share = g_last_share;
     if (enabled) *enabled = adaptive_on();
     const int n = cr_num_threads_setting(), e = g_eff;
     return adaptive_on() && e > 0 && e < n ? e : n;

@@ -60,13 +60,15 @@ int cr_in_parallel(void);          /* 1 inside an OpenMP parallel region */
  * cr_get_num_threads(). */
 int cr_threads_for(double work, double min_work);
 /* Contention probe controls (tests, benchmarks): enabled 1/0 (-1 = unchanged; default
- * on unless CHAINRULE_ADAPTIVE_THREADS=0), the start latency that counts as contended
- * (-1 = default 250 us); both reset the probe so the next parallel kernel probes. */
-void cr_contention_config(int enabled, int64_t bad_latency_ns);
+ * on unless CHAINRULE_ADAPTIVE_THREADS=0), the worker start latency (-1 = default 250 us)
+ * and the share of a team thread's runnable time spent waiting for a core (-1 = default
+ * 0.2) that count as contended; resets the probe so the next parallel kernel probes. */
+void cr_contention_config(int enabled, int64_t bad_latency_ns, double bad_wait_share);
 void cr_contention_reset(void);
-/* The threads kernels use now; *last_latency_ns = the last probe's latency (-1: none),
- * *enabled = whether the probe is on (either pointer may be NULL). */
-int cr_contention_state(int64_t *last_latency_ns, int *enabled);
+/* The threads kernels use now; *last_latency_ns = the last probe's start latency (-1:
+ * none), *last_wait_share = its largest wait share (< 0: none), *enabled = whether the
+ * probe is on (any pointer may be NULL). */
+int cr_contention_state(int64_t *last_latency_ns, double *last_wait_share, int *enabled);
 
 /* ---- clock ---------------------------------------------------------------------------- */
 /* The core clock in GHz measured with a chain of dependent register adds (0 where not

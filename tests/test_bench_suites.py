@@ -127,15 +127,28 @@ def test_contention_step_latencies_alternate_and_call_before():
     assert seen[:4] == ["a", "a", "b", "b"]
 
 
+def test_contention_step_latencies_settle_before_each_block(monkeypatch):
+    slept = []
+    monkeypatch.setattr(contention.time, "sleep", slept.append)
+    settings = {"a": (lambda: None, 1, True), "b": (lambda: None, 2, False)}
+    contention.step_latencies(settings, steps=8, block=2, settle=0.25)
+    assert slept == [0.25] * 8  # 4 rounds of 2 blocks
+    slept.clear()
+    contention.step_latencies(settings, steps=8, block=2)
+    assert slept == []
+
+
 def test_contention_table(monkeypatch):
     from chainrule import _runtime
     was = _runtime.contention_probe()[2]
     monkeypatch.setattr(train, "chainrule_step", lambda name: (lambda: None, None))
     text = contention.run(threads=2, quick=True, steps=4)
     rows = _rows(text)
-    assert len(rows) == 9
+    assert len(rows) == 10
     assert [r[1] for r in rows[:3]] == ["1 thread", "2 threads", "2 threads, probe off"]
     assert re.fullmatch(r"\d+\.\d\d \((met|NOT met)\)", rows[4][4])
+    assert [r[1] for r in rows[6:8]] == ["2 threads", "1 thread"] and rows[7][4] == "-"
+    assert re.fullmatch(r"\d+\.\d\d \((met|NOT met)\)", rows[8][4])
     assert "Method:" in text and _runtime.contention_probe()[2] == was
     assert cr.get_num_threads() == 2
 

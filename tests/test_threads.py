@@ -4,6 +4,7 @@ The kernels release the GIL; several Python threads calling them at once must ge
 same bits as sequential calls, with chainrule's OpenMP thread count at 1 and 2, and
 changing the thread count from another thread while kernels run must be safe.
 """
+import os
 import threading
 
 import numpy as np
@@ -158,7 +159,7 @@ def test_contention_probe_drops_to_one_thread_and_keeps_the_setting(probe_defaul
     assert threads == 1 and latency is not None and latency >= 0 and on
     assert cr.get_num_threads() == 2  # the setting is unchanged
     c1 = ops.matmul(a, b)
-    rt.contention_probe(True, 1e9)  # nothing counts as contended
+    rt.contention_probe(True, 1e9, 2.0)  # nothing counts as contended
     assert rt.threads_in_use() == 2
     assert ops.matmul(a, b).tobytes() == c1.tobytes()
     rt.contention_probe(False, 0)  # off: always the configured count
@@ -178,8 +179,40 @@ def test_contention_probe_halves_then_verifies(probe_defaults):
     assert rt.threads_in_use() == 2
     time.sleep(0.06)
     assert rt.threads_in_use() == 1
-    rt.contention_probe(True, 1e9)
+    rt.contention_probe(True, 1e9, 2.0)
     assert rt.threads_in_use() == 4
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/thread-self/schedstat"),
+                    reason="no per-thread scheduler statistics (Linux schedstat)")
+@pytest.mark.parametrize("bad_share", [None, 2.0])
+def test_contention_probe_sees_workers_sharing_their_cores(probe_defaults, bad_share):
+    """Busy processes on every CPU: the workers start at once (start latency never counts
+    here) but wait for a core for much of their runnable time; the default wait share
+    (0.2) drops the kernels to 1 thread, a share no thread can reach (2.0) never does."""
+    import subprocess
+    import sys
+    import time
+    rt = probe_defaults
+    cpus = len(os.sched_getaffinity(0))
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus)]
+    try:
+        time.sleep(0.1)
+        cr.set_num_threads(2)
+        rt.contention_probe(True, 1e9, bad_share)
+        a = np.random.default_rng(3).standard_normal((256, 256))
+        seen, shares, t0 = set(), [], time.perf_counter()
+        while time.perf_counter() - t0 < 0.4 and 1 not in seen:
+            ops.matmul(a, a)                      # ~1 ms parallel kernels
+            seen.add(rt.threads_in_use())
+            shares.append(rt.contention_wait_share())
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    known = [x for x in shares if x is not None]
+    assert known and max(known) >= 0.2, shares  # the workers did wait for a core
+    assert (1 in seen) == (bad_share is None), (seen, shares)
 
 
 @pytest.mark.parametrize("env, want", [("0", ["2", "None", "False"]), (None, ["1", "True"])])

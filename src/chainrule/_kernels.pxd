@@ -15,9 +15,9 @@ cdef extern from "chainrule.h" nogil:
     void cr_set_num_threads(int n)
     int cr_get_num_threads()
     int cr_num_threads_setting()
-    void cr_contention_config(int enabled, int64_t bad_latency_ns)
+    void cr_contention_config(int enabled, int64_t bad_latency_ns, double bad_wait_share)
     void cr_contention_reset()
-    int cr_contention_state(int64_t *last_latency_ns, int *enabled)
+    int cr_contention_state(int64_t *last_latency_ns, double *last_wait_share, int *enabled)
     int CR_ACT_NONE, CR_ACT_TANH, CR_ACT_RELU, CR_ACT_SIGMOID
 
     # ---- gemm.h ----

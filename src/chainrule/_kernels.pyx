@@ -86,20 +86,23 @@ def threads_now():
     return n
 
 
-def contention_config(enabled=None, bad_latency_us=None):
-    """Turn the contention probe on/off and set the worker start latency that counts as
-    contended (None: leave on/off unchanged / the default 250 us). Resets the probe."""
+def contention_config(enabled=None, bad_latency_us=None, bad_wait_share=None):
+    """Turn the contention probe on/off and set the worker start latency and the wait share
+    that count as contended (None: leave on/off unchanged / the defaults 250 us and 0.2).
+    Resets the probe."""
     cr_contention_config(-1 if enabled is None else (1 if enabled else 0),
-                         -1 if bad_latency_us is None else <int64_t>(bad_latency_us * 1000))
+                         -1 if bad_latency_us is None else <int64_t>(bad_latency_us * 1000),
+                         -1.0 if bad_wait_share is None else <double>bad_wait_share)
 
 
 def contention_state():
     """(threads the kernels use now, the last probe's worker start latency in us or None,
-    whether the probe is on)."""
+    whether the probe is on, the last probe's largest wait share or None)."""
     cdef int64_t lat = -1
+    cdef double share = -1
     cdef int on = 0
-    n = cr_contention_state(&lat, &on)
-    return n, (None if lat < 0 else lat / 1000.0), bool(on)
+    n = cr_contention_state(&lat, &share, &on)
+    return n, (None if lat < 0 else lat / 1000.0), bool(on), (None if share < 0 else share)
 
 
 # ---- buffer-protocol helpers (activations, optimizer steps) ---------------------------

@@ -11,7 +11,8 @@ from . import _cpus, _kernels
 
 __all__ = ["set_num_threads", "get_num_threads", "tune_heap", "isa", "isa_detected", "set_isa",
            "conv_algo", "set_conv_algo", "cpu_clock_ghz", "fma_peak_gflops", "install", "apply_default_threads",
-           "extension_file", "threads_in_use", "contention_probe"]
+           "extension_file", "threads_in_use", "contention_probe",
+           "contention_wait_share"]
 
 
 def set_num_threads(n: int) -> None:
@@ -35,15 +36,25 @@ def threads_in_use() -> int:
     return _kernels.threads_now()
 
 
-def contention_probe(enabled=None, bad_latency_us=None):
+def contention_probe(enabled=None, bad_latency_us=None, bad_wait_share=None):
     """Configure the contention probe: ``enabled`` True/False (default on; the environment
-    variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start), ``bad_latency_us`` the
-    worker start latency that counts as contended (default 250). None leaves a setting
-    alone / restores the default latency; a call with either argument re-arms the probe.
-    Returns (threads in use, the last probe's worker start latency in us or None, on?)."""
-    if enabled is not None or bad_latency_us is not None:
-        _kernels.contention_config(enabled, bad_latency_us)
-    return _kernels.contention_state()
+    variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start); what counts as contended:
+    ``bad_latency_us``, a worker starting that late (default 250), or ``bad_wait_share``, a
+    thread of the team that spent that share of its runnable time since the last probe
+    waiting for a core (default 0.2; read from /proc/self/task/*/schedstat on Linux). None
+    leaves a setting alone / restores its default; a call with any argument re-arms the
+    probe. Returns (threads in use, the last probe's worker start latency in us or None,
+    on?)."""
+    if enabled is not None or bad_latency_us is not None or bad_wait_share is not None:
+        _kernels.contention_config(enabled, bad_latency_us, bad_wait_share)
+    return _kernels.contention_state()[:3]
+
+
+def contention_wait_share():
+    """The largest share of runnable time a thread of chainrule's team spent waiting for a
+    core, as read by the last contention probe at the thread count in use (None if that
+    probe had no reading: just started, or the workers idle)."""
+    return _kernels.contention_state()[3]
 
 
 def tune_heap(environ=os.environ) -> bool:
