@@ -112,7 +112,7 @@ int cr_in_parallel(void) {
  * and then share its core with another process for the whole region (measured: LeNet
  * steps at 2 threads 7 ms against 4.5 at 1, while every start took 0-2 us), so the probe
  * at the count in use also reads the team's run-queue waits (team_wait_share): a thread
- * that spent WAIT_BAD_SHARE of its runnable time since the last probe waiting for a core
+ * that spent WAIT_BAD_SHARE (35%) of its runnable time since the last probe waiting for a core
  * counts as contended, like a late start. Every kernel computes the same bits on any
  * thread count (tests/test_threads.py), so this changes speed, never results.
  * CHAINRULE_ADAPTIVE_THREADS=0 turns it off. */
@@ -123,7 +123,9 @@ int cr_in_parallel(void) {
 #define PROBE_MAX_NS 1000000000LL   /* the back-off doubles up to 1 s */
 #define PROBE_BAD_DEFAULT_NS 250000LL /* a worker 250 us late = descheduled (a futex wake-up
                                        * from sleep takes ~10-80 us) */
-#define WAIT_BAD_SHARE 0.2   /* measured: 0.5 for a worker sharing its core, 0-0.05 alone */
+#define WAIT_BAD_SHARE 0.35 /* measured: 0.5 for a thread sharing its core with a busy process
+                            * (pinned or not), 0.25-0.27 for an idle worker spinning while
+                            * NumPy's OpenBLAS team computes, 0-0.06 alone */
 #define WAIT_MIN_NS 1000000LL        /* judge a thread only after 1 ms of runnable time */
 #define WAIT_STALE_NS 200000000LL    /* an older baseline may describe other load: renew it */
 #define TEAM_MAX 64                  /* threads whose waits are read */

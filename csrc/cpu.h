@@ -62,7 +62,7 @@ int cr_threads_for(double work, double min_work);
 /* Contention probe controls (tests, benchmarks): enabled 1/0 (-1 = unchanged; default
  * on unless CHAINRULE_ADAPTIVE_THREADS=0), the worker start latency (-1 = default 250 us)
  * and the share of a team thread's runnable time spent waiting for a core (-1 = default
- * 0.2) that count as contended; resets the probe so the next parallel kernel probes. */
+ * 0.35) that count as contended; resets the probe so the next parallel kernel probes. */
 void cr_contention_config(int enabled, int64_t bad_latency_ns, double bad_wait_share);
 void cr_contention_reset(void);
 /* The threads kernels use now; *last_latency_ns = the last probe's start latency (-1:

@@ -127,6 +127,12 @@ def test_contention_step_latencies_alternate_and_call_before():
     assert seen[:4] == ["a", "a", "b", "b"]
 
 
+def test_contention_short_spin_process_runs_the_mlp_in_its_own_process():
+    got = contention.short_spin_process(1, 4, True)
+    assert got is not None and len(got) == 3 and all(x > 0 for x in got)
+    assert got[2] >= got[1]  # p90 >= p50
+
+
 def test_contention_step_latencies_settle_before_each_block(monkeypatch):
     slept = []
     monkeypatch.setattr(contention.time, "sleep", slept.append)
@@ -142,9 +148,10 @@ def test_contention_table(monkeypatch):
     from chainrule import _runtime
     was = _runtime.contention_probe()[2]
     monkeypatch.setattr(train, "chainrule_step", lambda name: (lambda: None, None))
+    monkeypatch.setattr(contention, "short_spin_process", lambda *a: (1.0, 1.1, 1.3))
     text = contention.run(threads=2, quick=True, steps=4)
     rows = _rows(text)
-    assert len(rows) == 10
+    assert len(rows) == 11 and rows[10][2:] == ["1.10", "1.30", "1.10 (met)"]
     assert [r[1] for r in rows[:3]] == ["1 thread", "2 threads", "2 threads, probe off"]
     assert re.fullmatch(r"\d+\.\d\d \((met|NOT met)\)", rows[4][4])
     assert [r[1] for r in rows[6:8]] == ["2 threads", "1 thread"] and rows[7][4] == "-"

@@ -189,7 +189,7 @@ def test_contention_probe_halves_then_verifies(probe_defaults):
 def test_contention_probe_sees_workers_sharing_their_cores(probe_defaults, bad_share):
     """Busy processes on every CPU: the workers start at once (start latency never counts
     here) but wait for a core for much of their runnable time; the default wait share
-    (0.2) drops the kernels to 1 thread, a share no thread can reach (2.0) never does."""
+    (0.35) drops the kernels to 1 thread, a share no thread can reach (2.0) never does."""
     import subprocess
     import sys
     import time
@@ -211,7 +211,7 @@ def test_contention_probe_sees_workers_sharing_their_cores(probe_defaults, bad_s
             p.kill()
             p.wait()
     known = [x for x in shares if x is not None]
-    assert known and max(known) >= 0.2, shares  # the workers did wait for a core
+    assert known and max(known) >= 0.35, shares  # the workers did wait for a core
     assert (1 in seen) == (bad_share is None), (seen, shares)
 
 

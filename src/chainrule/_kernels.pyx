@@ -88,7 +88,7 @@ def threads_now():
 
 def contention_config(enabled=None, bad_latency_us=None, bad_wait_share=None):
     """Turn the contention probe on/off and set the worker start latency and the wait share
-    that count as contended (None: leave on/off unchanged / the defaults 250 us and 0.2).
+    that count as contended (None: leave on/off unchanged / the defaults 250 us and 0.35).
     Resets the probe."""
     cr_contention_config(-1 if enabled is None else (1 if enabled else 0),
                          -1 if bad_latency_us is None else <int64_t>(bad_latency_us * 1000),

@@ -41,7 +41,7 @@ def contention_probe(enabled=None, bad_latency_us=None, bad_wait_share=None):
     variable CHAINRULE_ADAPTIVE_THREADS=0 turns it off at start); what counts as contended:
     ``bad_latency_us``, a worker starting that late (default 250), or ``bad_wait_share``, a
     thread of the team that spent that share of its runnable time since the last probe
-    waiting for a core (default 0.2; read from /proc/self/task/*/schedstat on Linux). None
+    waiting for a core (default 0.35; read from /proc/self/task/*/schedstat on Linux). None
     leaves a setting alone / restores its default; a call with any argument re-arms the
     probe. Returns (threads in use, the last probe's worker start latency in us or None,
     on?)."""
