@@ -298,6 +298,19 @@ static int g5_auto(const cr_conv2d_dims *d) {
            d->C >= 16 && d->K >= 16 && conv_g5_ws_bytes(d, 2) <= g_ws_limit;
 }
 
+/* dx as a convolution (dx_as_conv_ok) of 5+ kernel rows, 2+ columns, any image size, where
+ * conv_rows.c does not take it: the padding of dy by R-1 rows makes a product on zeros of
+ * every tap that falls off dy, which conv_g5.c skips. 2 threads, dX ms, implicit ->
+ * conv_g5.c (PyTorch): the speech 10x5 s2 phase layers (batch 4) 64->64 5x3 38x49 4.34 ->
+ * 3.70 (3.55), 5x2 2.80 -> 2.52 (2.39); the strided 32->64 76x98 7.72 -> 6.86 (6.64) and
+ * 32->32 341x79 17.6 -> 16.7 (15.9); 5x5 32->32 56x56 (batch 8) 6.95 -> 5.77 (5.73). The
+ * forward of the larger images stays implicit (conv_g5.c measured -5% to +4% there). dw
+ * stays with its own plan (conv_g5.c's dw was 7% slower on the 341x79 phases). */
+static int g5_dx_auto(const cr_conv2d_dims *dd) {
+    return conv_g5_ok(dd, 4) && dd->R >= 5 && dd->S >= 2 && dd->C >= 16 && dd->K >= 16 &&
+           conv_g5_ws_bytes(dd, 2) <= g_ws_limit;
+}
+
 /* For stride 1, dx is itself a convolution: the correlation of dy with the kernel flipped
  * in space and transposed in channels,
  *   dx[n, c, i, j] = sum_{k,r,s} w[k, c, r, s] * dy[n, k, i + ph - r*dh, j + pw - s*dw]
@@ -321,6 +334,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
     if (g5_auto(dd)) return 4; /* padding taps skipped (conv_g5.c) */
     if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
+    if (g5_dx_auto(dd)) return 4;
     return implicit_fwd_ok_k(dd, 4, d->K <= 64);
 }
 
@@ -530,7 +544,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 1 ? K * CRS * elsize : 0);
     }
     /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
-    if (which == 1 && pl->dx_as_conv == 4 && conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
+    if (which == 1 && pl->dx_as_conv == 4 && g5_auto(&pl->dd) &&
+        conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
         pl->path = CONV_G5;
         pl->ws_threads = pl->nt;
         pl->ws_bytes = conv_g5_dw_ws_bytes(d, pl->nt);

@@ -154,3 +154,54 @@ def test_scratch_is_what_the_plan_reports_and_within_the_limit():
     after = _run(x, w, b, 2, dy)
     for name, a, e in zip(("y", "dx", "dw", "db"), after, before):
         assert_close(a, e, dtype=np.float32, name=name)
+
+
+# dx of stride-1 layers with 5+ kernel rows and 2+ columns on images past 28x28 (conv_plan.c:
+# g5_dx_auto; conv_rows.c keeps those it takes): dx is the convolution of dy padded by R-1
+# rows and S-1 columns, whose zero taps conv_g5.c skips; the forward and dw keep their paths.
+# 5x3 without padding (the speech 10x5 s2 layers' phases), 5x5 padded, 7x2 with asymmetric
+# padding, 40 dx channels (a 48-lane block), and a stride-2 10x5 layer through its phases.
+DX_CASES = [((2, 24, 33, 30), (32, 24, 5, 3), 1, 0),
+            ((1, 20, 32, 30), (24, 20, 5, 5), 1, 2),
+            ((3, 19, 31, 29), (40, 19, 7, 2), 1, (3, 1)),
+            ((2, 40, 30, 29), (17, 40, 5, 3), 1, (2, 1)),
+            ((2, 16, 40, 31), (32, 16, 10, 5), 2, 0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(len(DX_CASES)))
+def test_dx_of_larger_images_matches_the_reference(level, case, dtype, rng):
+    xs, ws, s, p = DX_CASES[case]
+    x, w, b = _data(rng, xs, ws, dtype)
+    assert_conv_matches_reference(rng, x, w, b, s, p)
+    plan = ops.conv2d_plan(xs, ws, s, p, 1, 1, dtype)
+    paths = tuple(plan[k]["algorithm"] for k in ("forward", "dx", "dw"))
+    on = dtype == np.float32 and level == "avx512"
+    if s == 2:  # the phases' dx (stride 1, 5x3 and 5x2) take conv_g5.c
+        assert (paths == ("phase",) * 3) == on, paths
+    else:
+        assert (paths[1] == "g5_skip") == on and "g5_skip" not in (paths[0], paths[2]), paths
+
+
+@pytest.mark.parametrize("case", range(len(DX_CASES)))
+def test_dx_of_larger_images_bitwise_for_threads(case, rng):
+    xs, ws, s, p = DX_CASES[case]
+    x, w, b = _data(rng, xs, ws)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p).shape).astype(np.float32)
+    outs = []
+    old = cr.get_num_threads()
+    try:
+        for t in (1, 2, 2):
+            cr.set_num_threads(t)
+            outs.append(ops.conv2d_backward(dy, x, w, s, p, need_dw=False)[0])
+    finally:
+        cr.set_num_threads(old)
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0], other)
+
+
+def test_dx_of_larger_images_agrees_with_pytorch(rng):
+    torch = pytest.importorskip("torch")
+    for xs, ws, s, p in DX_CASES[2:]:
+        x, w, b = _data(rng, xs, ws)
+        assert_conv_matches_torch(torch, x, w, b, s, p, rng=rng)
