@@ -7,7 +7,7 @@
  * into the output planes.
  *
  *   per image: xp = x zero-padded (C, Hp, Wp); per block kb of KB output channels, per
- *   block of CB input channels (its packed weights stay in L1): per tile of <= NP pixels
+ *   block of CB input channels (its packed weights stay in L2): per tile of <= NP pixels
  *   (flattened p*Q + q, a tile may span output rows) T[pixel][KB] += the block's sums;
  *   then y[kb*KB + kk, j] = T[j][kk] + b.
  * Threads take even ranges of images (N >= threads; one xp and T each), else share one
@@ -25,9 +25,11 @@ static int64_t s2b_kb(int64_t K) {
 }
 /* most pixels per tile for KB/16 vectors: 24 accumulators at most (20 for 2 vectors) */
 static int64_t s2b_np(int64_t KB) { return KB == 64 ? 6 : KB == 48 ? 8 : 10; }
-/* input channels per block: its packed weights within ~24 KiB, blocks near-equal */
+/* input channels per block: its packed weights within ~384 KiB (L2), blocks near-equal.
+ * Fewer, longer blocks reload T less often: 1 thread, 256->512 14x14 (batch 8) 8.93 ->
+ * 8.40 ms against ~24 KiB blocks (in L1), 512->512 17.3 -> 16.9, 64->128 56x56 8.7 -> 8.5 */
 static int64_t s2b_cb(int64_t C, int64_t KB) {
-    int64_t cb = 6144 / (9 * KB);
+    int64_t cb = 98304 / (9 * KB);
     if (cb < 1) cb = 1;
     const int64_t ncb = (C + cb - 1) / cb;
     return (C + ncb - 1) / ncb;
@@ -84,11 +86,6 @@ static void s2b_block(float *y, const float *xp, const float *wp, const float *b
             j += np;
         }
     }
-    const char *e = getenv("CR_S2B_EXP");
-    if (e && e[0] == '1')
-    cr_s2dx_store_f32_avx512(y + kb * KB * d->P * Q + j0, d->P * Q, T, KB, n, 0,
-                             bias ? bias + kb * KB : NULL);
-    else
     cr_s2dx_store_f32_avx512(y + kb * KB * d->P * Q + j0, d->P * Q, T, KB, n, 0,
                              bias ? bias + kb * KB : NULL);
 }

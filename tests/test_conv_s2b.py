@@ -15,7 +15,8 @@ from helpers import assert_close, assert_conv_matches_torch, conv_data
 
 
 # (x shape, w shape, padding): every weight block size (KB 16, 32, 48, 64), several blocks,
-# input channels in partial blocks (130 -> 7 blocks of 19 / 18), odd images, batch 1
+# input channels in blocks of near-equal size (~384 KiB of packed weights: 341 -> 2 blocks
+# of 171 / 170 for KB 32; 200 -> 2 of 100 for KB 64), odd images, batch 1
 CASES = [((1, 7, 33, 31), (48, 7, 3, 3), 1),
          ((4, 5, 19, 13), (16, 5, 3, 3), 1),
          ((3, 3, 24, 24), (64, 3, 3, 3), 0),
@@ -23,7 +24,9 @@ CASES = [((1, 7, 33, 31), (48, 7, 3, 3), 1),
          ((6, 17, 14, 14), (128, 17, 3, 3), 1),
          ((1, 9, 40, 38), (80, 9, 3, 3), 1),
          ((2, 4, 30, 30), (32, 4, 3, 3), 2),
-         ((1, 11, 31, 35), (96, 11, 3, 3), 1)]
+         ((1, 11, 31, 35), (96, 11, 3, 3), 1),
+         ((1, 341, 16, 15), (32, 341, 3, 3), 1),
+         ((2, 200, 12, 12), (64, 200, 3, 3), 1)]
 
 
 def _data(rng, xs, ws, dtype):
