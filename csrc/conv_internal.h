@@ -276,13 +276,15 @@ int conv_s2_forward_f32(float *out, const float *inp, const float *w, const floa
 /* conv_s2b.c (plan path CONV_S2B): whether one thread's slice fits the limit, the plan
  * (pl->nt set), the forward; the tile and packing of conv_s2b_avx512.c (its store:
  * cr_s2dx_store_f32_avx512) */
+#define S2B_MAX_TAPS 64 /* R x S of the layers conv_s2b.c takes */
 int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit);
 void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d);
 int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                          const cr_conv2d_dims *d, const conv_plan *pl);
 void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn, int64_t cst,
-                            int64_t Wp, const float *const *px, float *T, int acc);
-void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB);
+                            const int64_t *tof, int64_t ntap, const float *const *px, float *T,
+                            int acc);
+void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t RS, int64_t KB);
 void cr_s2b_dw_tile_f32_avx512(int64_t kv, int64_t nt, const float *dyT, int64_t n,
                                const float *xp, const int64_t *pof, const int64_t *off,
                                float *D, int acc);

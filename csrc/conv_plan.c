@@ -386,15 +386,22 @@ static int s2_ok(const cr_conv2d_dims *d, int which, int64_t elsize) {
     return conv_s2_fits(d, which, g_ws_limit);
 }
 
-/* The strided 3x3 forward with output channels in the lanes (conv_s2b.c): float32,
- * AVX-512, auto algorithm, 3x3, stride 2, no dilation, K a multiple of 16, and enough
- * pixels in the batch (N*P*Q >= 48) to pay for packing the weights once per call: 1 thread,
- * same process, against implicit_s2 (ResNet-20 32->64 16x16 b32: 0.72x -> 1.06x PyTorch's
- * time) and im2col (ResNet-18 128->256 28x28 b1: 0.92x -> 1.03x; 256->512 14x14 b1 even). */
+/* The strided forward with output channels in the lanes (conv_s2b.c): float32, AVX-512,
+ * auto algorithm, a stride above 1 along either axis, 2 to 64 taps, no dilation, K a
+ * multiple of 16, and enough pixels in the batch (N*P*Q >= 48) to pay for packing the
+ * weights once per call (1x1 layers take the pointwise paths before this). 1 thread, same
+ * process: 3x3 s2 against implicit_s2 (ResNet-20 32->64 16x16 b32: 0.72x -> 1.06x
+ * PyTorch's time) and im2col (ResNet-18 128->256 28x28 b1: 0.92x -> 1.03x; 256->512 14x14
+ * b1 even); other kernels, ms before -> after (batch 8 unless said): the speech 10x5 s2
+ * phase path (b4) 32->64 76x98 12.6 -> 11.7, 32->32 341x79 26.3 -> 23.7; ResNet's 7x7 s2
+ * 3->64 224x224 im2col 24.2 -> 19.4; 5x5 s2 64->128 28x28 im2col 8.05 -> 5.65; 4x4 s2
+ * 32->64 64x64 phase 5.44 -> 4.96; 5x5 s3 16->32 60x60 1.12 -> 0.72; 3x3 s(2,1) 64->128
+ * 56x56 17.8 -> 17.2. */
 static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
-    return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO && d->sh == 2 &&
-           d->sw == 2 && d->dh == 1 && d->dw == 1 && d->R == 3 && d->S == 3 && d->K % 16 == 0 &&
-           d->N * d->P * d->Q >= 48 && conv_s2b_fits(d, g_ws_limit);
+    return elsize == 4 && conv_avx512() && cr_conv_algo() == CR_CONV_ALGO_AUTO &&
+           (d->sh > 1 || d->sw > 1) && d->R * d->S > 1 && d->R * d->S <= S2B_MAX_TAPS &&
+           d->dh == 1 && d->dw == 1 && d->K % 16 == 0 && d->N * d->P * d->Q >= 48 &&
+           conv_s2b_fits(d, g_ws_limit);
 }
 
 /* dx of strided 3x3 layers by their stride phases, input channels in the lanes (conv_s2dx.c,

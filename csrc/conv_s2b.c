@@ -1,10 +1,11 @@
-/* conv_s2b.c — the direct forward of strided 3x3 float32 layers (plan path CONV_S2B, see
- * s2b_ok in conv_plan.c; "direct_s2" in the plan report): output channels in the vector
- * lanes, input values broadcast from the zero-padded image (conv_s2b_avx512.c). Against
- * the phase-image path (conv_s2.c) it computes no junk columns (ResNet-20's 32->64 16x16:
- * 81 wide columns per 64 pixels there) and splits no phases; it packs the weights once per
+/* conv_s2b.c — the direct forward of strided float32 layers (plan path CONV_S2B, see
+ * s2b_ok in conv_plan.c; "direct_s2" in the plan report; any R x S up to S2B_MAX_TAPS taps,
+ * any strides): output channels in the vector lanes, input values broadcast from the
+ * zero-padded image (conv_s2b_avx512.c). Against the phase-image paths (conv_s2.c,
+ * conv_phase.c) it computes no junk columns (ResNet-20's 32->64 16x16: 81 wide columns per
+ * 64 pixels there), builds no phase images and sums no phases; it packs the weights once per
  * call (by blocks of KB output channels, tap-major) and transposes its pixel-major tiles
- * into the output planes.
+ * into the output planes. Its dw (below, inside the implicit_s2 backward) is 3x3 only.
  *
  *   per image: xp = x zero-padded (C, Hp, Wp); per block kb of KB output channels, per
  *   block of CB input channels (its packed weights stay in L2): per tile of <= NP pixels
@@ -28,8 +29,8 @@ static int64_t s2b_np(int64_t KB) { return KB == 64 ? 6 : KB == 48 ? 8 : 10; }
 /* input channels per block: its packed weights within ~384 KiB (L2), blocks near-equal.
  * Fewer, longer blocks reload T less often: 1 thread, 256->512 14x14 (batch 8) 8.93 ->
  * 8.40 ms against ~24 KiB blocks (in L1), 512->512 17.3 -> 16.9, 64->128 56x56 8.7 -> 8.5 */
-static int64_t s2b_cb(int64_t C, int64_t KB) {
-    int64_t cb = 98304 / (9 * KB);
+static int64_t s2b_cb(int64_t C, int64_t RS, int64_t KB) {
+    int64_t cb = 98304 / (RS * KB);
     if (cb < 1) cb = 1;
     const int64_t ncb = (C + cb - 1) / cb;
     return (C + ncb - 1) / ncb;
@@ -48,10 +49,10 @@ void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d) {
     pl->path = CONV_S2B;
     pl->by_block = d->N >= pl->nt;
     pl->bl.G = s2b_kb(d->K);
-    pl->bl.rows = s2b_cb(d->C, pl->bl.G);
+    pl->bl.rows = s2b_cb(d->C, d->R * d->S, pl->bl.G);
     pl->ws_elems = s2b_slice(d);
     pl->ws_threads = pl->nt;
-    pl->ws_bytes = (pad16(d->K * d->C * 9) + pl->nt * pl->ws_elems) * 4;
+    pl->ws_bytes = (pad16(d->K * d->C * d->R * d->S) + pl->nt * pl->ws_elems) * 4;
 }
 
 #ifdef CR_X86
@@ -70,8 +71,10 @@ static void s2b_block(float *y, const float *xp, const float *wp, const float *b
                       const cr_conv2d_dims *d, int64_t KB, int64_t CB, int64_t kb, int64_t j0,
                       int64_t j1) {
     const int64_t C = d->C, Q = d->Q, Wp = d->W + 2 * d->pw, cst = (d->H + 2 * d->ph) * Wp;
-    const int64_t NP = s2b_np(KB), n = j1 - j0, ntile = (n + NP - 1) / NP;
-    const float *wk = wp + kb * KB * C * 9;
+    const int64_t NP = s2b_np(KB), n = j1 - j0, ntile = (n + NP - 1) / NP, RS = d->R * d->S;
+    const float *wk = wp + kb * KB * C * RS;
+    int64_t tof[S2B_MAX_TAPS];
+    for (int64_t t = 0; t < RS; t++) tof[t] = (t / d->S) * Wp + t % d->S;
     for (int64_t c0 = 0; c0 < C; c0 += CB) {
         const int64_t cn = C - c0 < CB ? C - c0 : CB;
         for (int64_t t = 0, j = j0; t < ntile; t++) {
@@ -81,7 +84,7 @@ static void s2b_block(float *y, const float *xp, const float *wp, const float *b
                 const int64_t p = (j + i) / Q, q = (j + i) % Q;
                 px[i] = xp + c0 * cst + p * d->sh * Wp + q * d->sw;
             }
-            cr_s2b_tile_f32_avx512(KB / 16, np, wk + c0 * 9 * KB, cn, cst, Wp, px,
+            cr_s2b_tile_f32_avx512(KB / 16, np, wk + c0 * RS * KB, cn, cst, tof, RS, px,
                                    T + (j - j0) * KB, c0 > 0);
             j += np;
         }
@@ -93,17 +96,17 @@ static void s2b_block(float *y, const float *xp, const float *wp, const float *b
 int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                          const cr_conv2d_dims *d, const conv_plan *pl) {
     const int64_t N = d->N, C = d->C, K = d->K, KB = pl->bl.G, CB = pl->bl.rows;
-    const int64_t CHW = C * d->H * d->W, PQ = d->P * d->Q, nkb = K / KB;
-    if (d->R != 3 || d->S != 3 || K % KB != 0) return -1;
+    const int64_t CHW = C * d->H * d->W, PQ = d->P * d->Q, nkb = K / KB, RS = d->R * d->S;
+    if (RS > S2B_MAX_TAPS || K % KB != 0) return -1;
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    float *wp = ws, *slices = ws + pad16(K * C * 9);
+    float *wp = ws, *slices = ws + pad16(K * C * RS);
     const int nt = pl->nt;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
         for (int64_t kb = nkb * t / T; kb < nkb * (t + 1) / T; kb++)
-            cr_s2b_pack_f32_avx512(wp + kb * KB * C * 9, w + kb * KB * C * 9, C, KB);
+            cr_s2b_pack_f32_avx512(wp + kb * KB * C * RS, w + kb * KB * C * RS, C, RS, KB);
         float *xp = slices + t * pl->ws_elems, *Tb = xp + pad16(C * (d->H + 2 * d->ph) *
                                                                  (d->W + 2 * d->pw));
         #pragma omp barrier

@@ -1,10 +1,11 @@
-/* conv_s2b_avx512.c — the register tile of the direct stride-2 forward (conv_s2b.c):
+/* conv_s2b_avx512.c — the register tile of the direct strided forward (conv_s2b.c):
  * output channels in the vector lanes, KV (<= 4) vectors of 16 channels by NP pixels, every
  * input value a broadcast from the zero-padded image read in place (any stride: a pixel is
  * a pointer), so no phase image, no junk columns. The packed weights of the tile's channel
- * block run tap by tap: wp[(c*9 + r*3 + s)*KB + kk], KB = 16*KV.
- *   T[i*KB + kk] = (acc ? T[i*KB + kk] : 0) + sum_{c < cn, r, s} wp[(c*9+r*3+s)*KB + kk] *
- *                  px[i][c*cst + r*Wp + s]
+ * block run tap by tap: wp[(c*RS + t)*KB + kk], KB = 16*KV, tap t = r*S + s at offset
+ * tof[t] = r*Wp + s from a pixel's corner.
+ *   T[i*KB + kk] = (acc ? T[i*KB + kk] : 0) + sum_{c < cn, t < RS} wp[(c*RS + t)*KB + kk] *
+ *                  px[i][c*cst + tof[t]]
  * summed in the order (c, r, s): one fixed order per output. Plus the weight packing (T goes
  * into the output's channel planes by conv_s2dx_avx512.c's transposing store).
  */
@@ -17,16 +18,16 @@
 #define S2B_PTR(i) const float *p##i = i < NP ? px[i] + c * cst : px[0];
 
 #define S2B_TILE(KV_, NP_)                                                          \
-static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst, int64_t Wp, \
+static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst,         \
+                                   const int64_t *tof, int64_t ntap,                \
                                    const float *const *px, float *T, int acc) {     \
     enum { KV = KV_, NP = NP_, KB = 16 * KV_ };                                     \
     TILE_ALL(TILE_ACC_DECL)                                                         \
     if (acc) { TILE_ALL(TILE_LOAD) }                                                \
-    const int64_t tof[9] = {0, 1, 2, Wp, Wp + 1, Wp + 2, 2 * Wp, 2 * Wp + 1, 2 * Wp + 2}; \
     for (int64_t c = 0; c < cn; c++) {                                              \
         TILE_ALL(S2B_PTR)                                                           \
-        const float *wc = wp + c * 9 * KB;                                          \
-        for (int t = 0; t < 9; t++) {                                               \
+        const float *wc = wp + c * ntap * KB;                                       \
+        for (int64_t t = 0; t < ntap; t++) {                                        \
             const int64_t o = tof[t];                                               \
             const float *wt = wc + t * KB;                                          \
             TILE_WEIGHTS(wt)                                                        \
@@ -36,8 +37,8 @@ static void s2b_tile_##KV_##_##NP_(const float *wp, int64_t cn, int64_t cst, int
     TILE_ALL(TILE_STORE)                                                            \
 }
 
-typedef void (*s2b_fn)(const float *, int64_t, int64_t, int64_t, const float *const *, float *,
-                       int);
+typedef void (*s2b_fn)(const float *, int64_t, int64_t, const int64_t *, int64_t,
+                       const float *const *, float *, int);
 #define S2B_ROW(KV) S2B_TILE(KV, 1) S2B_TILE(KV, 2) S2B_TILE(KV, 3) S2B_TILE(KV, 4) \
     S2B_TILE(KV, 5) S2B_TILE(KV, 6) S2B_TILE(KV, 7) S2B_TILE(KV, 8) S2B_TILE(KV, 9) \
     S2B_TILE(KV, 10)
@@ -49,15 +50,16 @@ static const s2b_fn S2B[5][11] = {{0}, S2B_FNS(1), S2B_FNS(2), S2B_FNS(3), S2B_F
 
 /* np (<= 10) pixels by kv (<= 4) vectors of channels; see the top of the file */
 void cr_s2b_tile_f32_avx512(int64_t kv, int64_t np, const float *wp, int64_t cn, int64_t cst,
-                            int64_t Wp, const float *const *px, float *T, int acc) {
-    S2B[kv][np](wp, cn, cst, Wp, px, T, acc);
+                            const int64_t *tof, int64_t ntap, const float *const *px, float *T,
+                            int acc) {
+    S2B[kv][np](wp, cn, cst, tof, ntap, px, T, acc);
 }
 
-/* wp[(c*9 + t)*KB + kk] = w[(kk*C + c)*9 + t], kk < KB (one block of output channels):
+/* wp[(c*RS + t)*KB + kk] = w[(kk*C + c)*RS + t], kk < KB (one block of output channels):
  * blocks of 16 channels by 16 taps transposed in registers, rows of w read contiguously
  * (a gather of 16 rows CRS apart per vector cost 16% of the 512->512 14x14 forward) */
-void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t KB) {
-    const int64_t CRS = C * 9;
+void cr_s2b_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t RS, int64_t KB) {
+    const int64_t CRS = C * RS;
     for (int64_t v = 0; v < KB; v += 16)
         for (int64_t ct = 0; ct < CRS; ct += 16) {
             const int64_t nc = CRS - ct < 16 ? CRS - ct : 16;

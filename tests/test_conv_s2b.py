@@ -1,6 +1,7 @@
-"""The direct strided 3x3 forward with output channels in the vector lanes (csrc/conv_s2b.c,
-plan path "direct_s2": float32, AVX-512, auto algorithm, stride 2, K a multiple of 16, at
-least 48 output pixels in the batch), and its dw inside the implicit_s2 backward (C, K <= 64,
+"""The direct strided forward with output channels in the vector lanes (csrc/conv_s2b.c,
+plan path "direct_s2": float32, AVX-512, auto algorithm, a stride above 1, 2 to 64 taps, K a
+multiple of 16, at least 48 output pixels in the batch; 3x3 s2 in CASES, other kernels and
+strides in GENERAL), and its dw inside the implicit_s2 backward (C, K <= 64,
 K a multiple of 16). Against the NumPy reference in float32 (float64 keeps
 the im2col path: checked too) at every ISA level this CPU runs, PyTorch as oracle, 1 vs 2
 threads bitwise (images per thread, and one image shared: channel blocks x pixel ranges),
@@ -86,14 +87,15 @@ def test_agrees_with_pytorch(case, rng):
 
 
 def test_the_plan_keeps_the_other_paths_outside_its_bounds():
-    """K not a multiple of 16, too few output pixels, stride 1 or 3, 5x5, dilation 2, a forced
-    algorithm, a workspace limit below one image's slice: never direct_s2."""
+    """K not a multiple of 16, too few output pixels, stride 1, dilation 2, more than 64 taps,
+    1x1 (pointwise), a forced algorithm, a workspace limit below one image's slice: never
+    direct_s2."""
     if _runtime.isa() != "avx512":
         pytest.skip("the path needs AVX-512")
     assert ops.conv2d_plan((2, 8, 32, 32), (32, 8, 3, 3), 2, 1)["forward"]["algorithm"] == "direct_s2"
     for xs, ws, s, d in (((2, 8, 32, 32), (40, 8, 3, 3), 2, 1), ((1, 8, 12, 12), (32, 8, 3, 3), 2, 1),
-                         ((2, 8, 32, 32), (32, 8, 3, 3), 1, 1), ((2, 8, 48, 48), (32, 8, 3, 3), 3, 1),
-                         ((2, 8, 36, 36), (32, 8, 5, 5), 2, 1), ((2, 8, 36, 36), (32, 8, 3, 3), 2, 2)):
+                         ((2, 8, 32, 32), (32, 8, 3, 3), 1, 1), ((2, 8, 36, 36), (32, 8, 3, 3), 2, 2),
+                         ((2, 8, 40, 40), (32, 8, 9, 8), 2, 1), ((2, 8, 36, 36), (32, 8, 1, 1), 2, 1)):
         plan = ops.conv2d_plan(xs, ws, s, 1, d)
         assert plan["forward"]["algorithm"] != "direct_s2", (xs, ws, s, d, plan)
     try:
@@ -127,3 +129,52 @@ def test_backward_up_to_128_channels_on_large_outputs(level, rng):
     assert (plan["dw"]["algorithm"] == "direct_s2") == avx512, plan
     small = ops.conv2d_plan((2, 70, 53, 57), ws, 2, p)  # 27 x 29 outputs
     assert small["dx"]["algorithm"] != "implicit_s2" and small["dw"]["algorithm"] != "direct_s2"
+
+
+# other kernels and strides (the forward only; their backward keeps its paths): the speech
+# front-end's 10x5 s2 (no padding), ResNet's 7x7 s2 stem (3 input channels), 5x5 s2, 4x4 s2,
+# 5x5 s3, 3x3 s(2,1), 2x2 s2, 8x8 s(4,2) (64 taps, the most), 7x5 s(1,3); odd images, batch 1
+GENERAL = [((2, 5, 41, 23), (32, 5, 10, 5), 2, 0),
+           ((1, 3, 35, 38), (64, 3, 7, 7), 2, 3),
+           ((2, 9, 19, 17), (48, 9, 5, 5), 2, 2),
+           ((1, 13, 22, 21), (16, 13, 4, 4), 2, 1),
+           ((3, 7, 23, 26), (32, 7, 5, 5), 3, 0),
+           ((1, 11, 15, 19), (80, 11, 3, 3), (2, 1), 1),
+           ((2, 6, 20, 20), (16, 6, 2, 2), 2, 0),
+           ((1, 4, 37, 29), (32, 4, 8, 8), (4, 2), (2, 1)),
+           ((2, 5, 17, 30), (16, 5, 7, 5), (1, 3), (3, 2))]
+
+
+@pytest.mark.parametrize("case", range(len(GENERAL)))
+def test_other_kernels_and_strides_match_the_reference(level, case, rng):
+    xs, ws, s, p = GENERAL[case]
+    for dtype in (np.float32, np.float64):
+        x, w, b = _data(rng, xs, ws, dtype)
+        assert_close(ops.conv2d_forward(x, w, b, s, p), ref.conv2d_forward(x, w, b, s, p),
+                     dtype=dtype, name="y")
+        assert_close(ops.conv2d_forward(x, w, None, s, p), ref.conv2d_forward(x, w, None, s, p),
+                     dtype=dtype, name="y without bias")
+        plan = ops.conv2d_plan(xs, ws, s, p, 1, 1, dtype)
+        direct = dtype == np.float32 and level == "avx512"
+        assert (plan["forward"]["algorithm"] == "direct_s2") == direct, plan
+
+
+@pytest.mark.parametrize("case", range(len(GENERAL)))
+def test_other_kernels_and_strides_bitwise_for_threads(case, rng):
+    xs, ws, s, p = GENERAL[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    outs = []
+    for threads in (1, 2, 2):
+        cr.set_num_threads(threads)
+        outs.append(ops.conv2d_forward(x, w, b, s, p))
+    outs.append(ops.conv2d_forward(np.asfortranarray(x), np.asfortranarray(w), b, s, p))
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0], other)
+
+
+@pytest.mark.parametrize("case", [0, 1, 5, 8])
+def test_other_kernels_and_strides_agree_with_pytorch(case, rng):
+    torch = pytest.importorskip("torch")
+    xs, ws, s, p = GENERAL[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    assert_conv_matches_torch(torch, x, w, b, s, p, rng=rng)
