@@ -243,8 +243,13 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_backward_weight_wino4_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
 #if CONV_F32 && defined(CR_X86)
-    if (pl.path == CONV_PHASE)
+    if (pl.path == CONV_PHASE) {
+        if (dinp && pl.dx_as_conv == 5) { /* dx by conv_s2dx.c, dw and db by the phases */
+            if (conv_s2dx_backward_input_f32(dinp, dout, weight, d, pl.nt) != 0) return -1;
+            dinp = NULL;
+        }
         return conv_phase_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
+    }
     if (pl.path == CONV_S2)
         return conv_s2_backward_f32(dinp, dweight, dbias, dout, inp, weight, d, &pl);
     if (pl.path == CONV_IMPLICIT)

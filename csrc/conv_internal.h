@@ -296,8 +296,9 @@ void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float
                                   const cr_conv2d_dims *d, int nt, char *ws);
 void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float *x, int64_t H,
                                  int64_t W, int64_t c0, int64_t c1);
-/* conv_s2dx.c (dx_as_conv 5): dx of 3x3 stride-2 layers (padding <= 1, C % 16 == 0), input
- * channels in the lanes; whether it applies, its scratch for nt threads, the call (dx +=) */
+/* conv_s2dx.c (dx_as_conv 5): dx of strided layers (a stride above 1, 2 to S2B_MAX_TAPS taps,
+ * R >= sh, S >= sw, C % 16 == 0), input channels in the lanes; whether it applies, its
+ * scratch for nt threads, the call (dx +=) */
 int conv_s2dx_applies(const cr_conv2d_dims *d);
 int64_t conv_s2dx_bytes(const cr_conv2d_dims *d, int nt);
 int conv_s2dx_backward_input_f32(float *dinp, const float *dout, const float *w,
@@ -306,7 +307,8 @@ void cr_s2dx_tile_f32_avx512(int64_t kv, int64_t np, int64_t ntap, const float *
                              int64_t kst, const int64_t *toff, const float *const *px,
                              float *const *tp, int acc);
 void cr_s2dx_pack_f32_avx512(float *wp, const float *w, int64_t C, int64_t K, int64_t CB,
-                             int64_t k0, int64_t k1);
+                             int64_t RS, const int64_t *dst, const int64_t *ntp, int64_t k0,
+                             int64_t k1);
 void cr_s2dx_store_f32_avx512(float *dx, int64_t ldx, const float *T, int64_t CB, int64_t n,
                               int acc, const float *bias);
 int conv_s2_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,

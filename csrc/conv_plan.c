@@ -404,10 +404,14 @@ static int s2b_ok(const cr_conv2d_dims *d, int64_t elsize) {
            conv_s2b_fits(d, g_ws_limit);
 }
 
-/* dx of strided 3x3 layers by their stride phases, input channels in the lanes (conv_s2dx.c,
+/* dx of strided layers by their stride phases, input channels in the lanes (conv_s2dx.c,
  * dx_as_conv 5, "direct_s2_dx"): float32, AVX-512, auto or implicit algorithm (which forces
- * it), stride 2, padding <= 1, C % 16 == 0, scratch for one thread within the limit; with the
- * implicit_s2 backward it replaces that dx and keeps its dw. 1 thread, same process, dx ms
+ * it), a stride above 1, 2 to 64 taps, R >= sh, S >= sw, C % 16 == 0, scratch for one thread
+ * within the limit; with the implicit_s2 backward it replaces that dx and keeps its dw, with
+ * the phase path see there, else dw takes its own plan. 1 thread, dx CPU ms, im2col ->
+ * conv_s2dx.c (batch 8): 5x5 s2 p2 64->128 28x28 8.1 -> 5.9, 7x7 s2 p3 16->32 112x112 21.1
+ * -> 12.5, 5x5 s3 32->64 60x60 4.1 -> 3.2, 3x3 s(2,1) 64->128 56x56 19.0 -> 17.9. 3x3 s2,
+ * 1 thread, same process, dx ms
  * before -> after (PyTorch): ResNet-18 128->256 28x28 b8 11.1 -> 8.6 (9.4, im2col before),
  * 256->512 14x14 10.5 -> 9.7 (9.8), 64->128 56x56 10.1 -> 9.2 (11.5, implicit_s2 before);
  * ResNet-50 256->256 28x28 21.7 -> 18.1 (20.7), 512->512 14x14 21.6 -> 19.0 (20.4);
@@ -487,6 +491,17 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         pl->ws_bytes = (pl->bl.G * img * (which ? 2 : 1) + wsz * (which ? 1 + d->sw : 1) +
                         (which == 0 && d->sw > 1 ? pl->bl.G * K * d->P * d->Q : 0)) * elsize +
                        inner_ws;
+        /* dx by conv_s2dx.c (dw by the phases) where dy's zero padding costs it little: it
+         * multiplies the zeros that fall off dy (H*W*RS/(sh*sw) products per channel pair
+         * against P*Q*RS), the phases' conv_g5.c skips them but copies phase images. 1 thread,
+         * dx CPU ms, phases -> conv_s2dx.c: the speech 10x5 s2 (b4) 32->32 341x79 (fill 0.94)
+         * 32.5-39.1 -> 30.1-32.1, 4x4 s2 p1 (b8) 32->64 64x64 (fill 1.0) 7.2 -> 6.3, 64->64
+         * 14.2-15.1 -> 12.4; but 32->64 76x98 (fill 0.86) 13.7-15.2 -> 15.9 */
+        if (which == 1 && s2dx_ok(d, elsize) &&
+            (double)(d->P * d->Q * d->sh * d->sw) >= 0.9 * (double)(d->H * d->W)) {
+            pl->dx_as_conv = 5;
+            if (conv_s2dx_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2dx_bytes(d, pl->nt);
+        }
         return;
     }
     if (direct_plan(pl, d, which, elsize)) {
@@ -612,6 +627,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     }
     if (pl.path == CONV_PHASE) {
         info->path = info->dx_path = info->dw_path = CR_CONV_PATH_PHASE;
+        if (which == 1 && pl.dx_as_conv == 5) info->dx_path = CR_CONV_PATH_DX_S2;
         return;
     }
     if (pl.path == CONV_S2) {

@@ -1,6 +1,7 @@
-"""dx of stride-2 3x3 float32 layers by their 4 stride phases, input channels in the vector
-lanes (csrc/conv_s2dx.c, plan "direct_s2_dx": AVX-512, auto or implicit algorithm, padding
-0 or 1, C a multiple of 16). Against the NumPy reference in float32 and float64 (float64
+"""dx of strided float32 layers by their stride phases, input channels in the vector lanes
+(csrc/conv_s2dx.c, plan "direct_s2_dx": AVX-512, auto or implicit algorithm, C a multiple of
+16; 3x3 stride 2 with padding 0 or 1 in CASES, other kernels, strides and paddings in
+GENERAL). Against the NumPy reference in float32 and float64 (float64
 keeps its path) at every ISA level this CPU runs, PyTorch as oracle, 1 vs 2 threads bitwise
 (images split between threads, and batch 1: bands of rows and channel blocks), odd and
 prime sizes (odd H / W: a phase with one row or column fewer), batch 1, the channel blocks
@@ -100,9 +101,9 @@ def test_resnet_layers_route_dx_here_and_keep_their_dw():
 
 
 @pytest.mark.parametrize("xs, ws, p, s", [((2, 24, 9, 9), (16, 24, 3, 3), 1, 2),  # C % 16
-                                          ((2, 16, 9, 9), (16, 16, 3, 3), 2, 2),  # padding 2
                                           ((2, 16, 9, 9), (16, 16, 3, 3), 1, 1),  # stride 1
-                                          ((2, 16, 9, 9), (16, 16, 5, 5), 1, 2)])  # 5x5
+                                          ((2, 16, 19, 19), (16, 16, 2, 2), 0, 3),  # sh > R
+                                          ((2, 16, 29, 29), (16, 16, 9, 8), 1, 2)])  # 72 taps
 def test_leaves_the_layers_it_does_not_take(xs, ws, p, s, rng):
     x, w, b = _data(rng, xs, ws, np.float32)
     dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p).shape).astype(np.float32)
@@ -132,3 +133,70 @@ def test_algorithm_setting(rng):
     ops.set_workspace_limit(4096)
     assert ops.conv2d_plan(xs, ws, 2, p)["dx"]["algorithm"] != "direct_s2_dx"
     assert_close(_dx(x, w, p, dy), auto, dtype=np.float32, name="dx small limit")
+
+
+# other kernels, strides and paddings: 5x5 s2 p2, 7x7 s2 p3, 4x4 s2 p1, 5x5 s3 (no padding),
+# 3x3 s(2,1), 3x5 s(1,3) p(1,2), 2x2 s2, 8x8 s(2,4) (64 taps), 3x3 s2 p2, and the speech
+# front-end's 10x5 s2 on a tall image (taken inside the phase path); odd and prime sizes,
+# batch 1, channel blocks of 16, 32 and 48
+GENERAL = [((2, 16, 23, 21), (32, 16, 5, 5), 2, 2),
+           ((1, 16, 30, 29), (13, 16, 7, 7), 2, 3),
+           ((1, 32, 20, 19), (16, 32, 4, 4), 2, 1),
+           ((2, 16, 17, 16), (16, 16, 5, 5), 3, 0),
+           ((2, 16, 15, 19), (16, 16, 3, 3), (2, 1), 1),
+           ((1, 48, 19, 22), (16, 48, 3, 5), (1, 3), (1, 2)),
+           ((1, 48, 16, 16), (16, 48, 2, 2), 2, 0),
+           ((1, 16, 27, 37), (16, 16, 8, 8), (2, 4), (3, 2)),
+           ((3, 16, 9, 9), (16, 16, 3, 3), 2, 2),
+           ((1, 32, 241, 81), (32, 32, 10, 5), 2, 0)]
+
+
+@pytest.mark.parametrize("case", range(len(GENERAL)))
+def test_other_kernels_and_strides_match_the_reference(level, case, rng):
+    xs, ws, s, p = GENERAL[case]
+    for dtype in (np.float32, np.float64):
+        x, w, b = _data(rng, xs, ws, dtype)
+        dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p).shape).astype(dtype)
+        want = ref.conv2d_backward(dy, x, w, s, p)
+        got = ops.conv2d_backward(dy, x, w, s, p)
+        for name, a, e in zip(("dx", "dw", "db"), got, want):
+            assert_close(a, e, dtype=dtype, name=name)
+        dx = ops.conv2d_backward(dy, x, w, s, p, bias=False, need_dw=False)[0]
+        assert_close(dx, want[0], dtype=dtype, name="dx alone")
+        plan = ops.conv2d_plan(xs, ws, s, p, 1, 1, dtype)
+        on = dtype == np.float32 and level == "avx512"
+        assert (plan["dx"]["algorithm"] == "direct_s2_dx") == on, plan
+
+
+@pytest.mark.parametrize("case", range(len(GENERAL)))
+def test_other_kernels_and_strides_bitwise_for_threads(case, rng):
+    xs, ws, s, p = GENERAL[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    dy = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p).shape).astype(np.float32)
+    outs = []
+    for threads in (1, 2, 2):
+        cr.set_num_threads(threads)
+        outs.append(ops.conv2d_backward(dy, x, w, s, p, bias=False, need_dw=False)[0])
+    outs.append(ops.conv2d_backward(dy[:, ::-1][:, ::-1], np.asfortranarray(x), w, s, p,
+                                    bias=False, need_dw=False)[0])
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0], other)
+
+
+def test_phase_layers_take_it_where_dy_padding_is_small():
+    """The phase path's dx moves to direct_s2_dx when H*W <= P*Q*sh*sw / 0.9 (few zero taps
+    off dy's edges): the tall speech layer, not the 76x98 one (fill 0.86)."""
+    if _runtime.isa() != "avx512":
+        pytest.skip("AVX-512 path")
+    tall = ops.conv2d_plan((4, 32, 341, 79), (32, 32, 10, 5), 2, 0)
+    assert (tall["dx"]["algorithm"], tall["dw"]["algorithm"]) == ("direct_s2_dx", "phase"), tall
+    wide = ops.conv2d_plan((4, 32, 76, 98), (64, 32, 10, 5), 2, 0)
+    assert (wide["dx"]["algorithm"], wide["dw"]["algorithm"]) == ("phase", "phase"), wide
+
+
+@pytest.mark.parametrize("case", [0, 3, 5, 9])
+def test_other_kernels_and_strides_agree_with_pytorch(case, rng):
+    torch = pytest.importorskip("torch")
+    xs, ws, s, p = GENERAL[case]
+    x, w, b = _data(rng, xs, ws, np.float32)
+    assert_conv_matches_torch(torch, x, w, b, s, p, rng=rng)
