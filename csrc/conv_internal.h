@@ -31,10 +31,13 @@ enum {
     CONV_ROWS_DW = 10,     /* backward: dw, db over the valid pixels (conv_rows.c) */
     CONV_WINO4S = 11,      /* forward: F(4x4, 3x3), G small images per block (conv_wino4s.c) */
     CONV_WINO4S_DW = 12,   /* backward: dw of those layers (conv_wino4s_dw.c) */
-    CONV_S2B = 13,         /* forward: strided 3x3, channels in the lanes (conv_s2b.c) */
+    CONV_S2B = 13,         /* forward: strided, channels in the lanes (conv_s2b.c) */
     CONV_C16 = 14,         /* 16 -> 16 3x3: F(4x4) over 16 images, forward and dx (conv_c16.c) */
     CONV_G5 = 15,          /* forward: large kernels on small images, padding taps skipped
                             * (conv_g5.c); dx of such layers: dx_as_conv == 4 */
+    /* 16: left for the Winograd F(2x2, 5x5) branch */
+    CONV_S2B_DW = 17,      /* backward: strided layers' dw (and db), output channels in the
+                            * lanes (conv_s2b.c), dx by conv_s2dx.c (dx_as_conv 5) */
 };
 
 /* Everything a call decides before it runs, from the sizes, the dtype, the ISA level, the
@@ -292,6 +295,8 @@ void cr_s2b_transpose_f32_avx512(float *dyT, const float *dy, int64_t ldy, int64
                                  int64_t n);
 /* dw by the direct tile (conv_s2b.c), inside the implicit_s2 backward: scratch, and the call */
 int64_t conv_s2b_dw_bytes(const cr_conv2d_dims *d, int nt);
+int conv_s2b_dw_backward_f32(float *dweight, float *dbias, const float *dout, const float *inp,
+                             const cr_conv2d_dims *d, const conv_plan *pl);
 void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float *inp,
                                   const cr_conv2d_dims *d, int nt, char *ws);
 void cr_s2b_copy_rows_f32_avx512(float *xp, int64_t cst, int64_t Wp, const float *x, int64_t H,

@@ -565,6 +565,21 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
          * (3) and conv_g5.c (4) read w flipped in place (conv_backward_input_as_conv_f32) */
         dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 1 ? K * CRS * elsize : 0);
     }
+    /* strided layers with dx by conv_s2dx.c: dw (and db) with output channels in the lanes
+     * (conv_s2b.c, CONV_S2B_DW, "direct_s2") where K % 16 == 0. 1 thread, dw CPU ms, im2col ->
+     * direct (batch 8): 5x5 s2 p2 64->128 28x28 7.3 -> 6.0, 7x7 s2 p3 16->32 112x112 18.9 ->
+     * 11.9, 5x5 s3 32->64 60x60 4.0 -> 2.8, 3x3 s(2,1) 64->128 56x56 19.3 -> 17.6, 3x3 s2
+     * 128->256 28x28 9.6 -> 8.8, 5x5 s2 128->256 14x14 7.7 -> 6.8; not with fewer than ~1000
+     * products per image and channel pair (R*S*P*Q), where its per-image costs (dy
+     * transposed, the padded copy) weigh more: 3x3 s2 256->512 14x14 9.5 -> 10.1 */
+    if (which == 1 && pl->dx_as_conv == 5 && d->K % 16 == 0 &&
+        d->R * d->S * d->P * d->Q >= 1000 && conv_s2b_dw_bytes(d, 1) <= g_ws_limit) {
+        pl->path = CONV_S2B_DW;
+        pl->ws_threads = pl->nt;
+        pl->ws_bytes = conv_s2b_dw_bytes(d, pl->nt);
+        if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
+        return;
+    }
     /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
     if (which == 1 && pl->dx_as_conv == 4 && g5_auto(&pl->dd) &&
         conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
@@ -664,6 +679,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
                                  : pl.path == CONV_G5          ? CR_CONV_PATH_G5
+                                 : pl.path == CONV_S2B_DW      ? CR_CONV_PATH_S2B
                                                                : gemm;
     if (pl.path == CONV_POINTWISE && conv_pointwise_dw_dot(d, elsize))
         info->dw_path = CR_CONV_PATH_PW_DOT;

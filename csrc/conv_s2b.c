@@ -139,30 +139,32 @@ int conv_s2b_forward_f32(float *out, const float *inp, const float *w, const flo
     return 0;
 }
 
-/* dw (accumulated into dweight) when the implicit_s2 backward runs: output channels in the
- * lanes, NT taps (c, r, s) per tile, summed over the pixels of each image, images in order;
- * thread t owns input channels [C*t/T, C*(t+1)/T) of dw (pads them, transposes all of dy
- * into dyT[kb][j][KB]), so every value is one thread's, in one order. */
+/* dw (accumulated into dweight) of the implicit_s2 backward and of CONV_S2B_DW (any R x S
+ * up to S2B_MAX_TAPS, any strides): output channels in the lanes, NT taps (c, r, s) per tile,
+ * summed over the pixels of each image, images in order; thread t owns input channels
+ * [C*t/T, C*(t+1)/T) of dw (pads them, transposes all of dy into dyT[kb][j][KB]), so every
+ * value is one thread's, in one order. */
 static int64_t s2b_dw_slice(const cr_conv2d_dims *d, int nt) {
     const int64_t Hp = d->H + 2 * d->ph, Wp = d->W + 2 * d->pw, PQ = d->P * d->Q;
-    const int64_t cpt = (d->C + nt - 1) / nt;
-    return pad16(d->C * Hp * Wp) + pad16(PQ * d->K) + pad16(cpt * 9 * d->K) + pad16(2 * PQ);
+    const int64_t cpt = (d->C + nt - 1) / nt, RS = d->R * d->S;
+    return pad16(d->C * Hp * Wp) + pad16(PQ * d->K) + pad16(cpt * RS * d->K) + pad16(2 * PQ);
 }
 int64_t conv_s2b_dw_bytes(const cr_conv2d_dims *d, int nt) { return nt * s2b_dw_slice(d, nt) * 4; }
 
 void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float *inp,
                                   const cr_conv2d_dims *d, int nt, char *ws) {
     const int64_t C = d->C, K = d->K, KB = s2b_kb(K), nkb = K / KB, NT = s2b_np(KB);
-    const int64_t PQ = d->P * d->Q, CRS = C * 9, CHW = C * d->H * d->W;
+    const int64_t RS = d->R * d->S, S = d->S;
+    const int64_t PQ = d->P * d->Q, CRS = C * RS, CHW = C * d->H * d->W;
     const int64_t Wp = d->W + 2 * d->pw, cst = (d->H + 2 * d->ph) * Wp;
     const int64_t slice = s2b_dw_slice(d, nt);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int t = CR_THREAD_NUM(), T = CR_TEAM_SIZE();
-        const int64_t c0 = C * t / T, c1 = C * (t + 1) / T, taps = (c1 - c0) * 9;
+        const int64_t c0 = C * t / T, c1 = C * (t + 1) / T, taps = (c1 - c0) * RS;
         float *xp = (float *)ws + t * slice, *dyT = xp + pad16(C * cst);
         float *D = dyT + pad16(PQ * K);
-        int64_t *pof = (int64_t *)(D + pad16((C + nt - 1) / nt * 9 * K));
+        int64_t *pof = (int64_t *)(D + pad16((C + nt - 1) / nt * RS * K));
         for (int64_t j = 0; j < PQ; j++) pof[j] = (j / d->Q) * d->sh * Wp + (j % d->Q) * d->sw;
         const int64_t ntile = (taps + NT - 1) / NT;
         for (int64_t n = 0; n < d->N && taps > 0; n++) {
@@ -175,8 +177,8 @@ void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float
                     const int64_t nt_u = (taps - i0) / (ntile - u) + ((taps - i0) % (ntile - u) != 0);
                     int64_t off[10];
                     for (int64_t i = 0; i < nt_u; i++) {
-                        const int64_t tap = i0 + i, rs = tap % 9;
-                        off[i] = (c0 + tap / 9) * cst + (rs / 3) * Wp + rs % 3;
+                        const int64_t tap = i0 + i, rs = tap % RS;
+                        off[i] = (c0 + tap / RS) * cst + (rs / S) * Wp + rs % S;
                     }
                     cr_s2b_dw_tile_f32_avx512(KB / 16, nt_u, dyT + kb * PQ * KB, PQ, xp, pof, off,
                                               D + (kb * taps + i0) * KB, n > 0);
@@ -186,8 +188,20 @@ void conv_s2b_backward_weight_f32(float *dweight, const float *dout, const float
         for (int64_t kb = 0; kb < nkb && taps > 0; kb++)
             for (int64_t kk = 0; kk < KB; kk++)
                 for (int64_t i = 0; i < taps; i++)
-                    dweight[(kb * KB + kk) * CRS + c0 * 9 + i] += D[(kb * taps + i) * KB + kk];
+                    dweight[(kb * KB + kk) * CRS + c0 * RS + i] += D[(kb * taps + i) * KB + kk];
     }
+}
+
+/* CONV_S2B_DW: dw and db (into dweight, dbias; either may be NULL), the plan's scratch */
+int conv_s2b_dw_backward_f32(float *dweight, float *dbias, const float *dout, const float *inp,
+                             const cr_conv2d_dims *d, const conv_plan *pl) {
+    if (dbias) conv_bias_grad_f32(dbias, dout, d, pl->nt);
+    if (!dweight) return 0;
+    char *ws = (char *)conv_ws_alloc(conv_s2b_dw_bytes(d, pl->nt));
+    if (!ws) return -1;
+    conv_s2b_backward_weight_f32(dweight, dout, inp, d, pl->nt, ws);
+    conv_ws_free(ws);
+    return 0;
 }
 
 #else

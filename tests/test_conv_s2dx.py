@@ -95,7 +95,9 @@ def test_resnet_layers_route_dx_here_and_keep_their_dw():
     if _runtime.isa() != "avx512":
         pytest.skip("AVX-512 path")
     a = ops.conv2d_plan((8, 128, 28, 28), (256, 128, 3, 3), 2, 1)
-    assert (a["dx"]["algorithm"], a["dw"]["algorithm"]) == ("direct_s2_dx", "im2col"), a
+    assert (a["dx"]["algorithm"], a["dw"]["algorithm"]) == ("direct_s2_dx", "direct_s2"), a
+    c = ops.conv2d_plan((8, 256, 14, 14), (512, 256, 3, 3), 2, 1)  # R*S*P*Q 441 < 1000
+    assert (c["dx"]["algorithm"], c["dw"]["algorithm"]) == ("direct_s2_dx", "im2col"), c
     b = ops.conv2d_plan((8, 64, 56, 56), (128, 64, 3, 3), 2, 1)
     assert (b["dx"]["algorithm"], b["dw"]["algorithm"]) == ("direct_s2_dx", "direct_s2"), b
 
@@ -163,9 +165,19 @@ def test_other_kernels_and_strides_match_the_reference(level, case, rng):
             assert_close(a, e, dtype=dtype, name=name)
         dx = ops.conv2d_backward(dy, x, w, s, p, bias=False, need_dw=False)[0]
         assert_close(dx, want[0], dtype=dtype, name="dx alone")
+        dw = ops.conv2d_backward(dy, x, w, s, p, need_dx=False)[1]
+        assert_close(dw, want[1], dtype=dtype, name="dw alone")
         plan = ops.conv2d_plan(xs, ws, s, p, 1, 1, dtype)
         on = dtype == np.float32 and level == "avx512"
         assert (plan["dx"]["algorithm"] == "direct_s2_dx") == on, plan
+        # dw with output channels in the lanes (conv_s2b.c) where K % 16 == 0 and R*S*P*Q >=
+        # 1000 (3x3 s2 layers: the implicit_s2 path's own rule); the phase path keeps its dw
+        if on:
+            assert plan["dw"]["algorithm"] == GENERAL_DW[case], plan
+
+
+GENERAL_DW = ["direct_s2", "im2col", "phase", "im2col", "direct_s2", "direct_s2", "im2col",
+              "direct_s2", "direct_s2", "phase"]
 
 
 @pytest.mark.parametrize("case", range(len(GENERAL)))
@@ -176,11 +188,11 @@ def test_other_kernels_and_strides_bitwise_for_threads(case, rng):
     outs = []
     for threads in (1, 2, 2):
         cr.set_num_threads(threads)
-        outs.append(ops.conv2d_backward(dy, x, w, s, p, bias=False, need_dw=False)[0])
-    outs.append(ops.conv2d_backward(dy[:, ::-1][:, ::-1], np.asfortranarray(x), w, s, p,
-                                    bias=False, need_dw=False)[0])
+        outs.append(ops.conv2d_backward(dy, x, w, s, p))
+    outs.append(ops.conv2d_backward(dy[:, ::-1][:, ::-1], np.asfortranarray(x), w, s, p))
     for other in outs[1:]:
-        np.testing.assert_array_equal(outs[0], other)
+        for a, e in zip(outs[0], other):
+            np.testing.assert_array_equal(a, e)
 
 
 def test_phase_layers_take_it_where_dy_padding_is_small():
