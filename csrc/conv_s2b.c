@@ -43,7 +43,11 @@ static int64_t s2b_slice(const cr_conv2d_dims *d) {
     return pad16(d->C * Hp * Wp) + pad16(d->P * d->Q * s2b_kb(d->K));
 }
 
-int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit) { return s2b_slice(d) * 4 <= limit; }
+/* one thread's slice and the packed weights (K*C*R*S: 67 MB for an 8x8 512->512 layer)
+ * within the limit */
+int conv_s2b_fits(const cr_conv2d_dims *d, int64_t limit) {
+    return (pad16(d->K * d->C * d->R * d->S) + s2b_slice(d)) * 4 <= limit;
+}
 
 void conv_s2b_plan(conv_plan *pl, const cr_conv2d_dims *d) {
     pl->path = CONV_S2B;
