@@ -82,6 +82,47 @@ CR_CLONES static void CR_FN(lane_wgrad)(double *restrict acc, double *restrict p
     for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
+/* the chunk's parameter partials of layer norm, rows [n0, n1) (stride G*K between them):
+ * p1[k] += dy, p2[k] += dy * (x - m) * rs, row after row for each k (the order lane_wgrad
+ * used: the same bits), 32 values of k at a time in registers over the rows, so p1 and p2
+ * are loaded and stored once per chunk instead of once per row (lane_wgrad's double loads
+ * and stores of them were most of the layer-norm backward) */
+CR_CLONES static void CR_FN(param_partials)(double *restrict p1, double *restrict p2,
+                                          const T *restrict dy, const T *restrict x,
+                                          const T *restrict mean, const T *restrict rstd,
+                                          int64_t G, int64_t g, int64_t K, int64_t n0,
+                                          int64_t n1) {
+    enum { KB = 32 };
+    int64_t k0 = 0;
+    for (; k0 + KB <= K; k0 += KB) {
+        double a[KB], q[KB];
+        for (int j = 0; j < KB; j++) a[j] = p1 ? p1[k0 + j] : 0.0;
+        for (int j = 0; j < KB; j++) q[j] = p2 ? p2[k0 + j] : 0.0;
+        for (int64_t n = n0; n < n1; n++) {
+            const int64_t r = n * G + g;
+            const T *dyr = dy + r * K + k0, *xr = x + r * K + k0;
+            const double m = (double)mean[r], rs = (double)rstd[r];
+            #pragma omp simd
+            for (int j = 0; j < KB; j++) {
+                const double e = (double)dyr[j];
+                a[j] += e;
+                q[j] += e * ((double)xr[j] - m) * rs;
+            }
+        }
+        if (p1) for (int j = 0; j < KB; j++) p1[k0 + j] = a[j];
+        if (p2) for (int j = 0; j < KB; j++) p2[k0 + j] = q[j];
+    }
+    for (int64_t n = n0; n < n1 && k0 < K; n++) {
+        const int64_t r = n * G + g;
+        const double m = (double)mean[r], rs = (double)rstd[r];
+        for (int64_t k = k0; k < K; k++) {
+            const double e = (double)dy[r * K + k];
+            if (p1) p1[k] += e;
+            if (p2) p2[k] += e * ((double)x[r * K + k] - m) * rs;
+        }
+    }
+}
+
 void CR_FN(cr_row_norm_forward)(T *y, T *mean, T *rstd, double *var, const T *x,
                               const T *weight, const T *bias, int64_t N, int64_t G,
                               int64_t Cg, int64_t L, double eps) {
@@ -125,9 +166,9 @@ static void CR_FN(rows_backward)(T *dx, double *p1, double *p2, const T *dy, con
         const double m = (double)mean[r], rs = (double)rstd[r];
         double A = 0.0, B = 0.0;  /* sum dy * w, sum dy * w * (x - m) over the row */
         double acc[2 * NL];
-        if (L == 1) {
+        if (L == 1) { /* the parameter partials after the rows (param_partials) */
             for (int j = 0; j < 2 * NL; j++) acc[j] = 0.0;
-            CR_FN(lane_wgrad)(acc, p1, p2, dyr, xr, w, m, rs, K);
+            CR_FN(lane_wgrad)(acc, NULL, NULL, dyr, xr, w, m, rs, K);
             A = lanes_total(acc);
             B = lanes_total(acc + NL);
         } else {
@@ -152,6 +193,7 @@ static void CR_FN(rows_backward)(T *dx, double *p1, double *p2, const T *dy, con
             CR_FN(dx_row)(dx + r * K + ci * L, dyr + ci * L, xr + ci * L, (T)m,
                         (T)(rs * (w ? (double)w[ci] : 1.0)), bb, cc, L);
     }
+    if (L == 1 && (p1 || p2)) CR_FN(param_partials)(p1, p2, dy, x, mean, rstd, G, g, K, n0, n1);
 }
 
 int CR_FN(cr_row_norm_backward)(T *dx, T *dweight, T *dbias, const T *dy, const T *x,
