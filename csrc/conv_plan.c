@@ -298,6 +298,18 @@ static int g5_auto(const cr_conv2d_dims *d) {
            d->C >= 16 && d->K >= 16 && conv_g5_ws_bytes(d, 2) <= g_ws_limit;
 }
 
+/* Winograd F(2x2, 5x5) (conv_wino25.c, AVX-512, auto only): g5_auto's 5x5 stride-1 layers
+ * with at most 28 output columns, scratch within the limit: 36 products per 2x2 outputs
+ * instead of 100. Forward and dx (the forward of dy by the flipped kernel); dw stays
+ * conv_g5.c's. Its rounding is bounded in tests/test_conv_wino25.py. */
+static int wino25_auto(const cr_conv2d_dims *d) {
+    conv_plan p;
+    memset(&p, 0, sizeof p);
+    p.nt = cr_threads_for((double)d->N * d->K * d->P * d->Q * (d->C * d->R * d->S), 32768.0);
+    return cr_conv_algo() == CR_CONV_ALGO_AUTO && g5_auto(d) && d->R == 5 && d->S == 5 && conv_wino25_applies(d) &&
+           conv_wino25_plan(&p, d, g_ws_limit);
+}
+
 /* dx as a convolution (dx_as_conv_ok) of 5+ kernel rows, 2+ columns, any image size, where
  * conv_rows.c does not take it: the padding of dy by R-1 rows makes a product on zeros of
  * every tap that falls off dy, which conv_g5.c skips. 2 threads, dX ms, implicit ->
@@ -332,6 +344,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
     if (dd->P != d->H || dd->Q != d->W) return 0;
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    if (wino25_auto(dd)) return 6; /* Winograd F(2x2, 5x5) (conv_wino25.c) */
     if (g5_auto(dd)) return 4; /* padding taps skipped (conv_g5.c) */
     if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
     if (g5_dx_auto(dd)) return 4;
@@ -510,6 +523,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
+    if (which == 0 && elsize == 4 && wino25_auto(d) && conv_wino25_plan(pl, d, g_ws_limit))
+        return;
     if (which == 0 && elsize == 4 && g5_auto(d)) { conv_g5_plan(pl, d); return; }
     if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
@@ -543,8 +558,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
          * (3) and conv_g5.c (4) read w flipped in place (conv_backward_input_as_conv_f32) */
         dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 1 ? K * CRS * elsize : 0);
     }
-    /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
-    if (which == 1 && pl->dx_as_conv == 4 && g5_auto(&pl->dd) &&
+    /* dw too when dx runs conv_g5.c or conv_wino25.c (its shared scratch within the limit) */
+    if (which == 1 && (pl->dx_as_conv == 4 || pl->dx_as_conv == 6) && g5_auto(&pl->dd) &&
         conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
         pl->path = CONV_G5;
         pl->ws_threads = pl->nt;
@@ -597,7 +612,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     info->threads = pl.nt;
     info->ws_bytes = pl.ws_bytes;
     if (pl.path == CONV_GEMM || pl.path == CONV_WINOGRAD || pl.path == CONV_POINTWISE ||
-        pl.path == CONV_WINO4S) {
+        pl.path == CONV_WINO4S || pl.path == CONV_WINO25) {
         info->G = pl.bl.G;
         info->rows = pl.bl.rows;
         info->cols = pl.bl.cols;
@@ -632,6 +647,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                      : pl.path == CONV_ROWS     ? CR_CONV_PATH_ROWS
                      : pl.path == CONV_WINO4S   ? CR_CONV_PATH_WINO4S
                      : pl.path == CONV_G5       ? CR_CONV_PATH_G5
+                     : pl.path == CONV_WINO25   ? CR_CONV_PATH_WINO25
                                                 : gemm;
         return;
     }
@@ -652,6 +668,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                     : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
                     : pl.dx_as_conv == 4     ? CR_CONV_PATH_G5
                     : pl.dx_as_conv == 5     ? CR_CONV_PATH_DX_S2
+                    : pl.dx_as_conv == 6     ? CR_CONV_PATH_WINO25
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

@@ -1,0 +1,151 @@
+/* conv_wino25.c — Winograd F(2x2, 5x5) for 5x5 stride-1 layers on small images (outputs
+ * up to 28 columns), float32 on AVX-512 CPUs: 36 products per 2x2 output tile and channel
+ * pair instead of 100 (2.78x fewer multiplications), as
+ *   M[e] (K x T) = U[e] (K x C) @ V[e] (C x T),  e < 36,  T = G * ceil(P/2) * ceil(Q/2),
+ * with G whole images per block (enough tiles for wide products) and the transforms of
+ * conv_wino25_avx512.c (6x6 input tiles at a stride of 2). U is made once per call, in the
+ * GEMM kit's 12-row panels, straight from w (flipped and transposed for dx, which is the
+ * forward of dy: dx_as_conv_ok in conv_plan.c). With at least as many blocks as threads each
+ * thread takes whole blocks (its own V and M); else the threads share each block (channels,
+ * the 36 products, output channels). Every value is computed by the same operations either
+ * way, so results do not depend on the thread count. */
+#include <string.h>
+#include "conv_internal.h"
+#include "gemm_kit.h"
+#include "split.h"
+
+/* columns per product a block aims at (as conv_wino4s.c): 28x28 one image a block,
+ * 14x14 two, 7x7 four */
+#define WINO25_TARGET_TILES 64
+#define WINO25_MR CR_AVX512_MR_F32 /* 12 */
+
+static int64_t tiles_of(const cr_conv2d_dims *d) { return ((d->P + 1) / 2) * ((d->Q + 1) / 2); }
+
+static int64_t upanel_ld(int64_t K, int64_t C) {
+    return wino4_ld((K + WINO25_MR - 1) / WINO25_MR * WINO25_MR * C);
+}
+
+/* the sizes the transforms take: 5x5, stride 1, no dilation, at most 14 tiles a row */
+int conv_wino25_applies(const cr_conv2d_dims *d) {
+    return d->R == 5 && d->S == 5 && d->sh == 1 && d->sw == 1 && d->dh == 1 && d->dw == 1 &&
+           d->Q <= 28 && d->N >= 1;
+}
+
+/* Images per block: enough for WINO25_TARGET_TILES tiles, at most N, evened out */
+static int64_t wino25_G(const cr_conv2d_dims *d) {
+    const int64_t Ti = tiles_of(d);
+    int64_t g = Ti >= WINO25_TARGET_TILES ? 1 : (WINO25_TARGET_TILES + Ti - 1) / Ti;
+    if (g > d->N) g = d->N;
+    if (g > 1) g = (d->N + (d->N + g - 1) / g - 1) / ((d->N + g - 1) / g); /* even blocks */
+    return g;
+}
+
+/* floats of one block's V and M */
+static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
+    return 36 * (wino4_ld(d->C * cols) + wino4_ld(d->K * cols));
+}
+
+/* The plan (pl->nt set); 0 (pl untouched) when its scratch would pass the limit */
+int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit) {
+    if (!conv_avx512() || !conv_wino25_applies(d)) return 0;
+    const int64_t g = wino25_G(d), cols = g * tiles_of(d), nb = (d->N + g - 1) / g;
+    const int by_block = pl->nt > 1 && nb >= pl->nt;
+    const int64_t wt = by_block ? pl->nt : 1;
+    const int64_t bytes = (36 * upanel_ld(d->K, d->C) + wt * slot_floats(d, cols)) * 4;
+    if (bytes > limit) return 0;
+    pl->path = CONV_WINO25;
+    pl->bl.G = g;
+    pl->bl.rows = 0;
+    pl->bl.cols = cols;
+    pl->nblocks = nb;
+    pl->by_block = by_block;
+    pl->ws_elems = slot_floats(d, cols);
+    pl->ws_threads = (int)wt;
+    pl->ws_bytes = bytes;
+    return 1;
+}
+
+#ifdef CR_X86
+
+/* all of U: panels of 12 rows (k0 a multiple of 12) by 16 channels */
+static void weight_panels(float *Up, int64_t ldu, const float *w, int flip, int64_t K,
+                          int64_t C, int nt) {
+    const int64_t nkp = (K + WINO25_MR - 1) / WINO25_MR, ncq = (C + 15) / 16;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < nkp * ncq; b++) {
+        const int64_t kp = b / ncq * WINO25_MR, cq = b % ncq;
+        conv_wt25p_chunk_avx512(Up + kp * C, ldu, w, flip, K, C, kp,
+                                K - kp < WINO25_MR ? K - kp : WINO25_MR, cq * 16,
+                                C - cq * 16 < 16 ? C - cq * 16 : 16);
+    }
+}
+
+/* images [n0, n0 + g): input transform (channel c of image j at column j Ti of row c of
+ * V[e]), the 36 products, output transform */
+static void block(float *out, const float *inp, const float *Up, int64_t ldu,
+                  const float *bias, const cr_conv2d_dims *d, int64_t n0, int64_t g,
+                  float *V, int nt, int accumulate) {
+    const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q, H = d->H, W = d->W;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti;
+    const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
+    float *M = V + 36 * ldv;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t j = 0; j < g; j++)
+            conv_wino25_input_plane_avx512(V + c * T + j * Ti, ldv,
+                                           inp + ((n0 + j) * C + c) * H * W, H, W, d->ph, d->pw,
+                                           TP, TQ);
+    cr_gemm_kit_f32 kit;
+    cr_gemm_kit_get_f32(&kit);
+    /* M[e] = U[e] @ V[e]: a 12-row panel of U[e] against nr-column panels of V[e] */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int e = 0; e < 36; e++)
+        for (int64_t k = 0; k < K; k += WINO25_MR)
+            for (int64_t t0 = 0; t0 < T; t0 += kit.nr)
+                kit.ukr_strided(C, Up + e * ldu + k * C, 1, WINO25_MR, V + e * ldv + t0, T,
+                                M + e * ldm + k * T + t0, T, 1,
+                                K - k < WINO25_MR ? K - k : WINO25_MR,
+                                T - t0 < kit.nr ? T - t0 : kit.nr, 1.0f, 0.0f, NULL, NULL);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < g; j++)
+            conv_wino25_output_plane_avx512(out + ((n0 + j) * K + k) * P * Q, M + k * T + j * Ti,
+                                            ldm, P, Q, TP, TQ, bias ? bias[k] : 0.0f,
+                                            accumulate);
+}
+
+/* flip: d is dx's layer (C = the forward's K) and w the forward's weights */
+int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                            int flip) {
+    const int64_t N = d->N, G = pl->bl.G, ldu = upanel_ld(d->K, d->C);
+    const int nt = pl->nt;
+    float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
+    if (!ws) return -1;
+    float *U = ws, *slots = U + 36 * ldu;
+    weight_panels(U, ldu, w, flip, d->K, d->C, nt);
+    if (pl->by_block) { /* threads take whole blocks */
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t n0 = blk * G, g = N - n0 < G ? N - n0 : G;
+            block(out, inp, U, ldu, bias, d, n0, g, slots + CR_THREAD_NUM() * pl->ws_elems, 1,
+                  accumulate);
+        }
+    } else {
+        for (int64_t n0 = 0; n0 < N; n0 += G)
+            block(out, inp, U, ldu, bias, d, n0, N - n0 < G ? N - n0 : G, slots, nt, accumulate);
+    }
+    conv_ws_free(ws);
+    return 0;
+}
+
+#else
+
+int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                            int flip) {
+    (void)out; (void)inp; (void)w; (void)bias; (void)d; (void)pl; (void)accumulate; (void)flip;
+    return -1; /* never planned: conv_wino25_plan needs AVX-512 */
+}
+
+#endif /* CR_X86 */
