@@ -36,7 +36,13 @@ static int64_t wino25_G(const cr_conv2d_dims *d) {
     const int64_t Ti = tiles_of(d);
     int64_t g = Ti >= WINO25_TARGET_TILES ? 1 : (WINO25_TARGET_TILES + Ti - 1) / Ti;
     if (g > d->N) g = d->N;
-    if (g > 1) g = (d->N + (d->N + g - 1) / g - 1) / ((d->N + g - 1) / g); /* even blocks */
+    if (g > 1) { /* blocks of even sizes, an even number of them when there are several
+                  * (two threads take whole blocks: 256->64 10x10 batch 8 ran 3 blocks) */
+        int64_t nb = (d->N + g - 1) / g;
+        if (nb > 1 && nb % 2) nb++;
+        if (nb > d->N) nb = d->N;
+        g = (d->N + nb - 1) / nb;
+    }
     return g;
 }
 
