@@ -272,6 +272,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_backward_weight_wino4s_f32(dweight, dbias, dout, inp, d, &pl);
     if (pl.path == CONV_G5)
         return conv_g5_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
+    if (pl.path == CONV_WINO25)
+        return conv_wino25_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;

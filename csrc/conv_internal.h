@@ -419,6 +419,11 @@ int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt);
  * limit or not AVX-512), the forward (flip: dx of the layer whose forward weights are w) */
 int conv_wino25_applies(const cr_conv2d_dims *d);
 int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit);
+int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
+                        int64_t dx_bytes);
+int conv_wino25_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const cr_conv2d_dims *d,
+                                    const conv_plan *pl);
 int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                             const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
                             int flip);
@@ -429,6 +434,10 @@ void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64
 void conv_wino25_output_plane_avx512(float *y, const float *M, int64_t lde, int64_t P,
                                      int64_t Q, int64_t TP, int64_t TQ, float bias,
                                      int accumulate);
+void conv_wino25_grad_plane_avx512(float *MgT, int64_t lde, int64_t ldk, const float *dy,
+                                   int64_t P, int64_t Q, int64_t TP, int64_t TQ);
+void conv_adj25_chunk_avx512(float *restrict dw, const float *restrict dUT, int64_t ldd,
+                             int64_t K, int64_t C, int64_t j0, int64_t m);
 void conv_wt25p_chunk_avx512(float *restrict Up, int64_t ldu, const float *restrict w, int flip,
                              int64_t K, int64_t C, int64_t k0, int64_t mk, int64_t c0,
                              int64_t mc);

@@ -527,7 +527,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
-    if (which == 0 && elsize == 4 && wino25_auto(d) && conv_wino25_plan(pl, d, g_ws_limit))
+    if (which == 0 && elsize == 4 && wino25_auto(d) &&
+        conv_wino25_plan(pl, d, g_ws_limit))
         return;
     if (which == 0 && elsize == 4 && g5_auto(d)) { conv_g5_plan(pl, d); return; }
     if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
@@ -562,6 +563,15 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
          * (3) and conv_g5.c (4) read w flipped in place (conv_backward_input_as_conv_f32) */
         dx_bytes = dx_plan.ws_bytes + (pl->dx_as_conv == 1 ? K * CRS * elsize : 0);
     }
+    /* dw by F(2x2, 5x5) too when dx and the forward run it (conv_wino25.c), with 13+ output
+     * columns (7+ tiles a row in the transforms' lanes) and K a multiple of 32 (whole column
+     * panels of the products): 1 thread, dw ms g5_skip -> F(2x2, 5x5): 192->32 28x28 batch 16
+     * 31.5 -> 21.5, 96->64 28x28 batch 4 7.9 -> 5.7, 160->32 14x14 batch 8 3.0 -> 2.4,
+     * 512->64 14x14 19.7 -> 18.5; K = 48 (480->48 14x14: 13.8 -> 17.2) and 10x10 (256->64:
+     * 4.7 -> 4.9) lost and stay conv_g5.c's */
+    if (which == 1 && pl->dx_as_conv == 6 && d->Q >= 13 &&
+        d->K % 32 == 0 && wino25_auto(d) && conv_wino25_dw_plan(pl, d, g_ws_limit, dx_bytes))
+        return;
     /* dw too when dx runs conv_g5.c or conv_wino25.c (its shared scratch within the limit) */
     if (which == 1 && (pl->dx_as_conv == 4 || pl->dx_as_conv == 6) && g5_auto(&pl->dd) &&
         conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
@@ -661,6 +671,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_ROWS_DW     ? CR_CONV_PATH_ROWS_DW
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
                                  : pl.path == CONV_G5          ? CR_CONV_PATH_G5
+                                 : pl.path == CONV_WINO25      ? CR_CONV_PATH_WINO25
                                                                : gemm;
     if (pl.path == CONV_POINTWISE && conv_pointwise_dw_dot(d, elsize))
         info->dw_path = CR_CONV_PATH_PW_DOT;

@@ -31,10 +31,10 @@ int conv_wino25_applies(const cr_conv2d_dims *d) {
            d->Q <= 28 && d->N >= 1;
 }
 
-/* Images per block: enough for WINO25_TARGET_TILES tiles, at most N, evened out */
-static int64_t wino25_G(const cr_conv2d_dims *d) {
+/* Images per block: enough for `target` tiles, at most N, evened out */
+static int64_t wino25_G(const cr_conv2d_dims *d, int64_t target) {
     const int64_t Ti = tiles_of(d);
-    int64_t g = Ti >= WINO25_TARGET_TILES ? 1 : (WINO25_TARGET_TILES + Ti - 1) / Ti;
+    int64_t g = Ti >= target ? 1 : (target + Ti - 1) / Ti;
     if (g > d->N) g = d->N;
     if (g > 1) { /* blocks of even sizes, an even number of them when there are several
                   * (two threads take whole blocks: 256->64 10x10 batch 8 ran 3 blocks) */
@@ -54,7 +54,7 @@ static int64_t slot_floats(const cr_conv2d_dims *d, int64_t cols) {
 /* The plan (pl->nt set); 0 (pl untouched) when its scratch would pass the limit */
 int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit) {
     if (!conv_avx512() || !conv_wino25_applies(d)) return 0;
-    const int64_t g = wino25_G(d), cols = g * tiles_of(d), nb = (d->N + g - 1) / g;
+    const int64_t g = wino25_G(d, WINO25_TARGET_TILES), cols = g * tiles_of(d), nb = (d->N + g - 1) / g;
     const int by_block = pl->nt > 1 && nb >= pl->nt;
     const int64_t wt = by_block ? pl->nt : 1;
     const int64_t bytes = (36 * upanel_ld(d->K, d->C) + wt * slot_floats(d, cols)) * 4;
@@ -67,6 +67,29 @@ int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit) {
     pl->by_block = by_block;
     pl->ws_elems = slot_floats(d, cols);
     pl->ws_threads = (int)wt;
+    pl->ws_bytes = bytes;
+    return 1;
+}
+
+/* dw (pl->path CONV_WINO25 of a backward plan): dU^T (36 x C K) summed over blocks of
+ * WINO25_DW_TARGET_TILES tiles (the products' depth), one block's V and M^T shared by the
+ * threads; at least dx_bytes. 0 (pl untouched) when beyond the limit. */
+#define WINO25_DW_TARGET_TILES 256
+int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
+                        int64_t dx_bytes) {
+    if (!conv_avx512() || !conv_wino25_applies(d)) return 0;
+    const int64_t g = wino25_G(d, WINO25_DW_TARGET_TILES), cols = g * tiles_of(d);
+    int64_t bytes = (36 * wino4_ld(d->C * d->K) + slot_floats(d, cols)) * 4;
+    if (bytes > limit) return 0;
+    if (dx_bytes > bytes) bytes = dx_bytes;
+    pl->path = CONV_WINO25;
+    pl->bl.G = g;
+    pl->bl.rows = 0;
+    pl->bl.cols = cols;
+    pl->nblocks = (d->N + g - 1) / g;
+    pl->by_block = 0;
+    pl->ws_elems = slot_floats(d, cols);
+    pl->ws_threads = 1;
     pl->ws_bytes = bytes;
     return 1;
 }
@@ -145,7 +168,70 @@ int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const 
     return 0;
 }
 
+/* dw += G^T dU G, dU[e] = sum over the tiles of (A dY A^T)[e] (B^T x B)[e]^T, computed
+ * transposed per block as dU^T[e] (C x K) += V[e] (C x T) @ M^T[e] (T x K) (threads split
+ * e; the blocks in order, so the sums do not depend on the threads); db as conv_g5.c's */
+int conv_wino25_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const cr_conv2d_dims *d,
+                                    const conv_plan *pl) {
+    const int nt = pl->nt;
+    if (dbias) conv_bias_grad_f32(dbias, dout, d, nt);
+    if (!dweight) return 0;
+    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q, H = d->H, W = d->W;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, G = pl->bl.G;
+    const int64_t ldd = wino4_ld(C * K);
+    float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
+    if (!ws) return -1;
+    float *dUT = ws, *V = dUT + 36 * ldd;
+    memset(dUT, 0, (size_t)(36 * ldd) * sizeof(float));
+    cr_gemm_kit_f32 kit;
+    cr_gemm_kit_get_f32(&kit);
+    for (int64_t n0 = 0; n0 < N; n0 += G) {
+        const int64_t g = N - n0 < G ? N - n0 : G, T = g * Ti;
+        const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
+        float *MgT = V + 36 * ldv;
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            #pragma omp for schedule(static) nowait
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t j = 0; j < g; j++)
+                    conv_wino25_input_plane_avx512(V + c * T + j * Ti, ldv,
+                                                   inp + ((n0 + j) * C + c) * H * W, H, W,
+                                                   d->ph, d->pw, TP, TQ);
+            #pragma omp for schedule(static)
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < g; j++)
+                    conv_wino25_grad_plane_avx512(MgT + (j * Ti) * K + k, ldm, K,
+                                                  dout + ((n0 + j) * K + k) * P * Q, P, Q, TP,
+                                                  TQ);
+            /* dU^T[e] rows c .. c + 11 += V[e] rows (read in place, 1 apart along t) @ M^T[e] */
+            #pragma omp for schedule(static)
+            for (int e = 0; e < 36; e++)
+                for (int64_t c = 0; c < C; c += WINO25_MR)
+                    for (int64_t k0 = 0; k0 < K; k0 += kit.nr)
+                        kit.ukr_strided(T, V + e * ldv + c * T, T, 1, MgT + e * ldm + k0, K,
+                                        dUT + e * ldd + c * K + k0, K, 1,
+                                        C - c < WINO25_MR ? C - c : WINO25_MR,
+                                        K - k0 < kit.nr ? K - k0 : kit.nr, 1.0f, 1.0f, NULL,
+                                        NULL);
+        }
+    }
+    const int64_t CK = C * K;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t j0 = 0; j0 < CK; j0 += 64)
+        conv_adj25_chunk_avx512(dweight, dUT, ldd, K, C, j0, CK - j0 < 64 ? CK - j0 : 64);
+    conv_ws_free(ws);
+    return 0;
+}
+
 #else
+
+int conv_wino25_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const cr_conv2d_dims *d,
+                                    const conv_plan *pl) {
+    (void)dweight; (void)dbias; (void)dout; (void)inp; (void)d; (void)pl;
+    return -1; /* never planned: conv_wino25_dw_plan needs AVX-512 */
+}
 
 int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const float *bias,
                             const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,

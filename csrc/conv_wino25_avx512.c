@@ -183,3 +183,80 @@ void conv_wt25p_chunk_avx512(float *restrict Up, int64_t ldu, const float *restr
         }
     }
 }
+
+/* dw: MgT[e lde + (tp TQ + tq) ldk] = (A dY A^T)[e] of the 2x2 tiles of the dy plane (P x Q,
+ * zeros beyond), A = (A^T)^T = [1 0; 1 1; 1 -1; 1 2; 1 -2; 0 1]: tiles in the lanes, stored
+ * transposed (tile-major, ldk apart: the products read MgT[e] as a T x K matrix) */
+void conv_wino25_grad_plane_avx512(float *MgT, int64_t lde, int64_t ldk, const float *dy,
+                                   int64_t P, int64_t Q, int64_t TP, int64_t TQ) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i vix = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ldk));
+    const __mmask16 mk = lanes(TQ), qlo = lanes(Q), qhi = lanes(Q - 16 > 0 ? Q - 16 : 0);
+    const __m512 two = _mm512_set1_ps(2.0f);
+    for (int64_t tp = 0; tp < TP; tp++) {
+        __m512 de[2], dd[2]; /* row r of the tiles: even and odd columns */
+        for (int r = 0; r < 2; r++) {
+            const int64_t row = 2 * tp + r;
+            if (row >= P) {
+                de[r] = dd[r] = _mm512_setzero_ps();
+                continue;
+            }
+            const __m512 lo = _mm512_maskz_loadu_ps(qlo, dy + row * Q);
+            const __m512 hi = _mm512_maskz_loadu_ps(qhi, dy + row * Q + 16);
+            de[r] = _mm512_permutex2var_ps(lo, ev, hi);
+            dd[r] = _mm512_permutex2var_ps(lo, od, hi);
+        }
+        __m512 ae[6], ao[6]; /* down the rows: (A d)[i] of the two columns */
+        ae[0] = de[0]; ao[0] = dd[0];
+        ae[1] = ADD(de[0], de[1]); ao[1] = ADD(dd[0], dd[1]);
+        ae[2] = SUB(de[0], de[1]); ao[2] = SUB(dd[0], dd[1]);
+        ae[3] = ADD(de[0], MUL(two, de[1])); ao[3] = ADD(dd[0], MUL(two, dd[1]));
+        ae[4] = SUB(de[0], MUL(two, de[1])); ao[4] = SUB(dd[0], MUL(two, dd[1]));
+        ae[5] = de[1]; ao[5] = dd[1];
+        float *mt = MgT + tp * TQ * ldk;
+        for (int i = 0; i < 6; i++) {
+            const __m512 a = ae[i], b = ao[i];
+            const __m512 q[6] = {a, ADD(a, b), SUB(a, b), ADD(a, MUL(two, b)), SUB(a, MUL(two, b)), b};
+            for (int j = 0; j < 6; j++)
+                _mm512_mask_i32scatter_ps(mt + (6 * i + j) * lde, mk, vix, q[j], 4);
+        }
+    }
+}
+
+/* dw: dw[(k C + c) 25 + 5 r + s] += (G^T dU G)[r][s] of the filters j = c K + k, j0 <= j <
+ * j0 + m (m <= 64), dU[e] of filter j at dUT[e ldd + j]: the rows t = G^T dU (5 x 6), then
+ * its columns; G^T's columns u0 .. u5 combine as
+ *   (u0/4 - (u1 + u2)/6 + (u3 + u4)/24, (u2 - u1)/6 + (u3 - u4)/12, ((u3 + u4) - (u1 + u2))/6,
+ *    (u2 - u1)/6 + (u3 - u4)/3, (4 (u3 + u4) - (u1 + u2))/6 + u5) */
+#define ADJ25(u0, u1, u2, u3, u4, u5, o0, o1, o2, o3, o4) do {                          \
+        const float p_ = (u1) + (u2), m_ = (u2) - (u1), P_ = (u3) + (u4), M_ = (u3) - (u4); \
+        o0 = ((u0) * 0.25f - p_ * k6) + P_ * k24;                                          \
+        o1 = m_ * k6 + M_ * k12;                                                            \
+        o2 = (P_ - p_) * k6;                                                                \
+        o3 = m_ * k6 + M_ * k3;                                                             \
+        o4 = (4.0f * P_ - p_) * k6 + (u5);                                                  \
+    } while (0)
+void conv_adj25_chunk_avx512(float *restrict dw, const float *restrict dUT, int64_t ldd,
+                             int64_t K, int64_t C, int64_t j0, int64_t m) {
+    const float k3 = 1.0f / 3.0f, k6 = 1.0f / 6.0f, k12 = 1.0f / 12.0f, k24 = 1.0f / 24.0f;
+    float t[30][64], o[25][64]; /* t[6 r + col]: (G^T dU)[r][col] */
+    for (int col = 0; col < 6; col++) {
+        const float *u0 = dUT + col * ldd + j0, *u1 = u0 + 6 * ldd, *u2 = u0 + 12 * ldd;
+        const float *u3 = u0 + 18 * ldd, *u4 = u0 + 24 * ldd, *u5 = u0 + 30 * ldd;
+        for (int64_t j = 0; j < m; j++)
+            ADJ25(u0[j], u1[j], u2[j], u3[j], u4[j], u5[j], t[col][j], t[6 + col][j],
+                  t[12 + col][j], t[18 + col][j], t[24 + col][j]);
+    }
+    for (int r = 0; r < 5; r++)
+        for (int64_t j = 0; j < m; j++)
+            ADJ25(t[6 * r][j], t[6 * r + 1][j], t[6 * r + 2][j], t[6 * r + 3][j],
+                  t[6 * r + 4][j], t[6 * r + 5][j], o[5 * r][j], o[5 * r + 1][j],
+                  o[5 * r + 2][j], o[5 * r + 3][j], o[5 * r + 4][j]);
+    for (int64_t j = 0; j < m; j++) {
+        const int64_t c = (j0 + j) / K, k = (j0 + j) % K;
+        float *out = dw + (k * C + c) * 25;
+        for (int r = 0; r < 25; r++) out[r] += o[r][j];
+    }
+}

@@ -2,11 +2,13 @@
 and dx ("winograd_5x5"; dx is the forward of dy by the flipped kernel) of float32 5x5
 stride-1 layers on small images (conv_g5.c's layers: outputs up to 28x28, 16+ channels in
 and out) with 8+ outputs a side (odd sides from 13) and at most 28 columns, on AVX-512 CPUs;
-dw stays "g5_skip".
+dw too ("winograd_5x5": the adjoint in the filter) with 13+ output columns and K a multiple
+of 32, else "g5_skip".
 
 Rounding: forward and dx within TOL eps32 of the sum of |terms| against the float64
-definition (measured up to ~20 on these shapes: the transforms' constants up to 16/24 in G,
-5 in B^T, 2 in A^T). float64, other ISA levels, forced algorithms and a small workspace
+definition (measured up to 39 on these shapes: the transforms' constants up to 16/24 in G,
+5 in B^T, 2 in A^T; the largest at padding 0, whose dx pads dy by 4), dw within TOL_DW
+(measured up to 49). float64, other ISA levels, forced algorithms and a small workspace
 limit keep the other paths."""
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from chainrule import _runtime, ops, reference as ref
 
 EPS = np.finfo(np.float32).eps
 TOL = 64
+TOL_DW = 128
 PATH = "winograd_5x5"
 
 
@@ -33,6 +36,12 @@ def _paths(xs, ws, pad, dtype=np.float32):
     return p["forward"]["algorithm"], p["dx"]["algorithm"], p["dw"]["algorithm"]
 
 
+def _dw_path(xs, k, pad):
+    """dw's path: F(2x2, 5x5) with 13+ output columns and K a multiple of 32"""
+    pw = pad if isinstance(pad, int) else pad[1]
+    return PATH if xs[3] + 2 * pw - 4 >= 13 and k % 32 == 0 else "g5_skip"
+
+
 def _data(rng, xs, k):
     x = rng.standard_normal(xs).astype(np.float32)
     w = (0.2 * rng.standard_normal((k, xs[1], 5, 5))).astype(np.float32)
@@ -42,22 +51,25 @@ def _data(rng, xs, k):
 # (x shape, K, padding): batch 1 at 28x28 (one block per image); odd sides 13 and 15 with
 # prime channel counts; batch 5 at 10x10 (uneven blocks: 2 + 2 + 1); padding 0 (12x12
 # outputs, dx padded by 4), asymmetric padding (1, 2) and (2, 0); 8x8; 28 columns with 14
-# rows; batch 3 at 14x14 (blocks of 2 + 1)
+# rows; batch 3 at 14x14 (blocks of 2 + 1); dw by F(2x2, 5x5): K = 32 at 14x14, 13x15 (odd:
+# partial tiles), 16x28 with padding (2, 1), K = 64 at 28x28
 SHAPES = [((1, 24, 28, 28), 20, 2), ((2, 17, 13, 15), 29, 2), ((5, 24, 10, 10), 20, 2),
           ((2, 20, 16, 16), 24, 0), ((2, 19, 12, 14), 23, (1, 2)), ((2, 16, 14, 12), 32, (2, 0)),
-          ((3, 32, 8, 8), 16, 2), ((2, 16, 14, 28), 24, 2), ((3, 48, 14, 14), 32, 2)]
+          ((3, 32, 8, 8), 16, 2), ((2, 16, 14, 28), 24, 2), ((3, 48, 14, 14), 32, 2),
+          ((3, 20, 13, 15), 32, 2), ((2, 17, 16, 28), 32, (2, 1)), ((2, 24, 28, 28), 64, 2)]
 
 
 @pytest.mark.parametrize("xs,k,pad", SHAPES)
 def test_forward_dx_bounded_and_bitwise(xs, k, pad, rng):
-    """The default plan takes the path for forward and dx (dw: g5_skip); errors bounded
+    """The default plan takes the path for forward and dx (dw: see _dw_path); errors bounded
     against float64; the same bits on 1 and 2 threads, run to run, and for a non-contiguous
     input; workspace as reported."""
     _avx512()
     x, w, b = _data(rng, xs, k)
     ws = w.shape
-    assert _paths(xs, ws, pad) == (PATH, PATH, "g5_skip")
+    assert _paths(xs, ws, pad) == (PATH, PATH, _dw_path(xs, k, pad))
     plan = ops.conv2d_plan(xs, ws, 1, pad)
+    assert plan["dw"]["workspace_bytes"] <= ops.get_workspace_limit()
     assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 1, pad)
     y = ops.conv2d_forward(x, w, b, 1, pad)
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -66,6 +78,7 @@ def test_forward_dx_bounded_and_bitwise(xs, k, pad, rng):
                 ref.conv2d_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, pad)) <= TOL
     dx64, dw64, db64 = ref.conv2d_backward(dy64, x64, w64, 1, pad)
     dx_terms = ref.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, pad)[0]
+    dw_terms = ref.conv2d_backward(np.abs(dy64), np.abs(x64), w64, 1, pad)[1]
     outs = []
     for threads in (2, 1, 2):
         cr.set_num_threads(threads)
@@ -77,11 +90,14 @@ def test_forward_dx_bounded_and_bitwise(xs, k, pad, rng):
             np.testing.assert_array_equal(a, c)
     _, dx, dw, db = outs[0]
     assert _err(dx, dx64, dx_terms) <= TOL
-    np.testing.assert_allclose(dw, dw64, rtol=1e-4, atol=1e-4 * np.abs(dw64).max())
+    assert _err(dw, dw64, dw_terms) <= TOL_DW
     np.testing.assert_allclose(db, db64, rtol=1e-5, atol=1e-3)
     # need_dx only / need_dw only agree with the full backward
     dxo, _, _ = ops.conv2d_backward(dy, x, w, 1, pad, need_dw=False)
     np.testing.assert_array_equal(dxo, dx)
+    _, dwo, dbo = ops.conv2d_backward(dy, x, w, 1, pad, need_dx=False)
+    np.testing.assert_array_equal(dwo, dw)
+    np.testing.assert_array_equal(dbo, db)
 
 
 def test_bound_is_tight_enough_to_fail(rng):
@@ -122,7 +138,7 @@ def test_float64_forced_algorithms_and_isa_levels(level, rng):
     x = rng.standard_normal(xs).astype(np.float32)
     w = (0.2 * rng.standard_normal(ws)).astype(np.float32)
     taken = _paths(xs, ws, 2)
-    assert (taken == (PATH, PATH, "g5_skip")) == (level == "avx512"), taken
+    assert (taken == (PATH, PATH, "g5_skip")) == (level == "avx512"), taken  # K = 48
     assert PATH not in _paths(xs, ws, 2, np.float64)
     y = ops.conv2d_forward(x, w, None, 1, 2)
     x64, w64 = x.astype(np.float64), w.astype(np.float64)
@@ -151,9 +167,33 @@ def test_workspace_limit_sends_it_elsewhere(rng):
     dy = rng.standard_normal(y.shape).astype(np.float32)
     x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
     np.testing.assert_allclose(y, ref.conv2d_forward(x64, w64, b64, 1, 2), rtol=1e-4, atol=1e-3)
-    dx = ops.conv2d_backward(dy, x, w, 1, 2)[0]
-    np.testing.assert_allclose(dx, ref.conv2d_backward(dy64, x64, w64, 1, 2)[0], rtol=1e-4,
-                               atol=1e-3)
+    dx, dw, _ = ops.conv2d_backward(dy, x, w, 1, 2)
+    dx64, dw64, _ = ref.conv2d_backward(dy64, x64, w64, 1, 2)
+    np.testing.assert_allclose(dx, dx64, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dw, dw64, rtol=1e-4, atol=1e-4 * np.abs(dw64).max())
+
+
+def test_workspace_limit_sends_dw_elsewhere(rng):
+    """A limit below dw's scratch (dU and one block's V and M) but above the forward's and
+    dx's (the forward of dy by the flipped kernel) sends dw alone to g5_skip, still correct
+    and the same bits run to run (1 thread: with 2, forward and dx take a slot each)."""
+    _avx512()
+    cr.set_num_threads(1)
+    xs, k = (4, 32, 28, 28), 64
+    x, w, b = _data(rng, xs, k)
+    assert _paths(xs, w.shape, 2) == (PATH,) * 3
+    fwd = ops.conv2d_plan(xs, w.shape, 1, 2)["forward"]["workspace_bytes"]
+    dxf = ops.conv2d_plan(xs[:1] + (k,) + xs[2:], (xs[1], k, 5, 5), 1, 2)["forward"]["workspace_bytes"]
+    dw = ops.conv2d_plan(xs, w.shape, 1, 2)["dw"]["workspace_bytes"]
+    assert dw > max(fwd, dxf) + 1024
+    ops.set_workspace_limit(max(fwd, dxf) + 1024)
+    assert _paths(xs, w.shape, 2) == (PATH, PATH, "g5_skip")
+    dy = rng.standard_normal(xs[:1] + (k,) + xs[2:]).astype(np.float32)
+    outs = [ops.conv2d_backward(dy, x, w, 1, 2) for _ in range(2)]
+    for a, c in zip(*outs):
+        np.testing.assert_array_equal(a, c)
+    dw64 = ref.conv2d_backward(dy.astype(np.float64), x.astype(np.float64), w.astype(np.float64), 1, 2)[1]
+    np.testing.assert_allclose(outs[0][1], dw64, rtol=1e-4, atol=1e-4 * np.abs(dw64).max())
 
 
 @pytest.mark.parametrize("xs,k", [((16, 192, 28, 28), 32), ((8, 480, 14, 14), 48)])
@@ -163,7 +203,7 @@ def test_googlenet_layers(xs, k, rng):
     _avx512()
     x, w, b = _data(rng, xs, k)
     w *= 0.3
-    assert _paths(xs, w.shape, 2) == (PATH, PATH, "g5_skip")
+    assert _paths(xs, w.shape, 2) == (PATH, PATH, _dw_path(xs, k, 2))
     dy = rng.standard_normal((xs[0], k) + xs[2:]).astype(np.float32)
     outs = []
     for threads in (2, 1):
