@@ -71,25 +71,30 @@ int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit) {
     return 1;
 }
 
-/* dw (pl->path CONV_WINO25 of a backward plan): dU^T (36 x C K) summed over blocks of
- * WINO25_DW_TARGET_TILES tiles (the products' depth), one block's V and M^T shared by the
- * threads; at least dx_bytes. 0 (pl untouched) when beyond the limit. */
-#define WINO25_DW_TARGET_TILES 256
+/* dw (pl->path CONV_WINO25 of a backward plan): the blocks (of about WINO25_DW_TARGET_TILES
+ * tiles, the products' depth) fall in bl.rows = min(blocks, WINO25_DW_PARTS) groups of
+ * consecutive blocks, each summed into its own dU^T (36 x C K) with its own V and M^T, which
+ * threads take whole (at 2 threads, sharing each block's V between the threads ran 192->32
+ * 28x28 dw 1.4x slower than 1 thread); the groups are then added in order, so the sums do
+ * not depend on the threads. At least dx_bytes; 0 (pl untouched) when beyond the limit. */
+#define WINO25_DW_TARGET_TILES 196
+#define WINO25_DW_PARTS 2
 int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
                         int64_t dx_bytes) {
     if (!conv_avx512() || !conv_wino25_applies(d)) return 0;
     const int64_t g = wino25_G(d, WINO25_DW_TARGET_TILES), cols = g * tiles_of(d);
-    int64_t bytes = (36 * wino4_ld(d->C * d->K) + slot_floats(d, cols)) * 4;
+    const int64_t nb = (d->N + g - 1) / g, np = nb < WINO25_DW_PARTS ? nb : WINO25_DW_PARTS;
+    int64_t bytes = np * (36 * wino4_ld(d->C * d->K) + slot_floats(d, cols)) * 4;
     if (bytes > limit) return 0;
     if (dx_bytes > bytes) bytes = dx_bytes;
     pl->path = CONV_WINO25;
     pl->bl.G = g;
-    pl->bl.rows = 0;
+    pl->bl.rows = np;
     pl->bl.cols = cols;
-    pl->nblocks = (d->N + g - 1) / g;
+    pl->nblocks = nb;
     pl->by_block = 0;
     pl->ws_elems = slot_floats(d, cols);
-    pl->ws_threads = 1;
+    pl->ws_threads = (int)np;
     pl->ws_bytes = bytes;
     return 1;
 }
@@ -168,58 +173,69 @@ int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const 
     return 0;
 }
 
-/* dw += G^T dU G, dU[e] = sum over the tiles of (A dY A^T)[e] (B^T x B)[e]^T, computed
- * transposed per block as dU^T[e] (C x K) += V[e] (C x T) @ M^T[e] (T x K) (threads split
- * e; the blocks in order, so the sums do not depend on the threads); db as conv_g5.c's */
+/* dU^T[e] (C x K) += V[e] (C x T) @ M^T[e] (T x K) over images [n0, n0 + g), V and M^T
+ * at V (threads split channels, output channels, then e) */
+static void dw_block(float *dUT, int64_t ldd, float *V, const float *dout, const float *inp,
+                     const cr_conv2d_dims *d, int64_t n0, int64_t g, int nt) {
+    const int64_t C = d->C, K = d->K, P = d->P, Q = d->Q, H = d->H, W = d->W;
+    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, T = g * Ti;
+    const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
+    float *MgT = V + 36 * ldv;
+    cr_gemm_kit_f32 kit;
+    cr_gemm_kit_get_f32(&kit);
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = 0; j < g; j++)
+                conv_wino25_input_plane_avx512(V + c * T + j * Ti, ldv,
+                                               inp + ((n0 + j) * C + c) * H * W, H, W, d->ph,
+                                               d->pw, TP, TQ);
+        #pragma omp for schedule(static)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < g; j++)
+                conv_wino25_grad_plane_avx512(MgT + (j * Ti) * K + k, ldm, K,
+                                              dout + ((n0 + j) * K + k) * P * Q, P, Q, TP, TQ);
+        /* rows c .. c + 11 of dU^T[e]: V[e] read in place (its rows T apart, 1 along t) */
+        #pragma omp for schedule(static)
+        for (int e = 0; e < 36; e++)
+            for (int64_t c = 0; c < C; c += WINO25_MR)
+                for (int64_t k0 = 0; k0 < K; k0 += kit.nr)
+                    kit.ukr_strided(T, V + e * ldv + c * T, T, 1, MgT + e * ldm + k0, K,
+                                    dUT + e * ldd + c * K + k0, K, 1,
+                                    C - c < WINO25_MR ? C - c : WINO25_MR,
+                                    K - k0 < kit.nr ? K - k0 : kit.nr, 1.0f, 1.0f, NULL, NULL);
+    }
+}
+
+/* dw += G^T dU G, dU[e] = sum over the tiles of (A dY A^T)[e] (B^T x B)[e]^T (the groups of
+ * conv_wino25_dw_plan); db as conv_g5.c's */
 int conv_wino25_backward_weight_f32(float *dweight, float *dbias, const float *dout,
                                     const float *inp, const cr_conv2d_dims *d,
                                     const conv_plan *pl) {
     const int nt = pl->nt;
     if (dbias) conv_bias_grad_f32(dbias, dout, d, nt);
     if (!dweight) return 0;
-    const int64_t N = d->N, C = d->C, K = d->K, P = d->P, Q = d->Q, H = d->H, W = d->W;
-    const int64_t TQ = (Q + 1) / 2, TP = (P + 1) / 2, Ti = TP * TQ, G = pl->bl.G;
-    const int64_t ldd = wino4_ld(C * K);
+    const int64_t N = d->N, C = d->C, K = d->K, G = pl->bl.G, nb = pl->nblocks;
+    const int64_t np = pl->bl.rows, ldd = wino4_ld(C * K), CK = C * K;
+    const int64_t part = 36 * ldd + pl->ws_elems; /* a group's dU^T, V and M^T */
     float *ws = (float *)conv_ws_alloc(pl->ws_bytes);
     if (!ws) return -1;
-    float *dUT = ws, *V = dUT + 36 * ldd;
-    memset(dUT, 0, (size_t)(36 * ldd) * sizeof(float));
-    cr_gemm_kit_f32 kit;
-    cr_gemm_kit_get_f32(&kit);
-    for (int64_t n0 = 0; n0 < N; n0 += G) {
-        const int64_t g = N - n0 < G ? N - n0 : G, T = g * Ti;
-        const int64_t ldv = wino4_ld(C * T), ldm = wino4_ld(K * T);
-        float *MgT = V + 36 * ldv;
-        #pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            #pragma omp for schedule(static) nowait
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t j = 0; j < g; j++)
-                    conv_wino25_input_plane_avx512(V + c * T + j * Ti, ldv,
-                                                   inp + ((n0 + j) * C + c) * H * W, H, W,
-                                                   d->ph, d->pw, TP, TQ);
-            #pragma omp for schedule(static)
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t j = 0; j < g; j++)
-                    conv_wino25_grad_plane_avx512(MgT + (j * Ti) * K + k, ldm, K,
-                                                  dout + ((n0 + j) * K + k) * P * Q, P, Q, TP,
-                                                  TQ);
-            /* dU^T[e] rows c .. c + 11 += V[e] rows (read in place, 1 apart along t) @ M^T[e] */
-            #pragma omp for schedule(static)
-            for (int e = 0; e < 36; e++)
-                for (int64_t c = 0; c < C; c += WINO25_MR)
-                    for (int64_t k0 = 0; k0 < K; k0 += kit.nr)
-                        kit.ukr_strided(T, V + e * ldv + c * T, T, 1, MgT + e * ldm + k0, K,
-                                        dUT + e * ldd + c * K + k0, K, 1,
-                                        C - c < WINO25_MR ? C - c : WINO25_MR,
-                                        K - k0 < kit.nr ? K - k0 : kit.nr, 1.0f, 1.0f, NULL,
-                                        NULL);
-        }
+    const int whole = nt > 1 && np > 1; /* threads take whole groups */
+    #pragma omp parallel for num_threads(nt) schedule(static) if (whole)
+    for (int64_t p = 0; p < np; p++) {
+        float *dUT = ws + p * part;
+        memset(dUT, 0, (size_t)(36 * ldd) * sizeof(float));
+        for (int64_t b = nb * p / np; b < nb * (p + 1) / np; b++)
+            dw_block(dUT, ldd, dUT + 36 * ldd, dout, inp, d, b * G,
+                     N - b * G < G ? N - b * G : G, whole ? 1 : nt);
     }
-    const int64_t CK = C * K;
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t i = 0; i < 36 * ldd; i++) /* the groups in order */
+        for (int64_t p = 1; p < np; p++) ws[i] += ws[p * part + i];
     #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t j0 = 0; j0 < CK; j0 += 64)
-        conv_adj25_chunk_avx512(dweight, dUT, ldd, K, C, j0, CK - j0 < 64 ? CK - j0 : 64);
+        conv_adj25_chunk_avx512(dweight, ws, ldd, K, C, j0, CK - j0 < 64 ? CK - j0 : 64);
     conv_ws_free(ws);
     return 0;
 }
