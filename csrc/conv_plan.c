@@ -527,7 +527,7 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
-    if (which == 0 && elsize == 4 && !getenv("CR_W25_NOFWD") && wino25_auto(d) &&
+    if (which == 0 && elsize == 4 && wino25_auto(d) &&
         conv_wino25_plan(pl, d, g_ws_limit))
         return;
     if (which == 0 && elsize == 4 && g5_auto(d)) { conv_g5_plan(pl, d); return; }
