@@ -45,15 +45,41 @@ static inline __m512 shift(__m512 x, int s) {
     return _mm512_castsi512_ps(s == 1 ? _mm512_alignr_epi32(i, i, 1) : _mm512_alignr_epi32(i, i, 2));
 }
 
-/* V[e lde + tp TQ + tq] (e = 6i + j < 36) = (B^T d B)[i][j] of the 6x6 tile at rows
- * 2 tp - ph .., columns 2 tq - pw .. of the plane x (H x W, zeros outside), for all TP x TQ
- * tiles; TQ <= 14. A row is loaded as 32 columns (2 masked loads, lanes outside the plane
- * never read) and split into its even and odd columns, so that tile tq's six columns are
- * lanes tq, tq + 1, tq + 2 of the two halves. */
-void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64_t H,
-                                    int64_t W, int64_t ph, int64_t pw, int64_t TP, int64_t TQ) {
+/* Down the rows of tile row tp: (B^T d)[i] of its even (te) and odd (to) columns, lane v
+ * holding padded columns 2 v and 2 v + 1. A row is loaded as 32 columns (2 masked loads,
+ * lanes outside the plane never read) and split into its even and odd columns. */
+static inline __attribute__((always_inline)) void down_rows(__m512 *te, __m512 *to,
+                                                            const float *x, int64_t H,
+                                                            int64_t W, int64_t ph, int64_t pw,
+                                                            int64_t tp, __mmask16 klo,
+                                                            __mmask16 khi) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 re[6], ro[6];
+    for (int i = 0; i < 6; i++) {
+        const int64_t h = 2 * tp - ph + i;
+        if (h < 0 || h >= H) {
+            re[i] = ro[i] = _mm512_setzero_ps();
+            continue;
+        }
+        const float *xr = x + h * W - pw; /* column u at xr + u (read only where inside) */
+        const __m512 lo = _mm512_maskz_loadu_ps(klo, xr);
+        const __m512 hi = _mm512_maskz_loadu_ps(khi, xr + 16);
+        re[i] = _mm512_permutex2var_ps(lo, ev, hi);
+        ro[i] = _mm512_permutex2var_ps(lo, od, hi);
+    }
+    bt6(re[0], re[1], re[2], re[3], re[4], re[5], te);
+    bt6(ro[0], ro[1], ro[2], ro[3], ro[4], ro[5], to);
+}
+
+/* V[e lde + tp TQ + tq] (e = 6i + j < 36) = (B^T d B)[i][j] of the 6x6 tile at rows
+ * 2 tp - ph .., columns 2 tq - pw .. of the plane x (H x W, zeros outside), for all TP x TQ
+ * tiles; TQ <= 14. Tile tq's six columns are lanes tq, tq + 1, tq + 2 of te and to. With
+ * TQ <= 8 two tile rows share the vectors (lanes [0, TQ) and [TQ, 2 TQ), gathered by one
+ * two-source permute per operand; 14x14 outputs, TQ = 7, filled 7 of 16 lanes), stored as
+ * one run: the same operations on each lane, so the same bits. */
+void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64_t H,
+                                    int64_t W, int64_t ph, int64_t pw, int64_t TP, int64_t TQ) {
     /* columns u - pw, u < 32: lanes of the low and high halves inside [0, W) */
     unsigned mlo = 0, mhi = 0;
     for (int64_t u = 0; u < 32; u++) {
@@ -64,23 +90,38 @@ void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64
         }
     }
     const __mmask16 klo = (__mmask16)mlo, khi = (__mmask16)mhi, mk = lanes(TQ);
-    for (int64_t tp = 0; tp < TP; tp++) {
-        __m512 re[6], ro[6];
-        for (int i = 0; i < 6; i++) {
-            const int64_t h = 2 * tp - ph + i;
-            if (h < 0 || h >= H) {
-                re[i] = ro[i] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *xr = x + h * W - pw; /* column u at xr + u (read only where inside) */
-            const __m512 lo = _mm512_maskz_loadu_ps(klo, xr);
-            const __m512 hi = _mm512_maskz_loadu_ps(khi, xr + 16);
-            re[i] = _mm512_permutex2var_ps(lo, ev, hi);
-            ro[i] = _mm512_permutex2var_ps(lo, od, hi);
+    if (TQ <= 8) {
+        __m512i ix[3]; /* shift s: lane L < TQ from row A's lane L + s, else row B's L - TQ + s */
+        for (int sh = 0; sh < 3; sh++) {
+            int32_t t[16];
+            for (int L = 0; L < 16; L++)
+                t[L] = L < TQ ? L + sh : L < 2 * TQ ? (int32_t)(16 + L - TQ + sh) : 0;
+            ix[sh] = _mm512_loadu_si512(t);
         }
+        for (int64_t tp = 0; tp < TP; tp += 2) {
+            __m512 teA[6], toA[6], teB[6], toB[6];
+            down_rows(teA, toA, x, H, W, ph, pw, tp, klo, khi);
+            const int two = tp + 1 < TP;
+            if (two) down_rows(teB, toB, x, H, W, ph, pw, tp + 1, klo, khi);
+            else for (int i = 0; i < 6; i++) teB[i] = toB[i] = _mm512_setzero_ps();
+            const __mmask16 m2 = lanes((two ? 2 : 1) * TQ);
+            float *vt = V + tp * TQ;
+            for (int i = 0; i < 6; i++) {
+                __m512 q[6];
+                bt6(_mm512_permutex2var_ps(teA[i], ix[0], teB[i]),
+                    _mm512_permutex2var_ps(toA[i], ix[0], toB[i]),
+                    _mm512_permutex2var_ps(teA[i], ix[1], teB[i]),
+                    _mm512_permutex2var_ps(toA[i], ix[1], toB[i]),
+                    _mm512_permutex2var_ps(teA[i], ix[2], teB[i]),
+                    _mm512_permutex2var_ps(toA[i], ix[2], toB[i]), q);
+                for (int j = 0; j < 6; j++) _mm512_mask_storeu_ps(vt + (6 * i + j) * lde, m2, q[j]);
+            }
+        }
+        return;
+    }
+    for (int64_t tp = 0; tp < TP; tp++) {
         __m512 te[6], to[6]; /* down the rows: (B^T d)[i] of the even and odd columns */
-        bt6(re[0], re[1], re[2], re[3], re[4], re[5], te);
-        bt6(ro[0], ro[1], ro[2], ro[3], ro[4], ro[5], to);
+        down_rows(te, to, x, H, W, ph, pw, tp, klo, khi);
         float *vt = V + tp * TQ;
         for (int i = 0; i < 6; i++) { /* along the columns 2 tq .. 2 tq + 5 */
             __m512 q[6];
