@@ -132,15 +132,20 @@ void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64
 }
 
 /* y (P x Q) (+)= A^T M A + bias of the TP x TQ tiles of one plane, M[e lde + tp TQ + tq];
- * the 2x2 outputs of a tile row interleaved into two output rows of up to 28 columns */
+ * the 2x2 outputs of a tile row interleaved into two output rows of up to 28 columns. With
+ * TQ <= 8 two tile rows (contiguous in M) go in one vector, lanes [0, TQ) and [TQ, 2 TQ):
+ * the same operations on each lane, so the same bits. */
 void conv_wino25_output_plane_avx512(float *y, const float *M, int64_t lde, int64_t P,
                                      int64_t Q, int64_t TP, int64_t TQ, float bias,
                                      int accumulate) {
     const __m512i lo_ix = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi_ix = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const __mmask16 mk = lanes(TQ), qlo = lanes(Q), qhi = lanes(Q - 16 > 0 ? Q - 16 : 0);
+    const __mmask16 qlo = lanes(Q), qhi = lanes(Q - 16 > 0 ? Q - 16 : 0);
     const __m512 bv = _mm512_set1_ps(bias);
-    for (int64_t tp = 0; tp < TP; tp++) {
+    const int64_t step = TQ <= 8 ? 2 : 1; /* tile rows per vector */
+    for (int64_t tp = 0; tp < TP; tp += step) {
+        const int64_t nu = TP - tp < step ? TP - tp : step;
+        const __mmask16 mk = lanes(nu * TQ);
         const float *mt = M + tp * TQ;
         __m512 s0[6], s1[6]; /* down the rows: (A^T m)[0], [1] of column j */
         for (int j = 0; j < 6; j++) {
@@ -149,21 +154,24 @@ void conv_wino25_output_plane_avx512(float *y, const float *M, int64_t lde, int6
             at2(v, &s0[j], &s1[j]);
         }
         for (int r = 0; r < 2; r++) {
-            const int64_t row = 2 * tp + r;
-            if (row >= P) break;
             __m512 o0, o1;
             at2(r ? s1 : s0, &o0, &o1);
             o0 = ADD(o0, bv);
             o1 = ADD(o1, bv);
-            __m512 a = _mm512_permutex2var_ps(o0, lo_ix, o1); /* columns 0 .. 15 */
-            __m512 b = _mm512_permutex2var_ps(o0, hi_ix, o1); /* columns 16 .. 31 */
-            float *yr = y + row * Q;
-            if (accumulate) {
-                a = ADD(_mm512_maskz_loadu_ps(qlo, yr), a);
-                b = ADD(_mm512_maskz_loadu_ps(qhi, yr + 16), b);
+            for (int64_t u = 0; u < nu; u++) { /* tile row tp + u: lanes u TQ .. */
+                const int64_t row = 2 * (tp + u) + r;
+                if (row >= P) break;
+                const __m512i off = _mm512_set1_epi32((int)(u * TQ));
+                __m512 a = _mm512_permutex2var_ps(o0, _mm512_add_epi32(lo_ix, off), o1); /* columns 0 .. 15 */
+                __m512 b = _mm512_permutex2var_ps(o0, hi_ix, o1); /* 16 .. 31 (TQ > 8: u = 0) */
+                float *yr = y + row * Q;
+                if (accumulate) {
+                    a = ADD(_mm512_maskz_loadu_ps(qlo, yr), a);
+                    b = ADD(_mm512_maskz_loadu_ps(qhi, yr + 16), b);
+                }
+                _mm512_mask_storeu_ps(yr, qlo, a);
+                _mm512_mask_storeu_ps(yr + 16, qhi, b);
             }
-            _mm512_mask_storeu_ps(yr, qlo, a);
-            _mm512_mask_storeu_ps(yr + 16, qhi, b);
         }
     }
 }
