@@ -300,8 +300,11 @@ static int g5_auto(const cr_conv2d_dims *d) {
 
 /* Winograd F(2x2, 5x5) (conv_wino25.c, AVX-512, auto only): g5_auto's 5x5 stride-1 layers
  * with at most 28 output columns, scratch within the limit: 36 products per 2x2 outputs
- * instead of 100. Forward and dx (the forward of dy by the flipped kernel); dw stays
- * conv_g5.c's. Its rounding is bounded in tests/test_conv_wino25.py. */
+ * instead of 100. Forward and dx (the forward of dy by the flipped kernel; dw: below, in
+ * conv_plan_make). 2 threads, same process, fwd / dx ms g5_skip -> F(2x2, 5x5) (PyTorch):
+ * GoogLeNet's 192->32 28x28 batch 16 15.8 / 16.6 -> 9.3 / 10.0 (16.0 / 16.0), 480->48
+ * 14x14 batch 8 6.9 / 7.3 -> 5.7 / 5.9 (7.4 / 7.2); 256->64 10x10 and 8x8, 512->64 14x14
+ * 1.2-1.4x faster too. Its rounding is bounded in tests/test_conv_wino25.py. */
 static int wino25_auto(const cr_conv2d_dims *d) {
     conv_plan p;
     memset(&p, 0, sizeof p);
@@ -310,8 +313,8 @@ static int wino25_auto(const cr_conv2d_dims *d) {
      * batch 8 lost, forward 6.9 -> 9.4 ms) */
     const int sides = d->P >= 8 && d->Q >= 8 && (d->P % 2 == 0 || d->P >= 13) &&
                       (d->Q % 2 == 0 || d->Q >= 13);
-    return cr_conv_algo() == CR_CONV_ALGO_AUTO && sides && g5_auto(d) && d->R == 5 && d->S == 5 && conv_wino25_applies(d) &&
-           conv_wino25_plan(&p, d, g_ws_limit);
+    return cr_conv_algo() == CR_CONV_ALGO_AUTO && sides && g5_auto(d) &&
+           conv_wino25_applies(d) && conv_wino25_plan(&p, d, g_ws_limit);
 }
 
 /* dx as a convolution (dx_as_conv_ok) of 5+ kernel rows, 2+ columns, any image size, where
@@ -337,8 +340,8 @@ static int g5_dx_auto(const cr_conv2d_dims *dd) {
  * (K <= 64) it is taken for any C, since w^T @ dy then has a reduction of only K and
  * col2im of a large C*R*S dominates: 2x faster on GoogLeNet's 192->32 and 480->48 5x5
  * (1 thread); on 3x3 layers with 256+ channels both ways the GEMM stays ahead. Returns 2
- * when dd runs Winograd (winograd_ok: 3x3 layers with large images), 1 implicit, 0 no;
- * fills *dd. */
+ * when dd runs Winograd (winograd_ok: 3x3 layers with large images), 6 Winograd F(2x2, 5x5)
+ * (wino25_auto), 4 conv_g5.c, 3 conv_rows.c, 1 implicit, 0 no; fills *dd. */
 static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (d->sh != 1 || d->sw != 1 || implicit_bwd_ok(d, 4)) return 0; /* small: see there */
     *dd = *d;
@@ -568,9 +571,10 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * panels of the products): 1 thread, dw ms g5_skip -> F(2x2, 5x5): 192->32 28x28 batch 16
      * 31.5 -> 21.5, 96->64 28x28 batch 4 7.9 -> 5.7, 160->32 14x14 batch 8 3.0 -> 2.4,
      * 512->64 14x14 19.7 -> 18.5; K = 48 (480->48 14x14: 13.8 -> 17.2) and 10x10 (256->64:
-     * 4.7 -> 4.9) lost and stay conv_g5.c's */
+     * 4.7 -> 4.9) lost and stay conv_g5.c's; 2 threads 192->32 16.0 -> 9.8 (PyTorch 17.2) */
     if (which == 1 && pl->dx_as_conv == 6 && d->Q >= 13 &&
-        d->K % 32 == 0 && wino25_auto(d) && conv_wino25_dw_plan(pl, d, g_ws_limit, dx_bytes))
+        d->K % 32 == 0 && wino25_auto(d) &&
+        conv_wino25_dw_plan(pl, d, g_ws_limit, dx_bytes))
         return;
     /* dw too when dx runs conv_g5.c or conv_wino25.c (its shared scratch within the limit) */
     if (which == 1 && (pl->dx_as_conv == 4 || pl->dx_as_conv == 6) && g5_auto(&pl->dd) &&
