@@ -571,7 +571,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
      * panels of the products): 1 thread, dw ms g5_skip -> F(2x2, 5x5): 192->32 28x28 batch 16
      * 31.5 -> 21.5, 96->64 28x28 batch 4 7.9 -> 5.7, 160->32 14x14 batch 8 3.0 -> 2.4,
      * 512->64 14x14 19.7 -> 18.5; K = 48 (480->48 14x14: 13.8 -> 17.2) and 10x10 (256->64:
-     * 4.7 -> 4.9) lost and stay conv_g5.c's; 2 threads 192->32 16.0 -> 9.8 (PyTorch 17.2) */
+     * 4.7 -> 4.9) lost and stay conv_g5.c's, as a batch in a single block group
+     * (conv_wino25_dw_plan); 2 threads 192->32 16.0 -> 9.8 (PyTorch 17.2) */
     if (which == 1 && pl->dx_as_conv == 6 && d->Q >= 13 &&
         d->K % 32 == 0 && wino25_auto(d) &&
         conv_wino25_dw_plan(pl, d, g_ws_limit, dx_bytes))

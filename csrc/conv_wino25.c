@@ -76,7 +76,8 @@ int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit) {
  * consecutive blocks, each summed into its own dU^T (36 x C K) with its own V and M^T, which
  * threads take whole (at 2 threads, sharing each block's V between the threads ran 192->32
  * 28x28 dw 1.4x slower than 1 thread); the groups are then added in order, so the sums do
- * not depend on the threads. At least dx_bytes; 0 (pl untouched) when beyond the limit. */
+ * not depend on the threads. At least dx_bytes; 0 (pl untouched) with a single group or
+ * beyond the limit. */
 #define WINO25_DW_TARGET_TILES 196
 #define WINO25_DW_PARTS 2
 int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
@@ -84,6 +85,7 @@ int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
     if (!conv_avx512() || !conv_wino25_applies(d)) return 0;
     const int64_t g = wino25_G(d, WINO25_DW_TARGET_TILES), cols = g * tiles_of(d);
     const int64_t nb = (d->N + g - 1) / g, np = nb < WINO25_DW_PARTS ? nb : WINO25_DW_PARTS;
+    if (np < 2) return 0; /* one group shared by 2 threads: batch 1 192->32 28x28 1.04 -> 1.32 ms */
     int64_t bytes = np * (36 * wino4_ld(d->C * d->K) + slot_floats(d, cols)) * 4;
     if (bytes > limit) return 0;
     if (dx_bytes > bytes) bytes = dx_bytes;

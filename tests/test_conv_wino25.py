@@ -37,9 +37,17 @@ def _paths(xs, ws, pad, dtype=np.float32):
 
 
 def _dw_path(xs, k, pad):
-    """dw's path: F(2x2, 5x5) with 13+ output columns and K a multiple of 32"""
-    pw = pad if isinstance(pad, int) else pad[1]
-    return PATH if xs[3] + 2 * pw - 4 >= 13 and k % 32 == 0 else "g5_skip"
+    """dw's path: F(2x2, 5x5) with 13+ output columns, K a multiple of 32 and 2+ blocks of
+    about 196 tiles (conv_wino25.c: wino25_G), so 2 block groups"""
+    ph, pw = (pad, pad) if isinstance(pad, int) else pad
+    N, P, Q = xs[0], xs[2] + 2 * ph - 4, xs[3] + 2 * pw - 4
+    ti = -(-P // 2) * -(-Q // 2)
+    g = min(1 if ti >= 196 else -(-196 // ti), N)
+    if g > 1:
+        nb = -(-N // g)
+        nb = min(nb + (nb > 1 and nb % 2), N)
+        g = -(-N // nb)
+    return PATH if Q >= 13 and k % 32 == 0 and -(-N // g) >= 2 else "g5_skip"
 
 
 def _data(rng, xs, k):
@@ -51,12 +59,14 @@ def _data(rng, xs, k):
 # (x shape, K, padding): batch 1 at 28x28 (one block per image); odd sides 13 and 15 with
 # prime channel counts; batch 5 at 10x10 (uneven blocks: 2 + 2 + 1); padding 0 (12x12
 # outputs, dx padded by 4), asymmetric padding (1, 2) and (2, 0); 8x8; 28 columns with 14
-# rows; batch 3 at 14x14 (blocks of 2 + 1); dw by F(2x2, 5x5): K = 32 at 14x14, 13x15 (odd:
-# partial tiles), 16x28 with padding (2, 1), K = 64 at 28x28
+# rows; batch 3 at 14x14 (blocks of 2 + 1; dw in one block group: g5_skip); dw by F(2x2, 5x5):
+# K = 32 at 14x14, 13x15 (odd: partial tiles), 16x28 with padding (2, 1), 28x28 batch 3
+# (groups of 1 and 2 blocks), K = 64 at 28x28; batch 1 at 28x28 (one group: g5_skip)
 SHAPES = [((1, 24, 28, 28), 20, 2), ((2, 17, 13, 15), 29, 2), ((5, 24, 10, 10), 20, 2),
           ((2, 20, 16, 16), 24, 0), ((2, 19, 12, 14), 23, (1, 2)), ((2, 16, 14, 12), 32, (2, 0)),
           ((3, 32, 8, 8), 16, 2), ((2, 16, 14, 28), 24, 2), ((3, 48, 14, 14), 32, 2),
-          ((3, 20, 13, 15), 32, 2), ((2, 17, 16, 28), 32, (2, 1)), ((2, 24, 28, 28), 64, 2)]
+          ((8, 40, 14, 14), 32, 2), ((8, 20, 13, 15), 32, 2), ((4, 17, 16, 28), 32, (2, 1)),
+          ((3, 16, 28, 28), 32, 2), ((2, 24, 28, 28), 64, 2), ((1, 20, 28, 28), 32, 2)]
 
 
 @pytest.mark.parametrize("xs,k,pad", SHAPES)
