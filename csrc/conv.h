@@ -92,7 +92,9 @@ enum { CR_CONV_PATH_IM2COL = 0, CR_CONV_PATH_POINTWISE = 1, CR_CONV_PATH_IMPLICI
        CR_CONV_PATH_DX_S2 = 20 /* dx of strided 3x3 layers by phases, channels in the lanes
                                 * (conv_s2dx.c) */,
        CR_CONV_PATH_PW_DOT = 21 /* dw of 1x1 stride-1 layers with few weights as dot
-                                 * products along the pixels (conv_pw_dot_avx512.c) */ };
+                                 * products along the pixels (conv_pw_dot_avx512.c) */,
+       CR_CONV_PATH_WINO25 = 22 /* 5x5 stride 1, small images: Winograd F(2x2, 5x5)
+                                 * (conv_wino25.c); also dx of such layers */ };
 typedef struct {
     int path, dx_path, dw_path, threads;
     int64_t G, rows, cols, blocks, ws_bytes;

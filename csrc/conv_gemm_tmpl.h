@@ -131,6 +131,7 @@ int CR_FN(cr_conv2d_forward)(T *out, const T *inp, const T *weight, const T *bia
     if (pl.path == CONV_ROWS) return conv_rows_forward_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_WINO4S) return conv_forward_wino4s_f32(out, inp, weight, bias, d, &pl, 0);
     if (pl.path == CONV_G5) return conv_g5_forward_f32(out, inp, weight, bias, d, &pl, 0, 0);
+    if (pl.path == CONV_WINO25) return conv_wino25_forward_f32(out, inp, weight, bias, d, &pl, 0, 0);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;
@@ -278,6 +279,8 @@ int CR_FN(cr_conv2d_backward)(T *dinp, T *dweight, T *dbias, const T *dout,
         return conv_g5_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
     if (pl.path == CONV_S2B_DW)
         return conv_s2b_dw_backward_f32(dweight, dbias, dout, inp, d, &pl);
+    if (pl.path == CONV_WINO25)
+        return conv_wino25_backward_weight_f32(dweight, dbias, dout, inp, d, &pl);
 #endif
     const conv_blocking bl = pl.bl;
     const int64_t ws_elems = pl.ws_elems, nblocks = pl.nblocks;

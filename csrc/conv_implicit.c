@@ -263,6 +263,12 @@ int conv_backward_input_as_conv_f32(float *dinp, const float *dout, const float 
     conv_plan dx_plan;
     conv_plan_make(&dx_plan, &pl->dd, 0, 4);
 #ifdef CR_X86
+    if (pl->dx_as_conv == 6 && dx_plan.path == CONV_WINO25) /* w read flipped in place */
+        return conv_wino25_forward_f32(dinp, dout, w, NULL, &pl->dd, &dx_plan, 1, 1);
+    if (pl->dx_as_conv == 6) { /* dd's plan changed (threads): conv_g5.c, as dx_as_conv 4 */
+        conv_g5_plan(&dx_plan, &pl->dd);
+        return conv_g5_forward_f32(dinp, dout, w, NULL, &pl->dd, &dx_plan, 1, 1);
+    }
     if (pl->dx_as_conv == 4) /* conv_g5.c, flipped weights packed from w */
         return conv_g5_forward_f32(dinp, dout, w, NULL, &pl->dd, &dx_plan, 1, 1);
     if (pl->dx_as_conv == 3) /* conv_rows.c, flipped weights packed from w */

@@ -35,7 +35,8 @@ enum {
     CONV_C16 = 14,         /* 16 -> 16 3x3: F(4x4) over 16 images, forward and dx (conv_c16.c) */
     CONV_G5 = 15,          /* forward: large kernels on small images, padding taps skipped
                             * (conv_g5.c); dx of such layers: dx_as_conv == 4 */
-    /* 16: left for the Winograd F(2x2, 5x5) branch */
+    CONV_WINO25 = 16,      /* forward: Winograd F(2x2, 5x5), small images (conv_wino25.c);
+                            * dx of such layers: dx_as_conv == 6 */
     CONV_S2B_DW = 17,      /* backward: strided layers' dw (and db), output channels in the
                             * lanes (conv_s2b.c), dx by conv_s2dx.c (dx_as_conv 5) */
 };
@@ -48,7 +49,8 @@ typedef struct {
     int nt;             /* threads */
     int dx_as_conv;     /* backward, not CONV_IMPLICIT: dx is the forward of dd, 1 implicit
                          * (its dw may then run CONV_IMPLICIT_DW), 2 Winograd, 3 CONV_ROWS,
-                         * 4 CONV_G5, 5 conv_s2dx.c (stride 2: dd unused) */
+                         * 4 CONV_G5, 5 conv_s2dx.c (stride 2: dd unused),
+                         * 6 CONV_WINO25 */
     cr_conv2d_dims dd;  /* its sizes (dy as input, flipped weights) */
     conv_blocking bl;   /* CONV_GEMM: the blocks; CONV_WINOGRAD: rows = tile rows per block,
                          * cols = tiles per block */
@@ -421,6 +423,33 @@ void cr_conv_g5_dw_f32_avx512(float *out, const float *x, int64_t HW, const int3
                               const int32_t *yo, int64_t np, const float *dyT, int cg, int kv);
 #endif
 int64_t conv_g5_dw_ws_bytes(const cr_conv2d_dims *d, int nt);
+/* conv_wino25.c (plan path CONV_WINO25): the sizes it takes, the plan (0: scratch beyond the
+ * limit or not AVX-512), the forward (flip: dx of the layer whose forward weights are w) */
+int conv_wino25_applies(const cr_conv2d_dims *d);
+int conv_wino25_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit);
+int conv_wino25_dw_plan(conv_plan *pl, const cr_conv2d_dims *d, int64_t limit,
+                        int64_t dx_bytes);
+int conv_wino25_backward_weight_f32(float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const cr_conv2d_dims *d,
+                                    const conv_plan *pl);
+int conv_wino25_forward_f32(float *out, const float *inp, const float *w, const float *bias,
+                            const cr_conv2d_dims *d, const conv_plan *pl, int accumulate,
+                            int flip);
+#ifdef CR_X86
+/* conv_wino25_avx512.c: the transforms of one plane, the weight transform of a 12-row panel */
+void conv_wino25_input_plane_avx512(float *V, int64_t lde, const float *x, int64_t H,
+                                    int64_t W, int64_t ph, int64_t pw, int64_t TP, int64_t TQ);
+void conv_wino25_output_plane_avx512(float *y, const float *M, int64_t lde, int64_t P,
+                                     int64_t Q, int64_t TP, int64_t TQ, float bias,
+                                     int accumulate);
+void conv_wino25_grad_plane_avx512(float *MgT, int64_t lde, int64_t ldk, const float *dy,
+                                   int64_t P, int64_t Q, int64_t TP, int64_t TQ);
+void conv_adj25_chunk_avx512(float *restrict dw, const float *restrict dUT, int64_t ldd,
+                             int64_t K, int64_t C, int64_t j0, int64_t m);
+void conv_wt25p_chunk_avx512(float *restrict Up, int64_t ldu, const float *restrict w, int flip,
+                             int64_t K, int64_t C, int64_t k0, int64_t mk, int64_t c0,
+                             int64_t mc);
+#endif
 #ifdef CR_X86
 int conv_rows_backward_input_f32(float *dinp, const float *dout, const float *w,
                                  const cr_conv2d_dims *dd, int nt);

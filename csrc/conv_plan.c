@@ -298,6 +298,25 @@ static int g5_auto(const cr_conv2d_dims *d) {
            d->C >= 16 && d->K >= 16 && conv_g5_ws_bytes(d, 2) <= g_ws_limit;
 }
 
+/* Winograd F(2x2, 5x5) (conv_wino25.c, AVX-512, auto only): g5_auto's 5x5 stride-1 layers
+ * with at most 28 output columns, scratch within the limit: 36 products per 2x2 outputs
+ * instead of 100. Forward and dx (the forward of dy by the flipped kernel; dw: below, in
+ * conv_plan_make). 2 threads, same process, fwd / dx ms g5_skip -> F(2x2, 5x5) (PyTorch):
+ * GoogLeNet's 192->32 28x28 batch 16 15.8 / 16.6 -> 9.3 / 10.0 (16.0 / 16.0), 480->48
+ * 14x14 batch 8 6.9 / 7.3 -> 5.7 / 5.9 (7.4 / 7.2); 256->64 10x10 and 8x8, 512->64 14x14
+ * 1.2-1.4x faster too. Its rounding is bounded in tests/test_conv_wino25.py. */
+static int wino25_auto(const cr_conv2d_dims *d) {
+    conv_plan p;
+    memset(&p, 0, sizeof p);
+    p.nt = cr_threads_for((double)d->N * d->K * d->P * d->Q * (d->C * d->R * d->S), 32768.0);
+    /* 8+ outputs a side, odd sides from 13 (7x7 wastes 30% of its 8x8 tiles: 832->128 at
+     * batch 8 lost, forward 6.9 -> 9.4 ms) */
+    const int sides = d->P >= 8 && d->Q >= 8 && (d->P % 2 == 0 || d->P >= 13) &&
+                      (d->Q % 2 == 0 || d->Q >= 13);
+    return cr_conv_algo() == CR_CONV_ALGO_AUTO && sides && g5_auto(d) &&
+           conv_wino25_applies(d) && conv_wino25_plan(&p, d, g_ws_limit);
+}
+
 /* dx as a convolution (dx_as_conv_ok) of 5+ kernel rows, 2+ columns, any image size, where
  * conv_rows.c does not take it: the padding of dy by R-1 rows makes a product on zeros of
  * every tap that falls off dy, which conv_g5.c skips. 2 threads, dX ms, implicit ->
@@ -321,8 +340,8 @@ static int g5_dx_auto(const cr_conv2d_dims *dd) {
  * (K <= 64) it is taken for any C, since w^T @ dy then has a reduction of only K and
  * col2im of a large C*R*S dominates: 2x faster on GoogLeNet's 192->32 and 480->48 5x5
  * (1 thread); on 3x3 layers with 256+ channels both ways the GEMM stays ahead. Returns 2
- * when dd runs Winograd (winograd_ok: 3x3 layers with large images), 1 implicit, 0 no;
- * fills *dd. */
+ * when dd runs Winograd (winograd_ok: 3x3 layers with large images), 6 Winograd F(2x2, 5x5)
+ * (wino25_auto), 4 conv_g5.c, 3 conv_rows.c, 1 implicit, 0 no; fills *dd. */
 static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (d->sh != 1 || d->sw != 1 || implicit_bwd_ok(d, 4)) return 0; /* small: see there */
     *dd = *d;
@@ -332,6 +351,7 @@ static int dx_as_conv_ok(const cr_conv2d_dims *d, cr_conv2d_dims *dd) {
     if (dd->ph < 0 || dd->pw < 0 || cr_conv2d_dims_init(dd) != 0) return 0;
     if (dd->P != d->H || dd->Q != d->W) return 0;
     if (winograd_ok(dd, 4)) return 2; /* dd's own plan picks Winograd */
+    if (wino25_auto(dd)) return 6; /* Winograd F(2x2, 5x5) (conv_wino25.c) */
     if (g5_auto(dd)) return 4; /* padding taps skipped (conv_g5.c) */
     if (conv_rows_ok(dd, 4, 1)) return 3; /* row segments or a pixel panel (conv_rows.c) */
     if (g5_dx_auto(dd)) return 4;
@@ -532,6 +552,9 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (rows == TP) wino_small_plan(pl, d, elsize); /* small images: G > 1 per block */
         return;
     }
+    if (which == 0 && elsize == 4 && wino25_auto(d) &&
+        conv_wino25_plan(pl, d, g_ws_limit))
+        return;
     if (which == 0 && elsize == 4 && g5_auto(d)) { conv_g5_plan(pl, d); return; }
     if (which == 0 && conv_rows_ok(d, elsize, 0)) { conv_rows_plan(pl, d, elsize); return; }
     if (which == 0 && implicit_fwd_ok(d, elsize)) {
@@ -580,8 +603,19 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
         if (dx_bytes > pl->ws_bytes) pl->ws_bytes = dx_bytes;
         return;
     }
-    /* dw too when dx runs conv_g5.c (its shared scratch within the limit) */
-    if (which == 1 && pl->dx_as_conv == 4 && g5_auto(&pl->dd) &&
+    /* dw by F(2x2, 5x5) too when dx and the forward run it (conv_wino25.c), with 13+ output
+     * columns (7+ tiles a row in the transforms' lanes) and K a multiple of 32 (whole column
+     * panels of the products): 1 thread, dw ms g5_skip -> F(2x2, 5x5): 192->32 28x28 batch 16
+     * 31.5 -> 21.5, 96->64 28x28 batch 4 7.9 -> 5.7, 160->32 14x14 batch 8 3.0 -> 2.4,
+     * 512->64 14x14 19.7 -> 18.5; K = 48 (480->48 14x14: 13.8 -> 17.2) and 10x10 (256->64:
+     * 4.7 -> 4.9) lost and stay conv_g5.c's, as a batch in a single block group
+     * (conv_wino25_dw_plan); 2 threads 192->32 16.0 -> 9.8 (PyTorch 17.2) */
+    if (which == 1 && pl->dx_as_conv == 6 && d->Q >= 13 &&
+        d->K % 32 == 0 && wino25_auto(d) &&
+        conv_wino25_dw_plan(pl, d, g_ws_limit, dx_bytes))
+        return;
+    /* dw too when dx runs conv_g5.c or conv_wino25.c (its shared scratch within the limit) */
+    if (which == 1 && (pl->dx_as_conv == 4 || pl->dx_as_conv == 6) && g5_auto(&pl->dd) &&
         conv_g5_dw_ws_bytes(d, 2) <= g_ws_limit) {
         pl->path = CONV_G5;
         pl->ws_threads = pl->nt;
@@ -634,7 +668,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
     info->threads = pl.nt;
     info->ws_bytes = pl.ws_bytes;
     if (pl.path == CONV_GEMM || pl.path == CONV_WINOGRAD || pl.path == CONV_POINTWISE ||
-        pl.path == CONV_WINO4S) {
+        pl.path == CONV_WINO4S || pl.path == CONV_WINO25) {
         info->G = pl.bl.G;
         info->rows = pl.bl.rows;
         info->cols = pl.bl.cols;
@@ -670,6 +704,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                      : pl.path == CONV_ROWS     ? CR_CONV_PATH_ROWS
                      : pl.path == CONV_WINO4S   ? CR_CONV_PATH_WINO4S
                      : pl.path == CONV_G5       ? CR_CONV_PATH_G5
+                     : pl.path == CONV_WINO25   ? CR_CONV_PATH_WINO25
                                                 : gemm;
         return;
     }
@@ -680,6 +715,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                                  : pl.path == CONV_WINO4S_DW   ? CR_CONV_PATH_WINO4S_DW
                                  : pl.path == CONV_G5          ? CR_CONV_PATH_G5
                                  : pl.path == CONV_S2B_DW      ? CR_CONV_PATH_S2B
+                                 : pl.path == CONV_WINO25      ? CR_CONV_PATH_WINO25
                                                                : gemm;
     if (pl.path == CONV_POINTWISE && conv_pointwise_dw_dot(d, elsize))
         info->dw_path = CR_CONV_PATH_PW_DOT;
@@ -691,6 +727,7 @@ void cr_conv2d_plan_info_get(cr_conv2d_plan_info *info, const cr_conv2d_dims *d,
                     : pl.dx_as_conv == 3     ? CR_CONV_PATH_DX_ROWS
                     : pl.dx_as_conv == 4     ? CR_CONV_PATH_G5
                     : pl.dx_as_conv == 5     ? CR_CONV_PATH_DX_S2
+                    : pl.dx_as_conv == 6     ? CR_CONV_PATH_WINO25
                     : pl.dx_as_conv          ? CR_CONV_PATH_DX_AS_CONV
                                              : gemm;
 }

@@ -42,7 +42,8 @@ _CONV_PATHS = ("im2col", "pointwise", "implicit", "implicit_dw", "implicit_conv"
                "winograd_conv", "phase", "winograd_dw", "implicit_s2",
                "direct", "implicit_rows", "rows_dw", "rows_conv",
                "winograd4_small", "winograd4_small_conv", "winograd4_small_dw", "direct_s2",
-               "winograd_c16", "g5_skip", "direct_s2_dx", "pointwise_dot")
+               "winograd_c16", "g5_skip", "direct_s2_dx", "pointwise_dot",
+               "winograd_5x5")
 
 
 def conv_algo():

@@ -133,6 +133,10 @@ def conv2d_plan(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, dty
     auto or implicit setting: the 4 stride phases of dx from 1x1 / 1x2 / 2x1 / 2x2
     sub-kernels, input channels in the vector lanes, dy zero-padded and read in place, no
     im2col or col2im; dw stays its path's),
+    "winograd_5x5" (float32 AVX-512 forward and dx of g5_skip's 5x5 stride-1 layers with 8+
+    outputs a side, odd sides from 13, at most 28 columns: Winograd F(2x2, 5x5), 36 products
+    per 2x2 outputs instead of 100, error bounded by 64 eps32 x the sum of |terms|; dw too,
+    within 128, with 13+ output columns and K a multiple of 32, else g5_skip),
     "direct" (float32 3x3 stride-1 padding-1 layers with few channels -- C <= 16, K <= 32,
     24+ columns -- on AVX-512 CPUs: forward, dx as the forward of the flipped kernel, and dw
     read the image in place),
