@@ -151,3 +151,38 @@ def assert_conv_matches_reference(rng, x, w, b, stride, padding, dilation=1, gro
         else:
             assert_close(a, e, dtype=dtype, name=name)
     return dy, got
+
+
+def winograd_err(y, want, terms):
+    """The largest |y - want| in units of eps32 x the sum of |terms| (a Winograd path's error
+    measure: terms is the same convolution of the absolute values, in float64)."""
+    return (np.abs(y - want) / (np.finfo(np.float32).eps * terms + 1e-30)).max()
+
+
+def assert_winograd_layer(ops, cr, ref, x, w, b, pad, tol, tol_dw, fortran_dy=False):
+    """Forward, dx, dw, db of a stride-1 float32 layer: the same bits on 2, 1 and 2 threads and
+    with a Fortran-ordered x (the backward's dy instead with fortran_dy), within tol (dw: tol_dw) eps32 x sum|terms| of the
+    float64 reference (db to 1e-5). Returns (dy, (y, dx, dw, db))."""
+    y = ops.conv2d_forward(x, w, b, 1, pad)
+    dy = np.random.default_rng(7).standard_normal(y.shape).astype(np.float32)
+    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
+    assert winograd_err(y, ref.conv2d_forward(x64, w64, b64, 1, pad),
+                        ref.conv2d_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, pad)) <= tol
+    dx64, dw64, db64 = ref.conv2d_backward(dy64, x64, w64, 1, pad)
+    dx_terms = ref.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, pad)[0]
+    dw_terms = ref.conv2d_backward(np.abs(dy64), np.abs(x64), w64, 1, pad)[1]
+    outs = []
+    for threads in (2, 1, 2):
+        cr.set_num_threads(threads)
+        outs.append((ops.conv2d_forward(x, w, b, 1, pad),) + tuple(ops.conv2d_backward(dy, x, w, 1, pad)))
+    xf = np.asfortranarray(x)
+    xb, dyb = (x, np.asfortranarray(dy)) if fortran_dy else (xf, dy)
+    outs.append((ops.conv2d_forward(xf, w, b, 1, pad),) + tuple(ops.conv2d_backward(dyb, xb, w, 1, pad)))
+    for o in outs[1:]:
+        for a, c in zip(o, outs[0]):
+            np.testing.assert_array_equal(a, c)
+    _, dx, dw, db = outs[0]
+    assert winograd_err(dx, dx64, dx_terms) <= tol
+    assert winograd_err(dw, dw64, dw_terms) <= tol_dw
+    np.testing.assert_allclose(db, db64, rtol=1e-5, atol=1e-3)
+    return dy, outs[0]

@@ -12,8 +12,8 @@ import pytest
 
 import chainrule as cr
 from chainrule import _runtime, ops, reference as ref
+from helpers import assert_winograd_layer, winograd_err as _err
 
-EPS = np.finfo(np.float32).eps
 TOL = 128
 PATHS = ("winograd4_small", "winograd4_small_conv", "winograd4_small_dw")
 
@@ -21,10 +21,6 @@ PATHS = ("winograd4_small", "winograd4_small_conv", "winograd4_small_dw")
 def _avx512():
     if _runtime.isa_detected() != "avx512":
         pytest.skip("the batched F(4x4) path runs on AVX-512 CPUs only")
-
-
-def _err(y, want, terms):
-    return (np.abs(y - want) / (EPS * terms + 1e-30)).max()
 
 
 def _paths(xs, ws, pad, dtype=np.float32):
@@ -60,27 +56,7 @@ def test_forward_dx_dw_bounded_and_bitwise(xs, k, pad, rng):
     assert plan["forward"]["workspace_bytes"] == ops.conv2d_workspace_bytes(xs, ws, 1, pad)
     blk = plan["forward"]["blocking"]
     assert blk["images_per_block"] > 1 and blk["blocks"] == -(-xs[0] // blk["images_per_block"])
-    y = ops.conv2d_forward(x, w, b, 1, pad)
-    dy = rng.standard_normal(y.shape).astype(np.float32)
-    x64, w64, b64, dy64 = (a.astype(np.float64) for a in (x, w, b, dy))
-    assert _err(y, ref.conv2d_forward(x64, w64, b64, 1, pad),
-                ref.conv2d_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, pad)) <= TOL
-    dx64, dw64, db64 = ref.conv2d_backward(dy64, x64, w64, 1, pad)
-    dx_terms = ref.conv2d_backward(np.abs(dy64), x64, np.abs(w64), 1, pad)[0]
-    dw_terms = ref.conv2d_backward(np.abs(dy64), np.abs(x64), w64, 1, pad)[1]
-    outs = []
-    for threads in (2, 1, 2):
-        cr.set_num_threads(threads)
-        outs.append((ops.conv2d_forward(x, w, b, 1, pad),) + tuple(ops.conv2d_backward(dy, x, w, 1, pad)))
-    outs.append((ops.conv2d_forward(np.asfortranarray(x), w, b, 1, pad),)
-                + tuple(ops.conv2d_backward(dy, np.asfortranarray(x), w, 1, pad)))
-    for o in outs[1:]:
-        for a, c in zip(o, outs[0]):
-            np.testing.assert_array_equal(a, c)
-    _, dx, dw, db = outs[0]
-    assert _err(dx, dx64, dx_terms) <= TOL
-    assert _err(dw, dw64, dw_terms) <= 64
-    np.testing.assert_allclose(db, db64, rtol=1e-5, atol=1e-3)
+    assert_winograd_layer(ops, cr, ref, x, w, b, pad, TOL, 64)
 
 
 def test_small_limit_many_blocks_and_dw_groups(rng):
