@@ -34,59 +34,35 @@ CR_CLONES static void CR_FN(dx_vec)(T *restrict dx, const T *restrict dy, const 
 }
 
 /* per element (layer norm): acc[j] += g, acc[NL + j] += g * (x - m) over k % NL == j with
- * g = dy * w; p1[k] += dy, p2[k] += dy * (x - m) * rs (the chunk's parameter partials,
- * either may be NULL) */
-CR_CLONES static void CR_FN(lane_wgrad)(double *restrict acc, double *restrict p1,
-                                      double *restrict p2, const T *restrict dy,
+ * g = dy * w (w NULL: 1); the parameter partials are param_partials' */
+CR_CLONES static void CR_FN(lane_wgrad)(double *restrict acc, const T *restrict dy,
                                       const T *restrict x, const T *restrict w, double m,
-                                      double rs, int64_t K) {
+                                      int64_t K) {
     double a[NL], q[NL];
     for (int j = 0; j < NL; j++) a[j] = acc[j];
     for (int j = 0; j < NL; j++) q[j] = acc[NL + j];
     int64_t k = 0;
-    if (p1 && p2) {  /* both parameter partials (the usual case): in the same pass */
-        for (; k + NL <= K; k += NL) {
-            #pragma omp simd
-            for (int j = 0; j < NL; j++) {
-                const double e = (double)dy[k + j], d = (double)x[k + j] - m;
-                const double g = e * (w ? (double)w[k + j] : 1.0);
-                a[j] += g;
-                q[j] += g * d;
-                p1[k + j] += e;
-                p2[k + j] += e * d * rs;
-            }
+    for (; k + NL <= K; k += NL) {
+        #pragma omp simd
+        for (int j = 0; j < NL; j++) {
+            const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
+            a[j] += g;
+            q[j] += g * ((double)x[k + j] - m);
         }
-    } else {
-        for (; k + NL <= K; k += NL) {
-            #pragma omp simd
-            for (int j = 0; j < NL; j++) {
-                const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
-                a[j] += g;
-                q[j] += g * ((double)x[k + j] - m);
-            }
-        }
-        if (p1)
-            for (int64_t i = 0; i < k; i++) p1[i] += (double)dy[i];
-        if (p2)
-            for (int64_t i = 0; i < k; i++) p2[i] += (double)dy[i] * ((double)x[i] - m) * rs;
     }
     for (int j = 0; k + j < K; j++) {
-        const double e = (double)dy[k + j], d = (double)x[k + j] - m;
-        const double g = e * (w ? (double)w[k + j] : 1.0);
+        const double g = (double)dy[k + j] * (w ? (double)w[k + j] : 1.0);
         a[j] += g;
-        q[j] += g * d;
-        if (p1) p1[k + j] += e;
-        if (p2) p2[k + j] += e * d * rs;
+        q[j] += g * ((double)x[k + j] - m);
     }
     for (int j = 0; j < NL; j++) acc[j] = a[j];
     for (int j = 0; j < NL; j++) acc[NL + j] = q[j];
 }
 
 /* the chunk's parameter partials of layer norm, rows [n0, n1) (stride G*K between them):
- * p1[k] += dy, p2[k] += dy * (x - m) * rs, row after row for each k (the order lane_wgrad
- * used: the same bits), 32 values of k at a time in registers over the rows, so p1 and p2
- * are loaded and stored once per chunk instead of once per row (lane_wgrad's double loads
- * and stores of them were most of the layer-norm backward) */
+ * p1[k] += dy, p2[k] += dy * (x - m) * rs, row after row for each k, 32 values of k at a
+ * time in registers over the rows, so p1 and p2 are loaded and stored once per chunk (per
+ * row and element, inside the row-sum pass, they were most of the layer-norm backward) */
 CR_CLONES static void CR_FN(param_partials)(double *restrict p1, double *restrict p2,
                                           const T *restrict dy, const T *restrict x,
                                           const T *restrict mean, const T *restrict rstd,
@@ -168,7 +144,7 @@ static void CR_FN(rows_backward)(T *dx, double *p1, double *p2, const T *dy, con
         double acc[2 * NL];
         if (L == 1) { /* the parameter partials after the rows (param_partials) */
             for (int j = 0; j < 2 * NL; j++) acc[j] = 0.0;
-            CR_FN(lane_wgrad)(acc, NULL, NULL, dyr, xr, w, m, rs, K);
+            CR_FN(lane_wgrad)(acc, dyr, xr, w, m, K);
             A = lanes_total(acc);
             B = lanes_total(acc + NL);
         } else {
