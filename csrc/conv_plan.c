@@ -298,6 +298,14 @@ static int g5_auto(const cr_conv2d_dims *d) {
            d->C >= 16 && d->K >= 16 && conv_g5_ws_bytes(d, 2) <= g_ws_limit;
 }
 
+
+/* the plan's threads: tiny problems stay serial (a fork costs more than they do) */
+#define CONV_THREAD_MIN_WORK 32768.0
+static int conv_plan_threads(const cr_conv2d_dims *d) {
+    return cr_threads_for((double)d->N * d->K * d->P * d->Q * (d->C * d->R * d->S),
+                          CONV_THREAD_MIN_WORK);
+}
+
 /* Winograd F(2x2, 5x5) (conv_wino25.c, AVX-512, auto only): g5_auto's 5x5 stride-1 layers
  * with at most 28 output columns, scratch within the limit: 36 products per 2x2 outputs
  * instead of 100. Forward and dx (the forward of dy by the flipped kernel; dw: below, in
@@ -308,7 +316,7 @@ static int g5_auto(const cr_conv2d_dims *d) {
 static int wino25_auto(const cr_conv2d_dims *d) {
     conv_plan p;
     memset(&p, 0, sizeof p);
-    p.nt = cr_threads_for((double)d->N * d->K * d->P * d->Q * (d->C * d->R * d->S), 32768.0);
+    p.nt = conv_plan_threads(d);
     /* 8+ outputs a side, odd sides from 13 (7x7 wastes 30% of its 8x8 tiles: 832->128 at
      * batch 8 lost, forward 6.9 -> 9.4 ms) */
     const int sides = d->P >= 8 && d->Q >= 8 && (d->P % 2 == 0 || d->P >= 13) &&
@@ -476,22 +484,22 @@ static int c16_ok(const cr_conv2d_dims *d) {
     return d->C == 16 && d->K == 16 && d->N >= 16;
 }
 
-/* tiny problems stay serial: a fork costs more than they do */
-#define CONV_THREAD_MIN_WORK 32768.0
+/* a backward plan whose dx runs conv_s2dx.c first (dx_as_conv 5): its scratch too */
+static void plan_dx_s2(conv_plan *pl, const cr_conv2d_dims *d) {
+    pl->dx_as_conv = 5;
+    if (conv_s2dx_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2dx_bytes(d, pl->nt);
+}
 
 void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t elsize) {
     const int64_t CRS = d->C * d->R * d->S, K = d->K;
     const int64_t offs_bytes = CRS * (int64_t)sizeof(int64_t); /* the implicit row offsets */
     memset(pl, 0, sizeof *pl);
-    pl->nt = cr_threads_for((double)d->N * K * d->P * d->Q * CRS, CONV_THREAD_MIN_WORK);
+    pl->nt = conv_plan_threads(d);
     if (pointwise_batch_ok(d)) { conv_pointwise_plan(pl, d, elsize, g_ws_limit); return; }
     if (which == 0 && s2b_ok(d, elsize)) { conv_s2b_plan(pl, d); return; }
     if (s2_ok(d, which, elsize)) {
         conv_s2_plan(pl, d, which, g_ws_limit);
-        if (which == 1 && s2dx_ok(d, elsize)) { /* its dw, dx by conv_s2dx.c */
-            pl->dx_as_conv = 5;
-            if (conv_s2dx_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2dx_bytes(d, pl->nt);
-        }
+        if (which == 1 && s2dx_ok(d, elsize)) plan_dx_s2(pl, d); /* its dw, dx by conv_s2dx.c */
         return;
     }
     if (phase_ok(d, elsize)) { /* phase images of bl.G images, then the stride-1 plans */
@@ -518,10 +526,8 @@ void conv_plan_make(conv_plan *pl, const cr_conv2d_dims *d, int which, int64_t e
          * 32.5-39.1 -> 30.1-32.1, 4x4 s2 p1 (b8) 32->64 64x64 (fill 1.0) 7.2 -> 6.3, 64->64
          * 14.2-15.1 -> 12.4; but 32->64 76x98 (fill 0.86) 13.7-15.2 -> 15.9 */
         if (which == 1 && s2dx_ok(d, elsize) &&
-            (double)(d->P * d->Q * d->sh * d->sw) >= 0.9 * (double)(d->H * d->W)) {
-            pl->dx_as_conv = 5;
-            if (conv_s2dx_bytes(d, pl->nt) > pl->ws_bytes) pl->ws_bytes = conv_s2dx_bytes(d, pl->nt);
-        }
+            (double)(d->P * d->Q * d->sh * d->sw) >= 0.9 * (double)(d->H * d->W))
+            plan_dx_s2(pl, d);
         return;
     }
     if (direct_plan(pl, d, which, elsize)) {
